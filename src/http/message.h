@@ -1,0 +1,70 @@
+// Plain HTTP request/response values shared by the server, the client and
+// every route handler. No Boost here: handlers stay pure functions of these.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace shoal::http {
+
+// Case-insensitive header map (HTTP header names are case-insensitive).
+struct CaseInsensitiveLess {
+  bool operator()(const std::string& a, const std::string& b) const;
+};
+using Headers = std::map<std::string, std::string, CaseInsensitiveLess>;
+
+struct Request {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // raw request target: path plus "?query"
+  std::string path;    // decoded path without the query, e.g. "/v1.41/services/abc"
+  std::map<std::string, std::string> query;  // decoded query parameters (last one wins)
+  Headers headers;
+  std::string body;
+  std::string peer;  // "unix" or "ip:port" of the client
+
+  std::optional<std::string> query_param(const std::string& key) const;
+};
+
+struct Response {
+  int status = 200;
+  Headers headers;  // Content-Type defaults to application/json when a body is set
+  std::string body;
+};
+
+// Delivers the response for one request. Call exactly once, from any thread;
+// it may be kept and called later (long polling).
+using Responder = std::function<void(Response)>;
+
+// A streaming response: the handler writes chunks (chunked transfer
+// encoding) until it calls close(); write() returns false once the client is
+// gone, so producers know to stop. Thread-safe.
+class Stream {
+ public:
+  virtual ~Stream() = default;
+  virtual bool write(const std::string& chunk) = 0;
+  virtual void close() = 0;
+  virtual bool closed() const = 0;
+};
+
+// Either respond through `respond` or, to stream, call `start_stream(status,
+// headers)` once instead and write to the returned Stream.
+struct Exchange {
+  Request request;
+  Responder respond;
+  std::function<std::shared_ptr<Stream>(int status, Headers headers)> start_stream;
+};
+
+// Handlers run on a worker pool, not on I/O threads, so they may block
+// (e.g. on an etcd write). They must not throw.
+using Handler = std::function<void(Exchange)>;
+
+// Helpers.
+std::string url_decode(const std::string& s);
+std::string url_encode(const std::string& s);
+// Splits "a=b&c=d" into a map, decoding each part.
+std::map<std::string, std::string> parse_query(const std::string& q);
+
+}  // namespace shoal::http

@@ -1,0 +1,97 @@
+// Backend: a revisioned key-value store with etcd v3 semantics. Implemented by
+// EtcdBackend (etcd's v3 JSON gateway over HTTP) and MemoryBackend (tests).
+//
+// Contract (etcd's): every successful write bumps the store-wide revision by
+// one; a key's mod_revision is the revision of its last write and its
+// create_revision that of its creation (0 = absent). Watches deliver every
+// change under a prefix in revision order, starting at from_revision.
+// All methods are thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace shoal {
+
+struct KeyValue {
+  std::string key;
+  std::string value;
+  int64_t create_revision = 0;
+  int64_t mod_revision = 0;
+  int64_t lease = 0;
+};
+
+struct RangeResult {
+  std::vector<KeyValue> kvs;
+  int64_t revision = 0;  // store revision at the time of the read
+};
+
+struct Compare {
+  enum class Target { kCreateRevision, kModRevision };
+  std::string key;
+  Target target = Target::kModRevision;
+  int64_t value = 0;  // compared with "=="
+};
+
+struct TxnOp {
+  enum class Type { kPut, kDelete, kGet };
+  Type type = Type::kPut;
+  std::string key;
+  std::string value;  // kPut only
+  int64_t lease = 0;  // kPut only; 0 = no lease
+};
+
+struct TxnResult {
+  bool succeeded = false;
+  int64_t revision = 0;               // store revision after the txn
+  std::vector<KeyValue> get_results;  // for kGet ops in the executed branch, in order (absent keys skipped)
+};
+
+struct WatchEvent {
+  enum class Type { kPut, kDelete };
+  Type type = Type::kPut;
+  KeyValue kv;  // for kDelete: key and mod_revision (the delete's revision)
+};
+
+// Cancels the watch when destroyed; callbacks never run after the destructor returns.
+class WatchHandle {
+ public:
+  virtual ~WatchHandle() = default;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // All keys with the given prefix (or exactly `key` when prefix is false).
+  virtual Result<RangeResult> range(const std::string& key, bool prefix) = 0;
+
+  // If every compare holds, runs `success` atomically, else `failure`.
+  // A transport failure returns an error Status (outcome unknown: re-read before retrying).
+  virtual Result<TxnResult> txn(const std::vector<Compare>& compares,
+                                const std::vector<TxnOp>& success,
+                                const std::vector<TxnOp>& failure) = 0;
+
+  // Streams changes under `prefix` from `from_revision` on. on_events gets
+  // batches in revision order (with the revision of the batch's last event);
+  // on_error is called once if the watch dies (e.g. compacted: re-list and
+  // start again); no callback follows it.
+  virtual std::unique_ptr<WatchHandle> watch(
+      const std::string& prefix, int64_t from_revision,
+      std::function<void(const std::vector<WatchEvent>&)> on_events,
+      std::function<void(const Status&)> on_error) = 0;
+
+  virtual Result<int64_t> lease_grant(int64_t ttl_seconds) = 0;
+  virtual Status lease_keepalive(int64_t lease_id) = 0;
+  virtual Status lease_revoke(int64_t lease_id) = 0;
+
+  // Largest number of ops allowed in one txn by the server (etcd: --max-txn-ops).
+  virtual size_t max_txn_ops() const = 0;
+};
+
+}  // namespace shoal

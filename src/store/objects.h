@@ -1,0 +1,284 @@
+// The cluster object model: Cluster (swarm), Node, Service, Task.
+//
+// Field names follow SwarmKit/Docker; to_json/from_json produce exactly the
+// Docker Engine API v1.41 shapes (PascalCase keys, durations in nanoseconds,
+// times in RFC 3339), and the same JSON is what the store keeps in etcd, so an
+// object read from etcd can be served to the API as it is. A few internal
+// fields that Docker does not expose are kept under keys starting with "Shoal"
+// (stripped by api_json()).
+//
+// Versions: `version` is the etcd mod_revision of the object's key; it is set
+// by the store on read and ignored on write.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace shoal {
+
+using json = nlohmann::json;
+using Nanos = std::chrono::nanoseconds;
+using Time = std::chrono::system_clock::time_point;
+using Labels = std::map<std::string, std::string>;
+
+struct Meta {
+  std::string id;
+  uint64_t version = 0;  // etcd mod_revision; 0 = not yet stored
+  Time created_at{};
+  Time updated_at{};
+};
+
+// ---- Cluster (Docker: "Swarm") ----
+struct JoinTokens {
+  std::string worker;
+  std::string manager;
+};
+
+struct ClusterSpec {
+  std::string name = "default";
+  Labels labels;
+  int64_t task_history_retention_limit = 5;
+  Nanos heartbeat_period = std::chrono::seconds(5);
+  Nanos node_cert_expiry = std::chrono::hours(24 * 90);
+  uint64_t snapshot_interval = 10000;
+  uint64_t election_tick = 10;
+  uint64_t heartbeat_tick = 1;
+  bool autolock_managers = false;
+};
+
+struct Cluster : Meta {
+  ClusterSpec spec;
+  JoinTokens join_tokens;
+  std::string root_ca_cert;  // PEM; TLSInfo.TrustRoot
+  std::string root_ca_key;   // PEM; never exposed through the API
+  std::vector<std::string> default_addr_pool = {"10.0.0.0/8"};
+  uint32_t subnet_size = 24;
+  uint32_t data_path_port = 4789;
+};
+
+// ---- Node ----
+enum class NodeRole { kWorker, kManager };
+enum class NodeAvailability { kActive, kPause, kDrain };
+enum class NodeState { kUnknown, kDown, kReady, kDisconnected };
+
+struct NodeSpec {
+  std::string name;
+  Labels labels;
+  NodeRole role = NodeRole::kWorker;
+  NodeAvailability availability = NodeAvailability::kActive;
+};
+
+struct NodeDescription {
+  std::string hostname;
+  std::string os = "linux";
+  std::string architecture = "x86_64";
+  int64_t nano_cpus = 0;
+  int64_t memory_bytes = 0;
+  std::string engine_version;
+};
+
+struct ManagerStatus {
+  bool leader = false;
+  std::string reachability = "reachable";  // unknown | unreachable | reachable
+  std::string addr;                        // "ip:port"
+};
+
+struct Node : Meta {
+  NodeSpec spec;
+  NodeDescription description;
+  NodeState state = NodeState::kUnknown;
+  std::string status_message;
+  std::string addr;  // Status.Addr
+  std::optional<ManagerStatus> manager_status;
+};
+
+// ---- Service / Task specs ----
+struct ContainerSpec {
+  std::string image;
+  Labels labels;
+  std::vector<std::string> command;
+  std::vector<std::string> args;
+  std::string hostname;
+  std::vector<std::string> env;  // "K=V"
+  std::string dir;
+  std::string user;
+  std::vector<std::string> groups;
+  bool tty = false;
+  bool open_stdin = false;
+  bool read_only = false;
+  std::string stop_signal;                  // empty = SIGTERM
+  std::optional<Nanos> stop_grace_period;   // empty = 10s default
+  bool init = false;
+  std::string isolation = "default";
+};
+
+struct RestartPolicy {
+  std::string condition = "any";  // none | on-failure | any
+  std::optional<Nanos> delay;     // empty = 5s default
+  uint64_t max_attempts = 0;      // 0 = unlimited
+  Nanos window{0};
+};
+
+struct ResourceLimits {
+  int64_t nano_cpus = 0;
+  int64_t memory_bytes = 0;
+  int64_t pids = 0;
+};
+
+struct Resources {
+  ResourceLimits limits;
+  ResourceLimits reservations;
+};
+
+struct Placement {
+  std::vector<std::string> constraints;
+  uint64_t max_replicas = 0;  // 0 = unlimited
+};
+
+struct NetworkAttachmentConfig {
+  std::string target;
+  std::vector<std::string> aliases;
+};
+
+struct TaskSpec {
+  ContainerSpec container_spec;
+  Resources resources;
+  RestartPolicy restart_policy;
+  Placement placement;
+  std::vector<NetworkAttachmentConfig> networks;
+  uint64_t force_update = 0;
+  std::string runtime = "container";
+};
+
+struct UpdateConfig {
+  uint64_t parallelism = 1;
+  Nanos delay{0};
+  std::string failure_action = "pause";  // pause | continue | rollback
+  Nanos monitor = std::chrono::seconds(5);
+  double max_failure_ratio = 0;
+  std::string order = "stop-first";  // stop-first | start-first
+};
+
+struct PortConfig {
+  std::string name;
+  std::string protocol = "tcp";
+  uint32_t target_port = 0;
+  uint32_t published_port = 0;
+  std::string publish_mode = "ingress";  // ingress | host
+};
+
+struct EndpointSpec {
+  std::string mode = "vip";  // vip | dnsrr
+  std::vector<PortConfig> ports;
+};
+
+enum class ServiceModeKind { kReplicated, kGlobal };
+
+struct ServiceSpec {
+  std::string name;
+  Labels labels;
+  TaskSpec task_template;
+  ServiceModeKind mode = ServiceModeKind::kReplicated;
+  uint64_t replicas = 1;  // replicated only
+  std::optional<UpdateConfig> update_config;
+  std::optional<UpdateConfig> rollback_config;
+  EndpointSpec endpoint_spec;
+};
+
+// Docker's UpdateStatus: state is updating | paused | completed |
+// rollback_started | rollback_paused | rollback_completed.
+struct UpdateStatus {
+  std::string state;
+  std::optional<Time> started_at;
+  std::optional<Time> completed_at;
+  std::string message;
+};
+
+struct Service : Meta {
+  ServiceSpec spec;
+  std::optional<ServiceSpec> previous_spec;
+  std::optional<UpdateStatus> update_status;
+  // Internal: bumped each time the spec changes; tasks record the spec
+  // version they were made from, so the updater knows which are out of date.
+  uint64_t spec_version = 1;
+};
+
+// ---- Task ----
+// Ordered: a task's observed state only moves forward (SwarmKit's TaskState).
+enum class TaskState {
+  kNew = 0,
+  kPending = 64,
+  kAssigned = 192,
+  kAccepted = 256,
+  kPreparing = 320,
+  kReady = 384,
+  kStarting = 448,
+  kRunning = 512,
+  kComplete = 576,
+  kShutdown = 640,
+  kFailed = 704,
+  kRejected = 768,
+  kRemove = 800,
+  kOrphaned = 832,
+};
+
+const char* task_state_name(TaskState s);  // "new", "pending", ... (Docker's lowercase)
+bool parse_task_state(const std::string& s, TaskState* out);
+// True for complete, shutdown, failed, rejected, remove, orphaned.
+inline bool is_terminal(TaskState s) { return s >= TaskState::kComplete; }
+
+struct ContainerStatus {
+  std::string container_id;
+  int pid = 0;
+  int exit_code = 0;
+};
+
+struct TaskStatus {
+  Time timestamp{};
+  TaskState state = TaskState::kNew;
+  std::string message;  // e.g. "created", "started", "running"
+  std::string err;      // non-empty on failure/rejection
+  std::optional<ContainerStatus> container_status;
+};
+
+struct Task : Meta {
+  Labels labels;
+  TaskSpec spec;
+  std::string service_id;
+  std::string service_name;  // internal, lets agents name containers without the store
+  uint64_t slot = 0;         // replicated services; 0 for global
+  std::string node_id;       // empty until scheduled
+  TaskStatus status;
+  TaskState desired_state = TaskState::kRunning;
+  uint64_t spec_version = 0;  // Service::spec_version the task was made from
+};
+
+// ---- JSON (Docker API shapes; internal "Shoal*" fields included) ----
+void to_json(json& j, const Cluster& v);
+void from_json(const json& j, Cluster& v);
+void to_json(json& j, const Node& v);
+void from_json(const json& j, Node& v);
+void to_json(json& j, const ServiceSpec& v);
+void from_json(const json& j, ServiceSpec& v);
+void to_json(json& j, const TaskSpec& v);
+void from_json(const json& j, TaskSpec& v);
+void to_json(json& j, const Service& v);
+void from_json(const json& j, Service& v);
+void to_json(json& j, const Task& v);
+void from_json(const json& j, Task& v);
+
+// Removes internal keys (those starting with "Shoal", and secrets such as the
+// CA key) recursively from an object's JSON before it is served by the API.
+json api_json(json j);
+
+const char* node_role_name(NodeRole r);            // "worker" | "manager"
+const char* node_availability_name(NodeAvailability a);  // "active" | "pause" | "drain"
+const char* node_state_name(NodeState s);          // "unknown" | "down" | "ready" | "disconnected"
+
+}  // namespace shoal

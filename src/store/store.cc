@@ -1,0 +1,615 @@
+#include "store/store.h"
+
+#include <algorithm>
+
+#include "common/log.h"
+
+namespace shoal {
+
+namespace {
+
+constexpr char kRoot[] = "/shoal/";
+constexpr char kNamesPrefix[] = "/shoal/names/services/";
+constexpr int kMaxAttempts = 20;
+
+std::string name_key(const std::string& name) { return kNamesPrefix + name; }
+
+bool parse_key(const std::string& key, Kind* kind, std::string* id) {
+  static const std::pair<const char*, Kind> kKinds[] = {{"clusters", Kind::kCluster},
+                                                         {"nodes", Kind::kNode},
+                                                         {"services", Kind::kService},
+                                                         {"tasks", Kind::kTask}};
+  if (key.compare(0, sizeof(kRoot) - 1, kRoot) != 0) return false;
+  std::string rest = key.substr(sizeof(kRoot) - 1);
+  auto slash = rest.find('/');
+  if (slash == std::string::npos) return false;
+  std::string k = rest.substr(0, slash);
+  for (const auto& [name, value] : kKinds) {
+    if (k == name) {
+      *kind = value;
+      *id = rest.substr(slash + 1);
+      return !id->empty();
+    }
+  }
+  return false;
+}
+
+template <typename T>
+Result<T> decode(const KeyValue& kv) {
+  try {
+    T v = json::parse(kv.value).get<T>();
+    v.version = static_cast<uint64_t>(kv.mod_revision);
+    return v;
+  } catch (const std::exception& e) {
+    return internal_error("corrupt object at " + kv.key + ": " + e.what());
+  }
+}
+
+template <typename T>
+std::string encode(const T& v) {
+  json j = v;
+  return j.dump();
+}
+
+}  // namespace
+
+const char* kind_name(Kind k) {
+  switch (k) {
+    case Kind::kCluster: return "clusters";
+    case Kind::kNode: return "nodes";
+    case Kind::kService: return "services";
+    case Kind::kTask: return "tasks";
+  }
+  return "unknown";
+}
+
+std::string object_key(Kind k, const std::string& id) {
+  return std::string(kRoot) + kind_name(k) + "/" + id;
+}
+
+// One operation of a batch. `render` turns the current stored value (absent
+// when create_revision == 0) into the txn compares and ops to send, or an
+// error; it returns false in `*write` when there is nothing to do.
+struct Batch::Op {
+  Kind kind = Kind::kTask;
+  std::string id;
+  std::function<Status(const std::optional<KeyValue>& current, std::vector<Compare>*,
+                       std::vector<TxnOp>*, bool* write)>
+      render;
+  std::vector<std::string> extra_keys;  // other keys render's compares depend on
+};
+
+namespace {
+
+template <typename T>
+std::shared_ptr<Batch::Op> make_create(Kind kind, const T& v, const std::string& service_name) {
+  auto op = std::make_shared<Batch::Op>();
+  op->kind = kind;
+  op->id = v.id;
+  std::string key = object_key(kind, v.id);
+  std::string value = encode(v);
+  op->render = [key, value, service_name, id = v.id](const std::optional<KeyValue>& cur,
+                                                      std::vector<Compare>* cmps,
+                                                      std::vector<TxnOp>* ops, bool* write) {
+    if (cur) return already_exists("object " + id + " already exists");
+    cmps->push_back({key, Compare::Target::kCreateRevision, 0});
+    ops->push_back({TxnOp::Type::kPut, key, value, 0});
+    if (!service_name.empty()) {
+      cmps->push_back({name_key(service_name), Compare::Target::kCreateRevision, 0});
+      ops->push_back({TxnOp::Type::kPut, name_key(service_name), id, 0});
+    }
+    *write = true;
+    return ok_status();
+  };
+  return op;
+}
+
+template <typename T>
+std::shared_ptr<Batch::Op> make_update(Kind kind, const std::string& id,
+                                       std::function<bool(T&)> fn) {
+  auto op = std::make_shared<Batch::Op>();
+  op->kind = kind;
+  op->id = id;
+  std::string key = object_key(kind, id);
+  op->render = [key, fn](const std::optional<KeyValue>& cur, std::vector<Compare>* cmps,
+                         std::vector<TxnOp>* ops, bool* write) -> Status {
+    *write = false;
+    if (!cur) return ok_status();  // gone: nothing to update
+    auto obj = decode<T>(*cur);
+    if (!obj.ok()) return obj.status();
+    if (!fn(*obj)) return ok_status();
+    cmps->push_back({key, Compare::Target::kModRevision, cur->mod_revision});
+    ops->push_back({TxnOp::Type::kPut, key, encode(*obj), 0});
+    *write = true;
+    return ok_status();
+  };
+  return op;
+}
+
+template <typename T>
+std::shared_ptr<Batch::Op> make_put_if_version(Kind kind, const T& v, std::string old_name,
+                                               std::string new_name) {
+  auto op = std::make_shared<Batch::Op>();
+  op->kind = kind;
+  op->id = v.id;
+  std::string key = object_key(kind, v.id);
+  std::string value = encode(v);
+  int64_t version = static_cast<int64_t>(v.version);
+  op->render = [=](const std::optional<KeyValue>& cur, std::vector<Compare>* cmps,
+                   std::vector<TxnOp>* ops, bool* write) -> Status {
+    if (!cur) return not_found("object " + v.id + " not found");
+    if (cur->mod_revision != version) {
+      return conflict("update out of sequence: the object was changed since version " +
+                      std::to_string(version) + " (now " + std::to_string(cur->mod_revision) +
+                      "); inspect it again and retry");
+    }
+    cmps->push_back({key, Compare::Target::kModRevision, version});
+    ops->push_back({TxnOp::Type::kPut, key, value, 0});
+    if (old_name != new_name) {
+      cmps->push_back({name_key(new_name), Compare::Target::kCreateRevision, 0});
+      ops->push_back({TxnOp::Type::kPut, name_key(new_name), v.id, 0});
+      ops->push_back({TxnOp::Type::kDelete, name_key(old_name), "", 0});
+    }
+    *write = true;
+    return ok_status();
+  };
+  return op;
+}
+
+}  // namespace
+
+void Batch::create(const Cluster& v) { ops_.push_back(make_create(Kind::kCluster, v, "")); }
+void Batch::create(const Node& v) { ops_.push_back(make_create(Kind::kNode, v, "")); }
+void Batch::create(const Service& v) {
+  ops_.push_back(make_create(Kind::kService, v, v.spec.name));
+}
+void Batch::create(const Task& v) { ops_.push_back(make_create(Kind::kTask, v, "")); }
+void Batch::update_cluster(const std::string& id, Mutator<Cluster> fn) {
+  ops_.push_back(make_update<Cluster>(Kind::kCluster, id, std::move(fn)));
+}
+void Batch::update_node(const std::string& id, Mutator<Node> fn) {
+  ops_.push_back(make_update<Node>(Kind::kNode, id, std::move(fn)));
+}
+void Batch::update_service(const std::string& id, Mutator<Service> fn) {
+  ops_.push_back(make_update<Service>(Kind::kService, id, std::move(fn)));
+}
+void Batch::update_task(const std::string& id, Mutator<Task> fn) {
+  ops_.push_back(make_update<Task>(Kind::kTask, id, std::move(fn)));
+}
+void Batch::put_if_version(const Node& v) {
+  ops_.push_back(make_put_if_version(Kind::kNode, v, "", ""));
+}
+void Batch::put_if_version(const Cluster& v) {
+  ops_.push_back(make_put_if_version(Kind::kCluster, v, "", ""));
+}
+void Batch::put_if_version(const Service& v) {
+  // The old name is looked up at render time from the stored object.
+  auto op = std::make_shared<Batch::Op>();
+  op->kind = Kind::kService;
+  op->id = v.id;
+  std::string key = object_key(Kind::kService, v.id);
+  op->render = [key, v](const std::optional<KeyValue>& cur, std::vector<Compare>* cmps,
+                        std::vector<TxnOp>* ops, bool* write) -> Status {
+    std::string old_name = v.spec.name;
+    if (cur) {
+      auto old = decode<Service>(*cur);
+      if (old.ok()) old_name = old->spec.name;
+    }
+    auto inner = make_put_if_version(Kind::kService, v, old_name, v.spec.name);
+    return inner->render(cur, cmps, ops, write);
+  };
+  ops_.push_back(op);
+}
+
+void Batch::remove(Kind kind, const std::string& id) {
+  auto op = std::make_shared<Batch::Op>();
+  op->kind = kind;
+  op->id = id;
+  std::string key = object_key(kind, id);
+  op->render = [key, kind](const std::optional<KeyValue>& cur, std::vector<Compare>* cmps,
+                           std::vector<TxnOp>* ops, bool* write) -> Status {
+    *write = false;
+    if (!cur) return ok_status();
+    cmps->push_back({key, Compare::Target::kModRevision, cur->mod_revision});
+    ops->push_back({TxnOp::Type::kDelete, key, "", 0});
+    if (kind == Kind::kService) {
+      auto old = decode<Service>(*cur);
+      if (old.ok()) ops->push_back({TxnOp::Type::kDelete, name_key(old->spec.name), "", 0});
+    }
+    *write = true;
+    return ok_status();
+  };
+  ops_.push_back(op);
+}
+
+// ---------------------------------------------------------------- Store
+
+Store::Store(Backend& backend) : backend_(backend) {}
+
+Store::~Store() { stop(); }
+
+Status Store::start() {
+  SHOAL_RETURN_IF_ERROR(load());
+  start_watch(revision() + 1);
+  return ok_status();
+}
+
+void Store::stop() {
+  stopped_ = true;
+  std::unique_ptr<WatchHandle> w;
+  {
+    std::lock_guard lk(watch_mu_);
+    w = std::move(watch_);
+  }
+  w.reset();
+  if (rewatch_thread_.joinable()) rewatch_thread_.join();
+}
+
+Status Store::load() {
+  auto r = backend_.range(kRoot, true);
+  if (!r.ok()) return r.status().with_context("loading cluster state");
+  StoreSnapshot fresh;
+  std::vector<StoreEvent> ignored;
+  {
+    std::unique_lock lk(mu_);
+    snap_ = StoreSnapshot{};
+    for (const auto& kv : r->kvs) apply_locked(kv, false, &ignored);
+    snap_.revision = r->revision;
+  }
+  rev_cv_.notify_all();
+  return ok_status();
+}
+
+void Store::start_watch(int64_t from_revision) {
+  auto handle = backend_.watch(
+      kRoot, from_revision, [this](const std::vector<WatchEvent>& evs) { on_events(evs); },
+      [this](const Status& st) {
+        if (stopped_) return;
+        LOG_WARN("store", "watch ended (" << st.message() << "); re-listing");
+        // Re-list and re-watch off the watch's own thread.
+        if (rewatch_thread_.joinable()) rewatch_thread_.detach();
+        rewatch_thread_ = std::thread([this] {
+          while (!stopped_) {
+            std::unique_ptr<WatchHandle> old;
+            {
+              std::lock_guard lk(watch_mu_);
+              old = std::move(watch_);
+            }
+            old.reset();
+            if (load().ok()) {
+              start_watch(revision() + 1);
+              // Tell listeners everything may have changed.
+              std::vector<StoreEvent> all;
+              view([&](const StoreSnapshot& s) {
+                for (const auto& [id, v] : s.services) all.push_back({StoreEvent::Type::kUpdate, Kind::kService, id, s.revision, v});
+                for (const auto& [id, v] : s.nodes) all.push_back({StoreEvent::Type::kUpdate, Kind::kNode, id, s.revision, v});
+              });
+              std::lock_guard lk(listeners_mu_);
+              for (const auto& e : all)
+                for (auto& [_, fn] : listeners_) fn(e);
+              return;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(500));
+          }
+        });
+      });
+  std::lock_guard lk(watch_mu_);
+  watch_ = std::move(handle);
+}
+
+void Store::apply_locked(const KeyValue& kv, bool deleted, std::vector<StoreEvent>* out) {
+  Kind kind;
+  std::string id;
+  if (!parse_key(kv.key, &kind, &id)) return;
+  StoreEvent ev;
+  ev.kind = kind;
+  ev.id = id;
+  ev.revision = kv.mod_revision;
+  auto handle = [&](auto& map, auto decoded) {
+    auto it = map.find(id);
+    if (deleted) {
+      if (it == map.end()) return false;
+      ev.type = StoreEvent::Type::kDelete;
+      ev.object = it->second;
+      map.erase(it);
+      return true;
+    }
+    if (!decoded.ok()) {
+      LOG_ERROR("store", decoded.status().message());
+      return false;
+    }
+    ev.type = it == map.end() ? StoreEvent::Type::kCreate : StoreEvent::Type::kUpdate;
+    ev.object = *decoded;
+    map[id] = std::move(decoded).value();
+    return true;
+  };
+  bool changed = false;
+  switch (kind) {
+    case Kind::kCluster: {
+      if (deleted) {
+        if (snap_.cluster && snap_.cluster->id == id) {
+          ev.type = StoreEvent::Type::kDelete;
+          ev.object = *snap_.cluster;
+          snap_.cluster.reset();
+          changed = true;
+        }
+        break;
+      }
+      auto c = decode<Cluster>(kv);
+      if (!c.ok()) break;
+      ev.type = snap_.cluster ? StoreEvent::Type::kUpdate : StoreEvent::Type::kCreate;
+      ev.object = *c;
+      snap_.cluster = std::move(c).value();
+      changed = true;
+      break;
+    }
+    case Kind::kNode:
+      changed = handle(snap_.nodes, deleted ? Result<Node>(internal_error("x")) : decode<Node>(kv));
+      break;
+    case Kind::kService:
+      changed = handle(snap_.services,
+                       deleted ? Result<Service>(internal_error("x")) : decode<Service>(kv));
+      break;
+    case Kind::kTask: {
+      std::string old_service, old_node;
+      if (auto it = snap_.tasks.find(id); it != snap_.tasks.end()) {
+        old_service = it->second.service_id;
+        old_node = it->second.node_id;
+      }
+      changed = handle(snap_.tasks, deleted ? Result<Task>(internal_error("x")) : decode<Task>(kv));
+      if (!changed) break;
+      auto unindex = [&](auto& index, const std::string& k) {
+        if (k.empty()) return;
+        auto it = index.find(k);
+        if (it == index.end()) return;
+        it->second.erase(id);
+        if (it->second.empty()) index.erase(it);
+      };
+      unindex(snap_.tasks_by_service, old_service);
+      unindex(snap_.tasks_by_node, old_node);
+      if (!deleted) {
+        const Task& t = snap_.tasks[id];
+        if (!t.service_id.empty()) snap_.tasks_by_service[t.service_id].insert(id);
+        if (!t.node_id.empty()) snap_.tasks_by_node[t.node_id].insert(id);
+      }
+      break;
+    }
+  }
+  if (changed) out->push_back(std::move(ev));
+}
+
+void Store::on_events(const std::vector<WatchEvent>& events) {
+  std::vector<StoreEvent> out;
+  {
+    std::unique_lock lk(mu_);
+    for (const auto& e : events) {
+      apply_locked(e.kv, e.type == WatchEvent::Type::kDelete, &out);
+      snap_.revision = std::max(snap_.revision, e.kv.mod_revision);
+    }
+  }
+  {
+    std::lock_guard lk(rev_mu_);
+  }
+  rev_cv_.notify_all();
+  std::lock_guard lk(listeners_mu_);
+  for (const auto& e : out) {
+    for (auto& [_, fn] : listeners_) fn(e);
+  }
+}
+
+int64_t Store::revision() const {
+  std::shared_lock lk(mu_);
+  return snap_.revision;
+}
+
+bool Store::wait_for_revision(int64_t revision, std::chrono::milliseconds timeout) const {
+  std::unique_lock lk(rev_mu_);
+  return rev_cv_.wait_for(lk, timeout, [&] { return this->revision() >= revision; });
+}
+
+std::optional<Cluster> Store::cluster() const {
+  std::shared_lock lk(mu_);
+  return snap_.cluster;
+}
+
+std::optional<Node> Store::node(const std::string& id) const {
+  std::shared_lock lk(mu_);
+  auto it = snap_.nodes.find(id);
+  if (it == snap_.nodes.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<Node> Store::nodes() const {
+  std::shared_lock lk(mu_);
+  std::vector<Node> out;
+  for (const auto& [_, n] : snap_.nodes) out.push_back(n);
+  return out;
+}
+
+std::optional<Service> Store::service(const std::string& id) const {
+  std::shared_lock lk(mu_);
+  auto it = snap_.services.find(id);
+  if (it == snap_.services.end()) return std::nullopt;
+  return it->second;
+}
+
+Result<Service> Store::find_service(const std::string& ref) const {
+  std::shared_lock lk(mu_);
+  if (ref.empty()) return invalid_argument("service name or id must not be empty");
+  if (auto it = snap_.services.find(ref); it != snap_.services.end()) return it->second;
+  for (const auto& [_, s] : snap_.services) {
+    if (s.spec.name == ref) return s;
+  }
+  const Service* match = nullptr;
+  int matches = 0;
+  for (const auto& [id, s] : snap_.services) {
+    if (id.compare(0, ref.size(), ref) == 0) {
+      match = &s;
+      ++matches;
+    }
+  }
+  if (matches == 1) return *match;
+  if (matches > 1) {
+    return invalid_argument("service " + ref + " is ambiguous (" + std::to_string(matches) +
+                            " matches found); give more of its id");
+  }
+  return not_found("service " + ref + " not found");
+}
+
+std::vector<Service> Store::services() const {
+  std::shared_lock lk(mu_);
+  std::vector<Service> out;
+  for (const auto& [_, s] : snap_.services) out.push_back(s);
+  return out;
+}
+
+std::optional<Task> Store::task(const std::string& id) const {
+  std::shared_lock lk(mu_);
+  auto it = snap_.tasks.find(id);
+  if (it == snap_.tasks.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<Task> Store::tasks() const {
+  std::shared_lock lk(mu_);
+  std::vector<Task> out;
+  out.reserve(snap_.tasks.size());
+  for (const auto& [_, t] : snap_.tasks) out.push_back(t);
+  return out;
+}
+
+std::vector<Task> Store::tasks_of_service(const std::string& service_id) const {
+  std::shared_lock lk(mu_);
+  std::vector<Task> out;
+  auto it = snap_.tasks_by_service.find(service_id);
+  if (it == snap_.tasks_by_service.end()) return out;
+  for (const auto& id : it->second) out.push_back(snap_.tasks.at(id));
+  return out;
+}
+
+std::vector<Task> Store::tasks_of_node(const std::string& node_id) const {
+  std::shared_lock lk(mu_);
+  std::vector<Task> out;
+  auto it = snap_.tasks_by_node.find(node_id);
+  if (it == snap_.tasks_by_node.end()) return out;
+  for (const auto& id : it->second) out.push_back(snap_.tasks.at(id));
+  return out;
+}
+
+void Store::view(const std::function<void(const StoreSnapshot&)>& fn) const {
+  std::shared_lock lk(mu_);
+  fn(snap_);
+}
+
+uint64_t Store::subscribe(Listener fn) {
+  std::lock_guard lk(listeners_mu_);
+  uint64_t id = next_listener_++;
+  listeners_[id] = std::move(fn);
+  return id;
+}
+
+void Store::unsubscribe(uint64_t id) {
+  std::lock_guard lk(listeners_mu_);
+  listeners_.erase(id);
+}
+
+// ---------------------------------------------------------------- commit
+
+Status Store::commit(Batch& batch, const std::optional<Fence>& fence) {
+  // Each op renders to 1-3 etcd ops; keep chunks within the server's limit.
+  size_t per_chunk = std::max<size_t>(1, backend_.max_txn_ops() / 3);
+  int64_t last_revision = 0;
+  for (size_t i = 0; i < batch.ops_.size(); i += per_chunk) {
+    std::vector<std::shared_ptr<Batch::Op>> chunk(
+        batch.ops_.begin() + i, batch.ops_.begin() + std::min(batch.ops_.size(), i + per_chunk));
+    int64_t rev = 0;
+    SHOAL_RETURN_IF_ERROR(commit_chunk(chunk, fence, &rev));
+    last_revision = std::max(last_revision, rev);
+  }
+  if (last_revision > 0 && !wait_for_revision(last_revision, std::chrono::seconds(10))) {
+    return unavailable("the write was committed but the local cache did not catch up within 10s");
+  }
+  return ok_status();
+}
+
+Status Store::commit_chunk(std::vector<std::shared_ptr<Batch::Op>>& ops,
+                           const std::optional<Fence>& fence, int64_t* revision) {
+  // First attempt renders against the cache; after a failed compare, against
+  // values freshly read from the backend.
+  std::unordered_map<std::string, std::optional<KeyValue>> fresh;
+  bool use_fresh = false;
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    std::vector<Compare> cmps;
+    std::vector<TxnOp> txn_ops;
+    if (fence) cmps.push_back({fence->key, Compare::Target::kCreateRevision, fence->create_revision});
+    for (auto& op : ops) {
+      std::string key = object_key(op->kind, op->id);
+      std::optional<KeyValue> cur;
+      if (use_fresh) {
+        cur = fresh[key];
+      } else {
+        std::shared_lock lk(mu_);
+        auto encode_cached = [&](const auto& obj) {
+          KeyValue kv;
+          kv.key = key;
+          kv.value = encode(obj);
+          kv.mod_revision = static_cast<int64_t>(obj.version);
+          kv.create_revision = 1;
+          cur = kv;
+        };
+        switch (op->kind) {
+          case Kind::kCluster:
+            if (snap_.cluster && snap_.cluster->id == op->id) encode_cached(*snap_.cluster);
+            break;
+          case Kind::kNode:
+            if (auto it = snap_.nodes.find(op->id); it != snap_.nodes.end()) encode_cached(it->second);
+            break;
+          case Kind::kService:
+            if (auto it = snap_.services.find(op->id); it != snap_.services.end()) encode_cached(it->second);
+            break;
+          case Kind::kTask:
+            if (auto it = snap_.tasks.find(op->id); it != snap_.tasks.end()) encode_cached(it->second);
+            break;
+        }
+      }
+      bool write = false;
+      SHOAL_RETURN_IF_ERROR(op->render(cur, &cmps, &txn_ops, &write));
+    }
+    if (txn_ops.empty()) return ok_status();
+    auto r = backend_.txn(cmps, txn_ops, {});
+    if (!r.ok()) return r.status().with_context("writing cluster state");
+    if (r->succeeded) {
+      *revision = r->revision;
+      return ok_status();
+    }
+    // A compare failed: read every involved key and the fence, then retry.
+    std::vector<TxnOp> gets;
+    std::set<std::string> keys;
+    for (const auto& c : cmps) keys.insert(c.key);
+    for (const auto& op : ops) keys.insert(object_key(op->kind, op->id));
+    for (const auto& k : keys) gets.push_back({TxnOp::Type::kGet, k, "", 0});
+    auto g = backend_.txn({}, gets, {});
+    if (!g.ok()) return g.status().with_context("re-reading cluster state after a conflict");
+    fresh.clear();
+    for (const auto& k : keys) fresh[k] = std::nullopt;
+    for (const auto& kv : g->get_results) fresh[kv.key] = kv;
+    if (fence) {
+      auto& f = fresh[fence->key];
+      if (!f || f->create_revision != fence->create_revision) {
+        return unavailable("this manager is not the leader any more; its write was refused");
+      }
+    }
+    // Name reservations taken by someone else are final.
+    for (const auto& c : cmps) {
+      if (c.key.compare(0, sizeof(kNamesPrefix) - 1, kNamesPrefix) == 0 &&
+          c.target == Compare::Target::kCreateRevision && fresh[c.key]) {
+        return already_exists("service name " + c.key.substr(sizeof(kNamesPrefix) - 1) +
+                              " is already in use by service " + fresh[c.key]->value);
+      }
+    }
+    use_fresh = true;
+  }
+  return unavailable("too many conflicting writes to the same objects; try again");
+}
+
+}  // namespace shoal

@@ -1,0 +1,175 @@
+// Store: the typed, in-memory view of the cluster state kept in a Backend
+// (etcd), and the only way to change it.
+//
+// Reads come from a cache loaded by one range read and kept current by a watch
+// from revision+1 (re-listed on a compaction error). Writes are Batches of
+// per-object operations committed as backend transactions of at most
+// max_txn_ops operations each; each transaction is atomic, a batch as a whole
+// is not. Every update carries a compare on the object's mod_revision
+// (optimistic concurrency); conflicting updates given as mutation functions
+// are retried on fresh state, so concurrent writers never lose each other's
+// changes. commit() returns once the cache has caught up with the write
+// (read-your-writes for the caller).
+//
+// Keys: /shoal/<kind>/<id> -> object JSON (objects.h). Service names are
+// reserved atomically in /shoal/names/services/<name> -> id.
+// Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "store/backend.h"
+#include "store/objects.h"
+
+namespace shoal {
+
+enum class Kind { kCluster, kNode, kService, kTask };
+const char* kind_name(Kind k);  // "clusters", "nodes", "services", "tasks"
+std::string object_key(Kind k, const std::string& id);
+
+// A change seen by the watch, delivered to subscribers after the cache applied it.
+struct StoreEvent {
+  enum class Type { kCreate, kUpdate, kDelete };
+  Type type = Type::kUpdate;
+  Kind kind = Kind::kTask;
+  std::string id;
+  int64_t revision = 0;
+  // The object after the change (for kDelete: as it was before).
+  std::variant<std::monostate, Cluster, Node, Service, Task> object;
+};
+
+// Leader fencing: when set on a batch, every transaction of the batch also
+// compares the leader key's create_revision, so a deposed leader's writes fail
+// (kUnavailable, "not the leader any more").
+struct Fence {
+  std::string key;
+  int64_t create_revision = 0;
+};
+
+// The read-only state of the cache, handed to view() callbacks under a shared
+// lock. Do not keep references beyond the callback.
+struct StoreSnapshot {
+  std::optional<Cluster> cluster;
+  std::unordered_map<std::string, Node> nodes;
+  std::unordered_map<std::string, Service> services;
+  std::unordered_map<std::string, Task> tasks;
+  std::unordered_map<std::string, std::set<std::string>> tasks_by_service;
+  std::unordered_map<std::string, std::set<std::string>> tasks_by_node;
+  int64_t revision = 0;
+};
+
+class Batch {
+ public:
+  // Mutation of one object: edit it in place and return true to write it,
+  // false to leave it unchanged. Called again on fresh state after a conflict.
+  template <typename T>
+  using Mutator = std::function<bool(T&)>;
+
+  // Creates fail with kAlreadyExists if the id (or a service's name) is taken.
+  void create(const Cluster& v);
+  void create(const Node& v);
+  void create(const Service& v);
+  void create(const Task& v);
+  // Updates `id` through `fn`; a missing object is skipped (not an error).
+  void update_cluster(const std::string& id, Mutator<Cluster> fn);
+  void update_node(const std::string& id, Mutator<Node> fn);
+  void update_service(const std::string& id, Mutator<Service> fn);
+  void update_task(const std::string& id, Mutator<Task> fn);
+  // Writes `v` only if its version still matches (kConflict otherwise): for
+  // API updates where the client's version must win or fail.
+  void put_if_version(const Service& v);
+  void put_if_version(const Node& v);
+  void put_if_version(const Cluster& v);
+  // Deletes; a missing object is skipped. Removing a service frees its name.
+  void remove(Kind kind, const std::string& id);
+
+  size_t size() const { return ops_.size(); }
+  bool empty() const { return ops_.empty(); }
+
+  struct Op;  // internal
+ private:
+  friend class Store;
+  std::vector<std::shared_ptr<Op>> ops_;
+};
+
+class Store {
+ public:
+  explicit Store(Backend& backend);
+  ~Store();
+
+  // Loads everything and starts the watch. Call once.
+  Status start();
+  void stop();
+
+  // ---- reads (cache) ----
+  std::optional<Cluster> cluster() const;
+  std::optional<Node> node(const std::string& id) const;
+  std::vector<Node> nodes() const;
+  std::optional<Service> service(const std::string& id) const;
+  // Resolves a service by full id, name, or unique id prefix (Docker's rules).
+  Result<Service> find_service(const std::string& id_or_name) const;
+  std::vector<Service> services() const;
+  std::optional<Task> task(const std::string& id) const;
+  std::vector<Task> tasks() const;
+  std::vector<Task> tasks_of_service(const std::string& service_id) const;
+  std::vector<Task> tasks_of_node(const std::string& node_id) const;
+  // Runs fn under the cache's shared lock: cheap aggregate reads over many objects.
+  void view(const std::function<void(const StoreSnapshot&)>& fn) const;
+  int64_t revision() const;
+
+  // ---- writes ----
+  // Commits the batch. Errors: kAlreadyExists (create), kConflict
+  // (put_if_version), kUnavailable (backend down, or fence lost). On error,
+  // transactions committed before the failing one stay committed.
+  Status commit(Batch& batch, const std::optional<Fence>& fence = std::nullopt);
+  // Waits until the cache has applied `revision` (or timeout).
+  bool wait_for_revision(int64_t revision, std::chrono::milliseconds timeout) const;
+
+  // ---- subscriptions ----
+  // fn is called on the watch thread for every change, after the cache
+  // applied it; keep it short (queue work elsewhere). Events of one backend
+  // batch are delivered before the next batch.
+  using Listener = std::function<void(const StoreEvent&)>;
+  uint64_t subscribe(Listener fn);
+  void unsubscribe(uint64_t id);
+
+  Backend& backend() { return backend_; }
+
+ private:
+  Status load();
+  void start_watch(int64_t from_revision);
+  void on_events(const std::vector<WatchEvent>& events);
+  void apply_locked(const KeyValue& kv, bool deleted, std::vector<StoreEvent>* out);
+  Status commit_chunk(std::vector<std::shared_ptr<Batch::Op>>& ops,
+                      const std::optional<Fence>& fence, int64_t* revision);
+
+  Backend& backend_;
+  mutable std::shared_mutex mu_;
+  StoreSnapshot snap_;
+  mutable std::mutex rev_mu_;
+  mutable std::condition_variable rev_cv_;
+  std::mutex listeners_mu_;
+  std::map<uint64_t, Listener> listeners_;
+  uint64_t next_listener_ = 1;
+  std::unique_ptr<WatchHandle> watch_;
+  std::mutex watch_mu_;
+  std::atomic<bool> stopped_{false};
+  std::thread rewatch_thread_;
+};
+
+}  // namespace shoal
