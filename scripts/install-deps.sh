@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs everything shoal needs to build, test and run, from Debian's
+# packages only. Idempotent: installs only what is missing.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake ccache pkg-config   # toolchain
+  libboost-dev libboost-system-dev          # Boost.Asio/Beast: HTTP server and client
+  nlohmann-json3-dev                        # JSON (the Docker API and etcd's gateway speak JSON)
+  libssl-dev                                # root CA, join tokens, TLS
+  libarchive-dev                            # image tarballs (docker save, layers, rootfs imports)
+  libgtest-dev libgmock-dev                 # unit tests
+  etcd-server etcd-client                   # the cluster state store
+  runc                                      # the OCI runtime (crun used where cgroups allow)
+  crun
+  busybox-static                            # the offline example image
+  iproute2 nftables                         # namespaces, links, packet filtering
+  python3 curl                              # test scripts
+)
+OPTIONAL=(docker.io)                        # only for side-by-side benchmarks and conformance
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [[ "${SHOAL_WITH_DOCKER:-0}" == 1 ]]; then
+  for p in "${OPTIONAL[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+fi
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Debian's etcd-server package starts a system etcd on 2379; shoal runs its own
+# member, so make sure a packaged one is not holding the ports.
+if command -v systemctl >/dev/null && systemctl is-active --quiet etcd 2>/dev/null; then
+  systemctl stop etcd || true
+fi
+echo "dependencies ready"

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Builds shoal and runs all tests (unit, system, conformance) through ctest.
+# Needs root (system tests run real containers). Usage: scripts/test.sh [ctest args]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$(nproc)"
+images/build.sh >/dev/null
+ctest --test-dir build --output-on-failure --timeout 600 "$@"

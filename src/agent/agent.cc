@@ -1,0 +1,155 @@
+#include "agent/agent.h"
+
+#include "common/log.h"
+
+namespace shoal::agent {
+
+namespace {
+const std::string kPrefix = session::kPrefix;
+}
+
+Agent::Agent(Executor& executor, Clock& clock, AgentOptions options)
+    : clock_(clock),
+      options_(std::move(options)),
+      client_(options_.dispatcher),
+      worker_(executor, clock,
+              [this](const std::string& id, const TaskStatus& st) { report(id, st); },
+              options_.worker) {}
+
+Agent::~Agent() { stop(); }
+
+void Agent::start() {
+  stopping_ = false;
+  worker_.start();
+  assignments_thread_ = std::thread([this] { assignments_loop(); });
+  heartbeat_thread_ = std::thread([this] { heartbeat_loop(); });
+  status_thread_ = std::thread([this] { status_loop(); });
+}
+
+void Agent::stop() {
+  if (stopping_.exchange(true)) return;
+  cv_.notify_all();
+  if (assignments_thread_.joinable()) assignments_thread_.join();
+  if (heartbeat_thread_.joinable()) heartbeat_thread_.join();
+  if (status_thread_.joinable()) status_thread_.join();
+  worker_.stop();
+}
+
+std::string Agent::session_id() const {
+  std::lock_guard lk(mu_);
+  return session_id_;
+}
+
+void Agent::invalidate_session(const std::string& sid) {
+  std::lock_guard lk(mu_);
+  if (session_id_ == sid) session_id_.clear();
+}
+
+// Registers if there is no session. Returns false (after a short wait) on failure.
+bool Agent::ensure_session() {
+  if (!session_id().empty()) return true;
+  session::RegisterRequest req{options_.node_id, options_.addr, options_.description};
+  auto r = client_.request("POST", kPrefix + "session", json(req).dump(), {},
+                           std::chrono::seconds(10));
+  if (r.ok() && r->status == 200) {
+    try {
+      auto resp = json::parse(r->body).get<session::RegisterResponse>();
+      std::lock_guard lk(mu_);
+      session_id_ = resp.session_id;
+      heartbeat_period_ = resp.heartbeat_period;
+      LOG_INFO("agent", "session " << session_id_ << " opened with " << options_.dispatcher);
+      return true;
+    } catch (const std::exception& e) {
+      LOG_WARN("agent", "bad register answer: " << e.what());
+    }
+  } else {
+    LOG_DEBUG("agent", "register failed: " << (r.ok() ? r->body : r.status().message()));
+  }
+  std::unique_lock lk(mu_);
+  cv_.wait_for(lk, std::chrono::milliseconds(500), [&] { return stopping_.load(); });
+  return false;
+}
+
+void Agent::assignments_loop() {
+  uint64_t generation = 0;
+  std::string last_sid;
+  while (!stopping_) {
+    if (!ensure_session()) continue;
+    std::string sid = session_id();
+    if (sid != last_sid) generation = 0;  // new session: ask for the whole set
+    last_sid = sid;
+    auto r = client_.request("GET",
+                             kPrefix + "assignments?session=" + sid + "&since=" + std::to_string(generation),
+                             "", {}, std::chrono::seconds(40));
+    if (stopping_) break;
+    if (!r.ok() || r->status != 200) {
+      if (r.ok() && r->status == 404) invalidate_session(sid);
+      std::unique_lock lk(mu_);
+      cv_.wait_for(lk, std::chrono::milliseconds(200), [&] { return stopping_.load(); });
+      continue;
+    }
+    try {
+      auto set = json::parse(r->body).get<session::AssignmentSet>();
+      if (set.generation != generation) {
+        generation = set.generation;
+        worker_.assign(std::move(set.tasks));
+      }
+    } catch (const std::exception& e) {
+      LOG_WARN("agent", "bad assignment set: " << e.what());
+    }
+  }
+}
+
+void Agent::heartbeat_loop() {
+  while (!stopping_) {
+    std::string sid = session_id();
+    std::chrono::nanoseconds period;
+    {
+      std::lock_guard lk(mu_);
+      period = heartbeat_period_;
+    }
+    if (!sid.empty()) {
+      auto r = client_.request("POST", kPrefix + "heartbeat", json{{"SessionID", sid}}.dump(), {},
+                               std::chrono::seconds(5));
+      if (r.ok() && r->status == 404) invalidate_session(sid);
+    }
+    std::unique_lock lk(mu_);
+    // Beat at a third of the period so one lost beat is never fatal.
+    cv_.wait_for(lk, sid.empty() ? std::chrono::nanoseconds(std::chrono::milliseconds(200)) : period / 3,
+                 [&] { return stopping_.load(); });
+  }
+}
+
+void Agent::report(const std::string& task_id, const TaskStatus& status) {
+  std::lock_guard lk(mu_);
+  auto it = pending_.find(task_id);
+  if (it == pending_.end() || status.state >= it->second.state) pending_[task_id] = status;
+  cv_.notify_all();
+}
+
+void Agent::status_loop() {
+  while (!stopping_) {
+    session::StatusBatch batch;
+    {
+      std::unique_lock lk(mu_);
+      cv_.wait(lk, [&] { return stopping_ || (!pending_.empty() && !session_id_.empty()); });
+      if (stopping_) break;
+      batch.session_id = session_id_;
+      for (auto& [id, st] : pending_) batch.updates.push_back({id, st});
+      pending_.clear();
+    }
+    auto r = client_.request("POST", kPrefix + "status", json(batch).dump(), {}, std::chrono::seconds(30));
+    if (r.ok() && r->status == 200) continue;
+    if (r.ok() && r->status == 404) invalidate_session(batch.session_id);
+    LOG_DEBUG("agent", "status report failed; will resend");
+    std::unique_lock lk(mu_);
+    // Put back what was not stored, unless something newer arrived meanwhile.
+    for (auto& u : batch.updates) {
+      auto it = pending_.find(u.task_id);
+      if (it == pending_.end() || it->second.state < u.status.state) pending_[u.task_id] = u.status;
+    }
+    cv_.wait_for(lk, std::chrono::milliseconds(300), [&] { return stopping_.load(); });
+  }
+}
+
+}  // namespace shoal::agent

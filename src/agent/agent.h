@@ -1,0 +1,67 @@
+// Agent: the node's end of the session with a manager's dispatcher
+// (store/session_messages.h). It registers the node, sends heartbeats,
+// long-polls the node's assignment set into the Worker, and sends the
+// worker's status reports in batches, retrying until the manager stored them.
+// If the session is lost (manager restarted), it registers again.
+// Thread-safe; start() returns at once and the agent keeps trying to connect.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include "agent/executor.h"
+#include "agent/worker.h"
+#include "common/clock.h"
+#include "http/client.h"
+#include "store/session_messages.h"
+
+namespace shoal::agent {
+
+struct AgentOptions {
+  std::string dispatcher;  // endpoint, e.g. "unix:///run/shoal/shoal.sock"
+  std::string node_id;
+  std::string addr;
+  NodeDescription description;
+  WorkerOptions worker;
+};
+
+class Agent {
+ public:
+  Agent(Executor& executor, Clock& clock, AgentOptions options);
+  ~Agent();
+  void start();
+  void stop();
+  bool registered() const { return !session_id().empty(); }
+  Worker& worker() { return worker_; }
+
+ private:
+  std::string session_id() const;
+  bool ensure_session();
+  void assignments_loop();
+  void heartbeat_loop();
+  void status_loop();
+  void report(const std::string& task_id, const TaskStatus& status);
+  void invalidate_session(const std::string& sid);
+
+  Clock& clock_;
+  AgentOptions options_;
+  http::Client client_;
+  Worker worker_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::string session_id_;
+  std::chrono::nanoseconds heartbeat_period_{std::chrono::seconds(5)};
+  std::unordered_map<std::string, TaskStatus> pending_;  // newest unsent status per task
+  std::atomic<bool> stopping_{false};
+  std::thread assignments_thread_;
+  std::thread heartbeat_thread_;
+  std::thread status_thread_;
+};
+
+}  // namespace shoal::agent

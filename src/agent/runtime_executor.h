@@ -1,0 +1,39 @@
+// RuntimeExecutor: the real Executor, over the node's OCI runtime. Maps a task
+// to a container the way Docker does: name "<service>.<slot>.<task id>",
+// labels com.docker.swarm.{service.id,service.name,task.id,task.name,node.id},
+// entrypoint/command/env/dir/user/hostname/stop settings from the task's
+// ContainerSpec.
+#pragma once
+
+#include <mutex>
+#include <unordered_map>
+
+#include "agent/executor.h"
+#include "agent/runtime/runtime.h"
+
+namespace shoal::agent {
+
+class RuntimeExecutor : public Executor {
+ public:
+  RuntimeExecutor(runtime::Runtime& runtime, std::string node_id);
+  Status prepare(const Task& task) override;
+  Status start(const Task& task) override;
+  Observation observe(const std::string& task_id) override;
+  Status stop(const Task& task) override;
+  Status remove(const std::string& task_id) override;
+  std::vector<std::string> known_tasks() override;
+
+  static runtime::ContainerConfig container_config(const Task& task, const std::string& node_id,
+                                                   const std::string& container_id);
+
+ private:
+  std::string container_of(const std::string& task_id);
+
+  runtime::Runtime& runtime_;
+  std::string node_id_;
+  std::mutex mu_;
+  std::unordered_map<std::string, std::string> containers_;  // task id -> container id
+  bool loaded_ = false;
+};
+
+}  // namespace shoal::agent

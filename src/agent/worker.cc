@@ -1,0 +1,252 @@
+#include "agent/worker.h"
+
+#include "common/log.h"
+
+namespace shoal::agent {
+
+Worker::Worker(Executor& executor, Clock& clock, Reporter reporter, WorkerOptions options)
+    : executor_(executor), clock_(clock), reporter_(std::move(reporter)), options_(options) {}
+
+Worker::~Worker() { stop(); }
+
+void Worker::start() {
+  loop_ = std::thread([this] { loop(); });
+  for (int i = 0; i < options_.parallel_ops; ++i) pool_.emplace_back([this] { pool_loop(); });
+}
+
+void Worker::stop() {
+  {
+    std::lock_guard lk(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  jobs_cv_.notify_all();
+  if (loop_.joinable()) loop_.join();
+  for (auto& t : pool_) t.join();
+  pool_.clear();
+}
+
+void Worker::assign(std::vector<Task> tasks) {
+  std::lock_guard lk(mu_);
+  std::unordered_map<std::string, bool> present;
+  for (auto& t : tasks) {
+    present[t.id] = true;
+    auto it = entries_.find(t.id);
+    if (it == entries_.end()) {
+      Entry e;
+      e.status = t.status;
+      e.task = std::move(t);
+      entries_.emplace(e.task.id, std::move(e));
+    } else {
+      // The manager owns desired state and spec; the local status is newer
+      // unless the manager's is further along (it never is, except after a
+      // restart where the local one is empty).
+      if (t.status.state > it->second.status.state) it->second.status = t.status;
+      it->second.task = std::move(t);
+      it->second.assigned = true;
+    }
+  }
+  for (auto& [id, e] : entries_) {
+    if (!present.count(id)) e.assigned = false;
+  }
+  if (first_assignment_) {
+    // Containers left from tasks the manager no longer assigns here.
+    first_assignment_ = false;
+    for (const auto& id : executor_.known_tasks()) {
+      if (present.count(id) || entries_.count(id)) continue;
+      Entry e;
+      e.task.id = id;
+      e.assigned = false;
+      e.status.state = TaskState::kRunning;
+      entries_.emplace(id, std::move(e));
+    }
+  }
+  wake_ = true;
+  cv_.notify_all();
+}
+
+void Worker::set_status(Entry& e, TaskState state, const std::string& message, const std::string& err) {
+  e.status.state = state;
+  e.status.message = message;
+  e.status.err = err;
+  e.status.timestamp = clock_.now();
+  if (e.assigned) reporter_(e.task.id, e.status);
+}
+
+void Worker::run_job(const std::string& task_id, std::function<void(Task)> job) {
+  auto& e = entries_.at(task_id);
+  e.busy = true;
+  Task copy = e.task;
+  // Executor calls run without the lock, on a copy of the task; jobs apply
+  // their results under the lock (an entry is only erased by its own job).
+  jobs_.push_back([copy = std::move(copy), job = std::move(job)]() mutable { job(std::move(copy)); });
+  jobs_cv_.notify_one();
+}
+
+// Decides the next move of one task. Called with mu_ held; never blocks.
+void Worker::step_locked(Entry& e) {
+  if (e.busy) return;
+  const std::string id = e.task.id;
+  const bool wants_running = e.task.desired_state <= TaskState::kRunning && e.assigned;
+  const TaskState s = e.status.state;
+
+  if (!wants_running) {
+    if (!is_terminal(s) && s >= TaskState::kPreparing) {
+      run_job(id, [this, id](Task t) {
+        Status st = executor_.stop(t);
+        Observation o = executor_.observe(id);
+        std::lock_guard lk(mu_);
+        auto& en = entries_.at(id);
+        en.busy = false;
+        if (!st.ok()) LOG_WARN("worker", "stopping task " << id << ": " << st.message());
+        if (o.kind != Observation::Kind::kMissing) en.status.container_status = o.container;
+        set_status(en, TaskState::kShutdown, "shutdown");
+        wake_ = true;
+        cv_.notify_all();
+      });
+      return;
+    }
+    if (!is_terminal(s)) {
+      set_status(e, TaskState::kShutdown, "shutdown");
+      return;
+    }
+    if (!e.assigned) {
+      run_job(id, [this, id](Task) {
+        Status st = executor_.remove(id);
+        std::lock_guard lk(mu_);
+        if (!st.ok()) {
+          LOG_WARN("worker", "removing the container of task " << id << ": " << st.message());
+          entries_.at(id).busy = false;
+          return;
+        }
+        entries_.erase(id);
+      });
+    }
+    return;
+  }
+
+  if (s < TaskState::kAccepted) {
+    set_status(e, TaskState::kAccepted, "accepted");
+  }
+  if (e.status.state == TaskState::kAccepted ||
+      (e.status.state > TaskState::kAccepted && e.status.state < TaskState::kRunning)) {
+    // Before running: observe first, so a restart adopts what is already there.
+    Observation o = executor_.observe(id);
+    if (o.kind == Observation::Kind::kRunning) {
+      e.status.container_status = o.container;
+      set_status(e, TaskState::kRunning, "started");
+      return;
+    }
+    if (o.kind == Observation::Kind::kExited) {
+      e.status.container_status = o.container;
+      if (o.container.exit_code == 0) set_status(e, TaskState::kComplete, "finished");
+      else set_status(e, TaskState::kFailed, "started", "task: non-zero exit (" + std::to_string(o.container.exit_code) + ")");
+      return;
+    }
+    bool created = o.kind == Observation::Kind::kCreated;
+    if (!created) set_status(e, TaskState::kPreparing, "preparing");
+    run_job(id, [this, id, created](Task t) {
+      Status st = created ? ok_status() : executor_.prepare(t);
+      std::unique_lock lk(mu_);
+      auto* en = &entries_.at(id);
+      if (!st.ok()) {
+        en->busy = false;
+        set_status(*en, TaskState::kRejected, "preparing", st.message());
+        return;
+      }
+      if (en->task.desired_state > TaskState::kRunning || !en->assigned) {
+        set_status(*en, TaskState::kReady, "prepared");
+        en->busy = false;
+        wake_ = true;
+        cv_.notify_all();
+        return;
+      }
+      set_status(*en, TaskState::kStarting, "starting");
+      lk.unlock();
+      st = executor_.start(t);
+      Observation o = executor_.observe(id);
+      lk.lock();
+      en = &entries_.at(id);
+      en->busy = false;
+      if (o.kind != Observation::Kind::kMissing) en->status.container_status = o.container;
+      if (!st.ok()) {
+        set_status(*en, TaskState::kFailed, "starting", st.message());
+      } else {
+        set_status(*en, TaskState::kRunning, "started");
+      }
+      wake_ = true;
+      cv_.notify_all();
+    });
+    return;
+  }
+  if (s == TaskState::kRunning) {
+    Observation o = executor_.observe(id);
+    if (o.kind == Observation::Kind::kRunning) return;
+    if (o.kind == Observation::Kind::kMissing) {
+      set_status(e, TaskState::kFailed, "started", "task: the container disappeared");
+      return;
+    }
+    if (o.kind == Observation::Kind::kExited) {
+      e.status.container_status = o.container;
+      if (o.container.exit_code == 0) {
+        set_status(e, TaskState::kComplete, "finished");
+      } else {
+        set_status(e, TaskState::kFailed, "started",
+                   "task: non-zero exit (" + std::to_string(o.container.exit_code) + ")");
+      }
+    }
+  }
+}
+
+void Worker::reconcile() {
+  std::lock_guard lk(mu_);
+  std::vector<std::string> ids;
+  ids.reserve(entries_.size());
+  for (const auto& [id, _] : entries_) ids.push_back(id);
+  for (const auto& id : ids) {
+    auto it = entries_.find(id);
+    if (it != entries_.end()) step_locked(it->second);
+  }
+}
+
+void Worker::loop() {
+  std::unique_lock lk(mu_);
+  while (!stopping_) {
+    cv_.wait_for(lk, options_.poll_interval, [&] { return stopping_ || wake_; });
+    if (stopping_) break;
+    wake_ = false;
+    lk.unlock();
+    reconcile();
+    lk.lock();
+  }
+}
+
+void Worker::pool_loop() {
+  std::unique_lock lk(mu_);
+  for (;;) {
+    jobs_cv_.wait(lk, [&] { return stopping_ || !jobs_.empty(); });
+    if (stopping_ && jobs_.empty()) return;
+    auto job = std::move(jobs_.front());
+    jobs_.pop_front();
+    lk.unlock();
+    job();
+    lk.lock();
+  }
+}
+
+bool Worker::idle() const {
+  std::lock_guard lk(mu_);
+  if (!jobs_.empty()) return false;
+  for (const auto& [_, e] : entries_)
+    if (e.busy) return false;
+  return true;
+}
+
+std::optional<TaskStatus> Worker::status_of(const std::string& task_id) const {
+  std::lock_guard lk(mu_);
+  auto it = entries_.find(task_id);
+  if (it == entries_.end()) return std::nullopt;
+  return it->second.status;
+}
+
+}  // namespace shoal::agent

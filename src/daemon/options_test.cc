@@ -1,0 +1,34 @@
+#include "daemon/options.h"
+
+#include <gtest/gtest.h>
+
+namespace shoal::daemon {
+
+TEST(DaemonOptions, Defaults) {
+  auto o = parse_daemon_options({});
+  ASSERT_TRUE(o.ok());
+  EXPECT_EQ(o->hosts, std::vector<std::string>{"unix:///run/shoal/shoal.sock"});
+  EXPECT_EQ(o->data_root, "/var/lib/shoal");
+  EXPECT_EQ(o->etcd_client_port, 2379);
+}
+
+TEST(DaemonOptions, ParsesFlags) {
+  auto o = parse_daemon_options({"-H", "unix:///tmp/x.sock", "--data-root=/tmp/d", "--etcd-client-port", "3000",
+                                 "--etcd-peer-port=3001", "-l", "debug"});
+  ASSERT_TRUE(o.ok()) << o.status().message();
+  EXPECT_EQ(o->hosts[0], "unix:///tmp/x.sock");
+  EXPECT_EQ(o->data_root, "/tmp/d");
+  EXPECT_EQ(o->etcd_client_port, 3000);
+  EXPECT_EQ(o->etcd_peer_port, 3001);
+}
+
+TEST(DaemonOptions, RejectsBadInput) {
+  EXPECT_EQ(parse_daemon_options({"--bogus"}).status().code(), Code::kInvalidArgument);
+  EXPECT_NE(parse_daemon_options({"--etcd-client-port", "99999"}).status().message().find("1-65535"),
+            std::string::npos);
+  EXPECT_FALSE(parse_daemon_options({"-H", "/tmp/x.sock"}).ok());
+  EXPECT_FALSE(parse_daemon_options({"--data-root"}).ok());
+  EXPECT_FALSE(parse_daemon_options({"--etcd-client-port", "5", "--etcd-peer-port", "5"}).ok());
+}
+
+}  // namespace shoal::daemon

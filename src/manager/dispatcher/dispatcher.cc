@@ -1,0 +1,383 @@
+#include "manager/dispatcher/dispatcher.h"
+
+#include "common/ids.h"
+#include "common/log.h"
+
+namespace shoal::dispatcher {
+
+namespace {
+
+http::Response json_reply(int status, const json& body) {
+  http::Response r;
+  r.status = status;
+  r.body = body.dump();
+  r.headers["Content-Type"] = "application/json";
+  return r;
+}
+
+http::Response error_reply(int status, const std::string& message) {
+  return json_reply(status, {{"message", message}});
+}
+
+int http_status(const Status& st) {
+  switch (st.code()) {
+    case Code::kInvalidArgument: return 400;
+    case Code::kNotFound: return 404;
+    case Code::kAlreadyExists:
+    case Code::kConflict: return 409;
+    case Code::kUnavailable: return 503;
+    default: return 500;
+  }
+}
+
+template <typename T>
+bool parse_body(http::Exchange& ex, T* out) {
+  try {
+    *out = json::parse(ex.request.body).get<T>();
+    return true;
+  } catch (const std::exception& e) {
+    ex.respond(error_reply(400, std::string("malformed session message: ") + e.what()));
+    return false;
+  }
+}
+
+}  // namespace
+
+Dispatcher::Dispatcher(Store& store, Clock& clock, DispatcherOptions options)
+    : store_(store), clock_(clock), options_(options) {}
+
+Dispatcher::~Dispatcher() { stop(); }
+
+void Dispatcher::start() {
+  {
+    std::lock_guard lk(mu_);
+    stopping_ = false;
+  }
+  // Seed the view of assignments before listening, so the first change of
+  // each task is compared with what agents were last told.
+  store_.view([&](const StoreSnapshot& s) {
+    std::lock_guard lk(mu_);
+    for (const auto& [id, t] : s.tasks) {
+      task_view_[id] = {t.node_id, static_cast<int>(t.desired_state)};
+    }
+  });
+  subscription_ = store_.subscribe([this](const StoreEvent& e) { on_store_event(e); });
+  notifier_ = std::thread([this] { notifier_loop(); });
+  status_writer_ = std::thread([this] { status_loop(); });
+  liveness_timer_ = clock_.after(options_.heartbeat_period, [this] { check_liveness(); });
+}
+
+void Dispatcher::stop() {
+  {
+    std::lock_guard lk(mu_);
+    if (stopping_ && !notifier_.joinable()) return;
+    stopping_ = true;
+  }
+  if (subscription_) store_.unsubscribe(subscription_);
+  subscription_ = 0;
+  clock_.cancel(liveness_timer_);
+  notify_cv_.notify_all();
+  {
+    std::lock_guard lk(status_mu_);
+  }
+  status_cv_.notify_all();
+  if (notifier_.joinable()) notifier_.join();
+  if (status_writer_.joinable()) status_writer_.join();
+  // Answer whatever is still waiting so no connection hangs.
+  std::unordered_map<std::string, std::vector<Waiter>> waiters;
+  {
+    std::lock_guard lk(mu_);
+    waiters.swap(waiters_);
+  }
+  for (auto& [_, ws] : waiters)
+    for (auto& w : ws) w.respond(error_reply(503, "the dispatcher is shutting down"));
+}
+
+size_t Dispatcher::session_count() const {
+  std::lock_guard lk(mu_);
+  return sessions_.size();
+}
+
+void Dispatcher::serve(http::Exchange ex) {
+  std::string op = ex.request.path.substr(std::string(session::kPrefix).size());
+  if (op == "session" && ex.request.method == "POST") return handle_register(ex);
+  if (op == "heartbeat" && ex.request.method == "POST") return handle_heartbeat(ex);
+  if (op == "assignments" && ex.request.method == "GET") return handle_assignments(ex);
+  if (op == "status" && ex.request.method == "POST") return handle_status(ex);
+  ex.respond(error_reply(404, "unknown dispatcher call " + ex.request.method + " " + op));
+}
+
+void Dispatcher::handle_register(http::Exchange& ex) {
+  session::RegisterRequest req;
+  if (!parse_body(ex, &req)) return;
+  if (req.node_id.empty()) {
+    ex.respond(error_reply(400, "register: NodeID is required"));
+    return;
+  }
+  Batch b;
+  auto now = clock_.now();
+  if (store_.node(req.node_id)) {
+    b.update_node(req.node_id, [&](Node& n) {
+      n.state = NodeState::kReady;
+      n.status_message.clear();
+      n.description = req.description;
+      n.addr = req.addr;
+      n.updated_at = now;
+      return true;
+    });
+  } else {
+    Node n;
+    n.id = req.node_id;
+    n.created_at = n.updated_at = now;
+    n.description = req.description;
+    n.state = NodeState::kReady;
+    n.addr = req.addr;
+    n.spec.role = NodeRole::kWorker;
+    b.create(n);
+  }
+  Status st = store_.commit(b);
+  if (!st.ok()) {
+    ex.respond(error_reply(http_status(st), "register: " + st.message()));
+    return;
+  }
+  session::RegisterResponse resp;
+  resp.session_id = new_object_id();
+  resp.heartbeat_period = options_.heartbeat_period;
+  {
+    std::lock_guard lk(mu_);
+    // One session per node: a new registration replaces an old one.
+    std::erase_if(sessions_, [&](const auto& kv) { return kv.second.node_id == req.node_id; });
+    sessions_[resp.session_id] = {req.node_id, now};
+  }
+  LOG_INFO("dispatcher", "node " << req.node_id << " registered (" << req.description.hostname << ")");
+  ex.respond(json_reply(200, resp));
+}
+
+std::string Dispatcher::session_node(const std::string& session_id) {
+  std::lock_guard lk(mu_);
+  auto it = sessions_.find(session_id);
+  return it == sessions_.end() ? "" : it->second.node_id;
+}
+
+void Dispatcher::handle_heartbeat(http::Exchange& ex) {
+  std::string sid;
+  try {
+    sid = json::parse(ex.request.body).value("SessionID", "");
+  } catch (const std::exception& e) {
+    ex.respond(error_reply(400, std::string("malformed heartbeat: ") + e.what()));
+    return;
+  }
+  {
+    std::lock_guard lk(mu_);
+    auto it = sessions_.find(sid);
+    if (it == sessions_.end()) {
+      ex.respond(error_reply(404, "unknown session " + sid + ": register again"));
+      return;
+    }
+    it->second.last_heartbeat = clock_.now();
+  }
+  ex.respond(json_reply(200, {{"HeartbeatPeriod", options_.heartbeat_period.count()}}));
+}
+
+http::Response Dispatcher::assignment_response(const std::string& node_id, uint64_t generation) {
+  session::AssignmentSet set;
+  set.generation = generation;
+  set.tasks = store_.tasks_of_node(node_id);
+  return json_reply(200, set);
+}
+
+void Dispatcher::handle_assignments(http::Exchange& ex) {
+  std::string node = session_node(ex.request.query_param("session").value_or(""));
+  if (node.empty()) {
+    ex.respond(error_reply(404, "unknown session: register again"));
+    return;
+  }
+  uint64_t since = 0;
+  try {
+    since = std::stoull(ex.request.query_param("since").value_or("0"));
+  } catch (...) {
+    ex.respond(error_reply(400, "since must be a generation number"));
+    return;
+  }
+  uint64_t gen;
+  {
+    std::lock_guard lk(mu_);
+    auto& g = generation_[node];
+    if (g == 0) g = 1;
+    gen = g;
+    if (since >= gen) {
+      waiters_[node].push_back(
+          {since, std::move(ex.respond),
+           std::chrono::steady_clock::now() + options_.long_poll_timeout});
+      return;
+    }
+  }
+  ex.respond(assignment_response(node, gen));
+}
+
+void Dispatcher::on_store_event(const StoreEvent& e) {
+  if (e.kind == Kind::kNode) return;
+  if (e.kind != Kind::kTask) return;
+  const Task& t = std::get<Task>(e.object);
+  std::lock_guard lk(mu_);
+  auto& seen = task_view_[e.id];
+  std::pair<std::string, int> now{t.node_id, static_cast<int>(t.desired_state)};
+  auto bump = [&](const std::string& node) {
+    if (node.empty()) return;
+    auto& g = generation_[node];
+    g = g == 0 ? 2 : g + 1;
+    dirty_nodes_.insert(node);
+  };
+  if (e.type == StoreEvent::Type::kDelete) {
+    bump(seen.first);
+    task_view_.erase(e.id);
+  } else if (e.type == StoreEvent::Type::kCreate || seen != now) {
+    if (seen.first != now.first) bump(seen.first);
+    bump(now.first);
+    seen = now;
+  } else {
+    return;
+  }
+  notify_cv_.notify_all();
+}
+
+void Dispatcher::notifier_loop() {
+  std::unique_lock lk(mu_);
+  while (!stopping_) {
+    notify_cv_.wait_for(lk, std::chrono::milliseconds(500));
+    if (stopping_) break;
+    // Collect answers under the lock, build and send them outside it.
+    std::vector<std::tuple<std::string, uint64_t, std::vector<http::Responder>>> due;
+    for (const auto& node : dirty_nodes_) {
+      auto it = waiters_.find(node);
+      if (it == waiters_.end()) continue;
+      uint64_t gen = generation_[node];
+      std::vector<http::Responder> rs;
+      std::vector<Waiter> keep;
+      for (auto& w : it->second) {
+        if (w.since < gen) rs.push_back(std::move(w.respond));
+        else keep.push_back(std::move(w));
+      }
+      it->second = std::move(keep);
+      if (!rs.empty()) due.emplace_back(node, gen, std::move(rs));
+    }
+    dirty_nodes_.clear();
+    auto now = std::chrono::steady_clock::now();
+    for (auto& [node, ws] : waiters_) {
+      std::vector<http::Responder> rs;
+      std::erase_if(ws, [&](Waiter& w) {
+        if (w.deadline > now) return false;
+        rs.push_back(std::move(w.respond));
+        return true;
+      });
+      if (!rs.empty()) due.emplace_back(node, generation_[node], std::move(rs));
+    }
+    lk.unlock();
+    for (auto& [node, gen, rs] : due) {
+      http::Response resp = assignment_response(node, gen);
+      for (auto& r : rs) r(resp);
+    }
+    lk.lock();
+  }
+}
+
+void Dispatcher::handle_status(http::Exchange& ex) {
+  session::StatusBatch batch;
+  if (!parse_body(ex, &batch)) return;
+  if (session_node(batch.session_id).empty()) {
+    ex.respond(error_reply(404, "unknown session: register again"));
+    return;
+  }
+  {
+    std::lock_guard lk(status_mu_);
+    status_queue_.push_back({std::move(batch.updates), std::move(ex.respond)});
+  }
+  status_cv_.notify_all();
+}
+
+void Dispatcher::status_loop() {
+  std::unique_lock lk(status_mu_);
+  for (;;) {
+    status_cv_.wait(lk, [&] {
+      std::lock_guard g(mu_);
+      return stopping_ || !status_queue_.empty();
+    });
+    {
+      std::lock_guard g(mu_);
+      if (stopping_) break;
+    }
+    // Let reports from other sessions gather, then write them together.
+    lk.unlock();
+    std::this_thread::sleep_for(options_.status_flush_delay);
+    lk.lock();
+    std::deque<PendingStatus> work;
+    work.swap(status_queue_);
+    lk.unlock();
+
+    // The newest report per task wins; state only moves forward.
+    std::unordered_map<std::string, TaskStatus> latest;
+    for (auto& p : work) {
+      for (auto& u : p.updates) {
+        auto it = latest.find(u.task_id);
+        if (it == latest.end() || u.status.state >= it->second.state) latest[u.task_id] = u.status;
+      }
+    }
+    Batch b;
+    for (auto& [id, st] : latest) {
+      b.update_task(id, [st](Task& t) {
+        if (st.state < t.status.state) return false;
+        if (st.state == t.status.state && st.message == t.status.message && st.err == t.status.err) {
+          return false;
+        }
+        t.status = st;
+        return true;
+      });
+    }
+    Status result = store_.commit(b);
+    if (!result.ok()) LOG_WARN("dispatcher", "storing task status: " << result.message());
+    http::Response resp = result.ok() ? json_reply(200, json::object())
+                                      : error_reply(http_status(result), result.message());
+    for (auto& p : work) p.respond(resp);
+    lk.lock();
+  }
+  // Fail what is left so agents resend elsewhere.
+  for (auto& p : status_queue_) p.respond(error_reply(503, "the dispatcher is shutting down"));
+  status_queue_.clear();
+}
+
+void Dispatcher::check_liveness() {
+  auto now = clock_.now();
+  auto limit = options_.heartbeat_period * options_.missed_heartbeats;
+  std::vector<std::string> dead;
+  {
+    std::lock_guard lk(mu_);
+    if (stopping_) return;
+    for (auto it = sessions_.begin(); it != sessions_.end();) {
+      if (now - it->second.last_heartbeat > limit) {
+        dead.push_back(it->second.node_id);
+        it = sessions_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  if (!dead.empty()) {
+    Batch b;
+    for (const auto& id : dead) {
+      LOG_WARN("dispatcher", "node " << id << " missed " << options_.missed_heartbeats
+                                     << " heartbeats: marking it down");
+      b.update_node(id, [&](Node& n) {
+        n.state = NodeState::kDown;
+        n.status_message = "heartbeat failure";
+        n.updated_at = now;
+        return true;
+      });
+    }
+    Status st = store_.commit(b);
+    if (!st.ok()) LOG_WARN("dispatcher", "marking nodes down: " << st.message());
+  }
+  std::lock_guard lk(mu_);
+  if (!stopping_) liveness_timer_ = clock_.after(options_.heartbeat_period, [this] { check_liveness(); });
+}
+
+}  // namespace shoal::dispatcher

@@ -1,0 +1,99 @@
+// Dispatcher: the manager end of agent sessions (session_messages.h).
+//
+// - register: marks the node Ready (creating it as a worker if unknown) and
+//   opens a session;
+// - heartbeats: a node that misses 3 heartbeat periods is marked Down, which
+//   makes the orchestrator replace its tasks (Swarm's rule);
+// - assignments: long polls answered when the set of tasks assigned to the
+//   node changes in a way the agent cares about (a task added or removed, or
+//   its desired state changed), so status reports don't echo back;
+// - status: reports from all sessions are coalesced into few store batches;
+//   a task's observed state only moves forward.
+// Thread-safe. serve() never blocks on a long poll.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include "common/clock.h"
+#include "http/message.h"
+#include "store/session_messages.h"
+#include "store/store.h"
+
+namespace shoal::dispatcher {
+
+struct DispatcherOptions {
+  Nanos heartbeat_period = std::chrono::seconds(5);
+  int missed_heartbeats = 3;
+  std::chrono::milliseconds long_poll_timeout{25000};
+  std::chrono::milliseconds status_flush_delay{5};  // gather reports this long before writing
+};
+
+class Dispatcher {
+ public:
+  Dispatcher(Store& store, Clock& clock, DispatcherOptions options = {});
+  ~Dispatcher();
+  void start();
+  void stop();
+
+  // Handles a request whose path starts with session::kPrefix.
+  void serve(http::Exchange ex);
+
+  size_t session_count() const;
+
+ private:
+  struct Session {
+    std::string node_id;
+    SysTime last_heartbeat;
+  };
+  struct Waiter {
+    uint64_t since;
+    http::Responder respond;
+    std::chrono::steady_clock::time_point deadline;
+  };
+  struct PendingStatus {
+    std::vector<session::StatusUpdate> updates;
+    http::Responder respond;
+  };
+
+  void handle_register(http::Exchange& ex);
+  void handle_heartbeat(http::Exchange& ex);
+  void handle_assignments(http::Exchange& ex);
+  void handle_status(http::Exchange& ex);
+  void on_store_event(const StoreEvent& e);
+  void notifier_loop();
+  void status_loop();
+  void check_liveness();
+  http::Response assignment_response(const std::string& node_id, uint64_t generation);
+  std::string session_node(const std::string& session_id);
+
+  Store& store_;
+  Clock& clock_;
+  DispatcherOptions options_;
+
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, Session> sessions_;
+  std::unordered_map<std::string, uint64_t> generation_;                  // node -> generation
+  std::unordered_map<std::string, std::pair<std::string, int>> task_view_;  // task -> (node, desired)
+  std::unordered_map<std::string, std::vector<Waiter>> waiters_;          // node -> long polls
+  std::set<std::string> dirty_nodes_;
+  std::condition_variable notify_cv_;
+
+  std::mutex status_mu_;
+  std::condition_variable status_cv_;
+  std::deque<PendingStatus> status_queue_;
+
+  bool stopping_ = false;
+  uint64_t subscription_ = 0;
+  Clock::TimerId liveness_timer_ = 0;
+  std::thread notifier_;
+  std::thread status_writer_;
+};
+
+}  // namespace shoal::dispatcher

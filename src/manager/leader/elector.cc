@@ -1,0 +1,112 @@
+#include "manager/leader/elector.h"
+
+#include "common/log.h"
+
+namespace shoal::leader {
+
+Elector::Elector(Backend& backend, ElectorOptions options,
+                 std::function<void(const Fence&)> on_elected, std::function<void()> on_deposed)
+    : backend_(backend),
+      options_(std::move(options)),
+      on_elected_(std::move(on_elected)),
+      on_deposed_(std::move(on_deposed)) {}
+
+Elector::~Elector() { stop(); }
+
+void Elector::start() {
+  stopping_ = false;
+  thread_ = std::thread([this] { loop(); });
+}
+
+void Elector::stop() {
+  if (stopping_.exchange(true)) return;
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string Elector::leader_id() const {
+  std::lock_guard lk(mu_);
+  return leader_id_;
+}
+
+bool Elector::try_acquire(int64_t lease, Fence* fence) {
+  auto r = backend_.txn({{options_.key, Compare::Target::kCreateRevision, 0}},
+                        {{TxnOp::Type::kPut, options_.key, options_.candidate_id, lease}},
+                        {{TxnOp::Type::kGet, options_.key, "", 0}});
+  if (!r.ok()) return false;
+  if (!r->succeeded) {
+    if (!r->get_results.empty()) {
+      std::lock_guard lk(mu_);
+      leader_id_ = r->get_results[0].value;
+    }
+    return false;
+  }
+  auto g = backend_.range(options_.key, false);
+  if (!g.ok() || g->kvs.empty() || g->kvs[0].value != options_.candidate_id) return false;
+  fence->key = options_.key;
+  fence->create_revision = g->kvs[0].create_revision;
+  std::lock_guard lk(mu_);
+  leader_id_ = options_.candidate_id;
+  return true;
+}
+
+void Elector::loop() {
+  int64_t lease = 0;
+  auto wait = [&](std::chrono::milliseconds d) {
+    std::unique_lock lk(mu_);
+    cv_.wait_for(lk, d, [&] { return stopping_.load(); });
+  };
+  const auto keepalive_every = std::chrono::milliseconds(options_.lease_ttl_seconds * 1000 / 3);
+  auto last_ok = std::chrono::steady_clock::now();
+  Fence fence;
+  while (!stopping_) {
+    if (lease == 0) {
+      auto l = backend_.lease_grant(options_.lease_ttl_seconds);
+      if (!l.ok()) {
+        wait(options_.retry_interval);
+        continue;
+      }
+      lease = *l;
+      last_ok = std::chrono::steady_clock::now();
+    }
+    if (!leader_) {
+      if (try_acquire(lease, &fence)) {
+        leader_ = true;
+        LOG_INFO("leader", options_.candidate_id << " is the leader (fencing revision "
+                                                 << fence.create_revision << ")");
+        on_elected_(fence);
+        continue;
+      }
+      // Keep our lease alive while we wait to lead.
+      if (!backend_.lease_keepalive(lease).ok()) lease = 0;
+      wait(options_.retry_interval);
+      continue;
+    }
+    Status st = backend_.lease_keepalive(lease);
+    auto now = std::chrono::steady_clock::now();
+    if (st.ok()) {
+      // Still ours? (someone may have deleted the key by hand)
+      auto g = backend_.range(options_.key, false);
+      if (g.ok() && (g->kvs.empty() || g->kvs[0].create_revision != fence.create_revision)) {
+        st = unavailable("leader key lost");
+      } else {
+        last_ok = now;
+      }
+    }
+    if (!st.ok() && now - last_ok > std::chrono::seconds(options_.lease_ttl_seconds)) {
+      LOG_WARN("leader", "lost leadership: " << st.message());
+      leader_ = false;
+      lease = 0;
+      on_deposed_();
+      continue;
+    }
+    wait(keepalive_every);
+  }
+  if (leader_) {
+    leader_ = false;
+    on_deposed_();
+  }
+  if (lease) (void)backend_.lease_revoke(lease);
+}
+
+}  // namespace shoal::leader

@@ -1,0 +1,59 @@
+// Elector: leader election over the Backend (etcd), Kubernetes-style.
+//
+// A candidate holds a lease (TTL `lease_ttl`) and tries to create the leader
+// key bound to it; whoever created it leads, and the key's create_revision is
+// the fencing token (store.h Fence) that every control-loop write compares, so
+// a deposed leader cannot write even if it still believes it leads. The lease
+// is a liveness signal only: if keepalives fail for a TTL the key vanishes
+// and another manager takes over. on_elected / on_deposed run on the
+// elector's thread, in order, never concurrently.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "store/backend.h"
+#include "store/store.h"
+
+namespace shoal::leader {
+
+struct ElectorOptions {
+  std::string key = "/shoal/leader";
+  std::string candidate_id;  // node id
+  int64_t lease_ttl_seconds = 10;
+  std::chrono::milliseconds retry_interval{1000};
+};
+
+class Elector {
+ public:
+  Elector(Backend& backend, ElectorOptions options, std::function<void(const Fence&)> on_elected,
+          std::function<void()> on_deposed);
+  ~Elector();
+  void start();
+  // Steps down (revokes the lease so another manager takes over at once).
+  void stop();
+  bool is_leader() const { return leader_; }
+  // The current leader's candidate id, as last read ("" if unknown).
+  std::string leader_id() const;
+
+ private:
+  void loop();
+  bool try_acquire(int64_t lease, Fence* fence);
+
+  Backend& backend_;
+  ElectorOptions options_;
+  std::function<void(const Fence&)> on_elected_;
+  std::function<void()> on_deposed_;
+  std::atomic<bool> leader_{false};
+  std::atomic<bool> stopping_{false};
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::string leader_id_;
+  std::thread thread_;
+};
+
+}  // namespace shoal::leader

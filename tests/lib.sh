@@ -1,0 +1,103 @@
+# Shared helpers for system tests (bash). Each test runs its own shoald on a
+# private socket, data dir and etcd ports, and cleans up only what it started.
+# Source it; then call `start_shoald`, use `sh_cli` / `dk`, and `finish`.
+set -euo pipefail
+
+BUILD_DIR=${BUILD_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build}
+SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SHOALD=${SHOALD:-$BUILD_DIR/shoald}
+SHOAL=${SHOAL:-$BUILD_DIR/shoal}
+IMAGES_DIR=${IMAGES_DIR:-$SRC_DIR/images/out}
+
+T_NAME=$(basename "$0" .sh)
+T_DIR=$(mktemp -d "/tmp/shoal-test-$T_NAME.XXXXXX")
+T_SOCK=$T_DIR/shoal.sock
+SHOALD_PID=""
+FAILURES=0
+CHECKS=0
+
+# etcd ports: a free pair per test run (tests may run one after another only;
+# ctest runs them serially via RESOURCE_LOCK).
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+T_ETCD_CLIENT=$(free_port)
+T_ETCD_PEER=$(free_port)
+
+log() { echo "[$(date +%T)] $*"; }
+
+start_shoald() {
+  "$SHOALD" --host "unix://$T_SOCK" --data-root "$T_DIR/data" \
+    --etcd-client-port "$T_ETCD_CLIENT" --etcd-peer-port "$T_ETCD_PEER" "$@" \
+    >>"$T_DIR/shoald.log" 2>&1 &
+  SHOALD_PID=$!
+  wait_for "shoald answers /_ping" 30 curl -sf --unix-socket "$T_SOCK" http://localhost/_ping
+}
+
+# Kills shoald with SIGKILL (containers must survive) and starts it again.
+restart_shoald_hard() {
+  kill -9 "$SHOALD_PID"
+  wait "$SHOALD_PID" 2>/dev/null || true
+  start_shoald "$@"
+}
+
+stop_shoald() {
+  if [[ -n "$SHOALD_PID" ]] && kill -0 "$SHOALD_PID" 2>/dev/null; then
+    kill -TERM "$SHOALD_PID"
+    for _ in $(seq 1 100); do kill -0 "$SHOALD_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$SHOALD_PID" 2>/dev/null || true
+    wait "$SHOALD_PID" 2>/dev/null || true
+  fi
+  SHOALD_PID=""
+}
+
+sh_cli() { "$SHOAL" -H "unix://$T_SOCK" "$@"; }
+dk() { DOCKER_HOST="unix://$T_SOCK" docker "$@"; }
+api() { curl -s --unix-socket "$T_SOCK" "$@"; }
+
+# wait_for DESCRIPTION TIMEOUT_SECONDS CMD...: polls CMD every 0.2 s.
+wait_for() {
+  local what=$1 timeout=$2; shift 2
+  local deadline=$((SECONDS + timeout))
+  while ((SECONDS < deadline)); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.2
+  done
+  echo "TIMEOUT after ${timeout}s waiting for: $what" >&2
+  return 1
+}
+
+check() {  # check DESCRIPTION CMD...
+  local what=$1; shift
+  CHECKS=$((CHECKS + 1))
+  if "$@"; then echo "ok   - $what"; else echo "FAIL - $what"; FAILURES=$((FAILURES + 1)); fi
+}
+
+expect_eq() {  # expect_eq DESCRIPTION EXPECTED ACTUAL
+  CHECKS=$((CHECKS + 1))
+  if [[ "$2" == "$3" ]]; then echo "ok   - $1"; else echo "FAIL - $1: expected [$2] got [$3]"; FAILURES=$((FAILURES + 1)); fi
+}
+
+expect_contains() {  # expect_contains DESCRIPTION NEEDLE HAYSTACK
+  CHECKS=$((CHECKS + 1))
+  if [[ "$3" == *"$2"* ]]; then echo "ok   - $1"; else echo "FAIL - $1: [$2] not in [$3]"; FAILURES=$((FAILURES + 1)); fi
+}
+
+running_count() {  # running_count SERVICE -> number of tasks observed running with desired running
+  sh_cli service ps "$1" --filter desired-state=running --format '{{.CurrentState}}' 2>/dev/null | grep -c '^Running' || true
+}
+
+finish() {
+  local rc=$?
+  if [[ -n "$SHOALD_PID" ]] && kill -0 "$SHOALD_PID" 2>/dev/null; then
+    sh_cli swarm leave --force >/dev/null 2>&1 || true
+  fi
+  stop_shoald
+  if ((FAILURES > 0 || rc != 0)); then
+    echo "---- shoald log (last 80 lines) ----"; tail -80 "$T_DIR/shoald.log" 2>/dev/null || true
+  fi
+  umount -R "$T_DIR/data" 2>/dev/null || true
+  rm -rf "$T_DIR"
+  echo "$((CHECKS - FAILURES)) passed, $FAILURES failed"
+  if ((FAILURES > 0)); then exit 1; fi
+  exit "$rc"
+}
+trap finish EXIT
