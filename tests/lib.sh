@@ -101,3 +101,33 @@ finish() {
   exit "$rc"
 }
 trap finish EXIT
+
+# count_tasks SERVICE STATE [DESIRED]: tasks of SERVICE whose observed state is
+# STATE (and desired state DESIRED, default running), from the API.
+count_tasks() {
+  local svc=$1 state=$2 desired=${3:-running}
+  api -G "http://localhost/v1.41/tasks" --data-urlencode "filters={\"service\":{\"$svc\":true}}" |
+    python3 -c 'import json,sys
+ts=json.load(sys.stdin)
+print(sum(1 for t in ts if t["Status"]["State"]==sys.argv[1] and t["DesiredState"]==sys.argv[2]))' "$state" "$desired"
+}
+# tasks_running_eq SERVICE N: true when exactly N tasks run with desired running.
+tasks_running_eq() { [[ "$(count_tasks "$1" running)" == "$2" ]]; }
+# container_count_with_label VALUE: containers (running) of a service on this node.
+running_containers() {
+  api "http://localhost/v1.41/containers/json" | python3 -c 'import json,sys
+cs=json.load(sys.stdin); print(sum(1 for c in cs if c["Labels"].get("com.docker.swarm.service.name")==sys.argv[1]))' "$1"
+}
+# task_pid SERVICE: host pid of one running task's container.
+task_pid() {
+  api -G "http://localhost/v1.41/tasks" --data-urlencode "filters={\"service\":{\"$1\":true},\"desired-state\":{\"running\":true}}" |
+    python3 -c 'import json,sys
+ts=[t for t in json.load(sys.stdin) if t["Status"]["State"]=="running"]
+print(ts[0]["Status"]["ContainerStatus"]["PID"] if ts else "")'
+}
+import_images() {
+  [[ -f "$IMAGES_DIR/busybox.tar" ]] || "$SRC_DIR/images/build.sh" >/dev/null
+  sh_cli image import "$IMAGES_DIR/busybox.tar" busybox:latest >/dev/null
+  sh_cli image import "$IMAGES_DIR/busybox.tar" busybox:v2 >/dev/null
+  sh_cli image import "$IMAGES_DIR/whoami.tar" whoami:latest >/dev/null
+}

@@ -256,6 +256,10 @@ Status Store::load() {
     for (const auto& kv : r->kvs) apply_locked(kv, false, &ignored);
     snap_.revision = r->revision;
   }
+  {
+    std::lock_guard lk(rev_mu_);
+    notified_revision_ = std::max(notified_revision_, r->revision);
+  }
   rev_cv_.notify_all();
   return ok_status();
 }
@@ -388,13 +392,17 @@ void Store::on_events(const std::vector<WatchEvent>& events) {
     }
   }
   {
+    std::lock_guard lk(listeners_mu_);
+    for (const auto& e : out) {
+      for (auto& [_, fn] : listeners_) fn(e);
+    }
+  }
+  // Writers waiting in commit() resume only after listeners saw the change.
+  {
     std::lock_guard lk(rev_mu_);
+    if (!events.empty()) notified_revision_ = std::max(notified_revision_, events.back().kv.mod_revision);
   }
   rev_cv_.notify_all();
-  std::lock_guard lk(listeners_mu_);
-  for (const auto& e : out) {
-    for (auto& [_, fn] : listeners_) fn(e);
-  }
 }
 
 int64_t Store::revision() const {
@@ -404,7 +412,7 @@ int64_t Store::revision() const {
 
 bool Store::wait_for_revision(int64_t revision, std::chrono::milliseconds timeout) const {
   std::unique_lock lk(rev_mu_);
-  return rev_cv_.wait_for(lk, timeout, [&] { return this->revision() >= revision; });
+  return rev_cv_.wait_for(lk, timeout, [&] { return notified_revision_ >= revision; });
 }
 
 std::optional<Cluster> Store::cluster() const {

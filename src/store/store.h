@@ -163,6 +163,7 @@ class Store {
   StoreSnapshot snap_;
   mutable std::mutex rev_mu_;
   mutable std::condition_variable rev_cv_;
+  int64_t notified_revision_ = 0;  // guarded by rev_mu_
   std::mutex listeners_mu_;
   std::map<uint64_t, Listener> listeners_;
   uint64_t next_listener_ = 1;

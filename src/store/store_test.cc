@@ -1,0 +1,215 @@
+#include "store/store.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "store/memory_backend.h"
+
+namespace shoal {
+namespace {
+
+Service make_service(const std::string& id, const std::string& name) {
+  Service s;
+  s.id = id;
+  s.spec.name = name;
+  s.spec.task_template.container_spec.image = "busybox";
+  return s;
+}
+
+Task make_task(const std::string& id, const std::string& service, const std::string& node) {
+  Task t;
+  t.id = id;
+  t.service_id = service;
+  t.node_id = node;
+  t.slot = 1;
+  return t;
+}
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(store.start().ok()); }
+  MemoryBackend backend{12};
+  Store store{backend};
+};
+
+TEST_F(StoreTest, CreateIsVisibleAfterCommitWithVersion) {
+  Batch b;
+  b.create(make_service("s1", "web"));
+  ASSERT_TRUE(store.commit(b).ok());
+  auto s = store.service("s1");
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ(s->spec.name, "web");
+  EXPECT_GT(s->version, 0u);
+}
+
+TEST_F(StoreTest, DuplicateServiceNameIsRejectedAtomically) {
+  Batch b;
+  b.create(make_service("s1", "web"));
+  ASSERT_TRUE(store.commit(b).ok());
+  Batch dup;
+  dup.create(make_service("s2", "web"));
+  Status st = store.commit(dup);
+  EXPECT_EQ(st.code(), Code::kAlreadyExists);
+  EXPECT_FALSE(store.service("s2").has_value());
+  // Removing the service frees its name.
+  Batch rm;
+  rm.remove(Kind::kService, "s1");
+  ASSERT_TRUE(store.commit(rm).ok());
+  Batch again;
+  again.create(make_service("s3", "web"));
+  EXPECT_TRUE(store.commit(again).ok());
+}
+
+TEST_F(StoreTest, PutIfVersionDetectsStaleWrites) {
+  Batch b;
+  b.create(make_service("s1", "web"));
+  ASSERT_TRUE(store.commit(b).ok());
+  Service a = *store.service("s1");
+  Service stale = a;
+  a.spec.replicas = 5;
+  Batch w1;
+  w1.put_if_version(a);
+  ASSERT_TRUE(store.commit(w1).ok());
+  stale.spec.replicas = 7;
+  Batch w2;
+  w2.put_if_version(stale);
+  Status st = store.commit(w2);
+  EXPECT_EQ(st.code(), Code::kConflict);
+  EXPECT_NE(st.message().find("out of sequence"), std::string::npos);
+  EXPECT_EQ(store.service("s1")->spec.replicas, 5u);
+}
+
+TEST_F(StoreTest, RenameMovesNameReservation) {
+  Batch b;
+  b.create(make_service("s1", "web"));
+  b.create(make_service("s2", "db"));
+  ASSERT_TRUE(store.commit(b).ok());
+  Service s = *store.service("s1");
+  s.spec.name = "db";
+  Batch w;
+  w.put_if_version(s);
+  EXPECT_EQ(store.commit(w).code(), Code::kAlreadyExists);
+  s.spec.name = "front";
+  Batch w2;
+  w2.put_if_version(s);
+  ASSERT_TRUE(store.commit(w2).ok());
+  Batch reuse;
+  reuse.create(make_service("s3", "web"));
+  EXPECT_TRUE(store.commit(reuse).ok());
+}
+
+TEST_F(StoreTest, MutatorsRetryOnConflictWithoutLosingUpdates) {
+  Batch b;
+  b.create(make_task("t1", "s1", "n1"));
+  ASSERT_TRUE(store.commit(b).ok());
+  // Two writers race on the same task; both changes must land.
+  std::atomic<int> failures{0};
+  auto writer = [&](bool desired) {
+    for (int i = 0; i < 20; ++i) {
+      Batch w;
+      w.update_task("t1", [&](Task& t) {
+        if (desired) t.labels["d" + std::to_string(i)] = "x";
+        else t.labels["s" + std::to_string(i)] = "y";
+        return true;
+      });
+      if (!store.commit(w).ok()) failures++;
+    }
+  };
+  std::thread a(writer, true), c(writer, false);
+  a.join();
+  c.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(store.task("t1")->labels.size(), 40u);
+}
+
+TEST_F(StoreTest, LargeBatchesAreSplitWithinTxnLimit) {
+  Batch b;
+  for (int i = 0; i < 100; ++i) b.create(make_task("t" + std::to_string(i), "s1", "n" + std::to_string(i % 7)));
+  ASSERT_TRUE(store.commit(b).ok());  // backend allows only 12 ops per txn
+  EXPECT_EQ(store.tasks_of_service("s1").size(), 100u);
+  EXPECT_EQ(store.tasks_of_node("n0").size(), 15u);
+}
+
+TEST_F(StoreTest, IndexesFollowNodeChangesAndDeletes) {
+  Batch b;
+  b.create(make_task("t1", "s1", ""));
+  ASSERT_TRUE(store.commit(b).ok());
+  EXPECT_TRUE(store.tasks_of_node("n1").empty());
+  Batch a;
+  a.update_task("t1", [](Task& t) { t.node_id = "n1"; return true; });
+  ASSERT_TRUE(store.commit(a).ok());
+  EXPECT_EQ(store.tasks_of_node("n1").size(), 1u);
+  Batch d;
+  d.remove(Kind::kTask, "t1");
+  ASSERT_TRUE(store.commit(d).ok());
+  EXPECT_TRUE(store.tasks_of_node("n1").empty());
+  EXPECT_TRUE(store.tasks_of_service("s1").empty());
+}
+
+TEST_F(StoreTest, FindServiceByIdNameAndPrefix) {
+  Batch b;
+  b.create(make_service("abc123", "web"));
+  b.create(make_service("abd456", "db"));
+  ASSERT_TRUE(store.commit(b).ok());
+  EXPECT_EQ(store.find_service("web")->id, "abc123");
+  EXPECT_EQ(store.find_service("abd")->spec.name, "db");
+  EXPECT_EQ(store.find_service("ab").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(store.find_service("zzz").status().code(), Code::kNotFound);
+}
+
+TEST_F(StoreTest, FenceRefusesWritesOfDeposedLeader) {
+  auto lease = backend.lease_grant(10);
+  ASSERT_TRUE(lease.ok());
+  auto won = backend.txn({{"/shoal/leader", Compare::Target::kCreateRevision, 0}},
+                         {{TxnOp::Type::kPut, "/shoal/leader", "me", *lease}}, {});
+  ASSERT_TRUE(won.ok() && won->succeeded);
+  auto r = backend.range("/shoal/leader", false);
+  Fence fence{"/shoal/leader", r->kvs[0].create_revision};
+  Batch ok;
+  ok.create(make_task("t1", "s", ""));
+  EXPECT_TRUE(store.commit(ok, fence).ok());
+  ASSERT_TRUE(backend.lease_revoke(*lease).ok());
+  Batch late;
+  late.create(make_task("t2", "s", ""));
+  Status st = store.commit(late, fence);
+  EXPECT_EQ(st.code(), Code::kUnavailable);
+  EXPECT_FALSE(store.task("t2").has_value());
+}
+
+TEST_F(StoreTest, SubscribersSeeEveryChange) {
+  std::mutex mu;
+  std::vector<std::string> seen;
+  store.subscribe([&](const StoreEvent& e) {
+    std::lock_guard lk(mu);
+    seen.push_back(std::string(kind_name(e.kind)) + ":" + e.id + ":" + std::to_string(static_cast<int>(e.type)));
+  });
+  Batch b;
+  b.create(make_task("t1", "s", ""));
+  ASSERT_TRUE(store.commit(b).ok());
+  Batch d;
+  d.remove(Kind::kTask, "t1");
+  ASSERT_TRUE(store.commit(d).ok());
+  std::lock_guard lk(mu);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0], "tasks:t1:0");
+  EXPECT_EQ(seen[1], "tasks:t1:2");
+}
+
+TEST(StoreRestart, ReloadsStateFromBackend) {
+  MemoryBackend backend;
+  {
+    Store s(backend);
+    ASSERT_TRUE(s.start().ok());
+    Batch b;
+    b.create(make_service("s1", "web"));
+    ASSERT_TRUE(s.commit(b).ok());
+  }
+  Store again(backend);
+  ASSERT_TRUE(again.start().ok());
+  EXPECT_EQ(again.find_service("web")->id, "s1");
+}
+
+}  // namespace
+}  // namespace shoal
