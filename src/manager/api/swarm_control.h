@@ -1,0 +1,52 @@
+// SwarmControl: what the API needs from the node to join, create or leave a
+// swarm and to describe the node. Implemented by the daemon (src/daemon).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace shoal {
+class Store;
+}
+
+namespace shoal::api {
+
+// POST /swarm/init body (Docker's SwarmInitRequest, the fields shoal uses).
+struct InitRequest {
+  std::string listen_addr = "0.0.0.0:2377";
+  std::string advertise_addr;
+  std::vector<std::string> default_addr_pool;
+  uint32_t subnet_size = 24;
+  uint32_t data_path_port = 4789;
+  bool force_new_cluster = false;
+  std::string spec_json;  // the request's "Spec" object as JSON text, may be empty
+};
+
+struct LocalInfo {
+  std::string hostname;
+  int ncpu = 0;
+  int64_t mem_total = 0;
+  std::string kernel_version;
+  std::string operating_system;
+  std::string addr;  // node address
+  int containers = 0;
+  int containers_running = 0;
+  int images = 0;
+};
+
+class SwarmControl {
+ public:
+  virtual ~SwarmControl() = default;
+  // Creates a single-manager swarm with this node as leader. Returns the node id.
+  virtual Result<std::string> init(const InitRequest& req) = 0;
+  virtual Status leave(bool force) = 0;
+  virtual bool active() const = 0;
+  virtual std::string node_id() const = 0;
+  // The cluster store; null when the node is not a manager of a swarm.
+  virtual Store* store() = 0;
+  virtual LocalInfo local_info() const = 0;
+};
+
+}  // namespace shoal::api
