@@ -114,7 +114,8 @@ TEST_F(StoreTest, MutatorsRetryOnConflictWithoutLosingUpdates) {
         else t.labels["s" + std::to_string(i)] = "y";
         return true;
       });
-      if (!store.commit(w).ok()) failures++;
+      Status cst = store.commit(w);
+      if (!cst.ok()) { failures++; ADD_FAILURE() << cst.message(); }
     }
   };
   std::thread a(writer, true), c(writer, false);

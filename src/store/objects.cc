@@ -1,0 +1,486 @@
+// JSON for the object model, in Docker Engine API v1.41 shapes. Empty
+// optional values are omitted the way Go's `omitempty` does, so the docker
+// CLI's templates see what they see against dockerd.
+#include "store/objects.h"
+
+#include "common/time.h"
+
+namespace shoal {
+
+namespace {
+
+std::string ts(Time t) { return format_rfc3339(t); }
+Time parse_ts(const json& j, const char* key) {
+  if (!j.contains(key) || !j[key].is_string()) return Time{};
+  auto r = parse_rfc3339(j[key].get<std::string>());
+  return r.ok() ? *r : Time{};
+}
+
+template <typename T>
+T get(const json& j, const char* key, T fallback) {
+  if (!j.is_object()) return fallback;
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return fallback;
+  return it->get<T>();
+}
+
+const json& sub(const json& j, const char* key) {
+  static const json kEmpty = json::object();
+  if (!j.is_object()) return kEmpty;
+  auto it = j.find(key);
+  return it == j.end() || !it->is_object() ? kEmpty : *it;
+}
+
+void meta_to(json& j, const Meta& m) {
+  j["ID"] = m.id;
+  j["Version"] = {{"Index", m.version}};
+  j["CreatedAt"] = ts(m.created_at);
+  j["UpdatedAt"] = ts(m.updated_at);
+}
+void meta_from(const json& j, Meta& m) {
+  m.id = get<std::string>(j, "ID", "");
+  m.version = get<uint64_t>(sub(j, "Version"), "Index", 0);
+  m.created_at = parse_ts(j, "CreatedAt");
+  m.updated_at = parse_ts(j, "UpdatedAt");
+}
+
+void put_if(json& j, const char* key, const std::string& v) {
+  if (!v.empty()) j[key] = v;
+}
+void put_list(json& j, const char* key, const std::vector<std::string>& v) {
+  if (!v.empty()) j[key] = v;
+}
+void put_labels(json& j, const char* key, const Labels& v) { j[key] = v.empty() ? json::object() : json(v); }
+
+json limits_json(const ResourceLimits& l, bool pids) {
+  json j = json::object();
+  if (l.nano_cpus) j["NanoCPUs"] = l.nano_cpus;
+  if (l.memory_bytes) j["MemoryBytes"] = l.memory_bytes;
+  if (pids && l.pids) j["Pids"] = l.pids;
+  return j;
+}
+ResourceLimits limits_from(const json& j) {
+  return {get<int64_t>(j, "NanoCPUs", 0), get<int64_t>(j, "MemoryBytes", 0), get<int64_t>(j, "Pids", 0)};
+}
+
+json update_config_json(const UpdateConfig& u) {
+  json j = {{"Parallelism", u.parallelism}, {"FailureAction", u.failure_action},
+            {"Monitor", u.monitor.count()}, {"MaxFailureRatio", u.max_failure_ratio}, {"Order", u.order}};
+  if (u.delay.count()) j["Delay"] = u.delay.count();
+  return j;
+}
+UpdateConfig update_config_from(const json& j) {
+  UpdateConfig u;
+  u.parallelism = get<uint64_t>(j, "Parallelism", 1);
+  u.delay = Nanos(get<int64_t>(j, "Delay", 0));
+  u.failure_action = get<std::string>(j, "FailureAction", "pause");
+  u.monitor = Nanos(get<int64_t>(j, "Monitor", 5000000000LL));
+  u.max_failure_ratio = get<double>(j, "MaxFailureRatio", 0);
+  u.order = get<std::string>(j, "Order", "stop-first");
+  return u;
+}
+
+json task_status_json(const TaskStatus& s) {
+  json j = {{"Timestamp", ts(s.timestamp)}, {"State", task_state_name(s.state)}, {"Message", s.message}};
+  if (!s.err.empty()) j["Err"] = s.err;
+  if (s.container_status) {
+    j["ContainerStatus"] = {{"ContainerID", s.container_status->container_id},
+                            {"PID", s.container_status->pid},
+                            {"ExitCode", s.container_status->exit_code}};
+  }
+  j["PortStatus"] = json::object();
+  return j;
+}
+TaskStatus task_status_from(const json& j) {
+  TaskStatus s;
+  s.timestamp = parse_ts(j, "Timestamp");
+  parse_task_state(get<std::string>(j, "State", "new"), &s.state);
+  s.message = get<std::string>(j, "Message", "");
+  s.err = get<std::string>(j, "Err", "");
+  if (j.contains("ContainerStatus")) {
+    const json& c = sub(j, "ContainerStatus");
+    s.container_status = ContainerStatus{get<std::string>(c, "ContainerID", ""), get<int>(c, "PID", 0),
+                                         get<int>(c, "ExitCode", 0)};
+  }
+  return s;
+}
+
+json description_json(const NodeDescription& d) {
+  return {{"Hostname", d.hostname},
+          {"Platform", {{"Architecture", d.architecture}, {"OS", d.os}}},
+          {"Resources", {{"NanoCPUs", d.nano_cpus}, {"MemoryBytes", d.memory_bytes}}},
+          {"Engine", {{"EngineVersion", d.engine_version}}}};
+}
+NodeDescription description_from(const json& j) {
+  NodeDescription d;
+  d.hostname = get<std::string>(j, "Hostname", "");
+  d.architecture = get<std::string>(sub(j, "Platform"), "Architecture", "x86_64");
+  d.os = get<std::string>(sub(j, "Platform"), "OS", "linux");
+  d.nano_cpus = get<int64_t>(sub(j, "Resources"), "NanoCPUs", 0);
+  d.memory_bytes = get<int64_t>(sub(j, "Resources"), "MemoryBytes", 0);
+  d.engine_version = get<std::string>(sub(j, "Engine"), "EngineVersion", "");
+  return d;
+}
+
+}  // namespace
+
+const char* task_state_name(TaskState s) {
+  switch (s) {
+    case TaskState::kNew: return "new";
+    case TaskState::kPending: return "pending";
+    case TaskState::kAssigned: return "assigned";
+    case TaskState::kAccepted: return "accepted";
+    case TaskState::kPreparing: return "preparing";
+    case TaskState::kReady: return "ready";
+    case TaskState::kStarting: return "starting";
+    case TaskState::kRunning: return "running";
+    case TaskState::kComplete: return "complete";
+    case TaskState::kShutdown: return "shutdown";
+    case TaskState::kFailed: return "failed";
+    case TaskState::kRejected: return "rejected";
+    case TaskState::kRemove: return "remove";
+    case TaskState::kOrphaned: return "orphaned";
+  }
+  return "unknown";
+}
+
+bool parse_task_state(const std::string& s, TaskState* out) {
+  static const TaskState kAll[] = {TaskState::kNew,      TaskState::kPending,  TaskState::kAssigned,
+                                   TaskState::kAccepted, TaskState::kPreparing, TaskState::kReady,
+                                   TaskState::kStarting, TaskState::kRunning,  TaskState::kComplete,
+                                   TaskState::kShutdown, TaskState::kFailed,   TaskState::kRejected,
+                                   TaskState::kRemove,   TaskState::kOrphaned};
+  for (auto st : kAll) {
+    if (s == task_state_name(st)) {
+      *out = st;
+      return true;
+    }
+  }
+  return false;
+}
+
+const char* node_role_name(NodeRole r) { return r == NodeRole::kManager ? "manager" : "worker"; }
+const char* node_availability_name(NodeAvailability a) {
+  switch (a) {
+    case NodeAvailability::kActive: return "active";
+    case NodeAvailability::kPause: return "pause";
+    case NodeAvailability::kDrain: return "drain";
+  }
+  return "active";
+}
+const char* node_state_name(NodeState s) {
+  switch (s) {
+    case NodeState::kUnknown: return "unknown";
+    case NodeState::kDown: return "down";
+    case NodeState::kReady: return "ready";
+    case NodeState::kDisconnected: return "disconnected";
+  }
+  return "unknown";
+}
+
+// ---- Cluster
+void to_json(json& j, const Cluster& v) {
+  j = json::object();
+  meta_to(j, v);
+  const ClusterSpec& s = v.spec;
+  j["Spec"] = {{"Name", s.name},
+               {"Labels", s.labels.empty() ? json::object() : json(s.labels)},
+               {"Orchestration", {{"TaskHistoryRetentionLimit", s.task_history_retention_limit}}},
+               {"Raft",
+                {{"SnapshotInterval", s.snapshot_interval},
+                 {"KeepOldSnapshots", 0},
+                 {"LogEntriesForSlowFollowers", 500},
+                 {"ElectionTick", s.election_tick},
+                 {"HeartbeatTick", s.heartbeat_tick}}},
+               {"Dispatcher", {{"HeartbeatPeriod", s.heartbeat_period.count()}}},
+               {"CAConfig", {{"NodeCertExpiry", s.node_cert_expiry.count()}}},
+               {"TaskDefaults", json::object()},
+               {"EncryptionConfig", {{"AutoLockManagers", s.autolock_managers}}}};
+  j["TLSInfo"] = {{"TrustRoot", v.root_ca_cert}, {"CertIssuerSubject", ""}, {"CertIssuerPublicKey", ""}};
+  j["RootRotationInProgress"] = false;
+  j["DefaultAddrPool"] = v.default_addr_pool;
+  j["SubnetSize"] = v.subnet_size;
+  j["DataPathPort"] = v.data_path_port;
+  j["JoinTokens"] = {{"Worker", v.join_tokens.worker}, {"Manager", v.join_tokens.manager}};
+  j["ShoalRootCAKey"] = v.root_ca_key;
+}
+void from_json(const json& j, Cluster& v) {
+  meta_from(j, v);
+  const json& s = sub(j, "Spec");
+  v.spec.name = get<std::string>(s, "Name", "default");
+  v.spec.labels = get<Labels>(s, "Labels", {});
+  v.spec.task_history_retention_limit = get<int64_t>(sub(s, "Orchestration"), "TaskHistoryRetentionLimit", 5);
+  v.spec.heartbeat_period = Nanos(get<int64_t>(sub(s, "Dispatcher"), "HeartbeatPeriod", 5000000000LL));
+  v.spec.node_cert_expiry = Nanos(get<int64_t>(sub(s, "CAConfig"), "NodeCertExpiry", v.spec.node_cert_expiry.count()));
+  v.spec.snapshot_interval = get<uint64_t>(sub(s, "Raft"), "SnapshotInterval", 10000);
+  v.spec.election_tick = get<uint64_t>(sub(s, "Raft"), "ElectionTick", 10);
+  v.spec.heartbeat_tick = get<uint64_t>(sub(s, "Raft"), "HeartbeatTick", 1);
+  v.spec.autolock_managers = get<bool>(sub(s, "EncryptionConfig"), "AutoLockManagers", false);
+  v.root_ca_cert = get<std::string>(sub(j, "TLSInfo"), "TrustRoot", "");
+  v.root_ca_key = get<std::string>(j, "ShoalRootCAKey", "");
+  v.default_addr_pool = get<std::vector<std::string>>(j, "DefaultAddrPool", {"10.0.0.0/8"});
+  v.subnet_size = get<uint32_t>(j, "SubnetSize", 24);
+  v.data_path_port = get<uint32_t>(j, "DataPathPort", 4789);
+  v.join_tokens.worker = get<std::string>(sub(j, "JoinTokens"), "Worker", "");
+  v.join_tokens.manager = get<std::string>(sub(j, "JoinTokens"), "Manager", "");
+}
+
+// ---- Node
+void to_json(json& j, const Node& v) {
+  j = json::object();
+  meta_to(j, v);
+  json spec = {{"Labels", v.spec.labels.empty() ? json::object() : json(v.spec.labels)},
+               {"Role", node_role_name(v.spec.role)},
+               {"Availability", node_availability_name(v.spec.availability)}};
+  put_if(spec, "Name", v.spec.name);
+  j["Spec"] = spec;
+  j["Description"] = description_json(v.description);
+  json status = {{"State", node_state_name(v.state)}, {"Addr", v.addr}};
+  put_if(status, "Message", v.status_message);
+  j["Status"] = status;
+  if (v.manager_status) {
+    j["ManagerStatus"] = {{"Leader", v.manager_status->leader},
+                          {"Reachability", v.manager_status->reachability},
+                          {"Addr", v.manager_status->addr}};
+  }
+}
+void from_json(const json& j, Node& v) {
+  meta_from(j, v);
+  const json& s = sub(j, "Spec");
+  v.spec.name = get<std::string>(s, "Name", "");
+  v.spec.labels = get<Labels>(s, "Labels", {});
+  v.spec.role = get<std::string>(s, "Role", "worker") == "manager" ? NodeRole::kManager : NodeRole::kWorker;
+  std::string a = get<std::string>(s, "Availability", "active");
+  v.spec.availability = a == "drain" ? NodeAvailability::kDrain
+                        : a == "pause" ? NodeAvailability::kPause
+                                       : NodeAvailability::kActive;
+  v.description = description_from(sub(j, "Description"));
+  std::string st = get<std::string>(sub(j, "Status"), "State", "unknown");
+  v.state = st == "ready" ? NodeState::kReady
+            : st == "down" ? NodeState::kDown
+            : st == "disconnected" ? NodeState::kDisconnected
+                                   : NodeState::kUnknown;
+  v.status_message = get<std::string>(sub(j, "Status"), "Message", "");
+  v.addr = get<std::string>(sub(j, "Status"), "Addr", "");
+  if (j.contains("ManagerStatus")) {
+    const json& m = sub(j, "ManagerStatus");
+    v.manager_status = ManagerStatus{get<bool>(m, "Leader", false), get<std::string>(m, "Reachability", "reachable"),
+                                     get<std::string>(m, "Addr", "")};
+  }
+}
+
+// ---- TaskSpec
+void to_json(json& j, const TaskSpec& v) {
+  const ContainerSpec& c = v.container_spec;
+  json cs = {{"Image", c.image}};
+  if (!c.labels.empty()) cs["Labels"] = c.labels;
+  put_list(cs, "Command", c.command);
+  put_list(cs, "Args", c.args);
+  put_if(cs, "Hostname", c.hostname);
+  put_list(cs, "Env", c.env);
+  put_if(cs, "Dir", c.dir);
+  put_if(cs, "User", c.user);
+  put_list(cs, "Groups", c.groups);
+  if (c.tty) cs["TTY"] = true;
+  if (c.open_stdin) cs["OpenStdin"] = true;
+  if (c.read_only) cs["ReadOnly"] = true;
+  put_if(cs, "StopSignal", c.stop_signal);
+  if (c.stop_grace_period) cs["StopGracePeriod"] = c.stop_grace_period->count();
+  if (c.init) cs["Init"] = true;
+  cs["Isolation"] = c.isolation;
+  j = json::object();
+  j["ContainerSpec"] = cs;
+  j["Resources"] = {{"Limits", limits_json(v.resources.limits, true)},
+                    {"Reservations", limits_json(v.resources.reservations, false)}};
+  json rp = {{"Condition", v.restart_policy.condition}, {"MaxAttempts", v.restart_policy.max_attempts}};
+  if (v.restart_policy.delay) rp["Delay"] = v.restart_policy.delay->count();
+  if (v.restart_policy.window.count()) rp["Window"] = v.restart_policy.window.count();
+  j["RestartPolicy"] = rp;
+  json pl = json::object();
+  put_list(pl, "Constraints", v.placement.constraints);
+  if (v.placement.max_replicas) pl["MaxReplicas"] = v.placement.max_replicas;
+  pl["Platforms"] = json::array({{{"Architecture", "amd64"}, {"OS", "linux"}}});
+  j["Placement"] = pl;
+  if (!v.networks.empty()) {
+    json nets = json::array();
+    for (const auto& n : v.networks) {
+      json nj = {{"Target", n.target}};
+      put_list(nj, "Aliases", n.aliases);
+      nets.push_back(nj);
+    }
+    j["Networks"] = nets;
+  }
+  j["ForceUpdate"] = v.force_update;
+  j["Runtime"] = v.runtime;
+}
+void from_json(const json& j, TaskSpec& v) {
+  const json& cs = sub(j, "ContainerSpec");
+  ContainerSpec& c = v.container_spec;
+  c.image = get<std::string>(cs, "Image", "");
+  c.labels = get<Labels>(cs, "Labels", {});
+  c.command = get<std::vector<std::string>>(cs, "Command", {});
+  c.args = get<std::vector<std::string>>(cs, "Args", {});
+  c.hostname = get<std::string>(cs, "Hostname", "");
+  c.env = get<std::vector<std::string>>(cs, "Env", {});
+  c.dir = get<std::string>(cs, "Dir", "");
+  c.user = get<std::string>(cs, "User", "");
+  c.groups = get<std::vector<std::string>>(cs, "Groups", {});
+  c.tty = get<bool>(cs, "TTY", false);
+  c.open_stdin = get<bool>(cs, "OpenStdin", false);
+  c.read_only = get<bool>(cs, "ReadOnly", false);
+  c.stop_signal = get<std::string>(cs, "StopSignal", "");
+  if (cs.contains("StopGracePeriod") && !cs["StopGracePeriod"].is_null()) {
+    c.stop_grace_period = Nanos(cs["StopGracePeriod"].get<int64_t>());
+  }
+  c.init = get<bool>(cs, "Init", false);
+  c.isolation = get<std::string>(cs, "Isolation", "default");
+  v.resources.limits = limits_from(sub(sub(j, "Resources"), "Limits"));
+  v.resources.reservations = limits_from(sub(sub(j, "Resources"), "Reservations"));
+  const json& rp = sub(j, "RestartPolicy");
+  v.restart_policy.condition = get<std::string>(rp, "Condition", "any");
+  if (rp.contains("Delay") && !rp["Delay"].is_null()) v.restart_policy.delay = Nanos(rp["Delay"].get<int64_t>());
+  v.restart_policy.max_attempts = get<uint64_t>(rp, "MaxAttempts", 0);
+  v.restart_policy.window = Nanos(get<int64_t>(rp, "Window", 0));
+  v.placement.constraints = get<std::vector<std::string>>(sub(j, "Placement"), "Constraints", {});
+  v.placement.max_replicas = get<uint64_t>(sub(j, "Placement"), "MaxReplicas", 0);
+  v.networks.clear();
+  if (j.contains("Networks") && j["Networks"].is_array()) {
+    for (const auto& n : j["Networks"]) {
+      v.networks.push_back({get<std::string>(n, "Target", ""), get<std::vector<std::string>>(n, "Aliases", {})});
+    }
+  }
+  v.force_update = get<uint64_t>(j, "ForceUpdate", 0);
+  v.runtime = get<std::string>(j, "Runtime", "container");
+}
+
+// ---- ServiceSpec
+void to_json(json& j, const ServiceSpec& v) {
+  j = json::object();
+  j["Name"] = v.name;
+  put_labels(j, "Labels", v.labels);
+  j["TaskTemplate"] = v.task_template;
+  if (v.mode == ServiceModeKind::kGlobal) j["Mode"] = {{"Global", json::object()}};
+  else j["Mode"] = {{"Replicated", {{"Replicas", v.replicas}}}};
+  if (v.update_config) j["UpdateConfig"] = update_config_json(*v.update_config);
+  if (v.rollback_config) j["RollbackConfig"] = update_config_json(*v.rollback_config);
+  json ep = {{"Mode", v.endpoint_spec.mode}};
+  if (!v.endpoint_spec.ports.empty()) {
+    json ports = json::array();
+    for (const auto& p : v.endpoint_spec.ports) {
+      json pj = {{"Protocol", p.protocol}, {"TargetPort", p.target_port}, {"PublishMode", p.publish_mode}};
+      put_if(pj, "Name", p.name);
+      if (p.published_port) pj["PublishedPort"] = p.published_port;
+      ports.push_back(pj);
+    }
+    ep["Ports"] = ports;
+  }
+  j["EndpointSpec"] = ep;
+}
+void from_json(const json& j, ServiceSpec& v) {
+  v.name = get<std::string>(j, "Name", "");
+  v.labels = get<Labels>(j, "Labels", {});
+  v.task_template = sub(j, "TaskTemplate").get<TaskSpec>();
+  const json& mode = sub(j, "Mode");
+  if (mode.contains("Global")) {
+    v.mode = ServiceModeKind::kGlobal;
+  } else {
+    v.mode = ServiceModeKind::kReplicated;
+    v.replicas = get<uint64_t>(sub(mode, "Replicated"), "Replicas", 1);
+  }
+  if (j.contains("UpdateConfig") && j["UpdateConfig"].is_object()) v.update_config = update_config_from(j["UpdateConfig"]);
+  if (j.contains("RollbackConfig") && j["RollbackConfig"].is_object()) {
+    v.rollback_config = update_config_from(j["RollbackConfig"]);
+  }
+  const json& ep = sub(j, "EndpointSpec");
+  v.endpoint_spec.mode = get<std::string>(ep, "Mode", "vip");
+  v.endpoint_spec.ports.clear();
+  if (ep.contains("Ports") && ep["Ports"].is_array()) {
+    for (const auto& p : ep["Ports"]) {
+      PortConfig pc;
+      pc.name = get<std::string>(p, "Name", "");
+      pc.protocol = get<std::string>(p, "Protocol", "tcp");
+      pc.target_port = get<uint32_t>(p, "TargetPort", 0);
+      pc.published_port = get<uint32_t>(p, "PublishedPort", 0);
+      pc.publish_mode = get<std::string>(p, "PublishMode", "ingress");
+      v.endpoint_spec.ports.push_back(pc);
+    }
+  }
+}
+
+// ---- Service
+void to_json(json& j, const Service& v) {
+  j = json::object();
+  meta_to(j, v);
+  j["Spec"] = v.spec;
+  if (v.previous_spec) j["PreviousSpec"] = *v.previous_spec;
+  json ep = {{"Spec", {{"Mode", v.spec.endpoint_spec.mode}}}};
+  j["Endpoint"] = ep;
+  if (v.update_status) {
+    json us = {{"State", v.update_status->state}, {"Message", v.update_status->message}};
+    if (v.update_status->started_at) us["StartedAt"] = ts(*v.update_status->started_at);
+    if (v.update_status->completed_at) us["CompletedAt"] = ts(*v.update_status->completed_at);
+    j["UpdateStatus"] = us;
+  }
+  j["ShoalSpecVersion"] = v.spec_version;
+}
+void from_json(const json& j, Service& v) {
+  meta_from(j, v);
+  v.spec = sub(j, "Spec").get<ServiceSpec>();
+  if (j.contains("PreviousSpec") && j["PreviousSpec"].is_object()) v.previous_spec = j["PreviousSpec"].get<ServiceSpec>();
+  if (j.contains("UpdateStatus") && j["UpdateStatus"].is_object()) {
+    const json& us = j["UpdateStatus"];
+    UpdateStatus u;
+    u.state = get<std::string>(us, "State", "");
+    u.message = get<std::string>(us, "Message", "");
+    if (us.contains("StartedAt")) u.started_at = parse_ts(us, "StartedAt");
+    if (us.contains("CompletedAt")) u.completed_at = parse_ts(us, "CompletedAt");
+    v.update_status = u;
+  }
+  v.spec_version = get<uint64_t>(j, "ShoalSpecVersion", 1);
+}
+
+// ---- Task
+void to_json(json& j, const Task& v) {
+  j = json::object();
+  meta_to(j, v);
+  j["Labels"] = v.labels.empty() ? json::object() : json(v.labels);
+  j["Spec"] = v.spec;
+  j["ServiceID"] = v.service_id;
+  if (v.slot) j["Slot"] = v.slot;
+  if (!v.node_id.empty()) j["NodeID"] = v.node_id;
+  j["Status"] = task_status_json(v.status);
+  j["DesiredState"] = task_state_name(v.desired_state);
+  j["ShoalServiceName"] = v.service_name;
+  j["ShoalSpecVersion"] = v.spec_version;
+}
+void from_json(const json& j, Task& v) {
+  meta_from(j, v);
+  v.labels = get<Labels>(j, "Labels", {});
+  v.spec = sub(j, "Spec").get<TaskSpec>();
+  v.service_id = get<std::string>(j, "ServiceID", "");
+  v.slot = get<uint64_t>(j, "Slot", 0);
+  v.node_id = get<std::string>(j, "NodeID", "");
+  v.status = task_status_from(sub(j, "Status"));
+  v.desired_state = TaskState::kRunning;
+  parse_task_state(get<std::string>(j, "DesiredState", "running"), &v.desired_state);
+  v.service_name = get<std::string>(j, "ShoalServiceName", "");
+  v.spec_version = get<uint64_t>(j, "ShoalSpecVersion", 0);
+}
+
+json api_json(json j) {
+  if (j.is_object()) {
+    for (auto it = j.begin(); it != j.end();) {
+      if (it.key().rfind("Shoal", 0) == 0) {
+        it = j.erase(it);
+      } else {
+        *it = api_json(std::move(*it));
+        ++it;
+      }
+    }
+  } else if (j.is_array()) {
+    for (auto& e : j) e = api_json(std::move(e));
+  }
+  return j;
+}
+
+}  // namespace shoal
