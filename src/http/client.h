@@ -37,8 +37,10 @@ class Client {
 
   const std::string& endpoint() const { return endpoint_; }
 
+ public:
+  struct Pool;  // internal
+
  private:
-  struct Pool;
   std::string endpoint_;
   std::unique_ptr<Pool> pool_;
 };
