@@ -1,0 +1,150 @@
+#include "manager/etcd/etcd_member.h"
+
+#include <signal.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "common/log.h"
+#include "os/process.h"
+#include "store/etcd_backend.h"
+
+namespace shoal::etcd {
+
+namespace {
+bool port_in_use(const std::string& host, int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, host.c_str(), &a.sin_addr);
+  bool used = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  close(fd);
+  return used;
+}
+}  // namespace
+
+EtcdMember::EtcdMember(EtcdMemberOptions options) : options_(std::move(options)) {
+  if (options_.log_file.empty()) options_.log_file = options_.data_dir + ".log";
+}
+
+EtcdMember::~EtcdMember() { stop(); }
+
+std::string EtcdMember::client_url() const {
+  return "http://" + options_.host + ":" + std::to_string(options_.client_port);
+}
+
+std::string EtcdMember::log_tail() const {
+  std::ifstream in(options_.log_file);
+  std::deque<std::string> lines;
+  std::string line;
+  while (std::getline(in, line)) {
+    lines.push_back(line);
+    if (lines.size() > 8) lines.pop_front();
+  }
+  std::string out;
+  for (const auto& l : lines) out += "\n  " + l;
+  return out;
+}
+
+Status EtcdMember::launch() {
+  std::string peer = "http://" + options_.host + ":" + std::to_string(options_.peer_port);
+  os::SpawnOptions so;
+  so.argv = {options_.binary,
+             "--name", options_.name,
+             "--data-dir", options_.data_dir,
+             "--listen-client-urls", client_url(),
+             "--advertise-client-urls", client_url(),
+             "--listen-peer-urls", peer,
+             "--initial-advertise-peer-urls", peer,
+             "--initial-cluster", options_.name + "=" + peer,
+             "--initial-cluster-state", "new",
+             "--max-txn-ops", std::to_string(options_.max_txn_ops),
+             "--max-request-bytes", std::to_string(options_.max_request_bytes),
+             "--auto-compaction-mode", "revision",
+             "--auto-compaction-retention", "10000",
+             "--quota-backend-bytes", "4294967296",
+             "--snapshot-count", "10000"};
+  so.stdout_path = options_.log_file;
+  so.pdeathsig = SIGTERM;
+  auto pid = os::spawn(so);
+  if (!pid.ok()) return pid.status().with_context("starting etcd (is Debian's etcd-server installed?)");
+  pid_ = *pid;
+  return ok_status();
+}
+
+Status EtcdMember::start() {
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(options_.data_dir).parent_path(), ec);
+  if (port_in_use(options_.host, options_.client_port)) {
+    return unavailable("port " + std::to_string(options_.client_port) +
+                       " is already in use, so this manager cannot start its etcd member there; stop whatever "
+                       "listens on it or choose another port with --etcd-client-port");
+  }
+  if (port_in_use(options_.host, options_.peer_port)) {
+    return unavailable("port " + std::to_string(options_.peer_port) +
+                       " is already in use; choose another with --etcd-peer-port");
+  }
+  {
+    std::lock_guard lk(mu_);
+    stopping_ = false;
+    SHOAL_RETURN_IF_ERROR(launch());
+  }
+  EtcdBackend probe(client_url(), 128);
+  Status st = probe.wait_healthy(std::chrono::seconds(20));
+  if (!st.ok()) {
+    stop();
+    return unavailable("etcd did not become healthy within 20 s; its log " + options_.log_file + " ends with:" +
+                       log_tail());
+  }
+  supervisor_ = std::thread([this] { supervise(); });
+  LOG_INFO("etcd", "member " << options_.name << " serving " << client_url());
+  return ok_status();
+}
+
+void EtcdMember::supervise() {
+  std::unique_lock lk(mu_);
+  auto backoff = std::chrono::milliseconds(500);
+  while (!stopping_) {
+    int pid = pid_;
+    lk.unlock();
+    auto r = os::wait_pid(pid, std::chrono::milliseconds(200));
+    lk.lock();
+    if (stopping_) break;
+    if (r.status().code() == Code::kDeadlineExceeded) continue;
+    LOG_WARN("etcd", "member exited unexpectedly (" << (r.ok() ? std::to_string(*r) : r.status().message())
+                                                     << "); restarting in " << backoff.count() << " ms");
+    cv_.wait_for(lk, backoff, [&] { return stopping_; });
+    if (stopping_) break;
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
+    if (!launch().ok()) continue;
+  }
+}
+
+void EtcdMember::stop() {
+  int pid;
+  {
+    std::lock_guard lk(mu_);
+    stopping_ = true;
+    pid = pid_;
+    pid_ = -1;
+  }
+  cv_.notify_all();
+  if (supervisor_.joinable()) supervisor_.join();
+  if (pid > 0) {
+    kill(pid, SIGTERM);
+    if (!os::wait_pid(pid, std::chrono::seconds(10)).ok()) {
+      kill(pid, SIGKILL);
+      (void)os::wait_pid(pid, std::chrono::seconds(5));
+    }
+  }
+}
+
+}  // namespace shoal::etcd
