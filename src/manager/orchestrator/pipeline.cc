@@ -1,0 +1,217 @@
+#include "manager/orchestrator/pipeline.h"
+
+#include "common/log.h"
+#include "manager/allocator/allocator.h"
+#include "manager/scheduler/scheduler.h"
+
+namespace shoal::orchestrator {
+
+ControlLoops::ControlLoops(Store& store, Clock& clock, Fence fence)
+    : store_(store), clock_(clock), fence_(std::move(fence)) {}
+
+ControlLoops::~ControlLoops() { stop(); }
+
+void ControlLoops::start() {
+  subscription_ = store_.subscribe([this](const StoreEvent& e) { on_event(e); });
+  thread_ = std::thread([this] { loop(); });
+}
+
+void ControlLoops::stop() {
+  {
+    std::lock_guard lk(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    for (auto& [_, id] : timers_) clock_.cancel(id);
+    timers_.clear();
+  }
+  if (subscription_) store_.unsubscribe(subscription_);
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+size_t ControlLoops::passes() const {
+  std::lock_guard lk(mu_);
+  return passes_;
+}
+
+void ControlLoops::mark(const std::string& service_id) {
+  std::lock_guard lk(mu_);
+  dirty_.insert(service_id);
+  cv_.notify_all();
+}
+
+void ControlLoops::on_event(const StoreEvent& e) {
+  std::lock_guard lk(mu_);
+  switch (e.kind) {
+    case Kind::kService:
+      dirty_.insert(e.id);
+      break;
+    case Kind::kTask: {
+      const Task& t = std::get<Task>(e.object);
+      dirty_.insert(t.service_id);
+      if (t.status.state == TaskState::kPending) schedule_pending_ = true;
+      break;
+    }
+    case Kind::kNode:
+    case Kind::kCluster:
+      all_dirty_ = true;  // node state/availability affects every service
+      schedule_pending_ = true;
+      break;
+  }
+  cv_.notify_all();
+}
+
+void ControlLoops::loop() {
+  std::unique_lock lk(mu_);
+  while (!stopping_) {
+    cv_.wait(lk, [&] { return stopping_ || all_dirty_ || !dirty_.empty() || schedule_pending_; });
+    if (stopping_) break;
+    lk.unlock();
+    Status st = run_pass();
+    lk.lock();
+    if (!st.ok()) {
+      LOG_WARN("orchestrator", "pass failed: " << st.message());
+      // Store down, leadership lost or a conflict: back off, then redo everything.
+      cv_.wait_for(lk, std::chrono::milliseconds(200), [&] { return stopping_; });
+      all_dirty_ = true;
+    }
+  }
+}
+
+Status ControlLoops::reconcile_all() {
+  {
+    std::lock_guard lk(mu_);
+    all_dirty_ = true;
+    schedule_pending_ = true;
+  }
+  return run_pass();
+}
+
+Status ControlLoops::run_pass() {
+  std::set<std::string> dirty;
+  bool all, sched;
+  {
+    std::lock_guard lk(mu_);
+    dirty.swap(dirty_);
+    all = all_dirty_;
+    sched = schedule_pending_;
+    all_dirty_ = false;
+    schedule_pending_ = false;
+    ++passes_;
+  }
+  SysTime now = clock_.now();
+  Context ctx;
+  ctx.now = now;
+  std::unordered_map<std::string, Node> nodes;
+  std::vector<Task> new_tasks;
+  std::vector<Task> pending;  // existing tasks waiting for a node
+  Batch batch;
+  std::unordered_map<std::string, Duration> wakes;
+  scheduler::NodeLoad load;
+  std::vector<Node> node_list;
+
+  store_.view([&](const StoreSnapshot& snap) {
+    if (snap.cluster) ctx.history_limit = snap.cluster->spec.task_history_retention_limit;
+    nodes = snap.nodes;
+    ctx.nodes = &nodes;
+    if (all) {
+      for (const auto& [id, _] : snap.services) dirty.insert(id);
+      for (const auto& [id, _] : snap.tasks_by_service) dirty.insert(id);
+    }
+    for (const auto& sid : dirty) {
+      std::vector<const Task*> tasks;
+      if (auto it = snap.tasks_by_service.find(sid); it != snap.tasks_by_service.end()) {
+        for (const auto& tid : it->second) tasks.push_back(&snap.tasks.at(tid));
+      }
+      Plan plan;
+      auto sit = snap.services.find(sid);
+      if (sit == snap.services.end()) {
+        plan = reconcile_orphans(tasks, ctx);
+        memory_.erase(sid);
+      } else {
+        plan = reconcile_service(sit->second, tasks, ctx, memory_[sid]);
+      }
+      for (auto& t : plan.create) new_tasks.push_back(std::move(t));
+      for (const auto& [tid, desired] : plan.set_desired) {
+        TaskState d = desired;
+        batch.update_task(tid, [d](Task& t) {
+          if (t.desired_state >= d) return false;
+          t.desired_state = d;
+          return true;
+        });
+      }
+      for (const auto& tid : plan.remove) batch.remove(Kind::kTask, tid);
+      if (plan.update_status) {
+        UpdateStatus us = *plan.update_status;
+        uint64_t version = sit->second.spec_version;
+        batch.update_service(sid, [us, version](Service& s) {
+          if (s.spec_version != version) return false;  // a newer spec: the next pass decides
+          s.update_status = us;
+          return true;
+        });
+      }
+      if (plan.wake_after) wakes[sid] = *plan.wake_after;
+    }
+    if (sched || !new_tasks.empty()) {
+      for (const auto& [id, t] : snap.tasks) {
+        if (t.node_id.empty() && t.status.state <= TaskState::kPending && t.desired_state <= TaskState::kRunning) {
+          pending.push_back(t);
+        }
+      }
+      // Live load per node, for spreading.
+      for (const auto& [node, ids] : snap.tasks_by_node) {
+        for (const auto& tid : ids) {
+          const Task& t = snap.tasks.at(tid);
+          if (t.desired_state > TaskState::kRunning || is_terminal(t.status.state)) continue;
+          load.total[node]++;
+          load.by_service[node][t.service_id]++;
+          load.reserved_cpu[node] += t.spec.resources.reservations.nano_cpus;
+          load.reserved_mem[node] += t.spec.resources.reservations.memory_bytes;
+        }
+      }
+    }
+  });
+
+  // Allocate and schedule in memory: new tasks are written once, assigned.
+  std::vector<Task*> work;
+  for (auto& t : new_tasks) work.push_back(&t);
+  for (auto& t : pending) work.push_back(&t);
+  if (!work.empty()) {
+    for (const auto& [_, n] : nodes) node_list.push_back(n);
+    allocator::allocate(work, now);
+    scheduler::Scheduler sched_(node_list, load);
+    sched_.schedule(work, now);
+  }
+  for (const auto& t : new_tasks) batch.create(t);
+  for (const auto& t : pending) {
+    Task copy = t;
+    batch.update_task(t.id, [copy](Task& cur) {
+      if (!cur.node_id.empty() || cur.status.state > TaskState::kPending) return false;
+      if (cur.node_id == copy.node_id && cur.status.state == copy.status.state &&
+          cur.status.message == copy.status.message) {
+        return false;
+      }
+      cur.node_id = copy.node_id;
+      cur.status = copy.status;
+      return true;
+    });
+  }
+
+  Status st = batch.empty() ? ok_status() : store_.commit(batch, fence_);
+  {
+    std::lock_guard lk(mu_);
+    for (const auto& [sid, d] : wakes) {
+      if (auto it = timers_.find(sid); it != timers_.end()) clock_.cancel(it->second);
+      std::string id = sid;
+      timers_[sid] = clock_.after(d, [this, id] {
+        std::lock_guard lk2(mu_);
+        timers_.erase(id);
+        dirty_.insert(id);
+        cv_.notify_all();
+      });
+    }
+  }
+  return st;
+}
+
+}  // namespace shoal::orchestrator

@@ -1,0 +1,56 @@
+// ControlLoops: the leader's control loops, run while this manager leads.
+//
+// One thread, fed by store change events (coalesced: a burst of changes makes
+// one pass) and by timers (restart delays, update monitor periods). A pass
+// reconciles each dirty service (replicated.h), runs the allocator and the
+// scheduler over new and pending tasks in memory — so a new task is written
+// once, already assigned — and commits everything as one fenced batch.
+#pragma once
+
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include "common/clock.h"
+#include "manager/orchestrator/replicated.h"
+#include "store/store.h"
+
+namespace shoal::orchestrator {
+
+class ControlLoops {
+ public:
+  ControlLoops(Store& store, Clock& clock, Fence fence);
+  ~ControlLoops();
+  void start();
+  void stop();
+  // Runs one pass now over everything (tests; also the first pass on start).
+  Status reconcile_all();
+  // Runs a pass over what is dirty; returns its status.
+  Status run_pass();
+  size_t passes() const;
+
+ private:
+  void on_event(const StoreEvent& e);
+  void loop();
+  void mark(const std::string& service_id);
+
+  Store& store_;
+  Clock& clock_;
+  Fence fence_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::set<std::string> dirty_;
+  bool all_dirty_ = true;
+  bool schedule_pending_ = true;
+  bool stopping_ = false;
+  size_t passes_ = 0;
+  uint64_t subscription_ = 0;
+  std::unordered_map<std::string, ServiceMemory> memory_;
+  std::unordered_map<std::string, Clock::TimerId> timers_;
+  std::thread thread_;
+};
+
+}  // namespace shoal::orchestrator

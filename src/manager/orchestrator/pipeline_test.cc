@@ -1,0 +1,267 @@
+#include "manager/orchestrator/pipeline.h"
+
+#include <gtest/gtest.h>
+
+#include "store/memory_backend.h"
+
+namespace shoal::orchestrator {
+namespace {
+
+class ControlLoopsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(store.start().ok());
+    Batch b;
+    Cluster c;
+    c.id = "cluster";
+    b.create(c);
+    for (int i = 1; i <= 3; ++i) {
+      Node n;
+      n.id = "node" + std::to_string(i);
+      n.state = NodeState::kReady;
+      n.description.hostname = n.id;
+      b.create(n);
+    }
+    ASSERT_TRUE(store.commit(b).ok());
+  }
+  Service create_service(const std::string& name, uint64_t replicas) {
+    Service s;
+    s.id = "svc-" + name;
+    s.spec.name = name;
+    s.spec.replicas = replicas;
+    s.spec.task_template.container_spec.image = "busybox";
+    Batch b;
+    b.create(s);
+    EXPECT_TRUE(store.commit(b).ok());
+    return *store.service(s.id);
+  }
+  std::vector<Task> live(const std::string& sid) {
+    std::vector<Task> out;
+    for (auto& t : store.tasks_of_service(sid))
+      if (t.desired_state == TaskState::kRunning) out.push_back(t);
+    return out;
+  }
+  // Acts as the agents: every assigned live task runs; shut-down ones stop.
+  void agents_run() {
+    Batch b;
+    for (auto& t : store.tasks()) {
+      if (t.node_id.empty()) continue;
+      if (t.desired_state == TaskState::kRunning && t.status.state < TaskState::kRunning) {
+        b.update_task(t.id, [&](Task& x) { x.status.state = TaskState::kRunning; x.status.timestamp = clock.now(); return true; });
+      } else if (t.desired_state > TaskState::kRunning && !is_terminal(t.status.state)) {
+        b.update_task(t.id, [&](Task& x) { x.status.state = TaskState::kShutdown; return true; });
+      }
+    }
+    ASSERT_TRUE(store.commit(b).ok());
+  }
+  void settle() {
+    for (int i = 0; i < 6; ++i) {
+      ASSERT_TRUE(loops.reconcile_all().ok());
+      agents_run();
+    }
+  }
+  MemoryBackend backend;
+  Store store{backend};
+  FakeClock clock;
+  ControlLoops loops{store, clock, Fence{}};
+};
+
+TEST_F(ControlLoopsTest, CreatesAssignedTasksSpreadOverNodes) {
+  auto s = create_service("web", 3);
+  ASSERT_TRUE(loops.reconcile_all().ok());
+  auto ts = live(s.id);
+  ASSERT_EQ(ts.size(), 3u);
+  std::set<std::string> nodes;
+  std::set<uint64_t> slots;
+  for (auto& t : ts) {
+    EXPECT_EQ(t.status.state, TaskState::kAssigned);
+    nodes.insert(t.node_id);
+    slots.insert(t.slot);
+  }
+  EXPECT_EQ(nodes.size(), 3u);
+  EXPECT_EQ(slots, (std::set<uint64_t>{1, 2, 3}));
+}
+
+TEST_F(ControlLoopsTest, ScalesUpAndDownToZero) {
+  auto s = create_service("web", 3);
+  settle();
+  Batch b;
+  b.update_service(s.id, [](Service& x) { x.spec.replicas = 5; return true; });
+  ASSERT_TRUE(store.commit(b).ok());
+  settle();
+  EXPECT_EQ(live(s.id).size(), 5u);
+  Batch z;
+  z.update_service(s.id, [](Service& x) { x.spec.replicas = 0; return true; });
+  ASSERT_TRUE(store.commit(z).ok());
+  settle();
+  EXPECT_EQ(live(s.id).size(), 0u);
+  for (auto& t : store.tasks_of_service(s.id)) EXPECT_EQ(t.status.state, TaskState::kShutdown);
+}
+
+TEST_F(ControlLoopsTest, FailedTaskReplacedInSameSlotAfterRestartDelay) {
+  auto s = create_service("web", 1);
+  settle();
+  Task t = live(s.id)[0];
+  Batch f;
+  f.update_task(t.id, [](Task& x) { x.status.state = TaskState::kFailed; x.status.err = "task: non-zero exit (137)"; return true; });
+  ASSERT_TRUE(store.commit(f).ok());
+  ASSERT_TRUE(loops.reconcile_all().ok());
+  EXPECT_EQ(store.tasks_of_service(s.id).size(), 1u) << "no replacement before the 5 s delay";
+  clock.advance(std::chrono::seconds(4));
+  ASSERT_TRUE(loops.reconcile_all().ok());
+  EXPECT_EQ(store.tasks_of_service(s.id).size(), 1u);
+  clock.advance(std::chrono::seconds(1));
+  ASSERT_TRUE(loops.reconcile_all().ok());
+  auto all = store.tasks_of_service(s.id);
+  ASSERT_EQ(all.size(), 2u);
+  auto l = live(s.id);
+  ASSERT_EQ(l.size(), 1u);
+  EXPECT_EQ(l[0].slot, t.slot);
+  EXPECT_NE(l[0].id, t.id);
+  EXPECT_EQ(store.task(t.id)->desired_state, TaskState::kShutdown);
+}
+
+TEST_F(ControlLoopsTest, RestartConditionNoneLeavesTheSlot) {
+  Service s;
+  s.id = "svc-once";
+  s.spec.name = "once";
+  s.spec.task_template.restart_policy.condition = "none";
+  Batch b;
+  b.create(s);
+  ASSERT_TRUE(store.commit(b).ok());
+  settle();
+  Task t = live(s.id)[0];
+  Batch f;
+  f.update_task(t.id, [](Task& x) { x.status.state = TaskState::kComplete; return true; });
+  ASSERT_TRUE(store.commit(f).ok());
+  clock.advance(std::chrono::seconds(30));
+  ASSERT_TRUE(loops.reconcile_all().ok());
+  EXPECT_EQ(store.tasks_of_service(s.id).size(), 1u);
+}
+
+TEST_F(ControlLoopsTest, HistoryKeepsFiveTasksPerSlot) {
+  auto s = create_service("web", 1);
+  settle();
+  for (int i = 0; i < 8; ++i) {
+    Task t = live(s.id)[0];
+    Batch f;
+    f.update_task(t.id, [](Task& x) { x.status.state = TaskState::kFailed; return true; });
+    ASSERT_TRUE(store.commit(f).ok());
+    ASSERT_TRUE(loops.reconcile_all().ok());
+    clock.advance(std::chrono::seconds(5));
+    settle();
+    clock.advance(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(store.tasks_of_service(s.id).size(), 5u);
+}
+
+TEST_F(ControlLoopsTest, NodeDownAndDrainMoveTasks) {
+  auto s = create_service("web", 3);
+  settle();
+  Batch d;
+  d.update_node("node1", [](Node& n) { n.state = NodeState::kDown; return true; });
+  d.update_node("node2", [](Node& n) { n.spec.availability = NodeAvailability::kDrain; return true; });
+  ASSERT_TRUE(store.commit(d).ok());
+  settle();
+  auto l = live(s.id);
+  ASSERT_EQ(l.size(), 3u);
+  for (auto& t : l) EXPECT_EQ(t.node_id, "node3");
+}
+
+TEST_F(ControlLoopsTest, NoSuitableNodeKeepsTaskPendingWithReason) {
+  Service s;
+  s.id = "svc-c";
+  s.spec.name = "c";
+  s.spec.task_template.placement.constraints = {"node.hostname==nowhere"};
+  Batch b;
+  b.create(s);
+  ASSERT_TRUE(store.commit(b).ok());
+  ASSERT_TRUE(loops.reconcile_all().ok());
+  auto ts = store.tasks_of_service(s.id);
+  ASSERT_EQ(ts.size(), 1u);
+  EXPECT_EQ(ts[0].status.state, TaskState::kPending);
+  EXPECT_NE(ts[0].status.message.find("no suitable node"), std::string::npos) << ts[0].status.message;
+}
+
+TEST_F(ControlLoopsTest, RollingUpdateOneAtATimeStopFirstThenCompleted) {
+  auto s = create_service("web", 3);
+  settle();
+  Batch u;
+  u.update_service(s.id, [](Service& x) {
+    x.spec.task_template.container_spec.image = "busybox:v2";
+    x.spec_version++;
+    return true;
+  });
+  ASSERT_TRUE(store.commit(u).ok());
+  ASSERT_TRUE(loops.reconcile_all().ok());
+  // One old task is told to stop; none replaced yet (stop-first).
+  int stopping = 0;
+  for (auto& t : store.tasks_of_service(s.id)) stopping += t.desired_state == TaskState::kShutdown;
+  EXPECT_EQ(stopping, 1);
+  EXPECT_EQ(live(s.id).size(), 2u);
+  EXPECT_EQ(store.service(s.id)->update_status->state, "updating");
+  for (int round = 0; round < 30; ++round) {
+    settle();
+    clock.advance(std::chrono::seconds(1));
+  }
+  settle();
+  auto l = live(s.id);
+  ASSERT_EQ(l.size(), 3u);
+  for (auto& t : l) EXPECT_EQ(t.spec.container_spec.image, "busybox:v2");
+  EXPECT_EQ(store.service(s.id)->update_status->state, "completed");
+}
+
+TEST_F(ControlLoopsTest, UpdatePausesWhenNewTaskFailsDuringMonitor) {
+  auto s = create_service("web", 2);
+  settle();
+  Batch u;
+  u.update_service(s.id, [](Service& x) { x.spec.task_template.container_spec.image = "bad"; x.spec_version++; return true; });
+  ASSERT_TRUE(store.commit(u).ok());
+  settle();
+  for (auto& t : live(s.id)) {
+    if (t.spec_version != 2) continue;
+    Batch f;
+    f.update_task(t.id, [](Task& x) { x.status.state = TaskState::kFailed; return true; });
+    ASSERT_TRUE(store.commit(f).ok());
+  }
+  ASSERT_TRUE(loops.reconcile_all().ok());
+  auto us = store.service(s.id)->update_status;
+  ASSERT_TRUE(us.has_value());
+  EXPECT_EQ(us->state, "paused");
+  EXPECT_NE(us->message.find("update paused due to failure"), std::string::npos);
+}
+
+TEST_F(ControlLoopsTest, RemovedServiceTasksAreShutDownThenDeleted) {
+  auto s = create_service("web", 2);
+  settle();
+  Batch r;
+  r.remove(Kind::kService, s.id);
+  ASSERT_TRUE(store.commit(r).ok());
+  ASSERT_TRUE(loops.reconcile_all().ok());
+  for (auto& t : store.tasks_of_service(s.id)) EXPECT_EQ(t.desired_state, TaskState::kRemove);
+  agents_run();
+  ASSERT_TRUE(loops.reconcile_all().ok());
+  EXPECT_TRUE(store.tasks_of_service(s.id).empty());
+}
+
+TEST_F(ControlLoopsTest, ManyTasksOnManyNodesInOnePass) {
+  Batch b;
+  for (int i = 4; i <= 1000; ++i) {
+    Node n;
+    n.id = "node" + std::to_string(i);
+    n.state = NodeState::kReady;
+    b.create(n);
+  }
+  ASSERT_TRUE(store.commit(b).ok());
+  auto s = create_service("big", 10000);
+  ASSERT_TRUE(loops.reconcile_all().ok());
+  auto ts = live(s.id);
+  ASSERT_EQ(ts.size(), 10000u);
+  std::map<std::string, int> per_node;
+  for (auto& t : ts) per_node[t.node_id]++;
+  EXPECT_EQ(per_node.size(), 1000u);
+  for (auto& [_, n] : per_node) EXPECT_EQ(n, 10);
+}
+
+}  // namespace
+}  // namespace shoal::orchestrator

@@ -1,0 +1,262 @@
+#include "manager/orchestrator/replicated.h"
+
+#include <algorithm>
+#include <map>
+
+#include "common/ids.h"
+
+namespace shoal::orchestrator {
+
+namespace {
+
+constexpr Duration kDefaultRestartDelay = std::chrono::seconds(5);
+
+bool live(const Task& t) { return t.desired_state <= TaskState::kRunning; }
+
+bool node_lost(const Task& t, const Context& ctx) {
+  if (t.node_id.empty() || !ctx.nodes) return false;
+  auto it = ctx.nodes->find(t.node_id);
+  if (it == ctx.nodes->end()) return true;
+  return it->second.state == NodeState::kDown || it->second.spec.availability == NodeAvailability::kDrain;
+}
+
+// Does the restart policy allow replacing this ended task?
+bool should_restart(const Task& t, const RestartPolicy& p, bool lost) {
+  if (lost) return true;  // node down/drained: always rescheduled, as in Swarm
+  if (p.condition == "none") return false;
+  if (p.condition == "on-failure") {
+    bool clean = t.status.state == TaskState::kComplete ||
+                 (t.status.container_status && t.status.container_status->exit_code == 0 &&
+                  t.status.state == TaskState::kShutdown);
+    return !clean;
+  }
+  return true;
+}
+
+}  // namespace
+
+Task make_task(const Service& s, uint64_t slot, SysTime now) {
+  Task t;
+  t.id = new_object_id();
+  t.created_at = t.updated_at = now;
+  t.service_id = s.id;
+  t.service_name = s.spec.name;
+  t.slot = slot;
+  t.spec = s.spec.task_template;
+  t.spec_version = s.spec_version;
+  t.desired_state = TaskState::kRunning;
+  t.status.state = TaskState::kNew;
+  t.status.message = "created";
+  t.status.timestamp = now;
+  return t;
+}
+
+Plan reconcile_service(const Service& s, const std::vector<const Task*>& tasks, const Context& ctx,
+                       ServiceMemory& mem) {
+  Plan plan;
+  const SysTime now = ctx.now;
+  auto wake = [&](Duration d) {
+    if (d < Duration::zero()) d = Duration::zero();
+    if (!plan.wake_after || d < *plan.wake_after) plan.wake_after = d;
+  };
+  std::map<uint64_t, std::vector<const Task*>> by_slot;
+  for (const Task* t : tasks) by_slot[t->slot].push_back(t);
+  for (auto& [_, v] : by_slot) {
+    std::sort(v.begin(), v.end(), [](const Task* a, const Task* b) { return a->created_at > b->created_at; });
+  }
+  std::set<std::string> shut;  // tasks this pass sets to shutdown
+  auto shutdown = [&](const Task* t) {
+    if (shut.insert(t->id).second) plan.set_desired.push_back({t->id, TaskState::kShutdown});
+  };
+
+  // Remember when tasks were first seen running / ended.
+  for (const Task* t : tasks) {
+    if (t->status.state == TaskState::kRunning && !mem.running_at.count(t->id)) mem.running_at[t->id] = now;
+    if (is_terminal(t->status.state) && !mem.ended_at.count(t->id)) mem.ended_at[t->id] = now;
+  }
+
+  // 1. Restart supervision: live tasks that ended or lost their node.
+  const RestartPolicy& rp = s.spec.task_template.restart_policy;
+  std::set<uint64_t> occupied;  // slots that hold (or are about to get) a task
+  bool update_failure = false;
+  std::string failed_task;
+  for (auto& [slot, ts] : by_slot) {
+    for (const Task* t : ts) {
+      if (!live(*t)) continue;
+      bool lost = node_lost(*t, ctx);
+      bool ended = is_terminal(t->status.state);
+      if (!ended && !lost) {
+        occupied.insert(slot);
+        continue;
+      }
+      if (ended && mem.monitoring.count(slot) && t->spec_version == s.spec_version &&
+          t->status.state != TaskState::kComplete) {
+        update_failure = true;
+        failed_task = t->id;
+      }
+      if (!should_restart(*t, rp, lost)) {
+        occupied.insert(slot);  // the slot keeps its ended task; nothing replaces it
+        continue;
+      }
+      if (!lost) {
+        if (rp.max_attempts > 0) {
+          auto window = rp.window;
+          size_t recent = 0;
+          for (auto at : mem.restarts) recent += window.count() == 0 || now - at <= window;
+          if (recent >= rp.max_attempts) {
+            occupied.insert(slot);
+            continue;
+          }
+        }
+        Duration delay = rp.delay.value_or(kDefaultRestartDelay);
+        SysTime ready_at = mem.ended_at[t->id] + std::chrono::duration_cast<SysTime::duration>(delay);
+        if (now < ready_at) {
+          occupied.insert(slot);
+          wake(ready_at - now);
+          continue;
+        }
+        mem.restarts.push_back(now);
+      }
+      shutdown(t);  // replaced below, as the slot is now free
+    }
+  }
+
+  // 2. Rolling update bookkeeping.
+  std::vector<uint64_t> outdated;  // slots whose live task runs an old spec
+  for (auto& [slot, ts] : by_slot) {
+    for (const Task* t : ts) {
+      if (live(*t) && !shut.count(t->id) && t->spec_version < s.spec_version) outdated.push_back(slot);
+    }
+  }
+  // Stop-first: a slot waits until its old task stopped before getting the new one.
+  for (auto it = mem.awaiting_stop.begin(); it != mem.awaiting_stop.end();) {
+    bool stopping = false;
+    for (const Task* t : by_slot[*it]) stopping |= !live(*t) && !is_terminal(t->status.state) && !node_lost(*t, ctx);
+    if (stopping) {
+      occupied.insert(*it);
+      ++it;
+    } else {
+      mem.monitoring.insert(*it);
+      it = mem.awaiting_stop.erase(it);
+    }
+  }
+  // Monitoring: an updated slot is done once its new task ran for `monitor`.
+  UpdateConfig uc = s.spec.update_config.value_or(UpdateConfig{});
+  for (auto it = mem.monitoring.begin(); it != mem.monitoring.end();) {
+    const Task* cur = nullptr;
+    for (const Task* t : by_slot[*it])
+      if (live(*t) && !shut.count(t->id)) cur = t;
+    if (cur && cur->status.state == TaskState::kRunning && mem.running_at.count(cur->id)) {
+      SysTime done_at = mem.running_at[cur->id] + std::chrono::duration_cast<SysTime::duration>(uc.monitor);
+      if (now >= done_at) {
+        mem.last_batch_done = now;
+        it = mem.monitoring.erase(it);
+        continue;
+      }
+      wake(done_at - now);
+    }
+    ++it;
+  }
+  bool updating = s.update_status && (s.update_status->state == "updating");
+  bool paused = s.update_status && s.update_status->state == "paused" && mem.paused_spec_version == s.spec_version;
+  if (update_failure && uc.failure_action == "pause" && !paused) {
+    UpdateStatus us = *s.update_status;
+    us.state = "paused";
+    us.message = "update paused due to failure or early termination of task " + failed_task;
+    plan.update_status = us;
+    mem.paused_spec_version = s.spec_version;
+    paused = true;
+  }
+  if (!paused && (!outdated.empty() || !mem.awaiting_stop.empty() || !mem.monitoring.empty())) {
+    if (!updating) {
+      UpdateStatus us;
+      us.state = "updating";
+      us.started_at = now;
+      us.message = "update in progress";
+      plan.update_status = us;
+    }
+    size_t in_flight = mem.awaiting_stop.size() + mem.monitoring.size();
+    size_t parallel = uc.parallelism == 0 ? outdated.size() : uc.parallelism;
+    SysTime next_batch = mem.last_batch_done + std::chrono::duration_cast<SysTime::duration>(uc.delay);
+    bool delay_ok = uc.delay.count() == 0 || mem.last_batch_done == SysTime{} || now >= next_batch;
+    if (!delay_ok && in_flight == 0) wake(next_batch - now);
+    for (uint64_t slot : outdated) {
+      if (in_flight >= parallel || !delay_ok) break;
+      for (const Task* t : by_slot[slot]) {
+        if (live(*t) && !shut.count(t->id) && t->spec_version < s.spec_version) shutdown(t);
+      }
+      if (uc.order == "start-first") {
+        mem.monitoring.insert(slot);  // replaced at once below, old one stops meanwhile
+      } else {
+        mem.awaiting_stop.insert(slot);
+        occupied.insert(slot);
+      }
+      ++in_flight;
+    }
+  } else if (updating && outdated.empty() && mem.awaiting_stop.empty() && mem.monitoring.empty()) {
+    UpdateStatus us = *s.update_status;
+    us.state = "completed";
+    us.completed_at = now;
+    us.message = "update completed";
+    plan.update_status = us;
+  }
+
+  // 3. Scale: keep exactly `replicas` occupied slots.
+  if (s.spec.mode == ServiceModeKind::kReplicated) {
+    std::vector<uint64_t> live_slots(occupied.begin(), occupied.end());
+    size_t want = s.spec.replicas;
+    if (live_slots.size() > want) {
+      std::sort(live_slots.rbegin(), live_slots.rend());
+      for (size_t i = 0; i < live_slots.size() - want; ++i) {
+        uint64_t slot = live_slots[i];
+        for (const Task* t : by_slot[slot])
+          if (live(*t)) shutdown(t);
+        mem.awaiting_stop.erase(slot);
+        mem.monitoring.erase(slot);
+      }
+    } else {
+      size_t missing = want - live_slots.size();
+      for (uint64_t slot = 1; missing > 0; ++slot) {
+        if (occupied.count(slot)) continue;
+        plan.create.push_back(make_task(s, slot, now));
+        --missing;
+      }
+    }
+  }
+
+  // 4. Reaper: history per slot, oldest ended tasks first.
+  for (auto& [slot, ts] : by_slot) {
+    size_t kept = 0;
+    for (const Task* t : ts) {  // newest first
+      bool done = !live(*t) && (is_terminal(t->status.state) || t->node_id.empty());
+      if (!done || shut.count(t->id)) {
+        ++kept;
+        continue;
+      }
+      if (static_cast<int64_t>(++kept) > ctx.history_limit) plan.remove.push_back(t->id);
+    }
+  }
+  // Forget memory of deleted tasks.
+  std::set<std::string> present;
+  for (const Task* t : tasks) present.insert(t->id);
+  std::erase_if(mem.ended_at, [&](const auto& kv) { return !present.count(kv.first); });
+  std::erase_if(mem.running_at, [&](const auto& kv) { return !present.count(kv.first); });
+  return plan;
+}
+
+Plan reconcile_orphans(const std::vector<const Task*>& tasks, const Context& ctx) {
+  Plan plan;
+  for (const Task* t : tasks) {
+    if (t->desired_state < TaskState::kRemove) {
+      plan.set_desired.push_back({t->id, TaskState::kRemove});
+      continue;
+    }
+    // Delete once stopped, or if it never reached a node / its node is gone.
+    bool stopped = is_terminal(t->status.state) || t->status.state < TaskState::kAssigned || t->node_id.empty() ||
+                   node_lost(*t, ctx);
+    if (stopped) plan.remove.push_back(t->id);
+  }
+  return plan;
+}
+
+}  // namespace shoal::orchestrator

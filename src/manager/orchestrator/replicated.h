@@ -1,0 +1,65 @@
+// The replicated orchestrator, its restart supervisor, rolling updater and
+// task reaper, as one pure decision function per service: given the service,
+// its tasks, the nodes and the time, it returns the Plan of changes. The
+// ControlLoops (pipeline.h) feed it and write the plan.
+//
+// Rules (SwarmKit's):
+// - slots 1..replicas each hold one live task (desired running);
+// - a live task that ended (failed, complete, rejected, shutdown by itself),
+//   or sits on a node that is down or drained, is replaced in its slot per the
+//   restart policy (condition any | on-failure | none, delay, max attempts in
+//   a window); its desired state becomes shutdown;
+// - scale down shuts down the highest slots;
+// - a changed spec (spec_version) rolls out per UpdateConfig: parallelism,
+//   delay, monitor, failure action (pause | continue), order (stop-first |
+//   start-first); UpdateStatus says updating / paused / completed;
+// - history: at most `history_limit` tasks per slot are kept; tasks of a
+//   removed service (desired remove) are deleted once they stopped.
+#pragma once
+
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/clock.h"
+#include "store/objects.h"
+
+namespace shoal::orchestrator {
+
+struct Plan {
+  std::vector<Task> create;
+  std::vector<std::pair<std::string, TaskState>> set_desired;
+  std::vector<std::string> remove;
+  std::optional<UpdateStatus> update_status;
+  std::optional<Duration> wake_after;  // reconcile this service again after this long
+};
+
+// What the orchestrator remembers about a service between passes (in memory
+// on the leader; rebuilt from the store on failover, conservatively).
+struct ServiceMemory {
+  std::unordered_map<std::string, SysTime> ended_at;    // task -> first seen ended
+  std::unordered_map<std::string, SysTime> running_at;  // task -> first seen running
+  std::set<uint64_t> awaiting_stop;                     // slots whose old task is stopping (stop-first)
+  std::set<uint64_t> monitoring;                        // slots updated, in their monitor period
+  SysTime last_batch_done{};
+  uint64_t paused_spec_version = 0;
+  std::vector<SysTime> restarts;  // restart times, for max attempts in window
+};
+
+struct Context {
+  SysTime now;
+  int64_t history_limit = 5;
+  const std::unordered_map<std::string, Node>* nodes = nullptr;
+};
+
+Plan reconcile_service(const Service& service, const std::vector<const Task*>& tasks, const Context& ctx,
+                       ServiceMemory& memory);
+// For tasks whose service no longer exists.
+Plan reconcile_orphans(const std::vector<const Task*>& tasks, const Context& ctx);
+
+// A new task for `slot` of `service` (state new, desired running).
+Task make_task(const Service& service, uint64_t slot, SysTime now);
+
+}  // namespace shoal::orchestrator
