@@ -1,0 +1,24 @@
+// Builds the OCI runtime spec (config.json) of a container, the way Docker
+// configures one: namespaces (pid, ipc, uts, mount, network), Docker's default
+// capabilities, standard mounts, masked paths, cgroup limits, and the process
+// from the image config merged with the container config.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "agent/runtime/image_store.h"
+#include "agent/runtime/runtime.h"
+
+namespace shoal::runtime {
+
+// container_dir holds hostname/hosts/resolv.conf and bundle/rootfs.
+Result<nlohmann::json> build_oci_spec(const ContainerConfig& c, const ImageConfig& image,
+                                      const std::string& container_dir, const std::string& hostname);
+// "SIGTERM", "TERM", "15" -> 15.
+Result<int> signal_number(const std::string& name);
+// Resolves "uid[:gid]" or "name[:group]" against the rootfs's /etc/passwd and /etc/group.
+Result<std::pair<uint32_t, uint32_t>> resolve_user(const std::string& user, const std::string& rootfs);
+
+}  // namespace shoal::runtime

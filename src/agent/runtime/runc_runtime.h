@@ -1,0 +1,46 @@
+// RuncRuntime: Runtime over an OCI runtime binary (runc, or crun where the
+// host's cgroups are pure v2), one container dir per container under
+// <root>/containers/<id>/:
+//   config.json (ours)  bundle/{config.json,rootfs}  upper/ work/ (overlayfs)
+//   hostname hosts resolv.conf  shim.pid container.pid exit.json container.log
+// Each container runs under a shim (shim.h) that outlives shoald.
+#pragma once
+
+#include <mutex>
+#include <string>
+
+#include "agent/runtime/image_store.h"
+#include "agent/runtime/runtime.h"
+
+namespace shoal::runtime {
+
+struct RuncRuntimeOptions {
+  std::string root = "/var/lib/shoal";
+  std::string oci_runtime;  // empty: detect_oci_runtime()
+  std::string self_exe;     // binary that implements `__shim`; empty: /proc/self/exe
+};
+
+// "crun" on pure cgroup v2 hosts where it is installed, else "runc".
+std::string detect_oci_runtime();
+
+class RuncRuntime : public Runtime {
+ public:
+  RuncRuntime(RuncRuntimeOptions options, ImageStore& images);
+  Status create(const ContainerConfig& config) override;
+  Status start(const std::string& id) override;
+  Result<ContainerState> state(const std::string& id) override;
+  Status stop(const std::string& id, std::chrono::nanoseconds grace) override;
+  Status kill(const std::string& id, int signal) override;
+  Status remove(const std::string& id) override;
+  Result<std::vector<ContainerState>> list() override;
+  std::string log_path(const std::string& id) const override;
+  const std::string& oci_runtime() const { return options_.oci_runtime; }
+
+ private:
+  std::string dir(const std::string& id) const;
+  bool wait_exit(const std::string& id, std::chrono::nanoseconds timeout);
+  RuncRuntimeOptions options_;
+  ImageStore& images_;
+};
+
+}  // namespace shoal::runtime
