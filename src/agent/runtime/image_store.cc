@@ -13,7 +13,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "agent/runtime/reference.h"
+#include "common/image_reference.h"
 #include "common/ids.h"
 
 namespace shoal::runtime {

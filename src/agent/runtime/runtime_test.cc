@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "agent/runtime/image_store.h"
-#include "agent/runtime/reference.h"
+#include "common/image_reference.h"
 #include "agent/runtime/runc_runtime.h"
 #include "agent/runtime/shim.h"
 #include "common/ids.h"

@@ -1,8 +1,8 @@
-#include "agent/runtime/reference.h"
+#include "common/image_reference.h"
 
 #include <regex>
 
-namespace shoal::runtime {
+namespace shoal {
 
 std::string Reference::familiar_name() const {
   std::string name = path;
@@ -67,4 +67,4 @@ Result<Reference> parse_reference(const std::string& in) {
   return r;
 }
 
-}  // namespace shoal::runtime
+}  // namespace shoal

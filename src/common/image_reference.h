@@ -7,7 +7,7 @@
 
 #include "common/result.h"
 
-namespace shoal::runtime {
+namespace shoal {
 
 struct Reference {
   std::string domain;  // "docker.io", "localhost:5000"
@@ -23,4 +23,4 @@ struct Reference {
 // Parses and validates; the error says what is wrong with the reference.
 Result<Reference> parse_reference(const std::string& ref);
 
-}  // namespace shoal::runtime
+}  // namespace shoal
