@@ -63,7 +63,6 @@ class Daemon : public api::SwarmControl, public api::LocalContainers {
 
  private:
   void serve(http::Exchange ex);
-  bool serve_images(http::Exchange& ex);
   Status start_roles(const SwarmState& state);
   void stop_roles();
 

@@ -1,0 +1,126 @@
+#include "daemon/images_routes.h"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <regex>
+
+#include "agent/runtime/image_store.h"
+#include "common/ids.h"
+#include "manager/api/api.h"
+
+namespace shoal::daemon {
+
+namespace {
+
+// Parses docker import --change values (CMD, ENTRYPOINT, ENV, WORKDIR, USER).
+Status apply_change(const std::string& change, runtime::ImageConfig* cfg) {
+  auto sp = change.find(' ');
+  std::string op = change.substr(0, sp), arg = sp == std::string::npos ? "" : change.substr(sp + 1);
+  auto list = [&](std::vector<std::string>* out) -> Status {
+    try {
+      json j = json::parse(arg);
+      if (j.is_array()) {
+        *out = j.get<std::vector<std::string>>();
+        return ok_status();
+      }
+    } catch (...) {
+    }
+    *out = {"/bin/sh", "-c", arg};
+    return ok_status();
+  };
+  if (op == "CMD") return list(&cfg->cmd);
+  if (op == "ENTRYPOINT") return list(&cfg->entrypoint);
+  if (op == "ENV") {
+    cfg->env.push_back(arg.find('=') == std::string::npos ? std::regex_replace(arg, std::regex(" +"), "=") : arg);
+    return ok_status();
+  }
+  if (op == "WORKDIR") {
+    cfg->working_dir = arg;
+    return ok_status();
+  }
+  if (op == "USER") {
+    cfg->user = arg;
+    return ok_status();
+  }
+  if (op == "STOPSIGNAL") {
+    cfg->stop_signal = arg;
+    return ok_status();
+  }
+  return invalid_argument("unsupported --change instruction \"" + op + "\": use CMD, ENTRYPOINT, ENV, WORKDIR, USER or STOPSIGNAL");
+}
+
+Result<std::string> body_to_file(const std::string& body) {
+  if (body.empty()) return invalid_argument("the request body is empty: send the archive as the body");
+  std::string path = "/tmp/shoal-upload-" + new_object_id() + ".tar";
+  std::ofstream out(path, std::ios::binary);
+  out.write(body.data(), static_cast<std::streamsize>(body.size()));
+  if (!out) return internal_error("cannot store the upload in " + path);
+  return path;
+}
+
+}  // namespace
+
+bool serve_image_routes(runtime::ImageStore& images, http::Exchange& ex) {
+  static const std::regex kPath(R"(^(/v\d+\.\d+)?/images/(create|load|json)$)");
+  std::smatch m;
+  if (!std::regex_match(ex.request.path, m, kPath)) return false;
+  std::string what = m[2];
+  const auto& req = ex.request;
+  auto reply = [&](http::Response r) {
+    r.headers["Api-Version"] = api::kApiVersion;
+    ex.respond(std::move(r));
+  };
+  if (what == "json" && req.method == "GET") {
+    auto list = images.list();
+    if (!list.ok()) return reply(api::error_response(list.status())), true;
+    json out = json::array();
+    for (const auto& im : *list) {
+      out.push_back({{"Id", im.id}, {"ParentId", ""}, {"RepoTags", im.refs}, {"RepoDigests", json::array()},
+                     {"Created", im.created}, {"Size", im.size}, {"VirtualSize", im.size}, {"SharedSize", -1},
+                     {"Labels", json::object()}, {"Containers", -1}});
+    }
+    reply(api::json_response(200, out));
+    return true;
+  }
+  if (req.method != "POST") return false;
+  auto file = body_to_file(req.body);
+  if (!file.ok()) return reply(api::error_response(file.status())), true;
+  struct Remove {
+    std::string p;
+    ~Remove() { unlink(p.c_str()); }
+  } cleanup{*file};
+  http::Response r;
+  r.status = 200;
+  r.headers["Content-Type"] = "application/json";
+  if (what == "create") {
+    if (req.query_param("fromSrc").value_or("") != "-") {
+      reply(api::error_response(failed_precondition(
+          "pulling from a registry is not available on this node yet: load the image with `shoal image load -i "
+          "FILE` or import a root filesystem with fromSrc=-")));
+      return true;
+    }
+    std::string ref = req.query_param("repo").value_or("");
+    std::string tag = req.query_param("tag").value_or("");
+    if (ref.empty()) return reply(api::error_response(invalid_argument("give the image a name: repo=NAME (and tag=TAG)"))), true;
+    if (!tag.empty()) ref += ":" + tag;
+    runtime::ImageConfig cfg;
+    // Docker sends each --change as its own "changes" parameter; ours keeps the last.
+    if (auto c = req.query_param("changes")) {
+      Status st = apply_change(*c, &cfg);
+      if (!st.ok()) return reply(api::error_response(st)), true;
+    }
+    auto id = images.import_rootfs(*file, ref, cfg);
+    if (!id.ok()) return reply(api::error_response(id.status())), true;
+    r.body = json{{"status", *id}}.dump() + "\n";
+    reply(r);
+    return true;
+  }
+  auto loaded = images.load(*file);
+  if (!loaded.ok()) return reply(api::error_response(loaded.status())), true;
+  for (const auto& ref : *loaded) r.body += json{{"stream", "Loaded image: " + ref + "\n"}}.dump() + "\n";
+  reply(r);
+  return true;
+}
+
+}  // namespace shoal::daemon

@@ -1,0 +1,61 @@
+#include "daemon/main.h"
+
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+
+#include "agent/runtime/shim.h"
+#include "common/log.h"
+#include "daemon/daemon.h"
+
+namespace shoal::daemon {
+
+int daemon_main(int argc, char** argv) {
+  // The per-container supervisor is this same binary, re-executed.
+  if (argc > 1 && std::strcmp(argv[1], "__shim") == 0) return runtime::shim_main(argc, argv);
+
+  auto opts = parse_daemon_options(std::vector<std::string>(argv + 1, argv + argc));
+  if (!opts.ok()) {
+    std::cerr << "shoald: " << opts.status().message() << "\n";
+    return 1;
+  }
+  if (opts->help) {
+    std::cout << daemon_usage();
+    return 0;
+  }
+  if (geteuid() != 0) {
+    std::cerr << "shoald: must run as root (it creates namespaces, mounts and cgroups)\n";
+    return 1;
+  }
+  setenv("SHOAL_LOG_LEVEL", opts->log_level.c_str(), 0);
+  // Many sessions and containers: raise the open file limit as far as allowed.
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);  // every thread inherits the mask
+  signal(SIGPIPE, SIG_IGN);
+
+  Daemon daemon(*opts);
+  Status st = daemon.start();
+  if (!st.ok()) {
+    std::cerr << "shoald: " << st.message() << "\n";
+    return 1;
+  }
+  int sig = 0;
+  sigwait(&set, &sig);
+  LOG_INFO("shoald", "received signal " << sig << ": shutting down (containers keep running)");
+  daemon.stop();
+  return 0;
+}
+
+}  // namespace shoal::daemon
