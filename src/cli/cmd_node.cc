@@ -1,5 +1,6 @@
 // shoal node ls|inspect|update|promote|demote|rm.
 #include <algorithm>
+#include <functional>
 #include <iostream>
 
 #include "cli/commands.h"
