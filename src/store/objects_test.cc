@@ -1,0 +1,267 @@
+#include "store/objects.h"
+
+#include <gtest/gtest.h>
+
+namespace shoal {
+namespace {
+
+using std::chrono::seconds;
+
+// Bodies captured from the docker CLI 28 (`docker service create ...`).
+constexpr char kCliCreateFull[] =
+    R"({"Name":"web","Labels":{"x":"y"},"TaskTemplate":{"ContainerSpec":{"Image":"busybox:latest","Args":["sleep","100"],)"
+    R"("Env":["A=1"],"Init":false,"StopGracePeriod":2000000000,"DNSConfig":{}},"Resources":{"Limits":{},"Reservations":{}},)"
+    R"("RestartPolicy":{"Condition":"on-failure","Delay":5000000000,"MaxAttempts":0},"Placement":{"Constraints":)"
+    R"(["node.role==manager"]},"ForceUpdate":0},"Mode":{"Replicated":{"Replicas":3}},"EndpointSpec":{"Mode":"vip",)"
+    R"("Ports":[{"Protocol":"tcp","TargetPort":80,"PublishedPort":8080,"PublishMode":"ingress"}]}})";
+constexpr char kCliCreateMinimal[] =
+    R"({"Labels":{},"TaskTemplate":{"ContainerSpec":{"Image":"busybox:latest","Init":false,"DNSConfig":{}},)"
+    R"("Resources":{"Limits":{},"Reservations":{}},"Placement":{},"ForceUpdate":0},"Mode":{"Replicated":{}},)"
+    R"("EndpointSpec":{"Mode":"vip"}})";
+constexpr char kCliCreateGlobal[] =
+    R"({"Labels":{},"TaskTemplate":{"ContainerSpec":{"Image":"busybox:latest","Init":false,"DNSConfig":{}},)"
+    R"("Resources":{"Limits":{},"Reservations":{}},"Placement":{},"ForceUpdate":0},"Mode":{"Global":{}},)"
+    R"("UpdateConfig":{"Parallelism":2,"Delay":3000000000,"FailureAction":"pause","Monitor":5000000000,)"
+    R"("MaxFailureRatio":0,"Order":"stop-first"},"EndpointSpec":{"Mode":"vip"}})";
+
+TEST(ObjectsTest, ParsesCliCreateBody) {
+  auto s = json::parse(kCliCreateFull).get<ServiceSpec>();
+  EXPECT_EQ(s.name, "web");
+  EXPECT_EQ(s.labels.at("x"), "y");
+  const auto& c = s.task_template.container_spec;
+  EXPECT_EQ(c.image, "busybox:latest");
+  EXPECT_EQ(c.args, (std::vector<std::string>{"sleep", "100"}));
+  EXPECT_EQ(c.env, (std::vector<std::string>{"A=1"}));
+  ASSERT_TRUE(c.stop_grace_period.has_value());
+  EXPECT_EQ(*c.stop_grace_period, seconds(2));
+  EXPECT_EQ(s.task_template.restart_policy.condition, "on-failure");
+  ASSERT_TRUE(s.task_template.restart_policy.delay.has_value());
+  EXPECT_EQ(*s.task_template.restart_policy.delay, seconds(5));
+  EXPECT_EQ(s.task_template.placement.constraints, (std::vector<std::string>{"node.role==manager"}));
+  EXPECT_EQ(s.mode, ServiceModeKind::kReplicated);
+  EXPECT_EQ(s.replicas, 3u);
+  EXPECT_FALSE(s.update_config.has_value());
+  ASSERT_EQ(s.endpoint_spec.ports.size(), 1u);
+  EXPECT_EQ(s.endpoint_spec.ports[0].target_port, 80u);
+  EXPECT_EQ(s.endpoint_spec.ports[0].published_port, 8080u);
+  EXPECT_EQ(s.endpoint_spec.ports[0].publish_mode, "ingress");
+}
+
+TEST(ObjectsTest, ParsesMinimalCliBodyWithDefaults) {
+  auto s = json::parse(kCliCreateMinimal).get<ServiceSpec>();
+  EXPECT_EQ(s.name, "");
+  EXPECT_EQ(s.replicas, 1u);  // "Replicated":{} means 1, as in Docker
+  EXPECT_EQ(s.task_template.restart_policy.condition, "any");
+  EXPECT_FALSE(s.task_template.restart_policy.delay.has_value());
+  EXPECT_FALSE(s.task_template.container_spec.stop_grace_period.has_value());
+  EXPECT_EQ(s.endpoint_spec.mode, "vip");
+}
+
+TEST(ObjectsTest, ParsesGlobalWithUpdateConfig) {
+  auto s = json::parse(kCliCreateGlobal).get<ServiceSpec>();
+  EXPECT_EQ(s.mode, ServiceModeKind::kGlobal);
+  ASSERT_TRUE(s.update_config.has_value());
+  EXPECT_EQ(s.update_config->parallelism, 2u);
+  EXPECT_EQ(s.update_config->delay, seconds(3));
+  EXPECT_EQ(s.update_config->monitor, seconds(5));
+  EXPECT_EQ(s.update_config->failure_action, "pause");
+  EXPECT_EQ(s.update_config->order, "stop-first");
+  json j = s;
+  EXPECT_TRUE(j["Mode"].contains("Global"));
+  EXPECT_FALSE(j["Mode"].contains("Replicated"));
+}
+
+TEST(ObjectsTest, ServiceRoundTripKeepsEverything) {
+  Service s;
+  s.id = "abc";
+  s.version = 42;
+  s.created_at = Time(seconds(1700000000)) + std::chrono::nanoseconds(123456789);
+  s.updated_at = Time(seconds(1700000100));
+  s.spec = json::parse(kCliCreateFull).get<ServiceSpec>();
+  s.spec.task_template.container_spec.command = {"/bin/sh"};
+  s.spec.task_template.container_spec.user = "nobody";
+  s.spec.task_template.container_spec.tty = true;
+  s.spec.task_template.resources.limits.memory_bytes = 1 << 20;
+  s.spec.task_template.resources.limits.pids = 50;
+  s.spec.task_template.resources.reservations.nano_cpus = 500000000;
+  s.spec.task_template.networks = {{"net1", {"alias"}}};
+  s.spec.task_template.force_update = 3;
+  s.spec.rollback_config = UpdateConfig{};
+  s.previous_spec = s.spec;
+  s.previous_spec->replicas = 1;
+  s.update_status = UpdateStatus{"updating", Time(seconds(1700000200)), std::nullopt, "update in progress"};
+  s.spec_version = 7;
+
+  json j = s;
+  Service back = j.get<Service>();
+  EXPECT_EQ(json(back), j);
+  EXPECT_EQ(back.id, "abc");
+  EXPECT_EQ(back.version, 42u);
+  EXPECT_EQ(back.created_at, s.created_at);
+  EXPECT_EQ(back.spec_version, 7u);
+  EXPECT_EQ(back.previous_spec->replicas, 1u);
+  EXPECT_EQ(back.update_status->state, "updating");
+  EXPECT_FALSE(back.update_status->completed_at.has_value());
+  EXPECT_EQ(back.spec.task_template.networks[0].aliases, (std::vector<std::string>{"alias"}));
+  EXPECT_EQ(back.spec.task_template.resources.limits.pids, 50);
+
+  // Docker's shape.
+  EXPECT_EQ(j["Version"]["Index"], 42);
+  EXPECT_EQ(j["CreatedAt"], "2023-11-14T22:13:20.123456789Z");
+  EXPECT_EQ(j["Spec"]["TaskTemplate"]["ContainerSpec"]["StopGracePeriod"], 2000000000);
+  EXPECT_EQ(j["Spec"]["Mode"]["Replicated"]["Replicas"], 3);
+  EXPECT_EQ(j["Endpoint"]["Spec"]["Mode"], "vip");
+  EXPECT_EQ(j["ShoalSpecVersion"], 7);
+  json api = api_json(j);
+  EXPECT_FALSE(api.contains("ShoalSpecVersion"));
+  EXPECT_TRUE(api.contains("PreviousSpec"));
+}
+
+TEST(ObjectsTest, OmitsEmptyOptionalFieldsLikeGo) {
+  ServiceSpec s;
+  s.name = "x";
+  s.task_template.container_spec.image = "busybox";
+  json j = s;
+  const json& cs = j["TaskTemplate"]["ContainerSpec"];
+  for (const char* k : {"Command", "Args", "Env", "Dir", "User", "Hostname", "Groups", "TTY", "StopSignal",
+                        "StopGracePeriod", "Labels"}) {
+    EXPECT_FALSE(cs.contains(k)) << k;
+  }
+  EXPECT_FALSE(j.contains("UpdateConfig"));
+  EXPECT_FALSE(j.contains("RollbackConfig"));
+  EXPECT_FALSE(j["TaskTemplate"].contains("Networks"));
+  EXPECT_FALSE(j["TaskTemplate"]["RestartPolicy"].contains("Delay"));
+  EXPECT_FALSE(j["EndpointSpec"].contains("Ports"));
+  EXPECT_TRUE(j["Labels"].is_object());
+}
+
+TEST(ObjectsTest, TaskRoundTripAndStates) {
+  Task t;
+  t.id = "t1";
+  t.version = 9;
+  t.service_id = "s1";
+  t.service_name = "web";
+  t.slot = 2;
+  t.node_id = "n1";
+  t.labels = {{"a", "b"}};
+  t.spec.container_spec.image = "busybox";
+  t.status.state = TaskState::kRunning;
+  t.status.message = "started";
+  t.status.timestamp = Time(seconds(1700000000));
+  t.status.container_status = ContainerStatus{"c0ffee", 123, 0};
+  t.desired_state = TaskState::kShutdown;
+  t.spec_version = 4;
+  json j = t;
+  EXPECT_EQ(json(j.get<Task>()), j);
+  EXPECT_EQ(j["Status"]["State"], "running");
+  EXPECT_EQ(j["Status"]["ContainerStatus"]["ContainerID"], "c0ffee");
+  EXPECT_EQ(j["Status"]["ContainerStatus"]["PID"], 123);
+  EXPECT_TRUE(j["Status"]["PortStatus"].is_object());
+  EXPECT_FALSE(j["Status"].contains("Err"));
+  EXPECT_EQ(j["DesiredState"], "shutdown");
+  EXPECT_EQ(j["Slot"], 2);
+  json api = api_json(j);
+  EXPECT_FALSE(api.contains("ShoalServiceName"));
+  EXPECT_FALSE(api.contains("ShoalSpecVersion"));
+
+  Task global;
+  global.id = "t2";
+  json g = global;
+  EXPECT_FALSE(g.contains("Slot"));
+  EXPECT_FALSE(g.contains("NodeID"));
+  EXPECT_FALSE(g["Status"].contains("ContainerStatus"));
+
+  for (const char* name : {"new", "pending", "assigned", "accepted", "preparing", "ready", "starting", "running",
+                           "complete", "shutdown", "failed", "rejected", "remove", "orphaned"}) {
+    TaskState st;
+    ASSERT_TRUE(parse_task_state(name, &st)) << name;
+    EXPECT_STREQ(task_state_name(st), name);
+  }
+  TaskState st;
+  EXPECT_FALSE(parse_task_state("bogus", &st));
+  EXPECT_LT(TaskState::kRunning, TaskState::kComplete);
+  EXPECT_TRUE(is_terminal(TaskState::kFailed));
+  EXPECT_FALSE(is_terminal(TaskState::kRunning));
+}
+
+TEST(ObjectsTest, NodeShapeAndRoundTrip) {
+  Node n;
+  n.id = "n1";
+  n.version = 3;
+  n.spec.role = NodeRole::kManager;
+  n.spec.availability = NodeAvailability::kDrain;
+  n.spec.labels = {{"zone", "a"}};
+  n.description.hostname = "host1";
+  n.description.nano_cpus = 2000000000;
+  n.description.memory_bytes = 1 << 30;
+  n.description.engine_version = "20.10.24-shoal";
+  n.state = NodeState::kReady;
+  n.addr = "10.0.0.1";
+  n.manager_status = ManagerStatus{true, "reachable", "10.0.0.1:2377"};
+  json j = n;
+  EXPECT_EQ(json(j.get<Node>()), j);
+  EXPECT_EQ(j["Spec"]["Role"], "manager");
+  EXPECT_EQ(j["Spec"]["Availability"], "drain");
+  EXPECT_FALSE(j["Spec"].contains("Name"));
+  EXPECT_EQ(j["Description"]["Hostname"], "host1");
+  EXPECT_EQ(j["Description"]["Platform"]["OS"], "linux");
+  EXPECT_EQ(j["Description"]["Resources"]["NanoCPUs"], 2000000000);
+  EXPECT_EQ(j["Description"]["Engine"]["EngineVersion"], "20.10.24-shoal");
+  EXPECT_EQ(j["Status"]["State"], "ready");
+  EXPECT_EQ(j["Status"]["Addr"], "10.0.0.1");
+  EXPECT_EQ(j["ManagerStatus"]["Leader"], true);
+  EXPECT_EQ(j["ManagerStatus"]["Addr"], "10.0.0.1:2377");
+
+  Node worker;
+  worker.id = "n2";
+  json w = worker;
+  EXPECT_FALSE(w.contains("ManagerStatus"));
+  EXPECT_FALSE(w.get<Node>().manager_status.has_value());
+  EXPECT_STREQ(node_role_name(NodeRole::kWorker), "worker");
+  EXPECT_STREQ(node_availability_name(NodeAvailability::kPause), "pause");
+  EXPECT_STREQ(node_state_name(NodeState::kDown), "down");
+}
+
+TEST(ObjectsTest, ClusterShapeHidesCaKeyFromApi) {
+  Cluster c;
+  c.id = "c1";
+  c.version = 1;
+  c.root_ca_cert = "-----BEGIN CERTIFICATE-----\n...";
+  c.root_ca_key = "-----BEGIN PRIVATE KEY-----\n...";
+  c.join_tokens = {"SWMTKN-1-aaa-w", "SWMTKN-1-aaa-m"};
+  json j = c;
+  Cluster back = j.get<Cluster>();
+  EXPECT_EQ(json(back), j);
+  EXPECT_EQ(back.root_ca_key, c.root_ca_key);
+  EXPECT_EQ(j["Spec"]["Name"], "default");
+  EXPECT_EQ(j["Spec"]["Orchestration"]["TaskHistoryRetentionLimit"], 5);
+  EXPECT_EQ(j["Spec"]["Dispatcher"]["HeartbeatPeriod"], 5000000000LL);
+  EXPECT_EQ(j["Spec"]["CAConfig"]["NodeCertExpiry"], 7776000000000000LL);
+  EXPECT_EQ(j["TLSInfo"]["TrustRoot"], c.root_ca_cert);
+  EXPECT_TRUE(j["TLSInfo"].contains("CertIssuerSubject"));
+  EXPECT_TRUE(j["TLSInfo"].contains("CertIssuerPublicKey"));
+  EXPECT_EQ(j["JoinTokens"]["Worker"], "SWMTKN-1-aaa-w");
+  EXPECT_EQ(j["DefaultAddrPool"], json::array({"10.0.0.0/8"}));
+  EXPECT_EQ(j["SubnetSize"], 24);
+  EXPECT_EQ(j["DataPathPort"], 4789);
+  json api = api_json(j);
+  EXPECT_FALSE(api.dump().find("PRIVATE KEY") != std::string::npos);
+  EXPECT_TRUE(api.contains("JoinTokens"));
+}
+
+TEST(ObjectsTest, ToleratesNullsAndMissingSections) {
+  auto s = json::parse(R"({"Name":"n","TaskTemplate":{"ContainerSpec":{"Image":"a","Env":null,"Args":null},)"
+                       R"("RestartPolicy":null},"Mode":null,"UpdateConfig":null,"EndpointSpec":null})")
+               .get<ServiceSpec>();
+  EXPECT_EQ(s.task_template.container_spec.image, "a");
+  EXPECT_TRUE(s.task_template.container_spec.env.empty());
+  EXPECT_EQ(s.replicas, 1u);
+  EXPECT_FALSE(s.update_config.has_value());
+  EXPECT_EQ(s.endpoint_spec.mode, "vip");
+  auto t = json::parse("{}").get<Task>();
+  EXPECT_EQ(t.desired_state, TaskState::kRunning);
+  EXPECT_EQ(t.status.state, TaskState::kNew);
+}
+
+}  // namespace
+}  // namespace shoal
