@@ -1,68 +1,82 @@
 // Api: the Docker Engine API v1.41 (swarm subset) over the cluster store.
-// serve() routes one HTTP exchange; every handler is a function of the
-// request and the node (SwarmControl, LocalContainers), answering Docker's
-// JSON shapes, and errors as {"message": "..."} with the right status.
+//
+// serve() routes one HTTP exchange; each route is a handler of the request
+// and the node (SwarmControl, LocalContainers, Clock) answering Docker's JSON
+// shapes, with errors as {"message": "..."} and the right status (errors.h).
+// Routes by family, one file each: system_routes.cc (/_ping, /version,
+// /info), swarm_routes.cc, node_routes.cc, service_routes.cc,
+// task_routes.cc, container_routes.cc; router.cc maps paths to them.
+//
+// Thread-safe as long as SwarmControl and LocalContainers are: the Api keeps
+// no state of its own, and the Store is thread-safe.
 #pragma once
 
 #include <string>
 
 #include "common/clock.h"
 #include "http/message.h"
+#include "manager/api/errors.h"
 #include "manager/api/local_containers.h"
+#include "manager/api/router.h"
 #include "manager/api/swarm_control.h"
 #include "store/store.h"
 
 namespace shoal::api {
 
 constexpr char kApiVersion[] = "1.41";
+constexpr char kMinApiVersion[] = "1.12";
 constexpr char kEngineVersion[] = "20.10.24-shoal";
-
-// Docker's wording when the node is not in a swarm.
-constexpr char kNotSwarmManager[] =
-    "This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to "
-    "swarm and try again.";
-
-http::Response json_response(int status, const json& body);
-http::Response error_response(const Status& st);
-int http_status(Code code);
 
 class Api {
  public:
+  // `containers` may be null (no local containers: empty lists, kill → 404).
   Api(SwarmControl& control, LocalContainers* containers, Clock& clock);
   void serve(http::Exchange ex);
   // The routing core, without the transport (tests call it directly).
+  // Adds Docker's headers (Api-Version, Docker-Experimental, Ostype, Server).
   http::Response handle(const http::Request& req);
 
  private:
-  http::Response route(const std::string& method, const std::string& path, const http::Request& req);
-  // Families (one file each).
+  http::Response route(const http::Request& req, const ApiPath& path);
+
   http::Response system_ping(const http::Request& req);
   http::Response system_version();
   http::Response system_info();
+
   http::Response swarm_inspect();
   http::Response swarm_init(const http::Request& req);
   http::Response swarm_leave(const http::Request& req);
+  http::Response swarm_update(const http::Request& req);
+  http::Response swarm_unlockkey();
+
   http::Response nodes_list(const http::Request& req);
   http::Response node_inspect(const std::string& ref);
   http::Response node_update(const std::string& ref, const http::Request& req);
+  http::Response node_delete(const std::string& ref, const http::Request& req);
+
   http::Response services_create(const http::Request& req);
   http::Response services_list(const http::Request& req);
-  http::Response service_inspect(const std::string& ref);
+  http::Response service_inspect(const std::string& ref, const http::Request& req);
   http::Response service_update(const std::string& ref, const http::Request& req);
   http::Response service_delete(const std::string& ref);
   http::Response service_logs(const std::string& ref, const http::Request& req);
+
   http::Response tasks_list(const http::Request& req);
   http::Response task_inspect(const std::string& ref);
+
   http::Response containers_list(const http::Request& req);
   http::Response container_kill(const std::string& ref, const http::Request& req);
 
-  // The store if this node manages a swarm; else a 503 response.
+  // The store if this node manages a swarm; else kUnavailable with Docker's
+  // "not a swarm manager" message.
   Result<Store*> manager_store();
-  Result<Node> find_node(Store& store, const std::string& ref);
 
   SwarmControl& control_;
   LocalContainers* containers_;
   Clock& clock_;
 };
+
+// Nodes by id, name/hostname or unique id prefix (Docker's rules).
+Result<Node> find_node(const std::vector<Node>& nodes, const std::string& ref);
 
 }  // namespace shoal::api

@@ -1,32 +1,37 @@
-// /services*: create, list (with status counts), inspect, update, delete, logs.
-#include <fstream>
+// /services: create, list (with status counts), inspect, update, delete, logs.
+#include <algorithm>
 
 #include "common/ids.h"
 #include "manager/api/api.h"
+#include "manager/api/filters.h"
 #include "manager/api/validation.h"
 
 namespace shoal::api {
 
 namespace {
 
-bool matches(const std::map<std::string, std::vector<std::string>>& f, const Service& s) {
-  for (const auto& [key, values] : f) {
-    bool any = false;
-    for (const auto& v : values) {
-      if (key == "id") any |= s.id.rfind(v, 0) == 0;
-      else if (key == "name") any |= s.spec.name.rfind(v, 0) == 0;
-      else if (key == "mode") any |= (v == "global") == (s.spec.mode == ServiceModeKind::kGlobal);
-      else if (key == "label") {
-        auto eq = v.find('=');
-        auto it = s.spec.labels.find(v.substr(0, eq));
-        any |= it != s.spec.labels.end() && (eq == std::string::npos || it->second == v.substr(eq + 1));
-      } else {
-        any = true;
-      }
-    }
-    if (!any) return false;
+std::string name_conflict(const std::string& name) {
+  return "rejecting service: name conflicts with an existing object: service " + name +
+         " already exists; choose another name or remove it first";
+}
+
+bool service_matches(const Filters& f, const Service& s) {
+  return any_of(f, "id", [&](const std::string& v) { return has_prefix(s.id, v); }) &&
+         any_of(f, "name", [&](const std::string& v) { return has_prefix(s.spec.name, v); }) &&
+         any_of(f, "mode", [&](const std::string& v) { return (v == "global") == (s.spec.mode == ServiceModeKind::kGlobal); }) &&
+         labels_match_all(f, "label", s.spec.labels);
+}
+
+Result<uint64_t> parse_version(const std::optional<std::string>& text, const std::string& what) {
+  if (!text) return invalid_argument("the version query parameter is required: inspect the " + what + " and pass its Version.Index");
+  if (text->empty() || text->find_first_not_of("0123456789") != std::string::npos) {
+    return invalid_argument("invalid version \"" + *text + "\": an integer is required");
   }
-  return true;
+  try {
+    return static_cast<uint64_t>(std::stoull(*text));
+  } catch (...) {
+    return invalid_argument("invalid version \"" + *text + "\": an integer is required");
+  }
 }
 
 }  // namespace
@@ -36,10 +41,16 @@ http::Response Api::services_create(const http::Request& req) {
   if (!store.ok()) return error_response(store.status());
   auto spec = parse_service_spec(req.body);
   if (!spec.ok()) return error_response(spec.status());
-  if ((*store)->find_service(spec->name).ok()) {
-    return error_response(already_exists("name conflicts with an existing object: service " + spec->name +
-                                         " already exists; choose another name or remove it first"));
+  Store& st = **store;
+  if (spec->name.empty()) {
+    spec->name = generate_service_name([&](const std::string& n) { return st.find_service(n).ok(); });
   }
+  Status valid = validate_service_spec(*spec);
+  if (!valid.ok()) return error_response(valid);
+  for (const auto& s : st.services()) {
+    if (s.spec.name == spec->name) return error_response(already_exists(name_conflict(spec->name)));
+  }
+  apply_create_defaults(*spec);
   Service s;
   s.id = new_object_id();
   s.created_at = s.updated_at = clock_.now();
@@ -47,41 +58,47 @@ http::Response Api::services_create(const http::Request& req) {
   s.spec_version = 1;
   Batch b;
   b.create(s);
-  Status st = (*store)->commit(b);
-  if (st.code() == Code::kAlreadyExists) {
-    return error_response(already_exists("name conflicts with an existing object: service " + s.spec.name +
-                                         " already exists; choose another name or remove it first"));
-  }
-  if (!st.ok()) return error_response(st);
+  Status cst = st.commit(b);
+  if (cst.code() == Code::kAlreadyExists) return error_response(already_exists(name_conflict(s.spec.name)));
+  if (!cst.ok()) return error_response(cst);
   return json_response(201, {{"ID", s.id}, {"Warnings", nullptr}});
 }
 
 http::Response Api::services_list(const http::Request& req) {
   auto store = manager_store();
   if (!store.ok()) return error_response(store.status());
-  auto filters = parse_filters(req.query_param("filters").value_or(""));
-  if (!filters.ok()) return error_response(filters.status());
-  std::string status = req.query_param("status").value_or("");
-  bool with_status = status == "1" || status == "true";
+  auto f = parse_filters(req.query_param("filters").value_or(""), {"id", "label", "mode", "name"});
+  if (!f.ok()) return error_response(f.status());
+  for (const auto& v : f->count("mode") ? f->at("mode") : std::vector<std::string>{}) {
+    if (v != "replicated" && v != "global") {
+      return error_response(invalid_argument("invalid filter 'mode=" + v + "': use replicated or global"));
+    }
+  }
+  bool with_status = truthy(req.query_param("status").value_or(""));
   json out = json::array();
   (*store)->view([&](const StoreSnapshot& snap) {
+    // Docker counts tasks on nodes that are not down; the desired count of a
+    // global service is the number of nodes that can take its tasks.
     size_t eligible_nodes = 0;
     for (const auto& [_, n] : snap.nodes)
-      eligible_nodes += n.state == NodeState::kReady && n.spec.availability == NodeAvailability::kActive;
+      eligible_nodes += n.state != NodeState::kDown && n.spec.availability == NodeAvailability::kActive;
     std::vector<const Service*> list;
     for (const auto& [_, s] : snap.services)
-      if (matches(*filters, s)) list.push_back(&s);
-    std::sort(list.begin(), list.end(), [](auto* a, auto* b) { return a->created_at < b->created_at; });
+      if (service_matches(*f, s)) list.push_back(&s);
+    std::sort(list.begin(), list.end(), [](auto* a, auto* b) {
+      return a->created_at != b->created_at ? a->created_at < b->created_at : a->id < b->id;
+    });
     for (const Service* s : list) {
       json j = api_json(json(*s));
       if (with_status) {
         uint64_t running = 0, completed = 0;
         if (auto it = snap.tasks_by_service.find(s->id); it != snap.tasks_by_service.end()) {
           for (const auto& tid : it->second) {
-            const Task& t = snap.tasks.at(tid);
-            if (t.desired_state > TaskState::kRunning) continue;
-            running += t.status.state == TaskState::kRunning;
-            completed += t.status.state == TaskState::kComplete;
+            auto t = snap.tasks.find(tid);
+            if (t == snap.tasks.end()) continue;
+            auto node = snap.nodes.find(t->second.node_id);
+            bool node_up = node != snap.nodes.end() && node->second.state != NodeState::kDown;
+            running += t->second.status.state == TaskState::kRunning && node_up;
           }
         }
         uint64_t desired = s->spec.mode == ServiceModeKind::kGlobal ? eligible_nodes : s->spec.replicas;
@@ -93,11 +110,15 @@ http::Response Api::services_list(const http::Request& req) {
   return json_response(200, out);
 }
 
-http::Response Api::service_inspect(const std::string& ref) {
+http::Response Api::service_inspect(const std::string& ref, const http::Request& req) {
   auto store = manager_store();
   if (!store.ok()) return error_response(store.status());
   auto s = (*store)->find_service(ref);
   if (!s.ok()) return error_response(s.status());
+  if (truthy(req.query_param("insertDefaults").value_or(""))) {
+    insert_defaults(s->spec);
+    if (s->previous_spec) insert_defaults(*s->previous_spec);
+  }
   return json_response(200, api_json(json(*s)));
 }
 
@@ -106,40 +127,52 @@ http::Response Api::service_update(const std::string& ref, const http::Request& 
   if (!store.ok()) return error_response(store.status());
   auto cur = (*store)->find_service(ref);
   if (!cur.ok()) return error_response(cur.status());
-  auto version_text = req.query_param("version");
-  if (!version_text) return error_response(invalid_argument("the version query parameter is required: inspect the service and pass its Version.Index"));
-  uint64_t version = 0;
-  try {
-    version = std::stoull(*version_text);
-  } catch (...) {
-    return error_response(invalid_argument("invalid version \"" + *version_text + "\": an integer is required"));
+  auto version = parse_version(req.query_param("version"), "service");
+  if (!version.ok()) return error_response(version.status());
+  std::string rollback = req.query_param("rollback").value_or("");
+  if (!rollback.empty() && rollback != "previous") {
+    return error_response(invalid_argument("invalid rollback \"" + rollback + "\": the only value is previous"));
   }
   Service next = *cur;
-  if (req.query_param("rollback").value_or("") == "previous") {
-    if (!cur->previous_spec) return error_response(failed_precondition("service " + cur->spec.name + " has no previous spec to roll back to"));
+  if (rollback == "previous") {
+    if (!cur->previous_spec) {
+      return error_response(failed_precondition("service " + cur->spec.name + " does not have a previous spec to roll back to"));
+    }
     next.spec = *cur->previous_spec;
   } else {
     auto spec = parse_service_spec(req.body);
     if (!spec.ok()) return error_response(spec.status());
     next.spec = std::move(spec).value();
+    if (next.spec.name.empty()) next.spec.name = cur->spec.name;
   }
   if (next.spec.name != cur->spec.name) {
-    return error_response(invalid_argument("renaming services is not supported (Docker refuses it too): create a new service instead"));
+    return error_response(invalid_argument("renaming services is not supported: service " + cur->spec.name +
+                                           " keeps its name; create a new service to use \"" + next.spec.name + "\""));
   }
   if ((next.spec.mode == ServiceModeKind::kGlobal) != (cur->spec.mode == ServiceModeKind::kGlobal)) {
     return error_response(invalid_argument("service mode change is not allowed: remove the service and create it again"));
   }
-  if (version != cur->version) {
+  Status valid = validate_service_spec(next.spec);
+  if (!valid.ok()) return error_response(valid);
+  if (*version != cur->version) {
     return error_response(conflict("update out of sequence: service " + cur->spec.name + " was changed since version " +
-                                   std::to_string(version) + " (it is now at " + std::to_string(cur->version) +
+                                   std::to_string(*version) + " (it is now at " + std::to_string(cur->version) +
                                    "); inspect it again and retry"));
   }
-  next.version = version;
   next.previous_spec = cur->spec;
   next.updated_at = clock_.now();
+  // Only a change of the task template (image, env, ..., ForceUpdate) rolls
+  // tasks; a change of replicas, labels or update config does not.
   if (json(next.spec.task_template) != json(cur->spec.task_template)) {
     next.spec_version = cur->spec_version + 1;
-    next.update_status.reset();  // a new rollout; the orchestrator reports its progress
+    // A new rollout starts now; the orchestrator reports its progress. Setting
+    // it here (not later) keeps clients that poll UpdateStatus from seeing a
+    // stale "completed" and stopping early.
+    UpdateStatus us;
+    us.state = "updating";
+    us.started_at = clock_.now();
+    us.message = rollback.empty() ? "update in progress" : "manually requested rollback";
+    next.update_status = us;
   }
   Batch b;
   b.put_if_version(next);
@@ -157,13 +190,21 @@ http::Response Api::service_delete(const std::string& ref) {
   if (!store.ok()) return error_response(store.status());
   auto s = (*store)->find_service(ref);
   if (!s.ok()) return error_response(s.status());
+  // The orchestrator shuts the service's tasks down when it sees it gone.
   Batch b;
   b.remove(Kind::kService, s->id);
   Status st = (*store)->commit(b);
   if (!st.ok()) return error_response(st);
-  http::Response r;
-  r.status = 200;
-  return r;
+  return empty_response(200);
+}
+
+http::Response Api::service_logs(const std::string& ref, const http::Request& req) {
+  auto store = manager_store();
+  if (!store.ok()) return error_response(store.status());
+  auto s = (*store)->find_service(ref);
+  if (!s.ok()) return error_response(s.status());
+  return error_response(501, "service logs are not implemented in shoal yet; on the node running a task, read "
+                             "/var/lib/shoal/containers/<container id>/container.log");
 }
 
 }  // namespace shoal::api

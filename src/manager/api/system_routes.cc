@@ -1,6 +1,7 @@
-// /_ping, /version, /info, /swarm*.
-#include <sys/utsname.h>
+// /_ping, /version, /info.
+#include <algorithm>
 
+#include "common/time.h"
 #include "manager/api/api.h"
 
 namespace shoal::api {
@@ -8,24 +9,26 @@ namespace shoal::api {
 http::Response Api::system_ping(const http::Request& req) {
   http::Response r;
   r.status = 200;
-  r.body = req.method == "HEAD" ? "" : "OK";
+  r.body = "OK";
   r.headers["Content-Type"] = "text/plain; charset=utf-8";
   r.headers["Cache-Control"] = "no-cache, no-store, must-revalidate";
+  r.headers["Pragma"] = "no-cache";
+  r.headers["Builder-Version"] = "1";
   r.headers["Swarm"] = control_.active() ? (control_.store() ? "active/manager" : "active/worker") : "inactive";
   return r;
 }
 
 http::Response Api::system_version() {
   LocalInfo info = control_.local_info();
-  json engine = {{"Name", "Engine"},
-                 {"Version", kEngineVersion},
-                 {"Details", {{"ApiVersion", kApiVersion}, {"MinAPIVersion", "1.12"}, {"Os", "linux"}, {"Arch", "amd64"},
-                              {"KernelVersion", info.kernel_version}}}};
+  json details = {{"ApiVersion", kApiVersion}, {"MinAPIVersion", kMinApiVersion}, {"Os", "linux"},
+                  {"Arch", "amd64"},         {"KernelVersion", info.kernel_version}, {"GitCommit", "shoal"},
+                  {"Experimental", "false"}};
+  json engine = {{"Name", "Engine"}, {"Version", kEngineVersion}, {"Details", details}};
   return json_response(200, {{"Platform", {{"Name", "shoal"}}},
                              {"Components", json::array({engine})},
                              {"Version", kEngineVersion},
                              {"ApiVersion", kApiVersion},
-                             {"MinAPIVersion", "1.12"},
+                             {"MinAPIVersion", kMinApiVersion},
                              {"GitCommit", "shoal"},
                              {"GoVersion", "n/a (C++20)"},
                              {"Os", "linux"},
@@ -36,15 +39,25 @@ http::Response Api::system_version() {
 
 http::Response Api::system_info() {
   LocalInfo info = control_.local_info();
-  json swarm = {{"NodeID", ""}, {"NodeAddr", ""}, {"LocalNodeState", "inactive"}, {"ControlAvailable", false},
-                {"Error", ""}, {"RemoteManagers", nullptr}};
+  json swarm = {{"NodeID", ""},           {"NodeAddr", ""}, {"LocalNodeState", "inactive"},
+                {"ControlAvailable", false}, {"Error", ""},  {"RemoteManagers", nullptr}};
   if (control_.active()) {
     swarm["NodeID"] = control_.node_id();
-    swarm["NodeAddr"] = info.addr;
+    std::string addr = info.addr;
+    if (auto colon = addr.rfind(':'); colon != std::string::npos && addr.find(']') == std::string::npos &&
+                                      addr.find(':') == colon) {
+      addr = addr.substr(0, colon);  // Docker shows the address without the port
+    }
+    swarm["NodeAddr"] = addr;
     swarm["LocalNodeState"] = "active";
-    if (Store* s = control_.store()) {
+    Store* s = control_.store();
+    std::optional<Cluster> cluster = s ? s->cluster() : std::nullopt;
+    if (s && cluster) {
+      // The docker CLI reads Swarm.Cluster whenever ControlAvailable is true,
+      // so both are set together.
       swarm["ControlAvailable"] = true;
       auto nodes = s->nodes();
+      std::sort(nodes.begin(), nodes.end(), [](const Node& a, const Node& b) { return a.id < b.id; });
       json managers = json::array();
       size_t n_managers = 0;
       for (const auto& n : nodes) {
@@ -55,11 +68,9 @@ http::Response Api::system_info() {
       swarm["RemoteManagers"] = managers;
       swarm["Nodes"] = nodes.size();
       swarm["Managers"] = n_managers;
-      if (auto c = s->cluster()) {
-        json cj = api_json(json(*c));
-        cj.erase("JoinTokens");
-        swarm["Cluster"] = cj;
-      }
+      json cj = api_json(json(*cluster));
+      cj.erase("JoinTokens");
+      swarm["Cluster"] = cj;
     }
   }
   return json_response(200, {{"ID", control_.node_id()},
@@ -70,27 +81,45 @@ http::Response Api::system_info() {
                              {"Images", info.images},
                              {"Driver", "overlay2"},
                              {"DriverStatus", json::array()},
-                             {"Plugins", {{"Volume", json::array()}, {"Network", json::array()}, {"Log", {"json-file"}}}},
+                             {"Plugins", {{"Volume", json::array()}, {"Network", {"overlay"}}, {"Log", {"json-file"}}}},
                              {"MemoryLimit", true},
                              {"SwapLimit", false},
                              {"CpuCfsPeriod", true},
                              {"CpuCfsQuota", true},
+                             {"CPUShares", true},
+                             {"CPUSet", true},
+                             {"PidsLimit", true},
                              {"IPv4Forwarding", true},
+                             {"BridgeNfIptables", false},
+                             {"BridgeNfIp6tables", false},
                              {"Debug", false},
                              {"NFd", 0},
+                             {"OomKillDisable", false},
                              {"NGoroutines", 0},
-                             {"SystemTime", ""},
+                             {"SystemTime", format_rfc3339(clock_.now())},
                              {"LoggingDriver", "json-file"},
                              {"CgroupDriver", "cgroupfs"},
+                             {"CgroupVersion", "1"},
                              {"NEventsListener", 0},
                              {"KernelVersion", info.kernel_version},
                              {"OperatingSystem", info.operating_system},
+                             {"OSVersion", ""},
                              {"OSType", "linux"},
                              {"Architecture", "x86_64"},
                              {"NCPU", info.ncpu},
                              {"MemTotal", info.mem_total},
                              {"IndexServerAddress", "https://index.docker.io/v1/"},
-                             {"RegistryConfig", {{"IndexConfigs", json::object()}}},
+                             {"RegistryConfig",
+                              {{"AllowNondistributableArtifactsCIDRs", json::array()},
+                               {"AllowNondistributableArtifactsHostnames", json::array()},
+                               {"InsecureRegistryCIDRs", {"127.0.0.0/8"}},
+                               {"IndexConfigs", json::object()},
+                               {"Mirrors", json::array()}}},
+                             {"GenericResources", nullptr},
+                             {"DockerRootDir", "/var/lib/shoal"},
+                             {"HttpProxy", ""},
+                             {"HttpsProxy", ""},
+                             {"NoProxy", ""},
                              {"Name", info.hostname},
                              {"Labels", json::array()},
                              {"ExperimentalBuild", false},
@@ -101,52 +130,11 @@ http::Response Api::system_info() {
                              {"LiveRestoreEnabled", true},
                              {"Isolation", ""},
                              {"InitBinary", ""},
+                             {"ContainerdCommit", {{"ID", ""}, {"Expected", ""}}},
+                             {"RuncCommit", {{"ID", ""}, {"Expected", ""}}},
+                             {"InitCommit", {{"ID", ""}, {"Expected", ""}}},
                              {"SecurityOptions", json::array()},
-                             {"Warnings", json::array()}});
-}
-
-http::Response Api::swarm_inspect() {
-  auto store = manager_store();
-  if (!store.ok()) return error_response(store.status());
-  auto c = (*store)->cluster();
-  if (!c) return error_response(unavailable("the swarm's cluster object is not there yet; try again"));
-  json j = api_json(json(*c));
-  return json_response(200, j);
-}
-
-http::Response Api::swarm_init(const http::Request& req) {
-  InitRequest ir;
-  if (!req.body.empty()) {
-    try {
-      json j = json::parse(req.body);
-      ir.listen_addr = j.value("ListenAddr", ir.listen_addr);
-      ir.advertise_addr = j.value("AdvertiseAddr", "");
-      if (j.contains("DefaultAddrPool") && j["DefaultAddrPool"].is_array()) {
-        ir.default_addr_pool = j["DefaultAddrPool"].get<std::vector<std::string>>();
-      }
-      ir.subnet_size = j.value("SubnetSize", 24u);
-      ir.data_path_port = j.value("DataPathPort", 4789u);
-      ir.force_new_cluster = j.value("ForceNewCluster", false);
-      if (j.contains("Spec")) ir.spec_json = j["Spec"].dump();
-    } catch (const std::exception& e) {
-      return error_response(invalid_argument(std::string("invalid JSON in the request body: ") + e.what()));
-    }
-  }
-  if (ir.subnet_size < 8 || ir.subnet_size > 29) {
-    return error_response(invalid_argument("SubnetSize must be between 8 and 29"));
-  }
-  auto id = control_.init(ir);
-  if (!id.ok()) return error_response(id.status());
-  return json_response(200, *id);
-}
-
-http::Response Api::swarm_leave(const http::Request& req) {
-  std::string force = req.query_param("force").value_or("");
-  Status st = control_.leave(force == "1" || force == "true" || force == "True");
-  if (!st.ok()) return error_response(st);
-  http::Response r;
-  r.status = 200;
-  return r;
+                             {"Warnings", nullptr}});
 }
 
 }  // namespace shoal::api

@@ -1,0 +1,674 @@
+#include "manager/api/api.h"
+
+#include <gtest/gtest.h>
+
+#include "manager/api/api_test_util.h"
+#include "manager/api/filters.h"
+#include "manager/api/router.h"
+#include "manager/api/validation.h"
+
+namespace shoal::api {
+namespace {
+
+using testing::FakeContainers;
+using testing::FakeControl;
+using testing::make_request;
+
+constexpr char kSpec[] = R"({"Name":"web","TaskTemplate":{"ContainerSpec":{"Image":"busybox:latest","Args":["sleep","100"]}},)"
+                         R"("Mode":{"Replicated":{"Replicas":3}}})";
+
+std::string spec_with(const std::string& name, const std::string& image, int replicas) {
+  return R"({"Name":")" + name + R"(","TaskTemplate":{"ContainerSpec":{"Image":")" + image +
+         R"("}},"Mode":{"Replicated":{"Replicas":)" + std::to_string(replicas) + "}}}";
+}
+
+class ApiTest : public ::testing::Test {
+ protected:
+  http::Response call(const std::string& method, const std::string& target, const std::string& body = "") {
+    return api.handle(make_request(method, target, body));
+  }
+  json body(const http::Response& r) { return json::parse(r.body); }
+  std::string message(const http::Response& r) { return body(r).value("message", ""); }
+  void init() { ASSERT_EQ(call("POST", "/v1.41/swarm/init", "{}").status, 200); }
+  std::string create(const std::string& spec = kSpec) {
+    auto r = call("POST", "/v1.41/services/create", spec);
+    EXPECT_EQ(r.status, 201) << r.body;
+    clock.advance(std::chrono::seconds(1));  // services list in creation order
+    return body(r).value("ID", "");
+  }
+  Service service(const std::string& ref) { return *control.store()->find_service(ref); }
+  void add_task(const std::string& id, const Service& s, uint64_t slot, TaskState state,
+                TaskState desired = TaskState::kRunning, const std::string& node = "node1aaaaaaaaaaaaaaaaaaaa") {
+    Task t;
+    t.id = id;
+    t.service_id = s.id;
+    t.service_name = s.spec.name;
+    t.slot = slot;
+    t.node_id = node;
+    t.spec = s.spec.task_template;
+    t.spec_version = s.spec_version;
+    t.status.state = state;
+    t.desired_state = desired;
+    t.created_at = clock.now();
+    clock.advance(std::chrono::seconds(1));
+    Batch b;
+    b.create(t);
+    ASSERT_TRUE(control.store()->commit(b).ok());
+  }
+
+  FakeClock clock;
+  FakeControl control{clock};
+  FakeContainers containers;
+  Api api{control, &containers, clock};
+};
+
+// ---- routing, versions, headers
+
+TEST(RouterTest, ParsesVersionPrefix) {
+  auto p = parse_api_path("/v1.41/services/web/update/");
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->path, "/services/web/update");
+  EXPECT_EQ(p->parts, (std::vector<std::string>{"services", "web", "update"}));
+  EXPECT_EQ(parse_api_path("/v1.24/info")->path, "/info");
+  EXPECT_EQ(parse_api_path("/info")->path, "/info");
+  auto too_new = parse_api_path("/v1.47/info");
+  ASSERT_FALSE(too_new.ok());
+  EXPECT_EQ(too_new.status().message(), "client version 1.47 is too new. Maximum supported API version is 1.41");
+  EXPECT_FALSE(parse_api_path("/v2.0/info").ok());
+}
+
+TEST_F(ApiTest, PingHasDockerHeaders) {
+  auto r = call("HEAD", "/_ping");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "");
+  EXPECT_EQ(r.headers["Api-Version"], "1.41");
+  EXPECT_EQ(r.headers["Docker-Experimental"], "false");
+  EXPECT_EQ(r.headers["Ostype"], "linux");
+  EXPECT_EQ(r.headers["Swarm"], "inactive");
+  EXPECT_EQ(r.headers["Server"].rfind("shoal/", 0), 0u);
+  r = call("GET", "/v1.41/_ping");
+  EXPECT_EQ(r.body, "OK");
+  init();
+  EXPECT_EQ(call("GET", "/_ping").headers["Swarm"], "active/manager");
+}
+
+TEST_F(ApiTest, VersionPrefixAndErrors) {
+  EXPECT_EQ(call("GET", "/v1.41/version").status, 200);
+  EXPECT_EQ(call("GET", "/v1.30/version").status, 200);
+  EXPECT_EQ(call("GET", "/version").status, 200);
+  auto r = call("GET", "/v1.47/version");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(message(r), "client version 1.47 is too new. Maximum supported API version is 1.41");
+  EXPECT_EQ(r.headers["Api-Version"], "1.41");
+  r = call("GET", "/v1.41/nosuchthing");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(message(r), "page not found");
+  EXPECT_EQ(call("PUT", "/v1.41/services").status, 404);
+}
+
+TEST_F(ApiTest, VersionShape) {
+  auto j = body(call("GET", "/v1.41/version"));
+  EXPECT_EQ(j["ApiVersion"], "1.41");
+  EXPECT_EQ(j["MinAPIVersion"], "1.12");
+  EXPECT_EQ(j["Os"], "linux");
+  EXPECT_EQ(j["KernelVersion"], "6.1.0");
+  EXPECT_EQ(j["Components"][0]["Name"], "Engine");
+  EXPECT_EQ(j["Version"].get<std::string>().rfind("20.10", 0), 0u);
+}
+
+TEST_F(ApiTest, InfoBeforeAndAfterInit) {
+  auto j = body(call("GET", "/v1.41/info"));
+  EXPECT_EQ(j["Swarm"]["LocalNodeState"], "inactive");
+  EXPECT_EQ(j["Swarm"]["ControlAvailable"], false);
+  EXPECT_EQ(j["NCPU"], 2);
+  EXPECT_EQ(j["Containers"], 3);
+  EXPECT_EQ(j["ContainersRunning"], 2);
+  EXPECT_EQ(j["ContainersStopped"], 1);
+  EXPECT_EQ(j["Name"], "host1");
+  EXPECT_EQ(j["Driver"], "overlay2");
+  init();
+  j = body(call("GET", "/v1.41/info"));
+  EXPECT_EQ(j["Swarm"]["LocalNodeState"], "active");
+  EXPECT_EQ(j["Swarm"]["NodeID"], "node1aaaaaaaaaaaaaaaaaaaa");
+  EXPECT_EQ(j["Swarm"]["NodeAddr"], "127.0.0.1");
+  EXPECT_EQ(j["Swarm"]["ControlAvailable"], true);
+  EXPECT_EQ(j["Swarm"]["Nodes"], 1);
+  EXPECT_EQ(j["Swarm"]["Managers"], 1);
+  EXPECT_EQ(j["Swarm"]["RemoteManagers"][0]["Addr"], "127.0.0.1:2377");
+  EXPECT_EQ(j["Swarm"]["Cluster"]["ID"], "cluster1");
+  EXPECT_FALSE(j["Swarm"]["Cluster"].contains("JoinTokens"));
+  EXPECT_EQ(j.dump().find("SECRET-KEY"), std::string::npos);
+}
+
+// ---- swarm
+
+TEST_F(ApiTest, SwarmRoutesBeforeInitAre503WithDockerWording) {
+  for (const char* path : {"/v1.41/swarm", "/v1.41/services", "/v1.41/nodes", "/v1.41/tasks", "/v1.41/services/x",
+                           "/v1.41/tasks/x", "/v1.41/nodes/x"}) {
+    auto r = call("GET", path);
+    EXPECT_EQ(r.status, 503) << path;
+    EXPECT_EQ(message(r), kNotSwarmManager) << path;
+  }
+  EXPECT_EQ(call("POST", "/v1.41/services/create", kSpec).status, 503);
+  auto r = call("POST", "/v1.41/swarm/leave");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(message(r), "This node is not part of a swarm");
+}
+
+TEST_F(ApiTest, SwarmInitParsesRequestAndRefusesTwice) {
+  auto r = call("POST", "/v1.41/swarm/init",
+                R"({"ListenAddr":"0.0.0.0:2377","AdvertiseAddr":"10.0.0.5","DataPathAddr":"","DataPathPort":0,)"
+                R"("ForceNewCluster":false,"Spec":{"Labels":null},"AutoLockManagers":false,"Availability":"",)"
+                R"("DefaultAddrPool":null,"SubnetSize":0})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(body(r), "node1aaaaaaaaaaaaaaaaaaaa");
+  EXPECT_EQ(control.last_init.advertise_addr, "10.0.0.5");
+  EXPECT_EQ(control.last_init.subnet_size, 24u);
+  EXPECT_EQ(control.last_init.data_path_port, 4789u);
+  r = call("POST", "/v1.41/swarm/init", "{}");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(message(r), kAlreadyInSwarm);
+}
+
+TEST_F(ApiTest, SwarmInitBadInput) {
+  EXPECT_EQ(call("POST", "/v1.41/swarm/init", "{").status, 400);
+  EXPECT_EQ(call("POST", "/v1.41/swarm/init", R"({"SubnetSize":31})").status, 400);
+  EXPECT_FALSE(control.active());
+}
+
+TEST_F(ApiTest, SwarmInspectHidesCaKeyAndShowsTokens) {
+  init();
+  auto r = call("GET", "/v1.41/swarm");
+  ASSERT_EQ(r.status, 200);
+  auto j = body(r);
+  EXPECT_EQ(j["ID"], "cluster1");
+  EXPECT_EQ(j["JoinTokens"]["Worker"], "SWMTKN-1-digest-workersecret");
+  EXPECT_EQ(j["TLSInfo"]["TrustRoot"], "CERT");
+  EXPECT_EQ(r.body.find("SECRET-KEY"), std::string::npos);
+  EXPECT_EQ(r.body.find("Shoal"), std::string::npos);
+}
+
+TEST_F(ApiTest, SwarmUpdateRotatesTokensAndChecksVersion) {
+  init();
+  auto j = body(call("GET", "/v1.41/swarm"));
+  std::string v = std::to_string(j["Version"]["Index"].get<uint64_t>());
+  json spec = j["Spec"];
+  spec["Orchestration"]["TaskHistoryRetentionLimit"] = 2;
+  auto r = call("POST", "/v1.41/swarm/update?version=" + v + "&rotateWorkerToken=true&rotateManagerToken=false",
+                spec.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto c = *control.store()->cluster();
+  EXPECT_EQ(c.spec.task_history_retention_limit, 2);
+  EXPECT_NE(c.join_tokens.worker, "SWMTKN-1-digest-workersecret");
+  EXPECT_EQ(c.join_tokens.worker.rfind("SWMTKN-1-digest-", 0), 0u);
+  EXPECT_EQ(c.join_tokens.manager, "SWMTKN-1-digest-managersecret");
+  EXPECT_EQ(c.root_ca_key, "SECRET-KEY");
+  r = call("POST", "/v1.41/swarm/update?version=" + v, spec.dump());
+  EXPECT_EQ(r.status, 409);
+  EXPECT_NE(message(r).find("out of sequence"), std::string::npos);
+  EXPECT_EQ(call("GET", "/v1.41/swarm/unlockkey").status, 404);
+}
+
+TEST_F(ApiTest, SwarmLeave) {
+  init();
+  EXPECT_EQ(call("POST", "/v1.41/swarm/leave").status, 400);
+  EXPECT_EQ(call("POST", "/v1.41/swarm/leave?force=1").status, 200);
+  EXPECT_FALSE(control.active());
+  EXPECT_EQ(call("GET", "/v1.41/services").status, 503);
+}
+
+// ---- nodes
+
+TEST_F(ApiTest, NodesListInspectAndFilters) {
+  init();
+  auto r = call("GET", "/v1.41/nodes");
+  ASSERT_EQ(r.status, 200);
+  auto j = body(r);
+  ASSERT_EQ(j.size(), 1u);
+  EXPECT_EQ(j[0]["Description"]["Hostname"], "host1");
+  EXPECT_EQ(j[0]["ManagerStatus"]["Leader"], true);
+  EXPECT_EQ(body(call("GET", R"(/v1.41/nodes?filters={"role":{"worker":true}})")).size(), 0u);
+  EXPECT_EQ(body(call("GET", R"(/v1.41/nodes?filters={"role":{"manager":true}})")).size(), 1u);
+  EXPECT_EQ(body(call("GET", R"(/v1.41/nodes?filters={"name":{"host1":true}})")).size(), 1u);
+  EXPECT_EQ(body(call("GET", R"(/v1.41/nodes?filters={"id":{"node1":true}})")).size(), 1u);
+  EXPECT_EQ(body(call("GET", R"(/v1.41/nodes?filters={"label":{"zone=a":true}})")).size(), 0u);
+  EXPECT_EQ(call("GET", R"(/v1.41/nodes?filters={"color":{"red":true}})").status, 400);
+  EXPECT_EQ(call("GET", R"(/v1.41/nodes?filters={"role":{"boss":true}})").status, 400);
+  EXPECT_EQ(call("GET", "/v1.41/nodes?filters=notjson").status, 400);
+  EXPECT_EQ(body(call("GET", "/v1.41/nodes/host1"))["ID"], "node1aaaaaaaaaaaaaaaaaaaa");
+  EXPECT_EQ(body(call("GET", "/v1.41/nodes/node1"))["ID"], "node1aaaaaaaaaaaaaaaaaaaa");
+  r = call("GET", "/v1.41/nodes/nosuchnode");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(message(r), "node nosuchnode not found");
+}
+
+TEST_F(ApiTest, NodeUpdate) {
+  init();
+  auto n = body(call("GET", "/v1.41/nodes/host1"));
+  std::string v = std::to_string(n["Version"]["Index"].get<uint64_t>());
+  // What `docker node update --availability drain --label-add zone=a` sends.
+  auto r = call("POST", "/v1.41/nodes/host1/update?version=" + v,
+                R"({"Labels":{"zone":"a"},"Role":"manager","Availability":"drain"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto node = *control.store()->node("node1aaaaaaaaaaaaaaaaaaaa");
+  EXPECT_EQ(node.spec.availability, NodeAvailability::kDrain);
+  EXPECT_EQ(node.spec.labels.at("zone"), "a");
+  EXPECT_EQ(body(call("GET", R"(/v1.41/nodes?filters={"node.label":{"zone=a":true}})")).size(), 1u);
+  r = call("POST", "/v1.41/nodes/host1/update?version=" + v, R"({"Role":"manager","Availability":"active"})");
+  EXPECT_EQ(r.status, 409);
+  EXPECT_NE(message(r).find("out of sequence"), std::string::npos);
+  v = std::to_string(node.version);
+  r = call("POST", "/v1.41/nodes/host1/update?version=" + v, R"({"Role":"worker","Availability":"active"})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(message(r).find("attempting to demote the last manager of the swarm"), std::string::npos);
+  EXPECT_EQ(call("POST", "/v1.41/nodes/host1/update?version=" + v, R"({"Availability":"sleepy"})").status, 400);
+  EXPECT_EQ(call("POST", "/v1.41/nodes/host1/update?version=" + v, "{").status, 400);
+  EXPECT_EQ(call("POST", "/v1.41/nodes/host1/update", "{}").status, 400);
+  EXPECT_EQ(call("POST", "/v1.41/nodes/zzz/update?version=1", "{}").status, 404);
+}
+
+TEST_F(ApiTest, NodeDelete) {
+  init();
+  Node w;
+  w.id = "worker2bbbbbbbbbbbbbbbbbb";
+  w.description.hostname = "host2";
+  w.state = NodeState::kReady;
+  Batch b;
+  b.create(w);
+  ASSERT_TRUE(control.store()->commit(b).ok());
+  auto r = call("DELETE", "/v1.41/nodes/host1");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(message(r).find("must be demoted"), std::string::npos);
+  EXPECT_EQ(call("DELETE", "/v1.41/nodes/host2").status, 400);  // not down
+  EXPECT_EQ(call("DELETE", "/v1.41/nodes/host2?force=1").status, 200);
+  EXPECT_FALSE(control.store()->node(w.id).has_value());
+}
+
+// ---- services: create
+
+TEST_F(ApiTest, CreateServiceHappyPath) {
+  init();
+  auto r = call("POST", "/v1.41/services/create", kSpec);
+  ASSERT_EQ(r.status, 201) << r.body;
+  auto j = body(r);
+  EXPECT_EQ(j["ID"].get<std::string>().size(), 25u);
+  EXPECT_TRUE(j["Warnings"].is_null());
+  Service s = service("web");
+  EXPECT_EQ(s.id, j["ID"]);
+  EXPECT_EQ(s.spec_version, 1u);
+  EXPECT_EQ(s.spec.replicas, 3u);
+  EXPECT_EQ(s.created_at, clock.now());
+  EXPECT_EQ(s.updated_at, s.created_at);
+  // Docker's defaults are stored when the client sent none.
+  ASSERT_TRUE(s.spec.update_config.has_value());
+  EXPECT_EQ(s.spec.update_config->parallelism, 1u);
+  EXPECT_EQ(s.spec.update_config->failure_action, "pause");
+  ASSERT_TRUE(s.spec.rollback_config.has_value());
+}
+
+TEST_F(ApiTest, CreateFromDockerCliBodyWithoutNameGetsAGeneratedName) {
+  init();
+  // `docker service create -d busybox` (docker CLI 28).
+  std::string id = create(
+      R"({"Labels":{},"TaskTemplate":{"ContainerSpec":{"Image":"busybox:latest","Init":false,"DNSConfig":{}},)"
+      R"("Resources":{"Limits":{},"Reservations":{}},"Placement":{},"ForceUpdate":0},"Mode":{"Replicated":{}},)"
+      R"("EndpointSpec":{"Mode":"vip"}})");
+  Service s = service(id);
+  EXPECT_TRUE(validate_service_name(s.spec.name).ok()) << s.spec.name;
+  EXPECT_NE(s.spec.name.find('_'), std::string::npos);
+  EXPECT_EQ(s.spec.replicas, 1u);
+}
+
+TEST_F(ApiTest, CreateRejectsBadInput) {
+  init();
+  struct Case {
+    std::string body;
+    int status;
+    std::string message_part;
+  };
+  std::vector<Case> cases = {
+      {R"({"Name": )", 400, "line 1, column"},
+      {"", 400, "empty"},
+      {"[1,2]", 400, "JSON object"},
+      {spec_with("-bad name", "busybox", 1), 400, "invalid name"},
+      {spec_with("a.b", "busybox", 1), 400, "invalid name"},
+      {spec_with(std::string(64, 'a'), "busybox", 1), 400, "63 characters"},
+      {spec_with("neg", "busybox", -1), 400, "invalid replicas value -1: must be non-negative"},
+      {spec_with("noimg", "", 1), 400, "Image is empty"},
+      {spec_with("badimg", "Bad::Image", 1), 400, "invalid reference format"},
+      {R"({"Name":"r","TaskTemplate":{"ContainerSpec":{"Image":"busybox"},"RestartPolicy":{"Condition":"sometimes"}}})",
+       400, "RestartPolicy.Condition"},
+      {R"({"Name":"d","TaskTemplate":{"ContainerSpec":{"Image":"busybox","StopGracePeriod":-5}}})", 400,
+       "StopGracePeriod"},
+      {R"({"Name":"u","TaskTemplate":{"ContainerSpec":{"Image":"busybox"}},"UpdateConfig":{"Parallelism":-1}})", 400,
+       "UpdateConfig.Parallelism"},
+      {R"({"Name":"u","TaskTemplate":{"ContainerSpec":{"Image":"busybox"}},"UpdateConfig":{"FailureAction":"explode"}})",
+       400, "FailureAction"},
+      {R"({"Name":"u","TaskTemplate":{"ContainerSpec":{"Image":"busybox"}},"RollbackConfig":{"Delay":"5s"}})", 400,
+       "RollbackConfig.Delay"},
+      {R"({"Name":"t","TaskTemplate":{"ContainerSpec":{"Image":"busybox","Args":"sleep"}}})", 400, "Args"},
+      {R"({"Name":"m","TaskTemplate":{"ContainerSpec":{"Image":"busybox"}},"Mode":{"Replicated":{},"Global":{}}})", 400,
+       "not both"},
+      {R"({"Name":"p","TaskTemplate":{"ContainerSpec":{"Image":"busybox"}},"EndpointSpec":{"Ports":[{"TargetPort":0}]}})",
+       400, "TargetPort"},
+      {R"({"Name":"c","TaskTemplate":{"ContainerSpec":{"Image":"busybox"},"Placement":{"Constraints":["nonsense"]}}})",
+       400, ""},
+  };
+  for (const auto& c : cases) {
+    auto r = call("POST", "/v1.41/services/create", c.body);
+    EXPECT_EQ(r.status, c.status) << c.body << " -> " << r.body;
+    EXPECT_NE(message(r).find(c.message_part), std::string::npos) << c.body << " -> " << r.body;
+  }
+  EXPECT_TRUE(control.store()->services().empty());
+}
+
+TEST_F(ApiTest, CreateIgnoresUnknownFieldsAndRejectsDuplicates) {
+  init();
+  create(R"({"Name":"web","Future":{"x":1},"TaskTemplate":{"ContainerSpec":{"Image":"busybox","Whatever":true}}})");
+  auto r = call("POST", "/v1.41/services/create", kSpec);
+  EXPECT_EQ(r.status, 409);
+  EXPECT_NE(message(r).find("name conflicts with an existing object"), std::string::npos);
+  EXPECT_EQ(control.store()->services().size(), 1u);
+}
+
+// ---- services: list, inspect
+
+TEST_F(ApiTest, ListServicesWithFiltersAndStatus) {
+  init();
+  std::string web = create();
+  create(R"({"Name":"db","Labels":{"tier":"back"},"TaskTemplate":{"ContainerSpec":{"Image":"busybox"}},"Mode":{"Global":{}}})");
+  Service s = service(web);
+  add_task("t1", s, 1, TaskState::kRunning);
+  add_task("t2", s, 2, TaskState::kRunning);
+  add_task("t3", s, 3, TaskState::kPreparing);
+  add_task("t0", s, 1, TaskState::kShutdown, TaskState::kShutdown);
+
+  auto j = body(call("GET", "/v1.41/services"));
+  ASSERT_EQ(j.size(), 2u);
+  EXPECT_EQ(j[0]["Spec"]["Name"], "web");  // creation order
+  EXPECT_FALSE(j[0].contains("ServiceStatus"));
+  EXPECT_FALSE(j[0].contains("ShoalSpecVersion"));
+
+  j = body(call("GET", "/v1.41/services?status=true"));
+  EXPECT_EQ(j[0]["ServiceStatus"]["RunningTasks"], 2);
+  EXPECT_EQ(j[0]["ServiceStatus"]["DesiredTasks"], 3);
+  EXPECT_EQ(j[1]["ServiceStatus"]["RunningTasks"], 0);
+  EXPECT_EQ(j[1]["ServiceStatus"]["DesiredTasks"], 1);  // global: one eligible node
+
+  auto names = [&](const std::string& filters) {
+    std::vector<std::string> out;
+    for (const auto& s : body(call("GET", "/v1.41/services?filters=" + http::url_encode(filters))))
+      out.push_back(s["Spec"]["Name"]);
+    return out;
+  };
+  EXPECT_EQ(names(R"({"name":{"we":true}})"), std::vector<std::string>{"web"});
+  EXPECT_EQ(names(R"({"id":{")" + web.substr(0, 5) + R"(":true}})"), std::vector<std::string>{"web"});
+  EXPECT_EQ(names(R"({"mode":{"global":true}})"), std::vector<std::string>{"db"});
+  EXPECT_EQ(names(R"({"label":{"tier=back":true}})"), std::vector<std::string>{"db"});
+  EXPECT_EQ(names(R"({"label":{"tier":true}})"), std::vector<std::string>{"db"});
+  EXPECT_EQ(names(R"({"name":["db"]})"), std::vector<std::string>{"db"});
+  auto r = call("GET", "/v1.41/services?filters=" + http::url_encode(R"({"colour":{"red":true}})"));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(message(r).find("invalid filter 'colour'"), std::string::npos);
+  EXPECT_EQ(call("GET", "/v1.41/services?filters=" + http::url_encode(R"({"mode":{"jobs":true}})")).status, 400);
+}
+
+TEST_F(ApiTest, InspectServiceByIdNamePrefix) {
+  init();
+  std::string id = create();
+  EXPECT_EQ(body(call("GET", "/v1.41/services/" + id))["ID"], id);
+  EXPECT_EQ(body(call("GET", "/v1.41/services/web"))["ID"], id);
+  EXPECT_EQ(body(call("GET", "/v1.41/services/" + id.substr(0, 4)))["ID"], id);
+  auto r = call("GET", "/v1.41/services/nosuchservice");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(message(r), "service nosuchservice not found");
+  auto j = body(call("GET", "/v1.41/services/web?insertDefaults=false"));
+  EXPECT_FALSE(j["Spec"]["TaskTemplate"]["ContainerSpec"].contains("StopGracePeriod"));
+  j = body(call("GET", "/v1.41/services/web?insertDefaults=true"));
+  EXPECT_EQ(j["Spec"]["TaskTemplate"]["ContainerSpec"]["StopGracePeriod"], 10000000000LL);
+  EXPECT_EQ(j["Spec"]["TaskTemplate"]["RestartPolicy"]["Delay"], 5000000000LL);
+  EXPECT_EQ(j["Spec"]["UpdateConfig"]["Monitor"], 5000000000LL);
+}
+
+// ---- services: update, rollback, delete
+
+TEST_F(ApiTest, ReplicasOnlyUpdateDoesNotRollTasks) {
+  init();
+  create();
+  Service s = service("web");
+  json spec = body(call("GET", "/v1.41/services/web"))["Spec"];
+  spec["Mode"]["Replicated"]["Replicas"] = 5;
+  auto r = call("POST", "/v1.41/services/" + s.id + "/update?version=" + std::to_string(s.version), spec.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(body(r)["Warnings"].is_null());
+  Service after = service("web");
+  EXPECT_EQ(after.spec.replicas, 5u);
+  EXPECT_EQ(after.spec_version, 1u);
+  EXPECT_FALSE(after.update_status.has_value());
+  ASSERT_TRUE(after.previous_spec.has_value());
+  EXPECT_EQ(after.previous_spec->replicas, 3u);
+  EXPECT_GT(after.version, s.version);
+}
+
+TEST_F(ApiTest, ImageUpdateAndForceUpdateBumpSpecVersion) {
+  init();
+  create();
+  Service s = service("web");
+  json spec = body(call("GET", "/v1.41/services/web"))["Spec"];
+  spec["TaskTemplate"]["ContainerSpec"]["Image"] = "busybox:1.36";
+  // The docker CLI adds registryAuthFrom=spec.
+  auto r = call("POST", "/v1.41/services/web/update?registryAuthFrom=spec&version=" + std::to_string(s.version),
+                spec.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  Service after = service("web");
+  EXPECT_EQ(after.spec_version, 2u);
+  EXPECT_EQ(after.spec.task_template.container_spec.image, "busybox:1.36");
+  ASSERT_TRUE(after.update_status.has_value());
+  EXPECT_EQ(after.update_status->state, "updating");
+
+  spec["TaskTemplate"]["ForceUpdate"] = 1;
+  r = call("POST", "/v1.41/services/web/update?version=" + std::to_string(after.version), spec.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(service("web").spec_version, 3u);
+}
+
+TEST_F(ApiTest, UpdateErrors) {
+  init();
+  create();
+  Service s = service("web");
+  std::string v = std::to_string(s.version);
+  json spec = body(call("GET", "/v1.41/services/web"))["Spec"];
+  ASSERT_EQ(call("POST", "/v1.41/services/web/update?version=" + v, spec.dump()).status, 200);
+  auto r = call("POST", "/v1.41/services/web/update?version=" + v, spec.dump());
+  EXPECT_EQ(r.status, 409);
+  EXPECT_NE(message(r).find("update out of sequence"), std::string::npos);
+  EXPECT_NE(message(r).find("inspect it again and retry"), std::string::npos);
+  v = std::to_string(service("web").version);
+  EXPECT_EQ(call("POST", "/v1.41/services/web/update", spec.dump()).status, 400);
+  EXPECT_EQ(call("POST", "/v1.41/services/web/update?version=abc", spec.dump()).status, 400);
+  EXPECT_EQ(call("POST", "/v1.41/services/nope/update?version=" + v, spec.dump()).status, 404);
+  EXPECT_EQ(call("POST", "/v1.41/services/web/update?version=" + v, "{bad").status, 400);
+  json renamed = spec;
+  renamed["Name"] = "other";
+  r = call("POST", "/v1.41/services/web/update?version=" + v, renamed.dump());
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(message(r).find("renaming services is not supported"), std::string::npos);
+  json global = spec;
+  global["Mode"] = {{"Global", json::object()}};
+  EXPECT_EQ(call("POST", "/v1.41/services/web/update?version=" + v, global.dump()).status, 400);
+  json neg = spec;
+  neg["Mode"]["Replicated"]["Replicas"] = -2;
+  EXPECT_EQ(call("POST", "/v1.41/services/web/update?version=" + v, neg.dump()).status, 400);
+  json noimg = spec;
+  noimg["TaskTemplate"]["ContainerSpec"]["Image"] = "";
+  EXPECT_EQ(call("POST", "/v1.41/services/web/update?version=" + v, noimg.dump()).status, 400);
+  EXPECT_EQ(service("web").version, std::stoull(v));  // nothing written
+}
+
+TEST_F(ApiTest, RollbackToPreviousSpec) {
+  init();
+  create();
+  Service s = service("web");
+  auto r = call("POST", "/v1.41/services/web/update?rollback=previous&version=" + std::to_string(s.version), kSpec);
+  EXPECT_EQ(r.status, 400);  // nothing to roll back to
+  EXPECT_NE(message(r).find("does not have a previous spec"), std::string::npos);
+  json spec = body(call("GET", "/v1.41/services/web"))["Spec"];
+  spec["TaskTemplate"]["ContainerSpec"]["Image"] = "busybox:1.36";
+  ASSERT_EQ(call("POST", "/v1.41/services/web/update?version=" + std::to_string(s.version), spec.dump()).status, 200);
+  s = service("web");
+  r = call("POST", "/v1.41/services/web/update?rollback=previous&version=" + std::to_string(s.version), spec.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  Service after = service("web");
+  EXPECT_EQ(after.spec.task_template.container_spec.image, "busybox:latest");
+  EXPECT_EQ(after.previous_spec->task_template.container_spec.image, "busybox:1.36");
+  EXPECT_EQ(after.spec_version, 3u);
+  EXPECT_EQ(after.update_status->message, "manually requested rollback");
+}
+
+TEST_F(ApiTest, DeleteService) {
+  init();
+  create();
+  EXPECT_EQ(call("DELETE", "/v1.41/services/web").status, 200);
+  EXPECT_EQ(call("GET", "/v1.41/services/web").status, 404);
+  EXPECT_EQ(call("DELETE", "/v1.41/services/web").status, 404);
+  create();  // the name is free again
+}
+
+TEST_F(ApiTest, ServiceLogsNotImplementedYet) {
+  init();
+  create();
+  auto r = call("GET", "/v1.41/services/web/logs?stdout=1");
+  EXPECT_EQ(r.status, 501);
+  EXPECT_FALSE(message(r).empty());
+  EXPECT_EQ(call("GET", "/v1.41/services/nope/logs").status, 404);
+}
+
+// ---- tasks
+
+TEST_F(ApiTest, TasksListFiltersAsTheDockerCliSendsThem) {
+  init();
+  create();
+  create(spec_with("db", "busybox", 1));
+  Service web = service("web"), db = service("db");
+  add_task("t1aaaa", web, 1, TaskState::kRunning);
+  add_task("t2aaaa", web, 2, TaskState::kRunning);
+  add_task("t0aaaa", web, 1, TaskState::kShutdown, TaskState::kShutdown);
+  add_task("d1aaaa", db, 1, TaskState::kPending, TaskState::kRunning, "");
+  auto ids = [&](const std::string& filters) {
+    std::vector<std::string> out;
+    auto r = call("GET", "/v1.41/tasks?filters=" + http::url_encode(filters));
+    EXPECT_EQ(r.status, 200) << filters << " -> " << r.body;
+    if (r.status != 200) return out;
+    for (const auto& t : body(r)) out.push_back(t["ID"]);
+    return out;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(ids("{}").size(), 4u);
+  EXPECT_EQ(ids(R"({"service":{"web":true}})"), (V{"t1aaaa", "t2aaaa", "t0aaaa"}));
+  EXPECT_EQ(ids(R"({"service":{")" + web.id + R"(":true}})").size(), 3u);
+  EXPECT_EQ(ids(R"({"service":{"web":true},"desired-state":{"running":true}})"), (V{"t1aaaa", "t2aaaa"}));
+  EXPECT_EQ(ids(R"({"desired-state":{"shutdown":true}})"), V{"t0aaaa"});
+  EXPECT_EQ(ids(R"({"node":{"host1":true}})").size(), 3u);
+  EXPECT_EQ(ids(R"({"node":{"node1aaaaaaaaaaaaaaaaaaaa":true}})").size(), 3u);
+  EXPECT_EQ(ids(R"({"name":{"web.2":true}})"), V{"t2aaaa"});
+  EXPECT_EQ(ids(R"({"name":{"db":true}})"), V{"d1aaaa"});
+  EXPECT_EQ(ids(R"({"id":{"t1":true}})"), V{"t1aaaa"});
+  EXPECT_EQ(ids(R"({"service":{"web":true},"_up-to-date":{"true":true}})").size(), 3u);
+  // After an image update the old tasks are no longer up to date.
+  json spec = body(call("GET", "/v1.41/services/web"))["Spec"];
+  spec["TaskTemplate"]["ContainerSpec"]["Image"] = "busybox:1.36";
+  ASSERT_EQ(call("POST", "/v1.41/services/web/update?version=" + std::to_string(web.version), spec.dump()).status, 200);
+  EXPECT_EQ(ids(R"({"service":{"web":true},"_up-to-date":{"true":true}})").size(), 0u);
+
+  auto r = call("GET", "/v1.41/tasks?filters=" + http::url_encode(R"({"service":{"nope":true}})"));
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(message(r), "service nope not found");
+  EXPECT_EQ(call("GET", "/v1.41/tasks?filters=" + http::url_encode(R"({"node":{"nope":true}})")).status, 404);
+  EXPECT_EQ(call("GET", "/v1.41/tasks?filters=" + http::url_encode(R"({"flavour":{"x":true}})")).status, 400);
+  EXPECT_EQ(call("GET", "/v1.41/tasks?filters=" + http::url_encode(R"({"desired-state":{"dancing":true}})")).status, 400);
+
+  auto t = body(call("GET", "/v1.41/tasks/t1aaaa"));
+  EXPECT_EQ(t["ServiceID"], web.id);
+  EXPECT_EQ(t["Slot"], 1);
+  EXPECT_EQ(t["Status"]["State"], "running");
+  EXPECT_EQ(t["DesiredState"], "running");
+  EXPECT_FALSE(t.contains("ShoalServiceName"));
+  EXPECT_EQ(body(call("GET", "/v1.41/tasks/d1"))["ID"], "d1aaaa");
+  EXPECT_EQ(call("GET", "/v1.41/tasks/t").status, 400);  // ambiguous
+  EXPECT_EQ(call("GET", "/v1.41/tasks/nosuchtask").status, 404);
+}
+
+// ---- containers
+
+TEST_F(ApiTest, ContainersListAndKill) {
+  ContainerSummary c;
+  c.id = std::string(64, 'a');
+  c.names = {"/web.1.t1aaaa"};
+  c.image = "busybox:latest";
+  c.command = "sleep 100";
+  c.created = 1700000000;
+  c.state = "running";
+  c.status = "Up 5 seconds";
+  c.labels = {{"com.docker.swarm.service.name", "web"}, {"com.docker.swarm.task.id", "t1aaaa"}};
+  ContainerSummary dead = c;
+  dead.id = std::string(64, 'b');
+  dead.names = {"/web.1.t0aaaa"};
+  dead.state = "exited";
+  dead.status = "Exited (137) 3 seconds ago";
+  containers.containers = {c, dead};
+
+  auto j = body(call("GET", "/v1.41/containers/json"));
+  ASSERT_EQ(j.size(), 1u);
+  EXPECT_EQ(j[0]["Id"], c.id);
+  EXPECT_EQ(j[0]["Names"][0], "/web.1.t1aaaa");
+  EXPECT_EQ(j[0]["State"], "running");
+  EXPECT_EQ(j[0]["Status"], "Up 5 seconds");
+  EXPECT_EQ(j[0]["Labels"]["com.docker.swarm.service.name"], "web");
+  EXPECT_EQ(body(call("GET", "/v1.41/containers/json?all=1")).size(), 2u);
+
+  EXPECT_EQ(call("POST", "/v1.41/containers/aaaa/kill").status, 204);
+  EXPECT_EQ(call("POST", "/v1.41/containers/web.1.t1aaaa/kill?signal=SIGTERM").status, 204);
+  EXPECT_EQ(call("POST", "/v1.41/containers/aaaa/kill?signal=9").status, 204);
+  ASSERT_EQ(containers.killed.size(), 3u);
+  EXPECT_EQ(containers.killed[0].second, 9);
+  EXPECT_EQ(containers.killed[1].second, 15);
+  EXPECT_EQ(call("POST", "/v1.41/containers/aaaa/kill?signal=BOGUS").status, 400);
+  auto r = call("POST", "/v1.41/containers/zzzz/kill");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(message(r), "No such container: zzzz");
+}
+
+TEST(ApiNoContainersTest, WithoutLocalContainers) {
+  FakeClock clock;
+  FakeControl control{clock};
+  Api api{control, nullptr, clock};
+  EXPECT_EQ(api.handle(make_request("GET", "/v1.41/containers/json")).body, "[]\n");
+  EXPECT_EQ(api.handle(make_request("POST", "/v1.41/containers/x/kill")).status, 404);
+}
+
+// ---- pieces
+
+TEST(FiltersTest, ParsesBothShapes) {
+  auto f = parse_filters(R"({"name":{"a":true,"b":false},"id":["x","y"]})");
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->at("name"), std::vector<std::string>{"a"});
+  EXPECT_EQ(f->at("id"), (std::vector<std::string>{"x", "y"}));
+  EXPECT_TRUE(parse_filters("").ok());
+  EXPECT_FALSE(parse_filters(R"({"name":"a"})").ok());
+  EXPECT_FALSE(parse_filters(R"({"x":{"a":true}})", {"name"}).ok());
+  EXPECT_TRUE(label_matches({{"k", "v"}}, "k"));
+  EXPECT_TRUE(label_matches({{"k", "v"}}, "k=v"));
+  EXPECT_FALSE(label_matches({{"k", "v"}}, "k=w"));
+}
+
+TEST(ValidationTest, ServiceNamesFollowDocker) {
+  for (const char* ok : {"web", "Web", "a", "my-svc_2", "a1"}) EXPECT_TRUE(validate_service_name(ok).ok()) << ok;
+  for (const char* bad : {"", "-a", "a-", "a.b", "a b", "_a", "é"}) EXPECT_FALSE(validate_service_name(bad).ok()) << bad;
+  EXPECT_TRUE(validate_service_name(std::string(63, 'a')).ok());
+  std::set<std::string> taken = {"x"};
+  std::string n = generate_service_name([&](const std::string& s) { return taken.count(s) > 0; });
+  EXPECT_TRUE(validate_service_name(n).ok()) << n;
+}
+
+}  // namespace
+}  // namespace shoal::api

@@ -1,0 +1,118 @@
+// Test helpers for the API: a SwarmControl over a Store on a MemoryBackend
+// (init creates the cluster and this node, as the daemon does) and canned
+// local containers. Header-only, for *_test.cc files.
+#pragma once
+
+#include <memory>
+
+#include "common/clock.h"
+#include "http/message.h"
+#include "manager/api/api.h"
+#include "store/memory_backend.h"
+#include "store/store.h"
+
+namespace shoal::api::testing {
+
+class FakeControl : public SwarmControl {
+ public:
+  explicit FakeControl(Clock& clock) : clock_(clock) {}
+  ~FakeControl() override {
+    if (store_) store_->stop();
+  }
+
+  Result<std::string> init(const InitRequest& req) override {
+    if (store_) return unavailable(kAlreadyInSwarm);
+    last_init = req;
+    store_ = std::make_unique<Store>(backend_);
+    Status st = store_->start();
+    if (!st.ok()) return st;
+    Cluster c;
+    c.id = "cluster1";
+    c.created_at = c.updated_at = clock_.now();
+    c.root_ca_cert = "CERT";
+    c.root_ca_key = "SECRET-KEY";
+    c.join_tokens = {"SWMTKN-1-digest-workersecret", "SWMTKN-1-digest-managersecret"};
+    Node n;
+    n.id = node_id_;
+    n.created_at = n.updated_at = clock_.now();
+    n.spec.role = NodeRole::kManager;
+    n.description.hostname = "host1";
+    n.state = NodeState::kReady;
+    n.addr = "127.0.0.1";
+    n.manager_status = ManagerStatus{true, "reachable", "127.0.0.1:2377"};
+    Batch b;
+    b.create(c);
+    b.create(n);
+    st = store_->commit(b);
+    if (!st.ok()) return st;
+    return node_id_;
+  }
+  Status leave(bool force) override {
+    if (!store_) return unavailable(kNotInSwarm);
+    if (!force) {
+      return failed_precondition("You are attempting to leave the swarm on a node that is participating as a manager. "
+                                 "Use `--force` to ignore this message.");
+    }
+    store_->stop();
+    store_.reset();
+    return ok_status();
+  }
+  bool active() const override { return store_ != nullptr; }
+  std::string node_id() const override { return store_ ? node_id_ : ""; }
+  Store* store() override { return store_.get(); }
+  LocalInfo local_info() const override {
+    LocalInfo i;
+    i.hostname = "host1";
+    i.ncpu = 2;
+    i.mem_total = 4LL << 30;
+    i.kernel_version = "6.1.0";
+    i.operating_system = "Debian GNU/Linux 12 (bookworm)";
+    i.addr = "127.0.0.1:2377";
+    i.containers = 3;
+    i.containers_running = 2;
+    return i;
+  }
+
+  InitRequest last_init;
+
+ private:
+  Clock& clock_;
+  std::string node_id_ = "node1aaaaaaaaaaaaaaaaaaaa";
+  MemoryBackend backend_;
+  std::unique_ptr<Store> store_;
+};
+
+class FakeContainers : public LocalContainers {
+ public:
+  std::vector<ContainerSummary> list(bool all) override {
+    std::vector<ContainerSummary> out;
+    for (const auto& c : containers)
+      if (all || c.state == "running") out.push_back(c);
+    return out;
+  }
+  Status kill(const std::string& id_or_name, int signal) override {
+    for (const auto& c : containers) {
+      if (c.id.rfind(id_or_name, 0) == 0 || (!c.names.empty() && c.names[0] == "/" + id_or_name)) {
+        killed.emplace_back(c.id, signal);
+        return ok_status();
+      }
+    }
+    return not_found("No such container: " + id_or_name);
+  }
+  std::vector<ContainerSummary> containers;
+  std::vector<std::pair<std::string, int>> killed;
+};
+
+inline http::Request make_request(const std::string& method, const std::string& target, const std::string& body = "") {
+  http::Request r;
+  r.method = method;
+  r.target = target;
+  auto q = target.find('?');
+  r.path = http::url_decode(target.substr(0, q));
+  if (q != std::string::npos) r.query = http::parse_query(target.substr(q + 1));
+  r.body = body;
+  r.peer = "unix";
+  return r;
+}
+
+}  // namespace shoal::api::testing

@@ -1,0 +1,64 @@
+// /containers on this node: list (Docker's summary shape) and kill.
+#include <csignal>
+
+#include "manager/api/api.h"
+#include "manager/api/filters.h"
+
+namespace shoal::api {
+
+namespace {
+
+// "KILL", "SIGKILL", "9" -> 9; 0 when unknown.
+int parse_signal(const std::string& text) {
+  static const std::pair<const char*, int> kSigs[] = {
+      {"KILL", SIGKILL}, {"TERM", SIGTERM}, {"INT", SIGINT},   {"HUP", SIGHUP},     {"QUIT", SIGQUIT},
+      {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"STOP", SIGSTOP}, {"CONT", SIGCONT},   {"ABRT", SIGABRT},
+      {"ALRM", SIGALRM}, {"PIPE", SIGPIPE}, {"WINCH", SIGWINCH}, {"TRAP", SIGTRAP}};
+  std::string s = text;
+  for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (s.rfind("SIG", 0) == 0) s = s.substr(3);
+  for (const auto& [name, num] : kSigs)
+    if (s == name) return num;
+  if (!s.empty() && s.size() <= 2 && s.find_first_not_of("0123456789") == std::string::npos) {
+    int n = std::stoi(s);
+    return n >= 1 && n <= 64 ? n : 0;
+  }
+  return 0;
+}
+
+}  // namespace
+
+http::Response Api::containers_list(const http::Request& req) {
+  if (!containers_) return json_response(200, json::array());
+  bool all = truthy(req.query_param("all").value_or(""));
+  json out = json::array();
+  for (const auto& c : containers_->list(all)) {
+    out.push_back({{"Id", c.id},
+                   {"Names", c.names},
+                   {"Image", c.image},
+                   {"ImageID", ""},
+                   {"Command", c.command},
+                   {"Created", c.created},
+                   {"Ports", json::array()},
+                   {"Labels", c.labels.empty() ? json::object() : json(c.labels)},
+                   {"State", c.state},
+                   {"Status", c.status},
+                   {"HostConfig", {{"NetworkMode", "default"}}},
+                   {"NetworkSettings", {{"Networks", json::object()}}},
+                   {"Mounts", json::array()}});
+  }
+  return json_response(200, out);
+}
+
+http::Response Api::container_kill(const std::string& ref, const http::Request& req) {
+  if (!containers_) return error_response(not_found("No such container: " + ref));
+  std::string sig = req.query_param("signal").value_or("");
+  if (sig.empty()) sig = "KILL";
+  int num = parse_signal(sig);
+  if (num == 0) return error_response(invalid_argument("invalid signal: " + sig));
+  Status st = containers_->kill(ref, num);
+  if (!st.ok()) return error_response(st);
+  return empty_response(204);
+}
+
+}  // namespace shoal::api

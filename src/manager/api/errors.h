@@ -1,0 +1,40 @@
+// Errors and JSON responses at the API edge: every error body is
+// {"message": "..."} (Docker's shape) with the HTTP status of its Code.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/result.h"
+#include "http/message.h"
+
+namespace shoal::api {
+
+using json = nlohmann::json;
+
+// Docker's wording (moby daemon/cluster/errors.go).
+constexpr char kNotSwarmManager[] =
+    "This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to "
+    "swarm and try again.";
+constexpr char kAlreadyInSwarm[] =
+    "This node is already part of a swarm. Use \"docker swarm leave\" to leave this swarm and join another one.";
+constexpr char kNotInSwarm[] = "This node is not part of a swarm";
+
+// kInvalidArgument/kFailedPrecondition 400, kNotFound 404, kAlreadyExists/
+// kConflict 409, kPermissionDenied 403, kUnavailable 503, kDeadlineExceeded
+// 504, kInternal 500.
+int http_status(Code code);
+http::Response json_response(int status, const json& body);
+http::Response error_response(const Status& st);
+http::Response error_response(int status, const std::string& message);
+// A response without a body (Docker answers some POST/DELETE so).
+http::Response empty_response(int status);
+
+// Parses a request body as JSON; a parse error is kInvalidArgument naming
+// what was expected and where the text went wrong (line, column).
+Result<json> parse_json_body(const std::string& body, const std::string& what);
+// nlohmann's exception text without its "[json.exception.x.y] " prefix.
+std::string json_error_text(const std::exception& e);
+
+}  // namespace shoal::api
