@@ -413,7 +413,16 @@ void to_json(json& j, const Service& v) {
   meta_to(j, v);
   j["Spec"] = v.spec;
   if (v.previous_spec) j["PreviousSpec"] = *v.previous_spec;
-  json ep = {{"Spec", {{"Mode", v.spec.endpoint_spec.mode}}}};
+  // Endpoint: what is published (Docker's allocator output); shoal publishes
+  // the ports as the spec gives them.
+  json ep_spec = j["Spec"]["EndpointSpec"];
+  json ep = {{"Spec", ep_spec}};
+  if (ep_spec.contains("Ports")) {
+    json ports = json::array();
+    for (const auto& p : ep_spec["Ports"])
+      if (p.contains("PublishedPort")) ports.push_back(p);
+    if (!ports.empty()) ep["Ports"] = ports;
+  }
   j["Endpoint"] = ep;
   if (v.update_status) {
     json us = {{"State", v.update_status->state}, {"Message", v.update_status->message}};

@@ -111,6 +111,8 @@ TEST(ObjectsTest, ServiceRoundTripKeepsEverything) {
   EXPECT_EQ(j["Spec"]["TaskTemplate"]["ContainerSpec"]["StopGracePeriod"], 2000000000);
   EXPECT_EQ(j["Spec"]["Mode"]["Replicated"]["Replicas"], 3);
   EXPECT_EQ(j["Endpoint"]["Spec"]["Mode"], "vip");
+  EXPECT_EQ(j["Endpoint"]["Spec"]["Ports"][0]["TargetPort"], 80);
+  EXPECT_EQ(j["Endpoint"]["Ports"][0]["PublishedPort"], 8080);
   EXPECT_EQ(j["ShoalSpecVersion"], 7);
   json api = api_json(j);
   EXPECT_FALSE(api.contains("ShoalSpecVersion"));
