@@ -169,7 +169,9 @@ Status ImageStore::open() {
   try {
     json j = json::parse(in);
     std::lock_guard lk(mu_);
-    for (const auto& [id, im] : j.value("Images", json::object()).items()) {
+    const json images = j.value("Images", json::object());
+    const json refs = j.value("Refs", json::object());
+    for (const auto& [id, im] : images.items()) {
       Image img;
       img.info.id = id;
       img.info.created = im.value("Created", int64_t{0});
@@ -178,7 +180,7 @@ Status ImageStore::open() {
       img.layers = strings(im, "Layers");
       images_[id] = img;
     }
-    for (const auto& [ref, id] : j.value("Refs", json::object()).items()) {
+    for (const auto& [ref, id] : refs.items()) {
       refs_[ref] = id.get<std::string>();
       if (images_.count(id)) images_[id].info.refs.push_back(ref);
     }

@@ -35,9 +35,18 @@ bool Elector::try_acquire(int64_t lease, Fence* fence) {
                         {{TxnOp::Type::kGet, options_.key, "", 0}});
   if (!r.ok()) return false;
   if (!r->succeeded) {
-    if (!r->get_results.empty()) {
+    if (r->get_results.empty()) return false;
+    const KeyValue& cur = r->get_results[0];
+    {
       std::lock_guard lk(mu_);
-      leader_id_ = r->get_results[0].value;
+      leader_id_ = cur.value;
+    }
+    // Our own previous incarnation (this node restarted) still holds the key
+    // under its old lease: take it over now instead of waiting a lease TTL.
+    if (cur.value == options_.candidate_id && cur.lease != lease) {
+      auto del = backend_.txn({{options_.key, Compare::Target::kCreateRevision, cur.create_revision}},
+                              {{TxnOp::Type::kDelete, options_.key, "", 0}}, {});
+      if (del.ok() && del->succeeded) return try_acquire(lease, fence);
     }
     return false;
   }
