@@ -173,6 +173,7 @@ TEST_F(ApiTest, SwarmInitParsesRequestAndRefusesTwice) {
 TEST_F(ApiTest, SwarmInitBadInput) {
   EXPECT_EQ(call("POST", "/v1.41/swarm/init", "{").status, 400);
   EXPECT_EQ(call("POST", "/v1.41/swarm/init", R"({"SubnetSize":31})").status, 400);
+  EXPECT_EQ(call("POST", "/v1.41/swarm/init", R"({"AutoLockManagers":true})").status, 400);
   EXPECT_FALSE(control.active());
 }
 

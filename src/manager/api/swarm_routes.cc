@@ -58,6 +58,9 @@ http::Response Api::swarm_init(const http::Request& req) {
       if (j->contains("SubnetSize") && !(*j)["SubnetSize"].is_null()) ir.subnet_size = (*j)["SubnetSize"].get<uint32_t>();
       if (j->contains("DataPathPort") && !(*j)["DataPathPort"].is_null()) ir.data_path_port = (*j)["DataPathPort"].get<uint32_t>();
       ir.force_new_cluster = j->value("ForceNewCluster", false);
+      if (j->contains("AutoLockManagers") && (*j)["AutoLockManagers"].is_boolean() && (*j)["AutoLockManagers"].get<bool>()) {
+        return error_response(invalid_argument("autolock is not supported by shoal yet: init without --autolock"));
+      }
       if (j->contains("Spec") && (*j)["Spec"].is_object()) ir.spec_json = (*j)["Spec"].dump();
     } catch (const std::exception& e) {
       return error_response(invalid_argument("invalid SwarmInitRequest: " + json_error_text(e)));
