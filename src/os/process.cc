@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <linux/close_range.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -54,6 +55,7 @@ Result<pid_t> spawn(const SpawnOptions& o) {
     dup2(devnull, 0);
     dup2(out, 1);
     dup2(err >= 0 ? err : out, 2);
+    close_range(3, ~0U, 0);  // never leak shoald's sockets into children
     execvpe(argv[0], argv.data(), envp.data());
     dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
     _exit(127);
@@ -90,6 +92,7 @@ Result<std::string> run_capture(const std::vector<std::string>& argv_in, const s
     dup2(inp[0], 0);
     dup2(outp[1], 1);
     dup2(errp[1], 2);
+    close_range(3, ~0U, 0);
     execvp(argv[0], argv.data());
     dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
     _exit(127);

@@ -71,6 +71,7 @@ int shim_main(int argc, char** argv) {
     dup2(devnull, 0);
     dup2(out[1], 1);
     dup2(err[1], 2);
+    close_range(3, ~0U, 0);
     std::string bundle = dir + "/bundle";
     std::string pid_file = dir + "/container.pid";
     execlp(runtime.c_str(), runtime.c_str(), "--log", runc_log.c_str(), "--log-format", "json", "run", "--bundle", bundle.c_str(),
