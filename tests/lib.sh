@@ -129,5 +129,5 @@ import_images() {
   [[ -f "$IMAGES_DIR/busybox.tar" ]] || "$SRC_DIR/images/build.sh" >/dev/null
   sh_cli image import "$IMAGES_DIR/busybox.tar" busybox:latest >/dev/null
   sh_cli image import "$IMAGES_DIR/busybox.tar" busybox:v2 >/dev/null
-  sh_cli image import "$IMAGES_DIR/whoami.tar" whoami:latest >/dev/null
+  sh_cli image load -i "$IMAGES_DIR/whoami.tar" >/dev/null
 }
