@@ -15,7 +15,7 @@ import_images
 out=$(dk service create --name web --replicas 2 whoami 2>&1)
 expect_contains "docker service create (attached) converges" "converged" "$out"
 expect_eq "2 running" 2 "$(count_tasks web running)"
-id=$(dk service create -d --name sleeper --replicas 1 --stop-grace-period 1s busybox sleep 100000 2>&1)
+id=$(dk service create -d --name sleeper --replicas 1 --stop-grace-period 1s busybox sleep 100000 2>/dev/null)
 check "docker service create -d prints an id" eval '[[ ${#id} -eq 25 ]]'
 check "sleeper running" wait_for "1 running" 30 tasks_running_eq sleeper 1
 
@@ -26,7 +26,7 @@ ps_out=$(dk service ps web 2>&1)
 expect_contains "docker service ps shows Running" "Running" "$ps_out"
 expect_contains "docker service ps names tasks web.1" "web.1" "$ps_out"
 insp=$(dk service inspect web --format '{{.Spec.Name}} {{.Spec.Mode.Replicated.Replicas}} {{.Spec.TaskTemplate.ContainerSpec.Image}}' 2>&1)
-expect_eq "docker service inspect --format" "web 2 whoami" "$insp"
+expect_eq "docker service inspect --format" "web 2 whoami:latest" "$insp"
 
 dk service update --replicas 3 -d web >/dev/null 2>&1
 check "docker service update --replicas 3" wait_for "3 running" 30 tasks_running_eq web 3
@@ -37,7 +37,7 @@ expect_contains "docker service update --image converges" "converged" "$out"
 img=$(dk service inspect sleeper --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}')
 expect_eq "image updated" "busybox:v2" "$img"
 prev=$(dk service inspect sleeper --format '{{.PreviousSpec.TaskTemplate.ContainerSpec.Image}}')
-expect_eq "previous spec kept" "busybox" "$prev"
+expect_eq "previous spec kept" "busybox:latest" "$prev"
 
 out=$(dk service rm web sleeper 2>&1)
 expect_contains "docker service rm prints names" "web" "$out"
