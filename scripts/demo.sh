@@ -54,7 +54,7 @@ step shoal service ps web
 
 step shoal service scale web=5
 step shoal service create --name sleeper --replicas 2 --stop-grace-period 1s busybox sleep 1d
-step shoal service update --image whoami:latest --args "" sleeper
+step shoal service update --env-add DEMO=rolled sleeper   # a rolling update, one task at a time
 step shoal service ps sleeper
 step shoal ps
 
