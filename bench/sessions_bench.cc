@@ -1,0 +1,218 @@
+// sessions_bench: how fast a real manager (etcd, store, control loops,
+// dispatcher, Docker API over HTTP) gets T tasks running on N simulated nodes.
+//
+// The parent process is the manager; a forked child runs N agents (the real
+// agent code: sessions, long polls, status batches) over a fake executor that
+// "runs" tasks at once. Services are created through the Docker API. Reported:
+// seconds until every task is reported running, tasks/s, the manager's CPU
+// time and peak memory, and `service ls` / `service ps` latency meanwhile.
+//
+// Usage: sessions_bench [--nodes 1000] [--tasks 20000] [--services 20]
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "agent/agent.h"
+#include "agent/fake_executor.h"
+#include "http/client.h"
+#include "http/server.h"
+#include "manager/api/api.h"
+#include "manager/dispatcher/dispatcher.h"
+#include "manager/etcd/etcd_member.h"
+#include "manager/orchestrator/pipeline.h"
+#include "store/etcd_backend.h"
+#include "store/session_messages.h"
+
+using namespace shoal;
+using Clk = std::chrono::steady_clock;
+
+namespace {
+
+class BenchControl : public api::SwarmControl {
+ public:
+  explicit BenchControl(Store& s) : store_(s) {}
+  Result<std::string> init(const api::InitRequest&) override { return unavailable("already initialized"); }
+  Status leave(bool) override { return unavailable("not supported in the benchmark"); }
+  bool active() const override { return true; }
+  std::string node_id() const override { return "manager"; }
+  Store* store() override { return &store_; }
+  api::LocalInfo local_info() const override { return {}; }
+
+ private:
+  Store& store_;
+};
+
+long peak_rss_kb() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+  return 0;
+}
+
+double cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+int run_agents(const std::string& endpoint, int nodes) {
+  rlimit rl{65536, 65536};
+  setrlimit(RLIMIT_NOFILE, &rl);
+  RealClock clock;
+  std::vector<std::unique_ptr<agent::FakeExecutor>> execs;
+  std::vector<std::unique_ptr<agent::Agent>> agents;
+  for (int i = 0; i < nodes; ++i) {
+    execs.push_back(std::make_unique<agent::FakeExecutor>());
+    agent::AgentOptions o;
+    o.dispatcher = endpoint;
+    o.node_id = "simnode" + std::to_string(i);
+    o.description.hostname = o.node_id;
+    o.description.nano_cpus = 4000000000;
+    o.description.memory_bytes = 8LL << 30;
+    o.worker.parallel_ops = 1;
+    o.worker.poll_interval = std::chrono::milliseconds(2000);
+    agents.push_back(std::make_unique<agent::Agent>(*execs.back(), clock, o));
+    agents.back()->start();
+  }
+  pause();  // the parent kills us when done
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int nodes = 1000, total = 20000, services = 20;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string f = argv[i];
+    int v = std::atoi(argv[i + 1]);
+    if (f == "--nodes") nodes = v;
+    else if (f == "--tasks") total = v;
+    else if (f == "--services") services = v;
+  }
+  rlimit rl{65536, 65536};
+  setrlimit(RLIMIT_NOFILE, &rl);
+  signal(SIGPIPE, SIG_IGN);
+  std::string dir = "/tmp/shoal-sessions-bench-" + std::to_string(getpid());
+  std::filesystem::create_directories(dir);
+  std::string sock = "unix://" + dir + "/manager.sock";
+
+  etcd::EtcdMemberOptions eo;
+  eo.data_dir = dir + "/etcd";
+  eo.log_file = dir + "/etcd.log";
+  eo.client_port = 20000 + getpid() % 20000;
+  eo.peer_port = eo.client_port + 1;
+  etcd::EtcdMember member(eo);
+  if (Status st = member.start(); !st.ok()) {
+    std::cerr << st.message() << "\n";
+    return 1;
+  }
+  EtcdBackend backend(member.client_url(), 1024);
+  Store store(backend);
+  if (!store.start().ok()) return 1;
+  Batch b;
+  Cluster c;
+  c.id = "cluster";
+  b.create(c);
+  (void)store.commit(b);
+  RealClock clock;
+  dispatcher::Dispatcher disp(store, clock);
+  disp.start();
+  orchestrator::ControlLoops loops(store, clock, Fence{});
+  loops.start();
+  BenchControl control(store);
+  api::Api api(control, nullptr, clock);
+  http::Server server({{sock}, 2, 8}, [&](http::Exchange ex) {
+    if (ex.request.path.rfind(session::kPrefix, 0) == 0) disp.serve(std::move(ex));
+    else api.serve(std::move(ex));
+  });
+  if (!server.start().ok()) return 1;
+
+  pid_t child = fork();
+  if (child == 0) return run_agents(sock, nodes);
+
+  auto count_ready = [&] {
+    size_t n = 0;
+    store.view([&](const StoreSnapshot& s) {
+      for (const auto& [_, node] : s.nodes) n += node.state == NodeState::kReady;
+    });
+    return n;
+  };
+  auto t_reg = Clk::now();
+  while (count_ready() < static_cast<size_t>(nodes) && Clk::now() - t_reg < std::chrono::seconds(120)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  double reg_s = std::chrono::duration<double>(Clk::now() - t_reg).count();
+  std::cout << nodes << " agent sessions registered in " << reg_s << " s\n";
+
+  double cpu0 = cpu_seconds();
+  std::atomic<bool> done{false};
+  std::vector<double> ls_ms, ps_ms;
+  std::thread prober([&] {
+    http::Client cl(sock);
+    while (!done) {
+      auto t0 = Clk::now();
+      (void)cl.request("GET", "/v1.41/services?status=true");
+      ls_ms.push_back(std::chrono::duration<double, std::milli>(Clk::now() - t0).count());
+      t0 = Clk::now();
+      (void)cl.request("GET", "/v1.41/tasks?filters=" + http::url_encode(R"({"service":{"bench0":true}})"));
+      ps_ms.push_back(std::chrono::duration<double, std::milli>(Clk::now() - t0).count());
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  });
+  auto t0 = Clk::now();
+  http::Client client(sock);
+  for (int i = 0; i < services; ++i) {
+    json spec = {{"Name", "bench" + std::to_string(i)},
+                 {"TaskTemplate", {{"ContainerSpec", {{"Image", "busybox:latest"}, {"Args", {"sleep", "1d"}}}}}},
+                 {"Mode", {{"Replicated", {{"Replicas", total / services}}}}}};
+    auto r = client.request("POST", "/v1.41/services/create", spec.dump());
+    if (!r.ok() || r->status != 201) {
+      std::cerr << "create failed: " << (r.ok() ? r->body : r.status().message()) << "\n";
+      break;
+    }
+  }
+  size_t running = 0;
+  while (Clk::now() - t0 < std::chrono::seconds(600)) {
+    running = 0;
+    store.view([&](const StoreSnapshot& s) {
+      for (const auto& [_, t] : s.tasks) running += t.status.state == TaskState::kRunning;
+    });
+    if (running >= static_cast<size_t>(total)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  double secs = std::chrono::duration<double>(Clk::now() - t0).count();
+  done = true;
+  prober.join();
+  double cpu = cpu_seconds() - cpu0;
+  auto pct = [](std::vector<double> v, double p) {
+    if (v.empty()) return 0.0;
+    std::sort(v.begin(), v.end());
+    return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
+  };
+  std::cout << "tasks running: " << running << " of " << total << "\n"
+            << "seconds: " << secs << "\n"
+            << "tasks/s: " << running / secs << "\n"
+            << "manager cpu seconds (this process, excluding etcd): " << cpu << "\n"
+            << "manager peak RSS MiB: " << peak_rss_kb() / 1024 << "\n"
+            << "service ls p50/max ms: " << pct(ls_ms, 0.5) << " / " << pct(ls_ms, 1.0) << "\n"
+            << "service ps p50/max ms: " << pct(ps_ms, 0.5) << " / " << pct(ps_ms, 1.0) << "\n";
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  server.stop();
+  loops.stop();
+  disp.stop();
+  store.stop();
+  member.stop();
+  std::filesystem::remove_all(dir);
+  return running >= static_cast<size_t>(total) ? 0 : 1;
+}
