@@ -36,7 +36,7 @@ class ApiClient {
   Result<nlohmann::json> del(const std::string& path);
   // Raw request; returns the body text on 2xx.
   Result<std::string> send(const std::string& method, const std::string& path, const std::string& body,
-                           const std::string& content_type, int timeout_seconds = 30);
+                           const std::string& content_type, int timeout_seconds = 120);
   // Streams the response body to on_data until it ends or cancel is set.
   Status stream(const std::string& method, const std::string& path, const std::string& body,
                 const std::function<bool(const std::string&)>& on_data, const std::atomic<bool>& cancel);

@@ -143,7 +143,7 @@ int node_inspect(Context& ctx, const Args& args) {
     }
     return 0;
   }
-  return print_inspect(ctx, bodies, fs.str("format"));
+  return print_inspect(ctx, bodies, fs.str("format"), "Node");
 }
 
 // GET the node, let `mutate` change its spec, POST it back.

@@ -170,8 +170,12 @@ std::string pretty_service(const json& s) {
   const json& us = at_path(s, {"UpdateStatus"});
   if (us.is_object()) {
     o << "UpdateStatus:\n State:\t\t" << get_str(us, "State") << "\n";
-    if (!get_str(us, "StartedAt").empty()) o << " Started:\t" << get_str(us, "StartedAt") << "\n";
-    if (get_str(us, "State") == "completed") o << " Completed:\t" << get_str(us, "CompletedAt") << "\n";
+    auto ago = [](const std::string& t) {
+      auto tp = parse_rfc3339(t);
+      return tp.ok() ? human_duration(std::chrono::system_clock::now() - *tp) + " ago" : t;
+    };
+    if (!get_str(us, "StartedAt").empty()) o << " Started:\t" << ago(get_str(us, "StartedAt")) << "\n";
+    if (get_str(us, "State") == "completed") o << " Completed:\t" << ago(get_str(us, "CompletedAt")) << "\n";
     o << " Message:\t" << get_str(us, "Message") << "\n";
   }
   const json& task = at_path(spec, {"TaskTemplate"});
@@ -205,7 +209,6 @@ std::string pretty_service(const json& s) {
   if (!get_str(cs, "Dir").empty()) o << " Dir:\t\t" << get_str(cs, "Dir") << "\n";
   if (cs.contains("Init") && cs["Init"].is_boolean()) o << " Init:\t\t" << (cs["Init"].get<bool>() ? "true" : "false") << "\n";
   if (!get_str(cs, "User").empty()) o << " User: " << get_str(cs, "User") << "\n";
-  if (cs.contains("StopGracePeriod")) o << " StopGracePeriod: " << dur(cs["StopGracePeriod"]) << "\n";
   const json& res = at_path(task, {"Resources"});
   auto res_block = [&](const char* key, const char* title) {
     const json& r = at_path(res, {key});
@@ -214,17 +217,10 @@ std::string pretty_service(const json& s) {
     if (r.value("NanoCPUs", int64_t{0}) > 0) o << "  CPU:\t\t" << go_print(json(r["NanoCPUs"].get<double>() / 1e9)) << "\n";
     if (r.value("MemoryBytes", int64_t{0}) > 0) o << "  Memory:\t" << bytes_size(r["MemoryBytes"].get<double>()) << "\n";
   };
-  if (res.is_object()) {
-    bool any = false;
-    for (const char* k : {"Reservations", "Limits"}) {
-      const json& r = at_path(res, {k});
-      any |= r.is_object() && (r.contains("NanoCPUs") || r.contains("MemoryBytes"));
-    }
-    if (any) {
-      o << "Resources:\n";
-      res_block("Reservations", "Reservations");
-      res_block("Limits", "Limits");
-    }
+  if (res.is_object()) {  // docker prints the heading whenever Resources is set
+    o << "Resources:\n";
+    res_block("Reservations", "Reservations");
+    res_block("Limits", "Limits");
   }
   const json& nets = at_path(task, {"Networks"});
   if (nets.is_array() && !nets.empty()) {
@@ -241,6 +237,7 @@ std::string pretty_service(const json& s) {
         << "\n  TargetPort = " << p.value("TargetPort", 0) << "\n  PublishMode = " << p.value("PublishMode", "ingress");
     o << " \n";
   }
+  o << "\n";
   return o.str();
 }
 
@@ -266,7 +263,7 @@ int service_inspect(Context& ctx, const Args& args) {
     for (const auto& b : bodies) *ctx.out << pretty_service(json::parse(b, nullptr, false));
     return 0;
   }
-  return print_inspect(ctx, bodies, fs.str("format"));
+  return print_inspect(ctx, bodies, fs.str("format"), "Service");
 }
 
 Status post_update(Context& ctx, const json& service, const json& spec, const std::string& extra_query,

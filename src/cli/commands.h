@@ -66,6 +66,8 @@ const nlohmann::json& at_path(const nlohmann::json& j, std::initializer_list<con
 
 // Inspect output shared by node/service inspect: bodies are the daemon's JSON
 // texts (key order kept); prints a JSON array or one --format line per object.
-int print_inspect(Context& ctx, const std::vector<std::string>& bodies, const std::string& format);
+// type selects docker's key order ("Service", "Node", "Task"; "" keeps the daemon's).
+int print_inspect(Context& ctx, const std::vector<std::string>& bodies, const std::string& format,
+                  const std::string& type = "");
 
 }  // namespace shoal::cli

@@ -1,5 +1,6 @@
 #include "cli/progress.h"
 
+#include <algorithm>
 #include <csignal>
 #include <thread>
 
@@ -222,7 +223,8 @@ ProgressTracker::Step ProgressTracker::update(const json& service, const json& t
     converged_ = true;
     auto wait = monitor - (now - converged_at_);
     if (wait >= std::chrono::nanoseconds(0)) {
-      int64_t secs = std::chrono::duration_cast<std::chrono::seconds>(wait).count() + 1;
+      // docker prints wait/time.Second+1 a moment after convergence: a ceiling.
+      int64_t secs = std::max<int64_t>(1, (wait.count() + 999999999) / 1000000000);
       set("verify", "Waiting " + std::to_string(secs) + " seconds to verify that tasks are stable...");
     }
   } else {

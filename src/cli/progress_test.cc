@@ -59,10 +59,10 @@ TEST(Progress, ConvergesAfterMonitorPeriod) {
             "overall progress: 2 out of 2 tasks\n"
             "1/2: running   [==================================================>]\n"
             "2/2: running   [==================================================>]\n"
-            "verify: Waiting 6 seconds to verify that tasks are stable...\n");
+            "verify: Waiting 5 seconds to verify that tasks are stable...\n");
   step = t.update(service(2), json::array({task(1, "running"), task(2, "running")}), kNodes, t0 + std::chrono::seconds(4));
   EXPECT_FALSE(step.done);
-  EXPECT_EQ(t.lines().back().text, "Waiting 3 seconds to verify that tasks are stable...");
+  EXPECT_EQ(t.lines().back().text, "Waiting 2 seconds to verify that tasks are stable...");
   step = t.update(service(2), json::array({task(1, "running"), task(2, "running")}), kNodes, t0 + std::chrono::seconds(6));
   EXPECT_TRUE(step.done);
   EXPECT_EQ(t.lines().back().text, "Service converged");

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/inspect_order.h"
 #include "cli/template.h"
 #include "common/time.h"
 
@@ -174,12 +175,13 @@ const json& at_path(const json& j, std::initializer_list<const char*> path) {
   return *cur;
 }
 
-int print_inspect(Context& ctx, const std::vector<std::string>& bodies, const std::string& format) {
+int print_inspect(Context& ctx, const std::vector<std::string>& bodies, const std::string& format,
+                  const std::string& type) {
   if (format.empty()) {
     nlohmann::ordered_json arr = nlohmann::ordered_json::array();
     for (const auto& b : bodies) {
       try {
-        arr.push_back(nlohmann::ordered_json::parse(b));
+        arr.push_back(docker_key_order(nlohmann::ordered_json::parse(b), type));
       } catch (const std::exception& e) {
         return fail(ctx, internal_error(std::string("invalid JSON from daemon: ") + e.what()));
       }

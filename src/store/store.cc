@@ -549,7 +549,7 @@ Status Store::commit_chunk(std::vector<std::shared_ptr<Batch::Op>>& ops,
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     std::vector<Compare> cmps;
     std::vector<TxnOp> txn_ops;
-    if (fence) cmps.push_back({fence->key, Compare::Target::kCreateRevision, fence->create_revision});
+    if (fence && !fence->key.empty()) cmps.push_back({fence->key, Compare::Target::kCreateRevision, fence->create_revision});
     for (auto& op : ops) {
       std::string key = object_key(op->kind, op->id);
       std::optional<KeyValue> cur;
@@ -601,7 +601,7 @@ Status Store::commit_chunk(std::vector<std::shared_ptr<Batch::Op>>& ops,
     fresh.clear();
     for (const auto& k : keys) fresh[k] = std::nullopt;
     for (const auto& kv : g->get_results) fresh[kv.key] = kv;
-    if (fence) {
+    if (fence && !fence->key.empty()) {
       auto& f = fresh[fence->key];
       if (!f || f->create_revision != fence->create_revision) {
         return unavailable("this manager is not the leader any more; its write was refused");
