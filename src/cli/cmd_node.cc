@@ -82,6 +82,19 @@ int node_ls(Context& ctx, const Args& args) {
   return 0;
 }
 
+// Go's time.Time.String() of a UTC RFC 3339 time, lower-cased as docker prints it:
+// "2026-11-25T04:25:15.7327Z" -> "2026-11-25 04:25:15.7327 +0000 utc".
+std::string go_time_string(std::string t) {
+  if (t.size() < 20 || t.back() != 'Z') return t;
+  t.pop_back();
+  t[10] = ' ';
+  if (t.find('.') != std::string::npos) {
+    while (t.back() == '0') t.pop_back();
+    if (t.back() == '.') t.pop_back();
+  }
+  return t + " +0000 utc";
+}
+
 std::string pretty_node(const json& n) {
   std::string o;
   auto line = [&](const std::string& k, const std::string& v) { o += k + v + "\n"; };
@@ -94,7 +107,7 @@ std::string pretty_node(const json& n) {
       o += " - " + it.key() + "=" + go_print(it.value()) + "\n";
   }
   line("Hostname:              \t", get_str(at_path(n, {"Description"}), "Hostname"));
-  line("Joined at:             \t", get_str(n, "CreatedAt"));
+  line("Joined at:             \t", go_time_string(get_str(n, "CreatedAt")));
   o += "Status:\n";
   line(" State:\t\t\t", pretty_print(get_str(at_path(n, {"Status"}), "State")));
   if (auto m = get_str(at_path(n, {"Status"}), "Message"); !m.empty()) line(" Message:              \t", m);
