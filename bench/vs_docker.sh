@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Side-by-side: shoal vs Docker Swarm 20.10 on this machine, same busybox image,
+# same run. Measures, for N in $SIZES (default "10 50 100"):
+#   create --replicas N -> all running; scale N -> 2N -> all running;
+#   kill -9 of a task's process -> replacement running;
+# and the floor: `runc run -d` of N sleep containers on one shared read-only rootfs.
+# Prints a markdown table (seconds and Docker/shoal ratios). Needs root.
+# dockerd runs with its own data root and socket, --iptables=false and
+# --bridge=none so it leaves the host's packet filter alone; it is stopped by pid.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SIZES=${SIZES:-"10 50 100"}
+BUILD=${BUILD:-build}
+W=$(mktemp -d /tmp/shoal-vs-docker.XXXXXX)
+DPID="" SPID=""
+cleanup() {
+  set +e
+  if [[ -n "$SPID" ]]; then "$BUILD/shoal" -H "unix://$W/shoal.sock" swarm leave --force >/dev/null 2>&1; kill "$SPID"; wait "$SPID"; fi
+  if [[ -n "$DPID" ]]; then
+    DOCKER_HOST=unix://$W/docker.sock docker swarm leave --force >/dev/null 2>&1
+    kill "$DPID"; wait "$DPID"
+  fi
+  umount -R "$W" 2>/dev/null
+  rm -rf "$W"
+}
+trap cleanup EXIT
+images/build.sh >/dev/null
+now() { date +%s.%N; }
+elapsed() { python3 -c "print(f'{$(now) - $1:.1f}')"; }
+
+# ---- runc alone: the floor
+runc_floor() {
+  local n=$1 root=$W/runc
+  mkdir -p "$root/rootfs"; tar -C "$root/rootfs" -xf images/out/busybox.tar
+  for i in $(seq 1 "$n"); do
+    mkdir -p "$root/b$i"
+    python3 - "$root" "$i" <<'PY'
+import json, sys
+root, i = sys.argv[1], sys.argv[2]
+spec = {"ociVersion": "1.0.2", "process": {"user": {"uid": 0, "gid": 0}, "args": ["sleep", "100000"], "cwd": "/",
+        "env": ["PATH=/bin"]}, "root": {"path": root + "/rootfs", "readonly": True}, "hostname": "b" + i,
+        "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
+        "linux": {"namespaces": [{"type": t} for t in ["pid", "ipc", "uts", "mount", "network"]]}}
+json.dump(spec, open(f"{root}/b{i}/config.json", "w"))
+PY
+  done
+  local t0; t0=$(now)
+  for i in $(seq 1 "$n"); do runc run -d --bundle "$root/b$i" "shoalbench$i" >/dev/null 2>&1 </dev/null; done
+  local t; t=$(elapsed "$t0")
+  for i in $(seq 1 "$n"); do runc delete -f "shoalbench$i" >/dev/null 2>&1; done
+  rm -rf "$root"
+  echo "$t"
+}
+
+# ---- generic measurements over a CLI (docker or shoal) at $HOSTSOCK
+running() {  # running SERVICE -> number of running tasks with desired running
+  curl -s --unix-socket "$HOSTSOCK" -G "http://localhost/v1.41/tasks" \
+    --data-urlencode "filters={\"service\":{\"$1\":true},\"desired-state\":{\"running\":true}}" |
+    python3 -c 'import json,sys; print(sum(1 for t in json.load(sys.stdin) if t["Status"]["State"]=="running"))'
+}
+wait_running() {  # wait_running SERVICE N
+  local deadline=$((SECONDS + 600))
+  while ((SECONDS < deadline)); do [[ $(running "$1") -ge $2 ]] && return 0; sleep 0.2; done
+  echo "timeout waiting for $2 running tasks of $1" >&2; return 1
+}
+measure() {  # measure CLI N -> "create scale"
+  local cli=$1 n=$2 svc=bench$2
+  local t0; t0=$(now)
+  $cli service create -d --name "$svc" --replicas "$n" busybox sleep 100000 >/dev/null 2>&1
+  wait_running "$svc" "$n"; local c; c=$(elapsed "$t0")
+  t0=$(now)
+  $cli service scale -d "$svc=$((2 * n))" >/dev/null 2>&1
+  wait_running "$svc" $((2 * n)); local s; s=$(elapsed "$t0")
+  $cli service rm "$svc" >/dev/null 2>&1
+  local deadline=$((SECONDS + 300))
+  while ((SECONDS < deadline)) && [[ $(curl -s --unix-socket "$HOSTSOCK" http://localhost/v1.41/containers/json) != "[]" ]]; do sleep 0.5; done
+  echo "$c $s"
+}
+kill_replace() {  # kill_replace CLI -> seconds from kill -9 to the replacement running
+  local cli=$1
+  $cli service create -d --name victim --replicas 1 busybox sleep 100000 >/dev/null 2>&1
+  wait_running victim 1
+  local pid
+  pid=$(curl -s --unix-socket "$HOSTSOCK" "http://localhost/v1.41/containers/json" |
+    python3 -c 'import json,sys; print([c["Id"] for c in json.load(sys.stdin) if c["Labels"].get("com.docker.swarm.service.name")=="victim"][0])')
+  pid=$(curl -s --unix-socket "$HOSTSOCK" "http://localhost/v1.41/tasks" |
+    python3 -c 'import json,sys
+for t in json.load(sys.stdin):
+  cs=t["Status"].get("ContainerStatus") or {}
+  if t["Status"]["State"]=="running" and cs.get("ContainerID")==sys.argv[1]: print(cs.get("PID",0))' "$pid")
+  local t0; t0=$(now)
+  kill -9 "$pid"
+  sleep 0.5
+  wait_running victim 1; local t; t=$(elapsed "$t0")
+  $cli service rm victim >/dev/null 2>&1
+  echo "$t"
+}
+
+# ---- start both
+dockerd --data-root "$W/docker" -H "unix://$W/docker.sock" --exec-root "$W/dexec" --pidfile "$W/docker.pid" \
+  --iptables=false --bridge=none >"$W/dockerd.log" 2>&1 &
+DPID=$!
+"$BUILD/shoald" -H "unix://$W/shoal.sock" --data-root "$W/shoal" --etcd-client-port 24379 --etcd-peer-port 24380 \
+  >"$W/shoald.log" 2>&1 &
+SPID=$!
+for _ in $(seq 1 150); do
+  curl -sf --unix-socket "$W/docker.sock" http://localhost/_ping >/dev/null 2>&1 &&
+    curl -sf --unix-socket "$W/shoal.sock" http://localhost/_ping >/dev/null 2>&1 && break
+  sleep 0.2
+done
+DK="docker -H unix://$W/docker.sock"
+SH="$BUILD/shoal -H unix://$W/shoal.sock"
+$DK swarm init --advertise-addr 127.0.0.1 >/dev/null
+$SH swarm init >/dev/null
+$DK import images/out/busybox.tar busybox:latest >/dev/null
+$SH image import images/out/busybox.tar busybox:latest >/dev/null
+
+echo "| figure | N | runc alone (s) | shoal (s) | Docker Swarm (s) | Docker / shoal |"
+echo "|---|---|---|---|---|---|"
+for n in $SIZES; do
+  floor=$(runc_floor "$n")
+  HOSTSOCK=$W/shoal.sock; read -r sc ss < <(measure "$SH" "$n")
+  HOSTSOCK=$W/docker.sock; read -r dc ds < <(measure "$DK" "$n")
+  ratio() { python3 -c "print(f'{$1/$2:.1f}x')"; }
+  echo "| create → all running | $n | $floor | $sc | $dc | $(ratio "$dc" "$sc") |"
+  echo "| scale $n → $((2 * n)) | $n | | $ss | $ds | $(ratio "$ds" "$ss") |"
+done
+HOSTSOCK=$W/shoal.sock; sk=$(kill_replace "$SH")
+HOSTSOCK=$W/docker.sock; dkr=$(kill_replace "$DK")
+echo "| kill -9 → replacement running (5 s restart delay) | 1 | | $sk | $dkr | $(python3 -c "print(f'{$dkr/$sk:.1f}x')") |"
