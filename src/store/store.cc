@@ -76,7 +76,11 @@ struct Batch::Op {
   std::function<Status(const std::optional<KeyValue>& current, std::vector<Compare>*,
                        std::vector<TxnOp>*, bool* write)>
       render;
-  std::vector<std::string> extra_keys;  // other keys render's compares depend on
+  // Fast path for updates rendered against the cache: gets the cached typed
+  // object (a const T*) and its mod_revision, skipping a JSON round trip.
+  std::function<Status(const void* cached, int64_t mod_revision, std::vector<Compare>*, std::vector<TxnOp>*,
+                       bool* write)>
+      render_cached;
 };
 
 namespace {
@@ -120,6 +124,16 @@ std::shared_ptr<Batch::Op> make_update(Kind kind, const std::string& id,
     if (!fn(*obj)) return ok_status();
     cmps->push_back({key, Compare::Target::kModRevision, cur->mod_revision});
     ops->push_back({TxnOp::Type::kPut, key, encode(*obj), 0});
+    *write = true;
+    return ok_status();
+  };
+  op->render_cached = [key, fn](const void* cached, int64_t rev, std::vector<Compare>* cmps,
+                                std::vector<TxnOp>* ops, bool* write) -> Status {
+    *write = false;
+    T obj = *static_cast<const T*>(cached);
+    if (!fn(obj)) return ok_status();
+    cmps->push_back({key, Compare::Target::kModRevision, rev});
+    ops->push_back({TxnOp::Type::kPut, key, encode(obj), 0});
     *write = true;
     return ok_status();
   };
@@ -553,6 +567,34 @@ Status Store::commit_chunk(std::vector<std::shared_ptr<Batch::Op>>& ops,
     for (auto& op : ops) {
       std::string key = object_key(op->kind, op->id);
       std::optional<KeyValue> cur;
+      if (!use_fresh && op->render_cached) {
+        // Typed fast path: the mutator runs on a copy of the cached object.
+        std::shared_lock lk(mu_);
+        const void* cached = nullptr;
+        int64_t rev = 0;
+        auto pick = [&](const auto& map) {
+          auto it = map.find(op->id);
+          if (it != map.end()) {
+            cached = &it->second;
+            rev = static_cast<int64_t>(it->second.version);
+          }
+        };
+        switch (op->kind) {
+          case Kind::kCluster:
+            if (snap_.cluster && snap_.cluster->id == op->id) {
+              cached = &*snap_.cluster;
+              rev = static_cast<int64_t>(snap_.cluster->version);
+            }
+            break;
+          case Kind::kNode: pick(snap_.nodes); break;
+          case Kind::kService: pick(snap_.services); break;
+          case Kind::kTask: pick(snap_.tasks); break;
+        }
+        if (!cached) continue;  // gone: nothing to update
+        bool write = false;
+        SHOAL_RETURN_IF_ERROR(op->render_cached(cached, rev, &cmps, &txn_ops, &write));
+        continue;
+      }
       if (use_fresh) {
         cur = fresh[key];
       } else {

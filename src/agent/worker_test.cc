@@ -1,0 +1,139 @@
+#include "agent/worker.h"
+
+#include <gtest/gtest.h>
+
+#include <mutex>
+
+#include "agent/fake_executor.h"
+
+namespace shoal::agent {
+namespace {
+
+class WorkerTest : public ::testing::Test {
+ protected:
+  Task task(const std::string& id, TaskState desired = TaskState::kRunning) {
+    Task t;
+    t.id = id;
+    t.service_name = "web";
+    t.slot = 1;
+    t.node_id = "n1";
+    t.status.state = TaskState::kAssigned;
+    t.desired_state = desired;
+    return t;
+  }
+  // Runs reconciliation passes and the executor jobs until nothing moves.
+  void settle() {
+    for (int i = 0; i < 50; ++i) {
+      worker.reconcile();
+      for (int j = 0; j < 200 && !worker.idle(); ++j) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  std::vector<TaskState> reported(const std::string& id) {
+    std::lock_guard lk(mu);
+    std::vector<TaskState> out;
+    for (auto& [tid, st] : reports)
+      if (tid == id) out.push_back(st.state);
+    return out;
+  }
+  FakeExecutor exec;
+  FakeClock clock;
+  std::mutex mu;
+  std::vector<std::pair<std::string, TaskStatus>> reports;
+  Worker worker{exec, clock,
+                [this](const std::string& id, const TaskStatus& st) {
+                  std::lock_guard lk(mu);
+                  reports.emplace_back(id, st);
+                },
+                WorkerOptions{2, std::chrono::milliseconds(100000)}};
+  void SetUp() override { worker.start(); }
+  void TearDown() override { worker.stop(); }
+};
+
+TEST_F(WorkerTest, DrivesATaskForwardToRunningInOrder) {
+  worker.assign({task("t1")});
+  settle();
+  auto states = reported("t1");
+  ASSERT_FALSE(states.empty());
+  EXPECT_EQ(states.back(), TaskState::kRunning);
+  EXPECT_TRUE(std::is_sorted(states.begin(), states.end())) << "states only move forward";
+  EXPECT_EQ(exec.observe("t1").kind, Observation::Kind::kRunning);
+}
+
+TEST_F(WorkerTest, ReportsExitAsFailedOrComplete) {
+  worker.assign({task("t1"), task("t2")});
+  settle();
+  exec.exit_task("t1", 137);
+  exec.exit_task("t2", 0);
+  settle();
+  auto s1 = worker.status_of("t1");
+  auto s2 = worker.status_of("t2");
+  ASSERT_TRUE(s1 && s2);
+  EXPECT_EQ(s1->state, TaskState::kFailed);
+  EXPECT_EQ(s1->err, "task: non-zero exit (137)");
+  EXPECT_EQ(s2->state, TaskState::kComplete);
+}
+
+TEST_F(WorkerTest, DesiredShutdownStopsAndUnassignedIsRemoved) {
+  worker.assign({task("t1")});
+  settle();
+  worker.assign({task("t1", TaskState::kShutdown)});
+  settle();
+  EXPECT_EQ(worker.status_of("t1")->state, TaskState::kShutdown);
+  EXPECT_EQ(exec.observe("t1").kind, Observation::Kind::kExited);
+  worker.assign({});
+  settle();
+  EXPECT_EQ(exec.observe("t1").kind, Observation::Kind::kMissing);
+  EXPECT_FALSE(worker.status_of("t1").has_value());
+}
+
+TEST_F(WorkerTest, AdoptsARunningContainerAfterRestart) {
+  // The executor already runs the task (a container kept by its shim) and the
+  // manager's last stored status is "starting": the worker reports running
+  // without preparing again.
+  Task t = task("t1");
+  ASSERT_TRUE(exec.prepare(t).ok());
+  ASSERT_TRUE(exec.start(t).ok());
+  t.status.state = TaskState::kStarting;
+  worker.assign({t});
+  settle();
+  auto states = reported("t1");
+  ASSERT_FALSE(states.empty());
+  EXPECT_EQ(states.back(), TaskState::kRunning);
+  EXPECT_EQ(std::count(states.begin(), states.end(), TaskState::kPreparing), 0);
+}
+
+TEST_F(WorkerTest, OrphanContainersFromBeforeARestartAreRemoved) {
+  Task old = task("gone");
+  ASSERT_TRUE(exec.prepare(old).ok());
+  ASSERT_TRUE(exec.start(old).ok());
+  worker.assign({});
+  settle();
+  EXPECT_EQ(exec.observe("gone").kind, Observation::Kind::kMissing);
+}
+
+TEST_F(WorkerTest, PrepareFailureRejectsWithTheReason) {
+  class Failing : public FakeExecutor {
+   public:
+    Status prepare(const Task&) override { return not_found("No such image: nosuch:1"); }
+  };
+  Failing failing;
+  std::vector<TaskStatus> seen;
+  std::mutex m;
+  Worker w(failing, clock, [&](const std::string&, const TaskStatus& s) {
+    std::lock_guard lk(m);
+    seen.push_back(s);
+  });
+  w.start();
+  w.assign({task("t1")});
+  for (int i = 0; i < 200 && !(w.status_of("t1") && w.status_of("t1")->state == TaskState::kRejected); ++i) {
+    w.reconcile();
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  ASSERT_TRUE(w.status_of("t1"));
+  EXPECT_EQ(w.status_of("t1")->state, TaskState::kRejected);
+  EXPECT_NE(w.status_of("t1")->err.find("No such image"), std::string::npos);
+  w.stop();
+}
+
+}  // namespace
+}  // namespace shoal::agent
