@@ -24,6 +24,12 @@ void Worker::stop() {
   if (loop_.joinable()) loop_.join();
   for (auto& t : pool_) t.join();
   pool_.clear();
+  std::vector<std::pair<std::thread, std::shared_ptr<std::atomic<bool>>>> stoppers;
+  {
+    std::lock_guard lk(mu_);
+    stoppers.swap(stoppers_);
+  }
+  for (auto& t : stoppers) t.first.join();
 }
 
 void Worker::assign(std::vector<Task> tasks) {
@@ -73,10 +79,31 @@ void Worker::set_status(Entry& e, TaskState state, const std::string& message, c
   if (e.assigned) reporter_(e.task.id, e.status);
 }
 
-void Worker::run_job(const std::string& task_id, std::function<void(Task)> job) {
+void Worker::run_job(const std::string& task_id, std::function<void(Task)> job, bool dedicated) {
   auto& e = entries_.at(task_id);
   e.busy = true;
   Task copy = e.task;
+  if (dedicated) {
+    // Stops wait out grace periods (10 s for a process that ignores SIGTERM):
+    // each gets its own thread so they run in parallel, as Docker's do, and
+    // never hold up starts.
+    // Join the stoppers that finished, so handles do not pile up.
+    for (auto it = stoppers_.begin(); it != stoppers_.end();) {
+      if (*it->second) {
+        it->first.join();
+        it = stoppers_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    stoppers_.emplace_back(std::thread([copy = std::move(copy), job = std::move(job), done]() mutable {
+                             job(std::move(copy));
+                             *done = true;
+                           }),
+                           done);
+    return;
+  }
   // Executor calls run without the lock, on a copy of the task; jobs apply
   // their results under the lock (an entry is only erased by its own job).
   jobs_.push_back([copy = std::move(copy), job = std::move(job)]() mutable { job(std::move(copy)); });
@@ -103,7 +130,7 @@ void Worker::step_locked(Entry& e) {
         set_status(en, TaskState::kShutdown, "shutdown");
         wake_ = true;
         cv_.notify_all();
-      });
+      }, /*dedicated=*/true);
       return;
     }
     if (!is_terminal(s)) {

@@ -14,7 +14,9 @@
 // Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
+#include <memory>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -58,7 +60,7 @@ class Worker {
     bool busy = false;
   };
   void set_status(Entry& e, TaskState state, const std::string& message, const std::string& err = "");
-  void run_job(const std::string& task_id, std::function<void(Task)> job);
+  void run_job(const std::string& task_id, std::function<void(Task)> job, bool dedicated = false);
   void loop();
   void pool_loop();
   void step_locked(Entry& e);
@@ -78,6 +80,8 @@ class Worker {
   bool wake_ = false;
   std::thread loop_;
   std::vector<std::thread> pool_;
+  // One thread per stop in flight, with its done flag; joined when done or in stop().
+  std::vector<std::pair<std::thread, std::shared_ptr<std::atomic<bool>>>> stoppers_;
 };
 
 }  // namespace shoal::agent
