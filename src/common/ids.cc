@@ -45,14 +45,17 @@ std::string new_object_id() {
   return base36(random_bytes(16), 25);
 }
 
-std::string new_container_id() {
+std::string hex_encode(const std::string& bytes) {
   static const char* kHex = "0123456789abcdef";
-  std::string b = random_bytes(32), out;
-  for (unsigned char c : b) {
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
     out.push_back(kHex[c >> 4]);
     out.push_back(kHex[c & 15]);
   }
   return out;
 }
+
+std::string new_container_id() { return hex_encode(random_bytes(32)); }
 
 }  // namespace shoal

@@ -110,13 +110,7 @@ Result<std::string> sha256_file(const std::string& path) {
   unsigned int n = 0;
   EVP_DigestFinal_ex(ctx, md, &n);
   EVP_MD_CTX_free(ctx);
-  static const char* kHex = "0123456789abcdef";
-  std::string hex;
-  for (unsigned i = 0; i < n; ++i) {
-    hex.push_back(kHex[md[i] >> 4]);
-    hex.push_back(kHex[md[i] & 15]);
-  }
-  return hex;
+  return hex_encode(std::string(reinterpret_cast<const char*>(md), n));
 }
 
 Status extract_tar(const std::string& tar_path, const std::string& dest) {

@@ -77,13 +77,7 @@ Result<std::string> cert_digest_hex(const std::string& cert_pem) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
   if (!X509_digest(cert.get(), EVP_sha256(), md, &n)) return internal_error("digesting the CA certificate failed");
-  static const char* kHex = "0123456789abcdef";
-  std::string hex;
-  for (unsigned i = 0; i < n; ++i) {
-    hex.push_back(kHex[md[i] >> 4]);
-    hex.push_back(kHex[md[i] & 15]);
-  }
-  return hex;
+  return hex_encode(std::string(reinterpret_cast<const char*>(md), n));
 }
 
 Result<std::string> new_join_token(const std::string& cert_pem) {
