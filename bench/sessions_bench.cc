@@ -188,7 +188,7 @@ int main(int argc, char** argv) {
       for (const auto& [_, t] : s.tasks) running += t.status.state == TaskState::kRunning;
     });
     if (running >= static_cast<size_t>(total)) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   double secs = std::chrono::duration<double>(Clk::now() - t0).count();
   done = true;

@@ -134,6 +134,10 @@ void Agent::status_loop() {
       std::unique_lock lk(mu_);
       cv_.wait(lk, [&] { return stopping_ || (!pending_.empty() && !session_id_.empty()); });
       if (stopping_) break;
+      // Let the states a task passes through in quick succession (accepted,
+      // preparing, starting, running) collapse into one report.
+      cv_.wait_for(lk, options_.status_coalesce, [&] { return stopping_.load(); });
+      if (stopping_) break;
       batch.session_id = session_id_;
       for (auto& [id, st] : pending_) batch.updates.push_back({id, st});
       pending_.clear();

@@ -28,6 +28,8 @@ struct AgentOptions {
   std::string addr;
   NodeDescription description;
   WorkerOptions worker;
+  // How long status reports gather before they are sent together.
+  std::chrono::milliseconds status_coalesce{25};
 };
 
 class Agent {
