@@ -48,6 +48,7 @@ http::Response Api::tasks_list(const http::Request& req) {
   }
   bool up_to_date = f->count("_up-to-date") && !f->at("_up-to-date").empty();
   std::vector<const Task*> picked;
+  std::vector<Task> copies;
   json out = json::array();
   (*store)->view([&](const StoreSnapshot& snap) {
     auto consider = [&](const Task& t) {
@@ -78,8 +79,12 @@ http::Response Api::tasks_list(const http::Request& req) {
     std::sort(picked.begin(), picked.end(), [](const Task* a, const Task* b) {
       return a->created_at != b->created_at ? a->created_at < b->created_at : a->id < b->id;
     });
-    for (const Task* t : picked) out.push_back(api_json(json(*t)));
+    // Copy under the lock; serialize outside it, so a large listing never
+    // holds up the watch that keeps the cache current.
+    copies.reserve(picked.size());
+    for (const Task* t : picked) copies.push_back(*t);
   });
+  for (const Task& t : copies) out.push_back(api_json(json(t)));
   return json_response(200, out);
 }
 
