@@ -27,7 +27,12 @@ void Agent::start() {
 }
 
 void Agent::stop() {
-  if (stopping_.exchange(true)) return;
+  {
+    // Under the lock, so a loop between checking its predicate and blocking
+    // cannot miss the wake-up.
+    std::lock_guard lk(mu_);
+    if (stopping_.exchange(true)) return;
+  }
   cv_.notify_all();
   if (assignments_thread_.joinable()) assignments_thread_.join();
   if (heartbeat_thread_.joinable()) heartbeat_thread_.join();

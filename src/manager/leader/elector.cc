@@ -19,7 +19,10 @@ void Elector::start() {
 }
 
 void Elector::stop() {
-  if (stopping_.exchange(true)) return;
+  {
+    std::lock_guard lk(mu_);
+    if (stopping_.exchange(true)) return;
+  }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
