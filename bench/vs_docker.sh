@@ -20,7 +20,7 @@ cleanup() {
     DOCKER_HOST=unix://$W/docker.sock docker swarm leave --force >/dev/null 2>&1
     kill "$DPID"; wait "$DPID"
   fi
-  umount -R "$W" 2>/dev/null
+  awk -v d="$W" '$2 ~ "^"d {print $2}' /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
   rm -rf "$W"
 }
 trap cleanup EXIT

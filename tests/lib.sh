@@ -94,7 +94,9 @@ finish() {
   if ((FAILURES > 0 || rc != 0)); then
     echo "---- shoald log (last 80 lines) ----"; tail -80 "$T_DIR/shoald.log" 2>/dev/null || true
   fi
-  umount -R "$T_DIR/data" 2>/dev/null || true
+  # Whatever is still mounted below the test dir (a container's rootfs if
+  # shoald died mid-test): unmount it, deepest first.
+  awk -v d="$T_DIR" '$2 ~ "^"d {print $2}' /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
   rm -rf "$T_DIR"
   echo "$((CHECKS - FAILURES)) passed, $FAILURES failed"
   if ((FAILURES > 0)); then exit 1; fi
