@@ -119,8 +119,9 @@ void Agent::heartbeat_loop() {
       if (r.ok() && r->status == 404) invalidate_session(sid);
     }
     std::unique_lock lk(mu_);
-    // Beat at a third of the period so one lost beat is never fatal.
-    cv_.wait_for(lk, sid.empty() ? std::chrono::nanoseconds(std::chrono::milliseconds(200)) : period / 3,
+    // Beat twice per period: a node is marked down only after 3 periods
+    // without one, so several lost beats in a row are still not fatal.
+    cv_.wait_for(lk, sid.empty() ? std::chrono::nanoseconds(std::chrono::milliseconds(200)) : period / 2,
                  [&] { return stopping_.load(); });
   }
 }
