@@ -208,6 +208,12 @@ int main(int argc, char** argv) {
             << "service ps p50/max ms: " << pct(ps_ms, 0.5) << " / " << pct(ps_ms, 1.0) << "\n";
   kill(child, SIGKILL);
   waitpid(child, nullptr, 0);
+  rusage children{};
+  getrusage(RUSAGE_CHILDREN, &children);  // the agents' process and etcd
+  std::cout << "agents + etcd cpu seconds (whole run): "
+            << children.ru_utime.tv_sec + children.ru_stime.tv_sec +
+                   (children.ru_utime.tv_usec + children.ru_stime.tv_usec) / 1e6
+            << "\n";
   server.stop();
   loops.stop();
   disp.stop();

@@ -66,6 +66,10 @@ void ControlLoops::loop() {
   while (!stopping_) {
     cv_.wait(lk, [&] { return stopping_ || all_dirty_ || !dirty_.empty() || schedule_pending_; });
     if (stopping_) break;
+    // Gather the rest of a burst of changes (a batch of status reports is
+    // many watch events) so that it costs one pass, not one per event.
+    cv_.wait_for(lk, std::chrono::milliseconds(10), [&] { return stopping_; });
+    if (stopping_) break;
     lk.unlock();
     Status st = run_pass();
     lk.lock();

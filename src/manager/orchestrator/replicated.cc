@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <unordered_set>
 
 #include "common/ids.h"
 
@@ -236,11 +237,13 @@ Plan reconcile_service(const Service& s, const std::vector<const Task*>& tasks, 
       if (static_cast<int64_t>(++kept) > ctx.history_limit) plan.remove.push_back(t->id);
     }
   }
-  // Forget memory of deleted tasks.
-  std::set<std::string> present;
-  for (const Task* t : tasks) present.insert(t->id);
-  std::erase_if(mem.ended_at, [&](const auto& kv) { return !present.count(kv.first); });
-  std::erase_if(mem.running_at, [&](const auto& kv) { return !present.count(kv.first); });
+  // Forget memory of deleted tasks, once it holds more than the tasks there are.
+  if (mem.ended_at.size() + mem.running_at.size() > 2 * tasks.size() + 64) {
+    std::unordered_set<std::string> present;
+    for (const Task* t : tasks) present.insert(t->id);
+    std::erase_if(mem.ended_at, [&](const auto& kv) { return !present.count(kv.first); });
+    std::erase_if(mem.running_at, [&](const auto& kv) { return !present.count(kv.first); });
+  }
   return plan;
 }
 
