@@ -1,0 +1,129 @@
+#include "manager/dispatcher/dispatcher.h"
+
+#include <gtest/gtest.h>
+
+#include <future>
+
+#include "store/memory_backend.h"
+
+namespace shoal::dispatcher {
+namespace {
+
+class DispatcherTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(store.start().ok());
+    DispatcherOptions o;
+    o.long_poll_timeout = std::chrono::milliseconds(2000);
+    d = std::make_unique<Dispatcher>(store, clock, o);
+    d->start();
+  }
+  void TearDown() override { d->stop(); }
+
+  // Sends one request; returns a future of the response (long polls resolve later).
+  std::future<http::Response> call(const std::string& method, const std::string& op, const std::string& body,
+                                   std::map<std::string, std::string> query = {}) {
+    auto p = std::make_shared<std::promise<http::Response>>();
+    http::Exchange ex;
+    ex.request.method = method;
+    ex.request.path = std::string(session::kPrefix) + op;
+    ex.request.body = body;
+    ex.request.query = std::move(query);
+    ex.respond = [p](http::Response r) { p->set_value(std::move(r)); };
+    d->serve(std::move(ex));
+    return p->get_future();
+  }
+  std::string register_node(const std::string& id) {
+    session::RegisterRequest req;
+    req.node_id = id;
+    req.description.hostname = id;
+    auto r = call("POST", "session", json(req).dump()).get();
+    EXPECT_EQ(r.status, 200) << r.body;
+    return json::parse(r.body).get<session::RegisterResponse>().session_id;
+  }
+  Task make_task(const std::string& id, const std::string& node) {
+    Task t;
+    t.id = id;
+    t.service_id = "s";
+    t.node_id = node;
+    t.status.state = TaskState::kAssigned;
+    return t;
+  }
+
+  MemoryBackend backend;
+  Store store{backend};
+  FakeClock clock;
+  std::unique_ptr<Dispatcher> d;
+};
+
+TEST_F(DispatcherTest, RegisterMarksTheNodeReady) {
+  register_node("n1");
+  auto n = store.node("n1");
+  ASSERT_TRUE(n.has_value());
+  EXPECT_EQ(n->state, NodeState::kReady);
+  EXPECT_EQ(d->session_count(), 1u);
+}
+
+TEST_F(DispatcherTest, MissedHeartbeatsMarkTheNodeDown) {
+  std::string sid = register_node("n1");
+  clock.advance(std::chrono::seconds(5));
+  EXPECT_EQ(call("POST", "heartbeat", json{{"SessionID", sid}}.dump()).get().status, 200);
+  clock.advance(std::chrono::seconds(10));
+  EXPECT_EQ(store.node("n1")->state, NodeState::kReady) << "two periods without a beat are tolerated";
+  clock.advance(std::chrono::seconds(10));
+  for (int i = 0; i < 200 && store.node("n1")->state != NodeState::kDown; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(store.node("n1")->state, NodeState::kDown);
+  EXPECT_EQ(call("POST", "heartbeat", json{{"SessionID", sid}}.dump()).get().status, 404);
+}
+
+TEST_F(DispatcherTest, LongPollAnsweredWhenTheAssignmentSetChanges) {
+  std::string sid = register_node("n1");
+  auto first = call("GET", "assignments", "", {{"session", sid}, {"since", "0"}}).get();
+  ASSERT_EQ(first.status, 200);
+  auto set = json::parse(first.body).get<session::AssignmentSet>();
+  EXPECT_TRUE(set.tasks.empty());
+  auto pending = call("GET", "assignments", "", {{"session", sid}, {"since", std::to_string(set.generation)}});
+  EXPECT_EQ(pending.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
+  Batch b;
+  b.create(make_task("t1", "n1"));
+  b.create(make_task("t2", "other"));
+  ASSERT_TRUE(store.commit(b).ok());
+  ASSERT_EQ(pending.wait_for(std::chrono::seconds(2)), std::future_status::ready);
+  auto next = json::parse(pending.get().body).get<session::AssignmentSet>();
+  ASSERT_EQ(next.tasks.size(), 1u);
+  EXPECT_EQ(next.tasks[0].id, "t1");
+  EXPECT_GT(next.generation, set.generation);
+}
+
+TEST_F(DispatcherTest, StatusReportsOnlyMoveForward) {
+  std::string sid = register_node("n1");
+  Batch b;
+  b.create(make_task("t1", "n1"));
+  ASSERT_TRUE(store.commit(b).ok());
+  auto report = [&](TaskState s) {
+    session::StatusBatch batch;
+    batch.session_id = sid;
+    TaskStatus st;
+    st.state = s;
+    st.message = task_state_name(s);
+    batch.updates.push_back({"t1", st});
+    return call("POST", "status", json(batch).dump()).get().status;
+  };
+  EXPECT_EQ(report(TaskState::kRunning), 200);
+  EXPECT_EQ(store.task("t1")->status.state, TaskState::kRunning);
+  EXPECT_EQ(report(TaskState::kStarting), 200);
+  EXPECT_EQ(store.task("t1")->status.state, TaskState::kRunning) << "a late report does not move it back";
+  EXPECT_EQ(report(TaskState::kFailed), 200);
+  EXPECT_EQ(store.task("t1")->status.state, TaskState::kFailed);
+}
+
+TEST_F(DispatcherTest, UnknownSessionsAndBadMessagesAreRefused) {
+  EXPECT_EQ(call("POST", "heartbeat", json{{"SessionID", "nope"}}.dump()).get().status, 404);
+  EXPECT_EQ(call("GET", "assignments", "", {{"session", "nope"}}).get().status, 404);
+  EXPECT_EQ(call("POST", "session", "{not json").get().status, 400);
+  EXPECT_EQ(call("POST", "session", "{}").get().status, 400);
+}
+
+}  // namespace
+}  // namespace shoal::dispatcher
