@@ -1,20 +1,21 @@
 #include "agent/runtime/image_store.h"
 
-#include <archive.h>
-#include <archive_entry.h>
-#include <openssl/evp.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
-#include <sys/xattr.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
+#include <functional>
+#include <set>
 
-#include "common/image_reference.h"
+#include <nlohmann/json.hpp>
+
+#include "agent/runtime/layer.h"
 #include "common/ids.h"
+#include "common/image_reference.h"
+#include "common/time.h"
 
 namespace shoal::runtime {
 
@@ -23,303 +24,488 @@ using nlohmann::json;
 
 namespace {
 
-Status write_atomic(const std::string& path, const std::string& data) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << data;
-    out.flush();
-    if (!out) return internal_error("writing " + tmp + " failed");
-  }
-  FILE* f = fopen(tmp.c_str(), "r");
-  if (f) {
-    fsync(fileno(f));
-    fclose(f);
-  }
-  if (rename(tmp.c_str(), path.c_str()) != 0) return errno_status("renaming " + tmp, errno);
-  return ok_status();
-}
-
-// OCI whiteouts (.wh.name, .wh..wh..opq) to overlayfs ones.
-void convert_whiteouts(const fs::path& dir) {
-  std::vector<fs::path> found;
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(dir, ec); it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (ec) break;
-    if (it->path().filename().string().rfind(".wh.", 0) == 0) found.push_back(it->path());
-  }
-  for (const auto& p : found) {
-    std::string name = p.filename().string();
-    fs::remove(p, ec);
-    if (name == ".wh..wh..opq") {
-      setxattr(p.parent_path().c_str(), "trusted.overlay.opaque", "y", 1, 0);
-    } else {
-      fs::path target = p.parent_path() / name.substr(4);
-      fs::remove_all(target, ec);
-      mknod(target.c_str(), S_IFCHR | 0, makedev(0, 0));
-    }
-  }
-}
-
-int64_t dir_size(const fs::path& dir) {
-  int64_t total = 0;
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(dir, ec); it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (ec) break;
-    if (it->is_regular_file(ec) && !it->is_symlink(ec)) total += static_cast<int64_t>(it->file_size(ec));
-  }
-  return total;
-}
+constexpr const char* kNoImageAdvice =
+    " (this node has no registry access: build the example images with images/build.sh, then "
+    "`shoal image import ROOTFS.tar NAME:TAG` or `shoal image load -i ARCHIVE.tar`)";
 
 std::vector<std::string> strings(const json& j, const char* key) {
   std::vector<std::string> out;
   if (j.contains(key) && j[key].is_array())
-    for (const auto& s : j[key]) out.push_back(s.get<std::string>());
+    for (const auto& s : j[key])
+      if (s.is_string()) out.push_back(s.get<std::string>());
   return out;
 }
 
-ImageConfig config_from(const json& c) {
-  ImageConfig out;
-  out.entrypoint = strings(c, "Entrypoint");
-  out.cmd = strings(c, "Cmd");
-  out.env = strings(c, "Env");
-  out.working_dir = c.value("WorkingDir", "");
-  out.user = c.value("User", "");
-  out.stop_signal = c.value("StopSignal", "");
-  return out;
+std::string string_field(const json& j, const char* key) {
+  return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
 }
 
-json config_json(const ImageConfig& c) {
-  return {{"Entrypoint", c.entrypoint}, {"Cmd", c.cmd}, {"Env", c.env},
-          {"WorkingDir", c.working_dir}, {"User", c.user}, {"StopSignal", c.stop_signal}};
+bool is_hex(const std::string& s) { return s.find_first_not_of("0123456789abcdef") == std::string::npos; }
+
+// "sha256:<64 hex>" -> hex, else "".
+std::string digest_hex(const std::string& digest) {
+  if (digest.rfind("sha256:", 0) != 0) return "";
+  std::string hex = digest.substr(7);
+  return hex.size() == 64 && is_hex(hex) ? hex : "";
+}
+
+std::string go_arch() {
+  struct utsname u {};
+  uname(&u);
+  std::string m = u.machine;
+  if (m == "x86_64") return "amd64";
+  if (m == "aarch64") return "arm64";
+  return m;
+}
+
+// A path named inside an archive, relative to the extracted dir; refuses
+// anything that could point outside it.
+Result<std::string> inside(const std::string& dir, const std::string& rel) {
+  if (rel.empty() || rel[0] == '/' || rel.find("..") != std::string::npos) {
+    return invalid_argument("the archive names a file outside itself: \"" + rel + "\"");
+  }
+  std::string p = dir + "/" + rel;
+  if (!fs::exists(p)) return invalid_argument("the archive lacks " + rel + ", which its manifest lists");
+  return p;
+}
+
+// A scratch directory removed on scope exit.
+struct ScratchDir {
+  std::string path;
+  ~ScratchDir() {
+    std::error_code ec;
+    if (!path.empty()) fs::remove_all(path, ec);
+  }
+};
+
+bool layer_mounted(const std::string& layer_dir) {
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    size_t p = line.find(layer_dir);
+    if (p == std::string::npos) continue;
+    size_t end = p + layer_dir.size();
+    if (end == line.size() || line[end] == ':' || line[end] == ',' || line[end] == ' ') return true;
+  }
+  return false;
 }
 
 }  // namespace
 
-Result<std::string> sha256_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return not_found("cannot read " + path);
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
-  char buf[1 << 16];
-  while (in) {
-    in.read(buf, sizeof buf);
-    EVP_DigestUpdate(ctx, buf, static_cast<size_t>(in.gcount()));
-  }
-  unsigned char md[32];
-  unsigned int n = 0;
-  EVP_DigestFinal_ex(ctx, md, &n);
-  EVP_MD_CTX_free(ctx);
-  return hex_encode(std::string(reinterpret_cast<const char*>(md), n));
-}
-
-Status extract_tar(const std::string& tar_path, const std::string& dest) {
-  struct archive* a = archive_read_new();
-  archive_read_support_filter_all(a);
-  archive_read_support_format_tar(a);
-  archive_read_support_format_gnutar(a);
-  struct archive* w = archive_write_disk_new();
-  archive_write_disk_set_options(w, ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_OWNER |
-                                        ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_SECURE_NODOTDOT);
-  Status st;
-  if (archive_read_open_filename(a, tar_path.c_str(), 1 << 16) != ARCHIVE_OK) {
-    st = invalid_argument("cannot read " + tar_path + " as a tar archive: " + archive_error_string(a));
-  } else {
-    struct archive_entry* e;
-    int r;
-    while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-      std::string p = archive_entry_pathname(e);
-      while (p.rfind("./", 0) == 0) p = p.substr(2);
-      if (p.empty() || p == ".") continue;
-      archive_entry_set_pathname(e, (dest + "/" + p).c_str());
-      if (const char* hl = archive_entry_hardlink(e)) {
-        std::string h = hl;
-        while (h.rfind("./", 0) == 0) h = h.substr(2);
-        archive_entry_set_hardlink(e, (dest + "/" + h).c_str());
-      }
-      if (archive_write_header(w, e) == ARCHIVE_OK) {
-        const void* buf;
-        size_t size;
-        la_int64_t off;
-        while (archive_read_data_block(a, &buf, &size, &off) == ARCHIVE_OK) archive_write_data_block(w, buf, size, off);
-      }
-      archive_write_finish_entry(w);
-    }
-    if (r != ARCHIVE_EOF) st = invalid_argument(tar_path + " is not a valid tar archive: " + archive_error_string(a));
-  }
-  archive_read_free(a);
-  archive_write_free(w);
-  return st;
-}
-
 ImageStore::ImageStore(std::string root) : root_(std::move(root) + "/images") {}
+
+std::string ImageStore::blob_path(const std::string& hex) const { return root_ + "/blobs/sha256/" + hex; }
+std::string ImageStore::layer_dir(const std::string& hex) const { return root_ + "/layers/" + hex; }
 
 Status ImageStore::open() {
   std::error_code ec;
-  fs::create_directories(root_ + "/layers", ec);
-  if (ec) return internal_error("creating " + root_ + ": " + ec.message());
-  std::ifstream in(root_ + "/index.json");
-  if (!in) return ok_status();
-  try {
-    json j = json::parse(in);
-    std::lock_guard lk(mu_);
-    const json images = j.value("Images", json::object());
-    const json refs = j.value("Refs", json::object());
-    for (const auto& [id, im] : images.items()) {
-      Image img;
-      img.info.id = id;
-      img.info.created = im.value("Created", int64_t{0});
-      img.info.size = im.value("Size", int64_t{0});
-      img.config = config_from(im.value("Config", json::object()));
-      img.layers = strings(im, "Layers");
-      images_[id] = img;
+  for (const char* sub : {"/blobs/sha256", "/layers", "/tmp"}) {
+    fs::create_directories(root_ + sub, ec);
+    if (ec) return internal_error("creating " + root_ + sub + ": " + ec.message() + " (is the data root writable?)");
+  }
+  for (const auto& e : fs::directory_iterator(root_ + "/tmp", ec)) fs::remove_all(e.path(), ec);
+  for (const auto& e : fs::directory_iterator(root_ + "/layers", ec)) {
+    if (e.path().filename().string().find(".tmp-") != std::string::npos) fs::remove_all(e.path(), ec);
+  }
+  std::map<std::string, Image> images;
+  for (const auto& e : fs::directory_iterator(root_ + "/blobs/sha256", ec)) {
+    std::string hex = e.path().filename().string();
+    if (hex.size() != 64 || !is_hex(hex)) continue;
+    auto bytes = read_whole_file(e.path().string());
+    if (!bytes.ok()) return bytes.status().with_context("opening the image store");
+    auto img = parse_config(hex, *bytes);
+    if (img.ok()) images["sha256:" + hex] = std::move(*img);
+  }
+  std::map<std::string, std::string> refs, digests;
+  auto repos = read_whole_file(root_ + "/repositories.json");
+  if (repos.ok()) {
+    try {
+      const json j = json::parse(*repos);
+      const json repositories = j.value("Repositories", json::object());
+      const json digest_refs = j.value("Digests", json::object());
+      for (const auto& [ref, id] : repositories.items())
+        if (images.count(id.get<std::string>())) refs[ref] = id.get<std::string>();
+      for (const auto& [ref, id] : digest_refs.items())
+        if (images.count(id.get<std::string>())) digests[ref] = id.get<std::string>();
+    } catch (const std::exception& e) {
+      return internal_error("corrupt " + root_ + "/repositories.json: " + e.what() +
+                            " (fix or delete it; images stay, their names are lost)");
     }
-    for (const auto& [ref, id] : refs.items()) {
-      refs_[ref] = id.get<std::string>();
-      if (images_.count(id)) images_[id].info.refs.push_back(ref);
+  } else if (repos.status().code() != Code::kNotFound) {
+    return repos.status().with_context("opening the image store");
+  }
+  std::lock_guard lk(mu_);
+  images_ = std::move(images);
+  refs_ = std::move(refs);
+  digests_ = std::move(digests);
+  refresh_refs_locked();
+  return ok_status();
+}
+
+Result<ImageStore::Image> ImageStore::parse_config(const std::string& id_hex, const std::string& bytes) const {
+  Image img;
+  try {
+    json j = json::parse(bytes);
+    if (!j.is_object() || !j.contains("rootfs")) return invalid_argument("not an image config (no rootfs)");
+    const json c = j.contains("config") && j["config"].is_object() ? j["config"] : json::object();
+    img.config.entrypoint = strings(c, "Entrypoint");
+    img.config.cmd = strings(c, "Cmd");
+    img.config.env = strings(c, "Env");
+    img.config.working_dir = string_field(c, "WorkingDir");
+    img.config.user = string_field(c, "User");
+    img.config.stop_signal = string_field(c, "StopSignal");
+    for (const auto& d : strings(j["rootfs"], "diff_ids")) {
+      std::string hex = digest_hex(d);
+      if (hex.empty()) return invalid_argument("the image config lists an invalid diff id \"" + d + "\"");
+      img.diff_ids.push_back(hex);
+    }
+    auto created = parse_rfc3339(string_field(j, "created"));
+    if (created.ok()) {
+      img.info.created = std::chrono::duration_cast<std::chrono::seconds>(created->time_since_epoch()).count();
     }
   } catch (const std::exception& e) {
-    return internal_error("corrupt image index " + root_ + "/index.json: " + e.what());
+    return invalid_argument(std::string("malformed image config: ") + e.what());
   }
-  return ok_status();
+  img.info.id = "sha256:" + id_hex;
+  for (const auto& d : img.diff_ids) {
+    auto size = read_whole_file(layer_dir(d) + ".size");
+    if (size.ok()) img.info.size += std::atoll(size->c_str());
+  }
+  return img;
 }
 
-Status ImageStore::save_locked() {
-  json j = {{"Images", json::object()}, {"Refs", refs_}};
-  for (const auto& [id, im] : images_) {
-    j["Images"][id] = {{"Created", im.info.created}, {"Size", im.info.size},
-                       {"Config", config_json(im.config)}, {"Layers", im.layers}};
+Result<std::string> ImageStore::ensure_layer(const LayerFile& layer) {
+  SHOAL_ASSIGN_OR_RETURN(std::string diff, sha256_uncompressed(layer.path));
+  if (!layer.expected_diff_id.empty() && diff != layer.expected_diff_id) {
+    return invalid_argument("layer " + fs::path(layer.path).filename().string() + " has diff id sha256:" + diff +
+                            " but the image config says sha256:" + layer.expected_diff_id +
+                            " (the archive is corrupt)");
   }
-  return write_atomic(root_ + "/index.json", j.dump());
+  std::string dir = layer_dir(diff);
+  if (fs::exists(dir)) return diff;
+  std::string tmp = dir + ".tmp-" + new_object_id();
+  std::error_code ec;
+  fs::create_directories(tmp, ec);
+  if (ec) return internal_error("creating " + tmp + ": " + ec.message());
+  int64_t bytes = 0;
+  Status st = unpack_archive(layer.path, tmp, {}, &bytes);
+  if (st.ok()) st = write_file_atomic(dir + ".size", std::to_string(bytes));
+  if (st.ok() && rename(tmp.c_str(), dir.c_str()) != 0 && !fs::exists(dir)) {
+    st = errno_status("renaming " + tmp + " to " + dir, errno);
+  }
+  fs::remove_all(tmp, ec);
+  if (!st.ok()) return st.with_context("unpacking layer " + layer.path);
+  return diff;
 }
 
-Status ImageStore::tag_locked(const std::string& ref, const std::string& id) {
-  auto old = refs_.find(ref);
-  if (old != refs_.end() && images_.count(old->second)) {
-    auto& v = images_[old->second].info.refs;
-    std::erase(v, ref);
+Result<std::string> ImageStore::add_image(const std::string& config_bytes, const std::vector<LayerFile>& layers,
+                                          const std::vector<std::string>& refs,
+                                          const std::vector<std::string>& digests) {
+  std::string hex = sha256_hex(config_bytes);
+  std::string id = "sha256:" + hex;
+  SHOAL_ASSIGN_OR_RETURN(Image img, parse_config(hex, config_bytes));
+  if (img.diff_ids.size() != layers.size()) {
+    return invalid_argument("the image config lists " + std::to_string(img.diff_ids.size()) +
+                            " layers but the manifest " + std::to_string(layers.size()));
   }
-  refs_[ref] = id;
-  images_[id].info.refs.push_back(ref);
-  return ok_status();
+  img.info.size = 0;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    LayerFile l = layers[i];
+    l.expected_diff_id = img.diff_ids[i];
+    SHOAL_ASSIGN_OR_RETURN(std::string diff, ensure_layer(l));
+    (void)diff;
+    auto size = read_whole_file(layer_dir(img.diff_ids[i]) + ".size");
+    if (size.ok()) img.info.size += std::atoll(size->c_str());
+  }
+  if (!fs::exists(blob_path(hex))) SHOAL_RETURN_IF_ERROR(write_file_atomic(blob_path(hex), config_bytes));
+  std::lock_guard lk(mu_);
+  if (!images_.count(id)) images_[id] = std::move(img);
+  for (const auto& r : refs) refs_[r] = id;
+  for (const auto& d : digests) digests_[d] = id;
+  refresh_refs_locked();
+  SHOAL_RETURN_IF_ERROR(save_repositories_locked());
+  return id;
 }
 
-Result<std::string> ImageStore::add_layer(const std::string& tar_path, int64_t* size) {
-  SHOAL_ASSIGN_OR_RETURN(std::string digest, sha256_file(tar_path));
-  fs::path dir = fs::path(root_) / "layers" / digest;
-  if (!fs::exists(dir)) {
-    fs::path tmp = fs::path(root_) / "layers" / (digest + ".tmp-" + new_object_id());
-    fs::create_directories(tmp);
-    Status st = extract_tar(tar_path, tmp.string());
-    if (!st.ok()) {
-      fs::remove_all(tmp);
-      return st;
-    }
-    convert_whiteouts(tmp);
-    std::error_code ec;
-    fs::rename(tmp, dir, ec);
-    if (ec) fs::remove_all(tmp);  // another import won the race
+void ImageStore::refresh_refs_locked() {
+  for (auto& [_, im] : images_) {
+    im.info.refs.clear();
+    im.info.digests.clear();
   }
-  *size += dir_size(dir);
-  return digest;
+  for (const auto& [ref, id] : refs_) images_[id].info.refs.push_back(ref);
+  for (const auto& [ref, id] : digests_) images_[id].info.digests.push_back(ref);
+}
+
+Status ImageStore::save_repositories_locked() {
+  json j = {{"Repositories", refs_}, {"Digests", digests_}};
+  return write_file_atomic(root_ + "/repositories.json", j.dump(2) + "\n")
+      .with_context("saving the image references");
 }
 
 Result<std::string> ImageStore::import_rootfs(const std::string& tar_path, const std::string& ref_text,
                                               const ImageConfig& config) {
   SHOAL_ASSIGN_OR_RETURN(Reference ref, parse_reference(ref_text));
-  if (!ref.digest.empty()) return invalid_argument("cannot import into a digest reference; give NAME[:TAG]");
-  Image img;
-  SHOAL_ASSIGN_OR_RETURN(std::string layer, add_layer(tar_path, &img.info.size));
-  img.layers = {layer};
-  img.config = config;
-  if (img.config.cmd.empty() && img.config.entrypoint.empty()) img.config.cmd = {"sh"};
-  img.info.created = std::chrono::duration_cast<std::chrono::seconds>(
-                         std::chrono::system_clock::now().time_since_epoch()).count();
-  img.info.id = "sha256:" + layer;  // one layer + default config: the layer names the image
-  std::lock_guard lk(mu_);
-  img.info.refs.clear();
-  if (!images_.count(img.info.id)) images_[img.info.id] = img;
-  SHOAL_RETURN_IF_ERROR(tag_locked(ref.familiar(), img.info.id));
-  SHOAL_RETURN_IF_ERROR(save_locked());
-  return img.info.id;
+  if (!ref.digest.empty()) {
+    return invalid_argument("cannot import into the digest reference \"" + ref_text + "\": give NAME[:TAG]");
+  }
+  std::lock_guard wlk(write_mu_);
+  SHOAL_ASSIGN_OR_RETURN(std::string diff, sha256_uncompressed(tar_path));
+  std::string created = format_rfc3339(std::chrono::system_clock::now());
+  json c = json::object();
+  std::vector<std::string> cmd = config.cmd;
+  if (cmd.empty() && config.entrypoint.empty()) cmd = {"sh"};
+  if (!config.entrypoint.empty()) c["Entrypoint"] = config.entrypoint;
+  c["Cmd"] = cmd;
+  c["Env"] = config.env.empty()
+                 ? std::vector<std::string>{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+                 : config.env;
+  if (!config.working_dir.empty()) c["WorkingDir"] = config.working_dir;
+  if (!config.user.empty()) c["User"] = config.user;
+  if (!config.stop_signal.empty()) c["StopSignal"] = config.stop_signal;
+  json image = {{"architecture", go_arch()},
+                {"os", "linux"},
+                {"created", created},
+                {"config", c},
+                {"rootfs", {{"type", "layers"}, {"diff_ids", {"sha256:" + diff}}}},
+                {"history", {{{"created", created}, {"comment", "Imported from " + fs::path(tar_path).filename().string()}}}}};
+  auto id = add_image(image.dump(), {{tar_path, diff}}, {ref.familiar()}, {});
+  if (!id.ok()) return id.status().with_context("importing " + tar_path + " as " + ref.familiar());
+  return id;
+}
+
+Result<std::string> ImageStore::import_rootfs(std::istream& tar, const std::string& ref, const ImageConfig& config) {
+  std::string path = root_ + "/tmp/import-" + new_object_id() + ".tar";
+  ScratchDir cleanup{path};
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << tar.rdbuf();
+    if (!out) return internal_error("spooling the imported tarball to " + path + " failed (disk full?)");
+  }
+  return import_rootfs(path, ref, config);
 }
 
 Result<std::vector<std::string>> ImageStore::load(const std::string& archive_path) {
-  fs::path tmp = fs::path(root_) / ("load-" + new_object_id());
-  fs::create_directories(tmp);
-  struct Cleanup {
-    fs::path p;
-    ~Cleanup() {
-      std::error_code ec;
-      fs::remove_all(p, ec);
-    }
-  } cleanup{tmp};
-  SHOAL_RETURN_IF_ERROR(extract_tar(archive_path, tmp.string()));
-  std::ifstream mf(tmp / "manifest.json");
-  if (!mf) {
-    return invalid_argument(archive_path + " is not a docker save archive (no manifest.json); to import a plain "
-                            "root filesystem tarball use `shoal image import FILE NAME:TAG`");
+  std::lock_guard wlk(write_mu_);
+  ScratchDir dir{root_ + "/tmp/load-" + new_object_id()};
+  std::error_code ec;
+  fs::create_directories(dir.path, ec);
+  if (ec) return internal_error("creating " + dir.path + ": " + ec.message());
+  UnpackOptions plain;
+  plain.overlay_whiteouts = false;
+  SHOAL_RETURN_IF_ERROR(unpack_archive(archive_path, dir.path, plain).with_context("loading " + archive_path));
+  Result<std::vector<std::string>> loaded = std::vector<std::string>{};
+  if (fs::exists(dir.path + "/manifest.json")) {
+    loaded = load_docker_save(dir.path);
+  } else if (fs::exists(dir.path + "/index.json")) {
+    loaded = load_oci_layout(dir.path);
+  } else {
+    return invalid_argument(archive_path +
+                            " is neither a `docker save` archive (manifest.json) nor an OCI image layout "
+                            "(index.json); to make an image of a root filesystem tarball use "
+                            "`shoal image import FILE NAME:TAG`");
   }
-  std::vector<std::string> loaded;
-  try {
-    json manifest = json::parse(mf);
-    for (const auto& m : manifest) {
-      std::ifstream cf(tmp / m.at("Config").get<std::string>());
-      if (!cf) return invalid_argument("the archive's image config " + m.at("Config").get<std::string>() + " is missing");
-      json cfg = json::parse(cf);
-      Image img;
-      img.config = config_from(cfg.value("config", json::object()));
-      for (const auto& l : m.at("Layers")) {
-        std::string lp = (tmp / l.get<std::string>()).string();
-        if (!fs::exists(lp)) return invalid_argument("the archive's layer " + l.get<std::string>() + " is missing");
-        SHOAL_ASSIGN_OR_RETURN(std::string layer, add_layer(lp, &img.info.size));
-        img.layers.push_back(layer);
-      }
-      auto cfg_digest = sha256_file((tmp / m.at("Config").get<std::string>()).string());
-      img.info.id = "sha256:" + (cfg_digest.ok() ? *cfg_digest : img.layers.back());
-      img.info.created = std::chrono::duration_cast<std::chrono::seconds>(
-                             std::chrono::system_clock::now().time_since_epoch()).count();
-      std::lock_guard lk(mu_);
-      if (!images_.count(img.info.id)) images_[img.info.id] = img;
-      for (const auto& t : m.value("RepoTags", json::array())) {
-        SHOAL_ASSIGN_OR_RETURN(Reference ref, parse_reference(t.get<std::string>()));
-        SHOAL_RETURN_IF_ERROR(tag_locked(ref.familiar(), img.info.id));
-        loaded.push_back(ref.familiar());
-      }
-      if (m.value("RepoTags", json::array()).empty()) loaded.push_back(img.info.id);
-      SHOAL_RETURN_IF_ERROR(save_locked());
-    }
-  } catch (const std::exception& e) {
-    return invalid_argument(std::string("malformed manifest.json in ") + archive_path + ": " + e.what());
-  }
+  if (!loaded.ok()) return loaded.status().with_context("loading " + archive_path);
   return loaded;
+}
+
+Result<std::vector<std::string>> ImageStore::load_docker_save(const std::string& dir) {
+  std::vector<std::string> out;
+  json manifest;
+  try {
+    SHOAL_ASSIGN_OR_RETURN(std::string text, read_whole_file(dir + "/manifest.json"));
+    manifest = json::parse(text);
+    if (!manifest.is_array()) return invalid_argument("manifest.json is not a list of images");
+  } catch (const std::exception& e) {
+    return invalid_argument(std::string("malformed manifest.json: ") + e.what());
+  }
+  for (const auto& m : manifest) {
+    SHOAL_ASSIGN_OR_RETURN(std::string config_path, inside(dir, string_field(m, "Config")));
+    SHOAL_ASSIGN_OR_RETURN(std::string config_bytes, read_whole_file(config_path));
+    std::vector<LayerFile> layers;
+    for (const auto& l : strings(m, "Layers")) {
+      SHOAL_ASSIGN_OR_RETURN(std::string p, inside(dir, l));
+      layers.push_back({p, ""});
+    }
+    std::vector<std::string> refs;
+    for (const auto& t : strings(m, "RepoTags")) {
+      SHOAL_ASSIGN_OR_RETURN(Reference r, parse_reference(t));
+      refs.push_back(r.familiar());
+    }
+    SHOAL_ASSIGN_OR_RETURN(std::string id, add_image(config_bytes, layers, refs, {}));
+    if (refs.empty()) out.push_back(id);
+    out.insert(out.end(), refs.begin(), refs.end());
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> ImageStore::load_oci_layout(const std::string& dir) {
+  auto blob = [&](const json& desc) -> Result<std::string> {
+    std::string hex = digest_hex(string_field(desc, "digest"));
+    if (hex.empty()) return invalid_argument("a descriptor has an invalid digest: " + desc.dump());
+    return inside(dir, "blobs/sha256/" + hex);
+  };
+  auto parse_blob = [&](const json& desc) -> Result<json> {
+    SHOAL_ASSIGN_OR_RETURN(std::string path, blob(desc));
+    SHOAL_ASSIGN_OR_RETURN(std::string text, read_whole_file(path));
+    try {
+      return json::parse(text);
+    } catch (const std::exception& e) {
+      return invalid_argument("malformed blob " + path + ": " + e.what());
+    }
+  };
+  // Manifests to load, with the ref each names (from the outermost index).
+  std::vector<std::pair<json, std::string>> manifests;
+  std::string arch = go_arch();
+  std::function<Status(const json&, const std::string&, int)> walk = [&](const json& index, const std::string& name,
+                                                                        int depth) -> Status {
+    if (depth > 4) return invalid_argument("image indexes nest too deep");
+    for (const auto& d : index.value("manifests", json::array())) {
+      std::string ref = name;
+      if (ref.empty() && d.contains("annotations")) {
+        const json& a = d["annotations"];
+        ref = string_field(a, "io.containerd.image.name");
+        std::string oci_name = string_field(a, "org.opencontainers.image.ref.name");
+        if (ref.empty() && oci_name.find_first_of(":/") != std::string::npos) ref = oci_name;
+      }
+      if (d.contains("platform")) {
+        const json& p = d["platform"];
+        if (string_field(p, "os") != "linux" || string_field(p, "architecture") != arch) continue;
+      }
+      std::string media = string_field(d, "mediaType");
+      if (media.find("index") != std::string::npos || media.find("manifest.list") != std::string::npos) {
+        SHOAL_ASSIGN_OR_RETURN(json inner, parse_blob(d));
+        SHOAL_RETURN_IF_ERROR(walk(inner, ref, depth + 1));
+      } else {
+        manifests.emplace_back(d, ref);
+      }
+    }
+    return ok_status();
+  };
+  try {
+    SHOAL_ASSIGN_OR_RETURN(std::string text, read_whole_file(dir + "/index.json"));
+    SHOAL_RETURN_IF_ERROR(walk(json::parse(text), "", 0));
+  } catch (const std::exception& e) {
+    return invalid_argument(std::string("malformed index.json: ") + e.what());
+  }
+  if (manifests.empty()) return invalid_argument("the OCI layout holds no image for linux/" + arch);
+  std::vector<std::string> out;
+  for (const auto& [desc, name] : manifests) {
+    SHOAL_ASSIGN_OR_RETURN(json manifest, parse_blob(desc));
+    if (!manifest.contains("config")) continue;  // e.g. attestation manifests
+    SHOAL_ASSIGN_OR_RETURN(std::string config_path, blob(manifest["config"]));
+    SHOAL_ASSIGN_OR_RETURN(std::string config_bytes, read_whole_file(config_path));
+    std::vector<LayerFile> layers;
+    for (const auto& l : manifest.value("layers", json::array())) {
+      SHOAL_ASSIGN_OR_RETURN(std::string p, blob(l));
+      layers.push_back({p, ""});
+    }
+    std::vector<std::string> refs, digests;
+    if (!name.empty()) {
+      SHOAL_ASSIGN_OR_RETURN(Reference r, parse_reference(name));
+      if (r.digest.empty()) refs.push_back(r.familiar());
+      digests.push_back(r.familiar_name() + "@" + string_field(desc, "digest"));
+    }
+    SHOAL_ASSIGN_OR_RETURN(std::string id, add_image(config_bytes, layers, refs, digests));
+    if (refs.empty()) out.push_back(id);
+    out.insert(out.end(), refs.begin(), refs.end());
+  }
+  return out;
 }
 
 Result<std::vector<ImageInfo>> ImageStore::list() {
   std::lock_guard lk(mu_);
   std::vector<ImageInfo> out;
   for (const auto& [_, im] : images_) out.push_back(im.info);
+  std::stable_sort(out.begin(), out.end(), [](const ImageInfo& a, const ImageInfo& b) { return a.created > b.created; });
   return out;
 }
 
-Result<ResolvedImage> ImageStore::resolve(const std::string& ref_text) {
-  SHOAL_ASSIGN_OR_RETURN(Reference ref, parse_reference(ref_text));
-  std::lock_guard lk(mu_);
-  auto it = refs_.find(ref.familiar());
-  std::string id;
-  if (it != refs_.end()) id = it->second;
-  else if (images_.count(ref_text)) id = ref_text;
-  if (id.empty() || !images_.count(id)) {
-    return not_found("No such image: " + ref.familiar() +
-                     " (shoal has no registry access configured on this node: load it with `shoal image load -i "
-                     "FILE` or `shoal image import ROOTFS.tar " + ref.familiar() + "`)");
+std::string ImageStore::find_locked(const std::string& ref, std::string* familiar) const {
+  std::string hex = ref.rfind("sha256:", 0) == 0 ? ref.substr(7) : ref;
+  if (hex.size() >= 12 && hex.size() <= 64 && is_hex(hex)) {
+    std::string found;
+    for (const auto& [id, _] : images_) {
+      if (id.compare(7, hex.size(), hex) != 0) continue;
+      if (!found.empty()) return "";  // ambiguous
+      found = id;
+    }
+    if (!found.empty()) {
+      *familiar = found;
+      return found;
+    }
   }
-  const Image& im = images_[id];
+  auto parsed = parse_reference(ref);
+  if (!parsed.ok()) return "";
+  *familiar = parsed->familiar();
+  auto& map = parsed->digest.empty() ? refs_ : digests_;
+  auto it = map.find(*familiar);
+  if (it != map.end()) return it->second;
+  if (!parsed->digest.empty() && images_.count(parsed->digest)) return parsed->digest;  // name@<image id>
+  return "";
+}
+
+Result<ResolvedImage> ImageStore::resolve(const std::string& ref) {
+  std::lock_guard lk(mu_);
+  std::string familiar;
+  std::string id = find_locked(ref, &familiar);
+  if (id.empty()) {
+    auto parsed = parse_reference(ref);
+    if (!parsed.ok() && !is_hex(ref)) return parsed.status();
+    return not_found("No such image: " + (parsed.ok() ? parsed->familiar() : ref) + kNoImageAdvice);
+  }
+  const Image& im = images_.at(id);
   ResolvedImage r;
   r.info = im.info;
   r.config = im.config;
-  for (const auto& l : im.layers) r.layer_dirs.push_back(root_ + "/layers/" + l);
+  for (const auto& d : im.diff_ids) r.layer_dirs.push_back(layer_dir(d));
   return r;
+}
+
+Status ImageStore::remove(const std::string& ref) {
+  std::lock_guard wlk(write_mu_);
+  std::lock_guard lk(mu_);
+  std::string familiar;
+  std::string id = find_locked(ref, &familiar);
+  if (id.empty()) {
+    auto parsed = parse_reference(ref);
+    if (!parsed.ok() && !is_hex(ref)) return parsed.status();
+    return not_found("No such image: " + ref);
+  }
+  Image& im = images_.at(id);
+  bool by_id = familiar == id;
+  if (by_id && im.info.refs.size() > 1) {
+    std::string names;
+    for (const auto& r : im.info.refs) names += (names.empty() ? "" : ", ") + r;
+    return failed_precondition("image " + id.substr(7, 12) + " is referenced by " + names +
+                               ": remove those references by name");
+  }
+  size_t refs_left = im.info.refs.size() - (by_id ? im.info.refs.size() : refs_.count(familiar));
+  if (refs_left == 0) {
+    std::set<std::string> used_elsewhere;
+    for (const auto& [other, o] : images_)
+      if (other != id) used_elsewhere.insert(o.diff_ids.begin(), o.diff_ids.end());
+    for (const auto& d : im.diff_ids) {
+      if (layer_mounted(layer_dir(d))) {
+        return failed_precondition("image " + (by_id ? id.substr(7, 12) : familiar) +
+                                   " is in use by a container: remove the container first");
+      }
+    }
+    std::error_code ec;
+    for (const auto& d : im.diff_ids) {
+      if (used_elsewhere.count(d)) continue;
+      fs::remove_all(layer_dir(d), ec);
+      fs::remove(layer_dir(d) + ".size", ec);
+    }
+    fs::remove(blob_path(id.substr(7)), ec);
+    std::erase_if(refs_, [&](const auto& kv) { return kv.second == id; });
+    std::erase_if(digests_, [&](const auto& kv) { return kv.second == id; });
+    images_.erase(id);
+  } else {
+    refs_.erase(familiar);
+    digests_.erase(familiar);
+  }
+  refresh_refs_locked();
+  return save_repositories_locked();
 }
 
 }  // namespace shoal::runtime

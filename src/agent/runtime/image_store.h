@@ -1,75 +1,125 @@
 // ImageStore: the node's images, content-addressed under <root>/images:
-//   layers/<sha256 of the layer tar>/   unpacked once (overlayfs lower dirs;
-//                                       OCI whiteouts turned into overlay ones)
-//   index.json                          refs -> image id, image configs
-// Images come in by `import` (a rootfs tarball, like `docker import`) and
-// `load` (a `docker save` archive, like `docker load`). Thread-safe.
+//   blobs/sha256/<hex>      image configs (OCI image config JSON); the image id
+//                           is "sha256:" + the digest of its config
+//   layers/<diffid-hex>/    each layer unpacked once (an overlayfs lower dir;
+//                           OCI whiteouts turned into overlayfs ones)
+//   layers/<diffid-hex>.size  bytes of regular files in the layer
+//   repositories.json       {"Repositories": {ref: id}, "Digests": {ref@digest: id}}
+//                           written atomically (temp file, fsync, rename)
+//   tmp/                    scratch space for imports and loads
+// References are normalized like Docker's ("busybox" = "busybox:latest" =
+// "docker.io/library/busybox:latest") and stored in their familiar form.
+// Images come in by import_rootfs (a rootfs tarball, like `docker import`)
+// and load (a `docker save` archive or an OCI image layout, like `docker
+// load`). Thread-safe: readers (list, resolve) never wait for an unpack;
+// mutations (import, load, remove) are serialized among themselves.
 #pragma once
 
+#include <cstdint>
+#include <istream>
 #include <map>
 #include <mutex>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "common/result.h"
 
 namespace shoal::runtime {
 
+// The parts of an image config that decide how a container runs.
 struct ImageConfig {
   std::vector<std::string> entrypoint;
   std::vector<std::string> cmd;
-  std::vector<std::string> env;
+  std::vector<std::string> env;  // "K=V"
   std::string working_dir;
   std::string user;
   std::string stop_signal;
 };
 
 struct ImageInfo {
-  std::string id;  // "sha256:<hex>"
-  std::vector<std::string> refs;
-  int64_t created = 0;  // unix seconds
-  int64_t size = 0;     // bytes unpacked
+  std::string id;                    // "sha256:<hex of the config digest>"
+  std::vector<std::string> refs;     // familiar refs, e.g. "busybox:latest"
+  std::vector<std::string> digests;  // "name@sha256:<manifest digest>", when known
+  int64_t created = 0;               // unix seconds, from the config
+  int64_t size = 0;                  // bytes unpacked, all layers
 };
 
 struct ResolvedImage {
   ImageInfo info;
   ImageConfig config;
-  std::vector<std::string> layer_dirs;  // bottom first
+  std::vector<std::string> layer_dirs;  // bottom layer first
 };
 
 class ImageStore {
  public:
+  // Keeps everything under <root>/images. Call open() before anything else.
   explicit ImageStore(std::string root);
+  ImageStore(const ImageStore&) = delete;
+  ImageStore& operator=(const ImageStore&) = delete;
+
+  // Creates the directories, clears leftover scratch space and reads the
+  // images and references on disk.
   Status open();
-  // `docker import`: the tarball becomes the single layer of a new image.
+
+  // `docker import`: the rootfs tarball (optionally compressed) becomes the
+  // single layer of a new image tagged `ref`, with `config` as its config.
+  // An image without Cmd and Entrypoint gets Cmd ["sh"]. Returns the id.
   Result<std::string> import_rootfs(const std::string& tar_path, const std::string& ref,
                                     const ImageConfig& config = {});
-  // `docker load`: returns the refs loaded.
+  Result<std::string> import_rootfs(std::istream& tar, const std::string& ref, const ImageConfig& config = {});
+
+  // `docker load`: a `docker save` archive (manifest.json, configs, layer
+  // tars, gzip or not) or an OCI image layout (oci-layout, index.json,
+  // blobs/). Returns the refs loaded, or the ids of untagged images.
   Result<std::vector<std::string>> load(const std::string& archive_path);
+
+  // Every image, newest first.
   Result<std::vector<ImageInfo>> list();
-  // kNotFound says how to make the image available.
+
+  // `ref` is a reference ("busybox", "x/y:1", "name@sha256:...") or an image
+  // id ("sha256:<hex>" or a unique hex prefix of at least 12 digits).
+  // kInvalidArgument for a malformed reference; kNotFound says how to make
+  // the image available.
   Result<ResolvedImage> resolve(const std::string& ref);
+
+  // `docker rmi`: untags `ref`; once an image has no refs left it is deleted
+  // with its layers no other image uses. Refuses (kFailedPrecondition) to
+  // delete an image whose layers are mounted by a container, and to delete
+  // by id an image that still has several refs.
+  Status remove(const std::string& ref);
 
  private:
   struct Image {
     ImageInfo info;
     ImageConfig config;
-    std::vector<std::string> layers;  // layer ids, bottom first
+    std::vector<std::string> diff_ids;  // hex, bottom first
   };
-  Result<std::string> add_layer(const std::string& tar_path, int64_t* size);
-  Status save_locked();
-  Status tag_locked(const std::string& ref, const std::string& id);
+  struct LayerFile {
+    std::string path;
+    std::string expected_diff_id;  // hex; empty: unknown
+  };
 
-  std::string root_;
-  std::mutex mu_;
+  std::string blob_path(const std::string& hex) const;
+  std::string layer_dir(const std::string& hex) const;
+  // Unpacks the layer unless already there; returns its diff id (hex).
+  Result<std::string> ensure_layer(const LayerFile& layer);
+  // Stores the config blob, the layers, and tags; returns the image id.
+  Result<std::string> add_image(const std::string& config_bytes, const std::vector<LayerFile>& layers,
+                                const std::vector<std::string>& refs, const std::vector<std::string>& digests);
+  Result<Image> parse_config(const std::string& id_hex, const std::string& bytes) const;
+  Result<std::vector<std::string>> load_docker_save(const std::string& dir);
+  Result<std::vector<std::string>> load_oci_layout(const std::string& dir);
+  // Requires mu_. Finds the id an id or reference names; "" if none.
+  std::string find_locked(const std::string& ref, std::string* familiar) const;
+  void refresh_refs_locked();
+  Status save_repositories_locked();
+
+  const std::string root_;  // <root>/images
+  std::mutex write_mu_;     // serializes import/load/remove
+  mutable std::mutex mu_;   // guards the maps below
   std::map<std::string, Image> images_;       // id -> image
-  std::map<std::string, std::string> refs_;  // familiar ref -> id
+  std::map<std::string, std::string> refs_;   // familiar ref -> id
+  std::map<std::string, std::string> digests_;  // name@sha256:... -> id
 };
-
-// Unpacks a tar (optionally compressed) into dest.
-Status extract_tar(const std::string& tar_path, const std::string& dest);
-Result<std::string> sha256_file(const std::string& path);
 
 }  // namespace shoal::runtime

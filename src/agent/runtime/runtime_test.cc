@@ -9,7 +9,6 @@
 #include <thread>
 
 #include "agent/runtime/image_store.h"
-#include "common/image_reference.h"
 #include "agent/runtime/runc_runtime.h"
 #include "agent/runtime/shim.h"
 #include "common/ids.h"
@@ -77,15 +76,6 @@ class RuntimeTest : public ::testing::Test {
   std::unique_ptr<ImageStore> images_;
   std::unique_ptr<RuncRuntime> runtime_;
 };
-
-TEST(Reference, NormalizesAndValidates) {
-  EXPECT_EQ(parse_reference("busybox")->familiar(), "busybox:latest");
-  EXPECT_EQ(parse_reference("docker.io/library/busybox:1.0")->familiar(), "busybox:1.0");
-  EXPECT_EQ(parse_reference("localhost:5000/app")->familiar(), "localhost:5000/app:latest");
-  EXPECT_FALSE(parse_reference("").ok());
-  EXPECT_FALSE(parse_reference("Bad::Image").ok());
-  EXPECT_FALSE(parse_reference("UPPER").ok());
-}
 
 TEST_F(RuntimeTest, RunsToCompletionWithExitCodeAndLogs) {
   auto c = config({"sh", "-c", "echo hi; echo $FOO; id -u; pwd; hostname; exit 3"});
