@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 namespace shoal::runtime {
@@ -20,16 +21,14 @@ std::vector<std::string> split(const std::string& s, char sep) {
   return out;
 }
 
-// Looks up `name` (or a numeric id) in a passwd/group style file.
-std::optional<std::pair<uint32_t, uint32_t>> lookup(const std::string& file, const std::string& name) {
+// The first line of a passwd/group style file whose field `key` (0: name,
+// 2: id) equals `value`, split into fields.
+std::optional<std::vector<std::string>> find_entry(const std::string& file, size_t key, const std::string& value) {
   std::ifstream in(file);
   std::string line;
   while (std::getline(in, line)) {
     auto f = split(line, ':');
-    if (f.size() < 3 || f[0] != name) continue;
-    uint32_t a = static_cast<uint32_t>(std::stoul(f[2]));
-    uint32_t b = f.size() > 3 && !f[3].empty() && std::isdigit(static_cast<unsigned char>(f[3][0])) ? static_cast<uint32_t>(std::stoul(f[3])) : a;
-    return std::make_pair(a, b);
+    if (f.size() > 2 && f[key] == value) return f;
   }
   return std::nullopt;
 }
@@ -50,37 +49,60 @@ Result<int> signal_number(const std::string& in) {
   return invalid_argument("invalid signal \"" + in + "\": use a name such as SIGTERM or a number");
 }
 
-Result<std::pair<uint32_t, uint32_t>> resolve_user(const std::string& user, const std::string& rootfs) {
-  if (user.empty()) return std::make_pair(0u, 0u);
+Result<ResolvedUser> resolve_user(const std::string& user, const std::string& rootfs) {
+  ResolvedUser out;
+  if (user.empty()) return out;
   auto parts = split(user, ':');
-  std::string u = parts[0], g = parts.size() > 1 ? parts[1] : "";
-  uint32_t uid, gid;
+  if (parts.empty() || parts.size() > 2 || parts[0].empty()) {
+    return invalid_argument("invalid user \"" + user + "\": use uid[:gid] or name[:group]");
+  }
+  const std::string& u = parts[0];
+  const std::string g = parts.size() > 1 ? parts[1] : "";
+  auto bad_id = [](const std::string& s) { return s.size() > 9; };
+  std::string name;
   if (numeric(u)) {
-    uid = static_cast<uint32_t>(std::stoul(u));
-    auto found = lookup(rootfs + "/etc/passwd", "");
-    gid = uid;
-    std::ifstream in(rootfs + "/etc/passwd");
+    if (bad_id(u)) return invalid_argument("invalid uid " + u);
+    out.uid = static_cast<uint32_t>(std::stoul(u));
+    out.gid = 0;  // Docker: an unknown numeric uid runs with gid 0
+    if (auto f = find_entry(rootfs + "/etc/passwd", 2, u)) {
+      name = (*f)[0];
+      if (f->size() > 3 && numeric((*f)[3]) && !bad_id((*f)[3])) out.gid = static_cast<uint32_t>(std::stoul((*f)[3]));
+    }
+  } else {
+    auto f = find_entry(rootfs + "/etc/passwd", 0, u);
+    if (!f || f->size() < 4 || !numeric((*f)[2]) || !numeric((*f)[3])) {
+      return invalid_argument("unable to find user " + u + ": no matching entries in passwd file");
+    }
+    name = u;
+    out.uid = static_cast<uint32_t>(std::stoul((*f)[2]));
+    out.gid = static_cast<uint32_t>(std::stoul((*f)[3]));
+  }
+  if (!g.empty()) {
+    if (numeric(g) && !bad_id(g)) {
+      out.gid = static_cast<uint32_t>(std::stoul(g));
+    } else {
+      auto f = find_entry(rootfs + "/etc/group", 0, g);
+      if (!f || !numeric((*f)[2])) {
+        return invalid_argument("unable to find group " + g + ": no matching entries in group file");
+      }
+      out.gid = static_cast<uint32_t>(std::stoul((*f)[2]));
+    }
+  }
+  // Supplementary groups: those listing the user as a member.
+  if (!name.empty()) {
+    std::ifstream in(rootfs + "/etc/group");
     std::string line;
     while (std::getline(in, line)) {
       auto f = split(line, ':');
-      if (f.size() > 3 && f[2] == u && numeric(f[3])) gid = static_cast<uint32_t>(std::stoul(f[3]));
-    }
-  } else {
-    auto found = lookup(rootfs + "/etc/passwd", u);
-    if (!found) return invalid_argument("unable to find user " + u + ": no matching entries in passwd file");
-    uid = found->first;
-    gid = found->second;
-  }
-  if (!g.empty()) {
-    if (numeric(g)) {
-      gid = static_cast<uint32_t>(std::stoul(g));
-    } else {
-      auto found = lookup(rootfs + "/etc/group", g);
-      if (!found) return invalid_argument("unable to find group " + g + ": no matching entries in group file");
-      gid = found->first;
+      if (f.size() < 4 || !numeric(f[2])) continue;
+      for (const auto& m : split(f[3], ',')) {
+        if (m != name) continue;
+        uint32_t gid = static_cast<uint32_t>(std::stoul(f[2]));
+        if (gid != out.gid) out.additional_gids.push_back(gid);
+      }
     }
   }
-  return std::make_pair(uid, gid);
+  return out;
 }
 
 Result<json> build_oci_spec(const ContainerConfig& c, const ImageConfig& image, const std::string& dir,
@@ -121,7 +143,7 @@ Result<json> build_oci_spec(const ContainerConfig& c, const ImageConfig& image, 
       {"ociVersion", "1.0.2"},
       {"process",
        {{"terminal", false},
-        {"user", {{"uid", user->first}, {"gid", user->second}}},
+        {"user", {{"uid", user->uid}, {"gid", user->gid}, {"additionalGids", user->additional_gids}}},
         {"args", args},
         {"env", env},
         {"cwd", cwd},
@@ -138,6 +160,7 @@ Result<json> build_oci_spec(const ContainerConfig& c, const ImageConfig& image, 
            {{"destination", "/dev/shm"}, {"type", "tmpfs"}, {"source", "shm"}, {"options", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}}},
            {{"destination", "/dev/mqueue"}, {"type", "mqueue"}, {"source", "mqueue"}, {"options", {"nosuid", "noexec", "nodev"}}},
            {{"destination", "/sys"}, {"type", "sysfs"}, {"source", "sysfs"}, {"options", {"nosuid", "noexec", "nodev", "ro"}}},
+           {{"destination", "/sys/fs/cgroup"}, {"type", "cgroup"}, {"source", "cgroup"}, {"options", {"nosuid", "noexec", "nodev", "relatime", "ro"}}},
            {{"destination", "/etc/hostname"}, {"type", "bind"}, {"source", dir + "/hostname"}, {"options", {"rbind", "ro"}}},
            {{"destination", "/etc/hosts"}, {"type", "bind"}, {"source", dir + "/hosts"}, {"options", {"rbind", "ro"}}},
            {{"destination", "/etc/resolv.conf"}, {"type", "bind"}, {"source", dir + "/resolv.conf"}, {"options", {"rbind", "ro"}}},

@@ -4,7 +4,9 @@
 // from the image config merged with the container config.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -18,7 +20,14 @@ Result<nlohmann::json> build_oci_spec(const ContainerConfig& c, const ImageConfi
                                       const std::string& container_dir, const std::string& hostname);
 // "SIGTERM", "TERM", "15" -> 15.
 Result<int> signal_number(const std::string& name);
-// Resolves "uid[:gid]" or "name[:group]" against the rootfs's /etc/passwd and /etc/group.
-Result<std::pair<uint32_t, uint32_t>> resolve_user(const std::string& user, const std::string& rootfs);
+struct ResolvedUser {
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  std::vector<uint32_t> additional_gids;  // groups in /etc/group that list the user
+};
+// Resolves "uid[:gid]" or "name[:group]" against the rootfs's /etc/passwd and
+// /etc/group, like Docker: a numeric uid need not exist (its gid is then its
+// passwd gid, or 0); names must. Empty: root.
+Result<ResolvedUser> resolve_user(const std::string& user, const std::string& rootfs);
 
 }  // namespace shoal::runtime

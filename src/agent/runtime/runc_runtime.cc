@@ -12,7 +12,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agent/runtime/layer.h"
 #include "agent/runtime/oci_spec.h"
+#include "agent/runtime/shim.h"
 #include "common/log.h"
 #include "common/time.h"
 #include "os/process.h"
@@ -21,22 +23,15 @@ namespace shoal::runtime {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using std::chrono::steady_clock;
 
 namespace {
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return "";
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+constexpr long kCgroup2SuperMagic = 0x63677270;
 
-Status write_file(const std::string& path, const std::string& data) {
-  std::ofstream out(path, std::ios::trunc);
-  out << data;
-  if (!out) return internal_error("writing " + path + " failed");
-  return ok_status();
+std::string read_small(const std::string& path) {
+  auto r = read_whole_file(path);
+  return r.ok() ? *r : "";
 }
 
 bool has_binary(const std::string& name) {
@@ -46,30 +41,35 @@ bool has_binary(const std::string& name) {
   return false;
 }
 
-std::string last_runtime_error(const std::string& dir) {
-  std::ifstream in(dir + "/runtime.log");
-  std::string line, last;
-  while (std::getline(in, line)) {
-    try {
-      json j = json::parse(line);
-      if (j.value("level", "") == "error") last = j.value("msg", line);
-    } catch (...) {
-      if (!line.empty()) last = line;
-    }
-  }
-  return last;
-}
-
 std::chrono::system_clock::time_point parse_time(const std::string& s) {
   auto r = parse_rfc3339(s);
   return r.ok() ? *r : std::chrono::system_clock::time_point{};
 }
 
+// True if `pid` is alive and is the shim of container `id` (not a recycled pid).
+bool shim_alive(pid_t pid, const std::string& id) {
+  if (pid <= 0 || !os::process_alive(pid)) return false;
+  std::string cmdline = read_small("/proc/" + std::to_string(pid) + "/cmdline");
+  return cmdline.find("__shim") != std::string::npos && cmdline.find(id) != std::string::npos;
+}
+
+bool valid_id(const std::string& id) {
+  return !id.empty() && id.size() <= 128 && id.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_.-") == std::string::npos &&
+         id[0] != '.';
+}
+
+Status unmount_if_mounted(const std::string& path) {
+  if (umount2(path.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT) {
+    return errno_status("unmounting " + path, errno);
+  }
+  return ok_status();
+}
+
 }  // namespace
 
 std::string detect_oci_runtime() {
-  struct statfs sf;
-  bool pure_v2 = statfs("/sys/fs/cgroup", &sf) == 0 && sf.f_type == 0x63677270;  // CGROUP2_SUPER_MAGIC
+  struct statfs sf {};
+  bool pure_v2 = statfs("/sys/fs/cgroup", &sf) == 0 && static_cast<long>(sf.f_type) == kCgroup2SuperMagic;
   if (pure_v2 && has_binary("crun")) return "crun";
   return "runc";
 }
@@ -77,92 +77,120 @@ std::string detect_oci_runtime() {
 RuncRuntime::RuncRuntime(RuncRuntimeOptions options, ImageStore& images)
     : options_(std::move(options)), images_(images) {
   if (options_.oci_runtime.empty()) options_.oci_runtime = detect_oci_runtime();
+  if (options_.state_root.empty()) options_.state_root = options_.root + "/runc";
   if (options_.self_exe.empty()) {
     std::error_code ec;
     options_.self_exe = fs::read_symlink("/proc/self/exe", ec).string();
   }
   std::error_code ec;
   fs::create_directories(options_.root + "/containers", ec);
+  fs::create_directories(options_.state_root, ec);
+  if (ec) LOG_ERROR("runtime", "creating " << options_.state_root << ": " << ec.message());
 }
 
 std::string RuncRuntime::dir(const std::string& id) const { return options_.root + "/containers/" + id; }
 std::string RuncRuntime::log_path(const std::string& id) const { return dir(id) + "/container.log"; }
 
 Status RuncRuntime::create(const ContainerConfig& c) {
-  if (c.id.empty() || c.id.find('/') != std::string::npos) return invalid_argument("invalid container id");
-  auto image = images_.resolve(c.image);
-  if (!image.ok()) return image.status();
-  std::string d = dir(c.id);
-  if (fs::exists(d)) return already_exists("container " + c.id + " already exists");
+  if (!valid_id(c.id)) {
+    return invalid_argument("invalid container id \"" + c.id + "\": use lowercase letters, digits, '_', '.', '-'");
+  }
+  SHOAL_ASSIGN_OR_RETURN(ResolvedImage image, images_.resolve(c.image));
+  const std::string d = dir(c.id);
   std::error_code ec;
+  if (fs::exists(d)) return already_exists("container " + c.id + " already exists: remove it first");
   for (const char* sub : {"/bundle/rootfs", "/upper", "/work"}) fs::create_directories(d + sub, ec);
   if (ec) return internal_error("creating " + d + ": " + ec.message());
-  auto fail = [&](Status st) {
-    umount2((d + "/bundle/rootfs").c_str(), MNT_DETACH);
+  const std::string rootfs = d + "/bundle/rootfs";
+  auto fail = [&](const Status& st) {
+    (void)unmount_if_mounted(rootfs);
     fs::remove_all(d, ec);
-    return st;
+    return st.with_context("creating container " + c.id.substr(0, 12));
   };
-  // Overlay: lowerdir lists the top layer first.
+  // overlayfs wants the top layer first in lowerdir.
   std::string lower;
-  for (auto it = image->layer_dirs.rbegin(); it != image->layer_dirs.rend(); ++it) {
+  for (auto it = image.layer_dirs.rbegin(); it != image.layer_dirs.rend(); ++it) {
     lower += (lower.empty() ? "" : ":") + *it;
   }
   std::string opts = "lowerdir=" + lower + ",upperdir=" + d + "/upper,workdir=" + d + "/work";
-  if (mount("overlay", (d + "/bundle/rootfs").c_str(), "overlay", 0, opts.c_str()) != 0) {
-    return fail(errno_status("mounting the container's overlay root filesystem", errno));
+  if (mount("overlay", rootfs.c_str(), "overlay", 0, opts.c_str()) != 0) {
+    return fail(errno_status("mounting the root filesystem (overlay) at " + rootfs, errno));
   }
-  std::string hostname = c.hostname.empty() ? c.id.substr(0, 12) : c.hostname;
-  SHOAL_RETURN_IF_ERROR(write_file(d + "/hostname", hostname + "\n"));
-  SHOAL_RETURN_IF_ERROR(write_file(d + "/hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n127.0.1.1\t" + hostname + "\n"));
-  SHOAL_RETURN_IF_ERROR(write_file(d + "/resolv.conf", "nameserver 127.0.0.11\noptions ndots:0\n"));
-  auto spec = build_oci_spec(c, image->config, d, hostname);
+  const std::string hostname = c.hostname.empty() ? c.id.substr(0, 12) : c.hostname;
+  Status st = write_file_atomic(d + "/hostname", hostname + "\n");
+  if (st.ok()) {
+    st = write_file_atomic(d + "/hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                                         "127.0.1.1\t" + hostname + "\n");
+  }
+  if (st.ok()) st = write_file_atomic(d + "/resolv.conf", "nameserver 127.0.0.11\noptions ndots:0\n");
+  if (!st.ok()) return fail(st);
+  auto spec = build_oci_spec(c, image.config, d, hostname);
   if (!spec.ok()) return fail(spec.status());
-  SHOAL_RETURN_IF_ERROR(write_file(d + "/bundle/config.json", spec->dump(2)));
-  std::string stop_name = c.stop_signal.empty() ? image->config.stop_signal : c.stop_signal;
+  std::string stop_name = c.stop_signal.empty() ? image.config.stop_signal : c.stop_signal;
   auto signum = signal_number(stop_name.empty() ? "SIGTERM" : stop_name);
   if (!signum.ok()) return fail(signum.status());
-  SHOAL_RETURN_IF_ERROR(write_file(d + "/stopsignal", std::to_string(*signum)));
-  json ours = {{"ID", c.id}, {"Name", c.name}, {"Image", c.image}, {"Labels", c.labels},
-               {"Created", format_rfc3339(std::chrono::system_clock::now())},
+  json ours = {{"ID", c.id}, {"Name", c.name}, {"Image", c.image}, {"ImageID", image.info.id},
+               {"Labels", c.labels}, {"Created", format_rfc3339(std::chrono::system_clock::now())},
                {"Command", (*spec)["process"]["args"]}};
-  return write_file(d + "/config.json", ours.dump());
+  st = write_file_atomic(d + "/bundle/config.json", spec->dump(2));
+  if (st.ok()) st = write_file_atomic(d + "/stopsignal", std::to_string(*signum));
+  if (st.ok()) st = write_file_atomic(d + "/config.json", ours.dump());  // last: marks the container complete
+  if (!st.ok()) return fail(st);
+  return ok_status();
+}
+
+std::string RuncRuntime::oci_status(const std::string& id) {
+  auto out = os::run_capture({options_.oci_runtime, "--root", options_.state_root, "state", id});
+  if (!out.ok()) return "";
+  try {
+    return json::parse(*out).value("status", "");
+  } catch (...) {
+    return "";
+  }
 }
 
 Status RuncRuntime::start(const std::string& id) {
-  std::string d = dir(id);
-  if (!fs::exists(d + "/config.json")) return not_found("no such container: " + id);
-  os::SpawnOptions so;
-  so.argv = {options_.self_exe, "__shim", d, options_.oci_runtime, id};
-  so.stdout_path = d + "/shim.log";
-  so.new_session = true;
-  auto pid = os::spawn(so);
-  if (!pid.ok()) return pid.status().with_context("starting the container supervisor");
-  SHOAL_RETURN_IF_ERROR(write_file(d + "/shim.pid", std::to_string(*pid)));
-  write_file(d + "/started", format_rfc3339(std::chrono::system_clock::now()));
-  // The shim is not our child for long: reap it in the background so it
-  // never lingers as a zombie of shoald.
-  std::thread([p = *pid] { (void)os::wait_pid(p, std::chrono::hours(24 * 365)); }).detach();
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (fs::exists(d + "/exit.json")) {
-      std::string err = last_runtime_error(d);
-      auto st = state(id);
-      if (!err.empty()) return failed_precondition("starting container failed: " + err);
-      if (st.ok() && st->exit_code != 0 && st->exit_code >= 126) {
-        return failed_precondition("starting container failed: exit code " + std::to_string(st->exit_code));
+  const std::string d = dir(id);
+  if (!fs::exists(d + "/config.json")) return not_found("No such container: " + id);
+  if (fs::exists(d + "/shim.pid")) return failed_precondition("container " + id + " was already started");
+  SHOAL_ASSIGN_OR_RETURN(pid_t shim, spawn_shim(options_.self_exe, d, options_.oci_runtime, options_.state_root, id));
+  SHOAL_RETURN_IF_ERROR(write_file_atomic(d + "/shim.pid", std::to_string(shim)));
+  SHOAL_RETURN_IF_ERROR(write_file_atomic(d + "/started", format_rfc3339(std::chrono::system_clock::now())));
+  // Wait until the process runs (the runtime says "running") or has exited.
+  const auto deadline = steady_clock::now() + std::chrono::seconds(30);
+  auto delay = std::chrono::milliseconds(2);
+  while (steady_clock::now() < deadline) {
+    std::string exit_text = read_small(d + "/exit.json");
+    if (!exit_text.empty()) {
+      std::string error;
+      try {
+        error = json::parse(exit_text).value("Error", "");
+      } catch (...) {
       }
+      if (!error.empty()) return failed_precondition(error);
       return ok_status();  // it ran and exited already; state() tells how
     }
-    if (fs::exists(d + "/container.pid")) return ok_status();
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (!shim_alive(shim, id) && !fs::exists(d + "/exit.json")) {
+      std::string log = read_small(d + "/shim.log");
+      return internal_error("the container's supervisor (shim, pid " + std::to_string(shim) +
+                            ") exited without recording an exit status: " + (log.empty() ? "no output" : log) +
+                            " (is " + options_.self_exe + " a shoald binary that handles __shim?)");
+    }
+    if (fs::exists(d + "/container.pid")) {
+      std::string s = oci_status(id);
+      if (s == "running") return ok_status();
+      if (s == "stopped") continue;  // exit.json follows
+    }
+    std::this_thread::sleep_for(delay);
+    delay = std::min(delay * 2, std::chrono::milliseconds(20));
   }
-  return deadline_exceeded("container " + id + " did not start within 30 s");
+  return deadline_exceeded("container " + id + " did not start within 30 s; see " + d + "/runtime.log");
 }
 
 Result<ContainerState> RuncRuntime::state(const std::string& id) {
-  std::string d = dir(id);
-  std::string cfg = read_file(d + "/config.json");
-  if (cfg.empty()) return not_found("no such container: " + id);
+  const std::string d = dir(id);
+  std::string cfg = read_small(d + "/config.json");
+  if (cfg.empty()) return not_found("No such container: " + id);
   ContainerState s;
   s.id = id;
   try {
@@ -171,85 +199,90 @@ Result<ContainerState> RuncRuntime::state(const std::string& id) {
     s.image = c.value("Image", "");
     s.labels = c.value("Labels", std::map<std::string, std::string>{});
     s.created_at = parse_time(c.value("Created", ""));
-  } catch (...) {
+  } catch (const std::exception& e) {
+    return internal_error("corrupt " + d + "/config.json: " + e.what() + " (remove the container)");
   }
-  std::string started = read_file(d + "/started");
+  std::string started = read_small(d + "/started");
   if (!started.empty()) s.started_at = parse_time(started);
-  std::string exit = read_file(d + "/exit.json");
-  if (!exit.empty()) {
+  std::string exit_text = read_small(d + "/exit.json");
+  if (!exit_text.empty()) {
     s.status = ContainerStatus::kExited;
     try {
-      json e = json::parse(exit);
-      s.exit_code = e.value("ExitCode", -1);
+      json e = json::parse(exit_text);
+      s.exit_code = e.value("ExitCode", 255);
       s.finished_at = parse_time(e.value("FinishedAt", ""));
+      s.error = e.value("Error", "");
     } catch (...) {
-      s.exit_code = -1;
+      s.exit_code = 255;
+      s.error = "corrupt " + d + "/exit.json";
     }
-    s.error = last_runtime_error(d);
     return s;
   }
-  std::string pid = read_file(d + "/container.pid");
-  if (!pid.empty()) {
+  std::string shim = read_small(d + "/shim.pid");
+  if (shim.empty()) {
+    s.status = ContainerStatus::kCreated;
+    return s;
+  }
+  if (shim_alive(std::atoi(shim.c_str()), id)) {
+    std::string pid = read_small(d + "/container.pid");
     s.pid = std::atoi(pid.c_str());
-    if (os::process_alive(s.pid)) {
-      s.status = ContainerStatus::kRunning;
-      return s;
-    }
-  }
-  std::string shim = read_file(d + "/shim.pid");
-  if (!shim.empty() && os::process_alive(std::atoi(shim.c_str()))) {
-    s.status = pid.empty() ? ContainerStatus::kCreated : ContainerStatus::kRunning;
+    s.status = s.pid > 0 ? ContainerStatus::kRunning : ContainerStatus::kCreated;
     return s;
   }
-  if (!shim.empty()) {
-    // The shim died without recording an exit (e.g. the node rebooted).
-    s.status = ContainerStatus::kExited;
-    s.exit_code = 255;
-    s.error = "the container's supervisor disappeared";
-    return s;
-  }
-  s.status = ContainerStatus::kCreated;
+  // Re-check: the shim may have written exit.json just before exiting.
+  if (fs::exists(d + "/exit.json")) return state(id);
+  s.status = ContainerStatus::kExited;
+  s.exit_code = 255;
+  s.error = "the container's supervisor disappeared without recording an exit status (node reboot?)";
   return s;
 }
 
 bool RuncRuntime::wait_exit(const std::string& id, std::chrono::nanoseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  do {
+  const auto deadline = steady_clock::now() + timeout;
+  while (true) {
     auto st = state(id);
     if (!st.ok() || st->status != ContainerStatus::kRunning) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  } while (std::chrono::steady_clock::now() < deadline);
-  return false;
+    if (steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 Status RuncRuntime::kill(const std::string& id, int signal) {
-  auto st = state(id);
-  if (!st.ok()) return st.status();
-  if (st->status != ContainerStatus::kRunning) return ok_status();
-  auto r = os::run_capture({options_.oci_runtime, "kill", id, std::to_string(signal)});
-  if (!r.ok() && st->pid > 0) {
-    ::kill(st->pid, signal);  // runc may not know it yet; the pid is authoritative
+  SHOAL_ASSIGN_OR_RETURN(ContainerState st, state(id));
+  if (st.status != ContainerStatus::kRunning) return ok_status();
+  auto r = os::run_capture({options_.oci_runtime, "--root", options_.state_root, "kill", id, std::to_string(signal)});
+  if (!r.ok()) {
+    // The runtime may be past its state already; the pid is authoritative.
+    if (st.pid > 0 && ::kill(st.pid, signal) != 0 && errno != ESRCH) {
+      return errno_status("sending signal " + std::to_string(signal) + " to container " + id.substr(0, 12), errno);
+    }
   }
   return ok_status();
 }
 
 Status RuncRuntime::stop(const std::string& id, std::chrono::nanoseconds grace) {
-  std::string stop_signal = read_file(dir(id) + "/stopsignal");
+  std::string stop_signal = read_small(dir(id) + "/stopsignal");
   int signum = stop_signal.empty() ? SIGTERM : std::atoi(stop_signal.c_str());
   SHOAL_RETURN_IF_ERROR(kill(id, signum));
   if (wait_exit(id, grace)) return ok_status();
+  LOG_INFO("runtime", "container " << id.substr(0, 12) << " still running after the grace period; SIGKILL");
   SHOAL_RETURN_IF_ERROR(kill(id, SIGKILL));
   if (wait_exit(id, std::chrono::seconds(10))) return ok_status();
-  return deadline_exceeded("container " + id + " did not exit after SIGKILL");
+  return deadline_exceeded("container " + id.substr(0, 12) + " did not exit within 10 s of SIGKILL");
 }
 
 Status RuncRuntime::remove(const std::string& id) {
-  std::string d = dir(id);
-  if (!fs::exists(d)) return ok_status();
-  (void)os::run_capture({options_.oci_runtime, "delete", "--force", id});
-  if (umount2((d + "/bundle/rootfs").c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT) {
-    return errno_status("unmounting the root filesystem of " + id, errno);
+  if (!valid_id(id)) return invalid_argument("invalid container id \"" + id + "\"");
+  const std::string d = dir(id);
+  if (!fs::exists(d)) return ok_status();  // idempotent: a retried remove succeeds
+  (void)os::run_capture({options_.oci_runtime, "--root", options_.state_root, "delete", "--force", id});
+  // Let a shim still draining the container's output record the exit first.
+  std::string shim = read_small(d + "/shim.pid");
+  const auto deadline = steady_clock::now() + std::chrono::seconds(10);
+  while (!shim.empty() && shim_alive(std::atoi(shim.c_str()), id) && steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  SHOAL_RETURN_IF_ERROR(unmount_if_mounted(d + "/bundle/rootfs").with_context("removing container " + id));
   std::error_code ec;
   fs::remove_all(d, ec);
   if (ec) return internal_error("removing " + d + ": " + ec.message());
@@ -261,8 +294,9 @@ Result<std::vector<ContainerState>> RuncRuntime::list() {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(options_.root + "/containers", ec)) {
     auto st = state(e.path().filename().string());
-    if (st.ok()) out.push_back(*st);
+    if (st.ok()) out.push_back(std::move(*st));
   }
+  if (ec) return internal_error("listing " + options_.root + "/containers: " + ec.message());
   return out;
 }
 

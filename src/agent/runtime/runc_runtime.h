@@ -1,9 +1,16 @@
 // RuncRuntime: Runtime over an OCI runtime binary (runc, or crun where the
 // host's cgroups are pure v2), one container dir per container under
 // <root>/containers/<id>/:
-//   config.json (ours)  bundle/{config.json,rootfs}  upper/ work/ (overlayfs)
-//   hostname hosts resolv.conf  shim.pid container.pid exit.json container.log
-// Each container runs under a shim (shim.h) that outlives shoald.
+//   config.json      ours: id, name, image, labels, created, command
+//   bundle/          OCI bundle: config.json, rootfs/ (overlayfs over the
+//                    image layers, with upper/ and work/ beside bundle/)
+//   hostname hosts resolv.conf   bind-mounted read-only into the container
+//   stopsignal       the signal stop() sends first
+//   shim.pid started container.pid exit.json container.log runtime.log shim.log
+// Each container runs under a shim (shim.h) that outlives shoald, so a new
+// RuncRuntime over the same root sees the containers of the previous one.
+// The OCI runtime keeps its state under <root>/runc (--root), so nodes with
+// different data roots never see each other's containers. Needs root.
 #pragma once
 
 #include <mutex>
@@ -18,6 +25,7 @@ struct RuncRuntimeOptions {
   std::string root = "/var/lib/shoal";
   std::string oci_runtime;  // empty: detect_oci_runtime()
   std::string self_exe;     // binary that implements `__shim`; empty: /proc/self/exe
+  std::string state_root;   // the OCI runtime's --root; empty: <root>/runc
 };
 
 // "crun" on pure cgroup v2 hosts where it is installed, else "runc".
@@ -25,6 +33,7 @@ std::string detect_oci_runtime();
 
 class RuncRuntime : public Runtime {
  public:
+  // `images` must outlive the runtime. Creates <root>/containers if needed.
   RuncRuntime(RuncRuntimeOptions options, ImageStore& images);
   Status create(const ContainerConfig& config) override;
   Status start(const std::string& id) override;
@@ -38,7 +47,10 @@ class RuncRuntime : public Runtime {
 
  private:
   std::string dir(const std::string& id) const;
+  // Polls state() until the container is no longer running; false on timeout.
   bool wait_exit(const std::string& id, std::chrono::nanoseconds timeout);
+  // The OCI runtime's view ("created", "running", "stopped"), or "".
+  std::string oci_status(const std::string& id);
   RuncRuntimeOptions options_;
   ImageStore& images_;
 };

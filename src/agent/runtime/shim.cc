@@ -1,47 +1,57 @@
 #include "agent/runtime/shim.h"
 
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "agent/runtime/layer.h"
 #include "common/time.h"
 
 namespace shoal::runtime {
 
 namespace {
 
-void write_file(const std::string& path, const std::string& data) {
-  std::string tmp = path + ".tmp";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return;
-  ssize_t ignored = write(fd, data.data(), data.size());
-  (void)ignored;
-  fsync(fd);
-  close(fd);
-  rename(tmp.c_str(), path.c_str());
+void write_all(int fd, const std::string& s) {
+  size_t off = 0;
+  while (off < s.size()) {
+    ssize_t n = write(fd, s.data() + off, s.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    off += static_cast<size_t>(n);
+  }
 }
 
+// Emits the complete lines of `buf` (all of it if `flush_all`) as json-file
+// records; keeps a partial last line for later.
 void log_lines(int log_fd, std::string& buf, const char* stream, bool flush_all) {
-  size_t nl;
   auto emit = [&](const std::string& line) {
     nlohmann::json j = {{"log", line}, {"stream", stream},
                         {"time", format_rfc3339(std::chrono::system_clock::now())}};
-    std::string out = j.dump() + "\n";
-    ssize_t ignored = write(log_fd, out.data(), out.size());
-    (void)ignored;
+    // Invalid UTF-8 from the container must not kill the shim.
+    write_all(log_fd, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   };
+  size_t nl;
   while ((nl = buf.find('\n')) != std::string::npos) {
     emit(buf.substr(0, nl + 1));
     buf.erase(0, nl + 1);
+  }
+  // Docker splits very long lines at 16 KiB.
+  while (buf.size() >= 16384) {
+    emit(buf.substr(0, 16384));
+    buf.erase(0, 16384);
   }
   if (flush_all && !buf.empty()) {
     emit(buf);
@@ -51,40 +61,128 @@ void log_lines(int log_fd, std::string& buf, const char* stream, bool flush_all)
 
 }  // namespace
 
+std::string runtime_error(const std::string& dir) {
+  std::ifstream in(dir + "/runtime.log");
+  std::string line, last;
+  while (std::getline(in, line)) {
+    try {
+      nlohmann::json j = nlohmann::json::parse(line);
+      if (j.value("level", "") == "error") last = j.value("msg", line);
+    } catch (...) {
+      if (!line.empty()) last = line;
+    }
+  }
+  if (last.empty()) return "";
+  for (const char* prefix : {"runc run failed: ", "runc create failed: "}) {
+    if (last.rfind(prefix, 0) == 0) last = last.substr(strlen(prefix));
+  }
+  return "OCI runtime create failed: " + last;
+}
+
+Result<pid_t> spawn_shim(const std::string& self_exe, const std::string& dir, const std::string& oci_runtime,
+                         const std::string& state_root, const std::string& id) {
+  std::vector<std::string> args = {self_exe, "__shim", dir, oci_runtime, state_root, id};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::string log = dir + "/shim.log";
+  int log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (log_fd < 0) return errno_status("opening " + log, errno);
+  int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  int p[2];
+  if (null_fd < 0 || pipe2(p, O_CLOEXEC) != 0) {
+    int err = errno;
+    close(log_fd);
+    if (null_fd >= 0) close(null_fd);
+    return errno_status("preparing the shim's stdio", err);
+  }
+  pid_t mid = fork();
+  if (mid == 0) {
+    // Intermediate: new session, fork the shim, exit. The shim is then
+    // reparented to init (or the nearest subreaper), never to shoald.
+    setsid();
+    pid_t shim = fork();
+    if (shim == 0) {
+      dup2(null_fd, 0);
+      dup2(log_fd, 1);
+      dup2(log_fd, 2);
+      close_range(3, ~0U, 0);
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    ssize_t ignored = write(p[1], &shim, sizeof shim);
+    (void)ignored;
+    _exit(shim < 0 ? 1 : 0);
+  }
+  int fork_err = errno;
+  close(p[1]);
+  close(log_fd);
+  close(null_fd);
+  if (mid < 0) {
+    close(p[0]);
+    return errno_status("forking the container supervisor", fork_err);
+  }
+  pid_t shim = -1;
+  ssize_t n;
+  while ((n = read(p[0], &shim, sizeof shim)) < 0 && errno == EINTR) {
+  }
+  close(p[0]);
+  while (waitpid(mid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  if (n != sizeof shim || shim <= 0) return internal_error("forking the container supervisor failed");
+  return shim;
+}
+
 int shim_main(int argc, char** argv) {
-  if (argc < 5) {
-    fprintf(stderr, "usage: shoald __shim CONTAINER_DIR RUNTIME ID\n");
+  if (argc < 6) {
+    fprintf(stderr, "usage: shoald __shim CONTAINER_DIR OCI_RUNTIME STATE_ROOT ID\n");
     return 2;
   }
-  std::string dir = argv[2], runtime = argv[3], id = argv[4];
+  const std::string dir = argv[2], runtime = argv[3], state_root = argv[4], id = argv[5];
   signal(SIGPIPE, SIG_IGN);
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
+  signal(SIGHUP, SIG_IGN);
+  signal(SIGINT, SIG_IGN);
   int out[2], err[2];
-  if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) return 1;
+  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
+    perror("shim: pipe");
+    return 1;
+  }
   int log_fd = open((dir + "/container.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-  std::string runc_log = dir + "/runtime.log";
+  if (log_fd < 0) perror("shim: opening container.log");
+  const std::string runtime_log = dir + "/runtime.log", bundle = dir + "/bundle", pid_file = dir + "/container.pid";
+  std::vector<std::string> args = {runtime, "--root", state_root, "--log", runtime_log, "--log-format", "json",
+                                   "run", "--bundle", bundle, "--pid-file", pid_file, id};
+  std::vector<char*> cargv;
+  for (auto& a : args) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
   pid_t child = fork();
+  if (child < 0) {
+    perror("shim: fork");
+    return 1;
+  }
   if (child == 0) {
     int devnull = open("/dev/null", O_RDONLY);
     dup2(devnull, 0);
     dup2(out[1], 1);
     dup2(err[1], 2);
     close_range(3, ~0U, 0);
-    std::string bundle = dir + "/bundle";
-    std::string pid_file = dir + "/container.pid";
-    execlp(runtime.c_str(), runtime.c_str(), "--log", runc_log.c_str(), "--log-format", "json", "run", "--bundle", bundle.c_str(),
-           "--pid-file", pid_file.c_str(), id.c_str(), nullptr);
+    signal(SIGHUP, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGPIPE, SIG_DFL);
+    execvp(cargv[0], cargv.data());
     fprintf(stderr, "exec %s: %s\n", runtime.c_str(), strerror(errno));
     _exit(127);
   }
   close(out[1]);
   close(err[1]);
-  std::string bout, berr;
+  std::string bufs[2];
+  const char* streams[2] = {"stdout", "stderr"};
   struct pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
   int open_fds = 2;
-  char buf[8192];
+  char buf[16384];
   while (open_fds > 0) {
     if (poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
@@ -93,27 +191,41 @@ int shim_main(int argc, char** argv) {
     for (int i = 0; i < 2; ++i) {
       if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       ssize_t n = read(fds[i].fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
       if (n <= 0) {
         close(fds[i].fd);
         fds[i].fd = -1;
         --open_fds;
         continue;
       }
-      std::string& b = i == 0 ? bout : berr;
-      b.append(buf, static_cast<size_t>(n));
-      if (log_fd >= 0) log_lines(log_fd, b, i == 0 ? "stdout" : "stderr", false);
+      bufs[i].append(buf, static_cast<size_t>(n));
+      if (log_fd >= 0) log_lines(log_fd, bufs[i], streams[i], false);
     }
   }
   if (log_fd >= 0) {
-    log_lines(log_fd, bout, "stdout", true);
-    log_lines(log_fd, berr, "stderr", true);
+    for (int i = 0; i < 2; ++i) log_lines(log_fd, bufs[i], streams[i], true);
+    fsync(log_fd);
   }
   int status = 0;
   while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  nlohmann::json j = {{"ExitCode", code}, {"FinishedAt", format_rfc3339(std::chrono::system_clock::now())}};
-  write_file(dir + "/exit.json", j.dump());
+  std::string error = code == 0 ? "" : runtime_error(dir);
+  if (!error.empty()) {
+    if (error.find("executable file not found") != std::string::npos ||
+        error.find("no such file or directory") != std::string::npos) {
+      code = 127;
+    } else if (error.find("permission denied") != std::string::npos) {
+      code = 126;
+    }
+  }
+  nlohmann::json j = {{"ExitCode", code}, {"FinishedAt", format_rfc3339(std::chrono::system_clock::now())},
+                      {"Error", error}};
+  Status st = write_file_atomic(dir + "/exit.json", j.dump() + "\n");
+  if (!st.ok()) {
+    fprintf(stderr, "shim: recording the exit status: %s\n", st.message().c_str());
+    return 1;
+  }
   return 0;
 }
 

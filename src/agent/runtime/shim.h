@@ -1,13 +1,38 @@
 // The per-container supervisor ("shim"). shoald re-executes itself as
-//   shoald __shim <container-dir> <oci-runtime> <container-id>
-// detached in its own session. The shim runs `<runtime> run` in the
-// foreground with the container's stdout/stderr piped to it, writes every line
-// to <container-dir>/container.log (Docker's json-file format), and when the
-// container exits records {"ExitCode": N, "FinishedAt": ...} in
-// <container-dir>/exit.json (atomically). It outlives shoald, so containers
-// survive a daemon restart and their exit codes are never lost.
+//   shoald __shim <container-dir> <oci-runtime> <runtime-state-root> <container-id>
+// detached (double fork, own session, no parent-death signal), so the shim
+// is never shoald's child and outlives it. The shim:
+//   - runs `<oci-runtime> --root R run --bundle <dir>/bundle --pid-file
+//     <dir>/container.pid <id>` in the foreground, stdin /dev/null,
+//     stdout/stderr piped to itself, runtime errors to <dir>/runtime.log;
+//   - writes every output line to <dir>/container.log in Docker's json-file
+//     format: {"log":"line\n","stream":"stdout","time":"RFC3339Nano"};
+//   - when the runtime exits, records {"ExitCode":N,"FinishedAt":T,"Error":E}
+//     in <dir>/exit.json atomically, and exits. N is the container's exit
+//     status, 128+signal if a signal killed it; if the runtime failed to
+//     start the process, E says why and N is 127 (executable not found),
+//     126 (not executable) or the runtime's own status.
 #pragma once
 
+#include <sys/types.h>
+
+#include <string>
+
+#include "common/result.h"
+
 namespace shoal::runtime {
+
+// Entry point for argv[1] == "__shim" (called by shoald's main, and by any
+// test binary that starts containers).
 int shim_main(int argc, char** argv);
-}
+
+// Starts `self_exe __shim ...` fully detached; its stdout/stderr go to
+// <container_dir>/shim.log. Returns the shim's pid (not a child of ours).
+Result<pid_t> spawn_shim(const std::string& self_exe, const std::string& container_dir,
+                         const std::string& oci_runtime, const std::string& state_root, const std::string& id);
+
+// A readable form of the runtime's last error in <container_dir>/runtime.log,
+// or "" if it logged none.
+std::string runtime_error(const std::string& container_dir);
+
+}  // namespace shoal::runtime

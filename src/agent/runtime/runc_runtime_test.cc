@@ -1,0 +1,263 @@
+// Real containers with runc (needs root; skipped otherwise). The test binary
+// doubles as the shim: main() dispatches argv[1] == "__shim".
+#include "agent/runtime/runc_runtime.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "agent/runtime/image_store.h"
+#include "agent/runtime/shim.h"
+#include "common/ids.h"
+
+namespace shoal::runtime {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::steady_clock;
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A minimal busybox root filesystem tarball, made from the host's busybox.
+void make_busybox_tar(const std::string& work, const std::string& tar) {
+  const std::string root = work + "/rootfs";
+  for (const char* d : {"/bin", "/etc", "/tmp", "/root", "/var/www"}) fs::create_directories(root + d);
+  fs::permissions(root + "/tmp", fs::perms::all | fs::perms::sticky_bit);
+  fs::copy_file("/bin/busybox", root + "/bin/busybox");
+  for (const char* applet : {"sh", "echo", "id", "pwd", "hostname", "sleep", "cat", "true", "ls"}) {
+    fs::create_symlink("busybox", root + "/bin/" + applet);
+  }
+  std::ofstream(root + "/etc/passwd") << "root:x:0:0:root:/root:/bin/sh\n"
+                                        "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
+                                        "app:x:1000:1000::/home/app:/bin/sh\n";
+  std::ofstream(root + "/etc/group") << "root:x:0:\nnogroup:x:65534:\napp:x:1000:\nstaff:x:50:app\n";
+  std::string cmd = "tar --numeric-owner -C " + root + " -cf " + tar + " .";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+}
+
+class RuncRuntimeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root (mounts, namespaces, runc)";
+    if (access("/bin/busybox", X_OK) != 0) GTEST_SKIP() << "needs /bin/busybox (apt-get install busybox-static)";
+    root_ = fs::temp_directory_path() / ("shoal-runc-test-" + std::to_string(getpid()));
+    fs::remove_all(root_);
+    fs::create_directories(root_ + "/work");
+    make_busybox_tar(root_ + "/work", root_ + "/work/busybox.tar");
+    images_ = std::make_unique<ImageStore>(root_);
+    ASSERT_TRUE(images_->open().ok());
+    ImageConfig image;
+    image.env = {"PATH=/bin", "FROM_IMAGE=1", "FOO=image"};
+    auto id = images_->import_rootfs(root_ + "/work/busybox.tar", "busybox", image);
+    ASSERT_TRUE(id.ok()) << id.status().message();
+    runtime_ = std::make_unique<RuncRuntime>(RuncRuntimeOptions{root_, "", "", ""}, *images_);
+  }
+  void TearDown() override {
+    if (!runtime_) return;
+    auto all = runtime_->list();
+    if (all.ok()) {
+      for (const auto& c : *all) {
+        (void)runtime_->kill(c.id, SIGKILL);
+        (void)runtime_->stop(c.id, std::chrono::seconds(0));
+        Status st = runtime_->remove(c.id);
+        EXPECT_TRUE(st.ok()) << st.message();
+      }
+    }
+    EXPECT_TRUE(runtime_->list()->empty());
+    fs::remove_all(root_);
+  }
+  ContainerConfig config(std::vector<std::string> args) {
+    ContainerConfig c;
+    c.id = new_container_id();
+    c.name = "test." + c.id.substr(0, 6);
+    c.image = "busybox";
+    c.args = std::move(args);
+    return c;
+  }
+  ContainerState wait_exited(const std::string& id, std::chrono::seconds timeout = std::chrono::seconds(10)) {
+    const auto deadline = steady_clock::now() + timeout;
+    while (steady_clock::now() < deadline) {
+      auto st = runtime_->state(id);
+      if (st.ok() && st->status == ContainerStatus::kExited) return *st;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ADD_FAILURE() << "container did not exit within " << timeout.count() << " s";
+    return {};
+  }
+  void run(const ContainerConfig& c) {
+    Status st = runtime_->create(c);
+    ASSERT_TRUE(st.ok()) << st.message();
+    st = runtime_->start(c.id);
+    ASSERT_TRUE(st.ok()) << st.message();
+  }
+  std::string root_;
+  std::unique_ptr<ImageStore> images_;
+  std::unique_ptr<RuncRuntime> runtime_;
+};
+
+TEST(DetectOciRuntime, PicksRuncOnHybridCgroups) {
+  std::string r = detect_oci_runtime();
+  EXPECT_TRUE(r == "runc" || r == "crun") << r;
+}
+
+TEST_F(RuncRuntimeTest, ExitCodeAndLogsAreRecorded) {
+  auto c = config({"sh", "-c", "echo hi; echo oops >&2; exit 3"});
+  run(c);
+  auto st = wait_exited(c.id);
+  EXPECT_EQ(st.exit_code, 3);
+  EXPECT_EQ(st.error, "");
+  EXPECT_EQ(st.name, c.name);
+  EXPECT_GT(st.finished_at, st.started_at);
+  std::string log = slurp(runtime_->log_path(c.id));
+  EXPECT_NE(log.find(R"({"log":"hi\n","stream":"stdout","time":")"), std::string::npos) << log;
+  EXPECT_NE(log.find(R"({"log":"oops\n","stream":"stderr","time":")"), std::string::npos) << log;
+  std::istringstream lines(log);
+  std::string line;
+  while (std::getline(lines, line)) {
+    auto j = nlohmann::json::parse(line);
+    EXPECT_EQ(j["time"].get<std::string>().back(), 'Z');
+  }
+}
+
+TEST_F(RuncRuntimeTest, EnvUserWorkdirHostnameAndLoopback) {
+  auto c = config({"sh", "-c", "echo $FOO $FROM_IMAGE; id -u; id -g; id -G; pwd; hostname; cat /sys/class/net/lo/flags; ls /sys/class/net"});
+  c.env = {"FOO=bar"};
+  c.user = "app";
+  c.dir = "/tmp";
+  run(c);
+  EXPECT_EQ(wait_exited(c.id).exit_code, 0);
+  std::string out;
+  std::istringstream lines(slurp(runtime_->log_path(c.id)));
+  std::string line;
+  while (std::getline(lines, line)) out += nlohmann::json::parse(line)["log"].get<std::string>();
+  EXPECT_EQ(out, "bar 1\n1000\n1000\n1000 50\n/tmp\n" + c.id.substr(0, 12) + "\n0x9\nlo\n");
+}
+
+TEST_F(RuncRuntimeTest, NumericUserAndExplicitHostname) {
+  auto c = config({"sh", "-c", "id -u; id -g; hostname; cat /etc/hostname"});
+  c.user = "4242";
+  c.hostname = "web-1";
+  run(c);
+  EXPECT_EQ(wait_exited(c.id).exit_code, 0);
+  std::string log = slurp(runtime_->log_path(c.id));
+  for (const char* want : {"\"4242\\n\"", "\"0\\n\"", "\"web-1\\n\""}) EXPECT_NE(log.find(want), std::string::npos) << log;
+}
+
+TEST_F(RuncRuntimeTest, StopSendsTheStopSignalFirst) {
+  auto c = config({"sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"});
+  run(c);
+  EXPECT_EQ(runtime_->state(c.id)->status, ContainerStatus::kRunning);
+  EXPECT_GT(runtime_->state(c.id)->pid, 0);
+  auto t0 = steady_clock::now();
+  ASSERT_TRUE(runtime_->stop(c.id, std::chrono::seconds(20)).ok());
+  EXPECT_LT(steady_clock::now() - t0, std::chrono::seconds(5));
+  auto st = runtime_->state(c.id);
+  EXPECT_EQ(st->status, ContainerStatus::kExited);
+  EXPECT_EQ(st->exit_code, 0);
+}
+
+TEST_F(RuncRuntimeTest, StopKillsAfterTheGraceWhenTermIsIgnored) {
+  auto c = config({"sh", "-c", "trap '' TERM; sleep 1000"});
+  run(c);
+  auto t0 = steady_clock::now();
+  ASSERT_TRUE(runtime_->stop(c.id, std::chrono::milliseconds(800)).ok());
+  auto took = steady_clock::now() - t0;
+  EXPECT_GE(took, std::chrono::milliseconds(800));
+  EXPECT_LT(took, std::chrono::seconds(5));
+  EXPECT_EQ(runtime_->state(c.id)->exit_code, 137);
+}
+
+TEST_F(RuncRuntimeTest, ContainersSurviveARestartAndKillIsRecorded) {
+  auto c = config({"sleep", "1000"});
+  run(c);
+  std::string shim = slurp(root_ + "/containers/" + c.id + "/shim.pid");
+  // The shim is detached: not our child.
+  std::string stat = slurp("/proc/" + shim + "/stat");
+  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+  std::string state;
+  pid_t ppid = 0;
+  fields >> state >> ppid;
+  EXPECT_NE(ppid, getpid());
+  // "shoald restarts": a new runtime over the same root sees it running.
+  runtime_.reset();
+  runtime_ = std::make_unique<RuncRuntime>(RuncRuntimeOptions{root_, "", "", ""}, *images_);
+  auto listed = runtime_->list();
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].id, c.id);
+  EXPECT_EQ((*listed)[0].status, ContainerStatus::kRunning);
+  ASSERT_GT((*listed)[0].pid, 0);
+  ASSERT_EQ(::kill((*listed)[0].pid, SIGKILL), 0);
+  EXPECT_EQ(wait_exited(c.id).exit_code, 137);
+}
+
+TEST_F(RuncRuntimeTest, MissingExecutableFailsToStartWith127) {
+  auto c = config({"/no/such/binary"});
+  ASSERT_TRUE(runtime_->create(c).ok());
+  Status st = runtime_->start(c.id);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("no such file or directory"), std::string::npos) << st.message();
+  auto s = runtime_->state(c.id);
+  EXPECT_EQ(s->status, ContainerStatus::kExited);
+  EXPECT_EQ(s->exit_code, 127);
+  EXPECT_EQ(s->error, st.message());
+
+  auto c2 = config({"nosuchcmd"});
+  ASSERT_TRUE(runtime_->create(c2).ok());
+  st = runtime_->start(c2.id);
+  EXPECT_NE(st.message().find("executable file not found"), std::string::npos) << st.message();
+  EXPECT_EQ(runtime_->state(c2.id)->exit_code, 127);
+}
+
+TEST_F(RuncRuntimeTest, UnknownImageIsNotFoundWithAdvice) {
+  auto c = config({"true"});
+  c.image = "nosuch:1";
+  Status st = runtime_->create(c);
+  EXPECT_EQ(st.code(), Code::kNotFound);
+  EXPECT_NE(st.message().find("No such image: nosuch:1"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("shoal image"), std::string::npos) << st.message();
+  EXPECT_FALSE(fs::exists(root_ + "/containers/" + c.id));
+  c.image = "busybox";
+  c.user = "nosuchuser";
+  st = runtime_->create(c);
+  EXPECT_EQ(st.code(), Code::kInvalidArgument);
+  EXPECT_NE(st.message().find("unable to find user nosuchuser"), std::string::npos) << st.message();
+  EXPECT_FALSE(fs::exists(root_ + "/containers/" + c.id));
+}
+
+TEST_F(RuncRuntimeTest, LimitsAndNamespacesInTheSpec) {
+  auto c = config({"true"});
+  c.memory_bytes = 64 << 20;
+  c.nano_cpus = 500000000;
+  c.pids_limit = 100;
+  ASSERT_TRUE(runtime_->create(c).ok());
+  auto spec = nlohmann::json::parse(slurp(root_ + "/containers/" + c.id + "/bundle/config.json"));
+  EXPECT_EQ(spec["linux"]["resources"]["memory"]["limit"], 64 << 20);
+  EXPECT_EQ(spec["linux"]["resources"]["cpu"]["quota"], 50000);
+  EXPECT_EQ(spec["linux"]["resources"]["pids"]["limit"], 100);
+  EXPECT_EQ(spec["linux"]["namespaces"].size(), 5u);
+  EXPECT_EQ(spec["process"]["args"], nlohmann::json({"true"}));
+  EXPECT_EQ(runtime_->state(c.id)->status, ContainerStatus::kCreated);
+}
+
+}  // namespace
+}  // namespace shoal::runtime
+
+int main(int argc, char** argv) {
+  if (argc > 1 && std::strcmp(argv[1], "__shim") == 0) return shoal::runtime::shim_main(argc, argv);
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}
