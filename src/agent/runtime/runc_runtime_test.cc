@@ -37,7 +37,7 @@ void make_busybox_tar(const std::string& work, const std::string& tar) {
   for (const char* d : {"/bin", "/etc", "/tmp", "/root", "/var/www"}) fs::create_directories(root + d);
   fs::permissions(root + "/tmp", fs::perms::all | fs::perms::sticky_bit);
   fs::copy_file("/bin/busybox", root + "/bin/busybox");
-  for (const char* applet : {"sh", "echo", "id", "pwd", "hostname", "sleep", "cat", "true", "ls"}) {
+  for (const char* applet : {"sh", "echo", "id", "pwd", "hostname", "sleep", "cat", "true", "ls", "wget", "timeout"}) {
     fs::create_symlink("busybox", root + "/bin/" + applet);
   }
   std::ofstream(root + "/etc/passwd") << "root:x:0:0:root:/root:/bin/sh\n"
@@ -236,6 +236,36 @@ TEST_F(RuncRuntimeTest, UnknownImageIsNotFoundWithAdvice) {
   EXPECT_EQ(st.code(), Code::kInvalidArgument);
   EXPECT_NE(st.message().find("unable to find user nosuchuser"), std::string::npos) << st.message();
   EXPECT_FALSE(fs::exists(root_ + "/containers/" + c.id));
+}
+
+// The example whoami image (images/build.sh), reached from a second
+// container that joins its network namespace.
+TEST_F(RuncRuntimeTest, WhoamiAnswersInASharedNetworkNamespace) {
+  std::string archive;
+  for (std::string p : {"images/out/whoami.tar", "../images/out/whoami.tar", "../../images/out/whoami.tar"}) {
+    if (fs::exists(p)) archive = p;
+  }
+  if (archive.empty()) GTEST_SKIP() << "run images/build.sh first";
+  auto loaded = images_->load(archive);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  auto server = config({});
+  server.image = "whoami";
+  run(server);
+  const auto deadline = steady_clock::now() + std::chrono::seconds(10);
+  while (slurp(runtime_->log_path(server.id)).find("listening") == std::string::npos && steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  auto client = config({"timeout", "5", "wget", "-q", "-O", "-", "http://127.0.0.1:8000/hello"});
+  client.netns_path = "/proc/" + std::to_string(runtime_->state(server.id)->pid) + "/ns/net";
+  run(client);
+  EXPECT_EQ(wait_exited(client.id).exit_code, 0);
+  std::string log = slurp(runtime_->log_path(client.id));
+  EXPECT_NE(log.find("I'm " + server.id.substr(0, 12)), std::string::npos) << log;
+  EXPECT_NE(log.find("GET /hello HTTP/1.1"), std::string::npos) << log;
+  auto t0 = steady_clock::now();
+  ASSERT_TRUE(runtime_->stop(server.id, std::chrono::seconds(20)).ok());
+  EXPECT_LT(steady_clock::now() - t0, std::chrono::seconds(5));
+  EXPECT_EQ(runtime_->state(server.id)->exit_code, 0);
 }
 
 TEST_F(RuncRuntimeTest, LimitsAndNamespacesInTheSpec) {
