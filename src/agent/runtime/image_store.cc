@@ -444,15 +444,20 @@ std::string ImageStore::find_locked(const std::string& ref, std::string* familia
   return "";
 }
 
+// The error for a reference no image answers to: invalid references say
+// why; valid ones are "No such image", with `advice` appended when asked.
+Status missing_image(const std::string& ref, bool advice) {
+  auto parsed = parse_reference(ref);
+  if (!parsed.ok() && !is_hex(ref)) return parsed.status();
+  if (!advice) return not_found("No such image: " + ref);
+  return not_found("No such image: " + (parsed.ok() ? parsed->familiar() : ref) + kNoImageAdvice);
+}
+
 Result<ResolvedImage> ImageStore::resolve(const std::string& ref) {
   std::lock_guard lk(mu_);
   std::string familiar;
   std::string id = find_locked(ref, &familiar);
-  if (id.empty()) {
-    auto parsed = parse_reference(ref);
-    if (!parsed.ok() && !is_hex(ref)) return parsed.status();
-    return not_found("No such image: " + (parsed.ok() ? parsed->familiar() : ref) + kNoImageAdvice);
-  }
+  if (id.empty()) return missing_image(ref, /*advice=*/true);
   const Image& im = images_.at(id);
   ResolvedImage r;
   r.info = im.info;
@@ -466,11 +471,7 @@ Status ImageStore::remove(const std::string& ref) {
   std::lock_guard lk(mu_);
   std::string familiar;
   std::string id = find_locked(ref, &familiar);
-  if (id.empty()) {
-    auto parsed = parse_reference(ref);
-    if (!parsed.ok() && !is_hex(ref)) return parsed.status();
-    return not_found("No such image: " + ref);
-  }
+  if (id.empty()) return missing_image(ref, /*advice=*/false);
   Image& im = images_.at(id);
   bool by_id = familiar == id;
   if (by_id && im.info.refs.size() > 1) {
