@@ -88,6 +88,13 @@ running_count() {  # running_count SERVICE -> number of tasks observed running w
 finish() {
   local rc=$?
   if [[ -n "$SHOALD_PID" ]] && kill -0 "$SHOALD_PID" 2>/dev/null; then
+    if ((FAILURES > 0 || rc != 0)); then  # what the cluster looked like when it went wrong
+      echo "---- services and tasks ----"
+      for s in $(sh_cli service ls -q 2>/dev/null); do
+        sh_cli service inspect --format '{{.Spec.Name}} UpdateStatus={{json .UpdateStatus}}' "$s" 2>&1 || true
+        sh_cli service ps --no-trunc "$s" 2>&1 || true
+      done
+    fi
     sh_cli swarm leave --force >/dev/null 2>&1 || true
   fi
   stop_shoald

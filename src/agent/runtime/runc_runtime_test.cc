@@ -204,6 +204,26 @@ TEST_F(RuncRuntimeTest, ContainersSurviveARestartAndKillIsRecorded) {
   EXPECT_EQ(wait_exited(c.id).exit_code, 137);
 }
 
+// Starts from several threads at once (as the agent does on a busy node):
+// each start must see its own shim, even while the others are still forking.
+TEST_F(RuncRuntimeTest, ConcurrentStartsAllRun) {
+  std::vector<ContainerConfig> cs;
+  for (int i = 0; i < 6; ++i) {
+    cs.push_back(config({"sleep", "1000"}));
+    ASSERT_TRUE(runtime_->create(cs.back()).ok());
+  }
+  std::vector<Status> results(cs.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < cs.size(); ++i) threads.emplace_back([&, i] { results[i] = runtime_->start(cs[i].id); });
+  for (auto& t : threads) t.join();
+  for (size_t i = 0; i < cs.size(); ++i) {
+    EXPECT_TRUE(results[i].ok()) << results[i].message();
+    auto st = runtime_->state(cs[i].id);
+    ASSERT_TRUE(st.ok());
+    EXPECT_EQ(st->status, ContainerStatus::kRunning);
+  }
+}
+
 TEST_F(RuncRuntimeTest, MissingExecutableFailsToStartWith127) {
   auto c = config({"/no/such/binary"});
   ASSERT_TRUE(runtime_->create(c).ok());

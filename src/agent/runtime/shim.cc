@@ -89,11 +89,16 @@ Result<pid_t> spawn_shim(const std::string& self_exe, const std::string& dir, co
   int log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   if (log_fd < 0) return errno_status("opening " + log, errno);
   int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  int p[2];
-  if (null_fd < 0 || pipe2(p, O_CLOEXEC) != 0) {
+  // p: the intermediate reports the shim's pid. e: the shim's exec report;
+  // close-on-exec, so it reads EOF once the shim runs our binary (or died),
+  // and an errno if execv failed. Until then the pid is not yet a "__shim"
+  // process (its cmdline is still ours), which callers must not mistake
+  // for a dead supervisor.
+  int p[2] = {-1, -1}, e[2] = {-1, -1};
+  if (null_fd < 0 || pipe2(p, O_CLOEXEC) != 0 || pipe2(e, O_CLOEXEC) != 0) {
     int err = errno;
-    close(log_fd);
-    if (null_fd >= 0) close(null_fd);
+    for (int fd : {log_fd, null_fd, p[0], p[1], e[0], e[1]})
+      if (fd >= 0) close(fd);
     return errno_status("preparing the shim's stdio", err);
   }
   pid_t mid = fork();
@@ -106,11 +111,15 @@ Result<pid_t> spawn_shim(const std::string& self_exe, const std::string& dir, co
       dup2(null_fd, 0);
       dup2(log_fd, 1);
       dup2(log_fd, 2);
-      close_range(3, ~0U, 0);
+      dup3(e[1], 3, O_CLOEXEC);
+      close_range(4, ~0U, 0);
       sigset_t none;
       sigemptyset(&none);
       sigprocmask(SIG_SETMASK, &none, nullptr);
       execv(argv[0], argv.data());
+      int err = errno;
+      ssize_t ignored = write(3, &err, sizeof err);
+      (void)ignored;
       _exit(127);
     }
     ssize_t ignored = write(p[1], &shim, sizeof shim);
@@ -119,10 +128,12 @@ Result<pid_t> spawn_shim(const std::string& self_exe, const std::string& dir, co
   }
   int fork_err = errno;
   close(p[1]);
+  close(e[1]);
   close(log_fd);
   close(null_fd);
   if (mid < 0) {
     close(p[0]);
+    close(e[0]);
     return errno_status("forking the container supervisor", fork_err);
   }
   pid_t shim = -1;
@@ -132,7 +143,13 @@ Result<pid_t> spawn_shim(const std::string& self_exe, const std::string& dir, co
   close(p[0]);
   while (waitpid(mid, nullptr, 0) < 0 && errno == EINTR) {
   }
+  int exec_err = 0;
+  ssize_t en;
+  while ((en = read(e[0], &exec_err, sizeof exec_err)) < 0 && errno == EINTR) {
+  }
+  close(e[0]);
   if (n != sizeof shim || shim <= 0) return internal_error("forking the container supervisor failed");
+  if (en == sizeof exec_err) return errno_status("starting the container supervisor " + self_exe, exec_err);
   return shim;
 }
 
