@@ -1,5 +1,7 @@
 #include "agent/agent.h"
 
+#include <map>
+
 #include "common/log.h"
 
 namespace shoal::agent {
@@ -78,6 +80,7 @@ bool Agent::ensure_session() {
 void Agent::assignments_loop() {
   uint64_t generation = 0;
   std::string last_sid;
+  std::map<std::string, Task> assigned;  // the set as of `generation`
   while (!stopping_) {
     if (!ensure_session()) continue;
     std::string sid = session_id();
@@ -95,10 +98,18 @@ void Agent::assignments_loop() {
     }
     try {
       auto set = json::parse(r->body).get<session::AssignmentSet>();
-      if (set.generation != generation) {
-        generation = set.generation;
-        worker_.assign(std::move(set.tasks));
+      if (set.generation == generation && !set.full) continue;  // the long poll timed out
+      if (set.full) assigned.clear();
+      for (const auto& id : set.removed) assigned.erase(id);
+      for (auto& t : set.tasks) {
+        std::string id = t.id;
+        assigned.insert_or_assign(std::move(id), std::move(t));
       }
+      generation = set.generation;
+      std::vector<Task> all;
+      all.reserve(assigned.size());
+      for (const auto& [_, t] : assigned) all.push_back(t);
+      worker_.assign(std::move(all));
     } catch (const std::exception& e) {
       LOG_WARN("agent", "bad assignment set: " << e.what());
     }

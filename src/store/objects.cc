@@ -449,6 +449,9 @@ void from_json(const json& j, Service& v) {
 }
 
 // ---- Task
+void to_json(json& j, const TaskStatus& v) { j = task_status_json(v); }
+void from_json(const json& j, TaskStatus& v) { v = task_status_from(j); }
+
 void to_json(json& j, const Task& v) {
   j = json::object();
   meta_to(j, v);

@@ -272,6 +272,8 @@ void to_json(json& j, const Service& v);
 void from_json(const json& j, Service& v);
 void to_json(json& j, const Task& v);
 void from_json(const json& j, Task& v);
+void to_json(json& j, const TaskStatus& v);  // a Task's "Status"
+void from_json(const json& j, TaskStatus& v);
 
 // Removes internal keys (those starting with "Shoal", and secrets such as the
 // CA key) recursively from an object's JSON before it is served by the API.

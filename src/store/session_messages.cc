@@ -2,22 +2,6 @@
 
 namespace shoal::session {
 
-namespace {
-// TaskStatus has no standalone JSON in objects.h; it travels inside a Task.
-json status_json(const TaskStatus& s) {
-  Task t;
-  t.status = s;
-  json j = t;
-  return j.at("Status");
-}
-TaskStatus status_from(const json& j) {
-  Task probe;
-  json base = probe;
-  base["Status"] = j;
-  return base.get<Task>().status;
-}
-}  // namespace
-
 void to_json(json& j, const RegisterRequest& v) {
   Node n;
   n.description = v.description;
@@ -40,25 +24,25 @@ void from_json(const json& j, RegisterResponse& v) {
   v.heartbeat_period = Nanos(j.value("HeartbeatPeriod", int64_t{5000000000}));
 }
 void to_json(json& j, const AssignmentSet& v) {
-  j = {{"Generation", v.generation}, {"Tasks", json::array()}};
-  for (const auto& t : v.tasks) j["Tasks"].push_back(t);
+  j = {{"Generation", v.generation}, {"Full", v.full}, {"Tasks", v.tasks}, {"Removed", v.removed}};
 }
 void from_json(const json& j, AssignmentSet& v) {
   v.generation = j.value("Generation", uint64_t{0});
-  v.tasks.clear();
-  for (const auto& t : j.value("Tasks", json::array())) v.tasks.push_back(t.get<Task>());
+  v.full = j.value("Full", true);
+  v.tasks = j.value("Tasks", std::vector<Task>{});
+  v.removed = j.value("Removed", std::vector<std::string>{});
 }
 void to_json(json& j, const StatusBatch& v) {
   j = {{"SessionID", v.session_id}, {"Updates", json::array()}};
   for (const auto& u : v.updates) {
-    j["Updates"].push_back({{"TaskID", u.task_id}, {"Status", status_json(u.status)}});
+    j["Updates"].push_back({{"TaskID", u.task_id}, {"Status", u.status}});
   }
 }
 void from_json(const json& j, StatusBatch& v) {
   v.session_id = j.value("SessionID", "");
   v.updates.clear();
   for (const auto& u : j.value("Updates", json::array())) {
-    v.updates.push_back({u.value("TaskID", ""), status_from(u.value("Status", json::object()))});
+    v.updates.push_back({u.value("TaskID", ""), u.value("Status", json::object()).get<TaskStatus>()});
   }
 }
 

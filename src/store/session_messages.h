@@ -7,7 +7,9 @@
 //   POST /_shoal/dispatcher/v1/heartbeat   {"SessionID"}   -> {"HeartbeatPeriod"} | 404 unknown session
 //   GET  /_shoal/dispatcher/v1/assignments?session=S&since=G
 //        long poll: answers when the node's assignment set changed after
-//        generation G (or after ~25 s), with AssignmentSet.
+//        generation G (or after ~25 s), with AssignmentSet: the changes since
+//        G (as SwarmKit's incremental assignments), or the whole set when G
+//        is 0 or older than the dispatcher remembers.
 //   POST /_shoal/dispatcher/v1/status      StatusBatch -> {} once stored
 #pragma once
 
@@ -33,7 +35,12 @@ struct RegisterResponse {
 
 struct AssignmentSet {
   uint64_t generation = 0;
-  std::vector<Task> tasks;  // every task assigned to the node
+  // true: `tasks` is every task assigned to the node. false: `tasks` are the
+  // tasks added or changed since the asked generation and `removed` the ids
+  // no longer assigned; the agent applies them to the set it holds.
+  bool full = true;
+  std::vector<Task> tasks;
+  std::vector<std::string> removed;
 };
 
 struct StatusUpdate {

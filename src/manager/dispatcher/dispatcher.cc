@@ -59,6 +59,7 @@ void Dispatcher::start() {
     std::lock_guard lk(mu_);
     for (const auto& [id, t] : s.tasks) {
       task_view_[id] = {t.node_id, static_cast<int>(t.desired_state)};
+      if (!t.node_id.empty()) assignments_[t.node_id].changed(id);
     }
   });
   subscription_ = store_.subscribe([this](const StoreEvent& e) { on_store_event(e); });
@@ -179,10 +180,26 @@ void Dispatcher::handle_heartbeat(http::Exchange& ex) {
   ex.respond(json_reply(200, {{"HeartbeatPeriod", options_.heartbeat_period.count()}}));
 }
 
-http::Response Dispatcher::assignment_response(const std::string& node_id, uint64_t generation) {
+http::Response Dispatcher::assignment_response(const std::string& node_id, uint64_t since) {
   session::AssignmentSet set;
-  set.generation = generation;
-  set.tasks = store_.tasks_of_node(node_id);
+  AssignmentLog::Delta delta;
+  {
+    std::lock_guard lk(mu_);
+    const AssignmentLog& log = assignments_[node_id];
+    set.generation = log.generation();
+    delta = log.since(since);
+  }
+  set.full = delta.full;
+  set.removed = std::move(delta.removed);
+  // The store may already be ahead of the generation read above; an agent
+  // then sees a change early and once more in the next answer, never late.
+  store_.view([&](const StoreSnapshot& s) {
+    set.tasks.reserve(delta.changed.size());
+    for (const auto& id : delta.changed) {
+      auto it = s.tasks.find(id);
+      if (it != s.tasks.end() && it->second.node_id == node_id) set.tasks.push_back(it->second);
+    }
+  });
   return json_reply(200, set);
 }
 
@@ -199,20 +216,16 @@ void Dispatcher::handle_assignments(http::Exchange& ex) {
     ex.respond(error_reply(400, "since must be a generation number"));
     return;
   }
-  uint64_t gen;
   {
     std::lock_guard lk(mu_);
-    auto& g = generation_[node];
-    if (g == 0) g = 1;
-    gen = g;
-    if (since >= gen) {
+    if (since >= assignments_[node].generation()) {
       waiters_[node].push_back(
           {since, std::move(ex.respond),
            std::chrono::steady_clock::now() + options_.long_poll_timeout});
       return;
     }
   }
-  ex.respond(assignment_response(node, gen));
+  ex.respond(assignment_response(node, since));
 }
 
 void Dispatcher::on_store_event(const StoreEvent& e) {
@@ -222,18 +235,20 @@ void Dispatcher::on_store_event(const StoreEvent& e) {
   std::lock_guard lk(mu_);
   auto& seen = task_view_[e.id];
   std::pair<std::string, int> now{t.node_id, static_cast<int>(t.desired_state)};
-  auto bump = [&](const std::string& node) {
+  auto gone = [&](const std::string& node) {
     if (node.empty()) return;
-    auto& g = generation_[node];
-    g = g == 0 ? 2 : g + 1;
+    assignments_[node].removed(e.id);
     dirty_nodes_.insert(node);
   };
   if (e.type == StoreEvent::Type::kDelete) {
-    bump(seen.first);
+    gone(seen.first);
     task_view_.erase(e.id);
   } else if (e.type == StoreEvent::Type::kCreate || seen != now) {
-    if (seen.first != now.first) bump(seen.first);
-    bump(now.first);
+    if (seen.first != now.first) gone(seen.first);
+    if (!now.first.empty()) {
+      assignments_[now.first].changed(e.id);
+      dirty_nodes_.insert(now.first);
+    }
     seen = now;
   } else {
     return;
@@ -246,35 +261,31 @@ void Dispatcher::notifier_loop() {
   while (!stopping_) {
     notify_cv_.wait_for(lk, std::chrono::milliseconds(500));
     if (stopping_) break;
-    // Collect answers under the lock, build and send them outside it.
-    std::vector<std::tuple<std::string, uint64_t, std::vector<http::Responder>>> due;
+    // Collect answers under the lock, build and send them outside it; one
+    // answer per (node, generation the waiters hold).
+    std::map<std::pair<std::string, uint64_t>, std::vector<http::Responder>> due;
     for (const auto& node : dirty_nodes_) {
       auto it = waiters_.find(node);
       if (it == waiters_.end()) continue;
-      uint64_t gen = generation_[node];
-      std::vector<http::Responder> rs;
-      std::vector<Waiter> keep;
-      for (auto& w : it->second) {
-        if (w.since < gen) rs.push_back(std::move(w.respond));
-        else keep.push_back(std::move(w));
-      }
-      it->second = std::move(keep);
-      if (!rs.empty()) due.emplace_back(node, gen, std::move(rs));
+      uint64_t gen = assignments_[node].generation();
+      std::erase_if(it->second, [&](Waiter& w) {
+        if (w.since >= gen) return false;
+        due[{node, w.since}].push_back(std::move(w.respond));
+        return true;
+      });
     }
     dirty_nodes_.clear();
     auto now = std::chrono::steady_clock::now();
     for (auto& [node, ws] : waiters_) {
-      std::vector<http::Responder> rs;
       std::erase_if(ws, [&](Waiter& w) {
         if (w.deadline > now) return false;
-        rs.push_back(std::move(w.respond));
+        due[{node, w.since}].push_back(std::move(w.respond));  // nothing new: an empty delta
         return true;
       });
-      if (!rs.empty()) due.emplace_back(node, generation_[node], std::move(rs));
     }
     lk.unlock();
-    for (auto& [node, gen, rs] : due) {
-      http::Response resp = assignment_response(node, gen);
+    for (auto& [key, rs] : due) {
+      http::Response resp = assignment_response(key.first, key.second);
       for (auto& r : rs) r(resp);
     }
     lk.lock();

@@ -6,7 +6,9 @@
 //   makes the orchestrator replace its tasks (Swarm's rule);
 // - assignments: long polls answered when the set of tasks assigned to the
 //   node changes in a way the agent cares about (a task added or removed, or
-//   its desired state changed), so status reports don't echo back;
+//   its desired state changed), so status reports don't echo back; the
+//   answer carries only the changes since the agent's generation
+//   (AssignmentLog);
 // - status: reports from all sessions are coalesced into few store batches;
 //   a task's observed state only moves forward.
 // Thread-safe. serve() never blocks on a long poll.
@@ -22,6 +24,7 @@
 #include <unordered_map>
 
 #include "common/clock.h"
+#include "manager/dispatcher/assignment_log.h"
 #include "http/message.h"
 #include "store/session_messages.h"
 #include "store/store.h"
@@ -70,7 +73,8 @@ class Dispatcher {
   void notifier_loop();
   void status_loop();
   void check_liveness();
-  http::Response assignment_response(const std::string& node_id, uint64_t generation);
+  // The answer for an agent of `node_id` holding generation `since`.
+  http::Response assignment_response(const std::string& node_id, uint64_t since);
   std::string session_node(const std::string& session_id);
 
   Store& store_;
@@ -79,7 +83,7 @@ class Dispatcher {
 
   mutable std::mutex mu_;
   std::unordered_map<std::string, Session> sessions_;
-  std::unordered_map<std::string, uint64_t> generation_;                  // node -> generation
+  std::unordered_map<std::string, AssignmentLog> assignments_;            // node -> its changes
   std::unordered_map<std::string, std::pair<std::string, int>> task_view_;  // task -> (node, desired)
   std::unordered_map<std::string, std::vector<Waiter>> waiters_;          // node -> long polls
   std::set<std::string> dirty_nodes_;

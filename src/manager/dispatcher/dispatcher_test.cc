@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <set>
 
 #include "store/memory_backend.h"
 
@@ -94,6 +95,46 @@ TEST_F(DispatcherTest, LongPollAnsweredWhenTheAssignmentSetChanges) {
   ASSERT_EQ(next.tasks.size(), 1u);
   EXPECT_EQ(next.tasks[0].id, "t1");
   EXPECT_GT(next.generation, set.generation);
+}
+
+TEST_F(DispatcherTest, LaterAnswersCarryOnlyTheChanges) {
+  std::string sid = register_node("n1");
+  Batch b;
+  b.create(make_task("t1", "n1"));
+  b.create(make_task("t2", "n1"));
+  ASSERT_TRUE(store.commit(b).ok());
+  auto get = [&](uint64_t since) {
+    auto r = call("GET", "assignments", "", {{"session", sid}, {"since", std::to_string(since)}});
+    EXPECT_EQ(r.wait_for(std::chrono::seconds(2)), std::future_status::ready);
+    return json::parse(r.get().body).get<session::AssignmentSet>();
+  };
+  auto whole = get(0);
+  EXPECT_TRUE(whole.full);
+  EXPECT_EQ(whole.tasks.size(), 2u);
+  // t2 is stopped, t1 removed, t3 added: the answer names exactly those.
+  Batch c;
+  c.update_task("t2", [](Task& t) {
+    t.desired_state = TaskState::kShutdown;
+    return true;
+  });
+  c.remove(Kind::kTask, "t1");
+  c.create(make_task("t3", "n1"));
+  ASSERT_TRUE(store.commit(c).ok());
+  auto delta = get(whole.generation);
+  EXPECT_FALSE(delta.full);
+  std::set<std::string> ids;
+  for (const auto& t : delta.tasks) ids.insert(t.id);
+  EXPECT_EQ(ids, (std::set<std::string>{"t2", "t3"}));
+  EXPECT_EQ(delta.removed, std::vector<std::string>{"t1"});
+  // A status report alone is not a change the agent is told about.
+  Batch s;
+  s.update_task("t3", [](Task& t) {
+    t.status.state = TaskState::kRunning;
+    return true;
+  });
+  ASSERT_TRUE(store.commit(s).ok());
+  auto quiet = call("GET", "assignments", "", {{"session", sid}, {"since", std::to_string(delta.generation)}});
+  EXPECT_EQ(quiet.wait_for(std::chrono::milliseconds(100)), std::future_status::timeout);
 }
 
 TEST_F(DispatcherTest, StatusReportsOnlyMoveForward) {
