@@ -262,12 +262,14 @@ void Store::stop() {
 Status Store::load() {
   auto r = backend_.range(kRoot, true);
   if (!r.ok()) return r.status().with_context("loading cluster state");
-  StoreSnapshot fresh;
-  std::vector<StoreEvent> ignored;
+  std::vector<StoreEvent> decoded;
+  for (const auto& kv : r->kvs) {
+    if (auto ev = decode_event(kv, false)) decoded.push_back(std::move(*ev));
+  }
   {
     std::unique_lock lk(mu_);
     snap_ = StoreSnapshot{};
-    for (const auto& kv : r->kvs) apply_locked(kv, false, &ignored);
+    for (auto& ev : decoded) apply_locked(ev);
     snap_.revision = r->revision;
   }
   {
@@ -315,67 +317,69 @@ void Store::start_watch(int64_t from_revision) {
   watch_ = std::move(handle);
 }
 
-void Store::apply_locked(const KeyValue& kv, bool deleted, std::vector<StoreEvent>* out) {
-  Kind kind;
-  std::string id;
-  if (!parse_key(kv.key, &kind, &id)) return;
+// Decodes a watched or listed key-value into an event (no lock needed: the
+// JSON work happens before the cache is locked). nullopt: not one of ours.
+std::optional<StoreEvent> Store::decode_event(const KeyValue& kv, bool deleted) {
   StoreEvent ev;
-  ev.kind = kind;
-  ev.id = id;
+  if (!parse_key(kv.key, &ev.kind, &ev.id)) return std::nullopt;
   ev.revision = kv.mod_revision;
-  auto handle = [&](auto& map, auto decoded) {
+  ev.type = deleted ? StoreEvent::Type::kDelete : StoreEvent::Type::kUpdate;
+  if (deleted) return ev;
+  auto take = [&](auto decoded) -> std::optional<StoreEvent> {
+    if (!decoded.ok()) {
+      LOG_ERROR("store", decoded.status().message());
+      return std::nullopt;
+    }
+    ev.object = std::move(decoded).value();
+    return ev;
+  };
+  switch (ev.kind) {
+    case Kind::kCluster: return take(decode<Cluster>(kv));
+    case Kind::kNode: return take(decode<Node>(kv));
+    case Kind::kService: return take(decode<Service>(kv));
+    case Kind::kTask: return take(decode<Task>(kv));
+  }
+  return std::nullopt;
+}
+
+// Applies a decoded event to the cache and completes it (create or update,
+// or for a delete the object as it was). Returns false if nothing changed.
+bool Store::apply_locked(StoreEvent& ev) {
+  const std::string& id = ev.id;
+  bool deleted = ev.type == StoreEvent::Type::kDelete;
+  auto handle = [&](auto& map, auto* decoded) {
     auto it = map.find(id);
     if (deleted) {
       if (it == map.end()) return false;
-      ev.type = StoreEvent::Type::kDelete;
-      ev.object = it->second;
+      ev.object = std::move(it->second);
       map.erase(it);
       return true;
     }
-    if (!decoded.ok()) {
-      LOG_ERROR("store", decoded.status().message());
-      return false;
-    }
     ev.type = it == map.end() ? StoreEvent::Type::kCreate : StoreEvent::Type::kUpdate;
-    ev.object = *decoded;
-    map[id] = std::move(decoded).value();
+    if (it == map.end()) map.emplace(id, *decoded);
+    else it->second = *decoded;
     return true;
   };
-  bool changed = false;
-  switch (kind) {
-    case Kind::kCluster: {
+  switch (ev.kind) {
+    case Kind::kCluster:
       if (deleted) {
-        if (snap_.cluster && snap_.cluster->id == id) {
-          ev.type = StoreEvent::Type::kDelete;
-          ev.object = *snap_.cluster;
-          snap_.cluster.reset();
-          changed = true;
-        }
-        break;
+        if (!snap_.cluster || snap_.cluster->id != id) return false;
+        ev.object = std::move(*snap_.cluster);
+        snap_.cluster.reset();
+        return true;
       }
-      auto c = decode<Cluster>(kv);
-      if (!c.ok()) break;
       ev.type = snap_.cluster ? StoreEvent::Type::kUpdate : StoreEvent::Type::kCreate;
-      ev.object = *c;
-      snap_.cluster = std::move(c).value();
-      changed = true;
-      break;
-    }
-    case Kind::kNode:
-      changed = handle(snap_.nodes, deleted ? Result<Node>(internal_error("x")) : decode<Node>(kv));
-      break;
-    case Kind::kService:
-      changed = handle(snap_.services,
-                       deleted ? Result<Service>(internal_error("x")) : decode<Service>(kv));
-      break;
+      snap_.cluster = std::get<Cluster>(ev.object);
+      return true;
+    case Kind::kNode: return handle(snap_.nodes, std::get_if<Node>(&ev.object));
+    case Kind::kService: return handle(snap_.services, std::get_if<Service>(&ev.object));
     case Kind::kTask: {
       std::string old_service, old_node;
       if (auto it = snap_.tasks.find(id); it != snap_.tasks.end()) {
         old_service = it->second.service_id;
         old_node = it->second.node_id;
       }
-      changed = handle(snap_.tasks, deleted ? Result<Task>(internal_error("x")) : decode<Task>(kv));
-      if (!changed) break;
+      if (!handle(snap_.tasks, std::get_if<Task>(&ev.object))) return false;
       auto unindex = [&](auto& index, const std::string& k) {
         if (k.empty()) return;
         auto it = index.find(k);
@@ -386,24 +390,30 @@ void Store::apply_locked(const KeyValue& kv, bool deleted, std::vector<StoreEven
       unindex(snap_.tasks_by_service, old_service);
       unindex(snap_.tasks_by_node, old_node);
       if (!deleted) {
-        const Task& t = snap_.tasks[id];
+        const Task& t = std::get<Task>(ev.object);
         if (!t.service_id.empty()) snap_.tasks_by_service[t.service_id].insert(id);
         if (!t.node_id.empty()) snap_.tasks_by_node[t.node_id].insert(id);
       }
-      break;
+      return true;
     }
   }
-  if (changed) out->push_back(std::move(ev));
+  return false;
 }
 
 void Store::on_events(const std::vector<WatchEvent>& events) {
+  std::vector<StoreEvent> decoded;
+  decoded.reserve(events.size());
+  for (const auto& e : events) {
+    if (auto ev = decode_event(e.kv, e.type == WatchEvent::Type::kDelete)) decoded.push_back(std::move(*ev));
+  }
   std::vector<StoreEvent> out;
+  out.reserve(decoded.size());
   {
     std::unique_lock lk(mu_);
-    for (const auto& e : events) {
-      apply_locked(e.kv, e.type == WatchEvent::Type::kDelete, &out);
-      snap_.revision = std::max(snap_.revision, e.kv.mod_revision);
+    for (auto& ev : decoded) {
+      if (apply_locked(ev)) out.push_back(std::move(ev));
     }
+    for (const auto& e : events) snap_.revision = std::max(snap_.revision, e.kv.mod_revision);
   }
   {
     std::lock_guard lk(listeners_mu_);

@@ -154,7 +154,8 @@ class Store {
   Status load();
   void start_watch(int64_t from_revision);
   void on_events(const std::vector<WatchEvent>& events);
-  void apply_locked(const KeyValue& kv, bool deleted, std::vector<StoreEvent>* out);
+  static std::optional<StoreEvent> decode_event(const KeyValue& kv, bool deleted);
+  bool apply_locked(StoreEvent& ev);
   Status commit_chunk(std::vector<std::shared_ptr<Batch::Op>>& ops,
                       const std::optional<Fence>& fence, int64_t* revision);
 
