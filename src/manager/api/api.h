@@ -7,8 +7,9 @@
 // /info), swarm_routes.cc, node_routes.cc, service_routes.cc,
 // task_routes.cc, container_routes.cc; router.cc maps paths to them.
 //
-// Thread-safe as long as SwarmControl and LocalContainers are: the Api keeps
-// no state of its own, and the Store is thread-safe.
+// Thread-safe as long as SwarmControl and LocalContainers are: the Api's own
+// state is a cache of serialized tasks (JsonCache), and the Store is
+// thread-safe.
 #pragma once
 
 #include <string>
@@ -16,6 +17,7 @@
 #include "common/clock.h"
 #include "http/message.h"
 #include "manager/api/errors.h"
+#include "manager/api/json_cache.h"
 #include "manager/api/local_containers.h"
 #include "manager/api/router.h"
 #include "manager/api/swarm_control.h"
@@ -74,6 +76,7 @@ class Api {
   SwarmControl& control_;
   LocalContainers* containers_;
   Clock& clock_;
+  JsonCache task_json_;  // GET /tasks bodies, per task version
 };
 
 // Nodes by id, name/hostname or unique id prefix (Docker's rules).

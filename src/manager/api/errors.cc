@@ -19,9 +19,13 @@ int http_status(Code code) {
 }
 
 http::Response json_response(int status, const json& body) {
+  return json_text_response(status, body.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+http::Response json_text_response(int status, std::string body) {
   http::Response r;
   r.status = status;
-  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  r.body = std::move(body);
   r.body += '\n';  // as Go's json.Encoder does
   r.headers["Content-Type"] = "application/json";
   return r;

@@ -26,6 +26,9 @@ constexpr char kNotInSwarm[] = "This node is not part of a swarm";
 // 504, kInternal 500.
 int http_status(Code code);
 http::Response json_response(int status, const json& body);
+// A response whose body is JSON text already (a newline is appended, as
+// json_response does).
+http::Response json_text_response(int status, std::string body);
 http::Response error_response(const Status& st);
 http::Response error_response(int status, const std::string& message);
 // A response without a body (Docker answers some POST/DELETE so).

@@ -48,8 +48,9 @@ http::Response Api::tasks_list(const http::Request& req) {
   }
   bool up_to_date = f->count("_up-to-date") && !f->at("_up-to-date").empty();
   std::vector<const Task*> picked;
-  std::vector<Task> copies;
-  json out = json::array();
+  // In listing order: the cached text, or (for a miss) the index of a copy.
+  std::vector<std::shared_ptr<const std::string>> texts;
+  std::vector<std::pair<size_t, Task>> misses;
   (*store)->view([&](const StoreSnapshot& snap) {
     auto consider = [&](const Task& t) {
       auto svc = snap.services.find(t.service_id);
@@ -79,13 +80,27 @@ http::Response Api::tasks_list(const http::Request& req) {
     std::sort(picked.begin(), picked.end(), [](const Task* a, const Task* b) {
       return a->created_at != b->created_at ? a->created_at < b->created_at : a->id < b->id;
     });
-    // Copy under the lock; serialize outside it, so a large listing never
-    // holds up the watch that keeps the cache current.
-    copies.reserve(picked.size());
-    for (const Task* t : picked) copies.push_back(*t);
+    // Under the lock only look up the cache and copy what it misses;
+    // serialize outside, so a large listing never holds up the watch.
+    texts.reserve(picked.size());
+    for (const Task* t : picked) {
+      texts.push_back(task_json_.find(t->id, t->version));
+      if (!texts.back()) misses.emplace_back(texts.size() - 1, *t);
+    }
   });
-  for (const Task& t : copies) out.push_back(api_json(json(t)));
-  return json_response(200, out);
+  for (auto& [i, t] : misses) {
+    texts[i] = task_json_.put(t.id, t.version, api_json(json(t)).dump(-1, ' ', false, json::error_handler_t::replace));
+  }
+  std::string body = "[";
+  size_t size = 2;
+  for (const auto& t : texts) size += t->size() + 1;
+  body.reserve(size);
+  for (size_t i = 0; i < texts.size(); ++i) {
+    if (i) body += ',';
+    body += *texts[i];
+  }
+  body += ']';
+  return json_text_response(200, std::move(body));
 }
 
 http::Response Api::task_inspect(const std::string& ref) {
