@@ -65,9 +65,12 @@ double cpu_seconds() {
   return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
-int run_agents(const std::string& endpoint, int nodes) {
+int run_agents(const std::string& endpoint, int nodes, int nice_level) {
   rlimit rl{65536, 65536};
   setrlimit(RLIMIT_NOFILE, &rl);
+  // The simulated nodes stand for other machines: here they share the
+  // manager's two cores, so they may yield to it (--agents-nice).
+  if (nice_level != 0 && setpriority(PRIO_PROCESS, 0, nice_level) != 0) perror("setpriority");
   RealClock clock;
   std::vector<std::unique_ptr<agent::FakeExecutor>> execs;
   std::vector<std::unique_ptr<agent::Agent>> agents;
@@ -91,13 +94,14 @@ int run_agents(const std::string& endpoint, int nodes) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int nodes = 1000, total = 20000, services = 20;
+  int nodes = 1000, total = 20000, services = 20, agents_nice = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string f = argv[i];
     int v = std::atoi(argv[i + 1]);
     if (f == "--nodes") nodes = v;
     else if (f == "--tasks") total = v;
     else if (f == "--services") services = v;
+    else if (f == "--agents-nice") agents_nice = v;
   }
   rlimit rl{65536, 65536};
   setrlimit(RLIMIT_NOFILE, &rl);
@@ -138,7 +142,7 @@ int main(int argc, char** argv) {
   if (!server.start().ok()) return 1;
 
   pid_t child = fork();
-  if (child == 0) return run_agents(sock, nodes);
+  if (child == 0) return run_agents(sock, nodes, agents_nice);
 
   auto count_ready = [&] {
     size_t n = 0;

@@ -1,6 +1,7 @@
 #include "store/store.h"
 
 #include <algorithm>
+#include <unordered_set>
 
 #include "common/log.h"
 
@@ -11,6 +12,7 @@ namespace {
 constexpr char kRoot[] = "/shoal/";
 constexpr char kNamesPrefix[] = "/shoal/names/services/";
 constexpr int kMaxAttempts = 20;
+constexpr size_t kParallelChunks = 4;  // transactions of one batch in flight at once
 
 std::string name_key(const std::string& name) { return kNamesPrefix + name; }
 
@@ -550,14 +552,42 @@ void Store::unsubscribe(uint64_t id) {
 Status Store::commit(Batch& batch, const std::optional<Fence>& fence) {
   // Each op renders to 1-3 etcd ops; keep chunks within the server's limit.
   size_t per_chunk = std::max<size_t>(1, backend_.max_txn_ops() / 3);
-  int64_t last_revision = 0;
+  std::vector<std::vector<std::shared_ptr<Batch::Op>>> chunks;
   for (size_t i = 0; i < batch.ops_.size(); i += per_chunk) {
-    std::vector<std::shared_ptr<Batch::Op>> chunk(
-        batch.ops_.begin() + i, batch.ops_.begin() + std::min(batch.ops_.size(), i + per_chunk));
-    int64_t rev = 0;
-    SHOAL_RETURN_IF_ERROR(commit_chunk(chunk, fence, &rev));
-    last_revision = std::max(last_revision, rev);
+    chunks.emplace_back(batch.ops_.begin() + i, batch.ops_.begin() + std::min(batch.ops_.size(), i + per_chunk));
   }
+  // Chunks that touch distinct objects are independent: several in flight
+  // at once let etcd commit them in one raft round and overlap our encoding
+  // with its work. An object named twice keeps the batch's order instead.
+  bool independent = chunks.size() > 1;
+  if (independent) {
+    std::unordered_set<std::string> seen;
+    for (const auto& op : batch.ops_) {
+      if (!seen.insert(object_key(op->kind, op->id)).second) {
+        independent = false;
+        break;
+      }
+    }
+  }
+  std::vector<Status> results(chunks.size(), ok_status());
+  std::vector<int64_t> revisions(chunks.size(), 0);
+  if (independent) {
+    std::atomic<size_t> next{0};
+    auto worker = [&] {
+      for (size_t i; (i = next++) < chunks.size();) results[i] = commit_chunk(chunks[i], fence, &revisions[i]);
+    };
+    std::vector<std::thread> helpers;
+    for (size_t h = 1; h < std::min(chunks.size(), kParallelChunks); ++h) helpers.emplace_back(worker);
+    worker();
+    for (auto& t : helpers) t.join();
+  } else {
+    for (size_t i = 0; i < chunks.size(); ++i) {
+      results[i] = commit_chunk(chunks[i], fence, &revisions[i]);
+      if (!results[i].ok()) break;
+    }
+  }
+  for (const auto& st : results) SHOAL_RETURN_IF_ERROR(st);
+  int64_t last_revision = revisions.empty() ? 0 : *std::max_element(revisions.begin(), revisions.end());
   if (last_revision > 0 && !wait_for_revision(last_revision, std::chrono::seconds(10))) {
     return unavailable("the write was committed but the local cache did not catch up within 10s");
   }

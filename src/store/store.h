@@ -134,8 +134,10 @@ class Store {
 
   // ---- writes ----
   // Commits the batch. Errors: kAlreadyExists (create), kConflict
-  // (put_if_version), kUnavailable (backend down, or fence lost). On error,
-  // transactions committed before the failing one stay committed.
+  // (put_if_version), kUnavailable (backend down, or fence lost). A batch
+  // larger than one transaction is several; when they touch distinct objects
+  // they are sent concurrently. On error, the other transactions of the
+  // batch may have committed.
   Status commit(Batch& batch, const std::optional<Fence>& fence = std::nullopt);
   // Waits until the cache has applied `revision` (or timeout).
   bool wait_for_revision(int64_t revision, std::chrono::milliseconds timeout) const;

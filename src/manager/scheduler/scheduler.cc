@@ -61,46 +61,69 @@ Status validate_constraint(const std::string& c) {
   return r.ok() ? ok_status() : r.status();
 }
 
-Scheduler::Scheduler(std::vector<Node> nodes, NodeLoad load) : nodes_(std::move(nodes)), load_(std::move(load)) {
+Scheduler::Scheduler(std::vector<Node> nodes, const NodeLoad& load) : nodes_(std::move(nodes)), load_(load) {
   std::sort(nodes_.begin(), nodes_.end(), [](const Node& a, const Node& b) { return a.id < b.id; });
+  slots_.resize(nodes_.size());
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    const std::string& id = nodes_[i].id;
+    if (auto it = load.total.find(id); it != load.total.end()) slots_[i].total = it->second;
+    if (auto it = load.reserved_cpu.find(id); it != load.reserved_cpu.end()) slots_[i].cpu = it->second;
+    if (auto it = load.reserved_mem.find(id); it != load.reserved_mem.end()) slots_[i].mem = it->second;
+  }
 }
 
-bool Scheduler::constraints_hold(const Task& t, const Node& n) const {
-  for (const auto& c : t.spec.placement.constraints) {
-    auto p = parse_constraint(c);
-    if (!p.ok()) return false;
-    bool match = node_value(n, p->key) == p->value;
-    if (match != p->equal) return false;
+std::vector<size_t>& Scheduler::service_counts(const std::string& service) {
+  auto [it, fresh] = by_service_.try_emplace(service);
+  if (fresh) {
+    it->second.assign(nodes_.size(), 0);
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      auto n = load_.by_service.find(nodes_[i].id);
+      if (n == load_.by_service.end()) continue;
+      if (auto c = n->second.find(service); c != n->second.end()) it->second[i] = c->second;
+    }
   }
-  return true;
+  return it->second;
 }
 
 size_t Scheduler::schedule(std::vector<Task*>& tasks, SysTime now) {
   size_t placed = 0;
   for (Task* t : tasks) {
     if (t->status.state != TaskState::kPending || !t->node_id.empty() || t->desired_state > TaskState::kRunning) continue;
-    const Node* best = nullptr;
-    std::tuple<size_t, size_t, std::string> best_key;
-    int not_ready = 0, not_active = 0, constrained = 0, no_resources = 0, max_replicas = 0;
+    std::vector<Constraint> constraints;
+    bool bad_constraint = false;
+    for (const auto& c : t->spec.placement.constraints) {
+      auto p = parse_constraint(c);
+      if (p.ok()) constraints.push_back(*p);
+      else bad_constraint = true;  // the API refuses these; a stored one matches nothing
+    }
+    std::vector<size_t>& same = service_counts(t->service_id);
     const auto& res = t->spec.resources.reservations;
-    for (const Node& n : nodes_) {
+    const uint64_t max_per_node = t->spec.placement.max_replicas;
+    size_t best = nodes_.size();
+    int not_ready = 0, not_active = 0, constrained = 0, no_resources = 0, max_replicas = 0;
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      const Node& n = nodes_[i];
+      const Slot& slot = slots_[i];
       if (n.state != NodeState::kReady) { ++not_ready; continue; }
       if (n.spec.availability != NodeAvailability::kActive) { ++not_active; continue; }
-      if (!constraints_hold(*t, n)) { ++constrained; continue; }
-      if ((res.nano_cpus && load_.reserved_cpu[n.id] + res.nano_cpus > n.description.nano_cpus) ||
-          (res.memory_bytes && load_.reserved_mem[n.id] + res.memory_bytes > n.description.memory_bytes)) {
+      bool fits = !bad_constraint;
+      for (size_t k = 0; fits && k < constraints.size(); ++k) {
+        fits = (node_value(n, constraints[k].key) == constraints[k].value) == constraints[k].equal;
+      }
+      if (!fits) { ++constrained; continue; }
+      if ((res.nano_cpus && slot.cpu + res.nano_cpus > n.description.nano_cpus) ||
+          (res.memory_bytes && slot.mem + res.memory_bytes > n.description.memory_bytes)) {
         ++no_resources;
         continue;
       }
-      size_t same = load_.by_service[n.id][t->service_id];
-      if (t->spec.placement.max_replicas && same >= t->spec.placement.max_replicas) { ++max_replicas; continue; }
-      auto key = std::make_tuple(same, load_.total[n.id], n.id);
-      if (!best || key < best_key) {
-        best = &n;
-        best_key = key;
+      if (max_per_node && same[i] >= max_per_node) { ++max_replicas; continue; }
+      // Spread: fewest of this service, then fewest overall, then node id.
+      if (best == nodes_.size() || same[i] < same[best] ||
+          (same[i] == same[best] && slot.total < slots_[best].total)) {
+        best = i;
       }
     }
-    if (!best) {
+    if (best == nodes_.size()) {
       std::vector<std::string> why;
       auto add = [&](int count, const std::string& what) {
         if (count) why.push_back(std::to_string(count) + " node" + (count > 1 ? "s" : "") + " " + what);
@@ -123,14 +146,14 @@ size_t Scheduler::schedule(std::vector<Task*>& tasks, SysTime now) {
       }
       continue;
     }
-    t->node_id = best->id;
+    t->node_id = nodes_[best].id;
     t->status.state = TaskState::kAssigned;
     t->status.message = "scheduler assigned task to node";
     t->status.timestamp = now;
-    load_.total[best->id]++;
-    load_.by_service[best->id][t->service_id]++;
-    load_.reserved_cpu[best->id] += res.nano_cpus;
-    load_.reserved_mem[best->id] += res.memory_bytes;
+    slots_[best].total++;
+    slots_[best].cpu += res.nano_cpus;
+    slots_[best].mem += res.memory_bytes;
+    same[best]++;
     ++placed;
   }
   return placed;

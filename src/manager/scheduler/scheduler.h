@@ -31,16 +31,28 @@ struct NodeLoad {
 // Validates one constraint expression ("node.role==manager"); the API uses it.
 Status validate_constraint(const std::string& c);
 
+// Cost: O(nodes) array work per task, plus one look-up per node for each
+// service first seen in a call (a burst of 1,000 tasks on 1,000 nodes is a
+// few milliseconds).
 class Scheduler {
  public:
-  Scheduler(std::vector<Node> nodes, NodeLoad load);
+  // `load` is read, not copied: it must outlive the Scheduler.
+  Scheduler(std::vector<Node> nodes, const NodeLoad& load);
   // Assigns each pending task without a node; returns how many were placed.
   size_t schedule(std::vector<Task*>& tasks, SysTime now);
 
  private:
-  bool constraints_hold(const Task& t, const Node& n) const;
-  std::vector<Node> nodes_;
-  NodeLoad load_;
+  struct Slot {  // one node and what it carries, by position in nodes_
+    size_t total = 0;
+    int64_t cpu = 0, mem = 0;
+  };
+  // Live tasks of `service` per node position, built on first use.
+  std::vector<size_t>& service_counts(const std::string& service);
+
+  std::vector<Node> nodes_;  // sorted by id: position order is the tie-break
+  std::vector<Slot> slots_;
+  const NodeLoad& load_;
+  std::unordered_map<std::string, std::vector<size_t>> by_service_;
 };
 
 }  // namespace shoal::scheduler

@@ -1,0 +1,98 @@
+#include "manager/scheduler/scheduler.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace shoal::scheduler {
+namespace {
+
+Node node(const std::string& id, NodeRole role = NodeRole::kWorker) {
+  Node n;
+  n.id = id;
+  n.description.hostname = "host-" + id;
+  n.description.nano_cpus = 2000000000;
+  n.description.memory_bytes = 1LL << 30;
+  n.state = NodeState::kReady;
+  n.spec.role = role;
+  return n;
+}
+
+Task pending(const std::string& id, const std::string& service) {
+  Task t;
+  t.id = id;
+  t.service_id = service;
+  t.status.state = TaskState::kPending;
+  return t;
+}
+
+std::vector<Task*> ptrs(std::vector<Task>& ts) {
+  std::vector<Task*> out;
+  for (auto& t : ts) out.push_back(&t);
+  return out;
+}
+
+TEST(Scheduler, SpreadsAServiceThenBalancesTotals) {
+  NodeLoad load;
+  load.total["a"] = 5;  // a carries other work already
+  load.by_service["b"]["web"] = 1;
+  Scheduler s({node("a"), node("b"), node("c")}, load);
+  std::vector<Task> ts = {pending("1", "web"), pending("2", "web"), pending("3", "web")};
+  auto work = ptrs(ts);
+  EXPECT_EQ(s.schedule(work, SysTime{}), 3u);
+  // b has a web task: c first (no web task, fewest overall), then a; then
+  // each has one web task and b carries the fewest tasks overall.
+  EXPECT_EQ(ts[0].node_id, "c");
+  EXPECT_EQ(ts[1].node_id, "a");
+  EXPECT_EQ(ts[2].node_id, "b");
+  for (const auto& t : ts) EXPECT_EQ(t.status.state, TaskState::kAssigned);
+}
+
+TEST(Scheduler, ConstraintsResourcesAndMaxReplicasFilter) {
+  NodeLoad load;
+  Node mgr = node("m", NodeRole::kManager);
+  Node drained = node("d");
+  drained.spec.availability = NodeAvailability::kDrain;
+  Node down = node("x");
+  down.state = NodeState::kDown;
+  Scheduler s({node("w1"), mgr, drained, down}, load);
+  std::vector<Task> ts = {pending("1", "db"), pending("2", "big"), pending("3", "one"), pending("4", "one")};
+  ts[0].spec.placement.constraints = {"node.role==manager"};
+  ts[1].spec.resources.reservations.memory_bytes = 2LL << 30;
+  ts[2].spec.placement.max_replicas = 1;
+  ts[3].spec.placement.max_replicas = 1;
+  auto work = ptrs(ts);
+  EXPECT_EQ(s.schedule(work, SysTime{}), 3u);
+  EXPECT_EQ(ts[0].node_id, "m");
+  EXPECT_TRUE(ts[1].node_id.empty());
+  EXPECT_EQ(ts[1].status.state, TaskState::kPending);
+  EXPECT_EQ(ts[1].status.message,
+            "no suitable node (1 node not available for new tasks; 1 node not available for new tasks (paused or "
+            "drained); 2 nodes had insufficient resources)");
+  EXPECT_NE(ts[2].node_id, ts[3].node_id) << "max one replica per node";
+}
+
+TEST(Scheduler, NoNodes) {
+  NodeLoad load;
+  Scheduler s({}, load);
+  std::vector<Task> ts = {pending("1", "web")};
+  auto work = ptrs(ts);
+  EXPECT_EQ(s.schedule(work, SysTime{}), 0u);
+  EXPECT_EQ(ts[0].status.message, "no suitable node (no nodes in the swarm)");
+}
+
+TEST(Scheduler, ReservationsAccumulateWithinABatch) {
+  NodeLoad load;
+  load.reserved_cpu["a"] = 1500000000;
+  Scheduler s({node("a"), node("b")}, load);
+  std::vector<Task> ts = {pending("1", "s"), pending("2", "s"), pending("3", "s")};
+  for (auto& t : ts) t.spec.resources.reservations.nano_cpus = 1000000000;
+  auto work = ptrs(ts);
+  EXPECT_EQ(s.schedule(work, SysTime{}), 2u);  // b takes two; a has 0.5 CPU left
+  EXPECT_EQ(ts[0].node_id, "b");
+  EXPECT_EQ(ts[1].node_id, "b");
+  EXPECT_TRUE(ts[2].node_id.empty());
+}
+
+}  // namespace
+}  // namespace shoal::scheduler
