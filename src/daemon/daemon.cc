@@ -65,6 +65,10 @@ Status Daemon::start() {
   ro.root = options_.data_root;
   runtime_ = std::make_unique<runtime::RuncRuntime>(ro, *images_);
   api_ = std::make_unique<api::Api>(*this, this, clock_);
+  http::ServerOptions sso;
+  sso.listen = {session_endpoint()};
+  session_server_ = std::make_unique<http::Server>(sso, [this](http::Exchange ex) { serve_session(std::move(ex)); });
+  SHOAL_RETURN_IF_ERROR(session_server_->start().with_context("opening the agent session listener"));
 
   auto loaded = load_swarm_state(options_.data_root);
   if (!loaded.ok()) return loaded.status();
@@ -90,7 +94,11 @@ void Daemon::stop() {
   }
   if (server_) server_->stop();
   server_.reset();
+  if (session_server_) session_server_->stop();
+  session_server_.reset();
 }
+
+std::string Daemon::session_endpoint() const { return "unix://" + options_.data_root + "/dispatcher.sock"; }
 
 Status Daemon::start_roles(const SwarmState& state) {
   if (state.role == "manager") {
@@ -109,8 +117,9 @@ Status Daemon::start_roles(const SwarmState& state) {
   executor_ = std::make_unique<agent::RuntimeExecutor>(*runtime_, state.node_id);
   agent::AgentOptions ao;
   // The agent talks to the dispatcher over the same protocol it will use
-  // across the network; on a single node that is this daemon's own socket.
-  ao.dispatcher = options_.hosts[0];
+  // across the network; on a single node that is this daemon's own session
+  // listener.
+  ao.dispatcher = session_endpoint();
   ao.node_id = state.node_id;
   ao.addr = state.advertise_addr;
   ao.description = describe_node();
@@ -262,24 +271,29 @@ api::LocalInfo Daemon::local_info() const {
 }
 
 void Daemon::serve(http::Exchange ex) {
-  if (ex.request.path.rfind(session::kPrefix, 0) == 0) {
-    dispatcher::Dispatcher* d = nullptr;
-    {
-      std::lock_guard lk(mu_);
-      if (manager_) d = &manager_->dispatcher();
-    }
-    if (!d) {
-      http::Response r;
-      r.status = 503;
-      r.body = R"({"message":"this node is not a swarm manager"})";
-      ex.respond(r);
-      return;
-    }
+  if (serve_image_routes(*images_, ex)) return;
+  api_->serve(std::move(ex));
+}
+
+void Daemon::serve_session(http::Exchange ex) {
+  dispatcher::Dispatcher* d = nullptr;
+  {
+    std::lock_guard lk(mu_);
+    if (manager_) d = &manager_->dispatcher();
+  }
+  http::Response r;
+  r.headers["Content-Type"] = "application/json";
+  if (ex.request.path.rfind(session::kPrefix, 0) != 0) {
+    r.status = 404;
+    r.body = R"({"message":"this is the agent session listener; the Docker API is on the daemon's -H socket"})";
+  } else if (!d) {
+    r.status = 503;
+    r.body = R"({"message":"this node is not a swarm manager"})";
+  } else {
     d->serve(std::move(ex));
     return;
   }
-  if (serve_image_routes(*images_, ex)) return;
-  api_->serve(std::move(ex));
+  ex.respond(r);
 }
 
 }  // namespace shoal::daemon

@@ -62,7 +62,9 @@ class Daemon : public api::SwarmControl, public api::LocalContainers {
   Status kill(const std::string& id_or_name, int signal) override;
 
  private:
-  void serve(http::Exchange ex);
+  void serve(http::Exchange ex);          // the Docker API listener
+  void serve_session(http::Exchange ex);  // the session listener (agents)
+  std::string session_endpoint() const;
   Status start_roles(const SwarmState& state);
   void stop_roles();
 
@@ -72,6 +74,10 @@ class Daemon : public api::SwarmControl, public api::LocalContainers {
   std::unique_ptr<runtime::RuncRuntime> runtime_;
   std::unique_ptr<api::Api> api_;
   std::unique_ptr<http::Server> server_;
+  // Agent sessions on their own listener and threads (as Swarm's 2377 is
+  // apart from the API socket): a burst of node traffic never queues
+  // operators' requests.
+  std::unique_ptr<http::Server> session_server_;
 
   mutable std::mutex mu_;  // guards the roles and state_
   std::optional<SwarmState> state_;

@@ -1,6 +1,7 @@
-// Wire messages of the agent <-> dispatcher session protocol (JSON over HTTP,
-// on the manager's API listener under /_shoal/dispatcher/v1/; over mTLS TCP
-// once nodes join across the network). Shared by src/agent and
+// Wire messages of the agent <-> dispatcher session protocol (JSON over HTTP
+// under /_shoal/dispatcher/v1/, on the manager's session listener: a unix
+// socket <data-root>/dispatcher.sock for its own agent, mTLS TCP once nodes
+// join across the network; never on the Docker API socket). Shared by src/agent and
 // src/manager/dispatcher; built on the object model only.
 //
 //   POST /_shoal/dispatcher/v1/session     RegisterRequest -> RegisterResponse

@@ -377,9 +377,11 @@ bool Store::apply_locked(StoreEvent& ev) {
     case Kind::kService: return handle(snap_.services, std::get_if<Service>(&ev.object));
     case Kind::kTask: {
       std::string old_service, old_node;
+      bool old_running = false;
       if (auto it = snap_.tasks.find(id); it != snap_.tasks.end()) {
         old_service = it->second.service_id;
         old_node = it->second.node_id;
+        old_running = it->second.status.state == TaskState::kRunning;
       }
       if (!handle(snap_.tasks, std::get_if<Task>(&ev.object))) return false;
       auto unindex = [&](auto& index, const std::string& k) {
@@ -391,10 +393,15 @@ bool Store::apply_locked(StoreEvent& ev) {
       };
       unindex(snap_.tasks_by_service, old_service);
       unindex(snap_.tasks_by_node, old_node);
+      if (old_running) {
+        auto it = snap_.running_by_service.find(old_service);
+        if (it != snap_.running_by_service.end() && --it->second == 0) snap_.running_by_service.erase(it);
+      }
       if (!deleted) {
         const Task& t = std::get<Task>(ev.object);
         if (!t.service_id.empty()) snap_.tasks_by_service[t.service_id].insert(id);
         if (!t.node_id.empty()) snap_.tasks_by_node[t.node_id].insert(id);
+        if (t.status.state == TaskState::kRunning) ++snap_.running_by_service[t.service_id];
       }
       return true;
     }

@@ -70,6 +70,8 @@ struct StoreSnapshot {
   std::unordered_map<std::string, Task> tasks;
   std::unordered_map<std::string, std::set<std::string>> tasks_by_service;
   std::unordered_map<std::string, std::set<std::string>> tasks_by_node;
+  // service -> tasks whose observed state is running (on any node)
+  std::unordered_map<std::string, size_t> running_by_service;
   int64_t revision = 0;
 };
 

@@ -149,6 +149,45 @@ TEST_F(StoreTest, IndexesFollowNodeChangesAndDeletes) {
   EXPECT_TRUE(store.tasks_of_service("s1").empty());
 }
 
+TEST_F(StoreTest, RunningCountsFollowTaskStates) {
+  auto running = [&](const std::string& sid) {
+    size_t n = 0;
+    store.view([&](const StoreSnapshot& s) {
+      auto it = s.running_by_service.find(sid);
+      n = it == s.running_by_service.end() ? 0 : it->second;
+    });
+    return n;
+  };
+  Batch b;
+  for (int i = 0; i < 3; ++i) {
+    Task t = make_task("t" + std::to_string(i), "s1", "n1");
+    t.status.state = i < 2 ? TaskState::kRunning : TaskState::kStarting;
+    b.create(t);
+  }
+  ASSERT_TRUE(store.commit(b).ok());
+  EXPECT_EQ(running("s1"), 2u);
+  Batch c;
+  c.update_task("t2", [](Task& t) {
+    t.status.state = TaskState::kRunning;
+    return true;
+  });
+  c.update_task("t0", [](Task& t) {
+    t.status.state = TaskState::kFailed;
+    return true;
+  });
+  c.update_task("t1", [](Task& t) {
+    t.status.message = "still running";
+    return true;
+  });
+  ASSERT_TRUE(store.commit(c).ok());
+  EXPECT_EQ(running("s1"), 2u);
+  Batch d;
+  d.remove(Kind::kTask, "t1");
+  d.remove(Kind::kTask, "t2");
+  ASSERT_TRUE(store.commit(d).ok());
+  EXPECT_EQ(running("s1"), 0u);
+}
+
 TEST_F(StoreTest, FindServiceByIdNameAndPrefix) {
   Batch b;
   b.create(make_service("abc123", "web"));

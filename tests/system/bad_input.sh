@@ -45,3 +45,9 @@ out=$(sh_cli service create 2>&1 || true)
 expect_contains "service create without image" "requires at least 1 argument" "$out"
 out=$(sh_cli service create --replicas -3 busybox 2>&1 || true)
 expect_contains "negative replicas from the CLI" "replicas" "$out"
+
+# Agent sessions live on their own listener, never on the Docker API socket.
+expect_eq "session calls on the API socket: 404" 404 "$(status -X POST -d '{}' http://localhost/_shoal/dispatcher/v1/session)"
+sess() { curl -s -o /dev/null -w '%{http_code}' --unix-socket "$T_DIR/data/dispatcher.sock" "$@"; }
+expect_eq "Docker API calls on the session socket: 404" 404 "$(sess http://localhost/v1.41/services)"
+expect_eq "a malformed session message: 400" 400 "$(sess -X POST -d '{not json' http://localhost/_shoal/dispatcher/v1/session)"

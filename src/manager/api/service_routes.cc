@@ -80,8 +80,11 @@ http::Response Api::services_list(const http::Request& req) {
     // Docker counts tasks on nodes that are not down; the desired count of a
     // global service is the number of nodes that can take its tasks.
     size_t eligible_nodes = 0;
-    for (const auto& [_, n] : snap.nodes)
+    std::vector<const std::string*> down_nodes;
+    for (const auto& [id, n] : snap.nodes) {
       eligible_nodes += n.state != NodeState::kDown && n.spec.availability == NodeAvailability::kActive;
+      if (n.state == NodeState::kDown) down_nodes.push_back(&id);
+    }
     std::vector<const Service*> list;
     for (const auto& [_, s] : snap.services)
       if (service_matches(*f, s)) list.push_back(&s);
@@ -91,14 +94,17 @@ http::Response Api::services_list(const http::Request& req) {
     for (const Service* s : list) {
       json j = api_json(json(*s));
       if (with_status) {
+        // Running tasks from the store's count, less those on down nodes
+        // (few, if any: no walk over every task of the service).
         uint64_t running = 0, completed = 0;
-        if (auto it = snap.tasks_by_service.find(s->id); it != snap.tasks_by_service.end()) {
-          for (const auto& tid : it->second) {
+        if (auto it = snap.running_by_service.find(s->id); it != snap.running_by_service.end()) running = it->second;
+        for (const std::string* node : down_nodes) {
+          auto on = snap.tasks_by_node.find(*node);
+          if (on == snap.tasks_by_node.end()) continue;
+          for (const auto& tid : on->second) {
             auto t = snap.tasks.find(tid);
-            if (t == snap.tasks.end()) continue;
-            auto node = snap.nodes.find(t->second.node_id);
-            bool node_up = node != snap.nodes.end() && node->second.state != NodeState::kDown;
-            running += t->second.status.state == TaskState::kRunning && node_up;
+            if (t != snap.tasks.end() && t->second.service_id == s->id && t->second.status.state == TaskState::kRunning)
+              --running;
           }
         }
         uint64_t desired = s->spec.mode == ServiceModeKind::kGlobal ? eligible_nodes : s->spec.replicas;
