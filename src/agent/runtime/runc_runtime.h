@@ -50,7 +50,6 @@ class RuncRuntime : public Runtime {
   // Polls state() until the container is no longer running; false on timeout.
   bool wait_exit(const std::string& id, std::chrono::nanoseconds timeout);
   // The OCI runtime's view ("created", "running", "stopped"), or "".
-  std::string oci_status(const std::string& id);
   RuncRuntimeOptions options_;
   ImageStore& images_;
 };
