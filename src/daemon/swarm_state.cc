@@ -10,6 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/files.h"
+
 namespace shoal::daemon {
 
 namespace fs = std::filesystem;
@@ -17,32 +19,6 @@ namespace fs = std::filesystem;
 namespace {
 std::string state_path(const std::string& root) { return root + "/swarm/state.json"; }
 }  // namespace
-
-Status write_file_atomic(const std::string& path, const std::string& data) {
-  std::error_code ec;
-  fs::create_directories(fs::path(path).parent_path(), ec);
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return errno_status("creating " + tmp, errno);
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      return errno_status("writing " + tmp, err);
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    int err = errno;
-    ::close(fd);
-    return errno_status("syncing " + tmp, err);
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return errno_status("renaming " + tmp, errno);
-  return ok_status();
-}
 
 Result<std::optional<SwarmState>> load_swarm_state(const std::string& data_root) {
   std::ifstream in(state_path(data_root));
@@ -70,7 +46,9 @@ Status save_swarm_state(const std::string& data_root, const SwarmState& s) {
                       {"AdvertiseAddr", s.advertise_addr},
                       {"EtcdClientPort", s.etcd_client_port},
                       {"EtcdPeerPort", s.etcd_peer_port}};
-  return write_file_atomic(state_path(data_root), j.dump(2));
+  std::error_code ec;
+  fs::create_directories(fs::path(state_path(data_root)).parent_path(), ec);
+  return write_file_atomic(state_path(data_root), j.dump(2), 0600);
 }
 
 Status remove_swarm_state(const std::string& data_root) {

@@ -22,7 +22,5 @@ Result<std::optional<SwarmState>> load_swarm_state(const std::string& data_root)
 Status save_swarm_state(const std::string& data_root, const SwarmState& state);
 Status remove_swarm_state(const std::string& data_root);
 
-// Writes `data` to `path` atomically: temp file, fsync, rename.
-Status write_file_atomic(const std::string& path, const std::string& data);
 
 }  // namespace shoal::daemon

@@ -197,36 +197,6 @@ Result<std::string> sha256_uncompressed(const std::string& path) {
   return h.hex();
 }
 
-Status write_file_atomic(const std::string& path, const std::string& data) {
-  std::string tmp = path + ".tmp-XXXXXX";
-  int fd = mkstemp(tmp.data());
-  if (fd < 0) return errno_status("creating a temp file next to " + path, errno);
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = write(fd, data.data() + off, data.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      close(fd);
-      unlink(tmp.c_str());
-      return errno_status("writing " + tmp, err);
-    }
-    off += static_cast<size_t>(n);
-  }
-  fchmod(fd, 0644);
-  if (fsync(fd) != 0 || close(fd) != 0) {
-    int err = errno;
-    unlink(tmp.c_str());
-    return errno_status("syncing " + tmp, err);
-  }
-  if (rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    unlink(tmp.c_str());
-    return errno_status("renaming " + tmp + " to " + path, err);
-  }
-  return ok_status();
-}
-
 Result<std::string> read_whole_file(const std::string& path) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "common/files.h"
 #include "common/result.h"
 
 namespace shoal::runtime {
@@ -31,9 +32,6 @@ Result<std::string> sha256_file(const std::string& path);
 Result<std::string> sha256_uncompressed(const std::string& path);
 std::string sha256_hex(const std::string& data);
 
-// Writes `data` to `path` via a temp file in the same directory, fsync and
-// rename: readers see the old or the new content, never a mix.
-Status write_file_atomic(const std::string& path, const std::string& data);
 // Whole file, or kNotFound/kInternal saying which file could not be read.
 Result<std::string> read_whole_file(const std::string& path);
 

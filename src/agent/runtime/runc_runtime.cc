@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/runtime/layer.h"
+#include "common/files.h"
 #include "agent/runtime/oci_spec.h"
 #include "agent/runtime/shim.h"
 #include "common/log.h"
@@ -129,12 +130,14 @@ Status RuncRuntime::create(const ContainerConfig& c) {
     return fail(errno_status("mounting the root filesystem (overlay) at " + rootfs, errno));
   }
   const std::string hostname = c.hostname.empty() ? c.id.substr(0, 12) : c.hostname;
-  Status st = write_file_atomic(d + "/hostname", hostname + "\n");
+  // Plain writes until config.json, written atomically last, marks the
+  // container complete.
+  Status st = write_file(d + "/hostname", hostname + "\n");
   if (st.ok()) {
-    st = write_file_atomic(d + "/hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+    st = write_file(d + "/hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
                                          "127.0.1.1\t" + hostname + "\n");
   }
-  if (st.ok()) st = write_file_atomic(d + "/resolv.conf", "nameserver 127.0.0.11\noptions ndots:0\n");
+  if (st.ok()) st = write_file(d + "/resolv.conf", "nameserver 127.0.0.11\noptions ndots:0\n");
   if (!st.ok()) return fail(st);
   auto spec = build_oci_spec(c, image.config, d, hostname);
   if (!spec.ok()) return fail(spec.status());
@@ -144,8 +147,8 @@ Status RuncRuntime::create(const ContainerConfig& c) {
   json ours = {{"ID", c.id}, {"Name", c.name}, {"Image", c.image}, {"ImageID", image.info.id},
                {"Labels", c.labels}, {"Created", format_rfc3339(std::chrono::system_clock::now())},
                {"Command", (*spec)["process"]["args"]}};
-  st = write_file_atomic(d + "/bundle/config.json", spec->dump(2));
-  if (st.ok()) st = write_file_atomic(d + "/stopsignal", std::to_string(*signum));
+  st = write_file(d + "/bundle/config.json", spec->dump(2));
+  if (st.ok()) st = write_file(d + "/stopsignal", std::to_string(*signum));
   if (st.ok()) st = write_file_atomic(d + "/config.json", ours.dump());  // last: marks the container complete
   if (!st.ok()) return fail(st);
   return ok_status();

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/runtime/layer.h"
+#include "common/files.h"
 #include "common/time.h"
 
 namespace shoal::runtime {

@@ -1,0 +1,126 @@
+#include "agent/runtime_executor.h"
+
+#include <csignal>
+
+#include "common/ids.h"
+
+namespace shoal::agent {
+
+namespace {
+constexpr char kTaskLabel[] = "com.docker.swarm.task.id";
+}
+
+RuntimeExecutor::RuntimeExecutor(runtime::Runtime& runtime, std::string node_id)
+    : runtime_(runtime), node_id_(std::move(node_id)) {}
+
+runtime::ContainerConfig RuntimeExecutor::container_config(const Task& task, const std::string& node_id,
+                                                           const std::string& container_id) {
+  const ContainerSpec& cs = task.spec.container_spec;
+  runtime::ContainerConfig c;
+  c.id = container_id;
+  std::string slot = task.slot ? std::to_string(task.slot) : node_id;
+  std::string task_name = task.service_name + "." + slot;
+  c.name = task_name + "." + task.id;
+  c.image = cs.image;
+  c.command = cs.command;
+  c.args = cs.args;
+  c.env = cs.env;
+  c.dir = cs.dir;
+  c.user = cs.user;
+  c.hostname = cs.hostname;
+  c.labels = cs.labels;
+  c.labels["com.docker.swarm.service.id"] = task.service_id;
+  c.labels["com.docker.swarm.service.name"] = task.service_name;
+  c.labels[kTaskLabel] = task.id;
+  c.labels["com.docker.swarm.task.name"] = c.name;
+  c.labels["com.docker.swarm.node.id"] = node_id;
+  c.stop_signal = cs.stop_signal;
+  c.stop_grace = cs.stop_grace_period.value_or(std::chrono::seconds(10));
+  c.read_only = cs.read_only;
+  c.memory_bytes = task.spec.resources.limits.memory_bytes;
+  c.nano_cpus = task.spec.resources.limits.nano_cpus;
+  c.pids_limit = task.spec.resources.limits.pids;
+  return c;
+}
+
+std::string RuntimeExecutor::container_of(const std::string& task_id) {
+  std::lock_guard lk(mu_);
+  if (!loaded_) {
+    loaded_ = true;
+    auto all = runtime_.list();
+    if (all.ok()) {
+      for (const auto& c : *all) {
+        auto it = c.labels.find(kTaskLabel);
+        if (it != c.labels.end()) containers_[it->second] = c.id;
+      }
+    }
+  }
+  auto it = containers_.find(task_id);
+  return it == containers_.end() ? "" : it->second;
+}
+
+Status RuntimeExecutor::prepare(const Task& task) {
+  std::string id = container_of(task.id);
+  if (!id.empty()) return ok_status();
+  id = new_container_id();
+  Status st = runtime_.create(container_config(task, node_id_, id));
+  if (!st.ok()) return st;
+  std::lock_guard lk(mu_);
+  containers_[task.id] = id;
+  return ok_status();
+}
+
+Status RuntimeExecutor::start(const Task& task) {
+  std::string id = container_of(task.id);
+  if (id.empty()) return not_found("task " + task.id + " has no container to start");
+  return runtime_.start(id);
+}
+
+Observation RuntimeExecutor::observe(const std::string& task_id) {
+  Observation o;
+  std::string id = container_of(task_id);
+  if (id.empty()) return o;
+  auto st = runtime_.state(id);
+  if (!st.ok()) return o;
+  o.container.container_id = id;
+  o.container.pid = st->pid;
+  o.container.exit_code = st->exit_code;
+  o.error = st->error;
+  switch (st->status) {
+    case runtime::ContainerStatus::kCreated: o.kind = Observation::Kind::kCreated; break;
+    case runtime::ContainerStatus::kRunning: o.kind = Observation::Kind::kRunning; break;
+    case runtime::ContainerStatus::kExited: o.kind = Observation::Kind::kExited; break;
+    case runtime::ContainerStatus::kUnknown: o.kind = Observation::Kind::kMissing; break;
+  }
+  return o;
+}
+
+Status RuntimeExecutor::stop(const Task& task) {
+  std::string id = container_of(task.id);
+  if (id.empty()) return ok_status();
+  auto grace = task.spec.container_spec.stop_grace_period.value_or(std::chrono::seconds(10));
+  return runtime_.stop(id, grace);
+}
+
+Status RuntimeExecutor::remove(const std::string& task_id) {
+  std::string id = container_of(task_id);
+  if (id.empty()) return ok_status();
+  auto st = runtime_.state(id);
+  if (st.ok() && st->status == runtime::ContainerStatus::kRunning) {
+    SHOAL_RETURN_IF_ERROR(runtime_.stop(id, std::chrono::seconds(10)));
+  }
+  SHOAL_RETURN_IF_ERROR(runtime_.remove(id));
+  std::lock_guard lk(mu_);
+  containers_.erase(task_id);
+  return ok_status();
+}
+
+std::vector<std::string> RuntimeExecutor::known_tasks() {
+  container_of("");  // loads the map
+  std::lock_guard lk(mu_);
+  std::vector<std::string> out;
+  for (const auto& [task, _] : containers_) out.push_back(task);
+  return out;
+}
+
+}  // namespace shoal::agent

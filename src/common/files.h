@@ -1,0 +1,23 @@
+// Small file writes with the durability each caller needs.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+#include "common/result.h"
+
+namespace shoal {
+
+// Writes `data` to `path` via a temp file in the same directory, fsync and
+// rename: readers see the old or the new content, never a mix, and it
+// survives a crash. The file gets `mode`.
+Status write_file_atomic(const std::string& path, const std::string& data, mode_t mode = 0644);
+
+// Creates or truncates `path` and writes `data`, without a temp file or
+// fsync: for files that something written atomically afterwards marks as
+// complete (a container's bundle before its config.json), where a new inode
+// and a sync per file would only cost time.
+Status write_file(const std::string& path, const std::string& data, mode_t mode = 0644);
+
+}  // namespace shoal
