@@ -53,14 +53,18 @@ PY
 }
 
 # ---- generic measurements over a CLI (docker or shoal) at $HOSTSOCK
+# Polls are cheap (curl and grep, no interpreter start-up) and frequent, so
+# the measurement neither lags nor takes much CPU from what it measures. Both
+# daemons encode JSON without spaces; "State" here is only a task's observed
+# state ("DesiredState" does not match the quoted key).
 running() {  # running SERVICE -> number of running tasks with desired running
   curl -s --unix-socket "$HOSTSOCK" -G "http://localhost/v1.41/tasks" \
     --data-urlencode "filters={\"service\":{\"$1\":true},\"desired-state\":{\"running\":true}}" |
-    python3 -c 'import json,sys; print(sum(1 for t in json.load(sys.stdin) if t["Status"]["State"]=="running"))'
+    grep -o '"State":"running"' | wc -l
 }
 wait_running() {  # wait_running SERVICE N
   local deadline=$((SECONDS + 600))
-  while ((SECONDS < deadline)); do [[ $(running "$1") -ge $2 ]] && return 0; sleep 0.2; done
+  while ((SECONDS < deadline)); do [[ $(running "$1") -ge $2 ]] && return 0; sleep 0.05; done
   echo "timeout waiting for $2 running tasks of $1" >&2; return 1
 }
 measure() {  # measure CLI N -> "create scale"
