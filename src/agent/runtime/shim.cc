@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <poll.h>
+#include <spawn.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -82,84 +84,80 @@ std::string runtime_error(const std::string& dir) {
 
 Result<pid_t> spawn_shim(const std::string& self_exe, const std::string& dir, const std::string& oci_runtime,
                          const std::string& state_root, const std::string& id) {
-  std::vector<std::string> args = {self_exe, "__shim", dir, oci_runtime, state_root, id};
+  // fd 3 of the shim: where it reports the pid it runs on after detaching.
+  std::vector<std::string> args = {self_exe, "__shim", dir, oci_runtime, state_root, id, "3"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
-  std::string log = dir + "/shim.log";
-  int log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-  if (log_fd < 0) return errno_status("opening " + log, errno);
-  int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  // p: the intermediate reports the shim's pid. e: the shim's exec report;
-  // close-on-exec, so it reads EOF once the shim runs our binary (or died),
-  // and an errno if execv failed. Until then the pid is not yet a "__shim"
-  // process (its cmdline is still ours), which callers must not mistake
-  // for a dead supervisor.
-  int p[2] = {-1, -1}, e[2] = {-1, -1};
-  if (null_fd < 0 || pipe2(p, O_CLOEXEC) != 0 || pipe2(e, O_CLOEXEC) != 0) {
-    int err = errno;
-    for (int fd : {log_fd, null_fd, p[0], p[1], e[0], e[1]})
-      if (fd >= 0) close(fd);
-    return errno_status("preparing the shim's stdio", err);
-  }
-  pid_t mid = fork();
-  if (mid == 0) {
-    // Intermediate: new session, fork the shim, exit. The shim is then
-    // reparented to init (or the nearest subreaper), never to shoald.
-    setsid();
-    pid_t shim = fork();
-    if (shim == 0) {
-      dup2(null_fd, 0);
-      dup2(log_fd, 1);
-      dup2(log_fd, 2);
-      dup3(e[1], 3, O_CLOEXEC);
-      close_range(4, ~0U, 0);
-      sigset_t none;
-      sigemptyset(&none);
-      sigprocmask(SIG_SETMASK, &none, nullptr);
-      execv(argv[0], argv.data());
-      int err = errno;
-      ssize_t ignored = write(3, &err, sizeof err);
-      (void)ignored;
-      _exit(127);
-    }
-    ssize_t ignored = write(p[1], &shim, sizeof shim);
-    (void)ignored;
-    _exit(shim < 0 ? 1 : 0);
-  }
-  int fork_err = errno;
+  const std::string log = dir + "/shim.log";
+  int p[2] = {-1, -1};
+  if (pipe2(p, O_CLOEXEC) != 0) return errno_status("preparing the shim's report pipe", errno);
+  // posix_spawn (a vfork underneath): no copy of this large, multithreaded
+  // process's page tables per container, as fork() would make. The child
+  // gets its own session, an empty signal mask, stdin from /dev/null,
+  // stdout/stderr to shim.log, the pipe as fd 3 and nothing else.
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawnattr_init(&attr);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0640);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  posix_spawn_file_actions_adddup2(&fa, p[1], 3);
+  posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK);
+  pid_t child = -1;
+  int rc = posix_spawn(&child, argv[0], &fa, &attr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
   close(p[1]);
-  close(e[1]);
-  close(log_fd);
-  close(null_fd);
-  if (mid < 0) {
+  if (rc != 0) {
     close(p[0]);
-    close(e[0]);
-    return errno_status("forking the container supervisor", fork_err);
+    return errno_status("starting the container supervisor " + self_exe, rc);
   }
+  // The child forks the long-lived shim, writes its pid and exits; the shim
+  // is then reparented to init (or the nearest subreaper), never to shoald.
   pid_t shim = -1;
   ssize_t n;
   while ((n = read(p[0], &shim, sizeof shim)) < 0 && errno == EINTR) {
   }
   close(p[0]);
-  while (waitpid(mid, nullptr, 0) < 0 && errno == EINTR) {
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
-  int exec_err = 0;
-  ssize_t en;
-  while ((en = read(e[0], &exec_err, sizeof exec_err)) < 0 && errno == EINTR) {
+  if (n != sizeof shim || shim <= 0) {
+    return internal_error("the container supervisor " + self_exe + " did not start (exit status " +
+                          std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status)) +
+                          "; see " + log + ")");
   }
-  close(e[0]);
-  if (n != sizeof shim || shim <= 0) return internal_error("forking the container supervisor failed");
-  if (en == sizeof exec_err) return errno_status("starting the container supervisor " + self_exe, exec_err);
   return shim;
 }
 
 int shim_main(int argc, char** argv) {
-  if (argc < 6) {
-    fprintf(stderr, "usage: shoald __shim CONTAINER_DIR OCI_RUNTIME STATE_ROOT ID\n");
+  if (argc < 7) {
+    fprintf(stderr, "usage: shoald __shim CONTAINER_DIR OCI_RUNTIME STATE_ROOT ID REPORT_FD\n");
     return 2;
   }
   const std::string dir = argv[2], runtime = argv[3], state_root = argv[4], id = argv[5];
+  // Detach: the process shoald started reports the pid of the one that
+  // stays, and exits.
+  {
+    int report_fd = std::atoi(argv[6]);
+    pid_t stay = fork();
+    if (stay < 0) {
+      perror("shim: fork");
+      return 1;
+    }
+    if (stay > 0) {
+      ssize_t ignored = write(report_fd, &stay, sizeof stay);
+      (void)ignored;
+      _exit(0);
+    }
+    close(report_fd);
+  }
   signal(SIGPIPE, SIG_IGN);
   signal(SIGHUP, SIG_IGN);
   signal(SIGINT, SIG_IGN);

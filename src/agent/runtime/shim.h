@@ -1,7 +1,8 @@
-// The per-container supervisor ("shim"). shoald re-executes itself as
-//   shoald __shim <container-dir> <oci-runtime> <runtime-state-root> <container-id>
-// detached (double fork, own session, no parent-death signal), so the shim
-// is never shoald's child and outlives it. The shim:
+// The per-container supervisor ("shim"). shoald starts itself with
+// posix_spawn (own session, no parent-death signal) as
+//   shoald __shim <container-dir> <oci-runtime> <runtime-state-root> <container-id> <report-fd>
+// and that process forks the shim proper, writes its pid to <report-fd> and
+// exits, so the shim is never shoald's child and outlives it. The shim:
 //   - runs `<oci-runtime> --root R run --bundle <dir>/bundle --pid-file
 //     <dir>/container.pid <id>` in the foreground, stdin /dev/null,
 //     stdout/stderr piped to itself, runtime errors to <dir>/runtime.log;
@@ -27,7 +28,8 @@ namespace shoal::runtime {
 int shim_main(int argc, char** argv);
 
 // Starts `self_exe __shim ...` fully detached; its stdout/stderr go to
-// <container_dir>/shim.log. Returns the shim's pid (not a child of ours).
+// <container_dir>/shim.log. Returns the shim's pid (not a child of ours),
+// once it runs self_exe's code; an error if self_exe cannot be executed.
 Result<pid_t> spawn_shim(const std::string& self_exe, const std::string& container_dir,
                          const std::string& oci_runtime, const std::string& state_root, const std::string& id);
 
