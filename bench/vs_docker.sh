@@ -3,7 +3,9 @@
 # same run. Measures, for N in $SIZES (default "10 50 100"):
 #   create --replicas N -> all running; scale N -> 2N -> all running;
 #   kill -9 of a task's process -> replacement running;
-# and the floor: `runc run -d` of N sleep containers on one shared read-only rootfs.
+# and two floors: `runc run -d` of N sleep containers on one shared read-only
+# rootfs with a minimal spec, and of the same containers shoal runs (its OCI
+# spec, an overlay rootfs each).
 # Prints a markdown table (seconds and Docker/shoal ratios). Needs root.
 # dockerd runs with its own data root and socket, --iptables=false and
 # --bridge=none so it leaves the host's packet filter alone; it is stopped by pid.
@@ -20,6 +22,8 @@ cleanup() {
     DOCKER_HOST=unix://$W/docker.sock docker swarm leave --force >/dev/null 2>&1
     kill "$DPID"; wait "$DPID"
   fi
+  # runc containers of the floors, if a run was cut short (ours by name)
+  for c in $(runc list -q 2>/dev/null | grep -E '^shoal(bench|same)[0-9]+$'); do runc delete -f "$c" >/dev/null 2>&1; done
   awk -v d="$W" '$2 ~ "^"d {print $2}' /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
   rm -rf "$W"
 }
@@ -48,6 +52,40 @@ PY
   for i in $(seq 1 "$n"); do runc run -d --bundle "$root/b$i" "shoalbench$i" >/dev/null 2>&1 </dev/null; done
   local t; t=$(elapsed "$t0")
   for i in $(seq 1 "$n"); do runc delete -f "shoalbench$i" >/dev/null 2>&1; done
+  rm -rf "$root"
+  echo "$t"
+}
+
+# ---- runc alone, the same containers: shoal's own OCI spec (captured from a
+# running shoal task as $W/template.json), an overlay root filesystem over the
+# unpacked image and the same /etc/hostname, hosts and resolv.conf binds.
+# Bundles and mounts are prepared first; only the `runc run -d` loop is timed.
+runc_floor_same() {
+  local n=$1 root=$W/same
+  mkdir -p "$root/lower"; tar -C "$root/lower" -xf images/out/busybox.tar
+  for i in $(seq 1 "$n"); do
+    mkdir -p "$root/b$i/upper" "$root/b$i/work" "$root/b$i/rootfs"
+    mount -t overlay overlay -o "lowerdir=$root/lower,upperdir=$root/b$i/upper,workdir=$root/b$i/work" "$root/b$i/rootfs"
+    python3 - "$W/template.json" "$root/b$i" "$i" <<'PY'
+import json, os, sys
+tmpl, b, i = sys.argv[1], sys.argv[2], sys.argv[3]
+c = json.load(open(tmpl))
+for f, text in (("hostname", f"b{i}\n"), ("hosts", "127.0.0.1\tlocalhost\n"), ("resolv.conf", "")):
+    open(os.path.join(b, f), "w").write(text)
+c["hostname"] = f"b{i}"
+c["root"] = {"path": os.path.join(b, "rootfs"), "readonly": False}
+c["linux"]["cgroupsPath"] = f"/shoalfloor/b{i}"
+for m in c["mounts"]:
+    if m["type"] == "bind":
+        m["source"] = os.path.join(b, os.path.basename(m["destination"]))
+c["process"]["args"] = ["sleep", "100000"]
+json.dump(c, open(os.path.join(b, "config.json"), "w"))
+PY
+  done
+  local t0; t0=$(now)
+  for i in $(seq 1 "$n"); do runc run -d --bundle "$root/b$i" "shoalsame$i" >/dev/null 2>&1 </dev/null; done
+  local t; t=$(elapsed "$t0")
+  for i in $(seq 1 "$n"); do runc delete -f "shoalsame$i" >/dev/null 2>&1; umount "$root/b$i/rootfs"; done
   rm -rf "$root"
   echo "$t"
 }
@@ -119,16 +157,22 @@ $SH swarm init >/dev/null
 $DK import images/out/busybox.tar busybox:latest >/dev/null
 $SH image import images/out/busybox.tar busybox:latest >/dev/null
 
-echo "| figure | N | runc alone (s) | shoal (s) | Docker Swarm (s) | Docker / shoal |"
-echo "|---|---|---|---|---|---|"
+# shoal's OCI spec for the "same containers" floor, from a real task.
+$SH service create --name template --replicas 1 busybox sleep 100000 >/dev/null
+cp "$(ls "$W"/shoal/containers/*/bundle/config.json | head -1)" "$W/template.json"
+$SH service rm template >/dev/null
+
+echo "| figure | N | runc alone, minimal (s) | runc alone, same containers (s) | shoal (s) | shoal / same | Docker Swarm (s) | Docker / shoal |"
+echo "|---|---|---|---|---|---|---|---|"
 for n in $SIZES; do
   floor=$(runc_floor "$n")
+  same=$(runc_floor_same "$n")
   HOSTSOCK=$W/shoal.sock; read -r sc ss < <(measure "$SH" "$n")
   HOSTSOCK=$W/docker.sock; read -r dc ds < <(measure "$DK" "$n")
   ratio() { python3 -c "print(f'{$1/$2:.1f}x')"; }
-  echo "| create → all running | $n | $floor | $sc | $dc | $(ratio "$dc" "$sc") |"
-  echo "| scale $n → $((2 * n)) | $n | | $ss | $ds | $(ratio "$ds" "$ss") |"
+  echo "| create → all running | $n | $floor | $same | $sc | $(ratio "$sc" "$same") | $dc | $(ratio "$dc" "$sc") |"
+  echo "| scale $n → $((2 * n)) | $n | | | $ss | | $ds | $(ratio "$ds" "$ss") |"
 done
 HOSTSOCK=$W/shoal.sock; sk=$(kill_replace "$SH")
 HOSTSOCK=$W/docker.sock; dkr=$(kill_replace "$DK")
-echo "| kill -9 → replacement running (5 s restart delay) | 1 | | $sk | $dkr | $(python3 -c "print(f'{$dkr/$sk:.1f}x')") |"
+echo "| kill -9 → replacement running (5 s restart delay) | 1 | | | $sk | | $dkr | $(python3 -c "print(f'{$dkr/$sk:.1f}x')") |"
