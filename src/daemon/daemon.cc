@@ -312,6 +312,7 @@ std::vector<api::ContainerSummary> Daemon::list(bool all) {
     s.id = c.id;
     s.names = {"/" + c.name};
     s.image = c.image;
+    for (const auto& a : c.command) s.command += (s.command.empty() ? "" : " ") + a;  // as Docker shows it
     s.created = std::chrono::duration_cast<std::chrono::seconds>(c.created_at.time_since_epoch()).count();
     s.labels = c.labels;
     if (running) {

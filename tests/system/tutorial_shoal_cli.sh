@@ -51,6 +51,7 @@ check "back to 2" wait_for "2 running" 30 tasks_running_eq web 2
 # Rolling update of the image: one at a time, stop-first.
 sh_cli service create -d --name sleeper --replicas 2 --stop-grace-period 1s busybox sleep 100000 >/dev/null
 check "sleeper runs 2" wait_for "2 running" 30 tasks_running_eq sleeper 2
+expect_contains "ps shows the containers' command" '"sleep 100000"' "$(sh_cli ps --no-trunc)"
 out=$(sh_cli service update --image busybox:v2 sleeper 2>&1) || true
 expect_contains "update converges" "converged" "$out"
 imgs=$(api -G http://localhost/v1.41/tasks --data-urlencode 'filters={"service":{"sleeper":true},"desired-state":{"running":true}}' |

@@ -202,6 +202,7 @@ Result<ContainerState> RuncRuntime::state(const std::string& id) {
     json c = json::parse(cfg);
     s.name = c.value("Name", "");
     s.image = c.value("Image", "");
+    s.command = c.value("Command", std::vector<std::string>{});
     s.labels = c.value("Labels", std::map<std::string, std::string>{});
     s.created_at = parse_time(c.value("Created", ""));
   } catch (const std::exception& e) {

@@ -120,6 +120,7 @@ TEST_F(RuncRuntimeTest, ExitCodeAndLogsAreRecorded) {
   EXPECT_EQ(st.exit_code, 3);
   EXPECT_EQ(st.error, "");
   EXPECT_EQ(st.name, c.name);
+  EXPECT_EQ(st.command, (std::vector<std::string>{"sh", "-c", "echo hi; echo oops >&2; exit 3"}));
   EXPECT_GT(st.finished_at, st.started_at);
   std::string log = slurp(runtime_->log_path(c.id));
   EXPECT_NE(log.find(R"({"log":"hi\n","stream":"stdout","time":")"), std::string::npos) << log;

@@ -48,6 +48,7 @@ struct ContainerState {
   std::string id;
   std::string name;
   std::string image;
+  std::vector<std::string> command;  // the process's argv (entrypoint and args)
   std::map<std::string, std::string> labels;
   ContainerStatus status = ContainerStatus::kUnknown;
   int pid = 0;           // host pid of the container's init process while running
