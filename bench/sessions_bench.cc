@@ -30,7 +30,7 @@
 #include "manager/etcd/etcd_member.h"
 #include "manager/orchestrator/pipeline.h"
 #include "store/etcd_backend.h"
-#include "store/session_messages.h"
+#include "model/session_messages.h"
 
 using namespace shoal;
 using Clk = std::chrono::steady_clock;

@@ -1,5 +1,5 @@
 // Agent: the node's end of the session with a manager's dispatcher
-// (store/session_messages.h). It registers the node, sends heartbeats,
+// (model/session_messages.h). It registers the node, sends heartbeats,
 // long-polls the node's assignment set into the Worker, and sends the
 // worker's status reports in batches, retrying until the manager stored them.
 // If the session is lost (manager restarted), it registers again.
@@ -18,7 +18,7 @@
 #include "agent/worker.h"
 #include "common/clock.h"
 #include "http/client.h"
-#include "store/session_messages.h"
+#include "model/session_messages.h"
 
 namespace shoal::agent {
 

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "common/result.h"
-#include "store/objects.h"
+#include "model/objects.h"
 
 namespace shoal::agent {
 

@@ -18,7 +18,7 @@
 #include "http/server.h"
 #include "manager/api/api.h"
 #include "manager/ca/root_ca.h"
-#include "store/session_messages.h"
+#include "model/session_messages.h"
 
 namespace shoal::daemon {
 

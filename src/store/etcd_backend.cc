@@ -6,7 +6,7 @@
 #include <thread>
 
 #include "common/log.h"
-#include "store/objects.h"
+#include "model/objects.h"
 
 namespace shoal {
 

@@ -34,7 +34,7 @@
 #include "common/clock.h"
 #include "common/result.h"
 #include "store/backend.h"
-#include "store/objects.h"
+#include "model/objects.h"
 
 namespace shoal {
 

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "common/clock.h"
-#include "store/objects.h"
+#include "model/objects.h"
 
 namespace shoal::allocator {
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "common/result.h"
-#include "store/objects.h"
+#include "model/objects.h"
 
 namespace shoal::api {
 

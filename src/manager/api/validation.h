@@ -7,7 +7,7 @@
 #include <string>
 
 #include "common/result.h"
-#include "store/objects.h"
+#include "model/objects.h"
 
 namespace shoal::api {
 

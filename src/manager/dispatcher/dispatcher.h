@@ -26,7 +26,7 @@
 #include "common/clock.h"
 #include "manager/dispatcher/assignment_log.h"
 #include "http/message.h"
-#include "store/session_messages.h"
+#include "model/session_messages.h"
 #include "store/store.h"
 
 namespace shoal::dispatcher {

@@ -16,7 +16,7 @@
 
 #include "common/clock.h"
 #include "common/result.h"
-#include "store/objects.h"
+#include "model/objects.h"
 
 namespace shoal::scheduler {
 

@@ -1,7 +1,7 @@
 // JSON for the object model, in Docker Engine API v1.41 shapes. Empty
 // optional values are omitted the way Go's `omitempty` does, so the docker
 // CLI's templates see what they see against dockerd.
-#include "store/objects.h"
+#include "model/objects.h"
 
 #include "common/time.h"
 

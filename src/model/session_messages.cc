@@ -1,4 +1,4 @@
-#include "store/session_messages.h"
+#include "model/session_messages.h"
 
 namespace shoal::session {
 

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "store/objects.h"
+#include "model/objects.h"
 
 namespace shoal::session {
 
