@@ -6,12 +6,20 @@
 # and two floors: `runc run -d` of N sleep containers on one shared read-only
 # rootfs with a minimal spec, and of the same containers shoal runs (its OCI
 # spec, an overlay rootfs each).
+# Every figure is measured $RUNS times (default 3, interleaved: each round runs
+# every figure once) and printed as "median (min–max)"; ratios are of medians.
 # Prints a markdown table (seconds and Docker/shoal ratios). Needs root.
 # dockerd runs with its own data root and socket, --iptables=false and
 # --bridge=none so it leaves the host's packet filter alone; it is stopped by pid.
+# Like for like: Docker is told not to try a registry for each task
+# (DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 and --no-resolve-image), and both run
+# their tasks under their default seccomp profile (Docker's built-in one,
+# shoal's translation of the Docker-format profile Debian ships); the script
+# checks "Seccomp: 2" in a task of each before it measures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZES=${SIZES:-"10 50 100"}
+RUNS=${RUNS:-3}
 BUILD=${BUILD:-build}
 W=$(mktemp -d /tmp/shoal-vs-docker.XXXXXX)
 DPID="" SPID=""
@@ -108,7 +116,7 @@ wait_running() {  # wait_running SERVICE N
 measure() {  # measure CLI N -> "create scale"
   local cli=$1 n=$2 svc=bench$2
   local t0; t0=$(now)
-  $cli service create -d --name "$svc" --replicas "$n" busybox sleep 100000 >/dev/null 2>&1
+  $cli service create -d $NORESOLVE --name "$svc" --replicas "$n" busybox sleep 100000 >/dev/null 2>&1
   wait_running "$svc" "$n"; local c; c=$(elapsed "$t0")
   t0=$(now)
   $cli service scale -d "$svc=$((2 * n))" >/dev/null 2>&1
@@ -120,7 +128,7 @@ measure() {  # measure CLI N -> "create scale"
 }
 kill_replace() {  # kill_replace CLI -> seconds from kill -9 to the replacement running
   local cli=$1
-  $cli service create -d --name victim --replicas 1 busybox sleep 100000 >/dev/null 2>&1
+  $cli service create -d $NORESOLVE --name victim --replicas 1 busybox sleep 100000 >/dev/null 2>&1
   wait_running victim 1
   local pid
   pid=$(curl -s --unix-socket "$HOSTSOCK" "http://localhost/v1.41/containers/json" |
@@ -139,7 +147,7 @@ for t in json.load(sys.stdin):
 }
 
 # ---- start both
-dockerd --data-root "$W/docker" -H "unix://$W/docker.sock" --exec-root "$W/dexec" --pidfile "$W/docker.pid" \
+DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 dockerd --data-root "$W/docker" -H "unix://$W/docker.sock" --exec-root "$W/dexec" --pidfile "$W/docker.pid" \
   --iptables=false --bridge=none >"$W/dockerd.log" 2>&1 &
 DPID=$!
 "$BUILD/shoald" -H "unix://$W/shoal.sock" --data-root "$W/shoal" --etcd-client-port 24379 --etcd-peer-port 24380 \
@@ -162,17 +170,59 @@ $SH service create --name template --replicas 1 busybox sleep 100000 >/dev/null
 cp "$(ls "$W"/shoal/containers/*/bundle/config.json | head -1)" "$W/template.json"
 $SH service rm template >/dev/null
 
+# Both sides must confine their tasks with seccomp, or the comparison is unfair.
+seccomp_of() {  # seccomp_of CLI SOCK -> the Seccomp: field of a fresh task's process
+  local cli=$1
+  HOSTSOCK=$2
+  $cli service create -d $NORESOLVE --name sc --replicas 1 busybox sleep 100000 >/dev/null 2>&1
+  wait_running sc 1
+  local pid
+  pid=$(curl -s --unix-socket "$HOSTSOCK" "http://localhost/v1.41/tasks" |
+    python3 -c 'import json,sys
+for t in json.load(sys.stdin):
+  cs=t["Status"].get("ContainerStatus") or {}
+  if t["Status"]["State"]=="running": print(cs.get("PID",0))' | head -1)
+  awk '/^Seccomp:/ {print $2}' "/proc/$pid/status"
+  $cli service rm sc >/dev/null 2>&1
+}
+NORESOLVE="" ssc=$(seccomp_of "$SH" "$W/shoal.sock")
+NORESOLVE="--no-resolve-image" dsc=$(seccomp_of "$DK" "$W/docker.sock")
+if [[ "$ssc" != 2 || "$dsc" != 2 ]]; then
+  echo "seccomp is not on both sides (shoal: Seccomp=$ssc, Docker: Seccomp=$dsc): not a fair comparison" >&2
+  exit 1
+fi
+
+# stats V... -> "median (min–max)"; median_of V... -> the median alone
+stats() { python3 -c 'import statistics,sys; v=[float(x) for x in sys.argv[1:]]; print(f"{statistics.median(v):.1f} ({min(v):.1f}–{max(v):.1f})")' "$@"; }
+median_of() { python3 -c 'import statistics,sys; print(statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
+ratio() { python3 -c "print(f'{$1/$2:.1f}x')"; }
+
+declare -A R  # R[figure,N] = space-separated values, one per round
+for round in $(seq 1 "$RUNS"); do
+  echo "round $round of $RUNS" >&2
+  for n in $SIZES; do
+    R[floor,$n]+=" $(runc_floor "$n")"
+    R[same,$n]+=" $(runc_floor_same "$n")"
+    HOSTSOCK=$W/shoal.sock NORESOLVE=""; read -r sc ss < <(measure "$SH" "$n")
+    HOSTSOCK=$W/docker.sock NORESOLVE="--no-resolve-image"; read -r dc ds < <(measure "$DK" "$n")
+    R[sc,$n]+=" $sc"; R[ss,$n]+=" $ss"; R[dc,$n]+=" $dc"; R[ds,$n]+=" $ds"
+  done
+  HOSTSOCK=$W/shoal.sock NORESOLVE=""; R[sk]+=" $(kill_replace "$SH")"
+  HOSTSOCK=$W/docker.sock NORESOLVE="--no-resolve-image"; R[dk]+=" $(kill_replace "$DK")"
+done
+
+echo "Medians of $RUNS rounds, (min–max) in brackets; ratios of medians."
+echo
 echo "| figure | N | runc alone, minimal (s) | runc alone, same containers (s) | shoal (s) | shoal / same | Docker Swarm (s) | Docker / shoal |"
 echo "|---|---|---|---|---|---|---|---|"
 for n in $SIZES; do
-  floor=$(runc_floor "$n")
-  same=$(runc_floor_same "$n")
-  HOSTSOCK=$W/shoal.sock; read -r sc ss < <(measure "$SH" "$n")
-  HOSTSOCK=$W/docker.sock; read -r dc ds < <(measure "$DK" "$n")
-  ratio() { python3 -c "print(f'{$1/$2:.1f}x')"; }
-  echo "| create → all running | $n | $floor | $same | $sc | $(ratio "$sc" "$same") | $dc | $(ratio "$dc" "$sc") |"
-  echo "| scale $n → $((2 * n)) | $n | | | $ss | | $ds | $(ratio "$ds" "$ss") |"
+  # shellcheck disable=SC2086
+  {
+    msame=$(median_of ${R[same,$n]}); msc=$(median_of ${R[sc,$n]}); mdc=$(median_of ${R[dc,$n]})
+    mss=$(median_of ${R[ss,$n]}); mds=$(median_of ${R[ds,$n]})
+    echo "| create → all running | $n | $(stats ${R[floor,$n]}) | $(stats ${R[same,$n]}) | $(stats ${R[sc,$n]}) | $(ratio "$msc" "$msame") | $(stats ${R[dc,$n]}) | $(ratio "$mdc" "$msc") |"
+    echo "| scale $n → $((2 * n)) | $n | | | $(stats ${R[ss,$n]}) | | $(stats ${R[ds,$n]}) | $(ratio "$mds" "$mss") |"
+  }
 done
-HOSTSOCK=$W/shoal.sock; sk=$(kill_replace "$SH")
-HOSTSOCK=$W/docker.sock; dkr=$(kill_replace "$DK")
-echo "| kill -9 → replacement running (5 s restart delay) | 1 | | | $sk | | $dkr | $(python3 -c "print(f'{$dkr/$sk:.1f}x')") |"
+# shellcheck disable=SC2086
+echo "| kill -9 → replacement running (5 s restart delay) | 1 | | | $(stats ${R[sk]}) | | $(stats ${R[dk]}) | $(ratio "$(median_of ${R[dk]})" "$(median_of ${R[sk]})") |"
