@@ -24,13 +24,17 @@ Clock::TimerId RealClock::after(Duration d, std::function<void()> fn) {
 }
 
 void RealClock::cancel(TimerId id) {
-  std::lock_guard lk(mu_);
+  std::unique_lock lk(mu_);
   for (auto it = timers_.begin(); it != timers_.end(); ++it) {
     if (it->second.first == id) {
       timers_.erase(it);
       return;
     }
   }
+  // Running now on the clock thread: wait until it returns (never from
+  // inside a callback, which would wait for itself).
+  if (std::this_thread::get_id() == thread_.get_id()) return;
+  done_cv_.wait(lk, [&] { return running_ != id; });
 }
 
 void RealClock::loop() {
@@ -46,10 +50,14 @@ void RealClock::loop() {
       continue;
     }
     auto fn = std::move(timers_.begin()->second.second);
+    running_ = timers_.begin()->second.first;
     timers_.erase(timers_.begin());
     lk.unlock();
     fn();
+    fn = nullptr;  // what the callback captured is released before cancel() returns
     lk.lock();
+    running_ = 0;
+    done_cv_.notify_all();
   }
 }
 
@@ -69,13 +77,15 @@ Clock::TimerId FakeClock::after(Duration d, std::function<void()> fn) {
 }
 
 void FakeClock::cancel(TimerId id) {
-  std::lock_guard lk(mu_);
+  std::unique_lock lk(mu_);
   for (auto it = timers_.begin(); it != timers_.end(); ++it) {
     if (it->second.first == id) {
       timers_.erase(it);
       return;
     }
   }
+  if (running_ == id && running_on_ == std::this_thread::get_id()) return;
+  done_cv_.wait(lk, [&] { return running_ != id; });
 }
 
 void FakeClock::advance(Duration d) {
@@ -94,9 +104,17 @@ void FakeClock::advance(Duration d) {
       }
       now_ = timers_.begin()->first;
       fn = std::move(timers_.begin()->second.second);
+      running_ = timers_.begin()->second.first;
+      running_on_ = std::this_thread::get_id();
       timers_.erase(timers_.begin());
     }
     fn();
+    fn = nullptr;
+    {
+      std::lock_guard lk(mu_);
+      running_ = 0;
+    }
+    done_cv_.notify_all();
   }
 }
 

@@ -4,6 +4,13 @@
 // Thread-safe. Timers registered with after() fire on the clock's thread
 // (RealClock) or inside FakeClock::advance() (tests), never while a Clock
 // lock is held, so callbacks may call back into the clock.
+//
+// cancel(id) is final: when it returns, the timer's callback has not started
+// and never will, or it has finished. If the callback is running on another
+// thread at that moment, cancel() waits for it to return, so an owner that
+// cancels its timers in stop() may free what the callbacks use. Hence: never
+// call cancel() while holding a lock the callback takes (deadlock); a
+// callback may cancel its own timer or others (no wait on its own thread).
 #pragma once
 
 #include <chrono>
@@ -26,7 +33,8 @@ class Clock {
   virtual SysTime now() const = 0;
   // Runs fn once, no earlier than d from now. Returns an id for cancel().
   virtual TimerId after(Duration d, std::function<void()> fn) = 0;
-  // Cancels a pending timer; a no-op if it already fired.
+  // Cancels a timer: a pending one never fires; a running one is waited
+  // for (unless cancel is called from that callback); a no-op if it fired.
   virtual void cancel(TimerId id) = 0;
 };
 
@@ -45,6 +53,8 @@ class RealClock : public Clock {
   std::condition_variable cv_;
   std::multimap<std::chrono::steady_clock::time_point, std::pair<TimerId, std::function<void()>>> timers_;
   TimerId next_id_ = 1;
+  TimerId running_ = 0;  // the timer whose callback runs now (0: none)
+  std::condition_variable done_cv_;
   bool stop_ = false;
   std::thread thread_;
 };
@@ -65,6 +75,9 @@ class FakeClock : public Clock {
   SysTime now_;
   std::multimap<SysTime, std::pair<TimerId, std::function<void()>>> timers_;
   TimerId next_id_ = 1;
+  TimerId running_ = 0;  // the timer whose callback advance() runs now
+  std::thread::id running_on_;
+  std::condition_variable done_cv_;
 };
 
 }  // namespace shoal
