@@ -1,5 +1,7 @@
 #include "agent/runtime/image_store.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -14,6 +16,7 @@
 
 #include "agent/runtime/layer.h"
 #include "common/ids.h"
+#include "os/safe_path.h"
 #include "common/image_reference.h"
 #include "common/time.h"
 
@@ -58,15 +61,56 @@ std::string go_arch() {
   return m;
 }
 
-// A path named inside an archive, relative to the extracted dir; refuses
-// anything that could point outside it.
-Result<std::string> inside(const std::string& dir, const std::string& rel) {
-  if (rel.empty() || rel[0] == '/' || rel.find("..") != std::string::npos) {
-    return invalid_argument("the archive names a file outside itself: \"" + rel + "\"");
+// A regular file that the archive's manifest names, opened inside the
+// unpacked archive `dir` (symlinks resolved as if `dir` were "/"): its real
+// path, which has no symlink left in it.
+Result<std::string> member_file(const std::string& dir, const std::string& rel) {
+  if (rel.empty()) return invalid_argument("the archive's manifest names a file without a name");
+  auto fd = os::open_regular_in_root(dir, rel);
+  if (!fd.ok()) {
+    if (fd.status().code() == Code::kNotFound) {
+      return invalid_argument("the archive lacks \"" + os::printable(rel) + "\", which its manifest lists");
+    }
+    return invalid_argument("the archive's manifest names " + fd.status().message());
   }
-  std::string p = dir + "/" + rel;
-  if (!fs::exists(p)) return invalid_argument("the archive lacks " + rel + ", which its manifest lists");
-  return p;
+  std::string proc = "/proc/self/fd/" + std::to_string(fd->get());
+  std::error_code ec;
+  fs::path real = fs::read_symlink(proc, ec);
+  if (ec) return internal_error("resolving " + proc + ": " + ec.message());
+  return real.string();
+}
+
+// The bytes of a JSON file the archive holds (manifest.json, index.json, a
+// config or manifest blob), read as member_file() finds it, capped.
+Result<std::string> member_json(const std::string& dir, const std::string& rel, size_t max_bytes) {
+  auto bytes = os::read_file_in_root(dir, rel, max_bytes);
+  if (bytes.ok()) return bytes;
+  if (bytes.status().code() == Code::kNotFound) {
+    return invalid_argument("the archive lacks \"" + os::printable(rel) + "\", which it needs");
+  }
+  return invalid_argument("in the archive, " + bytes.status().message());
+}
+
+bool member_exists(const std::string& dir, const std::string& rel) {
+  os::UniqueFd root(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root.valid()) return false;
+  os::UniqueFd f(os::open_in_root(root.get(), rel, O_PATH, os::Resolve::kInRoot));
+  return f.valid();
+}
+
+// The digest a docker save member's name carries ("<hex>.json" or
+// "blobs/sha256/<hex>"), or "".
+std::string digest_in_name(const std::string& rel) {
+  std::string s = rel;
+  if (s.rfind("./", 0) == 0) s = s.substr(2);
+  if (s.rfind("blobs/sha256/", 0) == 0) s = s.substr(13);
+  if (s.size() == 69 && s.compare(64, 5, ".json") == 0) s = s.substr(0, 64);
+  return s.size() == 64 && is_hex(s) ? s : "";
+}
+
+Status digest_mismatch(const std::string& what, const std::string& want, const std::string& got) {
+  return invalid_argument(what + " sha256:" + want + " does not match its content (which hashes to sha256:" + got +
+                          "): the archive is corrupt or was tampered with");
 }
 
 // A scratch directory removed on scope exit.
@@ -92,7 +136,8 @@ bool layer_mounted(const std::string& layer_dir) {
 
 }  // namespace
 
-ImageStore::ImageStore(std::string root) : root_(std::move(root) + "/images") {}
+ImageStore::ImageStore(std::string root, ImageLimits limits)
+    : root_(std::move(root) + "/images"), limits_(limits) {}
 
 std::string ImageStore::blob_path(const std::string& hex) const { return root_ + "/blobs/sha256/" + hex; }
 std::string ImageStore::layer_dir(const std::string& hex) const { return root_ + "/layers/" + hex; }
@@ -102,6 +147,10 @@ Status ImageStore::open() {
   for (const char* sub : {"/blobs/sha256", "/layers", "/tmp"}) {
     fs::create_directories(root_ + sub, ec);
     if (ec) return internal_error("creating " + root_ + sub + ": " + ec.message() + " (is the data root writable?)");
+  }
+  // Private to shoald: unpacked layers and uploads are nobody else's to read.
+  for (const std::string& d : {root_, root_ + "/tmp"}) {
+    if (chmod(d.c_str(), 0700) != 0) return errno_status("making " + d + " private (chmod 0700)", errno);
   }
   for (const auto& e : fs::directory_iterator(root_ + "/tmp", ec)) fs::remove_all(e.path(), ec);
   for (const auto& e : fs::directory_iterator(root_ + "/layers", ec)) {
@@ -175,26 +224,33 @@ Result<ImageStore::Image> ImageStore::parse_config(const std::string& id_hex, co
 }
 
 Result<std::string> ImageStore::ensure_layer(const LayerFile& layer) {
-  SHOAL_ASSIGN_OR_RETURN(std::string diff, sha256_uncompressed(layer.path));
+  auto computed = sha256_uncompressed(layer.path, limits_.max_unpacked_bytes);
+  if (!computed.ok()) return computed.status().with_context(layer.label);
+  const std::string diff = *computed;
   if (!layer.expected_diff_id.empty() && diff != layer.expected_diff_id) {
-    return invalid_argument("layer " + fs::path(layer.path).filename().string() + " has diff id sha256:" + diff +
-                            " but the image config says sha256:" + layer.expected_diff_id +
-                            " (the archive is corrupt)");
+    return invalid_argument(layer.label + " has diff id sha256:" + diff + " but the image config says sha256:" +
+                            layer.expected_diff_id + " (the archive is corrupt or was tampered with)");
   }
   std::string dir = layer_dir(diff);
   if (fs::exists(dir)) return diff;
+  // Unpacked into a scratch directory next to its final place, renamed in
+  // only when complete; removed on every failure (and by open() after a crash).
   std::string tmp = dir + ".tmp-" + new_object_id();
-  std::error_code ec;
-  fs::create_directories(tmp, ec);
-  if (ec) return internal_error("creating " + tmp + ": " + ec.message());
-  int64_t bytes = 0;
-  Status st = unpack_archive(layer.path, tmp, {}, &bytes);
-  if (st.ok()) st = write_file_atomic(dir + ".size", std::to_string(bytes));
-  if (st.ok() && rename(tmp.c_str(), dir.c_str()) != 0 && !fs::exists(dir)) {
-    st = errno_status("renaming " + tmp + " to " + dir, errno);
+  ScratchDir cleanup{tmp};
+  if (mkdir(tmp.c_str(), 0755) != 0) return errno_status("creating " + tmp, errno);
+  UnpackOptions opts;
+  opts.max_bytes = limits_.max_unpacked_bytes;
+  opts.label = layer.label;
+  UnpackStats stats;
+  SHOAL_RETURN_IF_ERROR(unpack_archive(layer.path, tmp, opts, &stats));
+  SHOAL_RETURN_IF_ERROR(write_file_atomic(dir + ".size", std::to_string(stats.bytes), 0600));
+  if (rename(tmp.c_str(), dir.c_str()) != 0) {
+    Status st = errno_status("renaming " + tmp + " to " + dir, errno);
+    std::error_code ec;
+    fs::remove(dir + ".size", ec);
+    return st;
   }
-  fs::remove_all(tmp, ec);
-  if (!st.ok()) return st.with_context("unpacking layer " + layer.path);
+  cleanup.path.clear();
   return diff;
 }
 
@@ -208,10 +264,15 @@ Result<std::string> ImageStore::add_image(const std::string& config_bytes, const
     return invalid_argument("the image config lists " + std::to_string(img.diff_ids.size()) +
                             " layers but the manifest " + std::to_string(layers.size()));
   }
+  if (layers.size() > limits_.max_layers) {
+    return invalid_argument("the image has " + std::to_string(layers.size()) + " layers, more than the limit of " +
+                            std::to_string(limits_.max_layers));
+  }
   img.info.size = 0;
   for (size_t i = 0; i < layers.size(); ++i) {
     LayerFile l = layers[i];
     l.expected_diff_id = img.diff_ids[i];
+    if (l.label.empty()) l.label = "layer sha256:" + l.expected_diff_id;
     SHOAL_ASSIGN_OR_RETURN(std::string diff, ensure_layer(l));
     (void)diff;
     auto size = read_whole_file(layer_dir(img.diff_ids[i]) + ".size");
@@ -249,7 +310,9 @@ Result<std::string> ImageStore::import_rootfs(const std::string& tar_path, const
     return invalid_argument("cannot import into the digest reference \"" + ref_text + "\": give NAME[:TAG]");
   }
   std::lock_guard wlk(write_mu_);
-  SHOAL_ASSIGN_OR_RETURN(std::string diff, sha256_uncompressed(tar_path));
+  auto computed = sha256_uncompressed(tar_path, limits_.max_unpacked_bytes);
+  if (!computed.ok()) return computed.status().with_context("importing the rootfs tarball");
+  const std::string diff = *computed;
   std::string created = format_rfc3339(std::chrono::system_clock::now());
   json c = json::object();
   std::vector<std::string> cmd = config.cmd;
@@ -268,63 +331,85 @@ Result<std::string> ImageStore::import_rootfs(const std::string& tar_path, const
                 {"config", c},
                 {"rootfs", {{"type", "layers"}, {"diff_ids", {"sha256:" + diff}}}},
                 {"history", {{{"created", created}, {"comment", "Imported from " + fs::path(tar_path).filename().string()}}}}};
-  auto id = add_image(image.dump(), {{tar_path, diff}}, {ref.familiar()}, {});
-  if (!id.ok()) return id.status().with_context("importing " + tar_path + " as " + ref.familiar());
+  auto id = add_image(image.dump(), {{tar_path, diff, "the rootfs tarball"}}, {ref.familiar()}, {});
+  if (!id.ok()) return id.status().with_context("importing " + fs::path(tar_path).filename().string() + " as " + ref.familiar());
   return id;
 }
 
 Result<std::string> ImageStore::import_rootfs(std::istream& tar, const std::string& ref, const ImageConfig& config) {
-  std::string path = root_ + "/tmp/import-" + new_object_id() + ".tar";
+  std::string path = scratch_dir() + "/import-" + new_object_id() + ".tar";
   ScratchDir cleanup{path};
   {
-    std::ofstream out(path, std::ios::binary);
-    out << tar.rdbuf();
-    if (!out) return internal_error("spooling the imported tarball to " + path + " failed (disk full?)");
+    os::UniqueFd out(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!out.valid()) return errno_status("creating " + path, errno);
+    char buf[1 << 16];
+    while (tar.read(buf, sizeof buf) || tar.gcount() > 0) {
+      const char* p = buf;
+      size_t n = static_cast<size_t>(tar.gcount());
+      while (n > 0) {
+        ssize_t w = ::write(out.get(), p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return errno_status("spooling the imported tarball to " + path + " (disk full?)", errno);
+        p += w;
+        n -= static_cast<size_t>(w);
+      }
+    }
   }
   return import_rootfs(path, ref, config);
 }
 
 Result<std::vector<std::string>> ImageStore::load(const std::string& archive_path) {
   std::lock_guard wlk(write_mu_);
-  ScratchDir dir{root_ + "/tmp/load-" + new_object_id()};
-  std::error_code ec;
-  fs::create_directories(dir.path, ec);
-  if (ec) return internal_error("creating " + dir.path + ": " + ec.message());
+  ScratchDir dir{scratch_dir() + "/load-" + new_object_id()};
+  if (mkdir(dir.path.c_str(), 0700) != 0) return errno_status("creating " + dir.path, errno);
   UnpackOptions plain;
   plain.overlay_whiteouts = false;
-  SHOAL_RETURN_IF_ERROR(unpack_archive(archive_path, dir.path, plain).with_context("loading " + archive_path));
+  plain.max_bytes = limits_.max_unpacked_bytes;
+  plain.label = "the archive";
+  SHOAL_RETURN_IF_ERROR(unpack_archive(archive_path, dir.path, plain).with_context("loading the archive"));
   Result<std::vector<std::string>> loaded = std::vector<std::string>{};
-  if (fs::exists(dir.path + "/manifest.json")) {
-    loaded = load_docker_save(dir.path);
-  } else if (fs::exists(dir.path + "/index.json")) {
-    loaded = load_oci_layout(dir.path);
-  } else {
-    return invalid_argument(archive_path +
-                            " is neither a `docker save` archive (manifest.json) nor an OCI image layout "
-                            "(index.json); to make an image of a root filesystem tarball use "
-                            "`shoal image import FILE NAME:TAG`");
+  try {
+    if (member_exists(dir.path, "manifest.json")) {
+      loaded = load_docker_save(dir.path);
+    } else if (member_exists(dir.path, "index.json")) {
+      loaded = load_oci_layout(dir.path);
+    } else {
+      return invalid_argument(
+          "the archive is neither a `docker save` archive (manifest.json) nor an OCI image layout "
+          "(index.json); to make an image of a root filesystem tarball use `shoal image import FILE NAME:TAG`");
+    }
+  } catch (const std::exception& e) {  // a JSON document of an unexpected shape
+    loaded = invalid_argument(std::string("malformed manifest: ") + os::printable(e.what(), 200));
   }
-  if (!loaded.ok()) return loaded.status().with_context("loading " + archive_path);
+  if (!loaded.ok()) return loaded.status().with_context("loading the archive");
   return loaded;
 }
 
 Result<std::vector<std::string>> ImageStore::load_docker_save(const std::string& dir) {
   std::vector<std::string> out;
   json manifest;
+  SHOAL_ASSIGN_OR_RETURN(std::string text, member_json(dir, "manifest.json", limits_.max_json_bytes));
   try {
-    SHOAL_ASSIGN_OR_RETURN(std::string text, read_whole_file(dir + "/manifest.json"));
     manifest = json::parse(text);
-    if (!manifest.is_array()) return invalid_argument("manifest.json is not a list of images");
   } catch (const std::exception& e) {
-    return invalid_argument(std::string("malformed manifest.json: ") + e.what());
+    return invalid_argument(std::string("malformed manifest.json: ") + os::printable(e.what(), 200));
   }
+  if (!manifest.is_array()) return invalid_argument("manifest.json is not a list of images");
   for (const auto& m : manifest) {
-    SHOAL_ASSIGN_OR_RETURN(std::string config_path, inside(dir, string_field(m, "Config")));
-    SHOAL_ASSIGN_OR_RETURN(std::string config_bytes, read_whole_file(config_path));
+    if (!m.is_object()) return invalid_argument("manifest.json lists something that is not an image");
+    std::string config_name = string_field(m, "Config");
+    SHOAL_ASSIGN_OR_RETURN(std::string config_bytes, member_json(dir, config_name, limits_.max_json_bytes));
+    if (std::string want = digest_in_name(config_name); !want.empty() && sha256_hex(config_bytes) != want) {
+      return digest_mismatch("the image config", want, sha256_hex(config_bytes));
+    }
     std::vector<LayerFile> layers;
     for (const auto& l : strings(m, "Layers")) {
-      SHOAL_ASSIGN_OR_RETURN(std::string p, inside(dir, l));
-      layers.push_back({p, ""});
+      SHOAL_ASSIGN_OR_RETURN(std::string p, member_file(dir, l));
+      if (std::string want = digest_in_name(l); !want.empty()) {
+        SHOAL_ASSIGN_OR_RETURN(std::string got, sha256_file(p));
+        if (got != want) return digest_mismatch("the layer blob", want, got);
+      }
+      layers.push_back({p, "", ""});
     }
     std::vector<std::string> refs;
     for (const auto& t : strings(m, "RepoTags")) {
@@ -338,19 +423,42 @@ Result<std::vector<std::string>> ImageStore::load_docker_save(const std::string&
   return out;
 }
 
+// A blob of an OCI layout named by the descriptor `desc`: its digest (and
+// size, when the descriptor gives one) checked. JSON blobs are read (capped).
+Result<std::string> ImageStore::oci_blob(const std::string& dir, const json& desc, bool read, std::string* bytes) {
+  std::string digest = string_field(desc, "digest");
+  std::string hex = digest_hex(digest);
+  if (hex.empty()) return invalid_argument("a descriptor has the invalid digest \"" + os::printable(digest) + "\"");
+  std::string rel = "blobs/sha256/" + hex;
+  std::string got;
+  int64_t size = 0;
+  if (read) {
+    SHOAL_ASSIGN_OR_RETURN(*bytes, member_json(dir, rel, limits_.max_json_bytes));
+    got = sha256_hex(*bytes);
+    size = static_cast<int64_t>(bytes->size());
+  } else {
+    SHOAL_ASSIGN_OR_RETURN(std::string path, member_file(dir, rel));
+    SHOAL_ASSIGN_OR_RETURN(got, sha256_file(path));
+    std::error_code ec;
+    size = static_cast<int64_t>(fs::file_size(path, ec));
+    rel = path;
+  }
+  if (got != hex) return digest_mismatch("the blob", hex, got);
+  if (desc.contains("size") && (!desc["size"].is_number_integer() || desc["size"].get<int64_t>() != size)) {
+    return invalid_argument("the blob " + digest + " has " + std::to_string(size) +
+                            " bytes, not the size its descriptor says: the archive is corrupt or was tampered with");
+  }
+  return rel;
+}
+
 Result<std::vector<std::string>> ImageStore::load_oci_layout(const std::string& dir) {
-  auto blob = [&](const json& desc) -> Result<std::string> {
-    std::string hex = digest_hex(string_field(desc, "digest"));
-    if (hex.empty()) return invalid_argument("a descriptor has an invalid digest: " + desc.dump());
-    return inside(dir, "blobs/sha256/" + hex);
-  };
   auto parse_blob = [&](const json& desc) -> Result<json> {
-    SHOAL_ASSIGN_OR_RETURN(std::string path, blob(desc));
-    SHOAL_ASSIGN_OR_RETURN(std::string text, read_whole_file(path));
+    std::string text;
+    SHOAL_RETURN_IF_ERROR(oci_blob(dir, desc, /*read=*/true, &text).status());
     try {
       return json::parse(text);
     } catch (const std::exception& e) {
-      return invalid_argument("malformed blob " + path + ": " + e.what());
+      return invalid_argument("malformed blob " + string_field(desc, "digest") + ": " + os::printable(e.what(), 200));
     }
   };
   // Manifests to load, with the ref each names (from the outermost index).
@@ -359,15 +467,17 @@ Result<std::vector<std::string>> ImageStore::load_oci_layout(const std::string& 
   std::function<Status(const json&, const std::string&, int)> walk = [&](const json& index, const std::string& name,
                                                                         int depth) -> Status {
     if (depth > 4) return invalid_argument("image indexes nest too deep");
+    if (!index.is_object()) return invalid_argument("an image index is not a JSON object");
     for (const auto& d : index.value("manifests", json::array())) {
+      if (!d.is_object()) return invalid_argument("an image index lists a manifest that is not a descriptor");
       std::string ref = name;
-      if (ref.empty() && d.contains("annotations")) {
+      if (ref.empty() && d.contains("annotations") && d["annotations"].is_object()) {
         const json& a = d["annotations"];
         ref = string_field(a, "io.containerd.image.name");
         std::string oci_name = string_field(a, "org.opencontainers.image.ref.name");
         if (ref.empty() && oci_name.find_first_of(":/") != std::string::npos) ref = oci_name;
       }
-      if (d.contains("platform")) {
+      if (d.contains("platform") && d["platform"].is_object()) {
         const json& p = d["platform"];
         if (string_field(p, "os") != "linux" || string_field(p, "architecture") != arch) continue;
       }
@@ -381,23 +491,23 @@ Result<std::vector<std::string>> ImageStore::load_oci_layout(const std::string& 
     }
     return ok_status();
   };
+  SHOAL_ASSIGN_OR_RETURN(std::string text, member_json(dir, "index.json", limits_.max_json_bytes));
   try {
-    SHOAL_ASSIGN_OR_RETURN(std::string text, read_whole_file(dir + "/index.json"));
     SHOAL_RETURN_IF_ERROR(walk(json::parse(text), "", 0));
   } catch (const std::exception& e) {
-    return invalid_argument(std::string("malformed index.json: ") + e.what());
+    return invalid_argument(std::string("malformed index.json: ") + os::printable(e.what(), 200));
   }
   if (manifests.empty()) return invalid_argument("the OCI layout holds no image for linux/" + arch);
   std::vector<std::string> out;
   for (const auto& [desc, name] : manifests) {
     SHOAL_ASSIGN_OR_RETURN(json manifest, parse_blob(desc));
-    if (!manifest.contains("config")) continue;  // e.g. attestation manifests
-    SHOAL_ASSIGN_OR_RETURN(std::string config_path, blob(manifest["config"]));
-    SHOAL_ASSIGN_OR_RETURN(std::string config_bytes, read_whole_file(config_path));
+    if (!manifest.is_object() || !manifest.contains("config")) continue;  // e.g. attestation manifests
+    std::string config_bytes;
+    SHOAL_RETURN_IF_ERROR(oci_blob(dir, manifest["config"], /*read=*/true, &config_bytes).status());
     std::vector<LayerFile> layers;
     for (const auto& l : manifest.value("layers", json::array())) {
-      SHOAL_ASSIGN_OR_RETURN(std::string p, blob(l));
-      layers.push_back({p, ""});
+      SHOAL_ASSIGN_OR_RETURN(std::string p, oci_blob(dir, l, /*read=*/false, nullptr));
+      layers.push_back({p, "", ""});
     }
     std::vector<std::string> refs, digests;
     if (!name.empty()) {

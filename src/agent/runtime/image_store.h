@@ -11,7 +11,14 @@
 // "docker.io/library/busybox:latest") and stored in their familiar form.
 // Images come in by import_rootfs (a rootfs tarball, like `docker import`)
 // and load (a `docker save` archive or an OCI image layout, like `docker
-// load`). Thread-safe: readers (list, resolve) never wait for an unpack;
+// load`). Archives are untrusted: see layer.h for the rules an archive must
+// follow and docs/security.md ("Images are untrusted"). Every file named by
+// an archive's manifest is opened inside the unpacked archive (symlinks
+// resolved as if it were "/"), must be a regular file, JSON at most
+// ImageLimits::max_json_bytes; every blob with a digest in its name or
+// descriptor is checked against it, every layer against the config's diff
+// id. Layers unpack into a scratch directory renamed into place only when
+// complete. Thread-safe: readers (list, resolve) never wait for an unpack;
 // mutations (import, load, remove) are serialized among themselves.
 #pragma once
 
@@ -22,6 +29,9 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
+#include "agent/runtime/layer.h"
 #include "common/result.h"
 
 namespace shoal::runtime {
@@ -50,10 +60,21 @@ struct ResolvedImage {
   std::vector<std::string> layer_dirs;  // bottom layer first
 };
 
+// Caps on what one image may cost; exceeding one is kInvalidArgument
+// saying the limit.
+struct ImageLimits {
+  // Per archive: a layer, or a whole `docker save` / OCI archive, unpacked.
+  int64_t max_unpacked_bytes = kDefaultMaxUnpackedBytes;
+  // An image config, manifest, index or manifest.json.
+  size_t max_json_bytes = size_t{4} << 20;
+  // Layers per image (overlayfs stacks ~500 lower dirs; Docker allows 125).
+  size_t max_layers = 128;
+};
+
 class ImageStore {
  public:
   // Keeps everything under <root>/images. Call open() before anything else.
-  explicit ImageStore(std::string root);
+  explicit ImageStore(std::string root, ImageLimits limits = {});
   ImageStore(const ImageStore&) = delete;
   ImageStore& operator=(const ImageStore&) = delete;
 
@@ -72,6 +93,11 @@ class ImageStore {
   // tars, gzip or not) or an OCI image layout (oci-layout, index.json,
   // blobs/). Returns the refs loaded, or the ids of untagged images.
   Result<std::vector<std::string>> load(const std::string& archive_path);
+
+  // A directory private to shoald (0700, inside the store, emptied by
+  // open()) for uploads on their way to import_rootfs or load.
+  std::string scratch_dir() const { return root_ + "/tmp"; }
+  const ImageLimits& limits() const { return limits_; }
 
   // Every image, newest first.
   Result<std::vector<ImageInfo>> list();
@@ -97,6 +123,7 @@ class ImageStore {
   struct LayerFile {
     std::string path;
     std::string expected_diff_id;  // hex; empty: unknown
+    std::string label;             // for messages: "layer sha256:..." or "the rootfs tarball"
   };
 
   std::string blob_path(const std::string& hex) const;
@@ -109,12 +136,16 @@ class ImageStore {
   Result<Image> parse_config(const std::string& id_hex, const std::string& bytes) const;
   Result<std::vector<std::string>> load_docker_save(const std::string& dir);
   Result<std::vector<std::string>> load_oci_layout(const std::string& dir);
+  // The path of the OCI layout blob `desc` names, digest and size checked;
+  // with `read`, its bytes (JSON, capped) in *bytes instead.
+  Result<std::string> oci_blob(const std::string& dir, const nlohmann::json& desc, bool read, std::string* bytes);
   // Requires mu_. Finds the id an id or reference names; "" if none.
   std::string find_locked(const std::string& ref, std::string* familiar) const;
   void refresh_refs_locked();
   Status save_repositories_locked();
 
   const std::string root_;  // <root>/images
+  const ImageLimits limits_;
   std::mutex write_mu_;     // serializes import/load/remove
   mutable std::mutex mu_;   // guards the maps below
   std::map<std::string, Image> images_;       // id -> image
