@@ -8,7 +8,16 @@
 #include <optional>
 #include <string>
 
+#include "common/result.h"
+
 namespace shoal::http {
+
+// The one mapping of an error Code to its HTTP status, used by every server
+// of shoal (the Docker API, daemon-local routes, agent sessions):
+// kInvalidArgument/kFailedPrecondition 400, kNotFound 404, kAlreadyExists/
+// kConflict 409, kPermissionDenied 403, kUnavailable 503, kDeadlineExceeded
+// 504, kInternal 500.
+int status_for(Code code);
 
 // Case-insensitive header map (HTTP header names are case-insensitive).
 struct CaseInsensitiveLess {
@@ -58,7 +67,8 @@ struct Exchange {
 };
 
 // Handlers run on a worker pool, not on I/O threads, so they may block
-// (e.g. on an etcd write). They must not throw.
+// (e.g. on an etcd write). A handler that throws is answered with a 500 by the
+// server (and logged); handlers should still turn errors into responses.
 using Handler = std::function<void(Exchange)>;
 
 // Helpers.

@@ -1,6 +1,11 @@
-// Beast server: one C++20 coroutine per connection; handlers run on a worker
-// pool and answer through a shared ExchangeState whose timer wakes the
-// connection's coroutine (Boost 1.74 has no async channel).
+// Beast server: one C++20 coroutine per connection, on the connection's own
+// strand. Everything that touches a connection (its socket, its timers, the
+// wake-up from a handler answering on a worker or any other thread) runs on
+// that strand, so a check of the exchange followed by a wait cannot miss a
+// wake-up posted in between. Handlers run on a worker pool and answer through
+// a shared ExchangeState, which holds no Boost object: it wakes the
+// connection through a Wakeup that is cleared when the connection ends or the
+// server stops, so a late answer (a long poll answered after stop) is a no-op.
 #include "http/server.h"
 
 #include <sys/stat.h>
@@ -14,10 +19,13 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <condition_variable>
 #include <deque>
 #include <filesystem>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <thread>
+#include <unordered_set>
 
 #include "common/log.h"
 
@@ -28,16 +36,32 @@ namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using net::awaitable;
 using net::use_awaitable;
+using StrandEx = net::strand<net::io_context::executor_type>;
 
 namespace {
 
-constexpr size_t kBodyLimit = 64 * 1024 * 1024;
+// How a handler's thread wakes a connection. fn posts to the connection's
+// strand; clear() (connection ended, or server stopped) makes fire() a no-op.
+// Thread-safe.
+struct Wakeup {
+  std::mutex mu;
+  std::function<void()> fn;
+  void fire() {
+    std::lock_guard lk(mu);
+    if (fn) fn();
+  }
+  void clear() {
+    std::lock_guard lk(mu);
+    fn = nullptr;
+  }
+};
 
 // Shared between the handler (any thread) and the connection coroutine.
-struct ExchangeState : std::enable_shared_from_this<ExchangeState>, Stream {
-  explicit ExchangeState(net::any_io_executor ex) : timer(ex) {}
-  net::steady_timer timer;
-  std::mutex mu;
+// Thread-safe: every field is under mu.
+struct ExchangeState : Stream {
+  explicit ExchangeState(std::shared_ptr<Wakeup> w) : wakeup(std::move(w)) {}
+  std::shared_ptr<Wakeup> wakeup;
+  mutable std::mutex mu;
   std::optional<Response> response;
   bool streaming = false;
   int stream_status = 200;
@@ -46,17 +70,13 @@ struct ExchangeState : std::enable_shared_from_this<ExchangeState>, Stream {
   bool stream_closed = false;
   bool client_gone = false;
 
-  void wake() {
-    auto self = shared_from_this();
-    net::post(timer.get_executor(), [self] { self->timer.cancel(); });
-  }
   bool write(const std::string& chunk) override {
     {
       std::lock_guard lk(mu);
       if (client_gone || stream_closed) return false;
       chunks.push_back(chunk);
     }
-    wake();
+    wakeup->fire();
     return true;
   }
   void close() override {
@@ -64,13 +84,103 @@ struct ExchangeState : std::enable_shared_from_this<ExchangeState>, Stream {
       std::lock_guard lk(mu);
       stream_closed = true;
     }
-    wake();
+    wakeup->fire();
   }
   bool closed() const override {
-    auto* self = const_cast<ExchangeState*>(this);
-    std::lock_guard lk(self->mu);
+    std::lock_guard lk(mu);
     return client_gone || stream_closed;
   }
+  void respond(Response r) {
+    {
+      std::lock_guard lk(mu);
+      if (response || streaming) return;
+      response = std::move(r);
+    }
+    wakeup->fire();
+  }
+  std::shared_ptr<Stream> start(const std::shared_ptr<ExchangeState>& self, int status, Headers headers) {
+    {
+      std::lock_guard lk(mu);
+      streaming = true;
+      stream_status = status;
+      stream_headers = std::move(headers);
+    }
+    wakeup->fire();
+    return self;
+  }
+  // A handler threw: answer 500 if nothing was answered, end a started stream.
+  void fail(const std::string& message) {
+    bool was_streaming;
+    {
+      std::lock_guard lk(mu);
+      was_streaming = streaming;
+    }
+    if (was_streaming) return close();
+    respond(Response{500, {{"Content-Type", "application/json"}},
+                     nlohmann::json{{"message", message}}.dump(-1, ' ', false,
+                                                               nlohmann::json::error_handler_t::replace) + "\n"});
+  }
+};
+
+// The parts of a connection that do not depend on the socket type. Every
+// member is used on `strand` only.
+struct ConnBase : std::enable_shared_from_this<ConnBase> {
+  explicit ConnBase(StrandEx s) : strand(s), wake_timer(s), deadline(s) {}
+  virtual ~ConnBase() = default;
+  virtual void close_socket() = 0;
+
+  StrandEx strand;
+  net::steady_timer wake_timer;  // cancelled by a wake-up
+  net::steady_timer deadline;    // closes the socket when it expires
+  std::shared_ptr<Wakeup> wakeup = std::make_shared<Wakeup>();
+  uint64_t deadline_gen = 0;
+  bool stopping = false;
+  bool timed_out = false;
+  bool woken = false;
+
+  // Closes the socket after `d` unless disarm() or arm() comes first.
+  void arm(std::chrono::milliseconds d) {
+    uint64_t gen = ++deadline_gen;
+    deadline.expires_after(d);
+    deadline.async_wait([self = shared_from_this(), gen](beast::error_code ec) {
+      if (ec || gen != self->deadline_gen) return;
+      self->timed_out = true;
+      self->close_socket();
+    });
+  }
+  void disarm() {
+    ++deadline_gen;
+    deadline.cancel();
+  }
+  void shutdown() {
+    stopping = true;
+    disarm();
+    close_socket();
+    wake_timer.cancel();
+  }
+  void install_wakeup() {
+    std::weak_ptr<ConnBase> weak = weak_from_this();
+    std::lock_guard lk(wakeup->mu);
+    wakeup->fn = [ex = strand, weak] {
+      net::post(ex, [weak] {
+        if (auto c = weak.lock()) {
+          c->woken = true;
+          c->wake_timer.cancel();
+        }
+      });
+    };
+  }
+};
+
+template <typename Socket>
+struct Conn : ConnBase {
+  Conn(Socket s, StrandEx strand) : ConnBase(strand), sock(std::move(s)) {}
+  void close_socket() override {
+    beast::error_code ec;
+    sock.shutdown(net::socket_base::shutdown_both, ec);
+    sock.close(ec);
+  }
+  Socket sock;
 };
 
 Request to_request(const bhttp::request<bhttp::string_body>& r, const std::string& peer) {
@@ -84,6 +194,16 @@ Request to_request(const bhttp::request<bhttp::string_body>& r, const std::strin
   req.body = r.body();
   req.peer = peer;
   return req;
+}
+
+// A malformed request (as opposed to a connection that closed or timed out).
+bool is_parse_error(const beast::error_code& ec) {
+  static const auto& cat = bhttp::make_error_code(bhttp::error::bad_target).category();
+  return ec.category() == cat && ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message;
+}
+
+std::string error_body(const std::string& message) {
+  return nlohmann::json{{"message", message}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace
@@ -101,131 +221,284 @@ struct Server::Impl {
   bool running = false;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> guard;
 
+  mutable std::mutex conns_mu;
+  std::condition_variable conns_cv;
+  std::unordered_set<std::shared_ptr<ConnBase>> conns;  // open connections
+  bool accepting = true;                                 // under conns_mu
+
+  bool add_conn(const std::shared_ptr<ConnBase>& c) {
+    std::lock_guard lk(conns_mu);
+    if (!accepting || conns.size() >= options.max_connections) return false;
+    conns.insert(c);
+    return true;
+  }
+  void remove_conn(const std::shared_ptr<ConnBase>& c) {
+    std::lock_guard lk(conns_mu);
+    conns.erase(c);
+    conns_cv.notify_all();
+  }
+
+  uint64_t body_limit_for(const std::string& method, const std::string& path) const {
+    uint64_t l = options.route_body_limit ? options.route_body_limit(method, path) : 0;
+    return l ? l : options.body_limit;
+  }
+
+  // Writes `msg` within write_timeout; false if the write failed.
+  template <typename Socket, typename Message>
+  awaitable<bool> write_message(Conn<Socket>& c, Message& msg) {
+    beast::error_code ec;
+    c.arm(options.write_timeout);
+    co_await bhttp::async_write(c.sock, msg, net::redirect_error(use_awaitable, ec));
+    c.disarm();
+    co_return !ec;
+  }
+
+  // An error answer after which the connection is closed.
   template <typename Socket>
-  awaitable<void> session(Socket sock, std::string peer) {
-    beast::flat_buffer buf;
+  awaitable<void> send_error(Conn<Socket>& c, int status, const std::string& message, unsigned version) {
+    bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), version ? version : 11};
+    res.set(bhttp::field::content_type, "application/json");
+    res.body() = error_body(message);
+    res.keep_alive(false);
+    res.prepare_payload();
+    co_await write_message(c, res);
+  }
+
+  // Reads one request into `parser` within the limits; false when the
+  // connection is to be closed (an error answer was sent where one is due).
+  template <typename Socket>
+  awaitable<bool> read_request(Conn<Socket>& c, beast::flat_buffer& buf,
+                               bhttp::request_parser<bhttp::string_body>& parser, bool first) {
+    auto& sock = c.sock;
+    beast::error_code ec;
+    if (buf.size() == 0) {  // wait for the first byte: the idle (keep-alive) timeout
+      c.arm(first ? options.header_timeout : options.idle_timeout);
+      co_await sock.async_wait(net::socket_base::wait_read, net::redirect_error(use_awaitable, ec));
+      if (ec || c.stopping || c.timed_out) co_return false;
+    }
+    parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
+    c.arm(options.header_timeout);
+    co_await bhttp::async_read_header(sock, buf, parser, net::redirect_error(use_awaitable, ec));
+    if (ec) {
+      if (ec == bhttp::error::header_limit) {
+        co_await send_error(c, 413, "the request headers are larger than " + std::to_string(options.header_limit) +
+                                        " bytes: send smaller headers", 11);
+      } else if (is_parse_error(ec) && !c.timed_out && !c.stopping) {
+        co_await send_error(c, 400, "malformed HTTP request: " + ec.message(), 11);
+      }
+      co_return false;
+    }
+    auto& head = parser.get();
+    std::string target(head.target());
+    uint64_t limit = body_limit_for(std::string(head.method_string()), url_decode(target.substr(0, target.find('?'))));
+    auto too_large = [&] {
+      return "the request body is larger than " + std::to_string(limit) + " bytes, the limit of " +
+             std::string(head.method_string()) + " " + target.substr(0, std::min<size_t>(64, target.find('?')));
+    };
+    if (parser.content_length() && *parser.content_length() > limit) {
+      co_await send_error(c, 413, too_large(), head.version());
+      co_return false;
+    }
+    parser.body_limit(limit);
+    if (!parser.is_done() && beast::iequals(head[bhttp::field::expect], "100-continue")) {
+      bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, head.version()};
+      if (!co_await write_message(c, cont)) co_return false;
+    }
+    while (!parser.is_done()) {
+      c.arm(options.body_timeout);
+      co_await bhttp::async_read_some(sock, buf, parser, net::redirect_error(use_awaitable, ec));
+      if (ec == bhttp::error::body_limit) {
+        co_await send_error(c, 413, too_large(), head.version());
+        co_return false;
+      }
+      if (ec) {
+        if (is_parse_error(ec) && !c.timed_out && !c.stopping) {
+          co_await send_error(c, 400, "malformed HTTP request body: " + ec.message(), head.version());
+        }
+        co_return false;
+      }
+    }
+    c.disarm();
+    co_return true;
+  }
+
+  // Hands the request to a worker; the handler answers through `state`.
+  void dispatch(Request req, const std::shared_ptr<ExchangeState>& state) {
+    Exchange ex;
+    ex.request = std::move(req);
+    ex.respond = [state](Response r) { state->respond(std::move(r)); };
+    ex.start_stream = [state](int status, Headers headers) { return state->start(state, status, std::move(headers)); };
+    net::post(*workers, [h = handler, ex = std::move(ex), state]() mutable {
+      std::string what = ex.request.method + " " + ex.request.path.substr(0, 128);
+      try {
+        h(std::move(ex));
+      } catch (const std::exception& e) {
+        LOG_ERROR("http", what << ": the handler failed: " << e.what());
+        state->fail(std::string("internal error: ") + std::string(e.what()).substr(0, 512));
+      } catch (...) {
+        LOG_ERROR("http", what << ": the handler failed with an unknown exception");
+        state->fail("internal error: the request handler failed");
+      }
+    });
+  }
+
+  // Waits (on the strand) until the handler answered or started a stream.
+  template <typename Socket>
+  awaitable<bool> await_answer(Conn<Socket>& c, ExchangeState& state) {
     beast::error_code ec;
     for (;;) {
-      bhttp::request_parser<bhttp::string_body> parser;
-      parser.body_limit(kBodyLimit);
-      co_await bhttp::async_read(sock, buf, parser, net::redirect_error(use_awaitable, ec));
+      {
+        std::lock_guard lk(state.mu);
+        if (state.response || state.streaming) co_return true;
+      }
+      if (c.stopping) co_return false;
+      if (c.woken) {  // a wake-up came while we were not waiting: look again
+        c.woken = false;
+        continue;
+      }
+      c.wake_timer.expires_at(net::steady_timer::time_point::max());
+      co_await c.wake_timer.async_wait(net::redirect_error(use_awaitable, ec));
+    }
+  }
+
+  template <typename Socket>
+  awaitable<void> stream_out(Conn<Socket>& c, ExchangeState& state, unsigned version) {
+    auto& sock = c.sock;
+    beast::error_code ec;
+    bhttp::response<bhttp::empty_body> head{static_cast<bhttp::status>(state.stream_status), version};
+    for (const auto& [k, v] : state.stream_headers) head.set(k, v);
+    head.chunked(true);
+    head.keep_alive(false);
+    bhttp::response_serializer<bhttp::empty_body> sr{head};
+    c.arm(options.write_timeout);
+    co_await bhttp::async_write_header(sock, sr, net::redirect_error(use_awaitable, ec));
+    while (!ec && !c.stopping) {
+      std::deque<std::string> pending;
+      bool closed;
+      {
+        std::lock_guard lk(state.mu);
+        pending.swap(state.chunks);
+        closed = state.stream_closed;
+      }
+      for (auto& chunk : pending) {
+        if (chunk.empty()) continue;
+        c.arm(options.write_timeout);
+        co_await net::async_write(sock, bhttp::make_chunk(net::buffer(chunk)), net::redirect_error(use_awaitable, ec));
+        if (ec) break;
+      }
       if (ec) break;
+      if (closed) {
+        c.arm(options.write_timeout);
+        co_await net::async_write(sock, bhttp::make_chunk_last(), net::redirect_error(use_awaitable, ec));
+        break;
+      }
+      c.disarm();
+      if (c.woken) {
+        c.woken = false;
+        continue;
+      }
+      c.wake_timer.expires_after(std::chrono::seconds(1));
+      co_await c.wake_timer.async_wait(net::redirect_error(use_awaitable, ec));
+      ec = {};
+      // Detect a client that went away while nothing is being written.
+      if (sock.available(ec) == 0 && ec) break;
+    }
+    c.disarm();
+  }
+
+  template <typename Socket>
+  awaitable<void> serve_connection(std::shared_ptr<Conn<Socket>> cp, std::string peer) {
+    Conn<Socket>& c = *cp;
+    beast::flat_buffer buf;
+    for (bool first = true; !c.stopping; first = false) {
+      bhttp::request_parser<bhttp::string_body> parser;
+      if (!co_await read_request(c, buf, parser, first)) break;
       auto& raw = parser.get();
       bool keep_alive = raw.keep_alive();
       unsigned version = raw.version();
-      auto state = std::make_shared<ExchangeState>(sock.get_executor());
-      Exchange ex;
-      ex.request = to_request(raw, peer);
-      ex.respond = [state](Response r) {
-        {
-          std::lock_guard lk(state->mu);
-          if (state->response || state->streaming) return;
-          state->response = std::move(r);
-        }
-        state->wake();
-      };
-      ex.start_stream = [state](int status, Headers headers) -> std::shared_ptr<Stream> {
-        {
-          std::lock_guard lk(state->mu);
-          state->streaming = true;
-          state->stream_status = status;
-          state->stream_headers = std::move(headers);
-        }
-        state->wake();
-        return state;
-      };
-      net::post(*workers, [h = handler, ex = std::move(ex)]() mutable { h(std::move(ex)); });
-
-      // Wait for the answer or the stream to start.
-      for (;;) {
-        {
-          std::lock_guard lk(state->mu);
-          if (state->response || state->streaming) break;
-        }
-        state->timer.expires_at(net::steady_timer::time_point::max());
-        co_await state->timer.async_wait(net::redirect_error(use_awaitable, ec));
-      }
-      bool streaming;
-      {
-        std::lock_guard lk(state->mu);
-        streaming = state->streaming && !state->response;
-      }
-      if (!streaming) {
-        Response r;
-        {
-          std::lock_guard lk(state->mu);
-          r = std::move(*state->response);
-        }
-        bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), version};
-        for (const auto& [k, v] : r.headers) res.set(k, v);
-        if (!r.body.empty() && r.headers.find("Content-Type") == r.headers.end()) {
-          res.set(bhttp::field::content_type, "application/json");
-        }
-        res.body() = std::move(r.body);
-        res.keep_alive(keep_alive);
-        res.prepare_payload();
-        co_await bhttp::async_write(sock, res, net::redirect_error(use_awaitable, ec));
-        if (ec || !keep_alive) break;
-        continue;
-      }
-      // Streaming: header, then chunks as they come, then the last chunk.
-      bhttp::response<bhttp::empty_body> head{static_cast<bhttp::status>(state->stream_status), version};
-      for (const auto& [k, v] : state->stream_headers) head.set(k, v);
-      head.chunked(true);
-      head.keep_alive(false);
-      bhttp::response_serializer<bhttp::empty_body> sr{head};
-      co_await bhttp::async_write_header(sock, sr, net::redirect_error(use_awaitable, ec));
-      while (!ec) {
-        std::deque<std::string> pending;
-        bool closed;
-        {
-          std::lock_guard lk(state->mu);
-          pending.swap(state->chunks);
-          closed = state->stream_closed;
-        }
-        for (auto& c : pending) {
-          if (c.empty()) continue;
-          co_await net::async_write(sock, bhttp::make_chunk(net::buffer(c)), net::redirect_error(use_awaitable, ec));
-          if (ec) break;
-        }
-        if (ec) break;
-        if (closed) {
-          co_await net::async_write(sock, bhttp::make_chunk_last(), net::redirect_error(use_awaitable, ec));
-          break;
-        }
-        state->timer.expires_after(std::chrono::seconds(1));
-        co_await state->timer.async_wait(net::redirect_error(use_awaitable, ec));
-        ec = {};
-        // Detect a client that went away while nothing is being written.
-        if (sock.available(ec) == 0 && ec) break;
-      }
-      {
-        std::lock_guard lk(state->mu);
+      auto state = std::make_shared<ExchangeState>(c.wakeup);
+      dispatch(to_request(raw, peer), state);
+      bool answered = co_await await_answer(c, *state);
+      std::unique_lock lk(state->mu);
+      if (!answered) {
         state->client_gone = true;
+        break;
       }
-      break;
+      if (state->streaming && !state->response) {
+        lk.unlock();
+        co_await stream_out(c, *state, version);
+        lk.lock();
+        state->client_gone = true;
+        break;
+      }
+      Response r = std::move(*state->response);
+      lk.unlock();
+      bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), version};
+      for (const auto& [k, v] : r.headers) res.set(k, v);
+      if (!r.body.empty() && r.headers.find("Content-Type") == r.headers.end()) {
+        res.set(bhttp::field::content_type, "application/json");
+      }
+      res.body() = std::move(r.body);
+      res.keep_alive(keep_alive);
+      res.prepare_payload();
+      if (!co_await write_message(c, res) || !keep_alive) break;
     }
-    beast::error_code ignore;
-    sock.shutdown(net::socket_base::shutdown_both, ignore);
-    sock.close(ignore);
   }
 
-  template <typename Acceptor>
+  template <typename Socket>
+  awaitable<void> session(std::shared_ptr<Conn<Socket>> c, std::string peer) {
+    try {
+      co_await serve_connection(c, peer);
+    } catch (const std::exception& e) {
+      LOG_WARN("http", "connection from " << peer << " failed: " << e.what());
+    }
+    c->shutdown();
+    c->wakeup->clear();
+    remove_conn(c);
+  }
+
+  // Too many connections: answer 503 without waiting on the client, close.
+  template <typename Socket>
+  void refuse(Socket& sock) {
+    static const std::string kBody = error_body("too many connections to this server: try again later");
+    std::string msg = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                      "Content-Length: " + std::to_string(kBody.size()) + "\r\n\r\n" + kBody;
+    beast::error_code ec;
+    sock.non_blocking(true, ec);
+    sock.write_some(net::buffer(msg), ec);
+    sock.shutdown(net::socket_base::shutdown_both, ec);
+    sock.close(ec);
+  }
+
+  template <typename Acceptor, typename Socket>
   awaitable<void> accept_loop(Acceptor& acc, std::string label) {
     for (;;) {
       beast::error_code ec;
-      auto sock = co_await acc.async_accept(net::redirect_error(use_awaitable, ec));
+      StrandEx strand = net::make_strand(ioc);
+      Socket sock(strand);
+      co_await acc.async_accept(sock, net::redirect_error(use_awaitable, ec));
       if (ec) {
         if (ec == net::error::operation_aborted || !acc.is_open()) co_return;
+        // Out of descriptors or similar: do not spin.
+        net::steady_timer pause(co_await net::this_coro::executor, std::chrono::milliseconds(20));
+        co_await pause.async_wait(net::redirect_error(use_awaitable, ec));
         continue;
       }
       std::string peer = label;
-      if constexpr (std::is_same_v<Acceptor, net::ip::tcp::acceptor>) {
+      if constexpr (std::is_same_v<Socket, net::ip::tcp::socket>) {
         beast::error_code e2;
         auto ep = sock.remote_endpoint(e2);
         if (!e2) peer = ep.address().to_string() + ":" + std::to_string(ep.port());
       }
-      net::co_spawn(ioc, session(std::move(sock), peer), net::detached);
+      auto c = std::make_shared<Conn<Socket>>(std::move(sock), strand);
+      if (!add_conn(c)) {
+        LOG_WARN("http", "refusing a connection from " << peer << ": " << options.max_connections
+                                                        << " connections are open");
+        refuse(c->sock);
+        continue;
+      }
+      c->install_wakeup();
+      net::co_spawn(strand, session(c, peer), net::detached);
     }
   }
 };
@@ -279,8 +552,13 @@ Status Server::start() {
       return unavailable("cannot listen on " + addr + ": " + e.what());
     }
   }
-  for (auto& a : im.unix_acceptors) net::co_spawn(im.ioc, im.accept_loop(*a, "unix"), net::detached);
-  for (auto& a : im.tcp_acceptors) net::co_spawn(im.ioc, im.accept_loop(*a, "tcp"), net::detached);
+  using UnixSocket = net::local::stream_protocol::socket;
+  for (auto& a : im.unix_acceptors) {
+    net::co_spawn(im.ioc, im.accept_loop<net::local::stream_protocol::acceptor, UnixSocket>(*a, "unix"), net::detached);
+  }
+  for (auto& a : im.tcp_acceptors) {
+    net::co_spawn(im.ioc, im.accept_loop<net::ip::tcp::acceptor, net::ip::tcp::socket>(*a, "tcp"), net::detached);
+  }
   im.guard.emplace(im.ioc.get_executor());
   for (int i = 0; i < std::max(1, im.options.io_threads); ++i) {
     im.io_threads.emplace_back([&im] { im.ioc.run(); });
@@ -298,14 +576,32 @@ void Server::stop() {
     for (auto& a : im.unix_acceptors) a->close(ec);
     for (auto& a : im.tcp_acceptors) a->close(ec);
   });
+  {
+    // Close every connection on its strand; their coroutines then end.
+    std::unique_lock lk(im.conns_mu);
+    im.accepting = false;
+    for (const auto& c : im.conns) net::post(c->strand, [c] { c->shutdown(); });
+    im.conns_cv.wait_for(lk, std::chrono::seconds(5), [&] { return im.conns.empty(); });
+  }
   im.guard.reset();
   im.ioc.stop();
   for (auto& t : im.io_threads) t.join();
   im.io_threads.clear();
+  {
+    // Connections whose coroutine did not end in time: no wake-up may reach
+    // the stopped io_context any more.
+    std::lock_guard lk(im.conns_mu);
+    for (const auto& c : im.conns) c->wakeup->clear();
+  }
   im.workers->join();
   for (const auto& p : im.unix_paths) ::unlink(p.c_str());
 }
 
 std::vector<int> Server::bound_ports() const { return impl_->ports; }
+
+size_t Server::connections() const {
+  std::lock_guard lk(impl_->conns_mu);
+  return impl_->conns.size();
+}
 
 }  // namespace shoal::http

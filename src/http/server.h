@@ -1,8 +1,20 @@
 // HTTP/1.1 server on Boost.Beast: one coroutine per connection on a small I/O
-// thread pool; handlers run on a separate worker pool. Listens on unix sockets
-// and TCP. Keep-alive and chunked streaming are supported.
+// thread pool, each connection on its own strand; handlers run on a separate
+// worker pool. Listens on unix sockets and TCP. Keep-alive and chunked
+// streaming are supported.
+//
+// Limits (all in ServerOptions) keep one client from holding the API: the
+// request headers must arrive within header_timeout, each piece of the body
+// within body_timeout, a kept-alive connection is closed after idle_timeout
+// without a new request, and each write must finish within write_timeout.
+// Headers over header_limit and bodies over the route's body limit get a 413
+// and the connection is closed; connections past max_connections get a 503 at
+// once and are closed. A handler that throws answers a 500 (and is logged).
 #pragma once
 
+#include <chrono>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,6 +30,18 @@ struct ServerOptions {
   std::vector<std::string> listen;
   int io_threads = 2;
   int worker_threads = 8;
+
+  std::chrono::milliseconds header_timeout{std::chrono::seconds(30)};
+  std::chrono::milliseconds body_timeout{std::chrono::seconds(30)};   // between two pieces of a body
+  std::chrono::milliseconds idle_timeout{std::chrono::seconds(120)};  // keep-alive wait for the next request
+  std::chrono::milliseconds write_timeout{std::chrono::seconds(60)};  // one write of a response or chunk
+  size_t header_limit = 64 * 1024;
+  uint64_t body_limit = 16 * 1024 * 1024;  // default for every route
+  // Per-route body limit: given the method and the decoded path (without the
+  // query), a limit in bytes, or 0 for `body_limit`. Called on I/O threads;
+  // must be cheap and thread-safe. E.g. image uploads need a large one.
+  std::function<uint64_t(const std::string& method, const std::string& path)> route_body_limit;
+  size_t max_connections = 1024;
 };
 
 class Server {
@@ -26,9 +50,14 @@ class Server {
   ~Server();  // stops and joins
   // Binds every listen address; an error names the address that failed.
   Status start();
+  // Closes the listeners and every connection, including those waiting for
+  // a long-poll answer (a Responder called afterwards does nothing), then
+  // waits for running handlers to return. Idempotent.
   void stop();
   // Actual TCP port bound for "tcp://host:0" listeners, in listen order.
   std::vector<int> bound_ports() const;
+  // Connections open now (for tests and metrics).
+  size_t connections() const;
 
  private:
   struct Impl;

@@ -2,22 +2,6 @@
 
 namespace shoal::api {
 
-int http_status(Code code) {
-  switch (code) {
-    case Code::kOk: return 200;
-    case Code::kInvalidArgument: return 400;
-    case Code::kFailedPrecondition: return 400;
-    case Code::kNotFound: return 404;
-    case Code::kAlreadyExists:
-    case Code::kConflict: return 409;
-    case Code::kPermissionDenied: return 403;
-    case Code::kUnavailable: return 503;
-    case Code::kDeadlineExceeded: return 504;
-    case Code::kInternal: return 500;
-  }
-  return 500;
-}
-
 http::Response json_response(int status, const json& body) {
   return json_text_response(status, body.dump(-1, ' ', false, json::error_handler_t::replace));
 }
@@ -31,7 +15,7 @@ http::Response json_text_response(int status, std::string body) {
   return r;
 }
 
-http::Response error_response(const Status& st) { return error_response(http_status(st.code()), st.message()); }
+http::Response error_response(const Status& st) { return error_response(http::status_for(st.code()), st.message()); }
 
 http::Response error_response(int status, const std::string& message) {
   return json_response(status, {{"message", message}});

@@ -21,10 +21,8 @@ constexpr char kAlreadyInSwarm[] =
     "This node is already part of a swarm. Use \"docker swarm leave\" to leave this swarm and join another one.";
 constexpr char kNotInSwarm[] = "This node is not part of a swarm";
 
-// kInvalidArgument/kFailedPrecondition 400, kNotFound 404, kAlreadyExists/
-// kConflict 409, kPermissionDenied 403, kUnavailable 503, kDeadlineExceeded
-// 504, kInternal 500.
-int http_status(Code code);
+// The status of an error Code: http::status_for (message.h) is the one
+// mapping.
 http::Response json_response(int status, const json& body);
 // A response whose body is JSON text already (a newline is appended, as
 // json_response does).

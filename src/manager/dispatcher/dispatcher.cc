@@ -19,16 +19,7 @@ http::Response error_reply(int status, const std::string& message) {
   return json_reply(status, {{"message", message}});
 }
 
-int http_status(const Status& st) {
-  switch (st.code()) {
-    case Code::kInvalidArgument: return 400;
-    case Code::kNotFound: return 404;
-    case Code::kAlreadyExists:
-    case Code::kConflict: return 409;
-    case Code::kUnavailable: return 503;
-    default: return 500;
-  }
-}
+int http_status(const Status& st) { return http::status_for(st.code()); }
 
 template <typename T>
 bool parse_body(http::Exchange& ex, T* out) {

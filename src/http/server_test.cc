@@ -1,0 +1,311 @@
+// Server limits and concurrency: timeouts with short configured values, 413s,
+// the connection cap, handlers that throw, long polls answered concurrently
+// from other threads and cancelled by stop(). Clients are raw sockets so each
+// test controls exactly what reaches the server; every wait has a deadline.
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+#include "http/server.h"
+
+namespace shoal::http {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+std::string sock_path() { return "/tmp/shoal-server-test-" + std::to_string(getpid()) + ".sock"; }
+
+// A blocking unix-socket client with deadlines on every read.
+class Raw {
+ public:
+  explicit Raw(const std::string& path) {
+    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::snprintf(a.sun_path, sizeof(a.sun_path), "%s", path.c_str());
+    ok_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+  }
+  ~Raw() { ::close(fd_); }
+  bool ok() const { return ok_; }
+  bool send(const std::string& s) {
+    size_t off = 0;
+    while (off < s.size()) {
+      ssize_t n = ::send(fd_, s.data() + off, s.size() - off, MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      off += static_cast<size_t>(n);
+    }
+    return true;
+  }
+  // Reads until `done(data)` or the peer closes or the deadline passes.
+  // Returns what arrived; *closed tells whether the peer closed.
+  std::string read_until(const std::function<bool(const std::string&)>& done, std::chrono::milliseconds limit,
+                         bool* closed = nullptr) {
+    auto deadline = Clock::now() + limit;
+    if (closed) *closed = false;
+    while (!done(data_)) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      if (left <= 0) break;
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left)) <= 0) break;
+      char b[4096];
+      ssize_t n = ::recv(fd_, b, sizeof(b), 0);
+      if (n <= 0) {
+        if (closed) *closed = true;
+        break;
+      }
+      data_.append(b, static_cast<size_t>(n));
+    }
+    return data_;
+  }
+  // One complete response (headers and a Content-Length body).
+  std::string response(std::chrono::milliseconds limit = 5s) {
+    auto complete = [](const std::string& d) {
+      auto end = d.find("\r\n\r\n");
+      if (end == std::string::npos) return false;
+      auto cl = d.find("Content-Length: ");
+      if (cl == std::string::npos || cl > end) return true;
+      return d.size() >= end + 4 + std::stoul(d.substr(cl + 16));
+    };
+    std::string r = read_until(complete, limit);
+    data_.clear();
+    return r;
+  }
+  // True if the server closes the connection within `limit`.
+  bool closed_within(std::chrono::milliseconds limit) {
+    bool closed = false;
+    read_until([](const std::string&) { return false; }, limit, &closed);
+    return closed;
+  }
+
+ private:
+  int fd_ = -1;
+  bool ok_ = false;
+  std::string data_;
+};
+
+ServerOptions opts() {
+  ServerOptions o;
+  o.listen = {"unix://" + sock_path()};
+  o.io_threads = 2;
+  o.worker_threads = 2;
+  return o;
+}
+
+void echo(Exchange ex) {
+  Response r;
+  r.body = ex.request.method + " " + ex.request.path + " " + std::to_string(ex.request.body.size());
+  ex.respond(r);
+}
+
+const char kGet[] = "GET /x HTTP/1.1\r\nHost: a\r\n\r\n";
+
+TEST(Server, HeadersMustArriveWithinTheHeaderTimeout) {
+  auto o = opts();
+  o.header_timeout = 200ms;
+  Server s(o, echo);
+  ASSERT_TRUE(s.start().ok());
+  Raw slow(sock_path());
+  ASSERT_TRUE(slow.send("GET /x HTTP/1.1\r\nHost: a\r\n"));  // never finishes its headers
+  auto t0 = Clock::now();
+  EXPECT_TRUE(slow.closed_within(5s));
+  EXPECT_LT(Clock::now() - t0, 3s);
+  // The server still answers others.
+  Raw other(sock_path());
+  ASSERT_TRUE(other.send(kGet));
+  EXPECT_NE(other.response().find("200 OK"), std::string::npos);
+}
+
+TEST(Server, AnIdleKeptAliveConnectionIsClosed) {
+  auto o = opts();
+  o.idle_timeout = 200ms;
+  Server s(o, echo);
+  ASSERT_TRUE(s.start().ok());
+  Raw c(sock_path());
+  ASSERT_TRUE(c.send(kGet));
+  EXPECT_NE(c.response().find("GET /x 0"), std::string::npos);
+  EXPECT_TRUE(c.closed_within(5s));
+}
+
+TEST(Server, ABodyThatStopsArrivingIsDropped) {
+  auto o = opts();
+  o.body_timeout = 200ms;
+  Server s(o, echo);
+  ASSERT_TRUE(s.start().ok());
+  Raw c(sock_path());
+  ASSERT_TRUE(c.send("POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nonly-some"));
+  EXPECT_TRUE(c.closed_within(5s));
+}
+
+TEST(Server, OversizedHeadersGet413) {
+  auto o = opts();
+  o.header_limit = 1024;
+  Server s(o, echo);
+  ASSERT_TRUE(s.start().ok());
+  Raw c(sock_path());
+  ASSERT_TRUE(c.send("GET /x HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(4096, 'a') + "\r\n\r\n"));
+  std::string r = c.response();
+  EXPECT_NE(r.find("413"), std::string::npos) << r;
+  EXPECT_NE(r.find("request headers are larger than 1024 bytes"), std::string::npos) << r;
+}
+
+TEST(Server, OversizedBodiesGet413AndRoutesMayAllowMore) {
+  auto o = opts();
+  o.body_limit = 1000;
+  o.route_body_limit = [](const std::string& method, const std::string& path) -> uint64_t {
+    return method == "POST" && path == "/upload" ? 100000 : 0;
+  };
+  Server s(o, echo);
+  ASSERT_TRUE(s.start().ok());
+  {  // Known length: refused before the body is read.
+    Raw c(sock_path());
+    ASSERT_TRUE(c.send("POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\n\r\n"));
+    std::string r = c.response();
+    EXPECT_NE(r.find("413"), std::string::npos) << r;
+    EXPECT_NE(r.find("larger than 1000 bytes"), std::string::npos) << r;
+  }
+  {  // Chunked: refused when the limit is crossed.
+    Raw c(sock_path());
+    std::string chunk(800, 'x');
+    ASSERT_TRUE(c.send("POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n320\r\n" + chunk +
+                       "\r\n320\r\n" + chunk + "\r\n0\r\n\r\n"));
+    EXPECT_NE(c.response().find("413"), std::string::npos);
+  }
+  {  // The upload route takes more.
+    Raw c(sock_path());
+    ASSERT_TRUE(c.send("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\n\r\n" + std::string(5000, 'y')));
+    EXPECT_NE(c.response().find("POST /upload 5000"), std::string::npos);
+  }
+}
+
+TEST(Server, ExcessConnectionsGet503AtOnceWithoutBlockingOthers) {
+  auto o = opts();
+  o.max_connections = 2;
+  Server s(o, echo);
+  ASSERT_TRUE(s.start().ok());
+  Raw a(sock_path()), b(sock_path());
+  ASSERT_TRUE(a.send(kGet));
+  ASSERT_NE(a.response().find("200"), std::string::npos);
+  ASSERT_TRUE(b.send(kGet));
+  ASSERT_NE(b.response().find("200"), std::string::npos);
+  Raw c(sock_path());
+  std::string r = c.response(2s);
+  EXPECT_NE(r.find("503"), std::string::npos) << r;
+  EXPECT_NE(r.find("too many connections"), std::string::npos) << r;
+  // The two open connections still work.
+  ASSERT_TRUE(a.send(kGet));
+  EXPECT_NE(a.response().find("200"), std::string::npos);
+}
+
+TEST(Server, StuckClientsCannotHoldTheApi) {
+  auto o = opts();
+  o.max_connections = 4;
+  o.header_timeout = 200ms;
+  Server s(o, echo);
+  ASSERT_TRUE(s.start().ok());
+  std::vector<std::unique_ptr<Raw>> stuck;
+  for (int i = 0; i < 4; ++i) {
+    stuck.push_back(std::make_unique<Raw>(sock_path()));
+    ASSERT_TRUE(stuck.back()->send("GET /x HTTP/1.1\r\n"));
+  }
+  for (auto& r : stuck) EXPECT_TRUE(r->closed_within(5s));
+  // Freed slots are reused once the server has closed its side.
+  auto deadline = Clock::now() + 5s;
+  while (s.connections() > 0 && Clock::now() < deadline) std::this_thread::yield();
+  Raw fresh(sock_path());
+  ASSERT_TRUE(fresh.send(kGet));
+  EXPECT_NE(fresh.response().find("200 OK"), std::string::npos);
+}
+
+TEST(Server, AHandlerThatThrowsGets500AndTheServerGoesOn) {
+  Server s(opts(), [](Exchange ex) {
+    if (ex.request.path == "/boom") throw std::runtime_error("kaboom");
+    echo(std::move(ex));
+  });
+  ASSERT_TRUE(s.start().ok());
+  Raw c(sock_path());
+  ASSERT_TRUE(c.send("GET /boom HTTP/1.1\r\nHost: a\r\n\r\n"));
+  std::string r = c.response();
+  EXPECT_NE(r.find("500"), std::string::npos) << r;
+  EXPECT_NE(r.find("internal error: kaboom"), std::string::npos) << r;
+  ASSERT_TRUE(c.send(kGet));  // same connection, kept alive
+  EXPECT_NE(c.response().find("GET /x 0"), std::string::npos);
+}
+
+TEST(Server, MalformedRequestsGet400) {
+  Server s(opts(), echo);
+  ASSERT_TRUE(s.start().ok());
+  Raw c(sock_path());
+  ASSERT_TRUE(c.send("GARBAGE\r\n\r\n"));
+  EXPECT_NE(c.response().find("400"), std::string::npos);
+}
+
+// Every answer comes from another thread, racing the connection's switch to
+// waiting; a lost wake-up leaves a client without its answer.
+TEST(Server, LongPollsAnsweredConcurrentlyAreNeverLost) {
+  auto o = opts();
+  o.worker_threads = 4;
+  Server s(o, [](Exchange ex) {
+    std::thread([respond = std::move(ex.respond)] {
+      Response r;
+      r.body = "done";
+      respond(r);
+    }).detach();
+  });
+  ASSERT_TRUE(s.start().ok());
+  constexpr int kClients = 8, kRequests = 300;
+  std::atomic<int> answered{0};
+  std::vector<std::thread> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.emplace_back([&] {
+      Raw c(sock_path());
+      for (int k = 0; k < kRequests; ++k) {
+        if (!c.send(kGet)) return;
+        if (c.response(5s).find("done") == std::string::npos) return;
+        answered++;
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(answered.load(), kClients * kRequests);
+}
+
+TEST(Server, StopCancelsPendingLongPollsAndLateAnswersAreHarmless) {
+  std::mutex mu;
+  std::vector<Responder> pending;
+  auto server = std::make_unique<Server>(opts(), [&](Exchange ex) {
+    std::lock_guard lk(mu);
+    pending.push_back(std::move(ex.respond));
+  });
+  ASSERT_TRUE(server->start().ok());
+  std::vector<std::unique_ptr<Raw>> polls;
+  for (int i = 0; i < 20; ++i) {
+    polls.push_back(std::make_unique<Raw>(sock_path()));
+    ASSERT_TRUE(polls.back()->send(kGet));
+  }
+  auto deadline = Clock::now() + 5s;
+  for (;;) {
+    {
+      std::lock_guard lk(mu);
+      if (pending.size() == polls.size() || Clock::now() > deadline) break;
+    }
+    std::this_thread::yield();
+  }
+  auto t0 = Clock::now();
+  server->stop();
+  EXPECT_LT(Clock::now() - t0, 2s);
+  for (auto& p : polls) EXPECT_TRUE(p->closed_within(2s));
+  server.reset();
+  std::lock_guard lk(mu);
+  for (auto& r : pending) r(Response{});  // after the server is gone: a no-op
+}
+
+}  // namespace
+}  // namespace shoal::http
