@@ -3,6 +3,7 @@
 #include <csignal>
 
 #include "common/ids.h"
+#include "common/seccomp_profile.h"
 
 namespace shoal::agent {
 
@@ -40,6 +41,16 @@ runtime::ContainerConfig RuntimeExecutor::container_config(const Task& task, con
   c.memory_bytes = task.spec.resources.limits.memory_bytes;
   c.nano_cpus = task.spec.resources.limits.nano_cpus;
   c.pids_limit = task.spec.resources.limits.pids;
+  using Seccomp = runtime::ContainerConfig::Seccomp;
+  c.seccomp = cs.seccomp_mode == "unconfined" ? Seccomp::kUnconfined
+              : cs.seccomp_mode == "custom"   ? Seccomp::kCustom
+                                              : Seccomp::kDefault;
+  if (c.seccomp == Seccomp::kCustom) {
+    // Undecodable text stays as is: the runtime then rejects it as a profile.
+    auto text = seccomp_profile_text(cs.seccomp_profile);
+    c.seccomp_profile = text.ok() ? *text : cs.seccomp_profile;
+  }
+  c.no_new_privileges = cs.no_new_privileges;
   return c;
 }
 

@@ -50,7 +50,38 @@ void put_if(json& j, const char* key, const std::string& v) {
 void put_list(json& j, const char* key, const std::vector<std::string>& v) {
   if (!v.empty()) j[key] = v;
 }
-void put_labels(json& j, const char* key, const Labels& v) { j[key] = v.empty() ? json::object() : json(v); }
+void put_labels(json& j, const char* key, const Labels& v) {
+  if (!v.empty()) j[key] = v;
+}
+void put_object(json& j, const char* key, json v) {
+  if (!v.empty()) j[key] = std::move(v);
+}
+
+// The keys of `given` that `encoded` lacks, recursively through objects
+// (lists are compared whole): what a client sent that the encoder leaves out.
+json missing_keys(const json& given, const json& encoded) {
+  json out = json::object();
+  if (!given.is_object()) return out;
+  for (auto it = given.begin(); it != given.end(); ++it) {
+    auto e = encoded.is_object() ? encoded.find(it.key()) : encoded.end();
+    if (!encoded.is_object() || e == encoded.end()) {
+      out[it.key()] = *it;
+    } else if (it->is_object() && e->is_object()) {
+      json sub = missing_keys(*it, *e);
+      if (!sub.empty()) out[it.key()] = std::move(sub);
+    }
+  }
+  return out;
+}
+// Adds the keys of `extra` that `j` lacks, recursively through objects.
+void merge_missing(json& j, const json& extra) {
+  if (!extra.is_object() || !j.is_object()) return;
+  for (auto it = extra.begin(); it != extra.end(); ++it) {
+    auto e = j.find(it.key());
+    if (e == j.end()) j[it.key()] = *it;
+    else if (e->is_object()) merge_missing(*e, *it);
+  }
+}
 
 json limits_json(const ResourceLimits& l, bool pids) {
   json j = json::object();
@@ -64,9 +95,14 @@ ResourceLimits limits_from(const json& j) {
 }
 
 json update_config_json(const UpdateConfig& u) {
-  json j = {{"Parallelism", u.parallelism}, {"FailureAction", u.failure_action},
-            {"Monitor", u.monitor.count()}, {"MaxFailureRatio", u.max_failure_ratio}, {"Order", u.order}};
-  if (u.delay.count()) j["Delay"] = u.delay.count();
+  const UpdateConfig d;
+  json j = json::object();
+  if (u.parallelism != d.parallelism) j["Parallelism"] = u.parallelism;
+  if (u.delay != d.delay) j["Delay"] = u.delay.count();
+  if (u.failure_action != d.failure_action) j["FailureAction"] = u.failure_action;
+  if (u.monitor != d.monitor) j["Monitor"] = u.monitor.count();
+  if (u.max_failure_ratio != d.max_failure_ratio) j["MaxFailureRatio"] = u.max_failure_ratio;
+  if (u.order != d.order) j["Order"] = u.order;
   return j;
 }
 UpdateConfig update_config_from(const json& j) {
@@ -114,8 +150,8 @@ json description_json(const NodeDescription& d) {
 NodeDescription description_from(const json& j) {
   NodeDescription d;
   d.hostname = get<std::string>(j, "Hostname", "");
-  d.architecture = get<std::string>(sub(j, "Platform"), "Architecture", "x86_64");
-  d.os = get<std::string>(sub(j, "Platform"), "OS", "linux");
+  d.architecture = get<std::string>(sub(j, "Platform"), "Architecture", "");
+  d.os = get<std::string>(sub(j, "Platform"), "OS", "");
   d.nano_cpus = get<int64_t>(sub(j, "Resources"), "NanoCPUs", 0);
   d.memory_bytes = get<int64_t>(sub(j, "Resources"), "MemoryBytes", 0);
   d.engine_version = get<std::string>(sub(j, "Engine"), "EngineVersion", "");
@@ -179,8 +215,8 @@ const char* node_state_name(NodeState s) {
 }
 
 // ---- Cluster
-void to_json(json& j, const Cluster& v) {
-  j = json::object();
+json to_api(const Cluster& v) {
+  json j = json::object();
   meta_to(j, v);
   const ClusterSpec& s = v.spec;
   j["Spec"] = {{"Name", s.name},
@@ -202,9 +238,14 @@ void to_json(json& j, const Cluster& v) {
   j["SubnetSize"] = v.subnet_size;
   j["DataPathPort"] = v.data_path_port;
   j["JoinTokens"] = {{"Worker", v.join_tokens.worker}, {"Manager", v.join_tokens.manager}};
-  j["ShoalRootCAKey"] = v.root_ca_key;
+  return j;
 }
-void from_json(const json& j, Cluster& v) {
+json to_stored(const Cluster& v) {
+  json j = to_api(v);
+  j["ShoalRootCAKey"] = v.root_ca_key;
+  return j;
+}
+void from_stored(const json& j, Cluster& v) {
   meta_from(j, v);
   const json& s = sub(j, "Spec");
   v.spec.name = get<std::string>(s, "Name", "default");
@@ -226,8 +267,8 @@ void from_json(const json& j, Cluster& v) {
 }
 
 // ---- Node
-void to_json(json& j, const Node& v) {
-  j = json::object();
+json to_api(const Node& v) {
+  json j = json::object();
   meta_to(j, v);
   json spec = {{"Labels", v.spec.labels.empty() ? json::object() : json(v.spec.labels)},
                {"Role", node_role_name(v.spec.role)},
@@ -243,8 +284,10 @@ void to_json(json& j, const Node& v) {
                           {"Reachability", v.manager_status->reachability},
                           {"Addr", v.manager_status->addr}};
   }
+  return j;
 }
-void from_json(const json& j, Node& v) {
+json to_stored(const Node& v) { return to_api(v); }  // a Node has no internal fields
+void from_stored(const json& j, Node& v) {
   meta_from(j, v);
   const json& s = sub(j, "Spec");
   v.spec.name = get<std::string>(s, "Name", "");
@@ -287,20 +330,31 @@ void to_json(json& j, const TaskSpec& v) {
   put_if(cs, "StopSignal", c.stop_signal);
   if (c.stop_grace_period) cs["StopGracePeriod"] = c.stop_grace_period->count();
   if (c.init) cs["Init"] = true;
-  cs["Isolation"] = c.isolation;
+  if (!c.isolation.empty() && c.isolation != "default") cs["Isolation"] = c.isolation;
+  if (!c.seccomp_mode.empty() || !c.seccomp_profile.empty() || c.no_new_privileges) {
+    json priv = json::object(), sc = json::object();
+    put_if(sc, "Mode", c.seccomp_mode);
+    put_if(sc, "Profile", c.seccomp_profile);
+    if (!sc.empty()) priv["Seccomp"] = sc;
+    if (c.no_new_privileges) priv["NoNewPrivileges"] = true;
+    cs["Privileges"] = priv;
+  }
   j = json::object();
-  j["ContainerSpec"] = cs;
-  j["Resources"] = {{"Limits", limits_json(v.resources.limits, true)},
-                    {"Reservations", limits_json(v.resources.reservations, false)}};
-  json rp = {{"Condition", v.restart_policy.condition}, {"MaxAttempts", v.restart_policy.max_attempts}};
+  put_object(j, "ContainerSpec", std::move(cs));
+  json res = json::object();
+  put_object(res, "Limits", limits_json(v.resources.limits, true));
+  put_object(res, "Reservations", limits_json(v.resources.reservations, false));
+  put_object(j, "Resources", std::move(res));
+  json rp = json::object();
+  if (v.restart_policy.condition != "any") rp["Condition"] = v.restart_policy.condition;
+  if (v.restart_policy.max_attempts) rp["MaxAttempts"] = v.restart_policy.max_attempts;
   if (v.restart_policy.delay) rp["Delay"] = v.restart_policy.delay->count();
   if (v.restart_policy.window.count()) rp["Window"] = v.restart_policy.window.count();
-  j["RestartPolicy"] = rp;
+  put_object(j, "RestartPolicy", std::move(rp));
   json pl = json::object();
   put_list(pl, "Constraints", v.placement.constraints);
   if (v.placement.max_replicas) pl["MaxReplicas"] = v.placement.max_replicas;
-  pl["Platforms"] = json::array({{{"Architecture", "amd64"}, {"OS", "linux"}}});
-  j["Placement"] = pl;
+  put_object(j, "Placement", std::move(pl));
   if (!v.networks.empty()) {
     json nets = json::array();
     for (const auto& n : v.networks) {
@@ -310,8 +364,8 @@ void to_json(json& j, const TaskSpec& v) {
     }
     j["Networks"] = nets;
   }
-  j["ForceUpdate"] = v.force_update;
-  j["Runtime"] = v.runtime;
+  if (v.force_update) j["ForceUpdate"] = v.force_update;
+  if (!v.runtime.empty() && v.runtime != "container") j["Runtime"] = v.runtime;
 }
 void from_json(const json& j, TaskSpec& v) {
   const json& cs = sub(j, "ContainerSpec");
@@ -334,6 +388,9 @@ void from_json(const json& j, TaskSpec& v) {
   }
   c.init = get<bool>(cs, "Init", false);
   c.isolation = get<std::string>(cs, "Isolation", "default");
+  c.seccomp_mode = get<std::string>(sub(sub(cs, "Privileges"), "Seccomp"), "Mode", "");
+  c.seccomp_profile = get<std::string>(sub(sub(cs, "Privileges"), "Seccomp"), "Profile", "");
+  c.no_new_privileges = get<bool>(sub(cs, "Privileges"), "NoNewPrivileges", false);
   v.resources.limits = limits_from(sub(sub(j, "Resources"), "Limits"));
   v.resources.reservations = limits_from(sub(sub(j, "Resources"), "Reservations"));
   const json& rp = sub(j, "RestartPolicy");
@@ -354,16 +411,19 @@ void from_json(const json& j, TaskSpec& v) {
 }
 
 // ---- ServiceSpec
-void to_json(json& j, const ServiceSpec& v) {
-  j = json::object();
-  j["Name"] = v.name;
+namespace {
+// The spec's fields at non-default values; to_json adds given_defaults.
+json service_spec_fields(const ServiceSpec& v) {
+  json j = json::object();
+  put_if(j, "Name", v.name);
   put_labels(j, "Labels", v.labels);
-  j["TaskTemplate"] = v.task_template;
+  put_object(j, "TaskTemplate", json(v.task_template));
   if (v.mode == ServiceModeKind::kGlobal) j["Mode"] = {{"Global", json::object()}};
   else j["Mode"] = {{"Replicated", {{"Replicas", v.replicas}}}};
   if (v.update_config) j["UpdateConfig"] = update_config_json(*v.update_config);
   if (v.rollback_config) j["RollbackConfig"] = update_config_json(*v.rollback_config);
-  json ep = {{"Mode", v.endpoint_spec.mode}};
+  json ep = json::object();
+  if (v.endpoint_spec.mode != "vip") ep["Mode"] = v.endpoint_spec.mode;
   if (!v.endpoint_spec.ports.empty()) {
     json ports = json::array();
     for (const auto& p : v.endpoint_spec.ports) {
@@ -374,7 +434,14 @@ void to_json(json& j, const ServiceSpec& v) {
     }
     ep["Ports"] = ports;
   }
-  j["EndpointSpec"] = ep;
+  put_object(j, "EndpointSpec", std::move(ep));
+  return j;
+}
+}  // namespace
+
+void to_json(json& j, const ServiceSpec& v) {
+  j = service_spec_fields(v);
+  merge_missing(j, v.given_defaults);
 }
 void from_json(const json& j, ServiceSpec& v) {
   v.name = get<std::string>(j, "Name", "");
@@ -405,17 +472,19 @@ void from_json(const json& j, ServiceSpec& v) {
       v.endpoint_spec.ports.push_back(pc);
     }
   }
+  v.given_defaults = json::object();
+  v.given_defaults = missing_keys(j, service_spec_fields(v));
 }
 
 // ---- Service
-void to_json(json& j, const Service& v) {
-  j = json::object();
+json to_api(const Service& v) {
+  json j = json::object();
   meta_to(j, v);
   j["Spec"] = v.spec;
   if (v.previous_spec) j["PreviousSpec"] = *v.previous_spec;
   // Endpoint: what is published (Docker's allocator output); shoal publishes
   // the ports as the spec gives them.
-  json ep_spec = j["Spec"]["EndpointSpec"];
+  json ep_spec = j["Spec"].value("EndpointSpec", json::object());
   json ep = {{"Spec", ep_spec}};
   if (ep_spec.contains("Ports")) {
     json ports = json::array();
@@ -430,9 +499,14 @@ void to_json(json& j, const Service& v) {
     if (v.update_status->completed_at) us["CompletedAt"] = ts(*v.update_status->completed_at);
     j["UpdateStatus"] = us;
   }
-  j["ShoalSpecVersion"] = v.spec_version;
+  return j;
 }
-void from_json(const json& j, Service& v) {
+json to_stored(const Service& v) {
+  json j = to_api(v);
+  j["ShoalSpecVersion"] = v.spec_version;
+  return j;
+}
+void from_stored(const json& j, Service& v) {
   meta_from(j, v);
   v.spec = sub(j, "Spec").get<ServiceSpec>();
   if (j.contains("PreviousSpec") && j["PreviousSpec"].is_object()) v.previous_spec = j["PreviousSpec"].get<ServiceSpec>();
@@ -452,8 +526,8 @@ void from_json(const json& j, Service& v) {
 void to_json(json& j, const TaskStatus& v) { j = task_status_json(v); }
 void from_json(const json& j, TaskStatus& v) { v = task_status_from(j); }
 
-void to_json(json& j, const Task& v) {
-  j = json::object();
+json to_api(const Task& v) {
+  json j = json::object();
   meta_to(j, v);
   j["Labels"] = v.labels.empty() ? json::object() : json(v.labels);
   j["Spec"] = v.spec;
@@ -462,10 +536,15 @@ void to_json(json& j, const Task& v) {
   if (!v.node_id.empty()) j["NodeID"] = v.node_id;
   j["Status"] = task_status_json(v.status);
   j["DesiredState"] = task_state_name(v.desired_state);
+  return j;
+}
+json to_stored(const Task& v) {
+  json j = to_api(v);
   j["ShoalServiceName"] = v.service_name;
   j["ShoalSpecVersion"] = v.spec_version;
+  return j;
 }
-void from_json(const json& j, Task& v) {
+void from_stored(const json& j, Task& v) {
   meta_from(j, v);
   v.labels = get<Labels>(j, "Labels", {});
   v.spec = sub(j, "Spec").get<TaskSpec>();
@@ -477,22 +556,6 @@ void from_json(const json& j, Task& v) {
   parse_task_state(get<std::string>(j, "DesiredState", "running"), &v.desired_state);
   v.service_name = get<std::string>(j, "ShoalServiceName", "");
   v.spec_version = get<uint64_t>(j, "ShoalSpecVersion", 0);
-}
-
-json api_json(json j) {
-  if (j.is_object()) {
-    for (auto it = j.begin(); it != j.end();) {
-      if (it.key().rfind("Shoal", 0) == 0) {
-        it = j.erase(it);
-      } else {
-        *it = api_json(std::move(*it));
-        ++it;
-      }
-    }
-  } else if (j.is_array()) {
-    for (auto& e : j) e = api_json(std::move(e));
-  }
-  return j;
 }
 
 }  // namespace shoal

@@ -1,11 +1,20 @@
 // The cluster object model: Cluster (swarm), Node, Service, Task.
 //
-// Field names follow SwarmKit/Docker; to_json/from_json produce exactly the
-// Docker Engine API v1.41 shapes (PascalCase keys, durations in nanoseconds,
-// times in RFC 3339), and the same JSON is what the store keeps in etcd, so an
-// object read from etcd can be served to the API as it is. A few internal
-// fields that Docker does not expose are kept under keys starting with "Shoal"
-// (stripped by api_json()).
+// Field names follow SwarmKit/Docker. Two encodings, kept apart so that an
+// internal field can never reach an API client by a forgotten filter:
+//   - to_api(): exactly the Docker Engine API v1.41 shapes (PascalCase keys,
+//     durations in nanoseconds, times in RFC 3339); it never writes an
+//     internal field, as it does not know them.
+//   - to_stored()/from_stored(): what etcd keeps and the session protocol
+//     carries: the API shape plus internal fields (keys starting "Shoal").
+// ServiceSpec, TaskSpec and TaskStatus have no internal fields; their JSON
+// (to_json/from_json) is the API's.
+//
+// A ServiceSpec round-trips: fields left out stay out, and values the client
+// gave at their defaults (e.g. "Init": false, "DNSConfig": {}, which the
+// docker CLI always sends) come back as given (`given_defaults`). The only
+// additions are Mode.Replicated.Replicas (the service's scale, as Docker
+// shows it) and a generated Name.
 //
 // Versions: `version` is the etcd mod_revision of the object's key; it is set
 // by the store on read and ignored on write.
@@ -76,8 +85,8 @@ struct NodeSpec {
 
 struct NodeDescription {
   std::string hostname;
-  std::string os = "linux";
-  std::string architecture = "x86_64";
+  std::string os;            // the host's, from uname: "linux"
+  std::string architecture;  // the host's, from uname: "x86_64", "aarch64"
   int64_t nano_cpus = 0;
   int64_t memory_bytes = 0;
   std::string engine_version;
@@ -116,6 +125,12 @@ struct ContainerSpec {
   std::optional<Nanos> stop_grace_period;   // empty = 10s default
   bool init = false;
   std::string isolation = "default";
+  // Privileges.Seccomp (API 1.44 names): mode "" (not given), "default",
+  // "unconfined" or "custom"; profile as the client sent it (JSON text or
+  // base64 of it), custom only. And Privileges.NoNewPrivileges.
+  std::string seccomp_mode;
+  std::string seccomp_profile;
+  bool no_new_privileges = false;
 };
 
 struct RestartPolicy {
@@ -189,6 +204,11 @@ struct ServiceSpec {
   std::optional<UpdateConfig> update_config;
   std::optional<UpdateConfig> rollback_config;
   EndpointSpec endpoint_spec;
+  // The fields the client gave with their default value (or empty: "Init":
+  // false, "DNSConfig": {}), as a JSON object in the spec's shape; merged back
+  // into the JSON so the spec reads back as it was sent. Holds only defaults,
+  // so it never changes what is applied. Set by from_json.
+  json given_defaults = json::object();
 };
 
 // Docker's UpdateStatus: state is updating | paused | completed |
@@ -259,25 +279,39 @@ struct Task : Meta {
   uint64_t spec_version = 0;  // Service::spec_version the task was made from
 };
 
-// ---- JSON (Docker API shapes; internal "Shoal*" fields included) ----
-void to_json(json& j, const Cluster& v);
-void from_json(const json& j, Cluster& v);
-void to_json(json& j, const Node& v);
-void from_json(const json& j, Node& v);
+// ---- JSON of the specs (no internal fields: the API and stored forms are
+// one). from_json expects canonical key spelling (canonical_service_spec()
+// in model/spec_schema.h makes it so for client input).
 void to_json(json& j, const ServiceSpec& v);
 void from_json(const json& j, ServiceSpec& v);
 void to_json(json& j, const TaskSpec& v);
 void from_json(const json& j, TaskSpec& v);
-void to_json(json& j, const Service& v);
-void from_json(const json& j, Service& v);
-void to_json(json& j, const Task& v);
-void from_json(const json& j, Task& v);
 void to_json(json& j, const TaskStatus& v);  // a Task's "Status"
 void from_json(const json& j, TaskStatus& v);
 
-// Removes internal keys (those starting with "Shoal", and secrets such as the
-// CA key) recursively from an object's JSON before it is served by the API.
-json api_json(json j);
+// ---- API form: what GET /swarm, /nodes, /services, /tasks serve.
+json to_api(const Cluster& v);
+json to_api(const Node& v);
+json to_api(const Service& v);
+json to_api(const Task& v);
+
+// ---- Stored form (etcd values, session messages): the API form plus the
+// internal fields. from_stored throws nlohmann::json::exception on a value
+// of the wrong type (the store reports it as a corrupt object).
+json to_stored(const Cluster& v);
+json to_stored(const Node& v);
+json to_stored(const Service& v);
+json to_stored(const Task& v);
+void from_stored(const json& j, Cluster& v);
+void from_stored(const json& j, Node& v);
+void from_stored(const json& j, Service& v);
+void from_stored(const json& j, Task& v);
+template <typename T>
+T from_stored(const json& j) {
+  T v;
+  from_stored(j, v);
+  return v;
+}
 
 const char* node_role_name(NodeRole r);            // "worker" | "manager"
 const char* node_availability_name(NodeAvailability a);  // "active" | "pause" | "drain"

@@ -1,11 +1,17 @@
 #include "agent/runtime/oci_spec.h"
 
+#include <fcntl.h>
+#include <linux/openat2.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
-#include <fstream>
 #include <optional>
 #include <sstream>
+
+#include "agent/runtime/seccomp.h"
 
 namespace shoal::runtime {
 
@@ -21,10 +27,50 @@ std::vector<std::string> split(const std::string& s, char sep) {
   return out;
 }
 
-// The first line of a passwd/group style file whose field `key` (0: name,
+constexpr off_t kMaxAccountFileBytes = 4 << 20;
+
+// The image's /etc/passwd or /etc/group (`rel`, relative to the rootfs),
+// which is untrusted: the path is resolved inside the rootfs (symlinks
+// included), the last component must not be a symlink, only a regular file
+// of at most 4 MiB is read. Absent: "". Anything else: an error.
+Result<std::string> read_account_file(const std::string& rootfs, const std::string& rel) {
+  int root = ::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0) return errno_status("opening the container's root filesystem " + rootfs, errno);
+  struct open_how how {};
+  how.flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  int fd = static_cast<int>(syscall(SYS_openat2, root, rel.c_str(), &how, sizeof how));
+  int err = errno;
+  close(root);
+  if (fd < 0) {
+    if (err == ENOENT) return std::string();
+    if (err == ELOOP) return invalid_argument("the image's /" + rel + " is a symbolic link: it must be a regular file");
+    return errno_status("opening the image's /" + rel, err);
+  }
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > kMaxAccountFileBytes) {
+    close(fd);
+    return invalid_argument("the image's /" + rel + " must be a regular file of at most 4 MiB");
+  }
+  std::string out;
+  char buf[16384];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0 && out.size() <= static_cast<size_t>(kMaxAccountFileBytes)) {
+    out.append(buf, static_cast<size_t>(n));
+  }
+  err = errno;
+  close(fd);
+  if (n < 0) return errno_status("reading the image's /" + rel, err);
+  if (out.size() > static_cast<size_t>(kMaxAccountFileBytes)) {
+    return invalid_argument("the image's /" + rel + " is larger than 4 MiB");
+  }
+  return out;
+}
+
+// The first line of a passwd/group style text whose field `key` (0: name,
 // 2: id) equals `value`, split into fields.
-std::optional<std::vector<std::string>> find_entry(const std::string& file, size_t key, const std::string& value) {
-  std::ifstream in(file);
+std::optional<std::vector<std::string>> find_entry(const std::string& text, size_t key, const std::string& value) {
+  std::istringstream in(text);
   std::string line;
   while (std::getline(in, line)) {
     auto f = split(line, ':');
@@ -35,10 +81,36 @@ std::optional<std::vector<std::string>> find_entry(const std::string& file, size
 
 bool numeric(const std::string& s) { return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos; }
 
+// uids and gids as Docker accepts them: 0 to 2^31-1.
+constexpr uint32_t kMaxId = 2147483647;
+std::optional<uint32_t> parse_id(const std::string& s) {
+  if (!numeric(s) || s.size() > 10) return std::nullopt;
+  uint64_t v = std::stoull(s);
+  if (v > kMaxId) return std::nullopt;
+  return static_cast<uint32_t>(v);
+}
+
+// linux.seccomp for the container: its custom profile or the default one.
+Result<json> seccomp_for(const ContainerConfig& c, const std::vector<std::string>& caps) {
+  if (c.seccomp == ContainerConfig::Seccomp::kCustom) {
+    auto profile = parse_seccomp_profile(c.seccomp_profile);
+    if (!profile.ok()) return invalid_argument("invalid custom seccomp profile: " + profile.status().message());
+    return to_oci_seccomp(*profile, caps, seccomp_host());
+  }
+  SHOAL_ASSIGN_OR_RETURN(auto profile, load_seccomp_profile());
+  return to_oci_seccomp(*profile, caps, seccomp_host());
+}
+
 }  // namespace
 
 Result<int> signal_number(const std::string& in) {
-  if (numeric(in)) return std::stoi(in);
+  if (numeric(in)) {
+    int n = in.size() <= 2 ? std::stoi(in) : 0;
+    if (n < 1 || n > SIGRTMAX) {
+      return invalid_argument("invalid signal " + in.substr(0, 12) + ": a signal number is 1 to " + std::to_string(SIGRTMAX));
+    }
+    return n;
+  }
   std::string n = in;
   if (n.rfind("SIG", 0) == 0) n = n.substr(3);
   static const std::pair<const char*, int> kSigs[] = {
@@ -54,51 +126,59 @@ Result<ResolvedUser> resolve_user(const std::string& user, const std::string& ro
   if (user.empty()) return out;
   auto parts = split(user, ':');
   if (parts.empty() || parts.size() > 2 || parts[0].empty()) {
-    return invalid_argument("invalid user \"" + user + "\": use uid[:gid] or name[:group]");
+    return invalid_argument("invalid user \"" + user.substr(0, 64) + "\": use uid[:gid] or name[:group]");
   }
   const std::string& u = parts[0];
   const std::string g = parts.size() > 1 ? parts[1] : "";
-  auto bad_id = [](const std::string& s) { return s.size() > 9; };
+  SHOAL_ASSIGN_OR_RETURN(std::string passwd, read_account_file(rootfs, "etc/passwd"));
+  SHOAL_ASSIGN_OR_RETURN(std::string group, read_account_file(rootfs, "etc/group"));
   std::string name;
   if (numeric(u)) {
-    if (bad_id(u)) return invalid_argument("invalid uid " + u);
-    out.uid = static_cast<uint32_t>(std::stoul(u));
+    auto uid = parse_id(u);
+    if (!uid) return invalid_argument("invalid uid " + u.substr(0, 16) + ": at most " + std::to_string(kMaxId));
+    out.uid = *uid;
     out.gid = 0;  // Docker: an unknown numeric uid runs with gid 0
-    if (auto f = find_entry(rootfs + "/etc/passwd", 2, u)) {
+    if (auto f = find_entry(passwd, 2, u)) {
       name = (*f)[0];
-      if (f->size() > 3 && numeric((*f)[3]) && !bad_id((*f)[3])) out.gid = static_cast<uint32_t>(std::stoul((*f)[3]));
+      if (f->size() > 3) out.gid = parse_id((*f)[3]).value_or(0);
     }
   } else {
-    auto f = find_entry(rootfs + "/etc/passwd", 0, u);
-    if (!f || f->size() < 4 || !numeric((*f)[2]) || !numeric((*f)[3])) {
-      return invalid_argument("unable to find user " + u + ": no matching entries in passwd file");
+    auto f = find_entry(passwd, 0, u);
+    std::optional<uint32_t> uid, gid;
+    if (f && f->size() >= 4) {
+      uid = parse_id((*f)[2]);
+      gid = parse_id((*f)[3]);
+    }
+    if (!uid || !gid) {
+      return invalid_argument("unable to find user " + u.substr(0, 64) + ": no matching entries in passwd file");
     }
     name = u;
-    out.uid = static_cast<uint32_t>(std::stoul((*f)[2]));
-    out.gid = static_cast<uint32_t>(std::stoul((*f)[3]));
+    out.uid = *uid;
+    out.gid = *gid;
   }
   if (!g.empty()) {
-    if (numeric(g) && !bad_id(g)) {
-      out.gid = static_cast<uint32_t>(std::stoul(g));
+    if (numeric(g)) {
+      auto gid = parse_id(g);
+      if (!gid) return invalid_argument("invalid gid " + g.substr(0, 16) + ": at most " + std::to_string(kMaxId));
+      out.gid = *gid;
     } else {
-      auto f = find_entry(rootfs + "/etc/group", 0, g);
-      if (!f || !numeric((*f)[2])) {
-        return invalid_argument("unable to find group " + g + ": no matching entries in group file");
-      }
-      out.gid = static_cast<uint32_t>(std::stoul((*f)[2]));
+      auto f = find_entry(group, 0, g);
+      auto gid = f ? parse_id((*f)[2]) : std::nullopt;
+      if (!gid) return invalid_argument("unable to find group " + g.substr(0, 64) + ": no matching entries in group file");
+      out.gid = *gid;
     }
   }
   // Supplementary groups: those listing the user as a member.
   if (!name.empty()) {
-    std::ifstream in(rootfs + "/etc/group");
+    std::istringstream in(group);
     std::string line;
     while (std::getline(in, line)) {
       auto f = split(line, ':');
-      if (f.size() < 4 || !numeric(f[2])) continue;
+      if (f.size() < 4) continue;
+      auto gid = parse_id(f[2]);
+      if (!gid) continue;
       for (const auto& m : split(f[3], ',')) {
-        if (m != name) continue;
-        uint32_t gid = static_cast<uint32_t>(std::stoul(f[2]));
-        if (gid != out.gid) out.additional_gids.push_back(gid);
+        if (m == name && *gid != out.gid) out.additional_gids.push_back(*gid);
       }
     }
   }
@@ -136,9 +216,8 @@ Result<json> build_oci_spec(const ContainerConfig& c, const ImageConfig& image, 
   struct rlimit rl {};
   uint64_t nofile = 1048576;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max < nofile) nofile = rl.rlim_max;
-  json caps = {"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
-               "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
-               "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"};
+  const std::vector<std::string>& cap_list = default_capabilities();
+  json caps = cap_list;
   json spec = {
       {"ociVersion", "1.0.2"},
       {"process",
@@ -149,7 +228,7 @@ Result<json> build_oci_spec(const ContainerConfig& c, const ImageConfig& image, 
         {"cwd", cwd},
         {"capabilities", {{"bounding", caps}, {"effective", caps}, {"permitted", caps}}},
         {"rlimits", json::array({{{"type", "RLIMIT_NOFILE"}, {"hard", nofile}, {"soft", nofile}}})},
-        {"noNewPrivileges", false}}},
+        {"noNewPrivileges", c.no_new_privileges}}},
       {"root", {{"path", "rootfs"}, {"readonly", c.read_only}}},
       {"hostname", hostname},
       {"mounts",
@@ -176,11 +255,36 @@ Result<json> build_oci_spec(const ContainerConfig& c, const ImageConfig& image, 
       {"namespaces", ns},
       {"cgroupsPath", "/shoal/" + c.id},
       {"resources", resources},
-      {"maskedPaths", {"/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
-                       "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware"}},
-      {"readonlyPaths", {"/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}},
+      {"maskedPaths", default_masked_paths()},
+      {"readonlyPaths", default_readonly_paths()},
   };
+  if (c.seccomp != ContainerConfig::Seccomp::kUnconfined) {
+    SHOAL_ASSIGN_OR_RETURN(json seccomp, seccomp_for(c, cap_list));
+    spec["linux"]["seccomp"] = std::move(seccomp);
+  }
   return spec;
+}
+
+const std::vector<std::string>& default_capabilities() {
+  static const std::vector<std::string> kCaps = {
+      "CAP_CHOWN",  "CAP_DAC_OVERRIDE", "CAP_FSETID",  "CAP_FOWNER",           "CAP_MKNOD",
+      "CAP_NET_RAW", "CAP_SETGID",      "CAP_SETUID",  "CAP_SETFCAP",          "CAP_SETPCAP",
+      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"};
+  return kCaps;
+}
+
+const std::vector<std::string>& default_masked_paths() {
+  static const std::vector<std::string> kPaths = {
+      "/proc/asound",     "/proc/acpi",        "/proc/kcore",       "/proc/keys",
+      "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+      "/proc/scsi",       "/sys/firmware",     "/sys/devices/virtual/powercap"};
+  return kPaths;
+}
+
+const std::vector<std::string>& default_readonly_paths() {
+  static const std::vector<std::string> kPaths = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
+                                                  "/proc/sysrq-trigger"};
+  return kPaths;
 }
 
 }  // namespace shoal::runtime

@@ -40,6 +40,13 @@ struct ContainerConfig {
   int64_t nano_cpus = 0;         // 0 = unlimited
   int64_t pids_limit = 0;        // 0 = unlimited
   std::string netns_path;        // empty: a new network namespace with only loopback
+  // Seccomp as Docker applies it: kDefault is Docker's default profile
+  // (seccomp.h), kCustom the Docker-format profile in seccomp_profile (JSON
+  // text), kUnconfined none.
+  enum class Seccomp { kDefault, kUnconfined, kCustom };
+  Seccomp seccomp = Seccomp::kDefault;
+  std::string seccomp_profile;
+  bool no_new_privileges = false;  // the process's no_new_privs bit
 };
 
 enum class ContainerStatus { kCreated, kRunning, kExited, kUnknown };

@@ -3,6 +3,7 @@
 #include <random>
 #include <regex>
 
+#include "common/seccomp_profile.h"
 #include "common/image_reference.h"
 #include "manager/api/errors.h"
 #include "manager/scheduler/scheduler.h"
@@ -172,6 +173,7 @@ Status validate_service_spec(const ServiceSpec& s) {
   }
   auto ref = parse_reference(image);
   if (!ref.ok()) return ref.status();
+  SHOAL_RETURN_IF_ERROR(validate_seccomp_options(s.task_template.container_spec.seccomp_mode, s.task_template.container_spec.seccomp_profile, "TaskTemplate.ContainerSpec.Privileges.Seccomp"));
   const std::string& cond = s.task_template.restart_policy.condition;
   if (cond != "none" && cond != "on-failure" && cond != "any") {
     return invalid_argument("invalid RestartPolicy.Condition \"" + cond + "\": use none, on-failure or any");
