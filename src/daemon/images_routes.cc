@@ -1,6 +1,9 @@
 #include "daemon/images_routes.h"
 
+#include <fcntl.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <fstream>
 #include <regex>
@@ -8,6 +11,7 @@
 #include "agent/runtime/image_store.h"
 #include "common/ids.h"
 #include "manager/api/api.h"
+#include "os/safe_path.h"
 
 namespace shoal::daemon {
 
@@ -47,17 +51,41 @@ Status apply_change(const std::string& change, runtime::ImageConfig* cfg) {
     cfg->stop_signal = arg;
     return ok_status();
   }
-  return invalid_argument("unsupported --change instruction \"" + op + "\": use CMD, ENTRYPOINT, ENV, WORKDIR, USER or STOPSIGNAL");
+  return invalid_argument("unsupported --change instruction \"" + os::printable(op, 40) + "\": use CMD, ENTRYPOINT, ENV, WORKDIR, USER or STOPSIGNAL");
 }
 
-Result<std::string> body_to_file(const std::string& body) {
+// The upload, spooled to a file only shoald can read (0600, in the image
+// store's private scratch directory). The caller removes it (UploadFile).
+Result<std::string> body_to_file(const std::string& body, const std::string& dir) {
   if (body.empty()) return invalid_argument("the request body is empty: send the archive as the body");
-  std::string path = "/tmp/shoal-upload-" + new_object_id() + ".tar";
-  std::ofstream out(path, std::ios::binary);
-  out.write(body.data(), static_cast<std::streamsize>(body.size()));
-  if (!out) return internal_error("cannot store the upload in " + path);
+  std::string path = dir + "/upload-" + new_object_id() + ".tar";
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return errno_status("storing the upload in " + path, errno);
+  const char* p = body.data();
+  size_t n = body.size();
+  while (n > 0) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) {
+      int err = errno;
+      close(fd);
+      unlink(path.c_str());
+      return errno_status("storing the upload in " + path + " (disk full?)", err);
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  close(fd);
   return path;
 }
+
+// Removes the spooled upload on every way out of the handler.
+struct UploadFile {
+  std::string path;
+  ~UploadFile() {
+    if (!path.empty()) unlink(path.c_str());
+  }
+};
 
 }  // namespace
 
@@ -84,12 +112,15 @@ bool serve_image_routes(runtime::ImageStore& images, http::Exchange& ex) {
     return true;
   }
   if (req.method != "POST") return false;
-  auto file = body_to_file(req.body);
+  const int64_t cap = images.limits().max_upload_bytes;
+  if (static_cast<int64_t>(req.body.size()) > cap) {
+    reply(api::error_response(413, "the uploaded archive has " + std::to_string(req.body.size()) +
+                                       " bytes, more than the limit of " + std::to_string(cap) + " bytes"));
+    return true;
+  }
+  auto file = body_to_file(req.body, images.scratch_dir());
   if (!file.ok()) return reply(api::error_response(file.status())), true;
-  struct Remove {
-    std::string p;
-    ~Remove() { unlink(p.c_str()); }
-  } cleanup{*file};
+  UploadFile cleanup{*file};
   http::Response r;
   r.status = 200;
   r.headers["Content-Type"] = "application/json";

@@ -69,6 +69,9 @@ struct ImageLimits {
   size_t max_json_bytes = size_t{4} << 20;
   // Layers per image (overlayfs stacks ~500 lower dirs; Docker allows 125).
   size_t max_layers = 128;
+  // An archive uploaded through the API (`docker load`, `docker import`):
+  // larger is 413.
+  int64_t max_upload_bytes = int64_t{8} << 30;
 };
 
 class ImageStore {
