@@ -76,7 +76,12 @@ void Worker::set_status(Entry& e, TaskState state, const std::string& message, c
   e.status.message = message;
   e.status.err = err;
   e.status.timestamp = clock_.now();
-  if (e.assigned) reporter_(e.task.id, e.status);
+  if (!e.assigned) return;
+  try {
+    reporter_(e.task.id, e.status);
+  } catch (const std::exception& ex) {
+    LOG_ERROR("worker", "reporting the status of task " << e.task.id << ": " << ex.what());
+  }
 }
 
 void Worker::run_job(const std::string& task_id, std::function<void(Task)> job, bool dedicated) {
@@ -97,8 +102,8 @@ void Worker::run_job(const std::string& task_id, std::function<void(Task)> job, 
       }
     }
     auto done = std::make_shared<std::atomic<bool>>(false);
-    stoppers_.emplace_back(std::thread([copy = std::move(copy), job = std::move(job), done]() mutable {
-                             job(std::move(copy));
+    stoppers_.emplace_back(std::thread([this, id = task_id, copy = std::move(copy), job = std::move(job), done]() mutable {
+                             guarded(id, [&] { job(std::move(copy)); });
                              *done = true;
                            }),
                            done);
@@ -106,8 +111,45 @@ void Worker::run_job(const std::string& task_id, std::function<void(Task)> job, 
   }
   // Executor calls run without the lock, on a copy of the task; jobs apply
   // their results under the lock (an entry is only erased by its own job).
-  jobs_.push_back([copy = std::move(copy), job = std::move(job)]() mutable { job(std::move(copy)); });
+  jobs_.push_back([this, id = task_id, copy = std::move(copy), job = std::move(job)]() mutable {
+    guarded(id, [&] { job(std::move(copy)); });
+  });
   jobs_cv_.notify_one();
+}
+
+void Worker::guarded(const std::string& task_id, const std::function<void()>& fn) {
+  std::string what;
+  try {
+    fn();
+    return;
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+    what = "unknown exception";
+  }
+  std::lock_guard lk(mu_);
+  job_failed_locked(task_id, what);
+}
+
+void Worker::job_failed_locked(const std::string& task_id, const std::string& what) {
+  LOG_ERROR("worker", "task " << task_id << ": unexpected error: " << what);
+  auto it = entries_.find(task_id);
+  if (it == entries_.end()) return;
+  Entry& e = it->second;
+  e.busy = false;
+  const std::string err = "task: unexpected error: " + what.substr(0, 512);
+  const TaskState s = e.status.state;
+  if (is_terminal(s)) {
+    // A failed removal: the entry stays and is retried on a later pass.
+  } else if (e.task.desired_state > TaskState::kRunning || !e.assigned) {
+    set_status(e, TaskState::kShutdown, "shutdown", err);
+  } else if (s < TaskState::kRunning) {
+    set_status(e, TaskState::kRejected, "preparing", err);
+  } else {
+    set_status(e, TaskState::kFailed, "started", err);
+  }
+  wake_ = true;
+  cv_.notify_all();
 }
 
 // Decides the next move of one task. Called with mu_ held; never blocks.
@@ -232,7 +274,16 @@ void Worker::reconcile() {
   for (const auto& [id, _] : entries_) ids.push_back(id);
   for (const auto& id : ids) {
     auto it = entries_.find(id);
-    if (it != entries_.end()) step_locked(it->second);
+    if (it == entries_.end()) continue;
+    // One task's unexpected error (an executor or reporter that throws)
+    // fails that task, never the loop.
+    try {
+      step_locked(it->second);
+    } catch (const std::exception& e) {
+      job_failed_locked(id, e.what());
+    } catch (...) {
+      job_failed_locked(id, "unknown exception");
+    }
   }
 }
 

@@ -11,6 +11,11 @@
 // stored status; the worker observes the container instead of redoing work,
 // so running containers are adopted, and containers of tasks that are no
 // longer assigned are stopped and removed.
+//
+// Faults: an executor error ends the task (a spec that cannot become a
+// container is Rejected with the error); an exception thrown by an executor
+// call or while deciding a task's next step is caught, logged and ends that
+// task the same way, so no task can kill or stall the worker.
 // Thread-safe.
 #pragma once
 
@@ -61,6 +66,11 @@ class Worker {
   };
   void set_status(Entry& e, TaskState state, const std::string& message, const std::string& err = "");
   void run_job(const std::string& task_id, std::function<void(Task)> job, bool dedicated = false);
+  // Runs `fn` (a job, without mu_); an exception from it is logged and ends
+  // the task with the message: rejected before it ran, failed while running,
+  // shut down when it was being stopped.
+  void guarded(const std::string& task_id, const std::function<void()>& fn);
+  void job_failed_locked(const std::string& task_id, const std::string& what);
   void loop();
   void pool_loop();
   void step_locked(Entry& e);

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <mutex>
+#include <stdexcept>
+#include <thread>
 
 #include "agent/fake_executor.h"
 
@@ -133,6 +135,80 @@ TEST_F(WorkerTest, PrepareFailureRejectsWithTheReason) {
   EXPECT_EQ(w.status_of("t1")->state, TaskState::kRejected);
   EXPECT_NE(w.status_of("t1")->err.find("No such image"), std::string::npos);
   w.stop();
+}
+
+}  // namespace
+}  // namespace shoal::agent
+
+namespace shoal::agent {
+namespace {
+
+// An executor whose calls throw for chosen tasks, as a bug or a spec the
+// runtime cannot handle might.
+class ThrowingExecutor : public FakeExecutor {
+ public:
+  Status prepare(const Task& task) override {
+    if (task.id == throw_in_prepare) throw std::out_of_range("stoi");
+    return FakeExecutor::prepare(task);
+  }
+  Observation observe(const std::string& task_id) override {
+    if (task_id == throw_in_observe && armed) throw std::runtime_error("observe blew up");
+    return FakeExecutor::observe(task_id);
+  }
+  std::string throw_in_prepare, throw_in_observe;
+  std::atomic<bool> armed{false};
+};
+
+class GuardedWorkerTest : public ::testing::Test {
+ protected:
+  Task task(const std::string& id) {
+    Task t;
+    t.id = id;
+    t.service_name = "web";
+    t.slot = 1;
+    t.status.state = TaskState::kAssigned;
+    t.desired_state = TaskState::kRunning;
+    return t;
+  }
+  void settle() {
+    for (int i = 0; i < 20; ++i) {
+      worker.reconcile();
+      for (int j = 0; j < 200 && !worker.idle(); ++j) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  ThrowingExecutor exec;
+  FakeClock clock;
+  Worker worker{exec, clock, [](const std::string&, const TaskStatus&) {}, WorkerOptions{2, std::chrono::milliseconds(100000)}};
+  void SetUp() override { worker.start(); }
+  void TearDown() override { worker.stop(); }
+};
+
+TEST_F(GuardedWorkerTest, AnExceptionInAJobRejectsThatTaskAndTheOthersRun) {
+  exec.throw_in_prepare = "bad";
+  worker.assign({task("bad"), task("good")});
+  settle();
+  auto bad = worker.status_of("bad");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->state, TaskState::kRejected);
+  EXPECT_NE(bad->err.find("unexpected error: stoi"), std::string::npos) << bad->err;
+  EXPECT_EQ(worker.status_of("good")->state, TaskState::kRunning);
+  // The worker still takes new work.
+  worker.assign({task("bad"), task("good"), task("later")});
+  settle();
+  EXPECT_EQ(worker.status_of("later")->state, TaskState::kRunning);
+}
+
+TEST_F(GuardedWorkerTest, AnExceptionWhileReconcilingFailsThatTaskNotTheLoop) {
+  exec.throw_in_observe = "t1";
+  worker.assign({task("t1"), task("t2")});
+  settle();
+  ASSERT_EQ(worker.status_of("t1")->state, TaskState::kRunning);
+  exec.armed = true;
+  settle();
+  auto t1 = worker.status_of("t1");
+  EXPECT_EQ(t1->state, TaskState::kFailed);
+  EXPECT_NE(t1->err.find("observe blew up"), std::string::npos) << t1->err;
+  EXPECT_EQ(worker.status_of("t2")->state, TaskState::kRunning);
 }
 
 }  // namespace
