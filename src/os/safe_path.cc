@@ -79,7 +79,13 @@ int walk(int root_fd, const std::string& rel, int flags, Resolve how, mode_t mod
       bool link = follow && fstatat(cur(), comp.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
       if (!link) {
         int fd = openat(cur(), comp.c_str(), flags | O_NOFOLLOW | O_CLOEXEC, mode);
-        return fd >= 0 ? fd : -errno;
+        if (fd >= 0) return fd;
+        int err = errno;
+        // O_DIRECTORY|O_NOFOLLOW on a symlink says ENOTDIR; openat2 says ELOOP.
+        if (err == ENOTDIR && fstatat(cur(), comp.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
+          err = ELOOP;
+        }
+        return -err;
       }
     }
     if (comp == ".") continue;
