@@ -13,11 +13,13 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "agent/runtime/layer.h"
+#include "agent/runtime/test_tar.h"
 
 namespace shoal::runtime {
 namespace {
@@ -278,6 +280,184 @@ TEST_F(ImageStoreTest, LoadsAnOciLayout) {
   auto by_digest = store_->resolve("oci@" + manifest_digest);
   ASSERT_TRUE(by_digest.ok()) << by_digest.status().message();
   EXPECT_EQ(by_digest->info.id, r->info.id);
+}
+
+
+// ---- Images are untrusted: crafted archives against the whole load path ----
+
+using testing::TarEntry;
+using testing::write_tar_file;
+
+class HostileImageTest : public ImageStoreTest {
+ protected:
+  void SetUp() override {
+    ImageStoreTest::SetUp();
+    outside_ = root_ + "/outside";
+    fs::create_directories(outside_);
+    std::ofstream(outside_ + "/sentinel") << "[]";  // valid JSON: reading it would "work"
+  }
+  // A docker save archive: the layer tars (given as entries), a config
+  // listing their diff ids, manifest.json; `extra` entries appended, and
+  // `tweak` may change the manifest.
+  std::string save(const std::vector<std::vector<TarEntry>>& layers, std::vector<TarEntry> extra = {},
+                   const std::function<void(json&)>& tweak = {}, const std::string& config_name_override = "") {
+    std::vector<TarEntry> entries;
+    json diff_ids = json::array(), names = json::array();
+    for (size_t i = 0; i < layers.size(); ++i) {
+      std::string path = in("layer" + std::to_string(i) + ".tar");
+      write_tar_file(path, layers[i]);
+      diff_ids.push_back("sha256:" + *sha256_uncompressed(path));
+      std::string name = "l" + std::to_string(i) + "/layer.tar";
+      entries.push_back({name, slurp(path)});
+      names.push_back(name);
+    }
+    json config = {{"architecture", "amd64"}, {"os", "linux"}, {"config", {{"Cmd", {"/app"}}}},
+                   {"rootfs", {{"type", "layers"}, {"diff_ids", diff_ids}}}};
+    std::string text = config.dump();
+    std::string config_name = config_name_override.empty() ? sha256_hex(text) + ".json" : config_name_override;
+    entries.push_back({config_name, text});
+    json manifest = json::array({{{"Config", config_name}, {"RepoTags", {"evil:1"}}, {"Layers", names}}});
+    if (tweak) tweak(manifest);
+    entries.push_back({"manifest.json", manifest.dump()});
+    entries.insert(entries.end(), extra.begin(), extra.end());
+    std::string path = in("save.tar");
+    write_tar_file(path, entries);
+    return path;
+  }
+  // The load failed with `needle`, and left nothing: no image, no layer,
+  // no scratch, the sentinel as it was.
+  void expect_refused(const Result<std::vector<std::string>>& r, const std::string& needle) {
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << r.status().message();
+    EXPECT_NE(r.status().message().find(needle), std::string::npos) << r.status().message();
+    EXPECT_LT(r.status().message().size(), 1000u);
+    EXPECT_TRUE(store_->list()->empty());
+    EXPECT_TRUE(fs::is_empty(root_ + "/images/layers")) << "a layer or a half-unpacked scratch dir is left";
+    EXPECT_TRUE(fs::is_empty(root_ + "/images/tmp"));
+    EXPECT_EQ(slurp(outside_ + "/sentinel"), "[]");
+    size_t n = 0;
+    for (const auto& e : fs::directory_iterator(outside_)) n += e.path().filename() != "sentinel";
+    EXPECT_EQ(n, 0u);
+  }
+  std::string outside_;
+};
+
+TEST_F(HostileImageTest, ALayerEntryThatLeavesTheLayerIsNamedWithItsDigest) {
+  std::string path = save({{{"ok", "1"}, {"../../etc/x", "x"}}});
+  std::string diff = *sha256_uncompressed(in("layer0.tar"));
+  expect_refused(store_->load(path), "layer sha256:" + diff + " has an entry '../../etc/x' that leaves the layer");
+  expect_refused(store_->load(save({{{"l", outside_, 'l'}, {"l/pwned", "x"}}})), "goes through a symlink");
+  expect_refused(store_->load(save({{{"h", outside_ + "/sentinel", 'h'}}})), "outside the layer");
+  expect_refused(store_->load(save({{{"sda", "", 'b'}}})), "block device");
+  expect_refused(store_->load(save({{{"x/.wh...", ""}}})), "whiteout of no file");
+  // The outer archive follows the same rules.
+  expect_refused(store_->load(save({{{"a", "1"}}}, {{"../escape", "x"}})), "the archive has an entry '../escape'");
+  EXPECT_FALSE(fs::exists(root_ + "/images/escape"));
+}
+
+TEST_F(HostileImageTest, ManifestFilesAreRegularFilesInsideTheArchive) {
+  // manifest.json a symlink out of the archive (to a file that is valid JSON).
+  write_tar_file(in("a.tar"), {{"manifest.json", outside_ + "/sentinel", 'l'}});
+  expect_refused(store_->load(in("a.tar")), "neither a `docker save` archive");
+  // The config a symlink to /dev/zero, the layer a FIFO or a directory.
+  expect_refused(store_->load(save({{{"a", "1"}}}, {{"zero.json", "/dev/zero", 'l'}},
+                                   [](json& m) { m[0]["Config"] = "zero.json"; })),
+                 "lacks \"zero.json\"");
+  expect_refused(store_->load(save({{{"a", "1"}}}, {{"fifo", "", 'p'}},
+                                   [](json& m) { m[0]["Layers"][0] = "fifo"; })),
+                 "is not a regular file (it is a FIFO)");
+  expect_refused(store_->load(save({{{"a", "1"}}}, {}, [](json& m) { m[0]["Layers"][0] = "l0"; })),
+                 "is not a regular file (it is a directory)");
+  expect_refused(store_->load(save({{{"a", "1"}}}, {}, [](json& m) { m[0]["Layers"][0] = "../../../etc/passwd"; })),
+                 "lacks");
+  // A manifest larger than the JSON cap.
+  ImageLimits small;
+  small.max_json_bytes = 64;
+  store_ = std::make_unique<ImageStore>(root_, small);
+  ASSERT_TRUE(store_->open().ok());
+  expect_refused(store_->load(save({{{"a", "1"}}})), "larger than the limit of 64 bytes");
+}
+
+TEST_F(HostileImageTest, DockerSaveLayerLinksInsideTheArchiveStillLoad) {
+  // Docker writes a layer that two images share once and links the second.
+  std::string path = save({{{"a", "1"}}, {{"a", "1"}}}, {{"l1/link.tar", "../l0/layer.tar", 'l'}},
+              [](json& m) { m[0]["Layers"][1] = "l1/link.tar"; });
+  auto loaded = store_->load(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  EXPECT_EQ(*loaded, std::vector<std::string>{"evil:1"});
+}
+
+TEST_F(HostileImageTest, DigestsAreChecked) {
+  // A config whose name says one digest and whose bytes another.
+  std::string wrong(64, 'a');
+  expect_refused(store_->load(save({{{"a", "1"}}}, {}, {}, wrong + ".json")),
+                 "the image config sha256:" + wrong + " does not match its content");
+  // A layer whose diff id differs from the config's.
+  write_tar_file(in("other.tar"), {{"b", "2"}});
+  std::string want = *sha256_uncompressed(in("layer0.tar"));
+  expect_refused(store_->load(save({{{"a", "1"}}}, {{"l1/layer.tar", slurp(in("other.tar"))}},
+                                   [](json& m) { m[0]["Layers"][0] = "l1/layer.tar"; })),
+                 "but the image config says sha256:" + want);
+  // A layer blob named by its digest (Docker >= 25 writes blobs/sha256/<hex>).
+  std::string blob(64, 'b');
+  expect_refused(store_->load(save({{{"a", "1"}}}, {{"blobs/sha256/" + blob, slurp(in("layer0.tar"))}},
+                                   [&](json& m) { m[0]["Layers"][0] = "blobs/sha256/" + blob; })),
+                 "the layer blob sha256:" + blob + " does not match");
+}
+
+TEST_F(HostileImageTest, OciBlobsAreCheckedAgainstTheirDescriptors) {
+  write_tar_file(in("layer.tar"), {{"hello.txt", "hi"}});
+  std::string layer = slurp(in("layer.tar"));
+  std::string diff = sha256_hex(layer);
+  json config = {{"architecture", "amd64"}, {"os", "linux"}, {"config", json::object()},
+                 {"rootfs", {{"type", "layers"}, {"diff_ids", {"sha256:" + diff}}}}};
+  std::string config_text = config.dump();
+  auto oci = [&](const std::string& layer_bytes, int64_t layer_size) {
+    json manifest = {{"schemaVersion", 2},
+                     {"config", {{"digest", "sha256:" + sha256_hex(config_text)}, {"size", config_text.size()}}},
+                     {"layers", {{{"mediaType", "application/vnd.oci.image.layer.v1.tar"},
+                                  {"digest", "sha256:" + diff}, {"size", layer_size}}}}};
+    std::string mt = manifest.dump();
+    json index = {{"schemaVersion", 2},
+                  {"manifests", {{{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                                  {"digest", "sha256:" + sha256_hex(mt)}, {"size", mt.size()}}}}};
+    write_tar_file(in("oci.tar"), {{"oci-layout", "{}"}, {"index.json", index.dump()},
+                                   {"blobs/sha256/" + sha256_hex(config_text), config_text},
+                                   {"blobs/sha256/" + diff, layer_bytes},
+                                   {"blobs/sha256/" + sha256_hex(mt), mt}});
+    return in("oci.tar");
+  };
+  std::string tampered = layer;
+  tampered[600] ^= 1;
+  expect_refused(store_->load(oci(tampered, static_cast<int64_t>(layer.size()))),
+                 "the blob sha256:" + diff + " does not match its content");
+  expect_refused(store_->load(oci(layer, 5)), "not the size its descriptor says");
+  auto ok = store_->load(oci(layer, static_cast<int64_t>(layer.size())));
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+}
+
+TEST_F(HostileImageTest, DecompressedSizeAndLayerCountAreCapped) {
+  ImageLimits small;
+  small.max_unpacked_bytes = 64 << 10;
+  store_ = std::make_unique<ImageStore>(root_, small);
+  ASSERT_TRUE(store_->open().ok());
+  write_tar_file(in("bomb.tar.gz"), {{"zeros", std::string(1 << 20, '\0')}}, /*gzip=*/true);
+  auto r = store_->import_rootfs(in("bomb.tar.gz"), "bomb");
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("more than 65536 bytes"), std::string::npos) << r.status().message();
+  expect_refused(Result<std::vector<std::string>>(r.status()), "more than 65536");
+  small = {};
+  small.max_layers = 2;
+  store_ = std::make_unique<ImageStore>(root_, small);
+  ASSERT_TRUE(store_->open().ok());
+  expect_refused(store_->load(save({{{"a", "1"}}, {{"b", "1"}}, {{"c", "1"}}})), "more than the limit of 2");
+}
+
+TEST_F(HostileImageTest, TheStoreIsPrivate) {
+  struct stat st {};
+  ASSERT_EQ(stat((root_ + "/images").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  ASSERT_EQ(stat(store_->scratch_dir().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
 }
 
 }  // namespace
