@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
 
 #include "cli/units.h"
+#include "common/seccomp_profile.h"
 
 namespace shoal::cli {
 
@@ -26,6 +28,8 @@ void add_common_flags(FlagSet& fs, bool update) {
   fs.add("hostname", 0, "string", "Container hostname");
   fs.add("entrypoint", 0, "command", "Overwrite the default ENTRYPOINT of the image");
   fs.add_bool("read-only", 0, "Mount the container's root filesystem as read only");
+  fs.add("security-opt", 0, "list",
+         "Security options: seccomp=unconfined|default|<profile file>, no-new-privileges[=true|false]");
   fs.add_bool("init", 0, "Use an init inside each service container to forward signals and reap processes");
   fs.add_bool("tty", 't', "Allocate a pseudo-TTY");
   fs.add("stop-grace-period", 0, "duration", "Time to wait before force killing a container (ns|us|ms|s|m|h) (default 10s)");
@@ -350,8 +354,59 @@ Status apply_resources(const FlagSet& fs, json& task) {
   return ok_status();
 }
 
+// A Docker-format seccomp profile file for --security-opt seccomp=FILE:
+// read (a regular file, at most 1 MiB) and checked here, so a typo fails
+// before anything is sent.
+Result<std::string> read_seccomp_file(const std::string& path) {
+  std::error_code ec;
+  auto st = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::is_regular_file(st)) {
+    return invalid_argument("opening seccomp profile (" + path + ") failed: not a readable regular file");
+  }
+  if (std::filesystem::file_size(path, ec) > (1u << 20)) {
+    return invalid_argument("seccomp profile " + path + " is larger than 1 MiB");
+  }
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in.good() && !in.eof()) return invalid_argument("reading seccomp profile " + path + " failed");
+  auto parsed = parse_seccomp_profile(text.str());
+  if (!parsed.ok()) return invalid_argument("invalid seccomp profile " + path + ": " + parsed.status().message());
+  return text.str();
+}
+
+// --security-opt, as docker run spells it, into ContainerSpec.Privileges
+// (Seccomp {Mode, Profile} and NoNewPrivileges, API 1.44 names).
+Status apply_security_opts(const FlagSet& fs, json& cs) {
+  for (const auto& opt : fs.list("security-opt")) {
+    size_t sep = opt.find_first_of("=:");
+    const std::string key = opt.substr(0, sep), value = sep == std::string::npos ? "" : opt.substr(sep + 1);
+    if (!cs.contains("Privileges") || !cs["Privileges"].is_object()) cs["Privileges"] = json::object();
+    json& priv = cs["Privileges"];
+    if (key == "seccomp" && !value.empty()) {
+      if (value == "unconfined" || value == "default") {
+        priv["Seccomp"] = {{"Mode", value}};
+      } else {
+        auto text = read_seccomp_file(value);
+        if (!text.ok()) return flag_value_error(opt, "security-opt", text.status());
+        priv["Seccomp"] = {{"Mode", "custom"}, {"Profile", *text}};
+      }
+    } else if (key == "no-new-privileges" && (value.empty() || value == "true" || value == "false")) {
+      if (value == "false") priv.erase("NoNewPrivileges");
+      else priv["NoNewPrivileges"] = true;
+    } else {
+      return flag_value_error(opt, "security-opt",
+                              invalid_argument("use seccomp=unconfined|default|<profile file> or "
+                                               "no-new-privileges[=true|false] (other options are not supported)"));
+    }
+    if (priv.empty()) cs.erase("Privileges");
+  }
+  return ok_status();
+}
+
 // Flags shared by create and update that set plain ContainerSpec fields.
 Status apply_container_fields(const FlagSet& fs, json& cs) {
+  SHOAL_RETURN_IF_ERROR(apply_security_opts(fs, cs));
   if (fs.changed("workdir")) cs["Dir"] = fs.str("workdir");
   if (fs.changed("user")) cs["User"] = fs.str("user");
   if (fs.changed("hostname")) cs["Hostname"] = fs.str("hostname");

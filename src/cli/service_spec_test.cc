@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <fstream>
+
 namespace shoal::cli {
 namespace {
 
@@ -125,6 +128,53 @@ TEST(ServiceSpec, UpdateReplicasOnGlobalFails) {
   add_service_update_flags(fs);
   ASSERT_TRUE(fs.parse({"--replicas", "3", "x"}).ok());
   EXPECT_FALSE(apply_update_flags(fs, base).ok());
+}
+
+}  // namespace
+}  // namespace shoal::cli
+
+namespace shoal::cli {
+namespace {
+
+Result<json> try_create(const std::vector<std::string>& args) {
+  FlagSet fs("shoal service create", "[OPTIONS] IMAGE [COMMAND] [ARG...]", "Create a new service");
+  add_service_create_flags(fs);
+  SHOAL_RETURN_IF_ERROR(fs.parse(args));
+  return build_create_spec(fs);
+}
+
+TEST(ServiceSpec, SecurityOpts) {
+  json cs = create({"--security-opt", "seccomp=unconfined", "--security-opt", "no-new-privileges", "busybox"})
+                ["TaskTemplate"]["ContainerSpec"];
+  EXPECT_EQ(cs["Privileges"], json::parse(R"({"Seccomp":{"Mode":"unconfined"},"NoNewPrivileges":true})"));
+  cs = create({"--security-opt", "no-new-privileges=false", "busybox"})["TaskTemplate"]["ContainerSpec"];
+  EXPECT_FALSE(cs.contains("Privileges"));
+  const std::string file = ::testing::TempDir() + "/shoal-profile.json";
+  const std::string profile = R"({"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_ERRNO"}]})";
+  std::ofstream(file) << profile;
+  cs = create({"--security-opt", "seccomp=" + file, "busybox"})["TaskTemplate"]["ContainerSpec"];
+  EXPECT_EQ(cs["Privileges"]["Seccomp"]["Mode"], "custom");
+  EXPECT_EQ(cs["Privileges"]["Seccomp"]["Profile"], profile);
+  std::ofstream(file, std::ios::trunc) << R"({"defaultAction":"ALLOW"})";
+  auto bad = try_create({"--security-opt", "seccomp=" + file, "busybox"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("invalid seccomp profile"), std::string::npos) << bad.status().message();
+  auto missing = try_create({"--security-opt", "seccomp=/no/such/profile.json", "busybox"});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("/no/such/profile.json"), std::string::npos);
+  auto other = try_create({"--security-opt", "apparmor=x", "busybox"});
+  ASSERT_FALSE(other.ok());
+  EXPECT_NE(other.status().message().find("not supported"), std::string::npos);
+  std::remove(file.c_str());
+}
+
+TEST(ServiceSpec, UpdateSecurityOpts) {
+  json base = create({"--name", "web", "--security-opt", "no-new-privileges", "busybox"});
+  json s = update(base, {"--security-opt", "seccomp=unconfined", "web"});
+  EXPECT_EQ(s["TaskTemplate"]["ContainerSpec"]["Privileges"],
+            json::parse(R"({"Seccomp":{"Mode":"unconfined"},"NoNewPrivileges":true})"));
+  s = update(s, {"--security-opt", "no-new-privileges=false", "--security-opt", "seccomp=default", "web"});
+  EXPECT_EQ(s["TaskTemplate"]["ContainerSpec"]["Privileges"], json::parse(R"({"Seccomp":{"Mode":"default"}})"));
 }
 
 }  // namespace
