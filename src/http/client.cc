@@ -5,8 +5,12 @@
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/http.hpp>
+#include <poll.h>
+
 #include <mutex>
+#include <set>
 #include <variant>
 
 namespace shoal::http {
@@ -17,17 +21,62 @@ namespace bhttp = beast::http;
 
 namespace {
 
+using TlsStream = net::ssl::stream<net::ip::tcp::socket>;
+enum class Transport { kUnix, kTcp, kTls };
+
 struct Conn {
   net::io_context ioc;
-  std::variant<net::local::stream_protocol::socket, net::ip::tcp::socket> sock;
-  explicit Conn(bool unix_socket)
-      : sock(unix_socket ? decltype(sock)(net::local::stream_protocol::socket(ioc))
-                         : decltype(sock)(net::ip::tcp::socket(ioc))) {}
+  // Index = Transport. A TLS stream is neither movable nor assignable in
+  // Boost 1.74, so it sits behind a pointer.
+  std::variant<net::local::stream_protocol::socket, net::ip::tcp::socket, std::unique_ptr<TlsStream>> sock;
   beast::flat_buffer buf;
 
+  Conn(Transport t, net::ssl::context* ssl)
+      : sock(t == Transport::kUnix  ? decltype(sock)(std::in_place_index<0>, ioc)
+             : t == Transport::kTcp ? decltype(sock)(std::in_place_index<1>, ioc)
+                                    : decltype(sock)(std::in_place_index<2>, std::make_unique<TlsStream>(ioc, *ssl))) {}
+
+  // Calls f with the stream requests are written to and read from.
+  template <typename F>
+  void with_stream(F&& f) {
+    std::visit(
+        [&](auto& s) {
+          if constexpr (std::is_same_v<std::decay_t<decltype(s)>, std::unique_ptr<TlsStream>>) {
+            f(*s);
+          } else {
+            f(s);
+          }
+        },
+        sock);
+  }
+  int native_fd() {
+    if (auto* t = std::get_if<2>(&sock)) return (*t)->lowest_layer().native_handle();
+    int fd = -1;
+    std::visit(
+        [&](auto& s) {
+          if constexpr (!std::is_same_v<std::decay_t<decltype(s)>, std::unique_ptr<TlsStream>>) fd = s.native_handle();
+        },
+        sock);
+    return fd;
+  }
+  // An idle pooled connection the server has closed (or that has bytes
+  // nobody asked for) must not carry a request: checked before reuse, so a
+  // request is never sent where it would only be lost.
+  bool stale() {
+    pollfd p{native_fd(), POLLIN | POLLRDHUP, 0};
+    return ::poll(&p, 1, 0) != 0;
+  }
   void close() {
     beast::error_code ec;
-    std::visit([&](auto& s) { s.close(ec); }, sock);
+    if (auto* t = std::get_if<2>(&sock)) {
+      (*t)->lowest_layer().close(ec);
+      return;
+    }
+    std::visit(
+        [&](auto& s) {
+          if constexpr (!std::is_same_v<std::decay_t<decltype(s)>, std::unique_ptr<TlsStream>>) s.close(ec);
+        },
+        sock);
   }
   // Runs queued async work for at most `d`; false on timeout (socket closed).
   bool run_for(std::chrono::milliseconds d, const bool& done) {
@@ -47,28 +96,92 @@ struct Conn {
   }
 };
 
+bool idempotent_method(const std::string& m) { return m == "GET" || m == "HEAD" || m == "OPTIONS"; }
+
+constexpr char kOutcomeUnknown[] = "outcome unknown: ";
+
 }  // namespace
 
 struct Client::Pool {
-  bool unix_socket = true;
+  Transport transport = Transport::kUnix;
+  std::unique_ptr<net::ssl::context> ssl;  // kTls only
+  Status setup;                            // why the client cannot be used (bad TLS files), else ok
   std::string path;
   std::string host;
   std::string port;
   std::mutex mu;
   std::vector<std::unique_ptr<Conn>> idle;
+  bool cancelled = false;     // cancel() was called
+  std::set<Conn*> in_flight;  // connections a request is using now
 };
 
-Client::Client(std::string endpoint) : endpoint_(std::move(endpoint)), pool_(std::make_unique<Pool>()) {
+namespace {
+
+// Registers a request's connection with the pool for cancel(); false if the
+// client is already cancelled.
+bool track(Client::Pool& p, Conn* c) {
+  std::lock_guard lk(p.mu);
+  if (p.cancelled) return false;
+  p.in_flight.insert(c);
+  return true;
+}
+
+void untrack(Client::Pool& p, Conn* c) {
+  std::lock_guard lk(p.mu);
+  p.in_flight.erase(c);
+}
+
+}  // namespace
+
+void Client::cancel() {
+  std::lock_guard lk(pool_->mu);
+  pool_->cancelled = true;
+  pool_->idle.clear();
+  // Closing the socket on its own io_context (post is thread-safe) ends the
+  // pending operations of the request thread's run_for at once.
+  for (Conn* c : pool_->in_flight) net::post(c->ioc, [c] { c->close(); });
+}
+
+namespace {
+
+Status tls_setup(Client::Pool& p, const TlsOptions& tls, const std::string& endpoint) {
+  if (tls.ca_file.empty()) {
+    return invalid_argument("https endpoint " + endpoint + " needs a CA certificate to verify the server against");
+  }
+  p.ssl = std::make_unique<net::ssl::context>(net::ssl::context::tls_client);
+  p.ssl->set_options(net::ssl::context::no_sslv2 | net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+                     net::ssl::context::no_tlsv1_1);
+  beast::error_code ec;
+  p.ssl->load_verify_file(tls.ca_file, ec);
+  if (ec) return invalid_argument("loading the CA certificate " + tls.ca_file + ": " + ec.message());
+  p.ssl->set_verify_mode(net::ssl::verify_peer, ec);
+  if (!tls.cert_file.empty()) {
+    p.ssl->use_certificate_chain_file(tls.cert_file, ec);
+    if (ec) return invalid_argument("loading the client certificate " + tls.cert_file + ": " + ec.message());
+    p.ssl->use_private_key_file(tls.key_file, net::ssl::context::pem, ec);
+    if (ec) return invalid_argument("loading the client key " + tls.key_file + ": " + ec.message());
+  }
+  return ok_status();
+}
+
+}  // namespace
+
+Client::Client(std::string endpoint, TlsOptions tls) : endpoint_(std::move(endpoint)), pool_(std::make_unique<Pool>()) {
   if (endpoint_.rfind("unix://", 0) == 0) {
     pool_->path = endpoint_.substr(7);
   } else {
-    pool_->unix_socket = false;
+    pool_->transport = endpoint_.rfind("https://", 0) == 0 ? Transport::kTls : Transport::kTcp;
+    if (pool_->transport == Transport::kTls) pool_->setup = tls_setup(*pool_, tls, endpoint_);
     std::string hp = endpoint_.substr(endpoint_.find("://") == std::string::npos ? 0 : endpoint_.find("://") + 3);
     auto slash = hp.find('/');
     if (slash != std::string::npos) hp = hp.substr(0, slash);
     auto colon = hp.rfind(':');
     pool_->host = hp.substr(0, colon);
-    pool_->port = colon == std::string::npos ? "80" : hp.substr(colon + 1);
+    pool_->port = colon == std::string::npos ? (pool_->transport == Transport::kTls ? "443" : "80")
+                                             : hp.substr(colon + 1);
+    if (pool_->host.size() > 2 && pool_->host.front() == '[' && pool_->host.back() == ']') {
+      pool_->host = pool_->host.substr(1, pool_->host.size() - 2);
+    }
   }
 }
 
@@ -78,28 +191,51 @@ namespace {
 
 Status connect(Conn& c, Client::Pool& p, std::chrono::milliseconds timeout, const std::string& endpoint);
 
+bool is_cancelled(Client::Pool& p) {
+  std::lock_guard lk(p.mu);
+  return p.cancelled;
+}
+
 }  // namespace
 
+bool Client::outcome_unknown(const Status& st) {
+  return !st.ok() && st.message().rfind(kOutcomeUnknown, 0) == 0;
+}
+
 Result<Response> Client::request(const std::string& method, const std::string& target, const std::string& body,
-                                 const Headers& headers, std::chrono::milliseconds timeout) {
+                                 const Headers& headers, std::chrono::milliseconds timeout, Idempotent idempotent) {
+  SHOAL_RETURN_IF_ERROR(pool_->setup);
+  // Only a request that is safe to repeat may be sent again after a pooled
+  // connection failed under it: the server may have applied the first one.
+  const bool may_resend = idempotent == Idempotent::kYes || idempotent_method(method);
   for (int attempt = 0; attempt < 2; ++attempt) {
     std::unique_ptr<Conn> c;
     bool reused = false;
     {
       std::lock_guard lk(pool_->mu);
-      if (!pool_->idle.empty()) {
+      while (!pool_->idle.empty() && !c) {
         c = std::move(pool_->idle.back());
         pool_->idle.pop_back();
-        reused = true;
+        if (c->stale()) c.reset();  // closed by the server while idle: nothing was sent on it
       }
+      reused = c != nullptr;
     }
-    if (!c) {
-      c = std::make_unique<Conn>(pool_->unix_socket);
+    if (!c) c = std::make_unique<Conn>(pool_->transport, pool_->ssl.get());
+    auto cancelled = [&] { return unavailable("request to " + endpoint_ + " cancelled: the client is shutting down"); };
+    if (!track(*pool_, c.get())) return cancelled();
+    struct Untrack {  // ends the tracking when the request ends, whichever way
+      Client::Pool& p;
+      Conn* c;
+      ~Untrack() {
+        if (c) untrack(p, c);
+      }
+    } untrack_on_exit{*pool_, c.get()};
+    if (!reused) {
       Status st = connect(*c, *pool_, timeout, endpoint_);
-      if (!st.ok()) return st;
+      if (!st.ok()) return is_cancelled(*pool_) ? cancelled() : st;  // nothing was sent
     }
     bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
-    req.set(bhttp::field::host, pool_->unix_socket ? "localhost" : pool_->host);
+    req.set(bhttp::field::host, pool_->transport == Transport::kUnix ? "localhost" : pool_->host);
     req.set(bhttp::field::user_agent, "shoal");
     for (const auto& [k, v] : headers) req.set(k, v);
     if (!body.empty() && headers.find("Content-Type") == headers.end()) {
@@ -112,28 +248,31 @@ Result<Response> Client::request(const std::string& method, const std::string& t
     bool done = false;
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(256ull * 1024 * 1024);
-    std::visit(
-        [&](auto& s) {
-          bhttp::async_write(s, req, [&](beast::error_code e, size_t) {
-            if (e) {
-              ec = e;
-              done = true;
-              return;
-            }
-            bhttp::async_read(s, c->buf, parser, [&](beast::error_code e2, size_t) {
-              ec = e2;
-              done = true;
-            });
-          });
-        },
-        c->sock);
+    c->with_stream([&](auto& s) {
+      bhttp::async_write(s, req, [&](beast::error_code e, size_t) {
+        if (e) {
+          ec = e;
+          done = true;
+          return;
+        }
+        bhttp::async_read(s, c->buf, parser, [&](beast::error_code e2, size_t) {
+          ec = e2;
+          done = true;
+        });
+      });
+    });
+    const std::string what = method + " " + target + " to " + endpoint_;
     if (!c->run_for(timeout, done)) {
-      return deadline_exceeded("no answer from " + endpoint_ + " within " + std::to_string(timeout.count()) + " ms");
+      if (is_cancelled(*pool_)) return cancelled();
+      return deadline_exceeded(kOutcomeUnknown + what + ": no answer within " + std::to_string(timeout.count()) +
+                               " ms; it may or may not have been applied");
     }
     if (ec) {
       c->close();
-      if (reused) continue;  // the server closed an idle connection: retry once
-      return unavailable("talking to " + endpoint_ + ": " + ec.message());
+      if (is_cancelled(*pool_)) return cancelled();
+      if (reused && may_resend) continue;  // the server closed the connection under us: once more, fresh
+      return unavailable(kOutcomeUnknown + what + " failed after it was sent (" + ec.message() +
+                         "); it may or may not have been applied: read the state before trying again");
     }
     auto& res = parser.get();
     Response out;
@@ -142,33 +281,36 @@ Result<Response> Client::request(const std::string& method, const std::string& t
     out.body = std::move(res.body());
     if (res.keep_alive()) {
       std::lock_guard lk(pool_->mu);
-      if (pool_->idle.size() < 8) pool_->idle.push_back(std::move(c));
+      pool_->in_flight.erase(c.get());
+      untrack_on_exit.c = nullptr;
+      if (!pool_->cancelled && pool_->idle.size() < 8) pool_->idle.push_back(std::move(c));
     }
     return out;
   }
-  return unavailable("talking to " + endpoint_ + ": connection closed");
+  return unavailable(kOutcomeUnknown + method + " " + target + " to " + endpoint_ + ": the connection closed twice");
 }
 
 Status Client::stream(const std::string& method, const std::string& target, const std::string& body,
                       const std::function<bool(const std::string&)>& on_data, const std::atomic<bool>& cancel,
                       int* status_out) {
-  Conn c(pool_->unix_socket);
+  SHOAL_RETURN_IF_ERROR(pool_->setup);
+  Conn c(pool_->transport, pool_->ssl.get());
   SHOAL_RETURN_IF_ERROR(connect(c, *pool_, std::chrono::seconds(10), endpoint_));
   bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
-  req.set(bhttp::field::host, pool_->unix_socket ? "localhost" : pool_->host);
+  req.set(bhttp::field::host, pool_->transport == Transport::kUnix ? "localhost" : pool_->host);
   if (!body.empty()) req.set(bhttp::field::content_type, "application/json");
   req.body() = body;
   req.prepare_payload();
   beast::error_code ec;
   bool done = false;
-  std::visit([&](auto& s) { bhttp::async_write(s, req, [&](beast::error_code e, size_t) { ec = e; done = true; }); },
-             c.sock);
+  c.with_stream([&](auto& s) { bhttp::async_write(s, req, [&](beast::error_code e, size_t) { ec = e; done = true; }); });
   if (!c.run_for(std::chrono::seconds(10), done) || ec) return unavailable("sending to " + endpoint_ + " failed");
   bhttp::response_parser<bhttp::buffer_body> parser;
   parser.body_limit(boost::none);
   done = false;
-  std::visit([&](auto& s) { bhttp::async_read_header(s, c.buf, parser, [&](beast::error_code e, size_t) { ec = e; done = true; }); },
-             c.sock);
+  c.with_stream([&](auto& s) {
+    bhttp::async_read_header(s, c.buf, parser, [&](beast::error_code e, size_t) { ec = e; done = true; });
+  });
   while (!done) {
     if (cancel) {
       c.close();
@@ -185,9 +327,9 @@ Status Client::stream(const std::string& method, const std::string& target, cons
     parser.get().body().size = sizeof buf;
     done = false;
     size_t got = 0;
-    std::visit([&](auto& s) {
+    c.with_stream([&](auto& s) {
       bhttp::async_read_some(s, c.buf, parser, [&](beast::error_code e, size_t) { ec = e; done = true; });
-    }, c.sock);
+    });
     while (!done) {
       if (cancel) {
         c.close();
@@ -214,11 +356,12 @@ namespace {
 Status connect(Conn& c, Client::Pool& p, std::chrono::milliseconds timeout, const std::string& endpoint) {
   beast::error_code ec;
   bool done = false;
-  if (p.unix_socket) {
-    auto& s = std::get<net::local::stream_protocol::socket>(c.sock);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  if (p.transport == Transport::kUnix) {
+    auto& s = std::get<0>(c.sock);
     s.async_connect(net::local::stream_protocol::endpoint(p.path), [&](beast::error_code e) { ec = e; done = true; });
   } else {
-    auto& s = std::get<net::ip::tcp::socket>(c.sock);
+    net::ip::tcp::socket& s = p.transport == Transport::kTcp ? std::get<1>(c.sock) : std::get<2>(c.sock)->next_layer();
     net::ip::tcp::resolver r(c.ioc);
     auto eps = r.resolve(p.host, p.port, ec);
     if (ec) return unavailable("cannot resolve " + endpoint + ": " + ec.message());
@@ -226,6 +369,26 @@ Status connect(Conn& c, Client::Pool& p, std::chrono::milliseconds timeout, cons
   }
   if (!c.run_for(timeout, done)) return deadline_exceeded("connecting to " + endpoint + " timed out");
   if (ec) return unavailable("cannot connect to " + endpoint + ": " + ec.message());
+  if (p.transport != Transport::kTls) return ok_status();
+  // TLS: the server must present a certificate of our CA naming the host we
+  // dialled (an IP SAN for an address, a DNS SAN for a name).
+  TlsStream& t = *std::get<2>(c.sock);
+  beast::error_code addr_ec;
+  net::ip::make_address(p.host, addr_ec);
+  if (addr_ec && !SSL_set_tlsext_host_name(t.native_handle(), p.host.c_str())) {
+    return internal_error("setting the TLS server name for " + endpoint + " failed");
+  }
+  t.set_verify_callback(net::ssl::host_name_verification(p.host));
+  done = false;
+  t.async_handshake(net::ssl::stream_base::client, [&](beast::error_code e) { ec = e; done = true; });
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  if (!c.run_for(std::max(left, std::chrono::milliseconds(1)), done)) {
+    return deadline_exceeded("TLS handshake with " + endpoint + " timed out");
+  }
+  if (ec) {
+    return unavailable("TLS handshake with " + endpoint + " failed (" + ec.message() +
+                       "): the server's certificate must be issued by the swarm's CA for " + p.host);
+  }
   return ok_status();
 }
 

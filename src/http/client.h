@@ -14,18 +14,47 @@
 
 namespace shoal::http {
 
+// TLS for an "https://" endpoint: the server is verified against ca_file
+// (and must name the dialled host in its certificate); cert_file/key_file,
+// when given, are presented as the client certificate.
+struct TlsOptions {
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+};
+
+// Whether a request may be sent again on a fresh connection when the pooled
+// connection it went out on fails. kByMethod: only GET, HEAD and OPTIONS.
+// kYes: the caller knows this request is safe to repeat (a read sent as POST,
+// as etcd's gateway takes them).
+enum class Idempotent { kByMethod, kYes };
+
 class Client {
  public:
-  // endpoint: "unix:///path/to.sock", "http://host:port" or "tcp://host:port".
-  explicit Client(std::string endpoint);
+  // endpoint: "unix:///path/to.sock", "http://host:port", "tcp://host:port"
+  // or "https://host:port" (with `tls`). Bad TLS files make every request
+  // fail with kInvalidArgument naming the file.
+  explicit Client(std::string endpoint, TlsOptions tls = {});
   ~Client();
 
   // Sends one request; a transport failure (connect refused, timeout, reset)
   // is a kUnavailable/kDeadlineExceeded Status naming the endpoint. HTTP error
   // statuses are returned as Responses, not as errors.
+  //
+  // Never sends a request twice by itself unless `idempotent` allows it: a
+  // pooled connection found closed before sending is replaced (nothing was
+  // sent), but one that fails after the request went out makes a
+  // non-idempotent request fail with a Status for which outcome_unknown() is
+  // true (the server may have applied it: re-read before retrying). Failures
+  // before anything was sent (connect refused) are not outcome-unknown.
   Result<Response> request(const std::string& method, const std::string& target,
                            const std::string& body = "", const Headers& headers = {},
-                           std::chrono::milliseconds timeout = std::chrono::seconds(30));
+                           std::chrono::milliseconds timeout = std::chrono::seconds(30),
+                           Idempotent idempotent = Idempotent::kByMethod);
+
+  // True for a failure of request() after the request may have reached the
+  // server (written, then no complete answer).
+  static bool outcome_unknown(const Status& st);
 
   // Streams a response body: on_data is called with each piece of body as it
   // arrives, until the server ends the body, on_data returns false, or
@@ -34,6 +63,12 @@ class Client {
   Status stream(const std::string& method, const std::string& target, const std::string& body,
                 const std::function<bool(const std::string&)>& on_data,
                 const std::atomic<bool>& cancel, int* status_out = nullptr);
+
+  // Makes every request in flight on this client return at once (kUnavailable,
+  // "cancelled"), and every later one fail without being sent: for an owner
+  // that is shutting down and must not wait out long polls and timeouts.
+  // Sticky; thread-safe.
+  void cancel();
 
   const std::string& endpoint() const { return endpoint_; }
 

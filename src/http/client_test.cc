@@ -1,0 +1,173 @@
+// The client never resends a non-idempotent request by itself. A raw unix
+// socket server (no Beast) plays a server that closes a kept-alive
+// connection right after reading the next request on it, unanswered: the
+// race a stale pooled connection creates, made deterministic.
+#include "http/client.h"
+
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace shoal::http {
+namespace {
+
+constexpr char kOk[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok";
+
+class RawServer {
+ public:
+  RawServer() : path_("/tmp/shoal-client-test-" + std::to_string(getpid()) + ".sock") {
+    unlink(path_.c_str());
+    fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::strncpy(a.sun_path, path_.c_str(), sizeof a.sun_path - 1);
+    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    EXPECT_EQ(listen(fd_, 8), 0);
+  }
+  ~RawServer() {
+    close(fd_);
+    unlink(path_.c_str());
+  }
+  std::string endpoint() const { return "unix://" + path_; }
+  int accept_one() {
+    int c = accept(fd_, nullptr, nullptr);
+    if (c >= 0) ++connections;
+    return c;
+  }
+  // Reads one request (headers and a Content-Length body) from c.
+  bool read_request(int c) {
+    std::string data;
+    char buf[4096];
+    while (true) {
+      auto end = data.find("\r\n\r\n");
+      if (end != std::string::npos) {
+        size_t len = 0;
+        auto cl = data.find("Content-Length: ");
+        if (cl != std::string::npos && cl < end) len = std::stoul(data.substr(cl + 16));
+        if (data.size() >= end + 4 + len) break;
+      }
+      ssize_t n = read(c, buf, sizeof buf);
+      if (n <= 0) return false;
+      data.append(buf, static_cast<size_t>(n));
+    }
+    ++requests;
+    return true;
+  }
+  std::atomic<int> connections{0};
+  std::atomic<int> requests{0};
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+void send_all(int c, const std::string& s) { ASSERT_EQ(write(c, s.data(), s.size()), static_cast<ssize_t>(s.size())); }
+
+// First request answered and kept alive; the second read, then the
+// connection closed unanswered. Any further connection is answered.
+void serve_then_drop(RawServer& srv, std::atomic<bool>& stop) {
+  int c = srv.accept_one();
+  ASSERT_TRUE(srv.read_request(c));
+  send_all(c, kOk);
+  ASSERT_TRUE(srv.read_request(c));
+  close(c);
+  while (!stop) {
+    int d = srv.accept_one();
+    if (d < 0 || stop) {
+      if (d >= 0) close(d);
+      return;
+    }
+    if (srv.read_request(d)) send_all(d, kOk);
+    close(d);
+  }
+}
+
+void unblock_accept(RawServer& srv, std::atomic<bool>& stop) {
+  stop = true;
+  Client poke(srv.endpoint());
+  (void)poke.request("GET", "/stop", "", {}, std::chrono::milliseconds(200));
+}
+
+TEST(ClientRetry, NonIdempotentRequestIsNotResentAndReportsOutcomeUnknown) {
+  for (const char* method : {"POST", "PUT", "DELETE", "PATCH"}) {
+    RawServer srv;
+    std::atomic<bool> stop{false};
+    std::thread t([&] { serve_then_drop(srv, stop); });
+    Client c(srv.endpoint());
+    auto first = c.request(method, "/a", "x");
+    ASSERT_TRUE(first.ok()) << first.status().message();
+    auto second = c.request(method, "/b", "y");
+    ASSERT_FALSE(second.ok()) << method;
+    EXPECT_TRUE(Client::outcome_unknown(second.status())) << second.status().message();
+    EXPECT_NE(second.status().message().find("may or may not have been applied"), std::string::npos);
+    EXPECT_EQ(srv.requests.load(), 2) << method << " was sent again";
+    EXPECT_EQ(srv.connections.load(), 1);
+    unblock_accept(srv, stop);
+    t.join();
+  }
+}
+
+TEST(ClientRetry, IdempotentRequestIsResentOnAFreshConnection) {
+  for (auto [method, idem] : {std::pair{"GET", Idempotent::kByMethod}, std::pair{"POST", Idempotent::kYes}}) {
+    RawServer srv;
+    std::atomic<bool> stop{false};
+    std::thread t([&] { serve_then_drop(srv, stop); });
+    Client c(srv.endpoint());
+    ASSERT_TRUE(c.request(method, "/a", "", {}, std::chrono::seconds(5), idem).ok());
+    auto second = c.request(method, "/b", "", {}, std::chrono::seconds(5), idem);
+    ASSERT_TRUE(second.ok()) << second.status().message();
+    EXPECT_EQ(second->body, "ok");
+    EXPECT_EQ(srv.requests.load(), 3);  // the lost one, and once more on a new connection
+    EXPECT_EQ(srv.connections.load(), 2);
+    unblock_accept(srv, stop);
+    t.join();
+  }
+}
+
+TEST(ClientRetry, PooledConnectionClosedWhileIdleIsReplacedBeforeSending) {
+  RawServer srv;
+  std::atomic<bool> closed{false};
+  std::thread t([&] {
+    int c = srv.accept_one();
+    ASSERT_TRUE(srv.read_request(c));
+    send_all(c, kOk);
+    close(c);  // the server ends the idle connection
+    closed = true;
+    int d = srv.accept_one();
+    if (srv.read_request(d)) send_all(d, kOk);
+    close(d);
+  });
+  Client c(srv.endpoint());
+  ASSERT_TRUE(c.request("POST", "/a", "x").ok());
+  while (!closed) std::this_thread::yield();
+  auto second = c.request("POST", "/b", "y");
+  ASSERT_TRUE(second.ok()) << second.status().message();
+  EXPECT_EQ(srv.requests.load(), 2);
+  EXPECT_EQ(srv.connections.load(), 2);
+  t.join();
+}
+
+TEST(ClientRetry, ConnectFailureIsNotOutcomeUnknown) {
+  Client c("unix:///tmp/shoal-client-test-no-such.sock");
+  auto r = c.request("POST", "/a", "x");
+  ASSERT_FALSE(r.ok());
+  EXPECT_FALSE(Client::outcome_unknown(r.status()));
+}
+
+TEST(ClientTls, BadFilesAreAClearError) {
+  Client c("https://127.0.0.1:1", TlsOptions{"/nonexistent/ca.crt", "", ""});
+  auto r = c.request("GET", "/");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("/nonexistent/ca.crt"), std::string::npos);
+  EXPECT_EQ(Client("https://127.0.0.1:1").request("GET", "/").status().code(), Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace shoal::http
