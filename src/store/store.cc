@@ -11,10 +11,31 @@ namespace {
 
 constexpr char kRoot[] = "/shoal/";
 constexpr char kNamesPrefix[] = "/shoal/names/services/";
+constexpr char kSlotsPrefix[] = "/shoal/slots/";
 constexpr int kMaxAttempts = 20;
+constexpr int kMaxUnknownOutcomes = 3;  // writes of unknown outcome re-read and retried per chunk
+constexpr int kRereadAttempts = 3;
 constexpr size_t kParallelChunks = 4;  // transactions of one batch in flight at once
 
 std::string name_key(const std::string& name) { return kNamesPrefix + name; }
+
+bool has_prefix(const std::string& s, const char* p) { return s.rfind(p, 0) == 0; }
+
+// The slot a task claims while it is live: replicated tasks only (slot > 0).
+std::string slot_key(const Task& t) {
+  return std::string(kSlotsPrefix) + t.service_id + "/" + std::to_string(t.slot);
+}
+bool claims_slot(const Task& t) {
+  return t.slot > 0 && !t.service_id.empty() && t.desired_state <= TaskState::kRunning;
+}
+
+// A task update that takes a live task out of its slot releases the claim.
+template <typename T>
+void add_release(const T& before, const T& after, std::vector<TxnOp>* ops) {
+  if constexpr (std::is_same_v<T, Task>) {
+    if (claims_slot(before) && !claims_slot(after)) ops->push_back({TxnOp::Type::kDelete, slot_key(before), "", 0});
+  }
+}
 
 bool parse_key(const std::string& key, Kind* kind, std::string* id) {
   static const std::pair<const char*, Kind> kKinds[] = {{"clusters", Kind::kCluster},
@@ -39,7 +60,7 @@ bool parse_key(const std::string& key, Kind* kind, std::string* id) {
 template <typename T>
 Result<T> decode(const KeyValue& kv) {
   try {
-    T v = json::parse(kv.value).get<T>();
+    T v = from_stored<T>(json::parse(kv.value));
     v.version = static_cast<uint64_t>(kv.mod_revision);
     return v;
   } catch (const std::exception& e) {
@@ -49,8 +70,7 @@ Result<T> decode(const KeyValue& kv) {
 
 template <typename T>
 std::string encode(const T& v) {
-  json j = v;
-  return j.dump();
+  return to_stored(v).dump();
 }
 
 }  // namespace
@@ -83,26 +103,30 @@ struct Batch::Op {
   std::function<Status(const void* cached, int64_t mod_revision, std::vector<Compare>*, std::vector<TxnOp>*,
                        bool* write)>
       render_cached;
+  bool create = false;  // a create (committed after the batch's other ops, see commit())
 };
 
 namespace {
 
+// `reserve`: keys created with the object, holding its id (a service's
+// name, a task's slot); taken ones make the create fail.
 template <typename T>
-std::shared_ptr<Batch::Op> make_create(Kind kind, const T& v, const std::string& service_name) {
+std::shared_ptr<Batch::Op> make_create(Kind kind, const T& v, std::vector<std::string> reserve) {
   auto op = std::make_shared<Batch::Op>();
   op->kind = kind;
   op->id = v.id;
+  op->create = true;
   std::string key = object_key(kind, v.id);
   std::string value = encode(v);
-  op->render = [key, value, service_name, id = v.id](const std::optional<KeyValue>& cur,
-                                                      std::vector<Compare>* cmps,
-                                                      std::vector<TxnOp>* ops, bool* write) {
+  op->render = [key, value, reserve, id = v.id](const std::optional<KeyValue>& cur,
+                                                std::vector<Compare>* cmps,
+                                                std::vector<TxnOp>* ops, bool* write) {
     if (cur) return already_exists("object " + id + " already exists");
     cmps->push_back({key, Compare::Target::kCreateRevision, 0});
     ops->push_back({TxnOp::Type::kPut, key, value, 0});
-    if (!service_name.empty()) {
-      cmps->push_back({name_key(service_name), Compare::Target::kCreateRevision, 0});
-      ops->push_back({TxnOp::Type::kPut, name_key(service_name), id, 0});
+    for (const auto& r : reserve) {
+      cmps->push_back({r, Compare::Target::kCreateRevision, 0});
+      ops->push_back({TxnOp::Type::kPut, r, id, 0});
     }
     *write = true;
     return ok_status();
@@ -123,19 +147,23 @@ std::shared_ptr<Batch::Op> make_update(Kind kind, const std::string& id,
     if (!cur) return ok_status();  // gone: nothing to update
     auto obj = decode<T>(*cur);
     if (!obj.ok()) return obj.status();
+    T before = *obj;
     if (!fn(*obj)) return ok_status();
     cmps->push_back({key, Compare::Target::kModRevision, cur->mod_revision});
     ops->push_back({TxnOp::Type::kPut, key, encode(*obj), 0});
+    add_release(before, *obj, ops);
     *write = true;
     return ok_status();
   };
   op->render_cached = [key, fn](const void* cached, int64_t rev, std::vector<Compare>* cmps,
                                 std::vector<TxnOp>* ops, bool* write) -> Status {
     *write = false;
-    T obj = *static_cast<const T*>(cached);
+    const T& before = *static_cast<const T*>(cached);
+    T obj = before;
     if (!fn(obj)) return ok_status();
     cmps->push_back({key, Compare::Target::kModRevision, rev});
     ops->push_back({TxnOp::Type::kPut, key, encode(obj), 0});
+    add_release(before, obj, ops);
     *write = true;
     return ok_status();
   };
@@ -174,12 +202,16 @@ std::shared_ptr<Batch::Op> make_put_if_version(Kind kind, const T& v, std::strin
 
 }  // namespace
 
-void Batch::create(const Cluster& v) { ops_.push_back(make_create(Kind::kCluster, v, "")); }
-void Batch::create(const Node& v) { ops_.push_back(make_create(Kind::kNode, v, "")); }
+void Batch::create(const Cluster& v) { ops_.push_back(make_create(Kind::kCluster, v, {})); }
+void Batch::create(const Node& v) { ops_.push_back(make_create(Kind::kNode, v, {})); }
 void Batch::create(const Service& v) {
-  ops_.push_back(make_create(Kind::kService, v, v.spec.name));
+  ops_.push_back(make_create(Kind::kService, v, {name_key(v.spec.name)}));
 }
-void Batch::create(const Task& v) { ops_.push_back(make_create(Kind::kTask, v, "")); }
+void Batch::create(const Task& v) {
+  std::vector<std::string> reserve;
+  if (claims_slot(v)) reserve.push_back(slot_key(v));
+  ops_.push_back(make_create(Kind::kTask, v, std::move(reserve)));
+}
 void Batch::update_cluster(const std::string& id, Mutator<Cluster> fn) {
   ops_.push_back(make_update<Cluster>(Kind::kCluster, id, std::move(fn)));
 }
@@ -232,6 +264,10 @@ void Batch::remove(Kind kind, const std::string& id) {
       auto old = decode<Service>(*cur);
       if (old.ok()) ops->push_back({TxnOp::Type::kDelete, name_key(old->spec.name), "", 0});
     }
+    if (kind == Kind::kTask) {
+      auto old = decode<Task>(*cur);
+      if (old.ok() && claims_slot(*old)) ops->push_back({TxnOp::Type::kDelete, slot_key(*old), "", 0});
+    }
     *write = true;
     return ok_status();
   };
@@ -245,34 +281,101 @@ Store::Store(Backend& backend) : backend_(backend) {}
 Store::~Store() { stop(); }
 
 Status Store::start() {
-  SHOAL_RETURN_IF_ERROR(load());
+  SHOAL_RETURN_IF_ERROR(load(false));
   start_watch(revision() + 1);
+  resync_thread_ = std::thread([this] { resync_loop(); });
   return ok_status();
 }
 
 void Store::stop() {
-  stopped_ = true;
+  {
+    std::lock_guard lk(resync_mu_);
+    stopped_ = true;
+  }
+  resync_cv_.notify_all();
+  if (resync_thread_.joinable()) resync_thread_.join();
   std::unique_ptr<WatchHandle> w;
   {
     std::lock_guard lk(watch_mu_);
     w = std::move(watch_);
   }
   w.reset();
-  if (rewatch_thread_.joinable()) rewatch_thread_.join();
 }
 
-Status Store::load() {
+namespace {
+
+// The cached version of an object, if the cache has it.
+std::optional<uint64_t> cached_version(const StoreSnapshot& snap, Kind kind, const std::string& id) {
+  auto find = [&](const auto& map) -> std::optional<uint64_t> {
+    auto it = map.find(id);
+    if (it == map.end()) return std::nullopt;
+    return it->second.version;
+  };
+  switch (kind) {
+    case Kind::kCluster:
+      if (snap.cluster && snap.cluster->id == id) return snap.cluster->version;
+      return std::nullopt;
+    case Kind::kNode: return find(snap.nodes);
+    case Kind::kService: return find(snap.services);
+    case Kind::kTask: return find(snap.tasks);
+  }
+  return std::nullopt;
+}
+
+uint64_t event_version(const StoreEvent& ev) {
+  return std::visit(
+      [](const auto& o) -> uint64_t {
+        if constexpr (std::is_same_v<std::decay_t<decltype(o)>, std::monostate>) return 0;
+        else return o.version;
+      },
+      ev.object);
+}
+
+}  // namespace
+
+Status Store::load(bool announce) {
   auto r = backend_.range(kRoot, true);
   if (!r.ok()) return r.status().with_context("loading cluster state");
   std::vector<StoreEvent> decoded;
   for (const auto& kv : r->kvs) {
     if (auto ev = decode_event(kv, false)) decoded.push_back(std::move(*ev));
   }
+  std::vector<StoreEvent> out;
   {
     std::unique_lock lk(mu_);
-    snap_ = StoreSnapshot{};
-    for (auto& ev : decoded) apply_locked(ev);
-    snap_.revision = r->revision;
+    if (!announce) {
+      snap_ = StoreSnapshot{};
+      for (auto& ev : decoded) apply_locked(ev);
+    } else {
+      // Apply only the differences, so listeners hear of each one.
+      std::unordered_set<std::string> present;
+      for (auto& ev : decoded) {
+        present.insert(object_key(ev.kind, ev.id));
+        if (cached_version(snap_, ev.kind, ev.id) == event_version(ev)) continue;
+        if (apply_locked(ev)) out.push_back(std::move(ev));
+      }
+      std::vector<std::pair<Kind, std::string>> gone;
+      auto collect = [&](Kind kind, const auto& map) {
+        for (const auto& [id, _] : map)
+          if (!present.count(object_key(kind, id))) gone.push_back({kind, id});
+      };
+      if (snap_.cluster && !present.count(object_key(Kind::kCluster, snap_.cluster->id)))
+        gone.push_back({Kind::kCluster, snap_.cluster->id});
+      collect(Kind::kNode, snap_.nodes);
+      collect(Kind::kService, snap_.services);
+      collect(Kind::kTask, snap_.tasks);
+      for (auto& [kind, id] : gone) {
+        StoreEvent ev{StoreEvent::Type::kDelete, kind, id, r->revision, {}};
+        if (apply_locked(ev)) out.push_back(std::move(ev));
+      }
+    }
+    snap_.revision = std::max(snap_.revision, r->revision);
+  }
+  if (!out.empty()) {
+    LOG_INFO("store", "re-list after a watch gap found " << out.size() << " changes");
+    std::lock_guard lk(listeners_mu_);
+    for (const auto& e : out)
+      for (auto& [_, fn] : listeners_) fn(e);
   }
   {
     std::lock_guard lk(rev_mu_);
@@ -283,40 +386,45 @@ Status Store::load() {
 }
 
 void Store::start_watch(int64_t from_revision) {
+  if (stopped_) return;
   auto handle = backend_.watch(
       kRoot, from_revision, [this](const std::vector<WatchEvent>& evs) { on_events(evs); },
       [this](const Status& st) {
+        // Possibly on the watch's own thread, or inside watch(): only signal.
+        std::lock_guard lk(resync_mu_);
         if (stopped_) return;
         LOG_WARN("store", "watch ended (" << st.message() << "); re-listing");
-        // Re-list and re-watch off the watch's own thread.
-        if (rewatch_thread_.joinable()) rewatch_thread_.detach();
-        rewatch_thread_ = std::thread([this] {
-          while (!stopped_) {
-            std::unique_ptr<WatchHandle> old;
-            {
-              std::lock_guard lk(watch_mu_);
-              old = std::move(watch_);
-            }
-            old.reset();
-            if (load().ok()) {
-              start_watch(revision() + 1);
-              // Tell listeners everything may have changed.
-              std::vector<StoreEvent> all;
-              view([&](const StoreSnapshot& s) {
-                for (const auto& [id, v] : s.services) all.push_back({StoreEvent::Type::kUpdate, Kind::kService, id, s.revision, v});
-                for (const auto& [id, v] : s.nodes) all.push_back({StoreEvent::Type::kUpdate, Kind::kNode, id, s.revision, v});
-              });
-              std::lock_guard lk(listeners_mu_);
-              for (const auto& e : all)
-                for (auto& [_, fn] : listeners_) fn(e);
-              return;
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(500));
-          }
-        });
+        resync_needed_ = true;
+        resync_cv_.notify_all();
       });
   std::lock_guard lk(watch_mu_);
   watch_ = std::move(handle);
+}
+
+// Re-lists and re-watches after a watch gap, retrying every 500 ms while
+// the backend cannot be read.
+void Store::resync_loop() {
+  std::unique_lock lk(resync_mu_);
+  while (!stopped_) {
+    resync_cv_.wait(lk, [&] { return stopped_ || resync_needed_; });
+    if (stopped_) break;
+    resync_needed_ = false;
+    lk.unlock();
+    std::unique_ptr<WatchHandle> old;
+    {
+      std::lock_guard wl(watch_mu_);
+      old = std::move(watch_);
+    }
+    old.reset();  // no event of the dead watch after this
+    Status st = load(true);
+    if (st.ok()) start_watch(revision() + 1);
+    lk.lock();
+    if (!st.ok()) {
+      LOG_WARN("store", "re-list failed (" << st.message() << "); retrying");
+      resync_needed_ = true;
+      resync_cv_.wait_for(lk, std::chrono::milliseconds(500), [&] { return stopped_.load(); });
+    }
+  }
 }
 
 // Decodes a watched or listed key-value into an event (no lock needed: the
@@ -557,11 +665,35 @@ void Store::unsubscribe(uint64_t id) {
 // ---------------------------------------------------------------- commit
 
 Status Store::commit(Batch& batch, const std::optional<Fence>& fence) {
+  // Two phases: first everything but creates (it releases the slots that
+  // shut-down tasks held), then the creates (which claim slots). A create of
+  // an object the batch also touches otherwise keeps its place in phase one.
+  std::unordered_map<std::string, int> named;
+  for (const auto& op : batch.ops_) named[object_key(op->kind, op->id)]++;
+  std::vector<std::shared_ptr<Batch::Op>> first, creates;
+  for (const auto& op : batch.ops_) {
+    bool late = op->create && named[object_key(op->kind, op->id)] == 1;
+    (late ? creates : first).push_back(op);
+  }
+  int64_t last_revision = 0;
+  Status st = commit_phase(first, fence, &last_revision);
+  if (st.ok()) st = commit_phase(creates, fence, &last_revision);
+  // Whatever committed is in the cache before the caller goes on, failed or
+  // not: a caller that plans again sees its partial writes.
+  if (last_revision > 0 && !wait_for_revision(last_revision, std::chrono::seconds(10)) && st.ok()) {
+    return unavailable("the write was committed but the local cache did not catch up within 10s");
+  }
+  return st;
+}
+
+Status Store::commit_phase(std::vector<std::shared_ptr<Batch::Op>>& ops, const std::optional<Fence>& fence,
+                           int64_t* last_revision) {
+  if (ops.empty()) return ok_status();
   // Each op renders to 1-3 etcd ops; keep chunks within the server's limit.
   size_t per_chunk = std::max<size_t>(1, backend_.max_txn_ops() / 3);
   std::vector<std::vector<std::shared_ptr<Batch::Op>>> chunks;
-  for (size_t i = 0; i < batch.ops_.size(); i += per_chunk) {
-    chunks.emplace_back(batch.ops_.begin() + i, batch.ops_.begin() + std::min(batch.ops_.size(), i + per_chunk));
+  for (size_t i = 0; i < ops.size(); i += per_chunk) {
+    chunks.emplace_back(ops.begin() + i, ops.begin() + std::min(ops.size(), i + per_chunk));
   }
   // Chunks that touch distinct objects are independent: several in flight
   // at once let etcd commit them in one raft round and overlap our encoding
@@ -569,7 +701,7 @@ Status Store::commit(Batch& batch, const std::optional<Fence>& fence) {
   bool independent = chunks.size() > 1;
   if (independent) {
     std::unordered_set<std::string> seen;
-    for (const auto& op : batch.ops_) {
+    for (const auto& op : ops) {
       if (!seen.insert(object_key(op->kind, op->id)).second) {
         independent = false;
         break;
@@ -593,120 +725,235 @@ Status Store::commit(Batch& batch, const std::optional<Fence>& fence) {
       if (!results[i].ok()) break;
     }
   }
+  for (int64_t r : revisions) *last_revision = std::max(*last_revision, r);
   for (const auto& st : results) SHOAL_RETURN_IF_ERROR(st);
-  int64_t last_revision = revisions.empty() ? 0 : *std::max_element(revisions.begin(), revisions.end());
-  if (last_revision > 0 && !wait_for_revision(last_revision, std::chrono::seconds(10))) {
-    return unavailable("the write was committed but the local cache did not catch up within 10s");
-  }
   return ok_status();
+}
+
+namespace {
+
+// Did a transaction whose outcome is unknown apply? `fresh` holds the
+// involved keys as re-read afterwards. A transaction is atomic, so one
+// witness settles it: a created object key that now exists (ids are fresh;
+// a reservation must hold our value), a compared key that changed and holds
+// exactly what we wrote, or, for a delete-only transaction, all deleted
+// keys gone. Anything else is taken as not applied; rendering again on
+// the fresh values is then what a retry after a failed compare does.
+bool applied(const std::vector<Compare>& cmps, const std::vector<TxnOp>& ops,
+             std::unordered_map<std::string, std::optional<KeyValue>>& fresh) {
+  std::unordered_map<std::string, const Compare*> by_key;
+  for (const auto& c : cmps) by_key[c.key] = &c;
+  bool any_put = false;
+  for (const auto& op : ops) {
+    if (op.type != TxnOp::Type::kPut) continue;
+    any_put = true;
+    const auto& cur = fresh[op.key];
+    auto it = by_key.find(op.key);
+    if (!cur || it == by_key.end()) continue;
+    const Compare& c = *it->second;
+    bool reservation = has_prefix(op.key, kNamesPrefix) || has_prefix(op.key, kSlotsPrefix);
+    if (c.target == Compare::Target::kCreateRevision && c.value == 0) {
+      if (!reservation || cur->value == op.value) return true;
+    } else if (c.target == Compare::Target::kModRevision && cur->mod_revision != c.value && cur->value == op.value) {
+      return true;
+    }
+  }
+  if (any_put) return false;
+  bool any_delete = false;
+  for (const auto& op : ops) {
+    if (op.type != TxnOp::Type::kDelete) continue;
+    any_delete = true;
+    if (fresh[op.key]) return false;
+  }
+  return any_delete;
+}
+
+// etcd refuses a txn naming one key twice: a second delete of a key (two
+// tasks releasing one slot) is dropped; a put and another op is a conflict.
+Status dedupe(std::vector<TxnOp>* ops) {
+  std::unordered_map<std::string, TxnOp::Type> seen;
+  std::vector<TxnOp> out;
+  out.reserve(ops->size());
+  for (auto& op : *ops) {
+    auto [it, inserted] = seen.emplace(op.key, op.type);
+    if (!inserted) {
+      if (op.type == TxnOp::Type::kDelete && it->second == TxnOp::Type::kDelete) continue;
+      return conflict("one write names " + op.key + " twice (two new tasks for one slot?); try again");
+    }
+    out.push_back(std::move(op));
+  }
+  ops->swap(out);
+  return ok_status();
+}
+
+}  // namespace
+
+// Renders a chunk's ops to compares and txn ops: against the cache, or
+// (use_fresh) against values just read from the backend.
+Status Store::render_chunk(std::vector<std::shared_ptr<Batch::Op>>& ops, const std::optional<Fence>& fence,
+                           bool use_fresh, std::unordered_map<std::string, std::optional<KeyValue>>& fresh,
+                           std::vector<Compare>* cmps, std::vector<TxnOp>* txn_ops) {
+  if (fence && !fence->key.empty()) cmps->push_back({fence->key, Compare::Target::kCreateRevision, fence->create_revision});
+  for (auto& op : ops) {
+    std::string key = object_key(op->kind, op->id);
+    std::optional<KeyValue> cur;
+    if (!use_fresh && op->render_cached) {
+      // Typed fast path: the mutator runs on a copy of the cached object.
+      std::shared_lock lk(mu_);
+      const void* cached = nullptr;
+      int64_t rev = 0;
+      auto pick = [&](const auto& map) {
+        auto it = map.find(op->id);
+        if (it != map.end()) {
+          cached = &it->second;
+          rev = static_cast<int64_t>(it->second.version);
+        }
+      };
+      switch (op->kind) {
+        case Kind::kCluster:
+          if (snap_.cluster && snap_.cluster->id == op->id) {
+            cached = &*snap_.cluster;
+            rev = static_cast<int64_t>(snap_.cluster->version);
+          }
+          break;
+        case Kind::kNode: pick(snap_.nodes); break;
+        case Kind::kService: pick(snap_.services); break;
+        case Kind::kTask: pick(snap_.tasks); break;
+      }
+      if (!cached) continue;  // gone: nothing to update
+      bool write = false;
+      SHOAL_RETURN_IF_ERROR(op->render_cached(cached, rev, cmps, txn_ops, &write));
+      continue;
+    }
+    if (use_fresh) {
+      cur = fresh[key];
+    } else {
+      std::shared_lock lk(mu_);
+      auto encode_cached = [&](const auto& obj) {
+        KeyValue kv;
+        kv.key = key;
+        kv.value = encode(obj);
+        kv.mod_revision = static_cast<int64_t>(obj.version);
+        kv.create_revision = 1;
+        cur = kv;
+      };
+      switch (op->kind) {
+        case Kind::kCluster:
+          if (snap_.cluster && snap_.cluster->id == op->id) encode_cached(*snap_.cluster);
+          break;
+        case Kind::kNode:
+          if (auto it = snap_.nodes.find(op->id); it != snap_.nodes.end()) encode_cached(it->second);
+          break;
+        case Kind::kService:
+          if (auto it = snap_.services.find(op->id); it != snap_.services.end()) encode_cached(it->second);
+          break;
+        case Kind::kTask:
+          if (auto it = snap_.tasks.find(op->id); it != snap_.tasks.end()) encode_cached(it->second);
+          break;
+      }
+    }
+    bool write = false;
+    SHOAL_RETURN_IF_ERROR(op->render(cur, cmps, txn_ops, &write));
+  }
+  return dedupe(txn_ops);
+}
+
+// Reads every key a chunk involves (its objects, its compares) into fresh.
+Status Store::reread(const std::vector<std::shared_ptr<Batch::Op>>& ops, const std::vector<Compare>& cmps,
+                     std::unordered_map<std::string, std::optional<KeyValue>>* fresh, int64_t* revision) {
+  std::set<std::string> keys;
+  for (const auto& c : cmps) keys.insert(c.key);
+  for (const auto& op : ops) keys.insert(object_key(op->kind, op->id));
+  std::vector<TxnOp> gets;
+  for (const auto& k : keys) gets.push_back({TxnOp::Type::kGet, k, "", 0});
+  Status last;
+  for (int i = 0; i < kRereadAttempts; ++i) {
+    auto g = backend_.txn({}, gets, {});
+    if (!g.ok()) {
+      last = g.status();
+      continue;
+    }
+    fresh->clear();
+    for (const auto& k : keys) (*fresh)[k] = std::nullopt;
+    for (const auto& kv : g->get_results) (*fresh)[kv.key] = kv;
+    *revision = g->revision;
+    return ok_status();
+  }
+  return last;
 }
 
 Status Store::commit_chunk(std::vector<std::shared_ptr<Batch::Op>>& ops,
                            const std::optional<Fence>& fence, int64_t* revision) {
-  // First attempt renders against the cache; after a failed compare, against
-  // values freshly read from the backend.
+  // First attempt renders against the cache; after a failed compare or a
+  // write of unknown outcome, against values freshly read from the backend.
   std::unordered_map<std::string, std::optional<KeyValue>> fresh;
   bool use_fresh = false;
+  int unknown = 0;
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     std::vector<Compare> cmps;
     std::vector<TxnOp> txn_ops;
-    if (fence && !fence->key.empty()) cmps.push_back({fence->key, Compare::Target::kCreateRevision, fence->create_revision});
-    for (auto& op : ops) {
-      std::string key = object_key(op->kind, op->id);
-      std::optional<KeyValue> cur;
-      if (!use_fresh && op->render_cached) {
-        // Typed fast path: the mutator runs on a copy of the cached object.
-        std::shared_lock lk(mu_);
-        const void* cached = nullptr;
-        int64_t rev = 0;
-        auto pick = [&](const auto& map) {
-          auto it = map.find(op->id);
-          if (it != map.end()) {
-            cached = &it->second;
-            rev = static_cast<int64_t>(it->second.version);
-          }
-        };
-        switch (op->kind) {
-          case Kind::kCluster:
-            if (snap_.cluster && snap_.cluster->id == op->id) {
-              cached = &*snap_.cluster;
-              rev = static_cast<int64_t>(snap_.cluster->version);
-            }
-            break;
-          case Kind::kNode: pick(snap_.nodes); break;
-          case Kind::kService: pick(snap_.services); break;
-          case Kind::kTask: pick(snap_.tasks); break;
-        }
-        if (!cached) continue;  // gone: nothing to update
-        bool write = false;
-        SHOAL_RETURN_IF_ERROR(op->render_cached(cached, rev, &cmps, &txn_ops, &write));
-        continue;
-      }
-      if (use_fresh) {
-        cur = fresh[key];
-      } else {
-        std::shared_lock lk(mu_);
-        auto encode_cached = [&](const auto& obj) {
-          KeyValue kv;
-          kv.key = key;
-          kv.value = encode(obj);
-          kv.mod_revision = static_cast<int64_t>(obj.version);
-          kv.create_revision = 1;
-          cur = kv;
-        };
-        switch (op->kind) {
-          case Kind::kCluster:
-            if (snap_.cluster && snap_.cluster->id == op->id) encode_cached(*snap_.cluster);
-            break;
-          case Kind::kNode:
-            if (auto it = snap_.nodes.find(op->id); it != snap_.nodes.end()) encode_cached(it->second);
-            break;
-          case Kind::kService:
-            if (auto it = snap_.services.find(op->id); it != snap_.services.end()) encode_cached(it->second);
-            break;
-          case Kind::kTask:
-            if (auto it = snap_.tasks.find(op->id); it != snap_.tasks.end()) encode_cached(it->second);
-            break;
-        }
-      }
-      bool write = false;
-      SHOAL_RETURN_IF_ERROR(op->render(cur, &cmps, &txn_ops, &write));
-    }
+    SHOAL_RETURN_IF_ERROR(render_chunk(ops, fence, use_fresh, fresh, &cmps, &txn_ops));
     if (txn_ops.empty()) return ok_status();
     auto r = backend_.txn(cmps, txn_ops, {});
-    if (!r.ok()) return r.status().with_context("writing cluster state");
-    if (r->succeeded) {
-      *revision = r->revision;
+    if (r.ok() && r->succeeded) {
+      *revision = std::max(*revision, r->revision);
       return ok_status();
     }
-    // A compare failed: read every involved key and the fence, then retry.
-    std::vector<TxnOp> gets;
-    std::set<std::string> keys;
-    for (const auto& c : cmps) keys.insert(c.key);
-    for (const auto& op : ops) keys.insert(object_key(op->kind, op->id));
-    for (const auto& k : keys) gets.push_back({TxnOp::Type::kGet, k, "", 0});
-    auto g = backend_.txn({}, gets, {});
-    if (!g.ok()) return g.status().with_context("re-reading cluster state after a conflict");
-    fresh.clear();
-    for (const auto& k : keys) fresh[k] = std::nullopt;
-    for (const auto& kv : g->get_results) fresh[kv.key] = kv;
+    if (!r.ok() && r.status().code() == Code::kInvalidArgument) {
+      return r.status().with_context("writing cluster state");  // refused, not applied
+    }
+    // A compare failed, or the outcome is unknown: read every involved key
+    // and the fence before anything is sent again.
+    int64_t read_revision = 0;
+    Status rs = reread(ops, cmps, &fresh, &read_revision);
+    if (!r.ok()) {
+      if (!rs.ok()) {
+        return unavailable("writing cluster state: " + r.status().message() +
+                           "; the write may or may not have been applied, and re-reading failed (" +
+                           rs.message() + "): the store is unreachable, try again");
+      }
+      if (applied(cmps, txn_ops, fresh)) {
+        LOG_INFO("store", "a write of unknown outcome (" << r.status().message() << ") was applied");
+        *revision = std::max(*revision, read_revision);
+        return ok_status();
+      }
+      if (++unknown > kMaxUnknownOutcomes) return r.status().with_context("writing cluster state");
+      LOG_WARN("store", "a write of unknown outcome (" << r.status().message() << ") was not applied; retrying");
+    } else if (!rs.ok()) {
+      return rs.with_context("re-reading cluster state after a conflict");
+    }
     if (fence && !fence->key.empty()) {
       auto& f = fresh[fence->key];
       if (!f || f->create_revision != fence->create_revision) {
         return unavailable("this manager is not the leader any more; its write was refused");
       }
     }
-    // Name reservations taken by someone else are final.
+    // Reservations taken by someone else are final.
     for (const auto& c : cmps) {
-      if (c.key.compare(0, sizeof(kNamesPrefix) - 1, kNamesPrefix) == 0 &&
-          c.target == Compare::Target::kCreateRevision && fresh[c.key]) {
+      if (c.target != Compare::Target::kCreateRevision || c.value != 0 || !fresh[c.key]) continue;
+      if (has_prefix(c.key, kNamesPrefix)) {
         return already_exists("service name " + c.key.substr(sizeof(kNamesPrefix) - 1) +
                               " is already in use by service " + fresh[c.key]->value);
+      }
+      if (has_prefix(c.key, kSlotsPrefix)) {
+        return conflict("slot " + c.key.substr(sizeof(kSlotsPrefix) - 1) + " already has a live task (" +
+                        fresh[c.key]->value + "); a new task for it waits until that one is shut down");
       }
     }
     use_fresh = true;
   }
   return unavailable("too many conflicting writes to the same objects; try again");
+}
+
+Status Store::sync(std::chrono::milliseconds timeout) {
+  // Any key: the answer carries the backend's current revision.
+  auto r = backend_.range(std::string(kRoot) + "sync", false);
+  if (!r.ok()) return r.status().with_context("reading the store's revision");
+  if (!wait_for_revision(r->revision, timeout)) {
+    return unavailable("the local cache did not catch up with the store's revision " +
+                       std::to_string(r->revision) + " in time");
+  }
+  return ok_status();
 }
 
 }  // namespace shoal

@@ -12,7 +12,18 @@
 // (read-your-writes for the caller).
 //
 // Keys: /shoal/<kind>/<id> -> object JSON (objects.h). Service names are
-// reserved atomically in /shoal/names/services/<name> -> id.
+// reserved atomically in /shoal/names/services/<name> -> id. A replicated
+// task's slot is claimed in /shoal/slots/<service>/<slot> -> task id, in the
+// same transaction as the task's creation (compare: absent), and released in
+// the transaction that moves the task's desired state past running or
+// deletes it: two live tasks in one slot cannot both be created.
+//
+// Faults (backend.h): a transaction whose outcome is unknown (timeout,
+// dropped connection) is never resent blindly: its keys are re-read first;
+// if the re-read shows it applied, it counts as done, else it is rendered
+// again on the fresh values and retried. After a watch gap (error,
+// compaction, etcd restart) the store re-lists and announces to listeners
+// every difference it finds: creates, updates and deletes.
 // Thread-safe.
 #pragma once
 
@@ -143,11 +154,18 @@ class Store {
   Status commit(Batch& batch, const std::optional<Fence>& fence = std::nullopt);
   // Waits until the cache has applied `revision` (or timeout).
   bool wait_for_revision(int64_t revision, std::chrono::milliseconds timeout) const;
+  // Reads the backend's current revision and waits until the cache (and the
+  // listeners) caught up with it: after a failed or unknown write, a caller
+  // that plans from the cache calls this first, so it sees whatever did
+  // commit. kUnavailable if the backend cannot be read or the cache lags.
+  Status sync(std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
   // ---- subscriptions ----
   // fn is called on the watch thread for every change, after the cache
   // applied it; keep it short (queue work elsewhere). Events of one backend
-  // batch are delivered before the next batch.
+  // batch are delivered before the next batch. After a watch gap the
+  // differences the re-list found are delivered as events (revision: the
+  // re-list's), kDelete ones with the object as the cache last had it.
   using Listener = std::function<void(const StoreEvent&)>;
   uint64_t subscribe(Listener fn);
   void unsubscribe(uint64_t id);
@@ -155,13 +173,23 @@ class Store {
   Backend& backend() { return backend_; }
 
  private:
-  Status load();
+  // Loads everything; with announce, the differences to the cache are
+  // applied one by one and delivered to listeners (a re-list after a gap).
+  Status load(bool announce);
   void start_watch(int64_t from_revision);
+  void resync_loop();
   void on_events(const std::vector<WatchEvent>& events);
   static std::optional<StoreEvent> decode_event(const KeyValue& kv, bool deleted);
   bool apply_locked(StoreEvent& ev);
+  Status commit_phase(std::vector<std::shared_ptr<Batch::Op>>& ops, const std::optional<Fence>& fence,
+                      int64_t* revision);
   Status commit_chunk(std::vector<std::shared_ptr<Batch::Op>>& ops,
                       const std::optional<Fence>& fence, int64_t* revision);
+  Status render_chunk(std::vector<std::shared_ptr<Batch::Op>>& ops, const std::optional<Fence>& fence,
+                      bool use_fresh, std::unordered_map<std::string, std::optional<KeyValue>>& fresh,
+                      std::vector<Compare>* cmps, std::vector<TxnOp>* txn_ops);
+  Status reread(const std::vector<std::shared_ptr<Batch::Op>>& ops, const std::vector<Compare>& cmps,
+                std::unordered_map<std::string, std::optional<KeyValue>>* fresh, int64_t* revision);
 
   Backend& backend_;
   mutable std::shared_mutex mu_;
@@ -175,7 +203,10 @@ class Store {
   std::unique_ptr<WatchHandle> watch_;
   std::mutex watch_mu_;
   std::atomic<bool> stopped_{false};
-  std::thread rewatch_thread_;
+  std::mutex resync_mu_;
+  std::condition_variable resync_cv_;
+  bool resync_needed_ = false;  // guarded by resync_mu_
+  std::thread resync_thread_;   // re-lists after a watch gap
 };
 
 }  // namespace shoal

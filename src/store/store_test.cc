@@ -5,6 +5,7 @@
 #include <atomic>
 #include <thread>
 
+#include "store/fault_backend.h"
 #include "store/memory_backend.h"
 
 namespace shoal {
@@ -18,12 +19,12 @@ Service make_service(const std::string& id, const std::string& name) {
   return s;
 }
 
-Task make_task(const std::string& id, const std::string& service, const std::string& node) {
+Task make_task(const std::string& id, const std::string& service, const std::string& node, uint64_t slot = 1) {
   Task t;
   t.id = id;
   t.service_id = service;
   t.node_id = node;
-  t.slot = 1;
+  t.slot = slot;
   return t;
 }
 
@@ -127,7 +128,7 @@ TEST_F(StoreTest, MutatorsRetryOnConflictWithoutLosingUpdates) {
 
 TEST_F(StoreTest, LargeBatchesAreSplitWithinTxnLimit) {
   Batch b;
-  for (int i = 0; i < 100; ++i) b.create(make_task("t" + std::to_string(i), "s1", "n" + std::to_string(i % 7)));
+  for (int i = 0; i < 100; ++i) b.create(make_task("t" + std::to_string(i), "s1", "n" + std::to_string(i % 7), i + 1));
   ASSERT_TRUE(store.commit(b).ok());  // backend allows only 12 ops per txn
   EXPECT_EQ(store.tasks_of_service("s1").size(), 100u);
   EXPECT_EQ(store.tasks_of_node("n0").size(), 15u);
@@ -160,7 +161,7 @@ TEST_F(StoreTest, RunningCountsFollowTaskStates) {
   };
   Batch b;
   for (int i = 0; i < 3; ++i) {
-    Task t = make_task("t" + std::to_string(i), "s1", "n1");
+    Task t = make_task("t" + std::to_string(i), "s1", "n1", i + 1);
     t.status.state = i < 2 ? TaskState::kRunning : TaskState::kStarting;
     b.create(t);
   }
@@ -249,6 +250,148 @@ TEST(StoreRestart, ReloadsStateFromBackend) {
   Store again(backend);
   ASSERT_TRUE(again.start().ok());
   EXPECT_EQ(again.find_service("web")->id, "s1");
+}
+
+TEST_F(StoreTest, ASlotHoldsOneLiveTask) {
+  Batch a;
+  a.create(make_task("t1", "s1", "n1", 1));
+  ASSERT_TRUE(store.commit(a).ok());
+  Batch dup;
+  dup.create(make_task("t2", "s1", "n2", 1));
+  Status st = store.commit(dup);
+  EXPECT_EQ(st.code(), Code::kConflict) << st.message();
+  EXPECT_NE(st.message().find("already has a live task (t1)"), std::string::npos) << st.message();
+  EXPECT_FALSE(store.task("t2").has_value());
+  // Shutting the old task down frees the slot, in the same batch as its replacement.
+  Batch replace;
+  replace.update_task("t1", [](Task& t) {
+    t.desired_state = TaskState::kShutdown;
+    return true;
+  });
+  replace.create(make_task("t2", "s1", "n2", 1));
+  ASSERT_TRUE(store.commit(replace).ok());
+  auto held = backend.range("/shoal/slots/s1/1", false);
+  ASSERT_EQ(held->kvs.size(), 1u);
+  EXPECT_EQ(held->kvs[0].value, "t2");
+  // Deleting a live task frees its slot too.
+  Batch rm;
+  rm.remove(Kind::kTask, "t2");
+  ASSERT_TRUE(store.commit(rm).ok());
+  EXPECT_TRUE(backend.range("/shoal/slots/s1/1", false)->kvs.empty());
+}
+
+class StoreFaultTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(store.start().ok()); }
+  size_t stored_tasks() { return backend.range("/shoal/tasks/", true)->kvs.size(); }
+  MemoryBackend backend{12};
+  FaultBackend faults{backend};
+  Store store{faults};
+};
+
+TEST_F(StoreFaultTest, AWriteAppliedDespiteATimeoutIsNotSentAgain) {
+  Batch b;
+  b.create(make_task("t1", "s1", "n1"));
+  ASSERT_TRUE(store.commit(b).ok());
+  size_t before = faults.writes();
+  // An update that is not idempotent: it must run exactly once.
+  faults.fail_write(1, FaultBackend::Fault::kTimeoutApplied);
+  Batch u;
+  u.update_task("t1", [](Task& t) {
+    t.labels["n"] += "x";
+    return true;
+  });
+  ASSERT_TRUE(store.commit(u).ok()) << "the re-read shows the write applied";
+  EXPECT_EQ(faults.writes(), before + 1) << "not resent";
+  EXPECT_EQ(store.task("t1")->labels["n"], "x");
+  faults.fail_write(1, FaultBackend::Fault::kTimeoutApplied);
+  Batch c;
+  c.create(make_task("t2", "s1", "n1", 2));
+  ASSERT_TRUE(store.commit(c).ok());
+  EXPECT_TRUE(store.task("t2").has_value());
+  EXPECT_EQ(stored_tasks(), 2u);
+}
+
+TEST_F(StoreFaultTest, AWriteLostInATimeoutIsReReadThenRetried) {
+  faults.fail_write(1, FaultBackend::Fault::kTimeoutNotApplied);
+  Batch b;
+  b.create(make_task("t1", "s1", "n1"));
+  ASSERT_TRUE(store.commit(b).ok());
+  EXPECT_EQ(faults.writes(), 2u);
+  EXPECT_TRUE(store.task("t1").has_value());
+}
+
+TEST_F(StoreFaultTest, AnUnknownOutcomeThatCannotBeReReadIsReportedAndSyncCatchesUp) {
+  faults.fail_write(1, FaultBackend::Fault::kTimeoutApplied);
+  faults.fail_reads(10);
+  Batch b;
+  b.create(make_task("t1", "s1", "n1"));
+  Status st = store.commit(b);
+  EXPECT_EQ(st.code(), Code::kUnavailable);
+  EXPECT_NE(st.message().find("may or may not have been applied"), std::string::npos) << st.message();
+  EXPECT_EQ(faults.writes(), 1u) << "never resent without a re-read";
+  faults.fail_reads(0);
+  ASSERT_TRUE(store.sync().ok());
+  EXPECT_TRUE(store.task("t1").has_value()) << "after sync() the cache shows what committed";
+}
+
+TEST_F(StoreFaultTest, APartlyCommittedBatchIsInTheCacheWhenCommitReturns) {
+  Batch b;
+  for (int i = 0; i < 40; ++i) b.create(make_task("t" + std::to_string(i), "s1", "n1", i + 1));
+  faults.fail_write(3, FaultBackend::Fault::kFail);  // one transaction of several fails outright
+  faults.fail_reads(10);                             // and cannot be re-read
+  Status st = store.commit(b);
+  EXPECT_FALSE(st.ok());
+  faults.fail_reads(0);
+  size_t stored = stored_tasks();
+  EXPECT_GT(stored, 0u);
+  EXPECT_LT(stored, 40u);
+  EXPECT_EQ(store.tasks_of_service("s1").size(), stored);
+}
+
+TEST_F(StoreFaultTest, AWatchGapIsReListedAndEveryChangeAnnounced) {
+  Batch b;
+  b.create(make_task("t1", "s1", "n1", 1));
+  b.create(make_task("t2", "s1", "n1", 2));
+  ASSERT_TRUE(store.commit(b).ok());
+  std::mutex mu;
+  std::map<std::string, StoreEvent::Type> seen;
+  store.subscribe([&](const StoreEvent& e) {
+    std::lock_guard lk(mu);
+    seen[e.id] = e.type;
+    if (e.type == StoreEvent::Type::kDelete) EXPECT_TRUE(std::holds_alternative<Task>(e.object));
+  });
+  faults.hold_watches();  // the stream dies silently; another manager writes meanwhile
+  Store other(backend);
+  ASSERT_TRUE(other.start().ok());
+  Batch w;
+  w.update_task("t1", [](Task& t) {
+    t.node_id = "n2";
+    return true;
+  });
+  w.remove(Kind::kTask, "t2");
+  w.create(make_task("t3", "s1", "n1", 3));
+  ASSERT_TRUE(other.commit(w).ok());
+  EXPECT_EQ(store.task("t1")->node_id, "n1") << "the gap: our cache missed it";
+  faults.compact(backend.range("/", true)->revision + 1);
+  faults.drop_watches();
+  ASSERT_TRUE(store.sync().ok());
+  {
+    std::lock_guard lk(mu);
+    EXPECT_EQ(seen["t1"], StoreEvent::Type::kUpdate);
+    EXPECT_EQ(seen["t2"], StoreEvent::Type::kDelete);
+    EXPECT_EQ(seen["t3"], StoreEvent::Type::kCreate);
+  }
+  EXPECT_EQ(store.task("t1")->node_id, "n2");
+  EXPECT_FALSE(store.task("t2").has_value());
+  EXPECT_EQ(store.tasks_of_node("n1").size(), 1u);
+  // The new watch works: later changes arrive as usual.
+  Batch later;
+  later.create(make_task("t4", "s1", "n1", 4));
+  ASSERT_TRUE(other.commit(later).ok());
+  ASSERT_TRUE(store.sync().ok());
+  EXPECT_TRUE(store.task("t4").has_value());
+  other.stop();
 }
 
 }  // namespace
