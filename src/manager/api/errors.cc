@@ -1,5 +1,7 @@
 #include "manager/api/errors.h"
 
+#include "common/json_limits.h"
+
 namespace shoal::api {
 
 http::Response json_response(int status, const json& body) {
@@ -27,24 +29,13 @@ http::Response empty_response(int status) {
   return r;
 }
 
-std::string json_error_text(const std::exception& e) {
-  std::string m = e.what();
-  if (m.rfind("[json.exception.", 0) == 0) {
-    auto end = m.find("] ");
-    if (end != std::string::npos) m = m.substr(end + 2);
-  }
-  return m;
-}
+std::string json_error_text(const std::exception& e) { return json_exception_text(e); }
 
 Result<json> parse_json_body(const std::string& body, const std::string& what) {
   if (body.find_first_not_of(" \t\r\n") == std::string::npos) {
     return invalid_argument("the request body is empty: send " + what + " as JSON");
   }
-  try {
-    return json::parse(body);
-  } catch (const json::exception& e) {
-    return invalid_argument("invalid JSON in the request body (" + what + "): " + json_error_text(e));
-  }
+  return parse_untrusted_json(body, "the request body (" + what + ")");
 }
 
 }  // namespace shoal::api

@@ -32,10 +32,12 @@ http::Response error_response(int status, const std::string& message);
 // A response without a body (Docker answers some POST/DELETE so).
 http::Response empty_response(int status);
 
-// Parses a request body as JSON; a parse error is kInvalidArgument naming
-// what was expected and where the text went wrong (line, column).
+// Parses a request body as JSON (parse_untrusted_json: nesting bounded,
+// messages bounded); a parse error is kInvalidArgument naming what was
+// expected and where the text went wrong (line, column).
 Result<json> parse_json_body(const std::string& body, const std::string& what);
-// nlohmann's exception text without its "[json.exception.x.y] " prefix.
+// nlohmann's exception text without its "[json.exception.x.y] " prefix, cut
+// to a bounded length.
 std::string json_error_text(const std::exception& e);
 
 }  // namespace shoal::api

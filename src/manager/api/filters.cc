@@ -3,17 +3,18 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "common/json_limits.h"
+
 namespace shoal::api {
 
 Result<Filters> parse_filters(const std::string& text) {
   Filters out;
   if (text.empty()) return out;
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const std::exception& e) {
-    return invalid_argument("invalid filters \"" + text + "\": expected JSON such as {\"name\":{\"web\":true}}");
+  auto parsed = parse_untrusted_json(text, "the filters " + quote_input(text));
+  if (!parsed.ok()) {
+    return invalid_argument(parsed.status().message() + ": expected JSON such as {\"name\":{\"web\":true}}");
   }
+  nlohmann::json j = std::move(*parsed);
   if (j.is_null()) return out;
   if (!j.is_object()) return invalid_argument("invalid filters: expected a JSON object such as {\"name\":{\"web\":true}}");
   for (const auto& [key, v] : j.items()) {

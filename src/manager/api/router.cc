@@ -1,26 +1,68 @@
 #include "manager/api/router.h"
 
+#include "common/json_limits.h"
 #include "common/log.h"
 #include "manager/api/api.h"
 
 namespace shoal::api {
 
+namespace {
+
+// Compares dotted versions numerically, part by part, without converting
+// (a part may have any number of digits); a missing part is 0.
+int compare_versions(const std::string& a, const std::string& b) {
+  auto parts = [](const std::string& v) {
+    std::vector<std::string> out;
+    size_t pos = 0;
+    for (;;) {
+      size_t dot = v.find('.', pos);
+      std::string p = v.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos);
+      p.erase(0, std::min(p.find_first_not_of('0'), p.size()));
+      out.push_back(p);
+      if (dot == std::string::npos) return out;
+      pos = dot + 1;
+    }
+  };
+  auto pa = parts(a), pb = parts(b);
+  for (size_t i = 0; i < std::max(pa.size(), pb.size()); ++i) {
+    std::string x = i < pa.size() ? pa[i] : "", y = i < pb.size() ? pb[i] : "";
+    if (x.size() != y.size()) return x.size() < y.size() ? -1 : 1;
+    if (x != y) return x < y ? -1 : 1;
+  }
+  return 0;
+}
+
+// Route families whose name starts with 'v' (not a version prefix).
+bool is_v_family(const std::string& segment) { return segment == "version" || segment == "volumes"; }
+
+}  // namespace
+
 Result<ApiPath> parse_api_path(const std::string& raw) {
   ApiPath out;
   out.path = raw;
-  // "/v<major>.<minor>/..." (Docker accepts any version up to its own).
-  if (raw.size() > 2 && raw[0] == '/' && raw[1] == 'v' && std::isdigit(static_cast<unsigned char>(raw[2]))) {
+  // "/v<major>.<minor>/..." (Docker accepts any version from its minimum up
+  // to its own). Any other first segment starting with 'v' that is not a
+  // route family is a malformed version.
+  if (raw.size() > 1 && raw[0] == '/' && raw[1] == 'v') {
     size_t slash = raw.find('/', 1);
-    std::string version = raw.substr(2, slash == std::string::npos ? std::string::npos : slash - 2);
-    size_t dot = version.find('.');
-    bool numeric = dot != std::string::npos && dot > 0 && dot + 1 < version.size() &&
-                   version.find_first_not_of("0123456789.") == std::string::npos &&
-                   version.find('.', dot + 1) == std::string::npos;
-    if (numeric) {
-      int major = std::stoi(version.substr(0, dot)), minor = std::stoi(version.substr(dot + 1));
-      if (major > 1 || (major == 1 && minor > 41)) {
-        return invalid_argument("client version " + version + " is too new. Maximum supported API version is " +
-                                kApiVersion);
+    std::string segment = raw.substr(1, slash == std::string::npos ? std::string::npos : slash - 1);
+    if (!is_v_family(segment)) {
+      std::string version = segment.substr(1);
+      bool numeric = !version.empty() && version.find_first_not_of("0123456789.") == std::string::npos &&
+                     version.front() != '.' && version.back() != '.' && version.find("..") == std::string::npos;
+      if (!numeric) {
+        return invalid_argument("invalid API version " + quote_input(version) +
+                                " in the request path: use a version like /v" + kApiVersion + "/ or none");
+      }
+      std::string shown = version.size() > 32 ? version.substr(0, 32) + "..." : version;
+      if (compare_versions(version, kApiVersion) > 0) {
+        return invalid_argument("client version " + shown +
+                                " is too new. Maximum supported API version is " + kApiVersion);
+      }
+      if (compare_versions(version, kMinApiVersion) < 0) {
+        return invalid_argument("client version " + shown +
+                                " is too old. Minimum supported API version is " + kMinApiVersion +
+                                ", please upgrade your client to a newer version");
       }
       out.path = slash == std::string::npos ? "/" : raw.substr(slash);
     }
@@ -39,8 +81,8 @@ Result<ApiPath> parse_api_path(const std::string& raw) {
 Api::Api(SwarmControl& control, LocalContainers* containers, Clock& clock)
     : control_(control), containers_(containers), clock_(clock) {}
 
-Result<Store*> Api::manager_store() {
-  Store* s = control_.store();
+Result<std::shared_ptr<Store>> Api::manager_store() {
+  std::shared_ptr<Store> s = control_.store();
   if (!s) return unavailable(kNotSwarmManager);
   return s;
 }
@@ -56,8 +98,11 @@ http::Response Api::handle(const http::Request& req) {
     try {
       r = route(req, *path);
     } catch (const std::exception& e) {
-      LOG_ERROR("api", req.method << " " << req.path << ": " << e.what());
-      r = error_response(internal_error(std::string("internal error: ") + e.what()));
+      LOG_ERROR("api", req.method << " " << req.path.substr(0, 128) << ": " << e.what());
+      r = error_response(internal_error("internal error: " + std::string(e.what()).substr(0, 512)));
+    } catch (...) {
+      LOG_ERROR("api", req.method << " " << req.path.substr(0, 128) << ": unknown exception");
+      r = error_response(internal_error("internal error: the request handler failed"));
     }
   }
   r.headers["Api-Version"] = kApiVersion;
@@ -65,7 +110,9 @@ http::Response Api::handle(const http::Request& req) {
   r.headers["Ostype"] = "linux";
   r.headers["Server"] = std::string("shoal/") + kEngineVersion + " (linux)";
   if (req.method == "HEAD") r.body.clear();
-  if (r.status >= 400) LOG_DEBUG("api", req.method << " " << req.path << " -> " << r.status << " " << r.body);
+  if (r.status >= 400) {
+    LOG_DEBUG("api", req.method << " " << req.path.substr(0, 128) << " -> " << r.status << " " << r.body.substr(0, 512));
+  }
   return r;
 }
 

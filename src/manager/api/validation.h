@@ -3,13 +3,44 @@
 // caught with a clear message before conversion), and Docker's defaults.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
 
 #include "common/result.h"
 #include "model/objects.h"
 
 namespace shoal::api {
+
+// Most replicas one service may ask for. Docker sets no limit; shoal caps it
+// so that one request cannot make the orchestrator create millions of tasks.
+// Also the cap of UpdateConfig.Parallelism and Placement.MaxReplicas.
+constexpr uint64_t kMaxReplicas = 10000;
+// Longest duration a spec may give (10 years, in nanoseconds), so that time
+// arithmetic (now + delay) cannot overflow.
+constexpr uint64_t kMaxDurationNanos = 10ULL * 366 * 24 * 3600 * 1000000000ULL;
+// Largest uid or gid in ContainerSpec.User (runc's limit, 2^31-1).
+constexpr uint64_t kMaxId = 2147483647;
+
+// The checks the API applies to numbers and names; each error is
+// kInvalidArgument naming `where` (the field) and quoting at most 64
+// characters of the input. All run in linear time.
+//
+// A duration field of `obj` (absent or null passes): a non-negative integer
+// of nanoseconds up to kMaxDurationNanos.
+Status check_duration_field(const nlohmann::json& obj, const char* key, const std::string& where);
+// "SIGTERM", "term", "15", "SIGRTMIN+3": a signal Linux has; empty passes.
+Status validate_stop_signal(const std::string& sig, const std::string& where);
+// The number of a Linux signal name or number as above; 0 when unknown.
+int signal_number(const std::string& text);
+// ContainerSpec.User: USER, UID, USER:GROUP or UID:GID; empty passes.
+Status validate_user(const std::string& user, const std::string& where);
+// Docker's DNS label rule, ^[a-zA-Z0-9](?:[-_]*[A-Za-z0-9]+)*$, without a
+// regex (libstdc++'s backtracks exponentially).
+bool is_dns_label(std::string_view name);
 
 // Parses and checks a ServiceSpec body (everything but the name, which may be
 // empty on create). Errors are kInvalidArgument naming the field and what to

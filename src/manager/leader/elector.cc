@@ -4,9 +4,19 @@
 
 namespace shoal::leader {
 
+Elector::Elector(Backend& backend, Clock& clock, ElectorOptions options,
+                 std::function<void(const Fence&)> on_elected, std::function<void()> on_deposed)
+    : backend_(backend),
+      clock_(clock),
+      options_(std::move(options)),
+      on_elected_(std::move(on_elected)),
+      on_deposed_(std::move(on_deposed)) {}
+
 Elector::Elector(Backend& backend, ElectorOptions options,
                  std::function<void(const Fence&)> on_elected, std::function<void()> on_deposed)
     : backend_(backend),
+      own_clock_(std::make_unique<RealClock>()),
+      clock_(*own_clock_),
       options_(std::move(options)),
       on_elected_(std::move(on_elected)),
       on_deposed_(std::move(on_deposed)) {}
@@ -44,6 +54,12 @@ bool Elector::try_acquire(int64_t lease, Fence* fence) {
       std::lock_guard lk(mu_);
       leader_id_ = cur.value;
     }
+    // Our own create under this very lease (its response was lost): we lead.
+    if (cur.value == options_.candidate_id && cur.lease == lease) {
+      fence->key = options_.key;
+      fence->create_revision = cur.create_revision;
+      return true;
+    }
     // Our own previous incarnation (this node restarted) still holds the key
     // under its old lease: take it over now instead of waiting a lease TTL.
     if (cur.value == options_.candidate_id && cur.lease != lease) {
@@ -62,63 +78,62 @@ bool Elector::try_acquire(int64_t lease, Fence* fence) {
   return true;
 }
 
+std::chrono::milliseconds Elector::step() {
+  using std::chrono::milliseconds;
+  const auto keepalive_every = milliseconds(options_.lease_ttl_seconds * 1000 / 3);
+  const auto ttl = std::chrono::seconds(options_.lease_ttl_seconds);
+  if (lease_ == 0) {
+    auto l = backend_.lease_grant(options_.lease_ttl_seconds);
+    if (!l.ok()) return options_.retry_interval;
+    lease_ = *l;
+    last_ok_ = clock_.now();
+  }
+  if (!leader_) {
+    if (try_acquire(lease_, &fence_)) {
+      leader_ = true;
+      last_ok_ = clock_.now();
+      LOG_INFO("leader", options_.candidate_id << " is the leader (fencing revision "
+                                               << fence_.create_revision << ")");
+      on_elected_(fence_);
+      return milliseconds(0);
+    }
+    // Keep our lease alive while we wait to lead.
+    if (!backend_.lease_keepalive(lease_).ok()) lease_ = 0;
+    return options_.retry_interval;
+  }
+  Status st = backend_.lease_keepalive(lease_);
+  auto now = clock_.now();
+  if (st.ok()) {
+    // Still ours? (someone may have deleted the key by hand)
+    auto g = backend_.range(options_.key, false);
+    if (g.ok() && (g->kvs.empty() || g->kvs[0].create_revision != fence_.create_revision)) {
+      st = unavailable("leader key lost");
+    } else {
+      last_ok_ = now;
+    }
+  }
+  if (!st.ok() && now - last_ok_ > ttl) {
+    LOG_WARN("leader", "lost leadership: " << st.message());
+    leader_ = false;
+    lease_ = 0;
+    on_deposed_();
+    return milliseconds(0);
+  }
+  return keepalive_every;
+}
+
 void Elector::loop() {
-  int64_t lease = 0;
-  auto wait = [&](std::chrono::milliseconds d) {
+  while (!stopping_) {
+    auto d = step();
     std::unique_lock lk(mu_);
     cv_.wait_for(lk, d, [&] { return stopping_.load(); });
-  };
-  const auto keepalive_every = std::chrono::milliseconds(options_.lease_ttl_seconds * 1000 / 3);
-  auto last_ok = std::chrono::steady_clock::now();
-  Fence fence;
-  while (!stopping_) {
-    if (lease == 0) {
-      auto l = backend_.lease_grant(options_.lease_ttl_seconds);
-      if (!l.ok()) {
-        wait(options_.retry_interval);
-        continue;
-      }
-      lease = *l;
-      last_ok = std::chrono::steady_clock::now();
-    }
-    if (!leader_) {
-      if (try_acquire(lease, &fence)) {
-        leader_ = true;
-        LOG_INFO("leader", options_.candidate_id << " is the leader (fencing revision "
-                                                 << fence.create_revision << ")");
-        on_elected_(fence);
-        continue;
-      }
-      // Keep our lease alive while we wait to lead.
-      if (!backend_.lease_keepalive(lease).ok()) lease = 0;
-      wait(options_.retry_interval);
-      continue;
-    }
-    Status st = backend_.lease_keepalive(lease);
-    auto now = std::chrono::steady_clock::now();
-    if (st.ok()) {
-      // Still ours? (someone may have deleted the key by hand)
-      auto g = backend_.range(options_.key, false);
-      if (g.ok() && (g->kvs.empty() || g->kvs[0].create_revision != fence.create_revision)) {
-        st = unavailable("leader key lost");
-      } else {
-        last_ok = now;
-      }
-    }
-    if (!st.ok() && now - last_ok > std::chrono::seconds(options_.lease_ttl_seconds)) {
-      LOG_WARN("leader", "lost leadership: " << st.message());
-      leader_ = false;
-      lease = 0;
-      on_deposed_();
-      continue;
-    }
-    wait(keepalive_every);
   }
   if (leader_) {
     leader_ = false;
     on_deposed_();
   }
-  if (lease) (void)backend_.lease_revoke(lease);
+  if (lease_) (void)backend_.lease_revoke(lease_);
+  lease_ = 0;
 }
 
 }  // namespace shoal::leader

@@ -7,15 +7,23 @@
 // is a liveness signal only: if keepalives fail for a TTL the key vanishes
 // and another manager takes over. on_elected / on_deposed run on the
 // elector's thread, in order, never concurrently.
+//
+// A create whose response was lost (timeout) may have applied: a leader key
+// that holds this candidate's id under its current lease is ours, and taken
+// as acquired (its create_revision is the fence), so a lost response never
+// leaves the swarm leaderless while we keep that lease alive.
+// Time (the lease TTL since the last good keepalive) comes from the Clock.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 
+#include "common/clock.h"
 #include "store/backend.h"
 #include "store/store.h"
 
@@ -30,10 +38,18 @@ struct ElectorOptions {
 
 class Elector {
  public:
+  Elector(Backend& backend, Clock& clock, ElectorOptions options,
+          std::function<void(const Fence&)> on_elected, std::function<void()> on_deposed);
+  // As above, on the wall clock.
   Elector(Backend& backend, ElectorOptions options, std::function<void(const Fence&)> on_elected,
           std::function<void()> on_deposed);
   ~Elector();
+  // Runs step() on the elector's thread until stop().
   void start();
+  // One round of the election: get a lease, try to lead or keep leading.
+  // Returns how long to wait before the next round. For tests that drive the
+  // elector without start() (not thread-safe against the running thread).
+  std::chrono::milliseconds step();
   // Steps down (revokes the lease so another manager takes over at once).
   void stop();
   bool is_leader() const { return leader_; }
@@ -45,6 +61,8 @@ class Elector {
   bool try_acquire(int64_t lease, Fence* fence);
 
   Backend& backend_;
+  std::unique_ptr<Clock> own_clock_;  // for the wall-clock constructor
+  Clock& clock_;
   ElectorOptions options_;
   std::function<void(const Fence&)> on_elected_;
   std::function<void()> on_deposed_;
@@ -53,6 +71,10 @@ class Elector {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::string leader_id_;
+  // Owned by whoever runs step() (the thread, or a test).
+  int64_t lease_ = 0;
+  SysTime last_ok_{};
+  Fence fence_;
   std::thread thread_;
 };
 

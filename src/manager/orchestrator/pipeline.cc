@@ -21,12 +21,19 @@ void ControlLoops::stop() {
     std::lock_guard lk(mu_);
     if (stopping_) return;
     stopping_ = true;
-    for (auto& [_, id] : timers_) clock_.cancel(id);
-    timers_.clear();
   }
   if (subscription_) store_.unsubscribe(subscription_);
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  // No pass registers timers any more (stopping_). Cancel outside mu_, which
+  // the callbacks take: Clock::cancel waits for a running callback, so none
+  // runs after this.
+  std::unordered_map<std::string, Clock::TimerId> timers;
+  {
+    std::lock_guard lk(mu_);
+    timers.swap(timers_);
+  }
+  for (const auto& [_, id] : timers) clock_.cancel(id);
 }
 
 size_t ControlLoops::passes() const {
@@ -92,6 +99,18 @@ Status ControlLoops::reconcile_all() {
 }
 
 Status ControlLoops::run_pass() {
+  // After a failed or unknown write, plan only once the cache shows what
+  // did commit (else a pass could create tasks that already exist).
+  bool resync;
+  {
+    std::lock_guard lk(mu_);
+    resync = resync_;
+  }
+  if (resync) {
+    SHOAL_RETURN_IF_ERROR(store_.sync().with_context("waiting for the store before planning again"));
+    std::lock_guard lk(mu_);
+    resync_ = false;
+  }
   std::set<std::string> dirty;
   bool all, sched;
   {
@@ -176,6 +195,14 @@ Status ControlLoops::run_pass() {
     }
   });
 
+  // Bounded writes: a pass creates at most kMaxCreatesPerPass tasks; the
+  // services left short are reconciled again in the next pass.
+  std::set<std::string> unfinished;
+  if (new_tasks.size() > kMaxCreatesPerPass) {
+    for (size_t i = kMaxCreatesPerPass; i < new_tasks.size(); ++i) unfinished.insert(new_tasks[i].service_id);
+    new_tasks.resize(kMaxCreatesPerPass);
+  }
+
   // Allocate and schedule in memory: new tasks are written once, assigned.
   std::vector<Task*> work;
   for (auto& t : new_tasks) work.push_back(&t);
@@ -202,19 +229,30 @@ Status ControlLoops::run_pass() {
   }
 
   Status st = batch.empty() ? ok_status() : store_.commit(batch, fence_);
+  std::vector<Clock::TimerId> replaced;
   {
     std::lock_guard lk(mu_);
+    if (!st.ok()) resync_ = true;
+    for (const auto& sid : unfinished) dirty_.insert(sid);
+    if (!unfinished.empty()) cv_.notify_all();
     for (const auto& [sid, d] : wakes) {
-      if (auto it = timers_.find(sid); it != timers_.end()) clock_.cancel(it->second);
+      if (stopping_) break;  // stop() may already have cancelled what it found
+      if (auto it = timers_.find(sid); it != timers_.end()) replaced.push_back(it->second);
       std::string id = sid;
-      timers_[sid] = clock_.after(d, [this, id] {
+      // The callback knows its own id (set before it can take mu_), so a
+      // replaced timer that fires late does not forget its successor.
+      auto self = std::make_shared<Clock::TimerId>(0);
+      *self = clock_.after(d, [this, id, self] {
         std::lock_guard lk2(mu_);
-        timers_.erase(id);
+        if (stopping_) return;
+        if (auto it = timers_.find(id); it != timers_.end() && it->second == *self) timers_.erase(it);
         dirty_.insert(id);
         cv_.notify_all();
       });
+      timers_[sid] = *self;
     }
   }
+  for (auto id : replaced) clock_.cancel(id);  // outside mu_: the callbacks take it
   return st;
 }
 

@@ -5,9 +5,15 @@
 // reconciles each dirty service (replicated.h), runs the allocator and the
 // scheduler over new and pending tasks in memory — so a new task is written
 // once, already assigned — and commits everything as one fenced batch.
+//
+// Faults: a pass creates at most kMaxCreatesPerPass tasks (the rest follow
+// in the next passes); after a failed write the next pass first waits until
+// the store's cache caught up with the store (Store::sync), so it plans on
+// what did commit. Timers never fire after stop() returns.
 #pragma once
 
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -22,6 +28,8 @@ namespace shoal::orchestrator {
 
 class ControlLoops {
  public:
+  static constexpr size_t kMaxCreatesPerPass = 2000;
+
   ControlLoops(Store& store, Clock& clock, Fence fence);
   ~ControlLoops();
   void start();
@@ -46,6 +54,7 @@ class ControlLoops {
   bool all_dirty_ = true;
   bool schedule_pending_ = true;
   bool stopping_ = false;
+  bool resync_ = false;  // a write failed: Store::sync before planning again
   size_t passes_ = 0;
   uint64_t subscription_ = 0;
   std::unordered_map<std::string, ServiceMemory> memory_;

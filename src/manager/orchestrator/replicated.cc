@@ -34,6 +34,23 @@ bool should_restart(const Task& t, const RestartPolicy& p, bool lost) {
   return true;
 }
 
+// Tasks of one slot, newest first: all but one active task are shut down.
+template <typename Shutdown>
+void shut_extras(const std::vector<const Task*>& ts, const Context& ctx, Shutdown&& shutdown) {
+  auto active = [&](const Task* t) { return live(*t) && !is_terminal(t->status.state) && !node_lost(*t, ctx); };
+  const Task* keep = nullptr;
+  size_t n = 0;
+  for (const Task* t : ts) {
+    if (!active(t)) continue;
+    ++n;
+    bool running = t->status.state == TaskState::kRunning;
+    if (!keep || (running && keep->status.state != TaskState::kRunning)) keep = t;
+  }
+  if (n < 2) return;
+  for (const Task* t : ts)
+    if (t != keep && active(t)) shutdown(t);
+}
+
 }  // namespace
 
 Task make_task(const Service& s, uint64_t slot, SysTime now) {
@@ -76,6 +93,11 @@ Plan reconcile_service(const Service& s, const std::vector<const Task*>& tasks, 
     if (is_terminal(t->status.state) && !mem.ended_at.count(t->id)) mem.ended_at[t->id] = now;
   }
 
+  // 0. One live task per slot: of several active ones (a fault, or state
+  // from before the store enforced it), keep the newest running one (else
+  // the newest) and shut the others down.
+  for (const auto& [slot, ts] : by_slot) shut_extras(ts, ctx, shutdown);
+
   // 1. Restart supervision: live tasks that ended or lost their node.
   const RestartPolicy& rp = s.spec.task_template.restart_policy;
   std::set<uint64_t> occupied;  // slots that hold (or are about to get) a task
@@ -83,7 +105,7 @@ Plan reconcile_service(const Service& s, const std::vector<const Task*>& tasks, 
   std::string failed_task;
   for (auto& [slot, ts] : by_slot) {
     for (const Task* t : ts) {
-      if (!live(*t)) continue;
+      if (!live(*t) || shut.count(t->id)) continue;
       bool lost = node_lost(*t, ctx);
       bool ended = is_terminal(t->status.state);
       if (!ended && !lost) {

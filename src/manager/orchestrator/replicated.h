@@ -4,7 +4,10 @@
 // ControlLoops (pipeline.h) feed it and write the plan.
 //
 // Rules (SwarmKit's):
-// - slots 1..replicas each hold one live task (desired running);
+// - slots 1..replicas each hold one live task (desired running); of two or
+//   more active ones in a slot the newest running one (else the newest) is
+//   kept and the others are shut down (the store refuses a second live task
+//   per slot, see store.h; this repairs what got through before);
 // - a live task that ended (failed, complete, rejected, shutdown by itself),
 //   or sits on a node that is down or drained, is replaced in its slot per the
 //   restart policy (condition any | on-failure | none, delay, max attempts in
