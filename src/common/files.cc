@@ -40,11 +40,32 @@ Status write_file_atomic(const std::string& path, const std::string& data, mode_
     unlink(tmp.c_str());
     return errno_status("syncing " + tmp, err);
   }
-  if (rename(tmp.c_str(), path.c_str()) != 0) {
+  return rename_durable(tmp, path);
+}
+
+Status sync_dir(const std::string& dir) {
+  int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errno_status("opening directory " + dir + " to sync it", errno);
+  int rc = fsync(fd);
+  int err = errno;
+  close(fd);
+  // EINVAL: a filesystem that cannot sync directories (nothing to wait for).
+  if (rc != 0 && err != EINVAL) return errno_status("syncing directory " + dir, err);
+  return ok_status();
+}
+
+Status rename_durable(const std::string& from, const std::string& to) {
+  if (rename(from.c_str(), to.c_str()) != 0) {
     int err = errno;
-    unlink(tmp.c_str());
-    return errno_status("renaming " + tmp + " to " + path, err);
+    unlink(from.c_str());
+    return errno_status("renaming " + from + " to " + to, err);
   }
+  auto parent = [](const std::string& p) {
+    size_t slash = p.find_last_of('/');
+    return slash == std::string::npos ? std::string(".") : slash == 0 ? std::string("/") : p.substr(0, slash);
+  };
+  SHOAL_RETURN_IF_ERROR(sync_dir(parent(to)));
+  if (parent(from) != parent(to)) SHOAL_RETURN_IF_ERROR(sync_dir(parent(from)));
   return ok_status();
 }
 

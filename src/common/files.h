@@ -9,9 +9,10 @@
 
 namespace shoal {
 
-// Writes `data` to `path` via a temp file in the same directory, fsync and
-// rename: readers see the old or the new content, never a mix, and it
-// survives a crash. The file gets `mode`.
+// Writes `data` to `path` via a temp file in the same directory, fsync,
+// rename and an fsync of the directory: readers see the old or the new
+// content, never a mix, and once it returns the new content survives a
+// crash. The file gets `mode`.
 Status write_file_atomic(const std::string& path, const std::string& data, mode_t mode = 0644);
 
 // Creates or truncates `path` and writes `data`, without a temp file or
@@ -19,5 +20,13 @@ Status write_file_atomic(const std::string& path, const std::string& data, mode_
 // complete (a container's bundle before its config.json), where a new inode
 // and a sync per file would only cost time.
 Status write_file(const std::string& path, const std::string& data, mode_t mode = 0644);
+
+// rename(from, to), then fsync of the directory holding `to` (and of the one
+// holding `from`, if another), so the rename itself is durable. On a failed
+// rename `from` is unlinked (it is a temp file by convention).
+Status rename_durable(const std::string& from, const std::string& to);
+// fsync of a directory: makes the entries created, renamed or removed in it
+// durable.
+Status sync_dir(const std::string& dir);
 
 }  // namespace shoal

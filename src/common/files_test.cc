@@ -54,3 +54,26 @@ TEST_F(FilesTest, ErrorsNameThePath) {
 
 }  // namespace
 }  // namespace shoal
+
+namespace shoal {
+namespace {
+
+TEST(DurableRename, MovesAndSyncsAndSaysWhatFailed) {
+  namespace fs = std::filesystem;
+  const std::string dir = fs::temp_directory_path() / ("shoal-rename-test-" + std::to_string(getpid()));
+  fs::create_directories(dir + "/a");
+  fs::create_directories(dir + "/b");
+  std::ofstream(dir + "/a/x") << "1";
+  ASSERT_TRUE(rename_durable(dir + "/a/x", dir + "/b/y").ok());
+  EXPECT_TRUE(fs::exists(dir + "/b/y"));
+  EXPECT_FALSE(fs::exists(dir + "/a/x"));
+  Status st = rename_durable(dir + "/a/none", dir + "/b/z");
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("renaming " + dir + "/a/none"), std::string::npos) << st.message();
+  EXPECT_TRUE(sync_dir(dir).ok());
+  EXPECT_FALSE(sync_dir(dir + "/missing").ok());
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace shoal
