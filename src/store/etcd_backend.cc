@@ -81,9 +81,9 @@ json op_json(const TxnOp& op) {
 
 class EtcdWatch : public WatchHandle {
  public:
-  EtcdWatch(std::string url, std::string body, std::function<void(const std::vector<WatchEvent>&)> on_events,
+  EtcdWatch(std::string url, http::TlsOptions tls, std::string body, std::function<void(const std::vector<WatchEvent>&)> on_events,
             std::function<void(const Status&)> on_error)
-      : client_(std::move(url)) {
+      : client_(std::move(url), std::move(tls)) {
     thread_ = std::thread([this, body = std::move(body), on_events = std::move(on_events),
                            on_error = std::move(on_error)] {
       std::string buffer;
@@ -146,13 +146,14 @@ class EtcdWatch : public WatchHandle {
 
 }  // namespace
 
-EtcdBackend::EtcdBackend(std::string url, size_t max_txn_ops)
-    : url_(std::move(url)), max_txn_ops_(max_txn_ops), client_(url_) {}
+EtcdBackend::EtcdBackend(std::string url, size_t max_txn_ops, http::TlsOptions tls)
+    : url_(std::move(url)), tls_(std::move(tls)), max_txn_ops_(max_txn_ops), client_(url_, tls_) {}
 
 EtcdBackend::~EtcdBackend() = default;
 
-Result<std::string> EtcdBackend::post(const std::string& path, const std::string& body) {
-  auto r = client_.request("POST", path, body, {}, std::chrono::seconds(15));
+Result<std::string> EtcdBackend::post(const std::string& path, const std::string& body,
+                                      http::Idempotent idempotent) {
+  auto r = client_.request("POST", path, body, {}, std::chrono::seconds(15), idempotent);
   if (!r.ok()) return r.status().with_context("etcd at " + url_);
   if (r->status != 200) {
     std::string msg = r->body;
@@ -169,7 +170,7 @@ Result<std::string> EtcdBackend::post(const std::string& path, const std::string
 Result<RangeResult> EtcdBackend::range(const std::string& key, bool prefix) {
   json req = {{"key", base64_encode(key)}};
   if (prefix) req["range_end"] = base64_encode(range_end(key));
-  SHOAL_ASSIGN_OR_RETURN(std::string body, post("/v3/kv/range", req.dump()));
+  SHOAL_ASSIGN_OR_RETURN(std::string body, post("/v3/kv/range", req.dump(), http::Idempotent::kYes));
   try {
     json j = json::parse(body);
     RangeResult out;
@@ -220,7 +221,7 @@ std::unique_ptr<WatchHandle> EtcdBackend::watch(const std::string& prefix, int64
                {{"key", base64_encode(prefix)},
                 {"range_end", base64_encode(range_end(prefix))},
                 {"start_revision", std::to_string(from_revision)}}}};
-  return std::make_unique<EtcdWatch>(url_, req.dump(), std::move(on_events), std::move(on_error));
+  return std::make_unique<EtcdWatch>(url_, tls_, req.dump(), std::move(on_events), std::move(on_error));
 }
 
 Result<int64_t> EtcdBackend::lease_grant(int64_t ttl_seconds) {
@@ -233,7 +234,7 @@ Result<int64_t> EtcdBackend::lease_grant(int64_t ttl_seconds) {
 }
 
 Status EtcdBackend::lease_keepalive(int64_t lease_id) {
-  auto body = post("/v3/lease/keepalive", json{{"ID", std::to_string(lease_id)}}.dump());
+  auto body = post("/v3/lease/keepalive", json{{"ID", std::to_string(lease_id)}}.dump(), http::Idempotent::kYes);
   if (!body.ok()) return body.status();
   try {
     json j = json::parse(*body);

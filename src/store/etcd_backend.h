@@ -13,8 +13,12 @@ namespace shoal {
 
 class EtcdBackend : public Backend {
  public:
-  // url: "http://127.0.0.1:2379"; max_txn_ops: the member's --max-txn-ops.
-  EtcdBackend(std::string url, size_t max_txn_ops);
+  // url: "https://127.0.0.1:2379" with `tls` (the swarm CA, shoald's etcd
+  // client certificate and key), or "http://..." (tests against a plain
+  // etcd); max_txn_ops: the member's --max-txn-ops. Reads and keepalives are
+  // resent once on a fresh connection if a pooled one fails; txns and lease
+  // grants never are (a failure then is outcome unknown: re-read).
+  EtcdBackend(std::string url, size_t max_txn_ops, http::TlsOptions tls = {});
   ~EtcdBackend() override;
 
   Result<RangeResult> range(const std::string& key, bool prefix) override;
@@ -32,8 +36,10 @@ class EtcdBackend : public Backend {
   Status wait_healthy(std::chrono::milliseconds timeout);
 
  private:
-  Result<std::string> post(const std::string& path, const std::string& body);
+  Result<std::string> post(const std::string& path, const std::string& body,
+                           http::Idempotent idempotent = http::Idempotent::kByMethod);
   std::string url_;
+  http::TlsOptions tls_;
   size_t max_txn_ops_;
   http::Client client_;
 };

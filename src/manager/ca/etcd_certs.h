@@ -7,9 +7,11 @@
 // name kEtcdMemberName) and client.crt + client.key (shoald's client
 // certificate: clientAuth only, DNS SAN kEtcdClientName). Keys are 0600.
 //
-// etcd is started with --client-cert-allowed-hostname kEtcdClientName and
-// --peer-cert-allowed-hostname kEtcdMemberName, so a certificate the same CA
-// issues to a worker node (which carries neither name) opens neither port.
+// etcd is started with --peer-cert-allowed-hostname kEtcdMemberName, so only
+// members' certificates open the peer port. Any client certificate of the CA
+// opens the client port (etcd 3.4's gateway defeats a client name check; see
+// src/manager/etcd/etcd_member.h): before worker nodes get certificates, etcd
+// must trust an etcd-only intermediate CA instead.
 //
 // Managers joining later get their own member and client certificates from
 // the same CA (issued by the leader over the join session, with the joining

@@ -38,7 +38,40 @@ EtcdMember::EtcdMember(EtcdMemberOptions options) : options_(std::move(options))
 EtcdMember::~EtcdMember() { stop(); }
 
 std::string EtcdMember::client_url() const {
-  return "http://" + options_.host + ":" + std::to_string(options_.client_port);
+  return "https://" + options_.host + ":" + std::to_string(options_.client_port);
+}
+
+http::TlsOptions EtcdMember::client_tls() const {
+  return {options_.tls.ca_file, options_.tls.client_cert_file, options_.tls.client_key_file};
+}
+
+std::vector<std::string> EtcdMember::command_line() const {
+  const EtcdTlsFiles& t = options_.tls;
+  std::string peer = "https://" + options_.host + ":" + std::to_string(options_.peer_port);
+  return {options_.binary,
+          "--name", options_.name,
+          "--data-dir", options_.data_dir,
+          "--listen-client-urls", client_url(),
+          "--advertise-client-urls", client_url(),
+          "--listen-peer-urls", peer,
+          "--initial-advertise-peer-urls", peer,
+          "--initial-cluster", options_.name + "=" + peer,
+          "--initial-cluster-state", "new",
+          "--cert-file", t.member_cert_file,
+          "--key-file", t.member_key_file,
+          "--trusted-ca-file", t.ca_file,
+          "--client-cert-auth",
+          "--peer-cert-file", t.member_cert_file,
+          "--peer-key-file", t.member_key_file,
+          "--peer-trusted-ca-file", t.ca_file,
+          "--peer-client-cert-auth",
+          "--peer-cert-allowed-hostname", t.member_hostname,
+          "--max-txn-ops", std::to_string(options_.max_txn_ops),
+          "--max-request-bytes", std::to_string(options_.max_request_bytes),
+          "--auto-compaction-mode", "revision",
+          "--auto-compaction-retention", "10000",
+          "--quota-backend-bytes", "4294967296",
+          "--snapshot-count", "10000"};
 }
 
 std::string EtcdMember::log_tail() const {
@@ -55,23 +88,8 @@ std::string EtcdMember::log_tail() const {
 }
 
 Status EtcdMember::launch() {
-  std::string peer = "http://" + options_.host + ":" + std::to_string(options_.peer_port);
   os::SpawnOptions so;
-  so.argv = {options_.binary,
-             "--name", options_.name,
-             "--data-dir", options_.data_dir,
-             "--listen-client-urls", client_url(),
-             "--advertise-client-urls", client_url(),
-             "--listen-peer-urls", peer,
-             "--initial-advertise-peer-urls", peer,
-             "--initial-cluster", options_.name + "=" + peer,
-             "--initial-cluster-state", "new",
-             "--max-txn-ops", std::to_string(options_.max_txn_ops),
-             "--max-request-bytes", std::to_string(options_.max_request_bytes),
-             "--auto-compaction-mode", "revision",
-             "--auto-compaction-retention", "10000",
-             "--quota-backend-bytes", "4294967296",
-             "--snapshot-count", "10000"};
+  so.argv = command_line();
   so.stdout_path = options_.log_file;
   so.pdeathsig = SIGTERM;
   auto pid = os::spawn(so);
@@ -81,6 +99,14 @@ Status EtcdMember::launch() {
 }
 
 Status EtcdMember::start() {
+  const EtcdTlsFiles& t = options_.tls;
+  for (const std::string* f : {&t.ca_file, &t.member_cert_file, &t.member_key_file, &t.client_cert_file,
+                               &t.client_key_file}) {
+    if (f->empty() || !std::filesystem::exists(*f)) {
+      return failed_precondition("etcd member " + options_.name + " needs its TLS files (CA, member and client "
+                                 "certificates and keys); missing: " + (f->empty() ? std::string("(not given)") : *f));
+    }
+  }
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(options_.data_dir).parent_path(), ec);
   if (port_in_use(options_.host, options_.client_port)) {
@@ -97,7 +123,7 @@ Status EtcdMember::start() {
     stopping_ = false;
     SHOAL_RETURN_IF_ERROR(launch());
   }
-  EtcdBackend probe(client_url(), 128);
+  EtcdBackend probe(client_url(), 128, client_tls());
   Status st = probe.wait_healthy(std::chrono::seconds(20));
   if (!st.ok()) {
     stop();

@@ -2,6 +2,17 @@
 // child gets PR_SET_PDEATHSIG, so it never outlives shoald; its data dir
 // persists, so a restarted shoald restarts it with the same state. If it exits
 // unexpectedly it is restarted with backoff.
+//
+// Only shoald may talk to it: client and peer URLs are https, and etcd
+// requires a client certificate issued by the swarm's CA on both ports
+// (--client-cert-auth, --peer-client-cert-auth); a peer's certificate must
+// also carry the members' DNS name (--peer-cert-allowed-hostname).
+// etcd 3.4 cannot require a name of clients while its JSON gateway is used
+// (--client-cert-allowed-hostname also rejects the gateway's own connection,
+// which skips server verification), so any client certificate of the
+// swarm's CA is accepted: today only managers hold one. Before workers get
+// certificates from that CA (the cluster issue), etcd must trust an etcd-only
+// intermediate instead (docs/security.md).
 #pragma once
 
 #include <atomic>
@@ -9,12 +20,25 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/result.h"
+#include "http/client.h"
 
 namespace shoal::etcd {
 
+// PEM files (see src/manager/ca/etcd_certs.h). All are required.
+struct EtcdTlsFiles {
+  std::string ca_file;           // the swarm's root CA certificate
+  std::string member_cert_file;  // serving and peer certificate
+  std::string member_key_file;
+  std::string client_cert_file;  // shoald's client certificate (for client_tls())
+  std::string client_key_file;
+  std::string member_hostname = "shoal-etcd-member";  // required in peer certificates
+};
+
 struct EtcdMemberOptions {
+  EtcdTlsFiles tls;
   std::string data_dir;
   std::string name = "default";
   std::string host = "127.0.0.1";
@@ -33,7 +57,11 @@ class EtcdMember {
   // Starts etcd and waits (up to 20 s) until it answers.
   Status start();
   void stop();
-  std::string client_url() const;
+  std::string client_url() const;  // https://host:client_port
+  // What a client of this member passes to EtcdBackend.
+  http::TlsOptions client_tls() const;
+  // etcd's argv (flags included), for inspection.
+  std::vector<std::string> command_line() const;
 
  private:
   Status launch();

@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
 
+#include "manager/ca/etcd_certs.h"
 #include "store/etcd_backend.h"
 #include "store/store.h"
 
@@ -24,16 +27,21 @@ class EtcdTest : public ::testing::Test {
     opts_.log_file = dir_ + "/etcd.log";
     opts_.client_port = free_port();
     opts_.peer_port = free_port();
+    root_ = *ca::create_root_ca();
+    ASSERT_TRUE(ca::write_etcd_certs(root_, dir_ + "/certs", "test-cluster", {}).ok());
+    ca::EtcdCertFiles f = ca::etcd_cert_files(dir_ + "/certs");
+    opts_.tls = {f.ca_cert, f.member_cert, f.member_key, f.client_cert, f.client_key};
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
   std::string dir_;
   EtcdMemberOptions opts_;
+  ca::RootCA root_;
 };
 
 TEST_F(EtcdTest, BackendOperationsAgainstRealEtcd) {
   EtcdMember m(opts_);
-  ASSERT_TRUE(m.start().ok());
-  EtcdBackend b(m.client_url(), 1024);
+  { Status s = m.start(); ASSERT_TRUE(s.ok()) << s.message(); }
+  EtcdBackend b(m.client_url(), 1024, m.client_tls());
   auto put = b.txn({{"/t/a", Compare::Target::kCreateRevision, 0}}, {{TxnOp::Type::kPut, "/t/a", "1", 0}}, {});
   ASSERT_TRUE(put.ok()) << put.status().message();
   EXPECT_TRUE(put->succeeded);
@@ -69,13 +77,69 @@ TEST_F(EtcdTest, BackendOperationsAgainstRealEtcd) {
   // Restart keeps the data.
   EtcdMember again_member(opts_);
   ASSERT_TRUE(again_member.start().ok());
-  EtcdBackend b2(again_member.client_url(), 1024);
+  EtcdBackend b2(again_member.client_url(), 1024, again_member.client_tls());
   EXPECT_EQ(b2.range("/shoal/tasks/", true)->kvs.size(), 1000u);
+}
+
+TEST_F(EtcdTest, CommandLineRequiresClientAndPeerCertificates) {
+  EtcdMember m(opts_);
+  std::vector<std::string> argv = m.command_line();
+  auto value = [&](const std::string& flag) -> std::string {
+    for (size_t i = 0; i + 1 < argv.size(); ++i) {
+      if (argv[i] == flag) return argv[i + 1];
+    }
+    return "<absent>";
+  };
+  auto has = [&](const std::string& flag) { return std::find(argv.begin(), argv.end(), flag) != argv.end(); };
+  std::string port = std::to_string(opts_.client_port), peer = std::to_string(opts_.peer_port);
+  EXPECT_EQ(value("--listen-client-urls"), "https://127.0.0.1:" + port);
+  EXPECT_EQ(value("--advertise-client-urls"), "https://127.0.0.1:" + port);
+  EXPECT_EQ(value("--listen-peer-urls"), "https://127.0.0.1:" + peer);
+  EXPECT_EQ(value("--initial-advertise-peer-urls"), "https://127.0.0.1:" + peer);
+  EXPECT_EQ(value("--cert-file"), opts_.tls.member_cert_file);
+  EXPECT_EQ(value("--key-file"), opts_.tls.member_key_file);
+  EXPECT_EQ(value("--trusted-ca-file"), opts_.tls.ca_file);
+  EXPECT_TRUE(has("--client-cert-auth"));
+  EXPECT_EQ(value("--peer-cert-file"), opts_.tls.member_cert_file);
+  EXPECT_EQ(value("--peer-key-file"), opts_.tls.member_key_file);
+  EXPECT_EQ(value("--peer-trusted-ca-file"), opts_.tls.ca_file);
+  EXPECT_TRUE(has("--peer-client-cert-auth"));
+  EXPECT_EQ(value("--peer-cert-allowed-hostname"), ca::kEtcdMemberName);
+  for (const auto& a : argv) EXPECT_EQ(a.find("http://"), std::string::npos) << a;
+  EXPECT_FALSE(has("--auto-tls"));
+  // No TLS files, no member.
+  EtcdMemberOptions bare = opts_;
+  bare.tls = {};
+  Status st = EtcdMember(bare).start();
+  EXPECT_EQ(st.code(), Code::kFailedPrecondition);
+  EXPECT_NE(st.message().find("TLS files"), std::string::npos);
+}
+
+TEST_F(EtcdTest, OnlyShoaldsClientCertificateGetsIn) {
+  EtcdMember m(opts_);
+  { Status s = m.start(); ASSERT_TRUE(s.ok()) << s.message(); }
+  ASSERT_TRUE(EtcdBackend(m.client_url(), 128, m.client_tls()).range("/x", false).ok());
+  std::string port = std::to_string(opts_.client_port);
+  // Plain http, TLS without a client certificate, a certificate of another
+  // CA: all refused.
+  EXPECT_FALSE(EtcdBackend("http://127.0.0.1:" + port, 128).range("/x", false).ok());
+  EXPECT_FALSE(EtcdBackend(m.client_url(), 128, {opts_.tls.ca_file, "", ""}).range("/x", false).ok());
+  auto write_pair = [&](const ca::IssuedCert& c, const std::string& name) {
+    std::ofstream(dir_ + "/" + name + ".crt") << c.cert_pem;
+    std::ofstream(dir_ + "/" + name + ".key") << c.key_pem;
+    return http::TlsOptions{opts_.tls.ca_file, dir_ + "/" + name + ".crt", dir_ + "/" + name + ".key"};
+  };
+  ca::CertRequest worker;
+  worker.common_name = "some-worker-node";
+  worker.client_auth = true;
+  auto other_root = *ca::create_root_ca();
+  auto foreign = write_pair(*ca::issue_certificate(other_root, worker), "foreign");
+  EXPECT_FALSE(EtcdBackend(m.client_url(), 128, foreign).range("/x", false).ok());
 }
 
 TEST_F(EtcdTest, PortInUseIsAClearError) {
   EtcdMember m(opts_);
-  ASSERT_TRUE(m.start().ok());
+  { Status s = m.start(); ASSERT_TRUE(s.ok()) << s.message(); }
   EtcdMemberOptions o2 = opts_;
   o2.data_dir = dir_ + "/other";
   EtcdMember m2(o2);
