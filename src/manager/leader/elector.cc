@@ -35,6 +35,7 @@ void Elector::stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  step_down();
 }
 
 std::string Elector::leader_id() const {
@@ -128,6 +129,9 @@ void Elector::loop() {
     std::unique_lock lk(mu_);
     cv_.wait_for(lk, d, [&] { return stopping_.load(); });
   }
+}
+
+void Elector::step_down() {
   if (leader_) {
     leader_ = false;
     on_deposed_();

@@ -58,6 +58,7 @@ class Elector {
 
  private:
   void loop();
+  void step_down();  // after the loop: depose (if leading), revoke the lease
   bool try_acquire(int64_t lease, Fence* fence);
 
   Backend& backend_;

@@ -1,0 +1,88 @@
+#include "manager/leader/elector.h"
+
+#include <gtest/gtest.h>
+
+#include "store/fault_backend.h"
+#include "store/memory_backend.h"
+
+namespace shoal::leader {
+namespace {
+
+// Drives electors by step() on the fake clock: no threads, no sleeps.
+class ElectorTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Elector> make(const std::string& id) {
+    ElectorOptions o;
+    o.candidate_id = id;
+    return std::make_unique<Elector>(
+        faults, clock, o,
+        [this, id](const Fence& f) {
+          elected[id] = f;
+          ++elections;
+        },
+        [this, id] { deposed.push_back(id); });
+  }
+  int64_t leader_key_create_revision() {
+    auto r = memory.range("/shoal/leader", false);
+    return r->kvs.empty() ? 0 : r->kvs[0].create_revision;
+  }
+
+  MemoryBackend memory;
+  FaultBackend faults{memory};
+  FakeClock clock;
+  std::map<std::string, Fence> elected;
+  int elections = 0;
+  std::vector<std::string> deposed;
+};
+
+TEST_F(ElectorTest, ALostResponseToItsOwnCreateStillMakesItTheLeader) {
+  auto e = make("m1");
+  faults.fail_write(1, FaultBackend::Fault::kTimeoutApplied);  // the create commits, its answer is lost
+  e->step();
+  EXPECT_FALSE(e->is_leader());
+  for (int i = 0; i < 3 && !e->is_leader(); ++i) {
+    clock.advance(std::chrono::seconds(1));
+    e->step();
+  }
+  ASSERT_TRUE(e->is_leader()) << "the key holds our id and lease: it is ours";
+  EXPECT_EQ(elections, 1);
+  EXPECT_EQ(elected["m1"].key, "/shoal/leader");
+  EXPECT_EQ(elected["m1"].create_revision, leader_key_create_revision());
+  EXPECT_EQ(e->leader_id(), "m1");
+}
+
+TEST_F(ElectorTest, AnotherCandidateWaitsWhileTheLeaderHoldsTheKey) {
+  auto a = make("m1");
+  auto b = make("m2");
+  a->step();
+  ASSERT_TRUE(a->is_leader());
+  for (int i = 0; i < 5; ++i) {
+    clock.advance(std::chrono::seconds(1));
+    b->step();
+    a->step();
+  }
+  EXPECT_FALSE(b->is_leader());
+  EXPECT_EQ(b->leader_id(), "m1");
+  a->stop();  // steps down: revokes its lease, the key goes
+  EXPECT_EQ(deposed, std::vector<std::string>{"m1"});
+  b->step();
+  EXPECT_TRUE(b->is_leader());
+  EXPECT_GT(elected["m2"].create_revision, elected["m1"].create_revision);
+}
+
+TEST_F(ElectorTest, KeepalivesFailingForALeaseTtlDepose) {
+  auto e = make("m1");
+  e->step();
+  ASSERT_TRUE(e->is_leader());
+  memory.set_down(true);
+  clock.advance(std::chrono::seconds(5));
+  e->step();
+  EXPECT_TRUE(e->is_leader()) << "within the TTL";
+  clock.advance(std::chrono::seconds(6));
+  e->step();
+  EXPECT_FALSE(e->is_leader());
+  EXPECT_EQ(deposed, std::vector<std::string>{"m1"});
+}
+
+}  // namespace
+}  // namespace shoal::leader
