@@ -99,6 +99,31 @@ RuncRuntime::RuncRuntime(RuncRuntimeOptions options, ImageStore& images)
   fs::create_directories(options_.root + "/containers", ec);
   fs::create_directories(options_.state_root, ec);
   if (ec) LOG_ERROR("runtime", "creating " << options_.state_root << ": " << ec.message());
+  recover();
+}
+
+void RuncRuntime::recover() {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(options_.root + "/containers", ec)) {
+    const std::string d = e.path().string(), id = e.path().filename().string();
+    if (!e.is_directory() || !valid_id(id)) continue;
+    // Temp files of atomic writes a crash interrupted.
+    std::error_code ec2;
+    for (const auto& f : fs::directory_iterator(d, ec2)) {
+      if (f.path().filename().string().find(".tmp-") != std::string::npos) fs::remove(f.path(), ec2);
+    }
+    if (fs::exists(d + "/config.json")) continue;
+    // config.json is written last: without it the container was never
+    // complete (shoald died in create()), and nothing was started in it.
+    LOG_WARN("runtime", "removing the half-created container " << id.substr(0, 12) << " left by a crash");
+    Status st = unmount_if_mounted(d + "/bundle/rootfs");
+    if (!st.ok()) {
+      LOG_ERROR("runtime", st.message());
+      continue;
+    }
+    fs::remove_all(d, ec2);
+    if (ec2) LOG_ERROR("runtime", "removing " << d << ": " << ec2.message());
+  }
 }
 
 std::string RuncRuntime::dir(const std::string& id) const { return options_.root + "/containers/" + id; }
@@ -159,6 +184,7 @@ Status RuncRuntime::start(const std::string& id) {
   if (!fs::exists(d + "/config.json")) return not_found("No such container: " + id);
   if (fs::exists(d + "/shim.pid")) return failed_precondition("container " + id + " was already started");
   SHOAL_ASSIGN_OR_RETURN(pid_t shim, spawn_shim(options_.self_exe, d, options_.oci_runtime, options_.state_root, id));
+  // The shim writes shim.pid itself too (shim.h); whichever lands last, the content is the same.
   SHOAL_RETURN_IF_ERROR(write_file_atomic(d + "/shim.pid", std::to_string(shim)));
   SHOAL_RETURN_IF_ERROR(write_file_atomic(d + "/started", format_rfc3339(std::chrono::system_clock::now())));
   // Wait until the user's program runs (user_process_runs) or has exited.

@@ -9,6 +9,11 @@
 //   shim.pid started container.pid exit.json container.log runtime.log shim.log
 // Each container runs under a shim (shim.h) that outlives shoald, so a new
 // RuncRuntime over the same root sees the containers of the previous one.
+// Crash recovery (at construction): a container dir without config.json
+// (written last by create()) is half-created: its rootfs is unmounted and
+// the dir removed; temp files of interrupted atomic writes are removed. A
+// shim started just before a crash has written its own shim.pid, so its
+// container is adopted, not started twice.
 // The OCI runtime keeps its state under <root>/runc (--root), so nodes with
 // different data roots never see each other's containers. Needs root.
 #pragma once
@@ -47,6 +52,8 @@ class RuncRuntime : public Runtime {
 
  private:
   std::string dir(const std::string& id) const;
+  // Crash recovery (see above); called by the constructor only.
+  void recover();
   // Polls state() until the container is no longer running; false on timeout.
   bool wait_exit(const std::string& id, std::chrono::nanoseconds timeout);
   // The OCI runtime's view ("created", "running", "stopped"), or "".

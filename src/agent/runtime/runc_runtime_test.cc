@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -302,6 +303,73 @@ TEST_F(RuncRuntimeTest, LimitsAndNamespacesInTheSpec) {
   EXPECT_EQ(spec["linux"]["namespaces"].size(), 5u);
   EXPECT_EQ(spec["process"]["args"], nlohmann::json({"true"}));
   EXPECT_EQ(runtime_->state(c.id)->status, ContainerStatus::kCreated);
+}
+
+TEST_F(RuncRuntimeTest, AHalfCreatedContainerIsRemovedAfterACrash) {
+  // What create() leaves when shoald dies before config.json: dirs, a
+  // mounted rootfs, some files, a temp file of an interrupted atomic write.
+  const std::string id = new_container_id(), d = root_ + "/containers/" + id;
+  fs::create_directories(d + "/bundle/rootfs");
+  ASSERT_EQ(mount("tmpfs", (d + "/bundle/rootfs").c_str(), "tmpfs", 0, "size=1m"), 0) << strerror(errno);
+  std::ofstream(d + "/hostname") << "h\n";
+  std::ofstream(d + "/config.json.tmp-Ab12Cd") << "{";
+  runtime_ = std::make_unique<RuncRuntime>(RuncRuntimeOptions{root_, "", "", ""}, *images_);
+  EXPECT_FALSE(fs::exists(d));
+  EXPECT_EQ(slurp("/proc/self/mounts").find(d), std::string::npos) << "rootfs unmounted";
+  EXPECT_TRUE(runtime_->list()->empty());
+}
+
+TEST_F(RuncRuntimeTest, ACompleteContainerLosesOnlyItsTempFilesAfterACrash) {
+  auto c = config({"true"});
+  ASSERT_TRUE(runtime_->create(c).ok());
+  const std::string d = root_ + "/containers/" + c.id;
+  std::ofstream(d + "/shim.pid.tmp-XyZ123") << "1";
+  runtime_ = std::make_unique<RuncRuntime>(RuncRuntimeOptions{root_, "", "", ""}, *images_);
+  EXPECT_FALSE(fs::exists(d + "/shim.pid.tmp-XyZ123"));
+  EXPECT_EQ(runtime_->state(c.id)->status, ContainerStatus::kCreated);
+}
+
+TEST_F(RuncRuntimeTest, AShimStartedWithoutItsPidFileWrittenIsAdopted) {
+  auto c = config({"sleep", "1000"});
+  ASSERT_TRUE(runtime_->create(c).ok());
+  const std::string d = root_ + "/containers/" + c.id;
+  // shoald "crashes" right after spawning the shim, before writing shim.pid.
+  auto shim = spawn_shim(fs::read_symlink("/proc/self/exe"), d, runtime_->oci_runtime(), root_ + "/runc", c.id);
+  ASSERT_TRUE(shim.ok()) << shim.status().message();
+  runtime_ = std::make_unique<RuncRuntime>(RuncRuntimeOptions{root_, "", "", ""}, *images_);
+  const auto deadline = steady_clock::now() + std::chrono::seconds(10);
+  while (runtime_->state(c.id)->status != ContainerStatus::kRunning && steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  auto st = runtime_->state(c.id);
+  ASSERT_EQ(st->status, ContainerStatus::kRunning) << "the shim recorded its own pid";
+  EXPECT_EQ(slurp(d + "/shim.pid"), std::to_string(*shim));
+  Status again = runtime_->start(c.id);
+  EXPECT_EQ(again.code(), Code::kFailedPrecondition) << "never a second container: " << again.message();
+}
+
+TEST_F(RuncRuntimeTest, SeccompAndNoNewPrivilegesReachTheProcess) {
+  const char* probe = "grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status";
+  auto dflt = config({"sh", "-c", probe});
+  run(dflt);
+  auto unconfined = config({"sh", "-c", probe});
+  unconfined.seccomp = ContainerConfig::Seccomp::kUnconfined;
+  unconfined.no_new_privileges = true;
+  run(unconfined);
+  auto custom = config({"sh", "-c", "mkdir /tmp/x && echo made || echo refused"});
+  custom.seccomp = ContainerConfig::Seccomp::kCustom;
+  custom.seccomp_profile =
+      R"({"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]})";
+  run(custom);
+  for (const auto* c : {&dflt, &unconfined, &custom}) EXPECT_EQ(wait_exited(c->id).exit_code, 0);
+  std::string log = slurp(runtime_->log_path(dflt.id));
+  EXPECT_NE(log.find("Seccomp:\\t2"), std::string::npos) << log;
+  EXPECT_NE(log.find("NoNewPrivs:\\t0"), std::string::npos) << log;
+  log = slurp(runtime_->log_path(unconfined.id));
+  EXPECT_NE(log.find("Seccomp:\\t0"), std::string::npos) << log;
+  EXPECT_NE(log.find("NoNewPrivs:\\t1"), std::string::npos) << log;
+  log = slurp(runtime_->log_path(custom.id));
+  EXPECT_NE(log.find("refused"), std::string::npos) << log;
 }
 
 }  // namespace

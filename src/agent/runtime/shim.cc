@@ -157,6 +157,13 @@ int shim_main(int argc, char** argv) {
       _exit(0);
     }
     close(report_fd);
+    // Recorded by the shim itself before the container starts, so a shoald
+    // that crashes before it writes the pid file finds the shim on restart.
+    Status st = write_file_atomic(dir + "/shim.pid", std::to_string(getpid()));
+    if (!st.ok()) {
+      fprintf(stderr, "shim: %s\n", st.message().c_str());
+      return 1;
+    }
   }
   signal(SIGPIPE, SIG_IGN);
   signal(SIGHUP, SIG_IGN);

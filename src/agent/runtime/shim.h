@@ -3,6 +3,8 @@
 //   shoald __shim <container-dir> <oci-runtime> <runtime-state-root> <container-id> <report-fd>
 // and that process forks the shim proper, writes its pid to <report-fd> and
 // exits, so the shim is never shoald's child and outlives it. The shim:
+//   - writes its pid to <dir>/shim.pid atomically before anything else (so
+//     a shoald that crashed right after spawning it still finds it);
 //   - runs `<oci-runtime> --root R run --bundle <dir>/bundle --pid-file
 //     <dir>/container.pid <id>` in the foreground, stdin /dev/null,
 //     stdout/stderr piped to itself, runtime errors to <dir>/runtime.log;
