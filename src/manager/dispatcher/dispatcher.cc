@@ -44,8 +44,10 @@ void Dispatcher::start() {
     std::lock_guard lk(mu_);
     stopping_ = false;
   }
-  // Seed the view of assignments before listening, so the first change of
-  // each task is compared with what agents were last told.
+  // Listen first, then seed the view of assignments: a change between the
+  // two is then heard (and, being in the cache already, also seeded; a
+  // change told twice is harmless, one never told is a lost assignment).
+  subscription_ = store_.subscribe([this](const StoreEvent& e) { on_store_event(e); });
   store_.view([&](const StoreSnapshot& s) {
     std::lock_guard lk(mu_);
     for (const auto& [id, t] : s.tasks) {
@@ -53,21 +55,25 @@ void Dispatcher::start() {
       if (!t.node_id.empty()) assignments_[t.node_id].changed(id);
     }
   });
-  subscription_ = store_.subscribe([this](const StoreEvent& e) { on_store_event(e); });
   notifier_ = std::thread([this] { notifier_loop(); });
   status_writer_ = std::thread([this] { status_loop(); });
+  std::lock_guard lk(mu_);
   liveness_timer_ = clock_.after(options_.heartbeat_period, [this] { check_liveness(); });
 }
 
 void Dispatcher::stop() {
+  Clock::TimerId liveness;
   {
     std::lock_guard lk(mu_);
     if (stopping_ && !notifier_.joinable()) return;
     stopping_ = true;
+    liveness = liveness_timer_;
   }
   if (subscription_) store_.unsubscribe(subscription_);
   subscription_ = 0;
-  clock_.cancel(liveness_timer_);
+  // Outside mu_ (check_liveness takes it); waits for a running check, which
+  // sees stopping_ and schedules no other.
+  clock_.cancel(liveness);
   notify_cv_.notify_all();
   {
     std::lock_guard lk(status_mu_);
@@ -85,12 +91,21 @@ void Dispatcher::stop() {
     for (auto& w : ws) w.respond(error_reply(503, "the dispatcher is shutting down"));
 }
 
+bool Dispatcher::stopped() const {
+  std::lock_guard lk(mu_);
+  return stopping_;
+}
+
 size_t Dispatcher::session_count() const {
   std::lock_guard lk(mu_);
   return sessions_.size();
 }
 
 void Dispatcher::serve(http::Exchange ex) {
+  if (stopped()) {
+    ex.respond(error_reply(503, "the dispatcher is shutting down: connect to a manager again"));
+    return;
+  }
   std::string op = ex.request.path.substr(std::string(session::kPrefix).size());
   if (op == "session" && ex.request.method == "POST") return handle_register(ex);
   if (op == "heartbeat" && ex.request.method == "POST") return handle_heartbeat(ex);
@@ -209,6 +224,10 @@ void Dispatcher::handle_assignments(http::Exchange& ex) {
   }
   {
     std::lock_guard lk(mu_);
+    if (stopping_) {  // stop() answered the parked polls already: answer this one now
+      ex.respond(error_reply(503, "the dispatcher is shutting down: connect to a manager again"));
+      return;
+    }
     if (since >= assignments_[node].generation()) {
       waiters_[node].push_back(
           {since, std::move(ex.respond),
@@ -291,7 +310,13 @@ void Dispatcher::handle_status(http::Exchange& ex) {
     return;
   }
   {
+    // Checked under status_mu_: status_loop fails what is queued before it
+    // exits, so a report queued here is always answered.
     std::lock_guard lk(status_mu_);
+    if (stopped()) {
+      ex.respond(error_reply(503, "the dispatcher is shutting down: report to a manager again"));
+      return;
+    }
     status_queue_.push_back({std::move(batch.updates), std::move(ex.respond)});
   }
   status_cv_.notify_all();

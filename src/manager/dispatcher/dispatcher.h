@@ -11,7 +11,11 @@
 //   (AssignmentLog);
 // - status: reports from all sessions are coalesced into few store batches;
 //   a task's observed state only moves forward.
-// Thread-safe. serve() never blocks on a long poll.
+// Thread-safe. serve() never blocks on a long poll. Every call is answered:
+// after stop() (and for polls parked when it came) with a 503.
+// The dispatcher subscribes to the store before it seeds its view of the
+// assignments, and the store announces every change a watch gap hid
+// (store.h), so no task assigned to a node is missing from its answers.
 #pragma once
 
 #include <condition_variable>
@@ -76,6 +80,7 @@ class Dispatcher {
   // The answer for an agent of `node_id` holding generation `since`.
   http::Response assignment_response(const std::string& node_id, uint64_t since);
   std::string session_node(const std::string& session_id);
+  bool stopped() const;
 
   Store& store_;
   Clock& clock_;

@@ -5,6 +5,7 @@
 #include <future>
 #include <set>
 
+#include "store/fault_backend.h"
 #include "store/memory_backend.h"
 
 namespace shoal::dispatcher {
@@ -52,7 +53,8 @@ class DispatcherTest : public ::testing::Test {
   }
 
   MemoryBackend backend;
-  Store store{backend};
+  FaultBackend faults{backend};
+  Store store{faults};
   FakeClock clock;
   std::unique_ptr<Dispatcher> d;
 };
@@ -164,6 +166,58 @@ TEST_F(DispatcherTest, UnknownSessionsAndBadMessagesAreRefused) {
   EXPECT_EQ(call("GET", "assignments", "", {{"session", "nope"}}).get().status, 404);
   EXPECT_EQ(call("POST", "session", "{not json").get().status, 400);
   EXPECT_EQ(call("POST", "session", "{}").get().status, 400);
+}
+
+TEST_F(DispatcherTest, CallsAfterStopAreAnsweredNotParked) {
+  std::string sid = register_node("n1");
+  auto first = call("GET", "assignments", "", {{"session", sid}, {"since", "0"}}).get();
+  auto gen = json::parse(first.body).get<session::AssignmentSet>().generation;
+  auto parked = call("GET", "assignments", "", {{"session", sid}, {"since", std::to_string(gen)}});
+  d->stop();
+  ASSERT_EQ(parked.wait_for(std::chrono::seconds(2)), std::future_status::ready);
+  EXPECT_EQ(parked.get().status, 503);
+  // Arriving after stop(): answered at once.
+  auto poll = call("GET", "assignments", "", {{"session", sid}, {"since", std::to_string(gen)}});
+  ASSERT_EQ(poll.wait_for(std::chrono::milliseconds(500)), std::future_status::ready) << "parked forever";
+  EXPECT_EQ(poll.get().status, 503);
+  session::StatusBatch batch;
+  batch.session_id = sid;
+  auto status = call("POST", "status", json(batch).dump());
+  ASSERT_EQ(status.wait_for(std::chrono::milliseconds(500)), std::future_status::ready) << "parked forever";
+  EXPECT_EQ(status.get().status, 503);
+  auto reg = call("POST", "session", json(session::RegisterRequest{}).dump());
+  ASSERT_EQ(reg.wait_for(std::chrono::milliseconds(500)), std::future_status::ready);
+  EXPECT_EQ(reg.get().status, 503);
+}
+
+TEST_F(DispatcherTest, AWatchGapLosesNoAssignmentOrRemoval) {
+  std::string sid = register_node("n1");
+  Batch b;
+  b.create(make_task("t0", "n1"));
+  ASSERT_TRUE(store.commit(b).ok());
+  auto get = [&](uint64_t since) {
+    auto r = call("GET", "assignments", "", {{"session", sid}, {"since", std::to_string(since)}});
+    EXPECT_EQ(r.wait_for(std::chrono::seconds(2)), std::future_status::ready);
+    return json::parse(r.get().body).get<session::AssignmentSet>();
+  };
+  auto whole = get(0);
+  ASSERT_EQ(whole.tasks.size(), 1u);
+  // The watch dies silently; another manager assigns t1 and removes t0.
+  faults.hold_watches();
+  Store other(backend);
+  ASSERT_TRUE(other.start().ok());
+  Batch w;
+  w.create(make_task("t1", "n1"));
+  w.remove(Kind::kTask, "t0");
+  ASSERT_TRUE(other.commit(w).ok());
+  faults.compact(backend.range("/", true)->revision + 1);
+  faults.drop_watches();
+  ASSERT_TRUE(store.sync().ok());
+  auto delta = get(whole.generation);
+  ASSERT_EQ(delta.tasks.size(), 1u);
+  EXPECT_EQ(delta.tasks[0].id, "t1");
+  EXPECT_EQ(delta.removed, std::vector<std::string>{"t0"});
+  other.stop();
 }
 
 }  // namespace
