@@ -12,6 +12,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev                 # unit tests
   etcd-server etcd-client                   # the cluster state store
   runc                                      # the OCI runtime (crun used where cgroups allow)
+  golang-github-containers-common           # /usr/share/containers/seccomp.json: Docker's default seccomp profile for containers
   crun
   busybox-static                            # the offline example image
   iproute2 nftables                         # namespaces, links, packet filtering
