@@ -63,6 +63,7 @@ json missing_keys(const json& given, const json& encoded) {
   json out = json::object();
   if (!given.is_object()) return out;
   for (auto it = given.begin(); it != given.end(); ++it) {
+    if (it->is_null()) continue;  // null leaves a field unset, as in Go
     auto e = encoded.is_object() ? encoded.find(it.key()) : encoded.end();
     if (!encoded.is_object() || e == encoded.end()) {
       out[it.key()] = *it;

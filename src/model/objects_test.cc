@@ -92,9 +92,9 @@ TEST(ObjectsTest, ServiceRoundTripKeepsEverything) {
   s.update_status = UpdateStatus{"updating", Time(seconds(1700000200)), std::nullopt, "update in progress"};
   s.spec_version = 7;
 
-  json j = s;
-  Service back = j.get<Service>();
-  EXPECT_EQ(json(back), j);
+  json j = to_stored(s);
+  Service back = from_stored<Service>(j);
+  EXPECT_EQ(to_stored(back), j);
   EXPECT_EQ(back.id, "abc");
   EXPECT_EQ(back.version, 42u);
   EXPECT_EQ(back.created_at, s.created_at);
@@ -110,11 +110,11 @@ TEST(ObjectsTest, ServiceRoundTripKeepsEverything) {
   EXPECT_EQ(j["CreatedAt"], "2023-11-14T22:13:20.123456789Z");
   EXPECT_EQ(j["Spec"]["TaskTemplate"]["ContainerSpec"]["StopGracePeriod"], 2000000000);
   EXPECT_EQ(j["Spec"]["Mode"]["Replicated"]["Replicas"], 3);
-  EXPECT_EQ(j["Endpoint"]["Spec"]["Mode"], "vip");
+  EXPECT_EQ(j["Endpoint"]["Spec"]["Mode"], "vip");  // given by the client: kept
   EXPECT_EQ(j["Endpoint"]["Spec"]["Ports"][0]["TargetPort"], 80);
   EXPECT_EQ(j["Endpoint"]["Ports"][0]["PublishedPort"], 8080);
   EXPECT_EQ(j["ShoalSpecVersion"], 7);
-  json api = api_json(j);
+  json api = to_api(s);
   EXPECT_FALSE(api.contains("ShoalSpecVersion"));
   EXPECT_TRUE(api.contains("PreviousSpec"));
 }
@@ -132,9 +132,14 @@ TEST(ObjectsTest, OmitsEmptyOptionalFieldsLikeGo) {
   EXPECT_FALSE(j.contains("UpdateConfig"));
   EXPECT_FALSE(j.contains("RollbackConfig"));
   EXPECT_FALSE(j["TaskTemplate"].contains("Networks"));
-  EXPECT_FALSE(j["TaskTemplate"]["RestartPolicy"].contains("Delay"));
-  EXPECT_FALSE(j["EndpointSpec"].contains("Ports"));
-  EXPECT_TRUE(j["Labels"].is_object());
+  // Nothing the client did not give: no platform, no defaults.
+  EXPECT_FALSE(j["TaskTemplate"].contains("RestartPolicy"));
+  EXPECT_FALSE(j["TaskTemplate"].contains("Placement"));
+  EXPECT_FALSE(j["TaskTemplate"].contains("Resources"));
+  EXPECT_FALSE(j["TaskTemplate"].contains("Runtime"));
+  EXPECT_FALSE(j.contains("EndpointSpec"));
+  EXPECT_FALSE(j.contains("Labels"));
+  EXPECT_EQ(j["Mode"]["Replicated"]["Replicas"], 1);
 }
 
 TEST(ObjectsTest, TaskRoundTripAndStates) {
@@ -153,8 +158,8 @@ TEST(ObjectsTest, TaskRoundTripAndStates) {
   t.status.container_status = ContainerStatus{"c0ffee", 123, 0};
   t.desired_state = TaskState::kShutdown;
   t.spec_version = 4;
-  json j = t;
-  EXPECT_EQ(json(j.get<Task>()), j);
+  json j = to_stored(t);
+  EXPECT_EQ(to_stored(from_stored<Task>(j)), j);
   EXPECT_EQ(j["Status"]["State"], "running");
   EXPECT_EQ(j["Status"]["ContainerStatus"]["ContainerID"], "c0ffee");
   EXPECT_EQ(j["Status"]["ContainerStatus"]["PID"], 123);
@@ -162,13 +167,14 @@ TEST(ObjectsTest, TaskRoundTripAndStates) {
   EXPECT_FALSE(j["Status"].contains("Err"));
   EXPECT_EQ(j["DesiredState"], "shutdown");
   EXPECT_EQ(j["Slot"], 2);
-  json api = api_json(j);
+  EXPECT_EQ(j["ShoalServiceName"], "web");
+  json api = to_api(t);
   EXPECT_FALSE(api.contains("ShoalServiceName"));
   EXPECT_FALSE(api.contains("ShoalSpecVersion"));
 
   Task global;
   global.id = "t2";
-  json g = global;
+  json g = to_api(global);
   EXPECT_FALSE(g.contains("Slot"));
   EXPECT_FALSE(g.contains("NodeID"));
   EXPECT_FALSE(g["Status"].contains("ContainerStatus"));
@@ -200,8 +206,12 @@ TEST(ObjectsTest, NodeShapeAndRoundTrip) {
   n.state = NodeState::kReady;
   n.addr = "10.0.0.1";
   n.manager_status = ManagerStatus{true, "reachable", "10.0.0.1:2377"};
-  json j = n;
-  EXPECT_EQ(json(j.get<Node>()), j);
+  n.description.os = "linux";
+  n.description.architecture = "aarch64";
+  json j = to_stored(n);
+  EXPECT_EQ(to_stored(from_stored<Node>(j)), j);
+  EXPECT_EQ(to_api(n), j);
+  EXPECT_EQ(j["Description"]["Platform"]["Architecture"], "aarch64");
   EXPECT_EQ(j["Spec"]["Role"], "manager");
   EXPECT_EQ(j["Spec"]["Availability"], "drain");
   EXPECT_FALSE(j["Spec"].contains("Name"));
@@ -216,9 +226,9 @@ TEST(ObjectsTest, NodeShapeAndRoundTrip) {
 
   Node worker;
   worker.id = "n2";
-  json w = worker;
+  json w = to_api(worker);
   EXPECT_FALSE(w.contains("ManagerStatus"));
-  EXPECT_FALSE(w.get<Node>().manager_status.has_value());
+  EXPECT_FALSE(from_stored<Node>(w).manager_status.has_value());
   EXPECT_STREQ(node_role_name(NodeRole::kWorker), "worker");
   EXPECT_STREQ(node_availability_name(NodeAvailability::kPause), "pause");
   EXPECT_STREQ(node_state_name(NodeState::kDown), "down");
@@ -229,12 +239,10 @@ TEST(ObjectsTest, ClusterShapeHidesCaKeyFromApi) {
   c.id = "c1";
   c.version = 1;
   c.root_ca_cert = "-----BEGIN CERTIFICATE-----\n...";
-  c.root_ca_key = "-----BEGIN PRIVATE KEY-----\n...";
   c.join_tokens = {"SWMTKN-1-aaa-w", "SWMTKN-1-aaa-m"};
-  json j = c;
-  Cluster back = j.get<Cluster>();
-  EXPECT_EQ(json(back), j);
-  EXPECT_EQ(back.root_ca_key, c.root_ca_key);
+  json j = to_stored(c);
+  Cluster back = from_stored<Cluster>(j);
+  EXPECT_EQ(to_stored(back), j);
   EXPECT_EQ(j["Spec"]["Name"], "default");
   EXPECT_EQ(j["Spec"]["Orchestration"]["TaskHistoryRetentionLimit"], 5);
   EXPECT_EQ(j["Spec"]["Dispatcher"]["HeartbeatPeriod"], 5000000000LL);
@@ -246,7 +254,7 @@ TEST(ObjectsTest, ClusterShapeHidesCaKeyFromApi) {
   EXPECT_EQ(j["DefaultAddrPool"], json::array({"10.0.0.0/8"}));
   EXPECT_EQ(j["SubnetSize"], 24);
   EXPECT_EQ(j["DataPathPort"], 4789);
-  json api = api_json(j);
+  json api = to_api(c);
   EXPECT_FALSE(api.dump().find("PRIVATE KEY") != std::string::npos);
   EXPECT_TRUE(api.contains("JoinTokens"));
 }
@@ -260,9 +268,68 @@ TEST(ObjectsTest, ToleratesNullsAndMissingSections) {
   EXPECT_EQ(s.replicas, 1u);
   EXPECT_FALSE(s.update_config.has_value());
   EXPECT_EQ(s.endpoint_spec.mode, "vip");
-  auto t = json::parse("{}").get<Task>();
+  EXPECT_FALSE(json(s).contains("Mode") && json(s)["Mode"].is_null());
+  EXPECT_FALSE(json(s)["TaskTemplate"].contains("RestartPolicy"));
+  auto t = from_stored<Task>(json::parse("{}"));
   EXPECT_EQ(t.desired_state, TaskState::kRunning);
   EXPECT_EQ(t.status.state, TaskState::kNew);
+}
+
+// No internal field ("Shoal*", the CA key) appears in any kind's API JSON,
+// while the stored form keeps them.
+bool has_internal_key(const json& j) {
+  if (j.is_object()) {
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      if (it.key().rfind("Shoal", 0) == 0 || has_internal_key(*it)) return true;
+    }
+  } else if (j.is_array()) {
+    for (const auto& e : j)
+      if (has_internal_key(e)) return true;
+  }
+  return false;
+}
+
+TEST(ObjectsTest, ApiFormHasNoInternalFieldOfAnyKind) {
+  Cluster c;
+  Node n;
+  n.id = "n";
+  Service s;
+  s.spec = json::parse(kCliCreateFull).get<ServiceSpec>();
+  s.previous_spec = s.spec;
+  s.spec_version = 3;
+  Task t;
+  t.service_name = "web";
+  t.spec_version = 3;
+  for (const json& api : {to_api(c), to_api(n), to_api(s), to_api(t)}) {
+    EXPECT_FALSE(has_internal_key(api)) << api.dump();
+    EXPECT_EQ(api.dump().find("PRIVATE KEY"), std::string::npos);
+  }
+  EXPECT_TRUE(has_internal_key(to_stored(s)));
+  EXPECT_TRUE(has_internal_key(to_stored(t)));
+  EXPECT_EQ(from_stored<Service>(to_stored(s)).spec_version, 3u);
+  EXPECT_EQ(from_stored<Task>(to_stored(t)).service_name, "web");
+}
+
+// What the client sent comes back: spec in == spec out, for the bodies the
+// docker CLI sends and for a minimal SDK-style one.
+TEST(ObjectsTest, ServiceSpecRoundTripsAsSent) {
+  for (const char* body : {kCliCreateFull, kCliCreateGlobal}) {
+    json in = json::parse(body);
+    EXPECT_EQ(json(in.get<ServiceSpec>()), in) << body;
+  }
+  // The CLI's "Replicated":{} reads back with the scale it means.
+  json minimal = json::parse(kCliCreateMinimal);
+  json out = minimal.get<ServiceSpec>();
+  EXPECT_EQ(out["Mode"]["Replicated"]["Replicas"], 1);
+  out["Mode"]["Replicated"].erase("Replicas");
+  EXPECT_EQ(out, minimal);
+  json sdk = json::parse(R"({"Name":"x","TaskTemplate":{"ContainerSpec":{"Image":"busybox"}},)"
+                         R"("Mode":{"Replicated":{"Replicas":5}}})");
+  EXPECT_EQ(json(sdk.get<ServiceSpec>()), sdk);
+  // Stored and read back: still as sent.
+  Service s;
+  s.spec = json::parse(kCliCreateFull).get<ServiceSpec>();
+  EXPECT_EQ(to_api(from_stored<Service>(to_stored(s)))["Spec"], json::parse(kCliCreateFull));
 }
 
 }  // namespace

@@ -5,16 +5,14 @@ namespace shoal::session {
 void to_json(json& j, const RegisterRequest& v) {
   Node n;
   n.description = v.description;
-  json nj = n;
-  j = {{"NodeID", v.node_id}, {"Addr", v.addr}, {"Description", nj.value("Description", json::object())}};
+  j = {{"NodeID", v.node_id}, {"Addr", v.addr}, {"Description", to_stored(n).value("Description", json::object())}};
 }
 void from_json(const json& j, RegisterRequest& v) {
   v.node_id = j.value("NodeID", "");
   v.addr = j.value("Addr", "");
-  Node probe;
-  json nj = probe;
+  json nj = to_stored(Node{});
   if (j.contains("Description")) nj["Description"] = j["Description"];
-  v.description = nj.get<Node>().description;
+  v.description = from_stored<Node>(nj).description;
 }
 void to_json(json& j, const RegisterResponse& v) {
   j = {{"SessionID", v.session_id}, {"HeartbeatPeriod", v.heartbeat_period.count()}};
@@ -24,12 +22,17 @@ void from_json(const json& j, RegisterResponse& v) {
   v.heartbeat_period = Nanos(j.value("HeartbeatPeriod", int64_t{5000000000}));
 }
 void to_json(json& j, const AssignmentSet& v) {
-  j = {{"Generation", v.generation}, {"Full", v.full}, {"Tasks", v.tasks}, {"Removed", v.removed}};
+  // Tasks in their stored form: the agent needs the internal fields (the
+  // service's name for container names).
+  json tasks = json::array();
+  for (const auto& t : v.tasks) tasks.push_back(to_stored(t));
+  j = {{"Generation", v.generation}, {"Full", v.full}, {"Tasks", std::move(tasks)}, {"Removed", v.removed}};
 }
 void from_json(const json& j, AssignmentSet& v) {
   v.generation = j.value("Generation", uint64_t{0});
   v.full = j.value("Full", true);
-  v.tasks = j.value("Tasks", std::vector<Task>{});
+  v.tasks.clear();
+  for (const auto& t : j.value("Tasks", json::array())) v.tasks.push_back(from_stored<Task>(t));
   v.removed = j.value("Removed", std::vector<std::string>{});
 }
 void to_json(json& j, const StatusBatch& v) {

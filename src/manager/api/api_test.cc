@@ -300,11 +300,9 @@ TEST_F(ApiTest, CreateServiceHappyPath) {
   EXPECT_EQ(s.spec.replicas, 3u);
   EXPECT_EQ(s.created_at, clock.now());
   EXPECT_EQ(s.updated_at, s.created_at);
-  // Docker's defaults are stored when the client sent none.
-  ASSERT_TRUE(s.spec.update_config.has_value());
-  EXPECT_EQ(s.spec.update_config->parallelism, 1u);
-  EXPECT_EQ(s.spec.update_config->failure_action, "pause");
-  ASSERT_TRUE(s.spec.rollback_config.has_value());
+  // Stored as sent: no UpdateConfig or RollbackConfig added.
+  EXPECT_FALSE(s.spec.update_config.has_value());
+  EXPECT_FALSE(s.spec.rollback_config.has_value());
 }
 
 TEST_F(ApiTest, CreateFromDockerCliBodyWithoutNameGetsAGeneratedName) {
@@ -334,7 +332,7 @@ TEST_F(ApiTest, CreateRejectsBadInput) {
       {spec_with("-bad name", "busybox", 1), 400, "invalid name"},
       {spec_with("a.b", "busybox", 1), 400, "invalid name"},
       {spec_with(std::string(64, 'a'), "busybox", 1), 400, "63 characters"},
-      {spec_with("neg", "busybox", -1), 400, "invalid replicas value -1: must be non-negative"},
+      {spec_with("neg", "busybox", -1), 400, "invalid Mode.Replicated.Replicas -1: must be a non-negative integer"},
       {spec_with("noimg", "", 1), 400, "Image is empty"},
       {spec_with("badimg", "Bad::Image", 1), 400, "invalid reference format"},
       {R"({"Name":"r","TaskTemplate":{"ContainerSpec":{"Image":"busybox"},"RestartPolicy":{"Condition":"sometimes"}}})",
@@ -351,7 +349,7 @@ TEST_F(ApiTest, CreateRejectsBadInput) {
       {R"({"Name":"m","TaskTemplate":{"ContainerSpec":{"Image":"busybox"}},"Mode":{"Replicated":{},"Global":{}}})", 400,
        "not both"},
       {R"({"Name":"p","TaskTemplate":{"ContainerSpec":{"Image":"busybox"}},"EndpointSpec":{"Ports":[{"TargetPort":0}]}})",
-       400, "TargetPort"},
+       400, "EndpointSpec.Ports is not supported by shoal yet"},
       {R"({"Name":"c","TaskTemplate":{"ContainerSpec":{"Image":"busybox"},"Placement":{"Constraints":["nonsense"]}}})",
        400, ""},
   };
@@ -429,6 +427,135 @@ TEST_F(ApiTest, InspectServiceByIdNamePrefix) {
   EXPECT_EQ(j["Spec"]["TaskTemplate"]["ContainerSpec"]["StopGracePeriod"], 10000000000LL);
   EXPECT_EQ(j["Spec"]["TaskTemplate"]["RestartPolicy"]["Delay"], 5000000000LL);
   EXPECT_EQ(j["Spec"]["UpdateConfig"]["Monitor"], 5000000000LL);
+}
+
+// ---- services: the spec as Docker decodes it, refused fields, round trip
+
+TEST_F(ApiTest, DecodesKeysWithoutRegardToCaseAsGoDoes) {
+  init();
+  // The Docker SDK for Python's spelling.
+  create(R"({"name":"py","taskTemplate":{"containerSpec":{"image":"busybox"}},"mode":{"replicated":{"Replicas":5}}})");
+  EXPECT_EQ(service("py").spec.replicas, 5u);
+  create(R"({"Name":"g","TaskTemplate":{"ContainerSpec":{"Image":"busybox"}},"Mode":{"global":{}}})");
+  EXPECT_EQ(service("g").spec.mode, ServiceModeKind::kGlobal);
+  // Unknown keys are ignored, as Go does; a known one of the wrong type is a 400 naming it.
+  create(R"({"Name":"u","Bogus":1,"TaskTemplate":{"ContainerSpec":{"Image":"busybox","Whatever":{}}}})");
+  EXPECT_FALSE(body(call("GET", "/v1.41/services/u"))["Spec"].contains("Bogus"));
+  auto r = call("POST", "/v1.41/services/create",
+                R"({"Name":"w","TaskTemplate":{"containerspec":{"Image":"busybox","env":"A=1"}}})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(message(r), "invalid TaskTemplate.ContainerSpec.Env: must be a list of strings");
+}
+
+TEST_F(ApiTest, RefusesFieldsNotAppliedYetAndPassesEmptyOnes) {
+  init();
+  const std::string head = R"({"Name":"x","TaskTemplate":{)";
+  // {TaskTemplate's contents (some close it to reach the ServiceSpec), what the message names}
+  std::vector<std::pair<std::string, std::string>> cases = {
+      {R"("ContainerSpec":{"Image":"busybox","Mounts":[{"Type":"tmpfs","Target":"/x"}]})",
+       "TaskTemplate.ContainerSpec.Mounts is not supported by shoal yet"},
+      {R"("ContainerSpec":{"Image":"busybox","Secrets":[{"SecretName":"s"}]})", "TaskTemplate.ContainerSpec.Secrets"},
+      {R"("ContainerSpec":{"Image":"busybox","Configs":[{"ConfigName":"c"}]})", "TaskTemplate.ContainerSpec.Configs"},
+      {R"("ContainerSpec":{"Image":"busybox","Healthcheck":{"Test":["CMD","true"]}})",
+       "TaskTemplate.ContainerSpec.Healthcheck"},
+      {R"("ContainerSpec":{"Image":"busybox","Hosts":["1.2.3.4 a"]})", "TaskTemplate.ContainerSpec.Hosts"},
+      {R"("ContainerSpec":{"Image":"busybox","DNSConfig":{"Nameservers":["1.1.1.1"]}})",
+       "TaskTemplate.ContainerSpec.DNSConfig"},
+      {R"("ContainerSpec":{"Image":"busybox","Init":true})", "TaskTemplate.ContainerSpec.Init"},
+      {R"("ContainerSpec":{"Image":"busybox","TTY":true})", "TaskTemplate.ContainerSpec.TTY"},
+      {R"("ContainerSpec":{"Image":"busybox","Groups":["g"]})", "TaskTemplate.ContainerSpec.Groups"},
+      {R"("ContainerSpec":{"Image":"busybox","Sysctls":{"a":"1"}})", "TaskTemplate.ContainerSpec.Sysctls"},
+      {R"("ContainerSpec":{"Image":"busybox","CapabilityAdd":["CAP_NET_ADMIN"]})",
+       "TaskTemplate.ContainerSpec.CapabilityAdd"},
+      {R"("ContainerSpec":{"Image":"busybox","Ulimits":[{"Name":"nofile","Soft":1,"Hard":1}]})",
+       "TaskTemplate.ContainerSpec.Ulimits"},
+      {R"("ContainerSpec":{"Image":"busybox","Isolation":"hyperv"})",
+       "TaskTemplate.ContainerSpec.Isolation \"hyperv\" is not supported"},
+      {R"("ContainerSpec":{"Image":"busybox","Privileges":{"SELinuxContext":{"User":"u"}}})",
+       "TaskTemplate.ContainerSpec.Privileges.SELinuxContext"},
+      {R"("ContainerSpec":{"Image":"busybox"},"Networks":[{"Target":"n"}])", "TaskTemplate.Networks"},
+      {R"("ContainerSpec":{"Image":"busybox"},"LogDriver":{"Name":"json-file"})", "TaskTemplate.LogDriver"},
+      {R"("ContainerSpec":{"Image":"busybox"},"Placement":{"Preferences":[{"Spread":{}}]})",
+       "TaskTemplate.Placement.Preferences"},
+      {R"("ContainerSpec":{"Image":"busybox"},"Placement":{"Platforms":[{"OS":"linux"}]})",
+       "TaskTemplate.Placement.Platforms"},
+      {R"("ContainerSpec":{"Image":"busybox"},"Resources":{"Reservations":{"GenericResources":[{}]}})",
+       "TaskTemplate.Resources.Reservations.GenericResources"},
+      {R"("ContainerSpec":{"Image":"busybox"},"Runtime":"plugin")", "TaskTemplate.Runtime \"plugin\""},
+      {R"("ContainerSpec":{"Image":"busybox"}},"Mode":{"ReplicatedJob":{}},"X":{)", "ReplicatedJob"},
+      {R"("ContainerSpec":{"Image":"busybox"}},"UpdateConfig":{"FailureAction":"rollback"},"X":{)",
+       "UpdateConfig.FailureAction \"rollback\""},
+      {R"("ContainerSpec":{"Image":"busybox"}},"UpdateConfig":{"MaxFailureRatio":0.5},"X":{)",
+       "UpdateConfig.MaxFailureRatio 0.5"},
+      {R"("ContainerSpec":{"Image":"busybox"}},"RollbackConfig":{"Order":"start-first"},"X":{)",
+       "RollbackConfig.Order"},
+      {R"("ContainerSpec":{"Image":"busybox"}},"EndpointSpec":{"Mode":"dnsrr"},"X":{)", "EndpointSpec.Mode \"dnsrr\""},
+      {R"("ContainerSpec":{"Image":"busybox"}},"Networks":[{"Target":"n"}],"X":{)", "Networks is not supported"},
+  };
+  for (const auto& [part, expect] : cases) {
+    std::string b = head + part + "}}";
+    auto r = call("POST", "/v1.41/services/create", b);
+    EXPECT_EQ(r.status, 400) << b << " -> " << r.body;
+    EXPECT_NE(message(r).find(expect), std::string::npos) << b << " -> " << r.body;
+    EXPECT_NE(message(r).find("not supported by shoal yet"), std::string::npos) << r.body;
+  }
+  EXPECT_TRUE(control.store()->services().empty());
+  // Empty and default values pass (what the CLI and SDKs send every time).
+  create(R"({"Name":"e","TaskTemplate":{"ContainerSpec":{"Image":"busybox","Mounts":[],"Secrets":null,)"
+         R"("Init":false,"TTY":false,"DNSConfig":{"Nameservers":[]},"Isolation":"default","Privileges":)"
+         R"({"CredentialSpec":null,"SELinuxContext":null},"Healthcheck":{"Test":["NONE"]}},"Networks":[],)"
+         R"("Runtime":"container","Placement":{"Platforms":[]}},"RollbackConfig":{"Parallelism":1,)"
+         R"("FailureAction":"pause","Monitor":5000000000,"MaxFailureRatio":0,"Order":"stop-first"},)"
+         R"("EndpointSpec":{"Mode":"vip","Ports":[]}})");
+}
+
+TEST_F(ApiTest, InspectReturnsTheSpecAsSent) {
+  init();
+  const char* cli =
+      R"({"Name":"web","Labels":{},"TaskTemplate":{"ContainerSpec":{"Image":"busybox:latest","Args":["sleep","1000"],)"
+      R"("Init":false,"DNSConfig":{}},"Resources":{"Limits":{},"Reservations":{}},"Placement":{},"ForceUpdate":0},)"
+      R"("Mode":{"Replicated":{"Replicas":2}},"EndpointSpec":{"Mode":"vip"}})";
+  create(cli);
+  json spec = body(call("GET", "/v1.41/services/web"))["Spec"];
+  EXPECT_EQ(spec, json::parse(cli));
+  // Nothing added: no platform, no update or rollback config ...
+  EXPECT_FALSE(spec["TaskTemplate"]["Placement"].contains("Platforms"));
+  EXPECT_FALSE(spec.contains("UpdateConfig"));
+  // ... unless insertDefaults=true, as Docker.
+  json full = body(call("GET", "/v1.41/services/web?insertDefaults=true"))["Spec"];
+  EXPECT_EQ(full["UpdateConfig"]["Parallelism"], 1);
+  EXPECT_EQ(full["UpdateConfig"]["Order"], "stop-first");
+  EXPECT_EQ(full["RollbackConfig"]["FailureAction"], "pause");
+  EXPECT_EQ(full["TaskTemplate"]["ContainerSpec"]["Args"], json::array({"sleep", "1000"}));
+  EXPECT_EQ(full["Mode"]["Replicated"]["Replicas"], 2);
+  // Sent back unchanged by an update (the CLI's inspect-modify-update): no rollout.
+  Service s = service("web");
+  auto r = call("POST", "/v1.41/services/web/update?version=" + std::to_string(s.version), spec.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(service("web").spec_version, s.spec_version);
+  EXPECT_EQ(body(call("GET", "/v1.41/services/web"))["Spec"], json::parse(cli));
+}
+
+TEST_F(ApiTest, CompletedTasksCountsTasksThatRanToCompletion) {
+  init();
+  create(R"({"Name":"once","TaskTemplate":{"ContainerSpec":{"Image":"busybox"},"RestartPolicy":{"Condition":"none"}},)"
+         R"("Mode":{"Replicated":{"Replicas":2}}})");
+  Service s = service("once");
+  Batch b;
+  for (uint64_t slot : {1, 2}) {
+    Task t;
+    t.id = "t" + std::to_string(slot);
+    t.service_id = s.id;
+    t.slot = slot;
+    t.status.state = TaskState::kRunning;
+    if (slot == 1) t.status.state = TaskState::kComplete;
+    b.create(t);
+  }
+  ASSERT_TRUE(control.store()->commit(b).ok());
+  auto list = body(call("GET", "/v1.41/services?status=true"));
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0]["ServiceStatus"]["CompletedTasks"], 1);
+  EXPECT_EQ(list[0]["ServiceStatus"]["DesiredTasks"], 2);
 }
 
 // ---- services: update, rollback, delete

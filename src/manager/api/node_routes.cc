@@ -54,7 +54,7 @@ http::Response Api::nodes_list(const http::Request& req) {
               any_of(*f, "role", [&](const std::string& v) { return v == node_role_name(n.spec.role); }) &&
               any_of(*f, "membership", [&](const std::string& v) { return v == "accepted"; }) &&
               labels_match_all(*f, "label", n.spec.labels) && labels_match_all(*f, "node.label", n.spec.labels);
-    if (ok) out.push_back(api_json(json(n)));
+    if (ok) out.push_back(to_api(n));
   }
   return json_response(200, out);
 }
@@ -64,7 +64,7 @@ http::Response Api::node_inspect(const std::string& ref) {
   if (!store.ok()) return error_response(store.status());
   auto n = find_node((*store)->nodes(), ref);
   if (!n.ok()) return error_response(n.status());
-  return json_response(200, api_json(json(*n)));
+  return json_response(200, to_api(*n));
 }
 
 http::Response Api::node_update(const std::string& ref, const http::Request& req) {

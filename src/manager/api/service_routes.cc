@@ -1,5 +1,6 @@
 // /services: create, list (with status counts), inspect, update, delete, logs.
 #include <algorithm>
+#include <functional>
 
 #include "common/ids.h"
 #include "manager/api/api.h"
@@ -34,6 +35,49 @@ Result<uint64_t> parse_version(const std::optional<std::string>& text, const std
   }
 }
 
+// Tasks of `s` that ran to completion and are not replaced (restart
+// condition none or on-failure keeps them); with condition any a completed
+// task is replaced, so the walk over the service's tasks is skipped.
+uint64_t completed_tasks(const StoreSnapshot& snap, const Service& s) {
+  if (s.spec.task_template.restart_policy.condition == "any") return 0;
+  auto it = snap.tasks_by_service.find(s.id);
+  if (it == snap.tasks_by_service.end()) return 0;
+  uint64_t n = 0;
+  for (const auto& tid : it->second) {
+    auto t = snap.tasks.find(tid);
+    n += t != snap.tasks.end() && t->second.status.state == TaskState::kComplete &&
+         t->second.desired_state == TaskState::kRunning;
+  }
+  return n;
+}
+
+// GET /services/{id}?insertDefaults=true: Docker's defaults (swarmkit's
+// api/defaults) added where the spec leaves them out.
+void with_defaults(json& spec) {
+  static const json kUpdate = {{"Parallelism", 1}, {"FailureAction", "pause"}, {"Monitor", 5000000000LL},
+                               {"MaxFailureRatio", 0}, {"Order", "stop-first"}};
+  static const json kDefaults = {
+      {"Labels", json::object()},
+      {"TaskTemplate",
+       {{"ContainerSpec", {{"StopGracePeriod", 10000000000LL}, {"DNSConfig", json::object()}, {"Isolation", "default"}}},
+        {"Resources", {{"Limits", json::object()}, {"Reservations", json::object()}}},
+        {"RestartPolicy", {{"Condition", "any"}, {"Delay", 5000000000LL}, {"MaxAttempts", 0}}},
+        {"Placement", json::object()},
+        {"ForceUpdate", 0},
+        {"Runtime", "container"}}},
+      {"UpdateConfig", kUpdate},
+      {"RollbackConfig", kUpdate},
+      {"EndpointSpec", {{"Mode", "vip"}}}};
+  std::function<void(json&, const json&)> merge = [&](json& j, const json& d) {
+    for (auto it = d.begin(); it != d.end(); ++it) {
+      auto e = j.find(it.key());
+      if (e == j.end()) j[it.key()] = *it;
+      else if (e->is_object() && it->is_object()) merge(*e, *it);
+    }
+  };
+  merge(spec, kDefaults);
+}
+
 }  // namespace
 
 http::Response Api::services_create(const http::Request& req) {
@@ -50,7 +94,8 @@ http::Response Api::services_create(const http::Request& req) {
   for (const auto& s : st.services()) {
     if (s.spec.name == spec->name) return error_response(already_exists(name_conflict(spec->name)));
   }
-  apply_create_defaults(*spec);
+  // Stored as sent: no UpdateConfig or RollbackConfig is added (Docker's
+  // defaults apply when absent; GET ?insertDefaults=true shows them).
   Service s;
   s.id = new_object_id();
   s.created_at = s.updated_at = clock_.now();
@@ -92,11 +137,12 @@ http::Response Api::services_list(const http::Request& req) {
       return a->created_at != b->created_at ? a->created_at < b->created_at : a->id < b->id;
     });
     for (const Service* s : list) {
-      json j = api_json(json(*s));
+      json j = to_api(*s);
       if (with_status) {
         // Running tasks from the store's count, less those on down nodes
         // (few, if any: no walk over every task of the service).
-        uint64_t running = 0, completed = 0;
+        uint64_t running = 0;
+        uint64_t completed = completed_tasks(snap, *s);
         if (auto it = snap.running_by_service.find(s->id); it != snap.running_by_service.end()) running = it->second;
         for (const std::string* node : down_nodes) {
           auto on = snap.tasks_by_node.find(*node);
@@ -121,11 +167,12 @@ http::Response Api::service_inspect(const std::string& ref, const http::Request&
   if (!store.ok()) return error_response(store.status());
   auto s = (*store)->find_service(ref);
   if (!s.ok()) return error_response(s.status());
+  json j = to_api(*s);
   if (truthy(req.query_param("insertDefaults").value_or(""))) {
-    insert_defaults(s->spec);
-    if (s->previous_spec) insert_defaults(*s->previous_spec);
+    with_defaults(j["Spec"]);
+    if (j.contains("PreviousSpec")) with_defaults(j["PreviousSpec"]);
   }
-  return json_response(200, api_json(json(*s)));
+  return json_response(200, j);
 }
 
 http::Response Api::service_update(const std::string& ref, const http::Request& req) {

@@ -39,7 +39,7 @@ http::Response Api::swarm_inspect() {
   if (!store.ok()) return error_response(store.status());
   auto c = (*store)->cluster();
   if (!c) return error_response(unavailable("the swarm's cluster object is not there yet; try again in a moment"));
-  return json_response(200, api_json(json(*c)));
+  return json_response(200, to_api(*c));
 }
 
 http::Response Api::swarm_init(const http::Request& req) {

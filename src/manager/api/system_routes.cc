@@ -68,7 +68,7 @@ http::Response Api::system_info() {
       swarm["RemoteManagers"] = managers;
       swarm["Nodes"] = nodes.size();
       swarm["Managers"] = n_managers;
-      json cj = api_json(json(*cluster));
+      json cj = to_api(*cluster);
       cj.erase("JoinTokens");
       swarm["Cluster"] = cj;
     }

@@ -89,7 +89,7 @@ http::Response Api::tasks_list(const http::Request& req) {
     }
   });
   for (auto& [i, t] : misses) {
-    texts[i] = task_json_.put(t.id, t.version, api_json(json(t)).dump(-1, ' ', false, json::error_handler_t::replace));
+    texts[i] = task_json_.put(t.id, t.version, to_api(t).dump(-1, ' ', false, json::error_handler_t::replace));
   }
   std::string body = "[";
   size_t size = 2;
@@ -107,11 +107,11 @@ http::Response Api::task_inspect(const std::string& ref) {
   auto store = manager_store();
   if (!store.ok()) return error_response(store.status());
   if (ref.empty()) return error_response(invalid_argument("task id must not be empty"));
-  if (auto t = (*store)->task(ref)) return json_response(200, api_json(json(*t)));
+  if (auto t = (*store)->task(ref)) return json_response(200, to_api(*t));
   std::vector<Task> matches;
   for (const auto& t : (*store)->tasks())
     if (has_prefix(t.id, ref)) matches.push_back(t);
-  if (matches.size() == 1) return json_response(200, api_json(json(matches[0])));
+  if (matches.size() == 1) return json_response(200, to_api(matches[0]));
   if (matches.size() > 1) {
     return error_response(invalid_argument("task " + ref + " is ambiguous (" + std::to_string(matches.size()) +
                                            " matches found); give more of its id"));

@@ -7,6 +7,7 @@
 #include "common/json_limits.h"
 #include "manager/api/errors.h"
 #include "manager/scheduler/scheduler.h"
+#include "model/spec_schema.h"
 
 namespace shoal::api {
 
@@ -165,7 +166,11 @@ Status check_raw(const json& j) {
 
 Result<ServiceSpec> parse_service_spec(const std::string& body) {
   SHOAL_ASSIGN_OR_RETURN(json j, parse_json_body(body, "a ServiceSpec"));
+  if (j.is_object()) {
+    SHOAL_ASSIGN_OR_RETURN(j, canonical_service_spec(j));  // keys as Go matches them
+  }
   SHOAL_RETURN_IF_ERROR(check_raw(j));
+  SHOAL_RETURN_IF_ERROR(check_supported_service_spec(j));  // fields shoal does not apply yet
   ServiceSpec spec;
   try {
     spec = j.get<ServiceSpec>();

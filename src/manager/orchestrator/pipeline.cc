@@ -151,6 +151,9 @@ Status ControlLoops::run_pass() {
       if (sit == snap.services.end()) {
         plan = reconcile_orphans(tasks, ctx);
         memory_.erase(sid);
+        global_memory_.erase(sid);
+      } else if (sit->second.spec.mode == ServiceModeKind::kGlobal) {
+        plan = reconcile_global(sit->second, tasks, ctx, global_memory_[sid]);
       } else {
         plan = reconcile_service(sit->second, tasks, ctx, memory_[sid]);
       }

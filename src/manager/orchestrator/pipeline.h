@@ -21,6 +21,7 @@
 #include <unordered_map>
 
 #include "common/clock.h"
+#include "manager/orchestrator/global.h"
 #include "manager/orchestrator/replicated.h"
 #include "store/store.h"
 
@@ -58,6 +59,7 @@ class ControlLoops {
   size_t passes_ = 0;
   uint64_t subscription_ = 0;
   std::unordered_map<std::string, ServiceMemory> memory_;
+  std::unordered_map<std::string, GlobalMemory> global_memory_;  // global services
   std::unordered_map<std::string, Clock::TimerId> timers_;
   std::thread thread_;
 };
