@@ -89,6 +89,17 @@ struct UploadFile {
 
 }  // namespace
 
+uint64_t image_upload_body_limit(const runtime::ImageStore& images, const std::string& method,
+                                 const std::string& path) {
+  if (method != "POST") return 0;
+  auto ends = [&](const char* s) {
+    std::string t = s;
+    return path.size() >= t.size() && path.compare(path.size() - t.size(), t.size(), t) == 0;
+  };
+  if (!ends("/images/load") && !ends("/images/create")) return 0;
+  return static_cast<uint64_t>(images.limits().max_upload_bytes);
+}
+
 bool serve_image_routes(runtime::ImageStore& images, http::Exchange& ex) {
   static const std::regex kPath(R"(^(/v\d+\.\d+)?/images/(create|load|json)$)");
   std::smatch m;

@@ -3,6 +3,9 @@
 // GET /images/json (`docker images`). Images live per node (as in Docker).
 #pragma once
 
+#include <cstdint>
+#include <string>
+
 #include "http/message.h"
 
 namespace shoal::runtime {
@@ -11,7 +14,14 @@ class ImageStore;
 
 namespace shoal::daemon {
 
-// Returns false if the request is not an image route.
+// Returns false if the request is not an image route. Uploads larger than
+// ImageLimits::max_upload_bytes are answered 413.
 bool serve_image_routes(runtime::ImageStore& images, http::Exchange& ex);
+
+// For http::ServerOptions::route_body_limit: the body limit of the upload
+// routes (POST /images/load, /images/create), 0 (the server's default) for
+// every other route. Thread-safe (reads only the store's fixed limits).
+uint64_t image_upload_body_limit(const runtime::ImageStore& images, const std::string& method,
+                                 const std::string& path);
 
 }  // namespace shoal::daemon

@@ -70,8 +70,8 @@ struct ImageLimits {
   // Layers per image (overlayfs stacks ~500 lower dirs; Docker allows 125).
   size_t max_layers = 128;
   // An archive uploaded through the API (`docker load`, `docker import`):
-  // larger is 413.
-  int64_t max_upload_bytes = int64_t{8} << 30;
+  // larger is 413. The HTTP server holds a body in memory, hence 1 GiB.
+  int64_t max_upload_bytes = int64_t{1} << 30;
 };
 
 class ImageStore {
