@@ -72,6 +72,7 @@ Status rename_durable(const std::string& from, const std::string& to) {
 Status write_file(const std::string& path, const std::string& data, mode_t mode) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) return errno_status("creating " + path, errno);
+  fchmod(fd, mode);  // exactly `mode`, whatever the umask (shoald's is 077)
   if (!write_all(fd, data)) {
     int err = errno;
     close(fd);

@@ -2,10 +2,12 @@
 
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 
 #include "agent/runtime/shim.h"
@@ -13,6 +15,30 @@
 #include "daemon/daemon.h"
 
 namespace shoal::daemon {
+
+namespace {
+
+// The data root holds the etcd data, the CA's sealed key, images and every
+// task's files: only root may enter it (Docker makes its own 0710).
+Status secure_data_root(const std::string& root) {
+  std::error_code ec;
+  std::filesystem::create_directories(root, ec);
+  if (ec) return internal_error("creating the data root " + root + ": " + ec.message());
+  struct stat st;
+  if (lstat(root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return invalid_argument("the data root " + root + " is not a directory (a symlink is not accepted either)");
+  }
+  if (st.st_uid != 0) {
+    return invalid_argument("the data root " + root + " is owned by uid " + std::to_string(st.st_uid) +
+                            ", not root: another user could read or change swarm state; chown it to root");
+  }
+  if (chmod(root.c_str(), 0700) != 0) {
+    return internal_error("making the data root " + root + " private (chmod 0700): " + std::strerror(errno));
+  }
+  return ok_status();
+}
+
+}  // namespace
 
 int daemon_main(int argc, char** argv) {
   // The per-container supervisor is this same binary, re-executed.
@@ -29,6 +55,13 @@ int daemon_main(int argc, char** argv) {
   }
   if (geteuid() != 0) {
     std::cerr << "shoald: must run as root (it creates namespaces, mounts and cgroups)\n";
+    return 1;
+  }
+  // Nothing shoald writes is readable by other users unless it says so with
+  // an explicit mode (what containers see inside their own root).
+  umask(077);
+  if (Status st = secure_data_root(opts->data_root); !st.ok()) {
+    std::cerr << "shoald: " << st.message() << "\n";
     return 1;
   }
   setenv("SHOAL_LOG_LEVEL", opts->log_level.c_str(), 0);

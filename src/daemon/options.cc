@@ -1,6 +1,32 @@
 #include "daemon/options.h"
 
+#include <arpa/inet.h>
+
 namespace shoal::daemon {
+
+namespace {
+
+// True when a tcp:// listen address can only be reached from this host:
+// 127.0.0.0/8, ::1 or "localhost".
+bool loopback_tcp(const std::string& addr) {
+  std::string hp = addr.substr(6);  // after "tcp://"
+  std::string host;
+  if (!hp.empty() && hp[0] == '[') {
+    auto close = hp.find(']');
+    if (close == std::string::npos) return false;
+    host = hp.substr(1, close - 1);
+  } else {
+    host = hp.substr(0, hp.rfind(':'));
+  }
+  if (host == "localhost") return true;
+  in_addr v4;
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6;
+  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) return IN6_IS_ADDR_LOOPBACK(&v6);
+  return false;
+}
+
+}  // namespace
 
 std::string daemon_usage() {
   return R"(Usage:  shoald [OPTIONS]
@@ -10,7 +36,9 @@ node's share of the swarm.
 
 Options:
   -H, --host list               API socket(s) to listen on (default unix:///run/shoal/shoal.sock);
-                                tcp://HOST:PORT also accepted (loopback only until TLS lands)
+                                tcp://HOST:PORT is accepted on loopback addresses only (127.0.0.0/8,
+                                ::1, localhost): serving the API over TLS with client certificates
+                                (--tlsverify) is not implemented yet
       --data-root string        Root of persistent state (default "/var/lib/shoal")
       --etcd-client-port int    Port of this manager's etcd member for clients (default 2379)
       --etcd-peer-port int      Port of this manager's etcd member for peers (default 2380)
@@ -52,7 +80,16 @@ Result<DaemonOptions> parse_daemon_options(const std::vector<std::string>& args)
         return invalid_argument("invalid value \"" + v + "\" for flag " + a +
                                 ": use unix:///path/to.sock or tcp://host:port");
       }
+      if (v.rfind("tcp://", 0) == 0 && !loopback_tcp(v)) {
+        return invalid_argument(
+            "refusing to listen on " + v + ": the Docker API gives full control of this host (root), and a TCP "
+            "listener off loopback needs TLS with client certificates, which shoald does not implement yet; "
+            "listen on a unix socket or a loopback address (tcp://127.0.0.1:PORT) and reach it through SSH");
+      }
       o.hosts.push_back(v);
+    } else if (a == "--tls" || a == "--tlsverify" || a == "--tlscacert" || a == "--tlscert" || a == "--tlskey") {
+      return invalid_argument("flag " + a + " is not implemented yet: shoald does not serve the API over TLS; "
+                              "use a unix socket or a loopback tcp:// address");
     } else if (a == "--data-root") {
       SHOAL_ASSIGN_OR_RETURN(o.data_root, take(a));
     } else if (a == "--etcd-client-port") {

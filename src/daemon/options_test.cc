@@ -31,4 +31,27 @@ TEST(DaemonOptions, RejectsBadInput) {
   EXPECT_FALSE(parse_daemon_options({"--etcd-client-port", "5", "--etcd-peer-port", "5"}).ok());
 }
 
+TEST(DaemonOptions, TcpListenersOnlyOnLoopback) {
+  for (const char* ok : {"tcp://127.0.0.1:2375", "tcp://127.1.2.3:1", "tcp://localhost:2375", "tcp://[::1]:2375"}) {
+    auto o = parse_daemon_options({"-H", ok});
+    EXPECT_TRUE(o.ok()) << ok << ": " << o.status().message();
+  }
+  for (const char* bad : {"tcp://0.0.0.0:2375", "tcp://10.1.2.3:2375", "tcp://[::]:2375", "tcp://example.com:2375",
+                          "tcp://:2375", "tcp://128.0.0.1:2375"}) {
+    auto o = parse_daemon_options({"-H", bad});
+    ASSERT_FALSE(o.ok()) << bad;
+    EXPECT_EQ(o.status().code(), Code::kInvalidArgument);
+    EXPECT_NE(o.status().message().find("TLS with client certificates"), std::string::npos) << o.status().message();
+    EXPECT_NE(o.status().message().find(bad), std::string::npos);
+  }
+}
+
+TEST(DaemonOptions, TlsFlagsAreRefusedAsNotImplemented) {
+  for (const char* f : {"--tlsverify", "--tlscacert=/x", "--tlscert", "--tlskey", "--tls"}) {
+    auto o = parse_daemon_options({f, "/x"});
+    ASSERT_FALSE(o.ok()) << f;
+    EXPECT_NE(o.status().message().find("not implemented"), std::string::npos) << o.status().message();
+  }
+}
+
 }  // namespace shoal::daemon

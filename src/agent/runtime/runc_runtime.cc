@@ -138,6 +138,9 @@ Status RuncRuntime::create(const ContainerConfig& c) {
   std::error_code ec;
   if (fs::exists(d)) return already_exists("container " + c.id + " already exists: remove it first");
   for (const char* sub : {"/bundle/rootfs", "/upper", "/work"}) fs::create_directories(d + sub, ec);
+  // The upper dir is the container's "/": 0755 as in Docker, not shoald's
+  // umask (the container dir above it stays private to root).
+  fs::permissions(d + "/upper", fs::perms(0755), ec);
   if (ec) return internal_error("creating " + d + ": " + ec.message());
   const std::string rootfs = d + "/bundle/rootfs";
   auto fail = [&](const Status& st) {

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <spawn.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -142,6 +143,8 @@ int shim_main(int argc, char** argv) {
     return 2;
   }
   const std::string dir = argv[2], runtime = argv[3], state_root = argv[4], id = argv[5];
+  // runc hands its umask to the container: Docker's 022, not shoald's 077.
+  umask(022);
   // Detach: the process shoald started reports the pid of the one that
   // stays, and exits.
   {
