@@ -44,7 +44,11 @@ NodeDescription describe_node() {
   NodeDescription d;
   d.hostname = hostname();
   struct utsname u;
-  if (uname(&u) == 0) d.architecture = u.machine;
+  if (uname(&u) == 0) {
+    d.architecture = u.machine;
+    d.os = u.sysname;  // "Linux" -> "linux", as Docker shows it (Go's GOOS)
+    for (auto& ch : d.os) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  }
   d.nano_cpus = static_cast<int64_t>(std::thread::hardware_concurrency()) * 1000000000LL;
   struct sysinfo si;
   if (sysinfo(&si) == 0) d.memory_bytes = static_cast<int64_t>(si.totalram) * si.mem_unit;

@@ -310,6 +310,28 @@ Status check(const json& in, const Fields& fields, const std::string& path) {
 
 }  // namespace
 
+Status apply_swarm_spec(const json& c, ClusterSpec& spec) {
+  if (c.contains("Name") && !c["Name"].get_ref<const std::string&>().empty()) spec.name = c["Name"];
+  if (c.contains("Labels")) spec.labels = c["Labels"].get<Labels>();
+  const json orch = c.value("Orchestration", json::object());
+  if (orch.contains("TaskHistoryRetentionLimit")) {
+    int64_t v = orch["TaskHistoryRetentionLimit"].get<int64_t>();
+    if (v < 0) return invalid_argument("invalid Orchestration.TaskHistoryRetentionLimit " + std::to_string(v) + ": must be >= 0");
+    spec.task_history_retention_limit = v;
+  }
+  const json disp = c.value("Dispatcher", json::object());
+  if (disp.contains("HeartbeatPeriod")) {
+    int64_t v = disp["HeartbeatPeriod"].get<int64_t>();
+    if (v == 0) return ok_status();  // 0: the default (what the CLI sends without --dispatcher-heartbeat)
+    if (v < 1000000) {
+      return invalid_argument("invalid Dispatcher.HeartbeatPeriod " + std::to_string(v) +
+                              ": must be at least 1ms (1000000 ns)");
+    }
+    spec.heartbeat_period = Nanos(v);
+  }
+  return ok_status();
+}
+
 Result<json> canonical_service_spec(const json& in) { return canonical(in, service_fields(), ""); }
 Result<json> canonical_swarm_spec(const json& in) { return canonical(in, swarm_fields(), ""); }
 Status check_supported_service_spec(const json& canonical) { return check(canonical, service_fields(), ""); }

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/result.h"
+#include "model/objects.h"
 
 namespace shoal {
 
@@ -35,5 +36,11 @@ Result<nlohmann::json> canonical_swarm_spec(const nlohmann::json& in);
 Status check_supported_service_spec(const nlohmann::json& canonical);
 // The same for a canonical swarm Spec.
 Status check_supported_swarm_spec(const nlohmann::json& canonical);
+
+// Applies a canonical, supported swarm Spec to `spec`: Name, Labels,
+// Orchestration.TaskHistoryRetentionLimit (>= 0), Dispatcher.HeartbeatPeriod
+// (>= 1 ms). Fields not given keep their value. kInvalidArgument naming the
+// field for a value out of range.
+Status apply_swarm_spec(const nlohmann::json& canonical, ClusterSpec& spec);
 
 }  // namespace shoal

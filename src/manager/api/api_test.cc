@@ -210,6 +210,55 @@ TEST_F(ApiTest, SwarmUpdateRotatesTokensAndChecksVersion) {
   EXPECT_EQ(call("GET", "/v1.41/swarm/unlockkey").status, 404);
 }
 
+TEST_F(ApiTest, SwarmSpecIsAppliedOrRefused) {
+  // What `docker swarm init --task-history-limit 3 --dispatcher-heartbeat 7s` sends (docker CLI 28).
+  const std::string init_body =
+      R"({"ListenAddr":"0.0.0.0:2377","AdvertiseAddr":"","DataPathAddr":"","DataPathPort":0,"ForceNewCluster":false,)"
+      R"("Spec":{"Labels":null,"Orchestration":{"TaskHistoryRetentionLimit":3},"Raft":{"ElectionTick":0,)"
+      R"("HeartbeatTick":0},"Dispatcher":{"HeartbeatPeriod":7000000000},"CAConfig":{},"TaskDefaults":{},)"
+      R"("EncryptionConfig":{"AutoLockManagers":false}},"AutoLockManagers":false,"Availability":"",)"
+      R"("DefaultAddrPool":[],"SubnetSize":24})";
+  for (const auto& [patch, expect] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"Spec":{"Raft":{"SnapshotInterval":5000}}})", "Raft.SnapshotInterval 5000 is not supported"},
+           {R"({"Spec":{"CAConfig":{"NodeCertExpiry":172800000000000}}})", "CAConfig.NodeCertExpiry"},
+           {R"({"Spec":{"TaskDefaults":{"LogDriver":{"Name":"json-file"}}}})", "TaskDefaults.LogDriver"},
+           {R"({"Spec":{"EncryptionConfig":{"AutoLockManagers":true}}})", "EncryptionConfig.AutoLockManagers"},
+           {R"({"Availability":"drain"})", "Availability \"drain\""},
+           {R"({"Spec":{"Orchestration":{"TaskHistoryRetentionLimit":"x"}}})",
+            "invalid Orchestration.TaskHistoryRetentionLimit: must be an integer"}}) {
+    json b = json::parse(init_body);
+    b.merge_patch(json::parse(patch));
+    auto r = call("POST", "/v1.41/swarm/init", b.dump());
+    EXPECT_EQ(r.status, 400) << patch << " -> " << r.body;
+    EXPECT_NE(message(r).find(expect), std::string::npos) << patch << " -> " << r.body;
+  }
+  ASSERT_EQ(call("POST", "/v1.41/swarm/init", init_body).status, 200);
+  auto c = *control.store()->cluster();
+  EXPECT_EQ(c.spec.task_history_retention_limit, 3);
+  EXPECT_EQ(c.spec.heartbeat_period, std::chrono::seconds(7));
+  auto j = body(call("GET", "/v1.41/swarm"));
+  EXPECT_EQ(j["Spec"]["Orchestration"]["TaskHistoryRetentionLimit"], 3);
+  EXPECT_EQ(j["Spec"]["Dispatcher"]["HeartbeatPeriod"], 7000000000LL);
+  // The inspected spec sent back passes; a change the running swarm cannot apply is refused.
+  std::string v = std::to_string(j["Version"]["Index"].get<uint64_t>());
+  json spec = j["Spec"];
+  spec["Labels"] = {{"a", "b"}};
+  ASSERT_EQ(call("POST", "/v1.41/swarm/update?version=" + v, spec.dump()).status, 200);
+  EXPECT_EQ(control.store()->cluster()->spec.labels.at("a"), "b");
+  j = body(call("GET", "/v1.41/swarm"));
+  v = std::to_string(j["Version"]["Index"].get<uint64_t>());
+  spec = j["Spec"];
+  spec["Dispatcher"]["HeartbeatPeriod"] = 9000000000LL;
+  auto r = call("POST", "/v1.41/swarm/update?version=" + v, spec.dump());
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(message(r).find("Dispatcher.HeartbeatPeriod"), std::string::npos);
+  spec = j["Spec"];
+  spec["Raft"]["ElectionTick"] = 20;
+  r = call("POST", "/v1.41/swarm/update?version=" + v, spec.dump());
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(message(r).find("Raft.ElectionTick 20 is not supported"), std::string::npos) << r.body;
+}
+
 TEST_F(ApiTest, SwarmLeave) {
   init();
   EXPECT_EQ(call("POST", "/v1.41/swarm/leave").status, 400);

@@ -3,26 +3,17 @@
 #include "common/ids.h"
 #include "manager/api/api.h"
 #include "manager/api/filters.h"
+#include "model/spec_schema.h"
 
 namespace shoal::api {
 
 namespace {
 
-const json& member(const json& j, const char* key) {
-  static const json kEmpty = json::object();
-  if (!j.is_object()) return kEmpty;
-  auto it = j.find(key);
-  return it == j.end() || !it->is_object() ? kEmpty : *it;
-}
-
-Status read_int(const json& obj, const char* key, int64_t min, const std::string& where, int64_t* out) {
-  if (!obj.contains(key) || obj[key].is_null()) return ok_status();
-  const json& v = obj[key];
-  if (!(v.is_number_integer() || v.is_number_unsigned()) || v.get<int64_t>() < min) {
-    return invalid_argument("invalid " + where + "." + key + " " + v.dump() + ": must be an integer >= " + std::to_string(min));
-  }
-  *out = v.get<int64_t>();
-  return ok_status();
+// A swarm Spec as Go decodes it, with the fields shoal does not apply refused.
+Result<json> checked_swarm_spec(const json& in) {
+  SHOAL_ASSIGN_OR_RETURN(json spec, canonical_swarm_spec(in));
+  SHOAL_RETURN_IF_ERROR(check_supported_swarm_spec(spec));
+  return spec;
 }
 
 // "SWMTKN-1-<CA digest>-<secret>" with a new secret.
@@ -61,7 +52,23 @@ http::Response Api::swarm_init(const http::Request& req) {
       if (j->contains("AutoLockManagers") && (*j)["AutoLockManagers"].is_boolean() && (*j)["AutoLockManagers"].get<bool>()) {
         return error_response(invalid_argument("autolock is not supported by shoal yet: init without --autolock"));
       }
-      if (j->contains("Spec") && (*j)["Spec"].is_object()) ir.spec_json = (*j)["Spec"].dump();
+      std::string availability = j->value("Availability", "");
+      if (!availability.empty() && availability != "active") {
+        return error_response(invalid_argument("Availability \"" + availability.substr(0, 32) +
+                                               "\" is not supported by shoal yet at swarm init: init with availability "
+                                               "active, then `node update --availability`"));
+      }
+      if (!j->value("DataPathAddr", "").empty()) {
+        return error_response(invalid_argument("DataPathAddr is not supported by shoal yet: leave it empty"));
+      }
+      if (j->contains("Spec") && !(*j)["Spec"].is_null()) {
+        auto spec = checked_swarm_spec((*j)["Spec"]);
+        if (!spec.ok()) return error_response(spec.status());
+        ClusterSpec probe;
+        Status st = apply_swarm_spec(*spec, probe);
+        if (!st.ok()) return error_response(st);
+        ir.spec_json = spec->dump();  // canonical: the node applies it to the new cluster
+      }
     } catch (const std::exception& e) {
       return error_response(invalid_argument("invalid SwarmInitRequest: " + json_error_text(e)));
     }
@@ -107,30 +114,20 @@ http::Response Api::swarm_update(const http::Request& req) {
   }
   auto body = parse_json_body(req.body, "a swarm Spec");
   if (!body.ok()) return error_response(body.status());
-  const json& spec = *body;
-  if (!spec.is_object()) return error_response(invalid_argument("the request body must be a JSON object (a swarm Spec)"));
+  if (!body->is_object()) return error_response(invalid_argument("the request body must be a JSON object (a swarm Spec)"));
+  auto spec = checked_swarm_spec(*body);
+  if (!spec.ok()) return error_response(spec.status());
   Cluster next = *cur;
-  ClusterSpec& s = next.spec;
-  if (spec.contains("Labels") && spec["Labels"].is_object()) s.labels = spec["Labels"].get<Labels>();
-  int64_t history = s.task_history_retention_limit;
-  int64_t heartbeat = s.heartbeat_period.count();
-  int64_t expiry = s.node_cert_expiry.count();
-  int64_t snapshot = static_cast<int64_t>(s.snapshot_interval);
-  Status st = read_int(member(spec, "Orchestration"), "TaskHistoryRetentionLimit", 0, "Orchestration", &history);
-  if (st.ok()) st = read_int(member(spec, "Dispatcher"), "HeartbeatPeriod", 1, "Dispatcher", &heartbeat);
-  if (st.ok()) st = read_int(member(spec, "CAConfig"), "NodeCertExpiry", 0, "CAConfig", &expiry);
-  if (st.ok()) st = read_int(member(spec, "Raft"), "SnapshotInterval", 0, "Raft", &snapshot);
+  Status st = apply_swarm_spec(*spec, next.spec);
   if (!st.ok()) return error_response(st);
-  if (expiry && expiry < int64_t(3600) * 1000000000) {
-    return error_response(invalid_argument("invalid CAConfig.NodeCertExpiry: certificates must be valid for at least 1 hour"));
+  if (next.spec.heartbeat_period != cur->spec.heartbeat_period) {
+    return error_response(invalid_argument(
+        "changing Dispatcher.HeartbeatPeriod on a running swarm is not supported by shoal yet (the dispatcher "
+        "applies it when the manager starts): give it at swarm init"));
   }
-  if (member(spec, "EncryptionConfig").value("AutoLockManagers", false)) {
-    return error_response(invalid_argument("autolock is not supported by shoal yet: leave EncryptionConfig.AutoLockManagers false"));
+  if (next.spec.name != cur->spec.name) {
+    return error_response(invalid_argument("renaming the swarm is not supported: its name stays \"" + cur->spec.name + "\""));
   }
-  s.task_history_retention_limit = history;
-  s.heartbeat_period = Nanos(heartbeat);
-  if (expiry) s.node_cert_expiry = Nanos(expiry);
-  s.snapshot_interval = static_cast<uint64_t>(snapshot);
   if (truthy(req.query_param("rotateWorkerToken").value_or(""))) next.join_tokens.worker = rotate_token(cur->join_tokens.worker);
   if (truthy(req.query_param("rotateManagerToken").value_or(""))) next.join_tokens.manager = rotate_token(cur->join_tokens.manager);
   next.updated_at = clock_.now();
