@@ -1,7 +1,10 @@
 // sessions_bench: how fast a real manager (etcd, store, control loops,
 // dispatcher, Docker API over HTTP) gets T tasks running on N simulated nodes.
 //
-// The parent process is the manager; a forked child runs N agents (the real
+// The parent process is the manager, built by the composition root as shoald
+// builds it (node::SwarmNode over an etcd member, `swarm init` through the
+// Docker API, fenced control loops under the elected leader); its own node is
+// drained so that it runs no tasks. A forked child runs N agents (the real
 // agent code: sessions, long polls, status batches) over a fake executor that
 // "runs" tasks at once. Services are created through the Docker API. Reported:
 // seconds until every task is reported running, tasks/s, the manager's CPU
@@ -23,33 +26,17 @@
 
 #include "agent/agent.h"
 #include "agent/fake_executor.h"
+#include "daemon/manager_role.h"
 #include "http/client.h"
 #include "http/server.h"
 #include "manager/api/api.h"
-#include "manager/dispatcher/dispatcher.h"
-#include "manager/etcd/etcd_member.h"
-#include "manager/orchestrator/pipeline.h"
-#include "store/etcd_backend.h"
 #include "model/session_messages.h"
+#include "node/swarm_node.h"
 
 using namespace shoal;
 using Clk = std::chrono::steady_clock;
 
 namespace {
-
-class BenchControl : public api::SwarmControl {
- public:
-  explicit BenchControl(Store& s) : store_(s) {}
-  Result<std::string> init(const api::InitRequest&) override { return unavailable("already initialized"); }
-  Status leave(bool) override { return unavailable("not supported in the benchmark"); }
-  bool active() const override { return true; }
-  std::string node_id() const override { return "manager"; }
-  Store* store() override { return &store_; }
-  api::LocalInfo local_info() const override { return {}; }
-
- private:
-  Store& store_;
-};
 
 long peak_rss_kb() {
   std::ifstream in("/proc/self/status");
@@ -110,37 +97,53 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(dir);
   std::string sock = "unix://" + dir + "/manager.sock";
 
-  etcd::EtcdMemberOptions eo;
-  eo.data_dir = dir + "/etcd";
-  eo.log_file = dir + "/etcd.log";
-  eo.client_port = 20000 + getpid() % 20000;
-  eo.peer_port = eo.client_port + 1;
-  etcd::EtcdMember member(eo);
-  if (Status st = member.start(); !st.ok()) {
-    std::cerr << st.message() << "\n";
-    return 1;
-  }
-  EtcdBackend backend(member.client_url(), 1024);
-  Store store(backend);
-  if (!store.start().ok()) return 1;
-  Batch b;
-  Cluster c;
-  c.id = "cluster";
-  b.create(c);
-  (void)store.commit(b);
+  // The manager, composed as in shoald: its etcd member (daemon::ManagerRole)
+  // is the backend; the manager's own node runs no containers (fake executor).
   RealClock clock;
-  dispatcher::Dispatcher disp(store, clock);
-  disp.start();
-  orchestrator::ControlLoops loops(store, clock, Fence{});
-  loops.start();
-  BenchControl control(store);
-  api::Api api(control, nullptr, clock);
-  // As shoald: the Docker API and the agent sessions on separate listeners.
   std::string dsock = "unix://" + dir + "/dispatcher.sock";
+  int etcd_port = 20000 + getpid() % 20000;
+  node::NodeParts parts;
+  parts.clock = &clock;
+  parts.open_storage = [&](const node::Membership& m,
+                           const node::SwarmCredentials* fresh) -> Result<std::unique_ptr<node::ManagerStorage>> {
+    daemon::ManagerOptions mo{dir, m.node_id, etcd_port, etcd_port + 1};
+    if (fresh) {  // as shoald: the swarm's CA secures its etcd member
+      mo.new_swarm_ca = &fresh->root_ca;
+      mo.advertise_ip = "127.0.0.1";
+    }
+    auto role = std::make_unique<daemon::ManagerRole>(mo);
+    SHOAL_RETURN_IF_ERROR(role->start());
+    return std::unique_ptr<node::ManagerStorage>(std::move(role));
+  };
+  parts.make_executor = [](const node::Membership&) { return std::make_unique<agent::FakeExecutor>(); };
+  parts.dispatcher_endpoint = dsock;
+  node::SwarmNode swarm(parts);
+  api::Api api(swarm, nullptr, clock);
+  // As shoald: the Docker API and the agent sessions on separate listeners.
   http::Server server({{sock}, 2, 16}, [&](http::Exchange ex) { api.serve(std::move(ex)); });
   if (!server.start().ok()) return 1;
-  http::Server dserver({{dsock}, 2, 8}, [&](http::Exchange ex) { disp.serve(std::move(ex)); });
+  http::Server dserver({{dsock}, 2, 8}, [&](http::Exchange ex) { swarm.serve_session(std::move(ex)); });
   if (!dserver.start().ok()) return 1;
+  {
+    http::Client cl(sock);
+    auto r = cl.request("POST", "/v1.41/swarm/init", R"({"ListenAddr":"127.0.0.1:2377"})");
+    if (!r.ok() || r->status != 200) {
+      std::cerr << "swarm init failed: " << (r.ok() ? r->body : r.status().message()) << "\n";
+      return 1;
+    }
+    // The manager's node takes no tasks: all of them go to the simulated nodes.
+    Batch drain;
+    drain.update_node(swarm.node_id(), [](Node& n) {
+      n.spec.availability = NodeAvailability::kDrain;
+      return true;
+    });
+    if (Status st = swarm.store()->commit(drain); !st.ok()) {
+      std::cerr << "draining the manager's node failed: " << st.message() << "\n";
+      return 1;
+    }
+  }
+  std::shared_ptr<Store> store_ref = swarm.store();
+  Store& store = *store_ref;
 
   pid_t child = fork();
   if (child == 0) return run_agents(dsock, nodes, agents_nice);
@@ -153,7 +156,8 @@ int main(int argc, char** argv) {
     return n;
   };
   auto t_reg = Clk::now();
-  while (count_ready() < static_cast<size_t>(nodes) && Clk::now() - t_reg < std::chrono::seconds(120)) {
+  // The simulated nodes and the manager's own.
+  while (count_ready() < static_cast<size_t>(nodes) + 1 && Clk::now() - t_reg < std::chrono::seconds(120)) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   double reg_s = std::chrono::duration<double>(Clk::now() - t_reg).count();
@@ -221,12 +225,10 @@ int main(int argc, char** argv) {
             << children.ru_utime.tv_sec + children.ru_stime.tv_sec +
                    (children.ru_utime.tv_usec + children.ru_stime.tv_usec) / 1e6
             << "\n";
+  swarm.stop();
   server.stop();
   dserver.stop();
-  loops.stop();
-  disp.stop();
-  store.stop();
-  member.stop();
+  store_ref.reset();
   std::filesystem::remove_all(dir);
   return running >= static_cast<size_t>(total) ? 0 : 1;
 }

@@ -36,6 +36,9 @@ void Agent::stop() {
     if (stopping_.exchange(true)) return;
   }
   cv_.notify_all();
+  // Ends the long poll, a registration or a status report in flight at once
+  // (they would otherwise run to their timeouts, up to 40 s).
+  client_.cancel();
   if (assignments_thread_.joinable()) assignments_thread_.join();
   if (heartbeat_thread_.joinable()) heartbeat_thread_.join();
   if (status_thread_.joinable()) status_thread_.join();

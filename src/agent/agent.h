@@ -4,6 +4,9 @@
 // worker's status reports in batches, retrying until the manager stored them.
 // If the session is lost (manager restarted), it registers again.
 // Thread-safe; start() returns at once and the agent keeps trying to connect.
+// stop() is bounded: it cancels the requests in flight (long poll included)
+// and waits only for the worker's executor calls in progress. An Agent is
+// started once: after stop() its client refuses requests.
 #pragma once
 
 #include <atomic>

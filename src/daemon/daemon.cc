@@ -17,22 +17,10 @@
 #include "daemon/manager_role.h"
 #include "http/server.h"
 #include "manager/api/api.h"
-#include "manager/ca/root_ca.h"
-#include "model/session_messages.h"
 
 namespace shoal::daemon {
 
 namespace {
-
-constexpr char kNotInSwarm[] =
-    "This node is not part of a swarm";
-constexpr char kAlreadyInSwarm[] =
-    "This node is already part of a swarm. Use \"docker swarm leave\" to leave this swarm and "
-    "join another one.";
-constexpr char kLeaveLastManager[] =
-    "You are attempting to leave the swarm on a node that is participating as a manager. "
-    "Removing the last manager erases all current state of the swarm. Use `--force` to ignore "
-    "this message.";
 
 std::string hostname() {
   char buf[256] = {0};
@@ -58,9 +46,50 @@ NodeDescription describe_node() {
 
 }  // namespace
 
-Daemon::Daemon(DaemonOptions options) : options_(std::move(options)) {}
+Daemon::Daemon(DaemonOptions options)
+    : options_(std::move(options)),
+      etcd_client_port_(options_.etcd_client_port),
+      etcd_peer_port_(options_.etcd_peer_port) {}
 
 Daemon::~Daemon() { stop(); }
+
+node::NodeParts Daemon::node_parts() {
+  node::NodeParts p;
+  p.clock = &clock_;
+  p.open_storage = [this](const node::Membership& m,
+                          const node::SwarmCredentials* fresh) -> Result<std::unique_ptr<node::ManagerStorage>> {
+    if (fresh) {  // a new swarm: the options' ports, no leftover etcd data
+      etcd_client_port_ = options_.etcd_client_port;
+      etcd_peer_port_ = options_.etcd_peer_port;
+    }
+    ManagerOptions mo{options_.data_root, m.node_id, etcd_client_port_, etcd_peer_port_};
+    if (fresh) {  // the new swarm's CA issues the etcd certificates
+      mo.new_swarm_ca = &fresh->root_ca;
+      mo.advertise_ip = m.advertise_addr.substr(0, m.advertise_addr.rfind(':'));
+    }
+    auto role = std::make_unique<ManagerRole>(mo);
+    if (fresh) role->destroy();
+    Status st = role->start();
+    if (!st.ok()) return st;
+    return std::unique_ptr<node::ManagerStorage>(std::move(role));
+  };
+  p.make_executor = [this](const node::Membership& m) -> std::unique_ptr<agent::Executor> {
+    return std::make_unique<agent::RuntimeExecutor>(*runtime_, m.node_id);
+  };
+  // The agent talks to the dispatcher over the same protocol it will use
+  // across the network; on a single node that is this daemon's own session
+  // listener.
+  p.dispatcher_endpoint = session_endpoint();
+  p.persist = [this](const std::optional<node::Membership>& m) {
+    if (!m) return remove_swarm_state(options_.data_root);
+    SwarmState st{m->node_id, m->role, m->advertise_addr, etcd_client_port_, etcd_peer_port_};
+    return save_swarm_state(options_.data_root, st);
+  };
+  p.describe = describe_node;
+  p.local_info = [this] { return local_info(); };
+  p.default_advertise_addr = options_.advertise_addr;
+  return p;
+}
 
 Status Daemon::start() {
   images_ = std::make_unique<runtime::ImageStore>(options_.data_root);
@@ -68,19 +97,21 @@ Status Daemon::start() {
   runtime::RuncRuntimeOptions ro;
   ro.root = options_.data_root;
   runtime_ = std::make_unique<runtime::RuncRuntime>(ro, *images_);
-  api_ = std::make_unique<api::Api>(*this, this, clock_);
+  node_ = std::make_unique<node::SwarmNode>(node_parts());
+  api_ = std::make_unique<api::Api>(*node_, this, clock_);
   http::ServerOptions sso;
   sso.listen = {session_endpoint()};
-  session_server_ = std::make_unique<http::Server>(sso, [this](http::Exchange ex) { serve_session(std::move(ex)); });
+  session_server_ = std::make_unique<http::Server>(sso, [this](http::Exchange ex) { node_->serve_session(std::move(ex)); });
   SHOAL_RETURN_IF_ERROR(session_server_->start().with_context("opening the agent session listener"));
 
   auto loaded = load_swarm_state(options_.data_root);
   if (!loaded.ok()) return loaded.status();
   if (*loaded) {
-    std::lock_guard lk(mu_);
-    Status st = start_roles(**loaded);
+    const SwarmState& s = **loaded;
+    etcd_client_port_ = s.etcd_client_port;
+    etcd_peer_port_ = s.etcd_peer_port;
+    Status st = node_->rejoin({s.node_id, s.role, s.advertise_addr});
     if (!st.ok()) return st.with_context("rejoining the swarm recorded in " + options_.data_root);
-    state_ = **loaded;
   }
   http::ServerOptions so;
   so.listen = options_.hosts;
@@ -92,164 +123,19 @@ Status Daemon::start() {
 }
 
 void Daemon::stop() {
-  {
-    std::lock_guard lk(mu_);
-    stop_roles();
-  }
+  // The roles first: their dispatcher answers parked long polls and their
+  // agent cancels its requests, so the servers below have nothing to wait for.
+  if (node_) node_->stop();
   if (server_) server_->stop();
   server_.reset();
   if (session_server_) session_server_->stop();
   session_server_.reset();
+  // An init that was in flight may have finished meanwhile: stop() again
+  // stops what it started (the node refuses to install it once stopped).
+  if (node_) node_->stop();
 }
 
 std::string Daemon::session_endpoint() const { return "unix://" + options_.data_root + "/dispatcher.sock"; }
-
-Status Daemon::start_roles(const SwarmState& state) {
-  if (state.role == "manager") {
-    ManagerOptions mo;
-    mo.data_root = options_.data_root;
-    mo.node_id = state.node_id;
-    mo.etcd_client_port = state.etcd_client_port;
-    mo.etcd_peer_port = state.etcd_peer_port;
-    manager_ = std::make_unique<ManagerRole>(clock_, mo);
-    Status st = manager_->start();
-    if (!st.ok()) {
-      manager_.reset();
-      return st;
-    }
-  }
-  executor_ = std::make_unique<agent::RuntimeExecutor>(*runtime_, state.node_id);
-  agent::AgentOptions ao;
-  // The agent talks to the dispatcher over the same protocol it will use
-  // across the network; on a single node that is this daemon's own session
-  // listener.
-  ao.dispatcher = session_endpoint();
-  ao.node_id = state.node_id;
-  ao.addr = state.advertise_addr;
-  ao.description = describe_node();
-  agent_ = std::make_unique<agent::Agent>(*executor_, clock_, ao);
-  agent_->start();
-  return ok_status();
-}
-
-void Daemon::stop_roles() {
-  // The dispatcher first: it answers the agent's pending long poll, so the
-  // agent stops at once instead of waiting for the poll to time out.
-  if (manager_) manager_->dispatcher().stop();
-  if (agent_) agent_->stop();
-  agent_.reset();
-  executor_.reset();
-  if (manager_) manager_->stop();
-  manager_.reset();
-}
-
-Result<std::string> Daemon::init(const api::InitRequest& req) {
-  std::lock_guard lk(mu_);
-  if (state_) return unavailable(kAlreadyInSwarm);
-  SwarmState state;
-  state.node_id = new_object_id();
-  std::string addr = req.advertise_addr.empty() ? (options_.advertise_addr.empty() ? "127.0.0.1" : options_.advertise_addr)
-                                                : req.advertise_addr;
-  if (addr.find(':') == std::string::npos) addr += ":2377";
-  state.advertise_addr = addr;
-  state.etcd_client_port = options_.etcd_client_port;
-  state.etcd_peer_port = options_.etcd_peer_port;
-
-  ManagerOptions mo{options_.data_root, state.node_id, state.etcd_client_port, state.etcd_peer_port};
-  auto manager = std::make_unique<ManagerRole>(clock_, mo);
-  auto fail = [&](const Status& st) {
-    manager->destroy();
-    return st;
-  };
-  Status st = manager->start();
-  if (!st.ok()) return fail(st);
-  if (manager->store().cluster()) {
-    return fail(failed_precondition("etcd data already holds a swarm; remove " + options_.data_root +
-                                    "/etcd or use shoal swarm leave --force"));
-  }
-  auto ca = ca::create_root_ca();
-  if (!ca.ok()) return fail(ca.status());
-  auto wt = ca::new_join_token(ca->cert_pem);
-  auto mt = ca::new_join_token(ca->cert_pem);
-  if (!wt.ok() || !mt.ok()) return fail(internal_error("creating join tokens failed"));
-
-  auto now = clock_.now();
-  Cluster c;
-  c.id = new_object_id();
-  c.created_at = c.updated_at = now;
-  c.root_ca_cert = ca->cert_pem;
-  c.root_ca_key = ca->key_pem;
-  c.join_tokens = {*wt, *mt};
-  if (!req.default_addr_pool.empty()) c.default_addr_pool = req.default_addr_pool;
-  if (req.subnet_size) c.subnet_size = req.subnet_size;
-  if (req.data_path_port) c.data_path_port = req.data_path_port;
-  Node n;
-  n.id = state.node_id;
-  n.created_at = n.updated_at = now;
-  n.spec.role = NodeRole::kManager;
-  n.spec.availability = NodeAvailability::kActive;
-  n.description = describe_node();
-  n.state = NodeState::kReady;
-  n.addr = addr.substr(0, addr.rfind(':'));
-  n.manager_status = ManagerStatus{true, "reachable", addr};
-  Batch b;
-  b.create(c);
-  b.create(n);
-  st = manager->store().commit(b);
-  if (!st.ok()) return fail(st.with_context("creating the swarm"));
-  st = save_swarm_state(options_.data_root, state);
-  if (!st.ok()) return fail(st);
-  manager->stop();
-  st = start_roles(state);
-  if (!st.ok()) {
-    remove_swarm_state(options_.data_root);
-    return st;
-  }
-  state_ = state;
-  LOG_INFO("shoald", "swarm initialized; this node (" << state.node_id << ") is its manager");
-  return state.node_id;
-}
-
-Status Daemon::leave(bool force) {
-  std::lock_guard lk(mu_);
-  if (!state_) return unavailable(kNotInSwarm);
-  if (state_->role == "manager" && !force) return failed_precondition(kLeaveLastManager);
-  std::vector<std::string> tasks = executor_ ? executor_->known_tasks() : std::vector<std::string>{};
-  if (manager_) manager_->dispatcher().stop();
-  if (agent_) agent_->stop();
-  agent_.reset();
-  // Stop every task container in parallel, each with its own grace period.
-  std::vector<std::thread> stoppers;
-  for (const auto& t : tasks) {
-    stoppers.emplace_back([this, t] {
-      Status s = executor_->remove(t);
-      if (!s.ok()) LOG_WARN("shoald", "removing the container of task " << t << ": " << s.message());
-    });
-  }
-  for (auto& th : stoppers) th.join();
-  executor_.reset();
-  if (manager_) manager_->destroy();
-  manager_.reset();
-  Status st = remove_swarm_state(options_.data_root);
-  state_.reset();
-  LOG_INFO("shoald", "left the swarm");
-  return st;
-}
-
-bool Daemon::active() const {
-  std::lock_guard lk(mu_);
-  return state_.has_value();
-}
-
-std::string Daemon::node_id() const {
-  std::lock_guard lk(mu_);
-  return state_ ? state_->node_id : "";
-}
-
-Store* Daemon::store() {
-  std::lock_guard lk(mu_);
-  return manager_ ? &manager_->store() : nullptr;
-}
 
 api::LocalInfo Daemon::local_info() const {
   api::LocalInfo info;
@@ -260,10 +146,6 @@ api::LocalInfo Daemon::local_info() const {
   struct utsname u;
   if (uname(&u) == 0) info.kernel_version = u.release;
   info.operating_system = "Debian GNU/Linux";
-  {
-    std::lock_guard lk(mu_);
-    if (state_) info.addr = state_->advertise_addr.substr(0, state_->advertise_addr.rfind(':'));
-  }
   auto cs = runtime_->list();
   if (cs.ok()) {
     info.containers = static_cast<int>(cs->size());
@@ -277,27 +159,6 @@ api::LocalInfo Daemon::local_info() const {
 void Daemon::serve(http::Exchange ex) {
   if (serve_image_routes(*images_, ex)) return;
   api_->serve(std::move(ex));
-}
-
-void Daemon::serve_session(http::Exchange ex) {
-  dispatcher::Dispatcher* d = nullptr;
-  {
-    std::lock_guard lk(mu_);
-    if (manager_) d = &manager_->dispatcher();
-  }
-  http::Response r;
-  r.headers["Content-Type"] = "application/json";
-  if (ex.request.path.rfind(session::kPrefix, 0) != 0) {
-    r.status = 404;
-    r.body = R"({"message":"this is the agent session listener; the Docker API is on the daemon's -H socket"})";
-  } else if (!d) {
-    r.status = 503;
-    r.body = R"({"message":"this node is not a swarm manager"})";
-  } else {
-    d->serve(std::move(ex));
-    return;
-  }
-  ex.respond(r);
 }
 
 }  // namespace shoal::daemon

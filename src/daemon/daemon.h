@@ -1,7 +1,9 @@
 // Daemon: one node. Serves the Docker Engine API, and when the node is in a
-// swarm, runs the manager role and the agent. Implements the API's
-// SwarmControl (init/leave) and LocalContainers (this node's containers), and
-// serves the node-local image routes.
+// swarm, runs the manager role and the agent, built by the composition root
+// (node::SwarmNode, which implements init/leave) from shoald's parts: the
+// etcd member as the manager's backend (ManagerRole), runc as the executor,
+// the real clock, the swarm state file. Implements the API's LocalContainers
+// (this node's containers), and serves the node-local image routes.
 //
 // Restart contract: the swarm state file makes a restarted shoald (also
 // after kill -9) rejoin its swarm; containers keep running meanwhile (their
@@ -9,7 +11,6 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "common/clock.h"
@@ -17,7 +18,7 @@
 #include "daemon/swarm_state.h"
 #include "http/message.h"
 #include "manager/api/local_containers.h"
-#include "manager/api/swarm_control.h"
+#include "node/swarm_node.h"
 
 namespace shoal::http {
 class Server;
@@ -29,16 +30,9 @@ namespace shoal::runtime {
 class ImageStore;
 class RuncRuntime;
 }
-namespace shoal::agent {
-class Agent;
-class RuntimeExecutor;
-}
-
 namespace shoal::daemon {
 
-class ManagerRole;
-
-class Daemon : public api::SwarmControl, public api::LocalContainers {
+class Daemon : public api::LocalContainers {
  public:
   explicit Daemon(DaemonOptions options);
   ~Daemon() override;
@@ -46,44 +40,34 @@ class Daemon : public api::SwarmControl, public api::LocalContainers {
   // Opens the image store and runtime, rejoins the swarm if the state file
   // says so, and starts serving. Errors name what failed and how to fix it.
   Status start();
-  // Stops serving and the roles; containers keep running.
+  // Stops serving and the roles; containers keep running. Bounded: parked
+  // long polls are answered and client requests cancelled. Idempotent.
   void stop();
-
-  // api::SwarmControl
-  Result<std::string> init(const api::InitRequest& req) override;
-  Status leave(bool force) override;
-  bool active() const override;
-  std::string node_id() const override;
-  Store* store() override;
-  api::LocalInfo local_info() const override;
 
   // api::LocalContainers
   std::vector<api::ContainerSummary> list(bool all) override;
   Status kill(const std::string& id_or_name, int signal) override;
 
  private:
-  void serve(http::Exchange ex);          // the Docker API listener
-  void serve_session(http::Exchange ex);  // the session listener (agents)
+  void serve(http::Exchange ex);  // the Docker API listener
   std::string session_endpoint() const;
-  Status start_roles(const SwarmState& state);
-  void stop_roles();
+  node::NodeParts node_parts();
+  api::LocalInfo local_info() const;
 
   DaemonOptions options_;
   RealClock clock_;
+  // etcd ports: the state file's when rejoining, else the options'
+  int etcd_client_port_ = 0;
+  int etcd_peer_port_ = 0;
   std::unique_ptr<runtime::ImageStore> images_;
   std::unique_ptr<runtime::RuncRuntime> runtime_;
+  std::unique_ptr<node::SwarmNode> node_;
   std::unique_ptr<api::Api> api_;
   std::unique_ptr<http::Server> server_;
   // Agent sessions on their own listener and threads (as Swarm's 2377 is
   // apart from the API socket): a burst of node traffic never queues
   // operators' requests.
   std::unique_ptr<http::Server> session_server_;
-
-  mutable std::mutex mu_;  // guards the roles and state_
-  std::optional<SwarmState> state_;
-  std::unique_ptr<ManagerRole> manager_;
-  std::unique_ptr<agent::RuntimeExecutor> executor_;
-  std::unique_ptr<agent::Agent> agent_;
 };
 
 }  // namespace shoal::daemon

@@ -3,19 +3,42 @@
 #include <filesystem>
 
 #include "common/log.h"
+#include "manager/ca/etcd_certs.h"
+#include "manager/ca/sealed.h"
 #include "manager/etcd/etcd_member.h"
-#include "manager/orchestrator/pipeline.h"
 #include "store/etcd_backend.h"
 
 namespace shoal::daemon {
 
-ManagerRole::ManagerRole(Clock& clock, ManagerOptions options)
-    : clock_(clock), options_(std::move(options)) {}
+namespace {
+
+constexpr char kSealContext[] = "root-ca-key";
+std::string certs_dir(const ManagerOptions& o) { return o.data_root + "/certs"; }
+std::string seal_key_path(const ManagerOptions& o) { return o.data_root + "/manager/seal.key"; }
+
+}  // namespace
+
+ManagerRole::ManagerRole(ManagerOptions options) : options_(std::move(options)) {}
 
 ManagerRole::~ManagerRole() { stop(); }
 
 Status ManagerRole::start() {
+  const ca::RootCA* new_ca = options_.new_swarm_ca;
+  std::string seal_key;
+  if (new_ca) {
+    SHOAL_RETURN_IF_ERROR(ca::write_etcd_certs(*new_ca, certs_dir(options_), options_.node_id,
+                                               {options_.advertise_ip})
+                              .with_context("issuing this manager's etcd certificates"));
+    SHOAL_ASSIGN_OR_RETURN(seal_key, ca::create_seal_key(seal_key_path(options_)));
+  }
+  ca::EtcdCertFiles certs = ca::etcd_cert_files(certs_dir(options_));
+  SHOAL_RETURN_IF_ERROR(ca::check_etcd_certs(certs));
   etcd::EtcdMemberOptions eo;
+  eo.tls.ca_file = certs.ca_cert;
+  eo.tls.member_cert_file = certs.member_cert;
+  eo.tls.member_key_file = certs.member_key;
+  eo.tls.client_cert_file = certs.client_cert;
+  eo.tls.client_key_file = certs.client_key;
   eo.data_dir = options_.data_root + "/etcd";
   eo.name = options_.node_id;
   eo.client_port = options_.etcd_client_port;
@@ -23,42 +46,30 @@ Status ManagerRole::start() {
   eo.log_file = options_.data_root + "/etcd.log";
   etcd_ = std::make_unique<etcd::EtcdMember>(eo);
   SHOAL_RETURN_IF_ERROR(etcd_->start().with_context("starting this manager's etcd member"));
-  backend_ = std::make_unique<EtcdBackend>(
-      "http://127.0.0.1:" + std::to_string(options_.etcd_client_port), 1024);
-  store_ = std::make_unique<Store>(*backend_);
-  SHOAL_RETURN_IF_ERROR(store_->start());
-  dispatcher::DispatcherOptions dopts;
-  if (auto c = store_->cluster()) dopts.heartbeat_period = c->spec.heartbeat_period;
-  dispatcher_ = std::make_unique<dispatcher::Dispatcher>(*store_, clock_, dopts);
-  dispatcher_->start();
-  leader::ElectorOptions lo;
-  lo.candidate_id = options_.node_id;
-  elector_ = std::make_unique<leader::Elector>(
-      *backend_, lo,
-      [this](const Fence& fence) {
-        std::lock_guard lk(loops_mu_);
-        loops_ = std::make_unique<orchestrator::ControlLoops>(*store_, clock_, fence);
-        loops_->start();
-      },
-      [this] {
-        std::lock_guard lk(loops_mu_);
-        if (loops_) loops_->stop();
-        loops_.reset();
-      });
-  elector_->start();
+  backend_ = std::make_unique<EtcdBackend>(etcd_->client_url(), 1024, etcd_->client_tls());
+  if (new_ca) {
+    SHOAL_ASSIGN_OR_RETURN(std::string sealed, ca::seal(seal_key, new_ca->key_pem, kSealContext));
+    auto put = backend_->txn({{kSealedRootCAKey, Compare::Target::kCreateRevision, 0}},
+                             {{TxnOp::Type::kPut, kSealedRootCAKey, sealed, 0}}, {});
+    if (!put.ok()) return put.status().with_context("storing the root CA's sealed key");
+    if (!put->succeeded) {
+      return failed_precondition("etcd already holds a root CA key; use `swarm leave --force` to erase the old swarm");
+    }
+  }
+  options_.new_swarm_ca = nullptr;  // not kept past start()
   return ok_status();
 }
 
-bool ManagerRole::is_leader() const { return elector_ && elector_->is_leader(); }
+Result<std::string> ManagerRole::root_ca_key() {
+  SHOAL_ASSIGN_OR_RETURN(std::string key, ca::read_seal_key(seal_key_path(options_)));
+  SHOAL_ASSIGN_OR_RETURN(RangeResult r, backend_->range(kSealedRootCAKey, false));
+  if (r.kvs.empty()) return not_found("etcd holds no root CA key (" + std::string(kSealedRootCAKey) + ")");
+  return ca::unseal(key, r.kvs[0].value, kSealContext);
+}
+
+Backend& ManagerRole::backend() { return *backend_; }
 
 void ManagerRole::stop() {
-  if (elector_) elector_->stop();  // stops the control loops through on_deposed
-  elector_.reset();
-  if (dispatcher_) dispatcher_->stop();
-  dispatcher_.reset();
-  if (store_) store_->stop();
-  store_.reset();
-  backend_.reset();
   if (etcd_) etcd_->stop();
   etcd_.reset();
 }
@@ -68,6 +79,8 @@ void ManagerRole::destroy() {
   std::error_code ec;
   std::filesystem::remove_all(options_.data_root + "/etcd", ec);
   std::filesystem::remove(options_.data_root + "/etcd.log", ec);
+  std::filesystem::remove_all(certs_dir(options_), ec);
+  std::filesystem::remove_all(options_.data_root + "/manager", ec);
 }
 
 }  // namespace shoal::daemon

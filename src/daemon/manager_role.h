@@ -1,26 +1,22 @@
-// ManagerRole: everything a manager node runs besides the API: its local etcd
-// member, the store (cache over etcd), leader election, the control loops
-// (only while leader) and the dispatcher for agent sessions.
+// ManagerRole: the backing store of this node's manager in shoald: its local
+// etcd member and a client of it (node::ManagerStorage). The store, election,
+// control loops and dispatcher over it are built by the composition root
+// (src/node/manager.h).
 #pragma once
 
 #include <memory>
 #include <mutex>
 #include <string>
 
-#include "common/clock.h"
 #include "common/result.h"
-#include "manager/dispatcher/dispatcher.h"
-#include "manager/leader/elector.h"
-#include "store/store.h"
+#include "manager/ca/root_ca.h"
+#include "node/swarm_node.h"
 
 namespace shoal::etcd {
 class EtcdMember;
 }
 namespace shoal {
 class EtcdBackend;
-}
-namespace shoal::orchestrator {
-class ControlLoops;
 }
 
 namespace shoal::daemon {
@@ -30,33 +26,40 @@ struct ManagerOptions {
   std::string node_id;
   int etcd_client_port = 2379;
   int etcd_peer_port = 2380;
+  // swarm init only: the new swarm's root CA. start() then issues the etcd
+  // certificates (<data-root>/certs), creates the sealing key
+  // (<data-root>/manager/seal.key, 0600) and stores the CA's private key
+  // sealed under it at kSealedRootCAKey. Null on restart: the files are there.
+  const ca::RootCA* new_swarm_ca = nullptr;
+  std::string advertise_ip;  // also a SAN of the member certificate (init only)
 };
 
-class ManagerRole {
- public:
-  ManagerRole(Clock& clock, ManagerOptions options);
-  ~ManagerRole();
-  // Starts etcd (creating its data dir on first start), the store, the
-  // dispatcher and the election.
-  Status start();
-  void stop();
-  // Stops, then deletes the etcd data (leaving the swarm).
-  void destroy();
+// Where the root CA's private key lives, sealed (AES-256-GCM): outside the
+// /shoal/ prefix the store lists and watches, so it is never decoded, cached
+// or served as an object. Replicated with the rest of etcd; a manager that
+// joins later gets the sealing key over its join session.
+constexpr char kSealedRootCAKey[] = "/shoal-sealed/root-ca-key";
 
-  Store& store() { return *store_; }
-  dispatcher::Dispatcher& dispatcher() { return *dispatcher_; }
-  bool is_leader() const;
+class ManagerRole : public node::ManagerStorage {
+ public:
+  explicit ManagerRole(ManagerOptions options);
+  ~ManagerRole() override;
+  // Starts etcd (creating its data dir on first start) and its client.
+  Status start();
+  // Stops etcd; the client stays valid (its requests then fail).
+  void stop() override;
+  // Stops, then deletes the etcd data (leaving the swarm).
+  void destroy() override;
+  Backend& backend() override;
+
+  // The root CA's private key (PEM), read from etcd and unsealed with this
+  // manager's key. kPermissionDenied if the blob does not verify.
+  Result<std::string> root_ca_key();
 
  private:
-  Clock& clock_;
   ManagerOptions options_;
   std::unique_ptr<etcd::EtcdMember> etcd_;
   std::unique_ptr<EtcdBackend> backend_;
-  std::unique_ptr<Store> store_;
-  std::unique_ptr<dispatcher::Dispatcher> dispatcher_;
-  std::unique_ptr<leader::Elector> elector_;
-  std::mutex loops_mu_;
-  std::unique_ptr<orchestrator::ControlLoops> loops_;
 };
 
 }  // namespace shoal::daemon

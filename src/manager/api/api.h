@@ -71,7 +71,7 @@ class Api {
 
   // The store if this node manages a swarm; else kUnavailable with Docker's
   // "not a swarm manager" message.
-  Result<Store*> manager_store();
+  Result<std::shared_ptr<Store>> manager_store();
 
   SwarmControl& control_;
   LocalContainers* containers_;

@@ -1,6 +1,9 @@
 // Test helpers for the API: a SwarmControl over a Store on a MemoryBackend
-// (init creates the cluster and this node, as the daemon does) and canned
-// local containers. Header-only, for *_test.cc files.
+// and canned local containers. Header-only, for *_test.cc files. init writes
+// the swarm through the composition root's create_swarm (node/bootstrap.h),
+// the one implementation of what `swarm init` stores, with fixed credentials;
+// unlike shoald's node it runs no control loops or agent, so API tests see
+// exactly the objects they write.
 #pragma once
 
 #include <memory>
@@ -8,6 +11,7 @@
 #include "common/clock.h"
 #include "http/message.h"
 #include "manager/api/api.h"
+#include "node/bootstrap.h"
 #include "store/memory_backend.h"
 #include "store/store.h"
 
@@ -23,28 +27,20 @@ class FakeControl : public SwarmControl {
   Result<std::string> init(const InitRequest& req) override {
     if (store_) return unavailable(kAlreadyInSwarm);
     last_init = req;
-    store_ = std::make_unique<Store>(backend_);
-    Status st = store_->start();
+    auto store = std::make_shared<Store>(backend_);
+    Status st = store->start();
     if (!st.ok()) return st;
-    Cluster c;
-    c.id = "cluster1";
-    c.created_at = c.updated_at = clock_.now();
-    c.root_ca_cert = "CERT";
-    c.root_ca_key = "SECRET-KEY";
-    c.join_tokens = {"SWMTKN-1-digest-workersecret", "SWMTKN-1-digest-managersecret"};
-    Node n;
-    n.id = node_id_;
-    n.created_at = n.updated_at = clock_.now();
-    n.spec.role = NodeRole::kManager;
-    n.description.hostname = "host1";
-    n.state = NodeState::kReady;
-    n.addr = "127.0.0.1";
-    n.manager_status = ManagerStatus{true, "reachable", "127.0.0.1:2377"};
-    Batch b;
-    b.create(c);
-    b.create(n);
-    st = store_->commit(b);
+    node::SwarmBootstrap b;
+    b.node_id = node_id_;
+    b.advertise_addr = node::swarm_address(req, "");
+    b.description.hostname = "host1";
+    b.request = req;
+    b.cluster_id = "cluster1";
+    b.credentials = node::SwarmCredentials{
+        {"CERT", "SECRET-KEY"}, "SWMTKN-1-digest-workersecret", "SWMTKN-1-digest-managersecret"};
+    st = node::create_swarm(*store, clock_, b);
     if (!st.ok()) return st;
+    store_ = std::move(store);
     return node_id_;
   }
   Status leave(bool force) override {
@@ -59,7 +55,7 @@ class FakeControl : public SwarmControl {
   }
   bool active() const override { return store_ != nullptr; }
   std::string node_id() const override { return store_ ? node_id_ : ""; }
-  Store* store() override { return store_.get(); }
+  std::shared_ptr<Store> store() override { return store_; }
   LocalInfo local_info() const override {
     LocalInfo i;
     i.hostname = "host1";
@@ -79,7 +75,7 @@ class FakeControl : public SwarmControl {
   Clock& clock_;
   std::string node_id_ = "node1aaaaaaaaaaaaaaaaaaaa";
   MemoryBackend backend_;
-  std::unique_ptr<Store> store_;
+  std::shared_ptr<Store> store_;
 };
 
 class FakeContainers : public LocalContainers {

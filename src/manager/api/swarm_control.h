@@ -2,6 +2,7 @@
 // swarm and to describe the node. Implemented by the daemon (src/daemon).
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -44,8 +45,11 @@ class SwarmControl {
   virtual Status leave(bool force) = 0;
   virtual bool active() const = 0;
   virtual std::string node_id() const = 0;
-  // The cluster store; null when the node is not a manager of a swarm.
-  virtual Store* store() = 0;
+  // The cluster store; null when the node is not a manager of a swarm. The
+  // pointer shares ownership of what the store needs (backend included), so
+  // a request holding it stays safe while `swarm leave` tears the role down
+  // (its writes then fail with kUnavailable).
+  virtual std::shared_ptr<Store> store() = 0;
   virtual LocalInfo local_info() const = 0;
 };
 

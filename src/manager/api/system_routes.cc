@@ -50,7 +50,7 @@ http::Response Api::system_info() {
     }
     swarm["NodeAddr"] = addr;
     swarm["LocalNodeState"] = "active";
-    Store* s = control_.store();
+    std::shared_ptr<Store> s = control_.store();
     std::optional<Cluster> cluster = s ? s->cluster() : std::nullopt;
     if (s && cluster) {
       // The docker CLI reads Swarm.Cluster whenever ControlAvailable is true,

@@ -1,0 +1,60 @@
+#include "node/manager.h"
+
+#include "common/log.h"
+#include "manager/orchestrator/pipeline.h"
+
+namespace shoal::node {
+
+Manager::Manager(Backend& backend, Clock& clock, ManagerConfig config)
+    : backend_(backend), clock_(clock), config_(std::move(config)) {
+  config_.elector.candidate_id = config_.node_id;
+  store_ = std::make_unique<Store>(backend_);
+}
+
+Manager::~Manager() { stop(); }
+
+Status Manager::start(const std::optional<SwarmBootstrap>& bootstrap) {
+  SHOAL_RETURN_IF_ERROR(store_->start().with_context("loading the cluster state"));
+  if (bootstrap) {
+    Status st = create_swarm(*store_, clock_, *bootstrap);
+    if (!st.ok()) {
+      store_->stop();
+      return st;
+    }
+  }
+  dispatcher::DispatcherOptions dopts = config_.dispatcher;
+  if (auto c = store_->cluster()) dopts.heartbeat_period = c->spec.heartbeat_period;
+  dispatcher_ = std::make_unique<dispatcher::Dispatcher>(*store_, clock_, dopts);
+  dispatcher_->start();
+  elector_ = std::make_unique<leader::Elector>(
+      backend_, config_.elector, [this](const Fence& f) { on_elected(f); }, [this] { on_deposed(); });
+  elector_->start();
+  return ok_status();
+}
+
+void Manager::on_elected(const Fence& fence) {
+  std::lock_guard lk(loops_mu_);
+  loops_ = std::make_unique<orchestrator::ControlLoops>(*store_, clock_, fence);
+  loops_->start();
+}
+
+void Manager::on_deposed() {
+  std::lock_guard lk(loops_mu_);
+  if (loops_) loops_->stop();
+  loops_.reset();
+}
+
+void Manager::stop_sessions() {
+  if (dispatcher_) dispatcher_->stop();
+}
+
+bool Manager::is_leader() const { return elector_ && elector_->is_leader(); }
+
+void Manager::stop() {
+  if (elector_) elector_->stop();  // stops the control loops through on_deposed
+  on_deposed();                    // in case the elector never ran
+  if (dispatcher_) dispatcher_->stop();
+  if (store_) store_->stop();
+}
+
+}  // namespace shoal::node

@@ -1,0 +1,80 @@
+// Manager: the manager components of one node, built over an injected
+// Backend and Clock: the store (cache over the backend), the dispatcher that
+// agents hold sessions with, and the election that runs the control loops
+// (orchestrator → allocator → scheduler, every write fenced) while this
+// manager leads. shoald builds it over its etcd member; the benchmarks and the
+// integration tests over a real etcd or a MemoryBackend, through this same
+// class: there is one wiring of the manager, here.
+//
+// Thread safety: start() and stop() are called by the owner, not
+// concurrently with each other; store(), dispatcher() and is_leader() may be
+// called from any thread between them (and after stop(): the objects stay
+// valid until the Manager is destroyed, calls just fail or see a stopped
+// component).
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "manager/dispatcher/dispatcher.h"
+#include "manager/leader/elector.h"
+#include "node/bootstrap.h"
+#include "store/backend.h"
+#include "store/store.h"
+
+namespace shoal::orchestrator {
+class ControlLoops;
+}
+
+namespace shoal::node {
+
+struct ManagerConfig {
+  std::string node_id;
+  // The heartbeat period is taken from the cluster's spec when it has one.
+  dispatcher::DispatcherOptions dispatcher;
+  leader::ElectorOptions elector;  // candidate_id is set to node_id
+};
+
+class Manager {
+ public:
+  Manager(Backend& backend, Clock& clock, ManagerConfig config);
+  ~Manager();
+  Manager(const Manager&) = delete;
+  Manager& operator=(const Manager&) = delete;
+
+  // Loads the store and starts its watch; with `bootstrap`, creates the swarm
+  // first (kFailedPrecondition if the backend already holds one); then starts
+  // the dispatcher and the election. Call once. On error, what was started
+  // is stopped again.
+  Status start(const std::optional<SwarmBootstrap>& bootstrap = std::nullopt);
+  // Stops the election (and with it the control loops), the dispatcher
+  // (answering parked long polls) and the store. Idempotent; bounded by the
+  // backend's request timeouts.
+  void stop();
+  // Stops the dispatcher only (it answers the agents' parked long polls): the
+  // first step of stopping a node, so its own agent is not left waiting.
+  void stop_sessions();
+
+  Store& store() { return *store_; }
+  dispatcher::Dispatcher& dispatcher() { return *dispatcher_; }
+  bool is_leader() const;
+
+ private:
+  void on_elected(const Fence& fence);
+  void on_deposed();
+
+  Backend& backend_;
+  Clock& clock_;
+  ManagerConfig config_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<dispatcher::Dispatcher> dispatcher_;
+  std::unique_ptr<leader::Elector> elector_;
+  std::mutex loops_mu_;  // on_elected/on_deposed (elector thread) vs stop()
+  std::unique_ptr<orchestrator::ControlLoops> loops_;
+};
+
+}  // namespace shoal::node

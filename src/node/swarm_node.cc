@@ -1,0 +1,241 @@
+#include "node/swarm_node.h"
+
+#include <thread>
+
+#include "common/ids.h"
+#include "common/log.h"
+#include "manager/api/errors.h"
+#include "model/session_messages.h"
+
+namespace shoal::node {
+
+namespace {
+
+constexpr char kLeaveLastManager[] =
+    "You are attempting to leave the swarm on a node that is participating as a manager. "
+    "Removing the last manager erases all current state of the swarm. Use `--force` to ignore "
+    "this message.";
+constexpr char kLeaving[] = "the node is leaving the swarm; try again when `swarm leave` has returned";
+constexpr char kJoining[] = "the node is joining a swarm; try again when `swarm init` has returned";
+constexpr char kShuttingDown[] = "shoald is shutting down";
+
+}  // namespace
+
+// One membership's roles. Members are destroyed agent first, storage last.
+struct SwarmNode::Roles {
+  std::unique_ptr<ManagerStorage> storage;  // managers only
+  std::unique_ptr<Manager> manager;         // managers only
+  std::unique_ptr<agent::Executor> executor;
+  std::unique_ptr<agent::Agent> agent;
+
+  // Stops everything in the order that keeps each wait short: the dispatcher
+  // first (it answers the agent's parked long poll), then the agent (it
+  // cancels its requests in flight), then the manager and its storage.
+  // `erase` removes the node's containers and the storage's data (leave).
+  void stop(bool erase) {
+    std::vector<std::string> tasks;
+    if (erase && executor) tasks = executor->known_tasks();
+    if (manager) manager->stop_sessions();
+    if (agent) agent->stop();
+    if (erase) remove_containers(tasks);
+    if (manager) manager->stop();
+    if (storage) erase ? storage->destroy() : storage->stop();
+  }
+
+  // Every task container at once, each with its own grace period.
+  void remove_containers(const std::vector<std::string>& tasks) {
+    std::vector<std::thread> stoppers;
+    stoppers.reserve(tasks.size());
+    for (const auto& t : tasks) {
+      stoppers.emplace_back([this, t] {
+        Status s = executor->remove(t);
+        if (!s.ok()) LOG_WARN("node", "removing the container of task " << t << ": " << s.message());
+      });
+    }
+    for (auto& th : stoppers) th.join();
+  }
+};
+
+SwarmNode::SwarmNode(NodeParts parts) : parts_(std::move(parts)) {}
+
+SwarmNode::~SwarmNode() { stop(); }
+
+Result<std::shared_ptr<SwarmNode::Roles>> SwarmNode::start_roles(const Membership& m,
+                                                                  const std::optional<SwarmBootstrap>& bootstrap) {
+  auto roles = std::make_shared<Roles>();
+  if (m.role == "manager") {
+    auto storage = parts_.open_storage(m, bootstrap ? &*bootstrap->credentials : nullptr);
+    if (!storage.ok()) return storage.status();
+    roles->storage = std::move(*storage);
+    ManagerConfig mc = parts_.manager;
+    mc.node_id = m.node_id;
+    roles->manager = std::make_unique<Manager>(roles->storage->backend(), *parts_.clock, mc);
+    Status st = roles->manager->start(bootstrap);
+    if (!st.ok()) {
+      roles->stop(/*erase=*/bootstrap.has_value());
+      return st;
+    }
+  }
+  roles->executor = parts_.make_executor(m);
+  agent::AgentOptions ao = parts_.agent;
+  ao.dispatcher = parts_.dispatcher_endpoint;
+  ao.node_id = m.node_id;
+  ao.addr = m.advertise_addr;
+  if (parts_.describe) ao.description = parts_.describe();
+  roles->agent = std::make_unique<agent::Agent>(*roles->executor, *parts_.clock, ao);
+  roles->agent->start();
+  return roles;
+}
+
+Status SwarmNode::rejoin(const Membership& m) {
+  if (Status st = begin_start(); !st.ok()) return st;
+  auto roles = start_roles(m, std::nullopt);
+  std::lock_guard lk(mu_);
+  if (!roles.ok() || phase_ == Phase::kStopped) {
+    if (roles.ok()) (*roles)->stop(false);
+    if (phase_ != Phase::kStopped) phase_ = Phase::kInactive;
+    return roles.ok() ? unavailable(kShuttingDown) : roles.status();
+  }
+  phase_ = Phase::kActive;
+  membership_ = m;
+  roles_ = std::move(*roles);
+  return ok_status();
+}
+
+Status SwarmNode::begin_start() {
+  std::lock_guard lk(mu_);
+  if (phase_ != Phase::kInactive) return refusal_locked();
+  phase_ = Phase::kStarting;
+  return ok_status();
+}
+
+Status SwarmNode::refusal_locked() const {
+  switch (phase_) {
+    case Phase::kInactive: return unavailable(api::kNotInSwarm);
+    case Phase::kStarting: return unavailable(kJoining);
+    case Phase::kActive: return unavailable(api::kAlreadyInSwarm);
+    case Phase::kLeaving: return unavailable(kLeaving);
+    case Phase::kStopped: return unavailable(kShuttingDown);
+  }
+  return internal_error("unknown node phase");
+}
+
+Result<std::string> SwarmNode::init(const api::InitRequest& req) {
+  // The credentials exist before the storage opens: its root CA secures it
+  // (shoald's etcd certificates).
+  std::optional<SwarmCredentials> credentials = parts_.credentials;
+  if (!credentials) {
+    auto created = new_swarm_credentials();
+    if (!created.ok()) return created.status();
+    credentials = std::move(*created);
+  }
+  if (Status st = begin_start(); !st.ok()) return st;
+  Membership m;
+  m.node_id = new_object_id();
+  m.advertise_addr = swarm_address(req, parts_.default_advertise_addr);
+  SwarmBootstrap b;
+  b.node_id = m.node_id;
+  b.advertise_addr = m.advertise_addr;
+  if (parts_.describe) b.description = parts_.describe();
+  b.request = req;
+  b.credentials = std::move(credentials);
+  // The slow part (etcd start-up, the first writes) runs without the lock:
+  // begin() made concurrent init/leave calls answer 503 meanwhile.
+  auto roles = start_roles(m, b);
+  Status st = roles.ok() ? (parts_.persist ? parts_.persist(m) : ok_status()) : roles.status();
+  if (roles.ok() && !st.ok()) (*roles)->stop(/*erase=*/true);
+  std::lock_guard lk(mu_);
+  if (st.ok() && phase_ == Phase::kStopped) {
+    (*roles)->stop(false);  // shoald stopped meanwhile: it rejoins on its next start
+    return unavailable(kShuttingDown);
+  }
+  if (!st.ok()) {
+    if (phase_ != Phase::kStopped) phase_ = Phase::kInactive;
+    return st;
+  }
+  phase_ = Phase::kActive;
+  membership_ = m;
+  roles_ = std::move(*roles);
+  LOG_INFO("node", "swarm initialized; this node (" << m.node_id << ") is its manager");
+  return m.node_id;
+}
+
+Status SwarmNode::leave(bool force) {
+  std::shared_ptr<Roles> roles;
+  {
+    std::lock_guard lk(mu_);
+    if (phase_ == Phase::kActive && membership_->role == "manager" && !force) {
+      return failed_precondition(kLeaveLastManager);
+    }
+    if (phase_ != Phase::kActive) return refusal_locked();
+    phase_ = Phase::kLeaving;
+    roles = std::move(roles_);
+  }
+  // Without the lock: containers stop with their grace periods meanwhile.
+  // Requests in flight keep `roles` alive until they finish.
+  roles->stop(/*erase=*/true);
+  Status st = parts_.persist ? parts_.persist(std::nullopt) : ok_status();
+  std::lock_guard lk(mu_);
+  if (phase_ != Phase::kStopped) phase_ = Phase::kInactive;
+  membership_.reset();
+  LOG_INFO("node", "left the swarm");
+  return st;
+}
+
+void SwarmNode::stop() {
+  std::shared_ptr<Roles> roles;
+  {
+    std::lock_guard lk(mu_);
+    phase_ = Phase::kStopped;
+    roles = std::move(roles_);
+  }
+  if (roles) roles->stop(/*erase=*/false);
+}
+
+bool SwarmNode::active() const {
+  std::lock_guard lk(mu_);
+  return membership_.has_value();
+}
+
+std::string SwarmNode::node_id() const {
+  std::lock_guard lk(mu_);
+  return membership_ ? membership_->node_id : "";
+}
+
+std::shared_ptr<Store> SwarmNode::store() {
+  std::lock_guard lk(mu_);
+  if (!roles_ || !roles_->manager) return nullptr;
+  return std::shared_ptr<Store>(roles_, &roles_->manager->store());
+}
+
+std::shared_ptr<Manager> SwarmNode::manager() {
+  std::lock_guard lk(mu_);
+  if (!roles_ || !roles_->manager) return nullptr;
+  return std::shared_ptr<Manager>(roles_, roles_->manager.get());
+}
+
+api::LocalInfo SwarmNode::local_info() const {
+  api::LocalInfo info = parts_.local_info ? parts_.local_info() : api::LocalInfo{};
+  std::lock_guard lk(mu_);
+  if (membership_) info.addr = membership_->advertise_addr.substr(0, membership_->advertise_addr.rfind(':'));
+  return info;
+}
+
+void SwarmNode::serve_session(http::Exchange ex) {
+  std::shared_ptr<Manager> m = manager();  // held while the dispatcher takes the request
+  http::Response r;
+  r.headers["Content-Type"] = "application/json";
+  if (ex.request.path.rfind(session::kPrefix, 0) != 0) {
+    r.status = 404;
+    r.body = R"({"message":"this is the agent session listener; the Docker API is on the daemon's -H socket"})";
+  } else if (!m) {
+    r.status = 503;
+    r.body = R"({"message":"this node is not a swarm manager"})";
+  } else {
+    m->dispatcher().serve(std::move(ex));
+    return;
+  }
+  ex.respond(r);
+}
+
+}  // namespace shoal::node

@@ -1,0 +1,127 @@
+// SwarmNode: the composition root. It builds a node's roles from injectable
+// parts and implements `swarm init` and `swarm leave` (api::SwarmControl),
+// once for every host: shoald (etcd member + runc executor, src/daemon), the
+// benchmarks and the integration tests (MemoryBackend or a real etcd, fake
+// executor). The roles are
+//   - the manager (node/manager.h: store, dispatcher, election, control
+//     loops) over the Backend of a ManagerStorage the parts open, and
+//   - the node's agent (src/agent) over the parts' Executor, talking to the
+//     dispatcher at `dispatcher_endpoint` (the host serves serve_session()
+//     there).
+//
+// Lifetimes. The roles of one membership live in one shared object: store()
+// hands out pointers that share its ownership, and serve_session() holds it
+// while it dispatches, so `swarm leave` never frees what a request in flight
+// uses (such a request sees a stopped store: its writes fail, 503). init and
+// leave hold no lock while they start etcd or stop containers: a node being
+// initialized or leaving answers other init/leave calls with 503 and serves
+// everything else meanwhile.
+//
+// Thread-safe. stop(), init() and leave() are bounded: long polls, client
+// requests and waits are cancelled, not waited out.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "agent/agent.h"
+#include "agent/executor.h"
+#include "common/clock.h"
+#include "http/message.h"
+#include "manager/api/swarm_control.h"
+#include "node/manager.h"
+
+namespace shoal::node {
+
+// This node's place in a swarm, as the host persists it.
+struct Membership {
+  std::string node_id;
+  std::string role = "manager";  // manager | worker
+  std::string advertise_addr;    // "ip:port"
+};
+
+// The backing store of this node's manager: shoald's etcd member and its
+// client, or a MemoryBackend in tests.
+class ManagerStorage {
+ public:
+  virtual ~ManagerStorage() = default;
+  virtual Backend& backend() = 0;
+  // Stops it, keeping its data (a restarted node rejoins with it). Idempotent.
+  virtual void stop() = 0;
+  // Stops it and erases its data (the node left the swarm).
+  virtual void destroy() = 0;
+};
+
+struct NodeParts {
+  Clock* clock = nullptr;  // required; outlives the SwarmNode
+  // Opens (creating on first use) the backing store for a manager of `m`.
+  // `fresh` (swarm init; null on rejoin): the new swarm's credentials, whose
+  // root CA may secure the storage (shoald issues its etcd certificates);
+  // data an earlier swarm left behind is erased first.
+  std::function<Result<std::unique_ptr<ManagerStorage>>(const Membership& m, const SwarmCredentials* fresh)>
+      open_storage;
+  // The executor this node's agent runs tasks with.
+  std::function<std::unique_ptr<agent::Executor>(const Membership& m)> make_executor;
+  // Where the agent reaches the manager's dispatcher (served by serve_session()).
+  std::string dispatcher_endpoint;
+  // Records the membership (nullopt: the node left). Optional; init fails
+  // (and undoes itself) if it fails.
+  std::function<Status(const std::optional<Membership>&)> persist;
+  // What the node reports about itself (hostname, resources). Optional.
+  std::function<NodeDescription()> describe;
+  std::function<api::LocalInfo()> local_info;  // optional
+  std::string default_advertise_addr;           // when init gives none
+  ManagerConfig manager;                        // node_id is filled in
+  agent::AgentOptions agent;                    // dispatcher, node_id, addr, description filled in
+  std::optional<SwarmCredentials> credentials;  // injected for tests; created when absent
+};
+
+class SwarmNode : public api::SwarmControl {
+ public:
+  explicit SwarmNode(NodeParts parts);
+  ~SwarmNode() override;  // stop()
+  SwarmNode(const SwarmNode&) = delete;
+  SwarmNode& operator=(const SwarmNode&) = delete;
+
+  // Starts the roles of a membership the host recorded (shoald restarting).
+  Status rejoin(const Membership& m);
+  // Stops the roles, keeping the membership and the data (shoald shutting
+  // down; containers keep running). Bounded.
+  void stop();
+
+  // api::SwarmControl
+  Result<std::string> init(const api::InitRequest& req) override;
+  Status leave(bool force) override;
+  bool active() const override;
+  std::string node_id() const override;
+  std::shared_ptr<Store> store() override;
+  api::LocalInfo local_info() const override;
+
+  // Serves the agent session protocol (paths under session::kPrefix) with
+  // this node's dispatcher; 503 when the node is not a manager.
+  void serve_session(http::Exchange ex);
+
+  // The manager while this node is one (shared: safe to keep), else null.
+  std::shared_ptr<Manager> manager();
+
+  struct Roles;  // internal
+
+ private:
+  enum class Phase { kInactive, kStarting, kActive, kLeaving, kStopped };
+  Result<std::shared_ptr<Roles>> start_roles(const Membership& m, const std::optional<SwarmBootstrap>& bootstrap);
+  // Begins init or rejoin: kInactive to kStarting, or says why not.
+  Status begin_start();
+  // Why init/leave cannot run in the current phase (mu_ held).
+  Status refusal_locked() const;
+
+  NodeParts parts_;
+  mutable std::mutex mu_;  // guards the fields below; never held across slow work
+  Phase phase_ = Phase::kInactive;
+  std::optional<Membership> membership_;
+  std::shared_ptr<Roles> roles_;
+};
+
+}  // namespace shoal::node
