@@ -264,6 +264,21 @@ struct Server::Impl {
     co_await write_message(c, res);
   }
 
+  // After an early answer (413) the client may still be sending: stop
+  // writing and read what comes for a moment before closing, so that the
+  // close does not reset the connection before the client read the answer.
+  template <typename Socket>
+  awaitable<void> linger(Conn<Socket>& c) {
+    beast::error_code ec;
+    c.sock.shutdown(net::socket_base::shutdown_send, ec);
+    c.arm(std::chrono::seconds(2));
+    std::vector<char> sink(16384);
+    for (int i = 0; i < 4096 && !ec; ++i) {  // at most 64 MiB
+      co_await c.sock.async_read_some(net::buffer(sink), net::redirect_error(use_awaitable, ec));
+    }
+    c.disarm();
+  }
+
   // Reads one request into `parser` within the limits; false when the
   // connection is to be closed (an error answer was sent where one is due).
   template <typename Socket>
@@ -277,12 +292,16 @@ struct Server::Impl {
       if (ec || c.stopping || c.timed_out) co_return false;
     }
     parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
+    // Beast checks Content-Length against the body limit (1 MiB by default)
+    // with the header; the route's limit is applied once the path is known.
+    parser.body_limit(std::numeric_limits<std::uint64_t>::max());
     c.arm(options.header_timeout);
     co_await bhttp::async_read_header(sock, buf, parser, net::redirect_error(use_awaitable, ec));
     if (ec) {
       if (ec == bhttp::error::header_limit) {
         co_await send_error(c, 413, "the request headers are larger than " + std::to_string(options.header_limit) +
                                         " bytes: send smaller headers", 11);
+        co_await linger(c);
       } else if (is_parse_error(ec) && !c.timed_out && !c.stopping) {
         co_await send_error(c, 400, "malformed HTTP request: " + ec.message(), 11);
       }
@@ -297,6 +316,7 @@ struct Server::Impl {
     };
     if (parser.content_length() && *parser.content_length() > limit) {
       co_await send_error(c, 413, too_large(), head.version());
+      co_await linger(c);
       co_return false;
     }
     parser.body_limit(limit);
@@ -309,6 +329,7 @@ struct Server::Impl {
       co_await bhttp::async_read_some(sock, buf, parser, net::redirect_error(use_awaitable, ec));
       if (ec == bhttp::error::body_limit) {
         co_await send_error(c, 413, too_large(), head.version());
+        co_await linger(c);
         co_return false;
       }
       if (ec) {
