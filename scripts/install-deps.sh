@@ -10,6 +10,7 @@ PACKAGES=(
   libssl-dev                                # root CA, join tokens, TLS
   libarchive-dev                            # image tarballs (docker save, layers, rootfs imports)
   libgtest-dev libgmock-dev                 # unit tests
+  clang libclang-rt-14-dev                  # libFuzzer and the sanitizers for the fuzz targets (scripts/fuzz.sh)
   etcd-server etcd-client                   # the cluster state store
   runc                                      # the OCI runtime (crun used where cgroups allow)
   golang-github-containers-common           # /usr/share/containers/seccomp.json: Docker's default seccomp profile for containers

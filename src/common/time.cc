@@ -64,6 +64,11 @@ Result<SysTimePoint> parse_rfc3339(const std::string& s) {
   tm.tm_min = mi;
   tm.tm_sec = sec;
   time_t secs = timegm(&tm) - offset;
+  // Nanoseconds since the epoch in 64 bits: years 1678-2261 (no overflow).
+  constexpr time_t kMaxSecs = 9223372035;
+  if (secs < -kMaxSecs || secs > kMaxSecs) {
+    return invalid_argument("invalid time " + s.substr(0, 40) + ": out of range (years 1678 to 2261)");
+  }
   return SysTimePoint(std::chrono::duration_cast<SysTimePoint::duration>(
       std::chrono::seconds(secs) + std::chrono::nanoseconds(frac_ns)));
 }
