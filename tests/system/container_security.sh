@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Containers get what Docker gives them: the default seccomp profile (filter
+# mode 2) unless --security-opt seccomp=unconfined, a custom profile when
+# given one, no_new_privs when asked, /proc/kcore masked and /proc/sys
+# read-only.
+source "$(dirname "$0")/../lib.sh"
+
+start_shoald
+sh_cli swarm init >/dev/null
+import_images
+
+# What the container's processes see, one KEY=VALUE per line, then DONE.
+probe='grep -E "^(Seccomp|NoNewPrivs):" /proc/self/status | tr -d "\t " | tr ":" "=";
+mkdir /tmp/x 2>/dev/null && echo MKDIR=ok || echo MKDIR=fail;
+[ -s /proc/kcore ] && echo KCORE=visible || echo KCORE=masked;
+(echo x > /proc/sys/kernel/domainname) 2>/dev/null && echo PROCSYS=writable || echo PROCSYS=readonly;
+echo DONE; sleep 100000'
+
+# run NAME [FLAGS...]: a one-replica service running the probe.
+run() {
+  local name=$1; shift
+  sh_cli service create -d --name "$name" "$@" busybox sh -c "$probe" >/dev/null
+  wait_for "$name prints its probe" 60 eval "logs $name | grep -q '^DONE'"
+}
+# The service's container output, read from the json-file log on this node.
+logs() {
+  local cfg
+  cfg=$(grep -l "\"Name\":\"$1\." "$T_DIR"/data/containers/*/config.json 2>/dev/null | head -1) || return 1
+  python3 -c 'import json,sys
+for l in open(sys.argv[1]): print(json.loads(l)["log"], end="")' "$(dirname "$cfg")/container.log"
+}
+seen() { logs "$1" | grep "^$2=" | head -1 | cut -d= -f2; }
+
+run dflt
+expect_eq "default: seccomp filter mode" 2 "$(seen dflt Seccomp)"
+expect_eq "default: no_new_privs off" 0 "$(seen dflt NoNewPrivs)"
+expect_eq "default profile lets mkdir pass" ok "$(seen dflt MKDIR)"
+expect_eq "/proc/kcore is masked" masked "$(seen dflt KCORE)"
+expect_eq "/proc/sys is read-only" readonly "$(seen dflt PROCSYS)"
+
+run unconf --security-opt seccomp=unconfined --security-opt no-new-privileges
+expect_eq "unconfined: no seccomp" 0 "$(seen unconf Seccomp)"
+expect_eq "no-new-privileges: set" 1 "$(seen unconf NoNewPrivs)"
+
+profile=$T_DIR/deny-mkdir.json
+cat >"$profile" <<'JSON'
+{"defaultAction": "SCMP_ACT_ALLOW",
+ "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}
+JSON
+run custom --security-opt "seccomp=$profile"
+expect_eq "custom profile: seccomp filter mode" 2 "$(seen custom Seccomp)"
+expect_eq "a syscall the custom profile blocks fails in the container" fail "$(seen custom MKDIR)"
+mode=$(sh_cli service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Privileges.Seccomp.Mode}}' custom)
+expect_eq "inspect shows the custom mode" custom "$mode"
+
+# Bad options: 400 naming the field, nothing stored.
+create() { api -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d "$1" http://localhost/v1.41/services/create; }
+expect_eq "unknown seccomp mode: 400" 400 \
+  "$(create '{"Name":"badmode","TaskTemplate":{"ContainerSpec":{"Image":"busybox","Privileges":{"Seccomp":{"Mode":"strict"}}}}}')"
+msg=$(api -X POST -H 'Content-Type: application/json' http://localhost/v1.41/services/create \
+  -d '{"Name":"badprof","TaskTemplate":{"ContainerSpec":{"Image":"busybox","Privileges":{"Seccomp":{"Mode":"custom","Profile":"{\"defaultAction\":1}"}}}}}')
+expect_contains "an invalid custom profile names the field" "Privileges.Seccomp.Profile" "$msg"
+expect_eq "nothing stored for bad options" "" "$(sh_cli service ls -q --filter name=bad 2>/dev/null)"
