@@ -243,7 +243,6 @@ json to_api(const Cluster& v) {
 }
 json to_stored(const Cluster& v) {
   json j = to_api(v);
-  j["ShoalRootCAKey"] = v.root_ca_key;
   return j;
 }
 void from_stored(const json& j, Cluster& v) {
@@ -259,7 +258,6 @@ void from_stored(const json& j, Cluster& v) {
   v.spec.heartbeat_tick = get<uint64_t>(sub(s, "Raft"), "HeartbeatTick", 1);
   v.spec.autolock_managers = get<bool>(sub(s, "EncryptionConfig"), "AutoLockManagers", false);
   v.root_ca_cert = get<std::string>(sub(j, "TLSInfo"), "TrustRoot", "");
-  v.root_ca_key = get<std::string>(j, "ShoalRootCAKey", "");
   v.default_addr_pool = get<std::vector<std::string>>(j, "DefaultAddrPool", {"10.0.0.0/8"});
   v.subnet_size = get<uint32_t>(j, "SubnetSize", 24);
   v.data_path_port = get<uint32_t>(j, "DataPathPort", 4789);

@@ -65,7 +65,6 @@ struct Cluster : Meta {
   ClusterSpec spec;
   JoinTokens join_tokens;
   std::string root_ca_cert;  // PEM; TLSInfo.TrustRoot
-  std::string root_ca_key;   // PEM; never exposed through the API
   std::vector<std::string> default_addr_pool = {"10.0.0.0/8"};
   uint32_t subnet_size = 24;
   uint32_t data_path_port = 4789;
