@@ -3,6 +3,11 @@
 // CLI's templates see what they see against dockerd.
 #include "model/objects.h"
 
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <type_traits>
+
 #include "common/time.h"
 
 namespace shoal {
@@ -21,6 +26,28 @@ T get(const json& j, const char* key, T fallback) {
   if (!j.is_object()) return fallback;
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return fallback;
+  if constexpr (std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) {
+    // nlohmann's get<> of a number outside T's range (or a huge float into an
+    // integer) is undefined behaviour; stored and received JSON is untrusted.
+    if (it->is_number()) {
+      bool ok = true;
+      if constexpr (std::is_integral_v<T>) {
+        if (it->is_number_float()) {
+          double d = it->template get<double>();
+          ok = std::isfinite(d) && d == std::trunc(d) && d >= static_cast<double>(std::numeric_limits<T>::min()) &&
+               d < static_cast<double>(std::numeric_limits<T>::max());
+        } else if (it->is_number_unsigned()) {
+          ok = it->template get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<T>::max());
+        } else {
+          int64_t v = it->template get<int64_t>();
+          ok = std::is_signed_v<T> ? (v >= static_cast<int64_t>(std::numeric_limits<T>::min()) &&
+                                      v <= static_cast<int64_t>(std::numeric_limits<T>::max()))
+                                   : (v >= 0 && static_cast<uint64_t>(v) <= static_cast<uint64_t>(std::numeric_limits<T>::max()));
+        }
+      }
+      if (!ok) throw std::out_of_range(std::string(key) + ": the number is out of range");
+    }
+  }
   return it->get<T>();
 }
 

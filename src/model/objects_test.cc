@@ -332,5 +332,15 @@ TEST(ObjectsTest, ServiceSpecRoundTripsAsSent) {
   EXPECT_EQ(to_api(from_stored<Service>(to_stored(s)))["Spec"], json::parse(kCliCreateFull));
 }
 
+// Stored and received JSON is untrusted: a number outside a field's range (a
+// huge float into an integer field, a negative into an unsigned one) is an
+// error, never undefined behaviour (nlohmann's get<> does not check).
+TEST(ObjectsJson, NumbersOutOfRangeAreErrorsNotUndefinedBehaviour) {
+  EXPECT_THROW(from_stored<Task>(json::parse(R"({"Slot": 1e300})")), std::out_of_range);
+  EXPECT_THROW(from_stored<Task>(json::parse(R"({"Version": {"Index": -1}})")), std::out_of_range);
+  EXPECT_THROW(from_stored<Task>(json::parse(R"({"Version": {"Index": 1.5}})")), std::out_of_range);
+  EXPECT_EQ(from_stored<Task>(json::parse(R"({"Version": {"Index": 7}})")).version, 7u);
+}
+
 }  // namespace
 }  // namespace shoal

@@ -316,16 +316,22 @@ Status apply_swarm_spec(const json& c, ClusterSpec& spec) {
   const json orch = c.value("Orchestration", json::object());
   if (orch.contains("TaskHistoryRetentionLimit")) {
     int64_t v = orch["TaskHistoryRetentionLimit"].get<int64_t>();
-    if (v < 0) return invalid_argument("invalid Orchestration.TaskHistoryRetentionLimit " + std::to_string(v) + ": must be >= 0");
+    if (v < 0 || v > 1000000) {
+      return invalid_argument("invalid Orchestration.TaskHistoryRetentionLimit " + std::to_string(v) +
+                              ": must be between 0 and 1000000");
+    }
     spec.task_history_retention_limit = v;
   }
   const json disp = c.value("Dispatcher", json::object());
   if (disp.contains("HeartbeatPeriod")) {
     int64_t v = disp["HeartbeatPeriod"].get<int64_t>();
     if (v == 0) return ok_status();  // 0: the default (what the CLI sends without --dispatcher-heartbeat)
-    if (v < 1000000) {
+    // An upper bound too: the period is multiplied (3 missed heartbeats mark a
+    // node down), so a value near int64's limit would overflow the deadline.
+    constexpr int64_t kMaxHeartbeat = 24LL * 3600 * 1000000000;
+    if (v < 1000000 || v > kMaxHeartbeat) {
       return invalid_argument("invalid Dispatcher.HeartbeatPeriod " + std::to_string(v) +
-                              ": must be at least 1ms (1000000 ns)");
+                              ": must be between 1ms (1000000 ns) and 24h (86400000000000 ns)");
     }
     spec.heartbeat_period = Nanos(v);
   }
