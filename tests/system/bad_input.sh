@@ -51,3 +51,58 @@ expect_eq "session calls on the API socket: 404" 404 "$(status -X POST -d '{}' h
 sess() { curl -s -o /dev/null -w '%{http_code}' --unix-socket "$T_DIR/data/dispatcher.sock" "$@"; }
 expect_eq "Docker API calls on the session socket: 404" 404 "$(sess http://localhost/v1.41/services)"
 expect_eq "a malformed session message: 400" 400 "$(sess -X POST -d '{not json' http://localhost/_shoal/dispatcher/v1/session)"
+
+# Hostile requests: each gets its 4xx, quickly, and shoald keeps serving
+# (/_ping answers after each one).
+ping_ok() { expect_eq "$1: shoald still answers /_ping" 200 "$(status -m 5 http://localhost/_ping)"; }
+hostile() {  # hostile DESCRIPTION EXPECTED_STATUS CURL_ARGS...
+  local what="$1" want="$2"
+  shift 2
+  expect_eq "$what: $want" "$want" "$(status -m 10 "$@")"
+  ping_ok "$what"
+}
+svc() { echo '{"Name":"'"$1"'","TaskTemplate":{"ContainerSpec":{"Image":"busybox"'"$2"'}}'"$3"'}'; }
+post_json() { echo -X POST -H Content-Type:application/json --data-binary "@$1" http://localhost/v1.41/services/create; }
+python3 -c 'import sys; sys.stdout.write("[" * 1000000)' >"$T_DIR/deep.json"
+hostile "1,000,000 nested arrays" 400 $(post_json "$T_DIR/deep.json")
+printf '{"Name":"\xc3\x28","TaskTemplate":{"ContainerSpec":{"Image":"busybox"}}}' >"$T_DIR/utf8.json"
+hostile "invalid UTF-8" 400 $(post_json "$T_DIR/utf8.json")
+svc "$(printf 'a%.0s' {1..62})-" "" "" >"$T_DIR/evil-name.json"
+hostile "a name that makes std::regex backtrack" 400 $(post_json "$T_DIR/evil-name.json")
+svc "huge" "" "" | python3 -c 'import sys; s=sys.stdin.read(); sys.stdout.write(s.replace("busybox", "a"*5000000))' >"$T_DIR/huge.json"
+msg=$(api -m 10 -X POST -H Content-Type:application/json --data-binary "@$T_DIR/huge.json" http://localhost/v1.41/services/create)
+expect_contains "a 5 MB image name: answered with a message" "\"message\"" "$msg"
+expect_eq "a 5 MB image name: the message stays short" 1 "$(( ${#msg} < 1000 ))"
+ping_ok "a 5 MB image name"
+svc "sig" ',"StopSignal":"SIGNOPE"' "" >"$T_DIR/sig.json"
+hostile "unknown stop signal" 400 $(post_json "$T_DIR/sig.json")
+svc "grace" ',"StopGracePeriod":18446744073709551615' "" >"$T_DIR/grace.json"
+hostile "StopGracePeriod past int64" 400 $(post_json "$T_DIR/grace.json")
+svc "uid" ',"User":"4294967296"' "" >"$T_DIR/uid.json"
+hostile "uid past 2^31-1" 400 $(post_json "$T_DIR/uid.json")
+svc "many" "" ',"Mode":{"Replicated":{"Replicas":10001}}' >"$T_DIR/replicas.json"
+hostile "replicas past the cap" 400 $(post_json "$T_DIR/replicas.json")
+svc "port" "" ',"EndpointSpec":{"Ports":[{"TargetPort":70000}]}' >"$T_DIR/port.json"
+hostile "port 70000" 400 $(post_json "$T_DIR/port.json")
+hostile "API version too new" 400 http://localhost/v99999999999999/_ping
+expect_contains "too new: Docker's wording" "is too new. Maximum supported API version is 1.41" \
+  "$(api http://localhost/v99999999999999/info)"
+hostile "API version not a number" 400 http://localhost/vabc/info
+head -c $((17 * 1024 * 1024)) /dev/zero >"$T_DIR/big.body"
+hostile "a 17 MiB body" 413 -X POST -H Content-Type:application/json --data-binary "@$T_DIR/big.body" \
+  http://localhost/v1.41/services/create
+hostile "70 KB of headers" 413 -H "X-Big: $(head -c 70000 /dev/zero | tr '\0' a)" http://localhost/v1.41/info
+# A client that never finishes its headers does not hold the API.
+python3 - "$T_SOCK" >"$T_DIR/slow.out" 2>&1 <<'PY' &
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.send(b"GET /_ping HTTP/1.1\r\nHost: x\r\n")
+time.sleep(8)
+PY
+slow=$!
+ping_ok "a slow client holding a connection"
+wait "$slow" || true
+rm -f "$T_DIR"/deep.json "$T_DIR"/big.body "$T_DIR"/huge.json
+n=$(api http://localhost/v1.41/services | python3 -c "import json,sys; print(len(json.load(sys.stdin)))")
+expect_eq "no hostile request stored a service" 2 "$n"
