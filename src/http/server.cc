@@ -609,6 +609,13 @@ void Server::stop() {
   for (auto& t : im.io_threads) t.join();
   im.io_threads.clear();
   {
+    // The close posted above may never have run (ioc.stop() drops what is
+    // still queued): close them here, where no I/O thread uses them any more.
+    beast::error_code ec;
+    for (auto& a : im.unix_acceptors) a->close(ec);
+    for (auto& a : im.tcp_acceptors) a->close(ec);
+  }
+  {
     // Connections whose coroutine did not end in time: no wake-up may reach
     // the stopped io_context any more.
     std::lock_guard lk(im.conns_mu);

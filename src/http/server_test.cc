@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -307,6 +308,27 @@ TEST(Server, StopCancelsPendingLongPollsAndLateAnswersAreHarmless) {
   server.reset();
   std::lock_guard lk(mu);
   for (auto& r : pending) r(Response{});  // after the server is gone: a no-op
+}
+
+// stop() closes the listeners before it returns, also when no connection is
+// open (a close merely posted to the io_context could be dropped by its stop).
+TEST(Server, StopClosesTheListenersBeforeReturning) {
+  for (int i = 0; i < 20; ++i) {
+    ServerOptions o;
+    o.listen = {"tcp://127.0.0.1:0"};
+    Server s(o, echo);
+    ASSERT_TRUE(s.start().ok());
+    int port = s.bound_ports().at(0);
+    s.stop();
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+    ::close(fd);
+    EXPECT_NE(rc, 0) << "round " << i << ": port " << port << " still accepts after stop()";
+  }
 }
 
 }  // namespace
