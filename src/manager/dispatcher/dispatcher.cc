@@ -1,6 +1,7 @@
 #include "manager/dispatcher/dispatcher.h"
 
 #include "common/ids.h"
+#include "common/json_limits.h"
 #include "common/log.h"
 
 namespace shoal::dispatcher {
@@ -21,13 +22,20 @@ http::Response error_reply(int status, const std::string& message) {
 
 int http_status(const Status& st) { return http::status_for(st.code()); }
 
+// Session messages come from nodes: bounded nesting (a body of a million
+// '[' is a 400, not a stack overflow in the conversion) and bounded error text.
 template <typename T>
 bool parse_body(http::Exchange& ex, T* out) {
+  auto j = parse_untrusted_json(ex.request.body, "the session message");
+  if (!j.ok()) {
+    ex.respond(error_reply(400, "malformed session message: " + j.status().message()));
+    return false;
+  }
   try {
-    *out = json::parse(ex.request.body).get<T>();
+    *out = j->get<T>();
     return true;
   } catch (const std::exception& e) {
-    ex.respond(error_reply(400, std::string("malformed session message: ") + e.what()));
+    ex.respond(error_reply(400, "malformed session message: " + json_exception_text(e)));
     return false;
   }
 }
@@ -168,17 +176,22 @@ std::string Dispatcher::session_node(const std::string& session_id) {
 
 void Dispatcher::handle_heartbeat(http::Exchange& ex) {
   std::string sid;
+  auto body = parse_untrusted_json(ex.request.body, "the heartbeat");
+  if (!body.ok()) {
+    ex.respond(error_reply(400, "malformed heartbeat: " + body.status().message()));
+    return;
+  }
   try {
-    sid = json::parse(ex.request.body).value("SessionID", "");
+    sid = body->value("SessionID", "");
   } catch (const std::exception& e) {
-    ex.respond(error_reply(400, std::string("malformed heartbeat: ") + e.what()));
+    ex.respond(error_reply(400, "malformed heartbeat: " + json_exception_text(e)));
     return;
   }
   {
     std::lock_guard lk(mu_);
     auto it = sessions_.find(sid);
     if (it == sessions_.end()) {
-      ex.respond(error_reply(404, "unknown session " + sid + ": register again"));
+      ex.respond(error_reply(404, "unknown session " + quote_input(sid) + ": register again"));
       return;
     }
     it->second.last_heartbeat = clock_.now();
@@ -305,9 +318,19 @@ void Dispatcher::notifier_loop() {
 void Dispatcher::handle_status(http::Exchange& ex) {
   session::StatusBatch batch;
   if (!parse_body(ex, &batch)) return;
-  if (session_node(batch.session_id).empty()) {
+  const std::string node = session_node(batch.session_id);
+  if (node.empty()) {
     ex.respond(error_reply(404, "unknown session: register again"));
     return;
+  }
+  {
+    // A node reports only on tasks assigned to it (it learnt them from
+    // task_view_): another node's task, or an unknown id, is dropped.
+    std::lock_guard lk(mu_);
+    std::erase_if(batch.updates, [&](const auto& u) {
+      auto it = task_view_.find(u.task_id);
+      return it == task_view_.end() || it->second.first != node;
+    });
   }
   {
     // Checked under status_mu_: status_loop fails what is queued before it

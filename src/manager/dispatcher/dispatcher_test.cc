@@ -166,6 +166,32 @@ TEST_F(DispatcherTest, UnknownSessionsAndBadMessagesAreRefused) {
   EXPECT_EQ(call("GET", "assignments", "", {{"session", "nope"}}).get().status, 404);
   EXPECT_EQ(call("POST", "session", "{not json").get().status, 400);
   EXPECT_EQ(call("POST", "session", "{}").get().status, 400);
+  // Deep nesting is a 400 with a bounded message, not a stack overflow.
+  const std::string deep = std::string(1000000, '[') + std::string(1000000, ']');
+  for (const char* op : {"session", "heartbeat", "status"}) {
+    auto r = call("POST", op, deep).get();
+    EXPECT_EQ(r.status, 400) << op;
+    EXPECT_LT(r.body.size(), 400u) << op;
+  }
+  auto r = call("POST", "heartbeat", json{{"SessionID", std::string(100000, 'x')}}.dump()).get();
+  EXPECT_EQ(r.status, 404);
+  EXPECT_LT(r.body.size(), 400u) << "the unknown session id is not echoed in full";
+}
+
+TEST_F(DispatcherTest, ANodeReportsOnlyOnItsOwnTasks) {
+  std::string s1 = register_node("n1");
+  register_node("n2");
+  Batch b;
+  b.create(make_task("t2", "n2"));
+  ASSERT_TRUE(store.commit(b).ok());
+  session::StatusBatch batch;
+  batch.session_id = s1;
+  TaskStatus st;
+  st.state = TaskState::kFailed;
+  batch.updates.push_back({"t2", st});
+  batch.updates.push_back({"no-such-task", st});
+  EXPECT_EQ(call("POST", "status", json(batch).dump()).get().status, 200);
+  EXPECT_EQ(store.task("t2")->status.state, TaskState::kAssigned) << "n1 changed n2's task";
 }
 
 TEST_F(DispatcherTest, CallsAfterStopAreAnsweredNotParked) {
