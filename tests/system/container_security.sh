@@ -12,6 +12,7 @@ import_images
 # What the container's processes see, one KEY=VALUE per line, then DONE.
 probe='grep -E "^(Seccomp|NoNewPrivs):" /proc/self/status | tr -d "\t " | tr ":" "=";
 mkdir /tmp/x 2>/dev/null && echo MKDIR=ok || echo MKDIR=fail;
+unshare -U true 2>/dev/null && echo UNSHARE=ok || echo UNSHARE=fail;
 [ -s /proc/kcore ] && echo KCORE=visible || echo KCORE=masked;
 (echo x > /proc/sys/kernel/domainname) 2>/dev/null && echo PROCSYS=writable || echo PROCSYS=readonly;
 echo DONE; sleep 100000'
@@ -35,12 +36,17 @@ run dflt
 expect_eq "default: seccomp filter mode" 2 "$(seen dflt Seccomp)"
 expect_eq "default: no_new_privs off" 0 "$(seen dflt NoNewPrivs)"
 expect_eq "default profile lets mkdir pass" ok "$(seen dflt MKDIR)"
+# Mode 2 alone would also hold for a filter that allows everything: a syscall
+# Docker's profile blocks (unshare without CAP_SYS_ADMIN) must fail, and the
+# same call must work unconfined (below), so that seccomp is what stops it.
+expect_eq "default profile blocks unshare(CLONE_NEWUSER)" fail "$(seen dflt UNSHARE)"
 expect_eq "/proc/kcore is masked" masked "$(seen dflt KCORE)"
 expect_eq "/proc/sys is read-only" readonly "$(seen dflt PROCSYS)"
 
 run unconf --security-opt seccomp=unconfined --security-opt no-new-privileges
 expect_eq "unconfined: no seccomp" 0 "$(seen unconf Seccomp)"
 expect_eq "no-new-privileges: set" 1 "$(seen unconf NoNewPrivs)"
+expect_eq "unconfined: unshare(CLONE_NEWUSER) works (control)" ok "$(seen unconf UNSHARE)"
 
 profile=$T_DIR/deny-mkdir.json
 cat >"$profile" <<'JSON'
@@ -55,9 +61,12 @@ expect_eq "inspect shows the custom mode" custom "$mode"
 
 # Bad options: 400 naming the field, nothing stored.
 create() { api -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d "$1" http://localhost/v1.41/services/create; }
-expect_eq "unknown seccomp mode: 400" 400 \
-  "$(create '{"Name":"badmode","TaskTemplate":{"ContainerSpec":{"Image":"busybox","Privileges":{"Seccomp":{"Mode":"strict"}}}}}')"
+badmode='{"Name":"badmode","TaskTemplate":{"ContainerSpec":{"Image":"busybox","Privileges":{"Seccomp":{"Mode":"strict"}}}}}'
+expect_eq "unknown seccomp mode: 400" 400 "$(create "$badmode")"
+expect_contains "unknown seccomp mode names the field" "Privileges.Seccomp" \
+  "$(api -X POST -H 'Content-Type: application/json' -d "$badmode" http://localhost/v1.41/services/create)"
 msg=$(api -X POST -H 'Content-Type: application/json' http://localhost/v1.41/services/create \
   -d '{"Name":"badprof","TaskTemplate":{"ContainerSpec":{"Image":"busybox","Privileges":{"Seccomp":{"Mode":"custom","Profile":"{\"defaultAction\":1}"}}}}}')
 expect_contains "an invalid custom profile names the field" "Privileges.Seccomp.Profile" "$msg"
+check "service ls works (control)" eval "sh_cli service ls -q >/dev/null"
 expect_eq "nothing stored for bad options" "" "$(sh_cli service ls -q --filter name=bad 2>/dev/null)"

@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <optional>
 #include <sstream>
 
@@ -90,6 +91,38 @@ std::optional<uint32_t> parse_id(const std::string& s) {
   return static_cast<uint32_t>(v);
 }
 
+// Debian's /usr/share/containers/seccomp.json is Podman's profile, not
+// Docker's: it lets every container call unshare, setns, keyctl, add_key and
+// request_key and clone with namespace flags. Docker's rules for a container
+// without CAP_SYS_ADMIN on top: those calls refused, clone without
+// CLONE_NEW{NS,CGROUP,UTS,IPC,USER,PID,NET}, clone3 ENOSYS (libc falls back).
+json docker_parity(json seccomp, const std::vector<std::string>& caps) {
+  if (std::find(caps.begin(), caps.end(), "CAP_SYS_ADMIN") != caps.end()) return seccomp;
+  auto denied = [](const std::string& n) {
+    return n == "unshare" || n == "setns" || n == "keyctl" || n == "add_key" || n == "request_key" || n == "clone" ||
+           n == "clone3";
+  };
+  json calls = json::array();
+  for (json& r : seccomp["syscalls"]) {
+    if (r.value("action", "") == "SCMP_ACT_ALLOW") {
+      json names = json::array();
+      for (const json& n : r["names"])
+        if (!denied(n.get<std::string>())) names.push_back(n);
+      if (names.empty()) continue;
+      r["names"] = std::move(names);
+    }
+    calls.push_back(std::move(r));
+  }
+  const int flags_arg = seccomp_host().go_arch == "s390x" ? 1 : 0;
+  calls.push_back({{"names", {"clone"}},
+                   {"action", "SCMP_ACT_ALLOW"},
+                   {"args", json::array({{{"index", flags_arg}, {"value", 2114060288}, {"valueTwo", 0},
+                                          {"op", "SCMP_CMP_MASKED_EQ"}}})}});
+  calls.push_back({{"names", {"clone3"}}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", 38}});
+  seccomp["syscalls"] = std::move(calls);
+  return seccomp;
+}
+
 // linux.seccomp for the container: its custom profile or the default one.
 Result<json> seccomp_for(const ContainerConfig& c, const std::vector<std::string>& caps) {
   if (c.seccomp == ContainerConfig::Seccomp::kCustom) {
@@ -98,7 +131,7 @@ Result<json> seccomp_for(const ContainerConfig& c, const std::vector<std::string
     return to_oci_seccomp(*profile, caps, seccomp_host());
   }
   SHOAL_ASSIGN_OR_RETURN(auto profile, load_seccomp_profile());
-  return to_oci_seccomp(*profile, caps, seccomp_host());
+  return docker_parity(to_oci_seccomp(*profile, caps, seccomp_host()), caps);
 }
 
 }  // namespace

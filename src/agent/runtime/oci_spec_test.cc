@@ -91,6 +91,20 @@ TEST_F(OciSpecTest, TheDefaultProfileIsAppliedUnlessUnconfined) {
   ASSERT_TRUE((*s)["linux"].contains("seccomp"));
   EXPECT_EQ((*s)["linux"]["seccomp"]["defaultAction"], "SCMP_ACT_ERRNO");
   EXPECT_GT((*s)["linux"]["seccomp"]["syscalls"].size(), 10u);
+  // As Docker's profile (Debian's is Podman's): without CAP_SYS_ADMIN no
+  // unconditional unshare, setns, keyctl or clone; clone only without
+  // namespace flags.
+  bool clone_masked = false;
+  for (const auto& r : (*s)["linux"]["seccomp"]["syscalls"]) {
+    if (r["action"] != "SCMP_ACT_ALLOW") continue;
+    for (const auto& n : r["names"]) {
+      if (n == "clone" && r.contains("args")) clone_masked = r["args"][0]["op"] == "SCMP_CMP_MASKED_EQ";
+      if (r.contains("args")) continue;
+      for (const char* denied : {"unshare", "setns", "keyctl", "add_key", "request_key", "clone", "clone3"})
+        EXPECT_NE(n, denied) << "allowed unconditionally";
+    }
+  }
+  EXPECT_TRUE(clone_masked);
 }
 
 TEST_F(OciSpecTest, SignalNumbersAreRangeChecked) {
