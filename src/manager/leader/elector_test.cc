@@ -39,6 +39,7 @@ TEST_F(ElectorTest, ALostResponseToItsOwnCreateStillMakesItTheLeader) {
   auto e = make("m1");
   faults.fail_write(1, FaultBackend::Fault::kTimeoutApplied);  // the create commits, its answer is lost
   e->step();
+  ASSERT_EQ(faults.faults_injected(), 1u) << "the create's answer was lost";
   EXPECT_FALSE(e->is_leader());
   for (int i = 0; i < 3 && !e->is_leader(); ++i) {
     clock.advance(std::chrono::seconds(1));
