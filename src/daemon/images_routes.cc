@@ -6,10 +6,10 @@
 #include <cerrno>
 
 #include <fstream>
-#include <regex>
 
 #include "agent/runtime/image_store.h"
 #include "common/ids.h"
+#include "common/json_limits.h"
 #include "manager/api/api.h"
 #include "os/safe_path.h"
 
@@ -22,13 +22,16 @@ Status apply_change(const std::string& change, runtime::ImageConfig* cfg) {
   auto sp = change.find(' ');
   std::string op = change.substr(0, sp), arg = sp == std::string::npos ? "" : change.substr(sp + 1);
   auto list = [&](std::vector<std::string>* out) -> Status {
-    try {
-      json j = json::parse(arg);
-      if (j.is_array()) {
-        *out = j.get<std::vector<std::string>>();
-        return ok_status();
+    // Bounded nesting: the value comes from the request's query.
+    auto j = parse_untrusted_json(arg, "the --change value");
+    if (j.ok() && j->is_array()) {
+      std::vector<std::string> v;
+      for (const auto& e : *j) {
+        if (!e.is_string()) return invalid_argument("--change " + os::printable(op, 40) + ": the JSON list must hold only strings");
+        v.push_back(e.get<std::string>());
       }
-    } catch (...) {
+      *out = std::move(v);
+      return ok_status();
     }
     *out = {"/bin/sh", "-c", arg};
     return ok_status();
@@ -36,7 +39,16 @@ Status apply_change(const std::string& change, runtime::ImageConfig* cfg) {
   if (op == "CMD") return list(&cfg->cmd);
   if (op == "ENTRYPOINT") return list(&cfg->entrypoint);
   if (op == "ENV") {
-    cfg->env.push_back(arg.find('=') == std::string::npos ? std::regex_replace(arg, std::regex(" +"), "=") : arg);
+    if (arg.find('=') != std::string::npos) {
+      cfg->env.push_back(arg);
+    } else {  // "KEY VALUE": each run of spaces becomes one '=' (linear scan, no std::regex)
+      std::string e;
+      for (size_t i = 0; i < arg.size(); ++i) {
+        if (arg[i] != ' ') e += arg[i];
+        else if (i == 0 || arg[i - 1] != ' ') e += '=';
+      }
+      cfg->env.push_back(std::move(e));
+    }
     return ok_status();
   }
   if (op == "WORKDIR") {
@@ -87,24 +99,41 @@ struct UploadFile {
   }
 };
 
+// "/images/<what>" or "/v<digits>.<digits>/images/<what>" with <what> one of
+// create, load, json: a linear scan of the untrusted path (no std::regex,
+// whose libstdc++ executor recurses per character). Empty if not an image route.
+std::string image_route(const std::string& path) {
+  size_t i = 0;
+  if (path.compare(0, 2, "/v") == 0) {
+    i = 2;
+    auto digits = [&] {
+      size_t b = i;
+      while (i < path.size() && path[i] >= '0' && path[i] <= '9') ++i;
+      return i > b;
+    };
+    if (!digits() || i >= path.size() || path[i] != '.') return "";
+    ++i;
+    if (!digits()) return "";
+  }
+  static const std::string kPrefix = "/images/";
+  if (path.compare(i, kPrefix.size(), kPrefix) != 0) return "";
+  std::string what = path.substr(i + kPrefix.size());
+  return what == "create" || what == "load" || what == "json" ? what : "";
+}
+
 }  // namespace
 
 uint64_t image_upload_body_limit(const runtime::ImageStore& images, const std::string& method,
                                  const std::string& path) {
   if (method != "POST") return 0;
-  auto ends = [&](const char* s) {
-    std::string t = s;
-    return path.size() >= t.size() && path.compare(path.size() - t.size(), t.size(), t) == 0;
-  };
-  if (!ends("/images/load") && !ends("/images/create")) return 0;
+  const std::string what = image_route(path);  // the route itself, not any path ending so
+  if (what != "load" && what != "create") return 0;
   return static_cast<uint64_t>(images.limits().max_upload_bytes);
 }
 
 bool serve_image_routes(runtime::ImageStore& images, http::Exchange& ex) {
-  static const std::regex kPath(R"(^(/v\d+\.\d+)?/images/(create|load|json)$)");
-  std::smatch m;
-  if (!std::regex_match(ex.request.path, m, kPath)) return false;
-  std::string what = m[2];
+  std::string what = image_route(ex.request.path);
+  if (what.empty()) return false;
   const auto& req = ex.request;
   auto reply = [&](http::Response r) {
     r.headers["Api-Version"] = api::kApiVersion;
