@@ -1,5 +1,6 @@
 #include "node/swarm_node.h"
 
+#include <functional>
 #include <thread>
 
 #include "common/ids.h"
@@ -31,14 +32,19 @@ struct SwarmNode::Roles {
   // Stops everything in the order that keeps each wait short: the dispatcher
   // first (it answers the agent's parked long poll), then the agent (it
   // cancels its requests in flight), then the manager and its storage.
-  // `erase` removes the node's containers and the storage's data (leave).
-  void stop(bool erase) {
+  // `erase` removes the node's containers and the storage's data (leave);
+  // `before_erase` runs once the containers are gone and before the
+  // storage's data is: leave forgets the membership there, so a crash while
+  // the data is deleted never leaves a membership whose storage is gone
+  // (shoald would refuse to start), only leftovers the next init wipes.
+  void stop(bool erase, const std::function<void()>& before_erase = {}) {
     std::vector<std::string> tasks;
     if (erase && executor) tasks = executor->known_tasks();
     if (manager) manager->stop_sessions();
     if (agent) agent->stop();
     if (erase) remove_containers(tasks);
     if (manager) manager->stop();
+    if (erase && before_erase) before_erase();
     if (storage) erase ? storage->destroy() : storage->stop();
   }
 
@@ -173,8 +179,10 @@ Status SwarmNode::leave(bool force) {
   }
   // Without the lock: containers stop with their grace periods meanwhile.
   // Requests in flight keep `roles` alive until they finish.
-  roles->stop(/*erase=*/true);
-  Status st = parts_.persist ? parts_.persist(std::nullopt) : ok_status();
+  Status st = ok_status();
+  roles->stop(/*erase=*/true, [&] {
+    if (parts_.persist) st = parts_.persist(std::nullopt);
+  });
   std::lock_guard lk(mu_);
   if (phase_ != Phase::kStopped) phase_ = Phase::kInactive;
   membership_.reset();

@@ -680,10 +680,21 @@ Status Store::commit(Batch& batch, const std::optional<Fence>& fence) {
   if (st.ok()) st = commit_phase(creates, fence, &last_revision);
   // Whatever committed is in the cache before the caller goes on, failed or
   // not: a caller that plans again sees its partial writes.
-  if (last_revision > 0 && !wait_for_revision(last_revision, std::chrono::seconds(10)) && st.ok()) {
-    return unavailable("the write was committed but the local cache did not catch up within 10s");
+  if (last_revision > 0 && !wait_for_revision(last_revision, std::chrono::seconds(10))) {
+    request_resync("the cache did not catch up with a commit within 10s");
+    if (st.ok()) return unavailable("the write was committed but the local cache did not catch up within 10s");
   }
   return st;
+}
+
+// The watch lags or hangs without an error (a dead stream): re-list and
+// re-watch as after a gap, so the cache cannot stay behind for good.
+void Store::request_resync(const char* why) {
+  std::lock_guard lk(resync_mu_);
+  if (stopped_ || resync_needed_) return;
+  LOG_WARN("store", why << "; re-listing");
+  resync_needed_ = true;
+  resync_cv_.notify_all();
 }
 
 Status Store::commit_phase(std::vector<std::shared_ptr<Batch::Op>>& ops, const std::optional<Fence>& fence,
@@ -950,6 +961,7 @@ Status Store::sync(std::chrono::milliseconds timeout) {
   auto r = backend_.range(std::string(kRoot) + "sync", false);
   if (!r.ok()) return r.status().with_context("reading the store's revision");
   if (!wait_for_revision(r->revision, timeout)) {
+    request_resync("the cache did not catch up with the store's revision");
     return unavailable("the local cache did not catch up with the store's revision " +
                        std::to_string(r->revision) + " in time");
   }

@@ -178,6 +178,7 @@ class Store {
   Status load(bool announce);
   void start_watch(int64_t from_revision);
   void resync_loop();
+  void request_resync(const char* why);
   void on_events(const std::vector<WatchEvent>& events);
   static std::optional<StoreEvent> decode_event(const KeyValue& kv, bool deleted);
   bool apply_locked(StoreEvent& ev);

@@ -349,6 +349,27 @@ TEST_F(StoreFaultTest, APartlyCommittedBatchIsInTheCacheWhenCommitReturns) {
   EXPECT_EQ(store.tasks_of_service("s1").size(), stored);
 }
 
+TEST_F(StoreFaultTest, AWatchThatHangsSilentlyIsReplacedWhenTheCacheLags) {
+  faults.hold_watches();  // the stream stops delivering, without an error
+  Store other(backend);
+  ASSERT_TRUE(other.start().ok());
+  Batch w;
+  w.create(make_task("t1", "s1", "n1", 1));
+  ASSERT_TRUE(other.commit(w).ok());
+  EXPECT_FALSE(store.sync(std::chrono::milliseconds(50)).ok()) << "the cache lags";
+  // The lag itself starts a re-list and a new watch: no restart needed.
+  bool caught_up = false;
+  for (int i = 0; i < 50 && !caught_up; ++i) caught_up = store.sync(std::chrono::milliseconds(100)).ok();
+  EXPECT_TRUE(caught_up);
+  EXPECT_TRUE(store.task("t1").has_value());
+  Batch later;
+  later.create(make_task("t2", "s1", "n1", 2));
+  ASSERT_TRUE(other.commit(later).ok());
+  ASSERT_TRUE(store.sync().ok()) << "the new watch delivers";
+  EXPECT_TRUE(store.task("t2").has_value());
+  other.stop();
+}
+
 TEST_F(StoreFaultTest, AWatchGapIsReListedAndEveryChangeAnnounced) {
   Batch b;
   b.create(make_task("t1", "s1", "n1", 1));

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/runtime/layer.h"
+#include "common/files.h"
 #include "common/ids.h"
 #include "os/safe_path.h"
 #include "common/image_reference.h"
@@ -244,8 +245,9 @@ Result<std::string> ImageStore::ensure_layer(const LayerFile& layer) {
   UnpackStats stats;
   SHOAL_RETURN_IF_ERROR(unpack_archive(layer.path, tmp, opts, &stats));
   SHOAL_RETURN_IF_ERROR(write_file_atomic(dir + ".size", std::to_string(stats.bytes), 0600));
-  if (rename(tmp.c_str(), dir.c_str()) != 0) {
-    Status st = errno_status("renaming " + tmp + " to " + dir, errno);
+  // Durable: the directory's entry is synced, so a crash after "loaded" does
+  // not leave a .size file without its layer (ScratchDir removes tmp on error).
+  if (Status st = rename_durable(tmp, dir); !st.ok()) {
     std::error_code ec;
     fs::remove(dir + ".size", ec);
     return st;

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -104,12 +105,29 @@ RuncRuntime::RuncRuntime(RuncRuntimeOptions options, ImageStore& images)
 
 void RuncRuntime::recover() {
   std::error_code ec;
+  // Containers whose shim runs: it may be in the middle of an atomic write
+  // (its own shim.pid right after a spawn, exit.json), so their temp files
+  // are left alone. Shim argv: exe, "__shim", dir, runtime, state root, id, fd.
+  std::set<std::string> shimmed;
+  for (const auto& p : fs::directory_iterator("/proc", ec)) {
+    const std::string pid = p.path().filename().string();
+    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string cmd = read_small("/proc/" + pid + "/cmdline");
+    std::vector<std::string> args;
+    for (size_t at = 0; at < cmd.size() && args.size() < 6;) {
+      size_t end = cmd.find('\0', at);
+      if (end == std::string::npos) end = cmd.size();
+      args.push_back(cmd.substr(at, end - at));
+      at = end + 1;
+    }
+    if (args.size() == 6 && args[1] == "__shim") shimmed.insert(args[5]);
+  }
   for (const auto& e : fs::directory_iterator(options_.root + "/containers", ec)) {
     const std::string d = e.path().string(), id = e.path().filename().string();
     if (!e.is_directory() || !valid_id(id)) continue;
     // Temp files of atomic writes a crash interrupted.
     std::error_code ec2;
-    for (const auto& f : fs::directory_iterator(d, ec2)) {
+    for (const auto& f : shimmed.count(id) ? fs::directory_iterator() : fs::directory_iterator(d, ec2)) {
       if (f.path().filename().string().find(".tmp-") != std::string::npos) fs::remove(f.path(), ec2);
     }
     if (fs::exists(d + "/config.json")) continue;
@@ -185,11 +203,21 @@ Status RuncRuntime::create(const ContainerConfig& c) {
 Status RuncRuntime::start(const std::string& id) {
   const std::string d = dir(id);
   if (!fs::exists(d + "/config.json")) return not_found("No such container: " + id);
-  if (fs::exists(d + "/shim.pid")) return failed_precondition("container " + id + " was already started");
-  SHOAL_ASSIGN_OR_RETURN(pid_t shim, spawn_shim(options_.self_exe, d, options_.oci_runtime, options_.state_root, id));
-  // The shim writes shim.pid itself too (shim.h); whichever lands last, the content is the same.
-  SHOAL_RETURN_IF_ERROR(write_file_atomic(d + "/shim.pid", std::to_string(shim)));
-  SHOAL_RETURN_IF_ERROR(write_file_atomic(d + "/started", format_rfc3339(std::chrono::system_clock::now())));
+  pid_t shim = -1;
+  if (fs::exists(d + "/shim.pid")) {
+    // Started before shoald crashed, the container not running yet (state()
+    // says created): adopt the live shim and wait for it, never spawn another.
+    shim = std::atoi(read_small(d + "/shim.pid").c_str());
+    if (!shim_alive(shim, id)) return failed_precondition("container " + id + " was already started");
+    if (!fs::exists(d + "/started")) {
+      SHOAL_RETURN_IF_ERROR(write_file_atomic(d + "/started", format_rfc3339(std::chrono::system_clock::now())));
+    }
+  } else {
+    SHOAL_ASSIGN_OR_RETURN(shim, spawn_shim(options_.self_exe, d, options_.oci_runtime, options_.state_root, id));
+    // The shim writes shim.pid itself too (shim.h); whichever lands last, the content is the same.
+    SHOAL_RETURN_IF_ERROR(write_file_atomic(d + "/shim.pid", std::to_string(shim)));
+    SHOAL_RETURN_IF_ERROR(write_file_atomic(d + "/started", format_rfc3339(std::chrono::system_clock::now())));
+  }
   // Wait until the user's program runs (user_process_runs) or has exited.
   // Polled every few ms: each check reads two small files.
   const auto deadline = steady_clock::now() + std::chrono::seconds(30);
