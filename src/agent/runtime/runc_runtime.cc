@@ -178,12 +178,14 @@ Status RuncRuntime::create(const ContainerConfig& c) {
   const std::string hostname = c.hostname.empty() ? c.id.substr(0, 12) : c.hostname;
   // Plain writes until config.json, written atomically last, marks the
   // container complete.
-  Status st = write_file(d + "/hostname", hostname + "\n");
+  // Bound into the container, where its processes (any user) read them: 0644.
+  Status st = write_file(d + "/hostname", hostname + "\n", 0644);
   if (st.ok()) {
     st = write_file(d + "/hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-                                         "127.0.1.1\t" + hostname + "\n");
+                                         "127.0.1.1\t" + hostname + "\n",
+                    0644);
   }
-  if (st.ok()) st = write_file(d + "/resolv.conf", "nameserver 127.0.0.11\noptions ndots:0\n");
+  if (st.ok()) st = write_file(d + "/resolv.conf", "nameserver 127.0.0.11\noptions ndots:0\n", 0644);
   if (!st.ok()) return fail(st);
   auto spec = build_oci_spec(c, image.config, d, hostname);
   if (!spec.ok()) return fail(spec.status());

@@ -143,8 +143,9 @@ int shim_main(int argc, char** argv) {
     return 2;
   }
   const std::string dir = argv[2], runtime = argv[3], state_root = argv[4], id = argv[5];
-  // runc hands its umask to the container: Docker's 022, not shoald's 077.
-  umask(022);
+  // The shim keeps shoald's umask (077) for what it writes (shim.pid, started,
+  // the log); runc gets Docker's 022 below, since it hands its umask to the
+  // container (mount points it creates, the process's own files).
   // Detach: the process shoald started reports the pid of the one that
   // stays, and exits.
   {
@@ -198,6 +199,7 @@ int shim_main(int argc, char** argv) {
     signal(SIGHUP, SIG_DFL);
     signal(SIGINT, SIG_DFL);
     signal(SIGPIPE, SIG_DFL);
+    umask(022);
     execvp(cargv[0], cargv.data());
     fprintf(stderr, "exec %s: %s\n", runtime.c_str(), strerror(errno));
     _exit(127);
