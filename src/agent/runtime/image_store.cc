@@ -19,6 +19,7 @@
 #include "common/ids.h"
 #include "os/safe_path.h"
 #include "common/image_reference.h"
+#include "common/json_limits.h"
 #include "common/time.h"
 
 namespace shoal::runtime {
@@ -42,6 +43,16 @@ std::vector<std::string> strings(const json& j, const char* key) {
 
 std::string string_field(const json& j, const char* key) {
   return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
+}
+
+// JSON an archive holds is untrusted: parsed with bounded nesting, since
+// copying a nlohmann::json (value(), a const json c = j[...]) recurses per
+// level and 4 MiB of '[' would overflow the stack. Throws what json::parse
+// throws (std::exception) so the callers' handlers stay as they are.
+json parse_archive_json(const std::string& text, const std::string& what) {
+  auto j = parse_untrusted_json(text, what);
+  if (!j.ok()) throw std::invalid_argument(j.status().message());
+  return std::move(*j);
 }
 
 bool is_hex(const std::string& s) { return s.find_first_not_of("0123456789abcdef") == std::string::npos; }
@@ -170,7 +181,7 @@ Status ImageStore::open() {
   auto repos = read_whole_file(root_ + "/repositories.json");
   if (repos.ok()) {
     try {
-      const json j = json::parse(*repos);
+      const json j = parse_archive_json(*repos, "repositories.json");
       const json repositories = j.value("Repositories", json::object());
       const json digest_refs = j.value("Digests", json::object());
       for (const auto& [ref, id] : repositories.items())
@@ -195,7 +206,7 @@ Status ImageStore::open() {
 Result<ImageStore::Image> ImageStore::parse_config(const std::string& id_hex, const std::string& bytes) const {
   Image img;
   try {
-    json j = json::parse(bytes);
+    json j = parse_archive_json(bytes, "the image config");
     if (!j.is_object() || !j.contains("rootfs")) return invalid_argument("not an image config (no rootfs)");
     const json c = j.contains("config") && j["config"].is_object() ? j["config"] : json::object();
     img.config.entrypoint = strings(c, "Entrypoint");
@@ -206,7 +217,7 @@ Result<ImageStore::Image> ImageStore::parse_config(const std::string& id_hex, co
     img.config.stop_signal = string_field(c, "StopSignal");
     for (const auto& d : strings(j["rootfs"], "diff_ids")) {
       std::string hex = digest_hex(d);
-      if (hex.empty()) return invalid_argument("the image config lists an invalid diff id \"" + d + "\"");
+      if (hex.empty()) return invalid_argument("the image config lists an invalid diff id \"" + os::printable(d, 80) + "\"");
       img.diff_ids.push_back(hex);
     }
     auto created = parse_rfc3339(string_field(j, "created"));
@@ -392,7 +403,7 @@ Result<std::vector<std::string>> ImageStore::load_docker_save(const std::string&
   json manifest;
   SHOAL_ASSIGN_OR_RETURN(std::string text, member_json(dir, "manifest.json", limits_.max_json_bytes));
   try {
-    manifest = json::parse(text);
+    manifest = parse_archive_json(text, "manifest.json");
   } catch (const std::exception& e) {
     return invalid_argument(std::string("malformed manifest.json: ") + os::printable(e.what(), 200));
   }
@@ -458,7 +469,7 @@ Result<std::vector<std::string>> ImageStore::load_oci_layout(const std::string& 
     std::string text;
     SHOAL_RETURN_IF_ERROR(oci_blob(dir, desc, /*read=*/true, &text).status());
     try {
-      return json::parse(text);
+      return parse_archive_json(text, "a blob");
     } catch (const std::exception& e) {
       return invalid_argument("malformed blob " + string_field(desc, "digest") + ": " + os::printable(e.what(), 200));
     }
@@ -495,7 +506,7 @@ Result<std::vector<std::string>> ImageStore::load_oci_layout(const std::string& 
   };
   SHOAL_ASSIGN_OR_RETURN(std::string text, member_json(dir, "index.json", limits_.max_json_bytes));
   try {
-    SHOAL_RETURN_IF_ERROR(walk(json::parse(text), "", 0));
+    SHOAL_RETURN_IF_ERROR(walk(parse_archive_json(text, "index.json"), "", 0));
   } catch (const std::exception& e) {
     return invalid_argument(std::string("malformed index.json: ") + os::printable(e.what(), 200));
   }

@@ -435,6 +435,16 @@ TEST_F(HostileImageTest, OciBlobsAreCheckedAgainstTheirDescriptors) {
   ASSERT_TRUE(ok.ok()) << ok.status().message();
 }
 
+TEST_F(HostileImageTest, DeeplyNestedJsonIsRefusedNotAStackOverflow) {
+  // 1.5 MiB of '[' (3 MiB in all, under the 4 MiB JSON cap): copying such a value (index.value("manifests", ...))
+  // recursed once per level and crashed shoald.
+  const std::string deep = std::string(3 << 19, '[') + std::string(3 << 19, ']');
+  write_tar_file(in("oci.tar"), {{"oci-layout", "{}"}, {"index.json", "{\"manifests\":" + deep + "}"}});
+  expect_refused(store_->load(in("oci.tar")), "nested deeper than");
+  write_tar_file(in("save.tar"), {{"manifest.json", "[" + deep + "]"}});
+  expect_refused(store_->load(in("save.tar")), "nested deeper than");
+}
+
 TEST_F(HostileImageTest, DecompressedSizeAndLayerCountAreCapped) {
   ImageLimits small;
   small.max_unpacked_bytes = 64 << 10;
