@@ -116,6 +116,11 @@ Status Daemon::start() {
   http::ServerOptions so;
   so.listen = options_.hosts;
   so.worker_threads = 16;
+  // Image uploads may be larger than the default body limit (up to
+  // ImageLimits::max_upload_bytes, docs/security.md).
+  so.route_body_limit = [images = images_.get()](const std::string& method, const std::string& path) {
+    return image_upload_body_limit(*images, method, path);
+  };
   server_ = std::make_unique<http::Server>(so, [this](http::Exchange ex) { serve(std::move(ex)); });
   SHOAL_RETURN_IF_ERROR(server_->start());
   LOG_INFO("shoald", "serving the Docker Engine API v1.41 on " << options_.hosts[0]);
