@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_limits.h"
+
 namespace shoal {
 
 using nlohmann::json;
@@ -241,7 +243,7 @@ Result<SeccompProfile> parse_seccomp_profile(const std::string& text) {
   try {
     j = json::parse(text, nullptr, true, false);
   } catch (const json::parse_error& e) {
-    return invalid_argument(std::string("not valid JSON: ") + e.what());
+    return invalid_argument("not valid JSON: " + json_exception_text(e));  // bounded: "last read" can hold a whole string
   }
   return parse_object(j);
 }

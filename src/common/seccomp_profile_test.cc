@@ -43,6 +43,10 @@ TEST(SeccompOptions, ErrorsDoNotEchoHugeInput) {
   std::string mode(100000, 'x');
   auto st = validate_seccomp_options(mode, "", kWhere);
   EXPECT_LT(st.message().size(), 300u);
+  // A profile that is not JSON: nlohmann's "last read" would quote the whole token.
+  st = validate_seccomp_options("custom", "{\"defaultAction\": \"" + std::string(500000, 'a'), kWhere);
+  EXPECT_FALSE(st.ok());
+  EXPECT_LT(st.message().size(), 600u);
 }
 
 }  // namespace
