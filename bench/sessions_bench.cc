@@ -122,7 +122,9 @@ int main(int argc, char** argv) {
   // As shoald: the Docker API and the agent sessions on separate listeners.
   http::Server server({{sock}, 2, 16}, [&](http::Exchange ex) { api.serve(std::move(ex)); });
   if (!server.start().ok()) return 1;
-  http::Server dserver({{dsock}, 2, 8}, [&](http::Exchange ex) { swarm.serve_session(std::move(ex)); });
+  http::ServerOptions dso{{dsock}, 2, 8};
+  dso.max_connections = http::kSessionMaxConnections;  // as shoald's session listener
+  http::Server dserver(dso, [&](http::Exchange ex) { swarm.serve_session(std::move(ex)); });
   if (!dserver.start().ok()) return 1;
   {
     http::Client cl(sock);

@@ -101,6 +101,7 @@ Status Daemon::start() {
   api_ = std::make_unique<api::Api>(*node_, this, clock_);
   http::ServerOptions sso;
   sso.listen = {session_endpoint()};
+  sso.max_connections = http::kSessionMaxConnections;
   session_server_ = std::make_unique<http::Server>(sso, [this](http::Exchange ex) { node_->serve_session(std::move(ex)); });
   SHOAL_RETURN_IF_ERROR(session_server_->start().with_context("opening the agent session listener"));
 

@@ -44,6 +44,11 @@ struct ServerOptions {
   size_t max_connections = 1024;
 };
 
+// The agent-session listener's connection cap: every node holds a few
+// connections at once (long poll, heartbeat, status), so the API's 1024 would
+// refuse nodes past a few hundred. Bounded still: fds are finite.
+constexpr size_t kSessionMaxConnections = 65536;
+
 class Server {
  public:
   Server(ServerOptions options, Handler handler);

@@ -282,7 +282,9 @@ void Dispatcher::on_store_event(const StoreEvent& e) {
 void Dispatcher::notifier_loop() {
   std::unique_lock lk(mu_);
   while (!stopping_) {
-    notify_cv_.wait_for(lk, std::chrono::milliseconds(500));
+    // With a predicate: a change that arrived while the last answers were
+    // being sent (mu_ released) is seen at once, not at the next tick.
+    notify_cv_.wait_for(lk, std::chrono::milliseconds(500), [&] { return stopping_ || !dirty_nodes_.empty(); });
     if (stopping_) break;
     // Collect answers under the lock, build and send them outside it; one
     // answer per (node, generation the waiters hold).
