@@ -33,6 +33,7 @@ int cmd_ps(Context& ctx, const Args& args);
 int cmd_kill(Context& ctx, const Args& args);
 int cmd_version(Context& ctx, const Args& args);
 int cmd_info(Context& ctx, const Args& args);
+int cmd_lab(Context& ctx, const Args& args);   // src/lab: needs no daemon
 
 // Parses flags; returns -1 to go on, else the exit code (help printed: 0;
 // flag error printed: 125).

@@ -30,6 +30,7 @@ Options:
 
 Management Commands:
   image       Manage images
+  lab         Run a multi-node swarm on this host (network namespaces)
   node        Manage Swarm nodes
   service     Manage services
   swarm       Manage Swarm
@@ -257,6 +258,7 @@ int run(int argc, char** argv) {
     return 0;
   }
   if (cmd == "swarm") return cmd_swarm(ctx, rest);
+  if (cmd == "lab") return cmd_lab(ctx, rest);
   if (cmd == "node") return cmd_node(ctx, rest);
   if (cmd == "service") return cmd_service(ctx, rest);
   if (cmd == "image") return cmd_image(ctx, rest);

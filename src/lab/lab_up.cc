@@ -1,0 +1,211 @@
+// `shoal lab up`: the lab's network (a bridge in its own namespace, one
+// namespace and veth per node), a shoald per node, the swarm.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <iomanip>
+#include <ostream>
+
+#include <nlohmann/json.hpp>
+
+#include "lab/lab.h"
+#include "lab/lab_internal.h"
+#include "lab/subnet.h"
+#include "os/proc.h"
+#include "os/process.h"
+
+namespace shoal::lab {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::string bridge_addr(const LabState& s) {
+  auto p = parse_prefix(s.subnet);
+  return format_addr(p->addr + 1);
+}
+
+// The shoald beside this program (a build dir or an install), else $PATH's.
+Result<std::string> find_shoald(const std::string& wanted) {
+  if (!wanted.empty()) {
+    std::string p = os::find_in_path(wanted);
+    if (p.empty()) return invalid_argument("shoald binary " + wanted + " not found or not executable");
+    return p;
+  }
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec && access((self.parent_path() / "shoald").c_str(), X_OK) == 0) return (self.parent_path() / "shoald").string();
+  std::string p = os::find_in_path("shoald");
+  if (p.empty()) return not_found("no shoald found beside " + self.string() + " or on $PATH: pass --shoald PATH");
+  return p;
+}
+
+Result<std::string> free_subnet(const std::string& wanted) {
+  SHOAL_ASSIGN_OR_RETURN(std::string routes, ip_output({"-j", "-4", "route", "show", "table", "all"}));
+  SHOAL_ASSIGN_OR_RETURN(std::string addrs, ip_output({"-j", "-4", "addr", "show"}));
+  SHOAL_ASSIGN_OR_RETURN(std::vector<Prefix> taken, host_prefixes(routes, addrs));
+  SHOAL_ASSIGN_OR_RETURN(Prefix p, pick_subnet(taken, wanted));
+  return format_prefix(p);
+}
+
+// `ip -b -`: one iproute2 process for many commands (each line one command).
+Status ip_batch(const std::string& netns, const std::vector<std::string>& lines) {
+  std::string script;
+  for (const auto& l : lines) script += l + "\n";
+  std::vector<std::string> argv = {"ip"};
+  if (!netns.empty()) argv.insert(argv.end(), {"-n", netns});
+  argv.insert(argv.end(), {"-b", "-"});
+  auto r = os::run_capture(argv, script);
+  if (!r.ok()) return Status(r.status().code(), "setting up the lab network (ip -b):\n" + script + r.status().message());
+  return ok_status();
+}
+
+// The bridge namespace with br0 at .1, then each node's namespace with eth0,
+// whose peer is attached to br0. Nothing is created in the host's namespace
+// (veths are created in the bridge namespace, their peers moved straight
+// into the node's).
+Status build_network(const LabState& s) {
+  std::vector<std::string> add = {"netns add " + s.bridge_netns};
+  for (const auto& n : s.nodes) add.push_back("netns add " + n.netns);
+  SHOAL_RETURN_IF_ERROR(ip_batch("", add));
+  std::vector<std::string> br = {"link set lo up", "link add br0 type bridge",
+                                 "addr add " + bridge_addr(s) + "/24 dev br0", "link set br0 up"};
+  for (const auto& n : s.nodes) {
+    br.push_back("link add " + n.veth + " type veth peer name eth0 netns " + n.netns);
+    br.push_back("link set " + n.veth + " master br0 up");
+  }
+  SHOAL_RETURN_IF_ERROR(ip_batch(s.bridge_netns, br));
+  for (const auto& n : s.nodes) {
+    SHOAL_RETURN_IF_ERROR(ip_batch(n.netns, {"link set lo up", "addr add " + n.address + "/24 dev eth0",
+                                             "link set eth0 up"}));
+  }
+  return ok_status();
+}
+
+Status check_free(const std::string& dir, const LabState& s, bool* created) {
+  std::error_code ec;
+  if (fs::exists(state_file(dir), ec)) {
+    return already_exists("a lab already exists at " + dir + " (" + state_file(dir) +
+                          "): use it, remove it with `shoal lab down`, or pick another --dir");
+  }
+  if (netns_exists(s.bridge_netns)) {
+    return already_exists("the network namespace " + s.bridge_netns + " exists, but " + state_file(dir) +
+                          " does not: a lab of this dir was not removed; delete its namespaces (ip netns list | grep shoal-" +
+                          s.id + ") and retry");
+  }
+  *created = !fs::exists(dir, ec);
+  if (*created) {
+    fs::create_directories(dir, ec);
+    if (ec) return internal_error("creating the lab dir " + dir + ": " + ec.message());
+    fs::permissions(dir, fs::perms::owner_all, ec);
+  } else if (!fs::is_directory(dir, ec) || !fs::is_empty(dir, ec)) {
+    return failed_precondition("the lab dir " + dir + " exists and is not an empty directory: pick another --dir");
+  }
+  return ok_status();
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+}  // namespace
+
+std::string normal_dir(const std::string& dir) {
+  std::string d = fs::absolute(dir).lexically_normal().string();
+  while (d.size() > 1 && d.back() == '/') d.pop_back();
+  return d;
+}
+
+std::string default_lab_dir() {
+  const char* d = std::getenv("SHOAL_LAB_DIR");
+  return d && *d ? d : "/run/shoal-lab";
+}
+
+Status join_nodes(LabState& lab, std::ostream& out) {
+  NodeState* first = &lab.nodes[0];
+  SHOAL_ASSIGN_OR_RETURN(std::string swarm, api(*first, "GET", "/swarm"));
+  json tokens;
+  try {
+    tokens = json::parse(swarm).at("JoinTokens");
+  } catch (const std::exception& e) {
+    return internal_error(first->name + ": GET /swarm has no JoinTokens: " + e.what());
+  }
+  std::vector<std::string> unjoined;
+  std::string why;
+  for (auto& n : lab.nodes) {
+    if (&n == first) continue;
+    json req = {{"ListenAddr", "0.0.0.0:2377"},
+                {"AdvertiseAddr", n.address},
+                {"RemoteAddrs", {first->address + ":2377"}},
+                {"JoinToken", tokens.value(n.role == Role::kManager ? "Manager" : "Worker", "")}};
+    int status = 0;
+    auto r = api(n, "POST", "/swarm/join", req.dump(), &status);
+    if (r.ok()) {
+      n.swarm = "joined";
+      out << n.name << " joined the swarm as a " << role_name(n.role) << "\n";
+    } else if (status == 501) {
+      n.swarm = "not joined";
+      unjoined.push_back(n.name);
+      why = r.status().message();
+    } else {
+      return r.status().with_context("joining " + n.name + " to the swarm");
+    }
+  }
+  if (!unjoined.empty()) {
+    std::string names;
+    for (const auto& u : unjoined) names += (names.empty() ? "" : " ") + u;
+    out << "NOT JOINED: " << names << " run their own shoald but are not part of the swarm: shoald does not "
+        << "implement `swarm join` yet (" << why << ").\n";
+  }
+  return ok_status();
+}
+
+Status up(const UpOptions& o, std::ostream& out) {
+  auto t0 = std::chrono::steady_clock::now();
+  if (geteuid() != 0) return Status(Code::kPermissionDenied, "shoal lab needs root (it creates network namespaces)");
+  LabState s;
+  s.dir = normal_dir(o.dir);
+  s.id = lab_id(s.dir);
+  s.bridge_netns = "shoal-" + s.id + "-br";
+  SHOAL_ASSIGN_OR_RETURN(s.shoald, find_shoald(o.shoald));
+  SHOAL_ASSIGN_OR_RETURN(s.subnet, free_subnet(o.subnet));
+  SHOAL_ASSIGN_OR_RETURN(s.nodes, plan_nodes(s.dir, s.id, s.subnet, o.managers, o.workers));
+  SHOAL_RETURN_IF_ERROR(check_free(s.dir, s, &s.created_dir));
+  // Recorded before anything is made: `down` finds it all after any crash.
+  SHOAL_RETURN_IF_ERROR(save_lab(s));
+  auto undo = [&](const Status& st) {
+    std::ostringstream ignored;
+    (void)down(s.dir, ignored);
+    return st;
+  };
+  if (Status st = build_network(s); !st.ok()) return undo(st);
+  std::vector<NodeState*> all;
+  for (auto& n : s.nodes) {
+    Status st = start_shoald(s, n);
+    if (st.ok()) st = save_lab(s);
+    if (!st.ok()) return undo(st.with_context("starting the shoald of " + n.name));
+    all.push_back(&n);
+  }
+  if (Status st = wait_answering(all, std::chrono::seconds(30)); !st.ok()) return undo(st);
+  double answering = seconds_since(t0);
+  out << std::fixed << std::setprecision(2) << "lab " << s.dir << ": " << s.nodes.size() << " nodes on " << s.subnet
+      << ", every shoald answering after " << answering << " s\n";
+  NodeState& first = s.nodes[0];
+  json init = {{"ListenAddr", "0.0.0.0:2377"}, {"AdvertiseAddr", first.address}};
+  auto r = api(first, "POST", "/swarm/init", init.dump());
+  if (!r.ok()) return r.status().with_context("swarm init on " + first.name + " (the lab is up; `shoal lab down` removes it)");
+  first.swarm = "leader";
+  SHOAL_RETURN_IF_ERROR(save_lab(s));
+  out << first.name << " initialized the swarm (" << seconds_since(t0) << " s)\n";
+  Status joined = join_nodes(s, out);
+  SHOAL_RETURN_IF_ERROR(save_lab(s));
+  if (!joined.ok()) return joined.with_context("the lab is up; `shoal lab down` removes it");
+  out << "lab up in " << seconds_since(t0) << " s. `shoal lab ls` lists the nodes; `eval $(shoal lab env m1)` "
+      << "points shoal and docker at m1; `shoal lab down` removes it all.\n";
+  return ok_status();
+}
+
+}  // namespace shoal::lab
