@@ -21,12 +21,14 @@ std::string name_key(const std::string& name) { return kNamesPrefix + name; }
 
 bool has_prefix(const std::string& s, const char* p) { return s.rfind(p, 0) == 0; }
 
-// The slot a task claims while it is live: replicated tasks only (slot > 0).
+// The slot a task claims while it is live: a replicated task its slot
+// number, a global one (slot 0) its node (/shoal/slots/<svc>/node-<id>).
 std::string slot_key(const Task& t) {
-  return std::string(kSlotsPrefix) + t.service_id + "/" + std::to_string(t.slot);
+  return std::string(kSlotsPrefix) + t.service_id + "/" +
+         (t.slot > 0 ? std::to_string(t.slot) : "node-" + t.node_id);
 }
 bool claims_slot(const Task& t) {
-  return t.slot > 0 && !t.service_id.empty() && t.desired_state <= TaskState::kRunning;
+  return (t.slot > 0 || !t.node_id.empty()) && !t.service_id.empty() && t.desired_state <= TaskState::kRunning;
 }
 
 // A task update that takes a live task out of its slot releases the claim.

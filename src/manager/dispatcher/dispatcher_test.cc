@@ -43,10 +43,13 @@ class DispatcherTest : public ::testing::Test {
     EXPECT_EQ(r.status, 200) << r.body;
     return json::parse(r.body).get<session::RegisterResponse>().session_id;
   }
+  // A replicated task of service "s" in a slot of its own (the store lets
+  // one slot, or for a global task one node, hold one live task).
   Task make_task(const std::string& id, const std::string& node) {
     Task t;
     t.id = id;
     t.service_id = "s";
+    t.slot = ++last_slot;
     t.node_id = node;
     t.status.state = TaskState::kAssigned;
     return t;
@@ -57,6 +60,7 @@ class DispatcherTest : public ::testing::Test {
   Store store{faults};
   FakeClock clock;
   std::unique_ptr<Dispatcher> d;
+  uint64_t last_slot = 0;
 };
 
 TEST_F(DispatcherTest, RegisterMarksTheNodeReady) {

@@ -4,7 +4,10 @@
 // equal to the store.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
+#include <mutex>
+#include <utility>
 #include <set>
 
 #include "manager/orchestrator/pipeline.h"
@@ -156,6 +159,52 @@ TEST_F(FaultsTest, AnUnknownOutcomeThatCannotBeReadIsSyncedBeforeTheNextPlan) {
   check(12, "after the unknown outcome");
 }
 
+TEST_F(FaultsTest, ANewLeaderWaitsForItsCacheBeforeItsFirstPlan) {
+  create_service(3);
+  ASSERT_TRUE(store.sync().ok());
+  faults.hold_watches();  // this manager's cache stops at the service
+  {
+    ControlLoops previous{writer, clock, Fence{}};  // the leader before, on another manager
+    ASSERT_TRUE(previous.reconcile_all().ok());
+  }
+  ASSERT_EQ(stored_tasks().size(), 3u);
+  ASSERT_TRUE(store.tasks_of_service("svc").empty()) << "the cache lags";
+  // Elected now: the first pass must not plan from the stale cache.
+  ControlLoops elected{store, clock, Fence{}, std::chrono::milliseconds(50)};
+  size_t writes = faults.writes();
+  EXPECT_FALSE(elected.reconcile_all().ok()) << "the cache did not catch up: no plan";
+  EXPECT_EQ(faults.writes(), writes) << "nothing written from a stale cache";
+  ASSERT_TRUE(store.sync().ok());  // the timed-out sync had the store re-list
+  ASSERT_TRUE(elected.reconcile_all().ok());
+  EXPECT_EQ(stored_tasks().size(), 3u) << "the new leader created no second set";
+  elected.stop();
+}
+
+TEST_F(FaultsTest, TwoLeadersCannotPutTwoTasksOfAGlobalServiceOnOneNode) {
+  ASSERT_TRUE(loops.reconcile_all().ok());  // this leader's first pass is done
+  Service s;
+  s.id = "svc";
+  s.spec.name = "g";
+  s.spec.mode = ServiceModeKind::kGlobal;
+  s.spec.task_template.container_spec.image = "busybox";
+  Batch b;
+  b.create(s);
+  ASSERT_TRUE(store.commit(b).ok());
+  faults.hold_watches();  // this leader will not see the other's tasks
+  {
+    ControlLoops other{writer, clock, Fence{}};  // a second leader (a deposed one still running)
+    ASSERT_TRUE(writer.sync().ok());
+    ASSERT_TRUE(other.reconcile_all().ok());
+  }
+  ASSERT_EQ(stored_tasks().size(), 3u);
+  EXPECT_FALSE(loops.reconcile_all().ok()) << "the node claims refuse the stale plan";
+  std::map<std::string, int> live_per_node;
+  for (const auto& t : stored_tasks())
+    if (t.desired_state <= TaskState::kRunning) live_per_node[t.node_id]++;
+  EXPECT_EQ(live_per_node.size(), 3u);
+  for (const auto& [node, n] : live_per_node) EXPECT_EQ(n, 1) << node;
+}
+
 TEST_F(FaultsTest, TwoLiveTasksInOneSlotAreReducedToTheNewestRunning) {
   create_service(2);
   settle();
@@ -196,14 +245,86 @@ TEST_F(FaultsTest, AWatchGapLosesNoChangeTheLoopsActOn) {
   check(5, "after the gap");
 }
 
+// Counts, per write transaction, the tasks it creates and the operations it
+// carries (a Backend between the store and the memory backend).
+class TxnRecorder : public Backend {
+ public:
+  explicit TxnRecorder(Backend& inner) : inner_(inner) {}
+  Result<RangeResult> range(const std::string& key, bool prefix) override { return inner_.range(key, prefix); }
+  Result<TxnResult> txn(const std::vector<Compare>& compares, const std::vector<TxnOp>& success,
+                        const std::vector<TxnOp>& failure) override {
+    size_t creates = 0;
+    for (const auto& op : success) {
+      if (op.type == TxnOp::Type::kPut && op.key.rfind("/shoal/tasks/", 0) == 0) {
+        bool is_new = std::any_of(compares.begin(), compares.end(), [&](const Compare& c) {
+          return c.key == op.key && c.target == Compare::Target::kCreateRevision && c.value == 0;
+        });
+        creates += is_new;
+      }
+    }
+    if (!success.empty() || !failure.empty()) {
+      std::lock_guard lk(mu_);
+      writes_.push_back({creates, std::max(success.size(), failure.size())});
+    }
+    return inner_.txn(compares, success, failure);
+  }
+  std::unique_ptr<WatchHandle> watch(const std::string& prefix, int64_t from_revision,
+                                     std::function<void(const std::vector<WatchEvent>&)> on_events,
+                                     std::function<void(const Status&)> on_error) override {
+    return inner_.watch(prefix, from_revision, std::move(on_events), std::move(on_error));
+  }
+  Result<int64_t> lease_grant(int64_t ttl) override { return inner_.lease_grant(ttl); }
+  Status lease_keepalive(int64_t id) override { return inner_.lease_keepalive(id); }
+  Status lease_revoke(int64_t id) override { return inner_.lease_revoke(id); }
+  size_t max_txn_ops() const override { return inner_.max_txn_ops(); }
+
+  struct Write {
+    size_t creates;
+    size_t ops;
+  };
+  std::vector<Write> take() {
+    std::lock_guard lk(mu_);
+    return std::exchange(writes_, {});
+  }
+
+ private:
+  Backend& inner_;
+  std::mutex mu_;
+  std::vector<Write> writes_;
+};
+
 TEST_F(FaultsTest, ManyReplicasAreCreatedInBoundedWrites) {
-  create_service(ControlLoops::kMaxCreatesPerPass + 10);
-  size_t before = faults.writes();
-  ASSERT_TRUE(loops.reconcile_all().ok());
-  EXPECT_EQ(store.tasks_of_service("svc").size(), ControlLoops::kMaxCreatesPerPass);
-  ASSERT_TRUE(loops.reconcile_all().ok());
-  EXPECT_EQ(store.tasks_of_service("svc").size(), ControlLoops::kMaxCreatesPerPass + 10);
-  EXPECT_GT(faults.writes(), before);
+  constexpr size_t kMax = ControlLoops::kMaxCreatesPerPass;
+  TxnRecorder recorder{backend};
+  Store leader{recorder};
+  ASSERT_TRUE(leader.start().ok());
+  ControlLoops bounded{leader, clock, Fence{}};
+  create_service(kMax + 10);
+  ASSERT_TRUE(leader.sync().ok());
+  recorder.take();
+  // One transaction holds at most max_txn_ops operations, two per create
+  // (the task and its slot claim).
+  const size_t per_write = backend.max_txn_ops() / 2;
+  auto pass = [&](size_t want, const char* which) {
+    SCOPED_TRACE(which);
+    ASSERT_TRUE(bounded.reconcile_all().ok());
+    size_t created = 0;
+    auto writes = recorder.take();
+    for (const auto& w : writes) {
+      EXPECT_LE(w.creates, per_write);
+      EXPECT_LE(w.ops, backend.max_txn_ops());
+      created += w.creates;
+    }
+    EXPECT_EQ(created, want) << "tasks created by the pass";
+    EXPECT_GE(writes.size(), (want + per_write - 1) / per_write);
+  };
+  pass(kMax, "first pass: the cap");
+  EXPECT_EQ(stored_tasks().size(), kMax);
+  pass(10, "second pass: the rest");
+  EXPECT_EQ(stored_tasks().size(), kMax + 10);
+  pass(0, "third pass: nothing left");
+  bounded.stop();
+  leader.stop();
 }
 
 TEST_F(FaultsTest, NoTimerFiresAfterStop) {

@@ -6,8 +6,8 @@
 
 namespace shoal::orchestrator {
 
-ControlLoops::ControlLoops(Store& store, Clock& clock, Fence fence)
-    : store_(store), clock_(clock), fence_(std::move(fence)) {}
+ControlLoops::ControlLoops(Store& store, Clock& clock, Fence fence, std::chrono::milliseconds sync_timeout)
+    : store_(store), clock_(clock), fence_(std::move(fence)), sync_timeout_(sync_timeout) {}
 
 ControlLoops::~ControlLoops() { stop(); }
 
@@ -99,15 +99,16 @@ Status ControlLoops::reconcile_all() {
 }
 
 Status ControlLoops::run_pass() {
-  // After a failed or unknown write, plan only once the cache shows what
-  // did commit (else a pass could create tasks that already exist).
+  // On the first pass (the previous leader's last writes may not be in the
+  // cache yet) and after a failed or unknown write, plan only once the cache
+  // shows what did commit (else a pass could create tasks that already exist).
   bool resync;
   {
     std::lock_guard lk(mu_);
     resync = resync_;
   }
   if (resync) {
-    SHOAL_RETURN_IF_ERROR(store_.sync().with_context("waiting for the store before planning again"));
+    SHOAL_RETURN_IF_ERROR(store_.sync(sync_timeout_).with_context("waiting for the store's cache before planning"));
     std::lock_guard lk(mu_);
     resync_ = false;
   }

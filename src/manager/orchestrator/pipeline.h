@@ -7,11 +7,15 @@
 // once, already assigned — and commits everything as one fenced batch.
 //
 // Faults: a pass creates at most kMaxCreatesPerPass tasks (the rest follow
-// in the next passes); after a failed write the next pass first waits until
-// the store's cache caught up with the store (Store::sync), so it plans on
-// what did commit. Timers never fire after stop() returns.
+// in the next passes). The first pass (a newly elected leader's cache may
+// still lag what the previous leader wrote) and the first pass after a failed
+// or unknown write wait until the store's cache caught up with the store
+// (Store::sync, bounded by sync_timeout), so they plan on what did commit; a
+// sync that fails fails the pass, which plans nothing. Timers never fire
+// after stop() returns.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -31,7 +35,8 @@ class ControlLoops {
  public:
   static constexpr size_t kMaxCreatesPerPass = 2000;
 
-  ControlLoops(Store& store, Clock& clock, Fence fence);
+  ControlLoops(Store& store, Clock& clock, Fence fence,
+               std::chrono::milliseconds sync_timeout = std::chrono::seconds(10));
   ~ControlLoops();
   void start();
   void stop();
@@ -55,7 +60,8 @@ class ControlLoops {
   bool all_dirty_ = true;
   bool schedule_pending_ = true;
   bool stopping_ = false;
-  bool resync_ = false;  // a write failed: Store::sync before planning again
+  const std::chrono::milliseconds sync_timeout_;
+  bool resync_ = true;  // just elected, or a write failed: Store::sync before planning
   size_t passes_ = 0;
   uint64_t subscription_ = 0;
   std::unordered_map<std::string, ServiceMemory> memory_;
