@@ -3,19 +3,21 @@
 # undefined-behaviour sanitizers in build-fuzz/, then runs each for a bounded
 # time from its seed corpus (fuzz/corpus/<target>/); fails on any crash, leak,
 # sanitizer report or timeout. New inputs found go to a temporary directory,
-# not into the repo. Usage: scripts/fuzz.sh [seconds per target, default 60]
+# not into the repo; the input that failed is kept in <build>/fuzz-artifacts/.
+# Usage: scripts/fuzz.sh [total seconds, default 80, shared evenly by the targets]
+# FUZZ_TARGETS="api" runs one target; FUZZ_BUILD_DIR picks the build directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-secs="${1:-${SHOAL_FUZZ_SECONDS:-60}}"
+total="${1:-${SHOAL_FUZZ_SECONDS:-80}}"
 build="${FUZZ_BUILD_DIR:-build-fuzz}"
+targets="${FUZZ_TARGETS:-api objects}"
 CXX=clang++ cmake -S . -B "$build" -DSHOAL_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-# fuzz_api is not in the default list: with clang 14 the sanitized build of
-# src/http/server.cc (Asio coroutines) fails in the assembler ("Cannot
-# represent a difference across sections"). FUZZ_TARGETS="api objects" tries it.
-targets="${FUZZ_TARGETS:-objects}"
 cmake --build "$build" -j"$(nproc)" $(for t in $targets; do echo --target "fuzz_$t"; done)
+n=$(wc -w <<<"$targets")
+secs=$(( total / n > 5 ? total / n : 5 ))
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+artifacts="$PWD/$build/fuzz-artifacts"
 for target in $targets; do
   mkdir -p "$work/$target"
   echo "fuzzing $target for ${secs}s"
@@ -24,8 +26,10 @@ for target in $targets; do
         -rss_limit_mb=4096 -print_final_stats=1 "$work/$target" "$OLDPWD/fuzz/corpus/$target" \
         >"$work/$target.log" 2>&1); then
     tail -60 "$work/$target.log"
-    echo "fuzz_$target failed: the crashing input is in the log above (and artifacts in $work are removed)"
-    cp "$work"/crash-* "$work"/timeout-* "$work"/leak-* "$work"/oom-* . 2>/dev/null || true
+    mkdir -p "$artifacts"
+    cp "$work"/crash-* "$work"/timeout-* "$work"/leak-* "$work"/oom-* "$artifacts"/ 2>/dev/null || true
+    echo "fuzz_$target failed: the report is above; the failing input is in $artifacts" \
+         "(replay: $build/fuzz/fuzz_$target FILE)"
     exit 1
   fi
   grep -E "stat::number_of_executed_units|Done" "$work/$target.log" | tail -2

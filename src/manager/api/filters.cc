@@ -38,7 +38,7 @@ Result<Filters> parse_filters(const std::string& text, std::initializer_list<con
   auto f = parse_filters(text);
   if (!f.ok()) return f;
   for (const auto& [key, _] : *f) {
-    bool ok = std::any_of(accepted.begin(), accepted.end(), [&](const char* a) { return key == a; });
+    bool ok = std::any_of(accepted.begin(), accepted.end(), [&key = key](const char* a) { return key == a; });
     if (!ok) {
       std::string list;
       for (const char* a : accepted) {

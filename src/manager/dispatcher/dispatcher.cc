@@ -302,7 +302,7 @@ void Dispatcher::notifier_loop() {
     dirty_nodes_.clear();
     auto now = std::chrono::steady_clock::now();
     for (auto& [node, ws] : waiters_) {
-      std::erase_if(ws, [&](Waiter& w) {
+      std::erase_if(ws, [&, &node = node](Waiter& w) {  // clang 14 (fuzz build) cannot capture a binding
         if (w.deadline > now) return false;
         due[{node, w.since}].push_back(std::move(w.respond));  // nothing new: an empty delta
         return true;
@@ -376,7 +376,7 @@ void Dispatcher::status_loop() {
     }
     Batch b;
     for (auto& [id, st] : latest) {
-      b.update_task(id, [st](Task& t) {
+      b.update_task(id, [st = st](Task& t) {  // clang 14 (fuzz build) cannot capture a binding
         if (st.state < t.status.state) return false;
         if (st.state == t.status.state && st.message == t.status.message && st.err == t.status.err) {
           return false;
