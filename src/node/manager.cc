@@ -39,9 +39,14 @@ void Manager::on_elected(const Fence& fence) {
 }
 
 void Manager::on_deposed() {
-  std::lock_guard lk(loops_mu_);
-  if (loops_) loops_->stop();
-  loops_.reset();
+  // Taken out under the lock, stopped outside it: stop() joins the loops'
+  // thread, which may be waiting out a store write.
+  std::unique_ptr<orchestrator::ControlLoops> loops;
+  {
+    std::lock_guard lk(loops_mu_);
+    loops = std::move(loops_);
+  }
+  if (loops) loops->stop();
 }
 
 void Manager::stop_sessions() {

@@ -96,16 +96,30 @@ Result<std::shared_ptr<SwarmNode::Roles>> SwarmNode::start_roles(const Membershi
 Status SwarmNode::rejoin(const Membership& m) {
   if (Status st = begin_start(); !st.ok()) return st;
   auto roles = start_roles(m, std::nullopt);
+  if (!roles.ok()) return finish_start(roles.status());
+  return adopt_roles(m, std::move(*roles));
+}
+
+Status SwarmNode::finish_start(Status failure) {
   std::lock_guard lk(mu_);
-  if (!roles.ok() || phase_ == Phase::kStopped) {
-    if (roles.ok()) (*roles)->stop(false);
-    if (phase_ != Phase::kStopped) phase_ = Phase::kInactive;
-    return roles.ok() ? unavailable(kShuttingDown) : roles.status();
+  if (phase_ != Phase::kStopped) phase_ = Phase::kInactive;
+  return failure;
+}
+
+Status SwarmNode::adopt_roles(const Membership& m, std::shared_ptr<Roles> roles) {
+  {
+    std::lock_guard lk(mu_);
+    if (phase_ != Phase::kStopped) {
+      phase_ = Phase::kActive;
+      membership_ = m;
+      roles_ = std::move(roles);
+      return ok_status();
+    }
   }
-  phase_ = Phase::kActive;
-  membership_ = m;
-  roles_ = std::move(*roles);
-  return ok_status();
+  // shoald stopped meanwhile: stop what was started, outside mu_ (it waits
+  // for etcd and the agent); the node rejoins on its next start.
+  roles->stop(/*erase=*/false);
+  return unavailable(kShuttingDown);
 }
 
 Status SwarmNode::begin_start() {
@@ -150,18 +164,8 @@ Result<std::string> SwarmNode::init(const api::InitRequest& req) {
   auto roles = start_roles(m, b);
   Status st = roles.ok() ? (parts_.persist ? parts_.persist(m) : ok_status()) : roles.status();
   if (roles.ok() && !st.ok()) (*roles)->stop(/*erase=*/true);
-  std::lock_guard lk(mu_);
-  if (st.ok() && phase_ == Phase::kStopped) {
-    (*roles)->stop(false);  // shoald stopped meanwhile: it rejoins on its next start
-    return unavailable(kShuttingDown);
-  }
-  if (!st.ok()) {
-    if (phase_ != Phase::kStopped) phase_ = Phase::kInactive;
-    return st;
-  }
-  phase_ = Phase::kActive;
-  membership_ = m;
-  roles_ = std::move(*roles);
+  if (!st.ok()) return finish_start(st);
+  SHOAL_RETURN_IF_ERROR(adopt_roles(m, std::move(*roles)));
   LOG_INFO("node", "swarm initialized; this node (" << m.node_id << ") is its manager");
   return m.node_id;
 }

@@ -114,6 +114,13 @@ class SwarmNode : public api::SwarmControl {
   Result<std::shared_ptr<Roles>> start_roles(const Membership& m, const std::optional<SwarmBootstrap>& bootstrap);
   // Begins init or rejoin: kInactive to kStarting, or says why not.
   Status begin_start();
+  // Ends a failed init or rejoin: kStarting back to kInactive (unless
+  // stop() came meanwhile); returns `failure`.
+  Status finish_start(Status failure);
+  // Ends a successful start: the node becomes active with `roles`, or, when
+  // stop() came meanwhile, the roles are stopped (outside mu_) and the
+  // answer is kUnavailable.
+  Status adopt_roles(const Membership& m, std::shared_ptr<Roles> roles);
   // Why init/leave cannot run in the current phase (mu_ held).
   Status refusal_locked() const;
 
