@@ -13,6 +13,7 @@ namespace shoal::daemon {
 namespace {
 
 constexpr char kSealContext[] = "root-ca-key";
+constexpr char kTokensContext[] = "join-tokens";
 std::string certs_dir(const ManagerOptions& o) { return o.data_root + "/certs"; }
 std::string seal_key_path(const ManagerOptions& o) { return o.data_root + "/manager/seal.key"; }
 
@@ -65,6 +66,33 @@ Result<std::string> ManagerRole::root_ca_key() {
   SHOAL_ASSIGN_OR_RETURN(RangeResult r, backend_->range(kSealedRootCAKey, false));
   if (r.kvs.empty()) return not_found("etcd holds no root CA key (" + std::string(kSealedRootCAKey) + ")");
   return ca::unseal(key, r.kvs[0].value, kSealContext);
+}
+
+Result<JoinTokens> ManagerRole::join_tokens() {
+  if (!backend_) return unavailable("this manager's etcd member is not started");
+  SHOAL_ASSIGN_OR_RETURN(std::string key, ca::read_seal_key(seal_key_path(options_)));
+  SHOAL_ASSIGN_OR_RETURN(RangeResult r, backend_->range(kSealedJoinTokens, false));
+  if (r.kvs.empty()) {
+    return not_found("etcd holds no join tokens (" + std::string(kSealedJoinTokens) +
+                     "): this swarm was made by an older shoald; leave it (`swarm leave --force`) and init again");
+  }
+  SHOAL_ASSIGN_OR_RETURN(std::string plain, ca::unseal(key, r.kvs[0].value, kTokensContext));
+  auto j = nlohmann::json::parse(plain, nullptr, false);
+  if (!j.is_object() || !j.value("Worker", nlohmann::json()).is_string() ||
+      !j.value("Manager", nlohmann::json()).is_string()) {
+    return internal_error("the sealed join tokens at " + std::string(kSealedJoinTokens) + " are not {Worker, Manager}");
+  }
+  return JoinTokens{j["Worker"].get<std::string>(), j["Manager"].get<std::string>()};
+}
+
+Status ManagerRole::set_join_tokens(const JoinTokens& tokens) {
+  if (!backend_) return unavailable("this manager's etcd member is not started");
+  SHOAL_ASSIGN_OR_RETURN(std::string key, ca::read_seal_key(seal_key_path(options_)));
+  nlohmann::json j = {{"Worker", tokens.worker}, {"Manager", tokens.manager}};
+  SHOAL_ASSIGN_OR_RETURN(std::string sealed, ca::seal(key, j.dump(), kTokensContext));
+  auto put = backend_->txn({}, {{TxnOp::Type::kPut, kSealedJoinTokens, sealed, 0}}, {});
+  if (!put.ok()) return put.status().with_context("storing the sealed join tokens");
+  return ok_status();
 }
 
 Backend& ManagerRole::backend() { return *backend_; }

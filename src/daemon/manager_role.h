@@ -39,6 +39,11 @@ struct ManagerOptions {
 // or served as an object. Replicated with the rest of etcd; a manager that
 // joins later gets the sealing key over its join session.
 constexpr char kSealedRootCAKey[] = "/shoal-sealed/root-ca-key";
+// The swarm's join tokens ({"Worker": ..., "Manager": ...}), sealed the same
+// way: `GET /swarm` shows them to the API's clients (root's, as in Docker),
+// `swarm join-token` prints them again, and they are never in the clear at
+// rest or in the store's cache.
+constexpr char kSealedJoinTokens[] = "/shoal-sealed/join-tokens";
 
 class ManagerRole : public node::ManagerStorage {
  public:
@@ -55,6 +60,12 @@ class ManagerRole : public node::ManagerStorage {
   // The root CA's private key (PEM), read from etcd and unsealed with this
   // manager's key. kPermissionDenied if the blob does not verify.
   Result<std::string> root_ca_key();
+
+  // node::ManagerStorage: the join tokens, sealed at kSealedJoinTokens.
+  // kNotFound if none were stored, kPermissionDenied if the blob does not
+  // verify under this manager's key.
+  Result<JoinTokens> join_tokens() override;
+  Status set_join_tokens(const JoinTokens& tokens) override;
 
  private:
   ManagerOptions options_;

@@ -6,24 +6,38 @@ namespace shoal::daemon {
 
 namespace {
 
-// True when a tcp:// listen address can only be reached from this host:
-// 127.0.0.0/8, ::1 or "localhost".
-bool loopback_tcp(const std::string& addr) {
+// A tcp:// listen address on loopback, in the form the HTTP server binds:
+// "localhost" becomes 127.0.0.1 (loopback only, never what a resolver might
+// answer), an IPv6 address keeps its brackets ("tcp://[::1]:2375"). Empty if
+// the host is not loopback; an error if the address is malformed.
+Result<std::string> loopback_tcp(const std::string& addr) {
   std::string hp = addr.substr(6);  // after "tcp://"
-  std::string host;
-  if (!hp.empty() && hp[0] == '[') {
+  std::string host, port;
+  bool v6 = !hp.empty() && hp[0] == '[';
+  if (v6) {
     auto close = hp.find(']');
-    if (close == std::string::npos) return false;
+    if (close == std::string::npos || close + 1 >= hp.size() || hp[close + 1] != ':') {
+      return invalid_argument("invalid listen address " + addr + ": write an IPv6 address as tcp://[::1]:PORT");
+    }
     host = hp.substr(1, close - 1);
+    port = hp.substr(close + 2);
   } else {
-    host = hp.substr(0, hp.rfind(':'));
+    auto colon = hp.rfind(':');
+    if (colon == std::string::npos) return invalid_argument("listen address " + addr + " needs a port: tcp://HOST:PORT");
+    host = hp.substr(0, colon);
+    port = hp.substr(colon + 1);
   }
-  if (host == "localhost") return true;
-  in_addr v4;
-  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
-  in6_addr v6;
-  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) return IN6_IS_ADDR_LOOPBACK(&v6);
-  return false;
+  bool port_ok = !port.empty() && port.size() <= 5 && port.find_first_not_of("0123456789") == std::string::npos &&
+                 std::stoi(port) <= 65535;
+  if (!port_ok) return invalid_argument("invalid port in listen address " + addr + ": a port is 0-65535");
+  if (host == "localhost") return "tcp://127.0.0.1:" + port;
+  in_addr a4;
+  if (!v6 && inet_pton(AF_INET, host.c_str(), &a4) == 1) {
+    return (ntohl(a4.s_addr) >> 24) == 127 ? addr : std::string();
+  }
+  in6_addr a6;
+  if (v6 && inet_pton(AF_INET6, host.c_str(), &a6) == 1) return IN6_IS_ADDR_LOOPBACK(&a6) ? addr : std::string();
+  return std::string();
 }
 
 }  // namespace
@@ -80,13 +94,17 @@ Result<DaemonOptions> parse_daemon_options(const std::vector<std::string>& args)
         return invalid_argument("invalid value \"" + v + "\" for flag " + a +
                                 ": use unix:///path/to.sock or tcp://host:port");
       }
-      if (v.rfind("tcp://", 0) == 0 && !loopback_tcp(v)) {
+      std::string bound = v;  // only 127.0.0.0/8, ::1 and localhost (as 127.0.0.1)
+      if (v.rfind("tcp://", 0) == 0) {
+        SHOAL_ASSIGN_OR_RETURN(bound, loopback_tcp(v));
+      }
+      if (bound.empty()) {
         return invalid_argument(
             "refusing to listen on " + v + ": the Docker API gives full control of this host (root), and a TCP "
             "listener off loopback needs TLS with client certificates, which shoald does not implement yet; "
             "listen on a unix socket or a loopback address (tcp://127.0.0.1:PORT) and reach it through SSH");
       }
-      o.hosts.push_back(v);
+      o.hosts.push_back(bound);
     } else if (a == "--tls" || a == "--tlsverify" || a == "--tlscacert" || a == "--tlscert" || a == "--tlskey") {
       return invalid_argument("flag " + a + " is not implemented yet: shoald does not serve the API over TLS; "
                               "use a unix socket or a loopback tcp:// address");

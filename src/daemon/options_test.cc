@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "http/server.h"
+
 namespace shoal::daemon {
 
 TEST(DaemonOptions, Defaults) {
@@ -43,6 +45,38 @@ TEST(DaemonOptions, TcpListenersOnlyOnLoopback) {
     EXPECT_EQ(o.status().code(), Code::kInvalidArgument);
     EXPECT_NE(o.status().message().find("TLS with client certificates"), std::string::npos) << o.status().message();
     EXPECT_NE(o.status().message().find(bad), std::string::npos);
+  }
+}
+
+// What passes the loopback check also listens: localhost is 127.0.0.1 (never
+// what a resolver might answer), [::1] is the IPv6 loopback.
+TEST(DaemonOptions, LoopbackTcpListenersListen) {
+  struct Case {
+    const char* flag;
+    const char* bound;
+  };
+  for (Case c : {Case{"tcp://localhost:0", "tcp://127.0.0.1:0"}, Case{"tcp://[::1]:0", "tcp://[::1]:0"},
+                 Case{"tcp://127.0.0.1:0", "tcp://127.0.0.1:0"}}) {
+    auto o = parse_daemon_options({"-H", c.flag});
+    ASSERT_TRUE(o.ok()) << c.flag << ": " << o.status().message();
+    ASSERT_EQ(o->hosts.size(), 1u);
+    EXPECT_EQ(o->hosts[0], c.bound);
+    http::Server server({o->hosts, 1, 1}, [](http::Exchange ex) {
+      http::Response r;
+      r.status = 200;
+      ex.respond(r);
+    });
+    Status st = server.start();
+    EXPECT_TRUE(st.ok()) << c.flag << ": " << st.message();
+    if (st.ok()) {
+      EXPECT_GT(server.bound_ports().at(0), 0);
+      server.stop();
+    }
+  }
+  for (const char* bad : {"tcp://localhost", "tcp://[::1]", "tcp://[::1]2375", "tcp://127.0.0.1:x", "tcp://127.0.0.1:99999"}) {
+    auto o = parse_daemon_options({"-H", bad});
+    ASSERT_FALSE(o.ok()) << bad;
+    EXPECT_EQ(o.status().message().find("TLS"), std::string::npos) << o.status().message();
   }
 }
 

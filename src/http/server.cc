@@ -557,7 +557,9 @@ Status Server::start() {
         std::string hp = addr.substr(6);
         auto colon = hp.rfind(':');
         if (colon == std::string::npos) return invalid_argument("listen address " + addr + " needs a port");
-        auto ep = net::ip::tcp::endpoint(net::ip::make_address(hp.substr(0, colon)),
+        std::string host = hp.substr(0, colon);
+        if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);  // [::1]
+        auto ep = net::ip::tcp::endpoint(net::ip::make_address(host),
                                          static_cast<unsigned short>(std::stoi(hp.substr(colon + 1))));
         auto acc = std::make_unique<net::ip::tcp::acceptor>(im.ioc);
         acc->open(ep.protocol());

@@ -265,7 +265,6 @@ json to_api(const Cluster& v) {
   j["DefaultAddrPool"] = v.default_addr_pool;
   j["SubnetSize"] = v.subnet_size;
   j["DataPathPort"] = v.data_path_port;
-  j["JoinTokens"] = {{"Worker", v.join_tokens.worker}, {"Manager", v.join_tokens.manager}};
   return j;
 }
 json to_stored(const Cluster& v) {
@@ -288,8 +287,6 @@ void from_stored(const json& j, Cluster& v) {
   v.default_addr_pool = get<std::vector<std::string>>(j, "DefaultAddrPool", {"10.0.0.0/8"});
   v.subnet_size = get<uint32_t>(j, "SubnetSize", 24);
   v.data_path_port = get<uint32_t>(j, "DataPathPort", 4789);
-  v.join_tokens.worker = get<std::string>(sub(j, "JoinTokens"), "Worker", "");
-  v.join_tokens.manager = get<std::string>(sub(j, "JoinTokens"), "Manager", "");
 }
 
 // ---- Node

@@ -44,6 +44,8 @@ struct Meta {
 };
 
 // ---- Cluster (Docker: "Swarm") ----
+// Not a field of Cluster: secrets are kept apart from objects (shoald seals
+// them at rest, see docs/security.md); the API adds them to `GET /swarm`.
 struct JoinTokens {
   std::string worker;
   std::string manager;
@@ -63,7 +65,6 @@ struct ClusterSpec {
 
 struct Cluster : Meta {
   ClusterSpec spec;
-  JoinTokens join_tokens;
   std::string root_ca_cert;  // PEM; TLSInfo.TrustRoot
   std::vector<std::string> default_addr_pool = {"10.0.0.0/8"};
   uint32_t subnet_size = 24;

@@ -43,7 +43,6 @@ Status create_swarm(Store& store, Clock& clock, const SwarmBootstrap& b) {
   c.id = b.cluster_id.empty() ? new_object_id() : b.cluster_id;
   c.created_at = c.updated_at = now;
   c.root_ca_cert = cr.root_ca.cert_pem;
-  c.join_tokens = {cr.worker_token, cr.manager_token};
   const api::InitRequest& req = b.request;
   if (!req.default_addr_pool.empty()) c.default_addr_pool = req.default_addr_pool;
   if (req.subnet_size) c.subnet_size = req.subnet_size;

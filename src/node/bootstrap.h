@@ -1,6 +1,7 @@
 // create_swarm: what `swarm init` writes, once for everyone (shoald, the
-// benchmarks, the API and integration tests): the Cluster object (root CA,
-// join tokens, the request's address pool settings) and this node as the
+// benchmarks, the API and integration tests): the Cluster object (root CA
+// certificate, the request's address pool settings; the join tokens go to
+// the ManagerStorage, apart from objects) and this node as the
 // swarm's first manager, in one batch.
 #pragma once
 

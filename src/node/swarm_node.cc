@@ -22,6 +22,18 @@ constexpr char kShuttingDown[] = "shoald is shutting down";
 
 }  // namespace
 
+Result<JoinTokens> ManagerStorage::join_tokens() {
+  std::lock_guard lk(tokens_mu_);
+  if (!tokens_) return not_found("this manager's storage holds no join tokens");
+  return *tokens_;
+}
+
+Status ManagerStorage::set_join_tokens(const JoinTokens& tokens) {
+  std::lock_guard lk(tokens_mu_);
+  tokens_ = tokens;
+  return ok_status();
+}
+
 // One membership's roles. Members are destroyed agent first, storage last.
 struct SwarmNode::Roles {
   std::unique_ptr<ManagerStorage> storage;  // managers only
@@ -73,6 +85,14 @@ Result<std::shared_ptr<SwarmNode::Roles>> SwarmNode::start_roles(const Membershi
     auto storage = parts_.open_storage(m, bootstrap ? &*bootstrap->credentials : nullptr);
     if (!storage.ok()) return storage.status();
     roles->storage = std::move(*storage);
+    if (bootstrap) {  // the join tokens are not part of the Cluster object
+      const SwarmCredentials& cr = *bootstrap->credentials;
+      Status st = roles->storage->set_join_tokens({cr.worker_token, cr.manager_token});
+      if (!st.ok()) {
+        roles->stop(/*erase=*/true);
+        return st.with_context("storing the join tokens");
+      }
+    }
     ManagerConfig mc = parts_.manager;
     mc.node_id = m.node_id;
     roles->manager = std::make_unique<Manager>(roles->storage->backend(), *parts_.clock, mc);
@@ -231,6 +251,26 @@ api::LocalInfo SwarmNode::local_info() const {
   std::lock_guard lk(mu_);
   if (membership_) info.addr = membership_->advertise_addr.substr(0, membership_->advertise_addr.rfind(':'));
   return info;
+}
+
+Result<JoinTokens> SwarmNode::join_tokens() {
+  std::shared_ptr<Roles> roles;
+  {
+    std::lock_guard lk(mu_);
+    roles = roles_;  // held: leave cannot free the storage meanwhile
+  }
+  if (!roles || !roles->storage) return unavailable(api::kNotSwarmManager);
+  return roles->storage->join_tokens();
+}
+
+Status SwarmNode::set_join_tokens(const JoinTokens& tokens) {
+  std::shared_ptr<Roles> roles;
+  {
+    std::lock_guard lk(mu_);
+    roles = roles_;
+  }
+  if (!roles || !roles->storage) return unavailable(api::kNotSwarmManager);
+  return roles->storage->set_join_tokens(tokens);
 }
 
 void SwarmNode::serve_session(http::Exchange ex) {

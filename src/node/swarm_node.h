@@ -53,6 +53,16 @@ class ManagerStorage {
   virtual void stop() = 0;
   // Stops it and erases its data (the node left the swarm).
   virtual void destroy() = 0;
+  // The swarm's join tokens, kept apart from the objects the store lists.
+  // shoald's etcd storage seals them at rest (src/daemon/manager_role.h);
+  // this default keeps them in memory, for the in-memory storages of tests.
+  // Thread-safe.
+  virtual Result<JoinTokens> join_tokens();
+  virtual Status set_join_tokens(const JoinTokens& tokens);
+
+ private:
+  std::mutex tokens_mu_;
+  std::optional<JoinTokens> tokens_;
 };
 
 struct NodeParts {
@@ -99,6 +109,8 @@ class SwarmNode : public api::SwarmControl {
   std::string node_id() const override;
   std::shared_ptr<Store> store() override;
   api::LocalInfo local_info() const override;
+  Result<JoinTokens> join_tokens() override;
+  Status set_join_tokens(const JoinTokens& tokens) override;
 
   // Serves the agent session protocol (paths under session::kPrefix) with
   // this node's dispatcher; 503 when the node is not a manager.

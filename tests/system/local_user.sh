@@ -83,10 +83,33 @@ check "etcd holds no private key in the clear" eval '[[ "$dump" != *"PRIVATE KEY
 expect_contains "the cluster object is in etcd" "/shoal/clusters/" "$dump"
 expect_contains "the CA key is stored sealed, apart from the objects" "/shoal-sealed/root-ca-key SHOALSEAL1" "$dump"
 
-# A restarted shoald finds its certificates and keeps serving.
-restart_shoald_hard
+# The join tokens: served by GET /swarm (as Docker does to managers) and
+# printed by `swarm join-token`, but sealed at rest and in no object.
+wtoken=$(sh_cli swarm join-token -q worker)
+mtoken=$(sh_cli swarm join-token -q manager)
+check "swarm join-token prints a worker token" eval '[[ "$wtoken" == SWMTKN-1-* ]]'
+check "the manager token differs from the worker token" eval '[[ "$mtoken" == SWMTKN-1-* && "$mtoken" != "$wtoken" ]]'
+expect_contains "GET /swarm serves the worker token" "$wtoken" "$swarm"
+wsecret=${wtoken##*-}
+msecret=${mtoken##*-}
+check "etcd holds neither token's secret in the clear" eval '[[ "$dump" != *"$wsecret"* && "$dump" != *"$msecret"* ]]'
+expect_contains "the join tokens are stored sealed, apart from the objects" "/shoal-sealed/join-tokens SHOALSEAL1" "$dump"
+
+# A restarted shoald finds its certificates and keeps serving. (Its etcd
+# child gets SIGTERM when shoald dies and needs a moment to free its ports:
+# wait for it, as a supervisor restarting shoald would.)
+etcd_pid=$(pgrep -P "$SHOALD_PID" -x etcd || true)
+check "shoald runs its etcd member as a child (control)" test -n "$etcd_pid"
+kill -9 "$SHOALD_PID"
+wait "$SHOALD_PID" 2>/dev/null || true
+check "the old etcd member exits" wait_for "etcd exit" 30 eval "! kill -0 $etcd_pid 2>/dev/null"
+start_shoald
 check "after a restart the node is Ready again" wait_for "node ls" 30 eval 'sh_cli node ls | grep -q Ready'
 check "after a restart the task still runs" wait_for "1 running" 30 tasks_running_eq secretive 1
+expect_eq "after a restart swarm join-token prints the same token" "$wtoken" "$(sh_cli swarm join-token -q worker)"
+rotated=$(sh_cli swarm join-token --rotate -q worker)
+check "rotating the worker token changes it" eval '[[ "$rotated" == SWMTKN-1-* && "$rotated" != "$wtoken" ]]'
+expect_eq "rotating the worker token keeps the manager token" "$mtoken" "$(sh_cli swarm join-token -q manager)"
 
 # A TCP API listener off loopback is refused at start.
 out=$("$SHOALD" --host "tcp://0.0.0.0:$(free_port)" --data-root "$T_DIR/other" 2>&1 || true)

@@ -189,6 +189,21 @@ TEST_F(ApiTest, SwarmInspectHidesCaKeyAndShowsTokens) {
   EXPECT_EQ(r.body.find("Shoal"), std::string::npos);
 }
 
+TEST_F(ApiTest, JoinTokensAreNotStoredWithTheObjects) {
+  init();
+  ASSERT_EQ(call("GET", "/v1.41/swarm").status, 200);
+  auto all = control.backend().range("/", true);
+  ASSERT_TRUE(all.ok());
+  ASSERT_FALSE(all->kvs.empty());
+  for (const auto& kv : all->kvs) {
+    EXPECT_EQ(kv.value.find("workersecret"), std::string::npos) << kv.key;
+    EXPECT_EQ(kv.value.find("managersecret"), std::string::npos) << kv.key;
+    EXPECT_EQ(kv.value.find("SECRET-KEY"), std::string::npos) << kv.key;
+  }
+  ASSERT_TRUE(control.store()->cluster());
+  EXPECT_EQ(to_api(*control.store()->cluster()).dump().find("SWMTKN"), std::string::npos);
+}
+
 TEST_F(ApiTest, SwarmUpdateRotatesTokensAndChecksVersion) {
   init();
   auto j = body(call("GET", "/v1.41/swarm"));
@@ -200,9 +215,11 @@ TEST_F(ApiTest, SwarmUpdateRotatesTokensAndChecksVersion) {
   ASSERT_EQ(r.status, 200) << r.body;
   auto c = *control.store()->cluster();
   EXPECT_EQ(c.spec.task_history_retention_limit, 2);
-  EXPECT_NE(c.join_tokens.worker, "SWMTKN-1-digest-workersecret");
-  EXPECT_EQ(c.join_tokens.worker.rfind("SWMTKN-1-digest-", 0), 0u);
-  EXPECT_EQ(c.join_tokens.manager, "SWMTKN-1-digest-managersecret");
+  auto t = body(call("GET", "/v1.41/swarm"))["JoinTokens"];
+  EXPECT_NE(t["Worker"], "SWMTKN-1-digest-workersecret");
+  EXPECT_EQ(t["Worker"].get<std::string>().rfind("SWMTKN-1-digest-", 0), 0u);
+  EXPECT_EQ(t["Manager"], "SWMTKN-1-digest-managersecret");
+  EXPECT_EQ(control.join_tokens()->worker, t["Worker"]);
   r = call("POST", "/v1.41/swarm/update?version=" + v, spec.dump());
   EXPECT_EQ(r.status, 409);
   EXPECT_NE(message(r).find("out of sequence"), std::string::npos);

@@ -41,6 +41,7 @@ class FakeControl : public SwarmControl {
     st = node::create_swarm(*store, clock_, b);
     if (!st.ok()) return st;
     store_ = std::move(store);
+    tokens_ = {b.credentials->worker_token, b.credentials->manager_token};
     return node_id_;
   }
   Status leave(bool force) override {
@@ -69,6 +70,18 @@ class FakeControl : public SwarmControl {
     return i;
   }
 
+  Result<JoinTokens> join_tokens() override {
+    if (!store_) return unavailable(kNotInSwarm);
+    return tokens_;
+  }
+  Status set_join_tokens(const JoinTokens& t) override {
+    if (!store_) return unavailable(kNotInSwarm);
+    tokens_ = t;
+    return ok_status();
+  }
+  // The backend under the store (tests look at what is stored).
+  MemoryBackend& backend() { return backend_; }
+
   InitRequest last_init;
 
  private:
@@ -76,6 +89,7 @@ class FakeControl : public SwarmControl {
   std::string node_id_ = "node1aaaaaaaaaaaaaaaaaaaa";
   MemoryBackend backend_;
   std::shared_ptr<Store> store_;
+  JoinTokens tokens_;
 };
 
 class FakeContainers : public LocalContainers {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "model/objects.h"
 
 namespace shoal {
 class Store;
@@ -51,6 +52,12 @@ class SwarmControl {
   // (its writes then fail with kUnavailable).
   virtual std::shared_ptr<Store> store() = 0;
   virtual LocalInfo local_info() const = 0;
+  // The swarm's join tokens. They are not part of the Cluster object (the
+  // store never holds or caches them as API JSON): the node's manager
+  // storage keeps them apart, sealed at rest in shoald. kUnavailable when
+  // the node is not a manager of a swarm.
+  virtual Result<JoinTokens> join_tokens() = 0;
+  virtual Status set_join_tokens(const JoinTokens& tokens) = 0;
 };
 
 }  // namespace shoal::api

@@ -30,7 +30,11 @@ http::Response Api::swarm_inspect() {
   if (!store.ok()) return error_response(store.status());
   auto c = (*store)->cluster();
   if (!c) return error_response(unavailable("the swarm's cluster object is not there yet; try again in a moment"));
-  return json_response(200, to_api(*c));
+  auto tokens = control_.join_tokens();  // kept apart from the object, sealed at rest
+  if (!tokens.ok()) return error_response(tokens.status().with_context("reading the swarm's join tokens"));
+  json j = to_api(*c);
+  j["JoinTokens"] = {{"Worker", tokens->worker}, {"Manager", tokens->manager}};
+  return json_response(200, j);
 }
 
 http::Response Api::swarm_init(const http::Request& req) {
@@ -128,8 +132,8 @@ http::Response Api::swarm_update(const http::Request& req) {
   if (next.spec.name != cur->spec.name) {
     return error_response(invalid_argument("renaming the swarm is not supported: its name stays \"" + cur->spec.name + "\""));
   }
-  if (truthy(req.query_param("rotateWorkerToken").value_or(""))) next.join_tokens.worker = rotate_token(cur->join_tokens.worker);
-  if (truthy(req.query_param("rotateManagerToken").value_or(""))) next.join_tokens.manager = rotate_token(cur->join_tokens.manager);
+  bool rotate_worker = truthy(req.query_param("rotateWorkerToken").value_or(""));
+  bool rotate_manager = truthy(req.query_param("rotateManagerToken").value_or(""));
   next.updated_at = clock_.now();
   Batch b;
   b.put_if_version(next);
@@ -138,6 +142,16 @@ http::Response Api::swarm_update(const http::Request& req) {
     return error_response(conflict("update out of sequence: the swarm was changed concurrently; inspect it again and retry"));
   }
   if (!cst.ok()) return error_response(cst);
+  // The tokens live apart from the Cluster object: rotated once the update
+  // (which bumps the swarm's version, as in Docker) is in.
+  if (rotate_worker || rotate_manager) {
+    auto tokens = control_.join_tokens();
+    if (!tokens.ok()) return error_response(tokens.status().with_context("reading the join tokens to rotate them"));
+    if (rotate_worker) tokens->worker = rotate_token(tokens->worker);
+    if (rotate_manager) tokens->manager = rotate_token(tokens->manager);
+    Status ts = control_.set_join_tokens(*tokens);
+    if (!ts.ok()) return error_response(ts.with_context("storing the rotated join tokens"));
+  }
   return empty_response(200);
 }
 

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "common/files.h"
+#include "manager/ca/key_files.h"
 
 namespace shoal::ca {
 
@@ -17,18 +18,10 @@ namespace {
 
 constexpr auto kValidity = std::chrono::hours(24 * 365 * 2);
 
-Result<std::string> read_small_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return not_found(path + " is missing");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 using Cert = std::unique_ptr<X509, decltype(&X509_free)>;
 
 Result<Cert> load_cert(const std::string& path) {
-  SHOAL_ASSIGN_OR_RETURN(std::string pem, read_small_file(path));
+  SHOAL_ASSIGN_OR_RETURN(std::string pem, read_private_file(path, /*secret=*/false));
   BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
   Cert cert(PEM_read_bio_X509(bio, nullptr, nullptr, nullptr), X509_free);
   BIO_free(bio);
@@ -65,10 +58,7 @@ Status write_etcd_certs(const RootCA& ca, const std::string& dir, const std::str
   SHOAL_ASSIGN_OR_RETURN(IssuedCert m, issue_certificate(ca, member));
   SHOAL_ASSIGN_OR_RETURN(IssuedCert c, issue_certificate(ca, client));
 
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return internal_error("creating " + dir + ": " + ec.message());
-  if (chmod(dir.c_str(), 0700) != 0) return errno_status("chmod 0700 " + dir, errno);
+  SHOAL_RETURN_IF_ERROR(ensure_private_dir(dir));  // not through a symlink
   EtcdCertFiles f = etcd_cert_files(dir);
   // Keys first: a certificate on disk always has its key beside it.
   SHOAL_RETURN_IF_ERROR(write_file_atomic(f.member_key, m.key_pem, 0600));
@@ -83,11 +73,9 @@ Status check_etcd_certs(const EtcdCertFiles& f) {
       ": this manager cannot reach its etcd member without it. If the swarm was created by a shoald "
       "without TLS for etcd, leave it (shoal swarm leave --force) and init it again";
   for (const std::string* key : {&f.member_key, &f.client_key}) {
-    struct stat st;
-    if (stat(key->c_str(), &st) != 0) return failed_precondition(*key + " is missing" + fix);
-    if ((st.st_mode & 077) != 0) {
-      return failed_precondition(*key + " is readable by other users: chmod 0600 it (and consider the key leaked)");
-    }
+    auto k = read_private_file(*key, /*secret=*/true);  // no symlink, ours, 0600
+    if (k.status().code() == Code::kNotFound) return failed_precondition(*key + " is missing" + fix);
+    if (!k.ok()) return failed_precondition(k.status().message());
   }
   auto ca = load_cert(f.ca_cert);
   if (!ca.ok()) return failed_precondition(ca.status().message() + fix);

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "common/files.h"
+#include "manager/ca/key_files.h"
 
 namespace shoal::ca {
 
@@ -101,32 +102,21 @@ Result<std::string> unseal(const std::string& key, const std::string& sealed, co
 }
 
 Result<std::string> read_seal_key(const std::string& path) {
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) return not_found("the manager's sealing key " + path + " does not exist");
-    return errno_status("reading " + path, errno);
+  // No symlink, ours, 0600 (ca/key_files.h).
+  auto key = read_private_file(path, /*secret=*/true, 4096);
+  if (key.status().code() == Code::kNotFound) {
+    return not_found("the manager's sealing key " + path + " does not exist");
   }
-  if ((st.st_mode & 077) != 0) {
-    return internal_error("the manager's sealing key " + path + " is readable by other users (mode " +
-                          std::to_string(st.st_mode & 0777) + " decimal): chmod 0600 it");
-  }
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string key = ss.str();
-  if (!in || key.size() != kSealKeyBytes) {
+  if (!key.ok()) return internal_error("the manager's sealing key: " + key.status().message());
+  if (key->size() != kSealKeyBytes) {
     return internal_error("the manager's sealing key " + path + " is damaged (it must hold " +
                           std::to_string(kSealKeyBytes) + " bytes)");
   }
-  return key;
+  return *key;
 }
 
 Result<std::string> create_seal_key(const std::string& path) {
-  std::error_code ec;
-  auto dir = std::filesystem::path(path).parent_path();
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return internal_error("creating " + dir.string() + ": " + ec.message());
-  if (chmod(dir.c_str(), 0700) != 0) return errno_status("chmod 0700 " + dir.string(), errno);
+  SHOAL_RETURN_IF_ERROR(ensure_private_dir(std::filesystem::path(path).parent_path().string()));
   std::string key = new_seal_key();
   SHOAL_RETURN_IF_ERROR(write_file_atomic(path, key, 0600));
   return key;
