@@ -252,9 +252,13 @@ Result<std::string> ImageStore::ensure_layer(const LayerFile& layer) {
   if (mkdir(tmp.c_str(), 0755) != 0) return errno_status("creating " + tmp, errno);
   UnpackOptions opts;
   opts.max_bytes = limits_.max_unpacked_bytes;
+  opts.max_entries = limits_.max_entries;
   opts.label = layer.label;
   UnpackStats stats;
   SHOAL_RETURN_IF_ERROR(unpack_archive(layer.path, tmp, opts, &stats));
+  // Every file's data on disk before the rename publishes the layer: a crash
+  // cannot leave a published layer with empty or short files.
+  SHOAL_RETURN_IF_ERROR(layer_sync_(tmp).with_context(layer.label));
   SHOAL_RETURN_IF_ERROR(write_file_atomic(dir + ".size", std::to_string(stats.bytes), 0600));
   // Durable: the directory's entry is synced, so a crash after "loaded" does
   // not leave a .size file without its layer (ScratchDir removes tmp on error).
@@ -378,6 +382,7 @@ Result<std::vector<std::string>> ImageStore::load(const std::string& archive_pat
   UnpackOptions plain;
   plain.overlay_whiteouts = false;
   plain.max_bytes = limits_.max_unpacked_bytes;
+  plain.max_entries = limits_.max_entries;
   plain.label = "the archive";
   SHOAL_RETURN_IF_ERROR(unpack_archive(archive_path, dir.path, plain).with_context("loading the archive"));
   Result<std::vector<std::string>> loaded = std::vector<std::string>{};

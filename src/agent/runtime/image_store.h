@@ -23,6 +23,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <istream>
 #include <map>
 #include <mutex>
@@ -65,6 +66,8 @@ struct ResolvedImage {
 struct ImageLimits {
   // Per archive: a layer, or a whole `docker save` / OCI archive, unpacked.
   int64_t max_unpacked_bytes = kDefaultMaxUnpackedBytes;
+  // Per archive, its entries (files, directories, links, ...).
+  int64_t max_entries = kDefaultMaxEntries;
   // An image config, manifest, index or manifest.json.
   size_t max_json_bytes = size_t{4} << 20;
   // Layers per image (overlayfs stacks ~500 lower dirs; Docker allows 125).
@@ -101,6 +104,9 @@ class ImageStore {
   // open()) for uploads on their way to import_rootfs or load.
   std::string scratch_dir() const { return root_ + "/tmp"; }
   const ImageLimits& limits() const { return limits_; }
+  // Tests only: replaces what makes an unpacked layer durable before it is
+  // renamed into place (sync_tree). Call before any load or import.
+  void set_layer_sync_for_test(std::function<Status(const std::string& dir)> sync) { layer_sync_ = std::move(sync); }
 
   // Every image, newest first.
   Result<std::vector<ImageInfo>> list();
@@ -149,6 +155,7 @@ class ImageStore {
 
   const std::string root_;  // <root>/images
   const ImageLimits limits_;
+  std::function<Status(const std::string& dir)> layer_sync_ = sync_tree;
   std::mutex write_mu_;     // serializes import/load/remove
   mutable std::mutex mu_;   // guards the maps below
   std::map<std::string, Image> images_;       // id -> image

@@ -462,6 +462,53 @@ TEST_F(HostileImageTest, DecompressedSizeAndLayerCountAreCapped) {
   expect_refused(store_->load(save({{{"a", "1"}}, {{"b", "1"}}, {{"c", "1"}}})), "more than the limit of 2");
 }
 
+TEST_F(HostileImageTest, EntriesPerArchiveAreCapped) {
+  ImageLimits small;
+  small.max_entries = 100;
+  store_ = std::make_unique<ImageStore>(root_, small);
+  ASSERT_TRUE(store_->open().ok());
+  std::vector<TarEntry> many;  // empty files: no byte budget would stop them
+  for (int i = 0; i < 101; ++i) many.push_back({"e" + std::to_string(i), ""});
+  std::vector<TarEntry> fits(many.begin(), many.begin() + 50);
+  ASSERT_TRUE(store_->load(save({fits})).ok());
+  ASSERT_TRUE(store_->remove("evil:1").ok());
+  std::string diff = (write_tar_file(in("many.tar"), many), *sha256_uncompressed(in("many.tar")));
+  fs::remove_all(root_ + "/images/layers");
+  fs::create_directories(root_ + "/images/layers");
+  expect_refused(store_->load(save({many})),
+                 "layer sha256:" + diff + " has more than 100 entries, the limit for one archive");
+  // The outer archive too.
+  std::vector<TarEntry> extra(many.begin(), many.begin() + 99);
+  expect_refused(store_->load(save({{{"a", "1"}}}, extra)), "the archive has more than 100 entries");
+}
+
+TEST_F(HostileImageTest, ALayerIsSyncedBeforeItIsPublished) {
+  std::vector<std::string> synced;
+  std::string layers = root_ + "/images/layers";
+  store_->set_layer_sync_for_test([&](const std::string& dir) {
+    synced.push_back(dir);
+    // Unpacked, not yet renamed into place: only the scratch dir exists.
+    size_t published = 0;
+    for (const auto& e : fs::directory_iterator(layers)) published += e.path().string().find(".tmp-") == std::string::npos;
+    EXPECT_EQ(published, 0u);
+    EXPECT_TRUE(fs::exists(dir + "/a"));
+    return sync_tree(dir);
+  });
+  ASSERT_TRUE(store_->load(save({{{"a", "1"}}})).ok());
+  ASSERT_EQ(synced.size(), 1u);
+  EXPECT_NE(synced[0].find(layers + "/"), std::string::npos);
+  EXPECT_NE(synced[0].find(".tmp-"), std::string::npos);
+  // A failing sync publishes nothing.
+  ASSERT_TRUE(store_->remove("evil:1").ok());
+  fs::remove_all(layers);
+  fs::create_directories(layers);
+  store_->set_layer_sync_for_test([](const std::string&) { return internal_error("disk failing"); });
+  auto r = store_->load(save({{{"b", "2"}}}));
+  EXPECT_NE(r.status().message().find("disk failing"), std::string::npos) << r.status().message();
+  EXPECT_TRUE(fs::is_empty(layers));
+  EXPECT_FALSE(sync_tree(root_ + "/nonexistent").ok());
+}
+
 TEST_F(HostileImageTest, TheStoreIsPrivate) {
   struct stat st {};
   ASSERT_EQ(stat((root_ + "/images").c_str(), &st), 0);

@@ -178,7 +178,10 @@ Status Unpacker::run(ReadArchive& in, const std::string& dest) {
   struct archive_entry* e;
   int r;
   while ((r = archive_read_next_header(in.a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
-    ++stats_.entries;
+    if (++stats_.entries > opt_.max_entries) {
+      return invalid_argument(label_ + " has more than " + std::to_string(opt_.max_entries) +
+                              " entries, the limit for one archive");
+    }
     SHOAL_RETURN_IF_ERROR(entry(in, e));
   }
   if (r != ARCHIVE_EOF) return invalid_argument(label_ + " is not a valid tar archive: " + archive_error(in.a));
@@ -435,6 +438,13 @@ Status unpack_archive(const std::string& archive_path, const std::string& dest, 
   Unpacker u(options, options.label.empty() ? archive_path : options.label);
   SHOAL_RETURN_IF_ERROR(u.run(in, dest));
   if (stats) *stats = u.stats();
+  return ok_status();
+}
+
+Status sync_tree(const std::string& dir) {
+  UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) return errno_status("opening " + dir + " to sync it", errno);
+  if (syncfs(fd.get()) != 0) return errno_status("syncing the files below " + dir + " (disk full or failing?)", errno);
   return ok_status();
 }
 

@@ -34,7 +34,9 @@
 //  - extended attributes: user.*, security.capability and the POSIX ACL
 //    ones are kept; any other (trusted.* would steer overlayfs) is refused;
 //  - the sum of the entries' sizes (plus 512 bytes per entry, the tar
-//    header) may not exceed UnpackOptions::max_bytes.
+//    header) may not exceed UnpackOptions::max_bytes, and the number of
+//    entries UnpackOptions::max_entries (millions of empty entries cost
+//    inodes and time, not bytes).
 #pragma once
 
 #include <cstdint>
@@ -47,6 +49,9 @@ namespace shoal::runtime {
 
 // The default cap on what one archive may unpack to (16 GiB).
 inline constexpr int64_t kDefaultMaxUnpackedBytes = int64_t{16} << 30;
+// The default cap on the entries of one archive (2^20: large images have a
+// few hundred thousand files in their biggest layer).
+inline constexpr int64_t kDefaultMaxEntries = int64_t{1} << 20;
 
 struct UnpackOptions {
   // Layer semantics: OCI whiteouts become overlayfs ones (see above).
@@ -54,6 +59,7 @@ struct UnpackOptions {
   bool overlay_whiteouts = true;
   // See above; exceeding it fails the unpack and says the limit.
   int64_t max_bytes = kDefaultMaxUnpackedBytes;
+  int64_t max_entries = kDefaultMaxEntries;  // see above
   // What the archive is, for messages: "layer sha256:...". Default: its path.
   std::string label;
 };
@@ -69,6 +75,11 @@ struct UnpackStats {
 // archive: the caller unpacks into a scratch directory and removes it.
 Status unpack_archive(const std::string& archive_path, const std::string& dest,
                       const UnpackOptions& options = {}, UnpackStats* stats = nullptr);
+
+// Makes everything written below `dir` durable before it is published by a
+// rename: syncfs(2) of the filesystem holding it (one call for all the files
+// and directories of a layer, instead of an fsync each).
+Status sync_tree(const std::string& dir);
 
 // Hex sha256 of the regular file's bytes (a blob digest). Not a regular file
 // (a symlink, a FIFO, a device) is kInvalidArgument.
