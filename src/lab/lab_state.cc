@@ -64,6 +64,7 @@ std::string to_json(const LabState& s) {
                      {"netns", n.netns},
                      {"veth", n.veth},
                      {"dir", n.dir},
+                     {"socket", n.socket()},  // for readers; derived from dir when read
                      {"pid", n.pid},
                      {"pid_start", n.pid_start},
                      {"paused", n.paused},

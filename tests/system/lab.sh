@@ -136,6 +136,11 @@ after_down() {
   check "down: host routes as before" diff "$T_DIR/route.before" <(ip route show table all)
   check "down: host links as before" diff "$T_DIR/link.before" <(ip link)
   check "down: no process of the lab left" bash -c "for p in $pids $ctr_pids; do if [[ -e /proc/\$p ]] && ! grep -q '^State:.*Z' /proc/\$p/status; then exit 1; fi; done"
+  check "down: no shoald of the lab runs" python3 -c 'import glob,sys
+for f in glob.glob("/proc/[0-9]*/cmdline"):
+    try: a=open(f,"rb").read().split(b"\0")
+    except OSError: continue
+    if a and a[0].endswith(b"shoald") and any(x.startswith(sys.argv[1].encode()) for x in a): sys.exit(1)' "$LAB/"
   check "down: no mount under the lab dir" bash -c "! grep -q ' $LAB' /proc/self/mountinfo"
   check "down: no file left (the lab dir is gone)" test ! -e "$LAB"
 }
@@ -148,5 +153,15 @@ lab up --managers 1 --workers 2 >/dev/null
 ID=$(lab_id)
 pids=$( (for n in m1 w1 w2; do node_field $n pid; done; etcd_of m1) | xargs); ctr_pids=""
 for p in $pids; do kill -9 "$p"; done
+lab down
+after_down
+
+log "down after lab up itself was killed mid-way"
+"$SHOAL" lab up --dir "$LAB" --managers 2 --workers 1 >/dev/null 2>&1 &
+up_pid=$!
+wait_for "m2's shoald started" 10 test -e "$LAB/m2/shoald.log"
+kill -9 "$up_pid"; wait "$up_pid" 2>/dev/null || true
+ID=$(lab_id)
+pids=$( (for n in m1 m2 w1; do node_field $n pid; done) | xargs)
 lab down
 after_down
