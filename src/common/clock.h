@@ -3,7 +3,10 @@
 //
 // Thread-safe. Timers registered with after() fire on the clock's thread
 // (RealClock) or inside FakeClock::advance() (tests), never while a Clock
-// lock is held, so callbacks may call back into the clock.
+// lock is held, so callbacks may call back into the clock. RealClock runs
+// every timer of the process on its one thread: a callback must only post
+// work (set a flag, wake the owner's thread), never do it (no store
+// commits, no I/O, no waits), or it delays every other timer.
 //
 // cancel(id) is final: when it returns, the timer's callback has not started
 // and never will, or it has finished. If the callback is running on another

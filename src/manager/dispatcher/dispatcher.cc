@@ -66,7 +66,7 @@ void Dispatcher::start() {
   notifier_ = std::thread([this] { notifier_loop(); });
   status_writer_ = std::thread([this] { status_loop(); });
   std::lock_guard lk(mu_);
-  liveness_timer_ = clock_.after(options_.heartbeat_period, [this] { check_liveness(); });
+  liveness_timer_ = clock_.after(options_.heartbeat_period, [this] { post_liveness_check(); });
 }
 
 void Dispatcher::stop() {
@@ -79,8 +79,8 @@ void Dispatcher::stop() {
   }
   if (subscription_) store_.unsubscribe(subscription_);
   subscription_ = 0;
-  // Outside mu_ (check_liveness takes it); waits for a running check, which
-  // sees stopping_ and schedules no other.
+  // The timer's callback only posts; check_liveness runs on status_writer_
+  // (joined below) and, seeing stopping_, schedules no other timer.
   clock_.cancel(liveness);
   notify_cv_.notify_all();
   {
@@ -352,11 +352,18 @@ void Dispatcher::status_loop() {
   for (;;) {
     status_cv_.wait(lk, [&] {
       std::lock_guard g(mu_);
-      return stopping_ || !status_queue_.empty();
+      return stopping_ || !status_queue_.empty() || liveness_due_;
     });
     {
       std::lock_guard g(mu_);
       if (stopping_) break;
+    }
+    if (liveness_due_) {
+      liveness_due_ = false;
+      lk.unlock();
+      check_liveness();
+      lk.lock();
+      if (status_queue_.empty()) continue;
     }
     // Let reports from other sessions gather, then write them together.
     lk.unlock();
@@ -397,6 +404,15 @@ void Dispatcher::status_loop() {
   status_queue_.clear();
 }
 
+void Dispatcher::post_liveness_check() {
+  {
+    std::lock_guard lk(status_mu_);
+    liveness_due_ = true;
+  }
+  status_cv_.notify_all();
+}
+
+// On the status writer's thread (status_loop).
 void Dispatcher::check_liveness() {
   auto now = clock_.now();
   auto limit = options_.heartbeat_period * options_.missed_heartbeats;
@@ -429,7 +445,7 @@ void Dispatcher::check_liveness() {
     if (!st.ok()) LOG_WARN("dispatcher", "marking nodes down: " << st.message());
   }
   std::lock_guard lk(mu_);
-  if (!stopping_) liveness_timer_ = clock_.after(options_.heartbeat_period, [this] { check_liveness(); });
+  if (!stopping_) liveness_timer_ = clock_.after(options_.heartbeat_period, [this] { post_liveness_check(); });
 }
 
 }  // namespace shoal::dispatcher

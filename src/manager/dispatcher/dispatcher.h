@@ -11,6 +11,12 @@
 //   (AssignmentLog);
 // - status: reports from all sessions are coalesced into few store batches;
 //   a task's observed state only moves forward.
+// Liveness is checked on the status writer's thread: the heartbeat timer
+// only posts the check there.
+// Long polls: the HTTP layer does not tell a handler that its client hung up
+// (a Responder has no close notification), so a disconnected agent's parked
+// poll keeps its place until long_poll_timeout and is then answered into the
+// closed connection; it holds no session or store state meanwhile.
 // Thread-safe. serve() never blocks on a long poll. Every call is answered:
 // after stop() (and for polls parked when it came) with a 503.
 // The dispatcher subscribes to the store before it seeds its view of the
@@ -76,6 +82,9 @@ class Dispatcher {
   void on_store_event(const StoreEvent& e);
   void notifier_loop();
   void status_loop();
+  // The liveness timer's callback: only posts the check to status_loop (a
+  // timer callback must not block the clock's one thread on a store write).
+  void post_liveness_check();
   void check_liveness();
   // The answer for an agent of `node_id` holding generation `since`.
   http::Response assignment_response(const std::string& node_id, uint64_t since);
@@ -97,6 +106,7 @@ class Dispatcher {
   std::mutex status_mu_;
   std::condition_variable status_cv_;
   std::deque<PendingStatus> status_queue_;
+  bool liveness_due_ = false;  // guarded by status_mu_: the timer fired, status_loop checks
 
   bool stopping_ = false;
   uint64_t subscription_ = 0;

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <future>
+#include <mutex>
 #include <set>
 
 #include "store/fault_backend.h"
@@ -82,6 +84,64 @@ TEST_F(DispatcherTest, MissedHeartbeatsMarkTheNodeDown) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   EXPECT_EQ(store.node("n1")->state, NodeState::kDown);
   EXPECT_EQ(call("POST", "heartbeat", json{{"SessionID", sid}}.dump()).get().status, 404);
+}
+
+// Holds every write transaction while closed (a slow or stuck etcd).
+class GateBackend : public MemoryBackend {
+ public:
+  Result<TxnResult> txn(const std::vector<Compare>& compares, const std::vector<TxnOp>& success,
+                        const std::vector<TxnOp>& failure) override {
+    if (!success.empty()) {
+      std::unique_lock lk(mu_);
+      cv_.wait(lk, [&] { return open_; });
+    }
+    return MemoryBackend::txn(compares, success, failure);
+  }
+  void set_open(bool open) {
+    {
+      std::lock_guard lk(mu_);
+      open_ = open;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = true;
+};
+
+TEST(DispatcherLiveness, TheTimerOnlyPostsTheCheckItsStoreWriteRunsElsewhere) {
+  GateBackend backend;
+  Store store{backend};
+  ASSERT_TRUE(store.start().ok());
+  FakeClock clock;
+  Dispatcher d(store, clock);
+  d.start();
+  auto p = std::make_shared<std::promise<http::Response>>();
+  http::Exchange ex;
+  ex.request.method = "POST";
+  ex.request.path = std::string(session::kPrefix) + "session";
+  ex.request.body = json{{"NodeID", "n1"}}.dump();
+  ex.respond = [p](http::Response r) { p->set_value(std::move(r)); };
+  d.serve(std::move(ex));
+  ASSERT_EQ(p->get_future().get().status, 200);
+  backend.set_open(false);  // the store stalls
+  // The clock's timers (here: advance) must not wait for the node-down write.
+  auto advanced = std::async(std::launch::async, [&] { clock.advance(std::chrono::seconds(20)); });
+  bool returned = advanced.wait_for(std::chrono::seconds(2)) == std::future_status::ready;
+  backend.set_open(true);
+  advanced.wait();
+  EXPECT_TRUE(returned) << "a liveness timer callback blocked on a store write";
+  // The check runs on the dispatcher's thread, at whatever fake time it
+  // reads there: keep time moving until it marked the node down.
+  for (int i = 0; i < 400 && store.node("n1")->state != NodeState::kDown; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    clock.advance(std::chrono::seconds(5));
+  }
+  EXPECT_EQ(store.node("n1")->state, NodeState::kDown);
+  d.stop();
+  store.stop();
 }
 
 TEST_F(DispatcherTest, LongPollAnsweredWhenTheAssignmentSetChanges) {
