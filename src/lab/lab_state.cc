@@ -114,7 +114,10 @@ std::string state_file(const std::string& dir) { return dir + "/lab.json"; }
 Result<LabState> load_lab(const std::string& dir) {
   std::ifstream in(state_file(dir));
   if (!in) {
-    if (errno == ENOENT) return not_found("no lab at " + dir + " (no " + state_file(dir) + ")");
+    if (errno == ENOENT) {
+      return not_found("no lab at " + dir + " (no " + state_file(dir) +
+                       "): start one with `shoal lab up`, or name another with --dir or $SHOAL_LAB_DIR");
+    }
     return errno_status("reading " + state_file(dir), errno);
   }
   std::stringstream ss;

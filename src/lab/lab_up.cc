@@ -192,14 +192,14 @@ Status up(const UpOptions& o, std::ostream& out) {
   if (Status st = wait_answering(all, std::chrono::seconds(30)); !st.ok()) return undo(st);
   double answering = seconds_since(t0);
   out << std::fixed << std::setprecision(2) << "lab " << s.dir << ": " << s.nodes.size() << " nodes on " << s.subnet
-      << ", every shoald answering after " << answering << " s\n";
+      << ", every shoald answering after " << answering << " s" << std::endl;
   NodeState& first = s.nodes[0];
   json init = {{"ListenAddr", "0.0.0.0:2377"}, {"AdvertiseAddr", first.address}};
   auto r = api(first, "POST", "/swarm/init", init.dump());
   if (!r.ok()) return r.status().with_context("swarm init on " + first.name + " (the lab is up; `shoal lab down` removes it)");
   first.swarm = "leader";
   SHOAL_RETURN_IF_ERROR(save_lab(s));
-  out << first.name << " initialized the swarm (" << seconds_since(t0) << " s)\n";
+  out << first.name << " initialized the swarm (" << seconds_since(t0) << " s)" << std::endl;
   Status joined = join_nodes(s, out);
   SHOAL_RETURN_IF_ERROR(save_lab(s));
   if (!joined.ok()) return joined.with_context("the lab is up; `shoal lab down` removes it");
