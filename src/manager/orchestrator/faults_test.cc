@@ -10,6 +10,7 @@
 #include <utility>
 #include <set>
 
+#include "manager/orchestrator/orchestrator_test_util.h"
 #include "manager/orchestrator/pipeline.h"
 #include "store/fault_backend.h"
 #include "store/memory_backend.h"
@@ -23,30 +24,12 @@ class FaultsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(store.start().ok());
-    Batch b;
-    Cluster c;
-    c.id = "cluster";
-    b.create(c);
-    for (int i = 1; i <= 3; ++i) {
-      Node n;
-      n.id = "node" + std::to_string(i);
-      n.state = NodeState::kReady;
-      b.create(n);
-    }
-    ASSERT_TRUE(store.commit(b).ok());
+    testutil::seed_swarm(store);
   }
   void TearDown() override { loops.stop(); }
 
   std::string create_service(uint64_t replicas) {
-    Service s;
-    s.id = "svc";
-    s.spec.name = "web";
-    s.spec.replicas = replicas;
-    s.spec.task_template.container_spec.image = "busybox";
-    Batch b;
-    b.create(s);
-    EXPECT_TRUE(store.commit(b).ok());
-    return s.id;
+    return testutil::create(store, testutil::replicated("svc", "web", replicas)).id;
   }
   void scale(uint64_t replicas) {
     Batch b;
@@ -56,25 +39,10 @@ class FaultsTest : public ::testing::Test {
     });
     ASSERT_TRUE(store.commit(b).ok());
   }
-  // The agents: assigned live tasks run, shut-down ones stop. Through the
-  // backend without faults, as agents' reports reach the store elsewhere.
+  // The agents (testutil::agents_run) through the backend without faults,
+  // as agents' reports reach the store elsewhere.
   void agents_run() {
-    Batch b;
-    for (auto& t : writer.tasks()) {
-      if (t.node_id.empty()) continue;
-      if (t.desired_state == TaskState::kRunning && t.status.state < TaskState::kRunning) {
-        b.update_task(t.id, [](Task& x) {
-          x.status.state = TaskState::kRunning;
-          return true;
-        });
-      } else if (t.desired_state > TaskState::kRunning && !is_terminal(t.status.state)) {
-        b.update_task(t.id, [](Task& x) {
-          x.status.state = TaskState::kShutdown;
-          return true;
-        });
-      }
-    }
-    ASSERT_TRUE(writer.commit(b).ok());
+    testutil::agents_run(writer, clock.now());
     ASSERT_TRUE(writer.sync().ok());
     ASSERT_TRUE(store.sync().ok());
   }
@@ -182,14 +150,7 @@ TEST_F(FaultsTest, ANewLeaderWaitsForItsCacheBeforeItsFirstPlan) {
 
 TEST_F(FaultsTest, TwoLeadersCannotPutTwoTasksOfAGlobalServiceOnOneNode) {
   ASSERT_TRUE(loops.reconcile_all().ok());  // this leader's first pass is done
-  Service s;
-  s.id = "svc";
-  s.spec.name = "g";
-  s.spec.mode = ServiceModeKind::kGlobal;
-  s.spec.task_template.container_spec.image = "busybox";
-  Batch b;
-  b.create(s);
-  ASSERT_TRUE(store.commit(b).ok());
+  testutil::create(store, testutil::global("svc", "g"));
   faults.hold_watches();  // this leader will not see the other's tasks
   {
     ControlLoops other{writer, clock, Fence{}};  // a second leader (a deposed one still running)

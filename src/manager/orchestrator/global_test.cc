@@ -5,6 +5,7 @@
 #include <map>
 
 #include "manager/orchestrator/pipeline.h"
+#include "manager/orchestrator/orchestrator_test_util.h"
 #include "store/memory_backend.h"
 
 namespace shoal::orchestrator {
@@ -14,31 +15,11 @@ class GlobalTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(store.start().ok());
-    Batch b;
-    Cluster c;
-    c.id = "cluster";
-    b.create(c);
-    for (int i = 1; i <= 3; ++i) b.create(node("node" + std::to_string(i)));
-    ASSERT_TRUE(store.commit(b).ok());
+    testutil::seed_swarm(store);
   }
-  static Node node(const std::string& id) {
-    Node n;
-    n.id = id;
-    n.state = NodeState::kReady;
-    n.description.hostname = id;
-    return n;
-  }
+  static Node node(const std::string& id) { return testutil::ready_node(id); }
   Service create_global(std::vector<std::string> constraints = {}) {
-    Service s;
-    s.id = "svc-g";
-    s.spec.name = "g";
-    s.spec.mode = ServiceModeKind::kGlobal;
-    s.spec.task_template.container_spec.image = "busybox";
-    s.spec.task_template.placement.constraints = std::move(constraints);
-    Batch b;
-    b.create(s);
-    EXPECT_TRUE(store.commit(b).ok());
-    return *store.service(s.id);
+    return testutil::create(store, testutil::global("svc-g", "g", std::move(constraints)));
   }
   // node -> live tasks (desired running) on it
   std::map<std::string, int> live_by_node() {

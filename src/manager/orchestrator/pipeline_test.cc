@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "manager/orchestrator/orchestrator_test_util.h"
 #include "store/memory_backend.h"
 
 namespace shoal::orchestrator {
@@ -11,29 +12,10 @@ class ControlLoopsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(store.start().ok());
-    Batch b;
-    Cluster c;
-    c.id = "cluster";
-    b.create(c);
-    for (int i = 1; i <= 3; ++i) {
-      Node n;
-      n.id = "node" + std::to_string(i);
-      n.state = NodeState::kReady;
-      n.description.hostname = n.id;
-      b.create(n);
-    }
-    ASSERT_TRUE(store.commit(b).ok());
+    testutil::seed_swarm(store);
   }
   Service create_service(const std::string& name, uint64_t replicas) {
-    Service s;
-    s.id = "svc-" + name;
-    s.spec.name = name;
-    s.spec.replicas = replicas;
-    s.spec.task_template.container_spec.image = "busybox";
-    Batch b;
-    b.create(s);
-    EXPECT_TRUE(store.commit(b).ok());
-    return *store.service(s.id);
+    return testutil::create(store, testutil::replicated("svc-" + name, name, replicas));
   }
   std::vector<Task> live(const std::string& sid) {
     std::vector<Task> out;
@@ -41,19 +23,7 @@ class ControlLoopsTest : public ::testing::Test {
       if (t.desired_state == TaskState::kRunning) out.push_back(t);
     return out;
   }
-  // Acts as the agents: every assigned live task runs; shut-down ones stop.
-  void agents_run() {
-    Batch b;
-    for (auto& t : store.tasks()) {
-      if (t.node_id.empty()) continue;
-      if (t.desired_state == TaskState::kRunning && t.status.state < TaskState::kRunning) {
-        b.update_task(t.id, [&](Task& x) { x.status.state = TaskState::kRunning; x.status.timestamp = clock.now(); return true; });
-      } else if (t.desired_state > TaskState::kRunning && !is_terminal(t.status.state)) {
-        b.update_task(t.id, [&](Task& x) { x.status.state = TaskState::kShutdown; return true; });
-      }
-    }
-    ASSERT_TRUE(store.commit(b).ok());
-  }
+  void agents_run() { testutil::agents_run(store, clock.now()); }
   void settle() {
     for (int i = 0; i < 6; ++i) {
       ASSERT_TRUE(loops.reconcile_all().ok());
@@ -245,14 +215,7 @@ TEST_F(ControlLoopsTest, RemovedServiceTasksAreShutDownThenDeleted) {
 }
 
 TEST_F(ControlLoopsTest, ManyTasksOnManyNodesInBoundedPasses) {
-  Batch b;
-  for (int i = 4; i <= 1000; ++i) {
-    Node n;
-    n.id = "node" + std::to_string(i);
-    n.state = NodeState::kReady;
-    b.create(n);
-  }
-  ASSERT_TRUE(store.commit(b).ok());
+  testutil::seed_swarm(store, 1000, 4);
   auto s = create_service("big", 10000);
   // No giant write: each pass creates at most kMaxCreatesPerPass tasks.
   size_t passes = 0;
