@@ -5,8 +5,8 @@
 // Everything made is recorded in DIR/lab.json before it is made, so `down`
 // removes it all even after a crash. See docs/lab.md.
 //
-// Needs root. One lab per dir; the commands are not safe to run
-// concurrently on the same dir (nothing locks it).
+// Needs root. One lab per dir. Commands may run concurrently on one dir:
+// each holds a flock on it while it reads and rewrites lab.json.
 #pragma once
 
 #include <iosfwd>

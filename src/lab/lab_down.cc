@@ -69,6 +69,12 @@ void stop_node_processes(const NodeState& n, std::vector<pid_t>* victims) {
 
 Status down(const std::string& dir_in, std::ostream& out) {
   std::string dir = normal_dir(dir_in);
+  auto lock = DirLock::acquire(dir);
+  if (!lock.ok() && lock.status().code() == Code::kNotFound) {
+    out << "no lab at " << dir << ": nothing to remove\n";
+    return ok_status();
+  }
+  if (!lock.ok()) return lock.status();
   auto loaded = load_lab(dir);
   if (!loaded.ok() && loaded.status().code() == Code::kNotFound) {
     out << "no lab at " << dir << ": nothing to remove\n";

@@ -153,6 +153,7 @@ Result<int> exec(const std::string& dir, const std::string& node, const std::vec
 
 Status fault(const std::string& dir, const std::string& node, Fault f, std::ostream& out) {
   if (geteuid() != 0) return Status(Code::kPermissionDenied, "shoal lab needs root (it signals the lab's processes)");
+  SHOAL_ASSIGN_OR_RETURN(DirLock lock, DirLock::acquire(normal_dir(dir)));
   SHOAL_ASSIGN_OR_RETURN(Loaded l, load_node(dir, node));
   NodeState& n = *l.node;
   Status st;

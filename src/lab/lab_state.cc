@@ -1,5 +1,9 @@
 #include "lab/lab_state.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <fstream>
 #include <sstream>
@@ -107,6 +111,27 @@ Result<LabState> lab_from_json(const std::string& text) {
     return invalid_argument(std::string("lab.json is not a lab state file: ") + e.what());
   }
   return s;
+}
+
+Result<DirLock> DirLock::acquire(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return not_found("no lab at " + dir + " (the directory does not exist)");
+    return errno_status("opening the lab dir " + dir, errno);
+  }
+  int r;
+  do r = flock(fd, LOCK_EX);
+  while (r != 0 && errno == EINTR);
+  if (r != 0) {
+    int e = errno;
+    ::close(fd);
+    return errno_status("locking the lab dir " + dir, e);
+  }
+  return DirLock(fd);
+}
+
+DirLock::~DirLock() {
+  if (fd_ >= 0) ::close(fd_);  // releases the lock
 }
 
 std::string state_file(const std::string& dir) { return dir + "/lab.json"; }

@@ -61,6 +61,22 @@ Result<std::vector<NodeState>> plan_nodes(const std::string& dir, const std::str
 // A short, stable id for a lab dir (6 hex digits of a hash of its path).
 std::string lab_id(const std::string& dir);
 
+// An exclusive flock(2) on the lab dir, held by a command from reading
+// lab.json to writing it back, so lab commands run concurrently (faults
+// from a chaos test) never lose each other's updates. Move-only; released
+// when destroyed.
+class DirLock {
+ public:
+  static Result<DirLock> acquire(const std::string& dir);
+  DirLock(DirLock&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  DirLock& operator=(DirLock&&) = delete;
+  ~DirLock();
+
+ private:
+  explicit DirLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
 std::string to_json(const LabState& s);
 Result<LabState> lab_from_json(const std::string& text);
 std::string state_file(const std::string& dir);  // DIR/lab.json

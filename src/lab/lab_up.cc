@@ -6,7 +6,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iomanip>
+#include <optional>
 #include <ostream>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -174,10 +176,17 @@ Status up(const UpOptions& o, std::ostream& out) {
   SHOAL_ASSIGN_OR_RETURN(s.subnet, free_subnet(o.subnet));
   SHOAL_ASSIGN_OR_RETURN(s.nodes, plan_nodes(s.dir, s.id, s.subnet, o.managers, o.workers));
   SHOAL_RETURN_IF_ERROR(check_free(s.dir, s, &s.created_dir));
+  std::optional<DirLock> lock;
+  {
+    SHOAL_ASSIGN_OR_RETURN(DirLock l, DirLock::acquire(s.dir));
+    lock.emplace(std::move(l));
+  }
+  if (fs::exists(state_file(s.dir))) return already_exists("another `shoal lab up` just made a lab at " + s.dir);
   // Recorded before anything is made: `down` finds it all after any crash.
   SHOAL_RETURN_IF_ERROR(save_lab(s));
   auto undo = [&](const Status& st) {
     std::ostringstream ignored;
+    lock.reset();  // down takes it
     (void)down(s.dir, ignored);
     return st;
   };

@@ -118,6 +118,16 @@ lab heal w1
 wait_for "m1 reaches w1 again after heal" 10 lab_ping m1 w1
 check "heal: m1 reaches w1" lab_ping m1 w1
 
+log "two fault commands at once both land in lab.json"
+lab pause w1 >/dev/null & p1=$!
+lab partition w2 >/dev/null & p2=$!
+wait $p1 $p2
+expect_eq "w1 paused and w2 partitioned" "paused running,partitioned" "$(lab ls | awk '$1=="w1"||$1=="w2"{print $6}' | xargs)"
+lab resume w1 >/dev/null & p1=$!
+lab heal w2 >/dev/null & p2=$!
+wait $p1 $p2
+expect_eq "both undone" "running running" "$(lab ls | awk '$1=="w1"||$1=="w2"{print $6}' | xargs)"
+
 log "a service on m1, then down"
 import_images() { "$SHOAL" -H "unix://$(sock m1)" image import "$IMAGES_DIR/busybox.tar" busybox:latest >/dev/null; }
 import_images
