@@ -15,6 +15,7 @@ mkdir /tmp/x 2>/dev/null && echo MKDIR=ok || echo MKDIR=fail;
 unshare -U true 2>/dev/null && echo UNSHARE=ok || echo UNSHARE=fail;
 [ -s /proc/kcore ] && echo KCORE=visible || echo KCORE=masked;
 (echo x > /proc/sys/kernel/domainname) 2>/dev/null && echo PROCSYS=writable || echo PROCSYS=readonly;
+echo CGNS=$(readlink /proc/self/ns/cgroup);
 echo DONE; sleep 100000'
 
 # run NAME [FLAGS...]: a one-replica service running the probe.
@@ -42,6 +43,15 @@ expect_eq "default profile lets mkdir pass" ok "$(seen dflt MKDIR)"
 expect_eq "default profile blocks unshare(CLONE_NEWUSER)" fail "$(seen dflt UNSHARE)"
 expect_eq "/proc/kcore is masked" masked "$(seen dflt KCORE)"
 expect_eq "/proc/sys is read-only" readonly "$(seen dflt PROCSYS)"
+# The cgroup namespace as Docker 20.10 picks it: private on a cgroup v2
+# (unified) host, the host's on cgroup v1 or hybrid.
+host_cgns=$(readlink /proc/self/ns/cgroup)
+check "the container shows a cgroup namespace (control)" eval '[[ "$(seen dflt CGNS)" == cgroup:* ]]'
+if [[ "$(stat -fc %T /sys/fs/cgroup)" == cgroup2fs ]]; then
+  check "cgroup v2 host: the container has a private cgroup namespace" eval '[[ "$(seen dflt CGNS)" != "$host_cgns" ]]'
+else
+  expect_eq "cgroup v1/hybrid host: the container shares the host's cgroup namespace" "$host_cgns" "$(seen dflt CGNS)"
+fi
 
 run unconf --security-opt seccomp=unconfined --security-opt no-new-privileges
 expect_eq "unconfined: no seccomp" 0 "$(seen unconf Seccomp)"

@@ -79,6 +79,10 @@ load_status() { api -o "$T_DIR/resp" -w '%{http_code}' -X POST -H 'Content-Type:
 # half-unpacked, and the sentinel and its directory are as they were.
 still_fine() {
   expect_eq "$1: shoald still answers" OK "$(api http://localhost/_ping)"
+  # (an empty listing of a directory that is not there would pass below)
+  check "$1: the layer store is there" test -d "$T_DIR/data/images/layers" -a ! -L "$T_DIR/data/images/layers"
+  check "$1: the scratch dir is there" test -d "$T_DIR/data/images/tmp" -a ! -L "$T_DIR/data/images/tmp"
+  check "$1: the sentinel's directory is there" test -d "$OUT" -a -f "$OUT/sentinel"
   expect_eq "$1: no half-unpacked layer left" "" "$(find "$T_DIR/data/images/layers" -maxdepth 1 -name '*.tmp-*')"
   expect_eq "$1: no upload or scratch left" "" "$(ls -A "$T_DIR/data/images/tmp")"
   expect_eq "$1: the sentinel is untouched" untouched "$(cat "$OUT/sentinel")"

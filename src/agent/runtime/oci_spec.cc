@@ -1,10 +1,12 @@
 #include "agent/runtime/oci_spec.h"
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -218,6 +220,14 @@ Result<ResolvedUser> resolve_user(const std::string& user, const std::string& ro
   return out;
 }
 
+bool host_cgroup_unified() {
+  static const bool unified = [] {
+    struct statfs fs {};
+    return statfs("/sys/fs/cgroup", &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC;
+  }();
+  return unified;
+}
+
 Result<json> build_oci_spec(const ContainerConfig& c, const ImageConfig& image, const std::string& dir,
                             const std::string& hostname) {
   std::vector<std::string> args = c.command.empty() ? image.entrypoint : c.command;
@@ -280,6 +290,7 @@ Result<json> build_oci_spec(const ContainerConfig& c, const ImageConfig& image, 
   };
   json ns = json::array({{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}}, {{"type", "mount"}}});
   ns.push_back(c.netns_path.empty() ? json{{"type", "network"}} : json{{"type", "network"}, {"path", c.netns_path}});
+  if (c.private_cgroupns.value_or(host_cgroup_unified())) ns.push_back({{"type", "cgroup"}});
   json resources = {{"devices", json::array({{{"allow", false}, {"access", "rwm"}}})}};
   if (c.memory_bytes > 0) resources["memory"] = {{"limit", c.memory_bytes}};
   if (c.nano_cpus > 0) resources["cpu"] = {{"period", 100000}, {"quota", c.nano_cpus / 10000}};

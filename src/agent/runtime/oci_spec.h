@@ -1,5 +1,6 @@
 // Builds the OCI runtime spec (config.json) of a container, the way Docker
-// configures one: namespaces (pid, ipc, uts, mount, network), Docker's default
+// configures one: namespaces (pid, ipc, uts, mount, network; cgroup as
+// ContainerConfig::private_cgroupns says), Docker's default
 // capabilities, standard mounts, masked and read-only paths, the seccomp
 // profile (seccomp.h) unless unconfined, no_new_privs when asked, cgroup
 // limits, and the process from the image config merged with the container
@@ -21,6 +22,9 @@ namespace shoal::runtime {
 // container_dir holds hostname/hosts/resolv.conf and bundle/rootfs.
 Result<nlohmann::json> build_oci_spec(const ContainerConfig& c, const ImageConfig& image,
                                       const std::string& container_dir, const std::string& hostname);
+// True when /sys/fs/cgroup is a cgroup2 mount (a unified, cgroup v2 host);
+// false on cgroup v1 and hybrid hosts (a tmpfs of v1 hierarchies). Read once.
+bool host_cgroup_unified();
 // Docker's defaults: the 14 capabilities a container gets, the /proc and /sys
 // paths masked (an empty file or tmpfs over them) and those made read-only.
 const std::vector<std::string>& default_capabilities();

@@ -3,13 +3,16 @@
 #include "agent/runtime/oci_spec.h"
 
 #include <gtest/gtest.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 
 #include "agent/runtime/seccomp.h"
+#include "agent/runtime/test_seccomp.h"
 
 namespace shoal::runtime {
 namespace {
@@ -56,6 +59,30 @@ TEST_F(OciSpecTest, DockersDefaultCapabilitiesMaskedAndReadOnlyPaths) {
   EXPECT_EQ((*s)["process"]["noNewPrivileges"], false);
 }
 
+// Docker 20.10: a private cgroup namespace on cgroup v2 hosts, the host's on
+// cgroup v1 and hybrid ones.
+TEST_F(OciSpecTest, CgroupNamespaceAsDockerPicksIt) {
+  auto has_cgroupns = [&]() {
+    auto s = spec();
+    EXPECT_TRUE(s.ok()) << s.status().message();
+    for (const auto& n : (*s)["linux"]["namespaces"]) {
+      if (n["type"] == "cgroup") return true;
+    }
+    return false;
+  };
+  config_.seccomp = ContainerConfig::Seccomp::kUnconfined;
+  config_.private_cgroupns = true;
+  EXPECT_TRUE(has_cgroupns());
+  config_.private_cgroupns = false;
+  EXPECT_FALSE(has_cgroupns());
+  config_.private_cgroupns.reset();
+  struct statfs fs {};
+  ASSERT_EQ(statfs("/sys/fs/cgroup", &fs), 0);
+  bool unified = fs.f_type == CGROUP2_SUPER_MAGIC;
+  EXPECT_EQ(host_cgroup_unified(), unified);
+  EXPECT_EQ(has_cgroupns(), unified) << "the host's cgroup layout decides by default";
+}
+
 TEST_F(OciSpecTest, NoNewPrivilegesWhenAsked) {
   config_.seccomp = ContainerConfig::Seccomp::kUnconfined;
   config_.no_new_privileges = true;
@@ -85,7 +112,7 @@ TEST_F(OciSpecTest, ACustomProfileIsTranslatedAndABadOneRefused) {
 }
 
 TEST_F(OciSpecTest, TheDefaultProfileIsAppliedUnlessUnconfined) {
-  if (access(kDefaultSeccompProfilePath, R_OK) != 0) GTEST_SKIP() << "needs golang-github-containers-common";
+  SHOAL_REQUIRE_DEFAULT_SECCOMP_PROFILE();
   auto s = spec();
   ASSERT_TRUE(s.ok()) << s.status().message();
   ASSERT_TRUE((*s)["linux"].contains("seccomp"));

@@ -47,6 +47,10 @@ struct ContainerConfig {
   Seccomp seccomp = Seccomp::kDefault;
   std::string seccomp_profile;
   bool no_new_privileges = false;  // the process's no_new_privs bit
+  // A cgroup namespace of its own. Unset: Docker 20.10's default for the
+  // host, private on a cgroup v2 (unified) host, the host's on cgroup v1 or
+  // hybrid (host_cgroup_unified() in oci_spec.h).
+  std::optional<bool> private_cgroupns;
 };
 
 enum class ContainerStatus { kCreated, kRunning, kExited, kUnknown };

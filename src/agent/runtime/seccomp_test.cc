@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "agent/runtime/test_seccomp.h"
+
 namespace shoal::runtime {
 namespace {
 
@@ -144,7 +146,7 @@ TEST(Seccomp, LoadingCachesAndNamesTheFileItCannotUse) {
 }
 
 TEST(Seccomp, TheInstalledDefaultProfileTranslates) {
-  if (access(kDefaultSeccompProfilePath, R_OK) != 0) GTEST_SKIP() << "needs golang-github-containers-common";
+  SHOAL_REQUIRE_DEFAULT_SECCOMP_PROFILE();
   auto p = load_seccomp_profile();
   ASSERT_TRUE(p.ok()) << p.status().message();
   std::vector<std::string> caps = {"CAP_CHOWN", "CAP_SYS_CHROOT", "CAP_AUDIT_WRITE"};
