@@ -32,10 +32,12 @@ struct RangeResult {
 };
 
 struct Compare {
-  enum class Target { kCreateRevision, kModRevision };
+  enum class Target { kCreateRevision, kModRevision, kValue };
   std::string key;
   Target target = Target::kModRevision;
-  int64_t value = 0;  // compared with "=="
+  int64_t value = 0;  // kCreateRevision, kModRevision: compared with "=="
+  // kValue: compared with the key's value; an absent key never matches (etcd's rule).
+  std::string text;
 };
 
 struct TxnOp {

@@ -187,7 +187,10 @@ Result<TxnResult> EtcdBackend::txn(const std::vector<Compare>& compares, const s
   json req = {{"compare", json::array()}, {"success", json::array()}, {"failure", json::array()}};
   for (const auto& c : compares) {
     json cj = {{"key", base64_encode(c.key)}, {"result", "EQUAL"}};
-    if (c.target == Compare::Target::kCreateRevision) {
+    if (c.target == Compare::Target::kValue) {
+      cj["target"] = "VALUE";
+      cj["value"] = base64_encode(c.text);
+    } else if (c.target == Compare::Target::kCreateRevision) {
       cj["target"] = "CREATE";
       cj["create_revision"] = std::to_string(c.value);
     } else {

@@ -96,6 +96,13 @@ Result<TxnResult> MemoryBackend::txn(const std::vector<Compare>& compares,
   bool ok = true;
   for (const auto& c : compares) {
     auto it = kvs_.find(c.key);
+    if (c.target == Compare::Target::kValue) {
+      if (it == kvs_.end() || it->second.value != c.text) {
+        ok = false;
+        break;
+      }
+      continue;
+    }
     int64_t actual = 0;
     if (it != kvs_.end()) {
       actual = c.target == Compare::Target::kCreateRevision ? it->second.create_revision

@@ -31,12 +31,42 @@ bool claims_slot(const Task& t) {
   return (t.slot > 0 || !t.node_id.empty()) && !t.service_id.empty() && t.desired_state <= TaskState::kRunning;
 }
 
+// Releases t's claim on its slot: the delete is conditional on the key still
+// holding t's id, so an old task never frees a claim a newer task took (a
+// slot claimed before the store enforced slots, or written by hand). When
+// the compare fails, render_chunk drops the release on the fresh values.
+void release_slot(const Task& t, std::vector<Compare>* cmps, std::vector<TxnOp>* ops) {
+  cmps->push_back({slot_key(t), Compare::Target::kValue, 0, t.id});
+  ops->push_back({TxnOp::Type::kDelete, slot_key(t), "", 0});
+}
+
 // A task update that takes a live task out of its slot releases the claim.
 template <typename T>
-void add_release(const T& before, const T& after, std::vector<TxnOp>* ops) {
+void add_release(const T& before, const T& after, std::vector<Compare>* cmps, std::vector<TxnOp>* ops) {
   if constexpr (std::is_same_v<T, Task>) {
-    if (claims_slot(before) && !claims_slot(after)) ops->push_back({TxnOp::Type::kDelete, slot_key(before), "", 0});
+    if (claims_slot(before) && !claims_slot(after)) release_slot(before, cmps, ops);
   }
+}
+
+// On values read from the backend: a release whose slot no longer holds the
+// releasing task (another task's claim, or none) is dropped, compare and
+// delete, so the rest of the write goes through. A slot released by two
+// tasks of one write keeps the release whose compare holds.
+void drop_stale_releases(std::unordered_map<std::string, std::optional<KeyValue>>& fresh,
+                         std::vector<Compare>* cmps, std::vector<TxnOp>* ops) {
+  std::unordered_set<std::string> held, stale;
+  auto is_stale = [&](const Compare& c) {
+    if (c.target != Compare::Target::kValue || !has_prefix(c.key, kSlotsPrefix)) return false;
+    const auto& cur = fresh[c.key];
+    bool holds = cur && cur->value == c.text;
+    (holds ? held : stale).insert(c.key);
+    return !holds;
+  };
+  std::erase_if(*cmps, is_stale);
+  if (stale.empty()) return;
+  std::erase_if(*ops, [&](const TxnOp& op) {
+    return op.type == TxnOp::Type::kDelete && stale.count(op.key) && !held.count(op.key);
+  });
 }
 
 bool parse_key(const std::string& key, Kind* kind, std::string* id) {
@@ -153,7 +183,7 @@ std::shared_ptr<Batch::Op> make_update(Kind kind, const std::string& id,
     if (!fn(*obj)) return ok_status();
     cmps->push_back({key, Compare::Target::kModRevision, cur->mod_revision});
     ops->push_back({TxnOp::Type::kPut, key, encode(*obj), 0});
-    add_release(before, *obj, ops);
+    add_release(before, *obj, cmps, ops);
     *write = true;
     return ok_status();
   };
@@ -165,7 +195,7 @@ std::shared_ptr<Batch::Op> make_update(Kind kind, const std::string& id,
     if (!fn(obj)) return ok_status();
     cmps->push_back({key, Compare::Target::kModRevision, rev});
     ops->push_back({TxnOp::Type::kPut, key, encode(obj), 0});
-    add_release(before, obj, ops);
+    add_release(before, obj, cmps, ops);
     *write = true;
     return ok_status();
   };
@@ -268,7 +298,7 @@ void Batch::remove(Kind kind, const std::string& id) {
     }
     if (kind == Kind::kTask) {
       auto old = decode<Task>(*cur);
-      if (old.ok() && claims_slot(*old)) ops->push_back({TxnOp::Type::kDelete, slot_key(*old), "", 0});
+      if (old.ok() && claims_slot(*old)) release_slot(*old, cmps, ops);
     }
     *write = true;
     return ok_status();
@@ -295,6 +325,10 @@ void Store::stop() {
     stopped_ = true;
   }
   resync_cv_.notify_all();
+  {
+    std::lock_guard lk(rev_mu_);  // wait_for_revision() checks stopped_ under it
+  }
+  rev_cv_.notify_all();
   if (resync_thread_.joinable()) resync_thread_.join();
   std::unique_ptr<WatchHandle> w;
   {
@@ -555,7 +589,8 @@ int64_t Store::revision() const {
 
 bool Store::wait_for_revision(int64_t revision, std::chrono::milliseconds timeout) const {
   std::unique_lock lk(rev_mu_);
-  return rev_cv_.wait_for(lk, timeout, [&] { return notified_revision_ >= revision; });
+  bool caught_up = rev_cv_.wait_for(lk, timeout, [&] { return notified_revision_ >= revision || stopped_; });
+  return caught_up && notified_revision_ >= revision;
 }
 
 std::optional<Cluster> Store::cluster() const {
@@ -683,6 +718,10 @@ Status Store::commit(Batch& batch, const std::optional<Fence>& fence) {
   // Whatever committed is in the cache before the caller goes on, failed or
   // not: a caller that plans again sees its partial writes.
   if (last_revision > 0 && !wait_for_revision(last_revision, std::chrono::seconds(10))) {
+    if (stopped_) {
+      return st.ok() ? unavailable("the store was stopped before its cache showed the write (it was committed)")
+                     : st;
+    }
     request_resync("the cache did not catch up with a commit within 10s");
     if (st.ok()) return unavailable("the write was committed but the local cache did not catch up within 10s");
   }
@@ -868,6 +907,7 @@ Status Store::render_chunk(std::vector<std::shared_ptr<Batch::Op>>& ops, const s
     bool write = false;
     SHOAL_RETURN_IF_ERROR(op->render(cur, cmps, txn_ops, &write));
   }
+  if (use_fresh) drop_stale_releases(fresh, cmps, txn_ops);
   return dedupe(txn_ops);
 }
 
@@ -963,6 +1003,7 @@ Status Store::sync(std::chrono::milliseconds timeout) {
   auto r = backend_.range(std::string(kRoot) + "sync", false);
   if (!r.ok()) return r.status().with_context("reading the store's revision");
   if (!wait_for_revision(r->revision, timeout)) {
+    if (stopped_) return unavailable("the store was stopped while waiting for its cache to catch up");
     request_resync("the cache did not catch up with the store's revision");
     return unavailable("the local cache did not catch up with the store's revision " +
                        std::to_string(r->revision) + " in time");

@@ -128,6 +128,8 @@ class Store {
 
   // Loads everything and starts the watch. Call once.
   Status start();
+  // Ends the watch and the re-list thread, and wakes every thread blocked in
+  // wait_for_revision() / commit() / sync() (they return false / kUnavailable).
   void stop();
 
   // ---- reads (cache) ----
@@ -153,7 +155,8 @@ class Store {
   // they are sent concurrently. On error, the other transactions of the
   // batch may have committed.
   Status commit(Batch& batch, const std::optional<Fence>& fence = std::nullopt);
-  // Waits until the cache has applied `revision` (or timeout).
+  // Waits until the cache has applied `revision`; false on timeout, or at
+  // once when stop() is called (waiters are woken, not left to time out).
   bool wait_for_revision(int64_t revision, std::chrono::milliseconds timeout) const;
   // Reads the backend's current revision and waits until the cache (and the
   // listeners) caught up with it: after a failed or unknown write, a caller

@@ -280,6 +280,63 @@ TEST_F(StoreTest, ASlotHoldsOneLiveTask) {
   EXPECT_TRUE(backend.range("/shoal/slots/s1/1", false)->kvs.empty());
 }
 
+// A slot claimed by a newer task (state from before the store enforced
+// slots, or a claim written by hand) is not freed by the old task's release.
+TEST_F(StoreTest, ReleasingAnOldTaskKeepsANewerTasksClaim) {
+  Batch a;
+  a.create(make_task("t1", "s1", "n1", 1));
+  a.create(make_task("t3", "s1", "n1", 2));
+  ASSERT_TRUE(store.commit(a).ok());
+  // t2 took both slots over behind the store's back.
+  for (const char* key : {"/shoal/slots/s1/1", "/shoal/slots/s1/2"})
+    ASSERT_TRUE(backend.txn({}, {{TxnOp::Type::kPut, key, "t2", 0}}, {})->succeeded);
+  Batch shut;
+  shut.update_task("t1", [](Task& t) {
+    t.desired_state = TaskState::kShutdown;
+    return true;
+  });
+  ASSERT_TRUE(store.commit(shut).ok());
+  EXPECT_EQ(store.task("t1")->desired_state, TaskState::kShutdown);  // the update itself went through
+  auto held = backend.range("/shoal/slots/s1/1", false);
+  ASSERT_EQ(held->kvs.size(), 1u) << "t1's release deleted t2's claim";
+  EXPECT_EQ(held->kvs[0].value, "t2");
+  // The remove path too.
+  Batch rm;
+  rm.remove(Kind::kTask, "t3");
+  ASSERT_TRUE(store.commit(rm).ok());
+  EXPECT_FALSE(store.task("t3").has_value());
+  held = backend.range("/shoal/slots/s1/2", false);
+  ASSERT_EQ(held->kvs.size(), 1u) << "removing t3 deleted t2's claim";
+  EXPECT_EQ(held->kvs[0].value, "t2");
+}
+
+// stop() wakes a writer waiting for the cache instead of leaving it to time out.
+TEST(StoreStop, WakesThreadsWaitingForARevision) {
+  MemoryBackend backend{12};
+  Store store{backend};
+  ASSERT_TRUE(store.start().ok());
+  std::atomic<bool> returned{false};
+  bool result = true;
+  auto t0 = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::duration took{};
+  std::thread waiter([&] {
+    result = store.wait_for_revision(store.revision() + 1000, std::chrono::seconds(20));
+    took = std::chrono::steady_clock::now() - t0;
+    returned = true;
+  });
+  while (!returned) {  // stop() may come before or after the waiter blocks: both must wake it
+    store.stop();
+    std::this_thread::yield();
+  }
+  waiter.join();
+  EXPECT_FALSE(result);
+  EXPECT_LT(took, std::chrono::seconds(10)) << "the waiter ran into its timeout: stop() did not wake it";
+  // After stop, waits return at once.
+  t0 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(store.wait_for_revision(store.revision() + 1, std::chrono::seconds(20)));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
+}
+
 class StoreFaultTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(store.start().ok()); }
