@@ -109,22 +109,32 @@ size_t Dispatcher::session_count() const {
   return sessions_.size();
 }
 
-void Dispatcher::serve(http::Exchange ex) {
+void Dispatcher::serve(http::Exchange ex) { serve(std::move(ex), std::string()); }
+
+void Dispatcher::serve(http::Exchange ex, const std::string& peer) {
   if (stopped()) {
     ex.respond(error_reply(503, "the dispatcher is shutting down: connect to a manager again"));
     return;
   }
   std::string op = ex.request.path.substr(std::string(session::kPrefix).size());
-  if (op == "session" && ex.request.method == "POST") return handle_register(ex);
-  if (op == "heartbeat" && ex.request.method == "POST") return handle_heartbeat(ex);
-  if (op == "assignments" && ex.request.method == "GET") return handle_assignments(ex);
-  if (op == "status" && ex.request.method == "POST") return handle_status(ex);
+  if (op == "session" && ex.request.method == "POST") return handle_register(ex, peer);
+  if (op == "heartbeat" && ex.request.method == "POST") return handle_heartbeat(ex, peer);
+  if (op == "assignments" && ex.request.method == "GET") return handle_assignments(ex, peer);
+  if (op == "status" && ex.request.method == "POST") return handle_status(ex, peer);
   ex.respond(error_reply(404, "unknown dispatcher call " + ex.request.method + " " + op));
 }
 
-void Dispatcher::handle_register(http::Exchange& ex) {
+void Dispatcher::handle_register(http::Exchange& ex, const std::string& peer) {
   session::RegisterRequest req;
   if (!parse_body(ex, &req)) return;
+  if (!peer.empty()) {  // the certificate names the node, never the body
+    if (!req.node_id.empty() && req.node_id != peer) {
+      ex.respond(error_reply(403, "register: the body names node " + quote_input(req.node_id) +
+                                      " but the client certificate is node " + quote_input(peer)));
+      return;
+    }
+    req.node_id = peer;
+  }
   if (req.node_id.empty()) {
     ex.respond(error_reply(400, "register: NodeID is required"));
     return;
@@ -174,7 +184,18 @@ std::string Dispatcher::session_node(const std::string& session_id) {
   return it == sessions_.end() ? "" : it->second.node_id;
 }
 
-void Dispatcher::handle_heartbeat(http::Exchange& ex) {
+std::string Dispatcher::session_node_for(http::Exchange& ex, const std::string& sid, const std::string& peer) {
+  std::string node = session_node(sid);
+  if (node.empty()) {
+    ex.respond(error_reply(404, "unknown session " + quote_input(sid) + ": register again"));
+  } else if (!peer.empty() && node != peer) {
+    ex.respond(error_reply(403, "session " + quote_input(sid) + " is not the session of node " + quote_input(peer)));
+    node.clear();
+  }
+  return node;
+}
+
+void Dispatcher::handle_heartbeat(http::Exchange& ex, const std::string& peer) {
   std::string sid;
   auto body = parse_untrusted_json(ex.request.body, "the heartbeat");
   if (!body.ok()) {
@@ -187,6 +208,7 @@ void Dispatcher::handle_heartbeat(http::Exchange& ex) {
     ex.respond(error_reply(400, "malformed heartbeat: " + json_exception_text(e)));
     return;
   }
+  if (!peer.empty() && session_node_for(ex, sid, peer).empty()) return;
   {
     std::lock_guard lk(mu_);
     auto it = sessions_.find(sid);
@@ -222,12 +244,9 @@ http::Response Dispatcher::assignment_response(const std::string& node_id, uint6
   return json_reply(200, set);
 }
 
-void Dispatcher::handle_assignments(http::Exchange& ex) {
-  std::string node = session_node(ex.request.query_param("session").value_or(""));
-  if (node.empty()) {
-    ex.respond(error_reply(404, "unknown session: register again"));
-    return;
-  }
+void Dispatcher::handle_assignments(http::Exchange& ex, const std::string& peer) {
+  std::string node = session_node_for(ex, ex.request.query_param("session").value_or(""), peer);
+  if (node.empty()) return;
   uint64_t since = 0;
   try {
     since = std::stoull(ex.request.query_param("since").value_or("0"));
@@ -317,14 +336,11 @@ void Dispatcher::notifier_loop() {
   }
 }
 
-void Dispatcher::handle_status(http::Exchange& ex) {
+void Dispatcher::handle_status(http::Exchange& ex, const std::string& peer) {
   session::StatusBatch batch;
   if (!parse_body(ex, &batch)) return;
-  const std::string node = session_node(batch.session_id);
-  if (node.empty()) {
-    ex.respond(error_reply(404, "unknown session: register again"));
-    return;
-  }
+  const std::string node = session_node_for(ex, batch.session_id, peer);
+  if (node.empty()) return;
   {
     // A node reports only on tasks assigned to it (it learnt them from
     // task_view_): another node's task, or an unknown id, is dropped.

@@ -55,8 +55,17 @@ class Dispatcher {
   void start();
   void stop();
 
-  // Handles a request whose path starts with session::kPrefix.
+  // Handles a request whose path starts with session::kPrefix, from a
+  // trusted local transport (the unix socket in the data root, in-process
+  // tests): the caller is the node its register body names.
   void serve(http::Exchange ex);
+  // The same for a caller whose identity a verified certificate proved
+  // (`peer_node`, the certificate's CN; non-empty): it registers as that
+  // node whatever its body says (another NodeID there is a 403), and its
+  // heartbeats, polls and status reports are refused (403) for a session
+  // of another node. Status reports only ever apply to tasks assigned to
+  // the session's node.
+  void serve(http::Exchange ex, const std::string& peer_node);
 
   size_t session_count() const;
 
@@ -75,10 +84,10 @@ class Dispatcher {
     http::Responder respond;
   };
 
-  void handle_register(http::Exchange& ex);
-  void handle_heartbeat(http::Exchange& ex);
-  void handle_assignments(http::Exchange& ex);
-  void handle_status(http::Exchange& ex);
+  void handle_register(http::Exchange& ex, const std::string& peer);
+  void handle_heartbeat(http::Exchange& ex, const std::string& peer);
+  void handle_assignments(http::Exchange& ex, const std::string& peer);
+  void handle_status(http::Exchange& ex, const std::string& peer);
   void on_store_event(const StoreEvent& e);
   void notifier_loop();
   void status_loop();
@@ -89,6 +98,9 @@ class Dispatcher {
   // The answer for an agent of `node_id` holding generation `since`.
   http::Response assignment_response(const std::string& node_id, uint64_t since);
   std::string session_node(const std::string& session_id);
+  // session_node(), answering 404 (unknown) or 403 (another node's session,
+  // when `peer` is set) itself; "" when it answered.
+  std::string session_node_for(http::Exchange& ex, const std::string& session_id, const std::string& peer);
   bool stopped() const;
 
   Store& store_;
