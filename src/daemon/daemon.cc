@@ -88,6 +88,7 @@ node::NodeParts Daemon::node_parts() {
   p.describe = describe_node;
   p.local_info = [this] { return local_info(); };
   p.default_advertise_addr = options_.advertise_addr;
+  p.certs_dir = options_.data_root + "/swarm-tls";  // the node's swarm certificate (src/node/join.h)
   return p;
 }
 
@@ -121,6 +122,9 @@ Status Daemon::start() {
   // ImageLimits::max_upload_bytes, docs/security.md).
   so.route_body_limit = [images = images_.get()](const std::string& method, const std::string& path) {
     return image_upload_body_limit(*images, method, path);
+  };
+  so.route_body_spool = [images = images_.get()](const std::string& method, const std::string& path) {
+    return image_upload_spool_dir(*images, method, path);
   };
   server_ = std::make_unique<http::Server>(so, [this](http::Exchange ex) { serve(std::move(ex)); });
   SHOAL_RETURN_IF_ERROR(server_->start());

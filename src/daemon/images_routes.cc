@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <filesystem>
 
 #include <fstream>
 
@@ -18,7 +19,14 @@ namespace shoal::daemon {
 namespace {
 
 // Parses docker import --change values (CMD, ENTRYPOINT, ENV, WORKDIR, USER).
+// The value goes into the image's config JSON, so it must be UTF-8 (else
+// dumping the config threw: a 500 after the layer was already hashed).
 Status apply_change(const std::string& change, runtime::ImageConfig* cfg) {
+  try {
+    (void)json(change).dump();
+  } catch (const json::exception&) {
+    return invalid_argument("the --change value \"" + os::printable(change, 40) + "\" is not valid UTF-8");
+  }
   auto sp = change.find(' ');
   std::string op = change.substr(0, sp), arg = sp == std::string::npos ? "" : change.substr(sp + 1);
   auto list = [&](std::vector<std::string>* out) -> Status {
@@ -131,7 +139,13 @@ uint64_t image_upload_body_limit(const runtime::ImageStore& images, const std::s
   return static_cast<uint64_t>(images.limits().max_upload_bytes);
 }
 
+std::string image_upload_spool_dir(const runtime::ImageStore& images, const std::string& method,
+                                   const std::string& path) {
+  return image_upload_body_limit(images, method, path) ? images.scratch_dir() : std::string();
+}
+
 bool serve_image_routes(runtime::ImageStore& images, http::Exchange& ex) {
+  UploadFile spooled{ex.request.body_file};  // the server's spool file: ours to remove, on every path
   std::string what = image_route(ex.request.path);
   if (what.empty()) return false;
   const auto& req = ex.request;
@@ -158,9 +172,18 @@ bool serve_image_routes(runtime::ImageStore& images, http::Exchange& ex) {
                                        " bytes, more than the limit of " + std::to_string(cap) + " bytes"));
     return true;
   }
-  auto file = body_to_file(req.body, images.scratch_dir());
+  // shoald's server streams uploads to a spool file as they arrive
+  // (image_upload_spool_dir); a body in memory (other hosts, tests) is
+  // written out here.
+  Result<std::string> file = spooled.path;
+  std::error_code size_ec;
+  if (!spooled.path.empty() && std::filesystem::file_size(spooled.path, size_ec) == 0 && !size_ec) {
+    file = invalid_argument("the request body is empty: send the archive as the body");
+  } else if (spooled.path.empty()) {
+    file = body_to_file(req.body, images.scratch_dir());
+  }
   if (!file.ok()) return reply(api::error_response(file.status())), true;
-  UploadFile cleanup{*file};
+  UploadFile cleanup{spooled.path.empty() ? *file : std::string()};
   http::Response r;
   r.status = 200;
   r.headers["Content-Type"] = "application/json";

@@ -24,4 +24,11 @@ bool serve_image_routes(runtime::ImageStore& images, http::Exchange& ex);
 uint64_t image_upload_body_limit(const runtime::ImageStore& images, const std::string& method,
                                  const std::string& path);
 
+// For http::ServerOptions::route_body_spool: the upload routes stream their
+// body into the image store's private scratch directory (0600 files), so an
+// upload is never held in memory; "" for every other route. The handler
+// (serve_image_routes) removes the file on every path. Thread-safe.
+std::string image_upload_spool_dir(const runtime::ImageStore& images, const std::string& method,
+                                   const std::string& path);
+
 }  // namespace shoal::daemon

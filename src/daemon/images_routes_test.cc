@@ -2,9 +2,18 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <sys/stat.h>
+
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
 
 #include "agent/runtime/image_store.h"
+#include "http/client.h"
+#include "http/server.h"
 
 namespace shoal::daemon {
 
@@ -32,6 +41,92 @@ TEST(ImageRoutes, AHugePathIsNotARouteAndIsRejectedQuickly) {
   EXPECT_FALSE(serve_image_routes(images, ex));
   EXPECT_FALSE(answered);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+}
+
+TEST(ImageRoutes, AChangeThatIsNotUtf8IsA400) {
+  // Found by fuzz/api_fuzz.cc: the config JSON's dump() threw on it (a 500).
+  std::string root = std::filesystem::temp_directory_path() / ("shoal-images-routes-test-" + std::to_string(getpid()));
+  {
+    runtime::ImageStore images(root);
+    ASSERT_TRUE(images.open().ok());
+    http::Exchange ex;
+    ex.request.method = "POST";
+    ex.request.path = "/v1.41/images/create";
+    ex.request.query = {{"fromSrc", "-"}, {"repo", "x"}, {"changes", "CMD sh \xdc\xdc"}};
+    ex.request.body = "not read: the change is refused first";
+    http::Response got;
+    ex.respond = [&](http::Response r) { got = std::move(r); };
+    EXPECT_TRUE(serve_image_routes(images, ex));
+    EXPECT_EQ(got.status, 400);
+    EXPECT_NE(got.body.find("not valid UTF-8"), std::string::npos) << got.body;
+  }
+  std::filesystem::remove_all(root);
+}
+
+// Uploads are written to a 0600 spool file as they arrive, never held in
+// memory: the handler gets Request::body_file and an empty body; one over the
+// limit is a 413 and leaves no file.
+TEST(ImageRoutes, UploadsAreStreamedToAPrivateSpoolFile) {
+  namespace fs = std::filesystem;
+  std::string dir = fs::temp_directory_path() / ("shoal-spool-test-" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::string sock = dir + "/api.sock";
+  std::mutex mu;
+  std::string got_file, got_content;
+  size_t got_body = 99;
+  unsigned got_mode = 0;
+  http::ServerOptions so{{"unix://" + sock}, 1, 2};
+  so.route_body_limit = [](const std::string&, const std::string& path) -> uint64_t { return path == "/up" ? 8 << 20 : 0; };
+  so.route_body_spool = [&](const std::string& method, const std::string& path) {
+    return method == "POST" && path == "/up" ? dir : std::string();
+  };
+  http::Server server(so, [&](http::Exchange ex) {
+    {
+      std::lock_guard lk(mu);
+      got_file = ex.request.body_file;
+      got_body = ex.request.body.size();
+      struct stat st {};
+      if (!got_file.empty() && stat(got_file.c_str(), &st) == 0) got_mode = st.st_mode & 0777;
+      std::ifstream in(got_file, std::ios::binary);
+      got_content.assign(std::istreambuf_iterator<char>(in), {});
+      if (!got_file.empty()) unlink(got_file.c_str());
+    }
+    http::Response r;
+    r.status = 200;
+    ex.respond(r);
+  });
+  ASSERT_TRUE(server.start().ok());
+  http::Client client("unix://" + sock);
+  std::string body(3 << 20, 'x');
+  body[12345] = 'y';
+  auto r = client.request("POST", "/up", body);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->status, 200);
+  {
+    std::lock_guard lk(mu);
+    EXPECT_EQ(got_body, 0u) << "the body was held in memory";
+    EXPECT_EQ(got_file.rfind(dir + "/upload-", 0), 0u) << got_file;
+    EXPECT_EQ(got_mode, 0600u);
+    EXPECT_TRUE(got_content == body);
+  }
+  // Other routes keep their body in memory.
+  r = client.request("POST", "/other", "small");
+  ASSERT_TRUE(r.ok());
+  {
+    std::lock_guard lk(mu);
+    EXPECT_TRUE(got_file.empty());
+    EXPECT_EQ(got_body, 5u);
+  }
+  // Over the limit: 413, nothing left in the spool directory.
+  r = client.request("POST", "/up", std::string(9 << 20, 'z'));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->status, 413);
+  size_t left = 0;
+  for (const auto& e : fs::directory_iterator(dir)) left += e.path().filename().string().rfind("upload-", 0) == 0;
+  EXPECT_EQ(left, 0u);
+  server.stop();
+  fs::remove_all(dir);
 }
 
 }  // namespace shoal::daemon

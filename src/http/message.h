@@ -32,6 +32,10 @@ struct Request {
   std::map<std::string, std::string> query;  // decoded query parameters (last one wins)
   Headers headers;
   std::string body;
+  // Set instead of `body` when the route spools its body to disk
+  // (ServerOptions::route_body_spool): a 0600 file holding the whole body,
+  // which the handler owns and must remove.
+  std::string body_file;
   std::string peer;  // "unix" or "ip:port" of the client
 
   std::optional<std::string> query_param(const std::string& key) const;

@@ -281,9 +281,58 @@ struct Server::Impl {
 
   // Reads one request into `parser` within the limits; false when the
   // connection is to be closed (an error answer was sent where one is due).
+  // Reads the rest of a body that its route spools into a new 0600 file in
+  // `dir` (Beast's file_body over our fd). On success `*path` names it; on
+  // failure the file is removed and an answer sent where one is due.
+  template <typename Socket>
+  awaitable<bool> spool_body(Conn<Socket>& c, beast::flat_buffer& buf,
+                             bhttp::request_parser<bhttp::string_body>& parser, const std::string& dir,
+                             uint64_t limit, bhttp::request<bhttp::string_body>& out, std::string* path,
+                             const std::function<std::string()>& too_large) {
+    unsigned version = parser.get().version();
+    std::string p = dir + "/upload-XXXXXX";
+    int fd = mkstemp(p.data());  // 0600
+    if (fd < 0) {
+      co_await send_error(c, 500, "cannot store the upload in " + dir + ": " + strerror(errno), version);
+      co_return false;
+    }
+    beast::error_code ec;
+    bhttp::request_parser<bhttp::file_body> fp{std::move(parser)};
+    fp.body_limit(limit);
+    beast::file f;
+    f.native_handle(fd);
+    fp.get().body().reset(std::move(f), ec);
+    bool ok = !ec;
+    while (ok && !fp.is_done()) {
+      c.arm(options.body_timeout);
+      co_await bhttp::async_read_some(c.sock, buf, fp, net::redirect_error(use_awaitable, ec));
+      if (ec == bhttp::error::body_limit) {
+        co_await send_error(c, 413, too_large(), version);
+        co_await linger(c);
+        ok = false;
+      } else if (ec) {
+        if (is_parse_error(ec) && !c.timed_out && !c.stopping) {
+          co_await send_error(c, 400, "malformed HTTP request body: " + ec.message(), version);
+        }
+        ok = false;
+      }
+    }
+    c.disarm();
+    auto msg = fp.release();
+    msg.body().close();  // closes fd
+    if (!ok) {
+      ::unlink(p.c_str());
+      co_return false;
+    }
+    out = bhttp::request<bhttp::string_body>(std::move(msg.base()));
+    *path = p;
+    co_return true;
+  }
+
   template <typename Socket>
   awaitable<bool> read_request(Conn<Socket>& c, beast::flat_buffer& buf,
-                               bhttp::request_parser<bhttp::string_body>& parser, bool first) {
+                               bhttp::request_parser<bhttp::string_body>& parser, bool first,
+                               bhttp::request<bhttp::string_body>& out, std::string* spooled) {
     auto& sock = c.sock;
     beast::error_code ec;
     if (buf.size() == 0) {  // wait for the first byte: the idle (keep-alive) timeout
@@ -324,6 +373,11 @@ struct Server::Impl {
       bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, head.version()};
       if (!co_await write_message(c, cont)) co_return false;
     }
+    std::string spool_dir = options.route_body_spool
+                                ? options.route_body_spool(std::string(head.method_string()),
+                                                           url_decode(target.substr(0, target.find('?'))))
+                                : std::string();
+    if (!spool_dir.empty()) co_return co_await spool_body(c, buf, parser, spool_dir, limit, out, spooled, too_large);
     while (!parser.is_done()) {
       c.arm(options.body_timeout);
       co_await bhttp::async_read_some(sock, buf, parser, net::redirect_error(use_awaitable, ec));
@@ -340,6 +394,7 @@ struct Server::Impl {
       }
     }
     c.disarm();
+    out = parser.release();
     co_return true;
   }
 
@@ -433,12 +488,15 @@ struct Server::Impl {
     beast::flat_buffer buf;
     for (bool first = true; !c.stopping; first = false) {
       bhttp::request_parser<bhttp::string_body> parser;
-      if (!co_await read_request(c, buf, parser, first)) break;
-      auto& raw = parser.get();
+      bhttp::request<bhttp::string_body> raw;
+      std::string spooled;
+      if (!co_await read_request(c, buf, parser, first, raw, &spooled)) break;
       bool keep_alive = raw.keep_alive();
       unsigned version = raw.version();
       auto state = std::make_shared<ExchangeState>(c.wakeup);
-      dispatch(to_request(raw, peer), state);
+      Request req = to_request(raw, peer);
+      req.body_file = std::move(spooled);
+      dispatch(std::move(req), state);
       bool answered = co_await await_answer(c, *state);
       std::unique_lock lk(state->mu);
       if (!answered) {

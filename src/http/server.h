@@ -41,6 +41,11 @@ struct ServerOptions {
   // query), a limit in bytes, or 0 for `body_limit`. Called on I/O threads;
   // must be cheap and thread-safe. E.g. image uploads need a large one.
   std::function<uint64_t(const std::string& method, const std::string& path)> route_body_limit;
+  // Per-route spooling: given the method and the decoded path, a directory
+  // to write the body into as it arrives (a new 0600 file there, handed to
+  // the handler as Request::body_file; never held in memory), or "" to read
+  // it into Request::body. Called on I/O threads; cheap and thread-safe.
+  std::function<std::string(const std::string& method, const std::string& path)> route_body_spool;
   size_t max_connections = 1024;
 };
 

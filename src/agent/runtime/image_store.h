@@ -73,7 +73,7 @@ struct ImageLimits {
   // Layers per image (overlayfs stacks ~500 lower dirs; Docker allows 125).
   size_t max_layers = 128;
   // An archive uploaded through the API (`docker load`, `docker import`):
-  // larger is 413. The HTTP server holds a body in memory, hence 1 GiB.
+  // larger is 413 (streamed to a spool file as it arrives: a cap on disk use).
   int64_t max_upload_bytes = int64_t{1} << 30;
 };
 
