@@ -11,7 +11,10 @@ namespace {
 
 constexpr char kRoot[] = "/shoal/";
 constexpr char kNamesPrefix[] = "/shoal/names/services/";
-constexpr char kSlotsPrefix[] = "/shoal/slots/";
+// Outside kRoot on purpose: the watch and the re-list cover kRoot, and a
+// slot key is never read from the cache, so claims and releases (one each
+// per task) do not cross the watch or fill a re-list.
+constexpr char kSlotsPrefix[] = "/shoal-slots/";
 constexpr int kMaxAttempts = 20;
 constexpr int kMaxUnknownOutcomes = 3;  // writes of unknown outcome re-read and retried per chunk
 constexpr int kRereadAttempts = 3;
@@ -22,7 +25,7 @@ std::string name_key(const std::string& name) { return kNamesPrefix + name; }
 bool has_prefix(const std::string& s, const char* p) { return s.rfind(p, 0) == 0; }
 
 // The slot a task claims while it is live: a replicated task its slot
-// number, a global one (slot 0) its node (/shoal/slots/<svc>/node-<id>).
+// number, a global one (slot 0) its node (/shoal-slots/<svc>/node-<id>).
 std::string slot_key(const Task& t) {
   return std::string(kSlotsPrefix) + t.service_id + "/" +
          (t.slot > 0 ? std::to_string(t.slot) : "node-" + t.node_id);

@@ -13,8 +13,9 @@
 //
 // Keys: /shoal/<kind>/<id> -> object JSON (objects.h). Service names are
 // reserved atomically in /shoal/names/services/<name> -> id. A replicated
-// task's slot is claimed in /shoal/slots/<service>/<slot> -> task id (a
-// global task's node in /shoal/slots/<service>/node-<node id>), in the
+// task's slot is claimed in /shoal-slots/<service>/<slot> -> task id (a
+// global task's node in /shoal-slots/<service>/node-<node id>; outside the
+// watched /shoal/ prefix, as the cache never needs them), in the
 // same transaction as the task's creation (compare: absent), and released in
 // the transaction that moves the task's desired state past running or
 // deletes it: two live tasks in one slot cannot both be created.

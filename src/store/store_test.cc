@@ -270,14 +270,14 @@ TEST_F(StoreTest, ASlotHoldsOneLiveTask) {
   });
   replace.create(make_task("t2", "s1", "n2", 1));
   ASSERT_TRUE(store.commit(replace).ok());
-  auto held = backend.range("/shoal/slots/s1/1", false);
+  auto held = backend.range("/shoal-slots/s1/1", false);
   ASSERT_EQ(held->kvs.size(), 1u);
   EXPECT_EQ(held->kvs[0].value, "t2");
   // Deleting a live task frees its slot too.
   Batch rm;
   rm.remove(Kind::kTask, "t2");
   ASSERT_TRUE(store.commit(rm).ok());
-  EXPECT_TRUE(backend.range("/shoal/slots/s1/1", false)->kvs.empty());
+  EXPECT_TRUE(backend.range("/shoal-slots/s1/1", false)->kvs.empty());
 }
 
 // A slot claimed by a newer task (state from before the store enforced
@@ -288,7 +288,7 @@ TEST_F(StoreTest, ReleasingAnOldTaskKeepsANewerTasksClaim) {
   a.create(make_task("t3", "s1", "n1", 2));
   ASSERT_TRUE(store.commit(a).ok());
   // t2 took both slots over behind the store's back.
-  for (const char* key : {"/shoal/slots/s1/1", "/shoal/slots/s1/2"})
+  for (const char* key : {"/shoal-slots/s1/1", "/shoal-slots/s1/2"})
     ASSERT_TRUE(backend.txn({}, {{TxnOp::Type::kPut, key, "t2", 0}}, {})->succeeded);
   Batch shut;
   shut.update_task("t1", [](Task& t) {
@@ -297,7 +297,7 @@ TEST_F(StoreTest, ReleasingAnOldTaskKeepsANewerTasksClaim) {
   });
   ASSERT_TRUE(store.commit(shut).ok());
   EXPECT_EQ(store.task("t1")->desired_state, TaskState::kShutdown);  // the update itself went through
-  auto held = backend.range("/shoal/slots/s1/1", false);
+  auto held = backend.range("/shoal-slots/s1/1", false);
   ASSERT_EQ(held->kvs.size(), 1u) << "t1's release deleted t2's claim";
   EXPECT_EQ(held->kvs[0].value, "t2");
   // The remove path too.
@@ -305,7 +305,7 @@ TEST_F(StoreTest, ReleasingAnOldTaskKeepsANewerTasksClaim) {
   rm.remove(Kind::kTask, "t3");
   ASSERT_TRUE(store.commit(rm).ok());
   EXPECT_FALSE(store.task("t3").has_value());
-  held = backend.range("/shoal/slots/s1/2", false);
+  held = backend.range("/shoal-slots/s1/2", false);
   ASSERT_EQ(held->kvs.size(), 1u) << "removing t3 deleted t2's claim";
   EXPECT_EQ(held->kvs[0].value, "t2");
 }
