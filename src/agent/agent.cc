@@ -13,7 +13,7 @@ const std::string kPrefix = session::kPrefix;
 Agent::Agent(Executor& executor, Clock& clock, AgentOptions options)
     : clock_(clock),
       options_(std::move(options)),
-      client_(options_.dispatcher),
+      client_(options_.dispatcher, options_.tls),
       worker_(executor, clock,
               [this](const std::string& id, const TaskStatus& st) { report(id, st); },
               options_.worker) {}

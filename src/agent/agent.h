@@ -26,7 +26,8 @@
 namespace shoal::agent {
 
 struct AgentOptions {
-  std::string dispatcher;  // endpoint, e.g. "unix:///run/shoal/shoal.sock"
+  std::string dispatcher;  // endpoint, e.g. "unix:///run/shoal/shoal.sock" or "https://10.0.0.1:2377"
+  http::TlsOptions tls;    // for an https:// dispatcher: the node's certificate and the swarm CA
   std::string node_id;
   std::string addr;
   NodeDescription description;

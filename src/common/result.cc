@@ -16,6 +16,7 @@ const char* code_name(Code c) {
     case Code::kDeadlineExceeded: return "deadline exceeded";
     case Code::kPermissionDenied: return "permission denied";
     case Code::kInternal: return "internal";
+    case Code::kUnimplemented: return "not implemented";
   }
   return "unknown";
 }

@@ -24,6 +24,7 @@ enum class Code {
   kDeadlineExceeded,    // 504
   kPermissionDenied,    // 403
   kInternal,            // 500: a bug or an unexpected OS failure
+  kUnimplemented,       // 501: a feature shoal does not have yet
 };
 
 const char* code_name(Code c);
@@ -58,6 +59,7 @@ inline Status failed_precondition(std::string m) { return {Code::kFailedPrecondi
 inline Status unavailable(std::string m) { return {Code::kUnavailable, std::move(m)}; }
 inline Status deadline_exceeded(std::string m) { return {Code::kDeadlineExceeded, std::move(m)}; }
 inline Status internal_error(std::string m) { return {Code::kInternal, std::move(m)}; }
+inline Status unimplemented(std::string m) { return {Code::kUnimplemented, std::move(m)}; }
 // An OS failure: message is "what: strerror(errno)".
 Status errno_status(const std::string& what, int err);
 

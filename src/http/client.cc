@@ -105,6 +105,8 @@ constexpr char kOutcomeUnknown[] = "outcome unknown: ";
 struct Client::Pool {
   Transport transport = Transport::kUnix;
   std::unique_ptr<net::ssl::context> ssl;  // kTls only
+  std::string server_name;  // kTls: the name to verify instead of `host`
+  bool skip_verify = false;  // kTls: TlsOptions::insecure_skip_verify
   Status setup;                            // why the client cannot be used (bad TLS files), else ok
   std::string path;
   std::string host;
@@ -145,17 +147,32 @@ void Client::cancel() {
 namespace {
 
 Status tls_setup(Client::Pool& p, const TlsOptions& tls, const std::string& endpoint) {
-  if (tls.ca_file.empty()) {
+  if (tls.ca_file.empty() && tls.ca_pem.empty() && !tls.insecure_skip_verify) {
     return invalid_argument("https endpoint " + endpoint + " needs a CA certificate to verify the server against");
   }
   p.ssl = std::make_unique<net::ssl::context>(net::ssl::context::tls_client);
   p.ssl->set_options(net::ssl::context::no_sslv2 | net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
                      net::ssl::context::no_tlsv1_1);
   beast::error_code ec;
-  p.ssl->load_verify_file(tls.ca_file, ec);
-  if (ec) return invalid_argument("loading the CA certificate " + tls.ca_file + ": " + ec.message());
-  p.ssl->set_verify_mode(net::ssl::verify_peer, ec);
-  if (!tls.cert_file.empty()) {
+  p.server_name = tls.server_name;
+  p.skip_verify = tls.insecure_skip_verify;
+  if (tls.insecure_skip_verify) {
+    p.ssl->set_verify_mode(net::ssl::verify_none, ec);
+  } else if (!tls.ca_pem.empty()) {
+    p.ssl->add_certificate_authority(net::buffer(tls.ca_pem), ec);
+    if (ec) return invalid_argument("loading the CA certificate for " + endpoint + ": " + ec.message());
+    p.ssl->set_verify_mode(net::ssl::verify_peer, ec);
+  } else {
+    p.ssl->load_verify_file(tls.ca_file, ec);
+    if (ec) return invalid_argument("loading the CA certificate " + tls.ca_file + ": " + ec.message());
+    p.ssl->set_verify_mode(net::ssl::verify_peer, ec);
+  }
+  if (!tls.cert_pem.empty()) {
+    p.ssl->use_certificate_chain(net::buffer(tls.cert_pem), ec);
+    if (ec) return invalid_argument("loading the client certificate for " + endpoint + ": " + ec.message());
+    p.ssl->use_private_key(net::buffer(tls.key_pem), net::ssl::context::pem, ec);
+    if (ec) return invalid_argument("loading the client key for " + endpoint + ": " + ec.message());
+  } else if (!tls.cert_file.empty()) {
     p.ssl->use_certificate_chain_file(tls.cert_file, ec);
     if (ec) return invalid_argument("loading the client certificate " + tls.cert_file + ": " + ec.message());
     p.ssl->use_private_key_file(tls.key_file, net::ssl::context::pem, ec);
@@ -378,7 +395,7 @@ Status connect(Conn& c, Client::Pool& p, std::chrono::milliseconds timeout, cons
   if (addr_ec && !SSL_set_tlsext_host_name(t.native_handle(), p.host.c_str())) {
     return internal_error("setting the TLS server name for " + endpoint + " failed");
   }
-  t.set_verify_callback(net::ssl::host_name_verification(p.host));
+  if (!p.skip_verify) t.set_verify_callback(net::ssl::host_name_verification(p.server_name.empty() ? p.host : p.server_name));
   done = false;
   t.async_handshake(net::ssl::stream_base::client, [&](beast::error_code e) { ec = e; done = true; });
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());

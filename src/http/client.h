@@ -17,10 +17,23 @@ namespace shoal::http {
 // TLS for an "https://" endpoint: the server is verified against ca_file
 // (and must name the dialled host in its certificate); cert_file/key_file,
 // when given, are presented as the client certificate.
+//
+// The *_pem fields, when set, are used instead of the files (for callers that
+// read their key files themselves, without following symlinks).
+// server_name: the name the server's certificate must carry instead of the
+// dialled host (a swarm's managers are "swarm-manager"). insecure_skip_verify
+// accepts any server certificate: only for fetching something the caller
+// checks by other means (a joining node fetches the root CA and checks it
+// against the digest its join token pins), never for anything else.
 struct TlsOptions {
   std::string ca_file;
   std::string cert_file;
   std::string key_file;
+  std::string ca_pem;
+  std::string cert_pem;
+  std::string key_pem;
+  std::string server_name;
+  bool insecure_skip_verify = false;
 };
 
 // Whether a request may be sent again on a fresh connection when the pooled

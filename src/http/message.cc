@@ -16,6 +16,7 @@ int status_for(Code code) {
     case Code::kUnavailable: return 503;
     case Code::kDeadlineExceeded: return 504;
     case Code::kInternal: return 500;
+    case Code::kUnimplemented: return 501;
   }
   return 500;
 }

@@ -16,7 +16,7 @@ namespace shoal::http {
 // of shoal (the Docker API, daemon-local routes, agent sessions):
 // kInvalidArgument/kFailedPrecondition 400, kNotFound 404, kAlreadyExists/
 // kConflict 409, kPermissionDenied 403, kUnavailable 503, kDeadlineExceeded
-// 504, kInternal 500.
+// 504, kInternal 500, kUnimplemented 501.
 int status_for(Code code);
 
 // Case-insensitive header map (HTTP header names are case-insensitive).
@@ -24,6 +24,16 @@ struct CaseInsensitiveLess {
   bool operator()(const std::string& a, const std::string& b) const;
 };
 using Headers = std::map<std::string, std::string, CaseInsensitiveLess>;
+
+// The client certificate a TLS listener verified (ServerOptions::tls): empty
+// (verified false) on unix and plain TCP listeners and for a TLS client that
+// presented none.
+struct PeerCertificate {
+  bool verified = false;
+  std::string common_name;          // CN (a swarm node's id)
+  std::string organizational_unit;  // OU (its role: swarm-worker, swarm-manager)
+  std::string organization;         // O (its cluster)
+};
 
 struct Request {
   std::string method;  // "GET", "POST", ...
@@ -37,6 +47,7 @@ struct Request {
   // which the handler owns and must remove.
   std::string body_file;
   std::string peer;  // "unix" or "ip:port" of the client
+  PeerCertificate peer_cert;
 
   std::optional<std::string> query_param(const std::string& key) const;
 };

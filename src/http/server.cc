@@ -28,6 +28,7 @@
 #include <unordered_set>
 
 #include "common/log.h"
+#include "http/tls_server.h"
 
 namespace shoal::http {
 
@@ -37,6 +38,7 @@ namespace bhttp = beast::http;
 using net::awaitable;
 using net::use_awaitable;
 using StrandEx = net::strand<net::io_context::executor_type>;
+using tls::TlsSocket;
 
 namespace {
 
@@ -137,6 +139,7 @@ struct ConnBase : std::enable_shared_from_this<ConnBase> {
   bool stopping = false;
   bool timed_out = false;
   bool woken = false;
+  PeerCertificate peer_cert;  // set by the TLS handshake
 
   // Closes the socket after `d` unless disarm() or arm() comes first.
   void arm(std::chrono::milliseconds d) {
@@ -174,7 +177,8 @@ struct ConnBase : std::enable_shared_from_this<ConnBase> {
 
 template <typename Socket>
 struct Conn : ConnBase {
-  Conn(Socket s, StrandEx strand) : ConnBase(strand), sock(std::move(s)) {}
+  template <typename... Args>
+  Conn(StrandEx strand, Args&&... args) : ConnBase(strand), sock(std::forward<Args>(args)...) {}
   void close_socket() override {
     beast::error_code ec;
     sock.shutdown(net::socket_base::shutdown_both, ec);
@@ -216,6 +220,8 @@ struct Server::Impl {
   std::vector<std::thread> io_threads;
   std::vector<std::unique_ptr<net::local::stream_protocol::acceptor>> unix_acceptors;
   std::vector<std::unique_ptr<net::ip::tcp::acceptor>> tcp_acceptors;
+  std::vector<std::unique_ptr<net::ip::tcp::acceptor>> tls_acceptors;
+  std::unique_ptr<net::ssl::context> ssl;  // when there are tls_acceptors
   std::vector<int> ports;
   std::vector<std::string> unix_paths;
   bool running = false;
@@ -495,6 +501,7 @@ struct Server::Impl {
       unsigned version = raw.version();
       auto state = std::make_shared<ExchangeState>(c.wakeup);
       Request req = to_request(raw, peer);
+      req.peer_cert = c.peer_cert;
       req.body_file = std::move(spooled);
       dispatch(std::move(req), state);
       bool answered = co_await await_answer(c, *state);
@@ -527,7 +534,7 @@ struct Server::Impl {
   template <typename Socket>
   awaitable<void> session(std::shared_ptr<Conn<Socket>> c, std::string peer) {
     try {
-      co_await serve_connection(c, peer);
+      if (co_await handshake(*c, peer)) co_await serve_connection(c, peer);
     } catch (const std::exception& e) {
       LOG_WARN("http", "connection from " << peer << " failed: " << e.what());
     }
@@ -536,17 +543,40 @@ struct Server::Impl {
     remove_conn(c);
   }
 
+  // TLS connections: the handshake, within header_timeout; false if it
+  // failed (a client certificate of another CA, a plain HTTP client...).
+  template <typename Socket>
+  awaitable<bool> handshake(Conn<Socket>& c, const std::string& peer) {
+    if constexpr (std::is_same_v<Socket, TlsSocket>) {
+      beast::error_code ec;
+      c.arm(options.header_timeout);
+      co_await c.sock.s.async_handshake(net::ssl::stream_base::server, net::redirect_error(use_awaitable, ec));
+      c.disarm();
+      if (ec) {
+        LOG_INFO("http", "TLS handshake with " << peer << " failed: " << ec.message());
+        co_return false;
+      }
+      c.peer_cert = tls::peer_certificate(c.sock.s.native_handle());
+    }
+    co_return true;
+  }
+
   // Too many connections: answer 503 without waiting on the client, close.
   template <typename Socket>
   void refuse(Socket& sock) {
-    static const std::string kBody = error_body("too many connections to this server: try again later");
-    std::string msg = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
-                      "Content-Length: " + std::to_string(kBody.size()) + "\r\n\r\n" + kBody;
-    beast::error_code ec;
-    sock.non_blocking(true, ec);
-    sock.write_some(net::buffer(msg), ec);
-    sock.shutdown(net::socket_base::shutdown_both, ec);
-    sock.close(ec);
+    if constexpr (std::is_same_v<Socket, TlsSocket>) {  // no plain text into a TLS connection
+      beast::error_code ec;
+      sock.close(ec);
+    } else {
+      static const std::string kBody = error_body("too many connections to this server: try again later");
+      std::string msg = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                        "Content-Length: " + std::to_string(kBody.size()) + "\r\n\r\n" + kBody;
+      beast::error_code ec;
+      sock.non_blocking(true, ec);
+      sock.write_some(net::buffer(msg), ec);
+      sock.shutdown(net::socket_base::shutdown_both, ec);
+      sock.close(ec);
+    }
   }
 
   template <typename Acceptor, typename Socket>
@@ -554,7 +584,7 @@ struct Server::Impl {
     for (;;) {
       beast::error_code ec;
       StrandEx strand = net::make_strand(ioc);
-      Socket sock(strand);
+      typename Acceptor::protocol_type::socket sock(strand);
       co_await acc.async_accept(sock, net::redirect_error(use_awaitable, ec));
       if (ec) {
         if (ec == net::error::operation_aborted || !acc.is_open()) co_return;
@@ -564,12 +594,17 @@ struct Server::Impl {
         continue;
       }
       std::string peer = label;
-      if constexpr (std::is_same_v<Socket, net::ip::tcp::socket>) {
+      if constexpr (!std::is_same_v<Socket, net::local::stream_protocol::socket>) {
         beast::error_code e2;
         auto ep = sock.remote_endpoint(e2);
         if (!e2) peer = ep.address().to_string() + ":" + std::to_string(ep.port());
       }
-      auto c = std::make_shared<Conn<Socket>>(std::move(sock), strand);
+      std::shared_ptr<Conn<Socket>> c;
+      if constexpr (std::is_same_v<Socket, TlsSocket>) {
+        c = std::make_shared<Conn<Socket>>(strand, std::move(sock), *ssl);
+      } else {
+        c = std::make_shared<Conn<Socket>>(strand, std::move(sock));
+      }
       if (!add_conn(c)) {
         LOG_WARN("http", "refusing a connection from " << peer << ": " << options.max_connections
                                                         << " connections are open");
@@ -611,7 +646,13 @@ Status Server::start() {
         ::chmod(path.c_str(), 0660);
         im.unix_paths.push_back(path);
         im.unix_acceptors.push_back(std::move(acc));
-      } else if (addr.rfind("tcp://", 0) == 0) {
+      } else if (addr.rfind("tcp://", 0) == 0 || addr.rfind("tls://", 0) == 0) {
+        bool tls = addr.rfind("tls://", 0) == 0;
+        if (tls && !im.ssl) {
+          auto ctx = tls::make_context(im.options.tls);
+          if (!ctx.ok()) return ctx.status().with_context("listening on " + addr);
+          im.ssl = std::move(*ctx);
+        }
         std::string hp = addr.substr(6);
         auto colon = hp.rfind(':');
         if (colon == std::string::npos) return invalid_argument("listen address " + addr + " needs a port");
@@ -625,9 +666,9 @@ Status Server::start() {
         acc->bind(ep);
         acc->listen(net::socket_base::max_listen_connections);
         im.ports.push_back(acc->local_endpoint().port());
-        im.tcp_acceptors.push_back(std::move(acc));
+        (tls ? im.tls_acceptors : im.tcp_acceptors).push_back(std::move(acc));
       } else {
-        return invalid_argument("unsupported listen address " + addr + ": use unix:// or tcp://");
+        return invalid_argument("unsupported listen address " + addr + ": use unix://, tcp:// or tls://");
       }
     } catch (const std::exception& e) {
       return unavailable("cannot listen on " + addr + ": " + e.what());
@@ -639,6 +680,9 @@ Status Server::start() {
   }
   for (auto& a : im.tcp_acceptors) {
     net::co_spawn(im.ioc, im.accept_loop<net::ip::tcp::acceptor, net::ip::tcp::socket>(*a, "tcp"), net::detached);
+  }
+  for (auto& a : im.tls_acceptors) {
+    net::co_spawn(im.ioc, im.accept_loop<net::ip::tcp::acceptor, TlsSocket>(*a, "tls"), net::detached);
   }
   im.guard.emplace(im.ioc.get_executor());
   for (int i = 0; i < std::max(1, im.options.io_threads); ++i) {
@@ -656,6 +700,7 @@ void Server::stop() {
     beast::error_code ec;
     for (auto& a : im.unix_acceptors) a->close(ec);
     for (auto& a : im.tcp_acceptors) a->close(ec);
+    for (auto& a : im.tls_acceptors) a->close(ec);
   });
   {
     // Close every connection on its strand; their coroutines then end.
@@ -674,6 +719,7 @@ void Server::stop() {
     beast::error_code ec;
     for (auto& a : im.unix_acceptors) a->close(ec);
     for (auto& a : im.tcp_acceptors) a->close(ec);
+    for (auto& a : im.tls_acceptors) a->close(ec);
   }
   {
     // Connections whose coroutine did not end in time: no wake-up may reach

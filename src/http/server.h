@@ -24,9 +24,22 @@
 
 namespace shoal::http {
 
+// TLS of "tls://host:port" listeners, PEM text (the caller reads its key
+// files safely; the server opens none). The server presents cert/key and
+// asks each client for a certificate: one presented must chain to ca_pem or
+// the handshake fails; Request::peer_cert then names it. A client without a
+// certificate is served with an empty peer_cert: handlers decide what it may
+// do. TLS 1.2 and later.
+struct ServerTls {
+  std::string cert_pem;
+  std::string key_pem;
+  std::string ca_pem;
+};
+
 struct ServerOptions {
-  // "unix:///run/shoal/shoal.sock" or "tcp://127.0.0.1:2377". A unix socket
-  // file left by a dead process is replaced; its parent directory is created.
+  // "unix:///run/shoal/shoal.sock", "tcp://127.0.0.1:2377" or (with `tls`)
+  // "tls://0.0.0.0:2377". A unix socket file left by a dead process is
+  // replaced; its parent directory is created.
   std::vector<std::string> listen;
   int io_threads = 2;
   int worker_threads = 8;
@@ -47,6 +60,7 @@ struct ServerOptions {
   // it into Request::body. Called on I/O threads; cheap and thread-safe.
   std::function<std::string(const std::string& method, const std::string& path)> route_body_spool;
   size_t max_connections = 1024;
+  ServerTls tls;  // for tls:// listeners (last: positional initializers elsewhere)
 };
 
 // The agent-session listener's connection cap: every node holds a few

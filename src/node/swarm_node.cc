@@ -5,6 +5,7 @@
 
 #include "common/ids.h"
 #include "common/log.h"
+#include "http/server.h"
 #include "manager/api/errors.h"
 #include "model/session_messages.h"
 
@@ -28,6 +29,10 @@ Result<JoinTokens> ManagerStorage::join_tokens() {
   return *tokens_;
 }
 
+Result<std::string> ManagerStorage::root_ca_key() {
+  return not_found("this manager's storage keeps no root CA key: it cannot sign node certificates");
+}
+
 Status ManagerStorage::set_join_tokens(const JoinTokens& tokens) {
   std::lock_guard lk(tokens_mu_);
   tokens_ = tokens;
@@ -40,6 +45,7 @@ struct SwarmNode::Roles {
   std::unique_ptr<Manager> manager;         // managers only
   std::unique_ptr<agent::Executor> executor;
   std::unique_ptr<agent::Agent> agent;
+  std::unique_ptr<http::Server> listener;  // managers with a certs dir; declared last: destroyed first
 
   // Stops everything in the order that keeps each wait short: the dispatcher
   // first (it answers the agent's parked long poll), then the agent (it
@@ -52,6 +58,7 @@ struct SwarmNode::Roles {
   void stop(bool erase, const std::function<void()>& before_erase = {}) {
     std::vector<std::string> tasks;
     if (erase && executor) tasks = executor->known_tasks();
+    if (listener) listener->stop();  // no new joins or sessions from other nodes
     if (manager) manager->stop_sessions();
     if (agent) agent->stop();
     if (erase) remove_containers(tasks);
@@ -97,14 +104,22 @@ Result<std::shared_ptr<SwarmNode::Roles>> SwarmNode::start_roles(const Membershi
     mc.node_id = m.node_id;
     roles->manager = std::make_unique<Manager>(roles->storage->backend(), *parts_.clock, mc);
     Status st = roles->manager->start(bootstrap);
+    if (st.ok()) {
+      auto listener = open_swarm_listener(*roles->manager, m, bootstrap);
+      if (listener.ok()) roles->listener = std::move(*listener);
+      st = listener.status();
+    }
     if (!st.ok()) {
       roles->stop(/*erase=*/bootstrap.has_value());
       return st;
     }
   }
-  roles->executor = parts_.make_executor(m);
   agent::AgentOptions ao = parts_.agent;
-  ao.dispatcher = parts_.dispatcher_endpoint;
+  if (Status st = agent_transport(m, ao); !st.ok()) {
+    roles->stop(/*erase=*/false);
+    return st;
+  }
+  roles->executor = parts_.make_executor(m);
   ao.node_id = m.node_id;
   ao.addr = m.advertise_addr;
   if (parts_.describe) ao.description = parts_.describe();
@@ -113,8 +128,10 @@ Result<std::shared_ptr<SwarmNode::Roles>> SwarmNode::start_roles(const Membershi
   return roles;
 }
 
-Status SwarmNode::rejoin(const Membership& m) {
+Status SwarmNode::rejoin(const Membership& recorded) {
   if (Status st = begin_start(); !st.ok()) return st;
+  Membership m = recorded;
+  load_join_state(m);
   auto roles = start_roles(m, std::nullopt);
   if (!roles.ok()) return finish_start(roles.status());
   return adopt_roles(m, std::move(*roles));
@@ -173,6 +190,7 @@ Result<std::string> SwarmNode::init(const api::InitRequest& req) {
   Membership m;
   m.node_id = new_object_id();
   m.advertise_addr = swarm_address(req, parts_.default_advertise_addr);
+  m.listen_addr = req.listen_addr;
   SwarmBootstrap b;
   b.node_id = m.node_id;
   b.advertise_addr = m.advertise_addr;
@@ -182,7 +200,8 @@ Result<std::string> SwarmNode::init(const api::InitRequest& req) {
   // The slow part (etcd start-up, the first writes) runs without the lock:
   // begin() made concurrent init/leave calls answer 503 meanwhile.
   auto roles = start_roles(m, b);
-  Status st = roles.ok() ? (parts_.persist ? parts_.persist(m) : ok_status()) : roles.status();
+  Status st = roles.ok() ? save_join_state(m) : roles.status();
+  if (st.ok() && parts_.persist) st = parts_.persist(m);
   if (roles.ok() && !st.ok()) (*roles)->stop(/*erase=*/true);
   if (!st.ok()) return finish_start(st);
   SHOAL_RETURN_IF_ERROR(adopt_roles(m, std::move(*roles)));
@@ -206,6 +225,7 @@ Status SwarmNode::leave(bool force) {
   Status st = ok_status();
   roles->stop(/*erase=*/true, [&] {
     if (parts_.persist) st = parts_.persist(std::nullopt);
+    remove_swarm_tls();
   });
   std::lock_guard lk(mu_);
   if (phase_ != Phase::kStopped) phase_ = Phase::kInactive;
@@ -261,6 +281,16 @@ Result<JoinTokens> SwarmNode::join_tokens() {
   }
   if (!roles || !roles->storage) return unavailable(api::kNotSwarmManager);
   return roles->storage->join_tokens();
+}
+
+Result<std::string> SwarmNode::root_ca_key() {
+  std::shared_ptr<Roles> roles;
+  {
+    std::lock_guard lk(mu_);
+    roles = roles_;  // held: leave cannot free the storage meanwhile
+  }
+  if (!roles || !roles->storage) return unavailable(api::kNotSwarmManager);
+  return roles->storage->root_ca_key();
 }
 
 Status SwarmNode::set_join_tokens(const JoinTokens& tokens) {

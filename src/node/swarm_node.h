@@ -34,6 +34,10 @@
 #include "manager/api/swarm_control.h"
 #include "node/manager.h"
 
+namespace shoal::http {
+class Server;
+}
+
 namespace shoal::node {
 
 // This node's place in a swarm, as the host persists it.
@@ -41,6 +45,11 @@ struct Membership {
   std::string node_id;
   std::string role = "manager";  // manager | worker
   std::string advertise_addr;    // "ip:port"
+  // Kept by the node itself in NodeParts::certs_dir (join.json), not by
+  // `persist`: where a manager listens for joins and sessions, and the
+  // managers a worker's agent holds its session with.
+  std::string listen_addr;            // managers: "ip:port" of the swarm listener
+  std::vector<std::string> managers;  // workers: "ip:port" of every manager
 };
 
 // The backing store of this node's manager: shoald's etcd member and its
@@ -59,6 +68,10 @@ class ManagerStorage {
   // Thread-safe.
   virtual Result<JoinTokens> join_tokens();
   virtual Status set_join_tokens(const JoinTokens& tokens);
+  // The root CA's private key (PEM), for signing joining nodes' certificates.
+  // shoald's storage keeps it sealed in etcd; this default has none
+  // (kNotFound), so in-memory storages cannot admit nodes.
+  virtual Result<std::string> root_ca_key();
 
  private:
   std::mutex tokens_mu_;
@@ -84,6 +97,10 @@ struct NodeParts {
   std::function<NodeDescription()> describe;
   std::function<api::LocalInfo()> local_info;  // optional
   std::string default_advertise_addr;           // when init gives none
+  // This node's swarm TLS files and join.json (src/node/join.h), e.g.
+  // <data-root>/swarm-tls. Empty (in-process tests): managers open no swarm
+  // listener and the node cannot join a swarm.
+  std::string certs_dir;
   ManagerConfig manager;                        // node_id is filled in
   agent::AgentOptions agent;                    // dispatcher, node_id, addr, description filled in
   std::optional<SwarmCredentials> credentials;  // injected for tests; created when absent
@@ -104,6 +121,7 @@ class SwarmNode : public api::SwarmControl {
 
   // api::SwarmControl
   Result<std::string> init(const api::InitRequest& req) override;
+  Status join(const api::JoinRequest& req) override;  // swarm_join.cc
   Status leave(bool force) override;
   bool active() const override;
   std::string node_id() const override;
@@ -133,6 +151,24 @@ class SwarmNode : public api::SwarmControl {
   // stop() came meanwhile, the roles are stopped (outside mu_) and the
   // answer is kUnavailable.
   Status adopt_roles(const Membership& m, std::shared_ptr<Roles> roles);
+  // A manager's swarm listener (TLS at m.listen_addr): joins (join.h) and
+  // the sessions of other nodes, whose identity is their certificate's.
+  // swarm_join.cc.
+  // null when there is no certs dir.
+  Result<std::unique_ptr<http::Server>> open_swarm_listener(Manager& manager, const Membership& m,
+                                                            const std::optional<SwarmBootstrap>& bootstrap);
+  // join.json in the certs dir: the membership's listen_addr and managers.
+  Status save_join_state(const Membership& m) const;
+  void load_join_state(Membership& m) const;
+  // Leaving: the node's certificate, key and join.json go (a node that joins
+  // again is a new node with a new certificate).
+  void remove_swarm_tls() const;
+  // The storage's root CA key while this node is a manager.
+  Result<std::string> root_ca_key();
+  void serve_swarm(http::Exchange ex);
+  // The agent's way to its managers: this manager's own unix socket, or
+  // for a worker, TLS to m.managers with its certificate.
+  Status agent_transport(const Membership& m, agent::AgentOptions& ao) const;
   // Why init/leave cannot run in the current phase (mu_ held).
   Status refusal_locked() const;
 

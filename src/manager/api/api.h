@@ -48,6 +48,7 @@ class Api {
   http::Response swarm_inspect();
   http::Response swarm_init(const http::Request& req);
   http::Response swarm_leave(const http::Request& req);
+  http::Response swarm_join(const http::Request& req);  // swarm_join_route.cc
   http::Response swarm_update(const http::Request& req);
   http::Response swarm_unlockkey();
 

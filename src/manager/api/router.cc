@@ -133,9 +133,7 @@ http::Response Api::route(const http::Request& req, const ApiPath& ap) {
     if (p[1] == "init") return swarm_init(req);
     if (p[1] == "leave") return swarm_leave(req);
     if (p[1] == "update") return swarm_update(req);
-    if (p[1] == "join") {
-      return error_response(501, "joining an existing swarm through the Docker API is not supported by shoal yet");
-    }
+    if (p[1] == "join") return swarm_join(req);
     if (p[1] == "unlock") return error_response(failed_precondition("swarm is not locked: autolock is not enabled"));
   }
 

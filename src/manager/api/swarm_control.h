@@ -26,6 +26,14 @@ struct InitRequest {
   std::string spec_json;  // the request's "Spec" object as JSON text, may be empty
 };
 
+// POST /swarm/join body (Docker's SwarmJoinRequest, checked by the API).
+struct JoinRequest {
+  std::string listen_addr = "0.0.0.0:2377";
+  std::string advertise_addr;  // "ip[:port]"; may be empty
+  std::vector<std::string> remote_addrs;
+  std::string join_token;
+};
+
 struct LocalInfo {
   std::string hostname;
   int ncpu = 0;
@@ -43,6 +51,9 @@ class SwarmControl {
   virtual ~SwarmControl() = default;
   // Creates a single-manager swarm with this node as leader. Returns the node id.
   virtual Result<std::string> init(const InitRequest& req) = 0;
+  // Joins the swarm a manager at one of req.remote_addrs runs (docs/cluster.md).
+  // Hosts that cannot join answer kUnimplemented.
+  virtual Status join(const JoinRequest& req) { return unimplemented("this node cannot join a swarm"); }
   virtual Status leave(bool force) = 0;
   virtual bool active() const = 0;
   virtual std::string node_id() const = 0;

@@ -1,0 +1,130 @@
+// TLS listeners (tls://) and the client's TLS options: mutual TLS with the
+// swarm CA's certificates, the verified peer certificate handed to the
+// handler, clients without a certificate, a client of another CA, the
+// server name check, and the pinning fetch (insecure_skip_verify).
+#include <gtest/gtest.h>
+
+#include "http/client.h"
+#include "http/server.h"
+#include "manager/ca/node_certs.h"
+#include "manager/ca/root_ca.h"
+
+namespace shoal::http {
+namespace {
+
+struct Pki {
+  ca::RootCA ca;
+  ca::IssuedCert server;
+  std::string client_cert, client_key;
+};
+
+Pki make_pki() {
+  Pki p;
+  p.ca = *ca::create_root_ca();
+  ca::CertRequest sr;
+  sr.common_name = "manager1";
+  sr.dns_names = {"swarm-manager"};
+  sr.ip_addresses = {"127.0.0.1"};
+  sr.server_auth = sr.client_auth = true;
+  p.server = *ca::issue_certificate(p.ca, sr);
+  auto kc = *ca::new_node_key_and_csr();
+  p.client_cert = *ca::sign_node_csr(p.ca, kc.csr_pem, "worker7", ca::kWorkerRole, "cluster1");
+  p.client_key = kc.key_pem;
+  return p;
+}
+
+class TlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    pki_ = make_pki();
+    ServerOptions o;
+    o.listen = {"tls://127.0.0.1:0"};
+    o.io_threads = 1;
+    o.worker_threads = 2;
+    o.tls = {pki_.server.cert_pem, pki_.server.key_pem, pki_.ca.cert_pem};
+    server_ = std::make_unique<Server>(o, [](Exchange ex) {
+      const PeerCertificate& pc = ex.request.peer_cert;
+      ex.respond({200, {}, pc.verified ? pc.common_name + "/" + pc.organizational_unit : "anonymous"});
+    });
+    ASSERT_TRUE(server_->start().ok());
+    endpoint_ = "https://127.0.0.1:" + std::to_string(server_->bound_ports().at(0));
+  }
+  TlsOptions client_tls() const {
+    TlsOptions t;
+    t.ca_pem = pki_.ca.cert_pem;
+    t.cert_pem = pki_.client_cert;
+    t.key_pem = pki_.client_key;
+    return t;
+  }
+  Pki pki_;
+  std::unique_ptr<Server> server_;
+  std::string endpoint_;
+};
+
+TEST_F(TlsTest, HandlerSeesTheVerifiedClientCertificate) {
+  Client c(endpoint_, client_tls());
+  auto r = c.request("GET", "/who");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->body, "worker7/swarm-worker");
+  auto again = c.request("GET", "/who");  // kept alive
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->body, "worker7/swarm-worker");
+}
+
+TEST_F(TlsTest, ClientWithoutCertificateIsAnonymous) {
+  TlsOptions t;
+  t.ca_pem = pki_.ca.cert_pem;
+  Client c(endpoint_, t);
+  auto r = c.request("GET", "/who");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->body, "anonymous");
+}
+
+TEST_F(TlsTest, ClientCertificateOfAnotherCAIsRefused) {
+  Pki other = make_pki();
+  TlsOptions t = client_tls();
+  t.cert_pem = other.client_cert;
+  t.key_pem = other.client_key;
+  Client c(endpoint_, t);
+  EXPECT_FALSE(c.request("GET", "/who").ok());
+}
+
+TEST_F(TlsTest, ServerMustCarryTheExpectedName) {
+  TlsOptions t = client_tls();
+  t.server_name = "swarm-manager";
+  EXPECT_TRUE(Client(endpoint_, t).request("GET", "/who").ok());
+  t.server_name = "swarm-worker";
+  auto r = Client(endpoint_, t).request("GET", "/who");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("TLS handshake"), std::string::npos) << r.status().message();
+}
+
+TEST_F(TlsTest, ServerOfAnotherCAIsRefusedUnlessSkippingVerification) {
+  Pki other = make_pki();
+  TlsOptions t;
+  t.ca_pem = other.ca.cert_pem;
+  EXPECT_FALSE(Client(endpoint_, t).request("GET", "/who").ok());
+  TlsOptions skip;
+  skip.insecure_skip_verify = true;
+  auto r = Client(endpoint_, skip).request("GET", "/who");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->body, "anonymous");
+}
+
+TEST(TlsListener, NeedsCertificates) {
+  ServerOptions o;
+  o.listen = {"tls://127.0.0.1:0"};
+  Server s(o, [](Exchange ex) { ex.respond({200, {}, ""}); });
+  Status st = s.start();
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("tls://127.0.0.1:0"), std::string::npos) << st.message();
+}
+
+TEST_F(TlsTest, PlainHttpClientGetsNoAnswer) {
+  std::string plain = "http://" + endpoint_.substr(8);
+  auto r = Client(plain).request("GET", "/who", "", {}, std::chrono::seconds(5));
+  EXPECT_FALSE(r.ok() && r->status == 200);
+}
+
+}  // namespace
+}  // namespace shoal::http

@@ -1,0 +1,224 @@
+#include "node/join.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "common/files.h"
+#include "common/ids.h"
+#include "common/json_limits.h"
+#include "common/log.h"
+#include "manager/ca/key_files.h"
+#include "manager/ca/node_certs.h"
+
+namespace shoal::node {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr char kCaFile[] = "/ca.crt";
+constexpr char kCertFile[] = "/node.crt";
+constexpr char kKeyFile[] = "/node.key";
+constexpr auto kJoinTimeout = std::chrono::seconds(10);
+
+constexpr char kInvalidToken[] =
+    "A valid join token is necessary to join this cluster: the token is wrong or was rotated; print the current one "
+    "with `swarm join-token worker` on a manager";
+constexpr char kManagerJoin[] =
+    "joining as a manager is not implemented yet: join with the worker token (`swarm join-token worker` on a "
+    "manager); see docs/cluster.md";
+
+http::Response reply(int status, const json& body) {
+  http::Response r;
+  r.status = status;
+  r.headers["Content-Type"] = "application/json";
+  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  return r;
+}
+http::Response error_reply(int status, const std::string& message) { return reply(status, {{"message", message}}); }
+
+void handle_join(const CaServiceParts& parts, http::Exchange& ex) {
+  auto body = parse_untrusted_json(ex.request.body, "the join request");
+  if (!body.ok() || !body->is_object()) {
+    ex.respond(error_reply(400, "malformed join request: " + (body.ok() ? "not a JSON object" : body.status().message())));
+    return;
+  }
+  std::string token, csr;
+  try {
+    token = body->value("Token", "");
+    csr = body->value("CSR", "");
+  } catch (const std::exception& e) {
+    ex.respond(error_reply(400, "malformed join request: Token and CSR must be strings"));
+    return;
+  }
+  if (auto parsed = ca::parse_join_token(token); !parsed.ok()) {
+    ex.respond(error_reply(400, parsed.status().message()));
+    return;
+  }
+  auto tokens = parts.join_tokens();
+  if (!tokens.ok()) {
+    ex.respond(error_reply(http::status_for(tokens.status().code()), "reading the join tokens: " + tokens.status().message()));
+    return;
+  }
+  auto role = ca::match_join_token(token, tokens->worker, tokens->manager);
+  if (!role) {
+    LOG_INFO("ca", "refused a join from " << ex.request.peer << ": not a current join token");
+    ex.respond(error_reply(400, kInvalidToken));
+    return;
+  }
+  if (*role == ca::TokenRole::kManager) {
+    ex.respond(error_reply(501, kManagerJoin));
+    return;
+  }
+  auto root = parts.root_ca();
+  if (!root.ok()) {
+    ex.respond(error_reply(500, "this manager cannot sign certificates: " + root.status().message()));
+    return;
+  }
+  std::string node_id = new_object_id();
+  auto cert = ca::sign_node_csr(*root, csr, node_id, ca::kWorkerRole, parts.cluster_id());
+  if (!cert.ok()) {
+    ex.respond(error_reply(http::status_for(cert.status().code()), "join: " + cert.status().message()));
+    return;
+  }
+  LOG_INFO("ca", "issued a worker certificate for new node " << node_id << " (" << ex.request.peer << ")");
+  ex.respond(reply(200, {{"NodeID", node_id}, {"Role", "worker"}, {"Certificate", *cert}, {"Managers", parts.managers()}}));
+}
+
+// The error a manager answered, as a Status of the matching code.
+Status answer_status(const http::Response& r, const std::string& addr) {
+  std::string msg = r.body;
+  try {
+    msg = json::parse(r.body).value("message", r.body);
+  } catch (...) {
+  }
+  Code code = r.status == 501   ? Code::kUnimplemented
+              : r.status == 400 ? Code::kInvalidArgument
+              : r.status == 403 ? Code::kPermissionDenied
+              : r.status == 503 ? Code::kUnavailable
+                                : Code::kInternal;
+  return Status(code, msg.substr(0, 1024) + (code == Code::kInternal ? " (manager " + addr + ")" : ""));
+}
+
+// One manager: fetch and pin its CA, then have the CSR signed.
+Result<Joined> join_via(const std::string& addr, const JoinParams& p) {
+  const std::string endpoint = "https://" + addr;
+  http::TlsOptions fetch;
+  fetch.insecure_skip_verify = true;  // checked against the token's digest below
+  auto r = http::Client(endpoint, fetch).request("GET", std::string(kCaPrefix) + "root-ca", "", {}, kJoinTimeout);
+  if (!r.ok()) return r.status();
+  if (r->status != 200) return answer_status(*r, addr);
+  std::string ca_pem;
+  try {
+    ca_pem = json::parse(r->body).at("Certificate").get<std::string>();
+  } catch (const std::exception& e) {
+    return internal_error("manager " + addr + " answered no root CA certificate");
+  }
+  auto match = ca::ca_matches_token(p.token, ca_pem);
+  if (!match.ok()) return match.status();
+  if (!*match) {
+    auto parts = ca::parse_join_token(p.token);
+    return invalid_argument("remote CA does not match fingerprint. Expected: " + parts->digest +
+                            " (manager " + addr + " offered another CA: is this the manager the token is from?)");
+  }
+  SHOAL_ASSIGN_OR_RETURN(ca::NodeKeyAndCsr kc, ca::new_node_key_and_csr());
+  http::TlsOptions verified;
+  verified.ca_pem = ca_pem;
+  verified.server_name = ca::kManagerRole;
+  json req = {{"Token", p.token}, {"CSR", kc.csr_pem}, {"AdvertiseAddr", p.advertise_addr}};
+  auto jr = http::Client(endpoint, verified).request("POST", std::string(kCaPrefix) + "join", req.dump(), {}, kJoinTimeout);
+  if (!jr.ok()) return jr.status();
+  if (jr->status != 200) return answer_status(*jr, addr);
+  Joined out;
+  try {
+    json j = json::parse(jr->body);
+    out.node_id = j.at("NodeID").get<std::string>();
+    out.role = j.at("Role").get<std::string>();
+    out.tls = {ca_pem, j.at("Certificate").get<std::string>(), kc.key_pem};
+    out.managers = j.value("Managers", std::vector<std::string>{});
+  } catch (const std::exception& e) {
+    return internal_error("manager " + addr + " answered a malformed join response");
+  }
+  if (out.managers.empty()) out.managers = {addr};
+  return out;
+}
+
+}  // namespace
+
+std::string with_swarm_port(const std::string& addr) {
+  const std::string port = ":" + std::to_string(kDefaultSwarmPort);
+  if (!addr.empty() && addr.front() == '[') return addr.back() == ']' ? addr + port : addr;  // [v6] or [v6]:port
+  size_t colons = std::count(addr.begin(), addr.end(), ':');
+  if (colons == 0) return addr + port;        // ip or name
+  if (colons > 1) return "[" + addr + "]" + port;  // a bare IPv6 address
+  return addr;                                // ip:port
+}
+
+Status write_node_tls(const std::string& dir, const NodeTls& tls) {
+  SHOAL_RETURN_IF_ERROR(ca::ensure_private_dir(dir));
+  SHOAL_RETURN_IF_ERROR(write_file_atomic(dir + kCaFile, tls.ca_pem, 0600));
+  SHOAL_RETURN_IF_ERROR(write_file_atomic(dir + kCertFile, tls.cert_pem, 0600));
+  return write_file_atomic(dir + kKeyFile, tls.key_pem, 0600);
+}
+
+Result<NodeTls> read_node_tls(const std::string& dir) {
+  NodeTls t;
+  auto read = [&](const char* name, bool secret, std::string* out) -> Status {
+    auto r = ca::read_private_file(dir + name, secret);
+    if (!r.ok()) {
+      return r.status().with_context("reading this node's swarm TLS file " + dir + name +
+                                     " (if it is lost, `swarm leave --force` and join again)");
+    }
+    *out = std::move(*r);
+    return ok_status();
+  };
+  SHOAL_RETURN_IF_ERROR(read(kCaFile, false, &t.ca_pem));
+  SHOAL_RETURN_IF_ERROR(read(kCertFile, false, &t.cert_pem));
+  SHOAL_RETURN_IF_ERROR(read(kKeyFile, true, &t.key_pem));
+  return t;
+}
+
+Result<NodeTls> issue_manager_tls(const ca::RootCA& root, const std::string& node_id, const std::string& cluster_id) {
+  SHOAL_ASSIGN_OR_RETURN(ca::NodeKeyAndCsr kc, ca::new_node_key_and_csr());
+  SHOAL_ASSIGN_OR_RETURN(std::string cert, ca::sign_node_csr(root, kc.csr_pem, node_id, ca::kManagerRole, cluster_id));
+  return NodeTls{root.cert_pem, cert, kc.key_pem};
+}
+
+http::TlsOptions manager_client_tls(const NodeTls& tls) {
+  http::TlsOptions o;
+  o.ca_pem = tls.ca_pem;
+  o.cert_pem = tls.cert_pem;
+  o.key_pem = tls.key_pem;
+  o.server_name = ca::kManagerRole;
+  return o;
+}
+
+void serve_ca(const CaServiceParts& parts, http::Exchange ex) {
+  std::string op = ex.request.path.substr(std::string(kCaPrefix).size());
+  if (op == "root-ca" && ex.request.method == "GET") {
+    ex.respond(reply(200, {{"Certificate", parts.root_ca_cert()}}));
+  } else if (op == "join" && ex.request.method == "POST") {
+    handle_join(parts, ex);
+  } else {
+    ex.respond(error_reply(404, "unknown CA call " + ex.request.method + " " + quote_input(op)));
+  }
+}
+
+Result<Joined> join_swarm(const JoinParams& p) {
+  SHOAL_RETURN_IF_ERROR(ca::parse_join_token(p.token).status());
+  if (p.remote_addrs.empty()) return invalid_argument("at least 1 RemoteAddr is required to join");
+  Status last = unavailable("no manager address given");
+  for (const auto& a : p.remote_addrs) {
+    std::string addr = with_swarm_port(a);
+    auto j = join_via(addr, p);
+    if (j.ok()) return j;
+    last = j.status();
+    // Refusals are final; an unreachable manager lets us try the next one.
+    if (last.code() != Code::kUnavailable && last.code() != Code::kDeadlineExceeded) return last;
+    LOG_INFO("join", "manager " << addr << " did not answer: " << last.message());
+  }
+  return unavailable("cannot reach a manager to join (" + last.message() +
+                     "): check the address and port (2377 by default) and that the manager listens there");
+}
+
+}  // namespace shoal::node

@@ -1,0 +1,85 @@
+// Joining a swarm over TLS (docs/cluster.md): both ends of it, and the
+// node's TLS files.
+//
+// The protocol, on a manager's swarm listener (TLS, --listen-addr, 2377 by
+// default), under kCaPrefix:
+//   GET  root-ca  -> {"Certificate": PEM}              (no client certificate needed)
+//   POST join     {"Token", "CSR", "AdvertiseAddr"}
+//                 -> {"NodeID", "Role", "Certificate", "Managers": ["ip:port"...]}
+// The joining node fetches the root CA without verifying the server (it has
+// no trust anchor yet) and accepts it only if its digest is the one the
+// token pins; every later connection verifies the manager against that CA
+// and the name "swarm-manager". The manager checks the token in constant
+// time against the current ones (a rotated-away token is refused), assigns a
+// new node id (so a node that leaves and joins again is a new node) and
+// signs the node's CSR with the root CA, whose key stays on the manager. The
+// node's private key never leaves the node.
+//
+// Files (certs dir, 0700, each file 0600, read without following symlinks):
+// ca.crt, node.crt, node.key. Functions are thread-safe.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "http/client.h"
+#include "http/message.h"
+#include "manager/ca/root_ca.h"
+#include "model/objects.h"
+
+namespace shoal::node {
+
+constexpr char kCaPrefix[] = "/_shoal/ca/v1/";
+constexpr int kDefaultSwarmPort = 2377;
+
+struct NodeTls {
+  std::string ca_pem;
+  std::string cert_pem;
+  std::string key_pem;
+};
+
+// Writes the three files into `dir` (created 0700, files 0600, atomically).
+Status write_node_tls(const std::string& dir, const NodeTls& tls);
+// Reads them back; errors name the file and the fix.
+Result<NodeTls> read_node_tls(const std::string& dir);
+// A new key and a certificate for this manager (role swarm-manager, CN
+// node_id) signed by `ca` directly: swarm init, where the CA key is at hand.
+Result<NodeTls> issue_manager_tls(const ca::RootCA& ca, const std::string& node_id, const std::string& cluster_id);
+// Client options for talking to a manager with this node's certificate.
+http::TlsOptions manager_client_tls(const NodeTls& tls);
+// "ip" -> "ip:2377"; "ip:port" as it is.
+std::string with_swarm_port(const std::string& addr);
+
+// The manager side: what answering a join needs. Every function is called
+// per request, from the listener's worker threads; all must be thread-safe.
+struct CaServiceParts {
+  std::function<Result<ca::RootCA>()> root_ca;  // certificate and private key
+  std::function<std::string()> root_ca_cert;    // the certificate only
+  std::function<Result<JoinTokens>()> join_tokens;
+  std::function<std::string()> cluster_id;
+  std::function<std::vector<std::string>()> managers;  // "ip:port" of every manager
+};
+// Answers a request under kCaPrefix.
+void serve_ca(const CaServiceParts& parts, http::Exchange ex);
+
+// The joining side.
+struct JoinParams {
+  std::vector<std::string> remote_addrs;  // managers, "ip[:port]"
+  std::string token;
+  std::string advertise_addr;  // "ip:port" of this node
+};
+struct Joined {
+  std::string node_id;
+  std::string role;  // "worker"
+  std::vector<std::string> managers;
+  NodeTls tls;
+};
+// Tries the remote addresses in order. Errors: a malformed token or a
+// refused one (kInvalidArgument), a CA that is not the pinned one
+// (kInvalidArgument), a manager token (kUnimplemented: managers cannot join
+// yet), no manager reachable (kUnavailable).
+Result<Joined> join_swarm(const JoinParams& params);
+
+}  // namespace shoal::node
