@@ -145,9 +145,18 @@ Status join_nodes(LabState& lab, std::ostream& out) {
                 {"JoinToken", tokens.value(n.role == Role::kManager ? "Manager" : "Worker", "")}};
     int status = 0;
     auto r = api(n, "POST", "/swarm/join", req.dump(), &status);
+    std::string as = role_name(n.role);
+    if (!r.ok() && status == 501 && n.role == Role::kManager) {
+      // Joining as a manager is not implemented yet (docs/cluster.md): the
+      // node joins as a worker, and says so.
+      out << n.name << ": joining as a manager is not implemented yet; joining it as a worker\n";
+      req["JoinToken"] = tokens.value("Worker", "");
+      r = api(n, "POST", "/swarm/join", req.dump(), &status);
+      as = "worker";
+    }
     if (r.ok()) {
-      n.swarm = "joined";
-      out << n.name << " joined the swarm as a " << role_name(n.role) << "\n";
+      n.swarm = as == role_name(n.role) ? "joined" : "joined(" + as + ")";
+      out << n.name << " joined the swarm as a " << as << "\n";
     } else if (status == 501) {
       n.swarm = "not joined";
       unjoined.push_back(n.name);

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# swarm join over mTLS on a 1+2 lab: the workers join at lab up and are
+# Ready; a 4-replica service runs tasks on the workers (their agents hold
+# their sessions over TLS with their node certificates); a wrong token, a
+# token of another CA, a malformed and a rotated-away token are refused with
+# clear errors, a manager token with a 501; leaving and joining again gives a
+# new node id; the swarm port speaks only TLS and its sessions need a node
+# certificate; the node's key is 0600. Traffic only inside the lab.
+source "$(dirname "$0")/../lib.sh"
+
+LAB=$T_DIR/lab
+lab() { "$SHOAL" lab "$1" --dir "$LAB" "${@:2}"; }
+lab_cleanup() {
+  local rc=$?
+  lab down >/dev/null 2>&1 || true
+  (exit $rc)
+  finish
+}
+trap lab_cleanup EXIT
+
+sock() { echo "$LAB/$1/shoald.sock"; }
+on() { local n=$1; shift; "$SHOAL" -H "unix://$(sock "$n")" "$@"; }
+addr_of() {
+  python3 -c 'import json,sys
+for n in json.load(open(sys.argv[1]))["nodes"]:
+    if n["name"]==sys.argv[2]: print(n["address"])' "$LAB/lab.json" "$1"
+}
+ready_nodes() { on m1 node ls --format '{{.Status}}' | grep -c Ready || true; }
+all_ready() { [ "$(ready_nodes)" = "$1" ]; }
+node_id() { on "$1" info --format '{{.Swarm.NodeID}}'; }
+# running_on SERVICE NODE-HOSTNAME: tasks of SERVICE running on the node
+running_on() {
+  on m1 service ps "$1" --filter desired-state=running --format '{{.Node}} {{.CurrentState}}' |
+    awk -v n="$2" '$1==n && $2=="Running"' | wc -l
+}
+
+log "lab up --managers 1 --workers 2"
+t0=$(date +%s.%N)
+up_out=$(lab up --managers 1 --workers 2)
+echo "$up_out"
+expect_contains "lab up joins w1" "w1 joined the swarm as a worker" "$up_out"
+expect_contains "lab up joins w2" "w2 joined the swarm as a worker" "$up_out"
+check "3 nodes Ready in m1's node ls within 10 s" wait_for "3 nodes Ready" 10 all_ready 3
+t1=$(date +%s.%N)
+log "1+2 lab: every node Ready $(python3 -c "print(round($t1-$t0, 2))") s after lab up started"
+M1=$(addr_of m1)
+
+ls_out=$(on m1 node ls)
+echo "$ls_out"
+expect_eq "node ls: w1 is a worker (no manager status)" "" \
+  "$(on m1 node inspect w1 --format '{{if .ManagerStatus}}manager{{end}}' 2>&1)"
+expect_eq "w1's info: a worker of the swarm" "active false" "$(on w1 info --format '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}')"
+
+# The node's credentials: its own key, 0600, a certificate naming its id.
+W1_DATA=$(dirname "$(sock w1)")/data
+expect_eq "w1's node key is 0600" "600" "$(stat -c %a "$W1_DATA/swarm-tls/node.key")"
+expect_contains "w1's certificate: CN = its node id, OU = swarm-worker" "CN=$(node_id w1)" \
+  "$(openssl x509 -in "$W1_DATA/swarm-tls/node.crt" -noout -subject -nameopt sep_multiline 2>&1 | tr -s ' ' | tr '\n' ' ')"
+expect_contains "w1's certificate is a worker's" "OU=swarm-worker" \
+  "$(openssl x509 -in "$W1_DATA/swarm-tls/node.crt" -noout -subject -nameopt sep_multiline 2>&1 | tr -s ' ' | tr '\n' ' ')"
+
+# The swarm port: TLS only; sessions need a node certificate of this swarm.
+plain=$(lab exec w1 -- curl -s -m 3 -o /dev/null -w '%{http_code}' "http://$M1:2377/_shoal/ca/v1/root-ca" 2>&1 || true)
+expect_eq "plain HTTP on the swarm port gets no answer" "000" "$plain"
+anon=$(lab exec w1 -- curl -sk -m 3 -o /dev/null -w '%{http_code}' -X POST -d '{}' \
+  "https://$M1:2377/_shoal/dispatcher/v1/session" 2>&1 || true)
+expect_eq "a session without a node certificate is refused (403)" "403" "$anon"
+with_cert=$(lab exec w1 -- curl -s -m 3 -o /dev/null -w '%{http_code}' --cacert "$W1_DATA/swarm-tls/ca.crt" \
+  --cert "$W1_DATA/swarm-tls/node.crt" --key "$W1_DATA/swarm-tls/node.key" --resolve "swarm-manager:2377:$M1" \
+  -X POST -d '{"NodeID":"someone-else"}' "https://swarm-manager:2377/_shoal/dispatcher/v1/session" 2>&1 || true)
+expect_eq "w1's certificate cannot register another node id (403)" "403" "$with_cert"
+
+# Tasks on the workers.
+for n in m1 w1 w2; do on "$n" image import "$IMAGES_DIR/busybox.tar" busybox:latest >/dev/null; done
+on m1 service create -d --name spread --replicas 4 busybox sleep 1000 >/dev/null
+running_total() { [ "$(on m1 service ps spread --filter desired-state=running --format '{{.CurrentState}}' | grep -c '^Running')" = 4 ]; }
+check "4 replicas running within 20 s" wait_for "4 running" 20 running_total
+expect_eq "w1 runs a task of spread" "1" "$(( $(running_on spread w1) >= 1 ))"
+expect_eq "w2 runs a task of spread" "1" "$(( $(running_on spread w2) >= 1 ))"
+
+# Refusals, each with a clear message.
+W=$(on m1 swarm join-token -q worker)
+MGR=$(on m1 swarm join-token -q manager)
+old_w2=$(node_id w2)
+on w2 swarm leave >/dev/null
+set +e
+out=$(on w2 swarm join --token "${W:0:60}0000000000000000000000000" "$M1:2377" 2>&1); rc=$?
+set -e
+expect_eq "a wrong secret is refused" "1" "$((rc != 0))"
+expect_contains "a wrong secret: Docker's message" "A valid join token is necessary to join this cluster" "$out"
+set +e
+out=$(on w2 swarm join --token "SWMTKN-1-$(printf '0%.0s' {1..50})-${W:60}" "$M1:2377" 2>&1); rc=$?
+set -e
+expect_eq "a token pinning another CA is refused" "1" "$((rc != 0))"
+expect_contains "another CA: the fingerprint mismatch is named" "remote CA does not match fingerprint" "$out"
+out=$(on w2 swarm join --token nonsense "$M1:2377" 2>&1 || true)
+expect_contains "a malformed token is refused" "invalid join token" "$out"
+code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$(sock w2)" -X POST -H 'Content-Type: application/json' \
+  -d "{\"RemoteAddrs\":[\"$M1:2377\"],\"JoinToken\":\"$MGR\"}" http://localhost/v1.41/swarm/join)
+expect_eq "a manager token: 501 (manager join is not implemented yet)" "501" "$code"
+on m1 swarm join-token --rotate worker >/dev/null
+out=$(on w2 swarm join --token "$W" "$M1:2377" 2>&1 || true)
+expect_contains "a rotated-away token is refused" "A valid join token is necessary to join this cluster" "$out"
+expect_eq "w2 is not in a swarm after the refusals" "inactive" "$(on w2 info --format '{{.Swarm.LocalNodeState}}')"
+
+# Leave and join again: a new node id.
+out=$(on w2 swarm join --token "$(on m1 swarm join-token -q worker)" "$M1:2377" 2>&1)
+expect_contains "w2 joins again with the current token" "This node joined a swarm as a worker." "$out"
+new_w2=$(node_id w2)
+check "w2 has a new node id after leaving and joining again ($old_w2 -> $new_w2)" test "$old_w2" != "$new_w2"
+new_ready() { [ "$(on m1 node inspect "$new_w2" --format '{{.Status.State}}' 2>/dev/null)" = ready ]; }
+check "the new w2 is Ready" wait_for "new w2 Ready" 10 new_ready
+expect_eq "the new w2's certificate names its new id" "1" \
+  "$(openssl x509 -in "$(dirname "$(sock w2)")/data/swarm-tls/node.crt" -noout -subject 2>&1 | grep -c "$new_w2")"
+
+on m1 service rm spread >/dev/null
