@@ -25,6 +25,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "common/log.h"
@@ -227,6 +228,51 @@ struct Server::Impl {
   bool running = false;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> guard;
 
+  // TLS connections without a verified client certificate (handshaking, or
+  // anonymous: joins and CA fetches from anyone on the network): at most
+  // kMaxUnverifiedTlsPerIp per source address and kMaxUnverifiedTls in all,
+  // each with small header and body limits, so strangers cannot spend
+  // shoald's descriptors or memory, nor one address shut out the others.
+  static constexpr size_t kMaxUnverifiedTls = 4096;
+  static constexpr size_t kMaxUnverifiedTlsPerIp = 32;
+  static constexpr size_t kUnverifiedHeaderLimit = 16 * 1024;
+  static constexpr uint64_t kUnverifiedBodyLimit = 64 * 1024;
+  // Shared with each connection's slot: a coroutine frame that outlives
+  // stop() (destroyed with the io_context) may still release its slot.
+  struct UnverifiedCounts {
+    std::mutex mu;
+    size_t total = 0;                              // under mu
+    std::unordered_map<std::string, size_t> by_ip;  // under mu
+  };
+  std::shared_ptr<UnverifiedCounts> unverified = std::make_shared<UnverifiedCounts>();
+  struct UnverifiedSlot {
+    std::shared_ptr<UnverifiedCounts> counts;
+    std::string ip;
+    ~UnverifiedSlot() { release(); }
+    bool take(const std::shared_ptr<UnverifiedCounts>& cs, const std::string& peer) {
+      std::string addr = peer.substr(0, peer.rfind(':'));
+      std::lock_guard lk(cs->mu);
+      size_t& n = cs->by_ip[addr];
+      if (n >= kMaxUnverifiedTlsPerIp || cs->total >= kMaxUnverifiedTls) {
+        if (n == 0) cs->by_ip.erase(addr);
+        return false;
+      }
+      ++n;
+      ++cs->total;
+      counts = cs;
+      ip = std::move(addr);
+      return true;
+    }
+    void release() {
+      std::shared_ptr<UnverifiedCounts> cs = std::move(counts);
+      if (!cs) return;
+      std::lock_guard lk(cs->mu);
+      auto it = cs->by_ip.find(ip);
+      if (it != cs->by_ip.end() && --it->second == 0) cs->by_ip.erase(it);
+      --cs->total;
+    }
+  };
+
   mutable std::mutex conns_mu;
   std::condition_variable conns_cv;
   std::unordered_set<std::shared_ptr<ConnBase>> conns;  // open connections
@@ -346,7 +392,11 @@ struct Server::Impl {
       co_await sock.async_wait(net::socket_base::wait_read, net::redirect_error(use_awaitable, ec));
       if (ec || c.stopping || c.timed_out) co_return false;
     }
-    parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
+    size_t header_limit = options.header_limit;
+    bool unverified = false;
+    if constexpr (std::is_same_v<Socket, TlsSocket>) unverified = !c.peer_cert.verified;
+    if (unverified) header_limit = std::min(header_limit, kUnverifiedHeaderLimit);
+    parser.header_limit(static_cast<std::uint32_t>(header_limit));
     // Beast checks Content-Length against the body limit (1 MiB by default)
     // with the header; the route's limit is applied once the path is known.
     parser.body_limit(std::numeric_limits<std::uint64_t>::max());
@@ -354,7 +404,7 @@ struct Server::Impl {
     co_await bhttp::async_read_header(sock, buf, parser, net::redirect_error(use_awaitable, ec));
     if (ec) {
       if (ec == bhttp::error::header_limit) {
-        co_await send_error(c, 413, "the request headers are larger than " + std::to_string(options.header_limit) +
+        co_await send_error(c, 413, "the request headers are larger than " + std::to_string(header_limit) +
                                         " bytes: send smaller headers", 11);
         co_await linger(c);
       } else if (is_parse_error(ec) && !c.timed_out && !c.stopping) {
@@ -365,6 +415,7 @@ struct Server::Impl {
     auto& head = parser.get();
     std::string target(head.target());
     uint64_t limit = body_limit_for(std::string(head.method_string()), url_decode(target.substr(0, target.find('?'))));
+    if (unverified) limit = std::min(limit, kUnverifiedBodyLimit);
     auto too_large = [&] {
       return "the request body is larger than " + std::to_string(limit) + " bytes, the limit of " +
              std::string(head.method_string()) + " " + target.substr(0, std::min<size_t>(64, target.find('?')));
@@ -534,7 +585,19 @@ struct Server::Impl {
   template <typename Socket>
   awaitable<void> session(std::shared_ptr<Conn<Socket>> c, std::string peer) {
     try {
-      if (co_await handshake(*c, peer)) co_await serve_connection(c, peer);
+      UnverifiedSlot slot;
+      bool admitted = true;
+      if constexpr (std::is_same_v<Socket, TlsSocket>) {
+        admitted = slot.take(unverified, peer);
+        if (!admitted) {
+          LOG_WARN("http", "refusing a TLS connection from " << peer << ": too many connections without a client "
+                                                              "certificate are open (from there or in all)");
+        }
+      }
+      if (admitted && co_await handshake(*c, peer)) {
+        if (c->peer_cert.verified) slot.release();
+        co_await serve_connection(c, peer);
+      }
     } catch (const std::exception& e) {
       LOG_WARN("http", "connection from " << peer << " failed: " << e.what());
     }

@@ -2,7 +2,11 @@
 // swarm CA's certificates, the verified peer certificate handed to the
 // handler, clients without a certificate, a client of another CA, the
 // server name check, and the pinning fetch (insecure_skip_verify).
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "http/client.h"
 #include "http/server.h"
@@ -118,6 +122,44 @@ TEST(TlsListener, NeedsCertificates) {
   Status st = s.start();
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("tls://127.0.0.1:0"), std::string::npos) << st.message();
+}
+
+TEST_F(TlsTest, ClientsWithoutCertificateGetSmallBodyLimits) {
+  const std::string body(100 * 1024, 'x');  // over 64 KiB: a join request is a few KiB
+  TlsOptions anon;
+  anon.ca_pem = pki_.ca.cert_pem;
+  auto r = Client(endpoint_, anon).request("POST", "/join", body);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->status, 413);
+  auto verified = Client(endpoint_, client_tls()).request("POST", "/session", body);
+  ASSERT_TRUE(verified.ok()) << verified.status().message();
+  EXPECT_EQ(verified->status, 200);
+}
+
+TEST_F(TlsTest, ConnectionsWithoutCertificatePerAddressAreCapped) {
+  // 32 connections that never start their handshake hold 127.0.0.1's share.
+  const int port = server_->bound_ports().at(0);
+  std::vector<int> fds;
+  for (int i = 0; i < 32; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    fds.push_back(fd);
+  }
+  TlsOptions anon;
+  anon.ca_pem = pki_.ca.cert_pem;
+  auto r = Client(endpoint_, anon).request("GET", "/who", "", {}, std::chrono::seconds(5));
+  EXPECT_FALSE(r.ok() && r->status == 200) << "a 33rd unverified connection from one address was served";
+  for (int fd : fds) ::close(fd);
+  bool served = false;  // the slots come back as the server sees the closes
+  for (int i = 0; i < 200 && !served; ++i) {
+    auto again = Client(endpoint_, anon).request("GET", "/who", "", {}, std::chrono::seconds(5));
+    served = again.ok() && again->status == 200;
+  }
+  EXPECT_TRUE(served);
 }
 
 TEST_F(TlsTest, PlainHttpClientGetsNoAnswer) {
