@@ -1,5 +1,7 @@
 #include "manager/dispatcher/dispatcher.h"
 
+#include <algorithm>
+
 #include "common/ids.h"
 #include "common/json_limits.h"
 #include "common/log.h"
@@ -433,6 +435,10 @@ void Dispatcher::check_liveness() {
   auto now = clock_.now();
   auto limit = options_.heartbeat_period * options_.missed_heartbeats;
   std::vector<std::string> dead;
+  // Under mu_: does the node hold a session (it registered again)?
+  auto has_session = [&](const std::string& node) {
+    return std::any_of(sessions_.begin(), sessions_.end(), [&](const auto& kv) { return kv.second.node_id == node; });
+  };
   {
     std::lock_guard lk(mu_);
     if (stopping_) return;
@@ -444,6 +450,11 @@ void Dispatcher::check_liveness() {
         ++it;
       }
     }
+    // Nodes whose node-down write failed at an earlier check (their session
+    // is gone, so nothing else would ever mark them down).
+    for (const auto& node : down_pending_)
+      if (!has_session(node) && std::find(dead.begin(), dead.end(), node) == dead.end()) dead.push_back(node);
+    down_pending_.clear();
   }
   if (!dead.empty()) {
     Batch b;
@@ -458,7 +469,12 @@ void Dispatcher::check_liveness() {
       });
     }
     Status st = store_.commit(b);
-    if (!st.ok()) LOG_WARN("dispatcher", "marking nodes down: " << st.message());
+    if (!st.ok()) {
+      LOG_WARN("dispatcher", "marking nodes down: " << st.message() << "; retried at the next check");
+      std::lock_guard lk(mu_);
+      for (const auto& id : dead)
+        if (!has_session(id)) down_pending_.insert(id);
+    }
   }
   std::lock_guard lk(mu_);
   if (!stopping_) liveness_timer_ = clock_.after(options_.heartbeat_period, [this] { post_liveness_check(); });

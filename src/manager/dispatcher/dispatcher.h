@@ -113,6 +113,7 @@ class Dispatcher {
   std::unordered_map<std::string, std::pair<std::string, int>> task_view_;  // task -> (node, desired)
   std::unordered_map<std::string, std::vector<Waiter>> waiters_;          // node -> long polls
   std::set<std::string> dirty_nodes_;
+  std::set<std::string> down_pending_;  // nodes whose node-down write failed: retried by check_liveness
   std::condition_variable notify_cv_;
 
   std::mutex status_mu_;

@@ -86,6 +86,22 @@ TEST_F(DispatcherTest, MissedHeartbeatsMarkTheNodeDown) {
   EXPECT_EQ(call("POST", "heartbeat", json{{"SessionID", sid}}.dump()).get().status, 404);
 }
 
+TEST_F(DispatcherTest, ANodeDownWriteThatFailedIsRetried) {
+  register_node("n1");
+  faults.fail_write(1, FaultBackend::Fault::kFail);  // the node-down write fails
+  faults.fail_reads(3);                              // and cannot be re-read: the commit fails
+  clock.advance(std::chrono::seconds(20));
+  for (int i = 0; i < 400 && faults.faults_injected() < 4; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_EQ(faults.faults_injected(), 4u) << "the liveness check ran and its write failed";
+  EXPECT_EQ(store.node("n1")->state, NodeState::kReady);
+  // The session is gone with the failed check: a later check must still write it.
+  for (int i = 0; i < 400 && store.node("n1")->state != NodeState::kDown; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    clock.advance(std::chrono::seconds(5));
+  }
+  EXPECT_EQ(store.node("n1")->state, NodeState::kDown) << "a node-down write that failed once was dropped";
+}
+
 // Holds every write transaction while closed (a slow or stuck etcd).
 class GateBackend : public MemoryBackend {
  public:
