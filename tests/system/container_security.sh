@@ -10,7 +10,7 @@ sh_cli swarm init >/dev/null
 import_images
 
 # What the container's processes see, one KEY=VALUE per line, then DONE.
-probe='grep -E "^(Seccomp|NoNewPrivs):" /proc/self/status | tr -d "\t " | tr ":" "=";
+probe='grep -E "^(Seccomp|NoNewPrivs|CapBnd|CapEff):" /proc/self/status | tr -d "\t " | tr ":" "=";
 mkdir /tmp/x 2>/dev/null && echo MKDIR=ok || echo MKDIR=fail;
 unshare -U true 2>/dev/null && echo UNSHARE=ok || echo UNSHARE=fail;
 [ -s /proc/kcore ] && echo KCORE=visible || echo KCORE=masked;
@@ -37,6 +37,10 @@ run dflt
 expect_eq "default: seccomp filter mode" 2 "$(seen dflt Seccomp)"
 expect_eq "default: no_new_privs off" 0 "$(seen dflt NoNewPrivs)"
 expect_eq "default profile lets mkdir pass" ok "$(seen dflt MKDIR)"
+# Docker's 14 capabilities (CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID
+# SETPCAP NET_BIND_SERVICE NET_RAW SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP), no more.
+expect_eq "default: Docker's capability bounding set" 00000000a80425fb "$(seen dflt CapBnd)"
+expect_eq "default: root in the container has those capabilities only" 00000000a80425fb "$(seen dflt CapEff)"
 # Mode 2 alone would also hold for a filter that allows everything: a syscall
 # Docker's profile blocks (unshare without CAP_SYS_ADMIN) must fail, and the
 # same call must work unconfined (below), so that seccomp is what stops it.

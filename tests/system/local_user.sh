@@ -25,6 +25,11 @@ DATA=$T_DIR/data
 CERTS=$DATA/certs
 range_all='{"key":"Lw==","range_end":"MA=="}'  # every key from "/" up to "0"
 
+# The API socket is root's (0660, group root): nobody cannot connect to it.
+check "root reaches the API socket (control)" eval "curl -sf --unix-socket '$T_SOCK' http://localhost/_ping >/dev/null"
+check "nobody cannot connect to the API socket" \
+  eval "! as_nobody curl -s --max-time 5 --unix-socket '$T_SOCK' http://localhost/_ping >/dev/null 2>&1"
+
 # etcd: TLS with client certificates only.
 check "root with shoald's client certificate reads etcd (control)" \
   eval "curl -sf --cacert $CERTS/ca.crt --cert $CERTS/client.crt --key $CERTS/client.key \
