@@ -109,6 +109,13 @@ Status EtcdMember::start() {
   }
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(options_.data_dir).parent_path(), ec);
+  // A restart right after shoald was killed: its old member may still hold
+  // the ports for a moment (it got SIGTERM when shoald died). Wait for them.
+  auto deadline = std::chrono::steady_clock::now() + options_.port_wait;
+  while ((port_in_use(options_.host, options_.client_port) || port_in_use(options_.host, options_.peer_port)) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   if (port_in_use(options_.host, options_.client_port)) {
     return unavailable("port " + std::to_string(options_.client_port) +
                        " is already in use, so this manager cannot start its etcd member there; stop whatever "

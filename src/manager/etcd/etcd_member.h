@@ -16,6 +16,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <string>
@@ -48,6 +49,9 @@ struct EtcdMemberOptions {
   int64_t max_request_bytes = 16 * 1024 * 1024;
   std::string log_file;
   std::string binary = "etcd";
+  // How long start() waits for a taken port to come free: the member of a
+  // shoald killed with -9 got SIGTERM (PR_SET_PDEATHSIG) and is still closing.
+  std::chrono::milliseconds port_wait{10000};
 };
 
 class EtcdMember {

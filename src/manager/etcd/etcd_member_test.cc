@@ -1,11 +1,15 @@
 #include "manager/etcd/etcd_member.h"
 
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "manager/ca/etcd_certs.h"
 #include "store/etcd_backend.h"
@@ -142,10 +146,34 @@ TEST_F(EtcdTest, PortInUseIsAClearError) {
   { Status s = m.start(); ASSERT_TRUE(s.ok()) << s.message(); }
   EtcdMemberOptions o2 = opts_;
   o2.data_dir = dir_ + "/other";
+  o2.port_wait = std::chrono::milliseconds(300);  // a port held for good: waited for, then refused
   EtcdMember m2(o2);
   Status st = m2.start();
   EXPECT_FALSE(st.ok());
   EXPECT_NE(st.message().find("--etcd-client-port"), std::string::npos);
+}
+
+// shoald restarted right after a kill -9: its old member (SIGTERM from
+// PR_SET_PDEATHSIG) still holds the client port for a moment.
+TEST_F(EtcdTest, APortFreedSoonIsWaitedFor) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(opts_.client_port));
+  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(listen(fd, 4), 0);
+  std::thread release([fd] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    close(fd);
+  });
+  EtcdMember m(opts_);
+  Status st = m.start();
+  release.join();
+  EXPECT_TRUE(st.ok()) << st.message();
 }
 
 }  // namespace
