@@ -13,10 +13,11 @@ const std::string kPrefix = session::kPrefix;
 Agent::Agent(Executor& executor, Clock& clock, AgentOptions options)
     : clock_(clock),
       options_(std::move(options)),
-      client_(options_.dispatcher, options_.tls),
       worker_(executor, clock,
               [this](const std::string& id, const TaskStatus& st) { report(id, st); },
-              options_.worker) {}
+              options_.worker),
+      client_(std::make_shared<http::Client>(options_.dispatcher, options_.tls)),
+      managers_(options_.managers) {}
 
 Agent::~Agent() { stop(); }
 
@@ -38,11 +39,42 @@ void Agent::stop() {
   cv_.notify_all();
   // Ends the long poll, a registration or a status report in flight at once
   // (they would otherwise run to their timeouts, up to 40 s).
-  client_.cancel();
+  client()->cancel();
   if (assignments_thread_.joinable()) assignments_thread_.join();
   if (heartbeat_thread_.joinable()) heartbeat_thread_.join();
   if (status_thread_.joinable()) status_thread_.join();
   worker_.stop();
+}
+
+std::shared_ptr<http::Client> Agent::client() const {
+  std::lock_guard lk(mu_);
+  return client_;
+}
+
+std::string Agent::scheme() const {
+  auto p = options_.dispatcher.find("://");
+  return p == std::string::npos ? "https://" : options_.dispatcher.substr(0, p + 3);
+}
+
+void Agent::next_manager() {
+  std::lock_guard lk(mu_);
+  if (managers_.size() < 2 || stopping_) return;
+  manager_index_ = (manager_index_ + 1) % managers_.size();
+  client_->cancel();  // nothing of the failed manager's session is worth waiting for
+  client_ = std::make_shared<http::Client>(scheme() + managers_[manager_index_], options_.tls);
+  LOG_INFO("agent", "trying manager " << managers_[manager_index_]);
+}
+
+bool Agent::update_managers(const std::vector<std::string>& managers) {
+  std::lock_guard lk(mu_);
+  if (managers.empty() || managers_.empty() || managers == managers_) return false;  // unix-socket agents keep none
+  managers_ = managers;
+  manager_index_ = 0;
+  std::string current = client_->endpoint();
+  for (size_t i = 0; i < managers_.size(); ++i) {
+    if (scheme() + managers_[i] == current) manager_index_ = i;
+  }
+  return true;
 }
 
 std::string Agent::session_id() const {
@@ -59,21 +91,26 @@ void Agent::invalidate_session(const std::string& sid) {
 bool Agent::ensure_session() {
   if (!session_id().empty()) return true;
   session::RegisterRequest req{options_.node_id, options_.addr, options_.description};
-  auto r = client_.request("POST", kPrefix + "session", json(req).dump(), {},
-                           std::chrono::seconds(10));
+  auto r = client()->request("POST", kPrefix + "session", json(req).dump(), {},
+                             std::chrono::seconds(10));
   if (r.ok() && r->status == 200) {
     try {
       auto resp = json::parse(r->body).get<session::RegisterResponse>();
-      std::lock_guard lk(mu_);
-      session_id_ = resp.session_id;
-      heartbeat_period_ = resp.heartbeat_period;
-      LOG_INFO("agent", "session " << session_id_ << " opened with " << options_.dispatcher);
+      bool changed = update_managers(resp.managers);
+      {
+        std::lock_guard lk(mu_);
+        session_id_ = resp.session_id;
+        heartbeat_period_ = resp.heartbeat_period;
+        LOG_INFO("agent", "session " << session_id_ << " opened with " << client_->endpoint());
+      }
+      if (changed && options_.on_managers) options_.on_managers(resp.managers);
       return true;
     } catch (const std::exception& e) {
       LOG_WARN("agent", "bad register answer: " << e.what());
     }
   } else {
     LOG_DEBUG("agent", "register failed: " << (r.ok() ? r->body : r.status().message()));
+    if (!r.ok() || r->status == 503) next_manager();  // unreachable or not a manager (any more)
   }
   std::unique_lock lk(mu_);
   cv_.wait_for(lk, std::chrono::milliseconds(500), [&] { return stopping_.load(); });
@@ -89,7 +126,7 @@ void Agent::assignments_loop() {
     std::string sid = session_id();
     if (sid != last_sid) generation = 0;  // new session: ask for the whole set
     last_sid = sid;
-    auto r = client_.request("GET",
+    auto r = client()->request("GET",
                              kPrefix + "assignments?session=" + sid + "&since=" + std::to_string(generation),
                              "", {}, std::chrono::seconds(40));
     if (stopping_) break;
@@ -128,7 +165,7 @@ void Agent::heartbeat_loop() {
       period = heartbeat_period_;
     }
     if (!sid.empty()) {
-      auto r = client_.request("POST", kPrefix + "heartbeat", json{{"SessionID", sid}}.dump(), {},
+      auto r = client()->request("POST", kPrefix + "heartbeat", json{{"SessionID", sid}}.dump(), {},
                                std::chrono::seconds(5));
       if (r.ok() && r->status == 404) invalidate_session(sid);
     }
@@ -162,7 +199,7 @@ void Agent::status_loop() {
       for (auto& [id, st] : pending_) batch.updates.push_back({id, st});
       pending_.clear();
     }
-    auto r = client_.request("POST", kPrefix + "status", json(batch).dump(), {}, std::chrono::seconds(30));
+    auto r = client()->request("POST", kPrefix + "status", json(batch).dump(), {}, std::chrono::seconds(30));
     if (r.ok() && r->status == 200) continue;
     if (r.ok() && r->status == 404) invalidate_session(batch.session_id);
     LOG_DEBUG("agent", "status report failed; will resend");

@@ -10,6 +10,8 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
+#include <vector>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -28,6 +30,13 @@ namespace shoal::agent {
 struct AgentOptions {
   std::string dispatcher;  // endpoint, e.g. "unix:///run/shoal/shoal.sock" or "https://10.0.0.1:2377"
   http::TlsOptions tls;    // for an https:// dispatcher: the node's certificate and the swarm CA
+  // Workers: "ip:port" of every manager (the first is `dispatcher`'s). When
+  // registering fails the agent tries the next one (same scheme as
+  // `dispatcher`, with `tls`);
+  // the register answer's list replaces this one, and on_managers (optional,
+  // called on the agent's thread) is told of every change.
+  std::vector<std::string> managers;
+  std::function<void(const std::vector<std::string>&)> on_managers;
   std::string node_id;
   std::string addr;
   NodeDescription description;
@@ -53,15 +62,25 @@ class Agent {
   void status_loop();
   void report(const std::string& task_id, const TaskStatus& status);
   void invalidate_session(const std::string& sid);
+  // The client of the manager the agent talks to now (shared: a request in
+  // flight keeps its client while another manager is chosen).
+  std::shared_ptr<http::Client> client() const;
+  // After a failed registration: the next manager of the list, if any.
+  void next_manager();
+  std::string scheme() const;  // the dispatcher endpoint's, e.g. "https://"
+  // The register answer's managers; returns whether they changed.
+  bool update_managers(const std::vector<std::string>& managers);
 
   Clock& clock_;
   AgentOptions options_;
-  http::Client client_;
   Worker worker_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::string session_id_;
+  std::shared_ptr<http::Client> client_;
+  std::vector<std::string> managers_;
+  size_t manager_index_ = 0;
   std::chrono::nanoseconds heartbeat_period_{std::chrono::seconds(5)};
   std::unordered_map<std::string, TaskStatus> pending_;  // newest unsent status per task
   std::atomic<bool> stopping_{false};

@@ -15,11 +15,12 @@ void from_json(const json& j, RegisterRequest& v) {
   v.description = from_stored<Node>(nj).description;
 }
 void to_json(json& j, const RegisterResponse& v) {
-  j = {{"SessionID", v.session_id}, {"HeartbeatPeriod", v.heartbeat_period.count()}};
+  j = {{"SessionID", v.session_id}, {"HeartbeatPeriod", v.heartbeat_period.count()}, {"Managers", v.managers}};
 }
 void from_json(const json& j, RegisterResponse& v) {
   v.session_id = j.value("SessionID", "");
   v.heartbeat_period = Nanos(j.value("HeartbeatPeriod", int64_t{5000000000}));
+  if (j.contains("Managers") && j["Managers"].is_array()) v.managers = j["Managers"].get<std::vector<std::string>>();
 }
 void to_json(json& j, const AssignmentSet& v) {
   // Tasks in their stored form: the agent needs the internal fields (the

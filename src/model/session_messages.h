@@ -32,6 +32,9 @@ struct RegisterRequest {
 struct RegisterResponse {
   std::string session_id;
   Nanos heartbeat_period{std::chrono::seconds(5)};
+  // "ip:port" of every manager's swarm listener: the agent keeps its list of
+  // managers to reach current with it.
+  std::vector<std::string> managers;
 };
 
 struct AssignmentSet {

@@ -95,6 +95,13 @@ Status SwarmNode::agent_transport(const Membership& m, agent::AgentOptions& ao) 
   if (!tls.ok()) return tls.status();
   ao.dispatcher = "https://" + m.managers.front();
   ao.tls = manager_client_tls(*tls);
+  ao.managers = m.managers;
+  // The register answer's list of managers, kept for restarts.
+  ao.on_managers = [this, recorded = m](const std::vector<std::string>& managers) mutable {
+    recorded.managers = managers;
+    Status st = save_join_state(recorded);
+    if (!st.ok()) LOG_WARN("node", "recording the managers: " << st.message());
+  };
   return ok_status();
 }
 

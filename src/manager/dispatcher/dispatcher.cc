@@ -170,6 +170,9 @@ void Dispatcher::handle_register(http::Exchange& ex, const std::string& peer) {
   session::RegisterResponse resp;
   resp.session_id = new_object_id();
   resp.heartbeat_period = options_.heartbeat_period;
+  for (const auto& n : store_.nodes()) {
+    if (n.manager_status && !n.manager_status->addr.empty()) resp.managers.push_back(n.manager_status->addr);
+  }
   {
     std::lock_guard lk(mu_);
     // One session per node: a new registration replaces an old one.
