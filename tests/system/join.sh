@@ -114,3 +114,12 @@ expect_eq "the new w2's certificate names its new id" "1" \
   "$(openssl x509 -in "$(dirname "$(sock w2)")/data/swarm-tls/node.crt" -noout -subject 2>&1 | grep -c "$new_w2")"
 
 on m1 service rm spread >/dev/null
+
+# Restarts: the worker rejoins from its files, and after the manager's
+# restart (its swarm listener opens again from its own) the worker's agent
+# holds a new session: a task placed on w1 then runs.
+lab stop w1 >/dev/null; lab start w1 >/dev/null
+lab stop m1 >/dev/null; lab start m1 >/dev/null
+on m1 service create -d --name on-w1 --constraint node.hostname==w1 busybox sleep 1000 >/dev/null
+w1_runs() { [ "$(running_on on-w1 w1)" = 1 ]; }
+check "after w1 and m1 restarted, a task placed on w1 runs" wait_for "on-w1 running" 30 w1_runs
