@@ -227,16 +227,25 @@ bool has_type(const json& v, Type t) {
 
 std::string join(const std::string& path, const char* name) { return path.empty() ? name : path + "." + name; }
 
-// The key of `in` that Go would decode into `f`: the exact spelling if
-// present, else the first other spelling; nullptr when there is none (or it
-// is null, which leaves the field unset).
-const json* find_key(const json& in, const Field& f) {
-  auto exact = in.find(f.name);
-  if (exact != in.end()) return exact->is_null() ? nullptr : &*exact;
+// The key of `in` that Go would decode into `f`, matched without regard to
+// case; nullptr when there is none (or it is null, which leaves the field
+// unset). Two spellings of one field ("Mounts" and "mounts") are an error:
+// Go keeps the later one, and the parsed object no longer knows which came
+// later, so taking either could apply a value Docker would drop or drop one
+// it would apply.
+Result<const json*> find_key(const json& in, const Field& f, const std::string& where) {
+  const json* found = nullptr;
+  const std::string* first = nullptr;
   for (auto it = in.begin(); it != in.end(); ++it) {
-    if (iequals(it.key(), f.name)) return it->is_null() ? nullptr : &*it;
+    if (!iequals(it.key(), f.name)) continue;
+    if (first) {
+      return invalid_argument("invalid " + where + ": given twice, as \"" + *first + "\" and \"" + it.key() +
+                              "\"; give it once");
+    }
+    first = &it.key();
+    found = it->is_null() ? nullptr : &*it;
   }
-  return nullptr;
+  return found;
 }
 
 Result<json> canonical(const json& in, const Fields& fields, const std::string& path);
@@ -260,7 +269,7 @@ Result<json> canonical(const json& in, const Fields& fields, const std::string& 
   if (!in.is_object()) return invalid_argument("invalid " + (path.empty() ? "spec" : path) + ": must be a JSON object");
   json out = json::object();
   for (const Field& f : fields) {
-    const json* v = find_key(in, f);
+    SHOAL_ASSIGN_OR_RETURN(const json* v, find_key(in, f, join(path, f.name)));
     if (!v) continue;
     SHOAL_ASSIGN_OR_RETURN(out[f.name], canonical_value(*v, f, join(path, f.name)));
   }
@@ -340,6 +349,15 @@ Status apply_swarm_spec(const json& c, ClusterSpec& spec) {
 
 Result<json> canonical_service_spec(const json& in) { return canonical(in, service_fields(), ""); }
 Result<json> canonical_swarm_spec(const json& in) { return canonical(in, swarm_fields(), ""); }
+Result<json> canonical_swarm_init_request(const json& in) {
+  // Spec is left as sent here: canonical_swarm_spec() reads it.
+  static const Fields kInit = {{"ListenAddr", Type::kString},     {"AdvertiseAddr", Type::kString},
+                               {"DataPathAddr", Type::kString},   {"DataPathPort", Type::kUint},
+                               {"DefaultAddrPool", Type::kStrings}, {"SubnetSize", Type::kUint},
+                               {"ForceNewCluster", Type::kBool},  {"Spec", Type::kAnyObject},
+                               {"AutoLockManagers", Type::kBool}, {"Availability", Type::kString}};
+  return canonical(in, kInit, "");
+}
 Status check_supported_service_spec(const json& canonical) { return check(canonical, service_fields(), ""); }
 Status check_supported_swarm_spec(const json& canonical) { return check(canonical, swarm_fields(), ""); }
 

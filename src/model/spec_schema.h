@@ -3,9 +3,10 @@
 //
 // Decoding follows Go's encoding/json, which the Docker daemon uses: a JSON
 // key matches a field without regard to case ("replicated" is
-// Mode.Replicated; an exact-case key wins over another spelling of the same
-// field), unknown keys are ignored, null leaves a field unset, and a value
-// of the wrong JSON type for a known field is an error naming the field.
+// Mode.Replicated), unknown keys are ignored, null leaves a field unset, and
+// a value of the wrong JSON type for a known field is an error naming the
+// field. Two spellings of one field in one object ("Mounts" and "mounts")
+// are an error: Go keeps the later, which a parsed object cannot tell.
 //
 // Refusal: a field shoal does not apply yet (mounts, secrets, health checks,
 // ...) given a non-empty value is refused with a message naming the field,
@@ -29,6 +30,9 @@ namespace shoal {
 Result<nlohmann::json> canonical_service_spec(const nlohmann::json& in);
 // The same for a swarm Spec (SwarmInitRequest.Spec, POST /swarm/update).
 Result<nlohmann::json> canonical_swarm_spec(const nlohmann::json& in);
+// The same for a SwarmInitRequest's own fields (ListenAddr, ..., Spec),
+// its Spec left as sent (for canonical_swarm_spec).
+Result<nlohmann::json> canonical_swarm_init_request(const nlohmann::json& in);
 
 // On a canonical ServiceSpec: kInvalidArgument "<field> is not supported by
 // shoal yet ..." for the first known field shoal does not apply that has a

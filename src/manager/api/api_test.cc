@@ -248,6 +248,13 @@ TEST_F(ApiTest, SwarmSpecIsAppliedOrRefused) {
     EXPECT_EQ(r.status, 400) << patch << " -> " << r.body;
     EXPECT_NE(message(r).find(expect), std::string::npos) << patch << " -> " << r.body;
   }
+  // The request's own keys match without regard to case too: not ignored.
+  auto lower = call("POST", "/v1.41/swarm/init", R"({"autoLockManagers":true})");
+  EXPECT_EQ(lower.status, 400) << lower.body;
+  EXPECT_NE(message(lower).find("autolock is not supported"), std::string::npos) << lower.body;
+  lower = call("POST", "/v1.41/swarm/init", R"({"subnetSize":4294967320})");
+  EXPECT_EQ(lower.status, 400) << lower.body;
+  EXPECT_NE(message(lower).find("SubnetSize"), std::string::npos) << lower.body;
   ASSERT_EQ(call("POST", "/v1.41/swarm/init", init_body).status, 200);
   auto c = *control.store()->cluster();
   EXPECT_EQ(c.spec.task_history_retention_limit, 3);
@@ -510,6 +517,15 @@ TEST_F(ApiTest, DecodesKeysWithoutRegardToCaseAsGoDoes) {
                 R"({"Name":"w","TaskTemplate":{"containerspec":{"Image":"busybox","env":"A=1"}}})");
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(message(r), "invalid TaskTemplate.ContainerSpec.Env: must be a list of strings");
+  // Two spellings of one field: Go keeps the later, which the parsed object
+  // cannot tell, so neither may silently win (here an empty Mounts would have
+  // hidden a refused one).
+  r = call("POST", "/v1.41/services/create",
+           R"({"Name":"dupe-spelling","TaskTemplate":{"ContainerSpec":{"Image":"busybox","Mounts":[],)"
+           R"("mounts":[{"Type":"tmpfs","Target":"/x"}]}}})");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(message(r), "invalid TaskTemplate.ContainerSpec.Mounts: given twice, as \"Mounts\" and \"mounts\"; give it once");
+  EXPECT_EQ(call("GET", "/v1.41/services/dupe-spelling").status, 404);
 }
 
 TEST_F(ApiTest, RefusesFieldsNotAppliedYetAndPassesEmptyOnes) {
@@ -538,6 +554,11 @@ TEST_F(ApiTest, RefusesFieldsNotAppliedYetAndPassesEmptyOnes) {
        "TaskTemplate.ContainerSpec.Isolation \"hyperv\" is not supported"},
       {R"("ContainerSpec":{"Image":"busybox","Privileges":{"SELinuxContext":{"User":"u"}}})",
        "TaskTemplate.ContainerSpec.Privileges.SELinuxContext"},
+      // Docker expands templates in these; shoal would pass them on verbatim.
+      {R"("ContainerSpec":{"Image":"busybox","Hostname":"{{.Node.Hostname}}"})",
+       "TaskTemplate.ContainerSpec.Hostname \"{{.Node.Hostname}}\" is not supported"},
+      {R"("ContainerSpec":{"Image":"busybox","Env":["A=1","SLOT={{.Task.Slot}}"]})",
+       "TaskTemplate.ContainerSpec.Env \"SLOT={{.Task.Slot}}\" is not supported"},
       {R"("ContainerSpec":{"Image":"busybox"},"Networks":[{"Target":"n"}])", "TaskTemplate.Networks"},
       {R"("ContainerSpec":{"Image":"busybox"},"LogDriver":{"Name":"json-file"})", "TaskTemplate.LogDriver"},
       {R"("ContainerSpec":{"Image":"busybox"},"Placement":{"Preferences":[{"Spread":{}}]})",

@@ -41,19 +41,24 @@ http::Response Api::swarm_init(const http::Request& req) {
   if (control_.active()) return error_response(unavailable(kAlreadyInSwarm));
   InitRequest ir;
   if (req.body.find_first_not_of(" \t\r\n") != std::string::npos) {
-    auto j = parse_json_body(req.body, "a SwarmInitRequest");
+    auto body = parse_json_body(req.body, "a SwarmInitRequest");
+    if (!body.ok()) return error_response(body.status());
+    if (!body->is_object()) return error_response(invalid_argument("the request body must be a JSON object (a SwarmInitRequest)"));
+    // Keys as Go matches them: {"autoLockManagers": true} is not ignored.
+    auto j = canonical_swarm_init_request(*body);
     if (!j.ok()) return error_response(j.status());
-    if (!j->is_object()) return error_response(invalid_argument("the request body must be a JSON object (a SwarmInitRequest)"));
     try {
       ir.listen_addr = j->value("ListenAddr", ir.listen_addr);
       ir.advertise_addr = j->value("AdvertiseAddr", "");
-      if (j->contains("DefaultAddrPool") && (*j)["DefaultAddrPool"].is_array()) {
-        ir.default_addr_pool = (*j)["DefaultAddrPool"].get<std::vector<std::string>>();
+      if (j->contains("DefaultAddrPool")) ir.default_addr_pool = (*j)["DefaultAddrPool"].get<std::vector<std::string>>();
+      for (auto [key, out] : {std::pair{"SubnetSize", &ir.subnet_size}, std::pair{"DataPathPort", &ir.data_path_port}}) {
+        if (!j->contains(key)) continue;
+        uint64_t v = (*j)[key].get<uint64_t>();
+        if (v > 65535) return error_response(invalid_argument(std::string("invalid ") + key + " " + std::to_string(v)));
+        *out = static_cast<uint32_t>(v);
       }
-      if (j->contains("SubnetSize") && !(*j)["SubnetSize"].is_null()) ir.subnet_size = (*j)["SubnetSize"].get<uint32_t>();
-      if (j->contains("DataPathPort") && !(*j)["DataPathPort"].is_null()) ir.data_path_port = (*j)["DataPathPort"].get<uint32_t>();
       ir.force_new_cluster = j->value("ForceNewCluster", false);
-      if (j->contains("AutoLockManagers") && (*j)["AutoLockManagers"].is_boolean() && (*j)["AutoLockManagers"].get<bool>()) {
+      if (j->value("AutoLockManagers", false)) {
         return error_response(invalid_argument("autolock is not supported by shoal yet: init without --autolock"));
       }
       std::string availability = j->value("Availability", "");

@@ -201,6 +201,20 @@ Status validate_service_spec(const ServiceSpec& s) {
   }
   auto ref = parse_reference(image);
   if (!ref.ok()) return ref.status();
+  // Docker expands Go templates ({{.Node.Hostname}}, {{.Task.Slot}}, ...) in
+  // Hostname and Env; shoal does not yet, and would pass them on verbatim.
+  const auto& cs = s.task_template.container_spec;
+  auto templated = [](const std::string& v) { return v.find("{{") != std::string::npos; };
+  if (templated(cs.hostname)) {
+    return invalid_argument("TaskTemplate.ContainerSpec.Hostname " + quote_input(cs.hostname) +
+                            " is not supported by shoal yet: templates ({{...}}) are not expanded; give the value itself");
+  }
+  for (const auto& e : cs.env) {
+    if (templated(e)) {
+      return invalid_argument("TaskTemplate.ContainerSpec.Env " + quote_input(e) +
+                              " is not supported by shoal yet: templates ({{...}}) are not expanded; give the value itself");
+    }
+  }
   SHOAL_RETURN_IF_ERROR(validate_seccomp_options(s.task_template.container_spec.seccomp_mode, s.task_template.container_spec.seccomp_profile, "TaskTemplate.ContainerSpec.Privileges.Seccomp"));
   const std::string& cond = s.task_template.restart_policy.condition;
   if (cond != "none" && cond != "on-failure" && cond != "any") {
