@@ -160,8 +160,10 @@ for _ in $(seq 1 150); do
 done
 DK="docker -H unix://$W/docker.sock"
 SH="$BUILD/shoal -H unix://$W/shoal.sock"
-$DK swarm init --advertise-addr 127.0.0.1 >/dev/null
-$SH swarm init >/dev/null
+# Both swarm listeners on loopback, on ports of their own: Docker's takes
+# 2377, and shoal's init fails when its listen port is taken.
+$DK swarm init --advertise-addr 127.0.0.1 --listen-addr 127.0.0.1:2377 >/dev/null
+$SH swarm init --listen-addr 127.0.0.1:24377 >/dev/null
 $DK import images/out/busybox.tar busybox:latest >/dev/null
 $SH image import images/out/busybox.tar busybox:latest >/dev/null
 
