@@ -56,11 +56,14 @@ struct SwarmNode::Roles {
   // the data is deleted never leaves a membership whose storage is gone
   // (shoald would refuse to start), only leftovers the next init wipes.
   void stop(bool erase, const std::function<void()>& before_erase = {}) {
-    std::vector<std::string> tasks;
-    if (erase && executor) tasks = executor->known_tasks();
     if (listener) listener->stop();  // no new joins or sessions from other nodes
     if (manager) manager->stop_sessions();
     if (agent) agent->stop();
+    // Listed once the agent stopped: its worker finishes the container
+    // operations it had queued before stop() returns, so a list taken
+    // earlier missed the containers those created (left running on leave).
+    std::vector<std::string> tasks;
+    if (erase && executor) tasks = executor->known_tasks();
     if (erase) remove_containers(tasks);
     if (manager) manager->stop();
     if (erase && before_erase) before_erase();

@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -36,6 +38,35 @@ class MemoryStorage : public node::ManagerStorage {
   MemoryBackend backend_;
 };
 
+// The fake executor, recording which tasks have a container in a ledger that
+// outlives it (an executor goes with its membership's roles), and optionally
+// slow to create one (runc takes a while: the agent's queue is then long).
+struct Ledger {
+  std::mutex mu;
+  std::set<std::string> containers;
+  std::atomic<int> prepare_delay_ms{0};
+};
+class LedgerExecutor : public agent::FakeExecutor {
+ public:
+  explicit LedgerExecutor(std::shared_ptr<Ledger> l) : ledger_(std::move(l)) {}
+  Status prepare(const Task& task) override {
+    std::this_thread::sleep_for(std::chrono::milliseconds(ledger_->prepare_delay_ms.load()));
+    Status st = FakeExecutor::prepare(task);
+    std::lock_guard lk(ledger_->mu);
+    ledger_->containers.insert(task.id);
+    return st;
+  }
+  Status remove(const std::string& task_id) override {
+    Status st = FakeExecutor::remove(task_id);
+    std::lock_guard lk(ledger_->mu);
+    ledger_->containers.erase(task_id);
+    return st;
+  }
+
+ private:
+  std::shared_ptr<Ledger> ledger_;
+};
+
 class SwarmTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -46,7 +77,7 @@ class SwarmTest : public ::testing::Test {
       ++storages_opened_;
       return std::unique_ptr<node::ManagerStorage>(std::make_unique<MemoryStorage>());
     };
-    p.make_executor = [](const node::Membership&) { return std::make_unique<agent::FakeExecutor>(); };
+    p.make_executor = [l = ledger_](const node::Membership&) { return std::make_unique<LedgerExecutor>(l); };
     p.dispatcher_endpoint = endpoint_;
     p.describe = [] {
       NodeDescription d;
@@ -101,6 +132,7 @@ class SwarmTest : public ::testing::Test {
   std::string dir_ = "/tmp/shoal-integration-" + std::to_string(getpid());
   std::string endpoint_ = "unix://" + dir_ + "/dispatcher.sock";
   RealClock clock_;
+  std::shared_ptr<Ledger> ledger_ = std::make_shared<Ledger>();
   int storages_opened_ = 0;
   std::unique_ptr<node::SwarmNode> swarm_;
   std::unique_ptr<api::Api> api_;
@@ -139,6 +171,26 @@ TEST_F(SwarmTest, LeaveRightAfterInitIsQuickAndRequestsInFlightStaySafe) {
     EXPECT_EQ(call("POST", "/v1.41/swarm/leave?force=1").status, 503);  // not in a swarm
   }
   EXPECT_EQ(storages_opened_, 3);
+}
+
+// Leaving removes every container of this node, also those the agent's
+// worker was still creating when leave began (it finishes its queued
+// operations while it stops): none is left running outside any swarm.
+TEST_F(SwarmTest, LeaveRemovesTheContainersTheAgentWasStillCreating) {
+  ASSERT_EQ(call("POST", "/v1.41/swarm/init", "{}").status, 200);
+  ledger_->prepare_delay_ms = 20;
+  auto r = call("POST", "/v1.41/services/create",
+                R"({"Name":"web","TaskTemplate":{"ContainerSpec":{"Image":"busybox"}},)"
+                R"("Mode":{"Replicated":{"Replicas":40}}})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lk(ledger_->mu);
+    return !ledger_->containers.empty();
+  }));
+  r = call("POST", "/v1.41/swarm/leave?force=1");
+  EXPECT_EQ(r.status, 200) << r.body;
+  std::lock_guard lk(ledger_->mu);
+  EXPECT_TRUE(ledger_->containers.empty()) << ledger_->containers.size() << " containers left after leave";
 }
 
 TEST_F(SwarmTest, InitTwiceIsRefused) {
