@@ -12,6 +12,7 @@
 #include "common/ids.h"
 #include "common/json_limits.h"
 #include "manager/api/api.h"
+#include "manager/api/router.h"
 #include "os/safe_path.h"
 
 namespace shoal::daemon {
@@ -148,6 +149,9 @@ bool serve_image_routes(runtime::ImageStore& images, http::Exchange& ex) {
   UploadFile spooled{ex.request.body_file};  // the server's spool file: ours to remove, on every path
   std::string what = image_route(ex.request.path);
   if (what.empty()) return false;
+  // A version out of range or malformed: the router answers it (400), as
+  // for every other route.
+  if (!api::parse_api_path(ex.request.path).ok()) return false;
   const auto& req = ex.request;
   auto reply = [&](http::Response r) {
     r.headers["Api-Version"] = api::kApiVersion;

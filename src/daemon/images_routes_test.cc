@@ -43,6 +43,19 @@ TEST(ImageRoutes, AHugePathIsNotARouteAndIsRejectedQuickly) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
 }
 
+TEST(ImageRoutes, AnApiVersionOutOfRangeIsLeftToTheRouter) {
+  runtime::ImageStore images("/nonexistent-rsec");
+  for (const char* path : {"/v9.99/images/load", "/v1.0/images/create", "/v1.41.0.0.1/images/json"}) {
+    http::Exchange ex;
+    ex.request.method = "POST";
+    ex.request.path = path;
+    bool answered = false;
+    ex.respond = [&](http::Response) { answered = true; };
+    EXPECT_FALSE(serve_image_routes(images, ex)) << path;  // the router's 400 names the version
+    EXPECT_FALSE(answered) << path;
+  }
+}
+
 TEST(ImageRoutes, AChangeThatIsNotUtf8IsA400) {
   // Found by fuzz/api_fuzz.cc: the config JSON's dump() threw on it (a 500).
   std::string root = std::filesystem::temp_directory_path() / ("shoal-images-routes-test-" + std::to_string(getpid()));
