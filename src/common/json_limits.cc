@@ -43,6 +43,10 @@ std::string quote_input(std::string_view s, size_t max) {
   return "\"" + std::string(s.substr(0, cut)) + "...\" (" + std::to_string(s.size()) + " bytes)";
 }
 
+std::string shown_input(std::string_view s, size_t max) {
+  return s.size() <= max ? std::string(s) : quote_input(s);
+}
+
 std::string json_exception_text(const std::exception& e) {
   std::string m = e.what();
   if (m.rfind("[json.exception.", 0) == 0) {

@@ -28,6 +28,10 @@ Result<nlohmann::json> parse_untrusted_json(std::string_view text, const std::st
 // character boundary) followed by "..." and its length when it was longer.
 std::string quote_input(std::string_view s, size_t max = 64);
 
+// `s` as it is when it is at most `max` bytes, else quote_input(s): for names
+// and ids echoed in messages ("task abc not found") that a client controls.
+std::string shown_input(std::string_view s, size_t max = 128);
+
 // nlohmann's exception text without its "[json.exception.x.y] " prefix and
 // cut to a bounded length (its "last read" part can hold a whole string).
 std::string json_exception_text(const std::exception& e);

@@ -1,4 +1,5 @@
 #include "store/store.h"
+#include "common/json_limits.h"
 
 #include <algorithm>
 #include <unordered_set>
@@ -639,10 +640,10 @@ Result<Service> Store::find_service(const std::string& ref) const {
   }
   if (matches == 1) return *match;
   if (matches > 1) {
-    return invalid_argument("service " + ref + " is ambiguous (" + std::to_string(matches) +
+    return invalid_argument("service " + shown_input(ref) + " is ambiguous (" + std::to_string(matches) +
                             " matches found); give more of its id");
   }
-  return not_found("service " + ref + " not found");
+  return not_found("service " + shown_input(ref) + " not found");
 }
 
 std::vector<Service> Store::services() const {

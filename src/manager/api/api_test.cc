@@ -315,6 +315,18 @@ TEST_F(ApiTest, NodesListInspectAndFilters) {
   EXPECT_EQ(message(r), "node nosuchnode not found");
 }
 
+// A client-controlled id is echoed in bounded form: the fuzzer found a 404
+// that quoted a whole multi-kilobyte task ref back.
+TEST_F(ApiTest, LongRefsAreNotEchoedWhole) {
+  init();
+  std::string ref(5000, 'a');
+  for (const char* kind : {"tasks", "nodes", "services"}) {
+    auto r = call("GET", std::string("/v1.41/") + kind + "/" + ref);
+    EXPECT_EQ(r.status, 404) << kind;
+    EXPECT_LT(message(r).size(), 200u) << kind << ": " << message(r).substr(0, 300);
+  }
+}
+
 TEST_F(ApiTest, NodeUpdate) {
   init();
   auto n = body(call("GET", "/v1.41/nodes/host1"));

@@ -2,6 +2,7 @@
 #include <csignal>
 
 #include "manager/api/api.h"
+#include "common/json_limits.h"
 #include "manager/api/filters.h"
 
 namespace shoal::api {
@@ -51,7 +52,7 @@ http::Response Api::containers_list(const http::Request& req) {
 }
 
 http::Response Api::container_kill(const std::string& ref, const http::Request& req) {
-  if (!containers_) return error_response(not_found("No such container: " + ref));
+  if (!containers_) return error_response(not_found("No such container: " + shown_input(ref)));
   std::string sig = req.query_param("signal").value_or("");
   if (sig.empty()) sig = "KILL";
   int num = parse_signal(sig);

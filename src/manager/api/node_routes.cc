@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "manager/api/api.h"
+#include "common/json_limits.h"
 #include "manager/api/filters.h"
 
 namespace shoal::api {
@@ -21,10 +22,10 @@ Result<Node> find_node(const std::vector<Node>& nodes, const std::string& ref) {
   }
   if (matches.size() == 1) return *matches[0];
   if (matches.size() > 1) {
-    return invalid_argument("node " + ref + " is ambiguous (" + std::to_string(matches.size()) +
+    return invalid_argument("node " + shown_input(ref) + " is ambiguous (" + std::to_string(matches.size()) +
                             " matches found); give its full id");
   }
-  return not_found("node " + ref + " not found");
+  return not_found("node " + shown_input(ref) + " not found");
 }
 
 http::Response Api::nodes_list(const http::Request& req) {

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "manager/api/api.h"
+#include "common/json_limits.h"
 #include "manager/api/filters.h"
 
 namespace shoal::api {
@@ -113,10 +114,10 @@ http::Response Api::task_inspect(const std::string& ref) {
     if (has_prefix(t.id, ref)) matches.push_back(t);
   if (matches.size() == 1) return json_response(200, to_api(matches[0]));
   if (matches.size() > 1) {
-    return error_response(invalid_argument("task " + ref + " is ambiguous (" + std::to_string(matches.size()) +
+    return error_response(invalid_argument("task " + shown_input(ref) + " is ambiguous (" + std::to_string(matches.size()) +
                                            " matches found); give more of its id"));
   }
-  return error_response(not_found("task " + ref + " not found"));
+  return error_response(not_found("task " + shown_input(ref) + " not found"));
 }
 
 }  // namespace shoal::api
