@@ -1,5 +1,6 @@
 #include "daemon/manager_role.h"
 
+#include <ctime>
 #include <filesystem>
 
 #include "common/log.h"
@@ -90,7 +91,14 @@ Status ManagerRole::set_join_tokens(const JoinTokens& tokens) {
   SHOAL_ASSIGN_OR_RETURN(std::string key, ca::read_seal_key(seal_key_path(options_)));
   nlohmann::json j = {{"Worker", tokens.worker}, {"Manager", tokens.manager}};
   SHOAL_ASSIGN_OR_RETURN(std::string sealed, ca::seal(key, j.dump(), kTokensContext));
-  auto put = backend_->txn({}, {{TxnOp::Type::kPut, kSealedJoinTokens, sealed, 0}}, {});
+  // The marker under the watched /shoal/ prefix moves the store's watch to
+  // this write's revision (the cache ignores the key): a write outside the
+  // prefix alone would leave Store::sync waiting for a revision the watch
+  // never delivers, stalling the control loops' next synced pass.
+  auto put = backend_->txn({},
+                           {{TxnOp::Type::kPut, kSealedJoinTokens, sealed, 0},
+                            {TxnOp::Type::kPut, "/shoal/sealed-version", std::to_string(::time(nullptr)), 0}},
+                           {});
   if (!put.ok()) return put.status().with_context("storing the sealed join tokens");
   return ok_status();
 }
