@@ -465,6 +465,10 @@ void Dispatcher::check_liveness() {
       LOG_WARN("dispatcher", "node " << id << " missed " << options_.missed_heartbeats
                                      << " heartbeats: marking it down");
       b.update_node(id, [&](Node& n) {
+        // Registered again after this check began (its register wrote Ready
+        // at or after `now`): it is alive, and heartbeats would never set it
+        // back to Ready, so leave it.
+        if (n.state == NodeState::kReady && n.updated_at >= now) return false;
         n.state = NodeState::kDown;
         n.status_message = "heartbeat failure";
         n.updated_at = now;
