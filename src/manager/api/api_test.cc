@@ -352,6 +352,24 @@ TEST_F(ApiTest, NodeUpdate) {
   EXPECT_EQ(call("POST", "/v1.41/nodes/zzz/update?version=1", "{}").status, 404);
 }
 
+// A role change would be stored and not acted on (nothing starts or stops a
+// manager on the node yet): refused with a 501 that says so.
+TEST_F(ApiTest, NodePromoteAndDemoteAreRefusedUntilImplemented) {
+  init();
+  Node w;
+  w.id = "worker2bbbbbbbbbbbbbbbbbb";
+  w.description.hostname = "host2";
+  w.state = NodeState::kReady;
+  Batch b;
+  b.create(w);
+  ASSERT_TRUE(control.store()->commit(b).ok());
+  auto n = *control.store()->node(w.id);
+  auto r = call("POST", "/v1.41/nodes/host2/update?version=" + std::to_string(n.version), R"({"Role":"manager"})");
+  EXPECT_EQ(r.status, 501) << r.body;
+  EXPECT_NE(message(r).find("not implemented"), std::string::npos);
+  EXPECT_EQ(control.store()->node(w.id)->spec.role, NodeRole::kWorker);
+}
+
 TEST_F(ApiTest, NodeDelete) {
   init();
   Node w;

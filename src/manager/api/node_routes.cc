@@ -113,6 +113,13 @@ http::Response Api::node_update(const std::string& ref, const http::Request& req
       return error_response(failed_precondition("attempting to demote the last manager of the swarm: promote another node first"));
     }
   }
+  // A role stored but not acted on would be "accepted but ignored": nothing
+  // starts or stops a manager on the node yet (HA managers, issue 6).
+  if ((role == "manager") != (n->spec.role == NodeRole::kManager)) {
+    return error_response(unimplemented("changing node " + n->description.hostname + " to a " + role +
+                                        " (node promote/demote) is not implemented yet: shoal cannot start or stop "
+                                        "the manager role on a node"));
+  }
   Node next = *n;
   next.spec.role = role == "manager" ? NodeRole::kManager : NodeRole::kWorker;
   next.spec.availability = avail == "drain"   ? NodeAvailability::kDrain
