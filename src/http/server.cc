@@ -19,9 +19,12 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <limits>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -128,33 +131,42 @@ struct ExchangeState : Stream {
 // The parts of a connection that do not depend on the socket type. Every
 // member is used on `strand` only.
 struct ConnBase : std::enable_shared_from_this<ConnBase> {
-  explicit ConnBase(StrandEx s) : strand(s), wake_timer(s), deadline(s) {}
+  explicit ConnBase(StrandEx s) : strand(s), wake_timer(s) {}
   virtual ~ConnBase() = default;
   virtual void close_socket() = 0;
 
   StrandEx strand;
   net::steady_timer wake_timer;  // cancelled by a wake-up
-  net::steady_timer deadline;    // closes the socket when it expires
   std::shared_ptr<Wakeup> wakeup = std::make_shared<Wakeup>();
-  uint64_t deadline_gen = 0;
+  // When the server's sweeper closes the socket (steady clock, ns; kNoDeadline:
+  // never). Set on the strand, read by the sweeper from its own thread. One
+  // sweeper for all connections instead of a timer wait and cancel per
+  // phase of every request: those were a large part of the server's work
+  // with a thousand agents' long polls and status reports.
+  static constexpr int64_t kNoDeadline = std::numeric_limits<int64_t>::max();
+  std::atomic<int64_t> deadline_ns{kNoDeadline};
   bool stopping = false;
   bool timed_out = false;
   bool woken = false;
   PeerCertificate peer_cert;  // set by the TLS handshake
 
-  // Closes the socket after `d` unless disarm() or arm() comes first.
-  void arm(std::chrono::milliseconds d) {
-    uint64_t gen = ++deadline_gen;
-    deadline.expires_after(d);
-    deadline.async_wait([self = shared_from_this(), gen](beast::error_code ec) {
-      if (ec || gen != self->deadline_gen) return;
-      self->timed_out = true;
-      self->close_socket();
-    });
+  static int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
   }
-  void disarm() {
-    ++deadline_gen;
-    deadline.cancel();
+  // Closes the socket after `d` (within the sweep period) unless disarm() or
+  // arm() comes first.
+  void arm(std::chrono::milliseconds d) {
+    deadline_ns.store(now_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(d).count(),
+                      std::memory_order_relaxed);
+  }
+  void disarm() { deadline_ns.store(kNoDeadline, std::memory_order_relaxed); }
+  // On the strand, posted by the sweeper: close if the deadline (which arm()
+  // may have moved since) has passed.
+  void expire_if_due() {
+    if (timed_out || stopping || now_ns() < deadline_ns.load(std::memory_order_relaxed)) return;
+    timed_out = true;
+    close_socket();
   }
   void shutdown() {
     stopping = true;
@@ -277,6 +289,25 @@ struct Server::Impl {
   std::condition_variable conns_cv;
   std::unordered_set<std::shared_ptr<ConnBase>> conns;  // open connections
   bool accepting = true;                                 // under conns_mu
+
+  // Closes connections whose deadline passed (see ConnBase::deadline_ns);
+  // runs every sweep_period() on the io_context until stop().
+  std::unique_ptr<net::steady_timer> sweeper;
+  std::chrono::milliseconds sweep_period() const {
+    auto m = std::min({options.header_timeout, options.body_timeout, options.idle_timeout, options.write_timeout});
+    return std::clamp(m / 8, std::chrono::milliseconds(5), std::chrono::milliseconds(250));
+  }
+  void sweep(const beast::error_code& ec) {
+    if (ec) return;
+    int64_t now = ConnBase::now_ns();
+    {
+      std::lock_guard lk(conns_mu);
+      for (const auto& c : conns)
+        if (c->deadline_ns.load(std::memory_order_relaxed) <= now) net::post(c->strand, [c] { c->expire_if_due(); });
+    }
+    sweeper->expires_after(sweep_period());
+    sweeper->async_wait([this](const beast::error_code& e) { sweep(e); });
+  }
 
   bool add_conn(const std::shared_ptr<ConnBase>& c) {
     std::lock_guard lk(conns_mu);
@@ -747,6 +778,8 @@ Status Server::start() {
   for (auto& a : im.tls_acceptors) {
     net::co_spawn(im.ioc, im.accept_loop<net::ip::tcp::acceptor, TlsSocket>(*a, "tls"), net::detached);
   }
+  im.sweeper = std::make_unique<net::steady_timer>(im.ioc, im.sweep_period());
+  im.sweeper->async_wait([&im](const beast::error_code& e) { im.sweep(e); });
   im.guard.emplace(im.ioc.get_executor());
   for (int i = 0; i < std::max(1, im.options.io_threads); ++i) {
     im.io_threads.emplace_back([&im] { im.ioc.run(); });
