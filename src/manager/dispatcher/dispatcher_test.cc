@@ -80,8 +80,14 @@ TEST_F(DispatcherTest, MissedHeartbeatsMarkTheNodeDown) {
   clock.advance(std::chrono::seconds(10));
   EXPECT_EQ(store.node("n1")->state, NodeState::kReady) << "two periods without a beat are tolerated";
   clock.advance(std::chrono::seconds(10));
-  for (int i = 0; i < 200 && store.node("n1")->state != NodeState::kDown; ++i)
+  // The check runs on the status writer's thread, after the timer posted it:
+  // one that ran while the advance was still at an earlier time re-arms its
+  // timer past the advance's end, so keep time moving while waiting (the
+  // node was silent for 20 s of a 15 s limit; more time only adds to that).
+  for (int i = 0; i < 200 && store.node("n1")->state != NodeState::kDown; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    clock.advance(std::chrono::milliseconds(100));
+  }
   EXPECT_EQ(store.node("n1")->state, NodeState::kDown);
   EXPECT_EQ(call("POST", "heartbeat", json{{"SessionID", sid}}.dump()).get().status, 404);
 }
@@ -91,7 +97,12 @@ TEST_F(DispatcherTest, ANodeDownWriteThatFailedIsRetried) {
   faults.fail_write(1, FaultBackend::Fault::kFail);  // the node-down write fails
   faults.fail_reads(3);                              // and cannot be re-read: the commit fails
   clock.advance(std::chrono::seconds(20));
-  for (int i = 0; i < 400 && faults.faults_injected() < 4; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  for (int i = 0; i < 400 && faults.faults_injected() < 4; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    // Until the check ran (see MissedHeartbeatsMarkTheNodeDown); not after,
+    // so that no retry comes before the assertions below.
+    if (faults.faults_injected() == 0) clock.advance(std::chrono::milliseconds(100));
+  }
   ASSERT_EQ(faults.faults_injected(), 4u) << "the liveness check ran and its write failed";
   EXPECT_EQ(store.node("n1")->state, NodeState::kReady);
   // The session is gone with the failed check: a later check must still write it.
