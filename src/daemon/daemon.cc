@@ -1,4 +1,5 @@
 #include "daemon/daemon.h"
+#include "common/json_limits.h"
 
 #include <sys/sysinfo.h>
 #include <sys/utsname.h>
@@ -221,8 +222,8 @@ Status Daemon::kill(const std::string& ref, int signal) {
     }
     return runtime_->kill(matches[0], signal);
   }
-  if (matches.size() > 1) return invalid_argument("container id prefix " + ref + " is ambiguous");
-  return not_found("No such container: " + ref);
+  if (matches.size() > 1) return invalid_argument("container id prefix " + shown_input(ref) + " is ambiguous");
+  return not_found("No such container: " + shown_input(ref));
 }
 
 }  // namespace shoal::daemon

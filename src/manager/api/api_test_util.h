@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "common/clock.h"
+#include "common/json_limits.h"
 #include "http/message.h"
 #include "manager/api/api.h"
 #include "node/bootstrap.h"
@@ -107,7 +108,7 @@ class FakeContainers : public LocalContainers {
         return ok_status();
       }
     }
-    return not_found("No such container: " + id_or_name);
+    return not_found("No such container: " + shown_input(id_or_name));
   }
   std::vector<ContainerSummary> containers;
   std::vector<std::pair<std::string, int>> killed;
