@@ -60,9 +60,9 @@ expect_contains "w1's certificate is a worker's" "OU=swarm-worker" \
   "$(openssl x509 -in "$W1_DATA/swarm-tls/node.crt" -noout -subject -nameopt sep_multiline 2>&1 | tr -s ' ' | tr '\n' ' ')"
 
 # The swarm port: TLS only; sessions need a node certificate of this swarm.
-plain=$(lab exec w1 -- curl -s -m 3 -o /dev/null -w '%{http_code}' "http://$M1:2377/_shoal/ca/v1/root-ca" 2>&1 || true)
+plain=$(lab exec w1 -- curl -s -m 10 -o /dev/null -w '%{http_code}' "http://$M1:2377/_shoal/ca/v1/root-ca" 2>&1 || true)
 expect_eq "plain HTTP on the swarm port gets no answer" "000" "$plain"
-anon=$(lab exec w1 -- curl -sk -m 3 -o /dev/null -w '%{http_code}' -X POST -d '{}' \
+anon=$(lab exec w1 -- curl -sk -m 10 -o /dev/null -w '%{http_code}' -X POST -d '{}' \
   "https://$M1:2377/_shoal/dispatcher/v1/session" 2>&1 || true)
 expect_eq "a session without a node certificate is refused (403)" "403" "$anon"
 with_cert=$(lab exec w1 -- curl -s -m 3 -o /dev/null -w '%{http_code}' --cacert "$W1_DATA/swarm-tls/ca.crt" \
