@@ -14,13 +14,6 @@ namespace shoal::os {
 
 namespace {
 
-std::vector<char*> cstrings(const std::vector<std::string>& v) {
-  std::vector<char*> out;
-  for (const auto& s : v) out.push_back(const_cast<char*>(s.c_str()));
-  out.push_back(nullptr);
-  return out;
-}
-
 // In a forked child: only async-signal-safe calls. Reports {step, errno}
 // on `report` and exits when a step fails.
 [[noreturn]] void child_fail(int report, int step) {
@@ -49,11 +42,11 @@ Result<pid_t> spawn_in_netns(const std::string& netns_path, const std::string& h
   int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   int report[2];
   if (pipe2(report, O_CLOEXEC) != 0) return errno_status("pipe", errno);
-  auto argv = cstrings(o.argv);
+  auto argv = exec_strings(o.argv);
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e) env.emplace_back(*e);
   for (const auto& e : o.env_add) env.push_back(e);
-  auto envp = cstrings(env);
+  auto envp = exec_strings(env);
   pid_t pid = fork();
   if (pid == 0) {
     ::close(report[0]);
@@ -107,7 +100,7 @@ Result<int> run_in_netns(const std::string& netns_path, const std::vector<std::s
   if (argv_in.empty()) return invalid_argument("run_in_netns: empty argv");
   int ns = ::open(netns_path.c_str(), O_RDONLY | O_CLOEXEC);
   if (ns < 0) return errno_status("opening the network namespace " + netns_path, errno);
-  auto argv = cstrings(argv_in);
+  auto argv = exec_strings(argv_in);
   pid_t pid = fork();
   if (pid == 0) {
     if (setns(ns, CLONE_NEWNET) != 0) {

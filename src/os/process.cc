@@ -14,14 +14,12 @@
 
 namespace shoal::os {
 
-namespace {
-std::vector<char*> cstrings(const std::vector<std::string>& v) {
+std::vector<char*> exec_strings(const std::vector<std::string>& v) {
   std::vector<char*> out;
   for (const auto& s : v) out.push_back(const_cast<char*>(s.c_str()));
   out.push_back(nullptr);
   return out;
 }
-}  // namespace
 
 Result<pid_t> spawn(const SpawnOptions& o) {
   if (o.argv.empty()) return invalid_argument("spawn: empty argv");
@@ -29,11 +27,11 @@ Result<pid_t> spawn(const SpawnOptions& o) {
   int out = o.stdout_path.empty() ? ::open("/dev/null", O_WRONLY | O_CLOEXEC) : ::open(o.stdout_path.c_str(), flags, 0640);
   if (out < 0) return errno_status("opening " + o.stdout_path, errno);
   int err = o.stderr_path.empty() ? -1 : ::open(o.stderr_path.c_str(), flags, 0640);
-  auto argv = cstrings(o.argv);
+  auto argv = exec_strings(o.argv);
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e) env.emplace_back(*e);
   for (const auto& e : o.env_add) env.push_back(e);
-  auto envp = cstrings(env);
+  auto envp = exec_strings(env);
   pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) {
@@ -82,7 +80,7 @@ bool process_alive(pid_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno ==
 Result<std::string> run_capture(const std::vector<std::string>& argv_in, const std::string& stdin_data) {
   int outp[2], errp[2], inp[2];
   if (pipe2(outp, O_CLOEXEC) || pipe2(errp, O_CLOEXEC) || pipe2(inp, O_CLOEXEC)) return errno_status("pipe", errno);
-  auto argv = cstrings(argv_in);
+  auto argv = exec_strings(argv_in);
   pid_t pid = fork();
   if (pid < 0) return errno_status("fork", errno);
   if (pid == 0) {

@@ -22,6 +22,10 @@ struct SpawnOptions {
   int pdeathsig = 0;                  // signal sent to the child when the parent dies (0: none)
 };
 
+// `v` as the NULL-terminated char* array execve takes; valid while `v` lives.
+// Built before fork: the child must not allocate.
+std::vector<char*> exec_strings(const std::vector<std::string>& v);
+
 Result<pid_t> spawn(const SpawnOptions& options);
 // Waits for the child; returns its exit status (128+signal when killed), or
 // kDeadlineExceeded if it is still running after `timeout`.
