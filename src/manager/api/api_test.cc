@@ -30,6 +30,17 @@ class ApiTest : public ::testing::Test {
   json body(const http::Response& r) { return json::parse(r.body); }
   std::string message(const http::Response& r) { return body(r).value("message", ""); }
   void init() { ASSERT_EQ(call("POST", "/v1.41/swarm/init", "{}").status, 200); }
+  // A Ready worker node "host2" in the store, as a join would leave it.
+  Node add_ready_worker() {
+    Node w;
+    w.id = "worker2bbbbbbbbbbbbbbbbbb";
+    w.description.hostname = "host2";
+    w.state = NodeState::kReady;
+    Batch b;
+    b.create(w);
+    EXPECT_TRUE(control.store()->commit(b).ok());
+    return w;
+  }
   std::string create(const std::string& spec = kSpec) {
     auto r = call("POST", "/v1.41/services/create", spec);
     EXPECT_EQ(r.status, 201) << r.body;
@@ -356,13 +367,7 @@ TEST_F(ApiTest, NodeUpdate) {
 // manager on the node yet): refused with a 501 that says so.
 TEST_F(ApiTest, NodePromoteAndDemoteAreRefusedUntilImplemented) {
   init();
-  Node w;
-  w.id = "worker2bbbbbbbbbbbbbbbbbb";
-  w.description.hostname = "host2";
-  w.state = NodeState::kReady;
-  Batch b;
-  b.create(w);
-  ASSERT_TRUE(control.store()->commit(b).ok());
+  Node w = add_ready_worker();
   auto n = *control.store()->node(w.id);
   auto r = call("POST", "/v1.41/nodes/host2/update?version=" + std::to_string(n.version), R"({"Role":"manager"})");
   EXPECT_EQ(r.status, 501) << r.body;
@@ -372,13 +377,7 @@ TEST_F(ApiTest, NodePromoteAndDemoteAreRefusedUntilImplemented) {
 
 TEST_F(ApiTest, NodeDelete) {
   init();
-  Node w;
-  w.id = "worker2bbbbbbbbbbbbbbbbbb";
-  w.description.hostname = "host2";
-  w.state = NodeState::kReady;
-  Batch b;
-  b.create(w);
-  ASSERT_TRUE(control.store()->commit(b).ok());
+  Node w = add_ready_worker();
   auto r = call("DELETE", "/v1.41/nodes/host1");
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(message(r).find("must be demoted"), std::string::npos);
