@@ -65,7 +65,7 @@ expect_eq "plain HTTP on the swarm port gets no answer" "000" "$plain"
 anon=$(lab exec w1 -- curl -sk -m 10 -o /dev/null -w '%{http_code}' -X POST -d '{}' \
   "https://$M1:2377/_shoal/dispatcher/v1/session" 2>&1 || true)
 expect_eq "a session without a node certificate is refused (403)" "403" "$anon"
-with_cert=$(lab exec w1 -- curl -s -m 3 -o /dev/null -w '%{http_code}' --cacert "$W1_DATA/swarm-tls/ca.crt" \
+with_cert=$(lab exec w1 -- curl -s -m 10 -o /dev/null -w '%{http_code}' --cacert "$W1_DATA/swarm-tls/ca.crt" \
   --cert "$W1_DATA/swarm-tls/node.crt" --key "$W1_DATA/swarm-tls/node.key" --resolve "swarm-manager:2377:$M1" \
   -X POST -d '{"NodeID":"someone-else"}' "https://swarm-manager:2377/_shoal/dispatcher/v1/session" 2>&1 || true)
 expect_eq "w1's certificate cannot register another node id (403)" "403" "$with_cert"
