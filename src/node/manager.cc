@@ -36,6 +36,7 @@ void Manager::on_elected(const Fence& fence) {
   std::lock_guard lk(loops_mu_);
   loops_ = std::make_unique<orchestrator::ControlLoops>(*store_, clock_, fence);
   loops_->start();
+  dispatcher_->begin_grace();  // Ready nodes without a session anywhere go Down after the grace
 }
 
 void Manager::on_deposed() {

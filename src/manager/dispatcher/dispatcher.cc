@@ -45,7 +45,11 @@ bool parse_body(http::Exchange& ex, T* out) {
 }  // namespace
 
 Dispatcher::Dispatcher(Store& store, Clock& clock, DispatcherOptions options)
-    : store_(store), clock_(clock), options_(options) {}
+    : store_(store),
+      clock_(clock),
+      options_(options),
+      presence_(store.backend(), new_object_id(),
+                std::chrono::ceil<std::chrono::seconds>(options.heartbeat_period * options.missed_heartbeats)) {}
 
 Dispatcher::~Dispatcher() { stop(); }
 
@@ -106,6 +110,17 @@ bool Dispatcher::stopped() const {
   return stopping_;
 }
 
+void Dispatcher::begin_grace() {
+  const SysTime end = clock_.now() + options_.heartbeat_period * options_.missed_heartbeats;
+  std::vector<std::string> ready;
+  store_.view([&](const StoreSnapshot& s) {
+    for (const auto& [id, n] : s.nodes)
+      if (n.state == NodeState::kReady) ready.push_back(id);
+  });
+  std::lock_guard lk(mu_);
+  for (const auto& id : ready) grace_[id] = end;
+}
+
 size_t Dispatcher::session_count() const {
   std::lock_guard lk(mu_);
   return sessions_.size();
@@ -163,6 +178,9 @@ void Dispatcher::handle_register(http::Exchange& ex, const std::string& peer) {
     b.create(n);
   }
   Status st = store_.commit(b);
+  // Published before the session exists, so a leader's grace check never
+  // sees a live session as none.
+  if (st.ok()) st = presence_.publish(req.node_id);
   if (!st.ok()) {
     ex.respond(error_reply(http_status(st), "register: " + st.message()));
     return;
@@ -437,6 +455,7 @@ void Dispatcher::post_liveness_check() {
 void Dispatcher::check_liveness() {
   auto now = clock_.now();
   auto limit = options_.heartbeat_period * options_.missed_heartbeats;
+  if (Status st = presence_.keepalive(); !st.ok()) LOG_WARN("dispatcher", "session presence: " << st.message());
   std::vector<std::string> dead;
   // Under mu_: does the node hold a session (it registered again)?
   auto has_session = [&](const std::string& node) {
@@ -447,6 +466,8 @@ void Dispatcher::check_liveness() {
     if (stopping_) return;
     for (auto it = sessions_.begin(); it != sessions_.end();) {
       if (now - it->second.last_heartbeat > limit) {
+        LOG_WARN("dispatcher", "node " << it->second.node_id << " missed " << options_.missed_heartbeats
+                                       << " heartbeats: marking it down");
         dead.push_back(it->second.node_id);
         it = sessions_.erase(it);
       } else {
@@ -459,16 +480,21 @@ void Dispatcher::check_liveness() {
       if (!has_session(node) && std::find(dead.begin(), dead.end(), node) == dead.end()) dead.push_back(node);
     down_pending_.clear();
   }
+  for (auto& id : graceless_nodes(now)) {
+    if (std::find(dead.begin(), dead.end(), id) != dead.end()) continue;
+    LOG_WARN("dispatcher", "node " << id << " opened no session within " << options_.missed_heartbeats
+                                   << " heartbeat periods of this manager's election: marking it down");
+    dead.push_back(std::move(id));
+  }
   if (!dead.empty()) {
     Batch b;
     for (const auto& id : dead) {
-      LOG_WARN("dispatcher", "node " << id << " missed " << options_.missed_heartbeats
-                                     << " heartbeats: marking it down");
       b.update_node(id, [&](Node& n) {
         // Registered again after this check began (its register wrote Ready
         // at or after `now`): it is alive, and heartbeats would never set it
         // back to Ready, so leave it.
         if (n.state == NodeState::kReady && n.updated_at >= now) return false;
+        if (n.state == NodeState::kDown) return false;
         n.state = NodeState::kDown;
         n.status_message = "heartbeat failure";
         n.updated_at = now;
@@ -483,8 +509,41 @@ void Dispatcher::check_liveness() {
         if (!has_session(id)) down_pending_.insert(id);
     }
   }
+  // After the node-down write: the sessions that ended here leave the view
+  // other managers read (a key another manager owns now stays).
+  for (const auto& id : dead) {
+    if (Status st = presence_.withdraw(id); !st.ok()) LOG_WARN("dispatcher", st.message());
+  }
   std::lock_guard lk(mu_);
   if (!stopping_) liveness_timer_ = clock_.after(options_.heartbeat_period, [this] { post_liveness_check(); });
+}
+
+// On the status writer's thread (check_liveness).
+std::vector<std::string> Dispatcher::graceless_nodes(SysTime now) {
+  std::vector<std::string> due;
+  {
+    std::lock_guard lk(mu_);
+    for (auto it = grace_.begin(); it != grace_.end();) {
+      if (it->second > now) {
+        ++it;
+        continue;
+      }
+      const std::string& node = it->first;
+      bool here = std::any_of(sessions_.begin(), sessions_.end(), [&](const auto& kv) { return kv.second.node_id == node; });
+      if (!here) due.push_back(node);
+      it = grace_.erase(it);
+    }
+  }
+  if (due.empty()) return due;
+  auto holders = presence_.holders();
+  if (!holders.ok()) {  // cannot tell: keep them in grace, checked again next time
+    LOG_WARN("dispatcher", holders.status().message() << "; checked again at the next liveness check");
+    std::lock_guard lk(mu_);
+    for (const auto& node : due) grace_[node] = now;
+    return {};
+  }
+  std::erase_if(due, [&](const std::string& node) { return holders->count(node) > 0; });
+  return due;
 }
 
 }  // namespace shoal::dispatcher

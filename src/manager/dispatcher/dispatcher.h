@@ -13,6 +13,10 @@
 //   a task's observed state only moves forward.
 // Liveness is checked on the status writer's thread: the heartbeat timer
 // only posts the check there.
+// After a manager restart or a leader change, a node the store says is Ready
+// may never open a session again: begin_grace() (called on election) gives
+// each one heartbeat_period × missed_heartbeats to hold a session here or on
+// another manager (SessionPresence), then marks it Down (Swarm's rule).
 // Long polls: the HTTP layer does not tell a handler that its client hung up
 // (a Responder has no close notification), so a disconnected agent's parked
 // poll keeps its place until long_poll_timeout and is then answered into the
@@ -35,6 +39,7 @@
 
 #include "common/clock.h"
 #include "manager/dispatcher/assignment_log.h"
+#include "manager/dispatcher/session_presence.h"
 #include "http/message.h"
 #include "model/session_messages.h"
 #include "store/store.h"
@@ -69,6 +74,11 @@ class Dispatcher {
 
   size_t session_count() const;
 
+  // This manager became the leader: every node the store says is Ready now
+  // gets heartbeat_period × missed_heartbeats to hold a session (on any
+  // manager); the liveness check marks one that holds none by then Down.
+  void begin_grace();
+
  private:
   struct Session {
     std::string node_id;
@@ -95,6 +105,8 @@ class Dispatcher {
   // timer callback must not block the clock's one thread on a store write).
   void post_liveness_check();
   void check_liveness();
+  // Nodes whose grace ended with no session here or on another manager.
+  std::vector<std::string> graceless_nodes(SysTime now);
   // The answer for an agent of `node_id` holding generation `since`.
   http::Response assignment_response(const std::string& node_id, uint64_t since);
   std::string session_node(const std::string& session_id);
@@ -113,6 +125,7 @@ class Dispatcher {
   std::unordered_map<std::string, std::pair<std::string, int>> task_view_;  // task -> (node, desired)
   std::unordered_map<std::string, std::vector<Waiter>> waiters_;          // node -> long polls
   std::set<std::string> dirty_nodes_;
+  std::map<std::string, SysTime> grace_;  // node -> end of its grace (begin_grace)
   std::set<std::string> down_pending_;  // nodes whose node-down write failed: retried by check_liveness
   std::condition_variable notify_cv_;
 
@@ -121,6 +134,7 @@ class Dispatcher {
   std::deque<PendingStatus> status_queue_;
   bool liveness_due_ = false;  // guarded by status_mu_: the timer fired, status_loop checks
 
+  SessionPresence presence_;  // thread-safe itself; never called under mu_
   bool stopping_ = false;
   uint64_t subscription_ = 0;
   Clock::TimerId liveness_timer_ = 0;

@@ -337,5 +337,50 @@ TEST_F(DispatcherTest, AWatchGapLosesNoAssignmentOrRemoval) {
   other.stop();
 }
 
+TEST_F(DispatcherTest, AfterAnElectionReadyNodesWithNoSessionAnywhereAreMarkedDown) {
+  // From before a manager restart: n1 and n3 Ready in the store. n1 never
+  // comes back, n2 registers here, n3 holds a session on another manager.
+  Batch b;
+  for (const char* id : {"n1", "n3"}) {
+    Node n;
+    n.id = id;
+    n.state = NodeState::kReady;
+    n.updated_at = clock.now();
+    b.create(n);
+  }
+  ASSERT_TRUE(store.commit(b).ok());
+  std::string sid = register_node("n2");
+  ASSERT_TRUE(backend.txn({}, {{TxnOp::Type::kPut, std::string(kSessionPrefix) + "n3", "other-manager", 0}}, {}).ok());
+  d->begin_grace();
+  auto beat = [&] { EXPECT_EQ(call("POST", "heartbeat", json{{"SessionID", sid}}.dump()).get().status, 200); };
+  for (int i = 0; i < 10; ++i) {
+    clock.advance(std::chrono::seconds(1));
+    beat();
+  }
+  EXPECT_EQ(store.node("n1")->state, NodeState::kReady) << "10 s of a 15 s grace";
+  for (int i = 0; i < 400 && store.node("n1")->state != NodeState::kDown; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    clock.advance(std::chrono::seconds(1));
+    beat();
+  }
+  EXPECT_EQ(store.node("n1")->state, NodeState::kDown) << "a Ready node that never opened a session stayed Ready";
+  EXPECT_EQ(store.node("n1")->status_message, "heartbeat failure");
+  EXPECT_EQ(store.node("n2")->state, NodeState::kReady) << "its session is here";
+  EXPECT_EQ(store.node("n3")->state, NodeState::kReady) << "its session is on another manager";
+}
+
+TEST_F(DispatcherTest, ASessionIsPublishedWhileItLivesAndWithdrawnWhenItDies) {
+  register_node("n1");
+  EXPECT_EQ(backend.range(std::string(kSessionPrefix) + "n1", false)->kvs.size(), 1u);
+  for (int i = 0; i < 400 && store.node("n1")->state != NodeState::kDown; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    clock.advance(std::chrono::seconds(5));
+  }
+  ASSERT_EQ(store.node("n1")->state, NodeState::kDown);
+  for (int i = 0; i < 400 && !backend.range(std::string(kSessionPrefix) + "n1", false)->kvs.empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_TRUE(backend.range(std::string(kSessionPrefix) + "n1", false)->kvs.empty());
+}
+
 }  // namespace
 }  // namespace shoal::dispatcher

@@ -1,0 +1,56 @@
+// SessionPresence: which nodes hold a session with some manager, visible to
+// every manager through the backend. A dispatcher publishes
+// /shoal-sessions/<node id> -> its own owner id for each session it opens,
+// under one etcd lease of its own that it keeps alive while it runs; the key
+// goes when the session ends (withdraw) or, if the manager dies, when the
+// lease expires. The leader reads the prefix (holders()) to tell a node whose
+// session lives on another manager from one with no session anywhere.
+//
+// Liveness signal only, never a lock (design: etcd leases). Thread-safe: one
+// mutex serialises the calls, each of which may wait on the backend (bounded
+// by its request timeouts); call none of them while holding a lock that a
+// backend callback could need.
+#pragma once
+
+#include <chrono>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "common/result.h"
+#include "store/backend.h"
+
+namespace shoal::dispatcher {
+
+inline constexpr const char* kSessionPrefix = "/shoal-sessions/";
+
+class SessionPresence {
+ public:
+  // `owner` names this dispatcher in the keys (unique per dispatcher run);
+  // `ttl` is the lease's time to live (at least 1 s).
+  SessionPresence(Backend& backend, std::string owner, std::chrono::seconds ttl);
+
+  // Publishes `node`'s session (granting the lease on first use).
+  Status publish(const std::string& node);
+  // Removes `node`'s key if this dispatcher still owns it (a session that
+  // moved to another manager keeps that manager's key).
+  Status withdraw(const std::string& node);
+  // Keeps the lease alive; a lease that is gone (expired while etcd was
+  // unreachable) is granted again and every published key written again.
+  Status keepalive();
+  // The nodes that hold a session on any manager now.
+  Result<std::set<std::string>> holders();
+
+ private:
+  Status ensure_lease_locked();
+  Status put_locked(const std::string& node);
+
+  Backend& backend_;
+  const std::string owner_;
+  const std::chrono::seconds ttl_;
+  std::mutex mu_;
+  int64_t lease_ = 0;              // guarded by mu_; 0: none granted yet
+  std::set<std::string> nodes_;    // guarded by mu_: published by this dispatcher
+};
+
+}  // namespace shoal::dispatcher
