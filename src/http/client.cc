@@ -10,7 +10,6 @@
 #include <poll.h>
 
 #include <mutex>
-#include <set>
 #include <variant>
 
 namespace shoal::http {
@@ -30,6 +29,10 @@ struct Conn {
   // Boost 1.74, so it sits behind a pointer.
   std::variant<net::local::stream_protocol::socket, net::ip::tcp::socket, std::unique_ptr<TlsStream>> sock;
   beast::flat_buffer buf;
+  // Links of the pool's list of connections a request is using now (for
+  // cancel()); under Pool::mu. Intrusive: tracking a request allocates nothing.
+  Conn* prev_in_flight = nullptr;
+  Conn* next_in_flight = nullptr;
 
   Conn(Transport t, net::ssl::context* ssl)
       : sock(t == Transport::kUnix  ? decltype(sock)(std::in_place_index<0>, ioc)
@@ -113,27 +116,24 @@ struct Client::Pool {
   std::string port;
   std::mutex mu;
   std::vector<std::unique_ptr<Conn>> idle;
-  bool cancelled = false;     // cancel() was called
-  std::set<Conn*> in_flight;  // connections a request is using now
+  bool cancelled = false;       // cancel() was called
+  Conn* in_flight = nullptr;    // head of the list of connections a request is using now
+
+  // Under mu: adds c to the in-flight list.
+  void link_locked(Conn* c) {
+    c->prev_in_flight = nullptr;
+    c->next_in_flight = in_flight;
+    if (in_flight) in_flight->prev_in_flight = c;
+    in_flight = c;
+  }
+  // Under mu: removes c (which is in the list) from it.
+  void unlink_locked(Conn* c) {
+    if (c->prev_in_flight) c->prev_in_flight->next_in_flight = c->next_in_flight;
+    else in_flight = c->next_in_flight;
+    if (c->next_in_flight) c->next_in_flight->prev_in_flight = c->prev_in_flight;
+    c->prev_in_flight = c->next_in_flight = nullptr;
+  }
 };
-
-namespace {
-
-// Registers a request's connection with the pool for cancel(); false if the
-// client is already cancelled.
-bool track(Client::Pool& p, Conn* c) {
-  std::lock_guard lk(p.mu);
-  if (p.cancelled) return false;
-  p.in_flight.insert(c);
-  return true;
-}
-
-void untrack(Client::Pool& p, Conn* c) {
-  std::lock_guard lk(p.mu);
-  p.in_flight.erase(c);
-}
-
-}  // namespace
 
 void Client::cancel() {
   std::lock_guard lk(pool_->mu);
@@ -141,7 +141,7 @@ void Client::cancel() {
   pool_->idle.clear();
   // Closing the socket on its own io_context (post is thread-safe) ends the
   // pending operations of the request thread's run_for at once.
-  for (Conn* c : pool_->in_flight) net::post(c->ioc, [c] { c->close(); });
+  for (Conn* c = pool_->in_flight; c; c = c->next_in_flight) net::post(c->ioc, [c] { c->close(); });
 }
 
 namespace {
@@ -225,26 +225,36 @@ Result<Response> Client::request(const std::string& method, const std::string& t
   // Only a request that is safe to repeat may be sent again after a pooled
   // connection failed under it: the server may have applied the first one.
   const bool may_resend = idempotent == Idempotent::kYes || idempotent_method(method);
+  auto cancelled = [&] { return unavailable("request to " + endpoint_ + " cancelled: the client is shutting down"); };
   for (int attempt = 0; attempt < 2; ++attempt) {
+    // One lock takes a pooled connection and tracks it for cancel(); a new
+    // connection (its io_context is costly to make) is made outside the lock.
     std::unique_ptr<Conn> c;
     bool reused = false;
     {
       std::lock_guard lk(pool_->mu);
+      if (pool_->cancelled) return cancelled();
       while (!pool_->idle.empty() && !c) {
         c = std::move(pool_->idle.back());
         pool_->idle.pop_back();
         if (c->stale()) c.reset();  // closed by the server while idle: nothing was sent on it
       }
       reused = c != nullptr;
+      if (c) pool_->link_locked(c.get());
     }
-    if (!c) c = std::make_unique<Conn>(pool_->transport, pool_->ssl.get());
-    auto cancelled = [&] { return unavailable("request to " + endpoint_ + " cancelled: the client is shutting down"); };
-    if (!track(*pool_, c.get())) return cancelled();
+    if (!c) {
+      c = std::make_unique<Conn>(pool_->transport, pool_->ssl.get());
+      std::lock_guard lk(pool_->mu);
+      if (pool_->cancelled) return cancelled();
+      pool_->link_locked(c.get());
+    }
     struct Untrack {  // ends the tracking when the request ends, whichever way
       Client::Pool& p;
       Conn* c;
       ~Untrack() {
-        if (c) untrack(p, c);
+        if (!c) return;
+        std::lock_guard lk(p.mu);
+        p.unlink_locked(c);
       }
     } untrack_on_exit{*pool_, c.get()};
     if (!reused) {
@@ -278,17 +288,17 @@ Result<Response> Client::request(const std::string& method, const std::string& t
         });
       });
     });
-    const std::string what = method + " " + target + " to " + endpoint_;
+    auto what = [&] { return method + " " + target + " to " + endpoint_; };
     if (!c->run_for(timeout, done)) {
       if (is_cancelled(*pool_)) return cancelled();
-      return deadline_exceeded(kOutcomeUnknown + what + ": no answer within " + std::to_string(timeout.count()) +
+      return deadline_exceeded(kOutcomeUnknown + what() + ": no answer within " + std::to_string(timeout.count()) +
                                " ms; it may or may not have been applied");
     }
     if (ec) {
       c->close();
       if (is_cancelled(*pool_)) return cancelled();
       if (reused && may_resend) continue;  // the server closed the connection under us: once more, fresh
-      return unavailable(kOutcomeUnknown + what + " failed after it was sent (" + ec.message() +
+      return unavailable(kOutcomeUnknown + what() + " failed after it was sent (" + ec.message() +
                          "); it may or may not have been applied: read the state before trying again");
     }
     auto& res = parser.get();
@@ -296,9 +306,9 @@ Result<Response> Client::request(const std::string& method, const std::string& t
     out.status = static_cast<int>(res.result_int());
     for (const auto& f : res) out.headers[std::string(f.name_string())] = std::string(f.value());
     out.body = std::move(res.body());
-    if (res.keep_alive()) {
+    if (res.keep_alive()) {  // untracked and pooled under one lock
       std::lock_guard lk(pool_->mu);
-      pool_->in_flight.erase(c.get());
+      pool_->unlink_locked(c.get());
       untrack_on_exit.c = nullptr;
       if (!pool_->cancelled && pool_->idle.size() < 8) pool_->idle.push_back(std::move(c));
     }

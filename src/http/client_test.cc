@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -159,6 +160,66 @@ TEST(ClientRetry, ConnectFailureIsNotOutcomeUnknown) {
   auto r = c.request("POST", "/a", "x");
   ASSERT_FALSE(r.ok());
   EXPECT_FALSE(Client::outcome_unknown(r.status()));
+}
+
+// cancel() ends every request in flight at once, on pooled and on fresh
+// connections alike (here five, one of them on the pooled connection), and
+// later requests fail without being sent.
+TEST(ClientCancel, EveryRequestInFlightReturnsAtOnce) {
+  RawServer srv;
+  constexpr int kRequests = 5;
+  std::vector<std::thread> holders;  // one per connection: reads, answers only the first request
+  std::mutex mu;
+  std::vector<int> fds;
+  std::atomic<bool> stop{false};
+  std::thread acceptor([&] {
+    for (bool first = true;; first = false) {
+      int fd = srv.accept_one();
+      if (fd < 0 || stop) {
+        if (fd >= 0) close(fd);
+        return;
+      }
+      {
+        std::lock_guard lk(mu);
+        fds.push_back(fd);
+      }
+      holders.emplace_back([&srv, fd, first] {
+        if (first && srv.read_request(fd)) send_all(fd, kOk);  // kept alive: pooled by the client
+        while (srv.read_request(fd)) {
+        }  // never answered; ends when the client closes
+      });
+    }
+  });
+  Client c(srv.endpoint());
+  ASSERT_TRUE(c.request("POST", "/first", "x").ok());
+  std::atomic<int> cancelled{0};
+  std::vector<std::thread> callers;
+  for (int i = 0; i < kRequests; ++i) {
+    callers.emplace_back([&] {
+      auto r = c.request("POST", "/poll", "x", {}, std::chrono::seconds(30));
+      if (!r.ok() && r.status().message().find("cancelled") != std::string::npos) ++cancelled;
+    });
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (srv.requests.load() < 1 + kRequests && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  ASSERT_EQ(srv.requests.load(), 1 + kRequests);
+  EXPECT_EQ(srv.connections.load(), kRequests) << "one request should have reused the pooled connection";
+  auto t0 = std::chrono::steady_clock::now();
+  c.cancel();
+  for (auto& t : callers) t.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
+  EXPECT_EQ(cancelled.load(), kRequests);
+  auto later = c.request("GET", "/later");
+  ASSERT_FALSE(later.ok());
+  EXPECT_NE(later.status().message().find("cancelled"), std::string::npos);
+  EXPECT_EQ(srv.requests.load(), 1 + kRequests) << "a request after cancel() was sent";
+  stop = true;
+  Client poke(srv.endpoint());
+  (void)poke.request("GET", "/stop", "", {}, std::chrono::milliseconds(200));
+  acceptor.join();
+  for (auto& t : holders) t.join();
+  std::lock_guard lk(mu);
+  for (int fd : fds) close(fd);
 }
 
 TEST(ClientTls, BadFilesAreAClearError) {

@@ -1,8 +1,10 @@
-// Beast server: one C++20 coroutine per connection, on the connection's own
-// strand. Everything that touches a connection (its socket, its timers, the
-// wake-up from a handler answering on a worker or any other thread) runs on
-// that strand, so a check of the exchange followed by a wait cannot miss a
-// wake-up posted in between. Handlers run on a worker pool and answer through
+// Beast server: one C++20 coroutine per connection, on the executor of one of
+// the server's I/O contexts (round robin), each run by exactly one thread.
+// Everything that touches a connection (its socket, its timers, the wake-up
+// from a handler answering on a worker or any other thread) runs on that
+// context's thread, so a check of the exchange followed by a wait cannot miss
+// a wake-up posted in between. (A strand over one shared multi-thread context
+// gave the same order at the price of a queue and an allocation per handler.) Handlers run on a worker pool and answer through
 // a shared ExchangeState, which holds no Boost object: it wakes the
 // connection through a Wakeup that is cleared when the connection ends or the
 // server stops, so a late answer (a long poll answered after stop) is a no-op.
@@ -41,13 +43,13 @@ namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using net::awaitable;
 using net::use_awaitable;
-using StrandEx = net::strand<net::io_context::executor_type>;
+using ConnEx = net::io_context::executor_type;  // of a context one thread runs
 using tls::TlsSocket;
 
 namespace {
 
 // How a handler's thread wakes a connection. fn posts to the connection's
-// strand; clear() (connection ended, or server stopped) makes fire() a no-op.
+// executor; clear() (connection ended, or server stopped) makes fire() a no-op.
 // Thread-safe.
 struct Wakeup {
   std::mutex mu;
@@ -129,17 +131,17 @@ struct ExchangeState : Stream {
 };
 
 // The parts of a connection that do not depend on the socket type. Every
-// member is used on `strand` only.
+// member is used on `ex` (its context's one thread) only.
 struct ConnBase : std::enable_shared_from_this<ConnBase> {
-  explicit ConnBase(StrandEx s) : strand(s), wake_timer(s) {}
+  explicit ConnBase(ConnEx e) : ex(e), wake_timer(e) {}
   virtual ~ConnBase() = default;
   virtual void close_socket() = 0;
 
-  StrandEx strand;
+  ConnEx ex;
   net::steady_timer wake_timer;  // cancelled by a wake-up
   std::shared_ptr<Wakeup> wakeup = std::make_shared<Wakeup>();
   // When the server's sweeper closes the socket (steady clock, ns; kNoDeadline:
-  // never). Set on the strand, read by the sweeper from its own thread. One
+  // never). Set on `ex`, read by the sweeper from its own thread. One
   // sweeper for all connections instead of a timer wait and cancel per
   // phase of every request: those were a large part of the server's work
   // with a thousand agents' long polls and status reports.
@@ -161,7 +163,7 @@ struct ConnBase : std::enable_shared_from_this<ConnBase> {
                       std::memory_order_relaxed);
   }
   void disarm() { deadline_ns.store(kNoDeadline, std::memory_order_relaxed); }
-  // On the strand, posted by the sweeper: close if the deadline (which arm()
+  // On `ex`, posted by the sweeper: close if the deadline (which arm()
   // may have moved since) has passed.
   void expire_if_due() {
     if (timed_out || stopping || now_ns() < deadline_ns.load(std::memory_order_relaxed)) return;
@@ -177,8 +179,8 @@ struct ConnBase : std::enable_shared_from_this<ConnBase> {
   void install_wakeup() {
     std::weak_ptr<ConnBase> weak = weak_from_this();
     std::lock_guard lk(wakeup->mu);
-    wakeup->fn = [ex = strand, weak] {
-      net::post(ex, [weak] {
+    wakeup->fn = [e = ex, weak] {
+      net::post(e, [weak] {
         if (auto c = weak.lock()) {
           c->woken = true;
           c->wake_timer.cancel();
@@ -191,7 +193,7 @@ struct ConnBase : std::enable_shared_from_this<ConnBase> {
 template <typename Socket>
 struct Conn : ConnBase {
   template <typename... Args>
-  Conn(StrandEx strand, Args&&... args) : ConnBase(strand), sock(std::forward<Args>(args)...) {}
+  Conn(ConnEx e, Args&&... args) : ConnBase(e), sock(std::forward<Args>(args)...) {}
   void close_socket() override {
     beast::error_code ec;
     sock.shutdown(net::socket_base::shutdown_both, ec);
@@ -228,7 +230,12 @@ std::string error_body(const std::string& message) {
 struct Server::Impl {
   ServerOptions options;
   Handler handler;
-  net::io_context ioc;
+  // One per I/O thread, each run by that thread only (see the top of this
+  // file). iocs[0] also runs the acceptors and the sweeper. Created by the
+  // constructor, never resized.
+  std::vector<std::unique_ptr<net::io_context>> iocs;
+  size_t next_ioc = 0;  // round robin of new connections; on iocs[0]'s thread
+  ConnEx next_executor() { return iocs[next_ioc++ % iocs.size()]->get_executor(); }
   std::unique_ptr<net::thread_pool> workers;
   std::vector<std::thread> io_threads;
   std::vector<std::unique_ptr<net::local::stream_protocol::acceptor>> unix_acceptors;
@@ -238,7 +245,7 @@ struct Server::Impl {
   std::vector<int> ports;
   std::vector<std::string> unix_paths;
   bool running = false;
-  std::optional<net::executor_work_guard<net::io_context::executor_type>> guard;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> guards;  // one per iocs entry
 
   // TLS connections without a verified client certificate (handshaking, or
   // anonymous: joins and CA fetches from anyone on the network): at most
@@ -303,7 +310,7 @@ struct Server::Impl {
     {
       std::lock_guard lk(conns_mu);
       for (const auto& c : conns)
-        if (c->deadline_ns.load(std::memory_order_relaxed) <= now) net::post(c->strand, [c] { c->expire_if_due(); });
+        if (c->deadline_ns.load(std::memory_order_relaxed) <= now) net::post(c->ex, [c] { c->expire_if_due(); });
     }
     sweeper->expires_after(sweep_period());
     sweeper->async_wait([this](const beast::error_code& e) { sweep(e); });
@@ -319,6 +326,18 @@ struct Server::Impl {
     std::lock_guard lk(conns_mu);
     conns.erase(c);
     conns_cv.notify_all();
+  }
+
+  // What lives in one context may hold objects of another (an accept loop on
+  // iocs[0] holds the socket it accepts into), so everything using the
+  // contexts goes first, then iocs[0], then the others.
+  ~Impl() {
+    sweeper.reset();
+    unix_acceptors.clear();
+    tcp_acceptors.clear();
+    tls_acceptors.clear();
+    conns.clear();
+    for (auto& ioc : iocs) ioc.reset();
   }
 
   uint64_t body_limit_for(const std::string& method, const std::string& path) const {
@@ -379,6 +398,14 @@ struct Server::Impl {
       co_await send_error(c, 500, "cannot store the upload in " + dir + ": " + strerror(errno), version);
       co_return false;
     }
+    // Removes the file unless it is handed over, also when this frame is
+    // destroyed without resuming (a server stopped mid-upload).
+    struct Unlink {
+      std::string path;
+      ~Unlink() {
+        if (!path.empty()) ::unlink(path.c_str());
+      }
+    } remove_unless_done{p};
     beast::error_code ec;
     bhttp::request_parser<bhttp::file_body> fp{std::move(parser)};
     fp.body_limit(limit);
@@ -403,12 +430,10 @@ struct Server::Impl {
     c.disarm();
     auto msg = fp.release();
     msg.body().close();  // closes fd
-    if (!ok) {
-      ::unlink(p.c_str());
-      co_return false;
-    }
+    if (!ok) co_return false;  // the file is removed
     out = bhttp::request<bhttp::string_body>(std::move(msg.base()));
     *path = p;
+    remove_unless_done.path.clear();
     co_return true;
   }
 
@@ -445,11 +470,13 @@ struct Server::Impl {
     }
     auto& head = parser.get();
     std::string target(head.target());
-    uint64_t limit = body_limit_for(std::string(head.method_string()), url_decode(target.substr(0, target.find('?'))));
+    std::string method(head.method_string());
+    uint64_t limit = body_limit_for(method, url_decode(target.substr(0, target.find('?'))));
     if (unverified) limit = std::min(limit, kUnverifiedBodyLimit);
-    auto too_large = [&] {
-      return "the request body is larger than " + std::to_string(limit) + " bytes, the limit of " +
-             std::string(head.method_string()) + " " + target.substr(0, std::min<size_t>(64, target.find('?')));
+    // Uses only copies: spool_body moves the parser (and `head` with it) away.
+    auto too_large = [limit, &method, &target] {
+      return "the request body is larger than " + std::to_string(limit) + " bytes, the limit of " + method + " " +
+             target.substr(0, std::min<size_t>(64, target.find('?')));
     };
     if (parser.content_length() && *parser.content_length() > limit) {
       co_await send_error(c, 413, too_large(), head.version());
@@ -462,8 +489,7 @@ struct Server::Impl {
       if (!co_await write_message(c, cont)) co_return false;
     }
     std::string spool_dir = options.route_body_spool
-                                ? options.route_body_spool(std::string(head.method_string()),
-                                                           url_decode(target.substr(0, target.find('?'))))
+                                ? options.route_body_spool(method, url_decode(target.substr(0, target.find('?'))))
                                 : std::string();
     if (!spool_dir.empty()) co_return co_await spool_body(c, buf, parser, spool_dir, limit, out, spooled, too_large);
     while (!parser.is_done()) {
@@ -506,7 +532,7 @@ struct Server::Impl {
     });
   }
 
-  // Waits (on the strand) until the handler answered or started a stream.
+  // Waits (on the connection's executor) until the handler answered or started a stream.
   template <typename Socket>
   awaitable<bool> await_answer(Conn<Socket>& c, ExchangeState& state) {
     beast::error_code ec;
@@ -677,8 +703,8 @@ struct Server::Impl {
   awaitable<void> accept_loop(Acceptor& acc, std::string label) {
     for (;;) {
       beast::error_code ec;
-      StrandEx strand = net::make_strand(ioc);
-      typename Acceptor::protocol_type::socket sock(strand);
+      ConnEx cex = next_executor();
+      typename Acceptor::protocol_type::socket sock(cex);  // accepted into its own context
       co_await acc.async_accept(sock, net::redirect_error(use_awaitable, ec));
       if (ec) {
         if (ec == net::error::operation_aborted || !acc.is_open()) co_return;
@@ -695,9 +721,9 @@ struct Server::Impl {
       }
       std::shared_ptr<Conn<Socket>> c;
       if constexpr (std::is_same_v<Socket, TlsSocket>) {
-        c = std::make_shared<Conn<Socket>>(strand, std::move(sock), *ssl);
+        c = std::make_shared<Conn<Socket>>(cex, std::move(sock), *ssl);
       } else {
-        c = std::make_shared<Conn<Socket>>(strand, std::move(sock));
+        c = std::make_shared<Conn<Socket>>(cex, std::move(sock));
       }
       if (!add_conn(c)) {
         LOG_WARN("http", "refusing a connection from " << peer << ": " << options.max_connections
@@ -706,7 +732,7 @@ struct Server::Impl {
         continue;
       }
       c->install_wakeup();
-      net::co_spawn(strand, session(c, peer), net::detached);
+      net::co_spawn(cex, session(c, peer), net::detached);
     }
   }
 };
@@ -714,6 +740,10 @@ struct Server::Impl {
 Server::Server(ServerOptions options, Handler handler) : impl_(std::make_unique<Impl>()) {
   impl_->options = std::move(options);
   impl_->handler = std::move(handler);
+  // Concurrency hint 1: each context is run by one thread (other threads
+  // only post to it), which lets Asio take its single-thread fast paths.
+  for (int i = 0; i < std::max(1, impl_->options.io_threads); ++i)
+    impl_->iocs.push_back(std::make_unique<net::io_context>(1));
 }
 
 Server::~Server() { stop(); }
@@ -729,14 +759,14 @@ Status Server::start() {
         std::filesystem::create_directories(std::filesystem::path(path).parent_path(), fec);
         // A socket file left by a dead process: is anybody answering on it?
         if (std::filesystem::exists(path)) {
-          net::local::stream_protocol::socket probe(im.ioc);
+          net::local::stream_protocol::socket probe(*im.iocs[0]);
           beast::error_code ec;
           probe.connect(net::local::stream_protocol::endpoint(path), ec);
           if (!ec) return unavailable("another process is serving " + addr + "; stop it or use another -H");
           ::unlink(path.c_str());
         }
         auto acc = std::make_unique<net::local::stream_protocol::acceptor>(
-            im.ioc, net::local::stream_protocol::endpoint(path));
+            *im.iocs[0], net::local::stream_protocol::endpoint(path));
         ::chmod(path.c_str(), 0660);
         im.unix_paths.push_back(path);
         im.unix_acceptors.push_back(std::move(acc));
@@ -754,7 +784,7 @@ Status Server::start() {
         if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);  // [::1]
         auto ep = net::ip::tcp::endpoint(net::ip::make_address(host),
                                          static_cast<unsigned short>(std::stoi(hp.substr(colon + 1))));
-        auto acc = std::make_unique<net::ip::tcp::acceptor>(im.ioc);
+        auto acc = std::make_unique<net::ip::tcp::acceptor>(*im.iocs[0]);
         acc->open(ep.protocol());
         acc->set_option(net::socket_base::reuse_address(true));
         acc->bind(ep);
@@ -770,19 +800,19 @@ Status Server::start() {
   }
   using UnixSocket = net::local::stream_protocol::socket;
   for (auto& a : im.unix_acceptors) {
-    net::co_spawn(im.ioc, im.accept_loop<net::local::stream_protocol::acceptor, UnixSocket>(*a, "unix"), net::detached);
+    net::co_spawn(*im.iocs[0], im.accept_loop<net::local::stream_protocol::acceptor, UnixSocket>(*a, "unix"), net::detached);
   }
   for (auto& a : im.tcp_acceptors) {
-    net::co_spawn(im.ioc, im.accept_loop<net::ip::tcp::acceptor, net::ip::tcp::socket>(*a, "tcp"), net::detached);
+    net::co_spawn(*im.iocs[0], im.accept_loop<net::ip::tcp::acceptor, net::ip::tcp::socket>(*a, "tcp"), net::detached);
   }
   for (auto& a : im.tls_acceptors) {
-    net::co_spawn(im.ioc, im.accept_loop<net::ip::tcp::acceptor, TlsSocket>(*a, "tls"), net::detached);
+    net::co_spawn(*im.iocs[0], im.accept_loop<net::ip::tcp::acceptor, TlsSocket>(*a, "tls"), net::detached);
   }
-  im.sweeper = std::make_unique<net::steady_timer>(im.ioc, im.sweep_period());
+  im.sweeper = std::make_unique<net::steady_timer>(*im.iocs[0], im.sweep_period());
   im.sweeper->async_wait([&im](const beast::error_code& e) { im.sweep(e); });
-  im.guard.emplace(im.ioc.get_executor());
-  for (int i = 0; i < std::max(1, im.options.io_threads); ++i) {
-    im.io_threads.emplace_back([&im] { im.ioc.run(); });
+  for (auto& ioc : im.iocs) {
+    im.guards.emplace_back(ioc->get_executor());
+    im.io_threads.emplace_back([ctx = ioc.get()] { ctx->run(); });
   }
   im.running = true;
   return ok_status();
@@ -792,21 +822,21 @@ void Server::stop() {
   auto& im = *impl_;
   if (!im.running) return;
   im.running = false;
-  net::post(im.ioc, [&im] {
+  net::post(*im.iocs[0], [&im] {
     beast::error_code ec;
     for (auto& a : im.unix_acceptors) a->close(ec);
     for (auto& a : im.tcp_acceptors) a->close(ec);
     for (auto& a : im.tls_acceptors) a->close(ec);
   });
   {
-    // Close every connection on its strand; their coroutines then end.
+    // Close every connection on its executor; their coroutines then end.
     std::unique_lock lk(im.conns_mu);
     im.accepting = false;
-    for (const auto& c : im.conns) net::post(c->strand, [c] { c->shutdown(); });
+    for (const auto& c : im.conns) net::post(c->ex, [c] { c->shutdown(); });
     im.conns_cv.wait_for(lk, std::chrono::seconds(5), [&] { return im.conns.empty(); });
   }
-  im.guard.reset();
-  im.ioc.stop();
+  im.guards.clear();
+  for (auto& ioc : im.iocs) ioc->stop();
   for (auto& t : im.io_threads) t.join();
   im.io_threads.clear();
   {

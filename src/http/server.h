@@ -1,5 +1,6 @@
-// HTTP/1.1 server on Boost.Beast: one coroutine per connection on a small I/O
-// thread pool, each connection on its own strand; handlers run on a separate
+// HTTP/1.1 server on Boost.Beast: one coroutine per connection; io_threads
+// I/O contexts of one thread each, a connection served by one of them (round
+// robin), so its handlers never run concurrently; handlers run on a separate
 // worker pool. Listens on unix sockets and TCP. Keep-alive and chunked
 // streaming are supported.
 //

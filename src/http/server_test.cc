@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 
@@ -308,6 +309,75 @@ TEST(Server, StopCancelsPendingLongPollsAndLateAnswersAreHarmless) {
   server.reset();
   std::lock_guard lk(mu);
   for (auto& r : pending) r(Response{});  // after the server is gone: a no-op
+}
+
+// A temporary directory for spooled uploads, removed with what is left in it.
+struct SpoolDir {
+  std::string path;
+  SpoolDir() {
+    std::string t = "/tmp/shoal-spool-test-XXXXXX";
+    path = ::mkdtemp(t.data()) ? t : "";
+  }
+  ~SpoolDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  size_t files() const {
+    std::error_code ec;
+    size_t n = 0;
+    for (auto it = std::filesystem::directory_iterator(path, ec); !ec && it != std::filesystem::directory_iterator();
+         it.increment(ec))
+      ++n;
+    return n;
+  }
+};
+
+ServerOptions spool_opts(const SpoolDir& d, uint64_t limit) {
+  auto o = opts();
+  o.route_body_limit = [limit](const std::string&, const std::string& path) -> uint64_t {
+    return path == "/upload" ? limit : 0;
+  };
+  o.route_body_spool = [dir = d.path](const std::string&, const std::string& path) {
+    return path == "/upload" ? dir : std::string();
+  };
+  return o;
+}
+
+// The 413 of a spooled body crossing its limit names the route (its message
+// was built from the parser the spool had moved away).
+TEST(Server, ASpooledBodyOverItsLimitGets413NamingTheRoute) {
+  SpoolDir d;
+  ASSERT_FALSE(d.path.empty());
+  Server s(spool_opts(d, 1000), echo);
+  ASSERT_TRUE(s.start().ok());
+  Raw c(sock_path());
+  std::string chunk(800, 'x');
+  ASSERT_TRUE(c.send("POST /upload?x=1 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n320\r\n" + chunk +
+                     "\r\n320\r\n" + chunk + "\r\n0\r\n\r\n"));
+  std::string r = c.response();
+  EXPECT_NE(r.find("413"), std::string::npos) << r;
+  EXPECT_NE(r.find("larger than 1000 bytes, the limit of POST /upload\""), std::string::npos) << r;
+  EXPECT_TRUE(c.closed_within(5s));
+  auto deadline = Clock::now() + 5s;
+  while (d.files() > 0 && Clock::now() < deadline) std::this_thread::yield();
+  EXPECT_EQ(d.files(), 0u);
+}
+
+// A partial upload is removed when the server stops in the middle of it.
+TEST(Server, StopRemovesAPartialUpload) {
+  SpoolDir d;
+  ASSERT_FALSE(d.path.empty());
+  auto s = std::make_unique<Server>(spool_opts(d, 1 << 20), echo);
+  ASSERT_TRUE(s->start().ok());
+  Raw c(sock_path());
+  ASSERT_TRUE(c.send("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n" + std::string(5000, 'y')));
+  auto deadline = Clock::now() + 5s;
+  while (d.files() == 0 && Clock::now() < deadline) std::this_thread::yield();
+  ASSERT_EQ(d.files(), 1u) << "the upload was not spooled";
+  s->stop();
+  EXPECT_EQ(d.files(), 0u) << "stop() left the partial upload behind";
+  s.reset();
+  EXPECT_EQ(d.files(), 0u);
 }
 
 // stop() closes the listeners before it returns, also when no connection is
