@@ -18,6 +18,13 @@ void Worker::stop() {
   {
     std::lock_guard lk(mu_);
     stopping_ = true;
+    // Not started: dropped, so stop waits only for what runs (a queue of
+    // container starts would otherwise take their sum).
+    for (const auto& [id, _] : jobs_) {
+      auto it = entries_.find(id);
+      if (it != entries_.end()) it->second.busy = false;
+    }
+    jobs_.clear();
   }
   cv_.notify_all();
   jobs_cv_.notify_all();
@@ -111,7 +118,7 @@ void Worker::run_job(const std::string& task_id, std::function<void(Task)> job, 
   }
   // Executor calls run without the lock, on a copy of the task; jobs apply
   // their results under the lock (an entry is only erased by its own job).
-  jobs_.push_back([this, id = task_id, copy = std::move(copy), job = std::move(job)]() mutable {
+  jobs_.emplace_back(task_id, [this, id = task_id, copy = std::move(copy), job = std::move(job)]() mutable {
     guarded(id, [&] { job(std::move(copy)); });
   });
   jobs_cv_.notify_one();
@@ -303,8 +310,8 @@ void Worker::pool_loop() {
   std::unique_lock lk(mu_);
   for (;;) {
     jobs_cv_.wait(lk, [&] { return stopping_ || !jobs_.empty(); });
-    if (stopping_ && jobs_.empty()) return;
-    auto job = std::move(jobs_.front());
+    if (stopping_) return;  // stop() dropped what was queued
+    auto job = std::move(jobs_.front().second);
     jobs_.pop_front();
     lk.unlock();
     job();
@@ -318,6 +325,11 @@ bool Worker::idle() const {
   for (const auto& [_, e] : entries_)
     if (e.busy) return false;
   return true;
+}
+
+size_t Worker::queued_jobs() const {
+  std::lock_guard lk(mu_);
+  return jobs_.size();
 }
 
 std::optional<TaskStatus> Worker::status_of(const std::string& task_id) const {

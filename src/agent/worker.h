@@ -46,6 +46,10 @@ class Worker {
   Worker(Executor& executor, Clock& clock, Reporter reporter, WorkerOptions options = {});
   ~Worker();
   void start();
+  // Bounded by the executor calls already running: jobs queued but not yet
+  // started are dropped (their tasks keep the state last reported; the next
+  // session's assignment set resumes them, observing first), stops in flight
+  // are waited for.
   void stop();
 
   // Replaces the assignment set.
@@ -54,6 +58,8 @@ class Worker {
   void reconcile();
   // True when no executor call is in flight (tests).
   bool idle() const;
+  // Jobs queued for the pool, not yet started (tests).
+  size_t queued_jobs() const;
   // The latest local status of a task, if the worker knows it.
   std::optional<TaskStatus> status_of(const std::string& task_id) const;
 
@@ -84,7 +90,7 @@ class Worker {
   std::condition_variable cv_;
   std::unordered_map<std::string, Entry> entries_;
   bool first_assignment_ = true;
-  std::deque<std::function<void()>> jobs_;
+  std::deque<std::pair<std::string, std::function<void()>>> jobs_;  // (task id, job)
   std::condition_variable jobs_cv_;
   bool stopping_ = false;
   bool wake_ = false;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <future>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -135,6 +137,68 @@ TEST_F(WorkerTest, PrepareFailureRejectsWithTheReason) {
   EXPECT_EQ(w.status_of("t1")->state, TaskState::kRejected);
   EXPECT_NE(w.status_of("t1")->err.find("No such image"), std::string::npos);
   w.stop();
+}
+
+// prepare() blocks until opened: a slow image pull or rootfs.
+class GatedExecutor : public FakeExecutor {
+ public:
+  Status prepare(const Task& task) override {
+    std::unique_lock lk(mu_);
+    ++prepares_;
+    cv_.notify_all();
+    cv_.wait(lk, [&] { return open_; });
+    lk.unlock();
+    return FakeExecutor::prepare(task);
+  }
+  void open() {
+    std::lock_guard lk(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  bool wait_prepares(int n) {
+    std::unique_lock lk(mu_);
+    return cv_.wait_for(lk, std::chrono::seconds(10), [&] { return prepares_ >= n; });
+  }
+  int prepares() {
+    std::lock_guard lk(mu_);
+    return prepares_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;
+  int prepares_ = 0;
+};
+
+TEST(WorkerStop, DropsQueuedJobsAndFinishesOnlyTheRunningOne) {
+  GatedExecutor exec;
+  FakeClock clock;
+  Worker w(exec, clock, [](const std::string&, const TaskStatus&) {}, WorkerOptions{1, std::chrono::milliseconds(100000)});
+  w.start();
+  std::vector<Task> tasks;
+  for (int i = 0; i < 5; ++i) {
+    Task t;
+    t.id = "t" + std::to_string(i);
+    t.slot = i + 1;
+    t.status.state = TaskState::kAssigned;
+    t.desired_state = TaskState::kRunning;
+    tasks.push_back(t);
+  }
+  w.assign(tasks);
+  w.reconcile();
+  ASSERT_TRUE(exec.wait_prepares(1));  // one prepare runs, four wait in the queue
+  EXPECT_EQ(w.queued_jobs(), 4u);
+  auto stopped = std::async(std::launch::async, [&] { w.stop(); });
+  for (int i = 0; i < 2000 && w.queued_jobs() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_EQ(w.queued_jobs(), 0u) << "stop left the queued jobs to run";
+  exec.open();
+  ASSERT_EQ(stopped.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_EQ(exec.prepares(), 1) << "stop ran jobs that had not started";
+  // The dropped tasks are where they were (preparing): a later session resumes them.
+  int preparing = 0;
+  for (const auto& t : tasks) preparing += w.status_of(t.id)->state == TaskState::kPreparing;
+  EXPECT_EQ(preparing, 4);
 }
 
 }  // namespace
