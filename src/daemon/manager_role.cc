@@ -28,7 +28,7 @@ Status ManagerRole::start() {
   const ca::RootCA* new_ca = options_.new_swarm_ca;
   std::string seal_key;
   if (new_ca) {
-    SHOAL_RETURN_IF_ERROR(ca::write_etcd_certs(*new_ca, certs_dir(options_), options_.node_id,
+    SHOAL_RETURN_IF_ERROR(ca::write_etcd_certs(certs_dir(options_), options_.node_id,
                                                {options_.advertise_ip})
                               .with_context("issuing this manager's etcd certificates"));
     SHOAL_ASSIGN_OR_RETURN(seal_key, ca::create_seal_key(seal_key_path(options_)));

@@ -70,6 +70,19 @@ with_cert=$(lab exec w1 -- curl -s -m 10 -o /dev/null -w '%{http_code}' --cacert
   -X POST -d '{"NodeID":"someone-else"}' "https://swarm-manager:2377/_shoal/dispatcher/v1/session" 2>&1 || true)
 expect_eq "w1's certificate cannot register another node id (403)" "403" "$with_cert"
 
+# etcd trusts only its own CA: a worker's node certificate (signed by the
+# swarm's CA) does not open m1's etcd client port; shoald's client certificate does.
+M1_CERTS=$(dirname "$(sock m1)")/data/certs
+etcd_range() {  # etcd_range CERT KEY: HTTP code of a range read on m1's etcd
+  lab exec m1 -- curl -s -m 10 -o /dev/null -w '%{http_code}' --cacert "$M1_CERTS/ca.crt" --cert "$1" --key "$2" \
+    -X POST -d '{"key":"L3Nob2FsLw==","range_end":"L3Nob2FsMA==","count_only":true}' \
+    https://127.0.0.1:2379/v3/kv/range 2>&1 || true
+}
+expect_eq "shoald's etcd client certificate reads m1's etcd (200)" "200" \
+  "$(etcd_range "$M1_CERTS/client.crt" "$M1_CERTS/client.key")"
+expect_eq "w1's node certificate is refused by m1's etcd (no TLS session: 000)" "000" \
+  "$(etcd_range "$W1_DATA/swarm-tls/node.crt" "$W1_DATA/swarm-tls/node.key")"
+
 # Tasks on the workers.
 for n in m1 w1 w2; do on "$n" image import "$IMAGES_DIR/busybox.tar" busybox:latest >/dev/null; done
 on m1 service create -d --name spread --replicas 4 busybox sleep 1000 >/dev/null

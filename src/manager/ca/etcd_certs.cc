@@ -29,14 +29,21 @@ Result<Cert> load_cert(const std::string& path) {
   return cert;
 }
 
+std::string common_name(X509* cert) {
+  char cn[256] = {0};
+  int n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn);
+  return n > 0 ? std::string(cn, static_cast<size_t>(n)) : std::string();
+}
+
 }  // namespace
 
 EtcdCertFiles etcd_cert_files(const std::string& dir) {
-  return {dir + "/ca.crt", dir + "/member.crt", dir + "/member.key", dir + "/client.crt", dir + "/client.key"};
+  return {dir + "/ca.crt", dir + "/etcd-ca.key", dir + "/member.crt", dir + "/member.key", dir + "/client.crt", dir + "/client.key"};
 }
 
-Status write_etcd_certs(const RootCA& ca, const std::string& dir, const std::string& cluster_id,
+Status write_etcd_certs(const std::string& dir, const std::string& cluster_id,
                         const std::vector<std::string>& member_ips) {
+  SHOAL_ASSIGN_OR_RETURN(RootCA ca, create_root_ca(kEtcdCaName));
   CertRequest member;
   member.common_name = kEtcdMemberName;
   member.organization = cluster_id;
@@ -61,6 +68,7 @@ Status write_etcd_certs(const RootCA& ca, const std::string& dir, const std::str
   SHOAL_RETURN_IF_ERROR(ensure_private_dir(dir));  // not through a symlink
   EtcdCertFiles f = etcd_cert_files(dir);
   // Keys first: a certificate on disk always has its key beside it.
+  SHOAL_RETURN_IF_ERROR(write_file_atomic(f.ca_key, ca.key_pem, 0600));
   SHOAL_RETURN_IF_ERROR(write_file_atomic(f.member_key, m.key_pem, 0600));
   SHOAL_RETURN_IF_ERROR(write_file_atomic(f.client_key, c.key_pem, 0600));
   SHOAL_RETURN_IF_ERROR(write_file_atomic(f.member_cert, m.cert_pem, 0644));
@@ -72,13 +80,17 @@ Status check_etcd_certs(const EtcdCertFiles& f) {
   const std::string fix =
       ": this manager cannot reach its etcd member without it. If the swarm was created by a shoald "
       "without TLS for etcd, leave it (shoal swarm leave --force) and init it again";
-  for (const std::string* key : {&f.member_key, &f.client_key}) {
+  for (const std::string* key : {&f.ca_key, &f.member_key, &f.client_key}) {
     auto k = read_private_file(*key, /*secret=*/true);  // no symlink, ours, 0600
     if (k.status().code() == Code::kNotFound) return failed_precondition(*key + " is missing" + fix);
     if (!k.ok()) return failed_precondition(k.status().message());
   }
   auto ca = load_cert(f.ca_cert);
   if (!ca.ok()) return failed_precondition(ca.status().message() + fix);
+  if (common_name(ca->get()) != kEtcdCaName) {
+    return failed_precondition(f.ca_cert + " is not an etcd-only CA (it is the swarm's root CA, which every node's "
+                               "certificate chains to: etcd would accept any node)" + fix);
+  }
   EVP_PKEY* ca_key = X509_get0_pubkey(ca->get());
   for (const std::string* path : {&f.member_cert, &f.client_cert}) {
     auto cert = load_cert(*path);

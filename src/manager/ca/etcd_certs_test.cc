@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 namespace shoal::ca {
@@ -81,14 +82,14 @@ TEST(IssueCertificate, RejectsBadInput) {
 
 TEST(EtcdCerts, WrittenPrivateAndChecked) {
   std::string dir = std::filesystem::temp_directory_path() / ("shoal-etcd-certs-" + std::to_string(getpid()));
-  auto root = create_root_ca();
-  ASSERT_TRUE(write_etcd_certs(*root, dir + "/certs", "cluster1", {"10.0.0.7"}).ok());
+  ASSERT_TRUE(write_etcd_certs(dir + "/certs", "cluster1", {"10.0.0.7"}).ok());
   EtcdCertFiles f = etcd_cert_files(dir + "/certs");
   EXPECT_TRUE(check_etcd_certs(f).ok());
+  auto root = std::make_optional(RootCA{slurp(f.ca_cert), slurp(f.ca_key)});
   struct stat st;
   ASSERT_EQ(stat((dir + "/certs").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0700u);
-  for (const auto& k : {f.member_key, f.client_key}) {
+  for (const auto& k : {f.ca_key, f.member_key, f.client_key}) {
     ASSERT_EQ(stat(k.c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 0777, 0600u) << k;
   }
@@ -110,8 +111,12 @@ TEST(EtcdCerts, WrittenPrivateAndChecked) {
   chmod(f.client_key.c_str(), 0644);
   EXPECT_NE(check_etcd_certs(f).message().find("readable by other users"), std::string::npos);
   chmod(f.client_key.c_str(), 0600);
-  std::ofstream(f.ca_cert, std::ios::trunc) << create_root_ca()->cert_pem;
+  std::ofstream(f.ca_cert, std::ios::trunc) << create_root_ca(kEtcdCaName)->cert_pem;
   EXPECT_NE(check_etcd_certs(f).message().find("not issued by the CA"), std::string::npos);
+  // The swarm's root CA as etcd's trust anchor (what shoald wrote before the
+  // etcd CA): refused, every node's certificate would open etcd.
+  std::ofstream(f.ca_cert, std::ios::trunc) << create_root_ca()->cert_pem;
+  EXPECT_NE(check_etcd_certs(f).message().find("not an etcd-only CA"), std::string::npos);
   std::filesystem::remove(f.member_key);
   EXPECT_NE(check_etcd_certs(f).message().find("swarm leave --force"), std::string::npos);
   std::filesystem::remove_all(dir);

@@ -69,11 +69,11 @@ TEST_F(KeyFilesTest, EtcdCertsAreNotWrittenOrCheckedThroughSymlinks) {
   ASSERT_TRUE(root.ok());
   fs::create_directories(dir_ + "/elsewhere");
   fs::create_directory_symlink(dir_ + "/elsewhere", dir_ + "/certs");
-  Status st = write_etcd_certs(*root, dir_ + "/certs", "c1", {});
+  Status st = write_etcd_certs(dir_ + "/certs", "c1", {});
   EXPECT_FALSE(st.ok());
   EXPECT_TRUE(fs::is_empty(dir_ + "/elsewhere"));
   fs::remove(dir_ + "/certs");
-  ASSERT_TRUE(write_etcd_certs(*root, dir_ + "/certs", "c1", {}).ok());
+  ASSERT_TRUE(write_etcd_certs(dir_ + "/certs", "c1", {}).ok());
   EtcdCertFiles f = etcd_cert_files(dir_ + "/certs");
   ASSERT_TRUE(check_etcd_certs(f).ok());
   // A key or a certificate replaced by a link to a file with the same content: refused.

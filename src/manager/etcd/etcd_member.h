@@ -4,15 +4,15 @@
 // unexpectedly it is restarted with backoff.
 //
 // Only shoald may talk to it: client and peer URLs are https, and etcd
-// requires a client certificate issued by the swarm's CA on both ports
-// (--client-cert-auth, --peer-client-cert-auth); a peer's certificate must
-// also carry the members' DNS name (--peer-cert-allowed-hostname).
+// requires a client certificate issued by the etcd-only CA on both ports
+// (--client-cert-auth, --peer-client-cert-auth, --trusted-ca-file and
+// --peer-trusted-ca-file are that CA); a peer's certificate must also carry
+// the members' DNS name (--peer-cert-allowed-hostname).
 // etcd 3.4 cannot require a name of clients while its JSON gateway is used
 // (--client-cert-allowed-hostname also rejects the gateway's own connection,
-// which skips server verification), so any client certificate of the
-// swarm's CA is accepted: today only managers hold one. Before workers get
-// certificates from that CA (the cluster issue), etcd must trust an etcd-only
-// intermediate instead (docs/security.md).
+// which skips server verification and so has no verified chain to check), so
+// the trust anchor does the restricting: the etcd CA signs only etcd's and
+// shoald's certificates, never a node's (src/manager/ca/etcd_certs.h).
 #pragma once
 
 #include <atomic>
@@ -30,7 +30,7 @@ namespace shoal::etcd {
 
 // PEM files (see src/manager/ca/etcd_certs.h). All are required.
 struct EtcdTlsFiles {
-  std::string ca_file;           // the swarm's root CA certificate
+  std::string ca_file;           // the etcd CA's certificate (not the swarm's root CA)
   std::string member_cert_file;  // serving and peer certificate
   std::string member_key_file;
   std::string client_cert_file;  // shoald's client certificate (for client_tls())

@@ -31,8 +31,8 @@ class EtcdTest : public ::testing::Test {
     opts_.log_file = dir_ + "/etcd.log";
     opts_.client_port = free_port();
     opts_.peer_port = free_port();
-    root_ = *ca::create_root_ca();
-    ASSERT_TRUE(ca::write_etcd_certs(root_, dir_ + "/certs", "test-cluster", {}).ok());
+    root_ = *ca::create_root_ca();  // the swarm's CA, which also signs node certificates
+    ASSERT_TRUE(ca::write_etcd_certs(dir_ + "/certs", "test-cluster", {}).ok());
     ca::EtcdCertFiles f = ca::etcd_cert_files(dir_ + "/certs");
     opts_.tls = {f.ca_cert, f.member_cert, f.member_key, f.client_cert, f.client_key};
   }
@@ -139,6 +139,10 @@ TEST_F(EtcdTest, OnlyShoaldsClientCertificateGetsIn) {
   auto other_root = *ca::create_root_ca();
   auto foreign = write_pair(*ca::issue_certificate(other_root, worker), "foreign");
   EXPECT_FALSE(EtcdBackend(m.client_url(), 128, foreign).range("/x", false).ok());
+  // A node certificate of the swarm's own CA (every worker holds one): refused
+  // too, etcd trusts only the etcd CA.
+  auto node = write_pair(*ca::issue_certificate(root_, worker), "node");
+  EXPECT_FALSE(EtcdBackend(m.client_url(), 128, node).range("/x", false).ok());
 }
 
 TEST_F(EtcdTest, PortInUseIsAClearError) {
