@@ -51,6 +51,12 @@ Result<NodeTls> issue_manager_tls(const ca::RootCA& ca, const std::string& node_
 http::TlsOptions manager_client_tls(const NodeTls& tls);
 // "ip" -> "ip:2377"; "ip:port" as it is.
 std::string with_swarm_port(const std::string& addr);
+// The swarm listener's connection cap (verified sessions and anonymous joins
+// together) for a process whose open-file limit is `nofile`: what is left
+// after a headroom of a quarter of the limit, and at least 1024 descriptors,
+// for the API's clients, etcd, containers' pipes and image files; at least 16,
+// at most http::kSessionMaxConnections. Pure; thread-safe.
+size_t swarm_connection_cap(uint64_t nofile);
 
 // The manager side: what answering a join needs. Every function is called
 // per request, from the listener's worker threads; all must be thread-safe.

@@ -1,5 +1,8 @@
 // SwarmNode's side of the network: `swarm join`, a manager's swarm listener
 // (joins and other nodes' sessions over TLS) and the agent's transport.
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -30,6 +33,13 @@ http::Response error_reply(int status, const std::string& message) {
 }
 
 }  // namespace
+
+size_t swarm_connection_cap(uint64_t nofile) {
+  constexpr uint64_t kMinHeadroom = 1024, kMinCap = 16;
+  uint64_t headroom = std::max(nofile / 4, kMinHeadroom);
+  uint64_t cap = nofile > headroom + kMinCap ? nofile - headroom : kMinCap;
+  return static_cast<size_t>(std::min<uint64_t>(cap, http::kSessionMaxConnections));
+}
 
 Status SwarmNode::save_join_state(const Membership& m) const {
   if (parts_.certs_dir.empty()) return ok_status();
@@ -74,7 +84,9 @@ Result<std::unique_ptr<http::Server>> SwarmNode::open_swarm_listener(Manager& ma
   http::ServerOptions so;
   std::string listen = m.listen_addr.empty() ? "0.0.0.0:" + std::to_string(kDefaultSwarmPort) : m.listen_addr;
   so.listen = {"tls://" + with_swarm_port(listen)};
-  so.max_connections = http::kSessionMaxConnections;
+  struct rlimit rl {};
+  uint64_t nofile = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? static_cast<uint64_t>(rl.rlim_cur) : 1024;
+  so.max_connections = swarm_connection_cap(nofile);
   so.tls = {tls.cert_pem, tls.key_pem, tls.ca_pem};
   auto server = std::make_unique<http::Server>(so, [this](http::Exchange ex) { serve_swarm(std::move(ex)); });
   Status st = server->start();
