@@ -43,6 +43,12 @@ Result<std::string> api(const NodeState& n, const std::string& method, const std
 // implemented) stays un-joined, and that is reported, not hidden.
 Status join_nodes(LabState& lab, std::ostream& out);
 
+// A lab dir that exists already is used only if it is a directory (not a
+// symlink) owned by root (this process's user) and not writable by group or
+// others: anyone else could swap the nodes' data, sockets or lab.json under
+// the lab. kFailedPrecondition naming the dir, its owner or mode and the fix.
+Status check_lab_dir_trusted(const std::string& dir);
+
 // dir made absolute and normal, without a trailing slash.
 std::string normal_dir(const std::string& dir);
 

@@ -1,9 +1,11 @@
 // `shoal lab up`: the lab's network (a bridge in its own namespace, one
 // namespace and veth per node), a shoald per node, the swarm.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iomanip>
 #include <optional>
@@ -103,6 +105,8 @@ Status check_free(const std::string& dir, const LabState& s, bool* created) {
     fs::create_directories(dir, ec);
     if (ec) return internal_error("creating the lab dir " + dir + ": " + ec.message());
     fs::permissions(dir, fs::perms::owner_all, ec);
+  } else if (Status t = check_lab_dir_trusted(dir); !t.ok()) {
+    return t;
   } else if (!fs::is_directory(dir, ec) || !fs::is_empty(dir, ec)) {
     return failed_precondition("the lab dir " + dir + " exists and is not an empty directory: pick another --dir");
   }
@@ -114,6 +118,26 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 }
 
 }  // namespace
+
+Status check_lab_dir_trusted(const std::string& dir) {
+  struct stat st {};
+  if (lstat(dir.c_str(), &st) != 0) return failed_precondition("the lab dir " + dir + " cannot be examined: " + strerror(errno));
+  if (S_ISLNK(st.st_mode) || !S_ISDIR(st.st_mode)) {
+    return failed_precondition("the lab dir " + dir + " is not a directory (a symlink or a file): pick another --dir");
+  }
+  if (st.st_uid != geteuid()) {
+    return failed_precondition("the lab dir " + dir + " is owned by uid " + std::to_string(st.st_uid) + ", not by uid " +
+                               std::to_string(geteuid()) + " (root): another user could change the lab under it; "
+                               "remove it or pick another --dir");
+  }
+  if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+    char mode[8];
+    snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return failed_precondition("the lab dir " + dir + " is writable by group or others (mode " + mode +
+                               "): another user could change the lab under it; chmod go-w it or pick another --dir");
+  }
+  return ok_status();
+}
 
 std::string normal_dir(const std::string& dir) {
   std::string d = fs::absolute(dir).lexically_normal().string();
