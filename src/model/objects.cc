@@ -269,7 +269,16 @@ json to_api(const Cluster& v) {
 }
 json to_stored(const Cluster& v) {
   json j = to_api(v);
+  if (!v.removed_nodes.empty()) {
+    json r = json::object();
+    for (const auto& [id, until] : v.removed_nodes) r[id] = ts(until);
+    j["RemovedNodes"] = r;
+  }
   return j;
+}
+bool node_removed(const Cluster& c, const std::string& node_id, Time now) {
+  auto it = c.removed_nodes.find(node_id);
+  return it != c.removed_nodes.end() && now < it->second;
 }
 void from_stored(const json& j, Cluster& v) {
   meta_from(j, v);
@@ -287,6 +296,10 @@ void from_stored(const json& j, Cluster& v) {
   v.default_addr_pool = get<std::vector<std::string>>(j, "DefaultAddrPool", {"10.0.0.0/8"});
   v.subnet_size = get<uint32_t>(j, "SubnetSize", 24);
   v.data_path_port = get<uint32_t>(j, "DataPathPort", 4789);
+  const json& removed = sub(j, "RemovedNodes");
+  if (removed.is_object()) {
+    for (const auto& [id, _] : removed.items()) v.removed_nodes[id] = parse_ts(removed, id.c_str());
+  }
 }
 
 // ---- Node

@@ -69,7 +69,14 @@ struct Cluster : Meta {
   std::vector<std::string> default_addr_pool = {"10.0.0.0/8"};
   uint32_t subnet_size = 24;
   uint32_t data_path_port = 4789;
+  // Nodes removed with `node rm`, kept until their certificate would have
+  // expired (node id -> that time): their sessions are refused, so a removed
+  // node cannot come back with the certificate it still holds. Stored, never
+  // shown by the API.
+  std::map<std::string, Time> removed_nodes;
 };
+// True when `node_id` was removed and its certificate is still valid at `now`.
+bool node_removed(const Cluster& c, const std::string& node_id, Time now);
 
 // ---- Node ----
 enum class NodeRole { kWorker, kManager };

@@ -154,6 +154,17 @@ http::Response Api::node_delete(const std::string& ref, const http::Request& req
   }
   Batch b;
   b.remove(Kind::kNode, n->id);
+  // Its certificate stays valid: the dispatcher refuses its sessions until it
+  // would have expired (pruned from the list after that).
+  if (auto c = (*store)->cluster()) {
+    Time now = clock_.now();
+    Time until = now + std::max<Nanos>(c->spec.node_cert_expiry, std::chrono::hours(24 * 90));
+    b.update_cluster(c->id, [&](Cluster& cl) {
+      std::erase_if(cl.removed_nodes, [&](const auto& kv) { return kv.second <= now; });
+      cl.removed_nodes[n->id] = until;
+      return true;
+    });
+  }
   Status st = (*store)->commit(b);
   if (!st.ok()) return error_response(st);
   return empty_response(200);

@@ -156,8 +156,9 @@ void Dispatcher::handle_register(http::Exchange& ex, const std::string& peer) {
     ex.respond(error_reply(400, "register: NodeID is required"));
     return;
   }
-  Batch b;
   auto now = clock_.now();
+  if (refuse_removed(ex, req.node_id, now)) return;
+  Batch b;
   if (store_.node(req.node_id)) {
     b.update_node(req.node_id, [&](Node& n) {
       n.state = NodeState::kReady;
@@ -214,8 +215,19 @@ std::string Dispatcher::session_node_for(http::Exchange& ex, const std::string& 
   } else if (!peer.empty() && node != peer) {
     ex.respond(error_reply(403, "session " + quote_input(sid) + " is not the session of node " + quote_input(peer)));
     node.clear();
+  } else if (refuse_removed(ex, node, clock_.now())) {
+    std::lock_guard lk(mu_);
+    sessions_.erase(sid);
+    node.clear();
   }
   return node;
+}
+
+bool Dispatcher::refuse_removed(http::Exchange& ex, const std::string& node_id, SysTime now) {
+  auto c = store_.cluster();
+  if (!c || !node_removed(*c, node_id, now)) return false;
+  ex.respond(error_reply(403, "node " + quote_input(node_id) + " was removed from the swarm; leave and join again"));
+  return true;
 }
 
 void Dispatcher::handle_heartbeat(http::Exchange& ex, const std::string& peer) {

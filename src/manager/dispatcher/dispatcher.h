@@ -113,6 +113,9 @@ class Dispatcher {
   // session_node(), answering 404 (unknown) or 403 (another node's session,
   // when `peer` is set) itself; "" when it answered.
   std::string session_node_for(http::Exchange& ex, const std::string& session_id, const std::string& peer);
+  // Answers 403 and returns true when `node_id` was removed with `node rm`
+  // and its certificate would still be valid (Cluster::removed_nodes).
+  bool refuse_removed(http::Exchange& ex, const std::string& node_id, SysTime now);
   bool stopped() const;
 
   Store& store_;

@@ -1,0 +1,95 @@
+// A node removed with `node rm` keeps a valid certificate: the dispatcher
+// refuses its sessions (Cluster::removed_nodes) until that would have expired.
+#include <gtest/gtest.h>
+
+#include <future>
+#include <memory>
+
+#include "manager/dispatcher/dispatcher.h"
+#include "store/memory_backend.h"
+
+namespace shoal::dispatcher {
+namespace {
+
+class RemovedNodeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(store.start().ok());
+    Cluster c;
+    c.id = "cluster1";
+    Batch b;
+    b.create(c);
+    ASSERT_TRUE(store.commit(b).ok());
+    d = std::make_unique<Dispatcher>(store, clock);
+    d->start();
+  }
+  void TearDown() override { d->stop(); }
+
+  http::Response call(const std::string& peer, const std::string& method, const std::string& op,
+                      const std::string& body, std::map<std::string, std::string> query = {}) {
+    auto p = std::make_shared<std::promise<http::Response>>();
+    http::Exchange ex;
+    ex.request.method = method;
+    ex.request.path = std::string(session::kPrefix) + op;
+    ex.request.body = body;
+    ex.request.query = std::move(query);
+    ex.respond = [p](http::Response r) { p->set_value(std::move(r)); };
+    d->serve(std::move(ex), peer);
+    return p->get_future().get();
+  }
+  http::Response register_as(const std::string& node) {
+    session::RegisterRequest req;
+    req.description.hostname = node;
+    return call(node, "POST", "session", json(req).dump());
+  }
+  void mark_removed(const std::string& node, SysTime until) {  // what `node rm` writes
+    Batch b;
+    if (store.node(node)) b.remove(Kind::kNode, node);
+    b.update_cluster("cluster1", [&](Cluster& c) {
+      c.removed_nodes[node] = until;
+      return true;
+    });
+    ASSERT_TRUE(store.commit(b).ok());
+  }
+
+  MemoryBackend backend;
+  Store store{backend};
+  FakeClock clock;
+  std::unique_ptr<Dispatcher> d;
+};
+
+TEST_F(RemovedNodeTest, ARemovedNodesCertificateGetsNoSession) {
+  auto r = register_as("n1");
+  ASSERT_EQ(r.status, 200) << r.body;
+  std::string sid = json::parse(r.body).get<session::RegisterResponse>().session_id;
+  mark_removed("n1", clock.now() + std::chrono::hours(24));
+  // Its open session ends, and registering again is refused, with the fix.
+  auto hb = call("n1", "POST", "heartbeat", json{{"SessionID", sid}}.dump());
+  EXPECT_EQ(hb.status, 403) << hb.body;
+  EXPECT_NE(hb.body.find("was removed from the swarm; leave and join again"), std::string::npos) << hb.body;
+  EXPECT_EQ(call("n1", "GET", "assignments", "", {{"session", sid}, {"since", "0"}}).status, 404);
+  r = register_as("n1");
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_NE(r.body.find("node \\\"n1\\\" was removed from the swarm; leave and join again"), std::string::npos) << r.body;
+  EXPECT_FALSE(store.node("n1").has_value());  // not created again
+  EXPECT_EQ(register_as("n2").status, 200);    // other nodes are unaffected
+}
+
+TEST_F(RemovedNodeTest, TheEntryEndsWhenTheCertificateWouldHaveExpired) {
+  mark_removed("n1", clock.now() + std::chrono::hours(1));
+  EXPECT_EQ(register_as("n1").status, 403);
+  clock.advance(std::chrono::hours(2));
+  EXPECT_EQ(register_as("n1").status, 200);
+}
+
+TEST(RemovedNodes, KeptInTheStoredClusterButNotShown) {
+  Cluster c;
+  c.removed_nodes["n1"] = std::chrono::system_clock::from_time_t(2000000000);
+  Cluster back;
+  from_stored(to_stored(c), back);
+  EXPECT_EQ(back.removed_nodes, c.removed_nodes);
+  EXPECT_FALSE(to_api(c).contains("RemovedNodes"));
+}
+
+}  // namespace
+}  // namespace shoal::dispatcher
