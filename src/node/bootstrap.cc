@@ -1,14 +1,53 @@
 #include "node/bootstrap.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <utility>
+
 #include "common/ids.h"
 #include "model/spec_schema.h"
+#include "node/join.h"
 
 namespace shoal::node {
 
+namespace {
+
+// "host:port" or "[v6]:port" -> {host, port}; port empty when addr has none
+// (a bare IPv6 address has no port).
+std::pair<std::string, std::string> split_addr(const std::string& addr) {
+  if (!addr.empty() && addr.front() == '[') {
+    size_t end = addr.find(']');
+    if (end == std::string::npos) return {addr, ""};
+    std::string port = addr.compare(end + 1, 1, ":") == 0 ? addr.substr(end + 2) : "";
+    return {addr.substr(1, end - 1), port};
+  }
+  if (std::count(addr.begin(), addr.end(), ':') != 1) return {addr, ""};
+  size_t colon = addr.find(':');
+  return {addr.substr(0, colon), addr.substr(colon + 1)};
+}
+
+// True for a numeric IP that names one address (not 0.0.0.0 or ::).
+bool specific_ip(const std::string& host) {
+  in_addr v4{};
+  in6_addr v6{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return v4.s_addr != INADDR_ANY;
+  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) return !IN6_IS_ADDR_UNSPECIFIED(&v6);
+  return false;
+}
+
+}  // namespace
+
 std::string swarm_address(const api::InitRequest& req, const std::string& fallback) {
-  std::string addr = !req.advertise_addr.empty() ? req.advertise_addr : (!fallback.empty() ? fallback : "127.0.0.1");
-  if (addr.find(':') == std::string::npos) addr += ":2377";
-  return addr;
+  auto [listen_host, listen_port] = split_addr(req.listen_addr);
+  if (listen_port.empty()) listen_port = std::to_string(kDefaultSwarmPort);
+  std::string addr = req.advertise_addr;
+  if (addr.empty()) addr = specific_ip(listen_host) ? listen_host : fallback;
+  if (addr.empty()) addr = "127.0.0.1";
+  auto [host, port] = split_addr(addr);
+  if (port.empty()) port = listen_port;
+  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + port;
 }
 
 Result<SwarmCredentials> new_swarm_credentials() {
@@ -44,9 +83,6 @@ Status create_swarm(Store& store, Clock& clock, const SwarmBootstrap& b) {
   c.created_at = c.updated_at = now;
   c.root_ca_cert = cr.root_ca.cert_pem;
   const api::InitRequest& req = b.request;
-  if (!req.default_addr_pool.empty()) c.default_addr_pool = req.default_addr_pool;
-  if (req.subnet_size) c.subnet_size = req.subnet_size;
-  if (req.data_path_port) c.data_path_port = req.data_path_port;
   // The init request's Spec, checked by the API (model/spec_schema.h).
   if (!req.spec_json.empty()) SHOAL_RETURN_IF_ERROR(apply_swarm_spec(nlohmann::json::parse(req.spec_json), c.spec));
 

@@ -38,8 +38,11 @@ struct SwarmBootstrap {
   std::string cluster_id;
 };
 
-// The swarm address from an init request: the request's advertise address,
-// else `fallback`, else 127.0.0.1; ":2377" added when it has no port.
+// The swarm address ("host:port", "[v6]:port") from an init request, as
+// Docker derives it: the request's advertise address, else the listen
+// address's IP when it names one (not 0.0.0.0 or ::), else `fallback`, else
+// 127.0.0.1; an address without a port takes the listen address's port
+// (2377 when that has none either). Pure; thread-safe.
 std::string swarm_address(const api::InitRequest& req, const std::string& fallback);
 
 // Writes the swarm's first objects. kFailedPrecondition if the store already

@@ -174,8 +174,6 @@ TEST_F(ApiTest, SwarmInitParsesRequestAndRefusesTwice) {
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(body(r), "node1aaaaaaaaaaaaaaaaaaaa");
   EXPECT_EQ(control.last_init.advertise_addr, "10.0.0.5");
-  EXPECT_EQ(control.last_init.subnet_size, 24u);
-  EXPECT_EQ(control.last_init.data_path_port, 4789u);
   r = call("POST", "/v1.41/swarm/init", "{}");
   EXPECT_EQ(r.status, 503);
   EXPECT_EQ(message(r), kAlreadyInSwarm);
@@ -186,6 +184,54 @@ TEST_F(ApiTest, SwarmInitBadInput) {
   EXPECT_EQ(call("POST", "/v1.41/swarm/init", R"({"SubnetSize":31})").status, 400);
   EXPECT_EQ(call("POST", "/v1.41/swarm/init", R"({"AutoLockManagers":true})").status, 400);
   EXPECT_FALSE(control.active());
+}
+
+TEST_F(ApiTest, SwarmInitRefusesAddressPoolAndDataPathSettingsItDoesNotHonour) {
+  // What `docker swarm init` (docker CLI 20.10) sends with no flags.
+  const std::string defaults =
+      R"({"ListenAddr":"0.0.0.0:2377","AdvertiseAddr":"","DataPathAddr":"","DataPathPort":0,"ForceNewCluster":false,)"
+      R"("Spec":{"Labels":null,"Orchestration":{},"Raft":{"ElectionTick":0,"HeartbeatTick":0},"Dispatcher":{},)"
+      R"("CAConfig":{},"TaskDefaults":{},"EncryptionConfig":{"AutoLockManagers":false}},"AutoLockManagers":false,)"
+      R"("Availability":"","DefaultAddrPool":[],"SubnetSize":24})";
+  for (const auto& [patch, expect] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"ForceNewCluster":true})", "ForceNewCluster is not supported"},
+           {R"({"forcenewcluster":true})", "ForceNewCluster is not supported"},
+           {R"({"DefaultAddrPool":["10.20.0.0/16"]})", "DefaultAddrPool is not supported"},
+           {R"({"SubnetSize":26})", "SubnetSize 26 is not supported"},
+           {R"({"SubnetSize":31})", "SubnetSize 31 is not supported"},
+           {R"({"DataPathPort":4790})", "DataPathPort 4790 is not supported"},
+           {R"({"datapathport":70000})", "DataPathPort 70000 is not supported"}}) {
+    json b = json::parse(defaults), p = json::parse(patch);
+    for (const auto& [key, v] : p.items()) {  // a lower-case spelling replaces the field
+      std::string canon = key == "forcenewcluster" ? "ForceNewCluster" : key == "datapathport" ? "DataPathPort" : "";
+      if (!canon.empty()) b.erase(canon);
+    }
+    b.merge_patch(p);
+    auto r = call("POST", "/v1.41/swarm/init", b.dump());
+    EXPECT_EQ(r.status, 400) << patch << " -> " << r.body;
+    EXPECT_NE(message(r).find(expect), std::string::npos) << patch << " -> " << r.body;
+    EXPECT_FALSE(control.active());
+  }
+  // Docker's own defaults, spelled out, are what shoal does: accepted.
+  json b = json::parse(defaults);
+  b.merge_patch(json::parse(R"({"DefaultAddrPool":["10.0.0.0/8"],"SubnetSize":24,"DataPathPort":4789})"));
+  auto r = call("POST", "/v1.41/swarm/init", b.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  r = call("GET", "/v1.41/swarm");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(body(r)["SubnetSize"], 24);
+  EXPECT_EQ(body(r)["DataPathPort"], 4789);
+}
+
+TEST_F(ApiTest, SwarmInitWithTheDockerCliDefaultsWorks) {
+  auto r = call("POST", "/v1.41/swarm/init",
+                R"({"ListenAddr":"0.0.0.0:2377","AdvertiseAddr":"","DataPathAddr":"","DataPathPort":0,)"
+                R"("ForceNewCluster":false,"Spec":{"Labels":null,"Orchestration":{},"Raft":{"ElectionTick":0,)"
+                R"("HeartbeatTick":0},"Dispatcher":{},"CAConfig":{},"TaskDefaults":{},)"
+                R"("EncryptionConfig":{"AutoLockManagers":false}},"AutoLockManagers":false,"Availability":"",)"
+                R"("DefaultAddrPool":[],"SubnetSize":24})");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(control.active());
 }
 
 TEST_F(ApiTest, SwarmInspectHidesCaKeyAndShowsTokens) {

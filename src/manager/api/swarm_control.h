@@ -15,14 +15,12 @@ class Store;
 
 namespace shoal::api {
 
-// POST /swarm/init body (Docker's SwarmInitRequest, the fields shoal uses).
+// POST /swarm/init body (Docker's SwarmInitRequest, the fields shoal uses;
+// the API refuses non-default ForceNewCluster, DefaultAddrPool, SubnetSize,
+// DataPathPort, DataPathAddr, AutoLockManagers and Availability).
 struct InitRequest {
   std::string listen_addr = "0.0.0.0:2377";
   std::string advertise_addr;
-  std::vector<std::string> default_addr_pool;
-  uint32_t subnet_size = 24;
-  uint32_t data_path_port = 4789;
-  bool force_new_cluster = false;
   std::string spec_json;  // the request's "Spec" object as JSON text, may be empty
 };
 

@@ -1,5 +1,7 @@
 // /swarm: inspect, init, leave, update (spec fields and join token
 // rotation), unlockkey.
+#include <tuple>
+
 #include "common/ids.h"
 #include "manager/api/api.h"
 #include "manager/api/filters.h"
@@ -14,6 +16,31 @@ Result<json> checked_swarm_spec(const json& in) {
   SHOAL_ASSIGN_OR_RETURN(json spec, canonical_swarm_spec(in));
   SHOAL_RETURN_IF_ERROR(check_supported_swarm_spec(spec));
   return spec;
+}
+
+// The SwarmInitRequest fields shoal does not honour, refused unless they hold
+// what the docker CLI sends by default (zero, empty, or Docker's own default:
+// DefaultAddrPool 10.0.0.0/8, SubnetSize 24, DataPathPort 4789), so nothing
+// is stored and ignored. `j` is canonical (types already checked).
+Status refuse_unhonoured_init_fields(const json& j) {
+  auto has = [&](const char* key) { return j.contains(key) && !j[key].is_null(); };
+  if (has("ForceNewCluster") && j["ForceNewCluster"].get<bool>()) {
+    return invalid_argument("ForceNewCluster is not supported by shoal yet: init without --force-new-cluster");
+  }
+  if (has("DefaultAddrPool") && !j["DefaultAddrPool"].empty() && j["DefaultAddrPool"] != json::array({"10.0.0.0/8"})) {
+    return invalid_argument("DefaultAddrPool is not supported by shoal yet: init without --default-addr-pool "
+                            "(overlay subnets come from 10.0.0.0/8)");
+  }
+  for (auto [key, dflt, flag] : {std::tuple{"SubnetSize", 24u, "--default-addr-pool-mask-length"},
+                                 std::tuple{"DataPathPort", 4789u, "--data-path-port"}}) {
+    if (!has(key)) continue;
+    uint64_t v = j[key].get<uint64_t>();
+    if (v != 0 && v != dflt) {
+      return invalid_argument(std::string(key) + " " + std::to_string(v) + " is not supported by shoal yet: only " +
+                              std::to_string(dflt) + " (the default); init without " + flag);
+    }
+  }
+  return ok_status();
 }
 
 // "SWMTKN-1-<CA digest>-<secret>" with a new secret.
@@ -50,14 +77,7 @@ http::Response Api::swarm_init(const http::Request& req) {
     try {
       ir.listen_addr = j->value("ListenAddr", ir.listen_addr);
       ir.advertise_addr = j->value("AdvertiseAddr", "");
-      if (j->contains("DefaultAddrPool")) ir.default_addr_pool = (*j)["DefaultAddrPool"].get<std::vector<std::string>>();
-      for (auto [key, out] : {std::pair{"SubnetSize", &ir.subnet_size}, std::pair{"DataPathPort", &ir.data_path_port}}) {
-        if (!j->contains(key)) continue;
-        uint64_t v = (*j)[key].get<uint64_t>();
-        if (v > 65535) return error_response(invalid_argument(std::string("invalid ") + key + " " + std::to_string(v)));
-        *out = static_cast<uint32_t>(v);
-      }
-      ir.force_new_cluster = j->value("ForceNewCluster", false);
+      if (Status st = refuse_unhonoured_init_fields(*j); !st.ok()) return error_response(st);
       if (j->value("AutoLockManagers", false)) {
         return error_response(invalid_argument("autolock is not supported by shoal yet: init without --autolock"));
       }
@@ -83,15 +103,6 @@ http::Response Api::swarm_init(const http::Request& req) {
     }
   }
   if (ir.listen_addr.empty()) ir.listen_addr = "0.0.0.0:2377";
-  if (ir.subnet_size == 0) ir.subnet_size = 24;
-  if (ir.data_path_port == 0) ir.data_path_port = 4789;
-  if (ir.subnet_size < 8 || ir.subnet_size > 29) {
-    return error_response(invalid_argument("invalid SubnetSize " + std::to_string(ir.subnet_size) + ": use 8 to 29"));
-  }
-  if (ir.data_path_port < 1024 || ir.data_path_port > 49151) {
-    return error_response(invalid_argument("invalid DataPathPort " + std::to_string(ir.data_path_port) +
-                                           ": use a port between 1024 and 49151"));
-  }
   auto id = control_.init(ir);
   if (!id.ok()) return error_response(id.status());
   return json_response(200, *id);
