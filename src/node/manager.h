@@ -37,6 +37,8 @@ struct ManagerConfig {
   // The heartbeat period is taken from the cluster's spec when it has one.
   dispatcher::DispatcherOptions dispatcher;
   leader::ElectorOptions elector;  // candidate_id is set to node_id
+  // stop() cancels the backend's calls still in flight after this (a hung etcd).
+  std::chrono::milliseconds stop_grace{2000};
 };
 
 class Manager {
@@ -51,9 +53,10 @@ class Manager {
   // the dispatcher and the election. Call once. On error, what was started
   // is stopped again.
   Status start(const std::optional<SwarmBootstrap>& bootstrap = std::nullopt);
-  // Stops the election (and with it the control loops), the dispatcher
-  // (answering parked long polls) and the store. Idempotent; bounded by the
-  // backend's request timeouts.
+  // Stops the store (waking the loops' waits on it), the election (and with
+  // it the control loops) and the dispatcher (answering parked long polls).
+  // Idempotent. Bounded even when the backend hangs: after stop_grace its
+  // calls in flight are cancelled (StopBound).
   void stop();
   // Stops the dispatcher only (it answers the agents' parked long polls): the
   // first step of stopping a node, so its own agent is not left waiting.

@@ -94,6 +94,12 @@ class Backend {
 
   // Largest number of ops allowed in one txn by the server (etcd: --max-txn-ops).
   virtual size_t max_txn_ops() const = 0;
+
+  // Makes every call in flight return soon (kUnavailable) and every later
+  // call fail without being sent: for an owner that is shutting down and must
+  // not wait out a hung server (StopBound). Sticky. A backend whose calls
+  // never block (MemoryBackend) has nothing to cancel.
+  virtual void cancel() {}
 };
 
 }  // namespace shoal

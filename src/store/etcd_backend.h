@@ -31,6 +31,9 @@ class EtcdBackend : public Backend {
   Status lease_keepalive(int64_t lease_id) override;
   Status lease_revoke(int64_t lease_id) override;
   size_t max_txn_ops() const override { return max_txn_ops_; }
+  // Cancels the requests in flight on the shared client (ranges, txns, lease
+  // calls); watches end when their handles are destroyed (Store::stop).
+  void cancel() override { client_.cancel(); }
 
   // Polls until etcd answers (or timeout).
   Status wait_healthy(std::chrono::milliseconds timeout);

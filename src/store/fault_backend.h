@@ -45,6 +45,7 @@ class FaultBackend : public Backend {
   Status lease_keepalive(int64_t lease_id) override { return inner_.lease_keepalive(lease_id); }
   Status lease_revoke(int64_t lease_id) override { return inner_.lease_revoke(lease_id); }
   size_t max_txn_ops() const override { return inner_.max_txn_ops(); }
+  void cancel() override { inner_.cancel(); }
 
   void fail_write(int nth, Fault fault);
   // The next `n` range reads fail (kUnavailable), e.g. the re-read after a timeout.

@@ -947,6 +947,8 @@ Status Store::commit_chunk(std::vector<std::shared_ptr<Batch::Op>>& ops,
   bool use_fresh = false;
   int unknown = 0;
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    // A stopped store sends nothing more (its owner may be waiting on this thread).
+    if (stopped_) return unavailable("the store is stopping: the write was not sent");
     std::vector<Compare> cmps;
     std::vector<TxnOp> txn_ops;
     SHOAL_RETURN_IF_ERROR(render_chunk(ops, fence, use_fresh, fresh, &cmps, &txn_ops));
