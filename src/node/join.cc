@@ -178,6 +178,24 @@ Result<NodeTls> read_node_tls(const std::string& dir) {
   return t;
 }
 
+Result<JoinTokens> JoinTokenCache::get(int64_t store_revision, const std::function<Result<JoinTokens>()>& load) {
+  std::lock_guard lk(mu_);
+  if (tokens_ && revision_ == store_revision) return *tokens_;
+  auto loaded = load();
+  if (!loaded.ok()) {
+    tokens_.reset();
+    return loaded.status();
+  }
+  tokens_ = *loaded;
+  revision_ = store_revision;
+  return loaded;
+}
+
+void JoinTokenCache::invalidate() {
+  std::lock_guard lk(mu_);
+  tokens_.reset();
+}
+
 Result<NodeTls> issue_manager_tls(const ca::RootCA& root, const std::string& node_id, const std::string& cluster_id) {
   SHOAL_ASSIGN_OR_RETURN(ca::NodeKeyAndCsr kc, ca::new_node_key_and_csr());
   SHOAL_ASSIGN_OR_RETURN(std::string cert, ca::sign_node_csr(root, kc.csr_pem, node_id, ca::kManagerRole, cluster_id));

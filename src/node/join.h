@@ -19,7 +19,10 @@
 // ca.crt, node.crt, node.key. Functions are thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -67,6 +70,26 @@ struct CaServiceParts {
   std::function<std::string()> cluster_id;
   std::function<std::vector<std::string>()> managers;  // "ip:port" of every manager
 };
+// The unsealed join tokens, kept in memory for the join path: without it
+// every anonymous join request cost an etcd read and an AES-GCM open, which a
+// flood of them could make the manager do at will. An entry is valid for one
+// store revision: a rotation (on any manager) writes a marker under the
+// store's watched prefix in the same txn as the sealed tokens, so the
+// revision moves when this manager's store sees it; invalidate() drops the
+// entry at once after a rotation through this manager. Errors are not kept.
+// Thread-safe: loads run one at a time under the cache's own lock (a burst
+// after a change makes one load, not one per request).
+class JoinTokenCache {
+ public:
+  Result<JoinTokens> get(int64_t store_revision, const std::function<Result<JoinTokens>()>& load);
+  void invalidate();
+
+ private:
+  std::mutex mu_;
+  std::optional<JoinTokens> tokens_;  // guarded by mu_
+  int64_t revision_ = 0;              // guarded by mu_: the revision tokens_ was loaded at
+};
+
 // Answers a request under kCaPrefix.
 void serve_ca(const CaServiceParts& parts, http::Exchange ex);
 

@@ -19,3 +19,38 @@ TEST(SwarmConnectionCap, LeavesHeadroomBelowTheFileLimit) {
 
 }  // namespace
 }  // namespace shoal::node
+
+namespace shoal::node {
+namespace {
+
+// Anonymous joins read the unsealed tokens from memory: one load per store
+// revision, again after a rotation here, never a kept error.
+TEST(JoinTokenCache, OneLoadPerRevisionAndAfterARotation) {
+  JoinTokenCache cache;
+  int loads = 0;
+  JoinTokens current{"SWMTKN-1-w1", "SWMTKN-1-m1"};
+  auto load = [&]() -> Result<JoinTokens> {
+    ++loads;
+    return current;
+  };
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(cache.get(7, load)->worker, "SWMTKN-1-w1");
+  EXPECT_EQ(loads, 1);
+  current.worker = "SWMTKN-1-w2";  // rotated through this manager
+  cache.invalidate();
+  EXPECT_EQ(cache.get(7, load)->worker, "SWMTKN-1-w2");
+  EXPECT_EQ(loads, 2);
+  current.worker = "SWMTKN-1-w3";  // rotated elsewhere: the store's revision moved
+  EXPECT_EQ(cache.get(8, load)->worker, "SWMTKN-1-w3");
+  EXPECT_EQ(loads, 3);
+  auto failing = [&]() -> Result<JoinTokens> {
+    ++loads;
+    return unavailable("etcd is down");
+  };
+  EXPECT_FALSE(cache.get(9, failing).ok());
+  EXPECT_FALSE(cache.get(9, failing).ok());
+  EXPECT_EQ(loads, 5);
+  EXPECT_EQ(cache.get(9, load)->worker, "SWMTKN-1-w3");
+}
+
+}  // namespace
+}  // namespace shoal::node

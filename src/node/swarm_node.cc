@@ -303,7 +303,9 @@ Status SwarmNode::set_join_tokens(const JoinTokens& tokens) {
     roles = roles_;
   }
   if (!roles || !roles->storage) return unavailable(api::kNotSwarmManager);
-  return roles->storage->set_join_tokens(tokens);
+  Status st = roles->storage->set_join_tokens(tokens);
+  token_cache_.invalidate();  // the rotated-away tokens are not served from the cache
+  return st;
 }
 
 void SwarmNode::serve_session(http::Exchange ex) {

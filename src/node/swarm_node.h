@@ -32,6 +32,7 @@
 #include "common/clock.h"
 #include "http/message.h"
 #include "manager/api/swarm_control.h"
+#include "node/join.h"
 #include "node/manager.h"
 
 namespace shoal::http {
@@ -173,6 +174,7 @@ class SwarmNode : public api::SwarmControl {
   Status refusal_locked() const;
 
   NodeParts parts_;
+  JoinTokenCache token_cache_;  // the join path's unsealed tokens (src/node/join.h); thread-safe itself
   mutable std::mutex mu_;  // guards the fields below; never held across slow work
   Phase phase_ = Phase::kInactive;
   std::optional<Membership> membership_;
