@@ -227,6 +227,18 @@ std::string error_body(const std::string& message) {
 
 }  // namespace
 
+std::string unverified_source_key(const std::string& peer) {
+  std::string addr = peer.substr(0, peer.rfind(':'));
+  boost::system::error_code ec;
+  net::ip::address a = net::ip::make_address(addr, ec);
+  if (ec || !a.is_v6()) return addr;
+  net::ip::address_v6 v6 = a.to_v6();
+  if (v6.is_v4_mapped()) return net::ip::make_address_v4(net::ip::v4_mapped, v6).to_string();
+  net::ip::address_v6::bytes_type b = v6.to_bytes();
+  std::fill(b.begin() + 8, b.end(), 0);
+  return net::ip::address_v6(b).to_string() + "/64";
+}
+
 struct Server::Impl {
   ServerOptions options;
   Handler handler;
@@ -269,7 +281,7 @@ struct Server::Impl {
     std::string ip;
     ~UnverifiedSlot() { release(); }
     bool take(const std::shared_ptr<UnverifiedCounts>& cs, const std::string& peer) {
-      std::string addr = peer.substr(0, peer.rfind(':'));
+      std::string addr = unverified_source_key(peer);
       std::lock_guard lk(cs->mu);
       size_t& n = cs->by_ip[addr];
       if (n >= kMaxUnverifiedTlsPerIp || cs->total >= kMaxUnverifiedTls) {

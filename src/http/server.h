@@ -69,6 +69,13 @@ struct ServerOptions {
 // refuse nodes past a few hundred. Bounded still: fds are finite.
 constexpr size_t kSessionMaxConnections = 65536;
 
+// What the per-source cap on unverified TLS connections counts a peer
+// ("addr:port", as Request::peer) under: an IPv4 address as it is (also when
+// IPv4-mapped), an IPv6 address by its /64 ("2001:db8:1:2::/64"), since one
+// host usually holds a whole /64. Anything unparsable: the text before the
+// last ':'. Pure; thread-safe.
+std::string unverified_source_key(const std::string& peer);
+
 class Server {
  public:
   Server(ServerOptions options, Handler handler);
