@@ -21,6 +21,10 @@ CHECKS=0
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 T_ETCD_CLIENT=$(free_port)
 T_ETCD_PEER=$(free_port)
+# The swarm listener (TLS, joins and sessions) of a test's `swarm init`: a
+# free loopback port, never 0.0.0.0:2377 on the host's public addresses.
+# Every test that inits passes it: `swarm init --listen-addr "$T_LISTEN"`.
+T_LISTEN=127.0.0.1:$(free_port)
 
 log() { echo "[$(date +%T)] $*"; }
 
@@ -85,9 +89,16 @@ running_count() {  # running_count SERVICE -> number of tasks observed running w
   sh_cli service ps "$1" --filter desired-state=running --format '{{.CurrentState}}' 2>/dev/null | grep -c '^Running' || true
 }
 
+# TCP listeners of shoald (pid $1) outside loopback, one "addr:port" a line.
+public_listeners() {
+  ss -Hltnp 2>/dev/null | awk -v p="pid=$1," 'index($0, p) {print $4}' | grep -v -E '^(127\.|\[::1\]:)' || true
+}
+
 finish() {
   local rc=$?
   if [[ -n "$SHOALD_PID" ]] && kill -0 "$SHOALD_PID" 2>/dev/null; then
+    # No test listens on the host's public addresses (swarm init gets --listen-addr "$T_LISTEN").
+    expect_eq "shoald listens on no public address of the host" "" "$(public_listeners "$SHOALD_PID")"
     if ((FAILURES > 0 || rc != 0)); then  # what the cluster looked like when it went wrong
       echo "---- services and tasks ----"
       for s in $(sh_cli service ls -q 2>/dev/null); do
@@ -110,6 +121,25 @@ finish() {
   exit "$rc"
 }
 trap finish EXIT
+
+# Lab tests (lab.sh, join.sh): `use_lab` keeps the lab in $LAB (below the
+# test's dir) and makes `lab down` run before finish, whatever happens.
+LAB=$T_DIR/lab
+lab() { "$SHOAL" lab "$1" --dir "$LAB" "${@:2}"; }
+lab_cleanup() {
+  local rc=$?
+  lab down >/dev/null 2>&1 || true
+  (exit $rc)
+  finish
+}
+use_lab() { trap lab_cleanup EXIT; }
+sock() { echo "$LAB/$1/shoald.sock"; }                           # sock NODE: its API socket
+on() { local n=$1; shift; "$SHOAL" -H "unix://$(sock "$n")" "$@"; }  # on NODE CLI-ARGS...
+node_field() {  # node_field NODE FIELD: from lab.json
+  python3 -c 'import json,sys
+for n in json.load(open(sys.argv[1]))["nodes"]:
+    if n["name"]==sys.argv[2]: print(n[sys.argv[3]])' "$LAB/lab.json" "$1" "$2"
+}
 
 # count_tasks SERVICE STATE [DESIRED]: tasks of SERVICE whose observed state is
 # STATE (and desired state DESIRED, default running), from the API.

@@ -9,8 +9,8 @@ body() { api "$@"; }
 
 expect_eq "services before init: 503" 503 "$(status http://localhost/v1.41/services)"
 expect_contains "503 uses Docker's wording" "This node is not a swarm manager" "$(body http://localhost/v1.41/services)"
-sh_cli swarm init >/dev/null
-expect_eq "init twice: 503" 503 "$(status -X POST -H 'Content-Type: application/json' -d '{}' http://localhost/v1.41/swarm/init)"
+sh_cli swarm init --listen-addr "$T_LISTEN" >/dev/null
+expect_eq "init twice: 503" 503 "$(status -X POST -H 'Content-Type: application/json' -d "{\"ListenAddr\":\"$T_LISTEN\"}" http://localhost/v1.41/swarm/init)"
 import_images
 
 create() { status -X POST -H 'Content-Type: application/json' -d "$1" http://localhost/v1.41/services/create; }

@@ -6,7 +6,7 @@
 source "$(dirname "$0")/../lib.sh"
 
 start_shoald
-sh_cli swarm init >/dev/null
+sh_cli swarm init --listen-addr "$T_LISTEN" >/dev/null
 import_images
 
 # What the container's processes see, one KEY=VALUE per line, then DONE.

@@ -8,7 +8,7 @@ source "$(dirname "$0")/../lib.sh"
 
 start_shoald
 ms_now() { echo $(($(date +%s%N) / 1000000)); }
-init() { api -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d '{"ListenAddr":"0.0.0.0:2377"}' http://localhost/v1.41/swarm/init; }
+init() { api -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d "{\"ListenAddr\":\"$T_LISTEN\"}" http://localhost/v1.41/swarm/init; }
 leave() { api -o /dev/null -w '%{http_code}' -X POST "http://localhost/v1.41/swarm/leave?force=1"; }
 
 for i in 1 2 3 4 5; do

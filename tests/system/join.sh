@@ -5,26 +5,13 @@
 # token of another CA, a malformed and a rotated-away token are refused with
 # clear errors, a manager token with a 501; leaving and joining again gives a
 # new node id; the swarm port speaks only TLS and its sessions need a node
-# certificate; the node's key is 0600. Traffic only inside the lab.
+# certificate; the node's key is 0600; a worker's node certificate does not
+# open m1's etcd; a node removed with `node rm` gets no session with its old
+# certificate. Traffic only inside the lab.
 source "$(dirname "$0")/../lib.sh"
 
-LAB=$T_DIR/lab
-lab() { "$SHOAL" lab "$1" --dir "$LAB" "${@:2}"; }
-lab_cleanup() {
-  local rc=$?
-  lab down >/dev/null 2>&1 || true
-  (exit $rc)
-  finish
-}
-trap lab_cleanup EXIT
+use_lab
 
-sock() { echo "$LAB/$1/shoald.sock"; }
-on() { local n=$1; shift; "$SHOAL" -H "unix://$(sock "$n")" "$@"; }
-addr_of() {
-  python3 -c 'import json,sys
-for n in json.load(open(sys.argv[1]))["nodes"]:
-    if n["name"]==sys.argv[2]: print(n["address"])' "$LAB/lab.json" "$1"
-}
 ready_nodes() { on m1 node ls --format '{{.Status}}' | grep -c Ready || true; }
 all_ready() { [ "$(ready_nodes)" = "$1" ]; }
 node_id() { on "$1" info --format '{{.Swarm.NodeID}}'; }
@@ -43,7 +30,7 @@ expect_contains "lab up joins w2" "w2 joined the swarm as a worker" "$up_out"
 check "3 nodes Ready in m1's node ls within 10 s" wait_for "3 nodes Ready" 10 all_ready 3
 t1=$(date +%s.%N)
 log "1+2 lab: every node Ready $(python3 -c "print(round($t1-$t0, 2))") s after lab up started"
-M1=$(addr_of m1)
+M1=$(node_field m1 address)
 
 ls_out=$(on m1 node ls)
 echo "$ls_out"
@@ -95,7 +82,16 @@ expect_eq "w2 runs a task of spread" "1" "$(( $(running_on spread w2) >= 1 ))"
 W=$(on m1 swarm join-token -q worker)
 MGR=$(on m1 swarm join-token -q manager)
 old_w2=$(node_id w2)
+OLD_W2=$T_DIR/old-w2  # w2's credentials as it leaves: still valid for 90 days
+mkdir -m 700 "$OLD_W2"
+cp "$(dirname "$(sock w2)")/data/swarm-tls/"{ca.crt,node.crt,node.key} "$OLD_W2/"
 on w2 swarm leave >/dev/null
+# node rm: the removed node's certificate gets no session again.
+on m1 node rm --force "$old_w2" >/dev/null
+removed=$(lab exec w2 -- curl -s -m 10 --cacert "$OLD_W2/ca.crt" --cert "$OLD_W2/node.crt" --key "$OLD_W2/node.key" \
+  --resolve "swarm-manager:2377:$M1" -X POST -d '{}' "https://swarm-manager:2377/_shoal/dispatcher/v1/session" 2>&1 || true)
+expect_contains "after node rm, w2's old certificate is refused" "was removed from the swarm; leave and join again" "$removed"
+expect_eq "the removed node is not created again" "" "$(on m1 node ls -q | grep -x "$old_w2" || true)"
 set +e
 out=$(on w2 swarm join --token "${W:0:60}0000000000000000000000000" "$M1:2377" 2>&1); rc=$?
 set -e

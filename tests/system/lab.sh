@@ -6,23 +6,9 @@
 # namespaces.
 source "$(dirname "$0")/../lib.sh"
 
-LAB=$T_DIR/lab
-lab() { "$SHOAL" lab "$1" --dir "$LAB" "${@:2}"; }
-lab_cleanup() {
-  local rc=$?
-  lab down >/dev/null 2>&1 || true
-  (exit $rc)
-  finish
-}
-trap lab_cleanup EXIT
+use_lab
 
-node_field() {  # node_field NODE FIELD: from lab.json
-  python3 -c 'import json,sys
-for n in json.load(open(sys.argv[1]))["nodes"]:
-    if n["name"]==sys.argv[2]: print(n[sys.argv[3]])' "$LAB/lab.json" "$1" "$2"
-}
 lab_id() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$LAB/lab.json"; }
-sock() { echo "$LAB/$1/shoald.sock"; }
 pings() { curl -sf -m 1 --unix-socket "$(sock "$1")" http://localhost/_ping >/dev/null; }
 # etcd_of NODE: the etcd child of the node's shoald (by the process tree).
 etcd_of() {

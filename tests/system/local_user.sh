@@ -15,7 +15,7 @@ check "setpriv runs commands as nobody (control)" eval '[[ "$(as_nobody id -u)" 
 check "nobody can list the test dir above the data root (control)" eval "as_nobody ls '$T_DIR' >/dev/null"
 
 start_shoald
-sh_cli swarm init >/dev/null
+sh_cli swarm init --listen-addr "$T_LISTEN" >/dev/null
 import_images
 sh_cli service create -d --name secretive --stop-grace-period 1s busybox \
   sh -c 'echo the-secret-log-line; sleep 100000' >/dev/null

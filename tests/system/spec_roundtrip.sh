@@ -6,7 +6,7 @@
 source "$(dirname "$0")/../lib.sh"
 
 start_shoald
-dk swarm init --advertise-addr 127.0.0.1 >/dev/null
+dk swarm init --advertise-addr 127.0.0.1 --listen-addr "$T_LISTEN" >/dev/null
 import_images
 
 status() { api -o /dev/null -w '%{http_code}' "$@"; }

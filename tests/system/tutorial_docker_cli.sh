@@ -5,7 +5,7 @@ source "$(dirname "$0")/../lib.sh"
 command -v docker >/dev/null || { echo "docker CLI not installed (SHOAL_WITH_DOCKER=1 scripts/install-deps.sh installs it): skipped"; exit 77; }
 
 start_shoald
-out=$(dk swarm init 2>&1) || true
+out=$(dk swarm init --listen-addr "$T_LISTEN" 2>&1) || true
 expect_contains "docker swarm init" "is now a manager" "$out"
 nodes=$(dk node ls 2>&1) || true
 expect_contains "docker node ls shows a Ready Active Leader" "Leader" "$nodes"

@@ -4,7 +4,7 @@
 source "$(dirname "$0")/../lib.sh"
 
 start_shoald
-out=$(sh_cli swarm init)
+out=$(sh_cli swarm init --listen-addr "$T_LISTEN")
 expect_contains "swarm init reports the manager" "is now a manager" "$out"
 expect_contains "swarm init prints the worker join command" "SWMTKN-1-" "$out"
 
