@@ -1,12 +1,15 @@
 #include "agent/runtime/runc_runtime.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -20,6 +23,7 @@
 #include "common/log.h"
 #include "common/time.h"
 #include "os/process.h"
+#include "os/safe_path.h"
 
 namespace shoal::runtime {
 
@@ -72,6 +76,37 @@ bool valid_id(const std::string& id) {
          id[0] != '.';
 }
 
+// The live shims under /proc, by container id (a shim's argv: exe,
+// "__shim", dir, runtime, state root, id, fd). Reads every process's
+// cmdline: for recovery and the rare start after an interrupted spawn only.
+std::map<std::string, std::vector<pid_t>> running_shims() {
+  std::map<std::string, std::vector<pid_t>> out;
+  std::error_code ec;
+  for (const auto& p : fs::directory_iterator("/proc", ec)) {
+    const std::string pid = p.path().filename().string();
+    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string cmd = read_small("/proc/" + pid + "/cmdline");
+    std::vector<std::string> args;
+    for (size_t at = 0; at < cmd.size() && args.size() < 6;) {
+      size_t end = cmd.find('\0', at);
+      if (end == std::string::npos) end = cmd.size();
+      args.push_back(cmd.substr(at, end - at));
+      at = end + 1;
+    }
+    if (args.size() == 6 && args[1] == "__shim") out[args[5]].push_back(std::atoi(pid.c_str()));
+  }
+  return out;
+}
+
+// Writes `path` as write_file() does, then fsyncs it: for the bundle files
+// that config.json, published after them, must never point at empty.
+Status write_file_synced(const std::string& path, const std::string& data, mode_t mode = 0600) {
+  SHOAL_RETURN_IF_ERROR(write_file(path, data, mode));
+  os::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid() || fsync(fd.get()) != 0) return errno_status("syncing " + path, errno);
+  return ok_status();
+}
+
 Status unmount_if_mounted(const std::string& path) {
   if (umount2(path.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT) {
     return errno_status("unmounting " + path, errno);
@@ -108,20 +143,7 @@ void RuncRuntime::recover() {
   // Containers whose shim runs: it may be in the middle of an atomic write
   // (its own shim.pid right after a spawn, exit.json), so their temp files
   // are left alone. Shim argv: exe, "__shim", dir, runtime, state root, id, fd.
-  std::set<std::string> shimmed;
-  for (const auto& p : fs::directory_iterator("/proc", ec)) {
-    const std::string pid = p.path().filename().string();
-    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::string cmd = read_small("/proc/" + pid + "/cmdline");
-    std::vector<std::string> args;
-    for (size_t at = 0; at < cmd.size() && args.size() < 6;) {
-      size_t end = cmd.find('\0', at);
-      if (end == std::string::npos) end = cmd.size();
-      args.push_back(cmd.substr(at, end - at));
-      at = end + 1;
-    }
-    if (args.size() == 6 && args[1] == "__shim") shimmed.insert(args[5]);
-  }
+  const auto shimmed = running_shims();
   for (const auto& e : fs::directory_iterator(options_.root + "/containers", ec)) {
     const std::string d = e.path().string(), id = e.path().filename().string();
     if (!e.is_directory() || !valid_id(id)) continue;
@@ -176,16 +198,18 @@ Status RuncRuntime::create(const ContainerConfig& c) {
     return fail(errno_status("mounting the root filesystem (overlay) at " + rootfs, errno));
   }
   const std::string hostname = c.hostname.empty() ? c.id.substr(0, 12) : c.hostname;
-  // Plain writes until config.json, written atomically last, marks the
-  // container complete.
+  // Every file is synced, and the dirs holding them, before config.json,
+  // written atomically last, marks the container complete: after a crash
+  // (power loss included) a published config.json never points at an empty
+  // or missing file.
   // Bound into the container, where its processes (any user) read them: 0644.
-  Status st = write_file(d + "/hostname", hostname + "\n", 0644);
+  Status st = write_file_synced(d + "/hostname", hostname + "\n", 0644);
   if (st.ok()) {
-    st = write_file(d + "/hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+    st = write_file_synced(d + "/hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
                                          "127.0.1.1\t" + hostname + "\n",
-                    0644);
+                           0644);
   }
-  if (st.ok()) st = write_file(d + "/resolv.conf", "nameserver 127.0.0.11\noptions ndots:0\n", 0644);
+  if (st.ok()) st = write_file_synced(d + "/resolv.conf", "nameserver 127.0.0.11\noptions ndots:0\n", 0644);
   if (!st.ok()) return fail(st);
   auto spec = build_oci_spec(c, image.config, d, hostname);
   if (!spec.ok()) return fail(spec.status());
@@ -195,11 +219,59 @@ Status RuncRuntime::create(const ContainerConfig& c) {
   json ours = {{"ID", c.id}, {"Name", c.name}, {"Image", c.image}, {"ImageID", image.info.id},
                {"Labels", c.labels}, {"Created", format_rfc3339(std::chrono::system_clock::now())},
                {"Command", (*spec)["process"]["args"]}};
-  st = write_file(d + "/bundle/config.json", spec->dump(2));
-  if (st.ok()) st = write_file(d + "/stopsignal", std::to_string(*signum));
+  st = write_file_synced(d + "/bundle/config.json", spec->dump(2));
+  if (st.ok()) st = write_file_synced(d + "/stopsignal", std::to_string(*signum));
+  for (const std::string& sub : {d + "/bundle", d, options_.root + "/containers"}) {
+    if (st.ok()) st = sync_dir(sub);
+  }
   if (st.ok()) st = write_file_atomic(d + "/config.json", ours.dump());  // last: marks the container complete
   if (!st.ok()) return fail(st);
   return ok_status();
+}
+
+Result<pid_t> RuncRuntime::start_shim_once(const std::string& id) {
+  const std::string d = dir(id);
+  // Held across the check, the spawn and the pid file: a concurrent start()
+  // (another thread, or a retry) waits, then finds shim.pid. flock: released
+  // by the kernel if shoald dies holding it.
+  os::UniqueFd lock(::open((d + "/start.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!lock.valid()) return errno_status("opening " + d + "/start.lock", errno);
+  while (flock(lock.get(), LOCK_EX) != 0) {
+    if (errno != EINTR) return errno_status("locking " + d + "/start.lock", errno);
+  }
+  auto recorded = [&]() -> pid_t { return std::atoi(read_small(d + "/shim.pid").c_str()); };
+  auto adopt = [&](pid_t pid) -> Result<pid_t> {
+    if (!fs::exists(d + "/started")) {
+      SHOAL_RETURN_IF_ERROR(write_file_atomic(d + "/started", format_rfc3339(std::chrono::system_clock::now())));
+    }
+    return pid;
+  };
+  if (pid_t pid = recorded(); pid > 0) return adopt(pid);
+  // shim.spawned, made with O_EXCL before the first spawn: if it is there, a
+  // start spawned a shim and did not get to write shim.pid (shoald died, or
+  // the spawn failed). A shim that still runs writes shim.pid itself first
+  // thing (shim.h): wait for that and adopt it, never spawn a second one.
+  os::UniqueFd marker(::open((d + "/shim.spawned").c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!marker.valid() && errno != EEXIST) return errno_status("creating " + d + "/shim.spawned", errno);
+  if (!marker.valid()) {
+    auto shims = running_shims();
+    if (auto it = shims.find(id); it != shims.end()) {
+      const auto deadline = steady_clock::now() + std::chrono::seconds(5);
+      while (steady_clock::now() < deadline) {
+        if (pid_t pid = recorded(); pid > 0) return adopt(pid);
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      return unavailable("container " + id.substr(0, 12) + " has a supervisor (shim pid " +
+                         std::to_string(it->second.front()) + ") that did not record itself in 5 s; see " + d +
+                         "/shim.log, and retry the start");
+    }
+    LOG_WARN("runtime", "container " << id.substr(0, 12) << ": an earlier start spawned no live shim; starting one");
+  }
+  SHOAL_ASSIGN_OR_RETURN(pid_t shim, spawn_shim(options_.self_exe, d, options_.oci_runtime, options_.state_root, id));
+  // The shim writes shim.pid itself too (shim.h); whichever lands last, the content is the same.
+  SHOAL_RETURN_IF_ERROR(write_file_atomic(d + "/shim.pid", std::to_string(shim)));
+  SHOAL_RETURN_IF_ERROR(write_file_atomic(d + "/started", format_rfc3339(std::chrono::system_clock::now())));
+  return shim;
 }
 
 Status RuncRuntime::start(const std::string& id) {
@@ -215,10 +287,7 @@ Status RuncRuntime::start(const std::string& id) {
       SHOAL_RETURN_IF_ERROR(write_file_atomic(d + "/started", format_rfc3339(std::chrono::system_clock::now())));
     }
   } else {
-    SHOAL_ASSIGN_OR_RETURN(shim, spawn_shim(options_.self_exe, d, options_.oci_runtime, options_.state_root, id));
-    // The shim writes shim.pid itself too (shim.h); whichever lands last, the content is the same.
-    SHOAL_RETURN_IF_ERROR(write_file_atomic(d + "/shim.pid", std::to_string(shim)));
-    SHOAL_RETURN_IF_ERROR(write_file_atomic(d + "/started", format_rfc3339(std::chrono::system_clock::now())));
+    SHOAL_ASSIGN_OR_RETURN(shim, start_shim_once(id));
   }
   // Wait until the user's program runs (user_process_runs) or has exited.
   // Polled every few ms: each check reads two small files.

@@ -13,7 +13,10 @@
 // (written last by create()) is half-created: its rootfs is unmounted and
 // the dir removed; temp files of interrupted atomic writes are removed. A
 // shim started just before a crash has written its own shim.pid, so its
-// container is adopted, not started twice.
+// container is adopted, not started twice; start() holds start.lock (flock)
+// across spawn and pid file, and a start that finds shim.spawned without
+// shim.pid waits for the live shim to record itself instead of spawning
+// another. Every bundle file is fsynced before config.json.
 // The OCI runtime keeps its state under <root>/runc (--root), so nodes with
 // different data roots never see each other's containers. Needs root.
 #pragma once
@@ -54,6 +57,10 @@ class RuncRuntime : public Runtime {
   std::string dir(const std::string& id) const;
   // Crash recovery (see above); called by the constructor only.
   void recover();
+  // The container's one shim: the recorded one (shim.pid), an adopted one an
+  // interrupted start left running, or a new one. Serialised per container
+  // by a lock file; thread-safe.
+  Result<pid_t> start_shim_once(const std::string& id);
   // Polls state() until the container is no longer running; false on timeout.
   bool wait_exit(const std::string& id, std::chrono::nanoseconds timeout);
   // The OCI runtime's view ("created", "running", "stopped"), or "".

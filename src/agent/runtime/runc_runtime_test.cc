@@ -2,14 +2,19 @@
 // doubles as the shim: main() dispatches argv[1] == "__shim".
 #include "agent/runtime/runc_runtime.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <regex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -17,7 +22,9 @@
 
 #include "agent/runtime/image_store.h"
 #include "agent/runtime/shim.h"
+#include "common/files.h"
 #include "common/ids.h"
+#include "os/process.h"
 
 namespace shoal::runtime {
 namespace {
@@ -352,6 +359,100 @@ TEST_F(RuncRuntimeTest, AShimStartedWithoutItsPidFileWrittenIsAdopted) {
   EXPECT_EQ(runtime_->state(c.id)->status, ContainerStatus::kRunning);
 }
 
+// Live processes whose argv is a shim's (exe, "__shim", dir, runtime, root, id, ...) for container `id`.
+std::vector<pid_t> shims_of(const std::string& id) {
+  std::vector<pid_t> out;
+  std::error_code ec;
+  for (const auto& p : fs::directory_iterator("/proc", ec)) {
+    const std::string pid = p.path().filename().string();
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string cmd = slurp("/proc/" + pid + "/cmdline");
+    std::vector<std::string> args;
+    std::stringstream ss(cmd);
+    for (std::string a; std::getline(ss, a, '\0');) args.push_back(a);
+    if (args.size() >= 6 && args[1] == "__shim" && args[5] == id) out.push_back(std::stoi(pid));
+  }
+  return out;
+}
+
+// Starts of one container from several threads at once (the worker's retry
+// racing the first start): exactly one shim, and every start succeeds.
+TEST_F(RuncRuntimeTest, ConcurrentStartsOfOneContainerSpawnOneShim) {
+  auto c = config({"sleep", "1000"});
+  ASSERT_TRUE(runtime_->create(c).ok());
+  std::vector<Status> results(4);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < results.size(); ++i) threads.emplace_back([&, i] { results[i] = runtime_->start(c.id); });
+  for (auto& t : threads) t.join();
+  for (const Status& st : results) EXPECT_TRUE(st.ok()) << st.message();
+  const std::string d = root_ + "/containers/" + c.id;
+  EXPECT_FALSE(fs::exists(d + "/exit.json")) << slurp(d + "/exit.json");
+  auto shims = shims_of(c.id);
+  ASSERT_EQ(shims.size(), 1u) << "one shim per container";
+  EXPECT_EQ(slurp(d + "/shim.pid"), std::to_string(shims[0]));
+  EXPECT_EQ(runtime_->state(c.id)->status, ContainerStatus::kRunning);
+}
+
+// shoald died between spawning a shim and the shim recording itself, and the
+// start is retried in that window: the retry adopts that shim (here a fake,
+// see main(), that records itself only once the retry is under way) and
+// spawns none of its own.
+TEST_F(RuncRuntimeTest, AStartRetriedBeforeTheShimRecordedItselfAdoptsIt) {
+  auto c = config({"sleep", "1000"});
+  ASSERT_TRUE(runtime_->create(c).ok());
+  const std::string d = root_ + "/containers/" + c.id;
+  std::ofstream(d + "/shim.spawned").close();  // what the interrupted start left
+  auto fake = os::spawn({{fs::read_symlink("/proc/self/exe").string(), "__shim", d, "fake-unrecorded", root_ + "/runc", c.id}});
+  ASSERT_TRUE(fake.ok()) << fake.status().message();
+  // Until it has exec'd, the child still has this binary's argv, not a shim's.
+  const auto deadline = steady_clock::now() + std::chrono::seconds(10);
+  while (slurp("/proc/" + std::to_string(*fake) + "/cmdline").find("fake-unrecorded") == std::string::npos &&
+         steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  Status st = runtime_->start(c.id);
+  EXPECT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(slurp(d + "/shim.pid"), std::to_string(*fake)) << "the fake shim adopted";
+  EXPECT_FALSE(fs::exists(d + "/shim.log")) << "no second shim spawned";
+  EXPECT_EQ(os::wait_pid(*fake, std::chrono::seconds(10)).value_or(-1), 0);
+}
+
+// Every file of the bundle, and the dirs holding them, reach the disk before
+// config.json is renamed into place (traced with strace, over the create-only
+// test above run in a child).
+TEST_F(RuncRuntimeTest, CreateSyncsTheBundleBeforePublishingConfigJson) {
+  if (access("/usr/bin/strace", X_OK) != 0) GTEST_SKIP() << "needs strace";
+  const std::string trace = root_ + "/strace.log";
+  std::string cmd = "strace -f -qq -e trace=openat,fsync,rename,renameat,renameat2 -o " + trace + " " +
+                    fs::read_symlink("/proc/self/exe").string() +
+                    " --gtest_filter=RuncRuntimeTest.ACompleteContainerLosesOnlyItsTempFilesAfterACrash >/dev/null";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  std::map<std::string, std::string> open_fds;  // "pid fd" -> path
+  std::set<std::string> synced;
+  std::string published;
+  std::ifstream in(trace);
+  for (std::string line; std::getline(in, line);) {
+    std::string pid = line.substr(0, line.find(' '));
+    std::smatch m;
+    static const std::regex kOpen(R"re(openat\(AT_FDCWD, "([^"]+)".*\)\s+= (\d+)$)re");
+    static const std::regex kSync(R"re(fsync\((\d+)\)\s+= 0)re");
+    static const std::regex kRename(
+        R"re(rename(?:at2?)?\((?:AT_FDCWD, )?"[^"]+", (?:AT_FDCWD, )?"(.+/containers/[^/"]+)/config.json")re");
+    if (std::regex_search(line, m, kOpen)) {
+      open_fds[pid + " " + m[2].str()] = m[1];
+    } else if (std::regex_search(line, m, kSync)) {
+      synced.insert(open_fds[pid + " " + m[1].str()]);
+    } else if (std::regex_search(line, m, kRename)) {
+      published = m[1];
+      break;
+    }
+  }
+  ASSERT_FALSE(published.empty()) << "no rename of config.json traced";
+  for (const char* f : {"/hostname", "/hosts", "/resolv.conf", "/bundle/config.json", "/stopsignal", "/bundle", ""}) {
+    EXPECT_TRUE(synced.count(published + f)) << published + f << " not synced before config.json";
+  }
+}
+
 TEST_F(RuncRuntimeTest, SeccompAndNoNewPrivilegesReachTheProcess) {
   const char* probe = "grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status";
   auto dflt = config({"sh", "-c", probe});
@@ -379,7 +480,28 @@ TEST_F(RuncRuntimeTest, SeccompAndNoNewPrivilegesReachTheProcess) {
 }  // namespace
 }  // namespace shoal::runtime
 
+// A stand-in for a shim that has not recorded itself yet (argv as a shim's,
+// runtime "fake-unrecorded"): waits until a start() holds the container's
+// start.lock (at most 5 s), then writes shim.pid and an exit.json as a shim
+// whose container ran and exited, and exits.
+int fake_unrecorded_shim(const std::string& dir) {
+  namespace fs = std::filesystem;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (std::chrono::steady_clock::now() < deadline) {
+    int fd = ::open((dir + "/start.lock").c_str(), O_RDONLY | O_CLOEXEC);
+    bool held = fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    if (fd >= 0) close(fd);
+    if (held) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  if (!shoal::write_file_atomic(dir + "/shim.pid", std::to_string(getpid())).ok()) return 1;
+  return shoal::write_file_atomic(dir + "/exit.json", R"({"ExitCode":0,"FinishedAt":"2026-01-01T00:00:00Z"})").ok() ? 0 : 1;
+}
+
 int main(int argc, char** argv) {
+  if (argc > 3 && std::strcmp(argv[1], "__shim") == 0 && std::strcmp(argv[3], "fake-unrecorded") == 0) {
+    return fake_unrecorded_shim(argv[2]);
+  }
   if (argc > 1 && std::strcmp(argv[1], "__shim") == 0) return shoal::runtime::shim_main(argc, argv);
   ::testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();
