@@ -11,61 +11,24 @@
 #include <memory>
 
 #include "common/ids.h"
+#include "manager/ca/x509_util.h"
 
 namespace shoal::ca {
 
 namespace {
 
-template <typename T, void (*F)(T*)>
-struct Deleter {
-  void operator()(T* p) const { F(p); }
-};
-using PKey = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>>;
-using Cert = std::unique_ptr<X509, Deleter<X509, X509_free>>;
-using Req = std::unique_ptr<X509_REQ, Deleter<X509_REQ, X509_REQ_free>>;
-using Bio = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
+// The OpenSSL helpers of this folder (x509_util.h).
+using namespace ssl;  // NOLINT(google-build-using-namespace)
 
 constexpr size_t kDigestChars = 50;
 constexpr size_t kSecretChars = 25;
 constexpr size_t kMaxCsrBytes = 16 * 1024;
-
-std::string bio_string(BIO* bio) {
-  char* data = nullptr;
-  long n = BIO_get_mem_data(bio, &data);
-  return std::string(data, static_cast<size_t>(n));
-}
-
-Bio mem_bio(const std::string& s) { return Bio(BIO_new_mem_buf(s.data(), static_cast<int>(s.size()))); }
-
-Result<Cert> parse_cert(const std::string& pem) {
-  Bio bio = mem_bio(pem);
-  Cert cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-  if (!cert) return invalid_argument("not a PEM certificate");
-  return cert;
-}
 
 bool is_base36(const std::string& s) {
   for (char c : s) {
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z'))) return false;
   }
   return true;
-}
-
-// An extension with the issuer context (for the key identifiers).
-void add_ext(X509* cert, X509* issuer, int nid, const std::string& value) {
-  X509V3_CTX ctx;
-  X509V3_set_ctx_nodb(&ctx);
-  X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
-  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str());
-  if (ext) {
-    X509_add_ext(cert, ext, -1);
-    X509_EXTENSION_free(ext);
-  }
-}
-
-void add_name(X509_NAME* name, const char* field, const std::string& value) {
-  X509_NAME_add_entry_by_txt(name, field, MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(value.c_str()), -1,
-                             -1, 0);
 }
 
 std::string name_entry(X509_NAME* name, int nid) {
@@ -167,11 +130,7 @@ Result<std::string> sign_node_csr(const RootCA& ca, const std::string& csr_pem, 
   }
   Cert cert(X509_new());
   X509_set_version(cert.get(), 2);
-  std::string serial = random_bytes(16);
-  serial[0] = static_cast<char>(serial[0] & 0x7f);
-  BIGNUM* bn = BN_bin2bn(reinterpret_cast<const unsigned char*>(serial.data()), 16, nullptr);
-  BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert.get()));
-  BN_free(bn);
+  ssl::set_random_serial(cert.get());
   X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);  // clock skew between nodes
   X509_gmtime_adj(X509_getm_notAfter(cert.get()), 90L * 24 * 3600);
   X509_set_pubkey(cert.get(), pub.get());

@@ -13,63 +13,20 @@
 #include <memory>
 
 #include "common/ids.h"
+#include "manager/ca/x509_util.h"
 
 namespace shoal::ca {
 
 namespace {
 
-template <typename T, void (*F)(T*)>
-struct Deleter {
-  void operator()(T* p) const { F(p); }
-};
-using PKey = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>>;
-using Cert = std::unique_ptr<X509, Deleter<X509, X509_free>>;
-using Bio = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
-
-std::string bio_string(BIO* bio) {
-  char* data = nullptr;
-  long n = BIO_get_mem_data(bio, &data);
-  return std::string(data, static_cast<size_t>(n));
-}
-
-Result<Cert> parse_cert(const std::string& pem) {
-  Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  Cert cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-  if (!cert) return invalid_argument("not a PEM certificate");
-  return cert;
-}
+// The OpenSSL helpers of this folder (x509_util.h).
+using namespace ssl;  // NOLINT(google-build-using-namespace)
 
 Result<PKey> parse_key(const std::string& pem) {
-  Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  Bio bio = mem_bio(pem);
   PKey key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
   if (!key) return invalid_argument("not a PEM private key");
   return key;
-}
-
-void add_ext(X509* cert, X509* issuer, int nid, const std::string& value) {
-  X509V3_CTX ctx;
-  X509V3_set_ctx_nodb(&ctx);
-  X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
-  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str());
-  if (ext) {
-    X509_add_ext(cert, ext, -1);
-    X509_EXTENSION_free(ext);
-  }
-}
-
-void add_name(X509_NAME* name, const char* field, const std::string& value) {
-  if (value.empty()) return;
-  X509_NAME_add_entry_by_txt(name, field, MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(value.c_str()), -1,
-                             -1, 0);
-}
-
-// A positive random 127-bit serial number (RFC 5280 allows up to 20 octets).
-void set_random_serial(X509* cert) {
-  std::string bytes = random_bytes(16);
-  bytes[0] = static_cast<char>(bytes[0] & 0x7f);
-  BIGNUM* bn = BN_bin2bn(reinterpret_cast<const unsigned char*>(bytes.data()), 16, nullptr);
-  BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert));
-  BN_free(bn);
 }
 
 std::string pem_of(X509* cert) {
@@ -91,7 +48,7 @@ Result<RootCA> create_root_ca(const std::string& common_name) {
   if (!key) return internal_error("generating the CA key (ECDSA P-256) failed");
   Cert cert(X509_new());
   X509_set_version(cert.get(), 2);
-  ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), static_cast<long>(std::hash<std::string>{}(random_bytes(8)) & 0x7fffffff));
+  set_random_serial(cert.get());
   X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
   X509_gmtime_adj(X509_getm_notAfter(cert.get()), 20L * 365 * 24 * 3600);
   X509_set_pubkey(cert.get(), key.get());
