@@ -3,36 +3,18 @@
 // use another's session; status only for the session node's own tasks.
 #include <gtest/gtest.h>
 
-#include <future>
-
-#include "manager/dispatcher/dispatcher.h"
-#include "store/memory_backend.h"
+#include "manager/dispatcher/dispatcher_test_util.h"
 
 namespace shoal::dispatcher {
 namespace {
 
-class DispatcherIdentityTest : public ::testing::Test {
+class DispatcherIdentityTest : public DispatcherFixture {
  protected:
-  void SetUp() override {
-    ASSERT_TRUE(store.start().ok());
-    DispatcherOptions o;
-    o.long_poll_timeout = std::chrono::milliseconds(200);
-    d = std::make_unique<Dispatcher>(store, clock, o);
-    d->start();
-  }
-  void TearDown() override { d->stop(); }
+  DispatcherIdentityTest() : DispatcherFixture(std::chrono::milliseconds(200)) {}
 
   http::Response call(const std::string& peer, const std::string& method, const std::string& op,
                       const std::string& body, std::map<std::string, std::string> query = {}) {
-    auto p = std::make_shared<std::promise<http::Response>>();
-    http::Exchange ex;
-    ex.request.method = method;
-    ex.request.path = std::string(session::kPrefix) + op;
-    ex.request.body = body;
-    ex.request.query = std::move(query);
-    ex.respond = [p](http::Response r) { p->set_value(std::move(r)); };
-    d->serve(std::move(ex), peer);
-    return p->get_future().get();
+    return send(method, op, body, std::move(query), peer).get();
   }
   std::string register_as(const std::string& peer, const std::string& body_id = "") {
     session::RegisterRequest req;
@@ -42,11 +24,6 @@ class DispatcherIdentityTest : public ::testing::Test {
     EXPECT_EQ(r.status, 200) << r.body;
     return json::parse(r.body).get<session::RegisterResponse>().session_id;
   }
-
-  MemoryBackend backend;
-  Store store{backend};
-  FakeClock clock;
-  std::unique_ptr<Dispatcher> d;
 };
 
 TEST_F(DispatcherIdentityTest, TheCertificateNamesTheNode) {

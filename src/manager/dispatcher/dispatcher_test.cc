@@ -7,35 +7,19 @@
 #include <mutex>
 #include <set>
 
-#include "store/fault_backend.h"
-#include "store/memory_backend.h"
+#include "manager/dispatcher/dispatcher_test_util.h"
 
 namespace shoal::dispatcher {
 namespace {
 
-class DispatcherTest : public ::testing::Test {
+class DispatcherTest : public DispatcherFixture {
  protected:
-  void SetUp() override {
-    ASSERT_TRUE(store.start().ok());
-    DispatcherOptions o;
-    o.long_poll_timeout = std::chrono::milliseconds(2000);
-    d = std::make_unique<Dispatcher>(store, clock, o);
-    d->start();
-  }
-  void TearDown() override { d->stop(); }
+  DispatcherTest() : DispatcherFixture(std::chrono::milliseconds(2000)) {}
 
   // Sends one request; returns a future of the response (long polls resolve later).
   std::future<http::Response> call(const std::string& method, const std::string& op, const std::string& body,
                                    std::map<std::string, std::string> query = {}) {
-    auto p = std::make_shared<std::promise<http::Response>>();
-    http::Exchange ex;
-    ex.request.method = method;
-    ex.request.path = std::string(session::kPrefix) + op;
-    ex.request.body = body;
-    ex.request.query = std::move(query);
-    ex.respond = [p](http::Response r) { p->set_value(std::move(r)); };
-    d->serve(std::move(ex));
-    return p->get_future();
+    return send(method, op, body, std::move(query));
   }
   std::string register_node(const std::string& id) {
     session::RegisterRequest req;
@@ -57,11 +41,6 @@ class DispatcherTest : public ::testing::Test {
     return t;
   }
 
-  MemoryBackend backend;
-  FaultBackend faults{backend};
-  Store store{faults};
-  FakeClock clock;
-  std::unique_ptr<Dispatcher> d;
   uint64_t last_slot = 0;
 };
 

@@ -1,0 +1,65 @@
+// The fixture the dispatcher's tests share: a started Store over an
+// in-memory backend (behind a FaultBackend a test may arm), a FakeClock and a
+// started Dispatcher, with helpers to send session requests in-process.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <future>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "manager/dispatcher/dispatcher.h"
+#include "store/fault_backend.h"
+#include "store/memory_backend.h"
+
+namespace shoal::dispatcher {
+
+class DispatcherFixture : public ::testing::Test {
+ protected:
+  // `long_poll`: how long an assignments poll waits for a change.
+  explicit DispatcherFixture(std::chrono::milliseconds long_poll) : long_poll_(long_poll) {}
+  void SetUp() override {
+    ASSERT_TRUE(store.start().ok());
+    DispatcherOptions o;
+    o.long_poll_timeout = long_poll_;
+    d = std::make_unique<Dispatcher>(store, clock, o);
+    d->start();
+  }
+  void TearDown() override { d->stop(); }
+
+  // Sends one request, from the trusted local transport or (with `peer`) from
+  // a caller whose certificate names node `peer`; returns a future of the
+  // response (long polls resolve later).
+  std::future<http::Response> send(const std::string& method, const std::string& op, const std::string& body,
+                                   std::map<std::string, std::string> query = {},
+                                   const std::optional<std::string>& peer = std::nullopt) {
+    auto p = std::make_shared<std::promise<http::Response>>();
+    http::Exchange ex;
+    ex.request.method = method;
+    ex.request.path = std::string(session::kPrefix) + op;
+    ex.request.body = body;
+    ex.request.query = std::move(query);
+    ex.respond = [p](http::Response r) { p->set_value(std::move(r)); };
+    if (peer) {
+      d->serve(std::move(ex), *peer);
+    } else {
+      d->serve(std::move(ex));
+    }
+    return p->get_future();
+  }
+
+  MemoryBackend backend;
+  FaultBackend faults{backend};
+  Store store{faults};
+  FakeClock clock;
+  std::unique_ptr<Dispatcher> d;
+
+ private:
+  std::chrono::milliseconds long_poll_;
+};
+
+}  // namespace shoal::dispatcher
