@@ -939,6 +939,28 @@ Status Store::reread(const std::vector<std::shared_ptr<Batch::Op>>& ops, const s
   return last;
 }
 
+namespace {
+
+// A slot claim whose holder no longer claims it (the task is gone, or shut
+// down, and the claim's release was lost: written before the store enforced
+// slots, or by hand) would block its slot forever: it is released, with a
+// compare on the holder, so a claim someone took meanwhile stays. True when
+// the claim is (or may now be) free: the caller tries its create again.
+bool release_leaked_claim(Backend& backend, const std::string& key, const std::string& holder) {
+  auto r = backend.range(object_key(Kind::kTask, holder), false);
+  if (!r.ok()) return false;
+  if (!r->kvs.empty()) {
+    auto t = decode<Task>(r->kvs[0]);
+    if (!t.ok() || (claims_slot(*t) && slot_key(*t) == key)) return false;  // a live holder: taken
+  }
+  auto d = backend.txn({{key, Compare::Target::kValue, 0, holder}}, {{TxnOp::Type::kDelete, key, "", 0}}, {});
+  if (!d.ok()) return false;
+  if (d->succeeded) LOG_WARN("store", "released slot claim " << key << ": its task " << holder << " no longer holds it");
+  return true;
+}
+
+}  // namespace
+
 Status Store::commit_chunk(std::vector<std::shared_ptr<Batch::Op>>& ops,
                            const std::optional<Fence>& fence, int64_t* revision) {
   // First attempt renders against the cache; after a failed compare or a
@@ -995,6 +1017,10 @@ Status Store::commit_chunk(std::vector<std::shared_ptr<Batch::Op>>& ops,
                               " is already in use by service " + fresh[c.key]->value);
       }
       if (has_prefix(c.key, kSlotsPrefix)) {
+        if (release_leaked_claim(backend_, c.key, fresh[c.key]->value)) {
+          fresh[c.key].reset();
+          continue;
+        }
         return conflict("slot " + c.key.substr(sizeof(kSlotsPrefix) - 1) + " already has a live task (" +
                         fresh[c.key]->value + "); a new task for it waits until that one is shut down");
       }

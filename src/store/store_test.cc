@@ -310,6 +310,32 @@ TEST_F(StoreTest, ReleasingAnOldTaskKeepsANewerTasksClaim) {
   EXPECT_EQ(held->kvs[0].value, "t2");
 }
 
+// A claim whose task is gone or shut down (its release was lost) does not
+// block the slot forever: the next create there releases it and goes through.
+TEST_F(StoreTest, ALeakedSlotClaimIsRepairedByTheNextCreate) {
+  Batch seed;
+  seed.create(make_task("live", "s1", "n1", 3));
+  Task shut = make_task("shut", "s1", "n1", 2);
+  shut.desired_state = TaskState::kShutdown;
+  seed.create(shut);
+  ASSERT_TRUE(store.commit(seed).ok());
+  // Slot 1 held by a task that does not exist, slot 2 by one shut down.
+  ASSERT_TRUE(backend.txn({}, {{TxnOp::Type::kPut, "/shoal-slots/s1/1", "ghost", 0}}, {})->succeeded);
+  ASSERT_TRUE(backend.txn({}, {{TxnOp::Type::kPut, "/shoal-slots/s1/2", "shut", 0}}, {})->succeeded);
+  Batch b;
+  b.create(make_task("t1", "s1", "n1", 1));
+  b.create(make_task("t2", "s1", "n1", 2));
+  Status st = store.commit(b);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(backend.range("/shoal-slots/s1/1", false)->kvs.at(0).value, "t1");
+  EXPECT_EQ(backend.range("/shoal-slots/s1/2", false)->kvs.at(0).value, "t2");
+  // A live holder still keeps its slot.
+  Batch dup;
+  dup.create(make_task("t3", "s1", "n1", 3));
+  EXPECT_EQ(store.commit(dup).code(), Code::kConflict);
+  EXPECT_EQ(backend.range("/shoal-slots/s1/3", false)->kvs.at(0).value, "live");
+}
+
 // stop() wakes a writer waiting for the cache instead of leaving it to time out.
 TEST(StoreStop, WakesThreadsWaitingForARevision) {
   MemoryBackend backend{12};
