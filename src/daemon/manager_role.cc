@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "manager/ca/etcd_certs.h"
 #include "manager/ca/sealed.h"
+#include "daemon/sealed_tokens.h"
 #include "manager/etcd/etcd_member.h"
 #include "store/etcd_backend.h"
 
@@ -72,18 +73,19 @@ Result<std::string> ManagerRole::root_ca_key() {
 Result<JoinTokens> ManagerRole::join_tokens() {
   if (!backend_) return unavailable("this manager's etcd member is not started");
   SHOAL_ASSIGN_OR_RETURN(std::string key, ca::read_seal_key(seal_key_path(options_)));
-  SHOAL_ASSIGN_OR_RETURN(RangeResult r, backend_->range(kSealedJoinTokens, false));
-  if (r.kvs.empty()) {
+  auto blob = read_sealed_tokens(*backend_, kSealedJoinTokens);
+  if (!blob.ok() && blob.status().code() == Code::kNotFound) {
     return not_found("etcd holds no join tokens (" + std::string(kSealedJoinTokens) +
                      "): this swarm was made by an older shoald; leave it (`swarm leave --force`) and init again");
   }
-  SHOAL_ASSIGN_OR_RETURN(std::string plain, ca::unseal(key, r.kvs[0].value, kTokensContext));
+  if (!blob.ok()) return blob.status();
+  SHOAL_ASSIGN_OR_RETURN(std::string plain, ca::unseal(key, blob->sealed, kTokensContext));
   auto j = nlohmann::json::parse(plain, nullptr, false);
   if (!j.is_object() || !j.value("Worker", nlohmann::json()).is_string() ||
       !j.value("Manager", nlohmann::json()).is_string()) {
     return internal_error("the sealed join tokens at " + std::string(kSealedJoinTokens) + " are not {Worker, Manager}");
   }
-  return JoinTokens{j["Worker"].get<std::string>(), j["Manager"].get<std::string>()};
+  return JoinTokens{j["Worker"].get<std::string>(), j["Manager"].get<std::string>(), blob->version};
 }
 
 Status ManagerRole::set_join_tokens(const JoinTokens& tokens) {
@@ -95,12 +97,10 @@ Status ManagerRole::set_join_tokens(const JoinTokens& tokens) {
   // this write's revision (the cache ignores the key): a write outside the
   // prefix alone would leave Store::sync waiting for a revision the watch
   // never delivers, stalling the control loops' next synced pass.
-  auto put = backend_->txn({},
-                           {{TxnOp::Type::kPut, kSealedJoinTokens, sealed, 0},
-                            {TxnOp::Type::kPut, "/shoal/sealed-version", std::to_string(::time(nullptr)), 0}},
-                           {});
-  if (!put.ok()) return put.status().with_context("storing the sealed join tokens");
-  return ok_status();
+  // With a compare on the version read (tokens.version): a concurrent
+  // rotation's write is never overwritten unseen.
+  return write_sealed_tokens(*backend_, kSealedJoinTokens, sealed, tokens.version, "/shoal/sealed-version",
+                             std::to_string(::time(nullptr)));
 }
 
 Backend& ManagerRole::backend() { return *backend_; }

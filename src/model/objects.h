@@ -49,6 +49,10 @@ struct Meta {
 struct JoinTokens {
   std::string worker;
   std::string manager;
+  // The stored tokens' version when read (shoald: the sealed key's etcd
+  // mod revision; 0: none stored). set_join_tokens writes only over that
+  // version (kConflict otherwise), so concurrent rotations never lose one.
+  int64_t version = 0;
 };
 
 struct ClusterSpec {

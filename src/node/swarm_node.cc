@@ -35,7 +35,11 @@ Result<std::string> ManagerStorage::root_ca_key() {
 
 Status ManagerStorage::set_join_tokens(const JoinTokens& tokens) {
   std::lock_guard lk(tokens_mu_);
+  if (tokens.version != (tokens_ ? tokens_->version : 0)) {  // as the sealed etcd key's compare
+    return conflict("the join tokens were changed concurrently (another rotation or swarm init): read them again and retry");
+  }
   tokens_ = tokens;
+  tokens_->version = tokens.version + 1;
   return ok_status();
 }
 

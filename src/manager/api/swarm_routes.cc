@@ -160,13 +160,16 @@ http::Response Api::swarm_update(const http::Request& req) {
   if (!cst.ok()) return error_response(cst);
   // The tokens live apart from the Cluster object: rotated once the update
   // (which bumps the swarm's version, as in Docker) is in.
-  if (rotate_worker || rotate_manager) {
+  // A concurrent rotation (kConflict: its write came between our read and
+  // write) is rotated over in turn, on what it stored.
+  for (int attempt = 0; rotate_worker || rotate_manager; ++attempt) {
     auto tokens = control_.join_tokens();
     if (!tokens.ok()) return error_response(tokens.status().with_context("reading the join tokens to rotate them"));
     if (rotate_worker) tokens->worker = rotate_token(tokens->worker);
     if (rotate_manager) tokens->manager = rotate_token(tokens->manager);
     Status ts = control_.set_join_tokens(*tokens);
-    if (!ts.ok()) return error_response(ts.with_context("storing the rotated join tokens"));
+    if (ts.ok()) break;
+    if (ts.code() != Code::kConflict || attempt == 4) return error_response(ts.with_context("storing the rotated join tokens"));
   }
   return empty_response(200);
 }
