@@ -37,6 +37,7 @@ void Agent::stop() {
     if (stopping_.exchange(true)) return;
   }
   cv_.notify_all();
+  status_cv_.notify_all();
   // Ends the long poll, a registration or a status report in flight at once
   // (they would otherwise run to their timeouts, up to 40 s).
   client()->cancel();
@@ -181,7 +182,7 @@ void Agent::report(const std::string& task_id, const TaskStatus& status) {
   std::lock_guard lk(mu_);
   auto it = pending_.find(task_id);
   if (it == pending_.end() || status.state >= it->second.state) pending_[task_id] = status;
-  cv_.notify_all();
+  status_cv_.notify_one();
 }
 
 void Agent::status_loop() {
@@ -189,7 +190,7 @@ void Agent::status_loop() {
     session::StatusBatch batch;
     {
       std::unique_lock lk(mu_);
-      cv_.wait(lk, [&] { return stopping_ || (!pending_.empty() && !session_id_.empty()); });
+      status_cv_.wait(lk, [&] { return stopping_ || (!pending_.empty() && !session_id_.empty()); });
       if (stopping_) break;
       // Let the states a task passes through in quick succession (accepted,
       // preparing, starting, running) collapse into one report.

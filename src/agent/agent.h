@@ -77,6 +77,9 @@ class Agent {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
+  // status_loop's wait for reports: report() wakes only that thread (on cv_
+  // every report woke the heartbeat and assignment threads too).
+  std::condition_variable status_cv_;
   std::string session_id_;
   std::shared_ptr<http::Client> client_;
   std::vector<std::string> managers_;
