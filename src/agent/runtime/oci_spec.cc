@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "agent/runtime/seccomp.h"
+#include "common/json_limits.h"
 
 namespace shoal::runtime {
 
@@ -153,7 +154,7 @@ Result<int> signal_number(const std::string& in) {
       {"USR2", SIGUSR2}, {"TERM", SIGTERM}, {"STOP", SIGSTOP}, {"CONT", SIGCONT}, {"WINCH", SIGWINCH}};
   for (const auto& [name, num] : kSigs)
     if (n == name) return num;
-  return invalid_argument("invalid signal \"" + in + "\": use a name such as SIGTERM or a number");
+  return invalid_argument("invalid signal \"" + shown_input(in) + "\": use a name such as SIGTERM or a number");
 }
 
 Result<ResolvedUser> resolve_user(const std::string& user, const std::string& rootfs) {

@@ -56,7 +56,7 @@ http::Response Api::container_kill(const std::string& ref, const http::Request& 
   std::string sig = req.query_param("signal").value_or("");
   if (sig.empty()) sig = "KILL";
   int num = parse_signal(sig);
-  if (num == 0) return error_response(invalid_argument("invalid signal: " + sig));
+  if (num == 0) return error_response(invalid_argument("invalid signal: " + shown_input(sig) + " (use a name such as SIGTERM or a number from 1 to 64)"));
   Status st = containers_->kill(ref, num);
   if (!st.ok()) return error_response(st);
   return empty_response(204);
