@@ -384,6 +384,21 @@ TEST_F(ApiTest, LongRefsAreNotEchoedWhole) {
   }
 }
 
+// The net under every site: a message that quotes client input whole is cut
+// so that the body stays under 4 KiB even when every byte is escaped.
+TEST(ErrorResponse, AnUnboundedMessageIsCut) {
+  auto r = error_response(400, "invalid thing: " + std::string(100000, '\0'));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_LT(r.body.size(), 4096u);
+  EXPECT_NE(r.body.find("message cut: 100015 bytes"), std::string::npos) << r.body.substr(0, 200);
+  // Cut on a character boundary: the JSON stays valid UTF-8.
+  std::string utf8;
+  for (int i = 0; i < 1000; ++i) utf8 += "\xc3\xa9";
+  auto j = nlohmann::json::parse(error_response(400, "x" + utf8).body);
+  EXPECT_EQ(j["message"].get<std::string>().find("\xef\xbf\xbd"), std::string::npos);  // no U+FFFD
+  EXPECT_EQ(error_response(404, "short").body, "{\"message\":\"short\"}\n");
+}
+
 TEST_F(ApiTest, NodeUpdate) {
   init();
   auto n = body(call("GET", "/v1.41/nodes/host1"));

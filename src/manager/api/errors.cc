@@ -19,8 +19,17 @@ http::Response json_text_response(int status, std::string body) {
 
 http::Response error_response(const Status& st) { return error_response(http::status_for(st.code()), st.message()); }
 
+// The last line of defence for "error messages never echo unbounded input": a
+// message that grew past kMaxMessage (a site quoted client input whole) is cut on
+// a UTF-8 boundary. 512 bytes stay under 4 KiB even when every byte is escaped
+// as \u00XX. Sites should still bound what they quote (shown_input).
 http::Response error_response(int status, const std::string& message) {
-  return json_response(status, {{"message", message}});
+  constexpr size_t kMaxMessage = 512;
+  if (message.size() <= kMaxMessage) return json_response(status, {{"message", message}});
+  size_t cut = kMaxMessage;
+  while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xC0) == 0x80) --cut;
+  return json_response(status, {{"message", message.substr(0, cut) + "... (message cut: " +
+                                                std::to_string(message.size()) + " bytes)"}});
 }
 
 http::Response empty_response(int status) {

@@ -24,11 +24,11 @@ Result<Filters> parse_filters(const std::string& text) {
         if (!on.is_boolean() || on.get<bool>()) vals.push_back(val);
     } else if (v.is_array()) {
       for (const auto& val : v) {
-        if (!val.is_string()) return invalid_argument("invalid filter '" + key + "': values must be strings");
+        if (!val.is_string()) return invalid_argument("invalid filter '" + shown_input(key) + "': values must be strings");
         vals.push_back(val.get<std::string>());
       }
     } else {
-      return invalid_argument("invalid filter '" + key + "': expected {\"value\":true}");
+      return invalid_argument("invalid filter '" + shown_input(key) + "': expected {\"value\":true}");
     }
   }
   return out;
@@ -45,7 +45,7 @@ Result<Filters> parse_filters(const std::string& text, std::initializer_list<con
         if (a[0] == '_') continue;
         list += (list.empty() ? "" : ", ") + std::string(a);
       }
-      return invalid_argument("invalid filter '" + key + "' (use one of: " + list + ")");
+      return invalid_argument("invalid filter '" + shown_input(key) + "' (use one of: " + list + ")");
     }
   }
   return f;

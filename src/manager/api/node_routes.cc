@@ -35,11 +35,11 @@ http::Response Api::nodes_list(const http::Request& req) {
                          {"id", "name", "role", "membership", "label", "node.label"});
   if (!f.ok()) return error_response(f.status());
   for (const auto& v : f->count("role") ? f->at("role") : std::vector<std::string>{}) {
-    if (v != "manager" && v != "worker") return error_response(invalid_argument("invalid filter 'role=" + v + "': use manager or worker"));
+    if (v != "manager" && v != "worker") return error_response(invalid_argument("invalid filter 'role=" + shown_input(v) + "': use manager or worker"));
   }
   for (const auto& v : f->count("membership") ? f->at("membership") : std::vector<std::string>{}) {
     if (v != "accepted" && v != "pending") {
-      return error_response(invalid_argument("invalid filter 'membership=" + v + "': use accepted or pending"));
+      return error_response(invalid_argument("invalid filter 'membership=" + shown_input(v) + "': use accepted or pending"));
     }
   }
   auto nodes = (*store)->nodes();
@@ -98,10 +98,10 @@ http::Response Api::node_update(const std::string& ref, const http::Request& req
     return error_response(invalid_argument("invalid NodeSpec: " + json_error_text(e)));
   }
   if (role != "worker" && role != "manager") {
-    return error_response(invalid_argument("invalid Role \"" + role + "\": use worker or manager"));
+    return error_response(invalid_argument("invalid Role \"" + shown_input(role) + "\": use worker or manager"));
   }
   if (avail != "active" && avail != "pause" && avail != "drain") {
-    return error_response(invalid_argument("invalid Availability \"" + avail + "\": use active, pause or drain"));
+    return error_response(invalid_argument("invalid Availability \"" + shown_input(avail) + "\": use active, pause or drain"));
   }
   if (v != n->version) {
     return error_response(conflict("update out of sequence: node " + n->id + " was changed since version " + *version +

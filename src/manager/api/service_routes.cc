@@ -3,6 +3,7 @@
 #include <functional>
 
 #include "common/ids.h"
+#include "common/json_limits.h"
 #include "manager/api/api.h"
 #include "manager/api/filters.h"
 #include "manager/api/validation.h"
@@ -116,7 +117,7 @@ http::Response Api::services_list(const http::Request& req) {
   if (!f.ok()) return error_response(f.status());
   for (const auto& v : f->count("mode") ? f->at("mode") : std::vector<std::string>{}) {
     if (v != "replicated" && v != "global") {
-      return error_response(invalid_argument("invalid filter 'mode=" + v + "': use replicated or global"));
+      return error_response(invalid_argument("invalid filter 'mode=" + shown_input(v) + "': use replicated or global"));
     }
   }
   bool with_status = truthy(req.query_param("status").value_or(""));
@@ -184,7 +185,7 @@ http::Response Api::service_update(const std::string& ref, const http::Request& 
   if (!version.ok()) return error_response(version.status());
   std::string rollback = req.query_param("rollback").value_or("");
   if (!rollback.empty() && rollback != "previous") {
-    return error_response(invalid_argument("invalid rollback \"" + rollback + "\": the only value is previous"));
+    return error_response(invalid_argument("invalid rollback \"" + shown_input(rollback) + "\": the only value is previous"));
   }
   Service next = *cur;
   if (rollback == "previous") {

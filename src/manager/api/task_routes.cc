@@ -26,7 +26,7 @@ http::Response Api::tasks_list(const http::Request& req) {
   if (!f.ok()) return error_response(f.status());
   for (const auto& v : f->count("desired-state") ? f->at("desired-state") : std::vector<std::string>{}) {
     if (v != "running" && v != "shutdown" && v != "accepted") {
-      return error_response(invalid_argument("invalid filter 'desired-state=" + v + "': use running, shutdown or accepted"));
+      return error_response(invalid_argument("invalid filter 'desired-state=" + shown_input(v) + "': use running, shutdown or accepted"));
     }
   }
   // Service and node filters name ids, names or prefixes: resolve them first
