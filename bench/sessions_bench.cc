@@ -107,7 +107,7 @@ int main(int argc, char** argv) {
   parts.open_storage = [&](const node::Membership& m,
                            const node::SwarmCredentials* fresh) -> Result<std::unique_ptr<node::ManagerStorage>> {
     daemon::ManagerOptions mo{dir, m.node_id, etcd_port, etcd_port + 1};
-    if (fresh) {  // as shoald: the swarm's CA secures its etcd member
+    if (fresh) {  // as shoald: swarm init makes the etcd-only CA and its certificates
       mo.new_swarm_ca = &fresh->root_ca;
       mo.advertise_ip = "127.0.0.1";
     }

@@ -64,7 +64,7 @@ node::NodeParts Daemon::node_parts() {
       etcd_peer_port_ = options_.etcd_peer_port;
     }
     ManagerOptions mo{options_.data_root, m.node_id, etcd_client_port_, etcd_peer_port_};
-    if (fresh) {  // the new swarm's CA issues the etcd certificates
+    if (fresh) {  // swarm init: an etcd-only CA (not the root CA) issues the etcd certificates
       mo.new_swarm_ca = &fresh->root_ca;
       mo.advertise_ip = m.advertise_addr.substr(0, m.advertise_addr.rfind(':'));
     }
