@@ -95,6 +95,7 @@ void Dispatcher::stop() {
   status_cv_.notify_all();
   if (notifier_.joinable()) notifier_.join();
   if (status_writer_.joinable()) status_writer_.join();
+  presence_.close();  // after the status writer: no keepalive grants a lease again
   // Answer whatever is still waiting so no connection hangs.
   std::unordered_map<std::string, std::vector<Waiter>> waiters;
   {
@@ -117,6 +118,10 @@ void Dispatcher::begin_grace() {
     for (const auto& [id, n] : s.nodes)
       if (n.state == NodeState::kReady) ready.push_back(id);
   });
+  {
+    std::lock_guard g(grace_mu_);
+    registered_since_grace_.clear();
+  }
   std::lock_guard lk(mu_);
   for (const auto& id : ready) grace_[id] = end;
 }
@@ -158,6 +163,10 @@ void Dispatcher::handle_register(http::Exchange& ex, const std::string& peer) {
   }
   auto now = clock_.now();
   if (refuse_removed(ex, req.node_id, now)) return;
+  {
+    std::lock_guard g(grace_mu_);
+    registered_since_grace_.insert(req.node_id);
+  }
   Batch b;
   if (store_.node(req.node_id)) {
     b.update_node(req.node_id, [&](Node& n) {
@@ -180,8 +189,12 @@ void Dispatcher::handle_register(http::Exchange& ex, const std::string& peer) {
   }
   Status st = store_.commit(b);
   // Published before the session exists, so a leader's grace check never
-  // sees a live session as none.
-  if (st.ok()) st = presence_.publish(req.node_id);
+  // sees a live session as none. A failed publish is retried by the
+  // keepalive: refusing the register would leave the node Ready (written
+  // above) with no session anywhere, never marked Down.
+  if (st.ok()) {
+    if (Status ps = presence_.publish(req.node_id); !ps.ok()) LOG_WARN("dispatcher", ps.message() << "; retried");
+  }
   if (!st.ok()) {
     ex.respond(error_reply(http_status(st), "register: " + st.message()));
     return;
@@ -492,8 +505,10 @@ void Dispatcher::check_liveness() {
       if (!has_session(node) && std::find(dead.begin(), dead.end(), node) == dead.end()) dead.push_back(node);
     down_pending_.clear();
   }
+  std::set<std::string> graceless;
   for (auto& id : graceless_nodes(now)) {
     if (std::find(dead.begin(), dead.end(), id) != dead.end()) continue;
+    graceless.insert(id);
     LOG_WARN("dispatcher", "node " << id << " opened no session within " << options_.missed_heartbeats
                                    << " heartbeat periods of this manager's election: marking it down");
     dead.push_back(std::move(id));
@@ -507,6 +522,10 @@ void Dispatcher::check_liveness() {
         // back to Ready, so leave it.
         if (n.state == NodeState::kReady && n.updated_at >= now) return false;
         if (n.state == NodeState::kDown) return false;
+        if (graceless.count(n.id)) {
+          std::lock_guard g(grace_mu_);
+          if (registered_since_grace_.count(n.id)) return false;
+        }
         n.state = NodeState::kDown;
         n.status_message = "heartbeat failure";
         n.updated_at = now;
@@ -554,7 +573,19 @@ std::vector<std::string> Dispatcher::graceless_nodes(SysTime now) {
     for (const auto& node : due) grace_[node] = now;
     return {};
   }
-  std::erase_if(due, [&](const std::string& node) { return holders->count(node) > 0; });
+  {
+    std::lock_guard g(grace_mu_);
+    std::erase_if(due, [&](const std::string& node) { return registered_since_grace_.count(node) > 0; });
+  }
+  // A key may be a dead manager's (or this manager's previous run's) whose
+  // lease has not expired yet: checked again until it goes, so it delays the
+  // Down but never prevents it.
+  std::lock_guard lk(mu_);
+  std::erase_if(due, [&](const std::string& node) {
+    if (!holders->count(node)) return false;
+    grace_.emplace(node, now);
+    return true;
+  });
   return due;
 }
 

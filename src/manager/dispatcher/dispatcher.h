@@ -129,6 +129,11 @@ class Dispatcher {
   std::unordered_map<std::string, std::vector<Waiter>> waiters_;          // node -> long polls
   std::set<std::string> dirty_nodes_;
   std::map<std::string, SysTime> grace_;  // node -> end of its grace (begin_grace)
+  // Nodes that began a register here since begin_grace: alive, never marked
+  // Down by the grace (a register whose Ready lands just before the grace's
+  // Down write). A leaf lock: held around nothing else.
+  std::mutex grace_mu_;
+  std::set<std::string> registered_since_grace_;
   std::set<std::string> down_pending_;  // nodes whose node-down write failed: retried by check_liveness
   std::condition_variable notify_cv_;
 

@@ -348,6 +348,41 @@ TEST_F(DispatcherTest, AfterAnElectionReadyNodesWithNoSessionAnywhereAreMarkedDo
   EXPECT_EQ(store.node("n3")->state, NodeState::kReady) << "its session is on another manager";
 }
 
+TEST_F(DispatcherTest, AStaleSessionKeyDelaysTheGraceDownButNeverPreventsIt) {
+  // n1's key is from the previous run's dispatcher: its lease (etcd gives a
+  // restored lease its whole TTL again) outlives this leader's grace.
+  Node n;
+  n.id = "n1";
+  n.state = NodeState::kReady;
+  n.updated_at = clock.now();
+  Batch b;
+  b.create(n);
+  ASSERT_TRUE(store.commit(b).ok());
+  auto lease = backend.lease_grant(3600);
+  ASSERT_TRUE(lease.ok());
+  ASSERT_TRUE(backend.txn({}, {{TxnOp::Type::kPut, std::string(kSessionPrefix) + "n1", "previous-run", *lease}}, {}).ok());
+  d->begin_grace();
+  for (int i = 0; i < 40; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    clock.advance(std::chrono::seconds(1));
+  }
+  EXPECT_EQ(store.node("n1")->state, NodeState::kReady) << "held by a key that has not expired yet";
+  ASSERT_TRUE(backend.lease_revoke(*lease).ok());  // the stale lease expires
+  for (int i = 0; i < 400 && store.node("n1")->state != NodeState::kDown; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    clock.advance(std::chrono::seconds(1));
+  }
+  EXPECT_EQ(store.node("n1")->state, NodeState::kDown) << "a dead node held only by a stale key stayed Ready";
+}
+
+TEST_F(DispatcherTest, AStoppedDispatcherLeavesNoSessionKeys) {
+  register_node("n1");
+  ASSERT_EQ(backend.range(std::string(kSessionPrefix) + "n1", false)->kvs.size(), 1u);
+  d->stop();
+  EXPECT_TRUE(backend.range(std::string(kSessionPrefix) + "n1", false)->kvs.empty())
+      << "left to expire, the key outlives the next leader's grace";
+}
+
 TEST_F(DispatcherTest, ASessionIsPublishedWhileItLivesAndWithdrawnWhenItDies) {
   register_node("n1");
   EXPECT_EQ(backend.range(std::string(kSessionPrefix) + "n1", false)->kvs.size(), 1u);

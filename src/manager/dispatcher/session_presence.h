@@ -30,7 +30,8 @@ class SessionPresence {
   // `ttl` is the lease's time to live (at least 1 s).
   SessionPresence(Backend& backend, std::string owner, std::chrono::seconds ttl);
 
-  // Publishes `node`'s session (granting the lease on first use).
+  // Publishes `node`'s session (granting the lease on first use). On an
+  // error the key is written again at each keepalive until it is in.
   Status publish(const std::string& node);
   // Removes `node`'s key if this dispatcher still owns it (a session that
   // moved to another manager keeps that manager's key).
@@ -40,10 +41,15 @@ class SessionPresence {
   Status keepalive();
   // The nodes that hold a session on any manager now.
   Result<std::set<std::string>> holders();
+  // This dispatcher stops: revokes its lease, so its keys go at once (a
+  // lease left to expire can outlive the next leader's grace: etcd, restarted
+  // with shoald, gives every lease its whole TTL again). Best effort.
+  void close();
 
  private:
   Status ensure_lease_locked();
   Status put_locked(const std::string& node);
+  Status flush_locked();
 
   Backend& backend_;
   const std::string owner_;
@@ -51,6 +57,7 @@ class SessionPresence {
   std::mutex mu_;
   int64_t lease_ = 0;              // guarded by mu_; 0: none granted yet
   std::set<std::string> nodes_;    // guarded by mu_: published by this dispatcher
+  std::set<std::string> pending_;  // guarded by mu_: of nodes_, the keys not written yet
 };
 
 }  // namespace shoal::dispatcher
