@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <mutex>
 #include <thread>
@@ -364,6 +365,9 @@ TEST(Server, ASpooledBodyOverItsLimitGets413NamingTheRoute) {
 }
 
 // A partial upload is removed when the server stops in the middle of it.
+// Here stop() closes the connection and the upload's coroutine resumes with an
+// error, which removed the file before the RAII guard too; the test below is
+// the one that needs the guard.
 TEST(Server, StopRemovesAPartialUpload) {
   SpoolDir d;
   ASSERT_FALSE(d.path.empty());
@@ -378,6 +382,54 @@ TEST(Server, StopRemovesAPartialUpload) {
   EXPECT_EQ(d.files(), 0u) << "stop() left the partial upload behind";
   s.reset();
   EXPECT_EQ(d.files(), 0u);
+}
+
+// The upload's coroutine frame is destroyed without ever resuming: its I/O
+// thread is held (in another connection's route_body_limit) past stop()'s 5 s
+// wait for connections to end, so stop() stops the context with the upload's
+// close still queued and the frame goes with the context. Without the RAII
+// guard in spool_body the file stayed behind. Takes about 6 s.
+TEST(Server, AnUploadWhoseCoroutineNeverResumesIsRemoved) {
+  SpoolDir d;
+  ASSERT_FALSE(d.path.empty());
+  std::mutex mu;
+  std::condition_variable cv;
+  bool held = false, release = false;
+  auto o = spool_opts(d, 1 << 20);
+  o.io_threads = 1;  // both connections on the one context
+  o.route_body_limit = [&](const std::string&, const std::string& path) -> uint64_t {
+    if (path == "/hold") {
+      std::unique_lock lk(mu);
+      held = true;
+      cv.notify_all();
+      cv.wait_for(lk, 20s, [&] { return release; });
+    }
+    return path == "/upload" ? (1 << 20) : 0;
+  };
+  auto s = std::make_unique<Server>(o, echo);
+  ASSERT_TRUE(s->start().ok());
+  Raw up(sock_path());
+  ASSERT_TRUE(up.send("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n" + std::string(5000, 'y')));
+  auto deadline = Clock::now() + 5s;
+  while (d.files() == 0 && Clock::now() < deadline) std::this_thread::yield();
+  ASSERT_EQ(d.files(), 1u) << "the upload was not spooled";
+  Raw hold(sock_path());
+  ASSERT_TRUE(hold.send("POST /hold HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\n"));
+  {
+    std::unique_lock lk(mu);
+    ASSERT_TRUE(cv.wait_for(lk, 5s, [&] { return held; }));
+  }
+  auto started = Clock::now();
+  std::thread stopper([&] { s->stop(); });
+  std::this_thread::sleep_until(started + 6500ms);  // past stop()'s 5 s wait: the context is stopped
+  {
+    std::lock_guard lk(mu);
+    release = true;
+  }
+  cv.notify_all();
+  stopper.join();
+  s.reset();  // the context, and the upload's unresumed frame with it
+  EXPECT_EQ(d.files(), 0u) << "the partial upload of a coroutine that never resumed was left behind";
 }
 
 // stop() closes the listeners before it returns, also when no connection is
