@@ -104,6 +104,9 @@ bool Agent::ensure_session() {
         heartbeat_period_ = resp.heartbeat_period;
         LOG_INFO("agent", "session " << session_id_ << " opened with " << client_->endpoint());
       }
+      // Reports that waited for a session (its predicate reads session_id_):
+      // without this a report put back after a 404 waits for the next one.
+      status_cv_.notify_one();
       if (changed && options_.on_managers) options_.on_managers(resp.managers);
       return true;
     } catch (const std::exception& e) {
