@@ -17,7 +17,7 @@ PACKAGES=(
   crun
   busybox-static                            # the offline example image
   iproute2 nftables                         # namespaces, links, packet filtering
-  python3 curl                              # test scripts
+  python3 curl strace                       # test scripts; strace: the runtime test of a create's fsync order
 )
 OPTIONAL=(docker.io)                        # only for side-by-side benchmarks and conformance
 
