@@ -178,15 +178,17 @@ Result<NodeTls> read_node_tls(const std::string& dir) {
   return t;
 }
 
-Result<JoinTokens> JoinTokenCache::get(int64_t store_revision, const std::function<Result<JoinTokens>()>& load) {
+Result<JoinTokens> JoinTokenCache::get(const std::string& swarm, int64_t store_revision,
+                                       const std::function<Result<JoinTokens>()>& load) {
   std::lock_guard lk(mu_);
-  if (tokens_ && revision_ == store_revision) return *tokens_;
+  if (tokens_ && swarm_ == swarm && revision_ == store_revision) return *tokens_;
   auto loaded = load();
   if (!loaded.ok()) {
     tokens_.reset();
     return loaded.status();
   }
   tokens_ = *loaded;
+  swarm_ = swarm;
   revision_ = store_revision;
   return loaded;
 }

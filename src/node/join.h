@@ -76,17 +76,22 @@ struct CaServiceParts {
 // store revision: a rotation (on any manager) writes a marker under the
 // store's watched prefix in the same txn as the sealed tokens, so the
 // revision moves when this manager's store sees it; invalidate() drops the
-// entry at once after a rotation through this manager. Errors are not kept.
-// Thread-safe: loads run one at a time under the cache's own lock (a burst
-// after a change makes one load, not one per request).
+// entry at once after a rotation through this manager. An entry is also
+// bound to its swarm (`swarm`: the cluster id): after leave and a new init,
+// the new store's revisions start again from 1, and the old swarm's tokens
+// cached at a revision the new one reaches must not admit a join. Errors are
+// not kept. Thread-safe: loads run one at a time under the cache's own lock
+// (a burst after a change makes one load, not one per request).
 class JoinTokenCache {
  public:
-  Result<JoinTokens> get(int64_t store_revision, const std::function<Result<JoinTokens>()>& load);
+  Result<JoinTokens> get(const std::string& swarm, int64_t store_revision,
+                         const std::function<Result<JoinTokens>()>& load);
   void invalidate();
 
  private:
   std::mutex mu_;
   std::optional<JoinTokens> tokens_;  // guarded by mu_
+  std::string swarm_;                 // guarded by mu_: the cluster id tokens_ belong to
   int64_t revision_ = 0;              // guarded by mu_: the revision tokens_ was loaded at
 };
 

@@ -134,7 +134,10 @@ void SwarmNode::serve_swarm(http::Exchange ex) {
       SHOAL_ASSIGN_OR_RETURN(std::string key, root_ca_key());
       return ca::RootCA{parts.root_ca_cert(), key};
     };
-    parts.join_tokens = [&] { return token_cache_.get(m->store().revision(), [this] { return join_tokens(); }); };
+    parts.join_tokens = [&] {
+      int64_t rev = m->store().revision();  // before the load: a rotation after it moves the revision
+      return token_cache_.get(parts.cluster_id(), rev, [this] { return join_tokens(); });
+    };
     parts.cluster_id = [&] {
       auto c = m->store().cluster();
       return c ? c->id : std::string();

@@ -33,23 +33,35 @@ TEST(JoinTokenCache, OneLoadPerRevisionAndAfterARotation) {
     ++loads;
     return current;
   };
-  for (int i = 0; i < 100; ++i) EXPECT_EQ(cache.get(7, load)->worker, "SWMTKN-1-w1");
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(cache.get("c1", 7, load)->worker, "SWMTKN-1-w1");
   EXPECT_EQ(loads, 1);
   current.worker = "SWMTKN-1-w2";  // rotated through this manager
   cache.invalidate();
-  EXPECT_EQ(cache.get(7, load)->worker, "SWMTKN-1-w2");
+  EXPECT_EQ(cache.get("c1", 7, load)->worker, "SWMTKN-1-w2");
   EXPECT_EQ(loads, 2);
   current.worker = "SWMTKN-1-w3";  // rotated elsewhere: the store's revision moved
-  EXPECT_EQ(cache.get(8, load)->worker, "SWMTKN-1-w3");
+  EXPECT_EQ(cache.get("c1", 8, load)->worker, "SWMTKN-1-w3");
   EXPECT_EQ(loads, 3);
   auto failing = [&]() -> Result<JoinTokens> {
     ++loads;
     return unavailable("etcd is down");
   };
-  EXPECT_FALSE(cache.get(9, failing).ok());
-  EXPECT_FALSE(cache.get(9, failing).ok());
+  EXPECT_FALSE(cache.get("c1", 9, failing).ok());
+  EXPECT_FALSE(cache.get("c1", 9, failing).ok());
   EXPECT_EQ(loads, 5);
-  EXPECT_EQ(cache.get(9, load)->worker, "SWMTKN-1-w3");
+  EXPECT_EQ(cache.get("c1", 9, load)->worker, "SWMTKN-1-w3");
+}
+
+// After leave and a new init the new store counts revisions from 1 again: the
+// old swarm's tokens, cached at a revision the new swarm reaches, must not be
+// served for it (a holder of the old worker token would join the new swarm).
+TEST(JoinTokenCache, AnotherSwarmAtTheSameRevisionLoadsItsOwnTokens) {
+  JoinTokenCache cache;
+  JoinTokens current{"SWMTKN-1-old", "SWMTKN-1-oldm"};
+  auto load = [&]() -> Result<JoinTokens> { return current; };
+  EXPECT_EQ(cache.get("swarmA", 12, load)->worker, "SWMTKN-1-old");
+  current = {"SWMTKN-1-new", "SWMTKN-1-newm"};  // swarm B, its store at revision 12 too
+  EXPECT_EQ(cache.get("swarmB", 12, load)->worker, "SWMTKN-1-new");
 }
 
 }  // namespace

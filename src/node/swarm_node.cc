@@ -234,6 +234,7 @@ Status SwarmNode::leave(bool force) {
     if (parts_.persist) st = parts_.persist(std::nullopt);
     remove_swarm_tls();
   });
+  token_cache_.invalidate();  // the old swarm's unsealed tokens leave memory with it
   std::lock_guard lk(mu_);
   if (phase_ != Phase::kStopped) phase_ = Phase::kInactive;
   membership_.reset();
