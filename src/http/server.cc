@@ -239,6 +239,13 @@ std::string unverified_source_key(const std::string& peer) {
   return net::ip::address_v6(b).to_string() + "/64";
 }
 
+UnverifiedCaps unverified_tls_caps(size_t max_connections) {
+  constexpr size_t kMaxTotal = 4096, kMaxPerSource = 32;
+  size_t total = std::clamp<size_t>(max_connections / 2, 1, kMaxTotal);
+  // At least 4 per source: a join's CA fetch may still hold its slot when the join itself connects.
+  return {total, std::clamp<size_t>(total / 8, std::min<size_t>(4, total), kMaxPerSource)};
+}
+
 struct Server::Impl {
   ServerOptions options;
   Handler handler;
@@ -261,11 +268,9 @@ struct Server::Impl {
 
   // TLS connections without a verified client certificate (handshaking, or
   // anonymous: joins and CA fetches from anyone on the network): at most
-  // kMaxUnverifiedTlsPerIp per source address and kMaxUnverifiedTls in all,
+  // unverified_tls_caps(max_connections) per source address and in all,
   // each with small header and body limits, so strangers cannot spend
   // shoald's descriptors or memory, nor one address shut out the others.
-  static constexpr size_t kMaxUnverifiedTls = 4096;
-  static constexpr size_t kMaxUnverifiedTlsPerIp = 32;
   static constexpr size_t kUnverifiedHeaderLimit = 16 * 1024;
   static constexpr uint64_t kUnverifiedBodyLimit = 64 * 1024;
   // Shared with each connection's slot: a coroutine frame that outlives
@@ -280,11 +285,11 @@ struct Server::Impl {
     std::shared_ptr<UnverifiedCounts> counts;
     std::string ip;
     ~UnverifiedSlot() { release(); }
-    bool take(const std::shared_ptr<UnverifiedCounts>& cs, const std::string& peer) {
+    bool take(const std::shared_ptr<UnverifiedCounts>& cs, const std::string& peer, UnverifiedCaps caps) {
       std::string addr = unverified_source_key(peer);
       std::lock_guard lk(cs->mu);
       size_t& n = cs->by_ip[addr];
-      if (n >= kMaxUnverifiedTlsPerIp || cs->total >= kMaxUnverifiedTls) {
+      if (n >= caps.per_source || cs->total >= caps.total) {
         if (n == 0) cs->by_ip.erase(addr);
         return false;
       }
@@ -657,7 +662,7 @@ struct Server::Impl {
       UnverifiedSlot slot;
       bool admitted = true;
       if constexpr (std::is_same_v<Socket, TlsSocket>) {
-        admitted = slot.take(unverified, peer);
+        admitted = slot.take(unverified, peer, unverified_tls_caps(options.max_connections));
         if (!admitted) {
           LOG_WARN("http", "refusing a TLS connection from " << peer << ": too many connections without a client "
                                                               "certificate are open (from there or in all)");

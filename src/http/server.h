@@ -76,6 +76,18 @@ constexpr size_t kSessionMaxConnections = 65536;
 // last ':'. Pure; thread-safe.
 std::string unverified_source_key(const std::string& peer);
 
+// The caps on unverified TLS connections of a listener that admits
+// `max_connections` in all: at most half of them (and 4096) without a
+// verified client certificate, so strangers never hold every slot the
+// nodes' sessions need (a swarm listener's cap follows RLIMIT_NOFILE and can
+// be 16); per source an eighth of that (at most 32, at least 4 or the
+// total). Pure.
+struct UnverifiedCaps {
+  size_t total;
+  size_t per_source;
+};
+UnverifiedCaps unverified_tls_caps(size_t max_connections);
+
 class Server {
  public:
   Server(ServerOptions options, Handler handler);

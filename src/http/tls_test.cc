@@ -162,6 +162,41 @@ TEST_F(TlsTest, ConnectionsWithoutCertificatePerAddressAreCapped) {
   EXPECT_TRUE(served);
 }
 
+// A small listener (a swarm listener's cap follows RLIMIT_NOFILE: 16 at
+// 1024 descriptors): one stranger's stalled handshakes do not take every
+// slot, a node with its certificate still gets in.
+TEST_F(TlsTest, StrangersCannotFillASmallListener) {
+  ServerOptions o;
+  o.listen = {"tls://127.0.0.1:0"};
+  o.io_threads = 1;
+  o.worker_threads = 2;
+  o.max_connections = 16;
+  o.tls = {pki_.server.cert_pem, pki_.server.key_pem, pki_.ca.cert_pem};
+  Server small(o, [](Exchange ex) { ex.respond({200, {}, ex.request.peer_cert.common_name}); });
+  ASSERT_TRUE(small.start().ok());
+  const int port = small.bound_ports().at(0);
+  std::vector<int> fds;
+  for (int i = 0; i < 32; ++i) {  // the old per-address cap: more than the whole listener
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in src{};  // the stranger is another address than the node below
+    src.sin_family = AF_INET;
+    src.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1);
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src), 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    fds.push_back(fd);
+  }
+  usleep(200 * 1000);  // the server has accepted (and refused) them
+  auto r = Client("https://127.0.0.1:" + std::to_string(port), client_tls()).request("GET", "/who", "", {},
+                                                                                   std::chrono::seconds(5));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->body, "worker7");
+  for (int fd : fds) ::close(fd);
+}
+
 TEST_F(TlsTest, PlainHttpClientGetsNoAnswer) {
   std::string plain = "http://" + endpoint_.substr(8);
   auto r = Client(plain).request("GET", "/who", "", {}, std::chrono::seconds(5));
