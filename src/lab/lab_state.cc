@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/files.h"
+#include "lab/lab_internal.h"
 #include "lab/subnet.h"
 
 namespace shoal::lab {
@@ -145,10 +146,23 @@ Result<LabState> load_lab(const std::string& dir) {
     }
     return errno_status("reading " + state_file(dir), errno);
   }
+  // lab.json tells root what to kill, unmount and delete (down, exec, ...):
+  // it is believed only in a dir no other user can change, as `up` requires,
+  // and only for the lab's own node dirs and namespaces.
+  SHOAL_RETURN_IF_ERROR(check_lab_dir_trusted(dir));
   std::stringstream ss;
   ss << in.rdbuf();
   auto s = lab_from_json(ss.str());
   if (!s.ok()) return s.status().with_context(state_file(dir));
+  auto own_name = [](const std::string& n) { return !n.empty() && n != "." && n != ".." && n.find('/') == std::string::npos; };
+  bool own = s->bridge_netns.rfind("shoal-", 0) == 0 && own_name(s->bridge_netns);
+  for (const auto& n : s->nodes) {
+    own = own && own_name(n.name) && n.dir == dir + "/" + n.name && n.netns.rfind("shoal-", 0) == 0 && own_name(n.netns);
+  }
+  if (!own) {
+    return failed_precondition(state_file(dir) + " names node dirs outside " + dir +
+                               " or namespaces that are not a lab's: it is not used");
+  }
   return s;
 }
 
