@@ -181,6 +181,26 @@ TEST_F(ControlLoopsTest, RollingUpdateOneAtATimeStopFirstThenCompleted) {
   EXPECT_EQ(store.service(s.id)->update_status->state, "completed");
 }
 
+TEST_F(ControlLoopsTest, StopFirstHoldsAcrossALeaderChange) {
+  auto s = create_service("web", 3);
+  settle();
+  Batch u;
+  u.update_service(s.id, [](Service& x) {
+    x.spec.task_template.container_spec.image = "busybox:v2";
+    x.spec_version++;
+    return true;
+  });
+  ASSERT_TRUE(store.commit(u).ok());
+  ASSERT_TRUE(loops.reconcile_all().ok());  // one old task told to stop, still running
+  // The leader dies; the next one starts with no memory of the update.
+  ControlLoops next{store, clock, Fence{}};
+  ASSERT_TRUE(next.reconcile_all().ok());
+  int running = 0;  // live tasks plus the old one still stopping
+  for (auto& t : store.tasks_of_service(s.id))
+    running += t.desired_state <= TaskState::kRunning || !is_terminal(t.status.state);
+  EXPECT_EQ(running, 3) << "a new task was created while its slot's old task still ran (stop-first)";
+}
+
 TEST_F(ControlLoopsTest, UpdatePausesWhenNewTaskFailsDuringMonitor) {
   auto s = create_service("web", 2);
   settle();

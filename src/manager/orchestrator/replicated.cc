@@ -165,6 +165,15 @@ Plan reconcile_service(const Service& s, const std::vector<const Task*>& tasks, 
   }
   // Monitoring: an updated slot is done once its new task ran for `monitor`.
   UpdateConfig uc = s.spec.update_config.value_or(UpdateConfig{});
+  // awaiting_stop is this leader's memory: after a leader change (or a
+  // restart) during a stop-first update it is empty, yet a slot whose old
+  // task still stops (told to, not ended, its node up) must not get its new
+  // task before the old one ended; both would run.
+  if (uc.order != "start-first") {
+    for (auto& [slot, ts] : by_slot)
+      for (const Task* t : ts)
+        if (!live(*t) && !is_terminal(t->status.state) && !node_lost(*t, ctx)) occupied.insert(slot);
+  }
   for (auto it = mem.monitoring.begin(); it != mem.monitoring.end();) {
     const Task* cur = nullptr;
     for (const Task* t : by_slot[*it])
