@@ -143,7 +143,7 @@ void Dispatcher::serve(http::Exchange ex, const std::string& peer) {
   if (op == "heartbeat" && ex.request.method == "POST") return handle_heartbeat(ex, peer);
   if (op == "assignments" && ex.request.method == "GET") return handle_assignments(ex, peer);
   if (op == "status" && ex.request.method == "POST") return handle_status(ex, peer);
-  ex.respond(error_reply(404, "unknown dispatcher call " + ex.request.method + " " + op));
+  ex.respond(error_reply(404, "unknown dispatcher call " + quote_input(ex.request.method) + " " + quote_input(op)));
 }
 
 void Dispatcher::handle_register(http::Exchange& ex, const std::string& peer) {
@@ -196,6 +196,10 @@ void Dispatcher::handle_register(http::Exchange& ex, const std::string& peer) {
     if (Status ps = presence_.publish(req.node_id); !ps.ok()) LOG_WARN("dispatcher", ps.message() << "; retried");
   }
   if (!st.ok()) {
+    {
+      std::lock_guard g(grace_mu_);  // it holds no session: the grace judges it again
+      registered_since_grace_.erase(req.node_id);
+    }
     ex.respond(error_reply(http_status(st), "register: " + st.message()));
     return;
   }
@@ -565,6 +569,11 @@ std::vector<std::string> Dispatcher::graceless_nodes(SysTime now) {
       it = grace_.erase(it);
     }
   }
+  // Down already (its session ended here), or gone: nothing left to judge.
+  std::erase_if(due, [&](const std::string& node) {
+    auto n = store_.node(node);
+    return !n || n->state != NodeState::kReady;
+  });
   if (due.empty()) return due;
   auto holders = presence_.holders();
   if (!holders.ok()) {  // cannot tell: keep them in grace, checked again next time
@@ -573,16 +582,19 @@ std::vector<std::string> Dispatcher::graceless_nodes(SysTime now) {
     for (const auto& node : due) grace_[node] = now;
     return {};
   }
+  std::set<std::string> registering;
   {
     std::lock_guard g(grace_mu_);
-    std::erase_if(due, [&](const std::string& node) { return registered_since_grace_.count(node) > 0; });
+    for (const auto& node : due)
+      if (registered_since_grace_.count(node)) registering.insert(node);
   }
   // A key may be a dead manager's (or this manager's previous run's) whose
-  // lease has not expired yet: checked again until it goes, so it delays the
-  // Down but never prevents it.
+  // lease has not expired yet, and a register here may still fail: checked
+  // again next time (a session here then ends the grace), so either delays
+  // the Down but never prevents it.
   std::lock_guard lk(mu_);
   std::erase_if(due, [&](const std::string& node) {
-    if (!holders->count(node)) return false;
+    if (!holders->count(node) && !registering.count(node)) return false;
     grace_.emplace(node, now);
     return true;
   });

@@ -82,6 +82,13 @@ TEST_F(RemovedNodeTest, TheEntryEndsWhenTheCertificateWouldHaveExpired) {
   EXPECT_EQ(register_as("n1").status, 200);
 }
 
+// A node's unknown call is not echoed whole (its path can be 64 KiB).
+TEST_F(RemovedNodeTest, AnUnknownCallIsQuotedBounded) {
+  auto r = call("n1", "GET", std::string(60000, 'x'), "");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_LT(r.body.size(), 512u);
+}
+
 TEST(RemovedNodes, KeptInTheStoredClusterButNotShown) {
   Cluster c;
   c.removed_nodes["n1"] = std::chrono::system_clock::from_time_t(2000000000);
