@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 
@@ -11,6 +12,7 @@
 #include "agent/runtime/image_store.h"
 #include "common/ids.h"
 #include "common/json_limits.h"
+#include "http/message.h"
 #include "manager/api/api.h"
 #include "manager/api/router.h"
 #include "os/safe_path.h"
@@ -203,9 +205,24 @@ bool serve_image_routes(runtime::ImageStore& images, http::Exchange& ex) {
     if (ref.empty()) return reply(api::error_response(invalid_argument("give the image a name: repo=NAME (and tag=TAG)"))), true;
     if (!tag.empty()) ref += ":" + tag;
     runtime::ImageConfig cfg;
-    // Docker sends each --change as its own "changes" parameter; ours keeps the last.
-    if (auto c = req.query_param("changes")) {
-      Status st = apply_change(*c, &cfg);
+    // Docker sends each --change as its own "changes" parameter: apply every
+    // one, in order (the decoded query map keeps only the last one).
+    std::vector<std::string> changes;
+    if (auto qpos = req.target.find('?'); qpos != std::string::npos) {
+      const std::string q = req.target.substr(qpos + 1);
+      for (size_t pos = 0; pos < q.size();) {
+        size_t amp = std::min(q.find('&', pos), q.size());
+        std::string part = q.substr(pos, amp - pos);
+        size_t eq = part.find('=');
+        if (eq != std::string::npos && http::url_decode(part.substr(0, eq)) == "changes")
+          changes.push_back(http::url_decode(part.substr(eq + 1)));
+        pos = amp + 1;
+      }
+    }
+    if (changes.empty())
+      if (auto c = req.query_param("changes")) changes.push_back(*c);
+    for (const auto& c : changes) {
+      Status st = apply_change(c, &cfg);
       if (!st.ok()) return reply(api::error_response(st)), true;
     }
     auto id = images.import_rootfs(*file, ref, cfg);

@@ -76,6 +76,28 @@ TEST(ImageRoutes, AChangeThatIsNotUtf8IsA400) {
   std::filesystem::remove_all(root);
 }
 
+// `docker import --change A --change B` sends two "changes" parameters; each
+// is applied (the query map kept only the last, so the first was dropped).
+TEST(ImageRoutes, EveryChangeParameterIsApplied) {
+  std::string root = std::filesystem::temp_directory_path() / ("shoal-images-routes-test-" + std::to_string(getpid()));
+  {
+    runtime::ImageStore images(root);
+    ASSERT_TRUE(images.open().ok());
+    http::Exchange ex;
+    ex.request.method = "POST";
+    ex.request.path = "/v1.41/images/create";
+    ex.request.target = "/v1.41/images/create?fromSrc=-&repo=x&changes=CMD+sh+%DC%DC&changes=ENV+A%3D1";
+    ex.request.query = http::parse_query(ex.request.target.substr(ex.request.target.find('?') + 1));
+    ex.request.body = "not read: the first change is refused";
+    http::Response got;
+    ex.respond = [&](http::Response r) { got = std::move(r); };
+    EXPECT_TRUE(serve_image_routes(images, ex));
+    EXPECT_EQ(got.status, 400) << got.body;
+    EXPECT_NE(got.body.find("not valid UTF-8"), std::string::npos) << got.body;
+  }
+  std::filesystem::remove_all(root);
+}
+
 // Uploads are written to a 0600 spool file as they arrive, never held in
 // memory: the handler gets Request::body_file and an empty body; one over the
 // limit is a 413 and leaves no file.
