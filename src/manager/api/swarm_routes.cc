@@ -29,7 +29,7 @@ Status refuse_unhonoured_init_fields(const json& j) {
   }
   if (has("DefaultAddrPool") && !j["DefaultAddrPool"].empty() && j["DefaultAddrPool"] != json::array({"10.0.0.0/8"})) {
     return invalid_argument("DefaultAddrPool is not supported by shoal yet: init without --default-addr-pool "
-                            "(overlay subnets come from 10.0.0.0/8)");
+                            "(shoal has no overlay networks yet; the swarm shows Docker's default, 10.0.0.0/8)");
   }
   for (auto [key, dflt, flag] : {std::tuple{"SubnetSize", 24u, "--default-addr-pool-mask-length"},
                                  std::tuple{"DataPathPort", 4789u, "--data-path-port"}}) {

@@ -1,10 +1,33 @@
 // /_ping, /version, /info.
+#include <sys/utsname.h>
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "common/time.h"
 #include "manager/api/api.h"
 
 namespace shoal::api {
+
+namespace {
+
+// The host's, not constants: uname(2)'s machine (what /info's Architecture
+// shows, as Docker's does) and Go's name for it (/version's Arch).
+std::string host_machine() {
+  struct utsname u;
+  return uname(&u) == 0 ? std::string(u.machine) : std::string("unknown");
+}
+std::string go_arch(const std::string& m) {
+  if (m == "x86_64") return "amd64";
+  if (m == "aarch64") return "arm64";
+  if (m == "i386" || m == "i686") return "386";
+  if (m.rfind("armv", 0) == 0) return "arm";
+  return m;  // ppc64le, s390x, riscv64: the same in both
+}
+// "2" on a pure cgroup v2 host, "1" on v1 and hybrid layouts (as Docker reports).
+const char* cgroup_version() { return ::access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0 ? "2" : "1"; }
+
+}  // namespace
 
 http::Response Api::system_ping(const http::Request& req) {
   http::Response r;
@@ -21,7 +44,7 @@ http::Response Api::system_ping(const http::Request& req) {
 http::Response Api::system_version() {
   LocalInfo info = control_.local_info();
   json details = {{"ApiVersion", kApiVersion}, {"MinAPIVersion", kMinApiVersion}, {"Os", "linux"},
-                  {"Arch", "amd64"},         {"KernelVersion", info.kernel_version}, {"GitCommit", "shoal"},
+                  {"Arch", go_arch(host_machine())}, {"KernelVersion", info.kernel_version}, {"GitCommit", "shoal"},
                   {"Experimental", "false"}};
   json engine = {{"Name", "Engine"}, {"Version", kEngineVersion}, {"Details", details}};
   return json_response(200, {{"Platform", {{"Name", "shoal"}}},
@@ -32,7 +55,7 @@ http::Response Api::system_version() {
                              {"GitCommit", "shoal"},
                              {"GoVersion", "n/a (C++20)"},
                              {"Os", "linux"},
-                             {"Arch", "amd64"},
+                             {"Arch", go_arch(host_machine())},
                              {"KernelVersion", info.kernel_version},
                              {"BuildTime", ""}});
 }
@@ -99,13 +122,13 @@ http::Response Api::system_info() {
                              {"SystemTime", format_rfc3339(clock_.now())},
                              {"LoggingDriver", "json-file"},
                              {"CgroupDriver", "cgroupfs"},
-                             {"CgroupVersion", "1"},
+                             {"CgroupVersion", cgroup_version()},
                              {"NEventsListener", 0},
                              {"KernelVersion", info.kernel_version},
                              {"OperatingSystem", info.operating_system},
                              {"OSVersion", ""},
                              {"OSType", "linux"},
-                             {"Architecture", "x86_64"},
+                             {"Architecture", host_machine()},
                              {"NCPU", info.ncpu},
                              {"MemTotal", info.mem_total},
                              {"IndexServerAddress", "https://index.docker.io/v1/"},
