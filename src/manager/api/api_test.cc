@@ -397,6 +397,10 @@ TEST(ErrorResponse, AnUnboundedMessageIsCut) {
   auto j = nlohmann::json::parse(error_response(400, "x" + utf8).body);
   EXPECT_EQ(j["message"].get<std::string>().find("\xef\xbf\xbd"), std::string::npos);  // no U+FFFD
   EXPECT_EQ(error_response(404, "short").body, "{\"message\":\"short\"}\n");
+  // shoald's own 5xx text (a log tail) keeps 2 KiB.
+  auto internal = json::parse(error_response(500, std::string(1500, 'e') + std::string(5000, 'f')).body);
+  EXPECT_EQ(internal["message"].get<std::string>().substr(0, 1500), std::string(1500, 'e'));
+  EXPECT_LT(internal["message"].get<std::string>().size(), 2100u);
 }
 
 TEST_F(ApiTest, NodeUpdate) {

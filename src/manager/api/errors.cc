@@ -22,9 +22,11 @@ http::Response error_response(const Status& st) { return error_response(http::st
 // The last line of defence for "error messages never echo unbounded input": a
 // message that grew past kMaxMessage (a site quoted client input whole) is cut on
 // a UTF-8 boundary. 512 bytes stay under 4 KiB even when every byte is escaped
-// as \u00XX. Sites should still bound what they quote (shown_input).
+// as \u00XX. Sites should still bound what they quote (shown_input). A 5xx
+// message is shoald's own (an etcd start-up failure with its log tail) and
+// gets more room: client input there is already bounded at its site.
 http::Response error_response(int status, const std::string& message) {
-  constexpr size_t kMaxMessage = 512;
+  const size_t kMaxMessage = status >= 500 ? 2048 : 512;
   if (message.size() <= kMaxMessage) return json_response(status, {{"message", message}});
   size_t cut = kMaxMessage;
   while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xC0) == 0x80) --cut;
