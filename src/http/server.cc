@@ -246,6 +246,11 @@ UnverifiedCaps unverified_tls_caps(size_t max_connections) {
   return {total, std::clamp<size_t>(total / 8, std::min<size_t>(4, total), kMaxPerSource)};
 }
 
+size_t verified_per_node_cap(size_t max_connections) {
+  constexpr size_t kMaxPerNode = 16;
+  return std::clamp<size_t>(max_connections / 2, std::min<size_t>(4, max_connections), kMaxPerNode);
+}
+
 struct Server::Impl {
   ServerOptions options;
   Handler handler;
@@ -281,6 +286,36 @@ struct Server::Impl {
     std::unordered_map<std::string, size_t> by_ip;  // under mu
   };
   std::shared_ptr<UnverifiedCounts> unverified = std::make_shared<UnverifiedCounts>();
+  // Verified TLS connections per peer certificate common name: at most
+  // verified_per_node_cap(max_connections) each (see there). Shared with
+  // each connection's slot like `unverified`.
+  struct VerifiedCounts {
+    std::mutex mu;
+    std::unordered_map<std::string, size_t> by_cn;  // under mu
+  };
+  std::shared_ptr<VerifiedCounts> verified = std::make_shared<VerifiedCounts>();
+  struct VerifiedSlot {
+    std::shared_ptr<VerifiedCounts> counts;
+    std::string cn;
+    ~VerifiedSlot() {
+      if (!counts) return;
+      std::lock_guard lk(counts->mu);
+      auto it = counts->by_cn.find(cn);
+      if (it != counts->by_cn.end() && --it->second == 0) counts->by_cn.erase(it);
+    }
+    bool take(const std::shared_ptr<VerifiedCounts>& cs, const std::string& name, size_t cap) {
+      std::lock_guard lk(cs->mu);
+      size_t& n = cs->by_cn[name];
+      if (n >= cap) {
+        if (n == 0) cs->by_cn.erase(name);
+        return false;
+      }
+      ++n;
+      counts = cs;
+      cn = name;
+      return true;
+    }
+  };
   struct UnverifiedSlot {
     std::shared_ptr<UnverifiedCounts> counts;
     std::string ip;
@@ -668,9 +703,19 @@ struct Server::Impl {
                                                               "certificate are open (from there or in all)");
         }
       }
+      VerifiedSlot node_slot;
       if (admitted && co_await handshake(*c, peer)) {
-        if (c->peer_cert.verified) slot.release();
-        co_await serve_connection(c, peer);
+        if (c->peer_cert.verified) {
+          slot.release();
+          admitted = node_slot.take(verified, c->peer_cert.common_name, verified_per_node_cap(options.max_connections));
+          if (!admitted) {
+            LOG_WARN("http", "refusing a TLS connection from " << peer << ": node " << c->peer_cert.common_name
+                                                                << " already holds "
+                                                                << verified_per_node_cap(options.max_connections)
+                                                                << " connections");
+          }
+        }
+        if (admitted) co_await serve_connection(c, peer);
       }
     } catch (const std::exception& e) {
       LOG_WARN("http", "connection from " << peer << " failed: " << e.what());

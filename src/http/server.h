@@ -88,6 +88,14 @@ struct UnverifiedCaps {
 };
 UnverifiedCaps unverified_tls_caps(size_t max_connections);
 
+// The cap on TLS connections with a verified client certificate per
+// certificate common name (a node id) of a listener that admits
+// `max_connections` in all: half of them, at most 16 (an agent holds 3-4),
+// at least 4 (or the total), so one node's certificate cannot hold every
+// slot the other nodes need. Connections beyond it are closed after the
+// handshake. Pure.
+size_t verified_per_node_cap(size_t max_connections);
+
 class Server {
  public:
   Server(ServerOptions options, Handler handler);

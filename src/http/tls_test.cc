@@ -197,6 +197,44 @@ TEST_F(TlsTest, StrangersCannotFillASmallListener) {
   for (int fd : fds) ::close(fd);
 }
 
+// One node certificate cannot hold the listener: past
+// verified_per_node_cap() connections under its common name the next is
+// closed, while another node still gets in.
+TEST_F(TlsTest, VerifiedConnectionsPerNodeAreCapped) {
+  const size_t cap = verified_per_node_cap(ServerOptions{}.max_connections);
+  ASSERT_EQ(cap, 16u);
+  std::vector<std::unique_ptr<Client>> held;  // each keeps its connection in its pool
+  for (size_t i = 0; i < cap; ++i) {
+    held.push_back(std::make_unique<Client>(endpoint_, client_tls()));
+    auto r = held.back()->request("GET", "/who", "", {}, std::chrono::seconds(5));
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    ASSERT_EQ(r->status, 200);
+  }
+  auto over = Client(endpoint_, client_tls()).request("GET", "/who", "", {}, std::chrono::seconds(5));
+  EXPECT_FALSE(over.ok() && over->status == 200) << "connection " << cap + 1 << " of one node was served";
+  auto kc = *ca::new_node_key_and_csr();
+  TlsOptions other = client_tls();
+  other.cert_pem = *ca::sign_node_csr(pki_.ca, kc.csr_pem, "worker8", ca::kWorkerRole, "cluster1");
+  other.key_pem = kc.key_pem;
+  auto r = Client(endpoint_, other).request("GET", "/who", "", {}, std::chrono::seconds(5));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->body, "worker8/swarm-worker");
+  held.pop_back();  // a slot comes back once the server sees the close
+  bool served = false;
+  for (int i = 0; i < 200 && !served; ++i) {
+    auto again = Client(endpoint_, client_tls()).request("GET", "/who", "", {}, std::chrono::seconds(5));
+    served = again.ok() && again->status == 200;
+  }
+  EXPECT_TRUE(served);
+}
+
+TEST(VerifiedPerNodeCap, FollowsTheListenerSize) {
+  EXPECT_EQ(verified_per_node_cap(65536), 16u);
+  EXPECT_EQ(verified_per_node_cap(16), 8u);
+  EXPECT_EQ(verified_per_node_cap(6), 4u);
+  EXPECT_EQ(verified_per_node_cap(2), 2u);
+}
+
 TEST_F(TlsTest, PlainHttpClientGetsNoAnswer) {
   std::string plain = "http://" + endpoint_.substr(8);
   auto r = Client(plain).request("GET", "/who", "", {}, std::chrono::seconds(5));
