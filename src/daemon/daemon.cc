@@ -129,7 +129,15 @@ Status Daemon::start() {
   };
   server_ = std::make_unique<http::Server>(so, [this](http::Exchange ex) { serve(std::move(ex)); });
   SHOAL_RETURN_IF_ERROR(server_->start());
-  LOG_INFO("shoald", "serving the Docker Engine API v1.41 on " << options_.hosts[0]);
+  for (const auto& h : options_.hosts) {
+    LOG_INFO("shoald", "serving the Docker Engine API v1.41 on " << h);
+    // As Docker warns: a TCP socket has no file permissions, so every local
+    // user (and every container sharing the host's network) gets root.
+    if (h.rfind("tcp://", 0) == 0) {
+      LOG_WARN("shoald", "the API on " << h << " is open to every local user without authentication, "
+                                            "which gives them root on this host; prefer the unix socket");
+    }
+  }
   return ok_status();
 }
 
