@@ -184,7 +184,13 @@ int image_ls(Context& ctx, const Args& args, const std::string& path) {
   json headers = {{"ID", "IMAGE ID"},          {"Repository", "REPOSITORY"}, {"Tag", "TAG"},
                   {"CreatedSince", "CREATED"}, {"CreatedAt", "CREATED AT"},  {"Size", "SIZE"},
                   {"Digest", "DIGEST"}};
-  auto out = format_rows(format, "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}", rows, headers);
+  // --digests adds the DIGEST column, as docker's does (<none> for images
+  // loaded or imported from archives: they have no registry digest).
+  auto out = format_rows(format,
+                         fs.boolean("digests")
+                             ? "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+                             : "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}",
+                         rows, headers);
   if (!out.ok()) return fail(ctx, out.status());
   *ctx.out << *out;
   return 0;

@@ -1,8 +1,11 @@
 // shoal swarm init|join|join-token|leave, shoal version, shoal info.
+#include <sys/utsname.h>
+
 #include <iostream>
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/template.h"
 #include "cli/units.h"
 
 namespace shoal::cli {
@@ -159,10 +162,29 @@ int cmd_version(Context& ctx, const Args& args) {
   fs.add("format", 'f', "string", "Format the output using the given Go template");
   if (int rc = parse_or_exit(ctx, fs, args); rc >= 0) return rc;
   if (int rc = arg_error(ctx, fs.requires_none()); rc >= 0) return rc;
+  // The client's own architecture, in Go's names as docker prints it.
+  struct utsname u;
+  std::string arch = uname(&u) == 0 ? u.machine : "unknown";
+  if (arch == "x86_64") arch = "amd64";
+  else if (arch == "aarch64") arch = "arm64";
+  else if (arch == "i386" || arch == "i686") arch = "386";
+  else if (arch.rfind("armv", 0) == 0) arch = "arm";
+  if (fs.changed("format")) {  // over {Client, Server}, as docker's: {{.Server.Version}}
+    auto t = Template::parse(fs.str("format"));
+    if (!t.ok()) return fail(ctx, t.status());
+    auto sv = ctx.api->get("/version");
+    if (!sv.ok()) return fail(ctx, sv.status());
+    json data = {{"Client", {{"Version", "0.1.0"}, {"ApiVersion", "1.41"}, {"Os", "linux"}, {"Arch", arch}}},
+                 {"Server", *sv}};
+    auto out = t->execute(data);
+    if (!out.ok()) return fail(ctx, out.status());
+    *ctx.out << *out << "\n";
+    return 0;
+  }
   *ctx.out << "Client:\n"
            << " Version:           0.1.0\n"
            << " API version:       1.41\n"
-           << " OS/Arch:           linux/" << (sizeof(void*) == 8 ? "amd64" : "386") << "\n\n";
+           << " OS/Arch:           linux/" << arch << "\n\n";
   auto v = ctx.api->get("/version");
   if (!v.ok()) return fail(ctx, v.status());
   const json& j = *v;
