@@ -188,6 +188,10 @@ void Dispatcher::handle_register(http::Exchange& ex, const std::string& peer) {
     b.create(n);
   }
   Status st = store_.commit(b);
+  // refuse_removed() above read the cache: a `node rm` committed meanwhile
+  // is in it now (commit() returns once the cache shows our write, and so
+  // everything committed before it), so check again and undo the node.
+  if (st.ok() && undo_if_removed(ex, req.node_id, now)) return;
   // Published before the session exists, so a leader's grace check never
   // sees a live session as none. A failed publish is retried by the
   // keepalive: refusing the register would leave the node Ready (written
@@ -209,11 +213,26 @@ void Dispatcher::handle_register(http::Exchange& ex, const std::string& peer) {
   for (const auto& n : store_.nodes()) {
     if (n.manager_status && !n.manager_status->addr.empty()) resp.managers.push_back(n.manager_status->addr);
   }
+  // commit() returned once the cache showed the Ready: a Down read now
+  // landed after it (a liveness check that began before this register).
+  auto ready = store_.node(req.node_id);
+  if (!ready || ready->state != NodeState::kReady) {
+    ex.respond(error_reply(503, "register: node " + quote_input(req.node_id) +
+                                    " was marked down while it registered; register again"));
+    return;
+  }
   {
     std::lock_guard lk(mu_);
     // One session per node: a new registration replaces an old one.
     std::erase_if(sessions_, [&](const auto& kv) { return kv.second.node_id == req.node_id; });
-    sessions_[resp.session_id] = {req.node_id, now};
+    sessions_[resp.session_id] = {req.node_id, now, static_cast<int64_t>(ready->version)};
+  }
+  // A Down the cache applied before the insert above had its event find no
+  // session: look once more (one applied later is caught by its event).
+  if (auto again = store_.node(req.node_id); again && drop_if_down_after(*again, again->version)) {
+    ex.respond(error_reply(503, "register: node " + quote_input(req.node_id) +
+                                    " was marked down while it registered; register again"));
+    return;
   }
   LOG_INFO("dispatcher", "node " << req.node_id << " registered (" << req.description.hostname << ")");
   ex.respond(json_reply(200, resp));
@@ -238,6 +257,22 @@ std::string Dispatcher::session_node_for(http::Exchange& ex, const std::string& 
     node.clear();
   }
   return node;
+}
+
+bool Dispatcher::undo_if_removed(http::Exchange& ex, const std::string& node_id, SysTime now) {
+  auto c = store_.cluster();
+  if (!c || !node_removed(*c, node_id, now)) return false;
+  {
+    std::lock_guard g(grace_mu_);  // it holds no session
+    registered_since_grace_.erase(node_id);
+  }
+  Batch undo;
+  undo.remove(Kind::kNode, node_id);
+  if (Status st = store_.commit(undo); !st.ok()) {
+    LOG_WARN("dispatcher", "register of removed node " << node_id << " raced `node rm`; deleting it again failed: "
+                                                       << st.message());
+  }
+  return refuse_removed(ex, node_id, now);
 }
 
 bool Dispatcher::refuse_removed(http::Exchange& ex, const std::string& node_id, SysTime now) {
@@ -322,8 +357,26 @@ void Dispatcher::handle_assignments(http::Exchange& ex, const std::string& peer)
   ex.respond(assignment_response(node, since));
 }
 
+bool Dispatcher::drop_if_down_after(const Node& n, int64_t revision) {
+  if (n.state != NodeState::kDown) return false;
+  std::lock_guard lk(mu_);
+  // Its presence key stays: harmless for a Down node (a grace only judges
+  // Ready ones), and written again by the register that follows.
+  size_t dropped = std::erase_if(sessions_, [&](const auto& kv) {
+    return kv.second.node_id == n.id && kv.second.ready_revision < revision;
+  });
+  if (dropped) {
+    LOG_WARN("dispatcher", "node " << n.id << " was marked down after it registered: its session ends, so it "
+                                          "registers again");
+  }
+  return dropped > 0;
+}
+
 void Dispatcher::on_store_event(const StoreEvent& e) {
-  if (e.kind == Kind::kNode) return;
+  if (e.kind == Kind::kNode) {
+    if (e.type != StoreEvent::Type::kDelete) drop_if_down_after(std::get<Node>(e.object), e.revision);
+    return;
+  }
   if (e.kind != Kind::kTask) return;
   const Task& t = std::get<Task>(e.object);
   std::lock_guard lk(mu_);
@@ -522,8 +575,9 @@ void Dispatcher::check_liveness() {
     for (const auto& id : dead) {
       b.update_node(id, [&](Node& n) {
         // Registered again after this check began (its register wrote Ready
-        // at or after `now`): it is alive, and heartbeats would never set it
-        // back to Ready, so leave it.
+        // at or after `now`): it is alive, so leave it. A register that began
+        // before `now` is not told apart here: its session sees this Down
+        // (drop_if_down_after) and ends, and the agent registers again.
         if (n.state == NodeState::kReady && n.updated_at >= now) return false;
         if (n.state == NodeState::kDown) return false;
         if (graceless.count(n.id)) {

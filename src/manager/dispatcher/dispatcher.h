@@ -83,6 +83,9 @@ class Dispatcher {
   struct Session {
     std::string node_id;
     SysTime last_heartbeat;
+    // The node's store revision once its register's Ready had committed: a
+    // Down written at a higher revision while the session is open ends it.
+    int64_t ready_revision = 0;
   };
   struct Waiter {
     uint64_t since;
@@ -116,6 +119,15 @@ class Dispatcher {
   // Answers 403 and returns true when `node_id` was removed with `node rm`
   // and its certificate would still be valid (Cluster::removed_nodes).
   bool refuse_removed(http::Exchange& ex, const std::string& node_id, SysTime now);
+  // After a register's commit: refuse_removed() from the cache then current
+  // up to that commit, deleting the node again when a `node rm` raced it.
+  bool undo_if_removed(http::Exchange& ex, const std::string& node_id, SysTime now);
+  // A node seen Down at a revision above its session's ready_revision (a
+  // liveness Down that landed just after its register's Ready): drops that
+  // session, so the agent's next call is a 404 and it registers (and is
+  // Ready) again; heartbeats alone would never undo the Down. Takes mu_.
+  // True when a session was dropped.
+  bool drop_if_down_after(const Node& n, int64_t revision);
   bool stopped() const;
 
   Store& store_;

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "manager/dispatcher/dispatcher.h"
+#include "manager/dispatcher/dispatcher_test_util.h"
 #include "store/memory_backend.h"
 
 namespace shoal::dispatcher {
@@ -87,6 +88,47 @@ TEST_F(RemovedNodeTest, AnUnknownCallIsQuotedBounded) {
   auto r = call("n1", "GET", std::string(60000, 'x'), "");
   EXPECT_EQ(r.status, 404);
   EXPECT_LT(r.body.size(), 512u);
+}
+
+// `node rm` commits after a register read the cached cluster and before the
+// register's own commit: the register does not bring the node back Ready.
+class RemovedNodeRaceTest : public DispatcherFixture {
+ protected:
+  RemovedNodeRaceTest() : DispatcherFixture(std::chrono::milliseconds(200)) {}
+};
+
+TEST_F(RemovedNodeRaceTest, ARegisterRacingNodeRmDoesNotRecreateTheNode) {
+  Batch b;
+  Cluster c;
+  c.id = "cluster1";
+  b.create(c);
+  ASSERT_TRUE(store.commit(b).ok());
+  faults.hold_watches();  // this manager's cache misses the removal below
+  Store other(backend);
+  ASSERT_TRUE(other.start().ok());
+  Batch rm;
+  rm.update_cluster("cluster1", [&](Cluster& cl) {
+    cl.removed_nodes["n1"] = clock.now() + std::chrono::hours(24);
+    return true;
+  });
+  ASSERT_TRUE(other.commit(rm).ok());
+  other.stop();
+  size_t writes = faults.writes();
+  session::RegisterRequest req;
+  auto r = std::async(std::launch::async, [&] {  // register answers on the calling thread
+    return send("POST", "session", json(req).dump(), {}, std::string("n1")).get();
+  });
+  // The register has written; the cache catches up with both writes.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (faults.writes() == writes && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  ASSERT_GT(faults.writes(), writes);
+  faults.drop_watches();
+  ASSERT_EQ(r.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  auto res = r.get();
+  EXPECT_EQ(res.status, 403) << res.body;
+  EXPECT_NE(res.body.find("was removed from the swarm"), std::string::npos) << res.body;
+  ASSERT_TRUE(store.sync().ok());
+  EXPECT_FALSE(store.node("n1").has_value()) << "the removed node was created again";
 }
 
 TEST(RemovedNodes, KeptInTheStoredClusterButNotShown) {
