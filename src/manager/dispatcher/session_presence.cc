@@ -1,6 +1,7 @@
 #include "manager/dispatcher/session_presence.h"
 
 #include <algorithm>
+#include <vector>
 
 namespace shoal::dispatcher {
 
@@ -15,32 +16,61 @@ Status SessionPresence::ensure_lease_locked() {
   return ok_status();
 }
 
-Status SessionPresence::put_locked(const std::string& node) {
-  auto r = backend_.txn({}, {{TxnOp::Type::kPut, kSessionPrefix + node, owner_, lease_}}, {});
-  if (!r.ok()) return r.status().with_context("publishing the session of node " + node);
-  return ok_status();
+void SessionPresence::take_queued_locked() {
+  std::lock_guard q(queue_mu_);
+  for (auto& node : queued_) {
+    nodes_.insert(node);
+    pending_.insert(node);
+  }
+  queued_.clear();
 }
 
 // Writes every key not written yet (a failed put is tried again at the next
-// keepalive, so one etcd error never leaves a live session unpublished).
+// keepalive, so one etcd error never leaves a live session unpublished), as
+// many per transaction as the backend takes.
 Status SessionPresence::flush_locked() {
+  take_queued_locked();
   if (pending_.empty()) return ok_status();
   SHOAL_RETURN_IF_ERROR(ensure_lease_locked());
-  for (auto it = pending_.begin(); it != pending_.end(); it = pending_.erase(it)) {
-    SHOAL_RETURN_IF_ERROR(put_locked(*it));
+  const size_t per_txn = std::max<size_t>(1, backend_.max_txn_ops());
+  while (!pending_.empty()) {
+    std::vector<TxnOp> puts;
+    auto end = pending_.begin();
+    for (; end != pending_.end() && puts.size() < per_txn; ++end) {
+      puts.push_back({TxnOp::Type::kPut, kSessionPrefix + *end, owner_, lease_});
+    }
+    auto r = backend_.txn({}, puts, {});
+    if (!r.ok()) {
+      return r.status().with_context("publishing the session of node " + *pending_.begin() +
+                                     (puts.size() > 1 ? " and " + std::to_string(puts.size() - 1) + " more" : ""));
+    }
+    pending_.erase(pending_.begin(), end);
   }
   return ok_status();
 }
 
+size_t SessionPresence::queued() {
+  std::lock_guard q(queue_mu_);
+  return queued_.size();
+}
+
 Status SessionPresence::publish(const std::string& node) {
+  // Group commit: while another call holds mu_ for its backend round trip,
+  // the node waits in queued_; the next holder of mu_ writes every queued key
+  // together, so concurrent registrations share one etcd transaction.
+  {
+    std::lock_guard q(queue_mu_);
+    queued_.insert(node);
+  }
   std::lock_guard lk(mu_);
-  nodes_.insert(node);
-  pending_.insert(node);
+  take_queued_locked();
+  if (!pending_.count(node)) return ok_status();  // an earlier holder wrote it (or it was withdrawn since)
   return flush_locked();
 }
 
 Status SessionPresence::withdraw(const std::string& node) {
   std::lock_guard lk(mu_);
+  take_queued_locked();  // a publish queued before this withdraw is undone by it
   nodes_.erase(node);
   pending_.erase(node);
   Compare mine{kSessionPrefix + node, Compare::Target::kValue, 0, owner_};
@@ -77,6 +107,8 @@ void SessionPresence::close() {
   lease_ = 0;
   nodes_.clear();
   pending_.clear();
+  std::lock_guard q(queue_mu_);
+  queued_.clear();
 }
 
 }  // namespace shoal::dispatcher

@@ -39,6 +39,9 @@ class SessionPresence {
   // Keeps the lease alive; a lease that is gone (expired while etcd was
   // unreachable) is granted again and every published key written again.
   Status keepalive();
+  // How many publish() calls wait for the call holding the backend to finish
+  // (they are then written together, in one transaction).
+  size_t queued();
   // The nodes that hold a session on any manager now.
   Result<std::set<std::string>> holders();
   // This dispatcher stops: revokes its lease, so its keys go at once (a
@@ -48,7 +51,7 @@ class SessionPresence {
 
  private:
   Status ensure_lease_locked();
-  Status put_locked(const std::string& node);
+  void take_queued_locked();  // moves queued_ into nodes_ and pending_
   Status flush_locked();
 
   Backend& backend_;
@@ -58,6 +61,9 @@ class SessionPresence {
   int64_t lease_ = 0;              // guarded by mu_; 0: none granted yet
   std::set<std::string> nodes_;    // guarded by mu_: published by this dispatcher
   std::set<std::string> pending_;  // guarded by mu_: of nodes_, the keys not written yet
+  // Lock order: mu_, then queue_mu_ (publish takes queue_mu_ alone first).
+  std::mutex queue_mu_;
+  std::set<std::string> queued_;   // guarded by queue_mu_: published, not yet taken under mu_
 };
 
 }  // namespace shoal::dispatcher

@@ -1,0 +1,66 @@
+#include "manager/dispatcher/session_presence.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <thread>
+#include <vector>
+
+#include "store/memory_backend.h"
+
+namespace shoal::dispatcher {
+namespace {
+
+// A memory backend that counts transactions and can hold the first one
+// until a condition holds (at most 5 s, so a build without the behaviour
+// under test fails instead of hanging).
+class GatedBackend : public MemoryBackend {
+ public:
+  std::function<bool()> release_first_when;
+  std::atomic<int> txns{0};
+
+  Result<TxnResult> txn(const std::vector<Compare>& compares, const std::vector<TxnOp>& success,
+                        const std::vector<TxnOp>& failure) override {
+    if (txns++ == 0 && release_first_when) {
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      while (!release_first_when() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+    }
+    return MemoryBackend::txn(compares, success, failure);
+  }
+};
+
+TEST(SessionPresence, ConcurrentPublishesShareOneTransaction) {
+  GatedBackend backend;
+  SessionPresence presence(backend, "owner1", std::chrono::seconds(10));
+  constexpr int kWaiting = 9;
+  // The first publish holds the backend until the others wait behind it.
+  backend.release_first_when = [&] { return presence.queued() == kWaiting; };
+  std::thread first([&] { EXPECT_TRUE(presence.publish("n0").ok()); });
+  while (backend.txns == 0) std::this_thread::yield();
+  std::vector<std::thread> rest;
+  for (int i = 1; i <= kWaiting; ++i) {
+    rest.emplace_back([&, i] { EXPECT_TRUE(presence.publish("n" + std::to_string(i)).ok()); });
+  }
+  first.join();
+  for (auto& t : rest) t.join();
+  // n0's transaction, then one for the nine that waited (was one each: 10).
+  EXPECT_EQ(backend.txns, 2);
+  auto holders = presence.holders();
+  ASSERT_TRUE(holders.ok());
+  EXPECT_EQ(holders->size(), 10u);
+}
+
+TEST(SessionPresence, APublishThenAWithdrawLeavesNoKey) {
+  GatedBackend backend;
+  SessionPresence presence(backend, "owner1", std::chrono::seconds(10));
+  ASSERT_TRUE(presence.publish("n1").ok());
+  ASSERT_TRUE(presence.withdraw("n1").ok());
+  ASSERT_TRUE(presence.keepalive().ok());  // writes what is still pending: nothing
+  auto holders = presence.holders();
+  ASSERT_TRUE(holders.ok());
+  EXPECT_TRUE(holders->empty());
+}
+
+}  // namespace
+}  // namespace shoal::dispatcher
