@@ -289,14 +289,20 @@ Result<Response> Client::request(const std::string& method, const std::string& t
       });
     });
     auto what = [&] { return method + " " + target + " to " + endpoint_; };
+    // From here the request's bytes may have gone out: a cancel() now leaves
+    // its outcome unknown (a store write cut off at shutdown may be applied).
+    auto cancelled_after_send = [&] {
+      return unavailable(kOutcomeUnknown + what() +
+                         " cancelled after it was sent: the client is shutting down; it may or may not have been applied");
+    };
     if (!c->run_for(timeout, done)) {
-      if (is_cancelled(*pool_)) return cancelled();
+      if (is_cancelled(*pool_)) return cancelled_after_send();
       return deadline_exceeded(kOutcomeUnknown + what() + ": no answer within " + std::to_string(timeout.count()) +
                                " ms; it may or may not have been applied");
     }
     if (ec) {
       c->close();
-      if (is_cancelled(*pool_)) return cancelled();
+      if (is_cancelled(*pool_)) return cancelled_after_send();
       if (reused && may_resend) continue;  // the server closed the connection under us: once more, fresh
       return unavailable(kOutcomeUnknown + what() + " failed after it was sent (" + ec.message() +
                          "); it may or may not have been applied: read the state before trying again");

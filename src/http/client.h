@@ -78,7 +78,8 @@ class Client {
                 const std::atomic<bool>& cancel, int* status_out = nullptr);
 
   // Makes every request in flight on this client return at once (kUnavailable,
-  // "cancelled"), and every later one fail without being sent: for an owner
+  // "cancelled"; outcome_unknown() when its bytes had started to go out),
+  // and every later one fail without being sent: for an owner
   // that is shutting down and must not wait out long polls and timeouts.
   // Sticky; thread-safe.
   void cancel();
