@@ -92,6 +92,9 @@ void Worker::set_status(Entry& e, TaskState state, const std::string& message, c
 }
 
 void Worker::run_job(const std::string& task_id, std::function<void(Task)> job, bool dedicated) {
+  // Once stop() has begun nothing new runs (it already dropped the queue and
+  // would not join a stopper made after it swapped them out).
+  if (stopping_) return;
   auto& e = entries_.at(task_id);
   e.busy = true;
   Task copy = e.task;
@@ -230,7 +233,9 @@ void Worker::step_locked(Entry& e) {
         set_status(*en, TaskState::kRejected, "preparing", st.message());
         return;
       }
-      if (en->task.desired_state > TaskState::kRunning || !en->assigned) {
+      // A stop() that came during prepare: no start (it may wait 30 s and
+      // would start a container while the node leaves); Ready resumes later.
+      if (stopping_ || en->task.desired_state > TaskState::kRunning || !en->assigned) {
         set_status(*en, TaskState::kReady, "prepared");
         en->busy = false;
         wake_ = true;

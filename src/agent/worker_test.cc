@@ -199,6 +199,17 @@ TEST(WorkerStop, DropsQueuedJobsAndFinishesOnlyTheRunningOne) {
   int preparing = 0;
   for (const auto& t : tasks) preparing += w.status_of(t.id)->state == TaskState::kPreparing;
   EXPECT_EQ(preparing, 4);
+  // The one prepared during stop is left Ready, its container not started.
+  int ready = 0;
+  for (const auto& t : tasks) {
+    ready += w.status_of(t.id)->state == TaskState::kReady;
+    EXPECT_NE(exec.observe(t.id).kind, Observation::Kind::kRunning) << t.id << " was started during stop";
+  }
+  EXPECT_EQ(ready, 1);
+  // A reconcile after stop (the loop's last pass) queues nothing.
+  w.reconcile();
+  EXPECT_EQ(w.queued_jobs(), 0u) << "a job was queued after stop";
+  EXPECT_EQ(exec.prepares(), 1);
 }
 
 }  // namespace
