@@ -69,6 +69,15 @@ expect_eq "shoald's etcd client certificate reads m1's etcd (200)" "200" \
   "$(etcd_range "$M1_CERTS/client.crt" "$M1_CERTS/client.key")"
 expect_eq "w1's node certificate is refused by m1's etcd (no TLS session: 000)" "000" \
   "$(etcd_range "$W1_DATA/swarm-tls/node.crt" "$W1_DATA/swarm-tls/node.key")"
+# ... and refused in the TLS handshake, not for another reason (a wrong path
+# would give 000 too): curl's exit code is 35 (handshake), 55 or 56 (send or receive
+# failure: etcd's alert after the TLS 1.3 handshake), never 58 (a bad local cert).
+[[ -s "$W1_DATA/swarm-tls/node.crt" && -s "$W1_DATA/swarm-tls/node.key" ]] || echo "missing w1 cert files" >&2
+etcd_rc=0
+lab exec m1 -- curl -s -m 10 -o /dev/null --cacert "$M1_CERTS/ca.crt" --cert "$W1_DATA/swarm-tls/node.crt" \
+  --key "$W1_DATA/swarm-tls/node.key" -X POST -d '{"key":"L3Nob2FsLw=="}' https://127.0.0.1:2379/v3/kv/range \
+  >/dev/null 2>&1 || etcd_rc=$?
+expect_contains "w1's node certificate: the refusal is etcd's TLS handshake (curl exit 35, 55 or 56)" " $etcd_rc " " 35 55 56 "
 
 # Tasks on the workers.
 for n in m1 w1 w2; do on "$n" image import "$IMAGES_DIR/busybox.tar" busybox:latest >/dev/null; done
