@@ -43,6 +43,13 @@ std::string quote_input(std::string_view s, size_t max) {
   return "\"" + std::string(s.substr(0, cut)) + "...\" (" + std::to_string(s.size()) + " bytes)";
 }
 
+std::string utf8_prefix(std::string_view s, size_t max) {
+  if (s.size() <= max) return std::string(s);
+  size_t cut = max;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  return std::string(s.substr(0, cut));
+}
+
 std::string shown_input(std::string_view s, size_t max) {
   return s.size() <= max ? std::string(s) : quote_input(s);
 }

@@ -32,6 +32,10 @@ std::string quote_input(std::string_view s, size_t max = 64);
 // and ids echoed in messages ("task abc not found") that a client controls.
 std::string shown_input(std::string_view s, size_t max = 128);
 
+// The longest prefix of `s` of at most `max` bytes that does not end inside
+// a UTF-8 sequence: for bounding text a client sends that is then stored.
+std::string utf8_prefix(std::string_view s, size_t max);
+
 // nlohmann's exception text without its "[json.exception.x.y] " prefix and
 // cut to a bounded length (its "last read" part can hold a whole string).
 std::string json_exception_text(const std::exception& e);

@@ -441,6 +441,9 @@ void Dispatcher::notifier_loop() {
   }
 }
 
+// Longest Message and Err of a task status a worker reports that is stored.
+constexpr size_t kMaxStatusText = 4096;
+
 void Dispatcher::handle_status(http::Exchange& ex, const std::string& peer) {
   session::StatusBatch batch;
   if (!parse_body(ex, &batch)) return;
@@ -454,6 +457,11 @@ void Dispatcher::handle_status(http::Exchange& ex, const std::string& peer) {
       auto it = task_view_.find(u.task_id);
       return it == task_view_.end() || it->second.first != node;
     });
+  }
+  // A worker's text is stored in etcd: bounded, whatever the body limit.
+  for (auto& u : batch.updates) {
+    u.status.message = utf8_prefix(u.status.message, kMaxStatusText);
+    u.status.err = utf8_prefix(u.status.err, kMaxStatusText);
   }
   {
     // Checked under status_mu_: status_loop fails what is queued before it
