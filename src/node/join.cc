@@ -178,24 +178,46 @@ Result<NodeTls> read_node_tls(const std::string& dir) {
   return t;
 }
 
+JoinTokenCache::JoinTokenCache(const Clock* clock) : clock_(clock ? *clock : real_clock_) {}
+
+bool JoinTokenCache::fresh(const std::string& swarm, int64_t revision) const {
+  if (!entry_ || swarm_ != swarm || revision_ != revision) return false;
+  return entry_->ok() || clock_.now() < failed_until_;
+}
+
 Result<JoinTokens> JoinTokenCache::get(const std::string& swarm, int64_t store_revision,
                                        const std::function<Result<JoinTokens>()>& load) {
-  std::lock_guard lk(mu_);
-  if (tokens_ && swarm_ == swarm && revision_ == store_revision) return *tokens_;
-  auto loaded = load();
-  if (!loaded.ok()) {
-    tokens_.reset();
-    return loaded.status();
+  std::unique_lock lk(mu_);
+  loaded_cv_.wait(lk, [&] { return !loading_ || fresh(swarm, store_revision); });
+  if (fresh(swarm, store_revision)) return *entry_;
+  loading_ = true;
+  uint64_t generation = generation_;
+  lk.unlock();
+  Result<JoinTokens> loaded = unavailable("loading the join tokens failed");
+  try {
+    loaded = load();
+  } catch (...) {
+    lk.lock();
+    loading_ = false;
+    loaded_cv_.notify_all();
+    throw;
   }
-  tokens_ = *loaded;
-  swarm_ = swarm;
-  revision_ = store_revision;
+  lk.lock();
+  loading_ = false;
+  if (generation == generation_) {  // an invalidate() meanwhile: this load may predate the rotation
+    entry_ = loaded;
+    swarm_ = swarm;
+    revision_ = store_revision;
+    failed_until_ = clock_.now() + kFailureTtl;
+  }
+  loaded_cv_.notify_all();
   return loaded;
 }
 
 void JoinTokenCache::invalidate() {
   std::lock_guard lk(mu_);
-  tokens_.reset();
+  entry_.reset();
+  ++generation_;
 }
 
 Result<NodeTls> issue_manager_tls(const ca::RootCA& root, const std::string& node_id, const std::string& cluster_id) {

@@ -19,6 +19,8 @@
 // ca.crt, node.crt, node.key. Functions are thread-safe.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -26,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/result.h"
 #include "http/client.h"
 #include "http/message.h"
@@ -79,20 +82,36 @@ struct CaServiceParts {
 // entry at once after a rotation through this manager. An entry is also
 // bound to its swarm (`swarm`: the cluster id): after leave and a new init,
 // the new store's revisions start again from 1, and the old swarm's tokens
-// cached at a revision the new one reaches must not admit a join. Errors are
-// not kept. Thread-safe: loads run one at a time under the cache's own lock
-// (a burst after a change makes one load, not one per request).
+// cached at a revision the new one reaches must not admit a join. A failed
+// load is kept kFailureTtl (1 s) for its swarm and revision, so a slow or
+// down etcd costs one load a second, not one per anonymous request.
+// Thread-safe, single-flight: one load at a time, run without the lock held;
+// callers that find a load running wait for its result (a burst after a
+// change makes one load, not one per request, and a cached entry is served
+// while nothing needs loading).
 class JoinTokenCache {
  public:
+  static constexpr std::chrono::seconds kFailureTtl{1};
+  // `clock` (nullptr: a RealClock) times the failure entries; it must
+  // outlive the cache.
+  explicit JoinTokenCache(const Clock* clock = nullptr);
   Result<JoinTokens> get(const std::string& swarm, int64_t store_revision,
                          const std::function<Result<JoinTokens>()>& load);
   void invalidate();
 
  private:
+  bool fresh(const std::string& swarm, int64_t revision) const;  // under mu_
+
+  RealClock real_clock_;
+  const Clock& clock_;
   std::mutex mu_;
-  std::optional<JoinTokens> tokens_;  // guarded by mu_
-  std::string swarm_;                 // guarded by mu_: the cluster id tokens_ belong to
-  int64_t revision_ = 0;              // guarded by mu_: the revision tokens_ was loaded at
+  std::condition_variable loaded_cv_;  // a load ended
+  bool loading_ = false;               // guarded by mu_
+  uint64_t generation_ = 0;            // guarded by mu_: bumped by invalidate()
+  std::optional<Result<JoinTokens>> entry_;  // guarded by mu_: tokens, or a failure until failed_until_
+  SysTime failed_until_{};                   // guarded by mu_
+  std::string swarm_;                  // guarded by mu_: the cluster id entry_ belongs to
+  int64_t revision_ = 0;               // guarded by mu_: the revision entry_ was loaded at
 };
 
 // Answers a request under kCaPrefix.

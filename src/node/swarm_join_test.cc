@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <future>
+
 #include "http/server.h"
 #include "node/join.h"
 
@@ -47,9 +49,43 @@ TEST(JoinTokenCache, OneLoadPerRevisionAndAfterARotation) {
     return unavailable("etcd is down");
   };
   EXPECT_FALSE(cache.get("c1", 9, failing).ok());
-  EXPECT_FALSE(cache.get("c1", 9, failing).ok());
-  EXPECT_EQ(loads, 5);
-  EXPECT_EQ(cache.get("c1", 9, load)->worker, "SWMTKN-1-w3");
+  EXPECT_EQ(loads, 4);
+  EXPECT_EQ(cache.get("c1", 10, load)->worker, "SWMTKN-1-w3");  // a failure is kept for its revision only
+}
+
+// A failed load (etcd slow or down) is kept a second: a flood of anonymous
+// joins makes one load a second, not one each.
+TEST(JoinTokenCache, AFailureIsKeptOneSecond) {
+  FakeClock clock;
+  JoinTokenCache cache(&clock);
+  int loads = 0;
+  bool up = false;
+  auto load = [&]() -> Result<JoinTokens> {
+    ++loads;
+    if (!up) return unavailable("etcd is down");
+    return JoinTokens{"SWMTKN-1-w", "SWMTKN-1-m"};
+  };
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(cache.get("c1", 3, load).status().code(), Code::kUnavailable);
+  EXPECT_EQ(loads, 1);
+  up = true;
+  clock.advance(std::chrono::milliseconds(1001));
+  EXPECT_EQ(cache.get("c1", 3, load)->worker, "SWMTKN-1-w");
+  EXPECT_EQ(loads, 2);
+}
+
+// The load runs without the cache's lock: others are not serialised behind
+// a slow etcd read (here: invalidate() from another thread returns at once).
+TEST(JoinTokenCache, TheLoadRunsWithoutTheLock) {
+  JoinTokenCache cache;
+  bool other_ran = false;
+  std::future<void> f;  // outlives the load: without the fix it waits for the lock
+  auto load = [&]() -> Result<JoinTokens> {
+    f = std::async(std::launch::async, [&] { cache.invalidate(); });
+    other_ran = f.wait_for(std::chrono::seconds(2)) == std::future_status::ready;
+    return JoinTokens{"SWMTKN-1-w", "SWMTKN-1-m"};
+  };
+  EXPECT_EQ(cache.get("c1", 1, load)->worker, "SWMTKN-1-w");
+  EXPECT_TRUE(other_ran) << "the load held the cache's lock";
 }
 
 // After leave and a new init the new store counts revisions from 1 again: the
