@@ -328,7 +328,24 @@ Status Client::stream(const std::string& method, const std::string& target, cons
                       int* status_out) {
   SHOAL_RETURN_IF_ERROR(pool_->setup);
   Conn c(pool_->transport, pool_->ssl.get());
-  SHOAL_RETURN_IF_ERROR(connect(c, *pool_, std::chrono::seconds(10), endpoint_));
+  // On the cancel() list for its whole life: connect, TLS handshake and
+  // write (each up to 10 s on a hung server) end at once on cancel().
+  {
+    std::lock_guard lk(pool_->mu);
+    if (pool_->cancelled) return ok_status();
+    pool_->link_locked(&c);
+  }
+  struct Untrack {
+    Client::Pool& p;
+    Conn* c;
+    ~Untrack() {
+      std::lock_guard lk(p.mu);
+      p.unlink_locked(c);
+    }
+  } untrack_on_exit{*pool_, &c};
+  Status connected = connect(c, *pool_, std::chrono::seconds(10), endpoint_);
+  if (cancel || is_cancelled(*pool_)) return ok_status();
+  SHOAL_RETURN_IF_ERROR(connected);
   bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
   req.set(bhttp::field::host, pool_->transport == Transport::kUnix ? "localhost" : pool_->host);
   if (!body.empty()) req.set(bhttp::field::content_type, "application/json");
@@ -337,7 +354,9 @@ Status Client::stream(const std::string& method, const std::string& target, cons
   beast::error_code ec;
   bool done = false;
   c.with_stream([&](auto& s) { bhttp::async_write(s, req, [&](beast::error_code e, size_t) { ec = e; done = true; }); });
-  if (!c.run_for(std::chrono::seconds(10), done) || ec) return unavailable("sending to " + endpoint_ + " failed");
+  bool sent = c.run_for(std::chrono::seconds(10), done) && !ec;
+  if (cancel || is_cancelled(*pool_)) return ok_status();
+  if (!sent) return unavailable("sending to " + endpoint_ + " failed");
   bhttp::response_parser<bhttp::buffer_body> parser;
   parser.body_limit(boost::none);
   done = false;

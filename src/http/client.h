@@ -71,7 +71,8 @@ class Client {
 
   // Streams a response body: on_data is called with each piece of body as it
   // arrives, until the server ends the body, on_data returns false, or
-  // `cancel` becomes true (checked at least every 200 ms). Returns the final
+  // `cancel` becomes true (checked at least every 200 ms; connect and write
+  // end at once only on cancel(), which also ends the stream). Returns the final
   // status (ok when the server ended the body or the caller stopped it).
   Status stream(const std::string& method, const std::string& target, const std::string& body,
                 const std::function<bool(const std::string&)>& on_data,

@@ -226,6 +226,29 @@ TEST(ClientCancel, EveryRequestInFlightReturnsAtOnce) {
   for (int fd : fds) close(fd);
 }
 
+// A stream whose request cannot be written (the server never reads) ends at
+// once on cancel(), not after the 10 s write timeout (~EtcdWatch on a hung etcd).
+TEST(ClientCancel, AStreamStuckWritingEndsAtOnce) {
+  RawServer srv;
+  std::atomic<int> fd{-1};
+  std::thread acceptor([&] { fd = srv.accept_one(); });
+  Client c(srv.endpoint());
+  std::atomic<bool> cancel{false};
+  Status st;
+  std::thread streamer([&] {
+    st = c.stream("POST", "/v3/watch", std::string(64 << 20, 'x'), [](const std::string&) { return true; }, cancel);
+  });
+  acceptor.join();
+  ASSERT_GE(fd.load(), 0);
+  auto t0 = std::chrono::steady_clock::now();
+  cancel = true;
+  c.cancel();
+  streamer.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
+  EXPECT_TRUE(st.ok()) << st.message();
+  close(fd);
+}
+
 TEST(ClientTls, BadFilesAreAClearError) {
   Client c("https://127.0.0.1:1", TlsOptions{"/nonexistent/ca.crt", "", ""});
   auto r = c.request("GET", "/");

@@ -135,6 +135,7 @@ class EtcdWatch : public WatchHandle {
   }
   ~EtcdWatch() override {
     cancel_ = true;
+    client_.cancel();  // ends a connect or write stuck on a hung etcd at once
     if (thread_.joinable()) thread_.join();
   }
 
