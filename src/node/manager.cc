@@ -49,6 +49,7 @@ void Manager::on_deposed() {
     loops = std::move(loops_);
   }
   if (loops) loops->stop();
+  if (dispatcher_) dispatcher_->end_grace();  // a deposed manager marks no node Down for its lost term
 }
 
 void Manager::stop_sessions() {

@@ -126,6 +126,15 @@ void Dispatcher::begin_grace() {
   for (const auto& id : ready) grace_[id] = end;
 }
 
+void Dispatcher::end_grace() {
+  {
+    std::lock_guard g(grace_mu_);
+    registered_since_grace_.clear();
+  }
+  std::lock_guard lk(mu_);
+  grace_.clear();
+}
+
 size_t Dispatcher::session_count() const {
   std::lock_guard lk(mu_);
   return sessions_.size();

@@ -78,6 +78,9 @@ class Dispatcher {
   // gets heartbeat_period × missed_heartbeats to hold a session (on any
   // manager); the liveness check marks one that holds none by then Down.
   void begin_grace();
+  // This manager is no longer the leader: the grace begin_grace() gave ends
+  // without marking anyone Down (the next leader gives its own).
+  void end_grace();
 
  private:
   struct Session {

@@ -396,5 +396,44 @@ TEST_F(DispatcherTest, ASessionIsPublishedWhileItLivesAndWithdrawnWhenItDies) {
   EXPECT_TRUE(backend.range(std::string(kSessionPrefix) + "n1", false)->kvs.empty());
 }
 
+TEST_F(DispatcherTest, AnEndedGraceMarksNoNodeDown) {
+  Node n;
+  n.id = "n1";
+  n.state = NodeState::kReady;
+  n.updated_at = clock.now();
+  Batch b;
+  b.create(n);
+  ASSERT_TRUE(store.commit(b).ok());
+  register_node("n2");  // never beats: Down by the same check that would judge n1's grace
+  d->begin_grace();
+  d->end_grace();  // deposed before the grace ended
+  for (int i = 0; i < 400 && store.node("n2")->state != NodeState::kDown; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    clock.advance(std::chrono::seconds(1));
+  }
+  ASSERT_EQ(store.node("n2")->state, NodeState::kDown) << "the liveness check ran past the grace";
+  EXPECT_EQ(store.node("n1")->state, NodeState::kReady) << "a deposed manager judged its grace";
+}
+
+// A liveness check's Down that commits just after a register's Ready (the
+// register began before the check, so the check's guard lets it through):
+// the session must end, or the live agent keeps it and the node stays Down.
+TEST_F(DispatcherTest, ADownWrittenAfterTheRegistersReadyEndsTheSession) {
+  std::string sid = register_node("n1");
+  Batch down;
+  down.update_node("n1", [](Node& n) {
+    n.state = NodeState::kDown;
+    n.status_message = "heartbeat failure";
+    return true;
+  });
+  ASSERT_TRUE(store.commit(down).ok());  // returns once listeners (the dispatcher) saw it
+  EXPECT_EQ(call("POST", "heartbeat", json{{"SessionID", sid}}.dump()).get().status, 404)
+      << "the agent must register again: heartbeats never set the node Ready";
+  std::string again = register_node("n1");
+  EXPECT_EQ(store.node("n1")->state, NodeState::kReady);
+  EXPECT_EQ(call("POST", "heartbeat", json{{"SessionID", again}}.dump()).get().status, 200)
+      << "a Down older than the register leaves its session alone";
+}
+
 }  // namespace
 }  // namespace shoal::dispatcher
