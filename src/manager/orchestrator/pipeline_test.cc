@@ -201,6 +201,55 @@ TEST_F(ControlLoopsTest, StopFirstHoldsAcrossALeaderChange) {
   EXPECT_EQ(running, 3) << "a new task was created while its slot's old task still ran (stop-first)";
 }
 
+TEST_F(ControlLoopsTest, UpdateParallelismHoldsAcrossALeaderChange) {
+  auto s = create_service("web", 3);
+  settle();
+  Batch u;
+  u.update_service(s.id, [](Service& x) {
+    x.spec.task_template.container_spec.image = "busybox:v2";
+    x.spec_version++;
+    return true;
+  });
+  ASSERT_TRUE(store.commit(u).ok());
+  ASSERT_TRUE(loops.reconcile_all().ok());  // a batch of one: its old task still stops
+  ControlLoops next{store, clock, Fence{}};  // a new leader, no memory of that batch
+  ASSERT_TRUE(next.reconcile_all().ok());
+  int stopping = 0;
+  for (auto& t : store.tasks_of_service(s.id))
+    stopping += t.desired_state > TaskState::kRunning && !is_terminal(t.status.state);
+  EXPECT_EQ(stopping, 1) << "the new leader started a second batch beside the one still stopping (parallelism 1)";
+}
+
+TEST_F(ControlLoopsTest, RestartDelayHoldsAcrossALeaderChange) {
+  auto s = create_service("web", 1);
+  settle();
+  Task t = live(s.id)[0];
+  Batch f;
+  f.update_task(t.id, [&](Task& x) {
+    x.status.state = TaskState::kFailed;
+    x.status.timestamp = clock.now();
+    return true;
+  });
+  ASSERT_TRUE(store.commit(f).ok());
+  clock.advance(std::chrono::seconds(6));  // past the 5 s default delay; the leader restarted meanwhile
+  ControlLoops next{store, clock, Fence{}};
+  ASSERT_TRUE(next.reconcile_all().ok());
+  ASSERT_EQ(store.tasks_of_service(s.id).size(), 2u) << "the failed task is not replaced 5 s after it ended";
+  clock.advance(std::chrono::seconds(1));
+  Batch g;  // a second failure, just now: its delay holds
+  for (auto& x : live(s.id))
+    if (x.id != t.id)
+      g.update_task(x.id, [&](Task& y) {
+        y.status.state = TaskState::kFailed;
+        y.status.timestamp = clock.now();
+        return true;
+      });
+  ASSERT_TRUE(store.commit(g).ok());
+  ControlLoops third{store, clock, Fence{}};
+  ASSERT_TRUE(third.reconcile_all().ok());
+  EXPECT_EQ(store.tasks_of_service(s.id).size(), 2u) << "restarted before its delay";
+}
+
 TEST_F(ControlLoopsTest, UpdatePausesWhenNewTaskFailsDuringMonitor) {
   auto s = create_service("web", 2);
   settle();

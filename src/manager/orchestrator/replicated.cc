@@ -90,7 +90,13 @@ Plan reconcile_service(const Service& s, const std::vector<const Task*>& tasks, 
   // Remember when tasks were first seen running / ended.
   for (const Task* t : tasks) {
     if (t->status.state == TaskState::kRunning && !mem.running_at.count(t->id)) mem.running_at[t->id] = now;
-    if (is_terminal(t->status.state) && !mem.ended_at.count(t->id)) mem.ended_at[t->id] = now;
+    // When it ended, by its status in the store (so the restart delay holds
+    // across a leader change or restart); a node clock ahead of ours, or no
+    // timestamp, counts as now.
+    if (is_terminal(t->status.state) && !mem.ended_at.count(t->id)) {
+      SysTime at = t->status.timestamp;
+      mem.ended_at[t->id] = at == SysTime{} || at > now ? now : at;
+    }
   }
 
   // 0. One live task per slot: of several active ones (a fault, or state
@@ -207,7 +213,16 @@ Plan reconcile_service(const Service& s, const std::vector<const Task*>& tasks, 
       us.message = "update in progress";
       plan.update_status = us;
     }
-    size_t in_flight = mem.awaiting_stop.size() + mem.monitoring.size();
+    // In flight: this leader's batches, and from the store the slots whose
+    // outdated task was told to stop and still stops (a previous leader's
+    // batch: not counting it started a second batch beside it).
+    std::set<uint64_t> flight(mem.awaiting_stop.begin(), mem.awaiting_stop.end());
+    flight.insert(mem.monitoring.begin(), mem.monitoring.end());
+    for (auto& [slot, ts] : by_slot)
+      for (const Task* t : ts)
+        if (!live(*t) && t->spec_version < s.spec_version && !is_terminal(t->status.state) && !node_lost(*t, ctx))
+          flight.insert(slot);
+    size_t in_flight = flight.size();
     size_t parallel = uc.parallelism == 0 ? outdated.size() : uc.parallelism;
     SysTime next_batch = mem.last_batch_done + std::chrono::duration_cast<SysTime::duration>(uc.delay);
     bool delay_ok = uc.delay.count() == 0 || mem.last_batch_done == SysTime{} || now >= next_batch;
