@@ -377,6 +377,13 @@ Result<json> canonical_swarm_init_request(const json& in) {
                                {"AutoLockManagers", Type::kBool}, {"Availability", Type::kString}};
   return canonical(in, kInit, "");
 }
+Result<json> canonical_node_spec(const json& in) {
+  static const Fields kNode = {{"Name", Type::kString},
+                               {"Labels", Type::kStringMap},
+                               {"Role", Type::kString},
+                               {"Availability", Type::kString}};
+  return canonical(in, kNode, "");
+}
 Status check_supported_service_spec(const json& canonical) { return check(canonical, service_fields(), ""); }
 Status check_supported_swarm_spec(const json& canonical) { return check(canonical, swarm_fields(), ""); }
 

@@ -33,6 +33,9 @@ Result<nlohmann::json> canonical_swarm_spec(const nlohmann::json& in);
 // The same for a SwarmInitRequest's own fields (ListenAddr, ..., Spec),
 // its Spec left as sent (for canonical_swarm_spec).
 Result<nlohmann::json> canonical_swarm_init_request(const nlohmann::json& in);
+// The same for a NodeSpec (POST /nodes/{id}/update): Name, Labels, Role,
+// Availability ({"availability":"drain"} is Availability, as Go decodes it).
+Result<nlohmann::json> canonical_node_spec(const nlohmann::json& in);
 
 // On a canonical ServiceSpec: kInvalidArgument "<field> is not supported by
 // shoal yet ..." for the first known field shoal does not apply that has a

@@ -426,6 +426,14 @@ TEST_F(ApiTest, NodeUpdate) {
   EXPECT_EQ(call("POST", "/v1.41/nodes/host1/update?version=" + v, "{").status, 400);
   EXPECT_EQ(call("POST", "/v1.41/nodes/host1/update", "{}").status, 400);
   EXPECT_EQ(call("POST", "/v1.41/nodes/zzz/update?version=1", "{}").status, 404);
+  // Keys in any case, as Go decodes them (the Python SDK's style): applied, not ignored.
+  v = std::to_string(body(call("GET", "/v1.41/nodes/host1"))["Version"]["Index"].get<uint64_t>());
+  r = call("POST", "/v1.41/nodes/host1/update?version=" + v,
+           R"({"role":"manager","availability":"pause","labels":{"zone":"b"}})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  node = *control.store()->node("node1aaaaaaaaaaaaaaaaaaaa");
+  EXPECT_EQ(node.spec.availability, NodeAvailability::kPause);
+  EXPECT_EQ(node.spec.labels.at("zone"), "b");
 }
 
 // A role change would be stored and not acted on (nothing starts or stops a

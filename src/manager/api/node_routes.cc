@@ -5,6 +5,7 @@
 #include "manager/api/api.h"
 #include "common/json_limits.h"
 #include "manager/api/filters.h"
+#include "model/spec_schema.h"
 
 namespace shoal::api {
 
@@ -84,8 +85,11 @@ http::Response Api::node_update(const std::string& ref, const http::Request& req
   }
   auto body = parse_json_body(req.body, "a NodeSpec");
   if (!body.ok()) return error_response(body.status());
-  const json& spec = *body;
-  if (!spec.is_object()) return error_response(invalid_argument("the request body must be a JSON object (a NodeSpec)"));
+  if (!body->is_object()) return error_response(invalid_argument("the request body must be a JSON object (a NodeSpec)"));
+  // Keys match without regard to case, as Go decodes them: {"availability":"drain"} is Availability.
+  auto canonical = canonical_node_spec(*body);
+  if (!canonical.ok()) return error_response(canonical.status().with_context("invalid NodeSpec"));
+  const json& spec = *canonical;
   std::string role, avail, name;
   Labels labels;
   try {
