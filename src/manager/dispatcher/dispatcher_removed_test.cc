@@ -12,31 +12,21 @@
 namespace shoal::dispatcher {
 namespace {
 
-class RemovedNodeTest : public ::testing::Test {
+class RemovedNodeTest : public DispatcherFixture {
  protected:
+  RemovedNodeTest() : DispatcherFixture(std::chrono::milliseconds(25000)) {}
   void SetUp() override {
-    ASSERT_TRUE(store.start().ok());
+    DispatcherFixture::SetUp();
     Cluster c;
     c.id = "cluster1";
     Batch b;
     b.create(c);
     ASSERT_TRUE(store.commit(b).ok());
-    d = std::make_unique<Dispatcher>(store, clock);
-    d->start();
   }
-  void TearDown() override { d->stop(); }
 
   http::Response call(const std::string& peer, const std::string& method, const std::string& op,
                       const std::string& body, std::map<std::string, std::string> query = {}) {
-    auto p = std::make_shared<std::promise<http::Response>>();
-    http::Exchange ex;
-    ex.request.method = method;
-    ex.request.path = std::string(session::kPrefix) + op;
-    ex.request.body = body;
-    ex.request.query = std::move(query);
-    ex.respond = [p](http::Response r) { p->set_value(std::move(r)); };
-    d->serve(std::move(ex), peer);
-    return p->get_future().get();
+    return send(method, op, body, std::move(query), peer).get();
   }
   http::Response register_as(const std::string& node) {
     session::RegisterRequest req;
@@ -53,10 +43,6 @@ class RemovedNodeTest : public ::testing::Test {
     ASSERT_TRUE(store.commit(b).ok());
   }
 
-  MemoryBackend backend;
-  Store store{backend};
-  FakeClock clock;
-  std::unique_ptr<Dispatcher> d;
 };
 
 TEST_F(RemovedNodeTest, ARemovedNodesCertificateGetsNoSession) {
