@@ -128,6 +128,11 @@ LAB=$T_DIR/lab
 lab() { "$SHOAL" lab "$1" --dir "$LAB" "${@:2}"; }
 lab_cleanup() {
   local rc=$?
+  if ((FAILURES > 0 || rc != 0)); then  # each node's log, before lab down removes it
+    for f in "$LAB"/*/shoald.log; do
+      [[ -f "$f" ]] && { echo "---- $f (last 60 lines) ----"; tail -60 "$f"; }
+    done
+  fi
   lab down >/dev/null 2>&1 || true
   (exit $rc)
   finish

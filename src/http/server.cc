@@ -497,7 +497,16 @@ struct Server::Impl {
     beast::error_code ec;
     if (buf.size() == 0) {  // wait for the first byte: the idle (keep-alive) timeout
       c.arm(first ? options.header_timeout : options.idle_timeout);
-      co_await sock.async_wait(net::socket_base::wait_read, net::redirect_error(use_awaitable, ec));
+      if constexpr (std::is_same_v<Socket, TlsSocket>) {
+        // Read through TLS, never wait on the TCP socket: the request may
+        // already sit in the TLS layer's input (read from the socket with
+        // the client's last handshake message), and the socket would then
+        // never turn readable: the request hung until the client gave up.
+        size_t n = co_await sock.async_read_some(buf.prepare(4096), net::redirect_error(use_awaitable, ec));
+        buf.commit(n);
+      } else {
+        co_await sock.async_wait(net::socket_base::wait_read, net::redirect_error(use_awaitable, ec));
+      }
       if (ec || c.stopping || c.timed_out) co_return false;
     }
     size_t header_limit = options.header_limit;

@@ -5,10 +5,10 @@
 // the server's connection code makes besides reading and writing (waiting
 // for readability, shutdown, close, available), so the same templated
 // connection code serves unix, TCP and TLS connections. Waiting for
-// readability looks at the TCP socket: bytes a TLS record left decrypted but
-// unread are in the server's own read buffer already (Beast reads whole
-// requests into it), and a client never pipelines a second request behind
-// the one in flight (ours wait for each answer).
+// readability looks at the TCP socket, so it misses bytes the TLS layer
+// already holds: the server reads a TLS connection's requests through the
+// stream instead (Server::read_request), and uses async_wait only for
+// unix and TCP connections.
 #pragma once
 
 #include <openssl/ssl.h>

@@ -5,8 +5,13 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <openssl/bio.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
+
+#include <string>
 
 #include "http/client.h"
 #include "http/server.h"
@@ -239,6 +244,73 @@ TEST_F(TlsTest, PlainHttpClientGetsNoAnswer) {
   std::string plain = "http://" + endpoint_.substr(8);
   auto r = Client(plain).request("GET", "/who", "", {}, std::chrono::seconds(5));
   EXPECT_FALSE(r.ok() && r->status == 200);
+}
+
+// A client's request that reaches the server in one TCP segment with the
+// client's last handshake message (a fast client on a busy server, every
+// few dozen connections in the lab) lands in the TLS layer during the
+// handshake: the server once waited for the TCP socket to turn readable and
+// the request hung until the client gave up. The client here runs on memory
+// BIOs so both go out in one write, every time.
+TEST_F(TlsTest, ARequestSentWithTheLastHandshakeMessageIsAnswered) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(server_->bound_ports().at(0)));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  SSL* ssl = SSL_new(ctx);
+  BIO* in = BIO_new(BIO_s_mem());
+  BIO* out = BIO_new(BIO_s_mem());
+  SSL_set_bio(ssl, in, out);  // ssl owns both
+  SSL_set_connect_state(ssl);
+  auto send_out = [&] {  // everything the client wrote, in one write()
+    std::string bytes;
+    char b[16384];
+    for (int n; (n = BIO_read(out, b, sizeof b)) > 0;) bytes.append(b, static_cast<size_t>(n));
+    return ::send(fd, bytes.data(), bytes.size(), 0) == static_cast<ssize_t>(bytes.size());
+  };
+  auto receive = [&] {
+    char b[16384];
+    ssize_t n = ::recv(fd, b, sizeof b, 0);
+    if (n > 0) BIO_write(in, b, static_cast<int>(n));
+    return n > 0;
+  };
+  bool handshake = false;
+  for (int i = 0; i < 10 && !handshake; ++i) {
+    int r = SSL_do_handshake(ssl);
+    if (r == 1) {
+      handshake = true;
+      break;
+    }
+    ASSERT_EQ(SSL_get_error(ssl, r), SSL_ERROR_WANT_READ);
+    ASSERT_TRUE(send_out());
+    ASSERT_TRUE(receive()) << "no handshake answer";
+  }
+  ASSERT_TRUE(handshake);
+  // The client's Finished is still in `out`: the request joins it.
+  std::string req = "GET /who HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  ASSERT_EQ(SSL_write(ssl, req.data(), static_cast<int>(req.size())), static_cast<int>(req.size()));
+  ASSERT_TRUE(send_out());
+  std::string answer;
+  for (;;) {
+    char b[4096];
+    int n = SSL_read(ssl, b, sizeof b);
+    if (n > 0) {
+      answer.append(b, static_cast<size_t>(n));
+      continue;
+    }
+    if (SSL_get_error(ssl, n) != SSL_ERROR_WANT_READ || !receive()) break;  // closed, or 5 s without an answer
+  }
+  SSL_free(ssl);
+  SSL_CTX_free(ctx);
+  ::close(fd);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 200", 0), 0u) << answer;
+  EXPECT_NE(answer.find("anonymous"), std::string::npos) << answer;
 }
 
 }  // namespace

@@ -97,7 +97,7 @@ cp "$(dirname "$(sock w2)")/data/swarm-tls/"{ca.crt,node.crt,node.key} "$OLD_W2/
 on w2 swarm leave >/dev/null
 # node rm: the removed node's certificate gets no session again.
 on m1 node rm --force "$old_w2" >/dev/null
-removed=$(lab exec w2 -- curl -s -m 10 --cacert "$OLD_W2/ca.crt" --cert "$OLD_W2/node.crt" --key "$OLD_W2/node.key" \
+removed=$(lab exec w2 -- curl -sS -m 10 --cacert "$OLD_W2/ca.crt" --cert "$OLD_W2/node.crt" --key "$OLD_W2/node.key" \
   --resolve "swarm-manager:2377:$M1" -X POST -d '{}' "https://swarm-manager:2377/_shoal/dispatcher/v1/session" 2>&1 || true)
 expect_contains "after node rm, w2's old certificate is refused" "was removed from the swarm; leave and join again" "$removed"
 expect_eq "the removed node is not created again" "" "$(on m1 node ls -q | grep -x "$old_w2" || true)"
