@@ -578,6 +578,11 @@ json to_stored(const Task& v) {
   json j = to_api(v);
   j["ShoalServiceName"] = v.service_name;
   j["ShoalSpecVersion"] = v.spec_version;
+  if (!v.restarts.empty()) {
+    json r = json::array();
+    for (const auto& a : v.restarts) r.push_back({{"At", ts(a.at)}, {"Count", a.count}});
+    j["ShoalRestarts"] = std::move(r);
+  }
   return j;
 }
 void from_stored(const json& j, Task& v) {
@@ -592,6 +597,10 @@ void from_stored(const json& j, Task& v) {
   parse_task_state(get<std::string>(j, "DesiredState", "running"), &v.desired_state);
   v.service_name = get<std::string>(j, "ShoalServiceName", "");
   v.spec_version = get<uint64_t>(j, "ShoalSpecVersion", 0);
+  v.restarts.clear();
+  if (j.contains("ShoalRestarts") && j["ShoalRestarts"].is_array()) {
+    for (const json& a : j["ShoalRestarts"]) v.restarts.push_back({parse_ts(a, "At"), get<uint64_t>(a, "Count", 1)});
+  }
 }
 
 }  // namespace shoal

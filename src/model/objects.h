@@ -278,6 +278,13 @@ struct TaskStatus {
   std::optional<ContainerStatus> container_status;
 };
 
+// Restart attempts (RestartPolicy.MaxAttempts) of a slot: `count` restarts,
+// the newest of them at `at`. Internal (stored, never in the API).
+struct RestartAttempt {
+  Time at{};
+  uint64_t count = 1;
+};
+
 struct Task : Meta {
   Labels labels;
   TaskSpec spec;
@@ -288,6 +295,9 @@ struct Task : Meta {
   TaskStatus status;
   TaskState desired_state = TaskState::kRunning;
   uint64_t spec_version = 0;  // Service::spec_version the task was made from
+  // Internal: the restarts of this slot, for this spec version, that led to
+  // this task, oldest first (the orchestrator writes it; replicated.h).
+  std::vector<RestartAttempt> restarts;
 };
 
 // ---- JSON of the specs (no internal fields: the API and stored forms are

@@ -158,8 +158,12 @@ TEST(ObjectsTest, TaskRoundTripAndStates) {
   t.status.container_status = ContainerStatus{"c0ffee", 123, 0};
   t.desired_state = TaskState::kShutdown;
   t.spec_version = 4;
+  t.restarts = {{Time(seconds(1700000000) + std::chrono::nanoseconds(5)), 3}, {Time(seconds(1700000060)), 1}};
   json j = to_stored(t);
   EXPECT_EQ(to_stored(from_stored<Task>(j)), j);
+  ASSERT_EQ(from_stored<Task>(j).restarts.size(), 2u);
+  EXPECT_EQ(from_stored<Task>(j).restarts[0].at, t.restarts[0].at);
+  EXPECT_EQ(from_stored<Task>(j).restarts[0].count, 3u);
   EXPECT_EQ(j["Status"]["State"], "running");
   EXPECT_EQ(j["Status"]["ContainerStatus"]["ContainerID"], "c0ffee");
   EXPECT_EQ(j["Status"]["ContainerStatus"]["PID"], 123);
@@ -171,6 +175,7 @@ TEST(ObjectsTest, TaskRoundTripAndStates) {
   json api = to_api(t);
   EXPECT_FALSE(api.contains("ShoalServiceName"));
   EXPECT_FALSE(api.contains("ShoalSpecVersion"));
+  EXPECT_FALSE(api.contains("ShoalRestarts"));
 
   Task global;
   global.id = "t2";

@@ -69,6 +69,9 @@ Plan reconcile_global(const Service& s, const std::vector<const Task*>& tasks, c
     t.node_id = node;
     t.status.state = TaskState::kAssigned;
     t.status.message = "scheduler assigned task to node";
+    // The restart attempts of the node's slot (replicated.h), if it had one.
+    if (auto sl = mem.slot_of.find(node); sl != mem.slot_of.end())
+      if (auto c = plan.carried.find(sl->second); c != plan.carried.end()) t.restarts = c->second;
     plan.create.push_back(std::move(t));
   }
   return plan;

@@ -2,7 +2,8 @@
 // placement constraints hold, the reservations fit), as SwarmKit's. A pure
 // decision function per service, like reconcile_service (replicated.h), whose
 // restart supervision, rolling update and reaper it reuses with one
-// "virtual slot" per node; the ControlLoops (pipeline.h) feed it.
+// "virtual slot" per node (so restart attempts count per node); the
+// ControlLoops (pipeline.h) feed it.
 //
 // New tasks are created already assigned to their node (a global task is
 // never placed by the scheduler). A live task on a node that no longer

@@ -34,6 +34,43 @@ bool should_restart(const Task& t, const RestartPolicy& p, bool lost) {
   return true;
 }
 
+bool in_window(const RestartAttempt& a, Duration window, SysTime now) {
+  return window.count() == 0 || now - a.at < window;
+}
+
+// The restart attempts that count against max attempts at `now`.
+uint64_t attempts(const std::vector<RestartAttempt>& h, Duration window, SysTime now) {
+  uint64_t n = 0;
+  for (const auto& a : h) n += in_window(a, window, now) ? a.count : 0;
+  return n;
+}
+
+// When the attempts in the window fall below `max` again (h holds at least
+// `max` of them, window > 0): once enough of the oldest left it.
+SysTime below_max_at(const std::vector<RestartAttempt>& h, Duration window, SysTime now, uint64_t max) {
+  uint64_t left = attempts(h, window, now);
+  for (const auto& a : h) {
+    if (!in_window(a, window, now)) continue;
+    left -= a.count;
+    if (left < max) return a.at + std::chrono::duration_cast<SysTime::duration>(window);
+  }
+  return now;
+}
+
+// `h` with one more attempt at `now`: attempts out of the window dropped, at
+// most kMaxRestartRecords records (see replicated.h).
+std::vector<RestartAttempt> with_attempt(const std::vector<RestartAttempt>& h, Duration window, SysTime now) {
+  std::vector<RestartAttempt> out;
+  for (const auto& a : h)
+    if (in_window(a, window, now)) out.push_back(a);
+  out.push_back({now, 1});
+  while (out.size() > kMaxRestartRecords) {
+    out[1].count += out[0].count;
+    out.erase(out.begin());
+  }
+  return out;
+}
+
 // Tasks of one slot, newest first: all but one active task are shut down.
 template <typename Shutdown>
 void shut_extras(const std::vector<const Task*>& ts, const Context& ctx, Shutdown&& shutdown) {
@@ -127,15 +164,15 @@ Plan reconcile_service(const Service& s, const std::vector<const Task*>& tasks, 
         occupied.insert(slot);  // the slot keeps its ended task; nothing replaces it
         continue;
       }
+      // The slot's attempts so far: the ended task's, for its spec version
+      // (a new spec starts counting afresh, as in Swarm).
+      const std::vector<RestartAttempt> none;
+      const auto& history = t->spec_version == s.spec_version ? t->restarts : none;
       if (!lost) {
-        if (rp.max_attempts > 0) {
-          auto window = rp.window;
-          size_t recent = 0;
-          for (auto at : mem.restarts) recent += window.count() == 0 || now - at <= window;
-          if (recent >= rp.max_attempts) {
-            occupied.insert(slot);
-            continue;
-          }
+        if (rp.max_attempts > 0 && attempts(t->restarts, rp.window, now) >= rp.max_attempts) {
+          occupied.insert(slot);  // held: the ended task stays, desired running
+          if (rp.window.count() > 0) wake(below_max_at(t->restarts, rp.window, now, rp.max_attempts) - now);
+          continue;
         }
         Duration delay = rp.delay.value_or(kDefaultRestartDelay);
         SysTime ready_at = mem.ended_at[t->id] + std::chrono::duration_cast<SysTime::duration>(delay);
@@ -144,7 +181,9 @@ Plan reconcile_service(const Service& s, const std::vector<const Task*>& tasks, 
           wake(ready_at - now);
           continue;
         }
-        mem.restarts.push_back(now);
+        plan.carried.try_emplace(slot, rp.max_attempts > 0 ? with_attempt(history, rp.window, now) : history);
+      } else {
+        plan.carried.try_emplace(slot, history);  // a lost node is no attempt
       }
       shutdown(t);  // replaced below, as the slot is now free
     }
@@ -266,6 +305,7 @@ Plan reconcile_service(const Service& s, const std::vector<const Task*>& tasks, 
       for (uint64_t slot = 1; missing > 0; ++slot) {
         if (occupied.count(slot)) continue;
         plan.create.push_back(make_task(s, slot, now));
+        if (auto c = plan.carried.find(slot); c != plan.carried.end()) plan.create.back().restarts = c->second;
         --missing;
       }
     }

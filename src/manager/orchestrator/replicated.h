@@ -11,7 +11,10 @@
 // - a live task that ended (failed, complete, rejected, shutdown by itself),
 //   or sits on a node that is down or drained, is replaced in its slot per the
 //   restart policy (condition any | on-failure | none, delay, max attempts in
-//   a window); its desired state becomes shutdown;
+//   a window); its desired state becomes shutdown. The attempts are counted
+//   per slot (per node for global services) from the store, not from leader
+//   memory: each replacement carries its slot's attempts (Task::restarts), so
+//   a new leader or a restarted shoald reaches the same decision;
 // - scale down shuts down the highest slots;
 // - a changed spec (spec_version) rolls out per UpdateConfig: parallelism,
 //   delay, monitor, failure action (pause | continue), order (stop-first |
@@ -20,6 +23,7 @@
 //   removed service (desired remove) are deleted once they stopped.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -37,10 +41,19 @@ struct Plan {
   std::vector<std::string> remove;
   std::optional<UpdateStatus> update_status;
   std::optional<Duration> wake_after;  // reconcile this service again after this long
+  // slot -> the restart attempts the slot's next task carries (Task::restarts)
+  std::map<uint64_t, std::vector<RestartAttempt>> carried;
 };
 
+// At most this many RestartAttempt records per task: beyond it the two
+// oldest merge (counts summed, the newer time kept), so with more attempts
+// than this in one window an attempt may count a little longer than the
+// window, never shorter (a crash loop is held, not let through).
+constexpr size_t kMaxRestartRecords = 32;
+
 // What the orchestrator remembers about a service between passes (in memory
-// on the leader; rebuilt from the store on failover, conservatively).
+// on the leader; rebuilt from the store on failover, conservatively). The
+// restart attempts are not here: they are on the tasks (Task::restarts).
 struct ServiceMemory {
   std::unordered_map<std::string, SysTime> ended_at;    // task -> first seen ended
   std::unordered_map<std::string, SysTime> running_at;  // task -> first seen running
@@ -48,7 +61,6 @@ struct ServiceMemory {
   std::set<uint64_t> monitoring;                        // slots updated, in their monitor period
   SysTime last_batch_done{};
   uint64_t paused_spec_version = 0;
-  std::vector<SysTime> restarts;  // restart times, for max attempts in window
 };
 
 struct Context {
