@@ -73,12 +73,35 @@ class Stream {
   virtual bool closed() const = 0;
 };
 
+// Registers `fn` to learn that the client went away before its answer: see
+// Exchange::on_client_gone.
+using ClientGoneHook = std::function<void(std::function<void()> fn)>;
+
 // Either respond through `respond` or, to stream, call `start_stream(status,
 // headers)` once instead and write to the returned Stream.
 struct Exchange {
   Request request;
   Responder respond;
   std::function<std::shared_ptr<Stream>(int status, Headers headers)> start_stream;
+  // For a handler that answers later (a long poll): on_client_gone(fn)
+  // makes fn run once if the client goes away before the exchange is
+  // answered (respond called, or a started stream closed): the connection
+  // closed (also only half-closed, as Go's server counts it) or reset, or
+  // the server stopped. The server watches the socket of an exchange
+  // answered through `respond` from the registration on, so fn runs within
+  // moments of the client's close; a streaming exchange notices only when a
+  // write fails or the server stops. It never runs once the exchange was
+  // answered, and once `respond` has returned, fn has finished or never will
+  // (so fn may use what the responder's caller keeps alive until it
+  // answers). A later call replaces an earlier fn.
+  // fn runs on a server I/O thread, or at once on the calling thread when
+  // the client is already gone: it must be quick and not block, must not
+  // call `respond`, and the caller must not hold a lock fn takes (nor may
+  // whoever calls `respond` while fn might run). fn should not hold the
+  // Responder (drop it from where it is kept instead).
+  // Empty where the client cannot go away (in-process callers): check
+  // before calling. Thread-safe.
+  ClientGoneHook on_client_gone;
 };
 
 // Handlers run on a worker pool, not on I/O threads, so they may block

@@ -8,6 +8,8 @@
 // a shared ExchangeState, which holds no Boost object: it wakes the
 // connection through a Wakeup that is cleared when the connection ends or the
 // server stops, so a late answer (a long poll answered after stop) is a no-op.
+// A handler's client-gone callback makes await_answer watch the socket
+// (ConnBase::watching) and run it (ExchangeState::client_went) on a close.
 #include "http/server.h"
 
 #include <sys/stat.h>
@@ -34,6 +36,7 @@
 #include <unordered_set>
 
 #include "common/log.h"
+#include "http/exchange_state.h"
 #include "http/tls_server.h"
 
 namespace shoal::http {
@@ -45,90 +48,10 @@ using net::awaitable;
 using net::use_awaitable;
 using ConnEx = net::io_context::executor_type;  // of a context one thread runs
 using tls::TlsSocket;
+using internal::ExchangeState;
+using internal::Wakeup;
 
 namespace {
-
-// How a handler's thread wakes a connection. fn posts to the connection's
-// executor; clear() (connection ended, or server stopped) makes fire() a no-op.
-// Thread-safe.
-struct Wakeup {
-  std::mutex mu;
-  std::function<void()> fn;
-  void fire() {
-    std::lock_guard lk(mu);
-    if (fn) fn();
-  }
-  void clear() {
-    std::lock_guard lk(mu);
-    fn = nullptr;
-  }
-};
-
-// Shared between the handler (any thread) and the connection coroutine.
-// Thread-safe: every field is under mu.
-struct ExchangeState : Stream {
-  explicit ExchangeState(std::shared_ptr<Wakeup> w) : wakeup(std::move(w)) {}
-  std::shared_ptr<Wakeup> wakeup;
-  mutable std::mutex mu;
-  std::optional<Response> response;
-  bool streaming = false;
-  int stream_status = 200;
-  Headers stream_headers;
-  std::deque<std::string> chunks;
-  bool stream_closed = false;
-  bool client_gone = false;
-
-  bool write(const std::string& chunk) override {
-    {
-      std::lock_guard lk(mu);
-      if (client_gone || stream_closed) return false;
-      chunks.push_back(chunk);
-    }
-    wakeup->fire();
-    return true;
-  }
-  void close() override {
-    {
-      std::lock_guard lk(mu);
-      stream_closed = true;
-    }
-    wakeup->fire();
-  }
-  bool closed() const override {
-    std::lock_guard lk(mu);
-    return client_gone || stream_closed;
-  }
-  void respond(Response r) {
-    {
-      std::lock_guard lk(mu);
-      if (response || streaming) return;
-      response = std::move(r);
-    }
-    wakeup->fire();
-  }
-  std::shared_ptr<Stream> start(const std::shared_ptr<ExchangeState>& self, int status, Headers headers) {
-    {
-      std::lock_guard lk(mu);
-      streaming = true;
-      stream_status = status;
-      stream_headers = std::move(headers);
-    }
-    wakeup->fire();
-    return self;
-  }
-  // A handler threw: answer 500 if nothing was answered, end a started stream.
-  void fail(const std::string& message) {
-    bool was_streaming;
-    {
-      std::lock_guard lk(mu);
-      was_streaming = streaming;
-    }
-    if (was_streaming) return close();
-    respond(Response{500, {{"Content-Type", "application/json"}},
-                     nlohmann::json{{"message", message}}.dump(-1, ' ', false,
-                                                               nlohmann::json::error_handler_t::replace) + "\n"});
-  }
-};
 
 // The parts of a connection that do not depend on the socket type. Every
 // member is used on `ex` (its context's one thread) only.
@@ -151,6 +74,18 @@ struct ConnBase : std::enable_shared_from_this<ConnBase> {
   bool timed_out = false;
   bool woken = false;
   PeerCertificate peer_cert;  // set by the TLS handshake
+  // The watch of the socket while a handler waits holding a client-gone
+  // callback (ExchangeState::watch_wanted; Server::Impl::watch_peer). One
+  // operation at a time: for unix and TCP a wait for readability, then a
+  // peek tells a close or reset from the start of a pipelined request (left
+  // in the socket); for TLS a read through the stream (a wait on the TCP
+  // socket misses what the TLS layer holds already), whose bytes, a next
+  // request's start, wait in `watched` for the request buffer.
+  bool watching = false;    // an operation is outstanding
+  bool watch_stop = false;  // it was cancelled (answer, stop): learn nothing more, do not re-arm
+  bool peer_gone = false;   // the client closed (or half-closed) or reset the connection
+  bool peer_sent = false;   // a next request began: the watch ends for this exchange
+  std::vector<char> watched;
 
   static int64_t now_ns() {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
@@ -579,6 +514,7 @@ struct Server::Impl {
     ex.request = std::move(req);
     ex.respond = [state](Response r) { state->respond(std::move(r)); };
     ex.start_stream = [state](int status, Headers headers) { return state->start(state, status, std::move(headers)); };
+    ex.on_client_gone = [state](std::function<void()> fn) { state->on_gone(std::move(fn)); };
     net::post(*workers, [h = handler, ex = std::move(ex), state]() mutable {
       std::string what = ex.request.method + " " + ex.request.path.substr(0, 128);
       try {
@@ -593,16 +529,89 @@ struct Server::Impl {
     });
   }
 
-  // Waits (on the connection's executor) until the handler answered or started a stream.
+  // The end of a watch operation (on the connection's executor): wakes await_answer.
+  static void watch_ended(ConnBase& c) {
+    c.watching = false;
+    c.woken = true;
+    c.wake_timer.cancel();
+  }
+
+  // Starts watching the socket for the client's close (see ConnBase::watching).
   template <typename Socket>
-  awaitable<bool> await_answer(Conn<Socket>& c, ExchangeState& state) {
+  static void watch_peer(const std::shared_ptr<Conn<Socket>>& cp) {
+    constexpr size_t kWatchBytes = 4096;
+    cp->watching = true;
+    if constexpr (std::is_same_v<Socket, TlsSocket>) {
+      cp->watched.resize(kWatchBytes);
+      cp->sock.async_read_some(net::buffer(cp->watched), [cp](const beast::error_code& ec, size_t n) {
+        cp->watched.resize(n);
+        if (n > 0 || !ec) {
+          cp->peer_sent = true;
+        } else if (!cp->watch_stop) {
+          cp->peer_gone = true;  // close_notify (eof), a bare FIN (stream_truncated), a reset
+        }
+        watch_ended(*cp);
+      });
+    } else {
+      cp->sock.async_wait(net::socket_base::wait_read, [cp](const beast::error_code& ec) {
+        if (!cp->watch_stop) {
+          char b;
+          ssize_t n = ec ? -1 : ::recv(cp->sock.native_handle(), &b, 1, MSG_PEEK | MSG_DONTWAIT);
+          if (n > 0) {
+            cp->peer_sent = true;
+          } else if (n < 0 && !ec && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+            return watch_peer(cp);  // not readable after all: wait again
+          } else {
+            cp->peer_gone = true;  // 0: the client's FIN; an error: a reset
+          }
+        }
+        watch_ended(*cp);
+      });
+    }
+  }
+
+  // Cancels the watch operation (the only one outstanding on the socket).
+  template <typename Socket>
+  static void cancel_watch(Conn<Socket>& c) {
+    c.watch_stop = true;
     beast::error_code ec;
+    if constexpr (std::is_same_v<Socket, TlsSocket>) {
+      c.sock.s.next_layer().cancel(ec);
+    } else {
+      c.sock.cancel(ec);
+    }
+  }
+
+  // Waits (on the connection's executor) until the handler answered or
+  // started a stream: true then; false if the server stops or the client
+  // goes first. While the handler holds a client-gone callback, watches the
+  // socket for the client's close, unless bytes of a next request wait
+  // already in `buf` (a pipelining client); the watch has ended when this
+  // returns, bytes it read appended to `buf`.
+  template <typename Socket>
+  awaitable<bool> await_answer(const std::shared_ptr<Conn<Socket>>& cp, ExchangeState& state,
+                               beast::flat_buffer& buf) {
+    Conn<Socket>& c = *cp;
+    beast::error_code ec;
+    const bool watchable = buf.size() == 0;
+    c.peer_sent = c.watch_stop = false;
     for (;;) {
+      bool answered, wanted;
       {
         std::lock_guard lk(state.mu);
-        if (state.response || state.streaming) co_return true;
+        answered = state.response || state.streaming;
+        wanted = state.watch_wanted;
       }
-      if (c.stopping) co_return false;
+      const bool done = answered || c.stopping || c.peer_gone;
+      if (done && c.watching && !c.watch_stop) cancel_watch(c);
+      if (done && !c.watching) {
+        if (!c.watched.empty()) {
+          buf.commit(net::buffer_copy(buf.prepare(c.watched.size()), net::buffer(c.watched)));
+        }
+        std::vector<char>().swap(c.watched);
+        co_return answered;
+      }
+      if (!done && wanted && watchable && !c.watching && !c.peer_sent) watch_peer(cp);
       if (c.woken) {  // a wake-up came while we were not waiting: look again
         c.woken = false;
         continue;
@@ -673,17 +682,15 @@ struct Server::Impl {
       req.peer_cert = c.peer_cert;
       req.body_file = std::move(spooled);
       dispatch(std::move(req), state);
-      bool answered = co_await await_answer(c, *state);
-      std::unique_lock lk(state->mu);
-      if (!answered) {
-        state->client_gone = true;
+      if (!co_await await_answer(cp, *state, buf)) {
+        state->client_went();
         break;
       }
+      std::unique_lock lk(state->mu);
       if (state->streaming && !state->response) {
         lk.unlock();
         co_await stream_out(c, *state, version);
-        lk.lock();
-        state->client_gone = true;
+        state->client_went();
         break;
       }
       Response r = std::move(*state->response);

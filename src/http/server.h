@@ -11,6 +11,13 @@
 // Headers over header_limit and bodies over the route's body limit get a 413
 // and the connection is closed; connections past max_connections get a 503 at
 // once and are closed. A handler that throws answers a 500 (and is logged).
+//
+// A handler that answers later (a long poll) may register a client-gone
+// callback (Exchange::on_client_gone): from then on until the answer, the
+// connection watches its socket and runs the callback when the client
+// closes, half-closes or resets it (or the server stops), then closes the
+// connection. Bytes of a pipelined request that arrive meanwhile are kept
+// for the next request, and end the watch of that exchange.
 #pragma once
 
 #include <chrono>
