@@ -343,7 +343,7 @@ http::Response Dispatcher::assignment_response(const std::string& node_id, uint6
 void Dispatcher::handle_assignments(http::Exchange& ex, const std::string& peer) {
   std::string node = session_node_for(ex, ex.request.query_param("session").value_or(""), peer);
   if (node.empty()) return;
-  uint64_t since = 0;
+  uint64_t since = 0, id = 0;
   try {
     since = std::stoull(ex.request.query_param("since").value_or("0"));
   } catch (...) {
@@ -357,13 +357,40 @@ void Dispatcher::handle_assignments(http::Exchange& ex, const std::string& peer)
       return;
     }
     if (since >= assignments_[node].generation()) {
+      id = ++last_waiter_id_;
       waiters_[node].push_back(
-          {since, std::move(ex.respond),
-           std::chrono::steady_clock::now() + options_.long_poll_timeout});
-      return;
+          {since, std::move(ex.respond), std::chrono::steady_clock::now() + options_.long_poll_timeout, id});
     }
   }
-  ex.respond(assignment_response(node, since));
+  if (id == 0) {
+    ex.respond(assignment_response(node, since));
+    return;
+  }
+  // Outside mu_: the callback may run at once and takes it. It cannot
+  // outlive this dispatcher: stop() answers every parked poll, and an
+  // answered exchange's callback has finished or never runs.
+  if (ex.on_client_gone) ex.on_client_gone([this, node, id] { drop_waiter(node, id); });
+}
+
+void Dispatcher::drop_waiter(const std::string& node, uint64_t id) {
+  std::vector<Waiter> dropped;  // destroyed outside mu_
+  std::lock_guard lk(mu_);
+  auto it = waiters_.find(node);
+  if (it == waiters_.end()) return;
+  for (auto w = it->second.begin(); w != it->second.end(); ++w) {
+    if (w->id != id) continue;
+    dropped.push_back(std::move(*w));
+    it->second.erase(w);
+    break;
+  }
+  if (it->second.empty()) waiters_.erase(it);
+}
+
+size_t Dispatcher::parked_polls() const {
+  std::lock_guard lk(mu_);
+  size_t n = 0;
+  for (const auto& [_, ws] : waiters_) n += ws.size();
+  return n;
 }
 
 bool Dispatcher::drop_if_down_after(const Node& n, int64_t revision) {

@@ -17,10 +17,11 @@
 // may never open a session again: begin_grace() (called on election) gives
 // each one heartbeat_period × missed_heartbeats to hold a session here or on
 // another manager (SessionPresence), then marks it Down (Swarm's rule).
-// Long polls: the HTTP layer does not tell a handler that its client hung up
-// (a Responder has no close notification), so a disconnected agent's parked
-// poll keeps its place until long_poll_timeout and is then answered into the
-// closed connection; it holds no session or store state meanwhile.
+// Long polls: a parked poll whose client hangs up (Exchange::on_client_gone:
+// the connection closed or reset, or the server stopped) is dropped at once,
+// so an agent that opens and drops polls in a loop holds nothing here; a
+// poll from a caller that cannot tell (in-process) keeps its place until
+// long_poll_timeout. A parked poll holds no session or store state.
 // Thread-safe. serve() never blocks on a long poll. Every call is answered:
 // after stop() (and for polls parked when it came) with a 503.
 // The dispatcher subscribes to the store before it seeds its view of the
@@ -73,6 +74,8 @@ class Dispatcher {
   void serve(http::Exchange ex, const std::string& peer_node);
 
   size_t session_count() const;
+  // Long polls parked now, of all nodes (for tests and metrics).
+  size_t parked_polls() const;
 
   // This manager became the leader: every node the store says is Ready now
   // gets heartbeat_period × missed_heartbeats to hold a session (on any
@@ -94,6 +97,7 @@ class Dispatcher {
     uint64_t since;
     http::Responder respond;
     std::chrono::steady_clock::time_point deadline;
+    uint64_t id = 0;  // names it for drop_waiter
   };
   struct PendingStatus {
     std::vector<session::StatusUpdate> updates;
@@ -132,6 +136,9 @@ class Dispatcher {
   // True when a session was dropped.
   bool drop_if_down_after(const Node& n, int64_t revision);
   bool stopped() const;
+  // A parked poll's client went away: forgets its Waiter (if not answered
+  // yet). Takes mu_.
+  void drop_waiter(const std::string& node, uint64_t id);
 
   Store& store_;
   Clock& clock_;
@@ -142,6 +149,7 @@ class Dispatcher {
   std::unordered_map<std::string, AssignmentLog> assignments_;            // node -> its changes
   std::unordered_map<std::string, std::pair<std::string, int>> task_view_;  // task -> (node, desired)
   std::unordered_map<std::string, std::vector<Waiter>> waiters_;          // node -> long polls
+  uint64_t last_waiter_id_ = 0;
   std::set<std::string> dirty_nodes_;
   std::map<std::string, SysTime> grace_;  // node -> end of its grace (begin_grace)
   // Nodes that began a register here since begin_grace: alive, never marked

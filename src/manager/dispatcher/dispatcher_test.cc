@@ -169,6 +169,31 @@ TEST_F(DispatcherTest, LongPollAnsweredWhenTheAssignmentSetChanges) {
   EXPECT_GT(next.generation, set.generation);
 }
 
+// An agent that drops its long poll leaves no waiter behind: before, each
+// dropped poll held its place until long_poll_timeout (2 s here, 25 s by
+// default), so a client dropping polls in a loop piled them up.
+TEST_F(DispatcherTest, AParkedPollWhoseClientHangsUpIsDroppedAtOnce) {
+  std::string sid = register_node("n1");
+  auto first = call("GET", "assignments", "", {{"session", sid}, {"since", "0"}}).get();
+  std::string gen = std::to_string(json::parse(first.body).get<session::AssignmentSet>().generation);
+  auto dropped = call("GET", "assignments", "", {{"session", sid}, {"since", gen}});
+  auto kept = call("GET", "assignments", "", {{"session", sid}, {"since", gen}});
+  ASSERT_EQ(d->parked_polls(), 2u);
+  ASSERT_TRUE(hang_up(0)) << "the dispatcher registered no client-gone callback for its parked poll";
+  EXPECT_EQ(d->parked_polls(), 1u) << "the hung-up poll still holds its place";
+  ASSERT_EQ(dropped.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+  EXPECT_THROW(dropped.get(), std::future_error);  // dropped unanswered: there is nobody to answer
+  // The other poll of the node is still answered with the change.
+  Batch b;
+  b.create(make_task("t1", "n1"));
+  ASSERT_TRUE(store.commit(b).ok());
+  ASSERT_EQ(kept.wait_for(std::chrono::seconds(2)), std::future_status::ready);
+  EXPECT_EQ(json::parse(kept.get().body).get<session::AssignmentSet>().tasks.size(), 1u);
+  EXPECT_EQ(d->parked_polls(), 0u);
+  EXPECT_TRUE(hang_up(1));  // after its answer: nothing to drop
+  EXPECT_EQ(d->parked_polls(), 0u);
+}
+
 TEST_F(DispatcherTest, LaterAnswersCarryOnlyTheChanges) {
   std::string sid = register_node("n1");
   Batch b;

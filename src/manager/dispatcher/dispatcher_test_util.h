@@ -6,11 +6,14 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <functional>
 #include <future>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "manager/dispatcher/dispatcher.h"
 #include "store/fault_backend.h"
@@ -33,7 +36,8 @@ class DispatcherFixture : public ::testing::Test {
 
   // Sends one request, from the trusted local transport or (with `peer`) from
   // a caller whose certificate names node `peer`; returns a future of the
-  // response (long polls resolve later).
+  // response (long polls resolve later). A client-gone callback the
+  // dispatcher registers is kept for hang_up().
   std::future<http::Response> send(const std::string& method, const std::string& op, const std::string& body,
                                    std::map<std::string, std::string> query = {},
                                    const std::optional<std::string>& peer = std::nullopt) {
@@ -44,12 +48,31 @@ class DispatcherFixture : public ::testing::Test {
     ex.request.body = body;
     ex.request.query = std::move(query);
     ex.respond = [p](http::Response r) { p->set_value(std::move(r)); };
+    ex.on_client_gone = [this](std::function<void()> fn) {
+      std::lock_guard lk(gone_mu_);
+      client_gone_.push_back(std::move(fn));
+    };
     if (peer) {
       d->serve(std::move(ex), *peer);
     } else {
       d->serve(std::move(ex));
     }
     return p->get_future();
+  }
+
+  // The client of the i-th request that registered a client-gone callback
+  // hangs up: runs that callback (as the HTTP server does). False if there
+  // is no such callback.
+  bool hang_up(size_t i) {
+    std::function<void()> fn;
+    {
+      std::lock_guard lk(gone_mu_);
+      if (i >= client_gone_.size() || !client_gone_[i]) return false;
+      fn = std::move(client_gone_[i]);
+      client_gone_[i] = nullptr;
+    }
+    fn();
+    return true;
   }
 
   MemoryBackend backend;
@@ -60,6 +83,8 @@ class DispatcherFixture : public ::testing::Test {
 
  private:
   std::chrono::milliseconds long_poll_;
+  std::mutex gone_mu_;
+  std::vector<std::function<void()>> client_gone_;  // under gone_mu_, in registration order
 };
 
 }  // namespace shoal::dispatcher
