@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "agent/agent.h"
+#include "agent/agent_test_util.h"
 #include "agent/fake_executor.h"
 #include "http/server.h"
 
@@ -98,24 +99,18 @@ class ExpiringDispatcher {
 };
 
 TEST(AgentStatus, AReportRefusedForAnExpiredSessionIsSentOnTheNextSession) {
-  std::string dir = "/tmp/shoal-agent-status-test-" + std::to_string(getpid());
-  std::filesystem::create_directories(dir);
-  std::string endpoint = "unix://" + dir + "/d.sock";
-  ExpiringDispatcher d(endpoint);
+  TestSocketDir sock("agent-status-test");
+  ExpiringDispatcher d(sock.endpoint);
   ASSERT_TRUE(d.start().ok());
   RealClock clock;
   FakeExecutor exec;
-  AgentOptions o;
-  o.dispatcher = endpoint;
-  o.node_id = "n1";
-  Agent agent(exec, clock, o);
+  Agent agent(exec, clock, node_n1_options(sock.endpoint));
   agent.start();
   bool reported = d.wait_report_of_s2(std::chrono::seconds(8));
   bool reopened = d.s2_opened();
   agent.stop();
   EXPECT_TRUE(reopened) << "the agent never opened a second session";
   EXPECT_TRUE(reported) << "t1's status, refused with the expired session, was never sent with the new one";
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // 40 s timeout. A dispatcher stand-in answers registration and parks every
 // long poll forever.
 #include "agent/agent.h"
+#include "agent/agent_test_util.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -55,17 +56,12 @@ class ParkingDispatcher {
 };
 
 TEST(AgentTest, StopCancelsAParkedLongPoll) {
-  std::string dir = "/tmp/shoal-agent-test-" + std::to_string(getpid());
-  std::filesystem::create_directories(dir);
-  std::string endpoint = "unix://" + dir + "/d.sock";
-  ParkingDispatcher d(endpoint);
+  TestSocketDir sock("agent-test");
+  ParkingDispatcher d(sock.endpoint);
   ASSERT_TRUE(d.start().ok());
   RealClock clock;
   FakeExecutor exec;
-  AgentOptions o;
-  o.dispatcher = endpoint;
-  o.node_id = "n1";
-  Agent agent(exec, clock, o);
+  Agent agent(exec, clock, node_n1_options(sock.endpoint));
   agent.start();
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (!d.has_parked_poll() && std::chrono::steady_clock::now() < deadline) {
@@ -75,7 +71,6 @@ TEST(AgentTest, StopCancelsAParkedLongPoll) {
   auto t0 = std::chrono::steady_clock::now();
   agent.stop();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -56,46 +56,46 @@ TEST(ImageRoutes, AnApiVersionOutOfRangeIsLeftToTheRouter) {
   }
 }
 
-TEST(ImageRoutes, AChangeThatIsNotUtf8IsA400) {
-  // Found by fuzz/api_fuzz.cc: the config JSON's dump() threw on it (a 500).
-  std::string root = std::filesystem::temp_directory_path() / ("shoal-images-routes-test-" + std::to_string(getpid()));
-  {
-    runtime::ImageStore images(root);
-    ASSERT_TRUE(images.open().ok());
+// An ImageStore in a fresh directory, removed at the end, and a POST to
+// /images/create whose answer lands in `got`.
+class ImageImportTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(images.open().ok()); }
+  http::Exchange import_exchange() {
     http::Exchange ex;
     ex.request.method = "POST";
     ex.request.path = "/v1.41/images/create";
-    ex.request.query = {{"fromSrc", "-"}, {"repo", "x"}, {"changes", "CMD sh \xdc\xdc"}};
-    ex.request.body = "not read: the change is refused first";
-    http::Response got;
-    ex.respond = [&](http::Response r) { got = std::move(r); };
-    EXPECT_TRUE(serve_image_routes(images, ex));
-    EXPECT_EQ(got.status, 400);
-    EXPECT_NE(got.body.find("not valid UTF-8"), std::string::npos) << got.body;
+    ex.respond = [this](http::Response r) { got = std::move(r); };
+    return ex;
   }
-  std::filesystem::remove_all(root);
+  struct RemovedAtEnd {  // declared first: destroyed after the store
+    std::string path;
+    ~RemovedAtEnd() { std::filesystem::remove_all(path); }
+  } dir{std::filesystem::temp_directory_path() / ("shoal-images-routes-test-" + std::to_string(getpid()))};
+  runtime::ImageStore images{dir.path};
+  http::Response got;
+};
+
+TEST_F(ImageImportTest, AChangeThatIsNotUtf8IsA400) {
+  // Found by fuzz/api_fuzz.cc: the config JSON's dump() threw on it (a 500).
+  http::Exchange ex = import_exchange();
+  ex.request.query = {{"fromSrc", "-"}, {"repo", "x"}, {"changes", "CMD sh \xdc\xdc"}};
+  ex.request.body = "not read: the change is refused first";
+  EXPECT_TRUE(serve_image_routes(images, ex));
+  EXPECT_EQ(got.status, 400);
+  EXPECT_NE(got.body.find("not valid UTF-8"), std::string::npos) << got.body;
 }
 
 // `docker import --change A --change B` sends two "changes" parameters; each
 // is applied (the query map kept only the last, so the first was dropped).
-TEST(ImageRoutes, EveryChangeParameterIsApplied) {
-  std::string root = std::filesystem::temp_directory_path() / ("shoal-images-routes-test-" + std::to_string(getpid()));
-  {
-    runtime::ImageStore images(root);
-    ASSERT_TRUE(images.open().ok());
-    http::Exchange ex;
-    ex.request.method = "POST";
-    ex.request.path = "/v1.41/images/create";
-    ex.request.target = "/v1.41/images/create?fromSrc=-&repo=x&changes=CMD+sh+%DC%DC&changes=ENV+A%3D1";
-    ex.request.query = http::parse_query(ex.request.target.substr(ex.request.target.find('?') + 1));
-    ex.request.body = "not read: the first change is refused";
-    http::Response got;
-    ex.respond = [&](http::Response r) { got = std::move(r); };
-    EXPECT_TRUE(serve_image_routes(images, ex));
-    EXPECT_EQ(got.status, 400) << got.body;
-    EXPECT_NE(got.body.find("not valid UTF-8"), std::string::npos) << got.body;
-  }
-  std::filesystem::remove_all(root);
+TEST_F(ImageImportTest, EveryChangeParameterIsApplied) {
+  http::Exchange ex = import_exchange();
+  ex.request.target = "/v1.41/images/create?fromSrc=-&repo=x&changes=CMD+sh+%DC%DC&changes=ENV+A%3D1";
+  ex.request.query = http::parse_query(ex.request.target.substr(ex.request.target.find('?') + 1));
+  ex.request.body = "not read: the first change is refused";
+  EXPECT_TRUE(serve_image_routes(images, ex));
+  EXPECT_EQ(got.status, 400) << got.body;
+  EXPECT_NE(got.body.find("not valid UTF-8"), std::string::npos) << got.body;
 }
 
 // Uploads are written to a 0600 spool file as they arrive, never held in

@@ -42,6 +42,25 @@ Pki make_pki() {
   return p;
 }
 
+// A TCP connection to 127.0.0.1:port (from the address `from` when it is
+// not 0, e.g. INADDR_LOOPBACK + 1), or -1.
+int connect_loopback(int port, uint32_t from = 0) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  if (from != 0) {
+    sockaddr_in src{};
+    src.sin_family = AF_INET;
+    src.sin_addr.s_addr = htonl(from);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0) return ::close(fd), -1;
+  }
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return ::close(fd), -1;
+  return fd;
+}
+
 class TlsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -146,12 +165,8 @@ TEST_F(TlsTest, ConnectionsWithoutCertificatePerAddressAreCapped) {
   const int port = server_->bound_ports().at(0);
   std::vector<int> fds;
   for (int i = 0; i < 32; ++i) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    int fd = connect_loopback(port);
+    ASSERT_GE(fd, 0);
     fds.push_back(fd);
   }
   TlsOptions anon;
@@ -182,16 +197,8 @@ TEST_F(TlsTest, StrangersCannotFillASmallListener) {
   const int port = small.bound_ports().at(0);
   std::vector<int> fds;
   for (int i = 0; i < 32; ++i) {  // the old per-address cap: more than the whole listener
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in src{};  // the stranger is another address than the node below
-    src.sin_family = AF_INET;
-    src.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1);
-    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src), 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    int fd = connect_loopback(port, INADDR_LOOPBACK + 1);  // the stranger is another address than the node below
+    ASSERT_GE(fd, 0);
     fds.push_back(fd);
   }
   usleep(200 * 1000);  // the server has accepted (and refused) them
@@ -253,15 +260,10 @@ TEST_F(TlsTest, PlainHttpClientGetsNoAnswer) {
 // the request hung until the client gave up. The client here runs on memory
 // BIOs so both go out in one write, every time.
 TEST_F(TlsTest, ARequestSentWithTheLastHandshakeMessageIsAnswered) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  int fd = connect_loopback(server_->bound_ports().at(0));
   ASSERT_GE(fd, 0);
   timeval tv{5, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(server_->bound_ports().at(0)));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
   SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
   SSL* ssl = SSL_new(ctx);
   BIO* in = BIO_new(BIO_s_mem());
