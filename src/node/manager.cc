@@ -53,15 +53,16 @@ void Manager::on_deposed() {
 }
 
 void Manager::stop_sessions() {
-  StopBound bound(backend_, config_.stop_grace);  // its status writer may wait on a hung etcd
+  StopBound bound(backend_, clock_, config_.stop_grace);  // its status writer may wait on a hung etcd
   if (dispatcher_) dispatcher_->stop();
 }
 
 bool Manager::is_leader() const { return elector_ && elector_->is_leader(); }
 
 void Manager::stop() {
-  StopBound bound(backend_, config_.stop_grace);  // a hung etcd is cancelled after the grace
-  if (store_) store_->stop();      // first: the loops' writes and waits on it return
+  StopBound bound(backend_, clock_, config_.stop_grace);  // a hung etcd is cancelled after the grace
+  if (elector_) elector_->resign();  // first: the lease revoke gets the whole grace
+  if (store_) store_->stop();      // the loops' writes and waits on it return
   if (elector_) elector_->stop();  // stops the control loops through on_deposed
   on_deposed();                    // in case the elector never ran
   if (dispatcher_) dispatcher_->stop();

@@ -53,10 +53,15 @@ class Manager {
   // the dispatcher and the election. Call once. On error, what was started
   // is stopped again.
   Status start(const std::optional<SwarmBootstrap>& bootstrap = std::nullopt);
-  // Stops the store (waking the loops' waits on it), the election (and with
-  // it the control loops) and the dispatcher (answering parked long polls).
-  // Idempotent. Bounded even when the backend hangs: after stop_grace its
-  // calls in flight are cancelled (StopBound).
+  // Revokes the leader lease (Elector::resign: the next leader, or this
+  // node's next start, leads at once), then stops the store (waking the
+  // loops' waits on it), the election (and with it the control loops) and
+  // the dispatcher (answering parked long polls). Idempotent. Bounded even
+  // when the backend hangs: after stop_grace its calls in flight are
+  // cancelled (StopBound); a healthy etcd is never cancelled, and the revoke,
+  // sent first, always has the whole grace. Each of stop_sessions() and
+  // stop() has a bound of its own: a cancel in the first does not fail the
+  // calls of the second.
   void stop();
   // Stops the dispatcher only (it answers the agents' parked long polls): the
   // first step of stopping a node, so its own agent is not left waiting.

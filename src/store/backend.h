@@ -95,11 +95,17 @@ class Backend {
   // Largest number of ops allowed in one txn by the server (etcd: --max-txn-ops).
   virtual size_t max_txn_ops() const = 0;
 
-  // Makes every call in flight return soon (kUnavailable) and every later
-  // call fail without being sent: for an owner that is shutting down and must
-  // not wait out a hung server (StopBound). Sticky. A backend whose calls
-  // never block (MemoryBackend) has nothing to cancel.
+  // Makes every call in flight return soon (kUnavailable) and every call
+  // started before the next resume() fail without being sent: for an owner
+  // that is shutting down and must not wait out a hung server (StopBound).
+  // Scoped, not sticky: resume() ends it, and calls started after resume()
+  // are sent again (a stop whose bound fired does not break a later stop's
+  // lease revokes). A backend whose calls never block (MemoryBackend) has
+  // nothing to cancel.
   virtual void cancel() {}
+  // Ends a cancel(); a no-op when none is in effect. StopBound calls it when
+  // its bound ends, from the thread that ran the bounded shutdown.
+  virtual void resume() {}
 };
 
 }  // namespace shoal

@@ -148,13 +148,34 @@ class EtcdWatch : public WatchHandle {
 }  // namespace
 
 EtcdBackend::EtcdBackend(std::string url, size_t max_txn_ops, http::TlsOptions tls)
-    : url_(std::move(url)), tls_(std::move(tls)), max_txn_ops_(max_txn_ops), client_(url_, tls_) {}
+    : url_(std::move(url)),
+      tls_(std::move(tls)),
+      max_txn_ops_(max_txn_ops),
+      client_(std::make_shared<http::Client>(url_, tls_)) {}
 
 EtcdBackend::~EtcdBackend() = default;
 
+std::shared_ptr<http::Client> EtcdBackend::client() const {
+  std::lock_guard lk(client_mu_);
+  return client_;
+}
+
+void EtcdBackend::cancel() {
+  std::lock_guard lk(client_mu_);
+  cancelled_ = true;
+  client_->cancel();  // only posts closes: never blocks on etcd
+}
+
+void EtcdBackend::resume() {
+  std::lock_guard lk(client_mu_);
+  if (!cancelled_) return;
+  cancelled_ = false;
+  client_ = std::make_shared<http::Client>(url_, tls_);
+}
+
 Result<std::string> EtcdBackend::post(const std::string& path, const std::string& body,
                                       http::Idempotent idempotent) {
-  auto r = client_.request("POST", path, body, {}, std::chrono::seconds(15), idempotent);
+  auto r = client()->request("POST", path, body, {}, std::chrono::seconds(15), idempotent);
   if (!r.ok()) return r.status().with_context("etcd at " + url_);
   if (r->status != 200) {
     std::string msg = r->body;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "http/client.h"
@@ -31,9 +32,13 @@ class EtcdBackend : public Backend {
   Status lease_keepalive(int64_t lease_id) override;
   Status lease_revoke(int64_t lease_id) override;
   size_t max_txn_ops() const override { return max_txn_ops_; }
-  // Cancels the requests in flight on the shared client (ranges, txns, lease
-  // calls); watches end when their handles are destroyed (Store::stop).
-  void cancel() override { client_.cancel(); }
+  // cancel() ends the requests in flight on the shared client (ranges, txns,
+  // lease calls) and fails later ones unsent; resume() replaces that client
+  // with a fresh one, so calls started after it are sent again (requests
+  // still on the cancelled client keep failing). Watches have clients of
+  // their own and end when their handles are destroyed (Store::stop).
+  void cancel() override;
+  void resume() override;
 
   // Polls until etcd answers (or timeout).
   Status wait_healthy(std::chrono::milliseconds timeout);
@@ -44,7 +49,13 @@ class EtcdBackend : public Backend {
   std::string url_;
   http::TlsOptions tls_;
   size_t max_txn_ops_;
-  http::Client client_;
+  // The client calls use now: replaced (never reset) by resume(); a call
+  // holds its own reference, so a replaced client lives until its last call
+  // returns. Guarded by client_mu_.
+  std::shared_ptr<http::Client> client() const;
+  mutable std::mutex client_mu_;
+  std::shared_ptr<http::Client> client_;
+  bool cancelled_ = false;  // guarded by client_mu_: client_ was cancelled
 };
 
 std::string base64_encode(const std::string& in);

@@ -46,6 +46,7 @@ class FaultBackend : public Backend {
   Status lease_revoke(int64_t lease_id) override { return inner_.lease_revoke(lease_id); }
   size_t max_txn_ops() const override { return inner_.max_txn_ops(); }
   void cancel() override { inner_.cancel(); }
+  void resume() override { inner_.resume(); }
 
   void fail_write(int nth, Fault fault);
   // The next `n` range reads fail (kUnavailable), e.g. the re-read after a timeout.

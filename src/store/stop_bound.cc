@@ -4,29 +4,18 @@
 
 namespace shoal {
 
-StopBound::StopBound(Backend& backend, std::chrono::milliseconds grace) {
-  thread_ = std::thread([this, &backend, grace] {
-    std::unique_lock lk(mu_);
-    if (cv_.wait_for(lk, grace, [&] { return done_; })) return;
+StopBound::StopBound(Backend& backend, Clock& clock, std::chrono::milliseconds grace)
+    : backend_(backend), clock_(clock) {
+  timer_ = clock_.after(grace, [this, grace] {
     cancelled_ = true;
-    lk.unlock();
-    LOG_WARN("store", "stopping took over " << grace.count() << " ms: cancelling the store's requests in flight");
-    backend.cancel();
+    backend_.cancel();
+    LOG_WARN("store", "stopping took over " << grace.count() << " ms: cancelled the store's requests in flight");
   });
 }
 
 StopBound::~StopBound() {
-  {
-    std::lock_guard lk(mu_);
-    done_ = true;
-  }
-  cv_.notify_all();
-  thread_.join();
-}
-
-bool StopBound::cancelled() const {
-  std::lock_guard lk(mu_);
-  return cancelled_;
+  clock_.cancel(timer_);  // final: the callback has finished or never runs
+  if (cancelled_) backend_.resume();
 }
 
 }  // namespace shoal

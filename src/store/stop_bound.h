@@ -1,36 +1,45 @@
 // StopBound: bounds a shutdown that waits on threads blocked in Backend
 // calls. Constructed at the start of the shutdown, it cancels the backend
-// (Backend::cancel: calls in flight return, later ones fail at once) if the
-// shutdown is still running after `grace`; destroyed when it is done. A
-// healthy backend is never cancelled, so an orderly stop keeps its last
-// writes (the elector's lease revoke); a hung etcd costs at most `grace`.
-// Not copyable; the destructor joins its one thread.
+// (Backend::cancel: calls in flight return, later ones fail unsent) if the
+// shutdown is still running `grace` after, on `clock`; destroyed when the
+// shutdown is done, it resumes the backend (Backend::resume) if it had
+// cancelled it, so the cancel never outlives the bound: a later shutdown
+// step (Manager::stop after stop_sessions) sends its calls again.
+//
+// A healthy backend is never cancelled. The owner puts its last writes that
+// matter (the elector's lease revoke) first inside the bound, so they get
+// the whole grace before a cancel can touch them; a hung etcd costs at most
+// `grace` per bound.
+//
+// The cancel runs as a timer callback on `clock` (Backend::cancel only posts
+// work, as a RealClock callback must); with a FakeClock it fires inside
+// advance(). Not copyable; not thread-safe (one shutdown per bound).
 #pragma once
 
+#include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
-#include <thread>
 
+#include "common/clock.h"
 #include "store/backend.h"
 
 namespace shoal {
 
 class StopBound {
  public:
-  StopBound(Backend& backend, std::chrono::milliseconds grace);
+  StopBound(Backend& backend, Clock& clock, std::chrono::milliseconds grace);
+  // Cancels the timer (waiting for a cancel that runs now), then resumes
+  // the backend if the grace ran out.
   ~StopBound();
   StopBound(const StopBound&) = delete;
   StopBound& operator=(const StopBound&) = delete;
   // True once the grace ran out and the backend was cancelled.
-  bool cancelled() const;
+  bool cancelled() const { return cancelled_; }
 
  private:
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  bool cancelled_ = false;
-  std::thread thread_;
+  Backend& backend_;
+  Clock& clock_;
+  std::atomic<bool> cancelled_{false};
+  Clock::TimerId timer_ = 0;
 };
 
 }  // namespace shoal

@@ -85,6 +85,25 @@ TEST_F(EtcdTest, BackendOperationsAgainstRealEtcd) {
   EXPECT_EQ(b2.range("/shoal/tasks/", true)->kvs.size(), 1000u);
 }
 
+// Backend::cancel is scoped (StopBound): calls fail unsent until resume(),
+// then go to etcd again, so a later stop's lease revoke is not lost.
+TEST_F(EtcdTest, ACancelledBackendSendsAgainAfterResume) {
+  EtcdMember m(opts_);
+  { Status s = m.start(); ASSERT_TRUE(s.ok()) << s.message(); }
+  EtcdBackend b(m.client_url(), 1024, m.client_tls());
+  auto lease = b.lease_grant(10);
+  ASSERT_TRUE(lease.ok()) << lease.status().message();
+  b.cancel();
+  EXPECT_FALSE(b.range("/x", false).ok());
+  EXPECT_FALSE(b.lease_revoke(*lease).ok());
+  b.resume();
+  EXPECT_TRUE(b.range("/x", false).ok());
+  Status revoked = b.lease_revoke(*lease);
+  EXPECT_TRUE(revoked.ok()) << revoked.message();
+  b.resume();  // none in effect: a no-op
+  EXPECT_TRUE(b.range("/x", false).ok());
+}
+
 TEST_F(EtcdTest, CommandLineRequiresClientAndPeerCertificates) {
   EtcdMember m(opts_);
   std::vector<std::string> argv = m.command_line();

@@ -28,12 +28,27 @@ void Elector::start() {
   thread_ = std::thread([this] { loop(); });
 }
 
-void Elector::stop() {
+void Elector::resign() {
   {
     std::lock_guard lk(mu_);
     if (stopping_.exchange(true)) return;
   }
   cv_.notify_all();
+  const int64_t lease = lease_;
+  if (lease == 0) return;
+  Status st = backend_.lease_revoke(lease);
+  if (st.ok()) {
+    revoked_ = lease;
+  } else {
+    LOG_WARN("leader", "revoking the leader lease on stop: " << st.message()
+                           << " (another manager leads once it expires)");
+  }
+}
+
+void Elector::stop() {
+  resign();
+  if (stopped_) return;
+  stopped_ = true;
   if (thread_.joinable()) thread_.join();
   step_down();
 }
@@ -136,7 +151,9 @@ void Elector::step_down() {
     leader_ = false;
     on_deposed_();
   }
-  if (lease_) (void)backend_.lease_revoke(lease_);
+  // A lease resign() did not revoke: granted by the thread since, or its
+  // revoke failed (then cancelled by now on a hung etcd: fails at once).
+  if (lease_ != 0 && lease_ != revoked_) (void)backend_.lease_revoke(lease_);
   lease_ = 0;
 }
 

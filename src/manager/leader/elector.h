@@ -50,7 +50,19 @@ class Elector {
   // Returns how long to wait before the next round. For tests that drive the
   // elector without start() (not thread-safe against the running thread).
   std::chrono::milliseconds step();
-  // Steps down (revokes the lease so another manager takes over at once).
+  // The first step of stopping: the loop starts no other round, and the
+  // current lease is revoked now, from the caller's thread, without waiting
+  // for the elector's thread (which may be blocked in a call on a hung
+  // etcd). Revoking deletes the leader key, so another manager (or this
+  // node's next start) leads at once, and this term's fence fails from here
+  // on. Put first inside the owner's StopBound, it has the whole grace
+  // before a cancel can touch it. Idempotent; the elector keeps reporting
+  // is_leader() until stop().
+  void resign();
+  // resign(), then joins the thread and steps down: deposes (on_deposed) if
+  // leading and revokes a lease the thread granted after resign() read it.
+  // Idempotent. start(), resign() and stop() are called by the owner, never
+  // concurrently with each other.
   void stop();
   bool is_leader() const { return leader_; }
   // The current leader's candidate id, as last read ("" if unknown).
@@ -68,12 +80,14 @@ class Elector {
   std::function<void(const Fence&)> on_elected_;
   std::function<void()> on_deposed_;
   std::atomic<bool> leader_{false};
-  std::atomic<bool> stopping_{false};
+  std::atomic<bool> stopping_{false};  // resign() called: the loop ends
+  bool stopped_ = false;               // stop() ran; owner's thread only
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::string leader_id_;
-  // Owned by whoever runs step() (the thread, or a test).
-  int64_t lease_ = 0;
+  // Written by whoever runs step() (the thread, or a test); read by resign().
+  std::atomic<int64_t> lease_{0};
+  int64_t revoked_ = 0;  // the lease resign() revoked (owner's thread only)
   SysTime last_ok_{};
   Fence fence_;
   std::thread thread_;

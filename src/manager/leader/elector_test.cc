@@ -4,6 +4,7 @@
 
 #include "store/fault_backend.h"
 #include "store/memory_backend.h"
+#include "store/stuck_backend_test_util.h"
 
 namespace shoal::leader {
 namespace {
@@ -83,6 +84,30 @@ TEST_F(ElectorTest, KeepalivesFailingForALeaseTtlDepose) {
   e->step();
   EXPECT_FALSE(e->is_leader());
   EXPECT_EQ(deposed, std::vector<std::string>{"m1"});
+}
+
+// resign() revokes the lease from the caller's thread while the elector's
+// thread is stuck in a call (a hung keepalive): the key goes at once, and
+// stop() (once the stuck call is cancelled) revokes nothing twice.
+TEST(ElectorStopTest, ResignRevokesTheLeaseWhileTheElectorsThreadIsStuck) {
+  StuckBackend backend;
+  int deposed = 0;
+  ElectorOptions o;
+  o.candidate_id = "m1";
+  Elector e(backend, o, [](const Fence&) {}, [&] { ++deposed; });
+  backend.hang_keepalives();  // the keepalive right after the win hangs
+  e.start();
+  ASSERT_TRUE(backend.wait_blocked(std::chrono::seconds(10)));
+  ASSERT_TRUE(e.is_leader());
+  ASSERT_FALSE(backend.MemoryBackend::range("/shoal/leader", false)->kvs.empty());
+  e.resign();
+  EXPECT_EQ(backend.revoked(), 1);
+  EXPECT_TRUE(backend.MemoryBackend::range("/shoal/leader", false)->kvs.empty()) << "the leader key outlived resign()";
+  backend.cancel();  // what the owner's StopBound does after its grace
+  e.stop();
+  EXPECT_FALSE(e.is_leader());
+  EXPECT_EQ(deposed, 1);
+  EXPECT_EQ(backend.revoked(), 1);
 }
 
 }  // namespace
