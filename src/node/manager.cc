@@ -60,6 +60,8 @@ void Manager::stop_sessions() {
 bool Manager::is_leader() const { return elector_ && elector_->is_leader(); }
 
 void Manager::stop() {
+  if (stopped_) return;  // a stopped manager's destructor touches neither backend nor clock
+  stopped_ = true;
   StopBound bound(backend_, clock_, config_.stop_grace);  // a hung etcd is cancelled after the grace
   if (elector_) elector_->resign();  // first: the lease revoke gets the whole grace
   if (store_) store_->stop();      // the loops' writes and waits on it return

@@ -83,6 +83,7 @@ class Manager {
   std::unique_ptr<leader::Elector> elector_;
   std::mutex loops_mu_;  // on_elected/on_deposed (elector thread) vs stop()
   std::unique_ptr<orchestrator::ControlLoops> loops_;
+  bool stopped_ = false;  // stop() ran (owner's thread only)
 };
 
 }  // namespace shoal::node
