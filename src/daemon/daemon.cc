@@ -64,15 +64,19 @@ node::NodeParts Daemon::node_parts() {
       etcd_peer_port_ = options_.etcd_peer_port;
     }
     ManagerOptions mo{options_.data_root, m.node_id, etcd_client_port_, etcd_peer_port_};
-    if (fresh) {  // swarm init: an etcd-only CA (not the root CA) issues the etcd certificates
-      mo.new_swarm_ca = &fresh->root_ca;
-      mo.advertise_ip = m.advertise_addr.substr(0, m.advertise_addr.rfind(':'));
-    }
+    mo.advertise_ip = m.advertise_addr.substr(0, m.advertise_addr.rfind(':'));  // the etcd peer URL's host
+    if (mo.advertise_ip.size() > 2 && mo.advertise_ip.front() == '[') mo.advertise_ip = mo.advertise_ip.substr(1, mo.advertise_ip.size() - 2);
+    if (fresh) mo.new_swarm_ca = &fresh->root_ca;  // swarm init: an etcd-only CA (not the root CA) issues the etcd certificates
     auto role = std::make_unique<ManagerRole>(mo);
     if (fresh) role->destroy();
     Status st = role->start();
     if (!st.ok()) return st;
     return std::unique_ptr<node::ManagerStorage>(std::move(role));
+  };
+  p.install_manager_grant = [this](const node::Membership&, const node::ManagerGrant& g) {
+    etcd_client_port_ = options_.etcd_client_port;  // a new member: the options' ports
+    etcd_peer_port_ = options_.etcd_peer_port;
+    return install_joined_manager(options_.data_root, g);
   };
   p.make_executor = [this](const node::Membership& m) -> std::unique_ptr<agent::Executor> {
     return std::make_unique<agent::RuntimeExecutor>(*runtime_, m.node_id);

@@ -8,6 +8,9 @@
 #include "manager/ca/sealed.h"
 #include "daemon/sealed_tokens.h"
 #include "manager/etcd/etcd_member.h"
+#include "manager/etcd/etcd_membership.h"
+#include "common/files.h"
+#include "manager/ca/key_files.h"
 #include "store/etcd_backend.h"
 
 namespace shoal::daemon {
@@ -16,10 +19,57 @@ namespace {
 
 constexpr char kSealContext[] = "root-ca-key";
 constexpr char kTokensContext[] = "join-tokens";
+constexpr char kEtcdCaContext[] = "etcd-ca-key";
 std::string certs_dir(const ManagerOptions& o) { return o.data_root + "/certs"; }
 std::string seal_key_path(const ManagerOptions& o) { return o.data_root + "/manager/seal.key"; }
 
+bool loopback_url(const std::string& url) {
+  return url.find("://127.") != std::string::npos || url.find("://localhost") != std::string::npos ||
+         url.find("://[::1]") != std::string::npos;
+}
+
+// The --initial-cluster a joined manager's first start uses, or "".
+std::string joined_initial_cluster(const ManagerOptions& o) {
+  if (std::filesystem::exists(o.data_root + "/etcd")) return "";  // a restart: etcd has its data
+  auto text = ca::read_private_file(o.data_root + kEtcdJoinFile, /*secret=*/false);
+  if (!text.ok()) return "";
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  return j.is_object() ? j.value("InitialCluster", "") : "";
+}
+
+// A joined member is a learner until the admitting manager promotes it:
+// the manager role starts on it (and the join returns) once it votes.
+Status wait_promoted(const std::string& url, const http::TlsOptions& tls, const std::string& name) {
+  etcd::MembershipClient mc(url, tls);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  std::string last = "no answer yet";
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto members = mc.list();
+    if (members.ok()) {
+      for (const auto& m : *members) {
+        if (m.name == name && !m.learner) return ok_status();
+      }
+      last = "still a learner";
+    } else {
+      last = members.status().message();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return unavailable("this manager's etcd member was not promoted to a voting member within 30 s (" + last +
+                     "): the manager that admitted it promotes it once it has caught up; see its log");
+}
+
 }  // namespace
+
+Status install_joined_manager(const std::string& data_root, const node::ManagerGrant& g) {
+  std::error_code ec;
+  for (const char* d : {"/etcd", "/certs", "/manager"}) std::filesystem::remove_all(data_root + d, ec);
+  ca::JoinedEtcdCerts c{g.etcd_ca_pem, g.member_cert_pem, g.member_key_pem, g.client_cert_pem, g.client_key_pem};
+  SHOAL_RETURN_IF_ERROR(ca::write_joined_etcd_certs(data_root + "/certs", c));
+  SHOAL_RETURN_IF_ERROR(ca::write_seal_key(data_root + "/manager/seal.key", g.seal_key));
+  nlohmann::json j = {{"InitialCluster", g.initial_cluster}};
+  return write_file_atomic(data_root + kEtcdJoinFile, j.dump(), 0600);
+}
 
 ManagerRole::ManagerRole(ManagerOptions options) : options_(std::move(options)) {}
 
@@ -45,15 +95,35 @@ Status ManagerRole::start() {
   eo.data_dir = options_.data_root + "/etcd";
   eo.name = options_.node_id;
   eo.client_port = options_.etcd_client_port;
+  eo.peer_host = options_.advertise_ip.empty() ? "127.0.0.1" : options_.advertise_ip;
+  eo.initial_cluster = joined_initial_cluster(options_);
   eo.peer_port = options_.etcd_peer_port;
   eo.log_file = options_.data_root + "/etcd.log";
   etcd_ = std::make_unique<etcd::EtcdMember>(eo);
-  SHOAL_RETURN_IF_ERROR(etcd_->start().with_context("starting this manager's etcd member"));
+  SHOAL_RETURN_IF_ERROR(etcd_->start().with_context(eo.initial_cluster.empty()
+                                                         ? "starting this manager's etcd member"
+                                                         : "starting this manager's etcd member, joining " +
+                                                               eo.initial_cluster));
+  if (!eo.initial_cluster.empty()) {
+    std::error_code ec;
+    std::filesystem::remove(options_.data_root + kEtcdJoinFile, ec);  // etcd has its data dir now
+    SHOAL_RETURN_IF_ERROR(wait_promoted(etcd_->client_url(), etcd_->client_tls(), options_.node_id));
+  }
+  {
+    std::lock_guard lk(admit_mu_);
+    stopping_ = false;
+  }
+  etcd_url_ = etcd_->client_url();
+  etcd_tls_ = etcd_->client_tls();
   backend_ = std::make_unique<EtcdBackend>(etcd_->client_url(), 1024, etcd_->client_tls());
   if (new_ca) {
     SHOAL_ASSIGN_OR_RETURN(std::string sealed, ca::seal(seal_key, new_ca->key_pem, kSealContext));
+    SHOAL_ASSIGN_OR_RETURN(ca::RootCA etcd_ca, ca::read_etcd_ca(certs));
+    SHOAL_ASSIGN_OR_RETURN(std::string sealed_etcd, ca::seal(seal_key, etcd_ca.key_pem, kEtcdCaContext));
     auto put = backend_->txn({{kSealedRootCAKey, Compare::Target::kCreateRevision, 0}},
-                             {{TxnOp::Type::kPut, kSealedRootCAKey, sealed, 0}}, {});
+                             {{TxnOp::Type::kPut, kSealedRootCAKey, sealed, 0},
+                              {TxnOp::Type::kPut, kSealedEtcdCAKey, sealed_etcd, 0}},
+                             {});
     if (!put.ok()) return put.status().with_context("storing the root CA's sealed key");
     if (!put->succeeded) {
       return failed_precondition("etcd already holds a root CA key; use `swarm leave --force` to erase the old swarm");
@@ -105,7 +175,118 @@ Status ManagerRole::set_join_tokens(const JoinTokens& tokens) {
 
 Backend& ManagerRole::backend() { return *backend_; }
 
+Result<ca::RootCA> ManagerRole::etcd_ca() {
+  ca::EtcdCertFiles files = ca::etcd_cert_files(certs_dir(options_));
+  if (std::filesystem::exists(files.ca_key)) return ca::read_etcd_ca(files);  // the manager that ran init
+  ca::RootCA out;
+  SHOAL_ASSIGN_OR_RETURN(out.cert_pem, ca::read_private_file(files.ca_cert, /*secret=*/false));
+  SHOAL_ASSIGN_OR_RETURN(std::string key, ca::read_seal_key(seal_key_path(options_)));
+  SHOAL_ASSIGN_OR_RETURN(RangeResult r, backend_->range(kSealedEtcdCAKey, false));
+  if (r.kvs.empty()) {
+    return failed_precondition("etcd holds no etcd CA key (" + std::string(kSealedEtcdCAKey) +
+                               "): this swarm was made by an older shoald; admit managers through the manager "
+                               "that ran `swarm init`");
+  }
+  SHOAL_ASSIGN_OR_RETURN(out.key_pem, ca::unseal(key, r.kvs[0].value, kEtcdCaContext));
+  return out;
+}
+
+Result<node::ManagerGrant> ManagerRole::admit_manager(const node::ManagerAdmission& a) {
+  std::lock_guard lk(admit_mu_);
+  if (etcd_url_.empty() || !backend_) return unavailable("this manager's etcd member is not started");
+  if (promoting_) {
+    return unavailable("another manager is joining through this one (its etcd member is still a learner); "
+                       "retry when that join has finished");
+  }
+  etcd::MembershipClient mc(etcd_url_, etcd_tls_);
+  SHOAL_ASSIGN_OR_RETURN(std::vector<etcd::Member> members, mc.list());
+  if (etcd::has_learner(members)) {
+    return unavailable("another manager is joining (an etcd member is still a learner): shoal changes the "
+                       "membership one manager at a time; retry in a few seconds");
+  }
+  const std::string peer_url = "https://" + (a.ip.find(':') != std::string::npos ? "[" + a.ip + "]" : a.ip) + ":" +
+                               std::to_string(options_.etcd_peer_port);
+  for (const auto& m : members) {
+    for (const auto& u : m.peer_urls) {
+      if (u == peer_url) return already_exists("an etcd member already has the peer URL " + u + " (member " + m.name +
+                                               "): remove that node first (`node rm`)");
+      if (loopback_url(u) && !loopback_url(peer_url)) {
+        return failed_precondition("etcd member " + m.name + " advertises the loopback peer URL " + u +
+                                   ", which another manager cannot reach: this swarm was initialized with a "
+                                   "loopback advertise address; init it with --advertise-addr set to an address "
+                                   "the other managers reach");
+      }
+    }
+  }
+  SHOAL_ASSIGN_OR_RETURN(ca::RootCA eca, etcd_ca());
+  auto member_cert = ca::sign_etcd_csr(eca, a.member_csr, ca::EtcdCertKind::kMember, "", a.ip);
+  if (!member_cert.ok()) return member_cert.status().with_context("the etcd member CSR");
+  auto client_cert = ca::sign_etcd_csr(eca, a.client_csr, ca::EtcdCertKind::kClient, "", a.ip);
+  if (!client_cert.ok()) return client_cert.status().with_context("the etcd client CSR");
+  SHOAL_ASSIGN_OR_RETURN(std::string seal_key, ca::read_seal_key(seal_key_path(options_)));
+  SHOAL_ASSIGN_OR_RETURN(etcd::MembershipClient::Added added, mc.add_learner(peer_url));
+  node::ManagerGrant g;
+  g.etcd_ca_pem = eca.cert_pem;
+  g.member_cert_pem = std::move(*member_cert);
+  g.client_cert_pem = std::move(*client_cert);
+  g.seal_key = std::move(seal_key);
+  g.initial_cluster = etcd::initial_cluster(added.members, added.member.id, a.node_id);
+  if (promoter_.joinable()) promoter_.join();  // the previous one has finished (promoting_ is false)
+  promoting_ = true;
+  promoter_ = std::thread([this, id = added.member.id, name = a.node_id] { promote(id, name); });
+  LOG_INFO("etcd", "added " << a.node_id << " (" << peer_url << ") as a learner; promoting it once it has caught up");
+  return g;
+}
+
+Result<std::set<std::string>> ManagerRole::voting_members() {
+  if (etcd_url_.empty()) return unavailable("this manager's etcd member is not started");
+  etcd::MembershipClient mc(etcd_url_, etcd_tls_);
+  SHOAL_ASSIGN_OR_RETURN(std::vector<etcd::Member> members, mc.list());
+  std::set<std::string> out;
+  for (const auto& m : members) {
+    if (!m.learner && !m.name.empty()) out.insert(m.name);
+  }
+  return out;
+}
+
+void ManagerRole::promote(uint64_t id, std::string name) {
+  etcd::MembershipClient mc(etcd_url_, etcd_tls_);
+  auto deadline = std::chrono::steady_clock::now() + kPromoteDeadline;
+  Status last = ok_status();
+  std::unique_lock lk(admit_mu_);
+  while (!stopping_ && std::chrono::steady_clock::now() < deadline) {
+    lk.unlock();
+    last = mc.promote(id);
+    lk.lock();
+    if (last.ok()) {
+      LOG_INFO("etcd", "promoted " << name << " to a voting member");
+      promoting_ = false;
+      return;
+    }
+    promoter_cv_.wait_for(lk, std::chrono::milliseconds(100), [&] { return stopping_; });
+  }
+  if (!stopping_) {
+    LOG_WARN("etcd", "learner " << name << " did not catch up within " << kPromoteDeadline.count()
+                                << " s (" << last.message() << "); removing it");
+    lk.unlock();
+    Status st = mc.remove(id);
+    lk.lock();
+    if (!st.ok()) LOG_WARN("etcd", "removing learner " << name << ": " << st.message());
+  }
+  promoting_ = false;
+}
+
+void ManagerRole::stop_promoter() {
+  {
+    std::lock_guard lk(admit_mu_);
+    stopping_ = true;
+  }
+  promoter_cv_.notify_all();
+  if (promoter_.joinable()) promoter_.join();
+}
+
 void ManagerRole::stop() {
+  stop_promoter();
   if (etcd_) etcd_->stop();
   etcd_.reset();
 }

@@ -4,9 +4,13 @@
 // (src/node/manager.h).
 #pragma once
 
+#include <condition_variable>
+#include <cstdint>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
+#include <thread>
 
 #include "common/result.h"
 #include "manager/ca/root_ca.h"
@@ -31,8 +35,22 @@ struct ManagerOptions {
   // (<data-root>/manager/seal.key, 0600) and stores the CA's private key
   // sealed under it at kSealedRootCAKey. Null on restart: the files are there.
   const ca::RootCA* new_swarm_ca = nullptr;
-  std::string advertise_ip;  // also a SAN of the member certificate (init only)
+  // This manager's advertise IP: its etcd member's peer URL (other
+  // managers' members reach it there) and, at init, a SAN of the member
+  // certificate. Empty: 127.0.0.1 (a one-manager swarm only).
+  std::string advertise_ip;
 };
+
+// A joined manager's etcd start, written by install_joined_manager and read
+// by the first start() (the etcd data dir does not exist yet): the
+// --initial-cluster the admitting manager answered. Removed once etcd runs.
+constexpr char kEtcdJoinFile[] = "/manager/etcd-join.json";
+
+// Stores a joining manager's etcd material under `data_root` (etcd
+// certificates and its own keys in certs/, the data key in
+// manager/seal.key, kEtcdJoinFile), after erasing any etcd data, certs and
+// key a failed earlier join left.
+Status install_joined_manager(const std::string& data_root, const node::ManagerGrant& grant);
 
 // Where the root CA's private key lives, sealed (AES-256-GCM): outside the
 // /shoal/ prefix the store lists and watches, so it is never decoded, cached
@@ -44,6 +62,9 @@ constexpr char kSealedRootCAKey[] = "/shoal-sealed/root-ca-key";
 // `swarm join-token` prints them again, and they are never in the clear at
 // rest or in the store's cache.
 constexpr char kSealedJoinTokens[] = "/shoal-sealed/join-tokens";
+// The etcd CA's private key, sealed the same way at swarm init: any manager
+// can then sign a joining manager's etcd certificates.
+constexpr char kSealedEtcdCAKey[] = "/shoal-sealed/etcd-ca-key";
 
 class ManagerRole : public node::ManagerStorage {
  public:
@@ -67,8 +88,29 @@ class ManagerRole : public node::ManagerStorage {
   Result<JoinTokens> join_tokens() override;
   Status set_join_tokens(const JoinTokens& tokens) override;
 
+  // node::ManagerStorage: admits a manager (see there). The learner is
+  // promoted by a background thread that retries until etcd accepts (it
+  // refuses while the learner lags), and removes the member again if it has
+  // not caught up within kPromoteDeadline (its joiner never came).
+  Result<node::ManagerGrant> admit_manager(const node::ManagerAdmission& a) override;
+  static constexpr std::chrono::seconds kPromoteDeadline{60};
+  Result<std::set<std::string>> voting_members() override;
+
  private:
+  Result<ca::RootCA> etcd_ca();
+  void promote(uint64_t member_id, std::string name);
+  void stop_promoter();
+
   ManagerOptions options_;
+  std::mutex admit_mu_;  // one admission at a time; guards the promoter fields
+  std::condition_variable promoter_cv_;
+  bool promoting_ = false;         // a learner added by this manager awaits promotion
+  bool stopping_ = false;          // stop(): the promoter gives up at once
+  std::thread promoter_;
+  // The etcd member's client URL and TLS, set by start() and kept (calls
+  // after stop() fail instead of touching a freed member).
+  std::string etcd_url_;
+  http::TlsOptions etcd_tls_;
   std::unique_ptr<etcd::EtcdMember> etcd_;
   std::unique_ptr<EtcdBackend> backend_;
 };

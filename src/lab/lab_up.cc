@@ -11,6 +11,8 @@
 #include <optional>
 #include <ostream>
 #include <sstream>
+#include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -150,6 +152,39 @@ std::string default_lab_dir() {
   return d && *d ? d : "/run/shoal-lab";
 }
 
+// One node's join: its outcome and what `lab up` prints about it.
+struct JoinOutcome {
+  Status status = ok_status();
+  int http_status = 0;
+  std::string said;
+};
+
+JoinOutcome join_one(NodeState& n, const NodeState& first, const json& tokens) {
+  JoinOutcome o;
+  json req = {{"ListenAddr", "0.0.0.0:2377"},
+              {"AdvertiseAddr", n.address},
+              {"RemoteAddrs", {first.address + ":2377"}},
+              {"JoinToken", tokens.value(n.role == Role::kManager ? "Manager" : "Worker", "")}};
+  auto r = api(n, "POST", "/swarm/join", req.dump(), &o.http_status);
+  std::string as = role_name(n.role);
+  if (!r.ok() && o.http_status == 501 && n.role == Role::kManager) {
+    // A shoald that cannot run a joined manager (docs/cluster.md): the node
+    // joins as a worker, and says so.
+    o.said += n.name + ": cannot join as a manager (" + r.status().message() + "); joining it as a worker\n";
+    req["JoinToken"] = tokens.value("Worker", "");
+    r = api(n, "POST", "/swarm/join", req.dump(), &o.http_status);
+    as = "worker";
+  }
+  o.status = r.status();
+  if (r.ok()) {
+    n.swarm = as == role_name(n.role) ? "joined" : "joined(" + as + ")";
+    o.said += n.name + " joined the swarm as a " + as + "\n";
+  }
+  return o;
+}
+
+// Managers join one after another (each adds an etcd member: one membership
+// change at a time); workers join meanwhile, all at once.
 Status join_nodes(LabState& lab, std::ostream& out) {
   NodeState* first = &lab.nodes[0];
   SHOAL_ASSIGN_OR_RETURN(std::string swarm, api(*first, "GET", "/swarm"));
@@ -159,43 +194,39 @@ Status join_nodes(LabState& lab, std::ostream& out) {
   } catch (const std::exception& e) {
     return internal_error(first->name + ": GET /swarm has no JoinTokens: " + e.what());
   }
+  std::vector<JoinOutcome> outcomes(lab.nodes.size());
+  std::vector<std::thread> workers;
+  for (size_t i = 1; i < lab.nodes.size(); ++i) {
+    if (lab.nodes[i].role == Role::kWorker) {
+      workers.emplace_back([&, i] { outcomes[i] = join_one(lab.nodes[i], *first, tokens); });
+    }
+  }
+  for (size_t i = 1; i < lab.nodes.size(); ++i) {
+    if (lab.nodes[i].role == Role::kManager) outcomes[i] = join_one(lab.nodes[i], *first, tokens);
+  }
+  for (auto& t : workers) t.join();
   std::vector<std::string> unjoined;
   std::string why;
-  for (auto& n : lab.nodes) {
-    if (&n == first) continue;
-    json req = {{"ListenAddr", "0.0.0.0:2377"},
-                {"AdvertiseAddr", n.address},
-                {"RemoteAddrs", {first->address + ":2377"}},
-                {"JoinToken", tokens.value(n.role == Role::kManager ? "Manager" : "Worker", "")}};
-    int status = 0;
-    auto r = api(n, "POST", "/swarm/join", req.dump(), &status);
-    std::string as = role_name(n.role);
-    if (!r.ok() && status == 501 && n.role == Role::kManager) {
-      // Joining as a manager is not implemented yet (docs/cluster.md): the
-      // node joins as a worker, and says so.
-      out << n.name << ": joining as a manager is not implemented yet; joining it as a worker\n";
-      req["JoinToken"] = tokens.value("Worker", "");
-      r = api(n, "POST", "/swarm/join", req.dump(), &status);
-      as = "worker";
-    }
-    if (r.ok()) {
-      n.swarm = as == role_name(n.role) ? "joined" : "joined(" + as + ")";
-      out << n.name << " joined the swarm as a " << as << "\n";
-    } else if (status == 501) {
+  Status failed = ok_status();
+  for (size_t i = 1; i < lab.nodes.size(); ++i) {
+    NodeState& n = lab.nodes[i];
+    const JoinOutcome& o = outcomes[i];
+    out << o.said;
+    if (o.status.ok()) continue;
+    if (o.http_status == 501) {
       n.swarm = "not joined";
       unjoined.push_back(n.name);
-      why = r.status().message();
-    } else {
-      return r.status().with_context("joining " + n.name + " to the swarm");
+      why = o.status.message();
+    } else if (failed.ok()) {
+      failed = o.status.with_context("joining " + n.name + " to the swarm");
     }
   }
   if (!unjoined.empty()) {
     std::string names;
     for (const auto& u : unjoined) names += (names.empty() ? "" : " ") + u;
-    out << "NOT JOINED: " << names << " run their own shoald but are not part of the swarm: shoald does not "
-        << "implement `swarm join` yet (" << why << ").\n";
+    out << "NOT JOINED: " << names << " run their own shoald but are not part of the swarm (" << why << ").\n";
   }
-  return ok_status();
+  return failed;
 }
 
 Status up(const UpOptions& o, std::ostream& out) {

@@ -25,8 +25,37 @@ constexpr char kInvalidToken[] =
     "A valid join token is necessary to join this cluster: the token is wrong or was rotated; print the current one "
     "with `swarm join-token worker` on a manager";
 constexpr char kManagerJoin[] =
-    "joining as a manager is not implemented yet: join with the worker token (`swarm join-token worker` on a "
-    "manager); see docs/cluster.md";
+    "this manager cannot admit managers (its storage keeps no etcd membership): join through another manager, "
+    "or with the worker token (`swarm join-token worker`); see docs/cluster.md";
+constexpr auto kManagerJoinTimeout = std::chrono::seconds(30);
+
+std::string to_hex(const std::string& in) {
+  static const char* d = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : in) {
+    out += d[c >> 4];
+    out += d[c & 15];
+  }
+  return out;
+}
+
+Result<std::string> from_hex(const std::string& in) {
+  auto v = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; };
+  if (in.size() % 2) return invalid_argument("odd-length hex");
+  std::string out;
+  for (size_t i = 0; i < in.size(); i += 2) {
+    int hi = v(in[i]), lo = v(in[i + 1]);
+    if (hi < 0 || lo < 0) return invalid_argument("not hex");
+    out += static_cast<char>(hi * 16 + lo);
+  }
+  return out;
+}
+
+// The IP of "ip:port" or "[v6]:port".
+std::string ip_of(const std::string& addr) {
+  if (!addr.empty() && addr.front() == '[') return addr.substr(1, addr.find(']') - 1);
+  return addr.substr(0, addr.rfind(':'));
+}
 
 http::Response reply(int status, const json& body) {
   http::Response r;
@@ -36,6 +65,7 @@ http::Response reply(int status, const json& body) {
   return r;
 }
 http::Response error_reply(int status, const std::string& message) { return reply(status, {{"message", message}}); }
+Status answer_status(const http::Response& r, const std::string& addr);
 
 void handle_join(const CaServiceParts& parts, http::Exchange& ex) {
   auto body = parse_untrusted_json(ex.request.body, "the join request");
@@ -66,23 +96,92 @@ void handle_join(const CaServiceParts& parts, http::Exchange& ex) {
     ex.respond(error_reply(400, kInvalidToken));
     return;
   }
-  if (*role == ca::TokenRole::kManager) {
+  if (*role == ca::TokenRole::kManager && !parts.admit_manager) {
     ex.respond(error_reply(501, kManagerJoin));
     return;
   }
+  const bool manager = *role == ca::TokenRole::kManager;
   auto root = parts.root_ca();
   if (!root.ok()) {
     ex.respond(error_reply(500, "this manager cannot sign certificates: " + root.status().message()));
     return;
   }
   std::string node_id = new_object_id();
-  auto cert = ca::sign_node_csr(*root, csr, node_id, ca::kWorkerRole, parts.cluster_id());
+  auto cert = ca::sign_node_csr(*root, csr, node_id, manager ? ca::kManagerRole : ca::kWorkerRole, parts.cluster_id());
   if (!cert.ok()) {
     ex.respond(error_reply(http::status_for(cert.status().code()), "join: " + cert.status().message()));
     return;
   }
-  LOG_INFO("ca", "issued a worker certificate for new node " << node_id << " (" << ex.request.peer << ")");
-  ex.respond(reply(200, {{"NodeID", node_id}, {"Role", "worker"}, {"Certificate", *cert}, {"Managers", parts.managers()}}));
+  const char* role_name = manager ? "manager" : "worker";
+  LOG_INFO("ca", "issued a " << role_name << " certificate for new node " << node_id << " (" << ex.request.peer << ")");
+  ex.respond(reply(200, {{"NodeID", node_id}, {"Role", role_name}, {"Certificate", *cert}, {"Managers", parts.managers()}}));
+}
+
+// The second step of a manager's join, over mTLS with its new certificate.
+void handle_manager_join(const CaServiceParts& parts, http::Exchange& ex) {
+  const http::PeerCertificate& pc = ex.request.peer_cert;
+  if (!pc.verified || pc.common_name.empty() || pc.organizational_unit != ca::kManagerRole) {
+    ex.respond(error_reply(403, "manager-join needs this swarm's manager certificate (from a join with the manager "
+                                "token) as the TLS client certificate"));
+    return;
+  }
+  if (!parts.admit_manager) {
+    ex.respond(error_reply(501, kManagerJoin));
+    return;
+  }
+  auto body = parse_untrusted_json(ex.request.body, "the manager-join request");
+  ManagerAdmission a;
+  a.node_id = pc.common_name;
+  try {
+    if (!body.ok() || !body->is_object()) throw std::runtime_error("not a JSON object");
+    a.member_csr = body->at("MemberCSR").get<std::string>();
+    a.client_csr = body->at("ClientCSR").get<std::string>();
+    a.ip = ip_of(body->at("AdvertiseAddr").get<std::string>());
+  } catch (const std::exception& e) {
+    ex.respond(error_reply(400, "malformed manager-join request: MemberCSR, ClientCSR and AdvertiseAddr (ip:port) "
+                                "must be strings"));
+    return;
+  }
+  auto grant = parts.admit_manager(a);
+  if (!grant.ok()) {
+    LOG_WARN("ca", "could not admit manager " << a.node_id << ": " << grant.status().message());
+    ex.respond(error_reply(http::status_for(grant.status().code()), "admitting manager " + a.node_id + ": " +
+                                                                       grant.status().message()));
+    return;
+  }
+  LOG_INFO("ca", "admitted manager " << a.node_id << " (" << a.ip << ") as an etcd learner");
+  ex.respond(reply(200, {{"EtcdCA", grant->etcd_ca_pem},
+                         {"MemberCertificate", grant->member_cert_pem},
+                         {"ClientCertificate", grant->client_cert_pem},
+                         {"SealKey", to_hex(grant->seal_key)},
+                         {"InitialCluster", grant->initial_cluster}}));
+}
+
+// The joining manager's second step: its etcd material.
+Result<ManagerGrant> fetch_manager_grant(const std::string& addr, const JoinParams& p, const NodeTls& tls) {
+  SHOAL_ASSIGN_OR_RETURN(ca::NodeKeyAndCsr member, ca::new_node_key_and_csr());
+  SHOAL_ASSIGN_OR_RETURN(ca::NodeKeyAndCsr client, ca::new_node_key_and_csr());
+  json req = {{"MemberCSR", member.csr_pem}, {"ClientCSR", client.csr_pem}, {"AdvertiseAddr", p.advertise_addr}};
+  auto r = http::Client("https://" + addr, manager_client_tls(tls))
+               .request("POST", std::string(kCaPrefix) + "manager-join", req.dump(), {}, kManagerJoinTimeout);
+  if (!r.ok()) return r.status().with_context("joining as a manager through " + addr);
+  if (r->status != 200) return answer_status(*r, addr);
+  ManagerGrant g;
+  try {
+    json j = json::parse(r->body);
+    g.etcd_ca_pem = j.at("EtcdCA").get<std::string>();
+    g.member_cert_pem = j.at("MemberCertificate").get<std::string>();
+    g.client_cert_pem = j.at("ClientCertificate").get<std::string>();
+    g.initial_cluster = j.at("InitialCluster").get<std::string>();
+    auto key = from_hex(j.at("SealKey").get<std::string>());
+    if (!key.ok()) throw std::runtime_error("SealKey");
+    g.seal_key = std::move(*key);
+  } catch (const std::exception& e) {
+    return internal_error("manager " + addr + " answered a malformed manager-join response");
+  }
+  g.member_key_pem = std::move(member.key_pem);
+  g.client_key_pem = std::move(client.key_pem);
+  return g;
 }
 
 // The error a manager answered, as a Status of the matching code.
@@ -140,6 +239,11 @@ Result<Joined> join_via(const std::string& addr, const JoinParams& p) {
     return internal_error("manager " + addr + " answered a malformed join response");
   }
   if (out.managers.empty()) out.managers = {addr};
+  if (out.role == "manager") {
+    auto g = fetch_manager_grant(addr, p, out.tls);
+    if (!g.ok()) return g.status();
+    out.manager = std::move(*g);
+  }
   return out;
 }
 
@@ -241,6 +345,8 @@ void serve_ca(const CaServiceParts& parts, http::Exchange ex) {
     ex.respond(reply(200, {{"Certificate", parts.root_ca_cert()}}));
   } else if (op == "join" && ex.request.method == "POST") {
     handle_join(parts, ex);
+  } else if (op == "manager-join" && ex.request.method == "POST") {
+    handle_manager_join(parts, ex);
   } else {
     ex.respond(error_reply(404, "unknown CA call " + ex.request.method + " " + quote_input(op)));
   }

@@ -15,6 +15,17 @@
 // signs the node's CSR with the root CA, whose key stays on the manager. The
 // node's private key never leaves the node.
 //
+// A node joining with the manager token gets a swarm-manager certificate and
+// then, over mutual TLS with that certificate (no other way in), makes
+//   POST manager-join {"MemberCSR", "ClientCSR"}
+//        -> {"EtcdCA", "MemberCertificate", "ClientCertificate",
+//            "SealKey" (hex), "InitialCluster"}
+// The serving manager signs both CSRs with the etcd CA (the joiner's etcd
+// keys never leave it), adds the joiner's etcd member as a learner (peer URL
+// on its advertise address), and promotes it once it has caught up; the
+// joiner starts its etcd with --initial-cluster-state existing. The swarm's
+// data key (SealKey) travels only in this mTLS answer.
+//
 // Files (certs dir, 0700, each file 0600, read without following symlinks):
 // ca.crt, node.crt, node.key. Functions are thread-safe.
 #pragma once
@@ -64,6 +75,22 @@ std::string with_swarm_port(const std::string& addr);
 // at most http::kSessionMaxConnections. Pure; thread-safe.
 size_t swarm_connection_cap(uint64_t nofile);
 
+// What a manager serving a manager join is given (after the mTLS checks)...
+struct ManagerAdmission {
+  std::string node_id;  // the joiner's certificate CN
+  std::string ip;       // its advertise IP: its etcd peer URL and member certificate SAN
+  std::string member_csr;
+  std::string client_csr;
+};
+// ...and what the joining manager ends up with (keys: its own).
+struct ManagerGrant {
+  std::string etcd_ca_pem;
+  std::string member_cert_pem, member_key_pem;
+  std::string client_cert_pem, client_key_pem;
+  std::string seal_key;         // the swarm's data key (raw bytes)
+  std::string initial_cluster;  // etcd's --initial-cluster
+};
+
 // The manager side: what answering a join needs. Every function is called
 // per request, from the listener's worker threads; all must be thread-safe.
 struct CaServiceParts {
@@ -72,6 +99,10 @@ struct CaServiceParts {
   std::function<Result<JoinTokens>()> join_tokens;
   std::function<std::string()> cluster_id;
   std::function<std::vector<std::string>()> managers;  // "ip:port" of every manager
+  // Admits a manager (etcd certificates, learner member, data key) and
+  // records its Node; the answer has no keys. Null: manager joins refused
+  // (501).
+  std::function<Result<ManagerGrant>(const ManagerAdmission&)> admit_manager;
 };
 // The unsealed join tokens, kept in memory for the join path: without it
 // every anonymous join request cost an etcd read and an AES-GCM open, which a
@@ -125,14 +156,16 @@ struct JoinParams {
 };
 struct Joined {
   std::string node_id;
-  std::string role;  // "worker"
+  std::string role;  // "worker" | "manager"
   std::vector<std::string> managers;
   NodeTls tls;
+  std::optional<ManagerGrant> manager;  // role "manager": its etcd material
 };
 // Tries the remote addresses in order. Errors: a malformed token or a
 // refused one (kInvalidArgument), a CA that is not the pinned one
-// (kInvalidArgument), a manager token (kUnimplemented: managers cannot join
-// yet), no manager reachable (kUnavailable).
+// (kInvalidArgument), a manager that cannot admit managers
+// (kUnimplemented), another manager change in progress (kUnavailable, retry),
+// no manager reachable (kUnavailable).
 Result<Joined> join_swarm(const JoinParams& params);
 
 }  // namespace shoal::node

@@ -149,6 +149,7 @@ void SwarmNode::serve_swarm(http::Exchange ex) {
       }
       return out;
     };
+    parts.admit_manager = [&](const ManagerAdmission& a) { return admit_manager(*m, a); };
     serve_ca(parts, std::move(ex));
     return;
   }
@@ -183,7 +184,13 @@ Status SwarmNode::join(const api::JoinRequest& req) {
   m.advertise_addr = jp.advertise_addr;
   m.listen_addr = req.listen_addr;
   m.managers = joined->managers;
+  if (m.role == "manager") m.listen_addr = req.listen_addr;
   Status st = write_node_tls(parts_.certs_dir, joined->tls).with_context("storing this node's certificate");
+  if (st.ok() && joined->manager) {
+    st = parts_.install_manager_grant
+             ? parts_.install_manager_grant(m, *joined->manager).with_context("storing this manager's etcd material")
+             : unimplemented("this node cannot run a manager's etcd member: join with the worker token");
+  }
   if (st.ok()) st = save_join_state(m);
   // Recorded before the roles start (a crash meanwhile restarts as this
   // worker), and forgotten again if they do not.
@@ -195,7 +202,7 @@ Status SwarmNode::join(const api::JoinRequest& req) {
     return finish_start(roles.status());
   }
   SHOAL_RETURN_IF_ERROR(adopt_roles(m, std::move(*roles)));
-  LOG_INFO("node", "joined the swarm as worker " << m.node_id << " (managers: " << m.managers.front() << ")");
+  LOG_INFO("node", "joined the swarm as " << m.role << " " << m.node_id << " (managers: " << m.managers.front() << ")");
   return ok_status();
 }
 

@@ -8,6 +8,8 @@
 #include "http/server.h"
 #include "manager/api/errors.h"
 #include "model/session_messages.h"
+#include "manager/dispatcher/session_presence.h"
+#include "node/manager_status.h"
 
 namespace shoal::node {
 
@@ -31,6 +33,14 @@ Result<JoinTokens> ManagerStorage::join_tokens() {
 
 Result<std::string> ManagerStorage::root_ca_key() {
   return not_found("this manager's storage keeps no root CA key: it cannot sign node certificates");
+}
+
+Result<ManagerGrant> ManagerStorage::admit_manager(const ManagerAdmission&) {
+  return unimplemented("this manager's storage keeps no etcd membership: it cannot admit managers");
+}
+
+Result<std::set<std::string>> ManagerStorage::voting_members() {
+  return unimplemented("this manager's storage has no etcd membership");
 }
 
 Status ManagerStorage::set_join_tokens(const JoinTokens& tokens) {
@@ -311,6 +321,47 @@ Status SwarmNode::set_join_tokens(const JoinTokens& tokens) {
   Status st = roles->storage->set_join_tokens(tokens);
   token_cache_.invalidate();  // the rotated-away tokens are not served from the cache
   return st;
+}
+
+Result<ManagerGrant> SwarmNode::admit_manager(Manager& manager, const ManagerAdmission& a) {
+  std::shared_ptr<Roles> roles;
+  {
+    std::lock_guard lk(mu_);
+    roles = roles_;  // held: leave cannot free the storage meanwhile
+  }
+  if (!roles || !roles->storage) return unavailable(api::kNotSwarmManager);
+  SHOAL_ASSIGN_OR_RETURN(ManagerGrant grant, roles->storage->admit_manager(a));
+  // Its Node, a manager from the start (its agent's register then finds it
+  // and keeps the role).
+  Node n;
+  n.id = a.node_id;
+  n.created_at = n.updated_at = parts_.clock->now();
+  n.spec.role = NodeRole::kManager;
+  n.addr = a.ip;
+  n.manager_status = ManagerStatus{false, "reachable", with_swarm_port(a.ip)};
+  Batch b;
+  b.create(n);
+  Status st = manager.store().commit(b);
+  if (!st.ok()) return st.with_context("recording manager " + a.node_id);
+  return grant;
+}
+
+std::map<std::string, ManagerStatus> SwarmNode::live_manager_statuses(const std::vector<Node>& nodes) {
+  std::shared_ptr<Roles> roles;
+  {
+    std::lock_guard lk(mu_);
+    roles = roles_;  // held: leave cannot free the storage meanwhile
+  }
+  if (!roles || !roles->storage || !roles->manager) return {};
+  Backend& b = roles->storage->backend();
+  ManagerLiveness l;
+  auto leader = b.range(parts_.manager.elector.key, false);
+  auto sessions = b.range(dispatcher::kSessionPrefix, true);
+  if (!leader.ok() || !sessions.ok()) return {};  // etcd unreachable: the stored status
+  if (!leader->kvs.empty()) l.leader_id = leader->kvs[0].value;
+  for (const auto& kv : sessions->kvs) l.sessions.insert(kv.key.substr(std::string(dispatcher::kSessionPrefix).size()));
+  if (auto v = roles->storage->voting_members(); v.ok()) l.voters = std::move(*v);
+  return derive_manager_statuses(nodes, l);
 }
 
 void SwarmNode::serve_session(http::Exchange ex) {

@@ -25,6 +25,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "agent/agent.h"
@@ -73,6 +74,16 @@ class ManagerStorage {
   // shoald's storage keeps it sealed in etcd; this default has none
   // (kNotFound), so in-memory storages cannot admit nodes.
   virtual Result<std::string> root_ca_key();
+  // Admits a manager joining through this one (node/join.h ManagerGrant):
+  // signs its etcd CSRs, adds its etcd member as a learner, promotes it once
+  // it has caught up (in the background), and hands out the data key. One
+  // membership change at a time: kUnavailable while one is in progress. This
+  // default (in-memory storages) cannot: kUnimplemented. Thread-safe.
+  virtual Result<ManagerGrant> admit_manager(const ManagerAdmission& a);
+  // The names (node ids) of the voting members of this storage's etcd
+  // cluster. This default (in-memory storages): kUnimplemented, and the
+  // manager status then goes by session keys alone. Thread-safe.
+  virtual Result<std::set<std::string>> voting_members();
 
  private:
   std::mutex tokens_mu_;
@@ -98,6 +109,11 @@ struct NodeParts {
   std::function<NodeDescription()> describe;
   std::function<api::LocalInfo()> local_info;  // optional
   std::string default_advertise_addr;           // when init gives none
+  // A manager joining: stores its etcd material (certificates, its own
+  // keys, the data key, the initial cluster) where open_storage(m, nullptr)
+  // then finds it to start an etcd member that joins the existing cluster.
+  // Optional; without it a join with the manager token fails (kUnimplemented).
+  std::function<Status(const Membership& m, const ManagerGrant& grant)> install_manager_grant;
   // This node's swarm TLS files and join.json (src/node/join.h), e.g.
   // <data-root>/swarm-tls. Empty (in-process tests): managers open no swarm
   // listener and the node cannot join a swarm.
@@ -130,6 +146,7 @@ class SwarmNode : public api::SwarmControl {
   api::LocalInfo local_info() const override;
   Result<JoinTokens> join_tokens() override;
   Status set_join_tokens(const JoinTokens& tokens) override;
+  std::map<std::string, ManagerStatus> live_manager_statuses(const std::vector<Node>& nodes) override;
 
   // Serves the agent session protocol (paths under session::kPrefix) with
   // this node's dispatcher; 503 when the node is not a manager.
@@ -166,6 +183,9 @@ class SwarmNode : public api::SwarmControl {
   void remove_swarm_tls() const;
   // The storage's root CA key while this node is a manager.
   Result<std::string> root_ca_key();
+  // Serving a manager join: the storage admits it, then its Node (role
+  // manager) is recorded.
+  Result<ManagerGrant> admit_manager(Manager& manager, const ManagerAdmission& a);
   void serve_swarm(http::Exchange ex);
   // The agent's way to its managers: this manager's own unix socket, or
   // for a worker, TLS to m.managers with its certificate.

@@ -3,7 +3,7 @@
 # Ready; a 4-replica service runs tasks on the workers (their agents hold
 # their sessions over TLS with their node certificates); a wrong token, a
 # token of another CA, a malformed and a rotated-away token are refused with
-# clear errors, a manager token with a 501; leaving and joining again gives a
+# clear errors, a worker certificate gets no manager's etcd material (403); leaving and joining again gives a
 # new node id; the swarm port speaks only TLS and its sessions need a node
 # certificate; the node's key is 0600; a worker's node certificate does not
 # open m1's etcd; a node removed with `node rm` gets no session with its old
@@ -89,7 +89,6 @@ expect_eq "w2 runs a task of spread" "1" "$(( $(running_on spread w2) >= 1 ))"
 
 # Refusals, each with a clear message.
 W=$(on m1 swarm join-token -q worker)
-MGR=$(on m1 swarm join-token -q manager)
 old_w2=$(node_id w2)
 OLD_W2=$T_DIR/old-w2  # w2's credentials as it leaves: still valid for 90 days
 mkdir -m 700 "$OLD_W2"
@@ -113,9 +112,13 @@ expect_eq "a token pinning another CA is refused" "1" "$((rc != 0))"
 expect_contains "another CA: the fingerprint mismatch is named" "remote CA does not match fingerprint" "$out"
 out=$(on w2 swarm join --token nonsense "$M1:2377" 2>&1 || true)
 expect_contains "a malformed token is refused" "invalid join token" "$out"
-code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$(sock w2)" -X POST -H 'Content-Type: application/json' \
-  -d "{\"RemoteAddrs\":[\"$M1:2377\"],\"JoinToken\":\"$MGR\"}" http://localhost/v1.41/swarm/join)
-expect_eq "a manager token: 501 (manager join is not implemented yet)" "501" "$code"
+# A manager's etcd material (data key included) only for a manager certificate:
+# w1's worker certificate is refused (manager joins: tests/system/managers.sh).
+code=$(lab exec w1 -- curl -s -m 10 -o /dev/null -w '%{http_code}' --cacert "$W1_DATA/swarm-tls/ca.crt" \
+  --cert "$W1_DATA/swarm-tls/node.crt" --key "$W1_DATA/swarm-tls/node.key" --resolve "swarm-manager:2377:$M1" \
+  -X POST -d '{"MemberCSR":"x","ClientCSR":"x","AdvertiseAddr":"1.2.3.4:2377"}' \
+  "https://swarm-manager:2377/_shoal/ca/v1/manager-join" 2>&1 || true)
+expect_eq "manager-join with a worker's certificate is refused (403)" "403" "$code"
 on m1 swarm join-token --rotate worker >/dev/null
 out=$(on w2 swarm join --token "$W" "$M1:2377" 2>&1 || true)
 expect_contains "a rotated-away token is refused" "A valid join token is necessary to join this cluster" "$out"

@@ -31,7 +31,7 @@ echo "$up_out"
 answering=$(sed -n 's/.*every shoald answering after \([0-9.]*\) s.*/\1/p' <<<"$up_out")
 check "all 5 shoalds answer within 5 s of lab up (took ${answering}s)" python3 -c "import sys; sys.exit(0 if float('$answering') < 5 else 1)"
 expect_contains "lab up joins w1" "w1 joined the swarm as a worker" "$up_out"
-expect_contains "lab up joins m2 as a worker (manager join is not implemented yet)" "m2 joined the swarm as a worker" "$up_out"
+expect_contains "lab up joins m2 as a manager" "m2 joined the swarm as a manager" "$up_out"
 ID=$(lab_id)
 
 ls_out=$(lab ls)
@@ -41,7 +41,7 @@ expect_eq "ls: 5 nodes" "m1 m2 m3 w1 w2" "$(tail -n +2 <<<"$ls_out" | awk '{prin
 expect_eq "ls: m1 is a manager and leads the swarm" "manager leader" "$(awk '$1=="m1"{print $2, $7}' <<<"$ls_out")"
 expect_eq "ls: w2 is a worker at .102" "worker" "$(awk '$1=="w2"{print $2}' <<<"$ls_out")"
 expect_eq "ls: the workers joined" "joined joined" "$(awk '$1=="w1"||$1=="w2"{print $7}' <<<"$ls_out" | xargs)"
-expect_eq "ls: m2 and m3 joined as workers" "joined(worker) joined(worker)" "$(awk '$1=="m2"||$1=="m3"{print $7}' <<<"$ls_out" | xargs)"
+expect_eq "ls: m2 and m3 joined (as managers)" "joined joined" "$(awk '$1=="m2"||$1=="m3"{print $7}' <<<"$ls_out" | xargs)"
 all_ready() { [ "$("$SHOAL" -H "unix://$(sock m1)" node ls --format '{{.Status}}' | grep -c Ready)" = 5 ]; }
 check "every node Ready in m1's node ls within 10 s" wait_for "5 nodes Ready" 10 all_ready
 subnet=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["subnet"])' "$LAB/lab.json")

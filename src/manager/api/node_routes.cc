@@ -29,6 +29,16 @@ Result<Node> find_node(const std::vector<Node>& nodes, const std::string& ref) {
   return not_found("node " + shown_input(ref) + " not found");
 }
 
+namespace {
+// The managers' ManagerStatus from the live state where the node knows it.
+void apply_live_manager_status(SwarmControl& control, std::vector<Node>& nodes) {
+  auto live = control.live_manager_statuses(nodes);
+  for (auto& n : nodes) {
+    if (auto it = live.find(n.id); it != live.end()) n.manager_status = it->second;
+  }
+}
+}  // namespace
+
 http::Response Api::nodes_list(const http::Request& req) {
   auto store = manager_store();
   if (!store.ok()) return error_response(store.status());
@@ -47,6 +57,7 @@ http::Response Api::nodes_list(const http::Request& req) {
   std::sort(nodes.begin(), nodes.end(), [](const Node& a, const Node& b) {
     return a.created_at != b.created_at ? a.created_at < b.created_at : a.id < b.id;
   });
+  apply_live_manager_status(control_, nodes);
   json out = json::array();
   for (const auto& n : nodes) {
     bool ok = any_of(*f, "id", [&](const std::string& v) { return has_prefix(n.id, v); }) &&
@@ -66,7 +77,9 @@ http::Response Api::node_inspect(const std::string& ref) {
   if (!store.ok()) return error_response(store.status());
   auto n = find_node((*store)->nodes(), ref);
   if (!n.ok()) return error_response(n.status());
-  return json_response(200, to_api(*n));
+  std::vector<Node> one = {*n};
+  apply_live_manager_status(control_, one);
+  return json_response(200, to_api(one[0]));
 }
 
 http::Response Api::node_update(const std::string& ref, const http::Request& req) {

@@ -2,6 +2,7 @@
 // swarm and to describe the node. Implemented by the daemon (src/daemon).
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -67,6 +68,10 @@ class SwarmControl {
   // the node is not a manager of a swarm.
   virtual Result<JoinTokens> join_tokens() = 0;
   virtual Status set_join_tokens(const JoinTokens& tokens) = 0;
+  // The managers' status from the live state (leader key, etcd members,
+  // session keys: src/node/manager_status.h), by node id, for `node ls` and
+  // `node inspect`; empty when unknown (the stored ManagerStatus is shown).
+  virtual std::map<std::string, ManagerStatus> live_manager_statuses(const std::vector<Node>& nodes) { return {}; }
 };
 
 }  // namespace shoal::api

@@ -16,9 +16,11 @@
 // certificate opens neither the client nor the peer port. etcd is also started
 // with --peer-cert-allowed-hostname kEtcdMemberName.
 //
-// Managers joining later (not implemented yet) will need member certificates
-// from the same etcd CA; its key then has to move into the store, sealed like
-// the root CA's (docs/security.md). Functions are thread-compatible.
+// Managers that join later get their member and client certificates from the
+// same etcd CA, signed from their own CSRs (their keys never leave them) by
+// the manager serving the join, which reads the CA key sealed in etcd
+// (src/daemon/manager_role.h); a joined manager's dir has no etcd-ca.key.
+// Functions are thread-compatible.
 #pragma once
 
 #include <string>
@@ -57,6 +59,27 @@ Status write_etcd_certs(const std::string& dir, const std::string& cluster_id,
 // is an etcd CA (CN kEtcdCaName: certificates from before the etcd CA, when
 // ca.crt was the swarm's root CA, are refused) and the certificates chain to
 // it; the error names the file and the fix.
+// etcd-ca.key is optional (a joined manager has none).
 Status check_etcd_certs(const EtcdCertFiles& files);
+
+// The etcd CA (certificate and key) of the manager that ran `swarm init`.
+Result<RootCA> read_etcd_ca(const EtcdCertFiles& files);
+
+enum class EtcdCertKind { kMember, kClient };
+// Signs the public key of `csr_pem` (an ECDSA key whose self-signature
+// verifies) with the etcd CA, choosing the whole subject: a member
+// certificate (CN and DNS SAN kEtcdMemberName, localhost, IPs 127.0.0.1 and
+// `member_ip`, serverAuth + clientAuth) or a client certificate (DNS SAN
+// kEtcdClientName, clientAuth). 2 years. kInvalidArgument for a malformed
+// CSR or a `member_ip` that is not an IP address.
+Result<std::string> sign_etcd_csr(const RootCA& etcd_ca, const std::string& csr_pem, EtcdCertKind kind,
+                                  const std::string& cluster_id, const std::string& member_ip);
+
+// A joined manager's files, as it received them (certificates) and made
+// them (keys): ca.crt, member.crt/.key, client.crt/.key in `dir` (0700).
+struct JoinedEtcdCerts {
+  std::string ca_cert, member_cert, member_key, client_cert, client_key;
+};
+Status write_joined_etcd_certs(const std::string& dir, const JoinedEtcdCerts& certs);
 
 }  // namespace shoal::ca

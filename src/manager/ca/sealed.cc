@@ -122,4 +122,13 @@ Result<std::string> create_seal_key(const std::string& path) {
   return key;
 }
 
+Status write_seal_key(const std::string& path, const std::string& key) {
+  if (key.size() != kSealKeyBytes) {
+    return invalid_argument("a sealing key is " + std::to_string(kSealKeyBytes) + " bytes; got " +
+                            std::to_string(key.size()));
+  }
+  SHOAL_RETURN_IF_ERROR(ensure_private_dir(std::filesystem::path(path).parent_path().string()));
+  return write_file_atomic(path, key, 0600);
+}
+
 }  // namespace shoal::ca

@@ -32,5 +32,9 @@ Result<std::string> read_seal_key(const std::string& path);
 // Writes a new key to `path` (mode 0600, atomically; the directory is
 // created 0700) and returns it.
 Result<std::string> create_seal_key(const std::string& path);
+// Writes a key received from another manager (a manager joining: over its
+// mTLS join session) to `path` the same way. kInvalidArgument unless it is
+// exactly kSealKeyBytes.
+Status write_seal_key(const std::string& path, const std::string& key);
 
 }  // namespace shoal::ca

@@ -41,13 +41,19 @@ std::string EtcdMember::client_url() const {
   return "https://" + options_.host + ":" + std::to_string(options_.client_port);
 }
 
+std::string EtcdMember::peer_url() const {
+  const std::string& h = options_.peer_host.empty() ? options_.host : options_.peer_host;
+  return "https://" + (h.find(':') != std::string::npos ? "[" + h + "]" : h) + ":" + std::to_string(options_.peer_port);
+}
+
 http::TlsOptions EtcdMember::client_tls() const {
   return {options_.tls.ca_file, options_.tls.client_cert_file, options_.tls.client_key_file};
 }
 
 std::vector<std::string> EtcdMember::command_line() const {
   const EtcdTlsFiles& t = options_.tls;
-  std::string peer = "https://" + options_.host + ":" + std::to_string(options_.peer_port);
+  std::string peer = peer_url();
+  const bool joining = !options_.initial_cluster.empty();
   return {options_.binary,
           "--name", options_.name,
           "--data-dir", options_.data_dir,
@@ -55,8 +61,8 @@ std::vector<std::string> EtcdMember::command_line() const {
           "--advertise-client-urls", client_url(),
           "--listen-peer-urls", peer,
           "--initial-advertise-peer-urls", peer,
-          "--initial-cluster", options_.name + "=" + peer,
-          "--initial-cluster-state", "new",
+          "--initial-cluster", joining ? options_.initial_cluster : options_.name + "=" + peer,
+          "--initial-cluster-state", joining ? "existing" : "new",
           "--cert-file", t.member_cert_file,
           "--key-file", t.member_key_file,
           "--trusted-ca-file", t.ca_file,
@@ -66,6 +72,11 @@ std::vector<std::string> EtcdMember::command_line() const {
           "--peer-trusted-ca-file", t.ca_file,
           "--peer-client-cert-auth",
           "--peer-cert-allowed-hostname", t.member_hostname,
+          // shoal adds members only as learners and promotes them only when
+          // etcd finds them in sync (checked whatever this flag says); the
+          // strict check's 5 s of full connectivity after each change would
+          // hold every further manager join 5 s (docs/architecture.md).
+          "--strict-reconfig-check=false",
           "--max-txn-ops", std::to_string(options_.max_txn_ops),
           "--max-request-bytes", std::to_string(options_.max_request_bytes),
           "--auto-compaction-mode", "revision",
@@ -112,7 +123,8 @@ Status EtcdMember::start() {
   // A restart right after shoald was killed: its old member may still hold
   // the ports for a moment (it got SIGTERM when shoald died). Wait for them.
   auto deadline = std::chrono::steady_clock::now() + options_.port_wait;
-  while ((port_in_use(options_.host, options_.client_port) || port_in_use(options_.host, options_.peer_port)) &&
+  const std::string& peer_host = options_.peer_host.empty() ? options_.host : options_.peer_host;
+  while ((port_in_use(options_.host, options_.client_port) || port_in_use(peer_host, options_.peer_port)) &&
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
@@ -121,7 +133,7 @@ Status EtcdMember::start() {
                        " is already in use, so this manager cannot start its etcd member there; stop whatever "
                        "listens on it or choose another port with --etcd-client-port");
   }
-  if (port_in_use(options_.host, options_.peer_port)) {
+  if (port_in_use(peer_host, options_.peer_port)) {
     return unavailable("port " + std::to_string(options_.peer_port) +
                        " is already in use; choose another with --etcd-peer-port");
   }
@@ -131,6 +143,8 @@ Status EtcdMember::start() {
     SHOAL_RETURN_IF_ERROR(launch());
   }
   EtcdBackend probe(client_url(), 128, client_tls());
+  // A joining member is a learner until the admitting manager promotes it;
+  // etcd refuses a learner's reads, so this also waits for the promotion.
   Status st = probe.wait_healthy(std::chrono::seconds(20));
   if (!st.ok()) {
     stop();

@@ -42,7 +42,15 @@ struct EtcdMemberOptions {
   EtcdTlsFiles tls;
   std::string data_dir;
   std::string name = "default";
-  std::string host = "127.0.0.1";
+  std::string host = "127.0.0.1";  // client URL (local: only this shoald talks to it)
+  // Peer URL host: the manager's advertise address, so other managers'
+  // members reach it (mutual TLS, etcd CA). Empty: `host`.
+  std::string peer_host;
+  // Joining an existing cluster (a manager admitted by another): etcd's
+  // --initial-cluster as the admitting manager answered, started with
+  // --initial-cluster-state existing. Empty: a new one-member cluster (or a
+  // restart, where etcd ignores both and uses its data dir).
+  std::string initial_cluster;
   int client_port = 2379;
   int peer_port = 2380;
   int max_txn_ops = 1024;
@@ -62,6 +70,7 @@ class EtcdMember {
   Status start();
   void stop();
   std::string client_url() const;  // https://host:client_port
+  std::string peer_url() const;    // https://peer_host:peer_port
   // What a client of this member passes to EtcdBackend.
   http::TlsOptions client_tls() const;
   // etcd's argv (flags included), for inspection.
