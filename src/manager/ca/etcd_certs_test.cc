@@ -1,5 +1,7 @@
 #include "manager/ca/etcd_certs.h"
 
+#include "manager/ca/node_certs.h"
+
 #include <gtest/gtest.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -120,6 +122,44 @@ TEST(EtcdCerts, WrittenPrivateAndChecked) {
   std::filesystem::remove(f.member_key);
   EXPECT_NE(check_etcd_certs(f).message().find("swarm leave --force"), std::string::npos);
   std::filesystem::remove_all(dir);
+}
+
+// A joining manager's etcd certificates: signed from its CSRs (its keys stay
+// with it), the subject and SANs chosen by the signer.
+TEST(EtcdCerts, JoiningMembersCsrsAreSignedWithTheirAddress) {
+  auto ca = create_root_ca(kEtcdCaName);
+  ASSERT_TRUE(ca.ok());
+  auto kc = new_node_key_and_csr();
+  ASSERT_TRUE(kc.ok());
+  auto member = sign_etcd_csr(*ca, kc->csr_pem, EtcdCertKind::kMember, "", "198.18.0.12");
+  ASSERT_TRUE(member.ok()) << member.status().message();
+  EXPECT_TRUE(verifies(ca->cert_pem, *member, X509_PURPOSE_SSL_SERVER));
+  EXPECT_TRUE(verifies(ca->cert_pem, *member, X509_PURPOSE_SSL_CLIENT));
+  X509* m = parse(*member);
+  EXPECT_EQ(X509_check_ip_asc(m, "198.18.0.12", 0), 1);
+  EXPECT_EQ(X509_check_ip_asc(m, "127.0.0.1", 0), 1);
+  EXPECT_EQ(X509_check_ip_asc(m, "198.18.0.13", 0), 0);
+  EXPECT_EQ(X509_check_host(m, kEtcdMemberName, 0, 0, nullptr), 1);
+  X509_free(m);
+  auto client = sign_etcd_csr(*ca, kc->csr_pem, EtcdCertKind::kClient, "", "198.18.0.12");
+  ASSERT_TRUE(client.ok());
+  EXPECT_TRUE(verifies(ca->cert_pem, *client, X509_PURPOSE_SSL_CLIENT));
+  EXPECT_FALSE(verifies(ca->cert_pem, *client, X509_PURPOSE_SSL_SERVER));
+  X509* c = parse(*client);
+  EXPECT_EQ(X509_check_host(c, kEtcdClientName, 0, 0, nullptr), 1);
+  EXPECT_EQ(X509_check_host(c, kEtcdMemberName, 0, 0, nullptr), 0);  // a client certificate is no peer's
+  X509_free(c);
+}
+
+TEST(EtcdCerts, AJoiningMembersBadCsrOrAddressIsRefused) {
+  auto ca = create_root_ca(kEtcdCaName);
+  ASSERT_TRUE(ca.ok());
+  auto kc = new_node_key_and_csr();
+  ASSERT_TRUE(kc.ok());
+  EXPECT_EQ(sign_etcd_csr(*ca, kc->csr_pem, EtcdCertKind::kMember, "", "not-an-ip").status().code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(sign_etcd_csr(*ca, "garbage", EtcdCertKind::kMember, "", "10.0.0.1").status().code(),
+            Code::kInvalidArgument);
 }
 
 }  // namespace
