@@ -83,6 +83,11 @@ void Dispatcher::stop() {
     stopping_ = true;
     liveness = liveness_timer_;
   }
+  // First, from this thread: the status writer (joined below) may be stuck
+  // on a hung etcd past the caller's StopBound grace, and a revoke after
+  // that cancel fails, leaving this manager's sessions counted live by the
+  // others until the lease expires (as Elector::resign does for its lease).
+  presence_.revoke();
   if (subscription_) store_.unsubscribe(subscription_);
   subscription_ = 0;
   // The timer's callback only posts; check_liveness runs on status_writer_
@@ -95,7 +100,7 @@ void Dispatcher::stop() {
   status_cv_.notify_all();
   if (notifier_.joinable()) notifier_.join();
   if (status_writer_.joinable()) status_writer_.join();
-  presence_.close();  // after the status writer: no keepalive grants a lease again
+  presence_.close();  // after the status writer; revoke() made sure no lease is granted again
   // Answer whatever is still waiting so no connection hangs.
   std::unordered_map<std::string, std::vector<Waiter>> waiters;
   {

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "manager/dispatcher/dispatcher_test_util.h"
+#include "store/stuck_backend_test_util.h"
 
 namespace shoal::dispatcher {
 namespace {
@@ -458,6 +459,45 @@ TEST_F(DispatcherTest, ADownWrittenAfterTheRegistersReadyEndsTheSession) {
   EXPECT_EQ(store.node("n1")->state, NodeState::kReady);
   EXPECT_EQ(call("POST", "heartbeat", json{{"SessionID", again}}.dump()).get().status, 200)
       << "a Down older than the register leaves its session alone";
+}
+
+// The status writer's presence keepalive is stuck on etcd, the rest of etcd
+// answers. stop() revokes the session lease first, before the stop's bound
+// (here: the test's cancel) frees the stuck call: a revoke after that cancel
+// fails, and the other managers would count this manager's sessions as live
+// until the lease expired.
+TEST(DispatcherStop, RevokesTheSessionLeaseBeforeAStuckKeepaliveIsCancelled) {
+  StuckBackend backend;
+  Store store{backend};
+  ASSERT_TRUE(store.start().ok());
+  FakeClock clock;
+  DispatcherOptions o;
+  Dispatcher d(store, clock, o);
+  d.start();
+  session::RegisterRequest req;
+  req.node_id = "n1";
+  req.description.hostname = "n1";
+  auto p = std::make_shared<std::promise<http::Response>>();
+  http::Exchange ex;
+  ex.request.method = "POST";
+  ex.request.path = std::string(session::kPrefix) + "session";
+  ex.request.body = json(req).dump();
+  ex.respond = [p](http::Response r) { p->set_value(std::move(r)); };
+  d.serve(std::move(ex));
+  ASSERT_EQ(p->get_future().get().status, 200);
+  const std::string key = std::string(kSessionPrefix) + "n1";
+  ASSERT_EQ(backend.MemoryBackend::range(key, false)->kvs.size(), 1u);
+  backend.hang_keepalives();
+  clock.advance(o.heartbeat_period);  // the liveness check's presence keepalive hangs
+  ASSERT_TRUE(backend.wait_blocked(std::chrono::seconds(10))) << "no keepalive was sent";
+  auto stopped = std::async(std::launch::async, [&] { d.stop(); });
+  const bool revoked_before_cancel = backend.wait_revoked(std::chrono::seconds(5));
+  EXPECT_TRUE(revoked_before_cancel) << "stop() waited on the stuck keepalive before revoking the lease";
+  backend.cancel();  // what the stop's bound does once its grace ran out
+  ASSERT_EQ(stopped.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_TRUE(backend.MemoryBackend::range(key, false)->kvs.empty())
+      << "the session key outlived the stop: other managers count it live until the lease expires";
+  store.stop();
 }
 
 }  // namespace

@@ -10,10 +10,21 @@ SessionPresence::SessionPresence(Backend& backend, std::string owner, std::chron
 
 Status SessionPresence::ensure_lease_locked() {
   if (lease_ != 0) return ok_status();
+  {
+    std::lock_guard g(lease_mu_);
+    if (closed_) return unavailable("the session presence is closed");
+  }
   auto id = backend_.lease_grant(ttl_.count());
   if (!id.ok()) return id.status().with_context("granting the session presence lease");
-  lease_ = *id;
-  return ok_status();
+  {
+    std::lock_guard g(lease_mu_);
+    if (!closed_) {
+      lease_ = granted_ = *id;
+      return ok_status();
+    }
+  }
+  (void)backend_.lease_revoke(*id);  // revoke() ran during the grant and could not see it
+  return unavailable("the session presence is closed");
 }
 
 void SessionPresence::take_queued_locked() {
@@ -86,6 +97,10 @@ Status SessionPresence::keepalive() {
     if (!st.ok() && st.code() != Code::kNotFound) return st;
     if (!st.ok()) {
       lease_ = 0;  // expired: every key it held is gone, write them again
+      {
+        std::lock_guard g(lease_mu_);
+        granted_ = 0;
+      }
       pending_ = nodes_;
     }
   }
@@ -101,9 +116,28 @@ Result<std::set<std::string>> SessionPresence::holders() {
   return out;
 }
 
+void SessionPresence::revoke() {
+  int64_t lease;
+  {
+    std::lock_guard g(lease_mu_);
+    if (closed_) return;  // revoked already (or tried: close() tries once more)
+    closed_ = true;
+    lease = granted_;
+  }
+  if (lease == 0 || !backend_.lease_revoke(lease).ok()) return;
+  std::lock_guard g(lease_mu_);
+  revoked_ = lease;
+}
+
 void SessionPresence::close() {
+  revoke();  // at once if a call in flight holds mu_
   std::lock_guard lk(mu_);
-  if (lease_ != 0) (void)backend_.lease_revoke(lease_);
+  int64_t revoked;
+  {
+    std::lock_guard g(lease_mu_);
+    revoked = revoked_;
+  }
+  if (lease_ != 0 && lease_ != revoked) (void)backend_.lease_revoke(lease_);
   lease_ = 0;
   nodes_.clear();
   pending_.clear();

@@ -48,6 +48,12 @@ class SessionPresence {
   // lease left to expire can outlive the next leader's grace: etcd, restarted
   // with shoald, gives every lease its whole TTL again). Best effort.
   void close();
+  // The first step of close(), from the caller's thread without waiting for
+  // a call in flight (a keepalive stuck on a hung etcd holds mu_): revokes
+  // the lease now, while the stop's grace lasts, and no lease is granted
+  // again. close() then forgets the rest (and revokes only a lease this
+  // did not).
+  void revoke();
 
  private:
   Status ensure_lease_locked();
@@ -59,6 +65,11 @@ class SessionPresence {
   const std::chrono::seconds ttl_;
   std::mutex mu_;
   int64_t lease_ = 0;              // guarded by mu_; 0: none granted yet
+  // Lock order: mu_, then lease_mu_; revoke() takes lease_mu_ alone.
+  std::mutex lease_mu_;
+  bool closed_ = false;            // guarded by lease_mu_: revoke() ran, grant no lease
+  int64_t granted_ = 0;            // guarded by lease_mu_: lease_ as revoke() sees it
+  int64_t revoked_ = 0;            // guarded by lease_mu_: the lease revoke() revoked
   std::set<std::string> nodes_;    // guarded by mu_: published by this dispatcher
   std::set<std::string> pending_;  // guarded by mu_: of nodes_, the keys not written yet
   // Lock order: mu_, then queue_mu_ (publish takes queue_mu_ alone first).
