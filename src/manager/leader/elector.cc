@@ -103,6 +103,9 @@ std::chrono::milliseconds Elector::step() {
     if (!l.ok()) return options_.retry_interval;
     lease_ = *l;
     last_ok_ = clock_.now();
+    // resign() ran during the grant and saw no lease: run for no key with
+    // it (step_down revokes it), or the key would be written after the stop.
+    if (stopping_) return options_.retry_interval;
   }
   if (!leader_) {
     if (try_acquire(lease_, &fence_)) {

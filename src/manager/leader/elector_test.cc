@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <mutex>
+
 #include "store/fault_backend.h"
 #include "store/memory_backend.h"
 #include "store/stuck_backend_test_util.h"
@@ -108,6 +111,52 @@ TEST(ElectorStopTest, ResignRevokesTheLeaseWhileTheElectorsThreadIsStuck) {
   EXPECT_FALSE(e.is_leader());
   EXPECT_EQ(deposed, 1);
   EXPECT_EQ(backend.revoked(), 1);
+}
+
+// A memory backend whose lease grants wait until released (at most 5 s).
+class GatedGrantBackend : public MemoryBackend {
+ public:
+  Result<int64_t> lease_grant(int64_t ttl) override {
+    std::unique_lock lk(mu_);
+    waiting_ = true;
+    cv_.notify_all();
+    cv_.wait_for(lk, std::chrono::seconds(5), [&] { return open_; });
+    lk.unlock();
+    return MemoryBackend::lease_grant(ttl);
+  }
+  bool wait_granting() {
+    std::unique_lock lk(mu_);
+    return cv_.wait_for(lk, std::chrono::seconds(10), [&] { return waiting_; });
+  }
+  void open() {
+    std::lock_guard lk(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool waiting_ = false;
+  bool open_ = false;
+};
+
+// resign() comes while the thread's lease grant is in flight (it sees no
+// lease to revoke): the granted lease must not then win the leader key,
+// written after the stop began (and, on a hung etcd, left to expire).
+TEST(ElectorStopTest, ALeaseGrantedDuringResignIsNotElected) {
+  GatedGrantBackend backend;
+  int elected = 0;
+  ElectorOptions o;
+  o.candidate_id = "m1";
+  Elector e(backend, o, [&](const Fence&) { ++elected; }, [] {});
+  e.start();
+  ASSERT_TRUE(backend.wait_granting());
+  e.resign();
+  backend.open();
+  e.stop();
+  EXPECT_EQ(elected, 0) << "elected after resign()";
+  EXPECT_TRUE(backend.range("/shoal/leader", false)->kvs.empty());
 }
 
 }  // namespace
