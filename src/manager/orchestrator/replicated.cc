@@ -169,9 +169,9 @@ Plan reconcile_service(const Service& s, const std::vector<const Task*>& tasks, 
       const std::vector<RestartAttempt> none;
       const auto& history = t->spec_version == s.spec_version ? t->restarts : none;
       if (!lost) {
-        if (rp.max_attempts > 0 && attempts(t->restarts, rp.window, now) >= rp.max_attempts) {
+        if (rp.max_attempts > 0 && attempts(history, rp.window, now) >= rp.max_attempts) {
           occupied.insert(slot);  // held: the ended task stays, desired running
-          if (rp.window.count() > 0) wake(below_max_at(t->restarts, rp.window, now, rp.max_attempts) - now);
+          if (rp.window.count() > 0) wake(below_max_at(history, rp.window, now, rp.max_attempts) - now);
           continue;
         }
         Duration delay = rp.delay.value_or(kDefaultRestartDelay);
@@ -181,7 +181,9 @@ Plan reconcile_service(const Service& s, const std::vector<const Task*>& tasks, 
           wake(ready_at - now);
           continue;
         }
-        plan.carried.try_emplace(slot, rp.max_attempts > 0 ? with_attempt(history, rp.window, now) : history);
+        // An ended task of an older spec is replaced by the new spec's first try: no attempt of it.
+        bool same_spec = t->spec_version == s.spec_version;
+        plan.carried.try_emplace(slot, rp.max_attempts > 0 && same_spec ? with_attempt(history, rp.window, now) : history);
       } else {
         plan.carried.try_emplace(slot, history);  // a lost node is no attempt
       }
@@ -305,7 +307,19 @@ Plan reconcile_service(const Service& s, const std::vector<const Task*>& tasks, 
       for (uint64_t slot = 1; missing > 0; ++slot) {
         if (occupied.count(slot)) continue;
         plan.create.push_back(make_task(s, slot, now));
-        if (auto c = plan.carried.find(slot); c != plan.carried.end()) plan.create.back().restarts = c->second;
+        if (auto c = plan.carried.find(slot); c != plan.carried.end()) {
+          plan.create.back().restarts = c->second;
+        } else if (auto h = by_slot.find(slot); h != by_slot.end()) {
+          // A slot emptied by an earlier pass whose creates were not written
+          // (a batch applied in part): its tasks of this spec still hold the
+          // attempts (the latest the most; creation times may tie); at most
+          // the last one is lost, never all.
+          for (const Task* t : h->second) {
+            if (t->spec_version == s.spec_version && t->restarts.size() > plan.create.back().restarts.size()) {
+              plan.create.back().restarts = t->restarts;
+            }
+          }
+        }
         --missing;
       }
     }

@@ -185,5 +185,33 @@ TEST_F(RestartPolicyTest, GlobalMaxAttemptsCountPerNodeAcrossALeaderChange) {
   EXPECT_EQ(seen("svc-g"), 5u) << "node2 has its own attempt";
 }
 
+// A pass whose shutdowns were written but whose creates were not (a batch
+// applied in part): the next pass finds the slot empty and takes the
+// attempts from the slot's newest task, losing at most the last one.
+TEST_F(RestartPolicyTest, AttemptsOutliveABatchAppliedInPart) {
+  auto s = create(1, 2);
+  ASSERT_TRUE(loops.reconcile_all().ok());
+  testutil::agents_run(store, clock.now());
+  fail_live(s.id);
+  failover_pass();  // restart 1: the new task carries one attempt
+  ASSERT_EQ(seen(s.id), 2u);
+  fail_live(s.id);
+  Batch part;  // only the shutdown of that pass landed
+  for (auto& t : store.tasks_of_service(s.id)) {
+    if (t.desired_state != TaskState::kRunning) continue;
+    part.update_task(t.id, [](Task& x) {
+      x.desired_state = TaskState::kShutdown;
+      return true;
+    });
+  }
+  ASSERT_TRUE(store.commit(part).ok());
+  for (int i = 0; i < 5; ++i) {
+    clock.advance(seconds(1));
+    failover_pass();
+    fail_live(s.id);
+  }
+  EXPECT_EQ(seen(s.id), 4u) << "the empty slot's task started counting again from zero";
+}
+
 }  // namespace
 }  // namespace shoal::orchestrator
