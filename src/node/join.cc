@@ -142,6 +142,24 @@ void handle_manager_join(const CaServiceParts& parts, http::Exchange& ex) {
                                 "must be strings"));
     return;
   }
+  // The certificate alone is not enough: one issued with a manager token
+  // that was rotated since (leaked), or to a node removed since, must not
+  // open etcd or get the data key. The joiner presents the current token again.
+  std::string token;
+  try {
+    token = body->value("Token", "");
+  } catch (const std::exception&) {
+  }
+  auto tokens = parts.join_tokens();
+  if (!tokens.ok()) {
+    ex.respond(error_reply(http::status_for(tokens.status().code()), "reading the join tokens: " + tokens.status().message()));
+    return;
+  }
+  if (ca::match_join_token(token, tokens->worker, tokens->manager) != ca::TokenRole::kManager) {
+    LOG_INFO("ca", "refused manager-join of " << a.node_id << " (" << ex.request.peer << "): not the current manager token");
+    ex.respond(error_reply(403, "manager-join needs the swarm's current manager token: " + std::string(kInvalidToken)));
+    return;
+  }
   auto grant = parts.admit_manager(a);
   if (!grant.ok()) {
     LOG_WARN("ca", "could not admit manager " << a.node_id << ": " << grant.status().message());
@@ -161,7 +179,8 @@ void handle_manager_join(const CaServiceParts& parts, http::Exchange& ex) {
 Result<ManagerGrant> fetch_manager_grant(const std::string& addr, const JoinParams& p, const NodeTls& tls) {
   SHOAL_ASSIGN_OR_RETURN(ca::NodeKeyAndCsr member, ca::new_node_key_and_csr());
   SHOAL_ASSIGN_OR_RETURN(ca::NodeKeyAndCsr client, ca::new_node_key_and_csr());
-  json req = {{"MemberCSR", member.csr_pem}, {"ClientCSR", client.csr_pem}, {"AdvertiseAddr", p.advertise_addr}};
+  json req = {{"Token", p.token}, {"MemberCSR", member.csr_pem}, {"ClientCSR", client.csr_pem},
+              {"AdvertiseAddr", p.advertise_addr}};
   auto r = http::Client("https://" + addr, manager_client_tls(tls))
                .request("POST", std::string(kCaPrefix) + "manager-join", req.dump(), {}, kManagerJoinTimeout);
   if (!r.ok()) return r.status().with_context("joining as a manager through " + addr);

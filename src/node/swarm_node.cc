@@ -323,6 +323,17 @@ Status SwarmNode::set_join_tokens(const JoinTokens& tokens) {
   return st;
 }
 
+Status check_new_manager(const Store& store, const std::string& node_id, Time now) {
+  if (auto c = store.cluster(); c && node_removed(*c, node_id, now)) {
+    return Status(Code::kPermissionDenied,
+                  "node " + node_id + " was removed from the swarm: leave the swarm on it and join again");
+  }
+  if (store.node(node_id)) {
+    return already_exists("node " + node_id + " is already a member of the swarm: leave the swarm on it and join again");
+  }
+  return ok_status();
+}
+
 Result<ManagerGrant> SwarmNode::admit_manager(Manager& manager, const ManagerAdmission& a) {
   std::shared_ptr<Roles> roles;
   {
@@ -330,6 +341,8 @@ Result<ManagerGrant> SwarmNode::admit_manager(Manager& manager, const ManagerAdm
     roles = roles_;  // held: leave cannot free the storage meanwhile
   }
   if (!roles || !roles->storage) return unavailable(api::kNotSwarmManager);
+  // Checked before the etcd membership changes, so no learner is added for it.
+  SHOAL_RETURN_IF_ERROR(check_new_manager(manager.store(), a.node_id, parts_.clock->now()));
   SHOAL_ASSIGN_OR_RETURN(ManagerGrant grant, roles->storage->admit_manager(a));
   // Its Node, a manager from the start (its agent's register then finds it
   // and keeps the role).

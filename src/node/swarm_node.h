@@ -90,6 +90,13 @@ class ManagerStorage {
   std::optional<JoinTokens> tokens_;
 };
 
+// Whether the node `node_id` (a manager-join's certificate CN) may be
+// admitted as a new manager: kPermissionDenied when it was removed from the
+// swarm (Cluster removed_nodes, not yet expired at `now`), kAlreadyExists
+// when `store` has a Node with that id (a worker registered with it, or a
+// manager admitted before). Reads the store's cache; thread-safe.
+Status check_new_manager(const Store& store, const std::string& node_id, Time now);
+
 struct NodeParts {
   Clock* clock = nullptr;  // required; outlives the SwarmNode
   // Opens (creating on first use) the backing store for a manager of `m`.
