@@ -233,7 +233,10 @@ Result<node::ManagerGrant> ManagerRole::admit_manager(const node::ManagerAdmissi
   g.initial_cluster = etcd::initial_cluster(added.members, added.member.id, a.node_id);
   if (promoter_.joinable()) promoter_.join();  // the previous one has finished (promoting_ is false)
   promoting_ = true;
-  promoter_ = std::thread([this, id = added.member.id, name = a.node_id] { promote(id, name); });
+  promoting_name_ = a.node_id;
+  abandoned_ = false;
+  promoter_client_ = std::make_shared<etcd::MembershipClient>(etcd_url_, etcd_tls_);
+  promoter_ = std::thread([this, id = added.member.id, name = a.node_id, pc = promoter_client_] { promote(id, name, pc); });
   LOG_INFO("etcd", "added " << a.node_id << " (" << peer_url << ") as a learner; promoting it once it has caught up");
   return g;
 }
@@ -249,12 +252,21 @@ Result<std::set<std::string>> ManagerRole::voting_members() {
   return out;
 }
 
-void ManagerRole::promote(uint64_t id, std::string name) {
-  etcd::MembershipClient mc(etcd_url_, etcd_tls_);
+void ManagerRole::abandon_manager(const std::string& node_id) {
+  {
+    std::lock_guard lk(admit_mu_);
+    if (!promoting_ || promoting_name_ != node_id) return;
+    abandoned_ = true;
+  }
+  promoter_cv_.notify_all();
+}
+
+void ManagerRole::promote(uint64_t id, std::string name, std::shared_ptr<etcd::MembershipClient> client) {
+  etcd::MembershipClient& mc = *client;
   auto deadline = std::chrono::steady_clock::now() + kPromoteDeadline;
   Status last = ok_status();
   std::unique_lock lk(admit_mu_);
-  while (!stopping_ && std::chrono::steady_clock::now() < deadline) {
+  while (!stopping_ && !abandoned_ && std::chrono::steady_clock::now() < deadline) {
     lk.unlock();
     last = mc.promote(id);
     lk.lock();
@@ -263,11 +275,15 @@ void ManagerRole::promote(uint64_t id, std::string name) {
       promoting_ = false;
       return;
     }
-    promoter_cv_.wait_for(lk, std::chrono::milliseconds(100), [&] { return stopping_; });
+    promoter_cv_.wait_for(lk, std::chrono::milliseconds(100), [&] { return stopping_ || abandoned_; });
   }
   if (!stopping_) {
-    LOG_WARN("etcd", "learner " << name << " did not catch up within " << kPromoteDeadline.count()
-                                << " s (" << last.message() << "); removing it");
+    if (abandoned_) {
+      LOG_WARN("etcd", "the admission of " << name << " failed after its learner was added; removing it");
+    } else {
+      LOG_WARN("etcd", "learner " << name << " did not catch up within " << kPromoteDeadline.count()
+                                  << " s (" << last.message() << "); removing it");
+    }
     lk.unlock();
     Status st = mc.remove(id);
     lk.lock();
@@ -277,11 +293,15 @@ void ManagerRole::promote(uint64_t id, std::string name) {
 }
 
 void ManagerRole::stop_promoter() {
+  std::shared_ptr<etcd::MembershipClient> client;
   {
     std::lock_guard lk(admit_mu_);
     stopping_ = true;
+    client = promoter_client_;
   }
   promoter_cv_.notify_all();
+  // A promote or remove call in flight returns at once: the join is bounded.
+  if (client) client->cancel();
   if (promoter_.joinable()) promoter_.join();
 }
 

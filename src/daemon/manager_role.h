@@ -18,6 +18,7 @@
 
 namespace shoal::etcd {
 class EtcdMember;
+class MembershipClient;
 }
 namespace shoal {
 class EtcdBackend;
@@ -93,12 +94,15 @@ class ManagerRole : public node::ManagerStorage {
   // refuses while the learner lags), and removes the member again if it has
   // not caught up within kPromoteDeadline (its joiner never came).
   Result<node::ManagerGrant> admit_manager(const node::ManagerAdmission& a) override;
+  // node::ManagerStorage: the learner admit_manager added for `node_id` is
+  // removed by the promoter thread at once (not promoted).
+  void abandon_manager(const std::string& node_id) override;
   static constexpr std::chrono::seconds kPromoteDeadline{60};
   Result<std::set<std::string>> voting_members() override;
 
  private:
   Result<ca::RootCA> etcd_ca();
-  void promote(uint64_t member_id, std::string name);
+  void promote(uint64_t member_id, std::string name, std::shared_ptr<etcd::MembershipClient> mc);
   void stop_promoter();
 
   ManagerOptions options_;
@@ -106,7 +110,12 @@ class ManagerRole : public node::ManagerStorage {
   std::condition_variable promoter_cv_;
   bool promoting_ = false;         // a learner added by this manager awaits promotion
   bool stopping_ = false;          // stop(): the promoter gives up at once
+  std::string promoting_name_;     // the node id of that learner
+  bool abandoned_ = false;         // abandon_manager: remove it instead of promoting
   std::thread promoter_;
+  // The promoter's etcd client: stop_promoter cancels it, so a promote or
+  // remove call in flight (10 s timeout) does not hold up stop().
+  std::shared_ptr<etcd::MembershipClient> promoter_client_;
   // The etcd member's client URL and TLS, set by start() and kept (calls
   // after stop() fail instead of touching a freed member).
   std::string etcd_url_;

@@ -39,6 +39,8 @@ Result<ManagerGrant> ManagerStorage::admit_manager(const ManagerAdmission&) {
   return unimplemented("this manager's storage keeps no etcd membership: it cannot admit managers");
 }
 
+void ManagerStorage::abandon_manager(const std::string&) {}
+
 Result<std::set<std::string>> ManagerStorage::voting_members() {
   return unimplemented("this manager's storage has no etcd membership");
 }
@@ -355,7 +357,10 @@ Result<ManagerGrant> SwarmNode::admit_manager(Manager& manager, const ManagerAdm
   Batch b;
   b.create(n);
   Status st = manager.store().commit(b);
-  if (!st.ok()) return st.with_context("recording manager " + a.node_id);
+  if (!st.ok()) {
+    roles->storage->abandon_manager(a.node_id);  // no learner stays behind for an admission that failed
+    return st.with_context("recording manager " + a.node_id);
+  }
   return grant;
 }
 

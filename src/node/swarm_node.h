@@ -80,6 +80,10 @@ class ManagerStorage {
   // membership change at a time: kUnavailable while one is in progress. This
   // default (in-memory storages) cannot: kUnimplemented. Thread-safe.
   virtual Result<ManagerGrant> admit_manager(const ManagerAdmission& a);
+  // Undoes a successful admit_manager for `node_id` whose admission failed
+  // afterwards (its Node could not be recorded): its learner is removed, not
+  // promoted. This default: nothing to undo. Thread-safe.
+  virtual void abandon_manager(const std::string& node_id);
   // The names (node ids) of the voting members of this storage's etcd
   // cluster. This default (in-memory storages): kUnimplemented, and the
   // manager status then goes by session keys alone. Thread-safe.

@@ -106,4 +106,6 @@ Status MembershipClient::remove(uint64_t id) {
   return call("/v3/cluster/member/remove", member_promote_request(id)).status();
 }
 
+void MembershipClient::cancel() { client_.cancel(); }
+
 }  // namespace shoal::etcd

@@ -58,6 +58,9 @@ class MembershipClient {
   Status promote(uint64_t id);
   // Removes a member (undoing an add whose joiner never came).
   Status remove(uint64_t id);
+  // Makes a call in flight return at once and every later one fail
+  // (http::Client::cancel): for an owner that is stopping. Sticky.
+  void cancel();
 
  private:
   Result<std::string> call(const std::string& path, const std::string& body, bool idempotent = false);

@@ -2,6 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <future>
 #include <nlohmann/json.hpp>
 
 namespace shoal::etcd {
@@ -58,6 +64,28 @@ TEST(EtcdMembership, AMalformedAnswerIsAnError) {
   EXPECT_FALSE(parse_members("{}").ok());
   EXPECT_FALSE(parse_members("not json").ok());
   EXPECT_FALSE(parse_added_member(R"({"member":{"peerURLs":[]}})").ok());
+}
+
+// cancel() ends a call in flight on an etcd that never answers (a listening
+// socket nobody accepts from) long before its 10 s timeout, and every later
+// call fails at once: ManagerRole::stop_promoter relies on it to bound stop().
+TEST(EtcdMembership, CancelEndsACallInFlight) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  ASSERT_EQ(::listen(fd, 8), 0);
+  socklen_t len = sizeof sa;
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len), 0);
+  MembershipClient mc("http://127.0.0.1:" + std::to_string(ntohs(sa.sin_port)), {});
+  auto call = std::async(std::launch::async, [&] { return mc.promote(42); });
+  mc.cancel();
+  ASSERT_EQ(call.wait_for(std::chrono::seconds(5)), std::future_status::ready) << "cancel() did not end the call";
+  EXPECT_FALSE(call.get().ok());
+  EXPECT_FALSE(mc.remove(42).ok());
+  ::close(fd);
 }
 
 }  // namespace
