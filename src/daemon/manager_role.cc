@@ -129,6 +129,7 @@ Status ManagerRole::start() {
       return failed_precondition("etcd already holds a root CA key; use `swarm leave --force` to erase the old swarm");
     }
   }
+  drop_clear_etcd_ca_key(certs);
   options_.new_swarm_ca = nullptr;  // not kept past start()
   return ok_status();
 }
@@ -175,14 +176,25 @@ Status ManagerRole::set_join_tokens(const JoinTokens& tokens) {
 
 Backend& ManagerRole::backend() { return *backend_; }
 
+void ManagerRole::drop_clear_etcd_ca_key(const ca::EtcdCertFiles& files) {
+  std::error_code ec;
+  if (!std::filesystem::exists(files.ca_key, ec)) return;
+  auto r = backend_->range(kSealedEtcdCAKey, false);
+  if (!r.ok() || r->kvs.empty()) return;  // no sealed copy (yet): the file is the only one
+  if (!std::filesystem::remove(files.ca_key, ec) && ec) {
+    LOG_WARN("etcd", "could not remove " << files.ca_key << " (a sealed copy is in etcd): " << ec.message());
+  }
+}
+
 Result<ca::RootCA> ManagerRole::etcd_ca() {
   ca::EtcdCertFiles files = ca::etcd_cert_files(certs_dir(options_));
-  if (std::filesystem::exists(files.ca_key)) return ca::read_etcd_ca(files);  // the manager that ran init
   ca::RootCA out;
   SHOAL_ASSIGN_OR_RETURN(out.cert_pem, ca::read_private_file(files.ca_cert, /*secret=*/false));
   SHOAL_ASSIGN_OR_RETURN(std::string key, ca::read_seal_key(seal_key_path(options_)));
   SHOAL_ASSIGN_OR_RETURN(RangeResult r, backend_->range(kSealedEtcdCAKey, false));
   if (r.kvs.empty()) {
+    // A swarm made by a shoald that kept only the file, on the manager that ran init.
+    if (std::filesystem::exists(files.ca_key)) return ca::read_etcd_ca(files);
     return failed_precondition("etcd holds no etcd CA key (" + std::string(kSealedEtcdCAKey) +
                                "): this swarm was made by an older shoald; admit managers through the manager "
                                "that ran `swarm init`");

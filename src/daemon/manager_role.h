@@ -16,6 +16,9 @@
 #include "manager/ca/root_ca.h"
 #include "node/swarm_node.h"
 
+namespace shoal::ca {
+struct EtcdCertFiles;
+}
 namespace shoal::etcd {
 class EtcdMember;
 class MembershipClient;
@@ -101,7 +104,12 @@ class ManagerRole : public node::ManagerStorage {
   Result<std::set<std::string>> voting_members() override;
 
  private:
+  // The etcd CA, its key unsealed from kSealedEtcdCAKey (the clear file only
+  // for a swarm whose etcd holds no sealed copy).
   Result<ca::RootCA> etcd_ca();
+  // Removes <certs>/etcd-ca.key once etcd holds its sealed copy (at init, and
+  // on the restart of a manager inited by a shoald that kept the file).
+  void drop_clear_etcd_ca_key(const ca::EtcdCertFiles& files);
   void promote(uint64_t member_id, std::string name, std::shared_ptr<etcd::MembershipClient> mc);
   void stop_promoter();
 

@@ -63,6 +63,8 @@ expect_eq "m2's data key is m1's" "$(sha256sum < "$(dirname "$(sock m1)")/data/m
   "$(sha256sum < "$M2_DATA/manager/seal.key")"
 expect_eq "m2 holds no etcd CA key (it stays sealed in etcd)" "absent" \
   "$([[ -e $M2_DATA/certs/etcd-ca.key ]] && echo present || echo absent)"
+expect_eq "m1, which ran init, keeps no clear etcd CA key either (only the sealed copy in etcd)" "absent" \
+  "$([[ -e $(dirname "$(sock m1)")/data/certs/etcd-ca.key ]] && echo present || echo absent)"
 expect_contains "m2's etcd member certificate names its own address" "IP Address:$(node_field m2 address)" \
   "$(openssl x509 -in "$M2_DATA/certs/member.crt" -noout -ext subjectAltName 2>&1)"
 expect_eq "m2's etcd keys are its own, 0600" "600 600" \

@@ -2,7 +2,7 @@
 //
 // Layout of `dir` (<data-root>/certs, 0700): ca.crt (the etcd CA's
 // certificate: the only trust anchor etcd and shoald's etcd client use),
-// etcd-ca.key (its key, 0600: it never leaves this manager), member.crt +
+// etcd-ca.key (its key, 0600; removed by ManagerRole once sealed in etcd), member.crt +
 // member.key (the member's serving and peer certificate: serverAuth and
 // clientAuth, SANs localhost, 127.0.0.1, the advertise address and the DNS
 // name kEtcdMemberName) and client.crt + client.key (shoald's client
@@ -59,10 +59,11 @@ Status write_etcd_certs(const std::string& dir, const std::string& cluster_id,
 // is an etcd CA (CN kEtcdCaName: certificates from before the etcd CA, when
 // ca.crt was the swarm's root CA, are refused) and the certificates chain to
 // it; the error names the file and the fix.
-// etcd-ca.key is optional (a joined manager has none).
+// etcd-ca.key is optional (removed once sealed; a joined manager never has it).
 Status check_etcd_certs(const EtcdCertFiles& files);
 
-// The etcd CA (certificate and key) of the manager that ran `swarm init`.
+// The etcd CA (certificate and key) from the files: at swarm init, before
+// the key is sealed and its file removed.
 Result<RootCA> read_etcd_ca(const EtcdCertFiles& files);
 
 enum class EtcdCertKind { kMember, kClient };
