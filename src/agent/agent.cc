@@ -66,6 +66,35 @@ void Agent::next_manager() {
   LOG_INFO("agent", "trying manager " << managers_[manager_index_]);
 }
 
+void Agent::lose_manager(const std::shared_ptr<http::Client>& failed) {
+  {
+    std::lock_guard lk(mu_);
+    if (client_ != failed || stopping_) return;
+    LOG_INFO("agent", "lost manager " << client_->endpoint() << "; session " << session_id_ << " dropped");
+    session_id_.clear();
+  }
+  next_manager();
+}
+
+void Agent::heartbeat_managers(const std::string& body) {
+  std::vector<std::string> managers;
+  try {
+    auto j = json::parse(body);
+    if (!j.contains("Managers")) return;  // a dispatcher that sends none
+    managers = j.at("Managers").get<std::vector<std::string>>();
+  } catch (const std::exception& e) {
+    LOG_WARN("agent", "bad heartbeat answer: " << e.what());
+    return;
+  }
+  if (update_managers(managers)) tell_managers(managers);
+}
+
+void Agent::tell_managers(const std::vector<std::string>& managers) {
+  if (!options_.on_managers) return;
+  std::lock_guard lk(on_managers_mu_);
+  options_.on_managers(managers);
+}
+
 bool Agent::update_managers(const std::vector<std::string>& managers) {
   std::lock_guard lk(mu_);
   if (managers.empty() || managers_.empty() || managers == managers_) return false;  // unix-socket agents keep none
@@ -107,7 +136,7 @@ bool Agent::ensure_session() {
       // Reports that waited for a session (its predicate reads session_id_):
       // without this a report put back after a 404 waits for the next one.
       status_cv_.notify_one();
-      if (changed && options_.on_managers) options_.on_managers(resp.managers);
+      if (changed) tell_managers(resp.managers);
       return true;
     } catch (const std::exception& e) {
       LOG_WARN("agent", "bad register answer: " << e.what());
@@ -130,12 +159,14 @@ void Agent::assignments_loop() {
     std::string sid = session_id();
     if (sid != last_sid) generation = 0;  // new session: ask for the whole set
     last_sid = sid;
-    auto r = client()->request("GET",
+    auto c = client();
+    auto r = c->request("GET",
                              kPrefix + "assignments?session=" + sid + "&since=" + std::to_string(generation),
                              "", {}, std::chrono::seconds(40));
     if (stopping_) break;
     if (!r.ok() || r->status != 200) {
       if (r.ok() && r->status == 404) invalidate_session(sid);
+      if (!r.ok() || r->status == 503) lose_manager(c);
       std::unique_lock lk(mu_);
       cv_.wait_for(lk, std::chrono::milliseconds(200), [&] { return stopping_.load(); });
       continue;
@@ -169,9 +200,12 @@ void Agent::heartbeat_loop() {
       period = heartbeat_period_;
     }
     if (!sid.empty()) {
-      auto r = client()->request("POST", kPrefix + "heartbeat", json{{"SessionID", sid}}.dump(), {},
-                               std::chrono::seconds(5));
+      auto c = client();
+      auto r = c->request("POST", kPrefix + "heartbeat", json{{"SessionID", sid}}.dump(), {},
+                          std::chrono::seconds(5));
       if (r.ok() && r->status == 404) invalidate_session(sid);
+      if (!r.ok() || r->status == 503) lose_manager(c);
+      if (r.ok() && r->status == 200) heartbeat_managers(r->body);
     }
     std::unique_lock lk(mu_);
     // Beat twice per period: a node is marked down only after 3 periods

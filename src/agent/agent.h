@@ -33,8 +33,10 @@ struct AgentOptions {
   // Workers: "ip:port" of every manager (the first is `dispatcher`'s). When
   // registering fails the agent tries the next one (same scheme as
   // `dispatcher`, with `tls`);
-  // the register answer's list replaces this one, and on_managers (optional,
-  // called on the agent's thread) is told of every change.
+  // the register (and heartbeat) answer's list replaces this one, and
+  // on_managers (optional, called on the agent's threads, one call at a
+  // time) is told of every change. An agent whose session calls get no
+  // answer (or a 503) registers with the next manager of the list.
   std::vector<std::string> managers;
   std::function<void(const std::vector<std::string>&)> on_managers;
   std::string node_id;
@@ -67,7 +69,17 @@ class Agent {
   std::shared_ptr<http::Client> client() const;
   // After a failed registration: the next manager of the list, if any.
   void next_manager();
+  // A session call on `failed` got no answer (connection refused, reset,
+  // timed out) or a 503: the manager is gone or no manager any more. Drops
+  // the session and moves to the next manager (ensure_session registers
+  // there). Does nothing when another thread already moved off `failed`, so
+  // the heartbeat and assignment threads failing together move once.
+  void lose_manager(const std::shared_ptr<http::Client>& failed);
   std::string scheme() const;  // the dispatcher endpoint's, e.g. "https://"
+  // A heartbeat answer's "Managers" (when present) replace the list;
+  // on_managers is told of a change.
+  void heartbeat_managers(const std::string& body);
+  void tell_managers(const std::vector<std::string>& managers);  // on_managers, under on_managers_mu_
   // The register answer's managers; returns whether they changed.
   bool update_managers(const std::vector<std::string>& managers);
 
@@ -76,6 +88,7 @@ class Agent {
   Worker worker_;
 
   mutable std::mutex mu_;
+  std::mutex on_managers_mu_;  // serializes on_managers; never held with mu_
   std::condition_variable cv_;
   // status_loop's wait for reports: report() wakes only that thread (on cv_
   // every report woke the heartbeat and assignment threads too).

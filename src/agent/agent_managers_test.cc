@@ -7,8 +7,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <thread>
 
 #include "agent/agent.h"
 #include "agent/fake_executor.h"
@@ -42,7 +44,9 @@ TEST(AgentManagers, SkipsADeadManagerAndAdoptsTheRegisterAnswersList) {
       resp.managers = answered;
       r.body = json(resp).dump();
     } else {
-      r.status = 503;  // the agent backs off and asks again
+      // The agent backs off and asks again (a 503 would move it to the
+      // answered managers, addresses off this host).
+      r.status = 500;
       r.body = R"({"message":"not now"})";
     }
     ex.respond(r);
@@ -76,6 +80,96 @@ TEST(AgentManagers, SkipsADeadManagerAndAdoptsTheRegisterAnswersList) {
   EXPECT_EQ(told, answered);
   agent.stop();
   live.stop();
+}
+
+// A stand-in manager that opens session `sid` and answers heartbeats until
+// stopped (polls get a 500: the agent retries them where it is); counts
+// registrations.
+struct StandIn {
+  explicit StandIn(std::string sid)
+      : server({{"tcp://127.0.0.1:0"}, 1, 4}, [this, sid](http::Exchange ex) {
+          http::Response r;
+          r.headers["Content-Type"] = "application/json";
+          if (ex.request.path == std::string(session::kPrefix) + "session") {
+            session::RegisterResponse resp;
+            resp.session_id = sid;
+            resp.heartbeat_period = std::chrono::milliseconds(200);
+            r.body = json(resp).dump();
+            ++registers;
+          } else if (ex.request.path == std::string(session::kPrefix) + "heartbeat") {
+            r.body = heartbeat_managers.empty() ? "{}" : json{{"Managers", heartbeat_managers}}.dump();
+          } else {  // polls: the agent waits and asks again, on this manager
+            r.status = 500;
+            r.body = R"({"message":"not now"})";
+          }
+          ex.respond(r);
+        }) {}
+  std::string addr() { return "127.0.0.1:" + std::to_string(server.bound_ports().at(0)); }
+  std::atomic<int> registers{0};
+  std::vector<std::string> heartbeat_managers;  // set before the agent starts: the heartbeat answer's list
+  http::Server server;
+};
+
+TEST(AgentManagers, MovesItsSessionToAnotherManagerWhenItsManagerGoes) {
+  StandIn a("sa"), b("sb");
+  ASSERT_TRUE(a.server.start().ok());
+  ASSERT_TRUE(b.server.start().ok());
+  AgentOptions o;
+  o.dispatcher = "http://" + a.addr();
+  o.managers = {a.addr(), b.addr()};
+  o.node_id = "n1";
+  FakeExecutor executor;
+  RealClock clock;
+  Agent agent(executor, clock, o);
+  agent.start();
+  auto wait = [](auto pred) {
+    for (int i = 0; i < 500 && !pred(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return pred();
+  };
+  ASSERT_TRUE(wait([&] { return a.registers.load() == 1 && agent.registered(); }));
+  a.server.stop();  // the manager holding the session goes (connections refused)
+  EXPECT_TRUE(wait([&] { return b.registers.load() == 1; }))
+      << "the agent kept its session with the gone manager and never registered with the other";
+  EXPECT_TRUE(wait([&] { return agent.registered(); }));
+  agent.stop();
+  b.server.stop();
+}
+
+// An agent that registered before the other managers joined knows only its
+// own; the heartbeat answers' list tells it of the others, so it can move.
+TEST(AgentManagers, LearnsTheManagersFromHeartbeatsAndMovesToOneOfThem) {
+  StandIn a("sa"), b("sb");
+  ASSERT_TRUE(b.server.start().ok());
+  ASSERT_TRUE(a.server.start().ok());
+  a.heartbeat_managers = {a.addr(), b.addr()};  // before any request: no race with the handler
+  std::mutex mu;
+  std::vector<std::string> told;
+  AgentOptions o;
+  o.dispatcher = "http://" + a.addr();
+  o.managers = {a.addr()};
+  o.node_id = "n1";
+  o.on_managers = [&](const std::vector<std::string>& m) {
+    std::lock_guard lk(mu);
+    told = m;
+  };
+  FakeExecutor executor;
+  RealClock clock;
+  Agent agent(executor, clock, o);
+  agent.start();
+  auto wait = [](auto pred) {
+    for (int i = 0; i < 500 && !pred(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return pred();
+  };
+  auto told_now = [&] {
+    std::lock_guard lk(mu);
+    return told;
+  };
+  ASSERT_TRUE(wait([&] { return told_now().size() == 2; })) << "no heartbeat's list reached the agent";
+  EXPECT_EQ(told_now(), (std::vector<std::string>{a.addr(), b.addr()}));
+  a.server.stop();
+  EXPECT_TRUE(wait([&] { return b.registers.load() == 1; })) << "the agent never moved to the manager it learned of";
+  agent.stop();
+  b.server.stop();
 }
 
 }  // namespace

@@ -5,7 +5,8 @@
 // src/manager/dispatcher; built on the object model only.
 //
 //   POST /_shoal/dispatcher/v1/session     RegisterRequest -> RegisterResponse
-//   POST /_shoal/dispatcher/v1/heartbeat   {"SessionID"}   -> {"HeartbeatPeriod"} | 404 unknown session
+//   POST /_shoal/dispatcher/v1/heartbeat   {"SessionID"}   -> {"HeartbeatPeriod", "Managers"} | 404 unknown session
+//        (Managers: every manager's "ip:port", at most ~1 s old)
 //   GET  /_shoal/dispatcher/v1/assignments?session=S&since=G
 //        long poll: answers when the node's assignment set changed after
 //        generation G (or after ~25 s), with AssignmentSet: the changes since

@@ -224,9 +224,7 @@ void Dispatcher::handle_register(http::Exchange& ex, const std::string& peer) {
   session::RegisterResponse resp;
   resp.session_id = new_object_id();
   resp.heartbeat_period = options_.heartbeat_period;
-  for (const auto& n : store_.nodes()) {
-    if (n.manager_status && !n.manager_status->addr.empty()) resp.managers.push_back(n.manager_status->addr);
-  }
+  resp.managers = manager_addrs(true);
   // commit() returned once the cache showed the Ready: a Down read now
   // landed after it (a liveness check that began before this register).
   auto ready = store_.node(req.node_id);
@@ -319,7 +317,24 @@ void Dispatcher::handle_heartbeat(http::Exchange& ex, const std::string& peer) {
     }
     it->second.last_heartbeat = clock_.now();
   }
-  ex.respond(json_reply(200, {{"HeartbeatPeriod", options_.heartbeat_period.count()}}));
+  ex.respond(json_reply(200, {{"HeartbeatPeriod", options_.heartbeat_period.count()},
+                              {"Managers", manager_addrs(false)}}));
+}
+
+std::vector<std::string> Dispatcher::manager_addrs(bool fresh) {
+  auto now = clock_.now();
+  {
+    std::lock_guard lk(managers_mu_);
+    if (!fresh && managers_at_ != SysTime{} && now - managers_at_ < std::chrono::seconds(1)) return managers_cache_;
+  }
+  std::vector<std::string> addrs;
+  for (const auto& n : store_.nodes()) {
+    if (n.manager_status && !n.manager_status->addr.empty()) addrs.push_back(n.manager_status->addr);
+  }
+  std::lock_guard lk(managers_mu_);
+  managers_cache_ = addrs;
+  managers_at_ = now;
+  return addrs;
 }
 
 http::Response Dispatcher::assignment_response(const std::string& node_id, uint64_t since) {

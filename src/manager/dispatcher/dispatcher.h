@@ -136,6 +136,11 @@ class Dispatcher {
   // True when a session was dropped.
   bool drop_if_down_after(const Node& n, int64_t revision);
   bool stopped() const;
+  // Every manager's swarm address (ManagerStatus.Addr), from the cache. With
+  // `fresh` false, the list computed at most a second ago: heartbeats carry
+  // it (agents that registered before a manager joined learn of it, to fail
+  // over to) without a walk over every node per heartbeat. Takes managers_mu_.
+  std::vector<std::string> manager_addrs(bool fresh);
   // A parked poll's client went away: forgets its Waiter (if not answered
   // yet). Takes mu_.
   void drop_waiter(const std::string& node, uint64_t id);
@@ -159,6 +164,10 @@ class Dispatcher {
   std::set<std::string> registered_since_grace_;
   std::set<std::string> down_pending_;  // nodes whose node-down write failed: retried by check_liveness
   std::condition_variable notify_cv_;
+
+  std::mutex managers_mu_;  // a leaf lock: manager_addrs' cache
+  std::vector<std::string> managers_cache_;
+  SysTime managers_at_{};
 
   std::mutex status_mu_;
   std::condition_variable status_cv_;

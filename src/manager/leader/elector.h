@@ -32,8 +32,14 @@ namespace shoal::leader {
 struct ElectorOptions {
   std::string key = "/shoal/leader";
   std::string candidate_id;  // node id
-  int64_t lease_ttl_seconds = 10;
-  std::chrono::milliseconds retry_interval{1000};
+  // Failover time after the leader dies: the lease's remaining TTL (plus,
+  // when its etcd led too, etcd's new raft leader re-granting every lease a
+  // full TTL + one election timeout) + up to one retry_interval of the
+  // followers. 2 s keeps a kill of the leader's node under 5 s (3.x s
+  // measured, docs/cluster.md); keepalives go every TTL/3.
+  int64_t lease_ttl_seconds = 2;
+  // A follower's round: try the key, keep its own lease alive.
+  std::chrono::milliseconds retry_interval{250};
 };
 
 class Elector {
