@@ -1,9 +1,10 @@
-// shoal node ls|inspect|update|promote|demote|rm.
+// shoal node ls|inspect|update|promote|demote|rm|ps.
 #include <algorithm>
 #include <functional>
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/service_ps.h"
 #include "cli/template.h"
 #include "cli/units.h"
 
@@ -250,6 +251,52 @@ int node_rm(Context& ctx, const Args& args) {
   return errors.empty() ? 0 : 1;
 }
 
+// docker node ps [NODE...] (default self): the tasks on the nodes, in
+// service ps's table.
+int node_ps(Context& ctx, const Args& args) {
+  FlagSet fs("shoal node ps", "[OPTIONS] [NODE...]", "List tasks running on one or more nodes, defaults to current node");
+  fs.add("filter", 'f', "filter", "Filter output based on conditions provided");
+  fs.add("format", 0, "string", "Pretty-print tasks using a Go template");
+  fs.add_bool("no-resolve", 0, "Do not map IDs to Names");
+  fs.add_bool("no-trunc", 0, "Do not truncate output");
+  fs.add_bool("quiet", 'q', "Only display task IDs");
+  if (int rc = parse_or_exit(ctx, fs, args); rc >= 0) return rc;
+  if (Status st = check_filters(fs); !st.ok()) return fail(ctx, st);
+  std::vector<std::pair<std::string, std::string>> kv;
+  for (const auto& f : fs.list("filter")) kv.emplace_back(f.substr(0, f.find('=')), f.substr(f.find('=') + 1));
+  json filters = filters_json(kv);
+  std::vector<std::string> refs = fs.args();
+  if (refs.empty()) refs.push_back("self");
+  for (std::string ref : refs) {
+    if (ref == "self") {
+      auto info = ctx.api->get("/info");
+      if (!info.ok()) return fail(ctx, info.status());
+      ref = get_str(at_path(*info, {"Swarm"}), "NodeID");
+      if (ref.empty()) return fail(ctx, failed_precondition("this node is not part of a swarm"));
+    }
+    auto n = ctx.api->get("/nodes/" + query_escape(ref));  // 404 for an unknown node, as docker
+    if (!n.ok()) return fail(ctx, n.status());
+    filters["node"][get_str(*n, "ID")] = true;
+  }
+  auto tasks = ctx.api->get("/tasks?filters=" + query_escape(filters.dump()));
+  if (!tasks.ok()) return fail(ctx, tasks.status());
+  std::map<std::string, std::string> service_names, node_names;
+  if (!fs.boolean("no-resolve")) {
+    if (auto ss = ctx.api->get("/services"); ss.ok())
+      for (const auto& s : *ss) service_names[get_str(s, "ID")] = get_str(at_path(s, {"Spec"}), "Name");
+    if (auto ns = ctx.api->get("/nodes"); ns.ok())
+      for (const auto& x : *ns) node_names[get_str(x, "ID")] = get_str(at_path(x, {"Description"}), "Hostname");
+  }
+  std::string format = fs.boolean("quiet") ? "{{.ID}}" : fs.str("format");
+  bool table = format.empty() || format.rfind("table", 0) == 0;
+  auto rows = build_task_rows(*tasks, service_names, node_names, !fs.boolean("no-trunc"), table,
+                              std::chrono::system_clock::now());
+  auto out = format_rows(format, kTaskTableFormat, rows, task_headers());
+  if (!out.ok()) return fail(ctx, out.status());
+  *ctx.out << *out;
+  return 0;
+}
+
 }  // namespace
 
 int cmd_node(Context& ctx, const Args& args) {
@@ -258,6 +305,7 @@ int cmd_node(Context& ctx, const Args& args) {
       {"inspect", nullptr, "Display detailed information on one or more nodes", node_inspect},
       {"ls", "list", "List nodes in the swarm", node_ls},
       {"promote", nullptr, "Promote one or more nodes to manager in the swarm", node_promote},
+      {"ps", nullptr, "List tasks running on one or more nodes, defaults to current node", node_ps},
       {"rm", "remove", "Remove one or more nodes from the swarm", node_rm},
       {"update", nullptr, "Update a node", node_update},
   };

@@ -223,7 +223,7 @@ Status ControlLoops::run_pass() {
     batch.update_task(t.id, [copy](Task& cur) {
       if (!cur.node_id.empty() || cur.status.state > TaskState::kPending) return false;
       if (cur.node_id == copy.node_id && cur.status.state == copy.status.state &&
-          cur.status.message == copy.status.message) {
+          cur.status.message == copy.status.message && cur.status.err == copy.status.err) {
         return false;
       }
       cur.node_id = copy.node_id;

@@ -150,7 +150,7 @@ TEST_F(ControlLoopsTest, NoSuitableNodeKeepsTaskPendingWithReason) {
   auto ts = store.tasks_of_service(s.id);
   ASSERT_EQ(ts.size(), 1u);
   EXPECT_EQ(ts[0].status.state, TaskState::kPending);
-  EXPECT_NE(ts[0].status.message.find("no suitable node"), std::string::npos) << ts[0].status.message;
+  EXPECT_NE(ts[0].status.err.find("no suitable node"), std::string::npos) << ts[0].status.err;
 }
 
 TEST_F(ControlLoopsTest, RollingUpdateOneAtATimeStopFirstThenCompleted) {

@@ -34,8 +34,8 @@ Result<Constraint> parse_constraint(const std::string& c) {
   for (const char* k : kKeys) known |= out.key == k;
   if (!known) {
     return invalid_argument("invalid constraint key \"" + out.key +
-                            "\": use node.id, node.hostname, node.role, node.platform.os, node.platform.arch or "
-                            "node.labels.<name>");
+                            "\": use node.id, node.hostname, node.role, node.platform.os, node.platform.arch, "
+                            "node.labels.<name> or engine.labels.<name>");
   }
   if (out.value.empty()) return invalid_argument("invalid constraint \"" + c + "\": the value is empty");
   return out;
@@ -47,6 +47,8 @@ std::string node_value(const Node& n, const std::string& key) {
   if (key == "node.role") return node_role_name(n.spec.role);
   if (key == "node.platform.os") return n.description.os;
   if (key == "node.platform.arch") return n.description.architecture;
+  // engine.labels.*: shoald has no engine labels (no daemon --label), so
+  // every node's are empty, as a dockerd started without --label.
   if (key.rfind("node.labels.", 0) == 0) {
     auto it = n.spec.labels.find(key.substr(12));
     return it == n.spec.labels.end() ? "" : it->second;
@@ -124,15 +126,14 @@ size_t Scheduler::schedule(std::vector<Task*>& tasks, SysTime now) {
       }
     }
     if (best == nodes_.size()) {
+      // Swarm's explanations ("scheduling constraints not satisfied on 3 nodes").
       std::vector<std::string> why;
-      auto add = [&](int count, const std::string& what) {
-        if (count) why.push_back(std::to_string(count) + " node" + (count > 1 ? "s" : "") + " " + what);
-      };
-      add(not_ready, "not available for new tasks");
-      add(not_active, "not available for new tasks (paused or drained)");
-      add(constrained, "did not satisfy the placement constraints");
-      add(no_resources, "had insufficient resources");
-      add(max_replicas, "already run the maximum replicas per node");
+      auto nodes = [](int count) { return std::to_string(count) + " node" + (count > 1 ? "s" : ""); };
+      if (not_ready) why.push_back(nodes(not_ready) + " not available for new tasks");
+      if (not_active) why.push_back(nodes(not_active) + " not available for new tasks (paused or drained)");
+      if (constrained) why.push_back("scheduling constraints not satisfied on " + nodes(constrained));
+      if (no_resources) why.push_back("insufficient resources on " + nodes(no_resources));
+      if (max_replicas) why.push_back("max replicas per node limit exceed on " + nodes(max_replicas));
       std::string msg = "no suitable node";
       if (nodes_.empty()) msg += " (no nodes in the swarm)";
       else {
@@ -140,8 +141,9 @@ size_t Scheduler::schedule(std::vector<Task*>& tasks, SysTime now) {
         for (size_t i = 0; i < why.size(); ++i) msg += (i ? "; " : "") + why[i];
         msg += ")";
       }
-      if (t->status.message != msg) {
-        t->status.message = msg;
+      // In Err, as Swarm: `service ps` shows it in its ERROR column.
+      if (t->status.err != msg) {
+        t->status.err = msg;
         t->status.timestamp = now;
       }
       continue;
@@ -149,6 +151,7 @@ size_t Scheduler::schedule(std::vector<Task*>& tasks, SysTime now) {
     t->node_id = nodes_[best].id;
     t->status.state = TaskState::kAssigned;
     t->status.message = "scheduler assigned task to node";
+    t->status.err.clear();
     t->status.timestamp = now;
     slots_[best].total++;
     slots_[best].cpu += res.nano_cpus;

@@ -66,9 +66,9 @@ TEST(Scheduler, ConstraintsResourcesAndMaxReplicasFilter) {
   EXPECT_EQ(ts[0].node_id, "m");
   EXPECT_TRUE(ts[1].node_id.empty());
   EXPECT_EQ(ts[1].status.state, TaskState::kPending);
-  EXPECT_EQ(ts[1].status.message,
+  EXPECT_EQ(ts[1].status.err,
             "no suitable node (1 node not available for new tasks; 1 node not available for new tasks (paused or "
-            "drained); 2 nodes had insufficient resources)");
+            "drained); insufficient resources on 2 nodes)");
   EXPECT_NE(ts[2].node_id, ts[3].node_id) << "max one replica per node";
 }
 
@@ -78,7 +78,47 @@ TEST(Scheduler, NoNodes) {
   std::vector<Task> ts = {pending("1", "web")};
   auto work = ptrs(ts);
   EXPECT_EQ(s.schedule(work, SysTime{}), 0u);
-  EXPECT_EQ(ts[0].status.message, "no suitable node (no nodes in the swarm)");
+  EXPECT_EQ(ts[0].status.err, "no suitable node (no nodes in the swarm)");
+}
+
+// The reason is in Err (service ps's ERROR column), in Swarm's words; once
+// the task is placed it is cleared.
+TEST(Scheduler, NoSuitableNodeReasonInErrClearedWhenPlaced) {
+  NodeLoad load;
+  Node paused = node("p");
+  paused.spec.availability = NodeAvailability::kPause;
+  Node labelled = node("l");
+  labelled.spec.labels["zone"] = "east";
+  std::vector<Task> ts = {pending("1", "s")};
+  ts[0].status.message = "pending task scheduling";
+  ts[0].spec.placement.constraints = {"node.labels.zone==west", "engine.labels.tier!=db"};
+  auto work = ptrs(ts);
+  Scheduler none({paused, labelled, node("x")}, load);
+  EXPECT_EQ(none.schedule(work, SysTime{}), 0u);
+  EXPECT_EQ(ts[0].status.err,
+            "no suitable node (1 node not available for new tasks (paused or drained); scheduling constraints not "
+            "satisfied on 2 nodes)");
+  EXPECT_EQ(ts[0].status.message, "pending task scheduling");
+  labelled.spec.labels["zone"] = "west";
+  Scheduler one({paused, labelled, node("x")}, load);
+  EXPECT_EQ(one.schedule(work, SysTime{}), 1u);
+  EXPECT_EQ(ts[0].node_id, "l");
+  EXPECT_EQ(ts[0].status.err, "");
+}
+
+// engine.labels.*: no node has engine labels, so == matches none and != all.
+TEST(Scheduler, EngineLabelsAreEmptyOnEveryNode) {
+  NodeLoad load;
+  Scheduler s({node("a")}, load);
+  std::vector<Task> ts = {pending("1", "s"), pending("2", "s")};
+  ts[0].spec.placement.constraints = {"engine.labels.tier==db"};
+  ts[1].spec.placement.constraints = {"engine.labels.tier!=db"};
+  auto work = ptrs(ts);
+  EXPECT_EQ(s.schedule(work, SysTime{}), 1u);
+  EXPECT_TRUE(ts[0].node_id.empty());
+  EXPECT_EQ(ts[1].node_id, "a");
+  EXPECT_TRUE(validate_constraint("engine.labels.tier==db").ok());
+  EXPECT_NE(validate_constraint("node.colour==red").message().find("engine.labels.<name>"), std::string::npos);
 }
 
 TEST(Scheduler, ReservationsAccumulateWithinABatch) {
