@@ -12,6 +12,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev                 # unit tests
   clang libclang-rt-14-dev                  # libFuzzer and the sanitizers for the fuzz targets (scripts/fuzz.sh)
   etcd-server etcd-client                   # the cluster state store
+  protobuf-compiler protobuf-compiler-grpc libgrpc++-dev libprotobuf-dev  # etcd's native gRPC API (store/etcd_grpc_backend): protoc + grpc_cpp_plugin generate it at build time; etcd's JSON gateway cost half its CPU
   runc                                      # the OCI runtime (crun used where cgroups allow)
   golang-github-containers-common           # /usr/share/containers/seccomp.json: Docker's default seccomp profile for containers
   crun
