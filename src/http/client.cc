@@ -3,6 +3,8 @@
 // synchronous.
 #include "http/client.h"
 
+#include <limits>
+
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/asio/ssl.hpp>
@@ -325,7 +327,8 @@ Result<Response> Client::request(const std::string& method, const std::string& t
 
 Status Client::stream(const std::string& method, const std::string& target, const std::string& body,
                       const std::function<bool(const std::string&)>& on_data, const std::atomic<bool>& cancel,
-                      int* status_out) {
+                      int* status_out, const Headers& headers, Headers* headers_out,
+                      std::chrono::milliseconds idle_timeout) {
   SHOAL_RETURN_IF_ERROR(pool_->setup);
   Conn c(pool_->transport, pool_->ssl.get());
   // On the cancel() list for its whole life: connect, TLS handshake and
@@ -348,17 +351,31 @@ Status Client::stream(const std::string& method, const std::string& target, cons
   SHOAL_RETURN_IF_ERROR(connected);
   bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
   req.set(bhttp::field::host, pool_->transport == Transport::kUnix ? "localhost" : pool_->host);
-  if (!body.empty()) req.set(bhttp::field::content_type, "application/json");
+  for (const auto& [k, v] : headers) req.set(k, v);
+  if (!body.empty() && headers.find("Content-Type") == headers.end()) {
+    req.set(bhttp::field::content_type, "application/json");
+  }
   req.body() = body;
   req.prepare_payload();
   beast::error_code ec;
+  // Ends a wait with no byte for idle_timeout (0: never).
+  auto stalled = [&, last = std::chrono::steady_clock::now()](bool progressed) mutable {
+    if (progressed) last = std::chrono::steady_clock::now();
+    return idle_timeout.count() > 0 && std::chrono::steady_clock::now() - last > idle_timeout;
+  };
+  auto stall_error = [&] {
+    c.close();
+    return deadline_exceeded("no data from " + endpoint_ + " for " + std::to_string(idle_timeout.count()) + " ms");
+  };
   bool done = false;
   c.with_stream([&](auto& s) { bhttp::async_write(s, req, [&](beast::error_code e, size_t) { ec = e; done = true; }); });
   bool sent = c.run_for(std::chrono::seconds(10), done) && !ec;
   if (cancel || is_cancelled(*pool_)) return ok_status();
   if (!sent) return unavailable("sending to " + endpoint_ + " failed");
   bhttp::response_parser<bhttp::buffer_body> parser;
-  parser.body_limit(boost::none);
+  // No limit, spelled as the largest one: this Beast compares a
+  // Content-Length against an empty optional as greater (body_limit error).
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
   done = false;
   c.with_stream([&](auto& s) {
     bhttp::async_read_header(s, c.buf, parser, [&](beast::error_code e, size_t) { ec = e; done = true; });
@@ -368,11 +385,16 @@ Status Client::stream(const std::string& method, const std::string& target, cons
       c.close();
       return ok_status();
     }
+    if (stalled(false)) return stall_error();
     c.ioc.restart();
     c.ioc.run_one_for(std::chrono::milliseconds(200));
   }
   if (ec) return unavailable("reading from " + endpoint_ + ": " + ec.message());
   if (status_out) *status_out = static_cast<int>(parser.get().result_int());
+  if (headers_out) {
+    for (const auto& f : parser.get()) (*headers_out)[std::string(f.name_string())] = std::string(f.value());
+  }
+  stalled(true);
   char buf[65536];
   while (!parser.is_done()) {
     parser.get().body().data = buf;
@@ -389,11 +411,18 @@ Status Client::stream(const std::string& method, const std::string& target, cons
         c.ioc.run();
         return ok_status();
       }
+      if (stalled(false)) {
+        Status st = stall_error();
+        c.ioc.restart();
+        c.ioc.run();
+        return st;
+      }
       c.ioc.restart();
       c.ioc.run_one_for(std::chrono::milliseconds(200));
     }
     if (ec == bhttp::error::need_buffer) ec = {};
     got = sizeof buf - parser.get().body().size;
+    stalled(got > 0);
     if (got > 0 && !on_data(std::string(buf, got))) {
       c.close();
       return ok_status();

@@ -74,9 +74,15 @@ class Client {
   // `cancel` becomes true (checked at least every 200 ms; connect and write
   // end at once only on cancel(), which also ends the stream). Returns the final
   // status (ok when the server ended the body or the caller stopped it).
+  // `headers` are sent with the request; `headers_out`, when given, receives
+  // the response's headers before the first on_data; `idle_timeout` (0:
+  // none) ends the stream with kDeadlineExceeded when no byte arrives for
+  // that long (a stalled server).
   Status stream(const std::string& method, const std::string& target, const std::string& body,
                 const std::function<bool(const std::string&)>& on_data,
-                const std::atomic<bool>& cancel, int* status_out = nullptr);
+                const std::atomic<bool>& cancel, int* status_out = nullptr, const Headers& headers = {},
+                Headers* headers_out = nullptr,
+                std::chrono::milliseconds idle_timeout = std::chrono::milliseconds(0));
 
   // Makes every request in flight on this client return at once (kUnavailable,
   // "cancelled"; outcome_unknown() when its bytes had started to go out),

@@ -540,6 +540,32 @@ Result<std::vector<std::string>> ImageStore::load_oci_layout(const std::string& 
   return out;
 }
 
+Result<std::string> ImageStore::add_pulled(const std::string& config_bytes,
+                                           const std::vector<std::string>& layer_paths,
+                                           const std::vector<std::string>& refs,
+                                           const std::vector<std::string>& digests) {
+  std::lock_guard wl(write_mu_);
+  const std::string id = "sha256:" + sha256_hex(config_bytes);
+  {
+    std::lock_guard lk(mu_);
+    if (images_.count(id)) {
+      for (const auto& r : refs) refs_[r] = id;
+      for (const auto& d : digests) digests_[d] = id;
+      refresh_refs_locked();
+      SHOAL_RETURN_IF_ERROR(save_repositories_locked());
+      return id;
+    }
+  }
+  std::vector<LayerFile> layers;
+  for (const auto& p : layer_paths) layers.push_back({p, "", ""});
+  return add_image(config_bytes, layers, refs, digests);
+}
+
+bool ImageStore::has_image(const std::string& id) const {
+  std::lock_guard lk(mu_);
+  return images_.count(id) > 0;
+}
+
 Result<std::vector<ImageInfo>> ImageStore::list() {
   std::lock_guard lk(mu_);
   std::vector<ImageInfo> out;

@@ -100,6 +100,16 @@ class ImageStore {
   // blobs/). Returns the refs loaded, or the ids of untagged images.
   Result<std::vector<std::string>> load(const std::string& archive_path);
 
+  // A pulled image (agent/image_puller.h): its config and its layer blobs
+  // (compressed tars, digests already checked, bottom first), tagged with
+  // `refs` (familiar) and `digests` ("name@sha256:<manifest>"). An image
+  // already present (same config digest) is only tagged. Every check of
+  // load() applies (diff ids, caps, the unpack rules). Returns the id.
+  Result<std::string> add_pulled(const std::string& config_bytes, const std::vector<std::string>& layer_paths,
+                                 const std::vector<std::string>& refs, const std::vector<std::string>& digests);
+  // True when the image `id` ("sha256:<hex>") is here.
+  bool has_image(const std::string& id) const;
+
   // A directory private to shoald (0700, inside the store, emptied by
   // open()) for uploads on their way to import_rootfs or load.
   std::string scratch_dir() const { return root_ + "/tmp"; }

@@ -1,0 +1,88 @@
+#include "agent/image_puller.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <vector>
+
+#include "agent/runtime/image_store.h"
+#include "common/ids.h"
+#include "common/image_reference.h"
+
+namespace shoal::agent {
+
+namespace {
+
+std::string short_id(const std::string& digest) { return digest.substr(digest.find(':') + 1, 12); }
+
+// A scratch directory removed on scope exit.
+struct ScratchDir {
+  std::string path;
+  ~ScratchDir() {
+    std::error_code ec;
+    if (!path.empty()) std::filesystem::remove_all(path, ec);
+  }
+};
+
+}  // namespace
+
+ImagePuller::ImagePuller(runtime::ImageStore& images, RegistryClient& registry)
+    : images_(images), registry_(registry) {}
+
+Result<std::string> ImagePuller::pull(const std::string& ref_text, const RegistryCredentials& creds,
+                                      const PullProgress& progress, const std::atomic<bool>& cancel) {
+  SHOAL_ASSIGN_OR_RETURN(Reference ref, parse_reference(ref_text));
+  auto say = [&](const std::string& id, const std::string& status, int64_t cur = 0, int64_t total = 0) {
+    if (progress) progress({id, status, cur, total});
+  };
+  std::lock_guard lk(pull_mu_);
+  SHOAL_ASSIGN_OR_RETURN(ImageManifest m, registry_.manifest(ref, creds));
+  say(ref.digest.empty() ? ref.tag : ref.digest, "Pulling from " + ref.path);
+  std::vector<std::string> refs, digests;
+  if (ref.digest.empty()) refs.push_back(ref.familiar());
+  digests.push_back(ref.familiar_name() + "@" + m.self.digest);
+  const bool present = images_.has_image(m.config.digest);
+  SHOAL_ASSIGN_OR_RETURN(std::string config, registry_.fetch_json_blob(ref, creds, m.config));
+  ScratchDir dir{images_.scratch_dir() + "/pull-" + new_object_id()};
+  if (mkdir(dir.path.c_str(), 0700) != 0) return errno_status("creating " + dir.path, errno);
+  std::vector<std::string> paths;
+  if (!present) {
+    for (const auto& l : m.layers) say(short_id(l.digest), "Pulling fs layer");
+    for (const auto& l : m.layers) {
+      std::string path = dir.path + "/" + short_id(l.digest) + "-" + std::to_string(paths.size());
+      const std::string id = short_id(l.digest);
+      SHOAL_RETURN_IF_ERROR(registry_.fetch_blob(
+          ref, creds, l, path, [&](int64_t cur, int64_t total) { say(id, "Downloading", cur, total); }, cancel));
+      say(id, "Verifying Checksum");
+      say(id, "Download complete");
+      paths.push_back(path);
+    }
+  }
+  if (cancel) return unavailable("pulling " + ref.familiar() + ": cancelled");
+  SHOAL_ASSIGN_OR_RETURN(std::string id, images_.add_pulled(config, paths, refs, digests));
+  if (!present)
+    for (const auto& l : m.layers) say(short_id(l.digest), "Pull complete");
+  say("", "Digest: " + m.self.digest);
+  say("", present ? "Status: Image is up to date for " + ref.familiar()
+                  : "Status: Downloaded newer image for " + ref.familiar());
+  return id;
+}
+
+Status ImagePuller::ensure(const std::string& ref, const RegistryCredentials& creds) {
+  auto have = images_.resolve(ref);
+  if (have.ok()) return ok_status();
+  if (have.status().code() != Code::kNotFound) return have.status();
+  auto parsed = parse_reference(ref);
+  if (!parsed.ok()) return have.status();  // an image id or prefix: nothing to pull
+  std::atomic<bool> never{false};
+  {
+    // Another task's pull of the same image may have finished meanwhile.
+    std::lock_guard lk(pull_mu_);
+    if (images_.resolve(ref).ok()) return ok_status();
+  }
+  auto id = pull(ref, creds, nullptr, never);
+  if (!id.ok()) return Status(id.status().code(), "pulling " + parsed->familiar() + ": " + id.status().message());
+  return ok_status();
+}
+
+}  // namespace shoal::agent

@@ -1,0 +1,174 @@
+// RegistryClient: fetches images from an OCI distribution (v2) registry:
+// manifests (OCI image manifest and index, Docker v2 schema 2 manifest and
+// manifest list; an index is resolved to the manifest for this node's
+// platform), the image config and the layer blobs, each checked against its
+// sha256 digest and its descriptor's size while it streams to disk.
+//
+// Transport (what Docker's --insecure-registry does, minus the fallback):
+// plain http for a registry that is on loopback ("localhost", 127.0.0.0/8,
+// [::1]) or listed in RegistryOptions::insecure (a "host[:port]" or an IPv4
+// CIDR); https, verified against RegistryOptions::ca_file (the system CAs),
+// for every other one. "docker.io" is served by registry-1.docker.io.
+//
+// Auth: a request answered 401 is sent again once with what the registry's
+// WWW-Authenticate challenge asks for: Basic (the credentials), or Bearer
+// realm,service,scope: a token fetched from the realm (with the credentials
+// as Basic auth when there are any, anonymously otherwise), kept per
+// registry and scope for the next requests.
+//
+// Everything a registry sends is untrusted: JSON is capped at
+// RegistryOptions::max_json_bytes and nested at most kMaxJsonDepth, a blob
+// at its descriptor's size (itself capped), digests other than sha256 and
+// sizes out of range are refused, names come only from a parsed Reference.
+//
+// Errors say what failed and what to do: kNotFound "pull access denied for
+// X, repository does not exist or may require 'docker login'", kNotFound
+// "manifest for X not found: manifest unknown", kUnavailable "the registry H
+// is unreachable", kInvalidArgument for a hostile or corrupt answer.
+//
+// Thread-safe: concurrent calls share the token cache (under a mutex) and
+// use separate connections.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/image_reference.h"
+#include "common/result.h"
+#include "http/message.h"
+
+namespace shoal::agent {
+
+// What `docker login` gives (the X-Registry-Auth header's JSON, base64url).
+struct RegistryCredentials {
+  std::string username;
+  std::string password;
+  std::string registry_token;  // a bearer token to use as is ("registrytoken")
+  bool empty() const { return username.empty() && password.empty() && registry_token.empty(); }
+};
+
+// Decodes an X-Registry-Auth header (base64url of {"username","password",
+// "serveraddress","identitytoken","registrytoken"}; standard base64 and a
+// missing padding accepted, as Docker does). Empty or "{}" is no credentials.
+// An identitytoken (an OAuth refresh token) is kUnimplemented: log in with a
+// password or token instead.
+Result<RegistryCredentials> parse_registry_auth(const std::string& header);
+// The inverse, for clients (`shoal image pull`, --with-registry-auth).
+std::string encode_registry_auth(const RegistryCredentials& creds, const std::string& server);
+
+struct RegistryOptions {
+  // Registries reached over plain http: "host", "host:port" or an IPv4 CIDR
+  // ("10.99.0.0/16"). Loopback is always plain http.
+  std::vector<std::string> insecure;
+  // CA certificates for https registries.
+  std::string ca_file = "/etc/ssl/certs/ca-certificates.crt";
+  size_t max_json_bytes = size_t{4} << 20;  // a manifest, index, config or token answer
+  int64_t max_blob_bytes = int64_t{16} << 30;  // one layer blob, compressed
+  size_t max_layers = 128;
+  // The platform an index is resolved for; empty: this host's (linux, Go's
+  // name for uname's machine).
+  std::string os;
+  std::string architecture;
+  std::chrono::milliseconds timeout = std::chrono::seconds(30);       // connect, small answers
+  std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);  // a blob with no byte for this long
+};
+
+struct Descriptor {
+  std::string media_type;
+  std::string digest;  // "sha256:<64 hex>"
+  int64_t size = 0;
+};
+
+struct Platform {
+  std::string os;
+  std::string architecture;
+  std::string variant;
+};
+
+// A manifest for one platform, checked: config and layers are sha256
+// descriptors with sizes within the caps, at most max_layers layers.
+struct ImageManifest {
+  Descriptor self;  // the manifest's own digest, media type and size
+  Descriptor config;
+  std::vector<Descriptor> layers;
+};
+
+// What a tag or digest names at the top (GET /distribution/{name}/json):
+// the descriptor of the manifest or index, and the platforms it offers.
+struct TopManifest {
+  Descriptor descriptor;
+  std::vector<Platform> platforms;
+};
+
+// Called as a blob arrives: bytes so far, of `total`.
+using BlobProgress = std::function<void(int64_t current, int64_t total)>;
+
+class RegistryClient {
+ public:
+  explicit RegistryClient(RegistryOptions options = {});
+  ~RegistryClient();
+  RegistryClient(const RegistryClient&) = delete;
+  RegistryClient& operator=(const RegistryClient&) = delete;
+
+  // The top-level manifest `ref` names (tag, or digest: checked).
+  Result<TopManifest> inspect(const Reference& ref, const RegistryCredentials& creds);
+
+  // The image manifest for this node's platform (an index resolved to it).
+  Result<ImageManifest> manifest(const Reference& ref, const RegistryCredentials& creds);
+
+  // A small blob (the image config) in memory: digest and size checked.
+  Result<std::string> fetch_json_blob(const Reference& ref, const RegistryCredentials& creds,
+                                      const Descriptor& blob);
+
+  // Streams a blob to the new file `path` (0600; removed on failure),
+  // hashing as it goes: a blob longer than its descriptor says is cut off, one
+  // whose digest does not match is refused. Ends early (kUnavailable,
+  // "cancelled") when `cancel` becomes true.
+  Status fetch_blob(const Reference& ref, const RegistryCredentials& creds, const Descriptor& blob,
+                    const std::string& path, const BlobProgress& progress, const std::atomic<bool>& cancel);
+
+  // True when `domain` ("host[:port]") is reached over plain http.
+  bool plain_http(const std::string& domain) const;
+
+  const RegistryOptions& options() const { return options_; }
+
+ private:
+  struct Answer {
+    int status = 0;
+    http::Headers headers;
+    std::string body;  // up to the cap; empty for a sink
+  };
+  using Sink = std::function<Status(const std::string& piece)>;
+
+  // GET `target` ("/v2/...") on ref's registry, authenticating as the
+  // registry asks; with `sink`, a 200's body goes to it instead of
+  // Answer::body (other statuses are read, capped, into body).
+  Result<Answer> get(const Reference& ref, const RegistryCredentials& creds, const std::string& target,
+                     const http::Headers& headers, size_t cap, const Sink& sink, const std::atomic<bool>& cancel);
+  // One GET on `url` ("http[s]://host[:port]/path"), following redirects.
+  Result<Answer> get_url(const std::string& url, const http::Headers& headers, size_t cap, const Sink& sink,
+                         const std::atomic<bool>& cancel, const std::string& what);
+  // The Authorization header value the challenge asks for, "" if none fits.
+  Result<std::string> authorize(const Reference& ref, const RegistryCredentials& creds,
+                                const std::string& challenge);
+  Result<std::string> fetch_manifest(const Reference& ref, const RegistryCredentials& creds,
+                                     const std::string& tag_or_digest, Descriptor* self);
+  std::string base_url(const std::string& domain) const;
+
+  const RegistryOptions options_;
+  std::mutex mu_;
+  std::map<std::string, std::string> tokens_;  // registry + " " + scope -> Authorization value
+};
+
+// The registry error text of a non-2xx answer: "CODE: message" of its
+// first error, or the status. For messages.
+std::string registry_error_text(int status, const std::string& body);
+
+}  // namespace shoal::agent
