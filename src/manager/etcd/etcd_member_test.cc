@@ -7,12 +7,17 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <cstdlib>
+#include <functional>
+#include <mutex>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
 #include "manager/ca/etcd_certs.h"
 #include "store/etcd_backend.h"
+#include "store/etcd_grpc_backend.h"
 #include "store/store.h"
 
 namespace shoal::etcd {
@@ -42,10 +47,26 @@ class EtcdTest : public ::testing::Test {
   ca::RootCA root_;
 };
 
-TEST_F(EtcdTest, BackendOperationsAgainstRealEtcd) {
+// The backend tests run against both etcd backends while both exist: the
+// JSON gateway's (EtcdBackend) and the native gRPC one (EtcdGrpcBackend).
+enum class BackendKind { kJson, kGrpc };
+
+class EtcdBackendTest : public EtcdTest, public ::testing::WithParamInterface<BackendKind> {
+ protected:
+  std::unique_ptr<Backend> backend(const std::string& url, size_t max_txn_ops, http::TlsOptions tls = {}) {
+    if (GetParam() == BackendKind::kGrpc) return std::make_unique<EtcdGrpcBackend>(url, max_txn_ops, std::move(tls));
+    return std::make_unique<EtcdBackend>(url, max_txn_ops, std::move(tls));
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(EtcdBackends, EtcdBackendTest, ::testing::Values(BackendKind::kJson, BackendKind::kGrpc),
+                         [](const auto& i) { return i.param == BackendKind::kGrpc ? "Grpc" : "Json"; });
+
+TEST_P(EtcdBackendTest, BackendOperationsAgainstRealEtcd) {
   EtcdMember m(opts_);
   { Status s = m.start(); ASSERT_TRUE(s.ok()) << s.message(); }
-  EtcdBackend b(m.client_url(), 1024, m.client_tls());
+  auto bp = backend(m.client_url(), 1024, m.client_tls());
+  Backend& b = *bp;
   auto put = b.txn({{"/t/a", Compare::Target::kCreateRevision, 0}}, {{TxnOp::Type::kPut, "/t/a", "1", 0}}, {});
   ASSERT_TRUE(put.ok()) << put.status().message();
   EXPECT_TRUE(put->succeeded);
@@ -81,16 +102,17 @@ TEST_F(EtcdTest, BackendOperationsAgainstRealEtcd) {
   // Restart keeps the data.
   EtcdMember again_member(opts_);
   ASSERT_TRUE(again_member.start().ok());
-  EtcdBackend b2(again_member.client_url(), 1024, again_member.client_tls());
-  EXPECT_EQ(b2.range("/shoal/tasks/", true)->kvs.size(), 1000u);
+  auto b2 = backend(again_member.client_url(), 1024, again_member.client_tls());
+  EXPECT_EQ(b2->range("/shoal/tasks/", true)->kvs.size(), 1000u);
 }
 
 // Backend::cancel is scoped (StopBound): calls fail unsent until resume(),
 // then go to etcd again, so a later stop's lease revoke is not lost.
-TEST_F(EtcdTest, ACancelledBackendSendsAgainAfterResume) {
+TEST_P(EtcdBackendTest, ACancelledBackendSendsAgainAfterResume) {
   EtcdMember m(opts_);
   { Status s = m.start(); ASSERT_TRUE(s.ok()) << s.message(); }
-  EtcdBackend b(m.client_url(), 1024, m.client_tls());
+  auto bp = backend(m.client_url(), 1024, m.client_tls());
+  Backend& b = *bp;
   auto lease = b.lease_grant(10);
   ASSERT_TRUE(lease.ok()) << lease.status().message();
   b.cancel();
@@ -102,6 +124,120 @@ TEST_F(EtcdTest, ACancelledBackendSendsAgainAfterResume) {
   EXPECT_TRUE(revoked.ok()) << revoked.message();
   b.resume();  // none in effect: a no-op
   EXPECT_TRUE(b.range("/x", false).ok());
+}
+
+// Runs etcdctl against the member with shoald's client certificate; true if it succeeded.
+bool etcdctl(const EtcdMember& m, const EtcdTlsFiles& t, const std::string& args) {
+  std::string cmd = "ETCDCTL_API=3 etcdctl --endpoints=" + m.client_url() + " --cacert=" + t.ca_file +
+                    " --cert=" + t.client_cert_file + " --key=" + t.client_key_file + " " + args + " >/dev/null 2>&1";
+  return std::system(cmd.c_str()) == 0;
+}
+
+// Collects a watch's callbacks for a test's thread to wait on.
+struct WatchLog {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<WatchEvent> events;
+  std::vector<Status> errors;
+  bool wait(const std::function<bool()>& done) {
+    std::unique_lock lk(mu);
+    return cv.wait_for(lk, std::chrono::seconds(10), done);
+  }
+  std::function<void(const std::vector<WatchEvent>&)> on_events() {
+    return [this](const std::vector<WatchEvent>& evs) {
+      std::lock_guard lk(mu);
+      events.insert(events.end(), evs.begin(), evs.end());
+      cv.notify_all();
+    };
+  }
+  std::function<void(const Status&)> on_error() {
+    return [this](const Status& st) {
+      std::lock_guard lk(mu);
+      errors.push_back(st);
+      cv.notify_all();
+    };
+  }
+};
+
+// A watch delivers puts and deletes under its prefix in revision order from
+// its start revision; one from a compacted revision fails once, with no events.
+TEST_P(EtcdBackendTest, WatchDeliversChangesInOrderAndACompactionOnce) {
+  EtcdMember m(opts_);
+  { Status s = m.start(); ASSERT_TRUE(s.ok()) << s.message(); }
+  auto b = backend(m.client_url(), 128, m.client_tls());
+  auto first = b->txn({}, {{TxnOp::Type::kPut, "/w/a", "1", 0}}, {});
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  ASSERT_TRUE(b->txn({}, {{TxnOp::Type::kPut, "/other", "x", 0}, {TxnOp::Type::kPut, "/w/b", "2", 0}}, {}).ok());
+  auto del = b->txn({}, {{TxnOp::Type::kDelete, "/w/a", "", 0}}, {});
+  ASSERT_TRUE(del.ok());
+  {
+    WatchLog log;
+    auto w = b->watch("/w/", first->revision, log.on_events(), log.on_error());
+    ASSERT_TRUE(log.wait([&] { return log.events.size() >= 3 || !log.errors.empty(); }));
+    std::lock_guard lk(log.mu);
+    ASSERT_TRUE(log.errors.empty()) << log.errors[0].message();
+    ASSERT_EQ(log.events.size(), 3u);
+    EXPECT_EQ(log.events[0].kv.key, "/w/a");
+    EXPECT_EQ(log.events[0].kv.value, "1");
+    EXPECT_EQ(log.events[0].kv.mod_revision, first->revision);
+    EXPECT_EQ(log.events[1].kv.key, "/w/b");
+    EXPECT_EQ(log.events[2].type, WatchEvent::Type::kDelete);
+    EXPECT_EQ(log.events[2].kv.key, "/w/a");
+    EXPECT_EQ(log.events[2].kv.mod_revision, del->revision);
+  }
+  ASSERT_TRUE(etcdctl(m, opts_.tls, "compact " + std::to_string(del->revision)));
+  WatchLog log;
+  {
+    auto w = b->watch("/w/", first->revision, log.on_events(), log.on_error());
+    ASSERT_TRUE(log.wait([&] { return !log.errors.empty(); })) << "no error for a compacted start revision";
+  }
+  std::lock_guard lk(log.mu);  // the handle is gone: nothing more comes
+  EXPECT_EQ(log.errors.size(), 1u);
+  EXPECT_EQ(log.errors[0].code(), Code::kUnavailable);
+  EXPECT_NE(log.errors[0].message().find("compacted"), std::string::npos) << log.errors[0].message();
+  EXPECT_TRUE(log.events.empty());
+}
+
+// A range bigger than gRPC's default 4 MiB receive limit is read whole.
+TEST_P(EtcdBackendTest, ARangeOfMoreThanFourMegabytesIsRead) {
+  EtcdMember m(opts_);
+  { Status s = m.start(); ASSERT_TRUE(s.ok()) << s.message(); }
+  auto b = backend(m.client_url(), 128, m.client_tls());
+  std::string value(512 * 1024, 'v');
+  for (int i = 0; i < 12; ++i) {
+    auto put = b->txn({}, {{TxnOp::Type::kPut, "/big/" + std::to_string(i), value, 0}}, {});
+    ASSERT_TRUE(put.ok()) << put.status().message();
+  }
+  auto r = b->range("/big/", true);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(r->kvs.size(), 12u);
+  EXPECT_EQ(r->kvs[11].value, value);
+}
+
+// A member that lost its raft leader fails gRPC calls at once ("etcdserver:
+// no leader", from the require-leader metadata) instead of after etcd's
+// request timeout (~7 s). The leader is lost by adding a second voting
+// member that never starts: quorum is then 2 of 2.
+TEST_F(EtcdTest, GrpcCallsWithoutARaftLeaderFailAtOnce) {
+  EtcdMember m(opts_);
+  { Status s = m.start(); ASSERT_TRUE(s.ok()) << s.message(); }
+  EtcdGrpcBackend b(m.client_url(), 128, m.client_tls());
+  ASSERT_TRUE(etcdctl(m, opts_.tls, "member add phantom --peer-urls=https://127.0.0.1:1"));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  Status last;
+  while (std::chrono::steady_clock::now() < deadline) {  // the leader steps down after an election timeout
+    last = b.range("/x", false).status();
+    if (last.message().find("no leader") != std::string::npos) break;
+  }
+  ASSERT_NE(last.message().find("no leader"), std::string::npos) << last.message();
+  auto start = std::chrono::steady_clock::now();
+  auto put = b.txn({}, {{TxnOp::Type::kPut, "/x", "1", 0}}, {});
+  auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(put.ok());
+  EXPECT_EQ(put.status().code(), Code::kUnavailable);
+  EXPECT_NE(put.status().message().find("no leader"), std::string::npos) << put.status().message();
+  EXPECT_LT(took, std::chrono::seconds(1));
+  EXPECT_EQ(b.lease_grant(5).status().code(), Code::kUnavailable);
 }
 
 TEST_F(EtcdTest, CommandLineRequiresClientAndPeerCertificates) {
@@ -138,15 +274,15 @@ TEST_F(EtcdTest, CommandLineRequiresClientAndPeerCertificates) {
   EXPECT_NE(st.message().find("TLS files"), std::string::npos);
 }
 
-TEST_F(EtcdTest, OnlyShoaldsClientCertificateGetsIn) {
+TEST_P(EtcdBackendTest, OnlyShoaldsClientCertificateGetsIn) {
   EtcdMember m(opts_);
   { Status s = m.start(); ASSERT_TRUE(s.ok()) << s.message(); }
-  ASSERT_TRUE(EtcdBackend(m.client_url(), 128, m.client_tls()).range("/x", false).ok());
+  ASSERT_TRUE(backend(m.client_url(), 128, m.client_tls())->range("/x", false).ok());
   std::string port = std::to_string(opts_.client_port);
   // Plain http, TLS without a client certificate, a certificate of another
   // CA: all refused.
-  EXPECT_FALSE(EtcdBackend("http://127.0.0.1:" + port, 128).range("/x", false).ok());
-  EXPECT_FALSE(EtcdBackend(m.client_url(), 128, {opts_.tls.ca_file, "", ""}).range("/x", false).ok());
+  EXPECT_FALSE(backend("http://127.0.0.1:" + port, 128)->range("/x", false).ok());
+  EXPECT_FALSE(backend(m.client_url(), 128, {opts_.tls.ca_file, "", ""})->range("/x", false).ok());
   auto write_pair = [&](const ca::IssuedCert& c, const std::string& name) {
     std::ofstream(dir_ + "/" + name + ".crt") << c.cert_pem;
     std::ofstream(dir_ + "/" + name + ".key") << c.key_pem;
@@ -157,11 +293,11 @@ TEST_F(EtcdTest, OnlyShoaldsClientCertificateGetsIn) {
   worker.client_auth = true;
   auto other_root = *ca::create_root_ca();
   auto foreign = write_pair(*ca::issue_certificate(other_root, worker), "foreign");
-  EXPECT_FALSE(EtcdBackend(m.client_url(), 128, foreign).range("/x", false).ok());
+  EXPECT_FALSE(backend(m.client_url(), 128, foreign)->range("/x", false).ok());
   // A node certificate of the swarm's own CA (every worker holds one): refused
   // too, etcd trusts only the etcd CA.
   auto node = write_pair(*ca::issue_certificate(root_, worker), "node");
-  EXPECT_FALSE(EtcdBackend(m.client_url(), 128, node).range("/x", false).ok());
+  EXPECT_FALSE(backend(m.client_url(), 128, node)->range("/x", false).ok());
 }
 
 TEST_F(EtcdTest, PortInUseIsAClearError) {
