@@ -293,12 +293,43 @@ struct Exec {
       size_t r = args[2] && args[2]->is_number() ? args[2]->get<size_t>() : 0;
       return std::optional<json>(json(std::string(l, ' ') + str(args[0]) + std::string(r, ' ')));
     }
+    if (fn == "index") return index(args);
     if (fn == "println") {
       std::string out;
       for (size_t i = 0; i < args.size(); ++i) out += (i ? " " : "") + str(args[i]);
       return std::optional<json>(json(out + "\n"));
     }
     return Status(Code::kInvalidArgument, "template: :1: function \"" + fn + "\" not defined");
+  }
+
+  // Go's `index X K...`: X[K1][K2]...; a missing map key gives "" (the zero
+  // value of the string maps Docker's labels are), a list index out of range
+  // or a key of the wrong kind is an error, as Go's.
+  Result<std::optional<json>> index(const std::vector<std::optional<json>>& args) {
+    if (args.empty()) return invalid_argument("template: wrong number of args for index: want at least 1 got 0");
+    if (!args[0]) return std::optional<json>();
+    json cur = *args[0];
+    for (size_t i = 1; i < args.size(); ++i) {
+      const std::optional<json>& k = args[i];
+      if (cur.is_object()) {
+        if (!k || !k->is_string()) return invalid_argument("template: error calling index: cannot index a map with a non-string key");
+        auto it = cur.find(k->get<std::string>());
+        if (it == cur.end()) return std::optional<json>(json(""));
+        json next = *it;
+        cur = std::move(next);
+      } else if (cur.is_array()) {
+        if (!k || !k->is_number_integer()) return invalid_argument("template: error calling index: cannot index a slice with a non-integer");
+        int64_t n = k->get<int64_t>();
+        if (n < 0 || static_cast<size_t>(n) >= cur.size())
+          return invalid_argument("template: error calling index: index out of range: " + std::to_string(n));
+        json next = cur[static_cast<size_t>(n)];
+        cur = std::move(next);
+      } else {
+        return invalid_argument("template: error calling index: can't index item of type " +
+                                std::string(cur.is_null() ? "nil" : cur.type_name()));
+      }
+    }
+    return std::optional<json>(std::move(cur));
   }
 
   Result<std::optional<json>> eval_pipe(const Pipeline& p, const Template::Node& n) {

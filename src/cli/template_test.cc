@@ -68,5 +68,23 @@ TEST(Template, NodeDefaultFormatSelfMarker) {
   EXPECT_EQ(*t, "ID        HOSTNAME\nn1 *      h1\nn2        h2\n");
 }
 
+
+// `{{index .Spec.Labels "com.docker.stack.namespace"}}` is how Docker users
+// read a label whose name has dots.
+TEST(Template, IndexMapsAndListsAsGo) {
+  json d = {{"Labels", {{"a.b", "x"}}}, {"L", {"p", "q"}}, {"M", {{"k", {"v0", "v1"}}}}};
+  EXPECT_EQ(run("{{index .Labels \"a.b\"}}", d), "x");
+  EXPECT_EQ(run("[{{index .Labels \"nope\"}}]", d), "[]");
+  EXPECT_EQ(run("{{index .L 1}}", d), "q");
+  EXPECT_EQ(run("{{index .M \"k\" 0}}", d), "v0");
+  auto t = Template::parse("{{index .L 5}}");
+  ASSERT_TRUE(t.ok());
+  auto r = t->execute(d);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("index out of range: 5"), std::string::npos);
+  auto t2 = Template::parse("{{index .L \"x\"}}");
+  ASSERT_TRUE(t2.ok());
+  EXPECT_FALSE(t2->execute(d).ok());
+}
 }  // namespace
 }  // namespace shoal::cli

@@ -149,6 +149,8 @@ void handle_manager_join(const CaServiceParts& parts, http::Exchange& ex) {
   try {
     token = body->value("Token", "");
   } catch (const std::exception&) {
+    ex.respond(error_reply(400, "malformed manager-join request: Token must be a string"));
+    return;
   }
   auto tokens = parts.join_tokens();
   if (!tokens.ok()) {
@@ -175,19 +177,11 @@ void handle_manager_join(const CaServiceParts& parts, http::Exchange& ex) {
                          {"InitialCluster", grant->initial_cluster}}));
 }
 
-// The joining manager's second step: its etcd material.
-Result<ManagerGrant> fetch_manager_grant(const std::string& addr, const JoinParams& p, const NodeTls& tls) {
-  SHOAL_ASSIGN_OR_RETURN(ca::NodeKeyAndCsr member, ca::new_node_key_and_csr());
-  SHOAL_ASSIGN_OR_RETURN(ca::NodeKeyAndCsr client, ca::new_node_key_and_csr());
-  json req = {{"Token", p.token}, {"MemberCSR", member.csr_pem}, {"ClientCSR", client.csr_pem},
-              {"AdvertiseAddr", p.advertise_addr}};
-  auto r = http::Client("https://" + addr, manager_client_tls(tls))
-               .request("POST", std::string(kCaPrefix) + "manager-join", req.dump(), {}, kManagerJoinTimeout);
-  if (!r.ok()) return r.status().with_context("joining as a manager through " + addr);
-  if (r->status != 200) return answer_status(*r, addr);
+// A manager-join (or manager-promote) answer's etcd material; keys not set.
+Result<ManagerGrant> parse_grant(const std::string& body, const std::string& addr) {
   ManagerGrant g;
   try {
-    json j = json::parse(r->body);
+    json j = json::parse(body);
     g.etcd_ca_pem = j.at("EtcdCA").get<std::string>();
     g.member_cert_pem = j.at("MemberCertificate").get<std::string>();
     g.client_cert_pem = j.at("ClientCertificate").get<std::string>();
@@ -198,9 +192,67 @@ Result<ManagerGrant> fetch_manager_grant(const std::string& addr, const JoinPara
   } catch (const std::exception& e) {
     return internal_error("manager " + addr + " answered a malformed manager-join response");
   }
+  return g;
+}
+
+// The joining manager's second step: its etcd material.
+Result<ManagerGrant> fetch_manager_grant(const std::string& addr, const JoinParams& p, const NodeTls& tls) {
+  SHOAL_ASSIGN_OR_RETURN(ca::NodeKeyAndCsr member, ca::new_node_key_and_csr());
+  SHOAL_ASSIGN_OR_RETURN(ca::NodeKeyAndCsr client, ca::new_node_key_and_csr());
+  json req = {{"Token", p.token}, {"MemberCSR", member.csr_pem}, {"ClientCSR", client.csr_pem},
+              {"AdvertiseAddr", p.advertise_addr}};
+  auto r = http::Client("https://" + addr, manager_client_tls(tls))
+               .request("POST", std::string(kCaPrefix) + "manager-join", req.dump(), {}, kManagerJoinTimeout);
+  if (!r.ok()) return r.status().with_context("joining as a manager through " + addr);
+  if (r->status != 200) return answer_status(*r, addr);
+  SHOAL_ASSIGN_OR_RETURN(ManagerGrant g, parse_grant(r->body, addr));
   g.member_key_pem = std::move(member.key_pem);
   g.client_key_pem = std::move(client.key_pem);
   return g;
+}
+
+// The promotion of a worker whose role was set to manager, over mTLS with
+// its worker certificate.
+void handle_manager_promote(const CaServiceParts& parts, http::Exchange& ex) {
+  const http::PeerCertificate& pc = ex.request.peer_cert;
+  if (!pc.verified || pc.common_name.empty() || pc.organizational_unit != ca::kWorkerRole) {
+    ex.respond(error_reply(403, "manager-promote needs this swarm's worker certificate as the TLS client certificate"));
+    return;
+  }
+  if (!parts.promote_manager) {
+    ex.respond(error_reply(501, kManagerJoin));
+    return;
+  }
+  auto body = parse_untrusted_json(ex.request.body, "the manager-promote request");
+  ManagerAdmission a;
+  a.node_id = pc.common_name;
+  std::string csr;
+  try {
+    if (!body.ok() || !body->is_object()) throw std::runtime_error("not a JSON object");
+    csr = body->at("CSR").get<std::string>();
+    a.member_csr = body->at("MemberCSR").get<std::string>();
+    a.client_csr = body->at("ClientCSR").get<std::string>();
+    a.ip = ip_of(body->at("AdvertiseAddr").get<std::string>());
+  } catch (const std::exception& e) {
+    ex.respond(error_reply(400, "malformed manager-promote request: CSR, MemberCSR, ClientCSR and AdvertiseAddr "
+                                "(ip:port) must be strings"));
+    return;
+  }
+  auto p = parts.promote_manager(a, csr);
+  if (!p.ok()) {
+    LOG_WARN("ca", "could not promote " << a.node_id << ": " << p.status().message());
+    ex.respond(error_reply(http::status_for(p.status().code()), "promoting node " + a.node_id + ": " +
+                                                                   p.status().message()));
+    return;
+  }
+  LOG_INFO("ca", "promoting node " << a.node_id << " (" << a.ip << "): a manager certificate, an etcd learner");
+  const ManagerGrant& g = p->grant;
+  ex.respond(reply(200, {{"Certificate", p->certificate},
+                         {"EtcdCA", g.etcd_ca_pem},
+                         {"MemberCertificate", g.member_cert_pem},
+                         {"ClientCertificate", g.client_cert_pem},
+                         {"SealKey", to_hex(g.seal_key)},
+                         {"InitialCluster", g.initial_cluster}}));
 }
 
 // The error a manager answered, as a Status of the matching code.
@@ -366,6 +418,8 @@ void serve_ca(const CaServiceParts& parts, http::Exchange ex) {
     handle_join(parts, ex);
   } else if (op == "manager-join" && ex.request.method == "POST") {
     handle_manager_join(parts, ex);
+  } else if (op == "manager-promote" && ex.request.method == "POST") {
+    handle_manager_promote(parts, ex);
   } else {
     ex.respond(error_reply(404, "unknown CA call " + ex.request.method + " " + quote_input(op)));
   }
@@ -386,6 +440,40 @@ Result<Joined> join_swarm(const JoinParams& p) {
   }
   return unavailable("cannot reach a manager to join (" + last.message() +
                      "): check the address and port (2377 by default) and that the manager listens there");
+}
+
+Result<Promoted> fetch_promotion(const std::vector<std::string>& managers, const NodeTls& worker_tls,
+                                 const std::string& advertise_addr) {
+  SHOAL_ASSIGN_OR_RETURN(ca::NodeKeyAndCsr node, ca::new_node_key_and_csr());
+  SHOAL_ASSIGN_OR_RETURN(ca::NodeKeyAndCsr member, ca::new_node_key_and_csr());
+  SHOAL_ASSIGN_OR_RETURN(ca::NodeKeyAndCsr client, ca::new_node_key_and_csr());
+  json req = {{"CSR", node.csr_pem}, {"MemberCSR", member.csr_pem}, {"ClientCSR", client.csr_pem},
+              {"AdvertiseAddr", advertise_addr}};
+  Status last = unavailable("no manager address known");
+  for (const auto& addr : managers) {
+    auto r = http::Client("https://" + addr, manager_client_tls(worker_tls))
+                 .request("POST", std::string(kCaPrefix) + "manager-promote", req.dump(), {}, kManagerJoinTimeout);
+    if (!r.ok()) {
+      last = r.status().with_context("manager " + addr);
+      continue;  // unreachable: the next manager
+    }
+    if (r->status != 200) {
+      last = answer_status(*r, addr);
+      if (last.code() == Code::kUnavailable) continue;
+      return last;
+    }
+    std::string cert;
+    try {
+      cert = json::parse(r->body).at("Certificate").get<std::string>();
+    } catch (const std::exception&) {
+      return internal_error("manager " + addr + " answered a malformed manager-promote response");
+    }
+    SHOAL_ASSIGN_OR_RETURN(ManagerGrant g, parse_grant(r->body, addr));
+    g.member_key_pem = std::move(member.key_pem);
+    g.client_key_pem = std::move(client.key_pem);
+    return Promoted{NodeTls{worker_tls.ca_pem, cert, node.key_pem}, std::move(g)};
+  }
+  return last.with_context("promoting this node to a manager");
 }
 
 }  // namespace shoal::node

@@ -74,7 +74,9 @@ TEST(ManagerJoin, ANonStringTokenIsRefused) {
   ManagerJoinCall call;
   json j = request_with(std::nullopt);
   j["Token"] = 42;
-  EXPECT_EQ(call.post(j).status, 403);
+  http::Response r = call.post(j);
+  EXPECT_EQ(r.status, 400) << "a malformed request, not a wrong token";
+  EXPECT_NE(r.body.find("Token must be a string"), std::string::npos) << r.body;
   EXPECT_EQ(call.admitted, 0);
 }
 
