@@ -20,7 +20,9 @@ namespace {
 
 // etcd's require-leader metadata: a member without a raft leader fails the
 // call at once with "etcdserver: no leader" (UNAVAILABLE).
-void require_leader(grpc::ClientContext& ctx) { ctx.AddMetadata("hasleader", "true"); }
+void require_leader(grpc::ClientContext& ctx, bool on) {
+  if (on) ctx.AddMetadata("hasleader", "true");
+}
 
 Status to_status(const grpc::Status& s, const std::string& url, const char* call) {
   std::string m = "etcd at " + url + " (" + call + "): " + s.error_message();
@@ -139,11 +141,11 @@ Result<Target> parse_url(const std::string& url) {
 // Reads a watch stream until it ends, etcd cancels it or the handle goes.
 class GrpcWatch : public WatchHandle {
  public:
-  GrpcWatch(const std::shared_ptr<grpc::Channel>& channel, std::string url, pb::WatchRequest create,
+  GrpcWatch(const std::shared_ptr<grpc::Channel>& channel, std::string url, bool leader, pb::WatchRequest create,
             std::function<void(const std::vector<WatchEvent>&)> on_events,
             std::function<void(const Status&)> on_error)
       : stub_(pb::Watch::NewStub(channel)), url_(std::move(url)) {
-    require_leader(ctx_);
+    require_leader(ctx_, leader);
     thread_ = std::thread([this, create = std::move(create), on_events = std::move(on_events),
                            on_error = std::move(on_error)] {
       Status st = run(create, on_events);
@@ -202,7 +204,7 @@ class GrpcWatch : public WatchHandle {
 
 struct EtcdGrpcBackend::Impl {
   std::string url;
-  std::chrono::milliseconds call_timeout;
+  EtcdGrpcTimeouts timeouts;
   Status config_error;  // not OK: every call fails with it (bad URL or TLS files)
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<pb::KV::Stub> kv;
@@ -219,7 +221,7 @@ struct EtcdGrpcBackend::Impl {
    public:
     Call(Impl& impl, std::chrono::milliseconds timeout) : impl_(impl) {
       ctx_.set_deadline(std::chrono::system_clock::now() + timeout);
-      require_leader(ctx_);
+      require_leader(ctx_, impl_.timeouts.require_leader);
       std::lock_guard lk(impl_.mu);
       admitted_ = !impl_.cancelled;
       if (admitted_) impl_.live.insert(&ctx_);
@@ -243,10 +245,10 @@ struct EtcdGrpcBackend::Impl {
 };
 
 EtcdGrpcBackend::EtcdGrpcBackend(std::string url, size_t max_txn_ops, http::TlsOptions tls,
-                                 std::chrono::milliseconds call_timeout)
+                                 EtcdGrpcTimeouts timeouts)
     : max_txn_ops_(max_txn_ops), impl_(std::make_unique<Impl>()) {
   impl_->url = url;
-  impl_->call_timeout = call_timeout;
+  impl_->timeouts = timeouts;
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(-1);  // ranges of the whole state exceed gRPC's 4 MiB default
   // Reconnect soon after etcd restarts (gRPC's default backoff grows to
@@ -300,7 +302,7 @@ void EtcdGrpcBackend::resume() {
 }
 
 Result<RangeResult> EtcdGrpcBackend::range(const std::string& key, bool prefix) {
-  return range_until(key, prefix, impl_->call_timeout);
+  return range_until(key, prefix, impl_->timeouts.read);
 }
 
 Result<RangeResult> EtcdGrpcBackend::range_until(const std::string& key, bool prefix,
@@ -322,7 +324,7 @@ Result<RangeResult> EtcdGrpcBackend::range_until(const std::string& key, bool pr
 
 Result<TxnResult> EtcdGrpcBackend::txn(const std::vector<Compare>& compares, const std::vector<TxnOp>& success,
                                        const std::vector<TxnOp>& failure) {
-  Impl::Call call(*impl_, impl_->call_timeout);
+  Impl::Call call(*impl_, impl_->timeouts.write);
   SHOAL_RETURN_IF_ERROR(call.refusal("Txn"));
   pb::TxnRequest req;
   for (const auto& c : compares) compare_to(c, req.add_compare());
@@ -359,12 +361,12 @@ std::unique_ptr<WatchHandle> EtcdGrpcBackend::watch(const std::string& prefix, i
   c->set_key(prefix);
   c->set_range_end(range_end(prefix));
   c->set_start_revision(from_revision);
-  return std::make_unique<GrpcWatch>(impl_->channel, impl_->url, std::move(req), std::move(on_events),
+  return std::make_unique<GrpcWatch>(impl_->channel, impl_->url, impl_->timeouts.require_leader, std::move(req), std::move(on_events),
                                      std::move(on_error));
 }
 
 Result<int64_t> EtcdGrpcBackend::lease_grant(int64_t ttl_seconds) {
-  Impl::Call call(*impl_, impl_->call_timeout);
+  Impl::Call call(*impl_, impl_->timeouts.lease);
   SHOAL_RETURN_IF_ERROR(call.refusal("LeaseGrant"));
   pb::LeaseGrantRequest req;
   req.set_ttl(ttl_seconds);
@@ -378,7 +380,7 @@ Result<int64_t> EtcdGrpcBackend::lease_grant(int64_t ttl_seconds) {
 }
 
 Status EtcdGrpcBackend::lease_keepalive(int64_t lease_id) {
-  Impl::Call call(*impl_, impl_->call_timeout);
+  Impl::Call call(*impl_, impl_->timeouts.lease);
   SHOAL_RETURN_IF_ERROR(call.refusal("LeaseKeepAlive"));
   auto stream = impl_->lease->LeaseKeepAlive(call.ctx());
   pb::LeaseKeepAliveRequest req;
@@ -396,7 +398,7 @@ Status EtcdGrpcBackend::lease_keepalive(int64_t lease_id) {
 }
 
 Status EtcdGrpcBackend::lease_revoke(int64_t lease_id) {
-  Impl::Call call(*impl_, impl_->call_timeout);
+  Impl::Call call(*impl_, impl_->timeouts.lease);
   SHOAL_RETURN_IF_ERROR(call.refusal("LeaseRevoke"));
   pb::LeaseRevokeRequest req;
   req.set_id(lease_id);
@@ -411,7 +413,7 @@ Status EtcdGrpcBackend::wait_healthy(std::chrono::milliseconds timeout) {
   while (true) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left <= std::chrono::milliseconds(0)) break;
-    auto r = range_until("/shoal/health-probe", false, std::min(left, impl_->call_timeout));
+    auto r = range_until("/shoal/health-probe", false, std::min(left, impl_->timeouts.read));
     if (r.ok()) return ok_status();
     last = r.status();
     if (last.code() == Code::kFailedPrecondition) return last;  // configuration: waiting cannot help

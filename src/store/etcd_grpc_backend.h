@@ -4,8 +4,9 @@
 // or plain for tests) carries every call and watch of a backend.
 //
 // Every call and watch carries etcd's require-leader metadata
-// ("hasleader": "true"), so a member without a raft leader fails it at once
-// ("etcdserver: no leader") instead of waiting out its request timeout.
+// (EtcdGrpcTimeouts::require_leader, on by default), so a member without a
+// raft leader fails it at once ("etcdserver: no leader") instead of waiting
+// out its request timeout.
 // Errors: UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED and RESOURCE_EXHAUSTED
 // are kUnavailable (for a txn or a lease grant the outcome is unknown:
 // re-read); INVALID_ARGUMENT (etcd refused the request, nothing applied) is
@@ -26,18 +27,34 @@
 
 namespace shoal {
 
+// Client deadlines of EtcdGrpcBackend's calls (the knobs of EtcdBackend's
+// EtcdCallTimeouts). etcd answers a proposal its raft leader never committed
+// only after its own request timeout (~7 s); shorter deadlines let a caller
+// learn of a dead leader or a lost quorum sooner. A txn cut off by its
+// deadline is outcome unknown (kUnavailable: re-read before retrying).
+struct EtcdGrpcTimeouts {
+  std::chrono::milliseconds read{15000};   // range
+  std::chrono::milliseconds write{15000};  // txn
+  std::chrono::milliseconds lease{15000};  // lease grant, keepalive, revoke
+  // etcd's require-leader metadata ("hasleader": "true") on every call and
+  // watch: a member that knows no raft leader fails a call at once with
+  // "etcdserver: no leader" instead of holding it, and ends its watches
+  // (on_error: the store re-lists once a leader is back) instead of keeping
+  // a watch that silently hears nothing.
+  bool require_leader = true;
+};
+
 class EtcdGrpcBackend : public Backend {
  public:
   // url: "https://HOST:PORT" with `tls` (the CA that signed etcd's serving
   // certificate, and shoald's etcd client certificate and key, as PEM strings
   // or file names; tls.server_name overrides the name checked in etcd's
   // certificate), or "http://HOST:PORT" (tests against a plain etcd).
-  // max_txn_ops: the member's --max-txn-ops. call_timeout: the deadline of
-  // each range, txn and lease call. A bad URL, unreadable TLS files or
+  // max_txn_ops: the member's --max-txn-ops. timeouts: each call's deadline
+  // and the require-leader switch (EtcdGrpcTimeouts). A bad URL, unreadable TLS files or
   // tls.insecure_skip_verify (not supported: etcd's certificate is always
   // checked) make every call fail with kFailedPrecondition saying so.
-  EtcdGrpcBackend(std::string url, size_t max_txn_ops, http::TlsOptions tls = {},
-                  std::chrono::milliseconds call_timeout = std::chrono::seconds(15));
+  EtcdGrpcBackend(std::string url, size_t max_txn_ops, http::TlsOptions tls = {}, EtcdGrpcTimeouts timeouts = {});
   ~EtcdGrpcBackend() override;
 
   Result<RangeResult> range(const std::string& key, bool prefix) override;

@@ -55,7 +55,7 @@ class SilentServer {
 // fails later calls unsent, and resume() sends calls again (StopBound).
 TEST(EtcdGrpcBackend, CancelEndsACallInFlightAndResumeSendsAgain) {
   SilentServer server;
-  EtcdGrpcBackend b(server.url(), 128, {}, std::chrono::seconds(30));
+  EtcdGrpcBackend b(server.url(), 128, {}, {std::chrono::seconds(30), std::chrono::seconds(30), std::chrono::seconds(30)});
   auto call = std::async(std::launch::async, [&] { return b.range("/x", false); });
   // The channel connects for its first call: once connected, the call is in flight.
   ASSERT_TRUE(server.accept_one()) << "the backend never connected";
@@ -80,7 +80,9 @@ TEST(EtcdGrpcBackend, CancelEndsACallInFlightAndResumeSendsAgain) {
 
 TEST(EtcdGrpcBackend, ADeadlineIsUnavailable) {
   SilentServer server;
-  EtcdGrpcBackend b(server.url(), 128, {}, std::chrono::milliseconds(200));
+  EtcdGrpcTimeouts t;
+  t.write = std::chrono::milliseconds(200);
+  EtcdGrpcBackend b(server.url(), 128, {}, t);
   auto put = b.txn({}, {{TxnOp::Type::kPut, "/k", "v", 0}}, {});
   ASSERT_FALSE(put.ok());
   EXPECT_EQ(put.status().code(), Code::kUnavailable) << put.status().message();  // outcome unknown
@@ -92,7 +94,7 @@ TEST(EtcdGrpcBackend, AClosedPortIsUnavailable) {
     SilentServer gone;  // a port that was free a moment ago, now closed
     port = std::stoi(gone.url().substr(gone.url().rfind(':') + 1));
   }
-  EtcdGrpcBackend b("http://127.0.0.1:" + std::to_string(port), 128, {}, std::chrono::seconds(5));
+  EtcdGrpcBackend b("http://127.0.0.1:" + std::to_string(port), 128);
   auto r = b.range("/x", true);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Code::kUnavailable) << r.status().message();
