@@ -78,15 +78,19 @@ void Agent::lose_manager(const std::shared_ptr<http::Client>& failed) {
 
 void Agent::heartbeat_managers(const std::string& body) {
   std::vector<std::string> managers;
+  std::string role;
   try {
     auto j = json::parse(body);
-    if (!j.contains("Managers")) return;  // a dispatcher that sends none
-    managers = j.at("Managers").get<std::vector<std::string>>();
+    role = j.value("Role", "");
+    if (j.contains("Managers")) managers = j.at("Managers").get<std::vector<std::string>>();
   } catch (const std::exception& e) {
     LOG_WARN("agent", "bad heartbeat answer: " << e.what());
     return;
   }
-  if (update_managers(managers)) tell_managers(managers);
+  if (!managers.empty() && update_managers(managers)) tell_managers(managers);
+  if ((role == "manager" || role == "worker") && !options_.role.empty() && role != options_.role && options_.on_role) {
+    options_.on_role(role);
+  }
 }
 
 void Agent::tell_managers(const std::vector<std::string>& managers) {

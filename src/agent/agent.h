@@ -39,6 +39,13 @@ struct AgentOptions {
   // answer (or a 503) registers with the next manager of the list.
   std::vector<std::string> managers;
   std::function<void(const std::vector<std::string>&)> on_managers;
+  // The role this node runs as ("manager" | "worker"). A heartbeat answer
+  // naming another role (the node was promoted or demoted) calls on_role
+  // (optional) with it, on the heartbeat thread, at every such answer until
+  // the agent is replaced: on_role must return at once (start the change
+  // elsewhere) and tolerate repeats.
+  std::string role;
+  std::function<void(const std::string&)> on_role;
   std::string node_id;
   std::string addr;
   NodeDescription description;

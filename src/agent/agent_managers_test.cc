@@ -97,7 +97,11 @@ struct StandIn {
             r.body = json(resp).dump();
             ++registers;
           } else if (ex.request.path == std::string(session::kPrefix) + "heartbeat") {
-            r.body = heartbeat_managers.empty() ? "{}" : json{{"Managers", heartbeat_managers}}.dump();
+            json hb = json::object();
+            if (!heartbeat_managers.empty()) hb["Managers"] = heartbeat_managers;
+            if (!heartbeat_role.empty()) hb["Role"] = heartbeat_role;
+            r.body = hb.dump();
+            ++heartbeats;
           } else {  // polls: the agent waits and asks again, on this manager
             r.status = 500;
             r.body = R"({"message":"not now"})";
@@ -106,7 +110,9 @@ struct StandIn {
         }) {}
   std::string addr() { return "127.0.0.1:" + std::to_string(server.bound_ports().at(0)); }
   std::atomic<int> registers{0};
+  std::atomic<int> heartbeats{0};
   std::vector<std::string> heartbeat_managers;  // set before the agent starts: the heartbeat answer's list
+  std::string heartbeat_role;                   // set before the agent starts: the heartbeat answer's Role
   http::Server server;
 };
 
@@ -170,6 +176,51 @@ TEST(AgentManagers, LearnsTheManagersFromHeartbeatsAndMovesToOneOfThem) {
   EXPECT_TRUE(wait([&] { return b.registers.load() == 1; })) << "the agent never moved to the manager it learned of";
   agent.stop();
   b.server.stop();
+}
+
+// node promote/demote: a heartbeat answer naming another role than the one
+// the node runs as tells on_role; one naming the same role does not.
+TEST(AgentManagers, AHeartbeatNamingAnotherRoleTellsOnRole) {
+  for (const std::string answered : {"manager", "worker"}) {
+    StandIn a("sa");
+    a.heartbeat_role = answered;
+    ASSERT_TRUE(a.server.start().ok());
+    std::mutex mu;
+    std::vector<std::string> roles;
+    AgentOptions o;
+    o.dispatcher = "http://" + a.addr();
+    o.managers = {a.addr()};
+    o.node_id = "n1";
+    o.role = "worker";
+    o.on_role = [&](const std::string& r) {
+      std::lock_guard lk(mu);
+      roles.push_back(r);
+    };
+    FakeExecutor executor;
+    RealClock clock;
+    Agent agent(executor, clock, o);
+    agent.start();
+    auto wait = [](auto pred) {
+      for (int i = 0; i < 500 && !pred(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      return pred();
+    };
+    auto told = [&] {
+      std::lock_guard lk(mu);
+      return roles;
+    };
+    ASSERT_TRUE(wait([&] { return agent.registered(); }));
+    if (answered == "manager") {
+      ASSERT_TRUE(wait([&] { return !told().empty(); })) << "a heartbeat naming role manager never reached on_role";
+      EXPECT_EQ(told().front(), "manager");
+    } else {
+      // The agent sends a heartbeat only once it handled the previous
+      // answer: at the third, two answers naming "worker" were handled.
+      ASSERT_TRUE(wait([&] { return a.heartbeats.load() >= 3; }));
+      EXPECT_TRUE(told().empty()) << "on_role was told the role the node already has";
+    }
+    agent.stop();
+    a.server.stop();
+  }
 }
 
 }  // namespace

@@ -66,6 +66,7 @@ node::NodeParts Daemon::node_parts() {
     ManagerOptions mo{options_.data_root, m.node_id, etcd_client_port_, etcd_peer_port_};
     mo.advertise_ip = m.advertise_addr.substr(0, m.advertise_addr.rfind(':'));  // the etcd peer URL's host
     if (mo.advertise_ip.size() > 2 && mo.advertise_ip.front() == '[') mo.advertise_ip = mo.advertise_ip.substr(1, mo.advertise_ip.size() - 2);
+    mo.force_new_cluster = m.force_new_cluster;  // quorum-loss recovery (swarm init --force-new-cluster)
     if (fresh) mo.new_swarm_ca = &fresh->root_ca;  // swarm init: an etcd-only CA (not the root CA) issues the etcd certificates
     auto role = std::make_unique<ManagerRole>(mo);
     if (fresh) role->destroy();

@@ -12,6 +12,7 @@
 #include "common/files.h"
 #include "manager/ca/key_files.h"
 #include "store/etcd_backend.h"
+#include "store/etcd_grpc_backend.h"
 
 namespace shoal::daemon {
 
@@ -98,6 +99,7 @@ Status ManagerRole::start() {
   eo.peer_host = options_.advertise_ip.empty() ? "127.0.0.1" : options_.advertise_ip;
   eo.initial_cluster = joined_initial_cluster(options_);
   eo.peer_port = options_.etcd_peer_port;
+  eo.force_new_cluster = options_.force_new_cluster;
   eo.log_file = options_.data_root + "/etcd.log";
   etcd_ = std::make_unique<etcd::EtcdMember>(eo);
   SHOAL_RETURN_IF_ERROR(etcd_->start().with_context(eo.initial_cluster.empty()
@@ -115,7 +117,18 @@ Status ManagerRole::start() {
   }
   etcd_url_ = etcd_->client_url();
   etcd_tls_ = etcd_->client_tls();
-  backend_ = std::make_unique<EtcdBackend>(etcd_->client_url(), 1024, etcd_->client_tls());
+  // Short deadlines (docs/architecture.md "Leader failover"): a lease call
+  // (the elector's and the dispatcher's keepalives) stuck on a dead raft
+  // leader fails within 1 s and is retried; a read or write within 2 s, so
+  // the API answers 503 under 2 s on a lost quorum; require-leader fails
+  // calls at once on a member that knows it has no leader.
+  EtcdCallTimeouts timeouts;
+  timeouts.read = timeouts.write = std::chrono::seconds(2);
+  timeouts.lease = std::chrono::seconds(1);
+  timeouts.require_leader = true;
+  backend_ = std::make_unique<EtcdGrpcBackend>(etcd_->client_url(), 1024, etcd_->client_tls(),
+                                               EtcdGrpcTimeouts{timeouts.read, timeouts.write, timeouts.lease,
+                                                                timeouts.require_leader});
   if (new_ca) {
     SHOAL_ASSIGN_OR_RETURN(std::string sealed, ca::seal(seal_key, new_ca->key_pem, kSealContext));
     SHOAL_ASSIGN_OR_RETURN(ca::RootCA etcd_ca, ca::read_etcd_ca(certs));
@@ -262,6 +275,31 @@ Result<std::set<std::string>> ManagerRole::voting_members() {
     if (!m.learner && !m.name.empty()) out.insert(m.name);
   }
   return out;
+}
+
+Result<bool> ManagerRole::has_learner() {
+  if (etcd_url_.empty()) return unavailable("this manager's etcd member is not started");
+  etcd::MembershipClient mc(etcd_url_, etcd_tls_);
+  SHOAL_ASSIGN_OR_RETURN(std::vector<etcd::Member> members, mc.list());
+  return etcd::has_learner(members);
+}
+
+Status ManagerRole::remove_member(const std::string& node_id) {
+  if (etcd_url_.empty()) return unavailable("this manager's etcd member is not started");
+  etcd::MembershipClient mc(etcd_url_, etcd_tls_);
+  SHOAL_ASSIGN_OR_RETURN(std::vector<etcd::Member> members, mc.list());
+  const etcd::Member* m = etcd::find_member(members, node_id);
+  if (!m) return ok_status();
+  Status st = mc.remove(m->id);
+  if (st.ok()) {
+    LOG_INFO("etcd", "removed the etcd member of " << node_id);
+    return st;
+  }
+  // Removing this manager's own member: etcd may stop it before it answers.
+  // Decide by what another look shows, when there is one.
+  auto again = mc.list();
+  if (again.ok() && !etcd::find_member(*again, node_id)) return ok_status();
+  return st.with_context("removing the etcd member of " + node_id);
 }
 
 void ManagerRole::abandon_manager(const std::string& node_id) {

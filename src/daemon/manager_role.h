@@ -24,7 +24,7 @@ class EtcdMember;
 class MembershipClient;
 }
 namespace shoal {
-class EtcdBackend;
+class EtcdGrpcBackend;
 }
 
 namespace shoal::daemon {
@@ -43,6 +43,9 @@ struct ManagerOptions {
   // managers' members reach it there) and, at init, a SAN of the member
   // certificate. Empty: 127.0.0.1 (a one-manager swarm only).
   std::string advertise_ip;
+  // Quorum-loss recovery: start() runs etcd with --force-new-cluster on the
+  // existing data (this member the only one, every object kept).
+  bool force_new_cluster = false;
 };
 
 // A joined manager's etcd start, written by install_joined_manager and read
@@ -102,6 +105,10 @@ class ManagerRole : public node::ManagerStorage {
   void abandon_manager(const std::string& node_id) override;
   static constexpr std::chrono::seconds kPromoteDeadline{60};
   Result<std::set<std::string>> voting_members() override;
+  Result<bool> has_learner() override;
+  // Removes the member named `node_id` through this manager's etcd (its own
+  // included: etcd then stops that member). Not a member: ok.
+  Status remove_member(const std::string& node_id) override;
 
  private:
   // The etcd CA, its key unsealed from kSealedEtcdCAKey (the clear file only
@@ -129,7 +136,7 @@ class ManagerRole : public node::ManagerStorage {
   std::string etcd_url_;
   http::TlsOptions etcd_tls_;
   std::unique_ptr<etcd::EtcdMember> etcd_;
-  std::unique_ptr<EtcdBackend> backend_;
+  std::unique_ptr<EtcdGrpcBackend> backend_;
 };
 
 }  // namespace shoal::daemon

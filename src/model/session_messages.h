@@ -5,8 +5,9 @@
 // src/manager/dispatcher; built on the object model only.
 //
 //   POST /_shoal/dispatcher/v1/session     RegisterRequest -> RegisterResponse
-//   POST /_shoal/dispatcher/v1/heartbeat   {"SessionID"}   -> {"HeartbeatPeriod", "Managers"} | 404 unknown session
-//        (Managers: every manager's "ip:port", at most ~1 s old)
+//   POST /_shoal/dispatcher/v1/heartbeat   {"SessionID"}   -> {"HeartbeatPeriod", "Managers", "Role"} | 404 unknown session
+//        (Managers: every manager's "ip:port", at most ~1 s old; Role: "manager" or
+//        "worker", the role the node should have: node promote/demote)
 //   GET  /_shoal/dispatcher/v1/assignments?session=S&since=G
 //        long poll: answers when the node's assignment set changed after
 //        generation G (or after ~25 s), with AssignmentSet: the changes since

@@ -91,6 +91,13 @@ struct ManagerGrant {
   std::string initial_cluster;  // etcd's --initial-cluster
 };
 
+// A promoted worker's new identity: its swarm-manager certificate (same node
+// id) and its etcd material.
+struct Promotion {
+  std::string certificate;  // PEM, signed by the root CA
+  ManagerGrant grant;
+};
+
 // The manager side: what answering a join needs. Every function is called
 // per request, from the listener's worker threads; all must be thread-safe.
 struct CaServiceParts {
@@ -103,6 +110,10 @@ struct CaServiceParts {
   // records its Node; the answer has no keys. Null: manager joins refused
   // (501).
   std::function<Result<ManagerGrant>(const ManagerAdmission&)> admit_manager;
+  // Promotes a worker whose Node's role was set to manager (`node promote`):
+  // signs its new node CSR as a swarm-manager certificate and admits it as
+  // admit_manager does. Null: promotions refused (501).
+  std::function<Result<Promotion>(const ManagerAdmission&, const std::string& node_csr)> promote_manager;
 };
 // The unsealed join tokens, kept in memory for the join path: without it
 // every anonymous join request cost an etcd read and an AES-GCM open, which a
@@ -144,6 +155,21 @@ class JoinTokenCache {
   std::string swarm_;                  // guarded by mu_: the cluster id entry_ belongs to
   int64_t revision_ = 0;               // guarded by mu_: the revision entry_ was loaded at
 };
+
+// A promoted worker's side (`node promote`, docs/cluster.md "Managers"):
+//   POST manager-promote {"CSR", "MemberCSR", "ClientCSR", "AdvertiseAddr"}
+//        over mTLS with its worker certificate
+//        -> {"Certificate"} plus manager-join's answer
+// The manager checks that the certificate's node is one whose role was set
+// to manager and is not one yet. Tries `managers` in order (an unreachable
+// one: the next); the keys in the answer are this node's own (new ones).
+// Errors as join_swarm's.
+struct Promoted {
+  NodeTls tls;  // the new certificate and key (the CA: the old tls's)
+  ManagerGrant grant;
+};
+Result<Promoted> fetch_promotion(const std::vector<std::string>& managers, const NodeTls& worker_tls,
+                                 const std::string& advertise_addr);
 
 // Answers a request under kCaPrefix.
 void serve_ca(const CaServiceParts& parts, http::Exchange ex);

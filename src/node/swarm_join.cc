@@ -150,6 +150,9 @@ void SwarmNode::serve_swarm(http::Exchange ex) {
       return out;
     };
     parts.admit_manager = [&](const ManagerAdmission& a) { return admit_manager(*m, a); };
+    parts.promote_manager = [&](const ManagerAdmission& a, const std::string& csr) {
+      return promote_manager(*m, a, csr);  // role_change.cc
+    };
     serve_ca(parts, std::move(ex));
     return;
   }

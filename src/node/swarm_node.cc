@@ -10,6 +10,7 @@
 #include "model/session_messages.h"
 #include "manager/dispatcher/session_presence.h"
 #include "node/manager_status.h"
+#include "node/swarm_roles.h"
 
 namespace shoal::node {
 
@@ -22,6 +23,8 @@ constexpr char kLeaveLastManager[] =
 constexpr char kLeaving[] = "the node is leaving the swarm; try again when `swarm leave` has returned";
 constexpr char kJoining[] = "the node is joining a swarm; try again when `swarm init` has returned";
 constexpr char kShuttingDown[] = "shoald is shutting down";
+constexpr char kChangingRole[] =
+    "the node is changing its role (node promote/demote, or --force-new-cluster); try again in a few seconds";
 
 }  // namespace
 
@@ -45,6 +48,10 @@ Result<std::set<std::string>> ManagerStorage::voting_members() {
   return unimplemented("this manager's storage has no etcd membership");
 }
 
+Result<bool> ManagerStorage::has_learner() { return false; }
+
+Status ManagerStorage::remove_member(const std::string&) { return ok_status(); }
+
 Status ManagerStorage::set_join_tokens(const JoinTokens& tokens) {
   std::lock_guard lk(tokens_mu_);
   if (tokens.version != (tokens_ ? tokens_->version : 0)) {  // as the sealed etcd key's compare
@@ -54,51 +61,6 @@ Status ManagerStorage::set_join_tokens(const JoinTokens& tokens) {
   tokens_->version = tokens.version + 1;
   return ok_status();
 }
-
-// One membership's roles. Members are destroyed agent first, storage last.
-struct SwarmNode::Roles {
-  std::unique_ptr<ManagerStorage> storage;  // managers only
-  std::unique_ptr<Manager> manager;         // managers only
-  std::unique_ptr<agent::Executor> executor;
-  std::unique_ptr<agent::Agent> agent;
-  std::unique_ptr<http::Server> listener;  // managers with a certs dir; declared last: destroyed first
-
-  // Stops everything in the order that keeps each wait short: the dispatcher
-  // first (it answers the agent's parked long poll), then the agent (it
-  // cancels its requests in flight), then the manager and its storage.
-  // `erase` removes the node's containers and the storage's data (leave);
-  // `before_erase` runs once the containers are gone and before the
-  // storage's data is: leave forgets the membership there, so a crash while
-  // the data is deleted never leaves a membership whose storage is gone
-  // (shoald would refuse to start), only leftovers the next init wipes.
-  void stop(bool erase, const std::function<void()>& before_erase = {}) {
-    if (listener) listener->stop();  // no new joins or sessions from other nodes
-    if (manager) manager->stop_sessions();
-    if (agent) agent->stop();
-    // Listed once the agent stopped: its worker finishes the container
-    // operations it had queued before stop() returns, so a list taken
-    // earlier missed the containers those created (left running on leave).
-    std::vector<std::string> tasks;
-    if (erase && executor) tasks = executor->known_tasks();
-    if (erase) remove_containers(tasks);
-    if (manager) manager->stop();
-    if (erase && before_erase) before_erase();
-    if (storage) erase ? storage->destroy() : storage->stop();
-  }
-
-  // Every task container at once, each with its own grace period.
-  void remove_containers(const std::vector<std::string>& tasks) {
-    std::vector<std::thread> stoppers;
-    stoppers.reserve(tasks.size());
-    for (const auto& t : tasks) {
-      stoppers.emplace_back([this, t] {
-        Status s = executor->remove(t);
-        if (!s.ok()) LOG_WARN("node", "removing the container of task " << t << ": " << s.message());
-      });
-    }
-    for (auto& th : stoppers) th.join();
-  }
-};
 
 SwarmNode::SwarmNode(NodeParts parts) : parts_(std::move(parts)) {}
 
@@ -121,6 +83,13 @@ Result<std::shared_ptr<SwarmNode::Roles>> SwarmNode::start_roles(const Membershi
     }
     ManagerConfig mc = parts_.manager;
     mc.node_id = m.node_id;
+    if (!parts_.certs_dir.empty()) {  // the leader probe's TLS: this manager's node certificate
+      mc.peer_tls = [dir = parts_.certs_dir]() -> std::optional<http::TlsOptions> {
+        auto tls = read_node_tls(dir);
+        if (!tls.ok()) return std::nullopt;
+        return manager_client_tls(*tls);
+      };
+    }
     roles->manager = std::make_unique<Manager>(roles->storage->backend(), *parts_.clock, mc);
     Status st = roles->manager->start(bootstrap);
     if (st.ok()) {
@@ -139,6 +108,8 @@ Result<std::shared_ptr<SwarmNode::Roles>> SwarmNode::start_roles(const Membershi
     return st;
   }
   roles->executor = parts_.make_executor(m);
+  ao.role = m.role;
+  ao.on_role = [this](const std::string& role) { on_role(role); };  // promote/demote: role_change.cc
   ao.node_id = m.node_id;
   ao.addr = m.advertise_addr;
   if (parts_.describe) ao.description = parts_.describe();
@@ -190,6 +161,7 @@ Status SwarmNode::refusal_locked() const {
     case Phase::kInactive: return unavailable(api::kNotInSwarm);
     case Phase::kStarting: return unavailable(kJoining);
     case Phase::kActive: return unavailable(api::kAlreadyInSwarm);
+    case Phase::kChanging: return unavailable(kChangingRole);
     case Phase::kLeaving: return unavailable(kLeaving);
     case Phase::kStopped: return unavailable(kShuttingDown);
   }
@@ -262,6 +234,8 @@ void SwarmNode::stop() {
     roles = std::move(roles_);
   }
   if (roles) roles->stop(/*erase=*/false);
+  // A role change in flight sees kStopped and stops what it started.
+  if (role_thread_.joinable() && role_thread_.get_id() != std::this_thread::get_id()) role_thread_.join();
 }
 
 bool SwarmNode::active() const {

@@ -27,6 +27,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "agent/agent.h"
 #include "agent/executor.h"
@@ -52,6 +53,10 @@ struct Membership {
   // managers a worker's agent holds its session with.
   std::string listen_addr;            // managers: "ip:port" of the swarm listener
   std::vector<std::string> managers;  // workers: "ip:port" of every manager
+  // Not persisted: the next open_storage of this membership recovers a swarm
+  // that lost quorum (etcd --force-new-cluster on its data: this member the
+  // only one). Set by force_new_cluster().
+  bool force_new_cluster = false;
 };
 
 // The backing store of this node's manager: shoald's etcd member and its
@@ -88,6 +93,14 @@ class ManagerStorage {
   // cluster. This default (in-memory storages): kUnimplemented, and the
   // manager status then goes by session keys alone. Thread-safe.
   virtual Result<std::set<std::string>> voting_members();
+  // Whether the etcd cluster lists a learner (a manager joining or being
+  // promoted: a membership change in progress). This default (in-memory
+  // storages): false. Thread-safe.
+  virtual Result<bool> has_learner();
+  // Removes the etcd member named `node_id` (a demoted manager's). A name
+  // that is no member: ok. This default (in-memory storages): ok, nothing to
+  // remove. Thread-safe.
+  virtual Status remove_member(const std::string& node_id);
 
  private:
   std::mutex tokens_mu_;
@@ -158,6 +171,15 @@ class SwarmNode : public api::SwarmControl {
   Result<JoinTokens> join_tokens() override;
   Status set_join_tokens(const JoinTokens& tokens) override;
   std::map<std::string, ManagerStatus> live_manager_statuses(const std::vector<Node>& nodes) override;
+  // Promote/demote (role_change.cc, docs/cluster.md "Managers"): checked
+  // with node/membership_rules.h and stored; the node changes its role when
+  // its agent's heartbeat answer names the new one. A demoted manager that is
+  // not reachable cannot do that itself: its etcd member is removed here and
+  // its Node stored as a worker at once.
+  Status change_role(Store& store, const Node& current, const Node& next) override;
+  // Quorum-loss recovery: restarts this manager's roles on its etcd data
+  // with --force-new-cluster. kFailedPrecondition when this node is no manager.
+  Result<std::string> force_new_cluster(const api::InitRequest& req) override;
 
   // Serves the agent session protocol (paths under session::kPrefix) with
   // this node's dispatcher; 503 when the node is not a manager.
@@ -169,7 +191,8 @@ class SwarmNode : public api::SwarmControl {
   struct Roles;  // internal
 
  private:
-  enum class Phase { kInactive, kStarting, kActive, kLeaving, kStopped };
+  // kChanging: a promotion, demotion or recovery swaps the roles.
+  enum class Phase { kInactive, kStarting, kActive, kChanging, kLeaving, kStopped };
   Result<std::shared_ptr<Roles>> start_roles(const Membership& m, const std::optional<SwarmBootstrap>& bootstrap);
   // Begins init or rejoin: kInactive to kStarting, or says why not.
   Status begin_start();
@@ -204,12 +227,28 @@ class SwarmNode : public api::SwarmControl {
   // Why init/leave cannot run in the current phase (mu_ held).
   Status refusal_locked() const;
 
+  // role_change.cc. The agent's on_role: a heartbeat answer named `role`,
+  // not this node's. Starts role_thread_ unless a change runs; returns at once.
+  void on_role(const std::string& role);
+  // role_thread_: becomes a manager (promote_self) or a worker (demote_self).
+  void change_own_role(const std::string& role);
+  Status promote_self(Membership m);
+  Status demote_self(Membership m);
+  // Takes the roles out for a swap (phase kChanging); null when the node is
+  // not active (stop() or leave came first).
+  std::shared_ptr<Roles> take_roles_for_change();
+  // Serving a promotion (join.h manager-promote): the node must be one whose
+  // role was set to manager and is not one yet.
+  Result<Promotion> promote_manager(Manager& manager, const ManagerAdmission& a, const std::string& node_csr);
+
   NodeParts parts_;
   JoinTokenCache token_cache_;  // the join path's unsealed tokens (src/node/join.h); thread-safe itself
   mutable std::mutex mu_;  // guards the fields below; never held across slow work
   Phase phase_ = Phase::kInactive;
   std::optional<Membership> membership_;
   std::shared_ptr<Roles> roles_;
+  bool role_changing_ = false;  // guarded by mu_: role_thread_ runs a change
+  std::thread role_thread_;     // joined by stop() (and before the next change)
 };
 
 }  // namespace shoal::node

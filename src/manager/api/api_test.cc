@@ -194,8 +194,6 @@ TEST_F(ApiTest, SwarmInitRefusesAddressPoolAndDataPathSettingsItDoesNotHonour) {
       R"("CAConfig":{},"TaskDefaults":{},"EncryptionConfig":{"AutoLockManagers":false}},"AutoLockManagers":false,)"
       R"("Availability":"","DefaultAddrPool":[],"SubnetSize":24})";
   for (const auto& [patch, expect] : std::vector<std::pair<std::string, std::string>>{
-           {R"({"ForceNewCluster":true})", "ForceNewCluster is not supported"},
-           {R"({"forcenewcluster":true})", "ForceNewCluster is not supported"},
            {R"({"DefaultAddrPool":["10.20.0.0/16"]})", "DefaultAddrPool is not supported"},
            {R"({"SubnetSize":26})", "SubnetSize 26 is not supported"},
            {R"({"SubnetSize":31})", "SubnetSize 31 is not supported"},
@@ -436,9 +434,21 @@ TEST_F(ApiTest, NodeUpdate) {
   EXPECT_EQ(node.spec.labels.at("zone"), "b");
 }
 
-// A role change would be stored and not acted on (nothing starts or stops a
-// manager on the node yet): refused with a 501 that says so.
-TEST_F(ApiTest, NodePromoteAndDemoteAreRefusedUntilImplemented) {
+// --force-new-cluster on a node outside a swarm is a plain init (as Docker);
+// on a manager it is the node's recovery (a host without one: 501).
+TEST_F(ApiTest, SwarmInitForceNewClusterInitsOrRecovers) {
+  auto r = call("POST", "/v1.41/swarm/init", R"({"ForceNewCluster":true})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(control.active());
+  r = call("POST", "/v1.41/swarm/init", R"({"forcenewcluster":true})");
+  EXPECT_EQ(r.status, 501) << r.body;
+  EXPECT_NE(message(r).find("--force-new-cluster"), std::string::npos);
+  EXPECT_EQ(call("POST", "/v1.41/swarm/init", "{}").status, 503);  // already in a swarm
+}
+
+// A host whose node cannot start or stop the manager role (the API tests'
+// FakeControl) stores no role change: 501, saying so.
+TEST_F(ApiTest, NodePromoteAndDemoteAreRefusedWhereTheHostCannotChangeRoles) {
   init();
   Node w = add_ready_worker();
   auto n = *control.store()->node(w.id);

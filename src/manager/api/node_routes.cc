@@ -130,13 +130,6 @@ http::Response Api::node_update(const std::string& ref, const http::Request& req
       return error_response(failed_precondition("attempting to demote the last manager of the swarm: promote another node first"));
     }
   }
-  // A role stored but not acted on would be "accepted but ignored": nothing
-  // starts or stops a manager on the node yet (HA managers, issue 6).
-  if ((role == "manager") != (n->spec.role == NodeRole::kManager)) {
-    return error_response(unimplemented("changing node " + n->description.hostname + " to a " + role +
-                                        " (node promote/demote) is not implemented yet: shoal cannot start or stop "
-                                        "the manager role on a node"));
-  }
   Node next = *n;
   next.spec.role = role == "manager" ? NodeRole::kManager : NodeRole::kWorker;
   next.spec.availability = avail == "drain"   ? NodeAvailability::kDrain
@@ -145,9 +138,17 @@ http::Response Api::node_update(const std::string& ref, const http::Request& req
   next.spec.labels = std::move(labels);
   next.spec.name = name;
   next.updated_at = clock_.now();
-  Batch b;
-  b.put_if_version(next);
-  Status st = (*store)->commit(b);
+  Status st = ok_status();
+  if (next.spec.role != n->spec.role) {
+    // Promote/demote: the node checks the membership rules (one change at a
+    // time, quorum) and stores it; the node then starts or stops its manager
+    // role. A host that cannot act on it stores nothing (501).
+    st = control_.change_role(**store, *n, next);
+  } else {
+    Batch b;
+    b.put_if_version(next);
+    st = (*store)->commit(b);
+  }
   if (st.code() == Code::kConflict) {
     return error_response(conflict("update out of sequence: node " + n->id + " was changed concurrently; inspect it again and retry"));
   }

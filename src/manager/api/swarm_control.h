@@ -72,6 +72,21 @@ class SwarmControl {
   // session keys: src/node/manager_status.h), by node id, for `node ls` and
   // `node inspect`; empty when unknown (the stored ManagerStatus is shown).
   virtual std::map<std::string, ManagerStatus> live_manager_statuses(const std::vector<Node>& nodes) { return {}; }
+  // Node promote/demote (docs/cluster.md "Managers"): checks that `current`
+  // may change to next.spec.role now (one membership change at a time; a
+  // demotion must keep quorum) and stores `next` (a put compared on
+  // current's version: kConflict when it changed); the node then starts or
+  // stops its manager role. Hosts that cannot: kUnimplemented, nothing stored.
+  virtual Status change_role(Store& store, const Node& current, const Node& next) {
+    return unimplemented("changing node " + current.description.hostname + "'s role (node promote/demote) is not "
+                         "implemented by this host: it cannot start or stop the manager role on a node");
+  }
+  // `swarm init --force-new-cluster` on a manager of a swarm that lost
+  // quorum: its etcd member becomes the only one (data kept) and the swarm
+  // goes on with this one manager. Returns the node id. Default: kUnimplemented.
+  virtual Result<std::string> force_new_cluster(const InitRequest& req) {
+    return unimplemented("this host cannot recover a swarm (--force-new-cluster)");
+  }
 };
 
 }  // namespace shoal::api

@@ -24,9 +24,6 @@ Result<json> checked_swarm_spec(const json& in) {
 // is stored and ignored. `j` is canonical (types already checked).
 Status refuse_unhonoured_init_fields(const json& j) {
   auto has = [&](const char* key) { return j.contains(key) && !j[key].is_null(); };
-  if (has("ForceNewCluster") && j["ForceNewCluster"].get<bool>()) {
-    return invalid_argument("ForceNewCluster is not supported by shoal yet: init without --force-new-cluster");
-  }
   if (has("DefaultAddrPool") && !j["DefaultAddrPool"].empty() && j["DefaultAddrPool"] != json::array({"10.0.0.0/8"})) {
     return invalid_argument("DefaultAddrPool is not supported by shoal yet: init without --default-addr-pool "
                             "(shoal has no overlay networks yet; the swarm shows Docker's default, 10.0.0.0/8)");
@@ -65,8 +62,8 @@ http::Response Api::swarm_inspect() {
 }
 
 http::Response Api::swarm_init(const http::Request& req) {
-  if (control_.active()) return error_response(unavailable(kAlreadyInSwarm));
   InitRequest ir;
+  bool force_new_cluster = false;  // quorum-loss recovery on a manager of a swarm (docs/cluster.md)
   if (req.body.find_first_not_of(" \t\r\n") != std::string::npos) {
     auto body = parse_json_body(req.body, "a SwarmInitRequest");
     if (!body.ok()) return error_response(body.status());
@@ -77,6 +74,7 @@ http::Response Api::swarm_init(const http::Request& req) {
     try {
       ir.listen_addr = j->value("ListenAddr", ir.listen_addr);
       ir.advertise_addr = j->value("AdvertiseAddr", "");
+      force_new_cluster = j->value("ForceNewCluster", false);
       if (Status st = refuse_unhonoured_init_fields(*j); !st.ok()) return error_response(st);
       if (j->value("AutoLockManagers", false)) {
         return error_response(invalid_argument("autolock is not supported by shoal yet: init without --autolock"));
@@ -103,6 +101,13 @@ http::Response Api::swarm_init(const http::Request& req) {
     }
   }
   if (ir.listen_addr.empty()) ir.listen_addr = "0.0.0.0:2377";
+  // --force-new-cluster on a node outside a swarm is a plain init (as Docker).
+  if (force_new_cluster && control_.active()) {
+    auto id = control_.force_new_cluster(ir);
+    if (!id.ok()) return error_response(id.status());
+    return json_response(200, *id);
+  }
+  if (control_.active()) return error_response(unavailable(kAlreadyInSwarm));
   auto id = control_.init(ir);
   if (!id.ok()) return error_response(id.status());
   return json_response(200, *id);

@@ -295,7 +295,7 @@ bool Dispatcher::refuse_removed(http::Exchange& ex, const std::string& node_id, 
 }
 
 void Dispatcher::handle_heartbeat(http::Exchange& ex, const std::string& peer) {
-  std::string sid;
+  std::string sid, node_id;
   auto body = parse_untrusted_json(ex.request.body, "the heartbeat");
   if (!body.ok()) {
     ex.respond(error_reply(400, "malformed heartbeat: " + body.status().message()));
@@ -316,9 +316,14 @@ void Dispatcher::handle_heartbeat(http::Exchange& ex, const std::string& peer) {
       return;
     }
     it->second.last_heartbeat = clock_.now();
+    node_id = it->second.node_id;
   }
+  // Role: the role the node should have (its spec), so a promoted or demoted
+  // node learns it and starts or stops its manager role.
+  auto n = store_.node(node_id);
   ex.respond(json_reply(200, {{"HeartbeatPeriod", options_.heartbeat_period.count()},
-                              {"Managers", manager_addrs(false)}}));
+                              {"Managers", manager_addrs(false)},
+                              {"Role", n ? node_role_name(n->spec.role) : ""}}));
 }
 
 std::vector<std::string> Dispatcher::manager_addrs(bool fresh) {

@@ -54,7 +54,7 @@ std::vector<std::string> EtcdMember::command_line() const {
   const EtcdTlsFiles& t = options_.tls;
   std::string peer = peer_url();
   const bool joining = !options_.initial_cluster.empty();
-  return {options_.binary,
+  std::vector<std::string> argv = {options_.binary,
           "--name", options_.name,
           "--data-dir", options_.data_dir,
           "--listen-client-urls", client_url(),
@@ -83,6 +83,8 @@ std::vector<std::string> EtcdMember::command_line() const {
           "--auto-compaction-retention", "10000",
           "--quota-backend-bytes", "4294967296",
           "--snapshot-count", "10000"};
+  if (options_.force_new_cluster) argv.push_back("--force-new-cluster");
+  return argv;
 }
 
 std::string EtcdMember::log_tail() const {
@@ -106,6 +108,7 @@ Status EtcdMember::launch() {
   auto pid = os::spawn(so);
   if (!pid.ok()) return pid.status().with_context("starting etcd (is Debian's etcd-server installed?)");
   pid_ = *pid;
+  options_.force_new_cluster = false;  // once: a restart keeps the recovered one-member cluster
   return ok_status();
 }
 
@@ -148,8 +151,16 @@ Status EtcdMember::start() {
   Status st = probe.wait_healthy(std::chrono::seconds(20));
   if (!st.ok()) {
     stop();
+    std::string tail = log_tail();
+    if (tail.find("permanently removed from the cluster") != std::string::npos ||
+        tail.find("removed member") != std::string::npos) {
+      return failed_precondition("this manager's etcd member was removed from the swarm's etcd cluster (the node "
+                                 "was demoted, or the swarm was recovered with `swarm init --force-new-cluster` "
+                                 "on another manager), so it may not come back: run `swarm leave --force` on this "
+                                 "node and join the swarm again; etcd's log " + options_.log_file + " ends with:" + tail);
+    }
     return unavailable("etcd did not become healthy within 20 s; its log " + options_.log_file + " ends with:" +
-                       log_tail());
+                       tail);
   }
   supervisor_ = std::thread([this] { supervise(); });
   LOG_INFO("etcd", "member " << options_.name << " serving " << client_url());

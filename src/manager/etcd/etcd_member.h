@@ -51,6 +51,11 @@ struct EtcdMemberOptions {
   // --initial-cluster-state existing. Empty: a new one-member cluster (or a
   // restart, where etcd ignores both and uses its data dir).
   std::string initial_cluster;
+  // Quorum-loss recovery (`swarm init --force-new-cluster`): the first
+  // launch passes etcd's --force-new-cluster, which makes the data dir's
+  // member the only one of its cluster (every other member removed, data
+  // kept). Later launches (the supervisor's restarts) do not.
+  bool force_new_cluster = false;
   int client_port = 2379;
   int peer_port = 2380;
   int max_txn_ops = 1024;

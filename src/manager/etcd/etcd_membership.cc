@@ -67,6 +67,13 @@ bool has_learner(const std::vector<Member>& members) {
   return false;
 }
 
+const Member* find_member(const std::vector<Member>& members, const std::string& name) {
+  for (const auto& m : members) {
+    if (!name.empty() && m.name == name) return &m;
+  }
+  return nullptr;
+}
+
 MembershipClient::MembershipClient(std::string url, http::TlsOptions tls) : url_(url), client_(std::move(url), std::move(tls)) {}
 
 Result<std::string> MembershipClient::call(const std::string& path, const std::string& body, bool idempotent) {

@@ -43,6 +43,8 @@ std::string initial_cluster(const std::vector<Member>& members, uint64_t new_id,
 // True when any member is a learner (a change still in progress: shoal
 // makes one membership change at a time).
 bool has_learner(const std::vector<Member>& members);
+// The member named `name` (a manager's node id), or null.
+const Member* find_member(const std::vector<Member>& members, const std::string& name);
 
 class MembershipClient {
  public:

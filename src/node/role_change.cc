@@ -1,0 +1,279 @@
+// SwarmNode's manager membership changes (docs/cluster.md "Managers"):
+// `node promote|demote` and `node update --role` (checked and stored here,
+// acted on by the node itself once its agent's heartbeat answer names the
+// new role), the serving side of a promotion, and quorum-loss recovery
+// (`swarm init --force-new-cluster`).
+//
+// A promoted worker asks a manager over mTLS (join.h manager-promote) for a
+// manager certificate and its etcd material (its member added as a learner,
+// promoted once caught up, as a joining manager's), then swaps its worker
+// roles for a manager's: the containers keep running and the new agent
+// adopts them. A demoted manager issues itself a worker certificate while its
+// etcd still serves it, clears its Node's manager status, stops its manager
+// (the elector resigns first, so a leader hands over at once), removes its
+// own etcd member, erases its member data and goes on as a worker of the
+// other managers.
+#include <chrono>
+#include <thread>
+
+#include "common/log.h"
+#include "manager/api/errors.h"
+#include "manager/ca/node_certs.h"
+#include "node/membership_rules.h"
+#include "node/swarm_roles.h"
+
+namespace shoal::node {
+
+namespace {
+
+constexpr char kShuttingDown[] = "shoald is shutting down";
+
+std::string node_name(const Node& n) { return n.description.hostname.empty() ? n.id : n.description.hostname; }
+
+// "ip:port" of every manager's swarm listener but `self`'s.
+std::vector<std::string> other_managers(const std::vector<Node>& nodes, const std::string& self) {
+  std::vector<std::string> out;
+  for (const auto& n : nodes) {
+    if (n.id == self || n.spec.role != NodeRole::kManager || !n.manager_status) continue;
+    out.push_back(n.manager_status->addr.empty() ? with_swarm_port(n.addr) : n.manager_status->addr);
+  }
+  return out;
+}
+
+}  // namespace
+
+Status SwarmNode::change_role(Store& store, const Node& current, const Node& next) {
+  std::shared_ptr<Roles> roles;
+  {
+    std::lock_guard lk(mu_);
+    roles = roles_;  // held: leave cannot free the storage meanwhile
+  }
+  if (!roles || !roles->storage || !roles->manager) return unavailable(api::kNotSwarmManager);
+  std::vector<Node> nodes = store.nodes();
+  SHOAL_ASSIGN_OR_RETURN(bool learner, roles->storage->has_learner());
+  SHOAL_RETURN_IF_ERROR(check_no_change_in_progress(nodes, learner));
+  Batch b;
+  if (next.spec.role == NodeRole::kManager) {
+    if (current.state != NodeState::kReady) {
+      return failed_precondition("node " + node_name(current) + " is " + node_state_name(current.state) +
+                                 ": a node can be promoted only while it is up (its shoald starts the manager role); "
+                                 "start it and retry");
+    }
+    b.put_if_version(next);
+    return store.commit(b);
+  }
+  SHOAL_ASSIGN_OR_RETURN(std::set<std::string> voters, roles->storage->voting_members());
+  std::set<std::string> healthy;
+  for (const auto& [id, s] : live_manager_statuses(nodes)) {
+    if (s.reachability == "reachable") healthy.insert(id);
+  }
+  SHOAL_RETURN_IF_ERROR(check_removal_keeps_quorum(voters, healthy, current.id));
+  if (healthy.count(current.id)) {
+    b.put_if_version(next);  // its shoald demotes itself (demote_self)
+    return store.commit(b);
+  }
+  // Unreachable: it cannot demote itself. Its member goes first (nothing is
+  // stored if that fails), then its Node is a worker at once.
+  SHOAL_RETURN_IF_ERROR(roles->storage->remove_member(current.id));
+  Node worker = next;
+  worker.manager_status.reset();
+  b.put_if_version(worker);
+  LOG_INFO("node", "demoted unreachable manager " << current.id << ": its etcd member is removed");
+  return store.commit(b);
+}
+
+Result<Promotion> SwarmNode::promote_manager(Manager& manager, const ManagerAdmission& a, const std::string& csr) {
+  std::shared_ptr<Roles> roles;
+  {
+    std::lock_guard lk(mu_);
+    roles = roles_;
+  }
+  if (!roles || !roles->storage) return unavailable(api::kNotSwarmManager);
+  Store& store = manager.store();
+  auto c = store.cluster();
+  if (c && node_removed(*c, a.node_id, parts_.clock->now())) {
+    return Status(Code::kPermissionDenied, "node " + a.node_id + " was removed from the swarm");
+  }
+  auto n = store.node(a.node_id);
+  if (!n || n->spec.role != NodeRole::kManager || n->manager_status) {
+    return failed_precondition("node " + a.node_id + " is not being promoted (its role is not manager, or it is a "
+                               "manager already): `node promote` it first");
+  }
+  SHOAL_ASSIGN_OR_RETURN(std::string key, roles->storage->root_ca_key());
+  ca::RootCA root{c ? c->root_ca_cert : "", key};
+  auto cert = ca::sign_node_csr(root, csr, a.node_id, ca::kManagerRole, c ? c->id : "");
+  if (!cert.ok()) return cert.status().with_context("the node CSR");
+  SHOAL_ASSIGN_OR_RETURN(ManagerGrant grant, roles->storage->admit_manager(a));
+  Batch b;
+  std::string addr = with_swarm_port(a.ip);
+  b.update_node(a.node_id, [&](Node& x) {
+    if (x.spec.role != NodeRole::kManager) return false;
+    x.manager_status = ManagerStatus{false, "reachable", addr};
+    x.updated_at = parts_.clock->now();
+    return true;
+  });
+  if (Status st = store.commit(b); !st.ok()) {
+    roles->storage->abandon_manager(a.node_id);  // no learner stays behind for a promotion that failed
+    return st.with_context("recording manager " + a.node_id);
+  }
+  return Promotion{std::move(*cert), std::move(grant)};
+}
+
+void SwarmNode::on_role(const std::string& role) {
+  std::lock_guard lk(mu_);
+  if (role_changing_ || phase_ != Phase::kActive || !membership_ || membership_->role == role) return;
+  if (role_thread_.joinable()) role_thread_.join();  // the previous change has returned (role_changing_ false)
+  role_changing_ = true;
+  role_thread_ = std::thread([this, role] { change_own_role(role); });
+}
+
+void SwarmNode::change_own_role(const std::string& role) {
+  std::optional<Membership> m;
+  {
+    std::lock_guard lk(mu_);
+    if (phase_ == Phase::kActive) m = membership_;
+  }
+  Status st = ok_status();
+  if (m && m->role != role) {
+    LOG_INFO("node", "this node's role is now " << role << " (node " << (role == "manager" ? "promote" : "demote")
+                                                << "): changing from " << m->role);
+    st = role == "manager" ? promote_self(*m) : demote_self(*m);
+    if (st.ok()) LOG_INFO("node", "this node is now a " << role);
+    else LOG_WARN("node", "changing this node's role to " << role << " failed: " << st.message());
+  }
+  std::lock_guard lk(mu_);
+  role_changing_ = false;
+}
+
+std::shared_ptr<SwarmNode::Roles> SwarmNode::take_roles_for_change() {
+  std::lock_guard lk(mu_);
+  if (phase_ != Phase::kActive) return nullptr;
+  phase_ = Phase::kChanging;
+  return std::move(roles_);
+}
+
+Status SwarmNode::promote_self(Membership m) {
+  load_join_state(m);  // the managers the agent learned since it started
+  SHOAL_ASSIGN_OR_RETURN(NodeTls worker_tls, read_node_tls(parts_.certs_dir));
+  if (!parts_.install_manager_grant) return unimplemented("this node cannot run a manager's etcd member");
+  SHOAL_ASSIGN_OR_RETURN(Promoted p, fetch_promotion(m.managers, worker_tls, m.advertise_addr));
+  Membership manager = m;
+  manager.role = "manager";
+  Status st = write_node_tls(parts_.certs_dir, p.tls);
+  if (st.ok()) st = parts_.install_manager_grant(manager, p.grant);
+  if (st.ok()) st = save_join_state(manager);
+  if (st.ok() && parts_.persist) st = parts_.persist(manager);
+  std::shared_ptr<Roles> old = st.ok() ? take_roles_for_change() : nullptr;
+  if (!old) {
+    (void)write_node_tls(parts_.certs_dir, worker_tls);  // nothing swapped: the worker goes on as it was
+    if (parts_.persist) (void)parts_.persist(m);
+    return st.ok() ? unavailable(kShuttingDown) : st;
+  }
+  old->stop(/*erase=*/false);  // containers keep running; the new agent adopts them
+  auto roles = start_roles(manager, std::nullopt);
+  if (roles.ok()) return adopt_roles(manager, std::move(*roles));
+  // Back to the worker it was (the learner the manager added is removed
+  // when it does not catch up).
+  LOG_WARN("node", "starting the manager role failed (" << roles.status().message() << "); going on as a worker");
+  (void)write_node_tls(parts_.certs_dir, worker_tls);
+  (void)save_join_state(m);
+  if (parts_.persist) (void)parts_.persist(m);
+  auto back = start_roles(m, std::nullopt);
+  if (back.ok()) (void)adopt_roles(m, std::move(*back));
+  else (void)finish_start(back.status());
+  return roles.status();
+}
+
+Status SwarmNode::demote_self(Membership m) {
+  std::shared_ptr<Roles> cur;
+  {
+    std::lock_guard lk(mu_);
+    cur = roles_;
+  }
+  if (!cur || !cur->manager || !cur->storage) return unavailable(api::kNotSwarmManager);
+  Store& store = cur->manager->store();
+  auto c = store.cluster();
+  if (!c) return unavailable("the swarm's cluster object is not loaded yet");
+  // A worker certificate for this node, while its etcd still serves the CA key.
+  SHOAL_ASSIGN_OR_RETURN(std::string key, cur->storage->root_ca_key());
+  SHOAL_ASSIGN_OR_RETURN(ca::NodeKeyAndCsr kc, ca::new_node_key_and_csr());
+  SHOAL_ASSIGN_OR_RETURN(std::string cert, ca::sign_node_csr({c->root_ca_cert, key}, kc.csr_pem, m.node_id,
+                                                             ca::kWorkerRole, c->id));
+  Membership worker = m;
+  worker.role = "worker";
+  worker.managers = other_managers(store.nodes(), m.node_id);
+  if (worker.managers.empty()) return failed_precondition("no other manager to go on with as a worker");
+  Batch b;
+  b.update_node(m.node_id, [&](Node& n) {
+    if (n.spec.role != NodeRole::kWorker) return false;  // promoted again meanwhile
+    n.manager_status.reset();
+    n.updated_at = parts_.clock->now();
+    return true;
+  });
+  SHOAL_RETURN_IF_ERROR(store.commit(b).with_context("recording the demotion"));
+  std::shared_ptr<Roles> old = take_roles_for_change();
+  if (!old) return unavailable(kShuttingDown);
+  cur.reset();
+  // Sessions and the manager first (the elector resigns: another manager
+  // leads at once), then this member leaves etcd while its etcd still runs.
+  if (old->listener) old->listener->stop();
+  if (old->manager) old->manager->stop_sessions();
+  if (old->agent) old->agent->stop();
+  if (old->manager) old->manager->stop();
+  Status removed = old->storage->remove_member(m.node_id);
+  for (int i = 0; i < 3 && !removed.ok(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // real etcd, real time: a retry of a live call
+    removed = old->storage->remove_member(m.node_id);
+  }
+  if (!removed.ok()) {
+    // Still a voting member: going on as a worker would leave a member that
+    // never answers. Start the manager role again; the next heartbeat answer
+    // tries the demotion again.
+    LOG_WARN("node", "removing this manager's etcd member failed: " << removed.message() << "; staying a manager");
+    old->stop(/*erase=*/false);
+    auto back = start_roles(m, std::nullopt);
+    if (back.ok()) (void)adopt_roles(m, std::move(*back));
+    else (void)finish_start(back.status());
+    return removed;
+  }
+  old->storage->destroy();  // its member data, etcd certificates and the data key
+  old.reset();  // the executor goes; containers keep running, the worker's agent adopts them
+  Status st = write_node_tls(parts_.certs_dir, NodeTls{c->root_ca_cert, cert, kc.key_pem});
+  if (st.ok()) st = save_join_state(worker);
+  if (st.ok() && parts_.persist) st = parts_.persist(worker);
+  if (!st.ok()) LOG_WARN("node", "recording the demotion: " << st.message());
+  auto roles = start_roles(worker, std::nullopt);
+  if (!roles.ok()) return finish_start(roles.status());
+  return adopt_roles(worker, std::move(*roles));
+}
+
+Result<std::string> SwarmNode::force_new_cluster(const api::InitRequest&) {
+  std::optional<Membership> m;
+  {
+    std::lock_guard lk(mu_);
+    if (phase_ != Phase::kActive) return refusal_locked();
+    if (membership_->role != "manager") {
+      return failed_precondition("--force-new-cluster recovers a swarm on one of its managers; this node is a worker");
+    }
+    m = membership_;
+  }
+  std::shared_ptr<Roles> old = take_roles_for_change();
+  if (!old) return unavailable(kShuttingDown);
+  LOG_WARN("node", "swarm init --force-new-cluster: restarting this manager's etcd member as the only one");
+  old->stop(/*erase=*/false);
+  old.reset();
+  Membership recover = *m;
+  recover.force_new_cluster = true;
+  auto roles = start_roles(recover, std::nullopt);
+  if (!roles.ok()) {
+    LOG_WARN("node", "--force-new-cluster failed: " << roles.status().message());
+    auto back = start_roles(*m, std::nullopt);
+    if (back.ok()) (void)adopt_roles(*m, std::move(*back));
+    else (void)finish_start(back.status());
+    return roles.status().with_context("recovering the swarm (--force-new-cluster)");
+  }
+  SHOAL_RETURN_IF_ERROR(adopt_roles(*m, std::move(*roles)));
+  return m->node_id;
+}
+
+}  // namespace shoal::node
