@@ -17,6 +17,7 @@ PACKAGES=(
   golang-github-containers-common           # /usr/share/containers/seccomp.json: Docker's default seccomp profile for containers
   crun
   busybox-static                            # the offline example image
+  docker-registry                           # /usr/bin/docker-registry: the lab's private OCI registry (shoal lab up) and the registry system test
   iproute2 nftables                         # namespaces, links, packet filtering
   python3 curl strace                       # test scripts; strace: the runtime test of a create's fsync order
 )
@@ -36,6 +37,11 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Debian's docker-registry package starts a system registry on 5000; the lab
+# runs its own inside a namespace, so stop a packaged one.
+if command -v systemctl >/dev/null && systemctl is-active --quiet docker-registry 2>/dev/null; then
+  systemctl stop docker-registry || true
 fi
 # Debian's etcd-server package starts a system etcd on 2379; shoal runs its own
 # member, so make sure a packaged one is not holding the ports.

@@ -53,6 +53,8 @@ class ImagePuller {
   // `ref` may also be an image id, which is never pulled.
   Status ensure(const std::string& ref, const RegistryCredentials& creds);
 
+  RegistryClient& registry() { return registry_; }
+
  private:
   runtime::ImageStore& images_;
   RegistryClient& registry_;

@@ -11,8 +11,8 @@ namespace {
 constexpr char kTaskLabel[] = "com.docker.swarm.task.id";
 }
 
-RuntimeExecutor::RuntimeExecutor(runtime::Runtime& runtime, std::string node_id)
-    : runtime_(runtime), node_id_(std::move(node_id)) {}
+RuntimeExecutor::RuntimeExecutor(runtime::Runtime& runtime, std::string node_id, ImagePuller* puller)
+    : runtime_(runtime), node_id_(std::move(node_id)), puller_(puller) {}
 
 runtime::ContainerConfig RuntimeExecutor::container_config(const Task& task, const std::string& node_id,
                                                            const std::string& container_id) {
@@ -73,6 +73,7 @@ std::string RuntimeExecutor::container_of(const std::string& task_id) {
 Status RuntimeExecutor::prepare(const Task& task) {
   std::string id = container_of(task.id);
   if (!id.empty()) return ok_status();
+  if (puller_) SHOAL_RETURN_IF_ERROR(puller_->ensure(task.spec.container_spec.image, {}));
   id = new_container_id();
   Status st = runtime_.create(container_config(task, node_id_, id));
   if (!st.ok()) return st;

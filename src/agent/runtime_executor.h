@@ -9,13 +9,16 @@
 #include <unordered_map>
 
 #include "agent/executor.h"
+#include "agent/image_puller.h"
 #include "agent/runtime/runtime.h"
 
 namespace shoal::agent {
 
 class RuntimeExecutor : public Executor {
  public:
-  RuntimeExecutor(runtime::Runtime& runtime, std::string node_id);
+  // `puller` (optional, must outlive the executor): prepare() pulls a task's
+  // image that the node does not have.
+  RuntimeExecutor(runtime::Runtime& runtime, std::string node_id, ImagePuller* puller = nullptr);
   Status prepare(const Task& task) override;
   Status start(const Task& task) override;
   Observation observe(const std::string& task_id) override;
@@ -31,6 +34,7 @@ class RuntimeExecutor : public Executor {
 
   runtime::Runtime& runtime_;
   std::string node_id_;
+  ImagePuller* puller_;
   std::mutex mu_;
   std::unordered_map<std::string, std::string> containers_;  // task id -> container id
   bool loaded_ = false;

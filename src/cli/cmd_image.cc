@@ -1,4 +1,4 @@
-// shoal image import|load|ls (and `shoal images`).
+// shoal image import|load|pull|push|tag|inspect|rm|ls (and `shoal images`).
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,10 +8,12 @@
 #include <iterator>
 #include <set>
 #include <sstream>
+#include <string_view>
 
 #include "cli/commands.h"
 #include "cli/template.h"
 #include "cli/units.h"
+#include "common/image_reference.h"
 #include "common/time.h"
 
 namespace shoal::cli {
@@ -122,6 +124,130 @@ int image_load(Context& ctx, const Args& args) {
   return 0;
 }
 
+// `docker pull`: POST /images/create?fromImage=NAME&tag=TAG on the node the
+// CLI talks to; the progress printed as it arrives, as docker prints it
+// without a terminal (no Downloading bars), then the full reference.
+int image_pull(Context& ctx, const Args& args) {
+  FlagSet fs("shoal image pull", "[OPTIONS] NAME[:TAG|@DIGEST]", "Download an image from a registry");
+  fs.add_bool("all-tags", 'a', "Download all tagged images in the repository");
+  fs.add("platform", 0, "string", "Set platform if server is multi-platform capable");
+  fs.add_bool("quiet", 'q', "Suppress verbose output");
+  if (int rc = parse_or_exit(ctx, fs, args); rc >= 0) return rc;
+  if (int rc = arg_error(ctx, fs.requires_range(1, 1)); rc >= 0) return rc;
+  if (fs.boolean("all-tags")) {
+    return fail(ctx, unimplemented("--all-tags is not supported: pull the tags you need one by one"));
+  }
+  auto ref = parse_reference(fs.args()[0]);
+  if (!ref.ok()) return fail(ctx, ref.status());
+  std::string q = "/images/create?fromImage=" + query_escape(ref->familiar_name()) + "&tag=" +
+                  query_escape(ref->digest.empty() ? ref->tag : ref->digest);
+  if (fs.changed("platform")) q += "&platform=" + query_escape(fs.str("platform"));
+  std::string pending;
+  Status failed;
+  auto on_data = [&](const std::string& piece) {
+    pending += piece;
+    for (size_t nl; (nl = pending.find('\n')) != std::string::npos;) {
+      std::string line = pending.substr(0, nl + 1);
+      pending.erase(0, nl + 1);
+      json m = json::parse(line, nullptr, false);
+      if (m.is_object() && get_str(m, "status") == "Downloading") continue;
+      if (fs.boolean("quiet") && !(m.is_object() && (m.contains("error") || m.contains("errorDetail")))) continue;
+      failed = print_json_stream(ctx, line);
+      if (!failed.ok()) return false;
+    }
+    return true;
+  };
+  std::atomic<bool> cancel{false};
+  Status st = ctx.api->stream("POST", q, "", on_data, cancel);
+  if (!failed.ok()) return fail(ctx, failed);
+  if (!st.ok()) return fail(ctx, st);
+  std::string full = ref->domain + "/" + ref->path + (ref->digest.empty() ? ":" + ref->tag : "@" + ref->digest);
+  *ctx.out << full << "\n";
+  return 0;
+}
+
+// Image names go into the path as docker's CLI sends them ('/' and ':'
+// kept); anything else is escaped.
+std::string image_path(const std::string& name) {
+  std::string out;
+  for (char c : name) {
+    if (std::isalnum(static_cast<unsigned char>(c)) || std::string_view("/:._-@").find(c) != std::string_view::npos) out += c;
+    else out += query_escape(std::string(1, c));
+  }
+  return out;
+}
+
+int image_inspect(Context& ctx, const Args& args) {
+  FlagSet fs("shoal image inspect", "[OPTIONS] IMAGE [IMAGE...]", "Display detailed information on one or more images");
+  fs.add("format", 'f', "string", "Format the output using the given Go template");
+  if (int rc = parse_or_exit(ctx, fs, args); rc >= 0) return rc;
+  if (int rc = arg_error(ctx, fs.requires_min(1)); rc >= 0) return rc;
+  std::vector<std::string> bodies;
+  for (const auto& name : fs.args()) {
+    auto r = ctx.api->send("GET", "/images/" + image_path(name) + "/json", "", "");
+    if (!r.ok()) return fail(ctx, r.status());
+    bodies.push_back(*r);
+  }
+  return print_inspect(ctx, bodies, fs.str("format"));
+}
+
+int image_rm(Context& ctx, const Args& args) {
+  FlagSet fs("shoal image rm", "[OPTIONS] IMAGE [IMAGE...]", "Remove one or more images");
+  fs.set_aliases({"rm", "rmi", "remove"});
+  fs.add_bool("force", 'f', "Force removal of the image");
+  fs.add_bool("no-prune", 0, "Do not delete untagged parents");
+  if (int rc = parse_or_exit(ctx, fs, args); rc >= 0) return rc;
+  if (int rc = arg_error(ctx, fs.requires_min(1)); rc >= 0) return rc;
+  int rc = 0;
+  for (const auto& name : fs.args()) {
+    std::string q = "/images/" + image_path(name) + "?force=" + (fs.boolean("force") ? "1" : "0") +
+                    "&noprune=" + (fs.boolean("no-prune") ? "1" : "0");
+    auto r = ctx.api->send("DELETE", q, "", "");
+    if (!r.ok()) {
+      *ctx.err << r.status().message() << "\n";
+      rc = 1;
+      continue;
+    }
+    json items = json::parse(*r, nullptr, false);
+    if (!items.is_array()) continue;
+    for (const auto& it : items) {
+      if (it.contains("Untagged")) *ctx.out << "Untagged: " << get_str(it, "Untagged") << "\n";
+      if (it.contains("Deleted")) *ctx.out << "Deleted: " << get_str(it, "Deleted") << "\n";
+    }
+  }
+  return rc;
+}
+
+int image_tag(Context& ctx, const Args& args) {
+  FlagSet fs("shoal image tag", "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
+             "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE");
+  if (int rc = parse_or_exit(ctx, fs, args); rc >= 0) return rc;
+  if (int rc = arg_error(ctx, fs.requires_range(2, 2)); rc >= 0) return rc;
+  auto target = parse_reference(fs.args()[1]);
+  if (!target.ok()) return fail(ctx, target.status());
+  if (!target->digest.empty()) return fail(ctx, invalid_argument("refusing to create a tag with a digest reference"));
+  std::string q = "/images/" + image_path(fs.args()[0]) + "/tag?repo=" + query_escape(target->familiar_name()) +
+                  "&tag=" + query_escape(target->tag);
+  auto r = ctx.api->send("POST", q, "", "");
+  if (!r.ok()) return fail(ctx, r.status());
+  return 0;
+}
+
+int image_push(Context& ctx, const Args& args) {
+  FlagSet fs("shoal image push", "[OPTIONS] NAME[:TAG]", "Upload an image to a registry");
+  fs.add_bool("all-tags", 'a', "Push all tags of an image to the repository");
+  fs.add_bool("quiet", 'q', "Suppress verbose output");
+  if (int rc = parse_or_exit(ctx, fs, args); rc >= 0) return rc;
+  if (int rc = arg_error(ctx, fs.requires_range(1, 1)); rc >= 0) return rc;
+  auto ref = parse_reference(fs.args()[0]);
+  if (!ref.ok()) return fail(ctx, ref.status());
+  auto r = ctx.api->send("POST", "/images/" + image_path(ref->familiar_name()) + "/push?tag=" + query_escape(ref->tag),
+                         "", "");
+  if (!r.ok()) return fail(ctx, r.status());
+  if (Status st = print_json_stream(ctx, *r); !st.ok()) return fail(ctx, st);
+  return 0;
+}
+
 int image_ls(Context& ctx, const Args& args, const std::string& path) {
   FlagSet fs(path, "[OPTIONS] [REPOSITORY[:TAG]]", "List images");
   if (path == "shoal image ls") fs.set_aliases({"ls", "images", "list"});
@@ -206,6 +332,11 @@ int cmd_image(Context& ctx, const Args& args) {
   static const std::vector<SubCommand> subs = {
       {"import", nullptr, "Import the contents from a tarball to create a filesystem image", image_import},
       {"load", nullptr, "Load an image from a tar archive or STDIN", image_load},
+      {"pull", nullptr, "Download an image from a registry", image_pull},
+      {"push", nullptr, "Upload an image to a registry", image_push},
+      {"tag", nullptr, "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", image_tag},
+      {"inspect", nullptr, "Display detailed information on one or more images", image_inspect},
+      {"rm", "remove", "Remove one or more images", image_rm},
       {"ls", "list", "List images", image_ls_sub},
   };
   return dispatch(ctx, "shoal image", "Manage images", subs, args);

@@ -8,6 +8,8 @@
 #include <thread>
 
 #include "agent/agent.h"
+#include "agent/image_puller.h"
+#include "agent/registry_client.h"
 #include "agent/runtime/image_store.h"
 #include "agent/runtime/runc_runtime.h"
 #include "agent/runtime_executor.h"
@@ -80,7 +82,7 @@ node::NodeParts Daemon::node_parts() {
     return install_joined_manager(options_.data_root, g);
   };
   p.make_executor = [this](const node::Membership& m) -> std::unique_ptr<agent::Executor> {
-    return std::make_unique<agent::RuntimeExecutor>(*runtime_, m.node_id);
+    return std::make_unique<agent::RuntimeExecutor>(*runtime_, m.node_id, puller_.get());
   };
   // The agent talks to the dispatcher over the same protocol it will use
   // across the network; on a single node that is this daemon's own session
@@ -104,6 +106,13 @@ Status Daemon::start() {
   runtime::RuncRuntimeOptions ro;
   ro.root = options_.data_root;
   runtime_ = std::make_unique<runtime::RuncRuntime>(ro, *images_);
+  agent::RegistryOptions rgo;
+  rgo.insecure = options_.insecure_registries;
+  rgo.max_json_bytes = images_->limits().max_json_bytes;
+  rgo.max_blob_bytes = images_->limits().max_unpacked_bytes;
+  rgo.max_layers = images_->limits().max_layers;
+  registry_ = std::make_unique<agent::RegistryClient>(rgo);
+  puller_ = std::make_unique<agent::ImagePuller>(*images_, *registry_);
   node_ = std::make_unique<node::SwarmNode>(node_parts());
   api_ = std::make_unique<api::Api>(*node_, this, clock_);
   http::ServerOptions sso;
@@ -181,7 +190,7 @@ api::LocalInfo Daemon::local_info() const {
 }
 
 void Daemon::serve(http::Exchange ex) {
-  if (serve_image_routes(*images_, ex)) return;
+  if (serve_image_routes(*images_, ex, puller_.get())) return;
   api_->serve(std::move(ex));
 }
 

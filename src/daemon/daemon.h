@@ -30,6 +30,10 @@ namespace shoal::runtime {
 class ImageStore;
 class RuncRuntime;
 }
+namespace shoal::agent {
+class RegistryClient;
+class ImagePuller;
+}
 namespace shoal::daemon {
 
 class Daemon : public api::LocalContainers {
@@ -61,6 +65,8 @@ class Daemon : public api::LocalContainers {
   int etcd_peer_port_ = 0;
   std::unique_ptr<runtime::ImageStore> images_;
   std::unique_ptr<runtime::RuncRuntime> runtime_;
+  std::unique_ptr<agent::RegistryClient> registry_;  // pulls: tasks' images, POST /images/create
+  std::unique_ptr<agent::ImagePuller> puller_;
   std::unique_ptr<node::SwarmNode> node_;
   std::unique_ptr<api::Api> api_;
   std::unique_ptr<http::Server> server_;

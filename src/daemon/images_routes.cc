@@ -9,9 +9,12 @@
 
 #include <fstream>
 
+#include "agent/image_puller.h"
 #include "agent/runtime/image_store.h"
 #include "common/ids.h"
+#include "common/image_reference.h"
 #include "common/json_limits.h"
+#include "common/time.h"
 #include "http/message.h"
 #include "manager/api/api.h"
 #include "manager/api/router.h"
@@ -132,6 +135,164 @@ std::string image_route(const std::string& path) {
   return what == "create" || what == "load" || what == "json" ? what : "";
 }
 
+// The reference fromImage and tag name: "busybox" + "latest", or a tag
+// "sha256:..." (how the docker CLI sends a digest), or all in fromImage.
+Result<std::string> pull_reference(const http::Request& req) {
+  std::string from = req.query_param("fromImage").value_or("");
+  std::string tag = req.query_param("tag").value_or("");
+  if (from.empty()) return invalid_argument("give the image to pull: fromImage=NAME (and tag=TAG)");
+  if (req.query_param("fromSrc")) return invalid_argument("give fromImage (a pull) or fromSrc (an import), not both");
+  if (tag.empty()) return from;
+  auto parsed = parse_reference(from);
+  if (!parsed.ok()) return parsed.status();
+  // fromImage already carrying a tag or digest besides tag=: ambiguous.
+  const std::string last = from.substr(from.find_last_of('/') == std::string::npos ? 0 : from.find_last_of('/'));
+  if (from.find('@') != std::string::npos || last.find(':') != std::string::npos) {
+    return invalid_argument("fromImage " + quote_input(from) + " already names a tag or digest: leave tag= empty");
+  }
+  return from + (tag.rfind("sha256:", 0) == 0 ? "@" : ":") + tag;
+}
+
+// A pull's progress as Docker streams it, started at the first event (so
+// an error before any is a plain error answer with its own status).
+void serve_pull(agent::ImagePuller* puller, http::Exchange& ex) {
+  auto fail = [&](const Status& st) {
+    http::Response r = api::error_response(st);
+    r.headers["Api-Version"] = api::kApiVersion;
+    ex.respond(std::move(r));
+  };
+  if (!puller) return fail(unimplemented("this node cannot pull images from a registry"));
+  auto ref = pull_reference(ex.request);
+  if (!ref.ok()) return fail(ref.status());
+  if (auto platform = ex.request.query_param("platform"); platform && !platform->empty()) {
+    return fail(unimplemented("pulling for another platform (platform=" + os::printable(*platform, 40) +
+                              ") is not supported: a node pulls the image for its own platform; leave it empty"));
+  }
+  agent::RegistryCredentials creds;
+  if (auto h = ex.request.headers.find("X-Registry-Auth"); h != ex.request.headers.end()) {
+    auto c = agent::parse_registry_auth(h->second);
+    if (!c.ok()) return fail(c.status());
+    creds = *c;
+  }
+  std::shared_ptr<http::Stream> stream;
+  std::atomic<bool> cancel{false};
+  int64_t last_shown = -1;
+  auto write = [&](const json& line) {
+    if (!stream) {
+      http::Headers h{{"Content-Type", "application/json"}, {"Api-Version", api::kApiVersion}};
+      stream = ex.start_stream(200, h);
+    }
+    if (!stream->write(line.dump() + "\r\n")) cancel = true;  // the client went away: stop the pull
+  };
+  auto progress = [&](const agent::PullEvent& e) {
+    json line = {{"status", e.status}};
+    if (!e.id.empty()) line["id"] = e.id;
+    if (e.status == "Downloading") {
+      // At most every 512 KiB and at the end: a large layer is not 10^5 lines.
+      if (e.current != e.total && last_shown >= 0 && e.current - last_shown < (512 << 10)) return;
+      last_shown = e.current == e.total ? -1 : e.current;
+      line["progressDetail"] = {{"current", e.current}, {"total", e.total}};
+    } else {
+      line["progressDetail"] = json::object();
+    }
+    write(line);
+  };
+  auto id = puller->pull(*ref, creds, progress, cancel);
+  if (!id.ok()) {
+    if (!stream) return fail(id.status());
+    write({{"errorDetail", {{"message", id.status().message()}}}, {"error", id.status().message()}});
+  }
+  stream->close();
+}
+
+// A route on one image: /images/NAME/json (inspect), /images/NAME/tag,
+// /images/NAME/push, /images/NAME (DELETE). NAME
+// may hold '/' and ':' (a decoded path). kind empty: none of these.
+struct NamedRoute {
+  std::string kind;  // "inspect", "tag", "push", "delete"
+  std::string name;
+};
+
+NamedRoute named_route(const std::string& method, const std::string& path) {
+  size_t i = 0;
+  if (path.compare(0, 2, "/v") == 0) {
+    i = path.find('/', 1);
+    if (i == std::string::npos) return {};
+  }
+  const std::string rest = path.substr(i);
+  auto strip = [&](const std::string& prefix, const std::string& suffix, std::string* name) {
+    if (rest.size() <= prefix.size() + suffix.size() || rest.compare(0, prefix.size(), prefix) != 0) return false;
+    if (rest.compare(rest.size() - suffix.size(), suffix.size(), suffix) != 0) return false;
+    *name = rest.substr(prefix.size(), rest.size() - prefix.size() - suffix.size());
+    return !name->empty();
+  };
+  NamedRoute r;
+  // GET /distribution/NAME/json is not served yet (RegistryClient::inspect
+  // can answer it): the docker CLI asks it on every `service create`, and a
+  // manager would then reach Docker Hub for images that live only on the
+  // nodes (tests, offline labs). The API's 404 makes the CLI go on, as now.
+  if (method == "GET" && strip("/images/", "/json", &r.name)) r.kind = "inspect";
+  else if (method == "POST" && strip("/images/", "/tag", &r.name)) r.kind = "tag";
+  else if (method == "POST" && strip("/images/", "/push", &r.name)) r.kind = "push";
+  else if (method == "DELETE" && strip("/images/", "", &r.name)) r.kind = "delete";
+  return r;
+}
+
+json inspect_json(const runtime::ResolvedImage& img) {
+  json layers = json::array();
+  for (const auto& d : img.layer_dirs) layers.push_back("sha256:" + d.substr(d.rfind('/') + 1));
+  const auto& c = img.config;
+  json config = {{"Cmd", c.cmd.empty() ? json(nullptr) : json(c.cmd)},
+                 {"Entrypoint", c.entrypoint.empty() ? json(nullptr) : json(c.entrypoint)},
+                 {"Env", c.env},
+                 {"WorkingDir", c.working_dir},
+                 {"User", c.user},
+                 {"StopSignal", c.stop_signal}};
+  return {{"Id", img.info.id},          {"RepoTags", img.info.refs}, {"RepoDigests", img.info.digests},
+          {"Parent", ""},               {"Comment", ""},            {"Created", format_rfc3339(SysTimePoint(std::chrono::seconds(img.info.created)))},
+          {"Config", config},           {"Size", img.info.size},    {"VirtualSize", img.info.size},
+          {"RootFS", {{"Type", "layers"}, {"Layers", layers}}}};
+}
+
+// Answers a NamedRoute.
+http::Response serve_named(runtime::ImageStore& images, const http::Request& req, const NamedRoute& route) {
+  if (route.kind == "inspect") {
+    auto img = images.resolve(route.name);
+    if (!img.ok()) return api::error_response(img.status().code() == Code::kNotFound
+                                                  ? not_found("No such image: " + route.name)
+                                                  : img.status());
+    return api::json_response(200, inspect_json(*img));
+  }
+  if (route.kind == "tag") {
+    std::string repo = req.query_param("repo").value_or(""), tag = req.query_param("tag").value_or("");
+    if (repo.empty()) return api::error_response(invalid_argument("give the new name: repo=NAME (and tag=TAG)"));
+    Status st = images.tag(route.name, tag.empty() ? repo : repo + ":" + tag);
+    if (!st.ok()) return api::error_response(st);
+    http::Response r;
+    r.status = 201;
+    return r;
+  }
+  if (route.kind == "delete") {
+    if (req.query_param("force").value_or("") == "1" || req.query_param("force").value_or("") == "true") {
+      return api::error_response(unimplemented(
+          "force-removing an image is not supported: remove the containers using it, then the image, by name"));
+    }
+    auto before = images.resolve(route.name);
+    Status st = images.remove(route.name);
+    if (!st.ok()) return api::error_response(st);
+    json out = json::array();
+    if (before.ok() && route.name.rfind("sha256:", 0) != 0) out.push_back({{"Untagged", route.name}});
+    if (before.ok() && !images.has_image(before->info.id)) out.push_back({{"Deleted", before->info.id}});
+    return api::json_response(200, out);
+  }
+  if (route.kind == "push") {
+    return api::error_response(unimplemented(
+        "pushing images is not supported yet: the node keeps layers unpacked, not the archives a registry needs; "
+        "push with a registry tool from the image archive instead"));
+  }
+  return api::error_response(internal_error("unknown image route " + route.kind));
+}
+
 }  // namespace
 
 uint64_t image_upload_body_limit(const runtime::ImageStore& images, const std::string& method,
@@ -147,10 +308,17 @@ std::string image_upload_spool_dir(const runtime::ImageStore& images, const std:
   return image_upload_body_limit(images, method, path) ? images.scratch_dir() : std::string();
 }
 
-bool serve_image_routes(runtime::ImageStore& images, http::Exchange& ex) {
+bool serve_image_routes(runtime::ImageStore& images, http::Exchange& ex, agent::ImagePuller* puller) {
   UploadFile spooled{ex.request.body_file};  // the server's spool file: ours to remove, on every path
   std::string what = image_route(ex.request.path);
-  if (what.empty()) return false;
+  if (what.empty()) {
+    NamedRoute named = named_route(ex.request.method, ex.request.path);
+    if (named.kind.empty() || !api::parse_api_path(ex.request.path).ok()) return false;
+    http::Response r = serve_named(images, ex.request, named);
+    r.headers["Api-Version"] = api::kApiVersion;
+    ex.respond(std::move(r));
+    return true;
+  }
   // A version out of range or malformed: the router answers it (400), as
   // for every other route.
   if (!api::parse_api_path(ex.request.path).ok()) return false;
@@ -172,6 +340,10 @@ bool serve_image_routes(runtime::ImageStore& images, http::Exchange& ex) {
     return true;
   }
   if (req.method != "POST") return false;
+  if (what == "create" && req.query_param("fromImage")) {
+    serve_pull(puller, ex);
+    return true;
+  }
   const int64_t cap = images.limits().max_upload_bytes;
   if (static_cast<int64_t>(req.body.size()) > cap) {
     reply(api::error_response(413, "the uploaded archive has " + std::to_string(req.body.size()) +
@@ -195,9 +367,9 @@ bool serve_image_routes(runtime::ImageStore& images, http::Exchange& ex) {
   r.headers["Content-Type"] = "application/json";
   if (what == "create") {
     if (req.query_param("fromSrc").value_or("") != "-") {
-      reply(api::error_response(failed_precondition(
-          "pulling from a registry is not available on this node yet: load the image with `shoal image load -i "
-          "FILE` or import a root filesystem with fromSrc=-")));
+      reply(api::error_response(invalid_argument(
+          "give fromImage=NAME to pull an image, or fromSrc=- with a root filesystem tarball as the body to import "
+          "one (importing from a URL is not supported)")));
       return true;
     }
     std::string ref = req.query_param("repo").value_or("");

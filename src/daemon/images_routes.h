@@ -1,6 +1,10 @@
 // The node-local image routes of the Docker API: POST /images/create
-// (`docker import`, fromSrc=-), POST /images/load (`docker load`),
-// GET /images/json (`docker images`). Images live per node (as in Docker).
+// (`docker import`, fromSrc=-; `docker pull`, fromImage=), POST /images/load
+// (`docker load`), GET /images/json (`docker images`), GET
+// /images/{name}/json (`docker image inspect`), POST /images/{name}/tag,
+// DELETE /images/{name} (`docker rmi`; force refused, 501), POST
+// /images/{name}/push (501: not supported yet). Images live per node (as
+// in Docker).
 #pragma once
 
 #include <cstdint>
@@ -11,12 +15,20 @@
 namespace shoal::runtime {
 class ImageStore;
 }
+namespace shoal::agent {
+class ImagePuller;
+}
 
 namespace shoal::daemon {
 
 // Returns false if the request is not an image route. Uploads larger than
-// ImageLimits::max_upload_bytes are answered 413.
-bool serve_image_routes(runtime::ImageStore& images, http::Exchange& ex);
+// ImageLimits::max_upload_bytes are answered 413. POST
+// /images/create?fromImage=NAME&tag=TAG (`docker pull`) pulls through
+// `puller` (none: 501), credentials from the X-Registry-Auth header; the
+// progress streams as Docker's JSON lines once the manifest is found (an
+// error before that is a plain error answer with its status, one after is
+// an {"error", "errorDetail"} line, as Docker does).
+bool serve_image_routes(runtime::ImageStore& images, http::Exchange& ex, agent::ImagePuller* puller = nullptr);
 
 // For http::ServerOptions::route_body_limit: the body limit of the upload
 // routes (POST /images/load, /images/create), 0 (the server's default) for

@@ -11,7 +11,12 @@
 #include <fstream>
 #include <mutex>
 
+#include <nlohmann/json.hpp>
+
+#include "agent/image_puller.h"
+#include "agent/registry_client.h"
 #include "agent/runtime/image_store.h"
+#include "agent/runtime/test_tar.h"
 #include "http/client.h"
 #include "http/server.h"
 
@@ -162,6 +167,80 @@ TEST(ImageRoutes, UploadsAreStreamedToAPrivateSpoolFile) {
   EXPECT_EQ(left, 0u);
   server.stop();
   fs::remove_all(dir);
+}
+
+}  // namespace shoal::daemon
+
+namespace shoal::daemon {
+
+// The pull route's input checks answer before any registry is asked; a node
+// without a puller says it cannot pull (501), not "empty body".
+TEST_F(ImageImportTest, PullRequestsAreCheckedBeforeTheRegistryIsAsked) {
+  auto pull = [&](std::map<std::string, std::string> q, agent::ImagePuller* puller = nullptr) {
+    http::Exchange ex = import_exchange();
+    ex.request.query = std::move(q);
+    EXPECT_TRUE(serve_image_routes(images, ex, puller));
+    return got;
+  };
+  auto r = pull({{"fromImage", "busybox"}, {"tag", "latest"}});
+  EXPECT_EQ(r.status, 501) << r.body;
+  EXPECT_NE(r.body.find("cannot pull images"), std::string::npos) << r.body;
+  agent::RegistryClient registry;
+  agent::ImagePuller puller(images, registry);
+  r = pull({{"fromImage", "busybox:1"}, {"tag", "2"}}, &puller);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("already names a tag or digest"), std::string::npos) << r.body;
+  r = pull({{"fromImage", "Bad Name"}}, &puller);
+  EXPECT_EQ(r.status, 400) << r.body;
+  r = pull({{"fromImage", "busybox"}, {"fromSrc", "-"}}, &puller);
+  EXPECT_EQ(r.status, 400) << r.body;
+  r = pull({{"fromImage", "127.0.0.1:1/x"}, {"platform", "linux/s390x"}}, &puller);
+  EXPECT_EQ(r.status, 501) << r.body;
+  // A registry that is not there: the plain error answer, 503, before any stream.
+  r = pull({{"fromImage", "127.0.0.1:1/x"}, {"tag", "1"}}, &puller);
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_NE(r.body.find("the registry http://127.0.0.1:1 is unreachable"), std::string::npos) << r.body;
+}
+
+TEST_F(ImageImportTest, TagInspectAndRemoveAnImage) {
+  if (geteuid() != 0) GTEST_SKIP() << "the image store unpacks with owners: needs root";
+  std::string tar = dir.path + "/rootfs.tar";
+  runtime::testing::TarEntry e;
+  e.path = "hello";
+  e.content = "hi";
+  runtime::testing::write_tar_file(tar, {e});
+  auto id = images.import_rootfs(tar, "base:1");
+  ASSERT_TRUE(id.ok()) << id.status().message();
+  auto call = [&](const std::string& method, const std::string& path, std::map<std::string, std::string> q = {}) {
+    http::Exchange ex;
+    ex.request.method = method;
+    ex.request.path = path;
+    ex.request.query = std::move(q);
+    ex.respond = [this](http::Response r) { got = std::move(r); };
+    EXPECT_TRUE(serve_image_routes(images, ex)) << method << " " << path;
+    return got;
+  };
+  auto r = call("POST", "/v1.41/images/base:1/tag", {{"repo", "reg.example:5000/team/app"}, {"tag", "v2"}});
+  EXPECT_EQ(r.status, 201) << r.body;
+  r = call("GET", "/v1.41/images/reg.example:5000/team/app:v2/json");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto j = nlohmann::json::parse(r.body);
+  EXPECT_EQ(j["Id"], *id);
+  EXPECT_EQ(j["RepoTags"].size(), 2u);
+  EXPECT_EQ(j["RootFS"]["Layers"].size(), 1u);
+  r = call("GET", "/v1.41/images/nope:1/json");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_NE(r.body.find("No such image: nope:1"), std::string::npos) << r.body;
+  r = call("DELETE", "/v1.41/images/base:1", {{"force", "1"}});
+  EXPECT_EQ(r.status, 501) << r.body;
+  r = call("DELETE", "/v1.41/images/base:1");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body.find("Deleted"), std::string::npos) << r.body;  // still tagged reg.example:5000/team/app:v2
+  r = call("DELETE", "/v1.41/images/reg.example:5000/team/app:v2");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("\"Deleted\":\"" + *id + "\""), std::string::npos) << r.body;
+  r = call("POST", "/v1.41/images/x/push");
+  EXPECT_EQ(r.status, 501) << r.body;
 }
 
 }  // namespace shoal::daemon

@@ -57,6 +57,8 @@ Options:
       --etcd-client-port int    Port of this manager's etcd member for clients (default 2379)
       --etcd-peer-port int      Port of this manager's etcd member for peers (default 2380)
       --advertise-addr string   Address other nodes reach this node at (default 127.0.0.1)
+      --insecure-registry list  Registry to pull from over plain http: HOST[:PORT] or an IPv4 CIDR
+                                (loopback registries always are; every other one is https)
   -l, --log-level string        debug, info, warn or error (default "info")
   -h, --help                    Print usage
 )";
@@ -114,6 +116,14 @@ Result<DaemonOptions> parse_daemon_options(const std::vector<std::string>& args)
       SHOAL_ASSIGN_OR_RETURN(o.etcd_client_port, take_port(a));
     } else if (a == "--etcd-peer-port") {
       SHOAL_ASSIGN_OR_RETURN(o.etcd_peer_port, take_port(a));
+    } else if (a == "--insecure-registry") {
+      SHOAL_ASSIGN_OR_RETURN(std::string v, take(a));
+      const bool bad_cidr = v.find('/') != std::string::npos && v.find_first_not_of("0123456789./") != std::string::npos;
+      if (v.empty() || bad_cidr || v.find("://") != std::string::npos) {
+        return invalid_argument("invalid value \"" + v + "\" for flag " + a +
+                                ": give a registry as HOST, HOST:PORT or an IPv4 CIDR (10.0.0.0/8), without a scheme");
+      }
+      o.insecure_registries.push_back(v);
     } else if (a == "--advertise-addr") {
       SHOAL_ASSIGN_OR_RETURN(o.advertise_addr, take(a));
     } else if (a == "-l" || a == "--log-level") {

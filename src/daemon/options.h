@@ -15,6 +15,9 @@ struct DaemonOptions {
   int etcd_peer_port = 2380;
   std::string advertise_addr;               // default: 127.0.0.1
   std::string log_level = "info";
+  // --insecure-registry: registries pulled from over plain http ("host",
+  // "host:port" or an IPv4 CIDR), as Docker's flag; loopback always is.
+  std::vector<std::string> insecure_registries;
   bool help = false;
 };
 

@@ -26,6 +26,9 @@ struct UpOptions {
   int workers = 2;
   std::string subnet;  // a /24; empty: the first free one of 198.18.0.0/15
   std::string shoald;  // the binary; empty: beside this program, else $PATH
+  // The example images pushed to the lab's registry; empty: $SHOAL_IMAGES_DIR,
+  // else images/out of the source tree above this program's build dir.
+  std::string images_dir;
 };
 
 // Builds the lab, starts every shoald, inits the swarm on m1 and joins the

@@ -116,6 +116,8 @@ Status down(const std::string& dir_in, std::ostream& out) {
       fs::remove_all(n.dir, ec);
       if (ec) problems.push_back("removing " + n.dir + ": " + ec.message());
     }
+    fs::remove_all(registry_dir(dir), ec);  // the lab registry's storage (lab_registry.cc)
+    if (ec) problems.push_back("removing " + registry_dir(dir) + ": " + ec.message());
     // lab.json goes last: while anything is left, `down` can run again.
     if (problems.empty()) fs::remove(state_file(dir), ec);
     if (problems.empty() && s.created_dir && !fs::remove(dir, ec)) problems.push_back("removing " + dir + ": " + (ec ? ec.message() : "not empty"));

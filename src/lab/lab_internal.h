@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <iosfwd>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,18 @@ Status join_nodes(LabState& lab, std::ostream& out);
 // others: anyone else could swap the nodes' data, sockets or lab.json under
 // the lab. kFailedPrecondition naming the dir, its owner or mode and the fix.
 Status check_lab_dir_trusted(const std::string& dir);
+
+// The lab's registry (lab_registry.cc): docker-registry in the bridge
+// namespace at registry_address() ("a.b.c.1:5000"), storage and log in
+// registry_dir(). start_registry starts it, waits for it to answer and
+// pushes the example images of images_dir (busybox.tar, whoami-rootfs.tar)
+// as busybox:latest and whoami:latest; without /usr/bin/docker-registry it
+// says so and does nothing. `lab down` kills it with the bridge namespace's
+// processes and removes registry_dir().
+constexpr int kRegistryPort = 5000;
+std::string registry_dir(const std::string& lab_dir);
+std::string registry_address(const LabState& lab);
+Status start_registry(const LabState& lab, const std::string& images_dir, std::ostream& out);
 
 // dir made absolute and normal, without a trailing slash.
 std::string normal_dir(const std::string& dir);

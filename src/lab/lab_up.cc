@@ -49,6 +49,15 @@ Result<std::string> find_shoald(const std::string& wanted) {
   return p;
 }
 
+// The example images for the lab's registry (see UpOptions::images_dir).
+std::string images_dir(const std::string& wanted) {
+  if (!wanted.empty()) return wanted;
+  if (const char* e = std::getenv("SHOAL_IMAGES_DIR"); e && *e) return e;
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  return (self.parent_path().parent_path() / "images" / "out").string();
+}
+
 Result<std::string> free_subnet(const std::string& wanted) {
   SHOAL_ASSIGN_OR_RETURN(std::string routes, ip_output({"-j", "-4", "route", "show", "table", "all"}));
   SHOAL_ASSIGN_OR_RETURN(std::string addrs, ip_output({"-j", "-4", "addr", "show"}));
@@ -266,6 +275,8 @@ Status up(const UpOptions& o, std::ostream& out) {
   double answering = seconds_since(t0);
   out << std::fixed << std::setprecision(2) << "lab " << s.dir << ": " << s.nodes.size() << " nodes on " << s.subnet
       << ", every shoald answering after " << answering << " s" << std::endl;
+  // The registry after the nodes: they need it only to pull.
+  if (Status st = start_registry(s, images_dir(o.images_dir), out); !st.ok()) return undo(st);
   NodeState& first = s.nodes[0];
   json init = {{"ListenAddr", "0.0.0.0:2377"}, {"AdvertiseAddr", first.address}};
   auto r = api(first, "POST", "/swarm/init", init.dump());

@@ -48,7 +48,8 @@ std::string log_tail(const std::string& file, size_t max_bytes) {
 Status start_shoald(const LabState& lab, NodeState& n) {
   if (mkdir(n.dir.c_str(), 0700) != 0 && errno != EEXIST) return errno_status("creating " + n.dir, errno);
   os::SpawnOptions so;
-  so.argv = {lab.shoald, "--host", "unix://" + n.socket(), "--data-root", n.data_root(), "--advertise-addr", n.address};
+  so.argv = {lab.shoald, "--host", "unix://" + n.socket(), "--data-root", n.data_root(), "--advertise-addr", n.address,
+             "--insecure-registry", registry_address(lab)};  // the lab's registry speaks plain http
   so.stdout_path = n.log_file();
   so.new_session = true;  // outlives `shoal lab up` and its terminal
   SHOAL_ASSIGN_OR_RETURN(pid_t pid, os::spawn_in_netns(n.netns_path(), n.name, so));

@@ -663,4 +663,17 @@ Status ImageStore::remove(const std::string& ref) {
   return save_repositories_locked();
 }
 
+Status ImageStore::tag(const std::string& source, const std::string& target) {
+  SHOAL_ASSIGN_OR_RETURN(Reference to, parse_reference(target));
+  if (!to.digest.empty()) return invalid_argument("tag " + quote_input(target) + ": a tag cannot name a digest");
+  std::lock_guard wl(write_mu_);
+  std::lock_guard lk(mu_);
+  std::string familiar;
+  std::string id = find_locked(source, &familiar);
+  if (id.empty()) return missing_image(source, /*advice=*/false);
+  refs_[to.familiar()] = id;
+  refresh_refs_locked();
+  return save_repositories_locked();
+}
+
 }  // namespace shoal::runtime

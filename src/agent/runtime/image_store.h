@@ -107,6 +107,10 @@ class ImageStore {
   // load() applies (diff ids, caps, the unpack rules). Returns the id.
   Result<std::string> add_pulled(const std::string& config_bytes, const std::vector<std::string>& layer_paths,
                                  const std::vector<std::string>& refs, const std::vector<std::string>& digests);
+  // `docker tag SOURCE TARGET`: the image `source` (a reference or id) is
+  // also `target` (a reference with a tag, not a digest), which moves off
+  // any image it named before. kNotFound / kInvalidArgument say why not.
+  Status tag(const std::string& source, const std::string& target);
   // True when the image `id` ("sha256:<hex>") is here.
   bool has_image(const std::string& id) const;
 
