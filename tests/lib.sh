@@ -124,10 +124,36 @@ trap finish EXIT
 
 # Lab tests (lab.sh, join.sh): `use_lab` keeps the lab in $LAB (below the
 # test's dir) and makes `lab down` run before finish, whatever happens.
+# A lab test cannot hang: every CLI call through `on` gets CLI_TIMEOUT
+# seconds (a call that does not return is a failure, recorded in
+# $T_DIR/timeouts and counted by lab_cleanup, which prints every node's log);
+# and a lab left by a test that was killed (ctest's timeout sends SIGKILL: no
+# trap runs) is removed by the next lab test's use_lab (sweep_stale_labs).
 LAB=$T_DIR/lab
+CLI_TIMEOUT=${CLI_TIMEOUT:-60}
 lab() { "$SHOAL" lab "$1" --dir "$LAB" "${@:2}"; }
+# pid_start PID: the process's start time (field 22 of /proc/PID/stat), "" if gone.
+pid_start() { awk '{sub(/^.*\) /, ""); print $20}' "/proc/$1/stat" 2>/dev/null || true; }
+# Removes the labs of lab tests whose owner (pid and start time, in
+# DIR/owner) is no longer running: `lab down` from their lab.json, then the dir.
+sweep_stale_labs() {
+  local d pid start
+  for d in /tmp/shoal-test-*/; do
+    [[ -f "$d/owner" && "$d" != "$T_DIR/" ]] || continue
+    read -r pid start <"$d/owner" || continue
+    [[ -n "$pid" && "$(pid_start "$pid")" == "$start" ]] && continue  # its test still runs
+    log "removing the stale lab of a test that is gone (pid $pid): $d"
+    "$SHOAL" lab down --dir "$d/lab" >/dev/null 2>&1 || true
+    awk -v d="${d%/}" '$2 ~ "^"d {print $2}' /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+    rm -rf "$d"
+  done
+}
 lab_cleanup() {
   local rc=$?
+  if [[ -s "$T_DIR/timeouts" ]]; then
+    echo "---- CLI calls that did not return within ${CLI_TIMEOUT}s ----"; cat "$T_DIR/timeouts"
+    FAILURES=$((FAILURES + $(wc -l <"$T_DIR/timeouts")))
+  fi
   if ((FAILURES > 0 || rc != 0)); then  # each node's log, before lab down removes it
     for f in "$LAB"/*/shoald.log; do
       [[ -f "$f" ]] && { echo "---- $f (last 60 lines) ----"; tail -60 "$f"; }
@@ -137,9 +163,20 @@ lab_cleanup() {
   (exit $rc)
   finish
 }
-use_lab() { trap lab_cleanup EXIT; }
+use_lab() {
+  sweep_stale_labs
+  echo "$$ $(pid_start $$)" >"$T_DIR/owner"
+  trap lab_cleanup EXIT
+}
 sock() { echo "$LAB/$1/shoald.sock"; }                           # sock NODE: its API socket
-on() { local n=$1; shift; "$SHOAL" -H "unix://$(sock "$n")" "$@"; }  # on NODE CLI-ARGS...
+on() {  # on NODE CLI-ARGS...: the CLI against NODE, for at most CLI_TIMEOUT seconds
+  local n=$1 rc=0; shift
+  timeout -k 5 "$CLI_TIMEOUT" "$SHOAL" -H "unix://$(sock "$n")" "$@" || rc=$?
+  if ((rc == 124 || rc == 137)); then
+    echo "[$(date +%T)] on $n: shoal $* did not return within ${CLI_TIMEOUT}s" | tee -a "$T_DIR/timeouts" >&2
+  fi
+  return "$rc"
+}
 node_field() {  # node_field NODE FIELD: from lab.json
   python3 -c 'import json,sys
 for n in json.load(open(sys.argv[1]))["nodes"]:

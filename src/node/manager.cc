@@ -27,8 +27,14 @@ Status Manager::start(const std::optional<SwarmBootstrap>& bootstrap) {
   if (auto c = store_->cluster()) dopts.heartbeat_period = c->spec.heartbeat_period;
   dispatcher_ = std::make_unique<dispatcher::Dispatcher>(*store_, clock_, dopts);
   dispatcher_->start();
+  leader::ElectorOptions eo = config_.elector;
+  if (config_.peer_tls) {  // fast failover: the followers probe the leader
+    probe_ = std::make_unique<leader::LeaderProbe>(*store_, config_.peer_tls);
+    eo.probe_leader = [p = probe_.get()](const std::string& id) { return p->alive(id); };
+    eo.managers = [p = probe_.get()] { return p->managers(); };
+  }
   elector_ = std::make_unique<leader::Elector>(
-      backend_, config_.elector, [this](const Fence& f) { on_elected(f); }, [this] { on_deposed(); });
+      backend_, eo, [this](const Fence& f) { on_elected(f); }, [this] { on_deposed(); });
   elector_->start();
   return ok_status();
 }

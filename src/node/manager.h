@@ -22,6 +22,7 @@
 #include "common/result.h"
 #include "manager/dispatcher/dispatcher.h"
 #include "manager/leader/elector.h"
+#include "manager/leader/leader_probe.h"
 #include "node/bootstrap.h"
 #include "store/backend.h"
 #include "store/store.h"
@@ -37,6 +38,10 @@ struct ManagerConfig {
   // The heartbeat period is taken from the cluster's spec when it has one.
   dispatcher::DispatcherOptions dispatcher;
   leader::ElectorOptions elector;  // candidate_id is set to node_id
+  // This manager's node TLS (certificate, key, CA) for probing the leader
+  // (fast failover, leader/leader_probe.h), read when first needed; unset
+  // (in-process tests, benchmarks): no probe, the lease TTL alone deposes.
+  std::function<std::optional<http::TlsOptions>()> peer_tls;
   // stop() cancels the backend's calls still in flight after this (a hung etcd).
   std::chrono::milliseconds stop_grace{2000};
 };
@@ -80,6 +85,7 @@ class Manager {
   ManagerConfig config_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<dispatcher::Dispatcher> dispatcher_;
+  std::unique_ptr<leader::LeaderProbe> probe_;  // before elector_: outlives it
   std::unique_ptr<leader::Elector> elector_;
   std::mutex loops_mu_;  // on_elected/on_deposed (elector thread) vs stop()
   std::unique_ptr<orchestrator::ControlLoops> loops_;

@@ -147,9 +147,10 @@ class EtcdWatch : public WatchHandle {
 
 }  // namespace
 
-EtcdBackend::EtcdBackend(std::string url, size_t max_txn_ops, http::TlsOptions tls)
+EtcdBackend::EtcdBackend(std::string url, size_t max_txn_ops, http::TlsOptions tls, EtcdCallTimeouts timeouts)
     : url_(std::move(url)),
       tls_(std::move(tls)),
+      timeouts_(timeouts),
       max_txn_ops_(max_txn_ops),
       client_(std::make_shared<http::Client>(url_, tls_)) {}
 
@@ -174,8 +175,10 @@ void EtcdBackend::resume() {
 }
 
 Result<std::string> EtcdBackend::post(const std::string& path, const std::string& body,
-                                      http::Idempotent idempotent) {
-  auto r = client()->request("POST", path, body, {}, std::chrono::seconds(15), idempotent);
+                                      std::chrono::milliseconds timeout, http::Idempotent idempotent) {
+  http::Headers headers;
+  if (timeouts_.require_leader) headers["Grpc-Metadata-hasleader"] = "true";
+  auto r = client()->request("POST", path, body, headers, timeout, idempotent);
   if (!r.ok()) return r.status().with_context("etcd at " + url_);
   if (r->status != 200) {
     std::string msg = r->body;
@@ -192,7 +195,7 @@ Result<std::string> EtcdBackend::post(const std::string& path, const std::string
 Result<RangeResult> EtcdBackend::range(const std::string& key, bool prefix) {
   json req = {{"key", base64_encode(key)}};
   if (prefix) req["range_end"] = base64_encode(range_end(key));
-  SHOAL_ASSIGN_OR_RETURN(std::string body, post("/v3/kv/range", req.dump(), http::Idempotent::kYes));
+  SHOAL_ASSIGN_OR_RETURN(std::string body, post("/v3/kv/range", req.dump(), timeouts_.read, http::Idempotent::kYes));
   try {
     json j = json::parse(body);
     RangeResult out;
@@ -223,7 +226,7 @@ Result<TxnResult> EtcdBackend::txn(const std::vector<Compare>& compares, const s
   }
   for (const auto& op : success) req["success"].push_back(op_json(op));
   for (const auto& op : failure) req["failure"].push_back(op_json(op));
-  SHOAL_ASSIGN_OR_RETURN(std::string body, post("/v3/kv/txn", req.dump()));
+  SHOAL_ASSIGN_OR_RETURN(std::string body, post("/v3/kv/txn", req.dump(), timeouts_.write));
   try {
     json j = json::parse(body);
     TxnResult out;
@@ -250,7 +253,7 @@ std::unique_ptr<WatchHandle> EtcdBackend::watch(const std::string& prefix, int64
 }
 
 Result<int64_t> EtcdBackend::lease_grant(int64_t ttl_seconds) {
-  SHOAL_ASSIGN_OR_RETURN(std::string body, post("/v3/lease/grant", json{{"TTL", std::to_string(ttl_seconds)}}.dump()));
+  SHOAL_ASSIGN_OR_RETURN(std::string body, post("/v3/lease/grant", json{{"TTL", std::to_string(ttl_seconds)}}.dump(), timeouts_.lease));
   try {
     return as_int(json::parse(body), "ID");
   } catch (const std::exception& e) {
@@ -259,10 +262,19 @@ Result<int64_t> EtcdBackend::lease_grant(int64_t ttl_seconds) {
 }
 
 Status EtcdBackend::lease_keepalive(int64_t lease_id) {
-  auto body = post("/v3/lease/keepalive", json{{"ID", std::to_string(lease_id)}}.dump(), http::Idempotent::kYes);
+  auto body = post("/v3/lease/keepalive", json{{"ID", std::to_string(lease_id)}}.dump(), timeouts_.lease,
+                   http::Idempotent::kYes);
   if (!body.ok()) return body.status();
   try {
     json j = json::parse(*body);
+    // The gateway streams keepalives: an error (no leader, a timeout) comes
+    // as {"error": ...} in a 200 answer. Only etcd's "lease not found", or a
+    // TTL of 0, says the lease is gone (the elector steps down at once on it).
+    if (j.contains("error")) {
+      std::string e = j["error"].dump();
+      if (e.find("not found") != std::string::npos) return not_found("lease expired: " + e);
+      return unavailable("etcd at " + url_ + ": lease keepalive: " + e);
+    }
     if (as_int(j.value("result", json::object()), "TTL") <= 0) return not_found("lease expired");
   } catch (const std::exception& e) {
     return internal_error(std::string("bad etcd keepalive answer: ") + e.what());
@@ -271,7 +283,7 @@ Status EtcdBackend::lease_keepalive(int64_t lease_id) {
 }
 
 Status EtcdBackend::lease_revoke(int64_t lease_id) {
-  auto body = post("/v3/lease/revoke", json{{"ID", std::to_string(lease_id)}}.dump());
+  auto body = post("/v3/lease/revoke", json{{"ID", std::to_string(lease_id)}}.dump(), timeouts_.lease);
   return body.ok() ? ok_status() : body.status();
 }
 

@@ -3,6 +3,7 @@
 // 64-bit integers as JSON strings. Thread-safe.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -12,6 +13,25 @@
 
 namespace shoal {
 
+// Client deadlines of EtcdBackend's calls. etcd itself answers a proposal
+// that its raft leader never committed (the leader died, quorum is lost) only
+// after its request timeout (5 s + 2 election timeouts, ~7 s); these bound
+// every call below that, so a caller learns of a dead raft leader or a lost
+// quorum quickly (kDeadlineExceeded or kUnavailable) and retries or answers
+// 503. A txn cut off by its deadline is outcome unknown (re-read before
+// retrying, as for any lost answer). The defaults are the old fixed 15 s;
+// shoald's manager sets short ones (daemon/manager_role.cc).
+struct EtcdCallTimeouts {
+  std::chrono::milliseconds read{15000};   // range
+  std::chrono::milliseconds write{15000};  // txn
+  std::chrono::milliseconds lease{15000};  // lease grant, keepalive, revoke
+  // Sends etcd's require-leader metadata (the gateway's Grpc-Metadata-hasleader
+  // header): a member that knows no raft leader (quorum lost) fails the call at
+  // once with "etcdserver: no leader" (kUnavailable) instead of holding it.
+  // Watches never carry it (a watch outlives a leader change).
+  bool require_leader = false;
+};
+
 class EtcdBackend : public Backend {
  public:
   // url: "https://127.0.0.1:2379" with `tls` (the swarm CA, shoald's etcd
@@ -19,7 +39,8 @@ class EtcdBackend : public Backend {
   // etcd); max_txn_ops: the member's --max-txn-ops. Reads and keepalives are
   // resent once on a fresh connection if a pooled one fails; txns and lease
   // grants never are (a failure then is outcome unknown: re-read).
-  EtcdBackend(std::string url, size_t max_txn_ops, http::TlsOptions tls = {});
+  // `timeouts`: each call's deadline (see EtcdCallTimeouts).
+  EtcdBackend(std::string url, size_t max_txn_ops, http::TlsOptions tls = {}, EtcdCallTimeouts timeouts = {});
   ~EtcdBackend() override;
 
   Result<RangeResult> range(const std::string& key, bool prefix) override;
@@ -44,10 +65,11 @@ class EtcdBackend : public Backend {
   Status wait_healthy(std::chrono::milliseconds timeout);
 
  private:
-  Result<std::string> post(const std::string& path, const std::string& body,
+  Result<std::string> post(const std::string& path, const std::string& body, std::chrono::milliseconds timeout,
                            http::Idempotent idempotent = http::Idempotent::kByMethod);
   std::string url_;
   http::TlsOptions tls_;
+  EtcdCallTimeouts timeouts_;
   size_t max_txn_ops_;
   // The client calls use now: replaced (never reset) by resume(); a call
   // holds its own reference, so a replaced client lives until its last call

@@ -17,7 +17,27 @@ http::Response json_text_response(int status, std::string body) {
   return r;
 }
 
-http::Response error_response(const Status& st) { return error_response(http::status_for(st.code()), st.message()); }
+namespace {
+
+// A failed or timed-out call to the cluster store: EtcdBackend's errors name
+// "etcd at <url>" (kUnavailable: etcd refused, no leader; kDeadlineExceeded:
+// no answer within the client deadline).
+bool store_unavailable(const Status& st) {
+  return (st.code() == Code::kUnavailable || st.code() == Code::kDeadlineExceeded) &&
+         st.message().find("etcd") != std::string::npos;
+}
+
+}  // namespace
+
+// A store that does not answer is a 503 whose message says what that
+// usually means (Docker: "The swarm does not have a leader...") and the two
+// ways out, with etcd's own error after it.
+http::Response error_response(const Status& st) {
+  if (store_unavailable(st)) {
+    return error_response(503, std::string(kStoreUnavailable) + " (" + st.message() + ")");
+  }
+  return error_response(http::status_for(st.code()), st.message());
+}
 
 // The last line of defence for "error messages never echo unbounded input": a
 // message that grew past kMaxMessage (a site quoted client input whole) is cut on

@@ -20,6 +20,14 @@ constexpr char kNotSwarmManager[] =
 constexpr char kAlreadyInSwarm[] =
     "This node is already part of a swarm. Use \"docker swarm leave\" to leave this swarm and join another one.";
 constexpr char kNotInSwarm[] = "This node is not part of a swarm";
+// The answer (503) when the cluster store (etcd) cannot commit or read: most
+// often a lost quorum. error_response(Status) uses it for etcd's kUnavailable
+// and kDeadlineExceeded errors.
+constexpr char kStoreUnavailable[] =
+    "The swarm's cluster store did not answer: the swarm has no leader or has lost quorum (more than half of "
+    "the managers are down or cut off). Bring the managers back online; if they are gone for good, run "
+    "\"docker swarm init --force-new-cluster\" on a surviving manager to recover a one-manager swarm that keeps "
+    "every service, task and worker";
 
 // The status of an error Code: http::status_for (message.h) is the one
 // mapping.
@@ -27,6 +35,8 @@ http::Response json_response(int status, const json& body);
 // A response whose body is JSON text already (a newline is appended, as
 // json_response does).
 http::Response json_text_response(int status, std::string body);
+// The status of st's Code and its message; a store that does not answer
+// (etcd unavailable or timed out) is a 503 with kStoreUnavailable first.
 http::Response error_response(const Status& st);
 http::Response error_response(int status, const std::string& message);
 // A response without a body (Docker answers some POST/DELETE so).

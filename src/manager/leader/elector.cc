@@ -66,6 +66,8 @@ bool Elector::try_acquire(int64_t lease, Fence* fence) {
   if (!r->succeeded) {
     if (r->get_results.empty()) return false;
     const KeyValue& cur = r->get_results[0];
+    if (cur.create_revision != holder_.create_revision) failed_probes_ = 0;  // another term: probes start over
+    holder_ = cur;
     {
       std::lock_guard lk(mu_);
       leader_id_ = cur.value;
@@ -95,9 +97,6 @@ bool Elector::try_acquire(int64_t lease, Fence* fence) {
 }
 
 std::chrono::milliseconds Elector::step() {
-  using std::chrono::milliseconds;
-  const auto keepalive_every = milliseconds(options_.lease_ttl_seconds * 1000 / 3);
-  const auto ttl = std::chrono::seconds(options_.lease_ttl_seconds);
   if (lease_ == 0) {
     auto l = backend_.lease_grant(options_.lease_ttl_seconds);
     if (!l.ok()) return options_.retry_interval;
@@ -107,31 +106,104 @@ std::chrono::milliseconds Elector::step() {
     // it (step_down revokes it), or the key would be written after the stop.
     if (stopping_) return options_.retry_interval;
   }
-  if (!leader_) {
+  return leader_ ? leader_step() : follower_step();
+}
+
+std::chrono::milliseconds Elector::follower_step() {
+  // The probe first: it needs no etcd, so a round stuck below on a call to
+  // a dead raft leader does not hold it back.
+  if (probing() && holder_.lease != 0 && holder_.value != options_.candidate_id) watch_leader();
+  // While the leader answers its probes, a campaign (a txn: a raft proposal)
+  // goes only every 4th round, to notice a key deleted by hand; otherwise
+  // every round.
+  const bool campaign = !probing() || holder_.lease == 0 || failed_probes_ > 0 || ++quiet_rounds_ >= 4;
+  if (campaign) {
+    quiet_rounds_ = 0;
     if (try_acquire(lease_, &fence_)) {
       leader_ = true;
       last_ok_ = clock_.now();
-      LOG_INFO("leader", options_.candidate_id << " is the leader (fencing revision "
-                                               << fence_.create_revision << ")");
+      holder_ = {};
+      failed_probes_ = 0;
+      LOG_INFO("leader", options_.candidate_id << " is the leader (fencing revision " << fence_.create_revision
+                                               << ")");
+      withdraw_suspicion();
       on_elected_(fence_);
-      return milliseconds(0);
+      return std::chrono::milliseconds(0);
     }
-    // Keep our lease alive while we wait to lead.
-    if (!backend_.lease_keepalive(lease_).ok()) lease_ = 0;
+  }
+  // Keep our lease alive while we wait to lead: every TTL/3, as a leader.
+  const auto now = clock_.now();
+  if (now - last_ok_ < std::chrono::milliseconds(options_.lease_ttl_seconds * 1000 / 3)) return options_.retry_interval;
+  if (!backend_.lease_keepalive(lease_).ok()) {
+    lease_ = 0;
+    suspected_ = 0;  // the suspicion went with the lease
     return options_.retry_interval;
   }
+  last_ok_ = now;
+  return options_.retry_interval;
+}
+
+void Elector::watch_leader() {
+  const auto now = clock_.now();
+  if (options_.probe_leader(holder_.value)) {
+    failed_probes_ = 0;
+    withdraw_suspicion();
+    return;
+  }
+  if (failed_probes_++ == 0) failing_since_ = now;
+  // Failing for suspect_after rounds' time, and at least twice: counted in
+  // time, since a round that waits on etcd (its raft leader just died) is
+  // longer than retry_interval.
+  if (failed_probes_ < 2 || now - failing_since_ < options_.suspect_after * options_.retry_interval) return;
+  const std::string term = std::to_string(holder_.create_revision);
+  if (suspected_ != holder_.create_revision) {
+    auto put = backend_.txn({}, {{TxnOp::Type::kPut, options_.suspects_prefix + options_.candidate_id, term, lease_}},
+                            {});
+    if (!put.ok()) return;  // no quorum on our side (or no answer): suspect nothing
+    suspected_ = holder_.create_revision;
+    LOG_WARN("leader", "leader " << holder_.value << " did not answer " << failed_probes_
+                                 << " probes in a row: suspected (term " << term << ")");
+  }
+  auto r = backend_.range(options_.suspects_prefix, true);
+  if (!r.ok()) return;
+  size_t votes = 0;
+  for (const auto& kv : r->kvs) votes += kv.value == term ? 1 : 0;
+  const size_t managers = options_.managers();
+  if (managers == 0 || votes < managers / 2 + 1) return;
+  LOG_WARN("leader", votes << " of " << managers << " managers cannot reach leader " << holder_.value
+                           << ": revoking its lease (term " << term << ")");
+  Status st = backend_.lease_revoke(holder_.lease);
+  if (!st.ok() && st.code() != Code::kNotFound) return;  // tried again next round
+  holder_.lease = 0;  // gone: the next round campaigns
+}
+
+void Elector::withdraw_suspicion() {
+  if (suspected_ == 0) return;
+  auto del = backend_.txn({}, {{TxnOp::Type::kDelete, options_.suspects_prefix + options_.candidate_id, "", 0}}, {});
+  if (del.ok()) suspected_ = 0;
+}
+
+std::chrono::milliseconds Elector::leader_step() {
+  using std::chrono::milliseconds;
+  const auto keepalive_every = milliseconds(options_.lease_ttl_seconds * 1000 / 3);
+  const auto ttl = std::chrono::seconds(options_.lease_ttl_seconds);
   Status st = backend_.lease_keepalive(lease_);
   auto now = clock_.now();
+  // Lost for certain: etcd says the lease is gone (expired, or revoked by
+  // the followers that could not reach us), or the key is another's. Then
+  // we step down at once; a call that merely failed waits out the TTL.
+  bool lost = st.code() == Code::kNotFound;
   if (st.ok()) {
     // Still ours? (someone may have deleted the key by hand)
     auto g = backend_.range(options_.key, false);
     if (g.ok() && (g->kvs.empty() || g->kvs[0].create_revision != fence_.create_revision)) {
       st = unavailable("leader key lost");
+      lost = true;
     } else {
       last_ok_ = now;
     }
   }
-  if (!st.ok() && now - last_ok_ > ttl) {
+  if (lost || (!st.ok() && now - last_ok_ > ttl)) {
     LOG_WARN("leader", "lost leadership: " << st.message());
     leader_ = false;
     lease_ = 0;

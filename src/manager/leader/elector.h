@@ -43,6 +43,30 @@ struct ElectorOptions {
   int64_t lease_ttl_seconds = 5;
   // A follower's round: try the key, keep its own lease alive.
   std::chrono::milliseconds retry_interval{250};
+
+  // Fast failover (docs/architecture.md "Leader failover"). A dead leader's
+  // lease outlives it by a TTL (and etcd's new raft leader renews every lease
+  // when it takes over), so with probe_leader set a follower asks the leader
+  // itself, once a round, whether it is alive (true: it answered; the probe
+  // bounds its own time). After failed probes in a row for suspect_after
+  // rounds' time (suspect_after x retry_interval, at least 2 probes), the
+  // follower records its suspicion in etcd (suspects_prefix + its id = the
+  // leader key's create_revision, under its own lease: a write, so only a
+  // follower on etcd's quorum side can suspect), and once the suspicions of
+  // this leader term come from a majority of the managers (managers(): the
+  // manager nodes of the swarm; the leader never suspects itself) it revokes
+  // the leader's lease: the key goes and a follower takes it (a new fence, so
+  // the old leader's writes fail should it be alive after all). One manager
+  // that alone cannot reach a healthy leader never deposes it. A follower
+  // whose probe answers withdraws its suspicion. Without probe_leader (or
+  // managers): the lease TTL alone deposes.
+  std::function<bool(const std::string& leader_id)> probe_leader;
+  std::function<size_t()> managers;
+  int suspect_after = 4;
+  // Under the store's watched /shoal/ prefix (the cache ignores the keys): a
+  // write outside it would move etcd's revision past what the watch delivers,
+  // and the new leader's first Store::sync would wait for it in vain.
+  std::string suspects_prefix = "/shoal/leader-suspects/";
 };
 
 class Elector {
@@ -81,6 +105,14 @@ class Elector {
   void loop();
   void step_down();  // after the loop: depose (if leading), revoke the lease
   bool try_acquire(int64_t lease, Fence* fence);
+  std::chrono::milliseconds follower_step();
+  std::chrono::milliseconds leader_step();
+  bool probing() const { return options_.probe_leader && options_.managers; }
+  // One probe of the leader read last (holder_); suspects and deposes it
+  // as ElectorOptions says.
+  void watch_leader();
+  // Deletes this candidate's suspicion (it reached the leader, or leads).
+  void withdraw_suspicion();
 
   Backend& backend_;
   std::unique_ptr<Clock> own_clock_;  // for the wall-clock constructor
@@ -99,6 +131,15 @@ class Elector {
   int64_t revoked_ = 0;  // the lease resign() revoked (owner's thread only)
   SysTime last_ok_{};
   Fence fence_;
+  // Follower state, owned by whoever runs step(): the leader key as last read
+  // (value = leader id, its lease and create_revision; lease 0 = unknown),
+  // probes failed in a row, the leader term this candidate suspects (0: none
+  // recorded), and rounds since the last campaign while the leader answers.
+  KeyValue holder_;
+  int failed_probes_ = 0;
+  SysTime failing_since_{};  // the first of the failed_probes_
+  int64_t suspected_ = 0;
+  int quiet_rounds_ = 0;
   std::thread thread_;
 };
 

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Leader failover on a 3+2 lab (issue 6 point 5): `lab kill` of the leading
-# manager (SIGKILL of its shoald and etcd). Another manager leads and its
-# control loops act (a `service scale` issued right after the kill is carried
-# out; the time is printed: issue 6's 5 s is not met yet, ~13 s); the tasks
-# that ran before run on, same ids, one per slot; the API answers through the other managers; agents whose session was on the
-# killed manager move to another one (every node Ready again); after `lab
-# start` the killed manager is Reachable. Traffic only inside the lab.
+# manager (SIGKILL of its shoald and etcd). The other managers find that it
+# no longer answers their probes and revoke its lease; one of them leads and
+# its control loops act: a `service scale` written right after the kill is
+# carried out within 5 s (the time is printed). The tasks that ran before run
+# on, same ids, one per slot; the API answers through the other managers;
+# agents whose session was on the killed manager move to another one (every
+# node Ready again); after `lab start` the killed manager is Reachable.
+# Traffic only inside the lab.
 source "$(dirname "$0")/../lib.sh"
 
 use_lab
@@ -29,6 +31,18 @@ lab up --managers 3 --workers 2 >/dev/null
 check "5 nodes Ready within 10 s" wait_for "5 nodes Ready" 10 all_ready m1 5
 for n in m1 m2 m3 w1 w2; do on "$n" image import "$IMAGES_DIR/busybox.tar" busybox:latest >/dev/null; done
 
+# Every worker knows every manager before the kill (its join.json, updated
+# from register and heartbeat answers): a worker that knew only m1 could not
+# move its session, would be marked Down, and the scale (constrained to
+# workers) could never be carried out.
+knows_managers() {
+  for w in w1 w2; do
+    [ "$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["Managers"]))' \
+      "$LAB/$w/data/swarm-tls/join.json" 2>/dev/null)" = 3 ] || return 1
+  done
+}
+check "w1 and w2 know the 3 managers within 15 s" wait_for "workers know 3 managers" 15 knows_managers
+
 OLD=$(leader_of m1)
 expect_eq "m1 leads (it ran init)" "m1" "$OLD"
 # On the workers: their sessions are on m1 (the killed leader), so the scale
@@ -41,24 +55,20 @@ SURVIVOR=m2
 log "lab kill $OLD"
 lab kill "$OLD"
 t0=$(date +%s.%N)
-# The scale is written through a surviving manager at once (the store needs
-# only etcd's quorum); only a leader's orchestrator carries it out.
-# (a write that lands while etcd elects its new raft leader may fail: again)
-scale_ok() { scale_out=$(on "$SURVIVOR" service scale fo=8 2>&1); }
+# The scale is written through a surviving manager at once (-d: the write
+# only; the store needs only etcd's quorum, a write that lands while etcd
+# elects its new raft leader fails fast and is sent again); only a leader's
+# orchestrator carries it out.
+scale_ok() { scale_out=$(on "$SURVIVOR" service scale -d fo=8 2>&1); }
 wait_for "the scale accepted" 20 scale_ok || true
+ts=$(date +%s.%N)
 expect_contains "service scale through $SURVIVOR right after the kill is accepted" "fo scaled to 8" "$scale_out"
-check "a new leader within 20 s" wait_for "a new leader" 20 bash -c \
-  "l=\$($SHOAL -H unix://$(sock $SURVIVOR) node ls --format '{{.Hostname}} {{.ManagerStatus}}' | awk '\$2==\"Leader\"{print \$1}'); [ -n \"\$l\" ] && [ \"\$l\" != $OLD ]"
-tl=$(date +%s.%N)
-log "failover: kill of $OLD -> new leader $(leader_of "$SURVIVOR") in $(python3 -c "print(int(($tl-$t0)*1000))") ms"
-check "a new leader's control loops run 8 replicas within 25 s" wait_for "8 running" 25 running_eq "$SURVIVOR" fo 8
+log "failover: the scale written through $SURVIVOR $(python3 -c "print(int(($ts-$t0)*1000))") ms after the kill"
+check "a new leader's control loops run 8 replicas within 20 s" wait_for "8 running" 20 running_eq "$SURVIVOR" fo 8
 t1=$(date +%s.%N)
 ms=$(python3 -c "print(int(($t1-$t0)*1000))")
 log "failover: kill of $OLD -> the new leader's scale carried out in $ms ms"
-# Not checked yet: issue 6 wants this under 5 s. Measured 13.0-13.1 s: the
-# elector's and the store's etcd calls in flight at the kill (proposals the
-# dead raft leader never committed) wait etcd's request timeout (~7 s)
-# before they fail and are retried (docs/cluster.md "Leader failover").
+check "carried out within 5 s of the kill ($ms ms)" test "$ms" -lt 5000
 NEW=$(leader_of "$SURVIVOR")
 expect_contains "another manager leads" "$NEW" "m2 m3"
 expect_eq "m3 names the same leader" "$NEW" "$(leader_of m3)"
