@@ -152,7 +152,8 @@ lab_cleanup() {
   local rc=$?
   if [[ -s "$T_DIR/timeouts" ]]; then
     echo "---- CLI calls that did not return within ${CLI_TIMEOUT}s ----"; cat "$T_DIR/timeouts"
-    FAILURES=$((FAILURES + $(wc -l <"$T_DIR/timeouts")))
+    local n; n=$(wc -l <"$T_DIR/timeouts")
+    CHECKS=$((CHECKS + n)); FAILURES=$((FAILURES + n))
   fi
   if ((FAILURES > 0 || rc != 0)); then  # each node's log, before lab down removes it
     for f in "$LAB"/*/shoald.log; do
