@@ -6,6 +6,7 @@
 #include "common/json_limits.h"
 #include "manager/api/api.h"
 #include "manager/api/filters.h"
+#include "manager/api/registry_auth.h"
 #include "manager/api/validation.h"
 
 namespace shoal::api {
@@ -82,6 +83,7 @@ void with_defaults(json& spec) {
 }  // namespace
 
 http::Response Api::services_create(const http::Request& req) {
+  if (Status st = refuse_registry_auth(req); !st.ok()) return error_response(st);
   auto store = manager_store();
   if (!store.ok()) return error_response(store.status());
   auto spec = parse_service_spec(req.body);
@@ -177,6 +179,7 @@ http::Response Api::service_inspect(const std::string& ref, const http::Request&
 }
 
 http::Response Api::service_update(const std::string& ref, const http::Request& req) {
+  if (Status st = refuse_registry_auth(req); !st.ok()) return error_response(st);
   auto store = manager_store();
   if (!store.ok()) return error_response(store.status());
   auto cur = (*store)->find_service(ref);
