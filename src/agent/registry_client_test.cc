@@ -59,6 +59,16 @@ class FakeRegistry {
     std::lock_guard lk(mu_);
     paths_[path] = {body, "application/vnd.oci.image.manifest.v1+json"};
   }
+  // `path` answers 307 to `location`.
+  void put_redirect(const std::string& path, const std::string& location) {
+    std::lock_guard lk(mu_);
+    redirects_[path] = location;
+  }
+  // The Authorization header of the last request for `path` ("-" if none came).
+  std::string auth_seen(const std::string& path) {
+    std::lock_guard lk(mu_);
+    return auth_seen_.count(path) ? auth_seen_[path] : "-";
+  }
   void require(Auth a, std::string user = "", std::string password = "") {
     std::lock_guard lk(mu_);
     auth_ = a;
@@ -109,6 +119,7 @@ class FakeRegistry {
       ex.respond(std::move(r));
     };
     auto given = req.headers.count("Authorization") ? req.headers.at("Authorization") : "";
+    auth_seen_[req.path] = given;
     if (req.path == "/token") {
       ++token_requests_;
       last_scope_ = req.query_param("scope").value_or("");
@@ -130,6 +141,7 @@ class FakeRegistry {
       return reply(401, R"({"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]})",
                    {{"WWW-Authenticate", "Basic realm=\"fake\""}});
     }
+    if (auto r = redirects_.find(req.path); r != redirects_.end()) return reply(307, "", {{"Location", r->second}});
     auto it = paths_.find(req.path);
     if (it == paths_.end()) {
       const bool manifest = req.path.find("/manifests/") != std::string::npos;
@@ -145,6 +157,7 @@ class FakeRegistry {
   int port_ = 0;
   std::mutex mu_;
   std::map<std::string, Entry> paths_;
+  std::map<std::string, std::string> redirects_, auth_seen_;
   Auth auth_ = Auth::kNone;
   std::string user_, password_;
   int token_requests_ = 0;
@@ -316,6 +329,14 @@ TEST_F(RegistryTest, HostileManifestsAreRefused) {
   EXPECT_NE(with("many", [](json& j) { j["layers"] = {j["layers"][0], j["layers"][0], j["layers"][0]}; })
                 .find("3 layers, more than the limit of 2"),
             std::string::npos);
+  // Each layer within the cap, all of them together not: refused before any download.
+  EXPECT_NE(with("sum",
+                 [](json& j) {
+                   j["layers"][0]["size"] = 600000;
+                   j["layers"] = {j["layers"][0], j["layers"][0]};
+                 })
+                .find("bytes in all"),
+            std::string::npos);
   EXPECT_NE(with("foreign",
                  [](json& j) { j["layers"][0]["mediaType"] = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"; })
                 .find("foreign layer"),
@@ -376,6 +397,46 @@ TEST_F(RegistryTest, BearerTokensAreFetchedFromTheRealmWithTheCredentials) {
   // The token is kept for the next requests of that scope.
   EXPECT_TRUE(c.fetch_json_blob(ref(reg_.domain() + "/team/app:1"), alice, m->config).ok());
   EXPECT_EQ(reg_.token_requests(), tokens);
+  // ... with those credentials only: a pull without them (a task's, another
+  // API client's) does not get alice's token.
+  EXPECT_FALSE(c.manifest(ref(reg_.domain() + "/team/app:1"), none_).ok());
+  EXPECT_FALSE(c.fetch_json_blob(ref(reg_.domain() + "/team/app:1"), login("alice", "guess"), m->config).ok());
+}
+
+TEST_F(RegistryTest, ASmallAnswerMustArriveWithinTheTimeout) {
+  reg_.put_manifest("app", "1", make_image("app"));
+  RegistryOptions o;
+  o.timeout = std::chrono::milliseconds(0);  // every answer is late
+  RegistryClient c(o);
+  auto m = c.manifest(ref(reg_.domain() + "/app:1"), none_);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().code(), Code::kUnavailable);
+  EXPECT_NE(m.status().message().find("to send a small answer"), std::string::npos) << m.status().message();
+  EXPECT_TRUE(RegistryClient().manifest(ref(reg_.domain() + "/app:1"), none_).ok());
+}
+
+// A blob redirected to another host (a CDN) is fetched there, checked the
+// same way, and the registry's credentials are not sent along.
+TEST_F(RegistryTest, ARedirectToAnotherHostIsFollowedWithoutTheCredentials) {
+  FakeRegistry cdn;
+  cdn.put_blob("x", "layer bytes");
+  const std::string blob = "/v2/x/blobs/" + digest_of("layer bytes");
+  reg_.put_redirect(blob, "http://" + cdn.domain() + blob + "?signed=1");
+  reg_.require(FakeRegistry::Auth::kBasic, "u", "p");
+  RegistryClient c;
+  std::string path = (dir_ / "blob").string();
+  Descriptor d{"", digest_of("layer bytes"), 11};
+  Status st = c.fetch_blob(ref(reg_.domain() + "/x"), login("u", "p"), d, path, nullptr, never_);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(*runtime::read_whole_file(path), "layer bytes");
+  EXPECT_EQ(reg_.auth_seen(blob).rfind("Basic ", 0), 0u);  // the registry got the credentials
+  EXPECT_EQ(cdn.auth_seen(blob), "");                      // the other host did not
+  // Redirected to bytes that are not the blob: refused as any mismatch.
+  fs::remove(path);
+  cdn.put_raw(blob, "other bytes");
+  EXPECT_EQ(c.fetch_blob(ref(reg_.domain() + "/x"), login("u", "p"), d, path, nullptr, never_).code(),
+            Code::kInvalidArgument);
+  EXPECT_FALSE(fs::exists(path));
 }
 
 TEST_F(RegistryTest, XRegistryAuthRoundTrips) {
