@@ -185,6 +185,12 @@ std::string parse_challenge(const std::string& h, std::map<std::string, std::str
   return scheme;
 }
 
+// The token cache's key: a token fetched with one set of credentials is
+// never sent for a pull made with other (or no) credentials.
+std::string token_key(const std::string& domain, const std::string& scope, const RegistryCredentials& creds) {
+  return domain + " " + scope + " " + sha256_of(creds.username + '\0' + creds.password + '\0' + creds.registry_token);
+}
+
 std::string error_code(const std::string& body) {
   auto j = parse_untrusted_json(body, "the registry's error");
   if (!j.ok() || !j->is_object() || !j->contains("errors") || !(*j)["errors"].is_array() || (*j)["errors"].empty())
@@ -262,6 +268,7 @@ Result<RegistryClient::Answer> RegistryClient::get_url(const std::string& start_
     Answer a;
     Status sink_status;
     size_t got = 0;
+    const auto started = std::chrono::steady_clock::now();
     auto on_data = [&](const std::string& piece) {
       got += piece.size();
       if (a.status == 200 && sink) {
@@ -271,6 +278,14 @@ Result<RegistryClient::Answer> RegistryClient::get_url(const std::string& start_
       if (got > cap) {
         sink_status = invalid_argument(what + ": the registry's answer is larger than the limit of " +
                                        std::to_string(cap) + " bytes");
+        return false;
+      }
+      // A small answer (manifest, config, token, error) within
+      // options_.timeout: a registry trickling a byte per idle timeout
+      // would otherwise hold the pull (and every pull queued behind it).
+      if (std::chrono::steady_clock::now() - started > options_.timeout) {
+        sink_status = unavailable(what + ": the registry took more than " + std::to_string(options_.timeout.count()) +
+                                  " ms to send a small answer");
         return false;
       }
       a.body += piece;
@@ -289,7 +304,7 @@ Result<RegistryClient::Answer> RegistryClient::get_url(const std::string& start_
       std::string hint = endpoint.rfind("https://", 0) == 0
                              ? " (for a registry that serves plain http, start shoald with --insecure-registry HOST:PORT)"
                              : "";
-      return unavailable("the registry " + endpoint + " is unreachable: " + st.message() + hint);
+      return unavailable("the registry " + shown_input(endpoint, 200) + " is unreachable: " + st.message() + hint);
     }
     SHOAL_RETURN_IF_ERROR(sink_status);
     a.status = status;
@@ -326,11 +341,11 @@ Result<std::string> RegistryClient::authorize(const Reference& ref, const Regist
   }
   std::string realm_host = endpoint.substr(endpoint.find("://") + 3);
   if (endpoint.rfind("http://", 0) == 0 && !plain_http(ref.domain) && !plain_http(realm_host)) {
-    return invalid_argument("the registry " + ref.domain + " asks for credentials over plain http (" + realm +
-                            "): refused");
+    return invalid_argument("the registry " + ref.domain + " asks for credentials over plain http (" +
+                            quote_input(realm) + "): refused");
   }
   std::string scope = p.count("scope") ? p["scope"] : "repository:" + ref.path + ":pull";
-  std::string key = ref.domain + " " + scope;
+  std::string key = token_key(ref.domain, scope, creds);
   std::string url = realm + (realm.find('?') == std::string::npos ? "?" : "&");
   if (p.count("service")) url += "service=" + http::url_encode(p["service"]) + "&";
   url += "scope=" + http::url_encode(scope);
@@ -355,6 +370,7 @@ Result<std::string> RegistryClient::authorize(const Reference& ref, const Regist
   std::string value = "Bearer " + token;
   std::lock_guard lk(mu_);
   tokens_[key] = value;
+  tokens_[ref.domain + " repository:" + ref.path + ":pull"] = value;  // what get() looks up, whatever scope was asked
   return value;
 }
 
@@ -362,7 +378,7 @@ Result<RegistryClient::Answer> RegistryClient::get(const Reference& ref, const R
                                                    const std::string& target, const http::Headers& headers,
                                                    size_t cap, const Sink& sink, const std::atomic<bool>& cancel) {
   http::Headers hs = headers;
-  std::string scope_key = ref.domain + " repository:" + ref.path + ":pull";
+  std::string scope_key = token_key(ref.domain, "repository:" + ref.path + ":pull", creds);
   {
     std::lock_guard lk(mu_);
     if (auto it = tokens_.find(scope_key); it != tokens_.end()) hs["Authorization"] = it->second;
@@ -486,12 +502,21 @@ Result<ImageManifest> RegistryClient::manifest(const Reference& ref, const Regis
       return invalid_argument("the image " + ref.familiar() + " has " + std::to_string(j["layers"].size()) +
                               " layers, more than the limit of " + std::to_string(options_.max_layers));
     }
+    int64_t total = 0;
     for (const auto& l : j["layers"]) {
       SHOAL_ASSIGN_OR_RETURN(Descriptor d, descriptor(l, "a layer", options_.max_blob_bytes));
       if (d.media_type.find("foreign") != std::string::npos || d.media_type.find("nondistributable") != std::string::npos) {
         return unimplemented("the image " + ref.familiar() + " has a foreign layer " + d.digest +
                              " (served from elsewhere than the registry): shoal does not pull foreign layers");
       }
+      // All layers together within max_blob_bytes too (total stays <= it:
+      // no overflow), checked before any download: 128 layers of the cap
+      // each would otherwise fill the node's disk (and its etcd's).
+      if (d.size > options_.max_blob_bytes - total) {
+        return invalid_argument("the layers of " + ref.familiar() + " have more than the limit of " +
+                                std::to_string(options_.max_blob_bytes) + " bytes in all (nothing was downloaded)");
+      }
+      total += d.size;
       out.layers.push_back(d);
     }
     return out;
