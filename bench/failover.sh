@@ -44,6 +44,10 @@ for i in $(seq 1 "$RUNS"); do
   wait_until 15 knows3
   on m1 service create -d --name fo --replicas 6 --constraint node.role==worker busybox sleep 3600 >/dev/null
   wait_until 30 running m1 6
+  # m1 ran init, so it leads; a run where it does not would time a follower's kill.
+  if [ "$(on m1 node ls --format '{{.Hostname}} {{.ManagerStatus}}' | awk '$2=="Leader"{print $1}')" != m1 ]; then
+    echo "run $i: m1 is not the leader; run not counted" >&2; "$SHOAL" lab down --dir "$LAB" >/dev/null; continue
+  fi
   "$SHOAL" lab kill m1 --dir "$LAB" >/dev/null
   t0=$(date +%s.%N)
   wait_until 20 on m2 service scale -d fo=8
@@ -58,7 +62,12 @@ for i in $(seq 1 "$RUNS"); do
   results+=("$s")
   "$SHOAL" lab down --dir "$LAB" >/dev/null
 done
+# A failed run (no 8 running within 30 s of the scale) counts as slower than
+# any run that succeeded: it stays in the median and is the maximum, never
+# dropped (dropping it would hide exactly the runs above 5 s).
 printf '%s\n' "${results[@]}" | python3 -c 'import sys, statistics
-v=[float(x) for x in sys.stdin.read().split() if x != "fail"]
-n=len(v)
-print(f"failover (kill -> new leader acting), {n} runs: median {statistics.median(v):.2f} s ({min(v):.2f}-{max(v):.2f})" if v else "no run succeeded")'
+r=sys.stdin.read().split()
+v=sorted(float("inf") if x == "fail" else float(x) for x in r)
+f=sum(x == "fail" for x in r)
+fmt=lambda x: "fail" if x == float("inf") else f"{x:.2f}"
+print(f"failover (kill -> new leader acting), {len(v)} runs, {f} failed: median {fmt(statistics.median(v))} s ({fmt(v[0])}-{fmt(v[-1])}), {sum(x > 5 for x in v)} above 5 s" if v else "no run")'
