@@ -136,7 +136,10 @@ std::chrono::milliseconds Elector::follower_step() {
   if (now - last_ok_ < std::chrono::milliseconds(options_.lease_ttl_seconds * 1000 / 3)) return options_.retry_interval;
   if (!backend_.lease_keepalive(lease_).ok()) {
     lease_ = 0;
-    suspected_ = 0;  // the suspicion went with the lease
+    // Recorded again under the next lease. The key itself may outlive this
+    // (a keepalive that failed does not mean the lease expired): withdrawn
+    // by key (suspicion_maybe_ stays), not left to count as a vote.
+    suspected_ = 0;
     return options_.retry_interval;
   }
   last_ok_ = now;
@@ -157,6 +160,7 @@ void Elector::watch_leader() {
   if (failed_probes_ < 2 || now - failing_since_ < options_.suspect_after * options_.retry_interval) return;
   const std::string term = std::to_string(holder_.create_revision);
   if (suspected_ != holder_.create_revision) {
+    suspicion_maybe_ = true;  // from here on the key may exist, whatever the answer
     auto put = backend_.txn({}, {{TxnOp::Type::kPut, options_.suspects_prefix + options_.candidate_id, term, lease_}},
                             {});
     if (!put.ok()) return;  // no quorum on our side (or no answer): suspect nothing
@@ -178,9 +182,12 @@ void Elector::watch_leader() {
 }
 
 void Elector::withdraw_suspicion() {
-  if (suspected_ == 0) return;
+  if (suspected_ == 0 && !suspicion_maybe_) return;
   auto del = backend_.txn({}, {{TxnOp::Type::kDelete, options_.suspects_prefix + options_.candidate_id, "", 0}}, {});
-  if (del.ok()) suspected_ = 0;
+  if (del.ok()) {
+    suspected_ = 0;
+    suspicion_maybe_ = false;
+  }
 }
 
 std::chrono::milliseconds Elector::leader_step() {

@@ -139,6 +139,12 @@ class Elector {
   int failed_probes_ = 0;
   SysTime failing_since_{};  // the first of the failed_probes_
   int64_t suspected_ = 0;
+  // This candidate's suspicion key may exist in etcd: set before its put is
+  // sent (a put whose answer was lost may have applied), cleared only by a
+  // delete that succeeded. suspected_ alone would leave such a key, a vote
+  // that nobody withdraws, so one more follower's doubt would depose a
+  // healthy leader.
+  bool suspicion_maybe_ = false;
   int quiet_rounds_ = 0;
   std::thread thread_;
 };

@@ -24,6 +24,12 @@ class MinorityBackend : public Backend {
   Result<TxnResult> txn(const std::vector<Compare>& c, const std::vector<TxnOp>& s,
                         const std::vector<TxnOp>& f) override {
     if (cut) return unavailable("etcd: no leader (minority side)");
+    if (lose_suspicion_answer && !s.empty() && s[0].type == TxnOp::Type::kPut &&
+        s[0].key.find("/leader-suspects/") != std::string::npos) {
+      lose_suspicion_answer = false;
+      (void)inner_.txn(c, s, f);  // applied; the answer (a deadline) says nothing
+      return unavailable("etcd: context deadline exceeded");
+    }
     return inner_.txn(c, s, f);
   }
   std::unique_ptr<WatchHandle> watch(const std::string& p, int64_t r,
@@ -36,6 +42,7 @@ class MinorityBackend : public Backend {
   Status lease_revoke(int64_t id) override { return inner_.lease_revoke(id); }
   size_t max_txn_ops() const override { return inner_.max_txn_ops(); }
   bool cut = false;
+  bool lose_suspicion_answer = false;  // the next suspicion put applies, its answer is lost
 
  private:
   Backend& inner_;
@@ -122,6 +129,29 @@ TEST_F(FailoverTest, OneManagerThatCannotReachAHealthyLeaderDoesNotDeposeIt) {
   round({m1.get(), m2.get(), m3.get()});
   round({m1.get(), m2.get(), m3.get()});
   EXPECT_EQ(suspicions(), 0u);
+}
+
+// A suspicion put whose answer was lost (a write deadline on a loaded
+// etcd) may have applied: the follower whose probe answers again withdraws
+// it all the same, so it never counts as a vote later, when one other
+// follower alone cannot reach the healthy leader.
+TEST_F(FailoverTest, ASuspicionWhosePutAnswerWasLostIsWithdrawnToo) {
+  auto m1 = make("m1"), m2 = make("m2"), m3 = make("m3");
+  m1->step();
+  ASSERT_TRUE(m1->is_leader());
+  backends_["m2"]->lose_suspicion_answer = true;
+  unreachable.insert({"m2", "m1"});
+  for (int i = 0; i < 40 && suspicions() == 0; ++i) round({m1.get(), m2.get(), m3.get()});
+  ASSERT_EQ(suspicions(), 1u) << "m2's put applied";
+  ASSERT_FALSE(backends_["m2"]->lose_suspicion_answer);
+  unreachable.clear();  // m2 reaches m1 again at once
+  for (int i = 0; i < 3; ++i) round({m1.get(), m2.get(), m3.get()});
+  EXPECT_EQ(suspicions(), 0u) << "m2 withdrew the suspicion whose answer it never got";
+  unreachable.insert({"m3", "m1"});  // later, m3 alone cannot reach m1
+  for (int i = 0; i < 40; ++i) round({m1.get(), m2.get(), m3.get()});
+  EXPECT_TRUE(m1->is_leader()) << "one manager's doubt plus a stale vote deposed a healthy leader";
+  EXPECT_EQ(leader_key_value(), "m1");
+  EXPECT_TRUE(deposed.empty());
 }
 
 TEST_F(FailoverTest, FollowersOnEtcdsMinoritySideSuspectNothing) {
