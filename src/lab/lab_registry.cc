@@ -186,7 +186,7 @@ Status start_registry(const LabState& lab, const std::string& images_dir, std::o
   so.stdout_path = log;
   so.new_session = true;  // outlives `shoal lab up`; `lab down` kills every process of the bridge namespace
   SHOAL_ASSIGN_OR_RETURN(pid_t pid, os::spawn_in_netns("/run/netns/" + lab.bridge_netns, "", so));
-  int pushed = 0;
+  std::string pushed;  // "busybox:latest and whoami:latest"
   Status st = in_netns("/run/netns/" + lab.bridge_netns, [&]() -> Status {
     http::Client c("http://" + addr);
     SHOAL_RETURN_IF_ERROR(wait_registry(c, pid, log));
@@ -201,13 +201,13 @@ Status start_registry(const LabState& lab, const std::string& images_dir, std::o
       auto layer = read_all(images_dir + "/" + e.file);
       if (!layer.ok()) continue;  // not built: said below
       SHOAL_RETURN_IF_ERROR(push_image(c, e.repo, "latest", *layer, config_for(sha256_digest(*layer), e.cmd, e.whoami)));
-      ++pushed;
+      pushed += (pushed.empty() ? "" : " and ") + std::string(e.repo) + ":latest";
     }
     return ok_status();
   });
   if (!st.ok()) return st.with_context("the lab registry at " + addr);
   out << "lab registry at " << addr << " (plain http, every node trusts it): ";
-  if (pushed) out << "busybox:latest and whoami:latest pushed as " << addr << "/busybox, " << addr << "/whoami";
+  if (!pushed.empty()) out << pushed << " pushed (as " << addr << "/NAME)";
   else out << "no example images pushed (" << images_dir << " has none: run images/build.sh)";
   out << std::endl;
   return ok_status();
