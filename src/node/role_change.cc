@@ -14,6 +14,7 @@
 // own etcd member, erases its member data and goes on as a worker of the
 // other managers.
 #include <chrono>
+#include <utility>
 #include <thread>
 
 #include "common/log.h"
@@ -122,9 +123,22 @@ Result<Promotion> SwarmNode::promote_manager(Manager& manager, const ManagerAdmi
 void SwarmNode::on_role(const std::string& role) {
   std::lock_guard lk(mu_);
   if (role_changing_ || phase_ != Phase::kActive || !membership_ || membership_->role == role) return;
-  if (role_thread_.joinable()) role_thread_.join();  // the previous change has returned (role_changing_ false)
   role_changing_ = true;
-  role_thread_ = std::thread([this, role] { change_own_role(role); });
+  wanted_role_ = role;
+  if (!role_thread_.joinable()) role_thread_ = std::thread([this] { role_loop(); });
+  role_cv_.notify_all();
+}
+
+void SwarmNode::role_loop() {
+  std::unique_lock lk(mu_);
+  for (;;) {
+    role_cv_.wait(lk, [&] { return phase_ == Phase::kStopped || !wanted_role_.empty(); });
+    if (phase_ == Phase::kStopped) return;
+    std::string role = std::exchange(wanted_role_, std::string());
+    lk.unlock();
+    change_own_role(role);  // clears role_changing_
+    lk.lock();
+  }
 }
 
 void SwarmNode::change_own_role(const std::string& role) {

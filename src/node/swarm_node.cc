@@ -233,6 +233,7 @@ void SwarmNode::stop() {
     phase_ = Phase::kStopped;
     roles = std::move(roles_);
   }
+  role_cv_.notify_all();  // role_loop ends
   if (roles) roles->stop(/*erase=*/false);
   // A role change in flight sees kStopped and stops what it started.
   if (role_thread_.joinable() && role_thread_.get_id() != std::this_thread::get_id()) role_thread_.join();

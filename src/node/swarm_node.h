@@ -21,6 +21,7 @@
 // requests and waits are cancelled, not waited out.
 #pragma once
 
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -230,7 +231,9 @@ class SwarmNode : public api::SwarmControl {
   // role_change.cc. The agent's on_role: a heartbeat answer named `role`,
   // not this node's. Starts role_thread_ unless a change runs; returns at once.
   void on_role(const std::string& role);
-  // role_thread_: becomes a manager (promote_self) or a worker (demote_self).
+  // role_thread_: waits for on_role's requests and runs change_own_role.
+  void role_loop();
+  // Becomes a manager (promote_self) or a worker (demote_self).
   void change_own_role(const std::string& role);
   Status promote_self(Membership m);
   Status demote_self(Membership m);
@@ -247,8 +250,13 @@ class SwarmNode : public api::SwarmControl {
   Phase phase_ = Phase::kInactive;
   std::optional<Membership> membership_;
   std::shared_ptr<Roles> roles_;
-  bool role_changing_ = false;  // guarded by mu_: role_thread_ runs a change
-  std::thread role_thread_;     // joined by stop() (and before the next change)
+  bool role_changing_ = false;  // guarded by mu_: a change is asked for or runs
+  std::string wanted_role_;     // guarded by mu_: the change role_loop is to make next
+  std::condition_variable role_cv_;  // with mu_: a change is asked for, or stop()
+  // Runs role_loop until stop(), which joins it. One thread for the node's
+  // life: etcd members it starts get SIGTERM when their parent thread ends
+  // (PR_SET_PDEATHSIG is per thread), so it must outlive them.
+  std::thread role_thread_;
 };
 
 }  // namespace shoal::node

@@ -9,6 +9,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "common/log.h"
@@ -152,8 +153,9 @@ Status EtcdMember::start() {
   if (!st.ok()) {
     stop();
     std::string tail = log_tail();
-    if (tail.find("permanently removed from the cluster") != std::string::npos ||
-        tail.find("removed member") != std::string::npos) {
+    std::ifstream in(options_.log_file);
+    std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (log.find("permanently removed from the cluster") != std::string::npos) {
       return failed_precondition("this manager's etcd member was removed from the swarm's etcd cluster (the node "
                                  "was demoted, or the swarm was recovered with `swarm init --force-new-cluster` "
                                  "on another manager), so it may not come back: run `swarm leave --force` on this "
