@@ -631,6 +631,26 @@ void Dispatcher::check_liveness() {
       if (!has_session(node) && std::find(dead.begin(), dead.end(), node) == dead.end()) dead.push_back(node);
     down_pending_.clear();
   }
+  // A session that went silent here because its node moved: its agent
+  // registered with another manager (a heartbeat here timed out, or this
+  // manager was paused or cut off), whose dispatcher owns the node's session
+  // key now. Alive there, so not Down: marking it would reschedule every task
+  // of a live node (each running twice until it notices). Judged again at
+  // each check (down_pending_): Down once no session holds it anywhere.
+  if (!dead.empty()) {
+    if (auto elsewhere = presence_.held_elsewhere(); elsewhere.ok() && !elsewhere->empty()) {
+      std::vector<std::string> moved;
+      std::erase_if(dead, [&](const std::string& id) {
+        if (!elsewhere->count(id)) return false;
+        moved.push_back(id);
+        return true;
+      });
+      for (const auto& id : moved) (void)presence_.withdraw(id);  // forgotten here; the other's key stays
+      std::lock_guard lk(mu_);
+      for (const auto& id : moved)
+        if (!has_session(id)) down_pending_.insert(id);
+    }
+  }
   std::set<std::string> graceless;
   for (auto& id : graceless_nodes(now)) {
     if (std::find(dead.begin(), dead.end(), id) != dead.end()) continue;

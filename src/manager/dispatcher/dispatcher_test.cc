@@ -75,15 +75,17 @@ TEST_F(DispatcherTest, MissedHeartbeatsMarkTheNodeDown) {
 TEST_F(DispatcherTest, ANodeDownWriteThatFailedIsRetried) {
   register_node("n1");
   faults.fail_write(1, FaultBackend::Fault::kFail);  // the node-down write fails
-  faults.fail_reads(3);                              // and cannot be re-read: the commit fails
+  // The check's read of the session keys (is n1 held elsewhere?) fails
+  // (so n1 is judged as before), and the write cannot be re-read: it fails.
+  faults.fail_reads(4);
   clock.advance(std::chrono::seconds(20));
-  for (int i = 0; i < 400 && faults.faults_injected() < 4; ++i) {
+  for (int i = 0; i < 400 && faults.faults_injected() < 5; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
     // Until the check ran (see MissedHeartbeatsMarkTheNodeDown); not after,
     // so that no retry comes before the assertions below.
     if (faults.faults_injected() == 0) clock.advance(std::chrono::milliseconds(100));
   }
-  ASSERT_EQ(faults.faults_injected(), 4u) << "the liveness check ran and its write failed";
+  ASSERT_EQ(faults.faults_injected(), 5u) << "the liveness check ran and its write failed";
   EXPECT_EQ(store.node("n1")->state, NodeState::kReady);
   // The session is gone with the failed check: a later check must still write it.
   for (int i = 0; i < 400 && store.node("n1")->state != NodeState::kDown; ++i) {
@@ -399,6 +401,34 @@ TEST_F(DispatcherTest, AStaleSessionKeyDelaysTheGraceDownButNeverPreventsIt) {
     clock.advance(std::chrono::seconds(1));
   }
   EXPECT_EQ(store.node("n1")->state, NodeState::kDown) << "a dead node held only by a stale key stayed Ready";
+}
+
+// n1's agent moved to another manager (a heartbeat here timed out, or this
+// manager was paused): registered there, its session key is that manager's.
+// This one must not mark it Down when the session here goes silent; once no
+// manager holds it (that one died), it is Down.
+TEST_F(DispatcherTest, ANodeWhoseSessionMovedToAnotherManagerIsNotMarkedDown) {
+  register_node("n1");
+  auto lease = backend.lease_grant(3600);
+  ASSERT_TRUE(lease.ok());
+  ASSERT_TRUE(backend.txn({}, {{TxnOp::Type::kPut, std::string(kSessionPrefix) + "n1", "other-manager", *lease}}, {}).ok());
+  for (int i = 0; i < 400 && d->session_count() != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    clock.advance(std::chrono::seconds(1));
+  }
+  ASSERT_EQ(d->session_count(), 0u) << "the silent session here ended";
+  for (int i = 0; i < 20; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    clock.advance(std::chrono::seconds(1));
+  }
+  EXPECT_EQ(store.node("n1")->state, NodeState::kReady) << "marked Down while its session lives on another manager";
+  EXPECT_EQ(backend.range(std::string(kSessionPrefix) + "n1", false)->kvs.size(), 1u) << "the other's key stays";
+  ASSERT_TRUE(backend.lease_revoke(*lease).ok());  // that manager dies: no session anywhere
+  for (int i = 0; i < 400 && store.node("n1")->state != NodeState::kDown; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    clock.advance(std::chrono::seconds(1));
+  }
+  EXPECT_EQ(store.node("n1")->state, NodeState::kDown) << "a node with no session anywhere stayed Ready";
 }
 
 TEST_F(DispatcherTest, AStoppedDispatcherLeavesNoSessionKeys) {

@@ -116,6 +116,16 @@ Result<std::set<std::string>> SessionPresence::holders() {
   return out;
 }
 
+Result<std::set<std::string>> SessionPresence::held_elsewhere() {
+  auto r = backend_.range(kSessionPrefix, true);
+  if (!r.ok()) return r.status().with_context("reading the session presence keys");
+  std::set<std::string> out;
+  const size_t n = std::string(kSessionPrefix).size();
+  for (const auto& kv : r->kvs)
+    if (kv.value != owner_) out.insert(kv.key.substr(n));
+  return out;
+}
+
 void SessionPresence::revoke() {
   int64_t lease;
   {

@@ -44,6 +44,9 @@ class SessionPresence {
   size_t queued();
   // The nodes that hold a session on any manager now.
   Result<std::set<std::string>> holders();
+  // Of those, the nodes whose key another dispatcher owns (the node
+  // registered with another manager since it registered here).
+  Result<std::set<std::string>> held_elsewhere();
   // This dispatcher stops: revokes its lease, so its keys go at once (a
   // lease left to expire can outlive the next leader's grace: etcd, restarted
   // with shoald, gives every lease its whole TTL again). Best effort.
