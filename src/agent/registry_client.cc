@@ -370,7 +370,8 @@ Result<std::string> RegistryClient::authorize(const Reference& ref, const Regist
   std::string value = "Bearer " + token;
   std::lock_guard lk(mu_);
   tokens_[key] = value;
-  tokens_[ref.domain + " repository:" + ref.path + ":pull"] = value;  // what get() looks up, whatever scope was asked
+  // What get() looks up, whatever scope was asked (with these credentials only).
+  tokens_[token_key(ref.domain, "repository:" + ref.path + ":pull", creds)] = value;
   return value;
 }
 

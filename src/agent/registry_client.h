@@ -70,13 +70,13 @@ struct RegistryOptions {
   // CA certificates for https registries.
   std::string ca_file = "/etc/ssl/certs/ca-certificates.crt";
   size_t max_json_bytes = size_t{4} << 20;  // a manifest, index, config or token answer
-  int64_t max_blob_bytes = int64_t{16} << 30;  // one layer blob, compressed
+  int64_t max_blob_bytes = int64_t{16} << 30;  // one layer blob, compressed; also all of an image's layers
   size_t max_layers = 128;
   // The platform an index is resolved for; empty: this host's (linux, Go's
   // name for uname's machine).
   std::string os;
   std::string architecture;
-  std::chrono::milliseconds timeout = std::chrono::seconds(30);       // connect, small answers
+  std::chrono::milliseconds timeout = std::chrono::seconds(30);       // a small answer's body, in all
   std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);  // a blob with no byte for this long
 };
 
@@ -164,7 +164,7 @@ class RegistryClient {
 
   const RegistryOptions options_;
   std::mutex mu_;
-  std::map<std::string, std::string> tokens_;  // registry + " " + scope -> Authorization value
+  std::map<std::string, std::string> tokens_;  // registry, scope, credentials' hash -> Authorization value
 };
 
 // The registry error text of a non-2xx answer: "CODE: message" of its
