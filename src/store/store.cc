@@ -1031,8 +1031,11 @@ Status Store::commit_chunk(std::vector<std::shared_ptr<Batch::Op>>& ops,
 }
 
 Status Store::sync(std::chrono::milliseconds timeout) {
-  // Any key: the answer carries the backend's current revision.
-  auto r = backend_.range(std::string(kRoot) + "sync", false);
+  // A write under the watched prefix, not a read: a read's revision may be
+  // that of a write outside kRoot (a session key, a slot key, a sealed key),
+  // which the watch never delivers, so the wait would last until the next
+  // write under kRoot or the timeout (a new leader's first pass: 10 s).
+  auto r = backend_.txn({}, {{TxnOp::Type::kPut, std::string(kRoot) + "sync", "", 0}}, {});
   if (!r.ok()) return r.status().with_context("reading the store's revision");
   if (!wait_for_revision(r->revision, timeout)) {
     if (stopped_) return unavailable("the store was stopped while waiting for its cache to catch up");

@@ -336,6 +336,17 @@ TEST_F(StoreTest, ALeakedSlotClaimIsRepairedByTheNextCreate) {
   EXPECT_EQ(backend.range("/shoal-slots/s1/3", false)->kvs.at(0).value, "live");
 }
 
+// The backend's latest write is outside the watched prefix (a dispatcher's
+// session key, as agents move during a failover): sync() must not wait for
+// an event the watch never delivers.
+TEST_F(StoreTest, SyncDoesNotWaitForAWriteOutsideTheWatchedPrefix) {
+  Batch b;
+  b.create(make_task("t1", "s1", "n1"));
+  ASSERT_TRUE(store.commit(b).ok());
+  ASSERT_TRUE(backend.txn({}, {{TxnOp::Type::kPut, "/shoal-sessions/n1", "x", 0}}, {}).ok());
+  EXPECT_TRUE(store.sync(std::chrono::milliseconds(500)).ok());
+}
+
 // stop() wakes a writer waiting for the cache instead of leaving it to time out.
 TEST(StoreStop, WakesThreadsWaitingForARevision) {
   MemoryBackend backend{12};
