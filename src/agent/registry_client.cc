@@ -316,6 +316,12 @@ Result<RegistryClient::Answer> RegistryClient::get_url(const std::string& start_
       if (next.rfind("/", 0) == 0) next = endpoint + next;
       std::string next_endpoint, ignored;
       if (!split_url(next, &next_endpoint, &ignored)) return invalid_argument(what + ": bad redirect " + quote_input(next));
+      // Plain http only where the registry itself may be (loopback,
+      // --insecure-registry): a redirect does not downgrade to it.
+      if (next_endpoint.rfind("http://", 0) == 0 && !plain_http(next_endpoint.substr(7))) {
+        return invalid_argument(what + ": the registry redirected to plain http (" + quote_input(next_endpoint) +
+                                "), which shoald uses only for loopback and --insecure-registry hosts: refused");
+      }
       if (next_endpoint != endpoint) hs.erase("Authorization");  // credentials stay with the registry
       url = next;
       continue;

@@ -439,6 +439,19 @@ TEST_F(RegistryTest, ARedirectToAnotherHostIsFollowedWithoutTheCredentials) {
   EXPECT_FALSE(fs::exists(path));
 }
 
+TEST_F(RegistryTest, ARedirectToPlainHttpOfAnotherHostIsRefused) {
+  json m = make_image("app");
+  reg_.put_manifest("app", "1", m);
+  // Neither loopback nor --insecure-registry: refused before any connection.
+  reg_.put_redirect("/v2/app/blobs/" + m["config"]["digest"].get<std::string>(), "http://192.0.2.1:5000/blob");
+  RegistryClient c;
+  auto mm = c.manifest(ref(reg_.domain() + "/app:1"), none_);
+  ASSERT_TRUE(mm.ok()) << mm.status().message();
+  auto b = c.fetch_json_blob(ref(reg_.domain() + "/app:1"), none_, mm->config);
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(b.status().message().find("redirected to plain http"), std::string::npos) << b.status().message();
+}
+
 TEST_F(RegistryTest, XRegistryAuthRoundTrips) {
   RegistryCredentials in = login("bob", "pw:with:colons");
   auto out = parse_registry_auth(encode_registry_auth(in, "reg:5000"));
