@@ -24,8 +24,13 @@ void require_leader(grpc::ClientContext& ctx, bool on) {
   if (on) ctx.AddMetadata("hasleader", "true");
 }
 
-Status to_status(const grpc::Status& s, const std::string& url, const char* call) {
+// channel: when given and not connected, the message says etcd is unreachable.
+Status to_status(const grpc::Status& s, const std::string& url, const char* call, grpc::Channel* channel = nullptr) {
   std::string m = "etcd at " + url + " (" + call + "): " + s.error_message();
+  if (channel && s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED &&
+      channel->GetState(false) != GRPC_CHANNEL_READY) {
+    m += " (no connection to etcd: is it running and reachable?)";
+  }
   switch (s.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
     case grpc::StatusCode::DEADLINE_EXCEEDED:
@@ -221,6 +226,11 @@ struct EtcdGrpcBackend::Impl {
    public:
     Call(Impl& impl, std::chrono::milliseconds timeout) : impl_(impl) {
       ctx_.set_deadline(std::chrono::system_clock::now() + timeout);
+      // Wait for a connection (up to the deadline) rather than fail fast:
+      // with gRPC's synchronous API only a waiting call drives a reconnect
+      // (otherwise the channel notices a restarted etcd only when its 5 s
+      // backup poller runs, and fail-fast calls keep failing meanwhile).
+      ctx_.set_wait_for_ready(true);
       require_leader(ctx_, impl_.timeouts.require_leader);
       std::lock_guard lk(impl_.mu);
       admitted_ = !impl_.cancelled;
@@ -256,6 +266,11 @@ EtcdGrpcBackend::EtcdGrpcBackend(std::string url, size_t max_txn_ops, http::TlsO
   // also the time a connection attempt may take (20 s).
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  // No transparent retries: gRPC's retry filter aborts the process on
+  // trailing metadata without a status (grpc/grpc#34683), which a promoted
+  // manager's shoald hit at once (tests/system/promote.sh). A failed call is
+  // the store's to retry (outcome unknown: re-read).
+  args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
   std::shared_ptr<grpc::ChannelCredentials> creds;
   auto target = parse_url(url);
   if (!target.ok()) {
@@ -314,7 +329,7 @@ Result<RangeResult> EtcdGrpcBackend::range_until(const std::string& key, bool pr
   if (prefix) req.set_range_end(range_end(key));
   pb::RangeResponse resp;
   grpc::Status st = impl_->kv->Range(call.ctx(), req, &resp);
-  if (!st.ok()) return to_status(st, impl_->url, "Range");
+  if (!st.ok()) return to_status(st, impl_->url, "Range", impl_->channel.get());
   RangeResult out;
   out.revision = resp.header().revision();
   out.kvs.reserve(static_cast<size_t>(resp.kvs_size()));
@@ -332,7 +347,7 @@ Result<TxnResult> EtcdGrpcBackend::txn(const std::vector<Compare>& compares, con
   for (const auto& op : failure) op_to(op, req.add_failure());
   pb::TxnResponse resp;
   grpc::Status st = impl_->kv->Txn(call.ctx(), req, &resp);
-  if (!st.ok()) return to_status(st, impl_->url, "Txn");
+  if (!st.ok()) return to_status(st, impl_->url, "Txn", impl_->channel.get());
   TxnResult out;
   out.succeeded = resp.succeeded();
   out.revision = resp.header().revision();
@@ -372,7 +387,7 @@ Result<int64_t> EtcdGrpcBackend::lease_grant(int64_t ttl_seconds) {
   req.set_ttl(ttl_seconds);
   pb::LeaseGrantResponse resp;
   grpc::Status st = impl_->lease->LeaseGrant(call.ctx(), req, &resp);
-  if (!st.ok()) return to_status(st, impl_->url, "LeaseGrant");
+  if (!st.ok()) return to_status(st, impl_->url, "LeaseGrant", impl_->channel.get());
   if (!resp.error().empty() || resp.id() == 0) {
     return internal_error("etcd at " + impl_->url + " granted no lease: " + resp.error());
   }
@@ -391,7 +406,7 @@ Status EtcdGrpcBackend::lease_keepalive(int64_t lease_id) {
   grpc::Status st = stream->Finish();
   if (!answered) {
     if (st.ok()) return unavailable("etcd at " + impl_->url + " ended the keepalive stream without an answer");
-    return to_status(st, impl_->url, "LeaseKeepAlive");
+    return to_status(st, impl_->url, "LeaseKeepAlive", impl_->channel.get());
   }
   if (resp.ttl() <= 0) return not_found("lease expired");
   return ok_status();
@@ -404,7 +419,7 @@ Status EtcdGrpcBackend::lease_revoke(int64_t lease_id) {
   req.set_id(lease_id);
   pb::LeaseRevokeResponse resp;
   grpc::Status st = impl_->lease->LeaseRevoke(call.ctx(), req, &resp);
-  return st.ok() ? ok_status() : to_status(st, impl_->url, "LeaseRevoke");
+  return st.ok() ? ok_status() : to_status(st, impl_->url, "LeaseRevoke", impl_->channel.get());
 }
 
 Status EtcdGrpcBackend::wait_healthy(std::chrono::milliseconds timeout) {

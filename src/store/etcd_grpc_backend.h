@@ -12,7 +12,10 @@
 // re-read); INVALID_ARGUMENT (etcd refused the request, nothing applied) is
 // kInvalidArgument; NOT_FOUND (e.g. revoking an unknown lease) kNotFound;
 // anything else kInternal with etcd's message. Nothing is resent: gRPC
-// reconnects the channel by itself and the next call uses the new connection.
+// reconnects the channel by itself. A call made while etcd is unreachable
+// waits for a connection until its deadline (gRPC's wait-for-ready: with the
+// synchronous API a waiting call is what drives the reconnect), then fails
+// with kUnavailable saying there is no connection; a watch fails at once.
 //
 // Thread-safe: any number of threads may call at once (the channel
 // multiplexes them). Each watch runs on a thread of its own.

@@ -94,11 +94,14 @@ TEST(EtcdGrpcBackend, AClosedPortIsUnavailable) {
     SilentServer gone;  // a port that was free a moment ago, now closed
     port = std::stoi(gone.url().substr(gone.url().rfind(':') + 1));
   }
-  EtcdGrpcBackend b("http://127.0.0.1:" + std::to_string(port), 128);
+  EtcdGrpcTimeouts t;
+  t.read = std::chrono::milliseconds(300);  // calls wait for a connection until their deadline
+  EtcdGrpcBackend b("http://127.0.0.1:" + std::to_string(port), 128, {}, t);
   auto r = b.range("/x", true);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Code::kUnavailable) << r.status().message();
   EXPECT_NE(r.status().message().find("etcd at http://127.0.0.1:"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("no connection"), std::string::npos) << r.status().message();
 }
 
 TEST(EtcdGrpcBackend, ABadUrlOrUnreadableTlsFileIsAClearError) {

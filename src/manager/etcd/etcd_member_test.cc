@@ -53,8 +53,14 @@ enum class BackendKind { kJson, kGrpc };
 
 class EtcdBackendTest : public EtcdTest, public ::testing::WithParamInterface<BackendKind> {
  protected:
-  std::unique_ptr<Backend> backend(const std::string& url, size_t max_txn_ops, http::TlsOptions tls = {}) {
-    if (GetParam() == BackendKind::kGrpc) return std::make_unique<EtcdGrpcBackend>(url, max_txn_ops, std::move(tls));
+  // deadline: the gRPC backend's call deadline (its calls wait for a
+  // connection until then, so a refused one fails only at the deadline).
+  std::unique_ptr<Backend> backend(const std::string& url, size_t max_txn_ops, http::TlsOptions tls = {},
+                                   std::chrono::milliseconds deadline = std::chrono::seconds(15)) {
+    if (GetParam() == BackendKind::kGrpc) {
+      return std::make_unique<EtcdGrpcBackend>(url, max_txn_ops, std::move(tls),
+                                               EtcdGrpcTimeouts{deadline, deadline, deadline});
+    }
     return std::make_unique<EtcdBackend>(url, max_txn_ops, std::move(tls));
   }
 };
@@ -101,9 +107,12 @@ TEST_P(EtcdBackendTest, BackendOperationsAgainstRealEtcd) {
   m.stop();
   // Restart keeps the data.
   EtcdMember again_member(opts_);
-  ASSERT_TRUE(again_member.start().ok());
+  { Status s = again_member.start(); ASSERT_TRUE(s.ok()) << s.message(); }
   auto b2 = backend(again_member.client_url(), 1024, again_member.client_tls());
   EXPECT_EQ(b2->range("/shoal/tasks/", true)->kvs.size(), 1000u);
+  auto old = b.range("/shoal/tasks/", true);  // the first backend reconnects to the restarted member
+  ASSERT_TRUE(old.ok()) << old.status().message();
+  EXPECT_EQ(old->kvs.size(), 1000u);
 }
 
 // Backend::cancel is scoped (StopBound): calls fail unsent until resume(),
@@ -279,10 +288,11 @@ TEST_P(EtcdBackendTest, OnlyShoaldsClientCertificateGetsIn) {
   { Status s = m.start(); ASSERT_TRUE(s.ok()) << s.message(); }
   ASSERT_TRUE(backend(m.client_url(), 128, m.client_tls())->range("/x", false).ok());
   std::string port = std::to_string(opts_.client_port);
+  const std::chrono::milliseconds kRefused{2000};  // a refused connection fails at the deadline over gRPC
   // Plain http, TLS without a client certificate, a certificate of another
   // CA: all refused.
-  EXPECT_FALSE(backend("http://127.0.0.1:" + port, 128)->range("/x", false).ok());
-  EXPECT_FALSE(backend(m.client_url(), 128, {opts_.tls.ca_file, "", ""})->range("/x", false).ok());
+  EXPECT_FALSE(backend("http://127.0.0.1:" + port, 128, {}, kRefused)->range("/x", false).ok());
+  EXPECT_FALSE(backend(m.client_url(), 128, {opts_.tls.ca_file, "", ""}, kRefused)->range("/x", false).ok());
   auto write_pair = [&](const ca::IssuedCert& c, const std::string& name) {
     std::ofstream(dir_ + "/" + name + ".crt") << c.cert_pem;
     std::ofstream(dir_ + "/" + name + ".key") << c.key_pem;
@@ -293,11 +303,11 @@ TEST_P(EtcdBackendTest, OnlyShoaldsClientCertificateGetsIn) {
   worker.client_auth = true;
   auto other_root = *ca::create_root_ca();
   auto foreign = write_pair(*ca::issue_certificate(other_root, worker), "foreign");
-  EXPECT_FALSE(backend(m.client_url(), 128, foreign)->range("/x", false).ok());
+  EXPECT_FALSE(backend(m.client_url(), 128, foreign, kRefused)->range("/x", false).ok());
   // A node certificate of the swarm's own CA (every worker holds one): refused
   // too, etcd trusts only the etcd CA.
   auto node = write_pair(*ca::issue_certificate(root_, worker), "node");
-  EXPECT_FALSE(backend(m.client_url(), 128, node)->range("/x", false).ok());
+  EXPECT_FALSE(backend(m.client_url(), 128, node, kRefused)->range("/x", false).ok());
 }
 
 TEST_F(EtcdTest, PortInUseIsAClearError) {
