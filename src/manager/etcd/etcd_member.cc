@@ -14,7 +14,7 @@
 
 #include "common/log.h"
 #include "os/process.h"
-#include "store/etcd_backend.h"
+#include "store/etcd_grpc_backend.h"
 
 namespace shoal::etcd {
 
@@ -146,7 +146,7 @@ Status EtcdMember::start() {
     stopping_ = false;
     SHOAL_RETURN_IF_ERROR(launch());
   }
-  EtcdBackend probe(client_url(), 128, client_tls());
+  EtcdGrpcBackend probe(client_url(), 128, client_tls());
   // A joining member is a learner until the admitting manager promotes it;
   // etcd refuses a learner's reads, so this also waits for the promotion.
   Status st = probe.wait_healthy(std::chrono::seconds(20));
