@@ -36,6 +36,10 @@ class Executor {
   virtual Status remove(const std::string& task_id) = 0;
   // Task ids that have a container on this node (adopted after a restart).
   virtual std::vector<std::string> known_tasks() = 0;
+  // The worker is stopping: a prepare() waiting on something slow (an image
+  // pull) returns soon with an error. Sticky; any thread. Default: nothing
+  // to cancel.
+  virtual void cancel() {}
 };
 
 }  // namespace shoal::agent

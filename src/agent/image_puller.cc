@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <chrono>
 #include <filesystem>
 #include <vector>
 
@@ -26,6 +27,30 @@ struct ScratchDir {
 
 }  // namespace
 
+// The puller's one turn to pull, waited for until `cancel` is set (then
+// held() is false). Released on scope exit.
+struct PullTurn {
+  PullTurn(ImagePuller& p, const std::atomic<bool>& cancel) : p_(p) {
+    std::unique_lock lk(p_.pull_mu_);
+    while (p_.pulling_ && !cancel) p_.pull_cv_.wait_for(lk, std::chrono::milliseconds(100));
+    held_ = !cancel && !p_.pulling_;
+    if (held_) p_.pulling_ = true;
+  }
+  ~PullTurn() {
+    if (!held_) return;
+    {
+      std::lock_guard lk(p_.pull_mu_);
+      p_.pulling_ = false;
+    }
+    p_.pull_cv_.notify_all();
+  }
+  bool held() const { return held_; }
+
+ private:
+  ImagePuller& p_;
+  bool held_ = false;
+};
+
 ImagePuller::ImagePuller(runtime::ImageStore& images, RegistryClient& registry)
     : images_(images), registry_(registry) {}
 
@@ -35,7 +60,8 @@ Result<std::string> ImagePuller::pull(const std::string& ref_text, const Registr
   auto say = [&](const std::string& id, const std::string& status, int64_t cur = 0, int64_t total = 0) {
     if (progress) progress({id, status, cur, total});
   };
-  std::lock_guard lk(pull_mu_);
+  PullTurn turn(*this, cancel);
+  if (!turn.held()) return unavailable("pulling " + ref.familiar() + ": cancelled");
   SHOAL_ASSIGN_OR_RETURN(ImageManifest m, registry_.manifest(ref, creds));
   say(ref.digest.empty() ? ref.tag : ref.digest, "Pulling from " + ref.path);
   std::vector<std::string> refs, digests;
@@ -68,19 +94,22 @@ Result<std::string> ImagePuller::pull(const std::string& ref_text, const Registr
   return id;
 }
 
-Status ImagePuller::ensure(const std::string& ref, const RegistryCredentials& creds) {
+Status ImagePuller::ensure(const std::string& ref, const RegistryCredentials& creds,
+                           const std::atomic<bool>* cancel) {
   auto have = images_.resolve(ref);
   if (have.ok()) return ok_status();
   if (have.status().code() != Code::kNotFound) return have.status();
   auto parsed = parse_reference(ref);
   if (!parsed.ok()) return have.status();  // an image id or prefix: nothing to pull
   std::atomic<bool> never{false};
+  const std::atomic<bool>& stop = cancel ? *cancel : never;
   {
     // Another task's pull of the same image may have finished meanwhile.
-    std::lock_guard lk(pull_mu_);
+    PullTurn turn(*this, stop);
+    if (!turn.held()) return unavailable("pulling " + parsed->familiar() + ": cancelled");
     if (images_.resolve(ref).ok()) return ok_status();
   }
-  auto id = pull(ref, creds, nullptr, never);
+  auto id = pull(ref, creds, nullptr, stop);
   if (!id.ok()) return Status(id.status().code(), "pulling " + parsed->familiar() + ": " + id.status().message());
   return ok_status();
 }

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -50,15 +51,23 @@ class ImagePuller {
 
   // A task's image: nothing to do when the store resolves `ref` (a tag
   // already here is used as is, as Docker's agent does); else pulled.
-  // `ref` may also be an image id, which is never pulled.
-  Status ensure(const std::string& ref, const RegistryCredentials& creds);
+  // `ref` may also be an image id, which is never pulled. `cancel` (may be
+  // null): ends the pull, or the wait for another one, soon after it is set.
+  Status ensure(const std::string& ref, const RegistryCredentials& creds,
+                const std::atomic<bool>* cancel = nullptr);
 
   RegistryClient& registry() { return registry_; }
 
  private:
   runtime::ImageStore& images_;
   RegistryClient& registry_;
-  std::mutex pull_mu_;  // one pull at a time
+  // One pull at a time: the turn is taken by PullTurn (image_puller.cc),
+  // which gives up once `cancel` is set, so a pull waiting behind another
+  // one is cancellable too.
+  friend struct PullTurn;
+  std::mutex pull_mu_;  // guards pulling_
+  std::condition_variable pull_cv_;
+  bool pulling_ = false;
 };
 
 }  // namespace shoal::agent

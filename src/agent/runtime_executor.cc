@@ -73,7 +73,7 @@ std::string RuntimeExecutor::container_of(const std::string& task_id) {
 Status RuntimeExecutor::prepare(const Task& task) {
   std::string id = container_of(task.id);
   if (!id.empty()) return ok_status();
-  if (puller_) SHOAL_RETURN_IF_ERROR(puller_->ensure(task.spec.container_spec.image, {}));
+  if (puller_) SHOAL_RETURN_IF_ERROR(puller_->ensure(task.spec.container_spec.image, {}, &cancelled_));
   id = new_container_id();
   Status st = runtime_.create(container_config(task, node_id_, id));
   if (!st.ok()) return st;

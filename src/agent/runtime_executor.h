@@ -5,6 +5,7 @@
 // ContainerSpec.
 #pragma once
 
+#include <atomic>
 #include <mutex>
 #include <unordered_map>
 
@@ -25,6 +26,8 @@ class RuntimeExecutor : public Executor {
   Status stop(const Task& task) override;
   Status remove(const std::string& task_id) override;
   std::vector<std::string> known_tasks() override;
+  // Ends image pulls of prepare() in flight (kUnavailable) and fails later ones.
+  void cancel() override { cancelled_ = true; }
 
   static runtime::ContainerConfig container_config(const Task& task, const std::string& node_id,
                                                    const std::string& container_id);
@@ -35,6 +38,7 @@ class RuntimeExecutor : public Executor {
   runtime::Runtime& runtime_;
   std::string node_id_;
   ImagePuller* puller_;
+  std::atomic<bool> cancelled_{false};
   std::mutex mu_;
   std::unordered_map<std::string, std::string> containers_;  // task id -> container id
   bool loaded_ = false;

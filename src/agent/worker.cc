@@ -28,6 +28,9 @@ void Worker::stop() {
   }
   cv_.notify_all();
   jobs_cv_.notify_all();
+  // A prepare pulling an image (minutes from a slow registry) ends now, so
+  // the pool threads below are joined in bounded time.
+  executor_.cancel();
   if (loop_.joinable()) loop_.join();
   for (auto& t : pool_) t.join();
   pool_.clear();
@@ -228,6 +231,12 @@ void Worker::step_locked(Entry& e) {
       Status st = created ? ok_status() : executor_.prepare(t);
       std::unique_lock lk(mu_);
       auto* en = &entries_.at(id);
+      if (!st.ok() && stopping_) {
+        // Cut off by stop() (executor_.cancel()): not the task's fault, so
+        // not Rejected; it stays Preparing and the next session prepares it.
+        en->busy = false;
+        return;
+      }
       if (!st.ok()) {
         en->busy = false;
         set_status(*en, TaskState::kRejected, "preparing", st.message());

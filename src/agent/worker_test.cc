@@ -212,6 +212,59 @@ TEST(WorkerStop, DropsQueuedJobsAndFinishesOnlyTheRunningOne) {
   EXPECT_EQ(exec.prepares(), 1);
 }
 
+// A prepare that waits (an image pull from a slow registry) until the
+// executor is cancelled, then fails as a cancelled pull does.
+class PullingExecutor : public FakeExecutor {
+ public:
+  Status prepare(const Task& task) override {
+    std::unique_lock lk(mu_);
+    started_ = true;
+    cv_.notify_all();
+    if (!cv_.wait_for(lk, std::chrono::seconds(30), [&] { return cancelled_; })) return FakeExecutor::prepare(task);
+    return unavailable("pulling busybox:latest: cancelled");
+  }
+  void cancel() override {
+    std::lock_guard lk(mu_);
+    cancelled_ = true;
+    cv_.notify_all();
+  }
+  bool wait_started() {
+    std::unique_lock lk(mu_);
+    return cv_.wait_for(lk, std::chrono::seconds(10), [&] { return started_; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool started_ = false, cancelled_ = false;
+};
+
+TEST(WorkerStop, CancelsAPullInFlightAndDoesNotRejectItsTask) {
+  PullingExecutor exec;
+  FakeClock clock;
+  std::mutex mu;
+  std::vector<TaskState> reported;
+  Worker w(exec, clock, [&](const std::string&, const TaskStatus& st) {
+    std::lock_guard lk(mu);
+    reported.push_back(st.state);
+  }, WorkerOptions{1, std::chrono::milliseconds(100000)});
+  w.start();
+  Task t;
+  t.id = "t1";
+  t.slot = 1;
+  t.status.state = TaskState::kAssigned;
+  t.desired_state = TaskState::kRunning;
+  w.assign({t});
+  w.reconcile();
+  ASSERT_TRUE(exec.wait_started());
+  auto stopped = std::async(std::launch::async, [&] { w.stop(); });
+  ASSERT_EQ(stopped.wait_for(std::chrono::seconds(5)), std::future_status::ready)
+      << "stop waited for the pull instead of cancelling it";
+  EXPECT_EQ(w.status_of("t1")->state, TaskState::kPreparing) << "a pull cut off by stop is not the task's failure";
+  std::lock_guard lk(mu);
+  for (TaskState s : reported) EXPECT_NE(s, TaskState::kRejected);
+}
+
 }  // namespace
 }  // namespace shoal::agent
 
