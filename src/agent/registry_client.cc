@@ -249,6 +249,19 @@ bool RegistryClient::plain_http(const std::string& domain) const {
   return false;
 }
 
+// Loopback and link-local: the node's own services (etcd's client port,
+// metadata endpoints). Only a registry that is itself there may send a pull
+// to one (a realm or a redirect), else a remote registry could make the node
+// query its own loopback services and read the answers back as "tokens".
+bool local_only(const std::string& domain) {
+  std::string host = host_of(domain);
+  std::string h = host;
+  for (char& c : h) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (h.rfind("::ffff:", 0) == 0) h = h.substr(7);  // IPv4-mapped
+  return h == "localhost" || h == "::1" || h == "::" || in_cidr(h, "127.0.0.0/8") || in_cidr(h, "0.0.0.0/8") ||
+         in_cidr(h, "169.254.0.0/16") || h.rfind("fe80:", 0) == 0;
+}
+
 std::string RegistryClient::base_url(const std::string& domain) const {
   std::string host = domain == "docker.io" ? "registry-1.docker.io" : domain;
   return (plain_http(domain) ? "http://" : "https://") + host;
@@ -322,6 +335,11 @@ Result<RegistryClient::Answer> RegistryClient::get_url(const std::string& start_
         return invalid_argument(what + ": the registry redirected to plain http (" + quote_input(next_endpoint) +
                                 "), which shoald uses only for loopback and --insecure-registry hosts: refused");
       }
+      if (local_only(next_endpoint.substr(next_endpoint.find("://") + 3)) &&
+          !local_only(endpoint.substr(endpoint.find("://") + 3))) {
+        return invalid_argument(what + ": the registry redirected to this node's own loopback or link-local addresses (" +
+                                quote_input(next_endpoint) + "): refused");
+      }
       if (next_endpoint != endpoint) hs.erase("Authorization");  // credentials stay with the registry
       url = next;
       continue;
@@ -346,6 +364,10 @@ Result<std::string> RegistryClient::authorize(const Reference& ref, const Regist
     return invalid_argument("the registry " + ref.domain + " names the bad token realm " + quote_input(realm));
   }
   std::string realm_host = endpoint.substr(endpoint.find("://") + 3);
+  if (local_only(realm_host) && !local_only(ref.domain)) {
+    return invalid_argument("the registry " + ref.domain + " names a token realm on this node's own loopback or "
+                            "link-local addresses (" + quote_input(realm) + "): refused");
+  }
   if (endpoint.rfind("http://", 0) == 0 && !plain_http(ref.domain) && !plain_http(realm_host)) {
     return invalid_argument("the registry " + ref.domain + " asks for credentials over plain http (" +
                             quote_input(realm) + "): refused");

@@ -171,4 +171,9 @@ class RegistryClient {
 // first error, or the status. For messages.
 std::string registry_error_text(int status, const std::string& body);
 
+// True for "host[:port]" on loopback or link-local addresses (this node's own
+// services): a token realm or redirect there is followed only for a registry
+// that is itself local_only.
+bool local_only(const std::string& domain);
+
 }  // namespace shoal::agent

@@ -242,6 +242,15 @@ TEST_F(RegistryTest, LoopbackIsPlainHttpOthersHttpsUnlessListed) {
   EXPECT_FALSE(c.plain_http("lab.example:5001"));
 }
 
+// What a remote registry may not send a pull to (a realm or a redirect):
+// the node's own loopback and link-local services.
+TEST(RegistryLocalOnly, LoopbackAndLinkLocalAreLocal) {
+  for (const char* d : {"127.0.0.1:2379", "localhost", "[::1]:5000", "169.254.169.254", "[fe80::1]:80", "127.9.9.9", "0.0.0.0:5000", "[::ffff:127.0.0.1]:2379", "LOCALHOST"})
+    EXPECT_TRUE(local_only(d)) << d;
+  for (const char* d : {"10.0.0.1:5000", "registry-1.docker.io", "192.168.1.1", "[2001:db8::1]:5000"})
+    EXPECT_FALSE(local_only(d)) << d;
+}
+
 TEST_F(RegistryTest, AManifestListResolvesToThisPlatform) {
   json amd = make_image("team/app");
   std::string amd_digest = reg_.put_manifest("team/app", "amd-only", amd);
