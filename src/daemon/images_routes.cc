@@ -259,7 +259,7 @@ http::Response serve_named(runtime::ImageStore& images, const http::Request& req
   if (route.kind == "inspect") {
     auto img = images.resolve(route.name);
     if (!img.ok()) return api::error_response(img.status().code() == Code::kNotFound
-                                                  ? not_found("No such image: " + route.name)
+                                                  ? not_found("No such image: " + shown_input(route.name))
                                                   : img.status());
     return api::json_response(200, inspect_json(*img));
   }
