@@ -313,12 +313,25 @@ void ManagerRole::abandon_manager(const std::string& node_id) {
 
 void ManagerRole::promote(uint64_t id, std::string name, std::shared_ptr<etcd::MembershipClient> client) {
   etcd::MembershipClient& mc = *client;
+  // Whether the member votes already: a promote that etcd applied but whose
+  // answer was lost (a timeout, a leader change) is refused when retried
+  // ("can only promote a learner member"); without this look the loop would
+  // end by removing a healthy voter as a learner that never caught up.
+  auto voting = [&] {
+    auto ms = mc.list();
+    if (!ms.ok()) return false;
+    for (const auto& m : *ms) {
+      if (m.id == id) return !m.learner;
+    }
+    return false;
+  };
   auto deadline = std::chrono::steady_clock::now() + kPromoteDeadline;
   Status last = ok_status();
   std::unique_lock lk(admit_mu_);
   while (!stopping_ && !abandoned_ && std::chrono::steady_clock::now() < deadline) {
     lk.unlock();
     last = mc.promote(id);
+    if (!last.ok() && voting()) last = ok_status();
     lk.lock();
     if (last.ok()) {
       LOG_INFO("etcd", "promoted " << name << " to a voting member");
@@ -334,8 +347,9 @@ void ManagerRole::promote(uint64_t id, std::string name, std::shared_ptr<etcd::M
       LOG_WARN("etcd", "learner " << name << " did not catch up within " << kPromoteDeadline.count()
                                   << " s (" << last.message() << "); removing it");
     }
+    const bool abandoned = abandoned_;
     lk.unlock();
-    Status st = mc.remove(id);
+    Status st = abandoned || !voting() ? mc.remove(id) : ok_status();  // never a voter as a stale learner
     lk.lock();
     if (!st.ok()) LOG_WARN("etcd", "removing learner " << name << ": " << st.message());
   }
