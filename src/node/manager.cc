@@ -65,6 +65,8 @@ void Manager::stop_sessions() {
 
 bool Manager::is_leader() const { return elector_ && elector_->is_leader(); }
 
+bool Manager::manager_answers(const std::string& node_id) { return !probe_ || probe_->alive(node_id); }
+
 void Manager::stop() {
   if (stopped_) return;  // a stopped manager's destructor touches neither backend nor clock
   stopped_ = true;

@@ -75,6 +75,11 @@ class Manager {
   Store& store() { return *store_; }
   dispatcher::Dispatcher& dispatcher() { return *dispatcher_; }
   bool is_leader() const;
+  // Whether manager `node_id`'s shoald answers now (LeaderProbe::alive, a
+  // few hundred ms), for membership checks that must not trust a session key
+  // that outlives its manager by a TTL. True when this manager has no probe
+  // (no node certificate: tests, in-memory swarms).
+  bool manager_answers(const std::string& node_id);
 
  private:
   void on_elected(const Fence& fence);

@@ -64,12 +64,20 @@ Status SwarmNode::change_role(Store& store, const Node& current, const Node& nex
     return store.commit(b);
   }
   SHOAL_ASSIGN_OR_RETURN(std::set<std::string> voters, roles->storage->voting_members());
+  // The quorum counts the other managers that are reachable and answer now:
+  // a killed manager's session key (and so its "reachable") outlives it by
+  // the presence lease's TTL (15 s), and demoting another manager meanwhile
+  // would leave a dead majority. The target's own path stays as stored.
   std::set<std::string> healthy;
+  bool target_reachable = false;
+  const std::string self = node_id();
   for (const auto& [id, s] : live_manager_statuses(nodes)) {
-    if (s.reachability == "reachable") healthy.insert(id);
+    if (s.reachability != "reachable") continue;
+    if (id == current.id) target_reachable = true;
+    else if (id == self || roles->manager->manager_answers(id)) healthy.insert(id);
   }
   SHOAL_RETURN_IF_ERROR(check_removal_keeps_quorum(voters, healthy, current.id));
-  if (healthy.count(current.id)) {
+  if (target_reachable) {
     b.put_if_version(next);  // its shoald demotes itself (demote_self)
     return store.commit(b);
   }
