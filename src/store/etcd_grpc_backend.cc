@@ -271,6 +271,9 @@ EtcdGrpcBackend::EtcdGrpcBackend(std::string url, size_t max_txn_ops, http::TlsO
   // manager's shoald hit at once (tests/system/promote.sh). A failed call is
   // the store's to retry (outcome unknown: re-read).
   args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
+  // gRPC honours http_proxy/grpc_proxy even for 127.0.0.1: shoald's etcd
+  // traffic (mTLS to its own member) must never go through a proxy.
+  args.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);
   std::shared_ptr<grpc::ChannelCredentials> creds;
   auto target = parse_url(url);
   if (!target.ok()) {
