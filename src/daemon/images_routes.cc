@@ -197,6 +197,10 @@ void serve_pull(agent::ImagePuller* puller, http::Exchange& ex) {
     }
     write(line);
   };
+  // A client that goes away, or the server stopping (shoald's stop), ends
+  // the pull: a slow registry cannot hold a worker thread or the stop.
+  // Every path below answers (respond or close), after which fn never runs.
+  if (ex.on_client_gone) ex.on_client_gone([&cancel] { cancel = true; });
   auto id = puller->pull(*ref, creds, progress, cancel);
   if (!id.ok()) {
     if (!stream) return fail(id.status());
