@@ -73,6 +73,12 @@ class Backend {
   // All keys with the given prefix (or exactly `key` when prefix is false).
   virtual Result<RangeResult> range(const std::string& key, bool prefix) = 0;
 
+  // range(prefix, true) for a list whose size grows with the swarm (the
+  // store's whole-state load and re-list): a backend with per-call deadlines
+  // gives it a longer one than a point read, so a large state on a loaded
+  // machine still loads. Same result and errors as range().
+  virtual Result<RangeResult> list(const std::string& prefix) { return range(prefix, true); }
+
   // If every compare holds, runs `success` atomically, else `failure`.
   // A transport failure returns an error Status (outcome unknown: re-read before retrying).
   virtual Result<TxnResult> txn(const std::vector<Compare>& compares,

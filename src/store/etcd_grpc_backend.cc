@@ -323,6 +323,10 @@ Result<RangeResult> EtcdGrpcBackend::range(const std::string& key, bool prefix) 
   return range_until(key, prefix, impl_->timeouts.read);
 }
 
+Result<RangeResult> EtcdGrpcBackend::list(const std::string& prefix) {
+  return range_until(prefix, true, std::max(impl_->timeouts.list, impl_->timeouts.read));
+}
+
 Result<RangeResult> EtcdGrpcBackend::range_until(const std::string& key, bool prefix,
                                                  std::chrono::milliseconds timeout) {
   Impl::Call call(*impl_, timeout);

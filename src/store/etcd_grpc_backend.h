@@ -45,6 +45,11 @@ struct EtcdGrpcTimeouts {
   // (on_error: the store re-lists once a leader is back) instead of keeping
   // a watch that silently hears nothing.
   bool require_leader = true;
+  // list (a prefix range that grows with the swarm: the store's load); at
+  // least `read`. Not shortened with the others: a whole-state load must
+  // not time out on a loaded machine (a member without a leader still
+  // fails it at once, require_leader).
+  std::chrono::milliseconds list{30000};
 };
 
 class EtcdGrpcBackend : public Backend {
@@ -61,6 +66,7 @@ class EtcdGrpcBackend : public Backend {
   ~EtcdGrpcBackend() override;
 
   Result<RangeResult> range(const std::string& key, bool prefix) override;
+  Result<RangeResult> list(const std::string& prefix) override;
   Result<TxnResult> txn(const std::vector<Compare>& compares, const std::vector<TxnOp>& success,
                         const std::vector<TxnOp>& failure) override;
   // A watch is one Watch stream on the shared channel, read by a thread of

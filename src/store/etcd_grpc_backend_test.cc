@@ -88,6 +88,27 @@ TEST(EtcdGrpcBackend, ADeadlineIsUnavailable) {
   EXPECT_EQ(put.status().code(), Code::kUnavailable) << put.status().message();  // outcome unknown
 }
 
+// The store's whole-state load (list) must not die at the short deadline
+// point reads have: on a silent server a range ends at `read`, a list only
+// at `list`.
+TEST(EtcdGrpcBackend, AListGetsItsOwnLongerDeadline) {
+  SilentServer server;
+  EtcdGrpcTimeouts t;
+  t.read = std::chrono::milliseconds(100);
+  t.list = std::chrono::milliseconds(3000);
+  EtcdGrpcBackend b(server.url(), 128, {}, t);
+  auto list = std::async(std::launch::async, [&] { return b.list("/shoal/"); });
+  ASSERT_TRUE(server.accept_one()) << "the backend never connected";
+  auto r = b.range("/shoal/x", false);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(list.wait_for(std::chrono::milliseconds(600)), std::future_status::timeout)
+      << "the list ended with the point read's deadline";
+  ASSERT_EQ(list.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  auto l = list.get();
+  ASSERT_FALSE(l.ok());
+  EXPECT_EQ(l.status().code(), Code::kUnavailable) << l.status().message();
+}
+
 TEST(EtcdGrpcBackend, AClosedPortIsUnavailable) {
   int port;
   {

@@ -374,7 +374,7 @@ uint64_t event_version(const StoreEvent& ev) {
 }  // namespace
 
 Status Store::load(bool announce) {
-  auto r = backend_.range(kRoot, true);
+  auto r = backend_.list(kRoot);
   if (!r.ok()) return r.status().with_context("loading cluster state");
   std::vector<StoreEvent> decoded;
   for (const auto& kv : r->kvs) {
