@@ -376,7 +376,11 @@ void ManagerRole::stop() {
 }
 
 void ManagerRole::destroy() {
-  stop();
+  // Its data is erased next: no graceful etcd stop (it waited ~1 s for the
+  // store's gRPC channel, making every swarm leave take over 1 s).
+  stop_promoter();
+  if (etcd_) etcd_->stop(/*graceful=*/false);
+  etcd_.reset();
   std::error_code ec;
   std::filesystem::remove_all(options_.data_root + "/etcd", ec);
   std::filesystem::remove(options_.data_root + "/etcd.log", ec);

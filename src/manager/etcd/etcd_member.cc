@@ -188,7 +188,7 @@ void EtcdMember::supervise() {
   }
 }
 
-void EtcdMember::stop() {
+void EtcdMember::stop(bool graceful) {
   int pid;
   {
     std::lock_guard lk(mu_);
@@ -199,7 +199,7 @@ void EtcdMember::stop() {
   cv_.notify_all();
   if (supervisor_.joinable()) supervisor_.join();
   if (pid > 0) {
-    kill(pid, SIGTERM);
+    kill(pid, graceful ? SIGTERM : SIGKILL);
     if (!os::wait_pid(pid, std::chrono::seconds(10)).ok()) {
       kill(pid, SIGKILL);
       (void)os::wait_pid(pid, std::chrono::seconds(5));

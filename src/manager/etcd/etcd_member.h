@@ -73,7 +73,11 @@ class EtcdMember {
   ~EtcdMember();
   // Starts etcd and waits (up to 20 s) until it answers.
   Status start();
-  void stop();
+  // SIGTERM, then SIGKILL after 10 s. etcd's graceful stop waits (~1 s)
+  // for its gRPC clients to go; `graceful` false skips it (SIGKILL at once:
+  // for a member whose data is erased next, as on swarm leave and demote;
+  // etcd's WAL is crash-safe either way).
+  void stop(bool graceful = true);
   std::string client_url() const;  // https://host:client_port
   std::string peer_url() const;    // https://peer_host:peer_port
   // What a client of this member passes to EtcdBackend.
