@@ -13,6 +13,7 @@ T_NAME=$(basename "$0" .sh)
 T_DIR=$(mktemp -d "/tmp/shoal-test-$T_NAME.XXXXXX")
 T_SOCK=$T_DIR/shoal.sock
 SHOALD_PID=""
+LAB_IN_USE=""  # set by use_lab: finish then removes the lab first
 FAILURES=0
 CHECKS=0
 
@@ -96,6 +97,16 @@ public_listeners() {
 
 finish() {
   local rc=$?
+  # A lab test that calls finish itself: the lab goes first (lab_cleanup
+  # calls finish again), or the rm -rf below would take lab.json while the
+  # lab's shoalds still run, and nothing could remove them afterwards.
+  if [[ -n "$LAB_IN_USE" ]]; then
+    LAB_IN_USE=""
+    trap - EXIT
+    (exit $rc)
+    lab_cleanup
+  fi
+  trap - EXIT  # finish runs once, also when a test calls it before its EXIT trap
   if [[ -n "$SHOALD_PID" ]] && kill -0 "$SHOALD_PID" 2>/dev/null; then
     # No test listens on the host's public addresses (swarm init gets --listen-addr "$T_LISTEN").
     expect_eq "shoald listens on no public address of the host" "" "$(public_listeners "$SHOALD_PID")"
@@ -160,12 +171,18 @@ lab_cleanup() {
       [[ -f "$f" ]] && { echo "---- $f (last 60 lines) ----"; tail -60 "$f"; }
     done
   fi
-  lab down >/dev/null 2>&1 || true
+  local out
+  if ! out=$(lab down 2>&1); then  # a lab left behind fails the test
+    echo "FAIL - lab down: $out"
+    CHECKS=$((CHECKS + 1)); FAILURES=$((FAILURES + 1))
+  fi
+  LAB_IN_USE=""
   (exit $rc)
   finish
 }
 use_lab() {
   sweep_stale_labs
+  LAB_IN_USE=1
   echo "$$ $(pid_start $$)" >"$T_DIR/owner"
   trap lab_cleanup EXIT
 }
