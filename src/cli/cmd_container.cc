@@ -135,17 +135,10 @@ int cmd_kill(Context& ctx, const Args& args) {
   fs.add("signal", 's', "string", "Signal to send to the container", "KILL");
   if (int rc = parse_or_exit(ctx, fs, args); rc >= 0) return rc;
   if (int rc = arg_error(ctx, fs.requires_min(1)); rc >= 0) return rc;
-  std::vector<std::string> errors;
-  for (const auto& id : fs.args()) {
-    auto r = ctx.api->post("/containers/" + query_escape(id) + "/kill?signal=" + query_escape(fs.str("signal")));
-    if (!r.ok()) {
-      errors.push_back(r.status().message());
-      continue;
-    }
-    *ctx.out << id << "\n";
-  }
-  for (const auto& e : errors) *ctx.err << e << "\n";
-  return errors.empty() ? 0 : 1;
+  const std::string signal = fs.str("signal");
+  return for_each_ref(ctx, fs.args(), [&](const std::string& id) {
+    return ctx.api->post("/containers/" + query_escape(id) + "/kill?signal=" + query_escape(signal));
+  });
 }
 
 }  // namespace shoal::cli

@@ -238,17 +238,10 @@ int node_rm(Context& ctx, const Args& args) {
   fs.add_bool("force", 'f', "Force remove a node from the swarm");
   if (int rc = parse_or_exit(ctx, fs, args); rc >= 0) return rc;
   if (int rc = arg_error(ctx, fs.requires_min(1)); rc >= 0) return rc;
-  std::vector<std::string> errors;
-  for (const auto& id : fs.args()) {
-    auto r = ctx.api->del("/nodes/" + query_escape(id) + (fs.boolean("force") ? "?force=1" : ""));
-    if (!r.ok()) {
-      errors.push_back(r.status().message());
-      continue;
-    }
-    *ctx.out << id << "\n";
-  }
-  for (const auto& e : errors) *ctx.err << e << "\n";
-  return errors.empty() ? 0 : 1;
+  const bool force = fs.boolean("force");
+  return for_each_ref(ctx, fs.args(), [&](const std::string& id) {
+    return ctx.api->del("/nodes/" + query_escape(id) + (force ? "?force=1" : ""));
+  });
 }
 
 // docker node ps [NODE...] (default self): the tasks on the nodes, in

@@ -364,17 +364,8 @@ int service_rm(Context& ctx, const Args& args) {
   fs.set_aliases({"rm", "remove"});
   if (int rc = parse_or_exit(ctx, fs, args); rc >= 0) return rc;
   if (int rc = arg_error(ctx, fs.requires_min(1)); rc >= 0) return rc;
-  std::vector<std::string> errors;
-  for (const auto& a : fs.args()) {
-    auto r = ctx.api->del("/services/" + query_escape(a));
-    if (!r.ok()) {
-      errors.push_back(r.status().message());
-      continue;
-    }
-    *ctx.out << a << "\n";
-  }
-  for (const auto& e : errors) *ctx.err << e << "\n";
-  return errors.empty() ? 0 : 1;
+  return for_each_ref(ctx, fs.args(),
+                      [&](const std::string& a) { return ctx.api->del("/services/" + query_escape(a)); });
 }
 
 int service_logs(Context& ctx, const Args& args) {

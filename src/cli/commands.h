@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <iosfwd>
 #include <string>
 #include <vector>
@@ -42,6 +43,11 @@ int parse_or_exit(Context& ctx, FlagSet& fs, const Args& args);
 int arg_error(Context& ctx, const std::string& msg);
 // Prints st's message to stderr; returns 1.
 int fail(Context& ctx, const Status& st);
+// docker's way with `rm`/`kill` of several objects: `op` on each of `refs`
+// in turn, printing each ref it succeeded for on stdout, then every error on
+// stderr; 0 when all succeeded, else 1 (one failure does not stop the rest).
+int for_each_ref(Context& ctx, const std::vector<std::string>& refs,
+                 const std::function<Result<nlohmann::json>(const std::string&)>& op);
 
 // A management command's subcommand table and help ("shoal service --help").
 struct SubCommand {

@@ -71,6 +71,21 @@ int fail(Context& ctx, const Status& st) {
   return 1;
 }
 
+int for_each_ref(Context& ctx, const std::vector<std::string>& refs,
+                 const std::function<Result<nlohmann::json>(const std::string&)>& op) {
+  std::vector<std::string> errors;
+  for (const auto& ref : refs) {
+    auto r = op(ref);
+    if (!r.ok()) {
+      errors.push_back(r.status().message());
+      continue;
+    }
+    *ctx.out << ref << "\n";
+  }
+  for (const auto& e : errors) *ctx.err << e << "\n";
+  return errors.empty() ? 0 : 1;
+}
+
 int dispatch(Context& ctx, const std::string& path, const std::string& description,
              const std::vector<SubCommand>& subs, const Args& args) {
   auto help = [&](std::ostream& o) {
