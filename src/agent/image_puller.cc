@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "agent/runtime/image_store.h"
+#include "agent/runtime/layer.h"
 #include "common/ids.h"
 #include "common/image_reference.h"
 
@@ -27,20 +28,20 @@ struct ScratchDir {
 
 }  // namespace
 
-// The puller's one turn to pull, waited for until `cancel` is set (then
-// held() is false). Released on scope exit.
+// One of the puller's max_concurrent_ turns to pull, waited for until
+// `cancel` is set (then held() is false). Released on scope exit.
 struct PullTurn {
   PullTurn(ImagePuller& p, const std::atomic<bool>& cancel) : p_(p) {
     std::unique_lock lk(p_.pull_mu_);
-    while (p_.pulling_ && !cancel) p_.pull_cv_.wait_for(lk, std::chrono::milliseconds(100));
-    held_ = !cancel && !p_.pulling_;
-    if (held_) p_.pulling_ = true;
+    while (p_.pulling_ >= p_.max_concurrent_ && !cancel) p_.pull_cv_.wait_for(lk, std::chrono::milliseconds(100));
+    held_ = !cancel && p_.pulling_ < p_.max_concurrent_;
+    if (held_) ++p_.pulling_;
   }
   ~PullTurn() {
     if (!held_) return;
     {
       std::lock_guard lk(p_.pull_mu_);
-      p_.pulling_ = false;
+      --p_.pulling_;
     }
     p_.pull_cv_.notify_all();
   }
@@ -51,8 +52,13 @@ struct PullTurn {
   bool held_ = false;
 };
 
-ImagePuller::ImagePuller(runtime::ImageStore& images, RegistryClient& registry)
-    : images_(images), registry_(registry) {}
+ImagePuller::ImagePuller(runtime::ImageStore& images, RegistryClient& registry, int max_concurrent)
+    : images_(images), registry_(registry), max_concurrent_(max_concurrent < 1 ? 1 : max_concurrent) {}
+
+int64_t ImagePuller::shared_pulls() const {
+  std::lock_guard lk(pull_mu_);
+  return shared_pulls_;
+}
 
 Result<std::string> ImagePuller::pull(const std::string& ref_text, const RegistryCredentials& creds,
                                       const PullProgress& progress, const std::atomic<bool>& cancel) {
@@ -62,13 +68,13 @@ Result<std::string> ImagePuller::pull(const std::string& ref_text, const Registr
   };
   PullTurn turn(*this, cancel);
   if (!turn.held()) return unavailable("pulling " + ref.familiar() + ": cancelled");
-  SHOAL_ASSIGN_OR_RETURN(ImageManifest m, registry_.manifest(ref, creds));
+  SHOAL_ASSIGN_OR_RETURN(ImageManifest m, registry_.manifest(ref, creds, &cancel));
   say(ref.digest.empty() ? ref.tag : ref.digest, "Pulling from " + ref.path);
   std::vector<std::string> refs, digests;
   if (ref.digest.empty()) refs.push_back(ref.familiar());
   digests.push_back(ref.familiar_name() + "@" + m.self.digest);
   const bool present = images_.has_image(m.config.digest);
-  SHOAL_ASSIGN_OR_RETURN(std::string config, registry_.fetch_json_blob(ref, creds, m.config));
+  SHOAL_ASSIGN_OR_RETURN(std::string config, registry_.fetch_json_blob(ref, creds, m.config, &cancel));
   ScratchDir dir{images_.scratch_dir() + "/pull-" + new_object_id()};
   if (mkdir(dir.path.c_str(), 0700) != 0) return errno_status("creating " + dir.path, errno);
   std::vector<std::string> paths;
@@ -103,15 +109,41 @@ Status ImagePuller::ensure(const std::string& ref, const RegistryCredentials& cr
   if (!parsed.ok()) return have.status();  // an image id or prefix: nothing to pull
   std::atomic<bool> never{false};
   const std::atomic<bool>& stop = cancel ? *cancel : never;
+  // Shared only with calls that pull with the same credentials (one denied
+  // anonymously must not fail a caller that has a login). In memory only.
+  const std::string key = parsed->familiar() + '\0' +
+                          runtime::sha256_hex(creds.username + '\0' + creds.password + '\0' + creds.registry_token);
+  Status st = ensure_shared(key, ref, creds, stop);
+  if (st.ok()) return st;
+  return Status(st.code(), "pulling " + parsed->familiar() + ": " + st.message());
+}
+
+Status ImagePuller::ensure_shared(const std::string& key, const std::string& ref, const RegistryCredentials& creds,
+                                  const std::atomic<bool>& cancel) {
+  std::shared_ptr<Shared> mine;
   {
-    // Another task's pull of the same image may have finished meanwhile.
-    PullTurn turn(*this, stop);
-    if (!turn.held()) return unavailable("pulling " + parsed->familiar() + ": cancelled");
-    if (images_.resolve(ref).ok()) return ok_status();
+    std::unique_lock lk(pull_mu_);
+    auto it = shared_.find(key);
+    if (it != shared_.end()) {  // another call pulls it: wait for its outcome
+      std::shared_ptr<Shared> other = it->second;
+      ++shared_pulls_;
+      while (!other->done && !cancel) pull_cv_.wait_for(lk, std::chrono::milliseconds(100));
+      if (!other->done) return unavailable("cancelled");
+      return other->status;
+    }
+    mine = std::make_shared<Shared>();
+    shared_[key] = mine;
   }
-  auto id = pull(ref, creds, nullptr, stop);
-  if (!id.ok()) return Status(id.status().code(), "pulling " + parsed->familiar() + ": " + id.status().message());
-  return ok_status();
+  // Another pull of it may have finished just before this one began.
+  Status st = images_.resolve(ref).ok() ? ok_status() : pull(ref, creds, nullptr, cancel).status();
+  {
+    std::lock_guard lk(pull_mu_);
+    mine->done = true;
+    mine->status = st;
+    shared_.erase(key);
+  }
+  pull_cv_.notify_all();
+  return st;
 }
 
 }  // namespace shoal::agent

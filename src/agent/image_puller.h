@@ -6,15 +6,20 @@
 // does: diff ids, caps, the unpack rules). The scratch files are removed on
 // every path.
 //
-// Thread-safe: pulls are serialized (one at a time per node, so the
-// replicas of one service on a node share one download); ensure() checks
-// the store again once it holds the lock.
+// Thread-safe. Concurrency (as dockerd's 3 concurrent downloads): at most
+// `max_concurrent` pulls run at once per node, more wait for a turn (and
+// give up on cancel); ensure() calls for the same reference with the same
+// credentials share one pull (the replicas of a service on a node download
+// the image once), so a slow registry or image holds up only the tasks
+// that need it.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -40,8 +45,9 @@ using PullProgress = std::function<void(const PullEvent&)>;
 
 class ImagePuller {
  public:
-  // Both must outlive the puller.
-  ImagePuller(runtime::ImageStore& images, RegistryClient& registry);
+  static constexpr int kDefaultMaxConcurrent = 3;
+  // Both must outlive the puller. `max_concurrent` >= 1.
+  ImagePuller(runtime::ImageStore& images, RegistryClient& registry, int max_concurrent = kDefaultMaxConcurrent);
 
   // `docker pull REF`: fetches the manifest and whatever of the image is
   // missing, tags it. Returns the image id. Errors as RegistryClient's, plus
@@ -58,16 +64,30 @@ class ImagePuller {
 
   RegistryClient& registry() { return registry_; }
 
+  // ensure() calls so far that joined a pull another call had started
+  // (for tests and logs).
+  int64_t shared_pulls() const;
+
  private:
+  // One ensure() pull that others with the same key wait for.
+  struct Shared {
+    bool done = false;
+    Status status;
+  };
+  Status ensure_shared(const std::string& key, const std::string& ref, const RegistryCredentials& creds,
+                       const std::atomic<bool>& cancel);
+
   runtime::ImageStore& images_;
   RegistryClient& registry_;
-  // One pull at a time: the turn is taken by PullTurn (image_puller.cc),
-  // which gives up once `cancel` is set, so a pull waiting behind another
-  // one is cancellable too.
+  const int max_concurrent_;
+  // A pull's turn is taken by PullTurn (image_puller.cc), which gives up
+  // once `cancel` is set, so a pull waiting for a turn is cancellable too.
   friend struct PullTurn;
-  std::mutex pull_mu_;  // guards pulling_
+  mutable std::mutex pull_mu_;  // guards the fields below
   std::condition_variable pull_cv_;
-  bool pulling_ = false;
+  int pulling_ = 0;                                       // pulls holding a turn
+  std::map<std::string, std::shared_ptr<Shared>> shared_;  // ensure() pulls in flight, by key
+  int64_t shared_pulls_ = 0;
 };
 
 }  // namespace shoal::agent

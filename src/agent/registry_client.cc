@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <memory>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -198,6 +200,42 @@ std::string error_code(const std::string& body) {
   return str((*j)["errors"][0], "code");
 }
 
+// Calls client.cancel() once `cancel` becomes true (polled every 50 ms), so
+// a request ends also while it connects, shakes hands or writes (which
+// http::Client::stream ends early only on its own cancel()). Ends with its
+// scope; `watch` false (a flag that can never be set): no thread.
+class CancelWatch {
+ public:
+  CancelWatch(http::Client& client, const std::atomic<bool>& cancel, bool watch) {
+    if (!watch) return;
+    thread_ = std::thread([this, &client, &cancel] {
+      std::unique_lock lk(mu_);
+      while (!done_) {
+        if (cancel) {
+          client.cancel();
+          return;
+        }
+        cv_.wait_for(lk, std::chrono::milliseconds(50));
+      }
+    });
+  }
+  ~CancelWatch() {
+    if (!thread_.joinable()) return;
+    {
+      std::lock_guard lk(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
 }  // namespace
 
 std::string registry_error_text(int status, const std::string& body) {
@@ -278,6 +316,7 @@ Result<RegistryClient::Answer> RegistryClient::get_url(const std::string& start_
     http::TlsOptions tls;
     tls.ca_file = options_.ca_file;
     http::Client client(endpoint, tls);
+    CancelWatch watch(client, cancel, &cancel != &never_);
     Answer a;
     Status sink_status;
     size_t got = 0;
@@ -350,7 +389,7 @@ Result<RegistryClient::Answer> RegistryClient::get_url(const std::string& start_
 }
 
 Result<std::string> RegistryClient::authorize(const Reference& ref, const RegistryCredentials& creds,
-                                              const std::string& challenge) {
+                                              const std::string& challenge, const std::atomic<bool>& cancel) {
   std::map<std::string, std::string> p;
   std::string scheme = parse_challenge(challenge, &p);
   if (scheme == "basic") {
@@ -380,8 +419,7 @@ Result<std::string> RegistryClient::authorize(const Reference& ref, const Regist
   http::Headers hs;
   if (!creds.username.empty() || !creds.password.empty())
     hs["Authorization"] = "Basic " + b64_encode(creds.username + ":" + creds.password);
-  std::atomic<bool> never{false};
-  SHOAL_ASSIGN_OR_RETURN(Answer a, get_url(url, hs, options_.max_json_bytes, nullptr, never,
+  SHOAL_ASSIGN_OR_RETURN(Answer a, get_url(url, hs, options_.max_json_bytes, nullptr, cancel,
                                            "getting a token from " + endpoint));
   if (a.status == 401 || a.status == 403) {
     return Status(Code::kPermissionDenied, "the registry " + ref.domain + " refused the credentials (" +
@@ -419,7 +457,7 @@ Result<RegistryClient::Answer> RegistryClient::get(const Reference& ref, const R
   auto challenge = a.headers.find("WWW-Authenticate");
   std::string auth;
   if (challenge != a.headers.end()) {
-    SHOAL_ASSIGN_OR_RETURN(auth, authorize(ref, creds, challenge->second));
+    SHOAL_ASSIGN_OR_RETURN(auth, authorize(ref, creds, challenge->second, cancel));
   }
   if (auth.empty() || auth == hs["Authorization"]) return a;  // nothing else to try: the caller says denied
   hs["Authorization"] = auth;
@@ -443,12 +481,12 @@ Status denied_or(const Reference& ref, int status, const std::string& body, cons
 }  // namespace
 
 Result<std::string> RegistryClient::fetch_manifest(const Reference& ref, const RegistryCredentials& creds,
-                                                   const std::string& tag_or_digest, Descriptor* self) {
+                                                   const std::string& tag_or_digest, Descriptor* self,
+                                                   const std::atomic<bool>& cancel) {
   http::Headers hs;
   hs["Accept"] = std::string(kOciManifest) + ", " + kOciIndex + ", " + kDockerManifest + ", " + kDockerList;
-  std::atomic<bool> never{false};
   SHOAL_ASSIGN_OR_RETURN(Answer a, get(ref, creds, "/v2/" + ref.path + "/manifests/" + tag_or_digest, hs,
-                                       options_.max_json_bytes, nullptr, never));
+                                       options_.max_json_bytes, nullptr, cancel));
   const std::string name = ref.familiar_name() + (tag_or_digest.rfind("sha256:", 0) == 0 ? "@" : ":") + tag_or_digest;
   if (a.status != 200) return denied_or(ref, a.status, a.body, "manifest for " + name);
   std::string digest = sha256_of(a.body);
@@ -468,10 +506,11 @@ Result<std::string> RegistryClient::fetch_manifest(const Reference& ref, const R
   return a.body;
 }
 
-Result<TopManifest> RegistryClient::inspect(const Reference& ref, const RegistryCredentials& creds) {
+Result<TopManifest> RegistryClient::inspect(const Reference& ref, const RegistryCredentials& creds,
+                                            const std::atomic<bool>* cancel) {
   TopManifest top;
-  SHOAL_ASSIGN_OR_RETURN(std::string body,
-                         fetch_manifest(ref, creds, ref.digest.empty() ? ref.tag : ref.digest, &top.descriptor));
+  SHOAL_ASSIGN_OR_RETURN(std::string body, fetch_manifest(ref, creds, ref.digest.empty() ? ref.tag : ref.digest,
+                                                          &top.descriptor, or_never(cancel)));
   SHOAL_ASSIGN_OR_RETURN(json j, parse_untrusted_json(body, "the manifest of " + ref.familiar()));
   if (!j.is_object()) return invalid_argument("the manifest of " + ref.familiar() + " is not a JSON object");
   if (std::string mt = str(j, "mediaType"); !mt.empty()) top.descriptor.media_type = mt;
@@ -484,20 +523,21 @@ Result<TopManifest> RegistryClient::inspect(const Reference& ref, const Registry
   } else if (j.contains("config") && j["config"].is_object()) {
     Descriptor cfg;
     SHOAL_ASSIGN_OR_RETURN(cfg, descriptor(j["config"], "the image config", static_cast<int64_t>(options_.max_json_bytes)));
-    SHOAL_ASSIGN_OR_RETURN(std::string c, fetch_json_blob(ref, creds, cfg));
+    SHOAL_ASSIGN_OR_RETURN(std::string c, fetch_json_blob(ref, creds, cfg, cancel));
     SHOAL_ASSIGN_OR_RETURN(json cj, parse_untrusted_json(c, "the image config"));
     top.platforms.push_back({str(cj, "os"), str(cj, "architecture"), str(cj, "variant")});
   }
   return top;
 }
 
-Result<ImageManifest> RegistryClient::manifest(const Reference& ref, const RegistryCredentials& creds) {
+Result<ImageManifest> RegistryClient::manifest(const Reference& ref, const RegistryCredentials& creds,
+                                               const std::atomic<bool>* cancel) {
   const std::string os = options_.os.empty() ? "linux" : options_.os;
   const std::string arch = options_.architecture.empty() ? host_arch() : options_.architecture;
   std::string which = ref.digest.empty() ? ref.tag : ref.digest;
   ImageManifest out;
   for (int depth = 0; depth < 3; ++depth) {
-    SHOAL_ASSIGN_OR_RETURN(std::string body, fetch_manifest(ref, creds, which, &out.self));
+    SHOAL_ASSIGN_OR_RETURN(std::string body, fetch_manifest(ref, creds, which, &out.self, or_never(cancel)));
     SHOAL_ASSIGN_OR_RETURN(json j, parse_untrusted_json(body, "the manifest of " + ref.familiar()));
     if (!j.is_object()) return invalid_argument("the manifest of " + ref.familiar() + " is not a JSON object");
     std::string mt = str(j, "mediaType");
@@ -554,10 +594,9 @@ Result<ImageManifest> RegistryClient::manifest(const Reference& ref, const Regis
 }
 
 Result<std::string> RegistryClient::fetch_json_blob(const Reference& ref, const RegistryCredentials& creds,
-                                                    const Descriptor& blob) {
-  std::atomic<bool> never{false};
+                                                    const Descriptor& blob, const std::atomic<bool>* cancel) {
   SHOAL_ASSIGN_OR_RETURN(Answer a, get(ref, creds, "/v2/" + ref.path + "/blobs/" + blob.digest, {},
-                                       options_.max_json_bytes, nullptr, never));
+                                       options_.max_json_bytes, nullptr, or_never(cancel)));
   if (a.status != 200) return denied_or(ref, a.status, a.body, "blob " + blob.digest + " of " + ref.familiar());
   if (static_cast<int64_t>(a.body.size()) != blob.size || sha256_of(a.body) != blob.digest) {
     return invalid_argument("the blob " + blob.digest + " of " + ref.familiar() +

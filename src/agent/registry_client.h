@@ -26,6 +26,11 @@
 // "manifest for X not found: manifest unknown", kUnavailable "the registry H
 // is unreachable", kInvalidArgument for a hostile or corrupt answer.
 //
+// Cancellation: every request of a call (token, manifest, config, blob,
+// redirects included) ends soon (~50 ms) after its `cancel` flag becomes
+// true, with kUnavailable "...: cancelled", also while connecting or
+// waiting for an answer that never comes; a null `cancel` never cancels.
+//
 // Thread-safe: concurrent calls share the token cache (under a mutex) and
 // use separate connections.
 #pragma once
@@ -118,14 +123,16 @@ class RegistryClient {
   RegistryClient& operator=(const RegistryClient&) = delete;
 
   // The top-level manifest `ref` names (tag, or digest: checked).
-  Result<TopManifest> inspect(const Reference& ref, const RegistryCredentials& creds);
+  Result<TopManifest> inspect(const Reference& ref, const RegistryCredentials& creds,
+                              const std::atomic<bool>* cancel = nullptr);
 
   // The image manifest for this node's platform (an index resolved to it).
-  Result<ImageManifest> manifest(const Reference& ref, const RegistryCredentials& creds);
+  Result<ImageManifest> manifest(const Reference& ref, const RegistryCredentials& creds,
+                                 const std::atomic<bool>* cancel = nullptr);
 
   // A small blob (the image config) in memory: digest and size checked.
   Result<std::string> fetch_json_blob(const Reference& ref, const RegistryCredentials& creds,
-                                      const Descriptor& blob);
+                                      const Descriptor& blob, const std::atomic<bool>* cancel = nullptr);
 
   // Streams a blob to the new file `path` (0600; removed on failure),
   // hashing as it goes: a blob longer than its descriptor says is cut off, one
@@ -157,12 +164,15 @@ class RegistryClient {
                          const std::atomic<bool>& cancel, const std::string& what);
   // The Authorization header value the challenge asks for, "" if none fits.
   Result<std::string> authorize(const Reference& ref, const RegistryCredentials& creds,
-                                const std::string& challenge);
+                                const std::string& challenge, const std::atomic<bool>& cancel);
   Result<std::string> fetch_manifest(const Reference& ref, const RegistryCredentials& creds,
-                                     const std::string& tag_or_digest, Descriptor* self);
+                                     const std::string& tag_or_digest, Descriptor* self,
+                                     const std::atomic<bool>& cancel);
+  const std::atomic<bool>& or_never(const std::atomic<bool>* cancel) const { return cancel ? *cancel : never_; }
   std::string base_url(const std::string& domain) const;
 
   const RegistryOptions options_;
+  const std::atomic<bool> never_{false};  // the flag of calls given no cancel
   std::mutex mu_;
   std::map<std::string, std::string> tokens_;  // registry, scope, credentials' hash -> Authorization value
 };

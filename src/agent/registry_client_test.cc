@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <future>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -18,6 +19,7 @@
 #include "agent/runtime/image_store.h"
 #include "agent/runtime/layer.h"
 #include "agent/runtime/test_tar.h"
+#include "agent/stall_server_test_util.h"
 #include "http/server.h"
 
 namespace shoal::agent {
@@ -75,6 +77,11 @@ class FakeRegistry {
     user_ = std::move(user);
     password_ = std::move(password);
   }
+  // The Bearer challenge's realm ("" : this registry's /token).
+  void set_realm(std::string url) {
+    std::lock_guard lk(mu_);
+    realm_ = std::move(url);
+  }
   int token_requests() {
     std::lock_guard lk(mu_);
     return token_requests_;
@@ -130,8 +137,8 @@ class FakeRegistry {
     }
     if (auth_ == Auth::kBearer && given.rfind("Bearer tok-repository:", 0) != 0) {
       return reply(401, R"({"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]})",
-                   {{"WWW-Authenticate", "Bearer realm=\"http://" + domain() +
-                                             "/token\",service=\"fake\",scope=\"repository:" +
+                   {{"WWW-Authenticate", "Bearer realm=\"" + (realm_.empty() ? "http://" + domain() + "/token" : realm_) +
+                                             "\",service=\"fake\",scope=\"repository:" +
                                              req.path.substr(4, req.path.find("/manifests") == std::string::npos
                                                                     ? req.path.find("/blobs") - 4
                                                                     : req.path.find("/manifests") - 4) +
@@ -162,6 +169,7 @@ class FakeRegistry {
   std::string user_, password_;
   int token_requests_ = 0;
   std::string last_scope_;
+  std::string realm_;
 };
 
 RegistryCredentials login(const std::string& user, const std::string& password) {
@@ -204,9 +212,10 @@ class RegistryTest : public ::testing::Test {
   }
   // An image "app" with one layer (a gzip'ed tar holding /hello) and its
   // config; returns the manifest (not yet put).
-  json make_image(const std::string& repo, std::string* layer_out = nullptr) {
+  json make_image(const std::string& repo, std::string* layer_out = nullptr,
+                  const std::string& content = "hi from the registry\n") {
     std::string tar = (dir_ / "layer.tar.gz").string();
-    runtime::testing::write_tar_file(tar, {file("hello", "hi from the registry\n")}, /*gzip=*/true);
+    runtime::testing::write_tar_file(tar, {file("hello", content)}, /*gzip=*/true);
     std::string layer = *runtime::read_whole_file(tar);
     std::string diff = "sha256:" + *runtime::sha256_uncompressed(tar);
     json config = {{"architecture", "amd64"},
@@ -524,6 +533,128 @@ TEST_F(RegistryTest, ALayerThatIsNotItsConfigsDiffIdIsRefusedByTheStore) {
   ASSERT_FALSE(id.ok());
   EXPECT_NE(id.status().message().find("but the image config says"), std::string::npos) << id.status().message();
   EXPECT_FALSE(store.resolve(reg_.domain() + "/t:1").ok());
+}
+
+
+// Every request of a pull takes its cancel (review: only blob downloads
+// did; a stop waited up to 30 s for each manifest, config and token fetch):
+// against a server that takes the request and never answers, the call ends
+// within a second of the flag.
+using testing::StallServer;
+constexpr auto kCancelDeadline = std::chrono::seconds(3);
+
+TEST_F(RegistryTest, AManifestFetchEndsOnCancel) {
+  StallServer stall;
+  RegistryClient c;
+  std::atomic<bool> cancel{false};
+  auto f = std::async(std::launch::async, [&] { return c.manifest(ref(stall.domain() + "/app:1"), none_, &cancel); });
+  ASSERT_TRUE(stall.wait_requests(1));
+  cancel = true;
+  ASSERT_EQ(f.wait_for(kCancelDeadline), std::future_status::ready) << "the manifest fetch ignored its cancel";
+  auto m = f.get();
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().code(), Code::kUnavailable);
+  EXPECT_NE(m.status().message().find("cancelled"), std::string::npos) << m.status().message();
+}
+
+TEST_F(RegistryTest, ATokenFetchEndsOnCancel) {
+  StallServer realm;
+  reg_.put_manifest("app", "1", make_image("app"));
+  reg_.require(FakeRegistry::Auth::kBearer);
+  reg_.set_realm("http://" + realm.domain() + "/token");
+  RegistryClient c;
+  std::atomic<bool> cancel{false};
+  auto f = std::async(std::launch::async, [&] { return c.manifest(ref(reg_.domain() + "/app:1"), none_, &cancel); });
+  ASSERT_TRUE(realm.wait_requests(1));
+  cancel = true;
+  ASSERT_EQ(f.wait_for(kCancelDeadline), std::future_status::ready) << "the token fetch ignored its cancel";
+  auto m = f.get();
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.status().message().find("cancelled"), std::string::npos) << m.status().message();
+}
+
+// The image config, redirected to a stalling host (a CDN), through
+// ImagePuller::pull: the puller passes its cancel to it too.
+TEST_F(RegistryTest, AConfigFetchOfAPullEndsOnCancel) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root (the image store)";
+  StallServer cdn;
+  json m = make_image("app");
+  reg_.put_manifest("app", "1", m);
+  reg_.put_redirect("/v2/app/blobs/" + m["config"]["digest"].get<std::string>(), "http://" + cdn.domain() + "/cfg");
+  runtime::ImageStore store((dir_ / "store").string());
+  ASSERT_TRUE(store.open().ok());
+  RegistryClient c;
+  ImagePuller puller(store, c);
+  std::atomic<bool> cancel{false};
+  auto f = std::async(std::launch::async, [&] { return puller.pull(reg_.domain() + "/app:1", none_, nullptr, cancel); });
+  ASSERT_TRUE(cdn.wait_requests(1));
+  cancel = true;
+  ASSERT_EQ(f.wait_for(kCancelDeadline), std::future_status::ready) << "the config fetch ignored its cancel";
+  auto id = f.get();
+  ASSERT_FALSE(id.ok());
+  EXPECT_NE(id.status().message().find("cancelled"), std::string::npos) << id.status().message();
+}
+
+// Pulls run concurrently (review: one at a time per node, so one slow
+// image held up every other task's start): while a's layer stalls, b is
+// pulled; a second ensure() of a joins the first one's pull (one layer
+// request), and both succeed once the layer arrives.
+TEST_F(RegistryTest, PullsRunConcurrentlyAndTheSameImageIsPulledOnce) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root (the image store)";
+  StallServer cdn;
+  std::string layer_a;
+  json ma = make_image("a", &layer_a, "image a\n");
+  reg_.put_manifest("a", "1", ma);
+  reg_.put_redirect("/v2/a/blobs/" + ma["layers"][0]["digest"].get<std::string>(), "http://" + cdn.domain() + "/a");
+  reg_.put_manifest("b", "1", make_image("b", nullptr, "image b\n"));
+  runtime::ImageStore store((dir_ / "store").string());
+  ASSERT_TRUE(store.open().ok());
+  RegistryClient c;
+  ImagePuller puller(store, c);
+  std::atomic<bool> cancel{false};
+  const std::string a = reg_.domain() + "/a:1", b = reg_.domain() + "/b:1";
+  auto first = std::async(std::launch::async, [&] { return puller.ensure(a, none_, &cancel); });
+  ASSERT_TRUE(cdn.wait_requests(1));
+  auto second = std::async(std::launch::async, [&] { return puller.ensure(a, none_, &cancel); });
+  auto other = std::async(std::launch::async, [&] { return puller.ensure(b, none_, &cancel); });
+  ASSERT_EQ(other.wait_for(std::chrono::seconds(10)), std::future_status::ready)
+      << "b's pull waited for a's stalled one";
+  Status st = other.get();
+  EXPECT_TRUE(st.ok()) << st.message();
+  EXPECT_TRUE(store.resolve(b).ok());
+  for (int i = 0; i < 500 && puller.shared_pulls() < 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(puller.shared_pulls(), 1) << "the second ensure of a did not join the first one's pull";
+  cdn.release(layer_a);
+  ASSERT_EQ(first.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  ASSERT_EQ(second.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  st = first.get();
+  EXPECT_TRUE(st.ok()) << st.message();
+  st = second.get();
+  EXPECT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(cdn.requests(), 1) << "a's layer was downloaded twice";
+  EXPECT_TRUE(store.resolve(a).ok());
+}
+
+// At most max_concurrent pulls at once: a second image waits for a turn
+// (and gives up on cancel) while the only turn is held by a stalled pull.
+TEST_F(RegistryTest, PullsBeyondTheLimitWaitForATurnAndCancel) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root (the image store)";
+  StallServer stall;
+  reg_.put_manifest("b", "1", make_image("b"));
+  runtime::ImageStore store((dir_ / "store").string());
+  ASSERT_TRUE(store.open().ok());
+  RegistryClient c;
+  ImagePuller puller(store, c, /*max_concurrent=*/1);
+  std::atomic<bool> cancel{false};
+  auto first = std::async(std::launch::async, [&] { return puller.ensure(stall.domain() + "/a:1", none_, &cancel); });
+  ASSERT_TRUE(stall.wait_requests(1));
+  auto other = std::async(std::launch::async, [&] { return puller.ensure(reg_.domain() + "/b:1", none_, &cancel); });
+  EXPECT_EQ(other.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout) << "the limit of 1 was not kept";
+  cancel = true;
+  ASSERT_EQ(first.wait_for(kCancelDeadline), std::future_status::ready);
+  ASSERT_EQ(other.wait_for(kCancelDeadline), std::future_status::ready);
+  EXPECT_NE(other.get().message().find("cancelled"), std::string::npos);
+  EXPECT_FALSE(store.resolve(reg_.domain() + "/b:1").ok());
 }
 
 }  // namespace
