@@ -33,6 +33,9 @@ CMD=$1 DIR=$2
 shift 2
 [[ $(id -u) == 0 ]] || die "needs root (network namespaces, dockerd)"
 CGROOT=/sys/fs/cgroup
+# A signal ends the script through exit, so its EXIT trap (the clean-up) runs.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # Per-lab state, written before each thing is made so `down` finds it after a crash.
 load() {

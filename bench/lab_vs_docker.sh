@@ -9,7 +9,7 @@
 #             -> `service scale -d fo=8` through another manager accepted
 #             (write) and 8 tasks running (acted); FAILOVER_RUNS labs (default 10)
 #   drain     10 replicas spread 2 per node, `node update --availability drain
-#             w2` -> 10 running, none on w2
+#             w2` -> 10 running, none on w2; and -> w2 runs no container
 #   worker    then SIGKILL of w1's daemon -> 10 running, none on w1
 #   leader    then SIGKILL of the leader's daemon -> 10 running on live nodes
 #             (drain, worker, leader: one lab each of RUNS, default 3)
@@ -43,6 +43,9 @@ cleanup() {
   rm -rf "$W"
 }
 trap cleanup EXIT
+# A signal ends the script through exit, so its EXIT trap (the clean-up) runs.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 images/build.sh >/dev/null
 
 # ---- the two sides behind one interface; SIDE is shoal or docker
@@ -116,6 +119,7 @@ spread() {  # 10 replicas of nf, 2 on each node
   [[ $(api m1 service ps nf --filter desired-state=running --format '{{.Node}} {{.CurrentState}}' |
     awk '$2=="Running"{c[$1]++} END{for (n in c) if (c[n]==2) k++; print k+0}') == 5 ]]
 }
+no_containers() { [[ -z $(api "$1" ps -q) ]]; }  # NODE's own API lists no running container
 other_manager() { for m in m1 m2 m3; do [[ $m != "$1" ]] && { echo "$m"; return; }; done; }
 
 declare -A R  # R[SIDE.figure] = values, one per lab ("fail" if it timed out)
@@ -166,17 +170,18 @@ suite_run() {
     lab_down; return
   fi
   mem_of tasks
-  local t0 d=fail wk=fail ld=fail l a
+  local t0 d=fail de=fail wk=fail ld=fail l a
   api m1 node update --availability drain w2 >/dev/null; t0=$(now)
   wait_until 60 running m1 nf 10 w2 && d=$(secs_since "$t0")
+  wait_until 60 no_containers w2 && de=$(secs_since "$t0")
   api m1 node update --availability active w2 >/dev/null
   lab_kill w1; t0=$(now)
   wait_until 90 running m1 nf 10 w1 && wk=$(secs_since "$t0")
   l=$(leader m1); a=$(other_manager "$l")
   lab_kill "$l"; t0=$(now)
   wait_until 120 running "$a" nf 10 w1 "$l" && ld=$(secs_since "$t0")
-  echo "  $SIDE suite: drain $d s, worker loss $wk s, leader ($l) loss $ld s"
-  rec drain "$d"; rec worker "$wk"; rec leader "$ld"
+  echo "  $SIDE suite: drain $d s (node empty $de s), worker loss $wk s, leader ($l) loss $ld s"
+  rec drain "$d"; rec drain.empty "$de"; rec worker "$wk"; rec leader "$ld"
   lab_down
 }
 
@@ -216,6 +221,7 @@ row "lab up (start -> 5 Ready, 3 Leader/Reachable)" up s
 row "leader failover: kill -> write accepted" failover.write s
 row "leader failover: kill -> new leader acting (8 running)" failover s
 row "drain -> its tasks running elsewhere" drain s
+row "drain -> no container running on the drained node" drain.empty s
 row "worker loss -> its tasks running elsewhere" worker s
 row "leader loss -> its tasks running elsewhere" leader s
 for st in idle tasks; do
