@@ -508,6 +508,21 @@ struct Server::Impl {
     co_return true;
   }
 
+  // ServerOptions::inline_handler, here on the I/O thread: true if it
+  // answered `req` (through `state`, as a worker's handler would).
+  bool answer_inline(const Request& req, ExchangeState& state) {
+    if (!options.inline_handler) return false;
+    try {
+      std::optional<Response> r = options.inline_handler(req);
+      if (!r) return false;
+      state.respond(std::move(*r));
+    } catch (const std::exception& e) {
+      LOG_ERROR("http", req.method << " " << req.path.substr(0, 128) << ": the inline handler failed: " << e.what());
+      state.fail(std::string("internal error: ") + std::string(e.what()).substr(0, 512));
+    }
+    return true;
+  }
+
   // Hands the request to a worker; the handler answers through `state`.
   void dispatch(Request req, const std::shared_ptr<ExchangeState>& state) {
     Exchange ex;
@@ -681,7 +696,7 @@ struct Server::Impl {
       Request req = to_request(raw, peer);
       req.peer_cert = c.peer_cert;
       req.body_file = std::move(spooled);
-      dispatch(std::move(req), state);
+      if (!answer_inline(req, *state)) dispatch(std::move(req), state);
       if (!co_await await_answer(cp, *state, buf)) {
         state->client_went();
         break;

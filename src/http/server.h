@@ -1,7 +1,8 @@
 // HTTP/1.1 server on Boost.Beast: one coroutine per connection; io_threads
 // I/O contexts of one thread each, a connection served by one of them (round
 // robin), so its handlers never run concurrently; handlers run on a separate
-// worker pool. Listens on unix sockets and TCP. Keep-alive and chunked
+// worker pool (but for ServerOptions::inline_handler's answers, given on the
+// I/O thread). Listens on unix sockets and TCP. Keep-alive and chunked
 // streaming are supported.
 //
 // Limits (all in ServerOptions) keep one client from holding the API: the
@@ -24,6 +25,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -67,6 +69,15 @@ struct ServerOptions {
   // the handler as Request::body_file; never held in memory), or "" to read
   // it into Request::body. Called on I/O threads; cheap and thread-safe.
   std::function<std::string(const std::string& method, const std::string& path)> route_body_spool;
+  // Requests answered on the I/O thread that read them, never queued behind
+  // the worker pool: given a complete request, its Response, or nullopt to
+  // hand it to the handler on a worker as usual. For an answer that must come
+  // however busy the workers are (the leader probe, leader_probe.h: a leader
+  // whose workers are all held by joins and sessions must not look dead).
+  // Called for every request (a miss must cost next to nothing); must be
+  // quick, never block (no I/O, no lock held for long) and be thread-safe.
+  // One that throws answers a 500.
+  std::function<std::optional<Response>(const Request& request)> inline_handler;
   size_t max_connections = 1024;
   ServerTls tls;  // for tls:// listeners (last: positional initializers elsewhere)
 };

@@ -12,6 +12,7 @@
 #include "manager/api/errors.h"
 #include "manager/ca/key_files.h"
 #include "manager/ca/node_certs.h"
+#include "manager/leader/leader_probe.h"
 #include "model/session_messages.h"
 #include "node/join.h"
 #include "node/swarm_node.h"
@@ -88,6 +89,19 @@ Result<std::unique_ptr<http::Server>> SwarmNode::open_swarm_listener(Manager& ma
   uint64_t nofile = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? static_cast<uint64_t>(rl.rlim_cur) : 1024;
   so.max_connections = swarm_connection_cap(nofile);
   so.tls = {tls.cert_pem, tls.key_pem, tls.ca_pem};
+  // The leader probe (leader_probe.h) on the I/O thread: answered however
+  // busy the workers are. Cheap and non-blocking: a path compare, then the
+  // peer certificate and manager() (mu_ is never held across slow work).
+  so.inline_handler = [this](const http::Request& r) -> std::optional<http::Response> {
+    if (r.path != leader::kProbePath) return std::nullopt;
+    if (r.method != "GET") return error_reply(405, "the leader probe is GET " + std::string(leader::kProbePath));
+    const http::PeerCertificate& pc = r.peer_cert;
+    if (!pc.verified || pc.organizational_unit != ca::kManagerRole) {
+      return error_reply(403, "the leader probe is for this swarm's managers (a manager node certificate)");
+    }
+    if (!this->manager()) return error_reply(503, "this node is not a swarm manager (any more)");
+    return http::Response{200, {{"Content-Type", "application/json"}}, "{}\n"};
+  };
   auto server = std::make_unique<http::Server>(so, [this](http::Exchange ex) { serve_swarm(std::move(ex)); });
   Status st = server->start();
   if (!st.ok()) {

@@ -2,11 +2,6 @@
 
 namespace shoal::leader {
 
-namespace {
-// Served by every manager's swarm listener to anyone (node/join.cc serve_ca).
-constexpr char kProbePath[] = "/_shoal/ca/v1/root-ca";
-}  // namespace
-
 LeaderProbe::LeaderProbe(Store& store, std::function<std::optional<http::TlsOptions>()> tls,
                          std::chrono::milliseconds timeout)
     : store_(store), tls_source_(std::move(tls)), timeout_(timeout) {}

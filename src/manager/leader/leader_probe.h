@@ -1,12 +1,17 @@
 // LeaderProbe: the fast-failover probe of ElectorOptions (probe_leader,
 // managers), over what managers already have: each manager's swarm listener
 // (its address from the store's Node, ManagerStatus.Addr) and mutual TLS with
-// this manager's node certificate. A probe is one GET of the listener's root
-// CA route with a short deadline, verifying that the answering certificate
-// names the probed node (its id is a SAN of every node certificate): an
-// answer means that node's shoald runs its manager role and serves requests;
-// a refused connection (the process is gone), a reset, a stalled handshake
-// (paused, cut off) or a deadline are failures.
+// this manager's node certificate. A probe is one GET of kProbePath with a
+// short deadline, verifying that the answering certificate names the probed
+// node (its id is a SAN of every node certificate): an answer (200) means
+// that node's shoald runs its manager role; a refused connection (the
+// process is gone), a reset, a stalled handshake (paused, cut off), a
+// deadline or another status are failures.
+//
+// The listener answers kProbePath on its I/O thread, never queued behind its
+// worker pool (http::ServerOptions::inline_handler, wired in
+// node/swarm_join.cc), so a leader whose workers are all held by joins and
+// node sessions still answers: a busy leader is not deposed.
 //
 // Thread-safe: one client per address, kept (keep-alive) between probes.
 #pragma once
@@ -23,6 +28,11 @@
 #include "store/store.h"
 
 namespace shoal::leader {
+
+// The probe's route on every manager's swarm listener: GET, by a verified
+// manager certificate only; 200 while the manager role runs, 503 when it
+// does not (any more), 403 for anyone else.
+constexpr char kProbePath[] = "/_shoal/leader/v1/probe";
 
 class LeaderProbe {
  public:
