@@ -9,9 +9,9 @@
 #include "daemon/sealed_tokens.h"
 #include "manager/etcd/etcd_member.h"
 #include "manager/etcd/etcd_membership.h"
+#include "manager/etcd/learner_janitor.h"
 #include "common/files.h"
 #include "manager/ca/key_files.h"
-#include "store/etcd_backend.h"
 #include "store/etcd_grpc_backend.h"
 
 namespace shoal::daemon {
@@ -122,13 +122,11 @@ Status ManagerRole::start() {
   // leader fails within 1 s and is retried; a read or write within 2 s, so
   // the API answers 503 under 2 s on a lost quorum; require-leader fails
   // calls at once on a member that knows it has no leader.
-  EtcdCallTimeouts timeouts;
+  EtcdGrpcTimeouts timeouts;
   timeouts.read = timeouts.write = std::chrono::seconds(2);
   timeouts.lease = std::chrono::seconds(1);
   timeouts.require_leader = true;
-  backend_ = std::make_unique<EtcdGrpcBackend>(etcd_->client_url(), 1024, etcd_->client_tls(),
-                                               EtcdGrpcTimeouts{timeouts.read, timeouts.write, timeouts.lease,
-                                                                timeouts.require_leader});
+  backend_ = std::make_unique<EtcdGrpcBackend>(etcd_->client_url(), 1024, etcd_->client_tls(), timeouts);
   if (new_ca) {
     SHOAL_ASSIGN_OR_RETURN(std::string sealed, ca::seal(seal_key, new_ca->key_pem, kSealContext));
     SHOAL_ASSIGN_OR_RETURN(ca::RootCA etcd_ca, ca::read_etcd_ca(certs));
@@ -144,6 +142,7 @@ Status ManagerRole::start() {
   }
   drop_clear_etcd_ca_key(certs);
   options_.new_swarm_ca = nullptr;  // not kept past start()
+  start_janitor();
   return ok_status();
 }
 
@@ -261,6 +260,7 @@ Result<node::ManagerGrant> ManagerRole::admit_manager(const node::ManagerAdmissi
   promoting_name_ = a.node_id;
   abandoned_ = false;
   promoter_client_ = std::make_shared<etcd::MembershipClient>(etcd_url_, etcd_tls_);
+  promoting_id_ = added.member.id;
   promoter_ = std::thread([this, id = added.member.id, name = a.node_id, pc = promoter_client_] { promote(id, name, pc); });
   LOG_INFO("etcd", "added " << a.node_id << " (" << peer_url << ") as a learner; promoting it once it has caught up");
   return g;
@@ -336,6 +336,7 @@ void ManagerRole::promote(uint64_t id, std::string name, std::shared_ptr<etcd::M
     if (last.ok()) {
       LOG_INFO("etcd", "promoted " << name << " to a voting member");
       promoting_ = false;
+      promoting_id_ = 0;
       return;
     }
     promoter_cv_.wait_for(lk, std::chrono::milliseconds(100), [&] { return stopping_ || abandoned_; });
@@ -354,6 +355,76 @@ void ManagerRole::promote(uint64_t id, std::string name, std::shared_ptr<etcd::M
     if (!st.ok()) LOG_WARN("etcd", "removing learner " << name << ": " << st.message());
   }
   promoting_ = false;
+  promoting_id_ = 0;
+}
+
+void ManagerRole::start_janitor() {
+  if (janitor_.joinable()) stop_janitor();  // start() again without a stop(): one janitor
+  auto client = std::make_shared<etcd::MembershipClient>(etcd_url_, etcd_tls_);
+  {
+    std::lock_guard lk(janitor_mu_);
+    janitor_stopping_ = false;
+    janitor_client_ = client;
+  }
+  janitor_ = std::thread([this, client] { janitor_loop(client); });
+}
+
+void ManagerRole::stop_janitor() {
+  std::shared_ptr<etcd::MembershipClient> client;
+  {
+    std::lock_guard lk(janitor_mu_);
+    janitor_stopping_ = true;
+    client = std::move(janitor_client_);
+  }
+  janitor_cv_.notify_all();
+  if (client) client->cancel();  // a list, promote or remove in flight returns at once
+  if (janitor_.joinable()) janitor_.join();
+}
+
+void ManagerRole::janitor_loop(std::shared_ptr<etcd::MembershipClient> client) {
+  // Monotonic: a wall-clock step must not make a learner look older than it is.
+  auto now = [] { return SysTime(std::chrono::duration_cast<SysTime::duration>(
+                      std::chrono::steady_clock::now().time_since_epoch())); };
+  const Duration remove_after = kPromoteDeadline + options_.learner_janitor_margin;
+  std::map<uint64_t, SysTime> first_seen;
+  std::unique_lock lk(janitor_mu_);
+  for (;;) {
+    janitor_cv_.wait_for(lk, options_.learner_janitor_tick, [&] { return janitor_stopping_; });
+    if (janitor_stopping_) return;
+    lk.unlock();
+    auto members = client->list();
+    if (members.ok()) {
+      uint64_t owned = promoting_id_;  // read after the list: a learner added since is not in it
+      auto actions = etcd::plan_learner_cleanup(*members, owned ? std::optional(owned) : std::nullopt, now(),
+                                                remove_after, first_seen);
+      for (const auto& a : actions) janitor_act(*client, a);
+    }
+    lk.lock();
+  }
+}
+
+void ManagerRole::janitor_act(etcd::MembershipClient& mc, const etcd::LearnerAction& a) {
+  const std::string who = (a.name.empty() ? "never started" : a.name) + ", " + a.peer_url;
+  if (a.seen_for == Duration(0)) {
+    LOG_INFO("etcd", "etcd member " << a.id << " (" << who << ") is a learner that no promoter of this manager "
+                                    << "owns: promoting it once it has caught up, removing it if it has not within "
+                                    << std::chrono::duration_cast<std::chrono::seconds>(kPromoteDeadline +
+                                                                                       options_.learner_janitor_margin)
+                                           .count()
+                                    << " s");
+  }
+  if (a.kind == etcd::LearnerAction::Kind::kPromote) {
+    if (mc.promote(a.id).ok()) LOG_INFO("etcd", "promoted learner " << a.id << " (" << who << ") to a voting member");
+    return;  // refused while it lags: tried again at the next tick
+  }
+  Status st = mc.remove(a.id);
+  if (st.ok()) {
+    LOG_WARN("etcd", "removed learner " << a.id << " (" << who << "): it did not catch up within "
+                                        << std::chrono::duration_cast<std::chrono::seconds>(a.seen_for).count()
+                                        << " s (the manager that admitted it is gone)");
+  } else {
+    LOG_INFO("etcd", "removing learner " << a.id << " (" << who << "): " << st.message());
+  }
 }
 
 void ManagerRole::stop_promoter() {
@@ -370,6 +441,7 @@ void ManagerRole::stop_promoter() {
 }
 
 void ManagerRole::stop() {
+  stop_janitor();
   stop_promoter();
   if (etcd_) etcd_->stop();
   etcd_.reset();
@@ -378,6 +450,7 @@ void ManagerRole::stop() {
 void ManagerRole::destroy() {
   // Its data is erased next: no graceful etcd stop (it waited ~1 s for the
   // store's gRPC channel, making every swarm leave take over 1 s).
+  stop_janitor();
   stop_promoter();
   if (etcd_) etcd_->stop(/*graceful=*/false);
   etcd_.reset();

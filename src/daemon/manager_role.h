@@ -4,6 +4,8 @@
 // (src/node/manager.h).
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -22,6 +24,7 @@ struct EtcdCertFiles;
 namespace shoal::etcd {
 class EtcdMember;
 class MembershipClient;
+struct LearnerAction;
 }
 namespace shoal {
 class EtcdGrpcBackend;
@@ -46,6 +49,11 @@ struct ManagerOptions {
   // Quorum-loss recovery: start() runs etcd with --force-new-cluster on the
   // existing data (this member the only one, every object kept).
   bool force_new_cluster = false;
+  // The learner janitor (manager/etcd/learner_janitor.h): how often it looks
+  // at etcd's members, and how long past kPromoteDeadline it waits before it
+  // removes a learner that this manager's promoter does not own.
+  std::chrono::milliseconds learner_janitor_tick{2000};
+  std::chrono::seconds learner_janitor_margin{10};
 };
 
 // A joined manager's etcd start, written by install_joined_manager and read
@@ -98,7 +106,10 @@ class ManagerRole : public node::ManagerStorage {
   // node::ManagerStorage: admits a manager (see there). The learner is
   // promoted by a background thread that retries until etcd accepts (it
   // refuses while the learner lags), and removes the member again if it has
-  // not caught up within kPromoteDeadline (its joiner never came).
+  // not caught up within kPromoteDeadline (its joiner never came). If this
+  // manager dies first, the learner janitor of every other manager (and of
+  // this one once restarted) promotes it when caught up or removes it after
+  // kPromoteDeadline + learner_janitor_margin.
   Result<node::ManagerGrant> admit_manager(const node::ManagerAdmission& a) override;
   // node::ManagerStorage: the learner admit_manager added for `node_id` is
   // removed by the promoter thread at once (not promoted).
@@ -119,6 +130,14 @@ class ManagerRole : public node::ManagerStorage {
   void drop_clear_etcd_ca_key(const ca::EtcdCertFiles& files);
   void promote(uint64_t member_id, std::string name, std::shared_ptr<etcd::MembershipClient> mc);
   void stop_promoter();
+  // The learner janitor thread: started by start(), stopped and joined by
+  // stop()/destroy() (its etcd client cancelled first, as the promoter's).
+  // It promotes or removes learners no promoter of this manager owns (their
+  // admitting manager died), per etcd::plan_learner_cleanup.
+  void start_janitor();
+  void stop_janitor();
+  void janitor_loop(std::shared_ptr<etcd::MembershipClient> mc);
+  void janitor_act(etcd::MembershipClient& mc, const etcd::LearnerAction& a);
 
   ManagerOptions options_;
   std::mutex admit_mu_;  // one admission at a time; guards the promoter fields
@@ -131,6 +150,14 @@ class ManagerRole : public node::ManagerStorage {
   // The promoter's etcd client: stop_promoter cancels it, so a promote or
   // remove call in flight (10 s timeout) does not hold up stop().
   std::shared_ptr<etcd::MembershipClient> promoter_client_;
+  // The etcd id of the learner the promoter owns (0: none); read by the
+  // janitor without admit_mu_ (an admission holds it across etcd calls).
+  std::atomic<uint64_t> promoting_id_{0};
+  std::mutex janitor_mu_;  // guards janitor_stopping_ and janitor_client_
+  std::condition_variable janitor_cv_;
+  bool janitor_stopping_ = false;
+  std::shared_ptr<etcd::MembershipClient> janitor_client_;
+  std::thread janitor_;  // started and joined only by start() and stop()/destroy()
   // The etcd member's client URL and TLS, set by start() and kept (calls
   // after stop() fail instead of touching a freed member).
   std::string etcd_url_;

@@ -1,0 +1,30 @@
+#include "manager/etcd/learner_janitor.h"
+
+#include <set>
+
+namespace shoal::etcd {
+
+std::vector<LearnerAction> plan_learner_cleanup(const std::vector<Member>& members, std::optional<uint64_t> owned,
+                                                SysTime now, Duration remove_after,
+                                                std::map<uint64_t, SysTime>& first_seen) {
+  std::vector<LearnerAction> out;
+  std::set<uint64_t> unowned;
+  for (const auto& m : members) {
+    if (!m.learner || (owned && m.id == *owned)) continue;
+    unowned.insert(m.id);
+    SysTime since = first_seen.try_emplace(m.id, now).first->second;
+    LearnerAction a;
+    a.id = m.id;
+    a.name = m.name;
+    a.peer_url = m.peer_urls.empty() ? "" : m.peer_urls.front();
+    a.seen_for = now - since;
+    a.kind = a.seen_for >= remove_after ? LearnerAction::Kind::kRemove : LearnerAction::Kind::kPromote;
+    out.push_back(std::move(a));
+  }
+  for (auto it = first_seen.begin(); it != first_seen.end();) {
+    it = unowned.count(it->first) ? std::next(it) : first_seen.erase(it);
+  }
+  return out;
+}
+
+}  // namespace shoal::etcd

@@ -1,0 +1,111 @@
+#include "manager/etcd/learner_janitor.h"
+
+#include <gtest/gtest.h>
+
+namespace shoal::etcd {
+namespace {
+
+using namespace std::chrono_literals;
+using Kind = LearnerAction::Kind;
+
+constexpr Duration kRemoveAfter = 70s;  // kPromoteDeadline (60 s) + a 10 s margin
+
+Member voter(uint64_t id, std::string name) { return Member{id, std::move(name), {"https://198.18.0.1:2380"}, {}, false}; }
+Member learner(uint64_t id, std::string peer) { return Member{id, "", {std::move(peer)}, {}, true}; }
+
+class LearnerJanitorTest : public ::testing::Test {
+ protected:
+  std::vector<LearnerAction> plan(const std::vector<Member>& ms, std::optional<uint64_t> owned = std::nullopt) {
+    return plan_learner_cleanup(ms, owned, clock_.now(), kRemoveAfter, first_seen_);
+  }
+  FakeClock clock_;
+  std::map<uint64_t, SysTime> first_seen_;
+};
+
+TEST_F(LearnerJanitorTest, NoLearnerNoAction) {
+  EXPECT_TRUE(plan({voter(1, "m1"), voter(2, "m2")}).empty());
+  EXPECT_TRUE(first_seen_.empty());
+}
+
+TEST_F(LearnerJanitorTest, AnOrphanIsPromotedUntilItsDeadlineThenRemoved) {
+  const std::vector<Member> ms = {voter(1, "m1"), learner(7, "https://198.18.0.250:2380")};
+  auto a = plan(ms);
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].kind, Kind::kPromote);
+  EXPECT_EQ(a[0].id, 7u);
+  EXPECT_EQ(a[0].peer_url, "https://198.18.0.250:2380");
+  EXPECT_EQ(a[0].seen_for, Duration(0));
+  clock_.advance(69s);
+  a = plan(ms);
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].kind, Kind::kPromote) << "69 s seen: not yet";
+  EXPECT_EQ(a[0].seen_for, Duration(69s));
+  clock_.advance(1s);
+  a = plan(ms);
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].kind, Kind::kRemove) << "70 s seen: removed";
+  clock_.advance(2s);
+  a = plan(ms);  // a remove that failed is tried again at the next tick
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].kind, Kind::kRemove);
+}
+
+TEST_F(LearnerJanitorTest, TheLearnerOfThisManagersOwnPromoterIsLeftToIt) {
+  const std::vector<Member> ms = {voter(1, "m1"), learner(7, "https://198.18.0.3:2380")};
+  for (int i = 0; i < 40; ++i) {
+    EXPECT_TRUE(plan(ms, 7).empty());
+    clock_.advance(2s);
+  }
+  EXPECT_TRUE(first_seen_.empty());
+  // Its promoter ended without promoting or removing it: counted from now.
+  auto a = plan(ms);
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].kind, Kind::kPromote);
+  EXPECT_EQ(a[0].seen_for, Duration(0));
+}
+
+TEST_F(LearnerJanitorTest, FirstSeenIsForgottenOnceTheMemberVotesOrIsGone) {
+  plan({voter(1, "m1"), learner(7, "https://198.18.0.3:2380"), learner(8, "https://198.18.0.4:2380")});
+  EXPECT_EQ(first_seen_.size(), 2u);
+  clock_.advance(50s);
+  Member promoted = voter(7, "m3");
+  EXPECT_TRUE(plan({voter(1, "m1"), promoted}).empty());
+  EXPECT_TRUE(first_seen_.empty()) << "7 votes, 8 was removed: nothing remembered";
+  // A member id seen again later (never in practice: etcd ids are random)
+  // starts afresh rather than at its old first-seen time.
+  clock_.advance(50s);
+  auto a = plan({voter(1, "m1"), learner(8, "https://198.18.0.4:2380")});
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].kind, Kind::kPromote);
+}
+
+TEST_F(LearnerJanitorTest, ANewJanitorCountsAfresh) {
+  const std::vector<Member> ms = {voter(1, "m1"), learner(7, "https://198.18.0.250:2380")};
+  clock_.advance(60s);
+  plan(ms);
+  clock_.advance(60s);
+  std::map<uint64_t, SysTime> fresh;  // a restarted manager's janitor
+  auto a = plan_learner_cleanup(ms, std::nullopt, clock_.now(), kRemoveAfter, fresh);
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].kind, Kind::kPromote) << "never earlier than the owner's own removal";
+  EXPECT_EQ(plan(ms)[0].kind, Kind::kPromote) << "60 s seen by the first one";
+  clock_.advance(10s);
+  EXPECT_EQ(plan(ms)[0].kind, Kind::kRemove);
+}
+
+TEST_F(LearnerJanitorTest, EachUnownedLearnerIsPlannedOnItsOwnClock) {
+  plan({learner(7, "https://198.18.0.3:2380")});
+  clock_.advance(40s);
+  auto a = plan({learner(7, "https://198.18.0.3:2380"), learner(8, "https://198.18.0.4:2380"), voter(1, "m1")});
+  clock_.advance(30s);
+  a = plan({learner(7, "https://198.18.0.3:2380"), learner(8, "https://198.18.0.4:2380"), voter(1, "m1")});
+  ASSERT_EQ(a.size(), 2u);
+  EXPECT_EQ(a[0].id, 7u);
+  EXPECT_EQ(a[0].kind, Kind::kRemove);
+  EXPECT_EQ(a[1].id, 8u);
+  EXPECT_EQ(a[1].kind, Kind::kPromote);
+  EXPECT_EQ(a[1].seen_for, Duration(30s));
+}
+
+}  // namespace
+}  // namespace shoal::etcd
