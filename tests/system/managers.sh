@@ -76,3 +76,34 @@ expect_eq "a service created on m2 is listed on m3" "from-m2" "$(on m3 service l
 expect_eq "and on m1" "from-m2" "$(on m1 service ls --format '{{.Name}}')"
 on m3 service rm from-m2 >/dev/null
 check "removed on m3, gone on m1" wait_for "from-m2 gone on m1" 5 bash -c "[ -z \"\$($SHOAL -H unix://$(sock m1) service ls -q)\" ]"
+
+# ---- An orphaned etcd learner: its admitting manager died (kill -9) before
+# its promoter promoted or removed it. Made here with etcdctl against m1's
+# etcd, with a peer URL in the lab's subnet that nothing listens on. While
+# it exists every membership change is refused (one at a time); the
+# managers' learner janitors remove it (60 s promote deadline + 10 s margin,
+# counted from when they first saw it), and the changes work again.
+M1_CERTS=$(dirname "$(sock m1)")/data/certs
+ORPHAN_IP=$(node_field m1 address | awk -F. '{print $1"."$2"."$3".250"}')
+learners() { etcd_members "$1" | grep -c '^learner' || true; }
+learners_eq() { [ "$(learners "$1")" = "$2" ]; }
+out=$(lab exec m1 -- etcdctl --endpoints https://127.0.0.1:2379 --cacert "$M1_CERTS/ca.crt" \
+  --cert "$M1_CERTS/client.crt" --key "$M1_CERTS/client.key" \
+  member add orphan --learner --peer-urls "https://$ORPHAN_IP:2380" 2>&1)
+expect_contains "etcdctl adds a learner at $ORPHAN_IP that no manager admitted" "added" "$out"
+expect_eq "m1's etcd lists that learner" "1" "$(learners m1)"
+out=$(on m1 node promote w1 2>&1) || true
+expect_contains "node promote w1 is refused while it exists (one change at a time)" "one at a time" "$out"
+out=$(on m2 node demote m3 2>&1) || true
+expect_contains "node demote m3 is refused too" "one at a time" "$out"
+t0=$SECONDS
+check "the learner janitors remove it within 100 s" wait_for "no learner" 100 learners_eq m1 0
+log "the orphan learner was gone $((SECONDS - t0)) s after the refused changes"
+check "a manager's log says it removed the learner" \
+  bash -c "grep -l 'removed learner .*$ORPHAN_IP' $LAB/m*/shoald.log"
+out=$(on m1 node promote w1 2>&1)
+expect_contains "node promote w1 works then" "promoted to a manager" "$out"
+check "w1 is Reachable within 30 s" wait_for "w1 reachable" 30 \
+  statuses_eq m1 "Leader Reachable Reachable Reachable "
+voters_eq() { [ "$(voters "$1")" = "$2" ]; }
+check "m1's etcd: 4 voting members" wait_for "4 voters" 20 voters_eq m1 4
