@@ -153,6 +153,8 @@ fail() {
   } >&2
   exit 1
 }
+# Anything else that fails (not a checked step) stops the demo the same way.
+trap 'fail "a command failed unexpectedly (line $LINENO): $BASH_COMMAND"' ERR
 # wait_until WHAT SECONDS CMD...: polls CMD every 0.2 s; fails the step after SECONDS.
 wait_until() {
   local what=$1 secs=$2 t0=$EPOCHREALTIME deadline; shift 2
