@@ -255,11 +255,25 @@ struct Server::Impl {
     std::shared_ptr<UnverifiedCounts> counts;
     std::string ip;
     ~UnverifiedSlot() { release(); }
-    bool take(const std::shared_ptr<UnverifiedCounts>& cs, const std::string& peer, UnverifiedCaps caps) {
+    // trusted (ServerOptions::trusted_source): counted by its exact address
+    // and past caps.total.
+    bool take(const std::shared_ptr<UnverifiedCounts>& cs, const std::string& peer, UnverifiedCaps caps,
+              const std::function<bool(const std::string&)>& trusted_source) {
       std::string addr = unverified_source_key(peer);
+      bool trusted = false;
+      if (trusted_source) {
+        std::string ip = peer.substr(0, peer.rfind(':'));
+        boost::system::error_code ec;
+        net::ip::address a = net::ip::make_address(ip, ec);
+        if (!ec && a.is_v6() && a.to_v6().is_v4_mapped()) {
+          ip = net::ip::make_address_v4(net::ip::v4_mapped, a.to_v6()).to_string();
+        }
+        trusted = trusted_source(ip);
+        if (trusted) addr = "trusted " + ip;
+      }
       std::lock_guard lk(cs->mu);
       size_t& n = cs->by_ip[addr];
-      if (n >= caps.per_source || cs->total >= caps.total) {
+      if (n >= caps.per_source || (!trusted && cs->total >= caps.total)) {
         if (n == 0) cs->by_ip.erase(addr);
         return false;
       }
@@ -728,7 +742,7 @@ struct Server::Impl {
       UnverifiedSlot slot;
       bool admitted = true;
       if constexpr (std::is_same_v<Socket, TlsSocket>) {
-        admitted = slot.take(unverified, peer, unverified_tls_caps(options.max_connections));
+        admitted = slot.take(unverified, peer, unverified_tls_caps(options.max_connections), options.trusted_source);
         if (!admitted) {
           LOG_WARN("http", "refusing a TLS connection from " << peer << ": too many connections without a client "
                                                               "certificate are open (from there or in all)");

@@ -78,6 +78,15 @@ struct ServerOptions {
   // quick, never block (no I/O, no lock held for long) and be thread-safe.
   // One that throws answers a 500.
   std::function<std::optional<Response>(const Request& request)> inline_handler;
+  // TLS peers admitted past the cap on unverified connections in all
+  // (unverified_tls_caps().total), given the peer's IP address ("10.0.0.2";
+  // an IPv4-mapped one as IPv4): the swarm's managers, so that strangers
+  // holding every unverified slot cannot keep a manager's leader probe (or
+  // session) from connecting. Such a peer still has at most per_source
+  // unverified connections, counted for its exact address apart from its
+  // neighbours. Called on I/O threads for every TLS connection: cheap,
+  // non-blocking, thread-safe. Empty: nobody.
+  std::function<bool(const std::string& ip)> trusted_source;
   size_t max_connections = 1024;
   ServerTls tls;  // for tls:// listeners (last: positional initializers elsewhere)
 };

@@ -1,9 +1,13 @@
 // SwarmNode's side of the network: `swarm join`, a manager's swarm listener
 // (joins and other nodes' sessions over TLS) and the agent's transport.
+#include <arpa/inet.h>
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
+#include <mutex>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "common/files.h"
@@ -32,6 +36,40 @@ http::Response error_reply(int status, const std::string& message) {
   r.body = json{{"message", message}}.dump(-1, ' ', false, json::error_handler_t::replace);
   return r;
 }
+
+// The IPs of the swarm's managers (ManagerStatus.Addr of their Nodes), for
+// the swarm listener's ServerOptions::trusted_source: read through `addrs`
+// at most once a second (a copy of every Node), on the I/O thread that asks.
+// Thread-safe.
+class ManagerIps {
+ public:
+  bool contains(const std::string& ip, const std::function<std::vector<std::string>()>& addrs) {
+    std::lock_guard lk(mu_);
+    const auto now = std::chrono::steady_clock::now();
+    if (!read_ || now - read_at_ >= std::chrono::seconds(1)) {
+      ips_.clear();
+      for (const auto& a : addrs()) ips_.insert(canonical_ip(a.substr(0, a.rfind(':'))));
+      read_ = true;
+      read_at_ = now;
+    }
+    return ips_.count(ip) > 0;
+  }
+
+ private:
+  // "10.0.0.2", "[fd00::0001]" -> inet_ntop's form, as the server names peers.
+  static std::string canonical_ip(std::string host) {
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    unsigned char buf[sizeof(in6_addr)];
+    char out[INET6_ADDRSTRLEN];
+    const int af = host.find(':') == std::string::npos ? AF_INET : AF_INET6;
+    if (inet_pton(af, host.c_str(), buf) != 1 || !inet_ntop(af, buf, out, sizeof out)) return host;
+    return out;
+  }
+  std::mutex mu_;
+  bool read_ = false;                              // guarded by mu_
+  std::chrono::steady_clock::time_point read_at_;  // guarded by mu_
+  std::set<std::string> ips_;                      // guarded by mu_
+};
 
 }  // namespace
 
@@ -101,6 +139,19 @@ Result<std::unique_ptr<http::Server>> SwarmNode::open_swarm_listener(Manager& ma
     }
     if (!this->manager()) return error_reply(503, "this node is not a swarm manager (any more)");
     return http::Response{200, {{"Content-Type", "application/json"}}, "{}\n"};
+  };
+  // Managers' connections past the cap on unverified ones in all: strangers
+  // holding every unverified slot must not keep the probe from reconnecting.
+  so.trusted_source = [this, ips = std::make_shared<ManagerIps>()](const std::string& ip) {
+    return ips->contains(ip, [this] {
+      std::vector<std::string> out;
+      if (auto m = this->manager()) {
+        for (const auto& n : m->store().nodes()) {
+          if (n.manager_status && !n.manager_status->addr.empty()) out.push_back(n.manager_status->addr);
+        }
+      }
+      return out;
+    });
   };
   auto server = std::make_unique<http::Server>(so, [this](http::Exchange ex) { serve_swarm(std::move(ex)); });
   Status st = server->start();
