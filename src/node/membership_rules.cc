@@ -35,4 +35,27 @@ Status check_removal_keeps_quorum(const std::set<std::string>& voters, const std
                              " are needed): bring the unreachable managers back first");
 }
 
+Status check_force_new_cluster(const std::set<std::string>& voters, const std::set<std::string>& answering,
+                               const std::string& self, const std::vector<Node>& nodes) {
+  size_t alive = 0;
+  std::string others;
+  for (const auto& v : voters) {
+    if (v != self && !answering.count(v)) continue;
+    ++alive;
+    if (v == self) continue;
+    std::string name = v;
+    for (const auto& n : nodes) {
+      if (n.id == v && !n.description.hostname.empty()) name = n.description.hostname + " (" + v + ")";
+    }
+    others += (others.empty() ? "" : ", ") + name;
+  }
+  if (others.empty() || alive < quorum_of(voters.size())) return ok_status();
+  return failed_precondition("--force-new-cluster would split the swarm in two: the managers " + others +
+                             " still answer, and with this one they are " + std::to_string(alive) + " of the " +
+                             std::to_string(voters.size()) +
+                             " managers, a quorum, so they would go on as a second swarm. The swarm has not lost "
+                             "quorum: remove a manager with `node demote` (and `node rm`) instead; "
+                             "--force-new-cluster is for a swarm whose majority of managers is gone");
+}
+
 }  // namespace shoal::node

@@ -41,4 +41,13 @@ Status check_no_change_in_progress(const std::vector<Node>& nodes, bool learner)
 Status check_removal_keeps_quorum(const std::set<std::string>& voters, const std::set<std::string>& healthy,
                                   const std::string& target);
 
+// `swarm init --force-new-cluster` on `self` makes its etcd member the only
+// one. Refused while the voting members that answer (`answering`, `self`
+// included) are still a quorum of `voters`: the others would go on as a
+// second swarm. kFailedPrecondition naming those managers (hostnames from
+// `nodes`) and saying to use `node demote` instead. ok when quorum is lost
+// (or `self` is the only voter).
+Status check_force_new_cluster(const std::set<std::string>& voters, const std::set<std::string>& answering,
+                               const std::string& self, const std::vector<Node>& nodes);
+
 }  // namespace shoal::node

@@ -69,5 +69,26 @@ TEST(MembershipRules, RemovalKeepsAMajorityOfTheRemainingMembersHealthy) {
   EXPECT_TRUE(check_removal_keeps_quorum({"m1"}, {"m1"}, "m9").ok());
 }
 
+TEST(MembershipRules, ForceNewClusterIsRefusedWhileAQuorumAnswers) {
+  std::vector<Node> nodes = {node("m1", NodeRole::kManager, true), node("m2", NodeRole::kManager, true),
+                             node("m3", NodeRole::kManager, true)};
+  const std::set<std::string> voters = {"m1", "m2", "m3"};
+  Status st = check_force_new_cluster(voters, {"m2"}, "m1", nodes);
+  EXPECT_EQ(st.code(), Code::kFailedPrecondition);
+  EXPECT_NE(st.message().find("split the swarm"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("host-m2 (m2)"), std::string::npos) << "names who answers: " << st.message();
+  EXPECT_EQ(st.message().find("host-m3"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("node demote"), std::string::npos) << st.message();
+  EXPECT_EQ(check_force_new_cluster(voters, {"m2", "m3"}, "m1", nodes).code(), Code::kFailedPrecondition);
+  // 2 of 3 down: the recovery case.
+  EXPECT_TRUE(check_force_new_cluster(voters, {}, "m1", nodes).ok());
+  // A one-manager swarm, and 2 of 4 answering (no quorum of 4).
+  EXPECT_TRUE(check_force_new_cluster({"m1"}, {}, "m1", nodes).ok());
+  EXPECT_TRUE(check_force_new_cluster({"m1", "m2", "m3", "m4"}, {"m2"}, "m1", nodes).ok());
+  EXPECT_FALSE(check_force_new_cluster({"m1", "m2", "m3", "m4"}, {"m2", "m4"}, "m1", nodes).ok());
+  // A manager that answers but is no voter (not admitted yet) does not count.
+  EXPECT_TRUE(check_force_new_cluster(voters, {"w9"}, "m1", nodes).ok());
+}
+
 }  // namespace
 }  // namespace shoal::node

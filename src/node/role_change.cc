@@ -20,6 +20,8 @@
 #include "common/log.h"
 #include "manager/api/errors.h"
 #include "manager/ca/node_certs.h"
+#include "model/spec_schema.h"
+#include "node/bootstrap.h"
 #include "node/membership_rules.h"
 #include "node/swarm_roles.h"
 
@@ -269,8 +271,66 @@ Status SwarmNode::demote_self(Membership m) {
   return adopt_roles(worker, std::move(*roles));
 }
 
-Result<std::string> SwarmNode::force_new_cluster(const api::InitRequest&) {
+// --force-new-cluster keeps this manager's addresses (its etcd member's peer
+// URL stays on its advertise address): a request naming others is refused,
+// never ignored. ListenAddr 0.0.0.0:2377 (what the CLIs send by default) or
+// empty keeps the current one.
+static Status check_recovery_addresses(const Membership& m, const api::InitRequest& req) {
+  const std::string host = m.advertise_addr.substr(0, m.advertise_addr.rfind(':'));
+  if (!req.advertise_addr.empty() && swarm_address(req, host) != m.advertise_addr) {
+    return invalid_argument("--force-new-cluster keeps this manager's advertise address " + m.advertise_addr +
+                            " (its etcd member's peer URL): leave --advertise-addr out or give " + host +
+                            "; change addresses by leaving and joining again");
+  }
+  if (!req.listen_addr.empty() && req.listen_addr != "0.0.0.0:2377" && req.listen_addr != m.listen_addr) {
+    return invalid_argument("--force-new-cluster keeps this manager's listen address " +
+                            (m.listen_addr.empty() ? std::string("0.0.0.0:2377") : m.listen_addr) +
+                            ": leave --listen-addr out or give that one");
+  }
+  return ok_status();
+}
+
+// Refused while the other managers that answer make a quorum with this one
+// (membership_rules.h check_force_new_cluster): the leader probe decides.
+static Status check_quorum_lost(ManagerStorage& storage, Manager& manager, const std::string& self) {
+  std::vector<Node> nodes = manager.store().nodes();
+  std::set<std::string> voters;
+  if (auto v = storage.voting_members(); v.ok()) {
+    voters = std::move(*v);
+  } else {  // etcd cannot list: the managers the store knows
+    for (const auto& n : nodes) {
+      if (n.spec.role == NodeRole::kManager && n.manager_status) voters.insert(n.id);
+    }
+  }
+  std::set<std::string> answering;
+  for (const auto& v : voters) {
+    if (v != self && manager.manager_answers(v)) answering.insert(v);
+  }
+  return check_force_new_cluster(voters, answering, self, nodes);
+}
+
+// The request's Spec (checked by the API) over the recovered cluster's, as
+// Docker merges an init request's non-empty fields into the existing spec.
+static Status apply_recovery_spec(std::shared_ptr<Manager> mgr, Clock& clock, const api::InitRequest& req) {
+  if (req.spec_json.empty()) return ok_status();
+  if (!mgr) return unavailable(api::kNotSwarmManager);
+  auto c = mgr->store().cluster();
+  if (!c) return unavailable("the swarm's cluster object is not loaded yet");
+  const nlohmann::json spec = nlohmann::json::parse(req.spec_json);
+  Status applied = ok_status();
+  Batch b;
+  b.update_cluster(c->id, [&](Cluster& x) {
+    applied = apply_swarm_spec(spec, x.spec);
+    x.updated_at = clock.now();
+    return applied.ok();
+  });
+  SHOAL_RETURN_IF_ERROR(mgr->store().commit(b));
+  return applied;
+}
+
+Result<std::string> SwarmNode::force_new_cluster(const api::InitRequest& req) {
   std::optional<Membership> m;
+  std::shared_ptr<Roles> cur;
   {
     std::lock_guard lk(mu_);
     if (phase_ != Phase::kActive) return refusal_locked();
@@ -278,7 +338,12 @@ Result<std::string> SwarmNode::force_new_cluster(const api::InitRequest&) {
       return failed_precondition("--force-new-cluster recovers a swarm on one of its managers; this node is a worker");
     }
     m = membership_;
+    cur = roles_;  // held: leave cannot free it meanwhile
   }
+  SHOAL_RETURN_IF_ERROR(check_recovery_addresses(*m, req));
+  if (!cur || !cur->manager || !cur->storage) return unavailable(api::kNotSwarmManager);
+  SHOAL_RETURN_IF_ERROR(check_quorum_lost(*cur->storage, *cur->manager, m->node_id));
+  cur.reset();
   std::shared_ptr<Roles> old = take_roles_for_change();
   if (!old) return unavailable(kShuttingDown);
   LOG_WARN("node", "swarm init --force-new-cluster: restarting this manager's etcd member as the only one");
@@ -295,7 +360,10 @@ Result<std::string> SwarmNode::force_new_cluster(const api::InitRequest&) {
     return roles.status().with_context("recovering the swarm (--force-new-cluster)");
   }
   SHOAL_RETURN_IF_ERROR(adopt_roles(*m, std::move(*roles)));
+  SHOAL_RETURN_IF_ERROR(apply_recovery_spec(manager(), *parts_.clock, req).with_context(
+      "the swarm is recovered, but its Spec from the request was not applied (apply it with `swarm update`)"));
   return m->node_id;
 }
+
 
 }  // namespace shoal::node

@@ -133,4 +133,18 @@ check "m1's etcd: 2 voting members" wait_for "2 voters" 30 voters_eq m1 2
 check "the new manager is Reachable" wait_for "2 managers" 30 statuses_eq m1 "m1=Leader w1=Reachable "
 check_tasks "at the end" 6
 
+
+# ---- --force-new-cluster while another manager still answers would split
+# the swarm in two (m1 alone, w1 keeping the old one): refused, naming w1.
+check "w1 serves as a manager" wait_for "w1 control" 30 control_on w1
+out=$(on m1 swarm init --force-new-cluster 2>&1) && forced=yes || forced=no
+expect_eq "swarm init --force-new-cluster on m1 is refused while w1 answers" "no" "$forced"
+expect_contains "the refusal names w1" "managers w1 ($(node_id w1)) still answer" "$out"
+expect_contains "and says to use node demote" "node demote" "$out"
+expect_eq "m1's etcd still has 2 voting members" "2" "$(voters m1)"
+out=$(on m1 swarm init --force-new-cluster --advertise-addr 198.18.254.254 2>&1) || true
+expect_contains "an advertise address other than m1's is refused, not ignored" \
+  "keeps this manager's advertise address" "$out"
+check_tasks "after the refused --force-new-cluster" 6
+
 finish
