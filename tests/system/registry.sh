@@ -79,6 +79,32 @@ if command -v docker >/dev/null; then
 else
   echo "skip - docker CLI not installed: the stock docker pull checks"
 fi
+# Pulls run side by side (issue 6 point 10 review): while m1's pull of an
+# image from a registry that takes the request and never answers stalls, a
+# second service's task on m1 pulls its image and runs (before, one pull at
+# a time per node: it waited for the stalled one's 60 s idle timeout).
+STALL_PID_FILE=$T_DIR/stall.pid
+lab exec m1 -- timeout 300 python3 -c '
+import os, socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 5001)); s.listen(16)
+open(sys.argv[1], "w").write(str(os.getpid()))
+held = []
+while True: held.append(s.accept()[0])' "$STALL_PID_FILE" >/dev/null 2>&1 &
+check "a stalling registry listens on m1's loopback" wait_for "the stalling registry" 10 test -s "$STALL_PID_FILE"
+STALL_PID=$(cat "$STALL_PID_FILE")
+task_state() { on m1 service ps "$1" --format '{{.CurrentState}}' | head -1; }
+state_is() { [[ "$(task_state "$1")" == "$2"* ]]; }
+on m1 service create -d --name stalled --constraint node.hostname==m1 127.0.0.1:5001/stall:1 >/dev/null
+check "the stalled pull's task is Preparing" wait_for "stalled Preparing" 15 state_is stalled Preparing
+T0=$SECONDS
+on m1 service create -d --name second --constraint node.hostname==m1 "$REG/busybox" sleep 100000 >/dev/null
+check "meanwhile a second image's task on m1 pulls and runs within 20 s" \
+  wait_for "second running" 20 state_is second Running
+log "second ran $((SECONDS - T0)) s after its create, the stalled pull still held"
+expect_contains "... while the stalled task is still Preparing" "Preparing" "$(task_state stalled)"
+kill "$STALL_PID" 2>/dev/null || true
+on m1 service rm stalled second >/dev/null
 # --with-registry-auth is refused, not ignored: the header the docker CLI
 # sends with it, carrying credentials, is a 501; the shoal CLI refuses the flag.
 AUTH=$(printf '{"username":"u","password":"p","serveraddress":"%s"}' "$REG" | base64 -w0)
