@@ -51,6 +51,11 @@ on m1 service create -d --name fo --replicas 6 --constraint node.role==worker bu
 check "6 replicas running within 20 s" wait_for "6 running" 20 running_eq m1 fo 6
 BEFORE=$(running_tasks m1 fo)
 
+# The live leader answered every probe (GET /_shoal/leader/v1/probe, on its
+# swarm listener's I/O thread) through the lab's start and the 6 tasks' start.
+expect_eq "no manager suspected the live leader before the kill" "" \
+  "$(grep -l 'probes in a row: suspected' "$LAB"/m*/shoald.log 2>/dev/null | tr '\n' ' ')"
+
 SURVIVOR=m2
 log "lab kill $OLD"
 lab kill "$OLD"
