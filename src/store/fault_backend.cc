@@ -1,6 +1,7 @@
 #include "store/fault_backend.h"
 
 #include <optional>
+#include <stdexcept>
 
 namespace shoal {
 
@@ -101,6 +102,7 @@ Result<TxnResult> FaultBackend::txn(const std::vector<Compare>& compares, const 
       (void)r;
       return unavailable("injected fault: the request timed out (it was applied)");
     }
+    case Fault::kThrow: throw std::runtime_error("injected fault: an exception below the store");
   }
   return internal_error("unreachable");
 }

@@ -30,7 +30,9 @@ namespace shoal {
 
 class FaultBackend : public Backend {
  public:
-  enum class Fault { kFail, kTimeoutNotApplied, kTimeoutApplied };
+  // kThrow: the write throws std::runtime_error before reaching the store
+  // (a bug or a library throw somewhere below a loop's step).
+  enum class Fault { kFail, kTimeoutNotApplied, kTimeoutApplied, kThrow };
 
   explicit FaultBackend(Backend& inner) : inner_(inner) {}
   ~FaultBackend() override;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <unordered_set>
 
+#include "common/guard.h"
 #include "common/log.h"
 
 namespace shoal {
@@ -456,8 +457,11 @@ void Store::resync_loop() {
       old = std::move(watch_);
     }
     old.reset();  // no event of the dead watch after this
-    Status st = load(true);
-    if (st.ok()) start_watch(revision() + 1);
+    Status st = guarded("store", "the re-list after a watch gap", [this] {
+      Status s = load(true);
+      if (s.ok()) start_watch(revision() + 1);
+      return s;
+    });
     lk.lock();
     if (!st.ok()) {
       LOG_WARN("store", "re-list failed (" << st.message() << "); retrying");

@@ -1,5 +1,6 @@
 #include "manager/leader/elector.h"
 
+#include "common/guard.h"
 #include "common/log.h"
 
 namespace shoal::leader {
@@ -220,9 +221,23 @@ std::chrono::milliseconds Elector::leader_step() {
   return keepalive_every;
 }
 
+std::chrono::milliseconds Elector::guarded_step() {
+  std::chrono::milliseconds d{0};
+  Status st = guarded("leader", "an election step", [&] {
+    d = step();
+    return ok_status();
+  });
+  if (st.ok()) return d;
+  (void)guarded("leader", "stepping down", [&] {
+    step_down();
+    return ok_status();
+  });
+  return std::chrono::seconds(1);
+}
+
 void Elector::loop() {
   while (!stopping_) {
-    auto d = step();
+    auto d = guarded_step();
     std::unique_lock lk(mu_);
     cv_.wait_for(lk, d, [&] { return stopping_.load(); });
   }

@@ -83,6 +83,10 @@ class Elector {
   // Returns how long to wait before the next round. For tests that drive the
   // elector without start() (not thread-safe against the running thread).
   std::chrono::milliseconds step();
+  // step() under common/guard.h, as loop() runs it: an exception steps this
+  // node down (not knowing whether its lease is still valid) and retries
+  // after 1 s instead of ending the process.
+  std::chrono::milliseconds guarded_step();
   // The first step of stopping: the loop starts no other round, and the
   // current lease is revoked now, from the caller's thread, without waiting
   // for the elector's thread (which may be blocked in a call on a hung

@@ -56,6 +56,20 @@ TEST_F(ElectorTest, ALostResponseToItsOwnCreateStillMakesItTheLeader) {
   EXPECT_EQ(e->leader_id(), "m1");
 }
 
+TEST_F(ElectorTest, AnExceptionInAStepDoesNotEndTheElectorAndItLeadsAfterwards) {
+  auto e = make("m1");
+  faults.fail_write(1, FaultBackend::Fault::kThrow);  // the campaign's create throws
+  EXPECT_EQ(e->guarded_step(), std::chrono::seconds(1)) << "it backs off after the exception";
+  ASSERT_EQ(faults.faults_injected(), 1u);
+  EXPECT_FALSE(e->is_leader());
+  for (int i = 0; i < 3 && !e->is_leader(); ++i) {
+    clock.advance(std::chrono::seconds(1));
+    e->guarded_step();
+  }
+  EXPECT_TRUE(e->is_leader());
+  EXPECT_EQ(elections, 1);
+}
+
 TEST_F(ElectorTest, AnotherCandidateWaitsWhileTheLeaderHoldsTheKey) {
   auto a = make("m1");
   auto b = make("m2");

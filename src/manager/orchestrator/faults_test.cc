@@ -260,6 +260,18 @@ class TxnRecorder : public Backend {
   std::vector<Write> writes_;
 };
 
+TEST_F(FaultsTest, AnExceptionInAPassFailsItAndTheNextPassConverges) {
+  create_service(3);
+  faults.fail_write(1, Fault::kThrow);  // the pass's first write throws
+  Status st = loops.reconcile_all();
+  EXPECT_EQ(st.code(), Code::kInternal) << st.message();
+  EXPECT_NE(st.message().find("injected fault: an exception"), std::string::npos) << st.message();
+  EXPECT_EQ(faults.faults_injected(), 1u);
+  check_partial();
+  settle();
+  check(3, "after the pass that threw");
+}
+
 TEST_F(FaultsTest, ManyReplicasAreCreatedInBoundedWrites) {
   constexpr size_t kMax = ControlLoops::kMaxCreatesPerPass;
   TxnRecorder recorder{backend};

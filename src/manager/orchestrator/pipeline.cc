@@ -1,5 +1,6 @@
 #include "manager/orchestrator/pipeline.h"
 
+#include "common/guard.h"
 #include "common/log.h"
 #include "manager/allocator/allocator.h"
 #include "manager/scheduler/scheduler.h"
@@ -78,7 +79,7 @@ void ControlLoops::loop() {
     cv_.wait_for(lk, std::chrono::milliseconds(10), [&] { return stopping_; });
     if (stopping_) break;
     lk.unlock();
-    Status st = run_pass();
+    Status st = guarded_pass();
     lk.lock();
     if (!st.ok()) {
       LOG_WARN("orchestrator", "pass failed: " << st.message());
@@ -95,7 +96,20 @@ Status ControlLoops::reconcile_all() {
     all_dirty_ = true;
     schedule_pending_ = true;
   }
-  return run_pass();
+  return guarded_pass();
+}
+
+Status ControlLoops::guarded_pass() {
+  Status st = guarded("orchestrator", "a control-loop pass", [this] { return run_pass(); });
+  if (st.code() == Code::kInternal) {
+    // What the pass wrote before it threw is unknown: the next one plans only
+    // once the cache shows it, and over everything.
+    std::lock_guard lk(mu_);
+    resync_ = true;
+    all_dirty_ = true;
+    schedule_pending_ = true;
+  }
+  return st;
 }
 
 Status ControlLoops::run_pass() {

@@ -44,6 +44,9 @@ class ControlLoops {
   Status reconcile_all();
   // Runs a pass over what is dirty; returns its status.
   Status run_pass();
+  // run_pass under common/guard.h: an exception fails the pass (kInternal)
+  // and makes the next one sync the cache and plan everything.
+  Status guarded_pass();
   size_t passes() const;
 
  private:
