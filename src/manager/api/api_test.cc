@@ -968,6 +968,43 @@ TEST_F(ApiTest, ContainersListAndKill) {
   EXPECT_EQ(message(r), "No such container: zzzz");
 }
 
+TEST_F(ApiTest, ContainersListFiltersAndLimit) {
+  ContainerSummary web;
+  web.id = "aaaa" + std::string(60, '1');
+  web.names = {"/web.1.t1"};
+  web.created = 1700000001;
+  web.state = "running";
+  web.labels = {{"com.docker.swarm.service.name", "web"}};
+  ContainerSummary db = web;
+  db.id = "bbbb" + std::string(60, '2');
+  db.names = {"/db.1.t2"};
+  db.created = 1700000002;
+  db.labels = {{"com.docker.swarm.service.name", "db"}};
+  ContainerSummary old = web;
+  old.id = "aacc" + std::string(60, '3');
+  old.names = {"/web.1.t0"};
+  old.created = 1700000000;
+  old.state = "exited";
+  containers.containers = {web, db, old};
+  auto ids = [&](const std::string& query) {
+    std::vector<std::string> out;
+    for (const auto& c : body(call("GET", "/v1.41/containers/json" + query))) out.push_back(c["Id"].get<std::string>().substr(0, 4));
+    return out;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(ids(""), (V{"bbbb", "aaaa"})) << "newest first, running only";
+  EXPECT_EQ(ids(R"(?filters={"name":{"web":true}})"), (V{"aaaa"}));
+  EXPECT_EQ(ids(R"(?all=1&filters={"name":{"web":true}})"), (V{"aaaa", "aacc"}));
+  EXPECT_EQ(ids(R"(?all=1&filters={"id":{"aa":true}})"), (V{"aaaa", "aacc"}));
+  EXPECT_EQ(ids(R"(?filters={"label":{"com.docker.swarm.service.name=db":true}})"), (V{"bbbb"}));
+  EXPECT_EQ(ids(R"(?filters={"status":{"exited":true}})"), (V{"aacc"})) << "status looks at all";
+  EXPECT_EQ(ids("?limit=2"), (V{"bbbb", "aaaa"}));
+  EXPECT_EQ(ids("?limit=1"), (V{"bbbb"}));
+  EXPECT_EQ(call("GET", R"(/v1.41/containers/json?filters={"ancestor":{"x":true}})").status, 400);
+  EXPECT_EQ(call("GET", "/v1.41/containers/json?limit=x").status, 400);
+  EXPECT_EQ(call("GET", "/v1.41/containers/json?size=1").status, 501);
+}
+
 TEST(ApiNoContainersTest, WithoutLocalContainers) {
   FakeClock clock;
   FakeControl control{clock};

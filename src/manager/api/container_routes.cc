@@ -1,5 +1,8 @@
 // /containers on this node: list (Docker's summary shape) and kill.
+#include <algorithm>
+#include <cerrno>
 #include <csignal>
+#include <cstdlib>
 
 #include "manager/api/api.h"
 #include "common/json_limits.h"
@@ -29,11 +32,43 @@ int parse_signal(const std::string& text) {
 
 }  // namespace
 
+// GET /containers/json: all, limit and the filters id (prefix), name (a part
+// of a name: Docker takes a regular expression, shoal a literal, so that no
+// input can make matching slow), label and status. size is refused (501):
+// shoal does not compute a container's disk usage, and answering 0 would lie.
 http::Response Api::containers_list(const http::Request& req) {
+  auto filters = parse_filters(req.query_param("filters").value_or(""), {"id", "name", "label", "status"});
+  if (!filters.ok()) return error_response(filters.status());
+  if (truthy(req.query_param("size").value_or(""))) {
+    return error_response(unimplemented("size=true is not supported: shoal does not compute containers' sizes; "
+                                        "list without --size"));
+  }
+  int64_t limit = -1;
+  if (auto l = req.query_param("limit"); l && !l->empty()) {
+    char* end = nullptr;
+    errno = 0;
+    long long v = std::strtoll(l->c_str(), &end, 10);
+    if (*end != '\0' || errno != 0 || l->size() > 18) {
+      return error_response(invalid_argument("invalid limit " + shown_input(*l) + ": give a whole number"));
+    }
+    limit = v;
+  }
   if (!containers_) return json_response(200, json::array());
-  bool all = truthy(req.query_param("all").value_or(""));
+  bool all = truthy(req.query_param("all").value_or("")) || limit > 0 || filters->count("status") > 0;
   json out = json::array();
-  for (const auto& c : containers_->list(all)) {
+  auto list = containers_->list(all);
+  // Newest first, as Docker lists them (limit keeps the newest).
+  std::stable_sort(list.begin(), list.end(), [](const auto& a, const auto& b) { return a.created > b.created; });
+  for (const auto& c : list) {
+    if (limit > 0 && static_cast<int64_t>(out.size()) >= limit) break;
+    if (!any_of(*filters, "id", [&](const std::string& v) { return has_prefix(c.id, v); })) continue;
+    if (!any_of(*filters, "name", [&](const std::string& v) {
+          for (const auto& n : c.names)
+            if (n.find(v) != std::string::npos) return true;
+          return false;
+        })) continue;
+    if (!labels_match_all(*filters, "label", c.labels)) continue;
+    if (!any_of(*filters, "status", [&](const std::string& v) { return c.state == v; })) continue;
     out.push_back({{"Id", c.id},
                    {"Names", c.names},
                    {"Image", c.image},

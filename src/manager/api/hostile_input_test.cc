@@ -124,6 +124,18 @@ TEST(RangeChecks, ReplicasAreCapped) {
   EXPECT_NE(mode("-1").find("non-negative"), std::string::npos);
 }
 
+TEST(RangeChecks, CpuLimitsBelowWhatCanBeEnforcedAreRefused) {
+  auto limit = [](const std::string& n) {
+    return error_of(R"({"Name":"web","TaskTemplate":{"ContainerSpec":{"Image":"busybox:latest"},)"
+                    R"("Resources":{"Limits":{"NanoCPUs":)" + n + "}}}}");
+  };
+  EXPECT_EQ(limit("0"), "") << "no limit";
+  EXPECT_EQ(limit("10000000"), "") << "0.01 CPU";
+  EXPECT_EQ(limit("1500000000"), "");
+  EXPECT_NE(limit("9999999").find("below 0.01 CPU"), std::string::npos) << "a quota of 0: runc would not limit: " << limit("9999999");
+  EXPECT_NE(limit("1").find("Limits.NanoCPUs"), std::string::npos);
+}
+
 TEST(HostileJson, DeepNestingIsA400NotAStackOverflow) {
   std::string deep(1000000, '[');
   auto r = parse_untrusted_json(deep, "the body");

@@ -147,6 +147,15 @@ Status check_raw(const json& j) {
     std::string where = std::string("TaskTemplate.Resources.") + part;
     for (const char* k : {"NanoCPUs", "MemoryBytes", "Pids"}) SHOAL_RETURN_IF_ERROR(check_non_negative(l, k, where, "integer"));
   }
+  // The CFS quota is NanoCPUs/10,000 µs per 100 ms: below 0.01 CPU it is 0,
+  // which runc takes as no limit at all, so such a limit would be ignored.
+  const json& limits = member(member(tt, "Resources"), "Limits");
+  const int64_t cpus = limits.contains("NanoCPUs") && limits["NanoCPUs"].is_number_integer() ? limits["NanoCPUs"].get<int64_t>() : 0;
+  if (cpus > 0 && cpus < kMinNanoCpus) {
+    return invalid_argument("invalid TaskTemplate.Resources.Limits.NanoCPUs: " + std::to_string(cpus) +
+                            " is below 0.01 CPU (10000000), the smallest limit that can be enforced; give at least "
+                            "that, or 0 for no limit");
+  }
   SHOAL_RETURN_IF_ERROR(check_non_negative(tt, "ForceUpdate", "TaskTemplate", "integer"));
   SHOAL_RETURN_IF_ERROR(check_update_config(j, "UpdateConfig"));
   SHOAL_RETURN_IF_ERROR(check_update_config(j, "RollbackConfig"));

@@ -19,6 +19,9 @@ namespace shoal::api {
 // so that one request cannot make the orchestrator create millions of tasks.
 // Also the cap of UpdateConfig.Parallelism and Placement.MaxReplicas.
 constexpr uint64_t kMaxReplicas = 10000;
+// Smallest CPU limit (0.01 CPU, as Docker's --cpus): below it the CFS quota
+// (NanoCPUs / 10,000 µs per 100 ms period) would be 0, which means no limit.
+constexpr int64_t kMinNanoCpus = 10000000;
 // Longest duration a spec may give (10 years, in nanoseconds), so that time
 // arithmetic (now + delay) cannot overflow.
 constexpr uint64_t kMaxDurationNanos = 10ULL * 366 * 24 * 3600 * 1000000000ULL;
