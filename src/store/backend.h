@@ -1,5 +1,5 @@
 // Backend: a revisioned key-value store with etcd v3 semantics. Implemented by
-// EtcdBackend (etcd's v3 JSON gateway over HTTP) and MemoryBackend (tests).
+// EtcdGrpcBackend (etcd's native v3 gRPC API) and MemoryBackend (tests).
 //
 // Contract (etcd's): every successful write bumps the store-wide revision by
 // one; a key's mod_revision is the revision of its last write and its

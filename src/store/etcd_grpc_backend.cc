@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -252,6 +253,17 @@ struct EtcdGrpcBackend::Impl {
     grpc::ClientContext ctx_;
     bool admitted_ = false;
   };
+
+  // One unary call `name` (Range, Txn, LeaseGrant, ...) within `timeout`:
+  // `rpc` sends it on the context it is given (once, unless a cancel() or
+  // the configuration refuses it) and fills its own answer.
+  Status unary(std::chrono::milliseconds timeout, const char* name,
+               const std::function<grpc::Status(grpc::ClientContext*)>& rpc) {
+    Call call(*this, timeout);
+    SHOAL_RETURN_IF_ERROR(call.refusal(name));
+    grpc::Status st = rpc(call.ctx());
+    return st.ok() ? ok_status() : to_status(st, url, name, channel.get());
+  }
 };
 
 EtcdGrpcBackend::EtcdGrpcBackend(std::string url, size_t max_txn_ops, http::TlsOptions tls,
@@ -329,14 +341,12 @@ Result<RangeResult> EtcdGrpcBackend::list(const std::string& prefix) {
 
 Result<RangeResult> EtcdGrpcBackend::range_until(const std::string& key, bool prefix,
                                                  std::chrono::milliseconds timeout) {
-  Impl::Call call(*impl_, timeout);
-  SHOAL_RETURN_IF_ERROR(call.refusal("Range"));
   pb::RangeRequest req;
   req.set_key(key);
   if (prefix) req.set_range_end(range_end(key));
   pb::RangeResponse resp;
-  grpc::Status st = impl_->kv->Range(call.ctx(), req, &resp);
-  if (!st.ok()) return to_status(st, impl_->url, "Range", impl_->channel.get());
+  SHOAL_RETURN_IF_ERROR(
+      impl_->unary(timeout, "Range", [&](grpc::ClientContext* ctx) { return impl_->kv->Range(ctx, req, &resp); }));
   RangeResult out;
   out.revision = resp.header().revision();
   out.kvs.reserve(static_cast<size_t>(resp.kvs_size()));
@@ -346,15 +356,13 @@ Result<RangeResult> EtcdGrpcBackend::range_until(const std::string& key, bool pr
 
 Result<TxnResult> EtcdGrpcBackend::txn(const std::vector<Compare>& compares, const std::vector<TxnOp>& success,
                                        const std::vector<TxnOp>& failure) {
-  Impl::Call call(*impl_, impl_->timeouts.write);
-  SHOAL_RETURN_IF_ERROR(call.refusal("Txn"));
   pb::TxnRequest req;
   for (const auto& c : compares) compare_to(c, req.add_compare());
   for (const auto& op : success) op_to(op, req.add_success());
   for (const auto& op : failure) op_to(op, req.add_failure());
   pb::TxnResponse resp;
-  grpc::Status st = impl_->kv->Txn(call.ctx(), req, &resp);
-  if (!st.ok()) return to_status(st, impl_->url, "Txn", impl_->channel.get());
+  SHOAL_RETURN_IF_ERROR(impl_->unary(impl_->timeouts.write, "Txn",
+                                     [&](grpc::ClientContext* ctx) { return impl_->kv->Txn(ctx, req, &resp); }));
   TxnResult out;
   out.succeeded = resp.succeeded();
   out.revision = resp.header().revision();
@@ -388,13 +396,12 @@ std::unique_ptr<WatchHandle> EtcdGrpcBackend::watch(const std::string& prefix, i
 }
 
 Result<int64_t> EtcdGrpcBackend::lease_grant(int64_t ttl_seconds) {
-  Impl::Call call(*impl_, impl_->timeouts.lease);
-  SHOAL_RETURN_IF_ERROR(call.refusal("LeaseGrant"));
   pb::LeaseGrantRequest req;
   req.set_ttl(ttl_seconds);
   pb::LeaseGrantResponse resp;
-  grpc::Status st = impl_->lease->LeaseGrant(call.ctx(), req, &resp);
-  if (!st.ok()) return to_status(st, impl_->url, "LeaseGrant", impl_->channel.get());
+  SHOAL_RETURN_IF_ERROR(impl_->unary(impl_->timeouts.lease, "LeaseGrant", [&](grpc::ClientContext* ctx) {
+    return impl_->lease->LeaseGrant(ctx, req, &resp);
+  }));
   if (!resp.error().empty() || resp.id() == 0) {
     return internal_error("etcd at " + impl_->url + " granted no lease: " + resp.error());
   }
@@ -420,13 +427,11 @@ Status EtcdGrpcBackend::lease_keepalive(int64_t lease_id) {
 }
 
 Status EtcdGrpcBackend::lease_revoke(int64_t lease_id) {
-  Impl::Call call(*impl_, impl_->timeouts.lease);
-  SHOAL_RETURN_IF_ERROR(call.refusal("LeaseRevoke"));
   pb::LeaseRevokeRequest req;
   req.set_id(lease_id);
   pb::LeaseRevokeResponse resp;
-  grpc::Status st = impl_->lease->LeaseRevoke(call.ctx(), req, &resp);
-  return st.ok() ? ok_status() : to_status(st, impl_->url, "LeaseRevoke", impl_->channel.get());
+  return impl_->unary(impl_->timeouts.lease, "LeaseRevoke",
+                      [&](grpc::ClientContext* ctx) { return impl_->lease->LeaseRevoke(ctx, req, &resp); });
 }
 
 Status EtcdGrpcBackend::wait_healthy(std::chrono::milliseconds timeout) {

@@ -30,11 +30,13 @@
 
 namespace shoal {
 
-// Client deadlines of EtcdGrpcBackend's calls (the knobs of EtcdBackend's
-// EtcdCallTimeouts). etcd answers a proposal its raft leader never committed
-// only after its own request timeout (~7 s); shorter deadlines let a caller
-// learn of a dead leader or a lost quorum sooner. A txn cut off by its
-// deadline is outcome unknown (kUnavailable: re-read before retrying).
+// Client deadlines of EtcdGrpcBackend's calls. etcd answers a proposal its
+// raft leader never committed (the leader died, quorum is lost) only after
+// its own request timeout (5 s + 2 election timeouts, ~7 s); shorter
+// deadlines let a caller learn of a dead leader or a lost quorum sooner and
+// retry or answer 503. A txn cut off by its deadline is outcome unknown
+// (kUnavailable: re-read before retrying). The defaults suit tests and
+// tools; shoald's manager sets short ones (daemon/manager_role.cc).
 struct EtcdGrpcTimeouts {
   std::chrono::milliseconds read{15000};   // range
   std::chrono::milliseconds write{15000};  // txn

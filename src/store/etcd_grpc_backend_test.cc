@@ -1,6 +1,6 @@
 // EtcdGrpcBackend without an etcd: cancellation, configuration errors and an
 // unreachable server. Its behaviour against a real etcd is tested in
-// src/manager/etcd/etcd_member_test.cc (EtcdBackends/EtcdBackendTest.*).
+// src/manager/etcd/etcd_member_test.cc (EtcdBackendTest.*).
 #include "store/etcd_grpc_backend.h"
 
 #include <arpa/inet.h>

@@ -1,5 +1,5 @@
 // StuckBackend (tests only): a MemoryBackend whose calls can be made to hang
-// as on a hung etcd, and that cancels as EtcdBackend does: cancel() ends the
+// as on a hung etcd, and that cancels as EtcdGrpcBackend does: cancel() ends the
 // calls in flight (kUnavailable) and fails every call started before the
 // next resume() unsent; after resume() calls are served again (a call that
 // is still meant to hang hangs again, until the next cancel()).

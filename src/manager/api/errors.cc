@@ -19,7 +19,7 @@ http::Response json_text_response(int status, std::string body) {
 
 namespace {
 
-// A failed or timed-out call to the cluster store: EtcdBackend's errors name
+// A failed or timed-out call to the cluster store: EtcdGrpcBackend's errors name
 // "etcd at <url>" (kUnavailable: etcd refused, no leader; kDeadlineExceeded:
 // no answer within the client deadline).
 bool store_unavailable(const Status& st) {

@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "store/etcd_backend.h"
+#include "common/base64.h"
 
 namespace shoal::api {
 namespace {
@@ -25,7 +25,11 @@ TEST(RegistryAuth, CredentialsAreRefusedNothingIsFine) {
   std::string url = base64_encode(R"({"identitytoken":"t0k"})");
   while (!url.empty() && url.back() == '=') url.pop_back();
   EXPECT_EQ(refuse_registry_auth(with_auth(url)).code(), Code::kUnimplemented);
-  EXPECT_EQ(refuse_registry_auth(with_auth("not base64 at all!")).code(), Code::kInvalidArgument);
+  Status junk = refuse_registry_auth(with_auth("not base64 at all!"));
+  EXPECT_EQ(junk.code(), Code::kInvalidArgument);
+  // What is wrong with it, without echoing it.
+  EXPECT_NE(junk.message().find("not base64: the character at offset 3"), std::string::npos) << junk.message();
+  EXPECT_EQ(junk.message().find("at all!"), std::string::npos) << junk.message();
   EXPECT_EQ(refuse_registry_auth(with_auth(base64_encode("[1,2]"))).code(), Code::kInvalidArgument);
 }
 

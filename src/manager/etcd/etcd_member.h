@@ -9,8 +9,10 @@
 // --peer-trusted-ca-file are that CA); a peer's certificate must also carry
 // the members' DNS name (--peer-cert-allowed-hostname).
 // etcd 3.4 cannot require a name of clients while its JSON gateway is used
-// (--client-cert-allowed-hostname also rejects the gateway's own connection,
-// which skips server verification and so has no verified chain to check), so
+// (the store speaks gRPC, but membership changes, etcd_membership.h, still
+// go through the gateway; --client-cert-allowed-hostname also rejects the
+// gateway's own connection, which skips server verification and so has no
+// verified chain to check), so
 // the trust anchor does the restricting: the etcd CA signs only etcd's and
 // shoald's certificates, never a node's (src/manager/ca/etcd_certs.h).
 #pragma once
@@ -80,7 +82,7 @@ class EtcdMember {
   void stop(bool graceful = true);
   std::string client_url() const;  // https://host:client_port
   std::string peer_url() const;    // https://peer_host:peer_port
-  // What a client of this member passes to EtcdBackend.
+  // What a client of this member passes to EtcdGrpcBackend (and MembershipClient).
   http::TlsOptions client_tls() const;
   // etcd's argv (flags included), for inspection.
   std::vector<std::string> command_line() const;

@@ -16,7 +16,6 @@
 #include <thread>
 
 #include "manager/ca/etcd_certs.h"
-#include "store/etcd_backend.h"
 #include "store/etcd_grpc_backend.h"
 #include "store/store.h"
 
@@ -47,28 +46,20 @@ class EtcdTest : public ::testing::Test {
   ca::RootCA root_;
 };
 
-// The backend tests run against both etcd backends while both exist: the
-// JSON gateway's (EtcdBackend) and the native gRPC one (EtcdGrpcBackend).
-enum class BackendKind { kJson, kGrpc };
-
-class EtcdBackendTest : public EtcdTest, public ::testing::WithParamInterface<BackendKind> {
+// The store's etcd backend (EtcdGrpcBackend) against a real member.
+class EtcdBackendTest : public EtcdTest {
  protected:
-  // deadline: the gRPC backend's call deadline (its calls wait for a
-  // connection until then, so a refused one fails only at the deadline).
+  // deadline: the call deadline (calls wait for a connection until then, so
+  // a refused one fails only at the deadline).
   std::unique_ptr<Backend> backend(const std::string& url, size_t max_txn_ops, http::TlsOptions tls = {},
                                    std::chrono::milliseconds deadline = std::chrono::seconds(15)) {
-    if (GetParam() == BackendKind::kGrpc) {
-      return std::make_unique<EtcdGrpcBackend>(url, max_txn_ops, std::move(tls),
-                                               EtcdGrpcTimeouts{deadline, deadline, deadline});
-    }
-    return std::make_unique<EtcdBackend>(url, max_txn_ops, std::move(tls));
+    EtcdGrpcTimeouts t;
+    t.read = t.write = t.lease = deadline;
+    return std::make_unique<EtcdGrpcBackend>(url, max_txn_ops, std::move(tls), t);
   }
 };
 
-INSTANTIATE_TEST_SUITE_P(EtcdBackends, EtcdBackendTest, ::testing::Values(BackendKind::kJson, BackendKind::kGrpc),
-                         [](const auto& i) { return i.param == BackendKind::kGrpc ? "Grpc" : "Json"; });
-
-TEST_P(EtcdBackendTest, BackendOperationsAgainstRealEtcd) {
+TEST_F(EtcdBackendTest, BackendOperationsAgainstRealEtcd) {
   EtcdMember m(opts_);
   { Status s = m.start(); ASSERT_TRUE(s.ok()) << s.message(); }
   auto bp = backend(m.client_url(), 1024, m.client_tls());
@@ -117,7 +108,7 @@ TEST_P(EtcdBackendTest, BackendOperationsAgainstRealEtcd) {
 
 // Backend::cancel is scoped (StopBound): calls fail unsent until resume(),
 // then go to etcd again, so a later stop's lease revoke is not lost.
-TEST_P(EtcdBackendTest, ACancelledBackendSendsAgainAfterResume) {
+TEST_F(EtcdBackendTest, ACancelledBackendSendsAgainAfterResume) {
   EtcdMember m(opts_);
   { Status s = m.start(); ASSERT_TRUE(s.ok()) << s.message(); }
   auto bp = backend(m.client_url(), 1024, m.client_tls());
@@ -170,7 +161,7 @@ struct WatchLog {
 
 // A watch delivers puts and deletes under its prefix in revision order from
 // its start revision; one from a compacted revision fails once, with no events.
-TEST_P(EtcdBackendTest, WatchDeliversChangesInOrderAndACompactionOnce) {
+TEST_F(EtcdBackendTest, WatchDeliversChangesInOrderAndACompactionOnce) {
   EtcdMember m(opts_);
   { Status s = m.start(); ASSERT_TRUE(s.ok()) << s.message(); }
   auto b = backend(m.client_url(), 128, m.client_tls());
@@ -208,7 +199,7 @@ TEST_P(EtcdBackendTest, WatchDeliversChangesInOrderAndACompactionOnce) {
 }
 
 // A range bigger than gRPC's default 4 MiB receive limit is read whole.
-TEST_P(EtcdBackendTest, ARangeOfMoreThanFourMegabytesIsRead) {
+TEST_F(EtcdBackendTest, ARangeOfMoreThanFourMegabytesIsRead) {
   EtcdMember m(opts_);
   { Status s = m.start(); ASSERT_TRUE(s.ok()) << s.message(); }
   auto b = backend(m.client_url(), 128, m.client_tls());
@@ -283,7 +274,7 @@ TEST_F(EtcdTest, CommandLineRequiresClientAndPeerCertificates) {
   EXPECT_NE(st.message().find("TLS files"), std::string::npos);
 }
 
-TEST_P(EtcdBackendTest, OnlyShoaldsClientCertificateGetsIn) {
+TEST_F(EtcdBackendTest, OnlyShoaldsClientCertificateGetsIn) {
   EtcdMember m(opts_);
   { Status s = m.start(); ASSERT_TRUE(s.ok()) << s.message(); }
   ASSERT_TRUE(backend(m.client_url(), 128, m.client_tls())->range("/x", false).ok());
