@@ -125,6 +125,28 @@ TEST_F(ControlLoopsTest, HistoryKeepsFiveTasksPerSlot) {
   EXPECT_EQ(store.tasks_of_service(s.id).size(), 5u);
 }
 
+TEST_F(ControlLoopsTest, TheClustersTaskHistoryLimitIsTheOneApplied) {
+  Batch c;
+  c.update_cluster("cluster", [](Cluster& x) {
+    x.spec.task_history_retention_limit = 2;  // swarm update --task-history-limit 2
+    return true;
+  });
+  ASSERT_TRUE(store.commit(c).ok());
+  auto s = create_service("web", 1);
+  settle();
+  for (int i = 0; i < 6; ++i) {
+    Task t = live(s.id)[0];
+    Batch f;
+    f.update_task(t.id, [](Task& x) { x.status.state = TaskState::kFailed; return true; });
+    ASSERT_TRUE(store.commit(f).ok());
+    ASSERT_TRUE(loops.reconcile_all().ok());
+    clock.advance(std::chrono::seconds(5));
+    settle();
+    clock.advance(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(store.tasks_of_service(s.id).size(), 2u) << "the live task and one of history: 2 per slot, not 5";
+}
+
 TEST_F(ControlLoopsTest, NodeDownAndDrainMoveTasks) {
   auto s = create_service("web", 3);
   settle();
