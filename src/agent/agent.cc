@@ -8,7 +8,13 @@ namespace shoal::agent {
 
 namespace {
 const std::string kPrefix = session::kPrefix;
+
+// "5s", "1s", "500ms": a period for the log.
+std::string period_text(std::chrono::nanoseconds p) {
+  if (p % std::chrono::seconds(1) == std::chrono::nanoseconds(0)) return std::to_string(p / std::chrono::seconds(1)) + "s";
+  return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(p).count()) + "ms";
 }
+}  // namespace
 
 Agent::Agent(Executor& executor, Clock& clock, AgentOptions options)
     : clock_(clock),
@@ -79,15 +85,26 @@ void Agent::lose_manager(const std::shared_ptr<http::Client>& failed) {
 void Agent::heartbeat_managers(const std::string& body) {
   std::vector<std::string> managers;
   std::string role;
+  int64_t period_ns = 0;
   try {
     auto j = json::parse(body);
     role = j.value("Role", "");
+    period_ns = j.value("HeartbeatPeriod", int64_t{0});
     if (j.contains("Managers")) managers = j.at("Managers").get<std::vector<std::string>>();
   } catch (const std::exception& e) {
     LOG_WARN("agent", "bad heartbeat answer: " << e.what());
     return;
   }
   if (!managers.empty() && update_managers(managers)) tell_managers(managers);
+  // A `swarm update --dispatcher-heartbeat` reaches open sessions here: the
+  // next beats come at the new period (the dispatcher allows 3 of them).
+  if (period_ns > 0) {
+    std::lock_guard lk(mu_);
+    if (heartbeat_period_.count() != period_ns) {
+      heartbeat_period_ = std::chrono::nanoseconds(period_ns);
+      LOG_INFO("agent", "heartbeat period now " << period_text(heartbeat_period_));
+    }
+  }
   if ((role == "manager" || role == "worker") && !options_.role.empty() && role != options_.role && options_.on_role) {
     options_.on_role(role);
   }

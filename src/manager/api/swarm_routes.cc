@@ -145,11 +145,6 @@ http::Response Api::swarm_update(const http::Request& req) {
   Cluster next = *cur;
   Status st = apply_swarm_spec(*spec, next.spec);
   if (!st.ok()) return error_response(st);
-  if (next.spec.heartbeat_period != cur->spec.heartbeat_period) {
-    return error_response(invalid_argument(
-        "changing Dispatcher.HeartbeatPeriod on a running swarm is not supported by shoal yet (the dispatcher "
-        "applies it when the manager starts): give it at swarm init"));
-  }
   if (next.spec.name != cur->spec.name) {
     return error_response(invalid_argument("renaming the swarm is not supported: its name stays \"" + cur->spec.name + "\""));
   }

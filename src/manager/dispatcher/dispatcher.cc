@@ -42,14 +42,27 @@ bool parse_body(http::Exchange& ex, T* out) {
   }
 }
 
+// The session keys' lease: as long as a node may stay silent (at least 1 s).
+std::chrono::seconds presence_ttl(const DispatcherOptions& o) {
+  return std::max(std::chrono::seconds(1),
+                  std::chrono::ceil<std::chrono::seconds>(o.heartbeat_period * o.missed_heartbeats));
+}
+
+// "5s", "1s", "500ms": a period for the log.
+std::string period_text(Nanos p) {
+  if (p % std::chrono::seconds(1) == Nanos(0)) return std::to_string(p / std::chrono::seconds(1)) + "s";
+  return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(p).count()) + "ms";
+}
+
 }  // namespace
 
 Dispatcher::Dispatcher(Store& store, Clock& clock, DispatcherOptions options)
     : store_(store),
       clock_(clock),
       options_(options),
-      presence_(store.backend(), new_object_id(),
-                std::chrono::ceil<std::chrono::seconds>(options.heartbeat_period * options.missed_heartbeats)) {}
+      presence_(store.backend(), new_object_id(), presence_ttl(options)),
+      presence_ttl_(presence_ttl(options)),
+      period_ns_(options.heartbeat_period.count()) {}
 
 Dispatcher::~Dispatcher() { stop(); }
 
@@ -62,6 +75,7 @@ void Dispatcher::start() {
   // two is then heard (and, being in the cache already, also seeded; a
   // change told twice is harmless, one never told is a lost assignment).
   subscription_ = store_.subscribe([this](const StoreEvent& e) { on_store_event(e); });
+  if (auto c = store_.cluster()) on_cluster(*c);
   store_.view([&](const StoreSnapshot& s) {
     std::lock_guard lk(mu_);
     for (const auto& [id, t] : s.tasks) {
@@ -72,7 +86,52 @@ void Dispatcher::start() {
   notifier_ = std::thread([this] { notifier_loop(); });
   status_writer_ = std::thread([this] { status_loop(); });
   std::lock_guard lk(mu_);
-  liveness_timer_ = clock_.after(options_.heartbeat_period, [this] { post_liveness_check(); });
+  liveness_timer_ = clock_.after(period(), [this] { post_liveness_check(); });
+}
+
+Nanos Dispatcher::recheck_period() const {
+  return std::clamp<Nanos>(period() / 5, std::chrono::milliseconds(100), std::chrono::seconds(1));
+}
+
+void Dispatcher::on_cluster(const Cluster& c) {
+  const Nanos p = c.spec.heartbeat_period;
+  if (p <= Nanos(0) || period_ns_.exchange(p.count()) == p.count()) return;
+  {
+    // The sessions' agents still beat at the old period until a heartbeat
+    // answer tells them the new one: each gets the new limit from now, so a
+    // shorter period marks no live node Down while the news travels.
+    std::lock_guard lk(mu_);
+    const SysTime now = clock_.now();
+    for (auto& [_, s] : sessions_) s.last_heartbeat = std::max(s.last_heartbeat, now);
+  }
+  LOG_INFO("dispatcher", "heartbeat period now " << period_text(p) << ": a node is down after "
+                                                 << options_.missed_heartbeats << " periods without a heartbeat");
+  post_liveness_check();  // the next check moves to the new limits
+}
+
+Nanos Dispatcher::next_check_in(SysTime now, bool recheck) {
+  const Nanos keepalive_every = std::min<Nanos>(period(), presence_ttl_ / 3);
+  Nanos next = keepalive_every - (now - last_keepalive_);
+  if (recheck) next = std::min(next, recheck_period());
+  const Nanos lim = limit();
+  std::lock_guard lk(mu_);
+  // check_liveness marks a session that is silent for more than the limit.
+  for (const auto& [_, s] : sessions_) next = std::min<Nanos>(next, s.last_heartbeat + lim + std::chrono::milliseconds(1) - now);
+  for (const auto& [_, end] : grace_) next = std::min<Nanos>(next, end > now ? end - now : recheck_period());
+  return std::max<Nanos>(next, std::chrono::milliseconds(1));
+}
+
+void Dispatcher::arm_liveness(Nanos in) {
+  Clock::TimerId old;
+  {
+    std::lock_guard lk(mu_);
+    old = liveness_timer_;
+    liveness_timer_ = 0;
+  }
+  // Not under mu_ (cancel waits for a running callback); a no-op once fired.
+  clock_.cancel(old);
+  std::lock_guard lk(mu_);
+  if (!stopping_) liveness_timer_ = clock_.after(in, [this] { post_liveness_check(); });
 }
 
 void Dispatcher::stop() {
@@ -117,7 +176,7 @@ bool Dispatcher::stopped() const {
 }
 
 void Dispatcher::begin_grace() {
-  const SysTime end = clock_.now() + options_.heartbeat_period * options_.missed_heartbeats;
+  const SysTime end = clock_.now() + limit();
   std::vector<std::string> ready;
   store_.view([&](const StoreSnapshot& s) {
     for (const auto& [id, n] : s.nodes)
@@ -223,7 +282,7 @@ void Dispatcher::handle_register(http::Exchange& ex, const std::string& peer) {
   }
   session::RegisterResponse resp;
   resp.session_id = new_object_id();
-  resp.heartbeat_period = options_.heartbeat_period;
+  resp.heartbeat_period = period();
   resp.managers = manager_addrs(true);
   // commit() returned once the cache showed the Ready: a Down read now
   // landed after it (a liveness check that began before this register).
@@ -321,7 +380,7 @@ void Dispatcher::handle_heartbeat(http::Exchange& ex, const std::string& peer) {
   // Role: the role the node should have (its spec), so a promoted or demoted
   // node learns it and starts or stops its manager role.
   auto n = store_.node(node_id);
-  ex.respond(json_reply(200, {{"HeartbeatPeriod", options_.heartbeat_period.count()},
+  ex.respond(json_reply(200, {{"HeartbeatPeriod", period().count()},
                               {"Managers", manager_addrs(false)},
                               {"Role", n ? node_role_name(n->spec.role) : ""}}));
 }
@@ -434,6 +493,10 @@ bool Dispatcher::drop_if_down_after(const Node& n, int64_t revision) {
 }
 
 void Dispatcher::on_store_event(const StoreEvent& e) {
+  if (e.kind == Kind::kCluster) {
+    if (e.type != StoreEvent::Type::kDelete) on_cluster(std::get<Cluster>(e.object));
+    return;
+  }
   if (e.kind == Kind::kNode) {
     if (e.type != StoreEvent::Type::kDelete) drop_if_down_after(std::get<Node>(e.object), e.revision);
     return;
@@ -605,8 +668,12 @@ void Dispatcher::post_liveness_check() {
 // On the status writer's thread (status_loop).
 void Dispatcher::check_liveness() {
   auto now = clock_.now();
-  auto limit = options_.heartbeat_period * options_.missed_heartbeats;
-  if (Status st = presence_.keepalive(); !st.ok()) LOG_WARN("dispatcher", "session presence: " << st.message());
+  const Nanos limit = this->limit();
+  bool recheck = false;  // a Down to judge again soon (a failed write, a grace held by a key)
+  if (now - last_keepalive_ >= std::min<Nanos>(period(), presence_ttl_ / 3)) {
+    last_keepalive_ = now;
+    if (Status st = presence_.keepalive(); !st.ok()) LOG_WARN("dispatcher", "session presence: " << st.message());
+  }
   std::vector<std::string> dead;
   // Under mu_: does the node hold a session (it registered again)?
   auto has_session = [&](const std::string& node) {
@@ -682,6 +749,7 @@ void Dispatcher::check_liveness() {
     Status st = store_.commit(b);
     if (!st.ok()) {
       LOG_WARN("dispatcher", "marking nodes down: " << st.message() << "; retried at the next check");
+      recheck = true;
       std::lock_guard lk(mu_);
       for (const auto& id : dead)
         if (!has_session(id)) down_pending_.insert(id);
@@ -692,8 +760,7 @@ void Dispatcher::check_liveness() {
   for (const auto& id : dead) {
     if (Status st = presence_.withdraw(id); !st.ok()) LOG_WARN("dispatcher", st.message());
   }
-  std::lock_guard lk(mu_);
-  if (!stopping_) liveness_timer_ = clock_.after(options_.heartbeat_period, [this] { post_liveness_check(); });
+  arm_liveness(next_check_in(clock_.now(), recheck));
 }
 
 // On the status writer's thread (check_liveness).

@@ -12,7 +12,15 @@
 // - status: reports from all sessions are coalesced into few store batches;
 //   a task's observed state only moves forward.
 // Liveness is checked on the status writer's thread: the heartbeat timer
-// only posts the check there.
+// only posts the check there. The check runs when it is due, not on a fixed
+// tick: at the earliest moment a session's 3 periods run out (+1 ms) or a
+// grace ends, at least once per period (the presence keepalive), and every
+// recheck_period() while a Down must be judged again (a session key that
+// may be a dead manager's, a failed Down write). So a node is Down within
+// ~1 ms of its limit, not up to a period later.
+// The heartbeat period is the Cluster's Dispatcher.HeartbeatPeriod: a change
+// (`swarm update --dispatcher-heartbeat`) applies at once here (limits, the
+// next check) and reaches the agents with their next heartbeat answer.
 // After a manager restart or a leader change, a node the store says is Ready
 // may never open a session again: begin_grace() (called on election) gives
 // each one heartbeat_period × missed_heartbeats to hold a session here or on
@@ -29,6 +37,7 @@
 // (store.h), so no task assigned to a node is missing from its answers.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -115,6 +124,21 @@ class Dispatcher {
   // timer callback must not block the clock's one thread on a store write).
   void post_liveness_check();
   void check_liveness();
+  // The heartbeat period in force (the Cluster's, once seen). Any thread.
+  Nanos period() const { return Nanos(period_ns_.load()); }
+  // How long a node may stay silent: period() × missed_heartbeats.
+  Nanos limit() const { return period() * options_.missed_heartbeats; }
+  // How soon a Down that must be judged again is looked at: period()/5,
+  // within [100 ms, 1 s].
+  Nanos recheck_period() const;
+  // A Cluster change: applies a new Dispatcher.HeartbeatPeriod.
+  void on_cluster(const Cluster& c);
+  // When the next liveness check is due, from `now` (see the class comment).
+  // Takes mu_.
+  Nanos next_check_in(SysTime now, bool recheck);
+  // Replaces the pending liveness timer with one `in` from now (none once
+  // stopping). Takes mu_, but never cancels under it. Status writer only.
+  void arm_liveness(Nanos in);
   // Nodes whose grace ended with no session here or on another manager.
   std::vector<std::string> graceless_nodes(SysTime now);
   // The answer for an agent of `node_id` holding generation `since`.
@@ -175,6 +199,9 @@ class Dispatcher {
   bool liveness_due_ = false;  // guarded by status_mu_: the timer fired, status_loop checks
 
   SessionPresence presence_;  // thread-safe itself; never called under mu_
+  const std::chrono::seconds presence_ttl_;
+  std::atomic<int64_t> period_ns_;  // the heartbeat period in force (period())
+  SysTime last_keepalive_{};        // status writer only: the presence keepalive's last run
   bool stopping_ = false;
   uint64_t subscription_ = 0;
   Clock::TimerId liveness_timer_ = 0;
