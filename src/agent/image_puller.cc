@@ -134,8 +134,14 @@ Status ImagePuller::ensure_shared(const std::string& key, const std::string& ref
     mine = std::make_shared<Shared>();
     shared_[key] = mine;
   }
-  // Another pull of it may have finished just before this one began.
-  Status st = images_.resolve(ref).ok() ? ok_status() : pull(ref, creds, nullptr, cancel).status();
+  // Another pull of it may have finished just before this one began. An
+  // exception must still end the shared pull (its waiters would wait on).
+  Status st;
+  try {
+    st = images_.resolve(ref).ok() ? ok_status() : pull(ref, creds, nullptr, cancel).status();
+  } catch (const std::exception& e) {
+    st = internal_error(std::string("the pull failed unexpectedly: ") + e.what());
+  }
   {
     std::lock_guard lk(pull_mu_);
     mine->done = true;
