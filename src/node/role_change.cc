@@ -69,14 +69,17 @@ Status SwarmNode::change_role(Store& store, const Node& current, const Node& nex
   // The quorum counts the other managers that are reachable and answer now:
   // a killed manager's session key (and so its "reachable") outlives it by
   // the presence lease's TTL (15 s), and demoting another manager meanwhile
-  // would leave a dead majority. The target's own path stays as stored.
+  // would leave a dead majority. The target too must answer to be left to
+  // demote itself: a manager killed just before would never do it, and its
+  // Node stayed "being demoted" for good, refusing every other change.
   std::set<std::string> healthy;
   bool target_reachable = false;
   const std::string self = node_id();
   for (const auto& [id, s] : live_manager_statuses(nodes)) {
     if (s.reachability != "reachable") continue;
-    if (id == current.id) target_reachable = true;
-    else if (id == self || roles->manager->manager_answers(id)) healthy.insert(id);
+    const bool answers = id == self || roles->manager->manager_answers(id);
+    if (id == current.id) target_reachable = answers;
+    else if (answers) healthy.insert(id);
   }
   SHOAL_RETURN_IF_ERROR(check_removal_keeps_quorum(voters, healthy, current.id));
   if (target_reachable) {

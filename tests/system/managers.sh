@@ -107,3 +107,21 @@ check "w1 is Reachable within 30 s" wait_for "w1 reachable" 30 \
   statuses_eq m1 "Leader Reachable Reachable Reachable "
 voters_eq() { [ "$(voters "$1")" = "$2" ]; }
 check "m1's etcd: 4 voting members" wait_for "4 voters" 20 voters_eq m1 4
+
+# ---- node demote of a manager just killed (its session key outlives it by
+# the presence lease, so it still looked reachable and was left to demote
+# itself, which a dead shoald never does: stuck as "being demoted", every
+# other change refused). Now the serving manager sees that it does not
+# answer, removes its etcd member and makes it a worker at once.
+lab kill m3 >/dev/null
+M3=$(on m1 node inspect m3 --format '{{.ID}}')
+t0=$SECONDS
+out=$(on m1 node demote m3 2>&1)
+expect_contains "node demote m3 right after lab kill m3" "demoted in the swarm" "$out"
+m3_worker() { [ "$(on m1 node inspect m3 --format '{{.Spec.Role}} {{if .ManagerStatus}}manager{{else}}none{{end}}')" = "worker none" ]; }
+check "m3 is a worker without a manager status within 10 s" wait_for "m3 demoted" 10 m3_worker
+check "m1's etcd: 3 voting members (m3's removed) within 10 s" wait_for "3 voters" 10 voters_eq m1 3
+log "the demotion of the killed m3 was complete $((SECONDS - t0)) s after the kill"
+expect_eq "m3's member is gone from etcd" "" "$(etcd_members m1 | awk -v id="$M3" '$2 == id')"
+out=$(on m1 node promote w2 2>&1) || true
+expect_contains "and the next change is accepted (nothing left in progress)" "promoted to a manager" "$out"
