@@ -97,6 +97,7 @@ public_listeners() {
 
 finish() {
   local rc=$?
+  set +e  # cleanup runs to its end: under -e, (exit $rc) or a failed [[ ]] would end it midway
   # A lab test that calls finish itself: the lab goes first (lab_cleanup
   # calls finish again), or the rm -rf below would take lab.json while the
   # lab's shoalds still run, and nothing could remove them afterwards.
@@ -161,6 +162,7 @@ sweep_stale_labs() {
 }
 lab_cleanup() {
   local rc=$?
+  set +e  # as in finish: every step of the cleanup runs, finish last
   if [[ -s "$T_DIR/timeouts" ]]; then
     echo "---- CLI calls that did not return within ${CLI_TIMEOUT}s ----"; cat "$T_DIR/timeouts"
     local n; n=$(wc -l <"$T_DIR/timeouts")
