@@ -6,8 +6,9 @@
 # an unreachable registry are readable task errors in `service ps`;
 # `shoal image pull` and the stock `docker pull` pull through a node's API
 # (Docker's JSON progress); POST /images/create?fromImage= of a missing
-# image is a 404 with the registry's reason; --with-registry-auth is refused
-# (501), never ignored. Traffic only inside the lab.
+# image is a 404 with the registry's reason; a pull that stalls holds up only
+# its own task; --with-registry-auth is refused (501), never ignored. Traffic
+# only inside the lab.
 source "$(dirname "$0")/../lib.sh"
 
 use_lab
