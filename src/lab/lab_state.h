@@ -33,7 +33,7 @@ struct NodeState {
   uint64_t pid_start = 0;
   bool paused = false;
   bool partitioned = false;
-  std::string swarm;    // "leader", "joined", "not joined", "" before init
+  std::string swarm;    // "init" (ran swarm init), "joined", "not joined", "" before init
 
   std::string socket() const { return dir + "/shoald.sock"; }
   std::string data_root() const { return dir + "/data"; }

@@ -40,7 +40,7 @@ TEST(LabState, JsonRoundTrip) {
   s.nodes = *plan_nodes(s.dir, s.id, s.subnet, 1, 1);
   s.nodes[0].pid = 42;
   s.nodes[0].pid_start = 123456789012;
-  s.nodes[0].swarm = "leader";
+  s.nodes[0].swarm = "init";
   s.nodes[1].partitioned = true;
   auto back = lab_from_json(to_json(s));
   ASSERT_TRUE(back.ok()) << back.status().message();

@@ -281,7 +281,7 @@ Status up(const UpOptions& o, std::ostream& out) {
   json init = {{"ListenAddr", "0.0.0.0:2377"}, {"AdvertiseAddr", first.address}};
   auto r = api(first, "POST", "/swarm/init", init.dump());
   if (!r.ok()) return r.status().with_context("swarm init on " + first.name + " (the lab is up; `shoal lab down` removes it)");
-  first.swarm = "leader";
+  first.swarm = "init";  // it ran swarm init (who leads later is node ls's to say)
   SHOAL_RETURN_IF_ERROR(save_lab(s));
   out << first.name << " initialized the swarm (" << seconds_since(t0) << " s)" << std::endl;
   Status joined = join_nodes(s, out);

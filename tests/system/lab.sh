@@ -38,7 +38,7 @@ ls_out=$(lab ls)
 echo "$ls_out"
 expect_eq "ls: header" "NODE ROLE ADDRESS PID SOCKET STATE SWARM" "$(head -1 <<<"$ls_out" | tr -s ' ')"
 expect_eq "ls: 5 nodes" "m1 m2 m3 w1 w2" "$(tail -n +2 <<<"$ls_out" | awk '{print $1}' | xargs)"
-expect_eq "ls: m1 is a manager and leads the swarm" "manager leader" "$(awk '$1=="m1"{print $2, $7}' <<<"$ls_out")"
+expect_eq "ls: m1 is a manager and ran swarm init" "manager init" "$(awk '$1=="m1"{print $2, $7}' <<<"$ls_out")"
 expect_eq "ls: w2 is a worker at .102" "worker" "$(awk '$1=="w2"{print $2}' <<<"$ls_out")"
 expect_eq "ls: the workers joined" "joined joined" "$(awk '$1=="w1"||$1=="w2"{print $7}' <<<"$ls_out" | xargs)"
 expect_eq "ls: m2 and m3 joined (as managers)" "joined joined" "$(awk '$1=="m2"||$1=="m3"{print $7}' <<<"$ls_out" | xargs)"
