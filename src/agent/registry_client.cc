@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/base64.h"
 #include "common/json_limits.h"
 #include "http/client.h"
 
@@ -101,30 +102,6 @@ std::string sha256_of(const std::string& s) {
   Sha256 h;
   h.update(s);
   return "sha256:" + h.hex();
-}
-
-std::string b64_encode(const std::string& in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
-  out.resize(n < 0 ? 0 : static_cast<size_t>(n));
-  return out;
-}
-
-Result<std::string> b64_decode(std::string in) {
-  for (char& c : in) {
-    if (c == '-') c = '+';
-    if (c == '_') c = '/';
-  }
-  while (in.size() % 4) in += '=';
-  std::string out(in.size() / 4 * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
-  if (n < 0) return invalid_argument("the X-Registry-Auth header is not base64");
-  size_t pad = 0;
-  for (size_t i = in.size(); i > 0 && in[i - 1] == '='; --i) ++pad;
-  out.resize(static_cast<size_t>(n) - std::min<size_t>(pad, static_cast<size_t>(n)));
-  return out;
 }
 
 // An IPv4 literal inside an IPv4 CIDR ("10.0.0.0/8").
@@ -254,7 +231,9 @@ std::string registry_error_text(int status, const std::string& body) {
 Result<RegistryCredentials> parse_registry_auth(const std::string& header) {
   RegistryCredentials c;
   if (header.empty()) return c;
-  SHOAL_ASSIGN_OR_RETURN(std::string text, b64_decode(header));
+  auto decoded = base64_decode(header);
+  if (!decoded.ok()) return decoded.status().with_context("the X-Registry-Auth header");
+  const std::string& text = *decoded;
   if (text.empty() || text == "{}") return c;
   SHOAL_ASSIGN_OR_RETURN(json j, parse_untrusted_json(text, "the X-Registry-Auth header"));
   if (!j.is_object()) return invalid_argument("the X-Registry-Auth header is not a JSON object");
@@ -272,7 +251,7 @@ Result<RegistryCredentials> parse_registry_auth(const std::string& header) {
 std::string encode_registry_auth(const RegistryCredentials& creds, const std::string& server) {
   json j = {{"username", creds.username}, {"password", creds.password}, {"serveraddress", server}};
   if (!creds.registry_token.empty()) j["registrytoken"] = creds.registry_token;
-  return b64_encode(j.dump());
+  return base64_encode(j.dump());
 }
 
 RegistryClient::RegistryClient(RegistryOptions options) : options_(std::move(options)) {}
@@ -394,7 +373,7 @@ Result<std::string> RegistryClient::authorize(const Reference& ref, const Regist
   std::string scheme = parse_challenge(challenge, &p);
   if (scheme == "basic") {
     if (creds.username.empty() && creds.password.empty()) return std::string();
-    return "Basic " + b64_encode(creds.username + ":" + creds.password);
+    return "Basic " + base64_encode(creds.username + ":" + creds.password);
   }
   if (scheme != "bearer") return std::string();
   if (!creds.registry_token.empty()) return "Bearer " + creds.registry_token;
@@ -418,7 +397,7 @@ Result<std::string> RegistryClient::authorize(const Reference& ref, const Regist
   url += "scope=" + http::url_encode(scope);
   http::Headers hs;
   if (!creds.username.empty() || !creds.password.empty())
-    hs["Authorization"] = "Basic " + b64_encode(creds.username + ":" + creds.password);
+    hs["Authorization"] = "Basic " + base64_encode(creds.username + ":" + creds.password);
   SHOAL_ASSIGN_OR_RETURN(Answer a, get_url(url, hs, options_.max_json_bytes, nullptr, cancel,
                                            "getting a token from " + endpoint));
   if (a.status == 401 || a.status == 403) {
