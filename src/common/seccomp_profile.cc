@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/base64.h"
 #include "common/json_limits.h"
 
 namespace shoal {
@@ -201,15 +202,6 @@ Result<SeccompProfile> parse_object(const json& j) {
   return p;
 }
 
-int base64_value(unsigned char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
-
 // Whether `text` nests arrays/objects deeper than `max` (the parser recurses).
 bool too_deep(const std::string& text, int max) {
   int depth = 0;
@@ -251,27 +243,12 @@ Result<SeccompProfile> parse_seccomp_profile(const std::string& text) {
 Result<std::string> seccomp_profile_text(const std::string& profile) {
   size_t first = profile.find_first_not_of(" \t\r\n");
   if (first != std::string::npos && profile[first] == '{') return profile;
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  size_t pad = 0;
-  for (unsigned char c : profile) {
-    if (c == '=') {
-      ++pad;
-      continue;
-    }
-    if (c == '\r' || c == '\n') continue;
-    int v = base64_value(c);
-    if (v < 0 || pad) return invalid_argument("is neither a JSON object nor base64-encoded JSON");
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  if (pad > 2) return invalid_argument("is neither a JSON object nor base64-encoded JSON");
-  return out;
+  std::string compact;  // base64 as Go's encoder wraps it, line breaks dropped
+  for (char c : profile)
+    if (c != '\r' && c != '\n') compact += c;
+  auto decoded = base64_decode(compact);
+  if (!decoded.ok()) return invalid_argument("is neither a JSON object nor base64-encoded JSON");
+  return *decoded;
 }
 
 Status validate_seccomp_options(const std::string& mode, const std::string& profile, const std::string& where) {
