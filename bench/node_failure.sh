@@ -49,12 +49,7 @@ spread() {
   [ "$(on m1 service ps nf --filter desired-state=running --format '{{.Node}} {{.CurrentState}}' |
     awk '$2=="Running"{c[$1]++} END{for (n in c) if (c[n]==2) k++; print k+0}')" = 5 ]
 }
-runc_running() {
-  runc --root "$LAB/$1/data/runc" list -f json 2>/dev/null |
-    python3 -c 'import json,sys
-d=sys.stdin.read().strip()
-print(sum(1 for c in (json.loads(d) if d and d != "null" else []) if c["status"]=="running"))'
-}
+runc_running() { runc --root "$LAB/$1/data/runc" list 2>/dev/null | awk 'NR > 1 && $3 == "running"' | wc -l; }
 no_containers() { [ "$(runc_running "$1")" = 0 ]; }
 secs_since() { python3 -c "print(f'{$(date +%s.%N)-$1:.2f}')"; }
 # lose NODE API-NODE: kill, seconds until its tasks run elsewhere ("fail" after 60 s)
