@@ -30,6 +30,20 @@ class ControlLoopsTest : public ::testing::Test {
       agents_run();
     }
   }
+  // The service's live task fails `times` times, each replaced after the
+  // 5 s restart delay.
+  void fail_repeatedly(const std::string& sid, int times) {
+    for (int i = 0; i < times; ++i) {
+      Task t = live(sid)[0];
+      Batch f;
+      f.update_task(t.id, [](Task& x) { x.status.state = TaskState::kFailed; return true; });
+      ASSERT_TRUE(store.commit(f).ok());
+      ASSERT_TRUE(loops.reconcile_all().ok());
+      clock.advance(std::chrono::seconds(5));
+      settle();
+      clock.advance(std::chrono::milliseconds(1));
+    }
+  }
   MemoryBackend backend;
   Store store{backend};
   FakeClock clock;
@@ -112,16 +126,7 @@ TEST_F(ControlLoopsTest, RestartConditionNoneLeavesTheSlot) {
 TEST_F(ControlLoopsTest, HistoryKeepsFiveTasksPerSlot) {
   auto s = create_service("web", 1);
   settle();
-  for (int i = 0; i < 8; ++i) {
-    Task t = live(s.id)[0];
-    Batch f;
-    f.update_task(t.id, [](Task& x) { x.status.state = TaskState::kFailed; return true; });
-    ASSERT_TRUE(store.commit(f).ok());
-    ASSERT_TRUE(loops.reconcile_all().ok());
-    clock.advance(std::chrono::seconds(5));
-    settle();
-    clock.advance(std::chrono::milliseconds(1));
-  }
+  fail_repeatedly(s.id, 8);
   EXPECT_EQ(store.tasks_of_service(s.id).size(), 5u);
 }
 
@@ -134,16 +139,7 @@ TEST_F(ControlLoopsTest, TheClustersTaskHistoryLimitIsTheOneApplied) {
   ASSERT_TRUE(store.commit(c).ok());
   auto s = create_service("web", 1);
   settle();
-  for (int i = 0; i < 6; ++i) {
-    Task t = live(s.id)[0];
-    Batch f;
-    f.update_task(t.id, [](Task& x) { x.status.state = TaskState::kFailed; return true; });
-    ASSERT_TRUE(store.commit(f).ok());
-    ASSERT_TRUE(loops.reconcile_all().ok());
-    clock.advance(std::chrono::seconds(5));
-    settle();
-    clock.advance(std::chrono::milliseconds(1));
-  }
+  fail_repeatedly(s.id, 6);
   EXPECT_EQ(store.tasks_of_service(s.id).size(), 2u) << "the live task and one of history: 2 per slot, not 5";
 }
 
