@@ -4,6 +4,7 @@
 
 #include "common/ids.h"
 #include "common/json_limits.h"
+#include "common/guard.h"
 #include "common/log.h"
 
 namespace shoal::dispatcher {
@@ -558,7 +559,15 @@ void Dispatcher::notifier_loop() {
     }
     lk.unlock();
     for (auto& [key, rs] : due) {
-      http::Response resp = assignment_response(key.first, key.second);
+      http::Response resp;
+      // A throw while building one node's answer (common/guard.h) answers
+      // that node's polls with a 500 (its agent polls again) instead of
+      // ending the process.
+      Status built = guarded("dispatcher", "building an assignment answer", [&] {
+        resp = assignment_response(key.first, key.second);
+        return ok_status();
+      });
+      if (!built.ok()) resp = error_reply(500, built.message());
       for (auto& r : rs) r(resp);
     }
     lk.lock();
@@ -614,7 +623,11 @@ void Dispatcher::status_loop() {
     if (liveness_due_) {
       liveness_due_ = false;
       lk.unlock();
-      check_liveness();
+      Status checked = guarded("dispatcher", "a liveness check", [&] {
+        check_liveness();
+        return ok_status();
+      });
+      if (!checked.ok()) arm_liveness(recheck_period());  // it may have thrown before re-arming
       lk.lock();
       if (status_queue_.empty()) continue;
     }
@@ -645,7 +658,7 @@ void Dispatcher::status_loop() {
         return true;
       });
     }
-    Status result = store_.commit(b);
+    Status result = guarded("dispatcher", "storing task status", [&] { return store_.commit(b); });
     if (!result.ok()) LOG_WARN("dispatcher", "storing task status: " << result.message());
     http::Response resp = result.ok() ? json_reply(200, json::object())
                                       : error_reply(http_status(result), result.message());

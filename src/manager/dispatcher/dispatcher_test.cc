@@ -259,6 +259,28 @@ TEST_F(DispatcherTest, StatusReportsOnlyMoveForward) {
   EXPECT_EQ(store.task("t1")->status.state, TaskState::kFailed);
 }
 
+TEST_F(DispatcherTest, AStatusWriteThatThrowsIsA500AndTheWriterGoesOn) {
+  std::string sid = register_node("n1");
+  Batch b;
+  b.create(make_task("t1", "n1"));
+  ASSERT_TRUE(store.commit(b).ok());
+  auto report = [&] {
+    session::StatusBatch batch;
+    batch.session_id = sid;
+    TaskStatus st;
+    st.state = TaskState::kRunning;
+    batch.updates.push_back({"t1", st});
+    return call("POST", "status", json(batch).dump()).get();
+  };
+  faults.fail_write(1, FaultBackend::Fault::kThrow);  // the status batch's write
+  auto r = report();
+  EXPECT_EQ(r.status, 500) << r.body;
+  EXPECT_NE(r.body.find("unexpected exception in storing task status"), std::string::npos) << r.body;
+  EXPECT_EQ(faults.faults_injected(), 1u);
+  EXPECT_EQ(report().status, 200) << "the status writer still runs";
+  EXPECT_EQ(store.task("t1")->status.state, TaskState::kRunning);
+}
+
 TEST_F(DispatcherTest, UnknownSessionsAndBadMessagesAreRefused) {
   EXPECT_EQ(call("POST", "heartbeat", json{{"SessionID", "nope"}}.dump()).get().status, 404);
   EXPECT_EQ(call("GET", "assignments", "", {{"session", "nope"}}).get().status, 404);
