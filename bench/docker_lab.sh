@@ -38,11 +38,29 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # Per-lab state, written before each thing is made so `down` finds it after a crash.
+# The lab's dir is root's alone (root-owned, no symlink, 0700): everything in
+# it (lab.env, pidfiles, daemon.json) is trusted as root's own.
+trusted_dir() {
+  [[ -d "$DIR" && ! -L "$DIR" && "$(stat -c '%u %a' "$DIR")" == "0 700" ]] ||
+    die "$DIR is not a directory only root can write (root-owned, mode 0700, not a symlink): refused"
+}
 load() {
-  [[ -f "$DIR/lab.env" ]] || die "$DIR is not a docker lab (no lab.env); run 'docker_lab.sh up $DIR' first"
-  NODES=""
-  # shellcheck disable=SC1091
-  source "$DIR/lab.env"
+  trusted_dir
+  [[ -f "$DIR/lab.env" && ! -L "$DIR/lab.env" ]] || die "$DIR is not a docker lab (no lab.env); run 'docker_lab.sh up $DIR' first"
+  NODES="" ID="" SUBNET="" MANAGERS="" WORKERS="" FORWARD_POLICY=""
+  # KEY=value lines only, each value checked (never sourced as shell code).
+  local k v
+  while IFS='=' read -r k v; do
+    v=${v#\"}; v=${v%\"}
+    case "$k" in
+      ID) [[ "$v" =~ ^[0-9a-f]{1,12}$ ]] && ID=$v ;;
+      SUBNET) [[ "$v" =~ ^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]] && SUBNET=$v ;;
+      MANAGERS | WORKERS) [[ "$v" =~ ^[0-9]{1,2}$ ]] && printf -v "$k" '%s' "$v" ;;
+      FORWARD_POLICY) [[ "$v" =~ ^(ACCEPT|DROP)?$ ]] && FORWARD_POLICY=$v ;;
+      NODES) [[ "$v" =~ ^[a-z0-9\ ]*$ ]] && NODES=$v ;;
+    esac
+  done <"$DIR/lab.env"
+  [[ -n "$ID" ]] || die "$DIR/lab.env has no valid ID"
 }
 ns() { echo "dl-$ID-$1"; }
 sock() { echo "$DIR/$1/docker.sock"; }
@@ -100,7 +118,7 @@ cmd_up() {
   local managers=${1:-3} workers=${2:-2} t0 n
   t0=$(date +%s.%N)
   [[ ! -e "$DIR" || -z "$(ls -A "$DIR")" ]] || die "$DIR exists and is not empty"
-  mkdir -p "$DIR"
+  if [[ -e "$DIR" ]]; then trusted_dir; else mkdir -m 0700 "$DIR"; fi
   local id subnet fwd
   id=$(head -c3 /dev/urandom | od -An -tx1 | tr -d ' \n')
   subnet=$(pick_subnet)

@@ -39,6 +39,10 @@ SHOAL=${SHOAL:-shoal}
 export SHOAL_LAB_DIR=${DIR:-${SHOAL_LAB_DIR:-/run/shoal-lab}}
 export SHOAL_IMAGES_DIR=$REPO/images/out   # what lab up pushes to the lab's registry
 MARK=${SHOAL_LAB_DIR%/}.demo
+# The mark counts only if root made it (another user could create a file of
+# that name in a shared parent dir such as /tmp to make the demo take down a
+# lab it did not make); it is never followed as a symlink.
+demo_mark() { [[ -f $MARK && ! -L $MARK && "$(stat -c %u "$MARK")" == 0 ]]; }
 if [[ -t 1 ]]; then B=$'\033[1m' G=$'\033[32m' R=$'\033[0m'; else B="" G="" R=""; fi
 
 build() {
@@ -93,7 +97,7 @@ single_demo() {
 }
 
 if [[ $MODE == down ]]; then
-  if [[ -f $MARK ]]; then "$SHOAL" lab down; rm -f "$MARK"; echo "demo lab removed"; fi
+  if demo_mark; then "$SHOAL" lab down; rm -f "$MARK"; echo "demo lab removed"; fi
   if [[ -f $SINGLE_PIDFILE ]]; then single_down; echo "single-node demo swarm removed"; fi
   exit 0
 fi
@@ -203,12 +207,12 @@ MSG
 # ---------------------------------------------------------------------------
 step "a 5-node lab: 3 managers, 2 workers"
 if [[ -e $SHOAL_LAB_DIR/lab.json ]]; then
-  [[ -f $MARK ]] || fail "$SHOAL_LAB_DIR holds a lab the demo did not make: remove it (shoal lab down --dir $SHOAL_LAB_DIR) or give the demo another one (--dir DIR)"
+  demo_mark || fail "$SHOAL_LAB_DIR holds a lab the demo did not make: remove it (shoal lab down --dir $SHOAL_LAB_DIR) or give the demo another one (--dir DIR)"
   say "removing the previous demo lab first"
   labcmd down || fail "shoal lab down of the previous demo lab failed"
 fi
 rm -f "$MARK"
-touch "$MARK"  # before lab up: a lab up that fails half way is still the demo's to remove
+(set -o noclobber; : >"$MARK") || fail "cannot create the demo mark $MARK (it appeared meanwhile): remove it and retry"  # before lab up: a lab up that fails half way is still the demo's to remove
 labcmd up --managers 3 --workers 2 || fail "shoal lab up failed"
 wait_until "5 nodes Ready" 30 ready_eq m1 5
 wait_until "m1 Leader, m2 and m3 Reachable" 30 statuses_eq m1 "m1=Leader m2=Reachable m3=Reachable"
