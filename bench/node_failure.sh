@@ -84,7 +84,7 @@ for i in $(seq 1 "$RUNS"); do
   fi
   w5=$(lose w1 m1); rw5=$(come_back w1)
   ld=$(lose m1 m2); rld=$(come_back m1)
-  DOCKER_HOST="unix://$LAB/m2/shoald.sock" docker swarm update --dispatcher-heartbeat 1s >/dev/null
+  on m2 swarm update --dispatcher-heartbeat 1s >/dev/null
   wait_until 10 grep -q 'agent: heartbeat period now 1s' "$LAB/w2/shoald.log"
   w1s=$(lose w2 m2); rw1s=$(come_back w2)
   echo "run $i: worker-5s $w5 s (reconnect $rw5 s), leader $ld s (reconnect $rld s), worker-1s $w1s s (reconnect $rw1s s); load $(cut -d' ' -f1 /proc/loadavg)"

@@ -1,4 +1,4 @@
-// shoal swarm init|join|join-token|leave, shoal version, shoal info.
+// shoal swarm init|join|join-token|leave|update, shoal version, shoal info.
 #include <sys/utsname.h>
 
 #include <iostream>
@@ -134,6 +134,42 @@ int swarm_join_token(Context& ctx, const Args& args) {
   return 0;
 }
 
+// docker swarm update, for the settings shoal applies (others are not
+// flags here: an unknown flag is the parser's error, and the API refuses
+// spec fields it would not apply).
+int swarm_update(Context& ctx, const Args& args) {
+  FlagSet fs("shoal swarm update", "[OPTIONS]", "Update the swarm");
+  fs.add("dispatcher-heartbeat", 0, "duration", "Dispatcher heartbeat period (ns|us|ms|s|m|h)", "5s");
+  fs.add("task-history-limit", 0, "int", "Task history retention limit", "5");
+  if (int rc = parse_or_exit(ctx, fs, args); rc >= 0) return rc;
+  if (int rc = arg_error(ctx, fs.requires_none()); rc >= 0) return rc;
+  auto sw = ctx.api->get("/swarm");
+  if (!sw.ok()) return fail(ctx, sw.status());
+  json spec = (*sw)["Spec"];
+  if (fs.changed("dispatcher-heartbeat")) {
+    auto ns = parse_duration_ns(fs.str("dispatcher-heartbeat"));
+    if (!ns.ok()) {
+      return fail(ctx, invalid_argument("invalid argument \"" + fs.str("dispatcher-heartbeat") +
+                                        "\" for \"--dispatcher-heartbeat\" flag: " + ns.status().message()));
+    }
+    spec["Dispatcher"]["HeartbeatPeriod"] = *ns;
+  }
+  if (fs.changed("task-history-limit")) {
+    const std::string v = fs.str("task-history-limit");
+    const bool digits = !v.empty() && v.size() <= 18 && v.find_first_not_of("0123456789", v[0] == '-' ? 1 : 0) == std::string::npos &&
+                        v != "-";
+    if (!digits) {
+      return fail(ctx, invalid_argument("invalid argument \"" + v + "\" for \"--task-history-limit\" flag: "
+                                        "strconv.ParseInt: parsing \"" + v + "\": invalid syntax"));
+    }
+    spec["Orchestration"]["TaskHistoryRetentionLimit"] = std::stoll(v);
+  }
+  auto r = ctx.api->post("/swarm/update?version=" + std::to_string((*sw)["Version"]["Index"].get<uint64_t>()), spec);
+  if (!r.ok()) return fail(ctx, r.status());
+  *ctx.out << "Swarm updated.\n";
+  return 0;
+}
+
 int swarm_leave(Context& ctx, const Args& args) {
   FlagSet fs("shoal swarm leave", "[OPTIONS]", "Leave the swarm");
   fs.add_bool("force", 'f', "Force this node to leave the swarm, ignoring warnings");
@@ -153,6 +189,7 @@ int cmd_swarm(Context& ctx, const Args& args) {
       {"join", nullptr, "Join a swarm as a node and/or manager", swarm_join},
       {"join-token", nullptr, "Manage join tokens", swarm_join_token},
       {"leave", nullptr, "Leave the swarm", swarm_leave},
+      {"update", nullptr, "Update the swarm", swarm_update},
   };
   return dispatch(ctx, "shoal swarm", "Manage Swarm", subs, args);
 }

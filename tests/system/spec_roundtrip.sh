@@ -3,6 +3,7 @@
 # matched without regard to case), fields shoal does not apply are refused
 # with a message naming them, and `docker service create --mode global` runs
 # one task per node with the stock docker CLI.
+command -v docker >/dev/null || { echo "docker CLI not installed (SHOAL_WITH_DOCKER=1 scripts/install-deps.sh installs it): skipped"; exit 77; }
 source "$(dirname "$0")/../lib.sh"
 
 start_shoald
