@@ -24,6 +24,7 @@ Clock::TimerId RealClock::after(Duration d, std::function<void()> fn) {
 }
 
 void RealClock::cancel(TimerId id) {
+  if (id == 0) return;  // no timer (0 is never an id; running_ is 0 when none runs)
   std::unique_lock lk(mu_);
   for (auto it = timers_.begin(); it != timers_.end(); ++it) {
     if (it->second.first == id) {
@@ -77,6 +78,7 @@ Clock::TimerId FakeClock::after(Duration d, std::function<void()> fn) {
 }
 
 void FakeClock::cancel(TimerId id) {
+  if (id == 0) return;  // no timer (0 is never an id; running_ is 0 when none runs)
   std::unique_lock lk(mu_);
   for (auto it = timers_.begin(); it != timers_.end(); ++it) {
     if (it->second.first == id) {

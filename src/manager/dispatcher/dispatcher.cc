@@ -86,8 +86,10 @@ void Dispatcher::start() {
   });
   notifier_ = std::thread([this] { notifier_loop(); });
   status_writer_ = std::thread([this] { status_loop(); });
-  std::lock_guard lk(mu_);
-  liveness_timer_ = clock_.after(period(), [this] { post_liveness_check(); });
+  // Through arm_liveness: a check posted meanwhile (a Cluster event right
+  // after subscribing) may have armed a timer already, which must not be
+  // overwritten and left to fire after stop().
+  arm_liveness(period());
 }
 
 Nanos Dispatcher::recheck_period() const {
@@ -96,14 +98,18 @@ Nanos Dispatcher::recheck_period() const {
 
 void Dispatcher::on_cluster(const Cluster& c) {
   const Nanos p = c.spec.heartbeat_period;
-  if (p <= Nanos(0) || period_ns_.exchange(p.count()) == p.count()) return;
+  if (p <= Nanos(0)) return;
+  const Nanos old(period_ns_.exchange(p.count()));
+  if (old == p) return;
   {
     // The sessions' agents still beat at the old period until a heartbeat
-    // answer tells them the new one: each gets the new limit from now, so a
-    // shorter period marks no live node Down while the news travels.
+    // answer tells them the new one (and wait out one more old interval
+    // after it): each open session gets the longer of the two limits from
+    // now, so a shorter period marks no live node Down while the news travels.
     std::lock_guard lk(mu_);
     const SysTime now = clock_.now();
-    for (auto& [_, s] : sessions_) s.last_heartbeat = std::max(s.last_heartbeat, now);
+    const Nanos extra = old > p ? (old - p) * options_.missed_heartbeats : Nanos(0);
+    for (auto& [_, s] : sessions_) s.last_heartbeat = std::max(s.last_heartbeat, now + extra);
   }
   LOG_INFO("dispatcher", "heartbeat period now " << period_text(p) << ": a node is down after "
                                                  << options_.missed_heartbeats << " periods without a heartbeat");
@@ -130,7 +136,7 @@ void Dispatcher::arm_liveness(Nanos in) {
     liveness_timer_ = 0;
   }
   // Not under mu_ (cancel waits for a running callback); a no-op once fired.
-  clock_.cancel(old);
+  if (old != 0) clock_.cancel(old);
   std::lock_guard lk(mu_);
   if (!stopping_) liveness_timer_ = clock_.after(in, [this] { post_liveness_check(); });
 }
@@ -558,7 +564,9 @@ void Dispatcher::notifier_loop() {
       });
     }
     lk.unlock();
-    for (auto& [key, rs] : due) {
+    for (auto& entry : due) {  // not a structured binding: clang 14 (fuzz build) cannot capture one
+      const auto& key = entry.first;
+      auto& rs = entry.second;
       http::Response resp;
       // A throw while building one node's answer (common/guard.h) answers
       // that node's polls with a 500 (its agent polls again) instead of

@@ -117,6 +117,36 @@ TEST_F(LivenessTest, AShorterPeriodMarksNoLiveNodeDownBeforeItsAgentHearsOfIt) {
   EXPECT_EQ(call("heartbeat", {{"SessionID", sid}}).status, 200) << "its session ended before its next beat";
 }
 
+TEST_F(LivenessTest, AShorterPeriodGivesOpenSessionsTheOldLimitFromTheChange) {
+  register_node("n1");
+  Cluster c;
+  c.id = "cluster1";
+  c.spec.heartbeat_period = milliseconds(500);  // a tenth of the 5 s the agents beat at
+  Batch b;
+  b.create(c);
+  ASSERT_TRUE(store.commit(b).ok());
+  Nanos period{0};
+  for (int i = 0; i < 200 && period != milliseconds(500); ++i) {
+    session::RegisterRequest req;
+    req.node_id = "probe";
+    period = json::parse(call("session", json(req)).body).get<session::RegisterResponse>().heartbeat_period;
+    if (period != milliseconds(500)) std::this_thread::sleep_for(milliseconds(5));
+  }
+  ASSERT_EQ(period, milliseconds(500));
+  const SysTime changed = clock.now();
+  // n1's agent, at the old period, would beat again within 5 s: silent for
+  // 10 s it is still Ready (3 new periods, 1.5 s, ran out long ago).
+  for (int i = 0; i < 200; ++i) {
+    clock.advance(milliseconds(50));
+    std::this_thread::sleep_for(milliseconds(2));
+  }
+  std::this_thread::sleep_for(milliseconds(50));
+  EXPECT_EQ(store.node("n1")->state, NodeState::kReady) << "a shorter period marked a live node Down";
+  advance_until_down("n1", milliseconds(50), seconds(20));
+  ASSERT_TRUE(down("n1")) << "a silent node is still marked Down, after the old limit";
+  EXPECT_GE(down_after("n1", changed), seconds(15));
+}
+
 TEST_F(LivenessTest, AfterAnElectionAGraceHeldByAKeyEndsWithinASecondOfTheKeyGoing) {
   // n1 was Ready; its session key is a dead manager's, under a lease that
   // etcd expires 16 s after this manager's election.
