@@ -1,5 +1,6 @@
 #include "daemon/manager_role.h"
 
+#include <algorithm>
 #include <ctime>
 #include <filesystem>
 
@@ -416,6 +417,18 @@ void ManagerRole::janitor_act(etcd::MembershipClient& mc, const etcd::LearnerAct
   if (a.kind == etcd::LearnerAction::Kind::kPromote) {
     if (mc.promote(a.id).ok()) LOG_INFO("etcd", "promoted learner " << a.id << " (" << who << ") to a voting member");
     return;  // refused while it lags: tried again at the next tick
+  }
+  // Looked at again just before: another manager's janitor, or the owner's
+  // promoter, may have promoted it since the list this plan came from, and a
+  // voter must never be removed as a stale learner. A last promote first: one
+  // that caught up at the deadline stays.
+  auto fresh = mc.list();
+  if (!fresh.ok()) return;
+  const auto it = std::find_if(fresh->begin(), fresh->end(), [&](const etcd::Member& m) { return m.id == a.id; });
+  if (it == fresh->end() || !it->learner) return;
+  if (mc.promote(a.id).ok()) {
+    LOG_INFO("etcd", "promoted learner " << a.id << " (" << who << ") to a voting member at its deadline");
+    return;
   }
   Status st = mc.remove(a.id);
   if (st.ok()) {

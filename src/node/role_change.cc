@@ -77,9 +77,17 @@ Status SwarmNode::change_role(Store& store, const Node& current, const Node& nex
   const std::string self = node_id();
   for (const auto& [id, s] : live_manager_statuses(nodes)) {
     if (s.reachability != "reachable") continue;
-    const bool answers = id == self || roles->manager->manager_answers(id);
-    if (id == current.id) target_reachable = answers;
-    else if (answers) healthy.insert(id);
+    if (id == current.id) {
+      // The path taken when it does not answer removes a voter: one lost
+      // probe (a TLS handshake on a loaded machine) must not send a live
+      // manager down it, so it gets 4 tries over about a second.
+      for (int i = 0; i < 4 && !target_reachable; ++i) {
+        if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(250));
+        target_reachable = id == self || roles->manager->manager_answers(id);
+      }
+    } else if (id == self || roles->manager->manager_answers(id)) {
+      healthy.insert(id);
+    }
   }
   SHOAL_RETURN_IF_ERROR(check_removal_keeps_quorum(voters, healthy, current.id));
   if (target_reachable) {
