@@ -300,6 +300,15 @@ Status ManagerRole::remove_member(const std::string& node_id) {
   // Decide by what another look shows, when there is one.
   auto again = mc.list();
   if (again.ok() && !etcd::find_member(*again, node_id)) return ok_status();
+  // With no other look (the local etcd is gone): etcd exits with status 0
+  // on its own only when its member was removed from the cluster.
+  if (node_id == options_.node_id && etcd_) {
+    for (int i = 0; i < 30 && etcd_->clean_exits() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (etcd_->clean_exits() > 0) {
+      LOG_INFO("etcd", "removed the etcd member of " << node_id << " (its etcd exited, as a removed member does)");
+      return ok_status();
+    }
+  }
   return st.with_context("removing the etcd member of " + node_id);
 }
 

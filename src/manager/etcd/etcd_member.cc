@@ -179,6 +179,7 @@ void EtcdMember::supervise() {
     lk.lock();
     if (stopping_) break;
     if (r.status().code() == Code::kDeadlineExceeded) continue;
+    if (r.ok() && *r == 0) ++clean_exits_;
     LOG_WARN("etcd", "member exited unexpectedly (" << (r.ok() ? std::to_string(*r) : r.status().message())
                                                      << "); restarting in " << backoff.count() << " ms");
     cv_.wait_for(lk, backoff, [&] { return stopping_; });

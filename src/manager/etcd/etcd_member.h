@@ -86,6 +86,9 @@ class EtcdMember {
   http::TlsOptions client_tls() const;
   // etcd's argv (flags included), for inspection.
   std::vector<std::string> command_line() const;
+  // Times etcd exited with status 0 on its own (not from stop()): what etcd
+  // does when its member is removed from the cluster. Thread-safe.
+  int clean_exits() const { return clean_exits_.load(); }
 
  private:
   Status launch();
@@ -97,6 +100,7 @@ class EtcdMember {
   std::condition_variable cv_;
   int pid_ = -1;
   bool stopping_ = false;
+  std::atomic<int> clean_exits_{0};
   std::thread supervisor_;
 };
 
