@@ -44,6 +44,25 @@ class LivenessTest : public DispatcherFixture {
   }
   // How long after `from` the check that marked `id` Down ran.
   Nanos down_after(const std::string& id, SysTime from) { return store.node(id)->updated_at - from; }
+  // `swarm update --dispatcher-heartbeat P` (the Cluster created with it),
+  // then waits until the dispatcher applied it (a register's answer says the
+  // period); the period it reached.
+  Nanos set_period(Nanos p) {
+    Cluster c;
+    c.id = "cluster1";
+    c.spec.heartbeat_period = p;
+    Batch b;
+    b.create(c);
+    EXPECT_TRUE(store.commit(b).ok());
+    Nanos period{0};
+    for (int i = 0; i < 200 && period != p; ++i) {
+      session::RegisterRequest req;
+      req.node_id = "probe";
+      period = json::parse(call("session", json(req)).body).get<session::RegisterResponse>().heartbeat_period;
+      if (period != p) std::this_thread::sleep_for(milliseconds(5));
+    }
+    return period;
+  }
 };
 
 TEST_F(LivenessTest, ASilentNodeIsDownWhenItsThreePeriodsRunOutNotAtTheNextTick) {
@@ -91,21 +110,7 @@ TEST_F(LivenessTest, AHeartbeatPeriodChangeAppliesAtOnceToNewAndOpenSessions) {
 TEST_F(LivenessTest, AShorterPeriodMarksNoLiveNodeDownBeforeItsAgentHearsOfIt) {
   std::string sid = register_node("n1");
   clock.advance(milliseconds(2400));  // its last beat, at the 5 s period, was 2.4 s ago
-  Cluster c;
-  c.id = "cluster1";
-  c.spec.heartbeat_period = seconds(1);
-  Batch b;
-  b.create(c);
-  ASSERT_TRUE(store.commit(b).ok());
-  // Until the dispatcher applied it (a register's answer says the period).
-  Nanos period{0};
-  for (int i = 0; i < 200 && period != seconds(1); ++i) {
-    session::RegisterRequest req;
-    req.node_id = "probe";
-    period = json::parse(call("session", json(req)).body).get<session::RegisterResponse>().heartbeat_period;
-    if (period != seconds(1)) std::this_thread::sleep_for(milliseconds(5));
-  }
-  ASSERT_EQ(period, seconds(1));
+  ASSERT_EQ(set_period(seconds(1)), seconds(1));
   // Its agent, still at the old period, beats 0.8 s late (a loaded machine):
   // 3.2 s after its last beat, past 3 periods of 1 s but not of 5 s.
   for (int i = 0; i < 16; ++i) {
@@ -119,20 +124,7 @@ TEST_F(LivenessTest, AShorterPeriodMarksNoLiveNodeDownBeforeItsAgentHearsOfIt) {
 
 TEST_F(LivenessTest, AShorterPeriodGivesOpenSessionsTheOldLimitFromTheChange) {
   register_node("n1");
-  Cluster c;
-  c.id = "cluster1";
-  c.spec.heartbeat_period = milliseconds(500);  // a tenth of the 5 s the agents beat at
-  Batch b;
-  b.create(c);
-  ASSERT_TRUE(store.commit(b).ok());
-  Nanos period{0};
-  for (int i = 0; i < 200 && period != milliseconds(500); ++i) {
-    session::RegisterRequest req;
-    req.node_id = "probe";
-    period = json::parse(call("session", json(req)).body).get<session::RegisterResponse>().heartbeat_period;
-    if (period != milliseconds(500)) std::this_thread::sleep_for(milliseconds(5));
-  }
-  ASSERT_EQ(period, milliseconds(500));
+  ASSERT_EQ(set_period(milliseconds(500)), milliseconds(500));  // a tenth of the 5 s the agents beat at
   const SysTime changed = clock.now();
   // n1's agent, at the old period, would beat again within 5 s: silent for
   // 10 s it is still Ready (3 new periods, 1.5 s, ran out long ago).
