@@ -630,6 +630,7 @@ void Dispatcher::status_loop() {
     }
     if (liveness_due_) {
       liveness_due_ = false;
+      liveness_running_ = true;
       lk.unlock();
       Status checked = guarded("dispatcher", "a liveness check", [&] {
         check_liveness();
@@ -637,6 +638,7 @@ void Dispatcher::status_loop() {
       });
       if (!checked.ok()) arm_liveness(recheck_period());  // it may have thrown before re-arming
       lk.lock();
+      liveness_running_ = false;
       if (status_queue_.empty()) continue;
     }
     // Let reports from other sessions gather, then write them together.
@@ -676,6 +678,11 @@ void Dispatcher::status_loop() {
   // Fail what is left so agents resend elsewhere.
   for (auto& p : status_queue_) p.respond(error_reply(503, "the dispatcher is shutting down"));
   status_queue_.clear();
+}
+
+bool Dispatcher::liveness_settled() {
+  std::lock_guard lk(status_mu_);
+  return !liveness_due_ && !liveness_running_;
 }
 
 void Dispatcher::post_liveness_check() {

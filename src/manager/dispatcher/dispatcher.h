@@ -85,6 +85,10 @@ class Dispatcher {
   size_t session_count() const;
   // Long polls parked now, of all nodes (for tests and metrics).
   size_t parked_polls() const;
+  // No liveness check is due or running now (thread-safe). With a FakeClock,
+  // a test that waits for this after each advance() sees every check run at
+  // the time it moved to, however late the status writer's thread is.
+  bool liveness_settled();
 
   // This manager became the leader: every node the store says is Ready now
   // gets heartbeat_period × missed_heartbeats to hold a session (on any
@@ -197,6 +201,7 @@ class Dispatcher {
   std::condition_variable status_cv_;
   std::deque<PendingStatus> status_queue_;
   bool liveness_due_ = false;  // guarded by status_mu_: the timer fired, status_loop checks
+  bool liveness_running_ = false;  // guarded by status_mu_: status_loop is in check_liveness
 
   SessionPresence presence_;  // thread-safe itself; never called under mu_
   const std::chrono::seconds presence_ttl_;

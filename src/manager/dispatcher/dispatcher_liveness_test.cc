@@ -32,15 +32,22 @@ class LivenessTest : public DispatcherFixture {
     return json::parse(r.body).get<session::RegisterResponse>().session_id;
   }
   bool down(const std::string& id) { return store.node(id)->state == NodeState::kDown; }
-  // Moves the clock in `step`s (letting the dispatcher's thread run between
-  // them) until `id` is Down or `most` has passed; `each` runs after every step.
-  void advance_until_down(const std::string& id, Nanos step, Nanos most, const std::function<void()>& each = {}) {
-    for (Nanos moved{0}; moved < most && !down(id); moved += step) {
-      clock.advance(step);
+  // Moves the clock by d, then waits until the liveness check that fell due
+  // has run (on the dispatcher's thread): each check sees the time it was due
+  // at, however loaded the machine.
+  void step(Nanos d) {
+    clock.advance(d);
+    for (int i = 0; i < 2000 && !d_settled(); ++i) std::this_thread::sleep_for(milliseconds(1));
+    ASSERT_TRUE(d_settled()) << "a liveness check did not finish within 2 s";
+  }
+  bool d_settled() { return d->liveness_settled(); }
+  // Moves the clock in `each_step`s until `id` is Down or `most` has passed;
+  // `each` runs after every step.
+  void advance_until_down(const std::string& id, Nanos each_step, Nanos most, const std::function<void()>& each = {}) {
+    for (Nanos moved{0}; moved < most && !down(id); moved += each_step) {
+      step(each_step);
       if (each) each();
-      std::this_thread::sleep_for(milliseconds(3));
     }
-    for (int i = 0; i < 200 && !down(id); ++i) std::this_thread::sleep_for(milliseconds(5));
   }
   // How long after `from` the check that marked `id` Down ran.
   Nanos down_after(const std::string& id, SysTime from) { return store.node(id)->updated_at - from; }
@@ -99,7 +106,9 @@ TEST_F(LivenessTest, AHeartbeatPeriodChangeAppliesAtOnceToNewAndOpenSessions) {
   EXPECT_EQ(json::parse(r.body).get<session::RegisterResponse>().heartbeat_period, seconds(1));
   // n1 beats at the new period (twice per period, as agents do); n2 never.
   advance_until_down("n2", milliseconds(50), seconds(20), [&, n = 0]() mutable {
-    if (++n % 10 == 0) EXPECT_EQ(call("heartbeat", {{"SessionID", sid}}).status, 200);
+    if (++n % 10 == 0) {
+      EXPECT_EQ(call("heartbeat", {{"SessionID", sid}}).status, 200);
+    }
   });
   ASSERT_TRUE(down("n2"));
   EXPECT_GE(down_after("n2", t0), seconds(3));
@@ -109,15 +118,11 @@ TEST_F(LivenessTest, AHeartbeatPeriodChangeAppliesAtOnceToNewAndOpenSessions) {
 
 TEST_F(LivenessTest, AShorterPeriodMarksNoLiveNodeDownBeforeItsAgentHearsOfIt) {
   std::string sid = register_node("n1");
-  clock.advance(milliseconds(2400));  // its last beat, at the 5 s period, was 2.4 s ago
+  step(milliseconds(2400));  // its last beat, at the 5 s period, was 2.4 s ago
   ASSERT_EQ(set_period(seconds(1)), seconds(1));
   // Its agent, still at the old period, beats 0.8 s late (a loaded machine):
   // 3.2 s after its last beat, past 3 periods of 1 s but not of 5 s.
-  for (int i = 0; i < 16; ++i) {
-    clock.advance(milliseconds(50));
-    std::this_thread::sleep_for(milliseconds(3));
-  }
-  std::this_thread::sleep_for(milliseconds(50));
+  for (int i = 0; i < 16; ++i) step(milliseconds(50));
   EXPECT_EQ(store.node("n1")->state, NodeState::kReady) << "marked down by a limit its agent had not heard of";
   EXPECT_EQ(call("heartbeat", {{"SessionID", sid}}).status, 200) << "its session ended before its next beat";
 }
@@ -128,11 +133,7 @@ TEST_F(LivenessTest, AShorterPeriodGivesOpenSessionsTheOldLimitFromTheChange) {
   const SysTime changed = clock.now();
   // n1's agent, at the old period, would beat again within 5 s: silent for
   // 10 s it is still Ready (3 new periods, 1.5 s, ran out long ago).
-  for (int i = 0; i < 200; ++i) {
-    clock.advance(milliseconds(50));
-    std::this_thread::sleep_for(milliseconds(2));
-  }
-  std::this_thread::sleep_for(milliseconds(50));
+  for (int i = 0; i < 200; ++i) step(milliseconds(50));
   EXPECT_EQ(store.node("n1")->state, NodeState::kReady) << "a shorter period marked a live node Down";
   advance_until_down("n1", milliseconds(50), seconds(20));
   ASSERT_TRUE(down("n1")) << "a silent node is still marked Down, after the old limit";
@@ -154,10 +155,7 @@ TEST_F(LivenessTest, AfterAnElectionAGraceHeldByAKeyEndsWithinASecondOfTheKeyGoi
   ASSERT_TRUE(backend.txn({}, {{TxnOp::Type::kPut, std::string(kSessionPrefix) + "n1", "dead-manager", *lease}}, {}).ok());
   const SysTime t0 = clock.now();
   d->begin_grace();
-  for (Nanos moved{0}; moved < seconds(16); moved += milliseconds(100)) {
-    clock.advance(milliseconds(100));
-    std::this_thread::sleep_for(milliseconds(2));
-  }
+  for (Nanos moved{0}; moved < seconds(16); moved += milliseconds(100)) step(milliseconds(100));
   ASSERT_FALSE(down("n1")) << "a node held by a session key was marked down";
   ASSERT_TRUE(backend.lease_revoke(*lease).ok());
   advance_until_down("n1", milliseconds(50), seconds(10));
