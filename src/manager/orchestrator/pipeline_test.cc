@@ -24,6 +24,17 @@ class ControlLoopsTest : public ::testing::Test {
     return out;
   }
   void agents_run() { testutil::agents_run(store, clock.now()); }
+  // `service update --image IMAGE`, then one pass of the control loops.
+  void update_image(const std::string& sid, const std::string& image) {
+    Batch u;
+    u.update_service(sid, [&](Service& x) {
+      x.spec.task_template.container_spec.image = image;
+      x.spec_version++;
+      return true;
+    });
+    ASSERT_TRUE(store.commit(u).ok());
+    ASSERT_TRUE(loops.reconcile_all().ok());
+  }
   void settle() {
     for (int i = 0; i < 6; ++i) {
       ASSERT_TRUE(loops.reconcile_all().ok());
@@ -174,14 +185,7 @@ TEST_F(ControlLoopsTest, NoSuitableNodeKeepsTaskPendingWithReason) {
 TEST_F(ControlLoopsTest, RollingUpdateOneAtATimeStopFirstThenCompleted) {
   auto s = create_service("web", 3);
   settle();
-  Batch u;
-  u.update_service(s.id, [](Service& x) {
-    x.spec.task_template.container_spec.image = "busybox:v2";
-    x.spec_version++;
-    return true;
-  });
-  ASSERT_TRUE(store.commit(u).ok());
-  ASSERT_TRUE(loops.reconcile_all().ok());
+  update_image(s.id, "busybox:v2");
   // One old task is told to stop; none replaced yet (stop-first).
   int stopping = 0;
   for (auto& t : store.tasks_of_service(s.id)) stopping += t.desired_state == TaskState::kShutdown;
@@ -202,14 +206,7 @@ TEST_F(ControlLoopsTest, RollingUpdateOneAtATimeStopFirstThenCompleted) {
 TEST_F(ControlLoopsTest, StopFirstHoldsAcrossALeaderChange) {
   auto s = create_service("web", 3);
   settle();
-  Batch u;
-  u.update_service(s.id, [](Service& x) {
-    x.spec.task_template.container_spec.image = "busybox:v2";
-    x.spec_version++;
-    return true;
-  });
-  ASSERT_TRUE(store.commit(u).ok());
-  ASSERT_TRUE(loops.reconcile_all().ok());  // one old task told to stop, still running
+  update_image(s.id, "busybox:v2");  // one old task told to stop, still running
   // The leader dies; the next one starts with no memory of the update.
   ControlLoops next{store, clock, Fence{}};
   ASSERT_TRUE(next.reconcile_all().ok());
@@ -222,14 +219,7 @@ TEST_F(ControlLoopsTest, StopFirstHoldsAcrossALeaderChange) {
 TEST_F(ControlLoopsTest, UpdateParallelismHoldsAcrossALeaderChange) {
   auto s = create_service("web", 3);
   settle();
-  Batch u;
-  u.update_service(s.id, [](Service& x) {
-    x.spec.task_template.container_spec.image = "busybox:v2";
-    x.spec_version++;
-    return true;
-  });
-  ASSERT_TRUE(store.commit(u).ok());
-  ASSERT_TRUE(loops.reconcile_all().ok());  // a batch of one: its old task still stops
+  update_image(s.id, "busybox:v2");  // a batch of one: its old task still stops
   ControlLoops next{store, clock, Fence{}};  // a new leader, no memory of that batch
   ASSERT_TRUE(next.reconcile_all().ok());
   int stopping = 0;
