@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <system_error>
 #include <vector>
 
 #include "agent/runtime/image_store.h"
@@ -120,36 +121,73 @@ Status ImagePuller::ensure(const std::string& ref, const RegistryCredentials& cr
 
 Status ImagePuller::ensure_shared(const std::string& key, const std::string& ref, const RegistryCredentials& creds,
                                   const std::atomic<bool>& cancel) {
-  std::shared_ptr<Shared> mine;
+  std::shared_ptr<Shared> s;
+  std::vector<std::thread> finished;
   {
     std::unique_lock lk(pull_mu_);
+    std::erase_if(running_, [&](const std::shared_ptr<Shared>& r) {
+      if (!r->done) return false;
+      finished.push_back(std::move(r->thread));
+      return true;
+    });
     auto it = shared_.find(key);
     if (it != shared_.end()) {  // another call pulls it: wait for its outcome
-      std::shared_ptr<Shared> other = it->second;
+      s = it->second;
       ++shared_pulls_;
-      while (!other->done && !cancel) pull_cv_.wait_for(lk, std::chrono::milliseconds(100));
-      if (!other->done) return unavailable("cancelled");
-      return other->status;
+    } else {
+      s = std::make_shared<Shared>();
+      try {
+        s->thread = std::thread([this, s, key, ref, creds] { run_shared(s, key, ref, creds); });
+      } catch (const std::system_error& e) {
+        return internal_error(std::string("starting the pull: ") + e.what());
+      }
+      shared_[key] = s;
+      running_.push_back(s);
     }
-    mine = std::make_shared<Shared>();
-    shared_[key] = mine;
+    ++s->waiters;
   }
+  for (auto& t : finished) t.join();  // each has only its unlock and notify left
+  std::unique_lock lk(pull_mu_);
+  while (!s->done && !cancel) pull_cv_.wait_for(lk, std::chrono::milliseconds(100));
+  --s->waiters;
+  if (s->done) return s->status;
+  if (s->waiters == 0) {  // the last caller gone: nobody wants this pull
+    s->cancel = true;
+    auto it = shared_.find(key);
+    if (it != shared_.end() && it->second == s) shared_.erase(it);
+  }
+  return unavailable("cancelled");
+}
+
+void ImagePuller::run_shared(const std::shared_ptr<Shared>& s, const std::string& key, const std::string& ref,
+                             const RegistryCredentials& creds) {
   // Another pull of it may have finished just before this one began. An
   // exception must still end the shared pull (its waiters would wait on).
   Status st;
   try {
-    st = images_.resolve(ref).ok() ? ok_status() : pull(ref, creds, nullptr, cancel).status();
+    st = images_.resolve(ref).ok() ? ok_status() : pull(ref, creds, nullptr, s->cancel).status();
   } catch (const std::exception& e) {
     st = internal_error(std::string("the pull failed unexpectedly: ") + e.what());
   }
   {
     std::lock_guard lk(pull_mu_);
-    mine->done = true;
-    mine->status = st;
-    shared_.erase(key);
+    s->done = true;
+    s->status = st;
+    auto it = shared_.find(key);
+    if (it != shared_.end() && it->second == s) shared_.erase(it);
   }
   pull_cv_.notify_all();
-  return st;
+}
+
+ImagePuller::~ImagePuller() {
+  std::vector<std::shared_ptr<Shared>> running;
+  {
+    std::lock_guard lk(pull_mu_);
+    for (auto& r : running_) r->cancel = true;
+    running.swap(running_);
+    shared_.clear();
+  }
+  for (auto& r : running) r->thread.join();
 }
 
 }  // namespace shoal::agent

@@ -11,7 +11,10 @@
 // give up on cancel); ensure() calls for the same reference with the same
 // credentials share one pull (the replicas of a service on a node download
 // the image once), so a slow registry or image holds up only the tasks
-// that need it.
+// that need it. A shared pull runs on a thread of its own: a caller that
+// cancels returns at once, and the pull goes on for the others; it is
+// cancelled only once every caller waiting for it has cancelled (a later
+// caller then starts a fresh pull instead of joining the doomed one).
 #pragma once
 
 #include <atomic>
@@ -22,6 +25,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "agent/registry_client.h"
 #include "common/result.h"
@@ -48,6 +53,11 @@ class ImagePuller {
   static constexpr int kDefaultMaxConcurrent = 3;
   // Both must outlive the puller. `max_concurrent` >= 1.
   ImagePuller(runtime::ImageStore& images, RegistryClient& registry, int max_concurrent = kDefaultMaxConcurrent);
+  // Cancels the shared pulls still running and joins their threads. No
+  // ensure() call may still be running.
+  ~ImagePuller();
+  ImagePuller(const ImagePuller&) = delete;
+  ImagePuller& operator=(const ImagePuller&) = delete;
 
   // `docker pull REF`: fetches the manifest and whatever of the image is
   // missing, tags it. Returns the image id. Errors as RegistryClient's, plus
@@ -58,7 +68,8 @@ class ImagePuller {
   // A task's image: nothing to do when the store resolves `ref` (a tag
   // already here is used as is, as Docker's agent does); else pulled.
   // `ref` may also be an image id, which is never pulled. `cancel` (may be
-  // null): ends the pull, or the wait for another one, soon after it is set.
+  // null): ends this call's wait soon after it is set; the pull itself ends
+  // only when every call sharing it has cancelled.
   Status ensure(const std::string& ref, const RegistryCredentials& creds,
                 const std::atomic<bool>* cancel = nullptr);
 
@@ -69,13 +80,20 @@ class ImagePuller {
   int64_t shared_pulls() const;
 
  private:
-  // One ensure() pull that others with the same key wait for.
+  // One ensure() pull, run on `thread`, that every call with its key waits
+  // for. `done`, `status` and `waiters` are guarded by pull_mu_.
   struct Shared {
     bool done = false;
     Status status;
+    int waiters = 0;                 // calls waiting that have not cancelled
+    std::atomic<bool> cancel{false};  // set when `waiters` drops to 0
+    std::thread thread;
   };
   Status ensure_shared(const std::string& key, const std::string& ref, const RegistryCredentials& creds,
                        const std::atomic<bool>& cancel);
+  // The body of a Shared's thread: pulls, records the outcome, wakes waiters.
+  void run_shared(const std::shared_ptr<Shared>& s, const std::string& key, const std::string& ref,
+                  const RegistryCredentials& creds);
 
   runtime::ImageStore& images_;
   RegistryClient& registry_;
@@ -86,7 +104,8 @@ class ImagePuller {
   mutable std::mutex pull_mu_;  // guards the fields below
   std::condition_variable pull_cv_;
   int pulling_ = 0;                                       // pulls holding a turn
-  std::map<std::string, std::shared_ptr<Shared>> shared_;  // ensure() pulls in flight, by key
+  std::map<std::string, std::shared_ptr<Shared>> shared_;  // ensure() pulls a new call may join, by key
+  std::vector<std::shared_ptr<Shared>> running_;           // every Shared whose thread is not joined yet
   int64_t shared_pulls_ = 0;
 };
 

@@ -635,6 +635,52 @@ TEST_F(RegistryTest, PullsRunConcurrentlyAndTheSameImageIsPulledOnce) {
   EXPECT_TRUE(store.resolve(a).ok());
 }
 
+// A shared pull outlives the caller that started it (review: the first
+// caller's cancel, its client gone, failed every waiter's pull): that
+// caller returns at once, the other's pull goes on and succeeds. Once every
+// caller has cancelled the pull ends, and a later call starts a fresh one.
+TEST_F(RegistryTest, ASharedPullEndsOnlyWhenEveryCallerCancelled) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root (the image store)";
+  StallServer cdn;
+  std::string layer_a;
+  json ma = make_image("a", &layer_a, "image a\n");
+  reg_.put_manifest("a", "1", ma);
+  reg_.put_redirect("/v2/a/blobs/" + ma["layers"][0]["digest"].get<std::string>(), "http://" + cdn.domain() + "/a");
+  runtime::ImageStore store((dir_ / "store").string());
+  ASSERT_TRUE(store.open().ok());
+  RegistryClient c;
+  ImagePuller puller(store, c);
+  std::atomic<bool> cancel1{false}, cancel2{false}, cancel3{false};
+  const std::string a = reg_.domain() + "/a:1";
+  auto first = std::async(std::launch::async, [&] { return puller.ensure(a, none_, &cancel1); });
+  ASSERT_TRUE(cdn.wait_requests(1));
+  auto second = std::async(std::launch::async, [&] { return puller.ensure(a, none_, &cancel2); });
+  for (int i = 0; i < 500 && puller.shared_pulls() < 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(puller.shared_pulls(), 1);
+  cancel1 = true;
+  ASSERT_EQ(first.wait_for(kCancelDeadline), std::future_status::ready) << "the cancelled caller waited on";
+  EXPECT_NE(first.get().message().find("cancelled"), std::string::npos);
+  EXPECT_EQ(second.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout)
+      << "the first caller's cancel ended the pull the second waits for";
+  cancel2 = true;  // now nobody waits: the pull ends
+  ASSERT_EQ(second.wait_for(kCancelDeadline), std::future_status::ready);
+  EXPECT_NE(second.get().message().find("cancelled"), std::string::npos);
+  // A fresh call starts a new pull (not joining the cancelled one) that
+  // succeeds, even if the last caller cancels only after it is done.
+  auto third = std::async(std::launch::async, [&] { return puller.ensure(a, none_, &cancel3); });
+  ASSERT_TRUE(cdn.wait_requests(2));
+  auto fourth = std::async(std::launch::async, [&] { return puller.ensure(a, none_); });
+  for (int i = 0; i < 500 && puller.shared_pulls() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(puller.shared_pulls(), 2);
+  cancel3 = true;  // the third's caller leaves; the fourth still wants it
+  ASSERT_EQ(third.wait_for(kCancelDeadline), std::future_status::ready);
+  cdn.release(layer_a);
+  ASSERT_EQ(fourth.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  Status st = fourth.get();
+  EXPECT_TRUE(st.ok()) << st.message();
+  EXPECT_TRUE(store.resolve(a).ok());
+}
+
 // At most max_concurrent pulls at once: a second image waits for a turn
 // (and gives up on cancel) while the only turn is held by a stalled pull.
 TEST_F(RegistryTest, PullsBeyondTheLimitWaitForATurnAndCancel) {
