@@ -74,7 +74,7 @@ Result<std::string> ImagePuller::pull(const std::string& ref_text, const Registr
   std::vector<std::string> refs, digests;
   if (ref.digest.empty()) refs.push_back(ref.familiar());
   digests.push_back(ref.familiar_name() + "@" + m.self.digest);
-  const bool present = images_.has_image(m.config.digest);
+  const bool present = images_.has_image_blobs(m.config.digest);
   SHOAL_ASSIGN_OR_RETURN(std::string config, registry_.fetch_json_blob(ref, creds, m.config, &cancel));
   ScratchDir dir{images_.scratch_dir() + "/pull-" + new_object_id()};
   if (mkdir(dir.path.c_str(), 0700) != 0) return errno_status("creating " + dir.path, errno);
@@ -92,7 +92,7 @@ Result<std::string> ImagePuller::pull(const std::string& ref_text, const Registr
     }
   }
   if (cancel) return unavailable("pulling " + ref.familiar() + ": cancelled");
-  SHOAL_ASSIGN_OR_RETURN(std::string id, images_.add_pulled(config, paths, refs, digests));
+  SHOAL_ASSIGN_OR_RETURN(std::string id, images_.add_pulled(config, paths, refs, digests, m.raw, m.self.media_type));
   if (!present)
     for (const auto& l : m.layers) say(short_id(l.digest), "Pull complete");
   say("", "Digest: " + m.self.digest);

@@ -368,7 +368,8 @@ Result<RegistryClient::Answer> RegistryClient::get_url(const std::string& start_
 }
 
 Result<std::string> RegistryClient::authorize(const Reference& ref, const RegistryCredentials& creds,
-                                              const std::string& challenge, const std::atomic<bool>& cancel) {
+                                              const std::string& challenge, const std::atomic<bool>& cancel,
+                                              const std::string& want_scope) {
   std::map<std::string, std::string> p;
   std::string scheme = parse_challenge(challenge, &p);
   if (scheme == "basic") {
@@ -390,7 +391,7 @@ Result<std::string> RegistryClient::authorize(const Reference& ref, const Regist
     return invalid_argument("the registry " + ref.domain + " asks for credentials over plain http (" +
                             quote_input(realm) + "): refused");
   }
-  std::string scope = p.count("scope") ? p["scope"] : "repository:" + ref.path + ":pull";
+  std::string scope = !want_scope.empty() ? want_scope : p.count("scope") ? p["scope"] : "repository:" + ref.path + ":pull";
   std::string key = token_key(ref.domain, scope, creds);
   std::string url = realm + (realm.find('?') == std::string::npos ? "?" : "&");
   if (p.count("service")) url += "service=" + http::url_encode(p["service"]) + "&";
@@ -519,6 +520,7 @@ Result<ImageManifest> RegistryClient::manifest(const Reference& ref, const Regis
     SHOAL_ASSIGN_OR_RETURN(std::string body, fetch_manifest(ref, creds, which, &out.self, or_never(cancel)));
     SHOAL_ASSIGN_OR_RETURN(json j, parse_untrusted_json(body, "the manifest of " + ref.familiar()));
     if (!j.is_object()) return invalid_argument("the manifest of " + ref.familiar() + " is not a JSON object");
+    out.raw = body;
     std::string mt = str(j, "mediaType");
     if (mt.empty()) mt = out.self.media_type;
     if (mt.rfind(kDockerSchema1, 0) == 0 || (j.contains("schemaVersion") && j["schemaVersion"] == 1)) {
@@ -633,6 +635,72 @@ Status RegistryClient::fetch_blob(const Reference& ref, const RegistryCredential
   if (fsync(fd) != 0) return errno_status("syncing " + path, errno);
   cleanup.keep = true;
   return ok_status();
+}
+
+}  // namespace shoal::agent
+
+namespace shoal::agent {
+
+// Push requests (the rest of push is in registry_push.cc). No redirects:
+// registries answer upload and manifest requests themselves.
+Result<RegistryClient::Answer> RegistryClient::send_url(const std::string& method, const std::string& url,
+                                                        const std::string& body, const http::Headers& headers,
+                                                        const std::atomic<bool>& cancel) {
+  std::string endpoint, target;
+  if (!split_url(url, &endpoint, &target)) return invalid_argument("the registry sent the bad URL " + quote_input(url));
+  if (endpoint.rfind("http://", 0) == 0 && !plain_http(endpoint.substr(7))) {
+    return invalid_argument("the registry sent an upload URL on plain http (" + quote_input(endpoint) +
+                            "), which shoald uses only for loopback and --insecure-registry hosts: refused");
+  }
+  http::TlsOptions tls;
+  tls.ca_file = options_.ca_file;
+  http::Client client(endpoint, tls);
+  CancelWatch watch(client, cancel, &cancel != &never_);
+  Answer a;
+  const size_t cap = size_t{64} << 10;
+  auto on_data = [&](const std::string& piece) {
+    if (a.body.size() + piece.size() > cap) return false;  // an error text: the start says enough
+    a.body += piece;
+    return true;
+  };
+  Status st = client.stream(method, target, body, on_data, cancel, &a.status, headers, &a.headers,
+                            options_.idle_timeout);
+  if (cancel) return unavailable(method + " " + shown_input(url, 200) + ": cancelled");
+  if (!st.ok()) {
+    std::string hint = endpoint.rfind("https://", 0) == 0
+                           ? " (for a registry that serves plain http, start shoald with --insecure-registry HOST:PORT)"
+                           : "";
+    return unavailable("the registry " + shown_input(endpoint, 200) + " is unreachable: " + st.message() + hint);
+  }
+  return a;
+}
+
+Result<RegistryClient::Answer> RegistryClient::push_request(const Reference& ref, const RegistryCredentials& creds,
+                                                            const std::string& method, const std::string& url_or_target,
+                                                            const std::string& body, const http::Headers& headers,
+                                                            const std::atomic<bool>& cancel) {
+  const std::string scope = "repository:" + ref.path + ":pull,push";
+  const std::string key = token_key(ref.domain, scope, creds);
+  const std::string url = url_or_target.rfind("/", 0) == 0 ? base_url(ref.domain) + url_or_target : url_or_target;
+  http::Headers hs = headers;
+  {
+    std::lock_guard lk(mu_);
+    if (auto it = tokens_.find(key); it != tokens_.end()) hs["Authorization"] = it->second;
+  }
+  SHOAL_ASSIGN_OR_RETURN(Answer a, send_url(method, url, body, hs, cancel));
+  if (a.status != 401) return a;
+  auto challenge = a.headers.find("WWW-Authenticate");
+  std::string auth;
+  if (challenge != a.headers.end()) {
+    SHOAL_ASSIGN_OR_RETURN(auth, authorize(ref, creds, challenge->second, cancel, scope));
+  }
+  if (auth.empty() || auth == hs["Authorization"]) return a;  // nothing else to try: the caller says denied
+  {
+    std::lock_guard lk(mu_);
+    tokens_[key] = auth;
+  }
+  hs["Authorization"] = auth;
+  return send_url(method, url, body, hs, cancel);
 }
 
 }  // namespace shoal::agent

@@ -103,6 +103,7 @@ struct ImageManifest {
   Descriptor self;  // the manifest's own digest, media type and size
   Descriptor config;
   std::vector<Descriptor> layers;
+  std::string raw;  // the manifest's bytes, as the registry sent them (self.digest is their hash)
 };
 
 // What a tag or digest names at the top (GET /distribution/{name}/json):
@@ -141,6 +142,22 @@ class RegistryClient {
   Status fetch_blob(const Reference& ref, const RegistryCredentials& creds, const Descriptor& blob,
                     const std::string& path, const BlobProgress& progress, const std::atomic<bool>& cancel);
 
+  // Push (registry_push.cc). Each authenticates as get() does, asking a
+  // Bearer realm for "repository:PATH:pull,push"; 401/403 are
+  // kPermissionDenied saying so, other failures as for pulls.
+  // True when the repository of `ref` has the blob (HEAD).
+  Result<bool> has_blob(const Reference& ref, const RegistryCredentials& creds, const std::string& digest,
+                        const std::atomic<bool>& cancel);
+  // Uploads the file `path` as the blob `blob` (POST an upload, PATCH it in
+  // chunks of at most kPushChunk bytes, PUT with the digest).
+  static constexpr int64_t kPushChunk = int64_t{8} << 20;
+  Status upload_blob(const Reference& ref, const RegistryCredentials& creds, const Descriptor& blob,
+                     const std::string& path, const BlobProgress& progress, const std::atomic<bool>& cancel);
+  // PUT /v2/PATH/manifests/TAG; returns the digest the registry stored it as.
+  Result<std::string> put_manifest(const Reference& ref, const RegistryCredentials& creds, const std::string& tag,
+                                   const std::string& media_type, const std::string& body,
+                                   const std::atomic<bool>& cancel);
+
   // True when `domain` ("host[:port]") is reached over plain http.
   bool plain_http(const std::string& domain) const;
 
@@ -163,8 +180,18 @@ class RegistryClient {
   Result<Answer> get_url(const std::string& url, const http::Headers& headers, size_t cap, const Sink& sink,
                          const std::atomic<bool>& cancel, const std::string& what);
   // The Authorization header value the challenge asks for, "" if none fits.
+  // `scope`: the Bearer scope to ask for ("": the challenge's, else pull).
   Result<std::string> authorize(const Reference& ref, const RegistryCredentials& creds,
-                                const std::string& challenge, const std::atomic<bool>& cancel);
+                                const std::string& challenge, const std::atomic<bool>& cancel,
+                                const std::string& scope = "");
+  // One push request (registry_push.cc): `url` absolute or "/v2/..." on
+  // ref's registry, authenticated for push; the answer's body capped.
+  Result<Answer> push_request(const Reference& ref, const RegistryCredentials& creds, const std::string& method,
+                              const std::string& url, const std::string& body, const http::Headers& headers,
+                              const std::atomic<bool>& cancel);
+  // One request on an absolute URL, no redirects, the body capped at 64 KiB.
+  Result<Answer> send_url(const std::string& method, const std::string& url, const std::string& body,
+                          const http::Headers& headers, const std::atomic<bool>& cancel);
   Result<std::string> fetch_manifest(const Reference& ref, const RegistryCredentials& creds,
                                      const std::string& tag_or_digest, Descriptor* self,
                                      const std::atomic<bool>& cancel);

@@ -156,7 +156,7 @@ std::string ImageStore::layer_dir(const std::string& hex) const { return root_ +
 
 Status ImageStore::open() {
   std::error_code ec;
-  for (const char* sub : {"/blobs/sha256", "/layers", "/tmp"}) {
+  for (const char* sub : {"/blobs/sha256", "/layers", "/tmp", "/layer-blobs", "/push"}) {
     fs::create_directories(root_ + sub, ec);
     if (ec) return internal_error("creating " + root_ + sub + ": " + ec.message() + " (is the data root writable?)");
   }
@@ -165,8 +165,10 @@ Status ImageStore::open() {
     if (chmod(d.c_str(), 0700) != 0) return errno_status("making " + d + " private (chmod 0700)", errno);
   }
   for (const auto& e : fs::directory_iterator(root_ + "/tmp", ec)) fs::remove_all(e.path(), ec);
-  for (const auto& e : fs::directory_iterator(root_ + "/layers", ec)) {
-    if (e.path().filename().string().find(".tmp-") != std::string::npos) fs::remove_all(e.path(), ec);
+  for (const char* sub : {"/layers", "/layer-blobs"}) {
+    for (const auto& e : fs::directory_iterator(root_ + sub, ec)) {
+      if (e.path().filename().string().find(".tmp-") != std::string::npos) fs::remove_all(e.path(), ec);
+    }
   }
   std::map<std::string, Image> images;
   for (const auto& e : fs::directory_iterator(root_ + "/blobs/sha256", ec)) {
@@ -175,7 +177,9 @@ Status ImageStore::open() {
     auto bytes = read_whole_file(e.path().string());
     if (!bytes.ok()) return bytes.status().with_context("opening the image store");
     auto img = parse_config(hex, *bytes);
-    if (img.ok()) images["sha256:" + hex] = std::move(*img);
+    if (!img.ok()) continue;
+    read_push_record(hex, &*img);
+    images["sha256:" + hex] = std::move(*img);
   }
   std::map<std::string, std::string> refs, digests;
   auto repos = read_whole_file(root_ + "/repositories.json");
@@ -273,7 +277,8 @@ Result<std::string> ImageStore::ensure_layer(const LayerFile& layer) {
 
 Result<std::string> ImageStore::add_image(const std::string& config_bytes, const std::vector<LayerFile>& layers,
                                           const std::vector<std::string>& refs,
-                                          const std::vector<std::string>& digests) {
+                                          const std::vector<std::string>& digests, const std::string& manifest,
+                                          const std::string& manifest_media_type) {
   std::string hex = sha256_hex(config_bytes);
   std::string id = "sha256:" + hex;
   SHOAL_ASSIGN_OR_RETURN(Image img, parse_config(hex, config_bytes));
@@ -295,9 +300,24 @@ Result<std::string> ImageStore::add_image(const std::string& config_bytes, const
     auto size = read_whole_file(layer_dir(img.diff_ids[i]) + ".size");
     if (size.ok()) img.info.size += std::atoll(size->c_str());
   }
+  bool kept = false;
+  {
+    std::lock_guard lk(mu_);
+    kept = images_.count(id) && images_[id].has_blobs;
+  }
+  // Before the config: an image on disk has its blobs from the start.
+  if (!kept) SHOAL_RETURN_IF_ERROR(keep_blobs(hex, layers, manifest, manifest_media_type, &img));
   if (!fs::exists(blob_path(hex))) SHOAL_RETURN_IF_ERROR(write_file_atomic(blob_path(hex), config_bytes));
   std::lock_guard lk(mu_);
-  if (!images_.count(id)) images_[id] = std::move(img);
+  if (!images_.count(id)) {
+    images_[id] = std::move(img);
+  } else if (!kept) {
+    Image& old = images_[id];
+    old.has_blobs = img.has_blobs;
+    old.blobs = img.blobs;
+    old.manifest = img.manifest;
+    old.manifest_media_type = img.manifest_media_type;
+  }
   for (const auto& r : refs) refs_[r] = id;
   for (const auto& d : digests) digests_[d] = id;
   refresh_refs_locked();
@@ -543,12 +563,13 @@ Result<std::vector<std::string>> ImageStore::load_oci_layout(const std::string& 
 Result<std::string> ImageStore::add_pulled(const std::string& config_bytes,
                                            const std::vector<std::string>& layer_paths,
                                            const std::vector<std::string>& refs,
-                                           const std::vector<std::string>& digests) {
+                                           const std::vector<std::string>& digests, const std::string& manifest,
+                                           const std::string& manifest_media_type) {
   std::lock_guard wl(write_mu_);
   const std::string id = "sha256:" + sha256_hex(config_bytes);
   {
     std::lock_guard lk(mu_);
-    if (images_.count(id)) {
+    if (images_.count(id) && images_[id].has_blobs) {
       for (const auto& r : refs) refs_[r] = id;
       for (const auto& d : digests) digests_[d] = id;
       refresh_refs_locked();
@@ -558,7 +579,7 @@ Result<std::string> ImageStore::add_pulled(const std::string& config_bytes,
   }
   std::vector<LayerFile> layers;
   for (const auto& p : layer_paths) layers.push_back({p, "", ""});
-  return add_image(config_bytes, layers, refs, digests);
+  return add_image(config_bytes, layers, refs, digests, manifest, manifest_media_type);
 }
 
 bool ImageStore::has_image(const std::string& id) const {
@@ -652,6 +673,7 @@ Status ImageStore::remove(const std::string& ref) {
       fs::remove(layer_dir(d) + ".size", ec);
     }
     fs::remove(blob_path(id.substr(7)), ec);
+    free_blobs_locked(id);
     std::erase_if(refs_, [&](const auto& kv) { return kv.second == id; });
     std::erase_if(digests_, [&](const auto& kv) { return kv.second == id; });
     images_.erase(id);

@@ -4,6 +4,14 @@
 //   layers/<diffid-hex>/    each layer unpacked once (an overlayfs lower dir;
 //                           OCI whiteouts turned into overlayfs ones)
 //   layers/<diffid-hex>.size  bytes of regular files in the layer
+//   layer-blobs/<hex>       each layer as it came (the compressed blob a registry
+//                           served, or the tar of a `docker save` archive), named by
+//                           its sha256: what a push sends (image_store_push.cc)
+//   push/<image-hex>.json   what a push of the image needs: its layer blobs'
+//                           descriptors and, for a pulled image, the manifest as
+//                           pulled (written before the config, so an image has it
+//                           from the start; an image stored before blobs were kept
+//                           has none and cannot be pushed until pulled or loaded again)
 //   repositories.json       {"Repositories": {ref: id}, "Digests": {ref@digest: id}}
 //                           written atomically (temp file, fsync, rename)
 //   tmp/                    scratch space for imports and loads
@@ -53,6 +61,26 @@ struct ImageInfo {
   std::vector<std::string> digests;  // "name@sha256:<manifest digest>", when known
   int64_t created = 0;               // unix seconds, from the config
   int64_t size = 0;                  // bytes unpacked, all layers
+};
+
+// One blob a push sends: a file of the store, its digest and media type.
+struct PushBlob {
+  std::string media_type;
+  std::string digest;  // "sha256:<hex>"
+  int64_t size = 0;
+  std::string path;
+};
+
+// What `docker push` sends for one image: the config, the layer blobs
+// (bottom first), and the manifest naming exactly those (the manifest as
+// pulled, or an OCI image manifest built from the blobs of a loaded or
+// imported image: the same bytes on every push).
+struct PushSource {
+  std::string id;
+  PushBlob config;
+  std::vector<PushBlob> layers;
+  std::string manifest;
+  std::string manifest_media_type;
 };
 
 struct ResolvedImage {
@@ -105,8 +133,20 @@ class ImageStore {
   // `refs` (familiar) and `digests` ("name@sha256:<manifest>"). An image
   // already present (same config digest) is only tagged. Every check of
   // load() applies (diff ids, caps, the unpack rules). Returns the id.
+  // `manifest` (the manifest as pulled, its media type) is kept for a push.
+  // An image already here without its layer blobs (stored before they were
+  // kept) gets them now.
   Result<std::string> add_pulled(const std::string& config_bytes, const std::vector<std::string>& layer_paths,
-                                 const std::vector<std::string>& refs, const std::vector<std::string>& digests);
+                                 const std::vector<std::string>& refs, const std::vector<std::string>& digests,
+                                 const std::string& manifest = "", const std::string& manifest_media_type = "");
+  // True when the image `id` is here with the layer blobs a push needs.
+  bool has_image_blobs(const std::string& id) const;
+  // What a push of `ref` sends (see PushSource). kNotFound: no such image;
+  // kFailedPrecondition: stored before blobs were kept (pull or load it again).
+  Result<PushSource> push_source(const std::string& ref);
+  // After a push: `name_at_digest` ("name@sha256:...") also names image `id`
+  // (its RepoDigests), as Docker records a pushed digest.
+  Status add_digest(const std::string& id, const std::string& name_at_digest);
   // `docker tag SOURCE TARGET`: the image `source` (a reference or id) is
   // also `target` (a reference with a tag, not a digest), which moves off
   // any image it named before. kNotFound / kInvalidArgument say why not.
@@ -142,6 +182,10 @@ class ImageStore {
     ImageInfo info;
     ImageConfig config;
     std::vector<std::string> diff_ids;  // hex, bottom first
+    // For a push (push/<hex>.json); none for an image stored before.
+    bool has_blobs = false;
+    std::vector<PushBlob> blobs;  // layer blobs, bottom first (path unset)
+    std::string manifest, manifest_media_type;  // as pulled; empty if not pulled
   };
   struct LayerFile {
     std::string path;
@@ -154,9 +198,22 @@ class ImageStore {
   // Unpacks the layer unless already there; returns its diff id (hex).
   Result<std::string> ensure_layer(const LayerFile& layer);
   // Stores the config blob, the layers, and tags; returns the image id.
+  // `manifest`: the manifest as pulled, kept for a push ("" if not pulled).
   Result<std::string> add_image(const std::string& config_bytes, const std::vector<LayerFile>& layers,
-                                const std::vector<std::string>& refs, const std::vector<std::string>& digests);
+                                const std::vector<std::string>& refs, const std::vector<std::string>& digests,
+                                const std::string& manifest = "", const std::string& manifest_media_type = "");
   Result<Image> parse_config(const std::string& id_hex, const std::string& bytes) const;
+  // image_store_push.cc: the layer blobs of an image being added, kept under
+  // layer-blobs/ (hard link, else copy) and described in push/<hex>.json.
+  std::string layer_blob_path(const std::string& hex) const;
+  std::string push_record_path(const std::string& image_hex) const;
+  Status keep_blobs(const std::string& image_hex, const std::vector<LayerFile>& layers, const std::string& manifest,
+                    const std::string& manifest_media_type, Image* img);
+  // Reads push/<hex>.json into img (none: has_blobs stays false).
+  void read_push_record(const std::string& image_hex, Image* img) const;
+  // Requires write_mu_ and mu_: removes the blobs of `id` no other image
+  // lists, and its record.
+  void free_blobs_locked(const std::string& id);
   Result<std::vector<std::string>> load_docker_save(const std::string& dir);
   Result<std::vector<std::string>> load_oci_layout(const std::string& dir);
   // The path of the OCI layout blob `desc` names, digest and size checked;
