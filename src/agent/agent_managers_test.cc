@@ -20,6 +20,13 @@
 namespace shoal::agent {
 namespace {
 
+// Polls pred every 20 ms for up to 10 s; its last answer.
+template <typename Pred>
+bool eventually(Pred pred) {
+  for (int i = 0; i < 500 && !pred(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  return pred();
+}
+
 // A port nothing listens on (bound, then closed).
 int dead_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -128,15 +135,11 @@ TEST(AgentManagers, MovesItsSessionToAnotherManagerWhenItsManagerGoes) {
   RealClock clock;
   Agent agent(executor, clock, o);
   agent.start();
-  auto wait = [](auto pred) {
-    for (int i = 0; i < 500 && !pred(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    return pred();
-  };
-  ASSERT_TRUE(wait([&] { return a.registers.load() == 1 && agent.registered(); }));
+  ASSERT_TRUE(eventually([&] { return a.registers.load() == 1 && agent.registered(); }));
   a.server.stop();  // the manager holding the session goes (connections refused)
-  EXPECT_TRUE(wait([&] { return b.registers.load() == 1; }))
+  EXPECT_TRUE(eventually([&] { return b.registers.load() == 1; }))
       << "the agent kept its session with the gone manager and never registered with the other";
-  EXPECT_TRUE(wait([&] { return agent.registered(); }));
+  EXPECT_TRUE(eventually([&] { return agent.registered(); }));
   agent.stop();
   b.server.stop();
 }
@@ -162,18 +165,14 @@ TEST(AgentManagers, LearnsTheManagersFromHeartbeatsAndMovesToOneOfThem) {
   RealClock clock;
   Agent agent(executor, clock, o);
   agent.start();
-  auto wait = [](auto pred) {
-    for (int i = 0; i < 500 && !pred(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    return pred();
-  };
   auto told_now = [&] {
     std::lock_guard lk(mu);
     return told;
   };
-  ASSERT_TRUE(wait([&] { return told_now().size() == 2; })) << "no heartbeat's list reached the agent";
+  ASSERT_TRUE(eventually([&] { return told_now().size() == 2; })) << "no heartbeat's list reached the agent";
   EXPECT_EQ(told_now(), (std::vector<std::string>{a.addr(), b.addr()}));
   a.server.stop();
-  EXPECT_TRUE(wait([&] { return b.registers.load() == 1; })) << "the agent never moved to the manager it learned of";
+  EXPECT_TRUE(eventually([&] { return b.registers.load() == 1; })) << "the agent never moved to the manager it learned of";
   agent.stop();
   b.server.stop();
 }
@@ -200,22 +199,18 @@ TEST(AgentManagers, AHeartbeatNamingAnotherRoleTellsOnRole) {
     RealClock clock;
     Agent agent(executor, clock, o);
     agent.start();
-    auto wait = [](auto pred) {
-      for (int i = 0; i < 500 && !pred(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      return pred();
-    };
     auto told = [&] {
       std::lock_guard lk(mu);
       return roles;
     };
-    ASSERT_TRUE(wait([&] { return agent.registered(); }));
+    ASSERT_TRUE(eventually([&] { return agent.registered(); }));
     if (answered == "manager") {
-      ASSERT_TRUE(wait([&] { return !told().empty(); })) << "a heartbeat naming role manager never reached on_role";
+      ASSERT_TRUE(eventually([&] { return !told().empty(); })) << "a heartbeat naming role manager never reached on_role";
       EXPECT_EQ(told().front(), "manager");
     } else {
       // The agent sends a heartbeat only once it handled the previous
       // answer: at the third, two answers naming "worker" were handled.
-      ASSERT_TRUE(wait([&] { return a.heartbeats.load() >= 3; }));
+      ASSERT_TRUE(eventually([&] { return a.heartbeats.load() >= 3; }));
       EXPECT_TRUE(told().empty()) << "on_role was told the role the node already has";
     }
     agent.stop();
