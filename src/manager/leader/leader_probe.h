@@ -4,7 +4,10 @@
 // this manager's node certificate. A probe is one GET of kProbePath with a
 // short deadline, verifying that the answering certificate names the probed
 // node (its id is a SAN of every node certificate): an answer (200) means
-// that node's shoald runs its manager role; a refused connection (the
+// that node's shoald runs its manager role, and so does 404 (a shoald older
+// than this route, mid rolling upgrade: it answered, over mutual TLS, as
+// that node, so it is alive; old versions cannot say whether their manager
+// role runs, as they did not before the probe existed); a refused connection (the
 // process is gone), a reset, a stalled handshake (paused, cut off), a
 // deadline or another status are failures.
 //
