@@ -111,6 +111,9 @@ void Dispatcher::on_cluster(const Cluster& c) {
     const Nanos extra = old > p ? (old - p) * options_.missed_heartbeats : Nanos(0);
     for (auto& [_, s] : sessions_) s.last_heartbeat = std::max(s.last_heartbeat, now + extra);
   }
+  DispatcherOptions now_in_force = options_;
+  now_in_force.heartbeat_period = p;
+  presence_.set_ttl(presence_ttl(now_in_force));  // from the next keepalive
   LOG_INFO("dispatcher", "heartbeat period now " << period_text(p) << ": a node is down after "
                                                  << options_.missed_heartbeats << " periods without a heartbeat");
   post_liveness_check();  // the next check moves to the new limits

@@ -6,7 +6,39 @@
 namespace shoal::dispatcher {
 
 SessionPresence::SessionPresence(Backend& backend, std::string owner, std::chrono::seconds ttl)
-    : backend_(backend), owner_(std::move(owner)), ttl_(std::max(ttl, std::chrono::seconds(1))) {}
+    : backend_(backend),
+      owner_(std::move(owner)),
+      ttl_(std::max(ttl, std::chrono::seconds(1))),
+      wanted_ttl_s_(ttl_.count()) {}
+
+void SessionPresence::set_ttl(std::chrono::seconds ttl) {
+  wanted_ttl_s_ = std::max(ttl, std::chrono::seconds(1)).count();
+}
+
+// A lease cannot change its TTL: a new one is granted and every key moves
+// to it (flush_locked), the old one kept alive (retiring_) until they have.
+Status SessionPresence::change_ttl_locked() {
+  const std::chrono::seconds want(wanted_ttl_s_.load());
+  if (want == ttl_ || retiring_ != 0) return ok_status();  // one change at a time
+  if (lease_ == 0) {  // nothing granted: the next grant takes it
+    ttl_ = want;
+    return ok_status();
+  }
+  const int64_t old = lease_;
+  const std::chrono::seconds old_ttl = ttl_;
+  lease_ = 0;
+  ttl_ = want;
+  if (Status st = ensure_lease_locked(); !st.ok()) {  // the old lease goes on; tried again next time
+    lease_ = old;
+    ttl_ = old_ttl;
+    std::lock_guard g(lease_mu_);
+    granted_ = old;
+    return st.with_context("changing the session presence lease's TTL");
+  }
+  retiring_ = old;
+  pending_ = nodes_;
+  return ok_status();
+}
 
 Status SessionPresence::ensure_lease_locked() {
   if (lease_ != 0) return ok_status();
@@ -92,6 +124,7 @@ Status SessionPresence::withdraw(const std::string& node) {
 
 Status SessionPresence::keepalive() {
   std::lock_guard lk(mu_);
+  if (retiring_ != 0 && !backend_.lease_keepalive(retiring_).ok()) retiring_ = 0;  // gone: nothing to move off it
   if (lease_ != 0) {
     Status st = backend_.lease_keepalive(lease_);
     if (!st.ok() && st.code() != Code::kNotFound) return st;
@@ -104,7 +137,13 @@ Status SessionPresence::keepalive() {
       pending_ = nodes_;
     }
   }
-  return flush_locked();
+  Status changed = change_ttl_locked();
+  SHOAL_RETURN_IF_ERROR(flush_locked());
+  if (retiring_ != 0 && pending_.empty()) {  // every key is on the new lease now
+    (void)backend_.lease_revoke(retiring_);
+    retiring_ = 0;
+  }
+  return changed;
 }
 
 Result<std::set<std::string>> SessionPresence::holders() {
@@ -148,7 +187,8 @@ void SessionPresence::close() {
     revoked = revoked_;
   }
   if (lease_ != 0 && lease_ != revoked) (void)backend_.lease_revoke(lease_);
-  lease_ = 0;
+  if (retiring_ != 0) (void)backend_.lease_revoke(retiring_);
+  lease_ = retiring_ = 0;
   nodes_.clear();
   pending_.clear();
   std::lock_guard q(queue_mu_);

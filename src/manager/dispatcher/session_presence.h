@@ -12,6 +12,7 @@
 // backend callback could need.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <mutex>
 #include <set>
@@ -38,7 +39,14 @@ class SessionPresence {
   Status withdraw(const std::string& node);
   // Keeps the lease alive; a lease that is gone (expired while etcd was
   // unreachable) is granted again and every published key written again.
+  // After set_ttl() changed the TTL, grants a lease with the new one, writes
+  // every key again under it and then revokes the old lease (kept alive
+  // until every key has moved, so no key lapses meanwhile).
   Status keepalive();
+  // The lease TTL from the next keepalive() on (at least 1 s): the heartbeat
+  // period changed (etcd cannot change a granted lease's TTL). Never blocks
+  // (callable from a store event callback).
+  void set_ttl(std::chrono::seconds ttl);
   // How many publish() calls wait for the call holding the backend to finish
   // (they are then written together, in one transaction).
   size_t queued();
@@ -60,12 +68,15 @@ class SessionPresence {
 
  private:
   Status ensure_lease_locked();
+  Status change_ttl_locked();     // keepalive()'s step after set_ttl()
   void take_queued_locked();  // moves queued_ into nodes_ and pending_
   Status flush_locked();
 
   Backend& backend_;
   const std::string owner_;
-  const std::chrono::seconds ttl_;
+  std::chrono::seconds ttl_;                 // guarded by mu_: of lease_, or of the next grant
+  std::atomic<int64_t> wanted_ttl_s_;        // set_ttl()'s, applied by keepalive()
+  int64_t retiring_ = 0;                     // guarded by mu_: the lease before a TTL change, 0: none
   std::mutex mu_;
   int64_t lease_ = 0;              // guarded by mu_; 0: none granted yet
   // Lock order: mu_, then lease_mu_; revoke() takes lease_mu_ alone.

@@ -62,5 +62,54 @@ TEST(SessionPresence, APublishThenAWithdrawLeavesNoKey) {
   EXPECT_TRUE(holders->empty());
 }
 
+// A memory backend that records the TTL of every lease granted and the
+// leases revoked.
+class LeaseLog : public MemoryBackend {
+ public:
+  std::vector<int64_t> granted_ttls;
+  std::vector<int64_t> revoked;
+  Result<int64_t> lease_grant(int64_t ttl_seconds) override {
+    granted_ttls.push_back(ttl_seconds);
+    return MemoryBackend::lease_grant(ttl_seconds);
+  }
+  Status lease_revoke(int64_t lease_id) override {
+    revoked.push_back(lease_id);
+    return MemoryBackend::lease_revoke(lease_id);
+  }
+  int64_t lease_of(const std::string& node) {
+    auto r = range(std::string(kSessionPrefix) + node, false);
+    return r.ok() && !r->kvs.empty() ? r->kvs[0].lease : 0;
+  }
+};
+
+// swarm update --dispatcher-heartbeat (review: the lease kept the TTL of the
+// period the dispatcher started with): the next keepalive moves every key to
+// a lease with the new TTL and only then revokes the old one.
+TEST(SessionPresence, ANewTtlIsAppliedAtTheNextKeepalive) {
+  LeaseLog backend;
+  SessionPresence presence(backend, "owner1", std::chrono::seconds(15));
+  ASSERT_TRUE(presence.publish("n1").ok());
+  ASSERT_TRUE(presence.publish("n2").ok());
+  const int64_t first = backend.lease_of("n1");
+  ASSERT_EQ(backend.granted_ttls, std::vector<int64_t>{15});
+  presence.set_ttl(std::chrono::seconds(30));
+  ASSERT_TRUE(presence.keepalive().ok());
+  EXPECT_EQ(backend.granted_ttls, (std::vector<int64_t>{15, 30}));
+  const int64_t second = backend.lease_of("n1");
+  EXPECT_NE(second, first);
+  EXPECT_EQ(backend.lease_of("n2"), second);
+  EXPECT_EQ(backend.revoked, std::vector<int64_t>{first});
+  auto holders = presence.holders();
+  ASSERT_TRUE(holders.ok());
+  EXPECT_EQ(*holders, (std::set<std::string>{"n1", "n2"}));
+  // A shorter period too; an unchanged one grants nothing.
+  presence.set_ttl(std::chrono::seconds(3));
+  ASSERT_TRUE(presence.keepalive().ok());
+  ASSERT_TRUE(presence.keepalive().ok());
+  EXPECT_EQ(backend.granted_ttls, (std::vector<int64_t>{15, 30, 3}));
+  EXPECT_EQ(backend.lease_of("n2"), backend.lease_of("n1"));
+  EXPECT_EQ(backend.revoked, (std::vector<int64_t>{first, second}));
+}
+
 }  // namespace
 }  // namespace shoal::dispatcher
