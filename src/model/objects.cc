@@ -390,6 +390,16 @@ void to_json(json& j, const TaskSpec& v) {
   json pl = json::object();
   put_list(pl, "Constraints", v.placement.constraints);
   if (v.placement.max_replicas) pl["MaxReplicas"] = v.placement.max_replicas;
+  if (!v.placement.platforms.empty()) {
+    json ps = json::array();
+    for (const auto& p : v.placement.platforms) {
+      json pj = json::object();  // omitempty, as Docker's swarm.Platform
+      put_if(pj, "Architecture", p.architecture);
+      put_if(pj, "OS", p.os);
+      ps.push_back(std::move(pj));
+    }
+    pl["Platforms"] = std::move(ps);
+  }
   put_object(j, "Placement", std::move(pl));
   if (!v.networks.empty()) {
     json nets = json::array();
@@ -436,6 +446,12 @@ void from_json(const json& j, TaskSpec& v) {
   v.restart_policy.window = Nanos(get<int64_t>(rp, "Window", 0));
   v.placement.constraints = get<std::vector<std::string>>(sub(j, "Placement"), "Constraints", {});
   v.placement.max_replicas = get<uint64_t>(sub(j, "Placement"), "MaxReplicas", 0);
+  v.placement.platforms.clear();
+  if (const json& ps = sub(j, "Placement"); ps.contains("Platforms") && ps["Platforms"].is_array()) {
+    for (const auto& p : ps["Platforms"]) {
+      v.placement.platforms.push_back({get<std::string>(p, "Architecture", ""), get<std::string>(p, "OS", "")});
+    }
+  }
   v.networks.clear();
   if (j.contains("Networks") && j["Networks"].is_array()) {
     for (const auto& n : j["Networks"]) {

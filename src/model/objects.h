@@ -162,9 +162,18 @@ struct Resources {
   ResourceLimits reservations;
 };
 
+// One entry of Placement.Platforms: an empty field matches any node.
+struct PlacementPlatform {
+  std::string architecture;  // "amd64", "arm64", ... (x86_64, aarch64 accepted)
+  std::string os;            // "linux", ...
+  bool operator==(const PlacementPlatform&) const = default;
+};
+
 struct Placement {
   std::vector<std::string> constraints;
   uint64_t max_replicas = 0;  // 0 = unlimited
+  // Empty: any platform. Else the task runs only on a node matching one entry.
+  std::vector<PlacementPlatform> platforms;
 };
 
 struct NetworkAttachmentConfig {

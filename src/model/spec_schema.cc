@@ -45,12 +45,12 @@ const Fields& service_fields() {
                                   {"Delay", Type::kInt},
                                   {"MaxAttempts", Type::kUint},
                                   {"Window", Type::kInt}};
+  static const Fields kPlatform = {{"Architecture", Type::kString}, {"OS", Type::kString}};
   static const Fields kPlacement = {
       {"Constraints", Type::kStrings},
       {"Preferences", Type::kObjects, kDefaultOnly, nullptr, json::array(), "placement preferences are not applied yet"},
       {"MaxReplicas", Type::kUint},
-      {"Platforms", Type::kObjects, kDefaultOnly, nullptr, json::array(),
-       "the scheduler does not match platforms yet; use a constraint such as node.platform.arch==x86_64"}};
+      {"Platforms", Type::kObjects, kApplied, &kPlatform}};
   // Privileges: the security options (Seccomp, AppArmor and
   // NoNewPrivileges have the names of later API versions).
   static const Fields kSeccomp = {{"Mode", Type::kString}, {"Profile", Type::kString}};

@@ -677,8 +677,6 @@ TEST_F(ApiTest, RefusesFieldsNotAppliedYetAndPassesEmptyOnes) {
       {R"("ContainerSpec":{"Image":"busybox"},"LogDriver":{"Name":"json-file"})", "TaskTemplate.LogDriver"},
       {R"("ContainerSpec":{"Image":"busybox"},"Placement":{"Preferences":[{"Spread":{}}]})",
        "TaskTemplate.Placement.Preferences"},
-      {R"("ContainerSpec":{"Image":"busybox"},"Placement":{"Platforms":[{"OS":"linux"}]})",
-       "TaskTemplate.Placement.Platforms"},
       {R"("ContainerSpec":{"Image":"busybox"},"Resources":{"Reservations":{"GenericResources":[{}]}})",
        "TaskTemplate.Resources.Reservations.GenericResources"},
       {R"("ContainerSpec":{"Image":"busybox"},"Runtime":"plugin")", "TaskTemplate.Runtime \"plugin\""},
@@ -707,6 +705,36 @@ TEST_F(ApiTest, RefusesFieldsNotAppliedYetAndPassesEmptyOnes) {
          R"("Runtime":"container","Placement":{"Platforms":[]}},"RollbackConfig":{"Parallelism":1,)"
          R"("FailureAction":"pause","Monitor":5000000000,"MaxFailureRatio":0,"Order":"stop-first"},)"
          R"("EndpointSpec":{"Mode":"vip","Ports":[]}})");
+}
+
+// Placement.Platforms (what the docker CLI fills from GET /distribution):
+// stored and shown as sent; a value that names no platform is a 400.
+TEST_F(ApiTest, PlacementPlatformsAreStoredAndBadOnesRefused) {
+  init();
+  const char* cli =
+      R"({"Name":"p","TaskTemplate":{"ContainerSpec":{"Image":"busybox:latest"},"Placement":{"Platforms":)"
+      R"([{"Architecture":"amd64","OS":"linux"},{"Architecture":"arm64","OS":"linux"},{"OS":"linux"}]}},)"
+      R"("Mode":{"Replicated":{"Replicas":1}}})";
+  create(cli);
+  json spec = body(call("GET", "/v1.41/services/p"))["Spec"];
+  EXPECT_EQ(spec["TaskTemplate"]["Placement"], json::parse(cli)["TaskTemplate"]["Placement"]);
+  ASSERT_EQ(control.store()->services().size(), 1u);
+  auto platforms = control.store()->services().front().spec.task_template.placement.platforms;
+  ASSERT_EQ(platforms.size(), 3u);
+  EXPECT_EQ(platforms[1].architecture, "arm64");
+  EXPECT_EQ(platforms[2].os, "linux");
+  const std::string head = R"({"Name":"q","TaskTemplate":{"ContainerSpec":{"Image":"busybox"},"Placement":{"Platforms":)";
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {R"([{"OS":"linux","Architecture":"amd 64"}])", "TaskTemplate.Placement.Platforms[0].Architecture \"amd 64\""},
+      {R"([{"OS":5}])", "TaskTemplate.Placement.Platforms[0].OS 5: must be a string"},
+      {R"(["linux"])", "TaskTemplate.Placement.Platforms"},
+  };
+  for (const auto& [platforms_json, expect] : bad) {
+    auto r = call("POST", "/v1.41/services/create", head + platforms_json + "}}}");
+    EXPECT_EQ(r.status, 400) << platforms_json << " -> " << r.body;
+    EXPECT_NE(message(r).find(expect), std::string::npos) << platforms_json << " -> " << r.body;
+  }
+  EXPECT_EQ(control.store()->services().size(), 1u);
 }
 
 TEST_F(ApiTest, InspectReturnsTheSpecAsSent) {

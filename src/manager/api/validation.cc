@@ -230,6 +230,7 @@ Status validate_service_spec(const ServiceSpec& s) {
     return invalid_argument("invalid RestartPolicy.Condition " + quote_input(cond) + ": use none, on-failure or any");
   }
   for (const auto& c : s.task_template.placement.constraints) SHOAL_RETURN_IF_ERROR(scheduler::validate_constraint(c));
+  SHOAL_RETURN_IF_ERROR(scheduler::validate_platforms(s.task_template.placement.platforms));
   if (s.mode == ServiceModeKind::kGlobal && s.task_template.placement.max_replicas) {
     return invalid_argument("Placement.MaxReplicas applies to replicated services only");
   }

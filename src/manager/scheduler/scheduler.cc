@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <tuple>
 
+#include "common/json_limits.h"
+
 namespace shoal::scheduler {
 
 namespace {
@@ -56,7 +58,47 @@ std::string node_value(const Node& n, const std::string& key) {
   return "";
 }
 
+// Docker's two architecture aliases: uname's names to Go's.
+std::string normalized_arch(const std::string& a) {
+  if (a == "x86_64") return "amd64";
+  if (a == "aarch64") return "arm64";
+  return a;
+}
+
 }  // namespace
+
+Status validate_platforms(const std::vector<PlacementPlatform>& platforms) {
+  constexpr size_t kMaxPlatforms = 64, kMaxField = 32;
+  if (platforms.size() > kMaxPlatforms) {
+    return invalid_argument("TaskTemplate.Placement.Platforms has " + std::to_string(platforms.size()) +
+                            " entries, more than " + std::to_string(kMaxPlatforms) + ": list the platforms the image has");
+  }
+  auto bad = [&](const std::string& v) {
+    if (v.size() > kMaxField) return true;
+    return !std::all_of(v.begin(), v.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
+    });
+  };
+  for (size_t i = 0; i < platforms.size(); ++i) {
+    const auto& p = platforms[i];
+    for (const auto& [name, v] : {std::pair{"Architecture", &p.architecture}, std::pair{"OS", &p.os}}) {
+      if (!bad(*v)) continue;
+      return invalid_argument("invalid TaskTemplate.Placement.Platforms[" + std::to_string(i) + "]." + name + " " +
+                              quote_input(*v) + ": give a platform name such as " +
+                              (std::string(name) == "OS" ? "linux" : "amd64 or arm64") +
+                              " (up to 32 letters, digits, '_', '-' or '.'), or leave it empty to match any");
+    }
+  }
+  return ok_status();
+}
+
+bool platform_matches(const std::vector<PlacementPlatform>& platforms, const NodeDescription& node) {
+  if (platforms.empty()) return true;
+  const std::string arch = normalized_arch(node.architecture);
+  return std::any_of(platforms.begin(), platforms.end(), [&](const PlacementPlatform& p) {
+    return (p.architecture.empty() || normalized_arch(p.architecture) == arch) && (p.os.empty() || p.os == node.os);
+  });
+}
 
 Status validate_constraint(const std::string& c) {
   auto r = parse_constraint(c);
@@ -102,7 +144,7 @@ size_t Scheduler::schedule(std::vector<Task*>& tasks, SysTime now) {
     const auto& res = t->spec.resources.reservations;
     const uint64_t max_per_node = t->spec.placement.max_replicas;
     size_t best = nodes_.size();
-    int not_ready = 0, not_active = 0, constrained = 0, no_resources = 0, max_replicas = 0;
+    int not_ready = 0, not_active = 0, constrained = 0, platform = 0, no_resources = 0, max_replicas = 0;
     for (size_t i = 0; i < nodes_.size(); ++i) {
       const Node& n = nodes_[i];
       const Slot& slot = slots_[i];
@@ -113,6 +155,7 @@ size_t Scheduler::schedule(std::vector<Task*>& tasks, SysTime now) {
         fits = (node_value(n, constraints[k].key) == constraints[k].value) == constraints[k].equal;
       }
       if (!fits) { ++constrained; continue; }
+      if (!platform_matches(t->spec.placement.platforms, n.description)) { ++platform; continue; }
       if ((res.nano_cpus && slot.cpu + res.nano_cpus > n.description.nano_cpus) ||
           (res.memory_bytes && slot.mem + res.memory_bytes > n.description.memory_bytes)) {
         ++no_resources;
@@ -132,6 +175,7 @@ size_t Scheduler::schedule(std::vector<Task*>& tasks, SysTime now) {
       if (not_ready) why.push_back(nodes(not_ready) + " not available for new tasks");
       if (not_active) why.push_back(nodes(not_active) + " not available for new tasks (paused or drained)");
       if (constrained) why.push_back("scheduling constraints not satisfied on " + nodes(constrained));
+      if (platform) why.push_back("unsupported platform on " + nodes(platform));
       if (no_resources) why.push_back("insufficient resources on " + nodes(no_resources));
       if (max_replicas) why.push_back("max replicas per node limit exceed on " + nodes(max_replicas));
       std::string msg = "no suitable node";

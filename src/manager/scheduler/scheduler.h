@@ -2,6 +2,7 @@
 //
 // Filters (as Swarm): the node is Ready and Active; placement constraints
 // (node.id, node.hostname, node.role, node.labels.KEY, with == or !=) hold;
+// the node's platform is one of Placement.Platforms (platform_matches);
 // resource reservations fit what the node has left; max replicas per node.
 // Strategy: spread — fewest live tasks of the same service, then fewest live
 // tasks overall, then node id. Batch-aware: assignments made in one call count
@@ -30,6 +31,16 @@ struct NodeLoad {
 
 // Validates one constraint expression ("node.role==manager"); the API uses it.
 Status validate_constraint(const std::string& c);
+
+// Validates Placement.Platforms (the API uses it): at most 64 entries, each
+// field empty or up to 32 letters, digits, '_', '-' or '.' ("linux",
+// "amd64", "unknown" as the docker CLI copies them from an image index).
+Status validate_platforms(const std::vector<PlacementPlatform>& platforms);
+
+// Swarm's platform filter: true when `platforms` is empty or one entry
+// matches the node's Description.Platform (an empty field matches anything;
+// x86_64 is amd64 and aarch64 is arm64 on either side). Pure.
+bool platform_matches(const std::vector<PlacementPlatform>& platforms, const NodeDescription& node);
 
 // Cost: O(nodes) array work per task, plus one look-up per node for each
 // service first seen in a call (a burst of 1,000 tasks on 1,000 nodes is a

@@ -134,5 +134,60 @@ TEST(Scheduler, ReservationsAccumulateWithinABatch) {
   EXPECT_TRUE(ts[2].node_id.empty());
 }
 
+Node on(const std::string& id, const std::string& os, const std::string& arch) {
+  Node n = node(id);
+  n.description.os = os;
+  n.description.architecture = arch;
+  return n;
+}
+
+// Swarm's platform rules: an empty field matches anything, x86_64 is amd64
+// and aarch64 is arm64 (on either side), OS compared as given.
+TEST(Scheduler, PlatformMatchingRules) {
+  NodeDescription amd;
+  amd.os = "linux";
+  amd.architecture = "x86_64";
+  NodeDescription arm;
+  arm.os = "linux";
+  arm.architecture = "aarch64";
+  EXPECT_TRUE(platform_matches({}, amd));
+  EXPECT_TRUE(platform_matches({{"amd64", "linux"}}, amd));
+  EXPECT_TRUE(platform_matches({{"x86_64", ""}}, amd));
+  EXPECT_TRUE(platform_matches({{"", "linux"}}, arm));
+  EXPECT_TRUE(platform_matches({{"", ""}}, arm));
+  EXPECT_TRUE(platform_matches({{"amd64", "linux"}, {"arm64", "linux"}}, arm));
+  EXPECT_FALSE(platform_matches({{"amd64", "linux"}}, arm));
+  EXPECT_FALSE(platform_matches({{"arm64", "linux"}}, amd));
+  EXPECT_FALSE(platform_matches({{"", "windows"}}, amd));
+  EXPECT_FALSE(platform_matches({{"unknown", "unknown"}}, amd));
+  EXPECT_FALSE(platform_matches({{"amd64", "linux"}}, NodeDescription{})) << "a node with no platform matches no entry";
+}
+
+TEST(Scheduler, PlatformsFilterNodesWithSwarmsReason) {
+  NodeLoad load;
+  Scheduler s({on("a", "linux", "x86_64"), on("b", "linux", "aarch64"), on("c", "linux", "x86_64")}, load);
+  std::vector<Task> ts = {pending("1", "arm"), pending("2", "win"), pending("3", "any")};
+  ts[0].spec.placement.platforms = {{"arm64", "linux"}};
+  ts[1].spec.placement.platforms = {{"", "windows"}};
+  ts[2].spec.placement.platforms = {{"amd64", "linux"}, {"arm64", "linux"}};
+  auto work = ptrs(ts);
+  EXPECT_EQ(s.schedule(work, SysTime{}), 2u);
+  EXPECT_EQ(ts[0].node_id, "b");
+  EXPECT_TRUE(ts[1].node_id.empty());
+  EXPECT_EQ(ts[1].status.state, TaskState::kPending);
+  EXPECT_EQ(ts[1].status.err, "no suitable node (unsupported platform on 3 nodes)");
+  EXPECT_EQ(ts[2].node_id, "a");
+}
+
+TEST(Scheduler, ValidatePlatforms) {
+  EXPECT_TRUE(validate_platforms({}).ok());
+  EXPECT_TRUE(validate_platforms({{"amd64", "linux"}, {"unknown", "unknown"}, {"", ""}, {"arm64", ""}}).ok());
+  Status st = validate_platforms({{"amd64", "linux"}, {"amd 64", "linux"}});
+  EXPECT_EQ(st.code(), Code::kInvalidArgument);
+  EXPECT_NE(st.message().find("Platforms[1].Architecture \"amd 64\""), std::string::npos) << st.message();
+  EXPECT_FALSE(validate_platforms({{"", std::string(33, 'l')}}).ok());
+  EXPECT_FALSE(validate_platforms(std::vector<PlacementPlatform>(65, {"amd64", "linux"})).ok());
+}
+
 }  // namespace
 }  // namespace shoal::scheduler
