@@ -30,6 +30,14 @@
 
 namespace shoal::etcd {
 
+// etcd's raft timing for every member shoal starts (--heartbeat-interval,
+// --election-timeout; etcd's defaults are 100 / 1000 ms). A shorter election
+// timeout replaces a dead raft leader sooner; too short, and a leader whose
+// heartbeats are late (a stalled fsync, a starved CPU) is deposed for
+// nothing. Why 500 ms: docs/architecture.md "Leader failover".
+inline constexpr int kHeartbeatMs = 100;
+inline constexpr int kElectionTimeoutMs = 500;
+
 // PEM files (see src/manager/ca/etcd_certs.h). All are required.
 struct EtcdTlsFiles {
   std::string ca_file;           // the etcd CA's certificate (not the swarm's root CA)

@@ -266,6 +266,9 @@ TEST_F(EtcdTest, CommandLineRequiresClientAndPeerCertificates) {
   EXPECT_EQ(value("--peer-cert-allowed-hostname"), ca::kEtcdMemberName);
   for (const auto& a : argv) EXPECT_EQ(a.find("http://"), std::string::npos) << a;
   EXPECT_FALSE(has("--auto-tls"));
+  // Raft timing: a dead raft leader replaced within 0.5-1 s (etcd's default: 1-2 s).
+  EXPECT_EQ(value("--heartbeat-interval"), "100");
+  EXPECT_EQ(value("--election-timeout"), "500");
   // No TLS files, no member.
   EtcdMemberOptions bare = opts_;
   bare.tls = {};
