@@ -15,6 +15,7 @@
 #include "common/image_reference.h"
 #include "common/json_limits.h"
 #include "common/time.h"
+#include "daemon/distribution_route.h"
 #include "http/message.h"
 #include "manager/api/api.h"
 #include "manager/api/router.h"
@@ -213,7 +214,7 @@ void serve_pull(agent::ImagePuller* puller, http::Exchange& ex) {
 // /images/NAME/push, /images/NAME (DELETE). NAME
 // may hold '/' and ':' (a decoded path). kind empty: none of these.
 struct NamedRoute {
-  std::string kind;  // "inspect", "tag", "push", "delete"
+  std::string kind;  // "inspect", "tag", "push", "delete", "distribution"
   std::string name;
 };
 
@@ -231,11 +232,8 @@ NamedRoute named_route(const std::string& method, const std::string& path) {
     return !name->empty();
   };
   NamedRoute r;
-  // GET /distribution/NAME/json is not served yet (RegistryClient::inspect
-  // can answer it): the docker CLI asks it on every `service create`, and a
-  // manager would then reach Docker Hub for images that live only on the
-  // nodes (tests, offline labs). The API's 404 makes the CLI go on, as now.
   if (method == "GET" && strip("/images/", "/json", &r.name)) r.kind = "inspect";
+  else if (method == "GET" && strip("/distribution/", "/json", &r.name)) r.kind = "distribution";
   else if (method == "POST" && strip("/images/", "/tag", &r.name)) r.kind = "tag";
   else if (method == "POST" && strip("/images/", "/push", &r.name)) r.kind = "push";
   else if (method == "DELETE" && strip("/images/", "", &r.name)) r.kind = "delete";
@@ -318,6 +316,8 @@ bool serve_image_routes(runtime::ImageStore& images, http::Exchange& ex, agent::
   if (what.empty()) {
     NamedRoute named = named_route(ex.request.method, ex.request.path);
     if (named.kind.empty() || !api::parse_api_path(ex.request.path).ok()) return false;
+    if (named.kind == "distribution")  // distribution_route.cc
+      return serve_distribution(images, puller ? &puller->registry() : nullptr, ex, named.name), true;
     http::Response r = serve_named(images, ex.request, named);
     r.headers["Api-Version"] = api::kApiVersion;
     ex.respond(std::move(r));
