@@ -239,12 +239,34 @@ int image_push(Context& ctx, const Args& args) {
   fs.add_bool("quiet", 'q', "Suppress verbose output");
   if (int rc = parse_or_exit(ctx, fs, args); rc >= 0) return rc;
   if (int rc = arg_error(ctx, fs.requires_range(1, 1)); rc >= 0) return rc;
+  if (fs.boolean("all-tags")) {
+    return fail(ctx, unimplemented("--all-tags is not supported: push the tags you need one by one"));
+  }
   auto ref = parse_reference(fs.args()[0]);
   if (!ref.ok()) return fail(ctx, ref.status());
-  auto r = ctx.api->send("POST", "/images/" + image_path(ref->familiar_name()) + "/push?tag=" + query_escape(ref->tag),
-                         "", "");
-  if (!r.ok()) return fail(ctx, r.status());
-  if (Status st = print_json_stream(ctx, *r); !st.ok()) return fail(ctx, st);
+  if (!ref->digest.empty()) return fail(ctx, invalid_argument("cannot push a digest reference: give NAME[:TAG]"));
+  // As docker prints it without a terminal: no Pushing bars.
+  std::string pending;
+  Status failed;
+  auto on_data = [&](const std::string& piece) {
+    pending += piece;
+    for (size_t nl; (nl = pending.find('\n')) != std::string::npos;) {
+      std::string line = pending.substr(0, nl + 1);
+      pending.erase(0, nl + 1);
+      json m = json::parse(line, nullptr, false);
+      if (m.is_object() && get_str(m, "status") == "Pushing") continue;
+      if (fs.boolean("quiet") && !(m.is_object() && (m.contains("error") || m.contains("errorDetail")))) continue;
+      failed = print_json_stream(ctx, line);
+      if (!failed.ok()) return false;
+    }
+    return true;
+  };
+  std::atomic<bool> cancel{false};
+  Status st = ctx.api->stream("POST", "/images/" + image_path(ref->familiar_name()) + "/push?tag=" +
+                                          query_escape(ref->tag), "", on_data, cancel);
+  if (!failed.ok()) return fail(ctx, failed);
+  if (!st.ok()) return fail(ctx, st);
+  if (fs.boolean("quiet")) *ctx.out << ref->familiar() << "\n";
   return 0;
 }
 

@@ -16,6 +16,7 @@
 #include "common/json_limits.h"
 #include "common/time.h"
 #include "daemon/distribution_route.h"
+#include "daemon/image_push_route.h"
 #include "http/message.h"
 #include "manager/api/api.h"
 #include "manager/api/router.h"
@@ -287,11 +288,6 @@ http::Response serve_named(runtime::ImageStore& images, const http::Request& req
     if (before.ok() && !images.has_image(before->info.id)) out.push_back({{"Deleted", before->info.id}});
     return api::json_response(200, out);
   }
-  if (route.kind == "push") {
-    return api::error_response(unimplemented(
-        "pushing images is not supported yet: the node keeps layers unpacked, not the archives a registry needs; "
-        "push with a registry tool from the image archive instead"));
-  }
   return api::error_response(internal_error("unknown image route " + route.kind));
 }
 
@@ -316,6 +312,7 @@ bool serve_image_routes(runtime::ImageStore& images, http::Exchange& ex, agent::
   if (what.empty()) {
     NamedRoute named = named_route(ex.request.method, ex.request.path);
     if (named.kind.empty() || !api::parse_api_path(ex.request.path).ok()) return false;
+    if (named.kind == "push") return serve_push(images, puller, ex, named.name), true;  // image_push_route.cc
     if (named.kind == "distribution")  // distribution_route.cc
       return serve_distribution(images, puller ? &puller->registry() : nullptr, ex, named.name), true;
     http::Response r = serve_named(images, ex.request, named);

@@ -3,7 +3,7 @@
 // (`docker load`), GET /images/json (`docker images`), GET
 // /images/{name}/json (`docker image inspect`), POST /images/{name}/tag,
 // DELETE /images/{name} (`docker rmi`; force refused, 501), POST
-// /images/{name}/push (501: not supported yet). Images live per node (as
+// /images/{name}/push (`docker push`, daemon/image_push_route.h). Images live per node (as
 // in Docker).
 #pragma once
 
