@@ -119,12 +119,15 @@ Status ManagerRole::start() {
   etcd_url_ = etcd_->client_url();
   etcd_tls_ = etcd_->client_tls();
   // Short deadlines (docs/architecture.md "Leader failover"): a lease call
-  // (the elector's and the dispatcher's keepalives) stuck on a dead raft
-  // leader fails within 1 s and is retried; a read or write within 2 s, so
+  // (the elector's and the dispatcher's keepalives) or a write stuck on a
+  // dead raft leader (a proposal forwarded to it is never answered) fails
+  // within 1 s, about when etcd has elected the next, and is retried (a
+  // write of unknown outcome re-read first, store.h); a read within 2 s, so
   // the API answers 503 under 2 s on a lost quorum; require-leader fails
   // calls at once on a member that knows it has no leader.
   EtcdGrpcTimeouts timeouts;
-  timeouts.read = timeouts.write = std::chrono::seconds(2);
+  timeouts.read = std::chrono::seconds(2);
+  timeouts.write = std::chrono::seconds(1);
   timeouts.lease = std::chrono::seconds(1);
   timeouts.require_leader = true;
   backend_ = std::make_unique<EtcdGrpcBackend>(etcd_->client_url(), 1024, etcd_->client_tls(), timeouts);
