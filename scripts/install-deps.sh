@@ -18,6 +18,7 @@ PACKAGES=(
   crun
   busybox-static                            # the offline example image
   docker-registry                           # /usr/bin/docker-registry: the lab's private OCI registry (shoal lab up) and the registry system test
+  apache2-utils                             # htpasswd -B: the bcrypt password file of the registry that wants auth (tests/system/registry_auth.sh)
   iproute2 nftables                         # namespaces, links, packet filtering
   python3 curl strace                       # test scripts; strace: the runtime test of a create's fsync order
 )

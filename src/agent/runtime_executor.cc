@@ -73,7 +73,13 @@ std::string RuntimeExecutor::container_of(const std::string& task_id) {
 Status RuntimeExecutor::prepare(const Task& task) {
   std::string id = container_of(task.id);
   if (!id.empty()) return ok_status();
-  if (puller_) SHOAL_RETURN_IF_ERROR(puller_->ensure(task.spec.container_spec.image, {}, &cancelled_));
+  if (puller_) {
+    // The service's --with-registry-auth credentials, from the assignment
+    // (Task::registry_auth; the dispatcher checked them when stored).
+    auto creds = parse_registry_auth(task.registry_auth);
+    if (!creds.ok()) return creds.status().with_context("the service's registry credentials");
+    SHOAL_RETURN_IF_ERROR(puller_->ensure(task.spec.container_spec.image, *creds, &cancelled_));
+  }
   id = new_container_id();
   Status st = runtime_.create(container_config(task, node_id_, id));
   if (!st.ok()) return st;

@@ -29,8 +29,10 @@ static Code code_for(int status) {
 }
 
 Result<std::string> ApiClient::send(const std::string& method, const std::string& path, const std::string& body,
-                                    const std::string& content_type, int timeout_seconds) {
+                                    const std::string& content_type, int timeout_seconds,
+                                    const std::vector<std::pair<std::string, std::string>>& headers) {
   http::Headers h;
+  for (const auto& [k, v] : headers) h[k] = v;
   if (!content_type.empty()) h["Content-Type"] = content_type;
   h["User-Agent"] = "shoal-cli/0.1.0";
   auto r = client_->request(method, std::string(kApiPrefix) + path, body, h, std::chrono::seconds(timeout_seconds));
@@ -65,9 +67,10 @@ Result<json> ApiClient::get(const std::string& path) {
   return parse_body(body);
 }
 
-Result<json> ApiClient::post(const std::string& path, const json& body) {
+Result<json> ApiClient::post(const std::string& path, const json& body,
+                             const std::vector<std::pair<std::string, std::string>>& headers) {
   std::string b = body.is_null() ? "" : body.dump();
-  SHOAL_ASSIGN_OR_RETURN(std::string text, send("POST", path, b, b.empty() ? "" : "application/json"));
+  SHOAL_ASSIGN_OR_RETURN(std::string text, send("POST", path, b, b.empty() ? "" : "application/json", 120, headers));
   return parse_body(text);
 }
 

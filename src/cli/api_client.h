@@ -9,6 +9,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -32,11 +34,14 @@ class ApiClient {
   // On a non-2xx answer the Status code follows the HTTP status (404 ->
   // kNotFound) and the message is the CLI text to print.
   Result<nlohmann::json> get(const std::string& path);
-  Result<nlohmann::json> post(const std::string& path, const nlohmann::json& body = nullptr);
+  // `headers`: extra request headers (X-Registry-Auth).
+  Result<nlohmann::json> post(const std::string& path, const nlohmann::json& body = nullptr,
+                              const std::vector<std::pair<std::string, std::string>>& headers = {});
   Result<nlohmann::json> del(const std::string& path);
   // Raw request; returns the body text on 2xx.
   Result<std::string> send(const std::string& method, const std::string& path, const std::string& body,
-                           const std::string& content_type, int timeout_seconds = 120);
+                           const std::string& content_type, int timeout_seconds = 120,
+                           const std::vector<std::pair<std::string, std::string>>& headers = {});
   // Streams the response body to on_data until it ends or cancel is set.
   Status stream(const std::string& method, const std::string& path, const std::string& body,
                 const std::function<bool(const std::string&)>& on_data, const std::atomic<bool>& cancel);

@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "cli/progress.h"
+#include "cli/registry_login.h"
 #include "cli/service_ps.h"
 #include "cli/service_spec.h"
 #include "cli/template.h"
@@ -47,6 +48,18 @@ int wait_or_fail(Context& ctx, const std::string& id, bool quiet) {
   return 0;
 }
 
+// --with-registry-auth: the X-Registry-Auth header for the spec's image
+// (registry_login.h); without the flag none (the manager keeps what it has).
+Result<std::vector<std::pair<std::string, std::string>>> registry_auth_headers(const FlagSet& fs, const json& spec) {
+  std::vector<std::pair<std::string, std::string>> h;
+  if (!fs.boolean("with-registry-auth")) return h;
+  const json& image = at_path(spec, {"TaskTemplate", "ContainerSpec", "Image"});
+  if (!image.is_string()) return invalid_argument("--with-registry-auth needs the service's image");
+  SHOAL_ASSIGN_OR_RETURN(std::string auth, registry_auth_for(image.get<std::string>()));
+  h.emplace_back("X-Registry-Auth", std::move(auth));
+  return h;
+}
+
 int service_create(Context& ctx, const Args& args) {
   FlagSet fs("shoal service create", "[OPTIONS] IMAGE [COMMAND] [ARG...]", "Create a new service");
   add_service_create_flags(fs);
@@ -55,7 +68,9 @@ int service_create(Context& ctx, const Args& args) {
   auto spec = build_create_spec(fs);
   if (!spec.ok()) return fail(ctx, spec.status());
   if (spec->contains("TaskTemplate") && (*spec)["TaskTemplate"].contains("Networks")) resolve_networks(ctx, *spec);
-  auto r = ctx.api->post("/services/create", *spec);
+  auto headers = registry_auth_headers(fs, *spec);
+  if (!headers.ok()) return fail(ctx, headers.status());
+  auto r = ctx.api->post("/services/create", *spec, *headers);
   if (!r.ok()) return fail(ctx, r.status());
   if (r->contains("Warnings") && (*r)["Warnings"].is_array())
     for (const auto& w : (*r)["Warnings"]) *ctx.err << go_print(w) << "\n";
@@ -267,11 +282,11 @@ int service_inspect(Context& ctx, const Args& args) {
 }
 
 Status post_update(Context& ctx, const json& service, const json& spec, const std::string& extra_query,
-                   json* response) {
+                   json* response, const std::vector<std::pair<std::string, std::string>>& headers = {}) {
   uint64_t version = at_path(service, {"Version", "Index"}).is_number() ? service["Version"]["Index"].get<uint64_t>() : 0;
   auto r = ctx.api->post("/services/" + query_escape(get_str(service, "ID")) + "/update?version=" +
                              std::to_string(version) + extra_query,
-                         spec);
+                         spec, headers);
   if (!r.ok()) return r.status();
   if (response) *response = *r;
   return ok_status();
@@ -297,8 +312,10 @@ int service_update(Context& ctx, const Args& args) {
     if (Status st = apply_update_flags(fs, spec); !st.ok()) return fail(ctx, st);
     if (spec["TaskTemplate"].contains("Networks")) resolve_networks(ctx, spec);
   }
+  auto headers = registry_auth_headers(fs, spec);
+  if (!headers.ok()) return fail(ctx, headers.status());
   json resp;
-  if (Status st = post_update(ctx, *svc, spec, extra, &resp); !st.ok()) return fail(ctx, st);
+  if (Status st = post_update(ctx, *svc, spec, extra, &resp, *headers); !st.ok()) return fail(ctx, st);
   if (resp.is_object() && resp.contains("Warnings") && resp["Warnings"].is_array())
     for (const auto& w : resp["Warnings"]) *ctx.err << go_print(w) << "\n";
   *ctx.out << name << "\n";

@@ -406,11 +406,6 @@ Status apply_security_opts(const FlagSet& fs, json& cs) {
 
 // Flags shared by create and update that set plain ContainerSpec fields.
 Status apply_container_fields(const FlagSet& fs, json& cs) {
-  if (fs.boolean("with-registry-auth")) {  // refused, not ignored (docs/images.md)
-    return unimplemented("--with-registry-auth is not supported yet: nodes pull a service's image anonymously; "
-                         "pull it on each node beforehand (docker login, then docker -H NODE pull) or use a registry that allows "
-                         "anonymous pulls");
-  }
   SHOAL_RETURN_IF_ERROR(apply_security_opts(fs, cs));
   if (fs.changed("workdir")) cs["Dir"] = fs.str("workdir");
   if (fs.changed("user")) cs["User"] = fs.str("user");

@@ -150,6 +150,8 @@ Status ManagerRole::start() {
   return ok_status();
 }
 
+Result<std::string> ManagerRole::data_key() { return ca::read_seal_key(seal_key_path(options_)); }
+
 Result<std::string> ManagerRole::root_ca_key() {
   SHOAL_ASSIGN_OR_RETURN(std::string key, ca::read_seal_key(seal_key_path(options_)));
   SHOAL_ASSIGN_OR_RETURN(RangeResult r, backend_->range(kSealedRootCAKey, false));

@@ -102,6 +102,8 @@ class ManagerRole : public node::ManagerStorage {
   // verify under this manager's key.
   Result<JoinTokens> join_tokens() override;
   Status set_join_tokens(const JoinTokens& tokens) override;
+  // The seal key in <data-root>/manager/seal.key, every manager's same one.
+  Result<std::string> data_key() override;
 
   // node::ManagerStorage: admits a manager (see there). The learner is
   // promoted by a background thread that retries until etcd accepts (it

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include "common/base64.h"
 #include "common/time.h"
 
 namespace shoal {
@@ -556,6 +557,7 @@ json to_api(const Service& v) {
 json to_stored(const Service& v) {
   json j = to_api(v);
   j["ShoalSpecVersion"] = v.spec_version;
+  if (!v.registry_auth_sealed.empty()) j["ShoalRegistryAuth"] = base64_encode(v.registry_auth_sealed);
   return j;
 }
 void from_stored(const json& j, Service& v) {
@@ -572,6 +574,12 @@ void from_stored(const json& j, Service& v) {
     v.update_status = u;
   }
   v.spec_version = get<uint64_t>(j, "ShoalSpecVersion", 1);
+  v.registry_auth_sealed.clear();
+  if (auto ra = get<std::string>(j, "ShoalRegistryAuth", ""); !ra.empty()) {
+    auto sealed = base64_decode(ra);
+    if (!sealed.ok()) throw std::invalid_argument("ShoalRegistryAuth is not base64 (the sealed registry credentials)");
+    v.registry_auth_sealed = std::move(sealed).value();
+  }
 }
 
 // ---- Task

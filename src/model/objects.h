@@ -247,6 +247,12 @@ struct Service : Meta {
   // Internal: bumped each time the spec changes; tasks record the spec
   // version they were made from, so the updater knows which are out of date.
   uint64_t spec_version = 1;
+  // Internal, stored only ("ShoalRegistryAuth", base64): the credentials of
+  // --with-registry-auth (an X-Registry-Auth header value) sealed with the
+  // swarm's data key (manager/ca/sealed.h, context "registry-auth:<id>");
+  // empty: none. Never in to_api(). The dispatcher unseals them into the
+  // assignments of the nodes that run the service's tasks.
+  std::string registry_auth_sealed;
 };
 
 // ---- Task ----
@@ -307,6 +313,11 @@ struct Task : Meta {
   // Internal: the restarts of this slot, for this spec version, that led to
   // this task, oldest first (the orchestrator writes it; replicated.h).
   std::vector<RestartAttempt> restarts;
+  // Neither stored nor in to_api(): the service's registry credentials (an
+  // X-Registry-Auth header value) that came with this task's assignment
+  // (session::AssignmentSet); held in the agent's memory only, for the
+  // image pull. Empty: pull anonymously.
+  std::string registry_auth;
 };
 
 // ---- JSON of the specs (no internal fields: the API and stored forms are

@@ -28,6 +28,7 @@ void to_json(json& j, const AssignmentSet& v) {
   json tasks = json::array();
   for (const auto& t : v.tasks) tasks.push_back(to_stored(t));
   j = {{"Generation", v.generation}, {"Full", v.full}, {"Tasks", std::move(tasks)}, {"Removed", v.removed}};
+  if (!v.registry_auth.empty()) j["RegistryAuth"] = v.registry_auth;
 }
 void from_json(const json& j, AssignmentSet& v) {
   v.generation = j.value("Generation", uint64_t{0});
@@ -35,6 +36,11 @@ void from_json(const json& j, AssignmentSet& v) {
   v.tasks.clear();
   for (const auto& t : j.value("Tasks", json::array())) v.tasks.push_back(from_stored<Task>(t));
   v.removed = j.value("Removed", std::vector<std::string>{});
+  v.registry_auth = j.value("RegistryAuth", std::map<std::string, std::string>{});
+  for (auto& t : v.tasks) {
+    auto ra = v.registry_auth.find(t.service_id);
+    t.registry_auth = ra == v.registry_auth.end() ? std::string() : ra->second;
+  }
 }
 void to_json(json& j, const StatusBatch& v) {
   j = {{"SessionID", v.session_id}, {"Updates", json::array()}};

@@ -16,6 +16,7 @@
 //   POST /_shoal/dispatcher/v1/status      StatusBatch -> {} once stored
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,11 @@ struct AssignmentSet {
   bool full = true;
   std::vector<Task> tasks;
   std::vector<std::string> removed;
+  // Service id -> the service's --with-registry-auth credentials (an
+  // X-Registry-Auth header value), for the services of `tasks` that have
+  // them: sent only to the node those tasks are assigned to, over its
+  // session. from_json copies each into its tasks' Task::registry_auth.
+  std::map<std::string, std::string> registry_auth;
 };
 
 struct StatusUpdate {

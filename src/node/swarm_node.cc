@@ -7,6 +7,8 @@
 #include "common/log.h"
 #include "http/server.h"
 #include "manager/api/errors.h"
+#include "manager/api/registry_auth.h"
+#include "manager/ca/sealed.h"
 #include "model/session_messages.h"
 #include "manager/dispatcher/session_presence.h"
 #include "node/manager_status.h"
@@ -25,6 +27,11 @@ constexpr char kJoining[] = "the node is joining a swarm; try again when `swarm 
 constexpr char kShuttingDown[] = "shoald is shutting down";
 constexpr char kChangingRole[] =
     "the node is changing its role (node promote/demote, or --force-new-cluster); try again in a few seconds";
+
+Result<std::string> unseal_with(ManagerStorage& storage, const std::string& sealed, const std::string& context) {
+  SHOAL_ASSIGN_OR_RETURN(std::string key, storage.data_key());
+  return ca::unseal(key, sealed, context);
+}
 
 }  // namespace
 
@@ -49,6 +56,12 @@ Result<std::set<std::string>> ManagerStorage::voting_members() {
 }
 
 Result<bool> ManagerStorage::has_learner() { return false; }
+
+Result<std::string> ManagerStorage::data_key() {
+  std::lock_guard lk(tokens_mu_);
+  if (data_key_.empty()) data_key_ = ca::new_seal_key();
+  return data_key_;
+}
 
 Status ManagerStorage::remove_member(const std::string&) { return ok_status(); }
 
@@ -83,6 +96,11 @@ Result<std::shared_ptr<SwarmNode::Roles>> SwarmNode::start_roles(const Membershi
     }
     ManagerConfig mc = parts_.manager;
     mc.node_id = m.node_id;
+    // The storage outlives the manager (Roles::stop stops the manager first).
+    mc.dispatcher.unseal_registry_auth = [st = roles->storage.get()](const std::string& sealed,
+                                                                     const std::string& service_id) {
+      return unseal_with(*st, sealed, api::registry_auth_context(service_id));
+    };
     if (!parts_.certs_dir.empty()) {  // the leader probe's TLS: this manager's node certificate
       mc.peer_tls = [dir = parts_.certs_dir]() -> std::optional<http::TlsOptions> {
         auto tls = read_node_tls(dir);
@@ -276,6 +294,17 @@ Result<JoinTokens> SwarmNode::join_tokens() {
   }
   if (!roles || !roles->storage) return unavailable(api::kNotSwarmManager);
   return roles->storage->join_tokens();
+}
+
+Result<std::string> SwarmNode::seal_registry_auth(const std::string& plain, const std::string& context) {
+  std::shared_ptr<Roles> roles;
+  {
+    std::lock_guard lk(mu_);
+    roles = roles_;  // held: leave cannot free the storage meanwhile
+  }
+  if (!roles || !roles->storage) return unavailable(api::kNotSwarmManager);
+  SHOAL_ASSIGN_OR_RETURN(std::string key, roles->storage->data_key());
+  return ca::seal(key, plain, context);
 }
 
 Result<std::string> SwarmNode::root_ca_key() {

@@ -102,10 +102,16 @@ class ManagerStorage {
   // that is no member: ok. This default (in-memory storages): ok, nothing to
   // remove. Thread-safe.
   virtual Status remove_member(const std::string& node_id);
+  // The swarm's data key (manager/ca/sealed.h), that seals what the store
+  // keeps secret (a service's registry credentials). shoald's storage: the
+  // seal key every manager of the swarm shares. This default (in-memory
+  // storages): a random key made on first use, kept in memory. Thread-safe.
+  virtual Result<std::string> data_key();
 
  private:
   std::mutex tokens_mu_;
   std::optional<JoinTokens> tokens_;
+  std::string data_key_;  // guarded by tokens_mu_; the default data_key()
 };
 
 // Whether the node `node_id` (a manager-join's certificate CN) may be
@@ -171,6 +177,8 @@ class SwarmNode : public api::SwarmControl {
   api::LocalInfo local_info() const override;
   Result<JoinTokens> join_tokens() override;
   Status set_join_tokens(const JoinTokens& tokens) override;
+  // With the manager storage's data_key(); kUnavailable when not a manager.
+  Result<std::string> seal_registry_auth(const std::string& plain, const std::string& context) override;
   std::map<std::string, ManagerStatus> live_manager_statuses(const std::vector<Node>& nodes) override;
   // Promote/demote (role_change.cc, docs/cluster.md "Managers"): checked
   // with node/membership_rules.h and stored; the node changes its role when

@@ -7,8 +7,8 @@
 # `shoal image pull` and the stock `docker pull` pull through a node's API
 # (Docker's JSON progress); POST /images/create?fromImage= of a missing
 # image is a 404 with the registry's reason; a pull that stalls holds up only
-# its own task; --with-registry-auth is refused (501), never ignored. Traffic
-# only inside the lab.
+# its own task (--with-registry-auth: registry_auth.sh). Traffic only inside
+# the lab.
 source "$(dirname "$0")/../lib.sh"
 
 use_lab
@@ -106,16 +106,7 @@ log "second ran $((SECONDS - T0)) s after its create, the stalled pull still hel
 expect_contains "... while the stalled task is still Preparing" "Preparing" "$(task_state stalled)"
 kill "$STALL_PID" 2>/dev/null || true
 on m1 service rm stalled second >/dev/null
-# --with-registry-auth is refused, not ignored: the header the docker CLI
-# sends with it, carrying credentials, is a 501; the shoal CLI refuses the flag.
-AUTH=$(printf '{"username":"u","password":"p","serveraddress":"%s"}' "$REG" | base64 -w0)
-OUT=$(curl -s -w ' %{http_code}' --unix-socket "$(sock m1)" -H "X-Registry-Auth: $AUTH" -H 'Content-Type: application/json' \
-  -d '{"Name":"authed","TaskTemplate":{"ContainerSpec":{"Image":"'"$REG"'/whoami"}}}' http://localhost/v1.41/services/create)
-expect_contains "service create with registry credentials: 501 saying --with-registry-auth is not supported" \
-  "--with-registry-auth is not supported yet" "$OUT"
-expect_contains "... with status 501" " 501" "$OUT"
-OUT=$(on m1 service create -d --with-registry-auth --name authed "$REG/whoami" 2>&1) || true
-expect_contains "shoal service create --with-registry-auth is refused" "--with-registry-auth is not supported yet" "$OUT"
+# --with-registry-auth: tests/system/registry_auth.sh.
 CODE=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$(sock w2)" -X POST \
   "http://localhost/v1.41/images/create?fromImage=$REG/nope&tag=1")
 expect_eq "POST /images/create?fromImage= of a missing image: 404" "404" "$CODE"

@@ -12,6 +12,7 @@
 // thread-safe.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "common/clock.h"
@@ -28,6 +29,8 @@ namespace shoal::api {
 constexpr char kApiVersion[] = "1.41";
 constexpr char kMinApiVersion[] = "1.12";
 constexpr char kEngineVersion[] = "20.10.24-shoal";
+
+struct RegistryAuthHeader;  // registry_auth.h
 
 class Api {
  public:
@@ -73,6 +76,9 @@ class Api {
   // The store if this node manages a swarm; else kUnavailable with Docker's
   // "not a swarm manager" message.
   Result<std::shared_ptr<Store>> manager_store();
+  // Seals a create/update's X-Registry-Auth (registry_auth.h) into
+  // s.registry_auth_sealed: nullopt keeps it, no credentials clear it.
+  Status seal_registry_auth(const std::optional<RegistryAuthHeader>& auth, Service& s);
 
   SwarmControl& control_;
   LocalContainers* containers_;

@@ -12,6 +12,7 @@
 #include "common/json_limits.h"
 #include "http/message.h"
 #include "manager/api/api.h"
+#include "manager/ca/sealed.h"
 #include "node/bootstrap.h"
 #include "store/memory_backend.h"
 #include "store/store.h"
@@ -80,8 +81,15 @@ class FakeControl : public SwarmControl {
     tokens_ = t;
     return ok_status();
   }
+  // With the real sealing (manager/ca/sealed.h) under `data_key`.
+  Result<std::string> seal_registry_auth(const std::string& plain, const std::string& context) override {
+    if (!store_) return unavailable(kNotInSwarm);
+    return ca::seal(data_key, plain, context);
+  }
   // The backend under the store (tests look at what is stored).
   MemoryBackend& backend() { return backend_; }
+
+  std::string data_key = ca::new_seal_key();
 
   InitRequest last_init;
 

@@ -1,19 +1,40 @@
-// --with-registry-auth on service create/update: the docker CLI sends the
-// registry credentials as an X-Registry-Auth header (base64url JSON:
-// username, password, auth, identitytoken, registrytoken, serveraddress).
-// Passing them to the nodes is not implemented yet, so a header that carries
-// credentials is refused (501) rather than accepted and ignored; one that
-// carries none ({} or only serveraddress, what the CLI sends without a
-// login) is fine. Pure; thread-safe.
+// --with-registry-auth on service create/update: the docker CLI (and
+// `shoal service create|update --with-registry-auth`) sends the registry
+// credentials as an X-Registry-Auth header (base64url JSON: username,
+// password, serveraddress, email, registrytoken, identitytoken, auth).
+//
+// The API checks the header here, then keeps it sealed with the swarm's data
+// key in the service's stored-only field (Service::registry_auth_sealed,
+// sealed by SwarmControl::seal_registry_auth): never in any API answer, log
+// or error message. As Docker: an update without the header (or with an
+// empty one) keeps the credentials stored before; one with the header
+// replaces them (a header that carries no credentials, "{}", clears them).
+// Pure; thread-safe.
 #pragma once
+
+#include <optional>
+#include <string>
 
 #include "common/result.h"
 #include "http/message.h"
 
 namespace shoal::api {
 
-// ok, or kUnimplemented saying what to do instead, or kInvalidArgument for
-// a header that is not base64 JSON.
-Status refuse_registry_auth(const http::Request& req);
+struct RegistryAuthHeader {
+  // The header as sent (what the agents' pulls decode); empty when it
+  // carries no credentials ("{}", or only serveraddress/email).
+  std::string value;
+};
+
+// nullopt: no header (or an empty one): keep what is stored. Otherwise the
+// checked header. kInvalidArgument for a header that is not base64 of a JSON
+// object of the fields above as strings (or has other fields); kUnimplemented
+// for credentials the nodes' pulls cannot use (an identity token alone, the
+// "auth" field alone). Messages never echo the header's content.
+Result<std::optional<RegistryAuthHeader>> read_registry_auth(const http::Request& req);
+
+// The sealing context of service `service_id`'s credentials: a blob sealed
+// for one service cannot be passed off as another's.
+std::string registry_auth_context(const std::string& service_id);
 
 }  // namespace shoal::api

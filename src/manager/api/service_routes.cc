@@ -82,8 +82,21 @@ void with_defaults(json& spec) {
 
 }  // namespace
 
+Status Api::seal_registry_auth(const std::optional<RegistryAuthHeader>& auth, Service& s) {
+  if (!auth) return ok_status();
+  if (auth->value.empty()) {
+    s.registry_auth_sealed.clear();
+    return ok_status();
+  }
+  auto sealed = control_.seal_registry_auth(auth->value, registry_auth_context(s.id));
+  if (!sealed.ok()) return sealed.status().with_context("keeping the --with-registry-auth credentials");
+  s.registry_auth_sealed = std::move(sealed).value();
+  return ok_status();
+}
+
 http::Response Api::services_create(const http::Request& req) {
-  if (Status st = refuse_registry_auth(req); !st.ok()) return error_response(st);
+  auto auth = read_registry_auth(req);
+  if (!auth.ok()) return error_response(auth.status());
   auto store = manager_store();
   if (!store.ok()) return error_response(store.status());
   auto spec = parse_service_spec(req.body);
@@ -104,6 +117,7 @@ http::Response Api::services_create(const http::Request& req) {
   s.created_at = s.updated_at = clock_.now();
   s.spec = std::move(spec).value();
   s.spec_version = 1;
+  if (Status sealed = seal_registry_auth(*auth, s); !sealed.ok()) return error_response(sealed);
   Batch b;
   b.create(s);
   Status cst = st.commit(b);
@@ -179,7 +193,13 @@ http::Response Api::service_inspect(const std::string& ref, const http::Request&
 }
 
 http::Response Api::service_update(const std::string& ref, const http::Request& req) {
-  if (Status st = refuse_registry_auth(req); !st.ok()) return error_response(st);
+  auto auth = read_registry_auth(req);
+  if (!auth.ok()) return error_response(auth.status());
+  std::string auth_from = req.query_param("registryAuthFrom").value_or("spec");
+  if (auth_from != "spec" && auth_from != "previous-spec") {
+    return error_response(invalid_argument("invalid registryAuthFrom \"" + shown_input(auth_from) +
+                                           "\": use spec or previous-spec"));
+  }
   auto store = manager_store();
   if (!store.ok()) return error_response(store.status());
   auto cur = (*store)->find_service(ref);
@@ -218,6 +238,9 @@ http::Response Api::service_update(const std::string& ref, const http::Request& 
   }
   next.previous_spec = cur->spec;
   next.updated_at = clock_.now();
+  // Without the header the stored credentials stay (next is a copy of cur),
+  // whichever registryAuthFrom: shoal keeps one set per service.
+  if (Status sealed = seal_registry_auth(*auth, next); !sealed.ok()) return error_response(sealed);
   // Only a change of the task template (image, env, ..., ForceUpdate) rolls
   // tasks; a change of replicas, labels or update config does not.
   if (json(next.spec.task_template) != json(cur->spec.task_template)) {

@@ -68,6 +68,14 @@ class SwarmControl {
   // the node is not a manager of a swarm.
   virtual Result<JoinTokens> join_tokens() = 0;
   virtual Status set_join_tokens(const JoinTokens& tokens) = 0;
+  // Seals `plain` (a service's --with-registry-auth header) with the
+  // swarm's data key under `context` (manager/api/registry_auth.h), for the
+  // service's stored-only field. Default: kUnimplemented (this host keeps no
+  // data key, so credentials are refused, not kept in the clear).
+  virtual Result<std::string> seal_registry_auth(const std::string& plain, const std::string& context) {
+    return unimplemented("this host keeps no data key to seal registry credentials with: create the service "
+                         "without --with-registry-auth");
+  }
   // The managers' status from the live state (leader key, etcd members,
   // session keys: src/node/manager_status.h), by node id, for `node ls` and
   // `node inspect`; empty when unknown (the stored ManagerStatus is shown).

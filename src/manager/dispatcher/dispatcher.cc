@@ -424,14 +424,38 @@ http::Response Dispatcher::assignment_response(const std::string& node_id, uint6
   set.removed = std::move(delta.removed);
   // The store may already be ahead of the generation read above; an agent
   // then sees a change early and once more in the next answer, never late.
+  std::map<std::string, std::string> sealed;  // service id -> its sealed credentials
   store_.view([&](const StoreSnapshot& s) {
     set.tasks.reserve(delta.changed.size());
     for (const auto& id : delta.changed) {
       auto it = s.tasks.find(id);
-      if (it != s.tasks.end() && it->second.node_id == node_id) set.tasks.push_back(it->second);
+      if (it == s.tasks.end() || it->second.node_id != node_id) continue;
+      set.tasks.push_back(it->second);
+      auto svc = s.services.find(it->second.service_id);
+      if (it->second.desired_state <= TaskState::kRunning && svc != s.services.end() &&
+          !svc->second.registry_auth_sealed.empty())
+        sealed.emplace(svc->first, svc->second.registry_auth_sealed);
     }
   });
+  add_registry_auth(sealed, set);
   return json_reply(200, set);
+}
+
+void Dispatcher::add_registry_auth(const std::map<std::string, std::string>& sealed, session::AssignmentSet& set) {
+  if (sealed.empty()) return;
+  if (!options_.unseal_registry_auth) {
+    LOG_WARN("dispatcher", "this manager cannot unseal registry credentials: tasks are sent without them");
+    return;
+  }
+  for (const auto& [service_id, blob] : sealed) {
+    auto plain = options_.unseal_registry_auth(blob, service_id);
+    if (plain.ok()) {
+      set.registry_auth.emplace(service_id, std::move(plain).value());
+    } else {  // the error says why (key id, tag), never the content
+      LOG_WARN("dispatcher", "service " << service_id << "'s registry credentials are not sent: "
+                                        << plain.status().message());
+    }
+  }
 }
 
 void Dispatcher::handle_assignments(http::Exchange& ex, const std::string& peer) {

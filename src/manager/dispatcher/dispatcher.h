@@ -61,6 +61,11 @@ struct DispatcherOptions {
   int missed_heartbeats = 3;
   std::chrono::milliseconds long_poll_timeout{25000};
   std::chrono::milliseconds status_flush_delay{5};  // gather reports this long before writing
+  // Unseals service `service_id`'s Service::registry_auth_sealed for the
+  // assignments of the nodes running its tasks (never any other node's).
+  // Unset: those services' tasks are sent without credentials. Called from
+  // any thread.
+  std::function<Result<std::string>(const std::string& sealed, const std::string& service_id)> unseal_registry_auth;
 };
 
 class Dispatcher {
@@ -147,6 +152,8 @@ class Dispatcher {
   std::vector<std::string> graceless_nodes(SysTime now);
   // The answer for an agent of `node_id` holding generation `since`.
   http::Response assignment_response(const std::string& node_id, uint64_t since);
+  // Unseals `sealed` (service id -> sealed credentials) into set.registry_auth.
+  void add_registry_auth(const std::map<std::string, std::string>& sealed, session::AssignmentSet& set);
   std::string session_node(const std::string& session_id);
   // session_node(), answering 404 (unknown) or 403 (another node's session,
   // when `peer` is set) itself; "" when it answered.

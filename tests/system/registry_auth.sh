@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# --with-registry-auth (issue 6 point 10): the lab's registry is replaced by
+# one that wants a password (Debian's docker-registry, htpasswd auth with a
+# bcrypt file from apache2-utils' htpasswd -B) over the same storage, so the
+# example images lab up pushed are there but only for alice. A service
+# created without the flag fails on the worker with the registry's refusal in
+# `service ps`; `shoal service create --with-registry-auth` (credentials from
+# a docker login config file) runs on the worker; the credentials appear in
+# no API answer and no node's log. Traffic only inside the lab.
+source "$(dirname "$0")/../lib.sh"
+
+use_lab
+export SHOAL_IMAGES_DIR=$IMAGES_DIR
+[[ -f "$IMAGES_DIR/busybox.tar" ]] || "$SRC_DIR/images/build.sh" >/dev/null
+command -v htpasswd >/dev/null || { echo "FAIL - htpasswd missing: apt-get install apache2-utils"; exit 1; }
+
+PASSWORD=s3cr3t-regauth
+ready_count() { on m1 node ls --format '{{.Status}}' | grep -c Ready || true; }
+ready_eq() { [ "$(ready_count)" = "$1" ]; }
+task_error() { on m1 service ps "$1" --no-trunc --format '{{.Error}}' | head -1; }
+has_error() { [ -n "$(task_error "$1")" ]; }
+running_on() { on m1 service ps "$1" --filter desired-state=running --format '{{.Node}} {{.CurrentState}}' | head -1; }
+runs_on() { [[ "$(running_on "$1")" == "$2 Running"* ]]; }
+
+log "lab up --managers 1 --workers 1"
+lab up --managers 1 --workers 1 >/dev/null
+REG="$(node_field m1 address | sed 's/\.[0-9]*$/.1/'):5000"
+BR=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["bridge_netns"])' "$LAB/lab.json")
+check "2 nodes Ready within 15 s" wait_for "2 nodes Ready" 15 ready_eq 2
+
+# The lab's anonymous registry goes; one that wants alice's password serves
+# the same storage at the same address.
+LAB_REG_PID=""
+for p in $(ip netns pids "$BR"); do
+  tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q "docker-registry serve $LAB/registry/config.yml" && LAB_REG_PID=$p
+done
+check "the lab's registry runs in the bridge namespace" test -n "$LAB_REG_PID"
+kill "$LAB_REG_PID"
+gone() { ! kill -0 "$LAB_REG_PID" 2>/dev/null; }
+check "the lab's anonymous registry stopped" wait_for "the lab registry gone" 10 gone
+htpasswd -Bbn alice "$PASSWORD" >"$T_DIR/htpasswd"
+cat >"$T_DIR/auth-registry.yml" <<YML
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $LAB/registry/data
+http:
+  addr: $REG
+auth:
+  htpasswd:
+    realm: shoal-regauth
+    path: $T_DIR/htpasswd
+YML
+ip netns exec "$BR" /usr/bin/docker-registry serve "$T_DIR/auth-registry.yml" >"$T_DIR/auth-registry.log" 2>&1 &
+AUTH_REG_PID=$!
+stop_auth_registry() { kill "$AUTH_REG_PID" 2>/dev/null; wait "$AUTH_REG_PID" 2>/dev/null; }
+trap 'rc=$?; stop_auth_registry; (exit $rc); lab_cleanup' EXIT
+reg_code() { ip netns exec "$BR" curl -s -o /dev/null -w '%{http_code}' "$@" "http://$REG/v2/whoami/manifests/latest"; }
+code_is() { [ "$(reg_code "${@:2}")" = "$1" ]; }
+check "the registry refuses an anonymous manifest request (401)" wait_for "registry 401" 15 code_is 401
+check "... and serves alice the image lab up pushed (200)" code_is 200 -u "alice:$PASSWORD" \
+  -H 'Accept: application/vnd.oci.image.manifest.v1+json'
+
+# Without the flag: the worker's pull is refused, readably.
+on m1 service create -d --name anon --constraint node.role==worker "$REG/whoami" >/dev/null
+check "without --with-registry-auth the task fails" wait_for "anon's error" 30 has_error anon
+ERR=$(task_error anon)
+expect_contains "service ps ERROR names the image" "$REG/whoami" "$ERR"
+expect_contains "service ps ERROR says the registry wants credentials" "authentication required" "$ERR"
+on m1 service rm anon >/dev/null
+
+# With it: credentials from a docker login config, the task runs on w1.
+mkdir -p "$T_DIR/docker"
+printf '{"auths":{"%s":{"auth":"%s"}}}' "$REG" "$(printf 'alice:%s' "$PASSWORD" | base64 -w0)" >"$T_DIR/docker/config.json"
+OUT=$(DOCKER_CONFIG=$T_DIR/docker on m1 service create -d --with-registry-auth --name authed \
+  --constraint node.role==worker "$REG/whoami" 2>&1) || true
+check "shoal service create --with-registry-auth is accepted ($OUT)" test "$(wc -l <<<"$OUT")" = 1
+check "with --with-registry-auth the task runs on the worker" wait_for "authed running on w1" 60 runs_on authed w1
+expect_contains "w1 pulled the private image" "$REG/whoami" "$(on w1 image ls --format '{{.Repository}}')"
+
+# The credentials show nowhere: not in any answer about the service or its
+# tasks, not in any node's log.
+HEADER=$(printf '{"username":"alice","password":"%s"' "$PASSWORD" | base64 -w0 | cut -c1-20)
+SHOWN="$(on m1 service inspect authed) $(on m1 service ls) $(on m1 service ps --no-trunc authed)
+$(curl -s --unix-socket "$(sock m1)" http://localhost/v1.41/services)
+$(curl -s --unix-socket "$(sock m1)" 'http://localhost/v1.41/services/authed?insertDefaults=true')
+$(curl -s --unix-socket "$(sock m1)" http://localhost/v1.41/tasks)"
+expect_eq "no answer about the service or its tasks holds the password" "" "$(grep -o "$PASSWORD" <<<"$SHOWN" || true)"
+expect_eq "... nor the sealed field's name" "" "$(grep -o ShoalRegistryAuth <<<"$SHOWN" || true)"
+expect_eq "no node's log holds the password" "" "$(cat "$LAB"/*/shoald.log | grep -c -e "$PASSWORD" -e "$HEADER" || true)"
+
+# Removing the service removes them; a bad header is a 400.
+on m1 service rm authed >/dev/null
+CODE=$(curl -s -o "$T_DIR/bad.json" -w '%{http_code}' --unix-socket "$(sock m1)" -H 'X-Registry-Auth: %%%' \
+  -H 'Content-Type: application/json' -d '{"Name":"bad","TaskTemplate":{"ContainerSpec":{"Image":"'"$REG"'/whoami"}}}' \
+  http://localhost/v1.41/services/create)
+expect_eq "a garbage X-Registry-Auth header: 400" "400" "$CODE"
+expect_contains "... saying what is wrong" "X-Registry-Auth header is not base64" "$(cat "$T_DIR/bad.json")"
