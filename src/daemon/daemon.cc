@@ -70,6 +70,8 @@ node::NodeParts Daemon::node_parts() {
     if (mo.advertise_ip.size() > 2 && mo.advertise_ip.front() == '[') mo.advertise_ip = mo.advertise_ip.substr(1, mo.advertise_ip.size() - 2);
     mo.force_new_cluster = m.force_new_cluster;  // quorum-loss recovery (swarm init --force-new-cluster)
     if (fresh) mo.new_swarm_ca = &fresh->root_ca;  // swarm init: an etcd-only CA (not the root CA) issues the etcd certificates
+    mo.voter_view = [this] { return node_ ? node_->voter_view() : std::nullopt; };  // demotes cut short
+    mo.voter_removed = [this](const std::string& id) { if (node_) node_->stale_voter_removed(id); };
     auto role = std::make_unique<ManagerRole>(mo);
     if (fresh) role->destroy();
     Status st = role->start();

@@ -401,7 +401,7 @@ void ManagerRole::janitor_loop(std::shared_ptr<etcd::MembershipClient> client) {
   auto now = [] { return SysTime(std::chrono::duration_cast<SysTime::duration>(
                       std::chrono::steady_clock::now().time_since_epoch())); };
   const Duration remove_after = kPromoteDeadline + options_.learner_janitor_margin;
-  std::map<uint64_t, SysTime> first_seen;
+  std::map<uint64_t, SysTime> first_seen, stale_since;
   std::unique_lock lk(janitor_mu_);
   for (;;) {
     janitor_cv_.wait_for(lk, options_.learner_janitor_tick, [&] { return janitor_stopping_; });
@@ -413,6 +413,7 @@ void ManagerRole::janitor_loop(std::shared_ptr<etcd::MembershipClient> client) {
       auto actions = etcd::plan_learner_cleanup(*members, owned ? std::optional(owned) : std::nullopt, now(),
                                                 remove_after, first_seen);
       for (const auto& a : actions) janitor_act(*client, a);
+      janitor_stale_voters(*client, *members, stale_since, now());
     }
     lk.lock();
   }
@@ -452,6 +453,29 @@ void ManagerRole::janitor_act(etcd::MembershipClient& mc, const etcd::LearnerAct
   } else {
     LOG_INFO("etcd", "removing learner " << a.id << " (" << who << "): " << st.message());
   }
+}
+
+void ManagerRole::janitor_stale_voters(etcd::MembershipClient& mc, const std::vector<etcd::Member>& members,
+                                       std::map<uint64_t, SysTime>& stale_since, SysTime now) {
+  auto view = options_.voter_view ? options_.voter_view() : std::nullopt;
+  if (!view) return stale_since.clear();
+  auto stale = etcd::plan_stale_voter_removal(members, view->first, view->second);
+  for (auto it = stale_since.begin(); it != stale_since.end();)  // only what is still stale counts on
+    it = !stale.empty() && stale[0].id == it->first ? std::next(it) : stale_since.erase(it);
+  if (stale.empty()) return;
+  // Stale for a while, not one look: a demoting manager clears its status
+  // just before it removes its own member.
+  if (now - stale_since.try_emplace(stale[0].id, now).first->second < options_.learner_janitor_margin) return;
+  Status st = mc.remove(stale[0].id);
+  if (!st.ok()) {
+    LOG_INFO("etcd", "removing stale voter " << stale[0].name << ": " << st.message());
+    return;
+  }
+  LOG_WARN("etcd", "removed etcd member " << stale[0].id << " (" << stale[0].name << "): its node is a worker (or "
+                                          << "gone) and it has not answered for "
+                                          << options_.learner_janitor_margin.count() << " s (a demote cut short)");
+  stale_since.erase(stale[0].id);
+  if (options_.voter_removed) options_.voter_removed(stale[0].name);
 }
 
 void ManagerRole::stop_promoter() {

@@ -25,6 +25,7 @@ namespace shoal::etcd {
 class EtcdMember;
 class MembershipClient;
 struct LearnerAction;
+struct Member;
 }
 namespace shoal {
 class EtcdGrpcBackend;
@@ -54,6 +55,13 @@ struct ManagerOptions {
   // removes a learner that this manager's promoter does not own.
   std::chrono::milliseconds learner_janitor_tick{2000};
   std::chrono::seconds learner_janitor_margin{10};
+  // The stale-voter cleanup (learner_janitor.h plan_stale_voter_removal), at
+  // each janitor tick: the Nodes' wanted roles (id -> manager) and the
+  // managers that answer, or nullopt to skip (this manager does not lead).
+  // A voter found stale for learner_janitor_margin is removed and
+  // voter_removed called with its name. Unset: no cleanup.
+  std::function<std::optional<std::pair<std::map<std::string, bool>, std::set<std::string>>>()> voter_view;
+  std::function<void(const std::string& node_id)> voter_removed;
 };
 
 // A joined manager's etcd start, written by install_joined_manager and read
@@ -140,6 +148,9 @@ class ManagerRole : public node::ManagerStorage {
   void stop_janitor();
   void janitor_loop(std::shared_ptr<etcd::MembershipClient> mc);
   void janitor_act(etcd::MembershipClient& mc, const etcd::LearnerAction& a);
+  // The stale-voter cleanup's tick; `stale_since`: member id -> first seen stale.
+  void janitor_stale_voters(etcd::MembershipClient& mc, const std::vector<etcd::Member>& members,
+                            std::map<uint64_t, SysTime>& stale_since, SysTime now);
 
   ManagerOptions options_;
   std::mutex admit_mu_;  // one admission at a time; guards the promoter fields

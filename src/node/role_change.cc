@@ -54,7 +54,14 @@ Status SwarmNode::change_role(Store& store, const Node& current, const Node& nex
   if (!roles || !roles->storage || !roles->manager) return unavailable(api::kNotSwarmManager);
   std::vector<Node> nodes = store.nodes();
   SHOAL_ASSIGN_OR_RETURN(bool learner, roles->storage->has_learner());
-  SHOAL_RETURN_IF_ERROR(check_no_change_in_progress(nodes, learner));
+  // `node demote` of a node stored as a worker already re-drives a demote
+  // its shoald did not finish (it died mid-way): its own change is not
+  // another one in progress.
+  const bool redrive = current.spec.role == NodeRole::kWorker && next.spec.role == NodeRole::kWorker;
+  std::vector<Node> others;
+  for (const auto& n : nodes)
+    if (!redrive || n.id != current.id) others.push_back(n);
+  SHOAL_RETURN_IF_ERROR(check_no_change_in_progress(others, learner));
   Batch b;
   if (next.spec.role == NodeRole::kManager) {
     if (current.state != NodeState::kReady) {
@@ -66,6 +73,7 @@ Status SwarmNode::change_role(Store& store, const Node& current, const Node& nex
     return store.commit(b);
   }
   SHOAL_ASSIGN_OR_RETURN(std::set<std::string> voters, roles->storage->voting_members());
+  if (redrive && !current.manager_status && !voters.count(current.id)) return ok_status();  // a worker: done
   // The quorum counts the other managers that are reachable and answer now:
   // a killed manager's session key (and so its "reachable") outlives it by
   // the presence lease's TTL (15 s), and demoting another manager meanwhile
@@ -95,13 +103,49 @@ Status SwarmNode::change_role(Store& store, const Node& current, const Node& nex
     return store.commit(b);
   }
   // Unreachable: it cannot demote itself. Its member goes first (nothing is
-  // stored if that fails), then its Node is a worker at once.
+  // stored if that fails; none left is ok), then its Node is a worker at
+  // once. With the member gone the request's version no longer guards
+  // anything: a Node changed meanwhile (its status, a heartbeat) is read
+  // again and the change applied to it, never a failed demote that left a
+  // manager without its member.
   SHOAL_RETURN_IF_ERROR(roles->storage->remove_member(current.id));
-  Node worker = next;
-  worker.manager_status.reset();
-  b.put_if_version(worker);
+  b.update_node(current.id, [&](Node& x) {
+    x.spec.role = NodeRole::kWorker;
+    if (x.version == current.version) x.spec = next.spec;  // the request's other fields, unless changed since
+    x.manager_status.reset();
+    x.updated_at = next.updated_at;
+    return true;
+  });
   LOG_INFO("node", "demoted unreachable manager " << current.id << ": its etcd member is removed");
   return store.commit(b);
+}
+
+std::optional<std::pair<std::map<std::string, bool>, std::set<std::string>>> SwarmNode::voter_view() {
+  std::shared_ptr<Manager> mgr = manager();
+  if (!mgr || !mgr->is_leader()) return std::nullopt;
+  std::pair<std::map<std::string, bool>, std::set<std::string>> v;
+  const std::string self = node_id();
+  for (const auto& n : mgr->store().nodes()) {
+    v.first[n.id] = n.spec.role == NodeRole::kManager;
+    if (n.manager_status && (n.id == self || mgr->manager_answers(n.id))) v.second.insert(n.id);
+  }
+  return v;
+}
+
+void SwarmNode::stale_voter_removed(const std::string& id) {
+  std::shared_ptr<Manager> mgr = manager();
+  if (!mgr) return;
+  Batch b;
+  b.update_node(id, [&](Node& x) {
+    if (x.spec.role != NodeRole::kWorker || !x.manager_status) return false;
+    x.manager_status.reset();
+    x.updated_at = parts_.clock->now();
+    return true;
+  });
+  if (Status st = mgr->store().commit(b); !st.ok()) {
+    LOG_WARN("node", "clearing the manager status of demoted node " << id << ": " << st.message()
+                                                                    << " (run `node demote` on it again)");
+  }
 }
 
 Result<Promotion> SwarmNode::promote_manager(Manager& manager, const ManagerAdmission& a, const std::string& csr) {

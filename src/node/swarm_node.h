@@ -186,6 +186,15 @@ class SwarmNode : public api::SwarmControl {
   // not reachable cannot do that itself: its etcd member is removed here and
   // its Node stored as a worker at once.
   Status change_role(Store& store, const Node& current, const Node& next) override;
+  // The stale-voter cleanup's view (role_change.cc), while this node leads:
+  // each Node's wanted role (id -> manager) and the managers that answer
+  // the leader probe now (this one included); nullopt when it does not lead.
+  // Holds the roles while it runs: called from the storage's janitor, which
+  // Roles::stop() joins before the roles go (never their last holder).
+  std::optional<std::pair<std::map<std::string, bool>, std::set<std::string>>> voter_view();
+  // The cleanup removed node `id`'s etcd member: a worker's manager status
+  // goes (its demote is done). Logged on failure.
+  void stale_voter_removed(const std::string& id);
   // Quorum-loss recovery: restarts this manager's roles on its etcd data
   // with --force-new-cluster. kFailedPrecondition when this node is no manager.
   Result<std::string> force_new_cluster(const api::InitRequest& req) override;

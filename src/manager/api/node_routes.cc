@@ -139,7 +139,13 @@ http::Response Api::node_update(const std::string& ref, const http::Request& req
   next.spec.name = name;
   next.updated_at = clock_.now();
   Status st = ok_status();
-  if (next.spec.role != n->spec.role) {
+  // `node demote` again of a node stored as a worker with nothing else
+  // changed re-drives a demote its shoald did not finish (it died after the
+  // role was stored, or before its etcd member was removed).
+  const bool redemote = next.spec.role == NodeRole::kWorker && n->spec.role == NodeRole::kWorker &&
+                        next.spec.availability == n->spec.availability && next.spec.labels == n->spec.labels &&
+                        next.spec.name == n->spec.name;
+  if (next.spec.role != n->spec.role || redemote) {
     // Promote/demote: the node checks the membership rules (one change at a
     // time, quorum) and stores it; the node then starts or stops its manager
     // role. A host that cannot act on it stores nothing (501).

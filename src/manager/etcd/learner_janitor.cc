@@ -27,4 +27,25 @@ std::vector<LearnerAction> plan_learner_cleanup(const std::vector<Member>& membe
   return out;
 }
 
+std::vector<StaleVoter> plan_stale_voter_removal(const std::vector<Member>& members,
+                                                 const std::map<std::string, bool>& wants_manager,
+                                                 const std::set<std::string>& healthy) {
+  size_t voters = 0, alive = 0;
+  std::vector<StaleVoter> stale;
+  for (const auto& m : members) {
+    if (m.learner) continue;
+    ++voters;
+    const bool answers = healthy.count(m.name) > 0;
+    alive += answers;
+    if (m.name.empty() || answers) continue;
+    auto it = wants_manager.find(m.name);
+    if (it == wants_manager.end() || !it->second) stale.push_back({m.id, m.name});
+  }
+  // The stale one is not alive, so removing it leaves `alive` healthy
+  // voters of voters - 1.
+  if (stale.empty() || voters < 2 || alive < (voters - 1) / 2 + 1) return {};
+  stale.resize(1);
+  return stale;
+}
+
 }  // namespace shoal::etcd

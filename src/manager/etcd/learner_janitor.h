@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -50,5 +51,24 @@ struct LearnerAction {
 std::vector<LearnerAction> plan_learner_cleanup(const std::vector<Member>& members, std::optional<uint64_t> owned,
                                                 SysTime now, Duration remove_after,
                                                 std::map<uint64_t, SysTime>& first_seen);
+
+// Voters left behind by a demote that did not finish (docs/cluster.md
+// "Managers"): the target died after its role=worker was stored, or between
+// clearing its manager status and removing its member, so an etcd voter
+// whose node should be a worker (or whose node is gone) never leaves.
+struct StaleVoter {
+  uint64_t id = 0;
+  std::string name;  // its node id
+};
+
+// The voting `members` to remove now: those whose name is not in
+// `wants_manager` (node id -> its Node's spec.role is manager; a node that
+// is gone is absent) or maps to false, and that are not in `healthy` (the
+// managers that answer now). One at a time and only while the voters left
+// after it keep a quorum of healthy ones (never the last voter). Unnamed
+// members (never started) are the learner cleanup's, not this one's.
+std::vector<StaleVoter> plan_stale_voter_removal(const std::vector<Member>& members,
+                                                 const std::map<std::string, bool>& wants_manager,
+                                                 const std::set<std::string>& healthy);
 
 }  // namespace shoal::etcd

@@ -107,5 +107,36 @@ TEST_F(LearnerJanitorTest, EachUnownedLearnerIsPlannedOnItsOwnClock) {
   EXPECT_EQ(a[1].seen_for, Duration(30s));
 }
 
+// Review (demote windows): a voter whose node is a worker now (the demoted
+// manager died before removing its member) or is gone, and which does not
+// answer, is removed, one at a time, only while a quorum is left.
+TEST(StaleVoters, ADeadVoterOfAWorkerOrOfARemovedNodeIsRemovedKeepingQuorum) {
+  const std::vector<Member> ms = {voter(1, "m1"), voter(2, "m2"), voter(3, "m3")};
+  const std::map<std::string, bool> demoted = {{"m1", true}, {"m2", true}, {"m3", false}};
+  // m3 was demoted and is dead: removed (2 of the 2 left answer).
+  auto r = plan_stale_voter_removal(ms, demoted, {"m1", "m2"});
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].id, 3u);
+  EXPECT_EQ(r[0].name, "m3");
+  // Still answering: it is demoting itself, left to it.
+  EXPECT_TRUE(plan_stale_voter_removal(ms, demoted, {"m1", "m2", "m3"}).empty());
+  // A node gone from the store counts as not wanting a manager.
+  r = plan_stale_voter_removal(ms, {{"m1", true}, {"m2", true}}, {"m1", "m2"});
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].name, "m3");
+  // A dead voter whose node is still a manager is never removed here.
+  EXPECT_TRUE(plan_stale_voter_removal(ms, {{"m1", true}, {"m2", true}, {"m3", true}}, {"m1", "m2"}).empty());
+  // Quorum: with m2 dead too only 1 of the 2 left answers: nothing removed.
+  EXPECT_TRUE(plan_stale_voter_removal(ms, demoted, {"m1"}).empty());
+  // Never the last voter; learners and unnamed members are not counted.
+  EXPECT_TRUE(plan_stale_voter_removal({voter(3, "m3")}, {}, {}).empty());
+  EXPECT_TRUE(plan_stale_voter_removal({voter(1, "m1"), learner(9, "https://198.18.0.9:2380")}, {{"m1", true}},
+                                       {"m1"}).empty());
+  // Two stale ones: one at a time.
+  r = plan_stale_voter_removal({voter(1, "m1"), voter(2, "m2"), voter(3, "m3"), voter(4, "m4"), voter(5, "m5")},
+                               {{"m1", true}, {"m2", true}, {"m3", true}}, {"m1", "m2", "m3"});
+  EXPECT_EQ(r.size(), 1u);
+}
+
 }  // namespace
 }  // namespace shoal::etcd

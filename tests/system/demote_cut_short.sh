@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# A demote cut short (review, demote windows) on a 3+1 lab:
+#   - node demote m3, then m3's shoald killed before it acts on its new role:
+#     m3 stays "being demoted" (role worker, manager status and etcd member
+#     left); node demote m3 again re-drives it (was: nothing done): m3 does
+#     not answer, so m1 removes its etcd member and clears its status;
+#   - node promote w1, node demote w1, w1 killed likewise, and nobody asks
+#     again: the leader's janitor finds the dead voter whose node is a worker
+#     and removes it (quorum kept), and w1's manager status goes.
+# Traffic only inside the lab.
+source "$(dirname "$0")/../lib.sh"
+
+use_lab
+
+statuses() { on "$1" node ls --format '{{.Hostname}}={{.ManagerStatus}}' | grep -v '=$' | sort | tr '\n' ' '; }
+statuses_eq() { [ "$(statuses "$1")" = "$2" ]; }
+etcd_members() {  # etcd_members NODE: "voter|learner NAME" lines from its etcd
+  local certs; certs=$(dirname "$(sock "$1")")/data/certs
+  lab exec "$1" -- curl -s -m 10 --cacert "$certs/ca.crt" --cert "$certs/client.crt" --key "$certs/client.key" \
+    -X POST -d '{}' https://127.0.0.1:2379/v3/cluster/member/list |
+    python3 -c 'import json,sys
+for m in json.load(sys.stdin)["members"]: print("learner" if m.get("isLearner") else "voter", m.get("name",""))'
+}
+voters() { etcd_members "$1" | grep -c '^voter ' || true; }
+voters_eq() { [ "$(voters "$1")" = "$2" ]; }
+role_and_status() { on m1 node inspect "$1" --format '{{.Spec.Role}} {{if .ManagerStatus}}manager-status{{else}}none{{end}}'; }
+
+log "lab up --managers 3 --workers 1"
+lab up --managers 3 --workers 1 >/dev/null
+check "m1 leads, m2 and m3 Reachable" wait_for "3 managers" 30 statuses_eq m1 "m1=Leader m2=Reachable m3=Reachable "
+check "m1's etcd: 3 voting members" wait_for "3 voters" 30 voters_eq m1 3
+
+# ---- The target dies right after its role is stored; a second demote re-drives it.
+out=$(on m1 node demote m3 2>&1)
+lab kill m3 >/dev/null
+expect_contains "node demote m3" "demoted in the swarm" "$out"
+expect_eq "m3 killed mid-demote: role worker, manager status left" "worker manager-status" "$(role_and_status m3)"
+out=$(on m1 node demote m3 2>&1)
+expect_contains "node demote m3 again is accepted" "already a worker" "$out"
+check "m1's etcd: 2 voting members within 8 s (the re-drive, not the janitor's 10 s)" wait_for "2 voters" 8 voters_eq m1 2
+check "m3 has no manager status" wait_for "m3 worker" 8 statuses_eq m1 "m1=Leader m2=Reachable "
+
+# ---- Nobody asks again: the janitor removes the dead voter of a worker.
+out=$(on m1 node promote w1 2>&1)
+expect_contains "node promote w1" "promoted to a manager" "$out"
+check "w1 is Reachable within 40 s" wait_for "w1 reachable" 40 statuses_eq m1 "m1=Leader m2=Reachable w1=Reachable "
+check "m1's etcd: 3 voting members" wait_for "3 voters" 20 voters_eq m1 3
+out=$(on m1 node demote w1 2>&1)
+lab kill w1 >/dev/null
+expect_contains "node demote w1" "demoted in the swarm" "$out"
+check "the janitor removes w1's member within 40 s" wait_for "2 voters" 40 voters_eq m1 2
+check "and w1's manager status goes" wait_for "w1 worker" 10 statuses_eq m1 "m1=Leader m2=Reachable "
+expect_eq "w1 is a worker without a manager status" "worker none" "$(role_and_status w1)"
+check "the swarm still writes (quorum kept)" on m1 node update --label-add after=demotes m2
+
+finish
