@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <mutex>
+#include <variant>
 #include <set>
 #include <nlohmann/json.hpp>
 
@@ -38,21 +40,32 @@ http::Response error_reply(int status, const std::string& message) {
 }
 
 // The IPs of the swarm's managers (ManagerStatus.Addr of their Nodes), for
-// the swarm listener's ServerOptions::trusted_source: read through `addrs`
-// at most once a second (a copy of every Node), on the I/O thread that asks.
-// Thread-safe.
+// the swarm listener's ServerOptions::trusted_source: kept up to date from
+// `store`'s watch events (each carries its Node), seeded from the cache at
+// construction, so the I/O thread that asks only looks up a few managers
+// (it used to copy every Node once a second). Must be destroyed before
+// `store` (the listener that holds it is, swarm_roles.h). Thread-safe.
 class ManagerIps {
  public:
-  bool contains(const std::string& ip, const std::function<std::vector<std::string>()>& addrs) {
+  explicit ManagerIps(Store& store) : store_(store) {
+    subscription_ = store_.subscribe([this](const StoreEvent& e) {
+      if (e.kind != Kind::kNode) return;
+      const Node* n = std::get_if<Node>(&e.object);
+      if (n) set(e.id, e.type == StoreEvent::Type::kDelete ? nullptr : n);
+    });
+    store_.view([&](const StoreSnapshot& snap) {  // after subscribing: nothing missed
+      for (const auto& [id, n] : snap.nodes) set(id, &n);
+    });
+  }
+  ~ManagerIps() { store_.unsubscribe(subscription_); }
+  ManagerIps(const ManagerIps&) = delete;
+  ManagerIps& operator=(const ManagerIps&) = delete;
+
+  bool contains(const std::string& ip) {
     std::lock_guard lk(mu_);
-    const auto now = std::chrono::steady_clock::now();
-    if (!read_ || now - read_at_ >= std::chrono::seconds(1)) {
-      ips_.clear();
-      for (const auto& a : addrs()) ips_.insert(canonical_ip(a.substr(0, a.rfind(':'))));
-      read_ = true;
-      read_at_ = now;
-    }
-    return ips_.count(ip) > 0;
+    for (const auto& [_, m] : ips_)
+      if (m == ip) return true;
+    return false;
   }
 
  private:
@@ -65,10 +78,20 @@ class ManagerIps {
     if (inet_pton(af, host.c_str(), buf) != 1 || !inet_ntop(af, buf, out, sizeof out)) return host;
     return out;
   }
+  // Node `id` as it is now (null: deleted).
+  void set(const std::string& id, const Node* n) {
+    std::lock_guard lk(mu_);
+    if (n && n->manager_status && !n->manager_status->addr.empty()) {
+      const std::string& a = n->manager_status->addr;
+      ips_[id] = canonical_ip(a.substr(0, a.rfind(':')));
+    } else {
+      ips_.erase(id);
+    }
+  }
+  Store& store_;
+  uint64_t subscription_ = 0;
   std::mutex mu_;
-  bool read_ = false;                              // guarded by mu_
-  std::chrono::steady_clock::time_point read_at_;  // guarded by mu_
-  std::set<std::string> ips_;                      // guarded by mu_
+  std::map<std::string, std::string> ips_;  // guarded by mu_: manager node id -> its IP
 };
 
 }  // namespace
@@ -142,16 +165,8 @@ Result<std::unique_ptr<http::Server>> SwarmNode::open_swarm_listener(Manager& ma
   };
   // Managers' connections past the cap on unverified ones in all: strangers
   // holding every unverified slot must not keep the probe from reconnecting.
-  so.trusted_source = [this, ips = std::make_shared<ManagerIps>()](const std::string& ip) {
-    return ips->contains(ip, [this] {
-      std::vector<std::string> out;
-      if (auto m = this->manager()) {
-        for (const auto& n : m->store().nodes()) {
-          if (n.manager_status && !n.manager_status->addr.empty()) out.push_back(n.manager_status->addr);
-        }
-      }
-      return out;
-    });
+  so.trusted_source = [ips = std::make_shared<ManagerIps>(manager.store())](const std::string& ip) {
+    return ips->contains(ip);
   };
   auto server = std::make_unique<http::Server>(so, [this](http::Exchange ex) { serve_swarm(std::move(ex)); });
   Status st = server->start();
