@@ -55,7 +55,7 @@ auth:
 YML
 ip netns exec "$BR" /usr/bin/docker-registry serve "$T_DIR/auth-registry.yml" >"$T_DIR/auth-registry.log" 2>&1 &
 AUTH_REG_PID=$!
-stop_auth_registry() { kill "$AUTH_REG_PID" 2>/dev/null; wait "$AUTH_REG_PID" 2>/dev/null; }
+stop_auth_registry() { kill "$AUTH_REG_PID" 2>/dev/null || true; wait "$AUTH_REG_PID" 2>/dev/null || true; }
 trap 'rc=$?; stop_auth_registry; (exit $rc); lab_cleanup' EXIT
 reg_code() { ip netns exec "$BR" curl -s -o /dev/null -w '%{http_code}' "$@" "http://$REG/v2/whoami/manifests/latest"; }
 code_is() { [ "$(reg_code "${@:2}")" = "$1" ]; }
@@ -89,7 +89,7 @@ $(curl -s --unix-socket "$(sock m1)" 'http://localhost/v1.41/services/authed?ins
 $(curl -s --unix-socket "$(sock m1)" http://localhost/v1.41/tasks)"
 expect_eq "no answer about the service or its tasks holds the password" "" "$(grep -o "$PASSWORD" <<<"$SHOWN" || true)"
 expect_eq "... nor the sealed field's name" "" "$(grep -o ShoalRegistryAuth <<<"$SHOWN" || true)"
-expect_eq "no node's log holds the password" "" "$(cat "$LAB"/*/shoald.log | grep -c -e "$PASSWORD" -e "$HEADER" || true)"
+expect_eq "no node's log holds the password or the header" "0" "$(cat "$LAB"/*/shoald.log | grep -c -e "$PASSWORD" -e "$HEADER" || true)"
 
 # Removing the service removes them; a bad header is a 400.
 on m1 service rm authed >/dev/null
