@@ -80,6 +80,16 @@ check "shoal service create --with-registry-auth is accepted ($OUT)" test "$(wc 
 check "with --with-registry-auth the task runs on the worker" wait_for "authed running on w1" 60 runs_on authed w1
 expect_contains "w1 pulled the private image" "$REG/whoami" "$(on w1 image ls --format '{{.Repository}}')"
 
+# The stock docker CLI sends the same header with the flag.
+if command -v docker >/dev/null; then
+  DOCKER_CONFIG=$T_DIR/docker DOCKER_HOST="unix://$(sock m1)" timeout 60 docker service create -d -q --with-registry-auth \
+    --name dkauthed --constraint node.role==worker "$REG/busybox" sleep 100000 >/dev/null 2>&1 || true
+  check "docker service create --with-registry-auth (stock CLI): the task runs on the worker" \
+    wait_for "dkauthed running on w1" 60 runs_on dkauthed w1
+else
+  echo "skip - docker CLI not installed: the stock docker service create check"
+fi
+
 # The credentials show nowhere: not in any answer about the service or its
 # tasks, not in any node's log.
 HEADER=$(printf '{"username":"alice","password":"%s"' "$PASSWORD" | base64 -w0 | cut -c1-20)
