@@ -158,7 +158,8 @@ TEST_F(RegistryAuthApiTest, CreateStoresThemSealedAndNoAnswerShowsThem) {
   EXPECT_EQ(etcd.find(h), std::string::npos);  // ... sealed: neither the header nor the password in the clear
   EXPECT_EQ(etcd.find(kPassword), std::string::npos);
   std::string shown = answers(id);
-  for (const std::string& secret : std::vector<std::string>{kPassword, h, "ShoalRegistryAuth", base64_encode(sealed), "alice"}) {
+  const std::vector<std::string> secrets = {kPassword, h, "ShoalRegistryAuth", base64_encode(sealed), "alice"};
+  for (const std::string& secret : secrets) {
     EXPECT_EQ(shown.find(secret), std::string::npos) << secret << " in " << shown;
   }
 }
