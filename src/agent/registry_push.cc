@@ -42,10 +42,18 @@ Status push_refused(const Reference& ref, int status, const std::string& body, c
 std::string upload_url(const RegistryClient& client, const Reference& ref, const http::Headers& headers) {
   auto loc = headers.find("Location");
   if (loc == headers.end()) return "";
-  const std::string& l = loc->second;
-  if (l.rfind("http://", 0) == 0 || l.rfind("https://", 0) == 0) return l;
+  std::string l = loc->second;
   std::string host = ref.domain == "docker.io" ? "registry-1.docker.io" : ref.domain;
-  return (client.plain_http(ref.domain) ? "http://" : "https://") + host + (l.rfind("/", 0) == 0 ? l : "/" + l);
+  std::string base = (client.plain_http(ref.domain) ? "http://" : "https://") + host;
+  if (l.rfind("http://", 0) == 0 || l.rfind("https://", 0) == 0) {
+    // The registry's own host without the port (http::Client sends Host
+    // without it; distribution builds Location from Host): the registry.
+    size_t start = l.find("://") + 3, path = l.find('/', start);
+    std::string authority = l.substr(start, path == std::string::npos ? std::string::npos : path - start);
+    if (authority != host.substr(0, host.rfind(':')) || host.find(':') == std::string::npos) return l;
+    l = path == std::string::npos ? "/" : l.substr(path);
+  }
+  return base + (l.rfind("/", 0) == 0 ? l : "/" + l);
 }
 
 std::string with_query(const std::string& url, const std::string& param) {
@@ -56,8 +64,11 @@ std::string with_query(const std::string& url, const std::string& param) {
 
 Result<bool> RegistryClient::has_blob(const Reference& ref, const RegistryCredentials& creds,
                                       const std::string& digest, const std::atomic<bool>& cancel) {
-  SHOAL_ASSIGN_OR_RETURN(Answer a, push_request(ref, creds, "HEAD", "/v2/" + ref.path + "/blobs/" + digest, "", {}, cancel));
-  if (a.status == 200) return true;
+  // A GET whose body is cut off after its first 64 KiB (send_url's cap),
+  // not a HEAD: http::Client waited for the body a HEAD answer's
+  // Content-Length announces (docker-registry's 404 says 157 bytes).
+  SHOAL_ASSIGN_OR_RETURN(Answer a, push_request(ref, creds, "GET", "/v2/" + ref.path + "/blobs/" + digest, "", {}, cancel));
+  if (a.status == 200 || a.status == 307 || a.status == 302) return true;  // a redirect: served from elsewhere
   if (a.status == 404) return false;
   return push_refused(ref, a.status, a.body, "the blob check of " + digest);
 }

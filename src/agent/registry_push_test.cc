@@ -8,7 +8,13 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <thread>
 #include <map>
 #include <mutex>
 
@@ -18,6 +24,7 @@
 #include "agent/runtime/image_store.h"
 #include "agent/runtime/layer.h"
 #include "agent/runtime/test_tar.h"
+#include "http/client.h"
 #include "http/server.h"
 
 namespace shoal::agent {
@@ -294,6 +301,68 @@ TEST_F(PushTest, RemovingAnImageFreesTheBlobsNoOtherImageUses) {
   ASSERT_TRUE(a.remove("two:1").ok());
   EXPECT_EQ(count(), 0);
   EXPECT_TRUE(fs::is_empty(dir_ / "a/images/push"));
+}
+
+}  // namespace
+}  // namespace shoal::agent
+
+namespace shoal::agent {
+namespace {
+
+// The real registry (Debian docker-registry, the CNCF distribution) on
+// loopback, when installed: push, then pull back by digest.
+TEST_F(PushTest, ARealDistributionRegistryTakesThePush) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root (the image store)";
+  if (access("/usr/bin/docker-registry", X_OK) != 0) GTEST_SKIP() << "docker-registry is not installed";
+  int port = 0;
+  {
+    http::ServerOptions o;  // a free port: bind one, note it, let it go
+    o.listen = {"tcp://127.0.0.1:0"};
+    http::Server probe(o, [](http::Exchange ex) { ex.respond({}); });
+    ASSERT_TRUE(probe.start().ok());
+    port = probe.bound_ports().at(0);
+  }
+  const std::string addr = "127.0.0.1:" + std::to_string(port);
+  const std::string cfg = (dir_ / "registry.yml").string();
+  {
+    std::ofstream f(cfg);
+    f << "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: " << (dir_ / "reg").string()
+      << "\nhttp:\n  addr: " << addr << "\n";
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    execl("/usr/bin/docker-registry", "docker-registry", "serve", cfg.c_str(), nullptr);
+    _exit(127);
+  }
+  struct Reap {
+    pid_t pid;
+    ~Reap() {
+      kill(pid, SIGTERM);
+      waitpid(pid, nullptr, 0);
+    }
+  } reap{pid};
+  http::Client c("http://" + addr);
+  bool up = false;
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20); !up && std::chrono::steady_clock::now() < until;) {
+    auto r = c.request("GET", "/v2/", "", {}, std::chrono::seconds(2));
+    up = r.ok() && r->status == 200;
+    if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polling the registry's start, bounded
+  }
+  ASSERT_TRUE(up) << "docker-registry did not start on " << addr;
+  runtime::ImageStore a((dir_ / "a").string());
+  ASSERT_TRUE(a.open().ok());
+  const std::string name = addr + "/team/app:1";
+  auto id = a.import_rootfs(rootfs("r", "real\n"), name);
+  ASSERT_TRUE(id.ok()) << id.status().message();
+  std::vector<std::string> lines;
+  auto digest = push(a, name, &lines);
+  ASSERT_TRUE(digest.ok()) << digest.status().message();
+  runtime::ImageStore b((dir_ / "b").string());
+  ASSERT_TRUE(b.open().ok());
+  ImagePuller puller(b, client_);
+  auto pulled = puller.pull(addr + "/team/app@" + *digest, {}, nullptr, never_);
+  ASSERT_TRUE(pulled.ok()) << pulled.status().message();
+  EXPECT_EQ(*pulled, *id);
 }
 
 }  // namespace

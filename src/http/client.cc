@@ -373,7 +373,6 @@ Status Client::stream(const std::string& method, const std::string& target, cons
   if (cancel || is_cancelled(*pool_)) return ok_status();
   if (!sent) return unavailable("sending to " + endpoint_ + " failed");
   bhttp::response_parser<bhttp::buffer_body> parser;
-  if (method == "HEAD") parser.skip(true);  // a HEAD answer has no body, whatever its Content-Length says
   // No limit, spelled as the largest one: this Beast compares a
   // Content-Length against an empty optional as greater (body_limit error).
   parser.body_limit(std::numeric_limits<std::uint64_t>::max());
