@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Image push (issue 6 point 10): on a 1+1 lab, m1 loads busybox from its
-# `docker save` archive, tags it for the lab registry and pushes it
+# Image push (issue 6 point 10): on a 1+1 lab, m1 loads whoami from its
+# `docker save` archive (as $REG/pushed/app:v1), tags it for the lab registry and pushes it
 # (`shoal image push`: Docker's lines, "Pushed", then "TAG: digest: ...
 # size: N"; again: "Layer already exists", the same digest); w1, which never
 # had it, pulls it by name and by the pushed digest (the same image id) and
@@ -24,36 +24,37 @@ REG="$(node_field m1 address | sed 's/\.[0-9]*$/.1/'):5000"
 check "2 nodes Ready within 15 s" wait_for "2 nodes Ready" 15 all_ready 2
 
 # A loaded image (a docker save archive): its layer tars are what is pushed.
-on m1 image load -i "$IMAGES_DIR/busybox.tar" >/dev/null
-on m1 image tag busybox:latest "$REG/pushed/busybox:v1"
-OUT=$(on m1 image push "$REG/pushed/busybox:v1" 2>&1) && rc=0 || rc=$?
+LOADED=$(on m1 image load -i "$IMAGES_DIR/whoami.tar" | sed -n 's/^Loaded image: //p' | head -1)
+on m1 image tag "$LOADED" "$REG/pushed/app:v1"
+on m1 image import "$IMAGES_DIR/busybox.tar" busybox:latest >/dev/null
+OUT=$(on m1 image push "$REG/pushed/app:v1" 2>&1) && rc=0 || rc=$?
 expect_eq "shoal image push of a loaded image exits 0" "0" "$rc"
-expect_contains "... says the repository it pushes to" "The push refers to repository [$REG/pushed/busybox]" "$OUT"
+expect_contains "... says the repository it pushes to" "The push refers to repository [$REG/pushed/app]" "$OUT"
 expect_contains "... says each layer is pushed" ": Pushed" "$OUT"
 DIGEST=$(sed -n 's/^v1: digest: \(sha256:[0-9a-f]\{64\}\) size: [0-9]*$/\1/p' <<<"$OUT")
 check "... ends with 'v1: digest: sha256:... size: N'" test -n "$DIGEST"
-OUT=$(on m1 image push "$REG/pushed/busybox:v1" 2>&1) || true
+OUT=$(on m1 image push "$REG/pushed/app:v1" 2>&1) || true
 expect_contains "pushed again: Layer already exists" ": Layer already exists" "$OUT"
 expect_contains "... and the same digest" "v1: digest: $DIGEST" "$OUT"
-expect_contains "the pushed digest is among the image's RepoDigests on m1" "$REG/pushed/busybox@$DIGEST" \
-  "$(on m1 image inspect --format '{{json .RepoDigests}}' "$REG/pushed/busybox:v1")"
-ID=$(image_id m1 "$REG/pushed/busybox:v1")
+expect_contains "the pushed digest is among the image's RepoDigests on m1" "$REG/pushed/app@$DIGEST" \
+  "$(on m1 image inspect --format '{{json .RepoDigests}}' "$REG/pushed/app:v1")"
+ID=$(image_id m1 "$REG/pushed/app:v1")
 
 # w1 never had it: by name, then (removed) by the pushed digest.
-expect_eq "w1 has no such image before" "" "$(image_id w1 "$REG/pushed/busybox:v1")"
-OUT=$(on w1 image pull "$REG/pushed/busybox:v1" 2>&1) || true
-expect_contains "w1 pulls it by name" "Status: Downloaded newer image for $REG/pushed/busybox:v1" "$OUT"
-expect_eq "... the same image id as on m1" "$ID" "$(image_id w1 "$REG/pushed/busybox:v1")"
-on w1 image rm "$REG/pushed/busybox:v1" >/dev/null
-expect_eq "removed on w1" "" "$(image_id w1 "$REG/pushed/busybox:v1")"
-OUT=$(on w1 image pull "$REG/pushed/busybox@$DIGEST" 2>&1) || true
+expect_eq "w1 has no such image before" "" "$(image_id w1 "$REG/pushed/app:v1")"
+OUT=$(on w1 image pull "$REG/pushed/app:v1" 2>&1) || true
+expect_contains "w1 pulls it by name" "Status: Downloaded newer image for $REG/pushed/app:v1" "$OUT"
+expect_eq "... the same image id as on m1" "$ID" "$(image_id w1 "$REG/pushed/app:v1")"
+on w1 image rm "$REG/pushed/app:v1" >/dev/null
+expect_eq "removed on w1" "" "$(image_id w1 "$REG/pushed/app:v1")"
+OUT=$(on w1 image pull "$REG/pushed/app@$DIGEST" 2>&1) || true
 expect_contains "w1 pulls it by the pushed digest" "Digest: $DIGEST" "$OUT"
-expect_eq "... the same image id" "$ID" "$(image_id w1 "$REG/pushed/busybox@$DIGEST")"
+expect_eq "... the same image id" "$ID" "$(image_id w1 "$REG/pushed/app@$DIGEST")"
 
 # A service from the pushed image, on w1.
 state_of() { on m1 service ps "$1" --format '{{.CurrentState}}' | head -1; }
 running() { [[ "$(state_of "$1")" == Running* ]]; }
-on m1 service create -d --name pushed --constraint node.hostname==w1 "$REG/pushed/busybox:v1" sleep 100000 >/dev/null
+on m1 service create -d --name pushed --constraint node.hostname==w1 "$REG/pushed/app:v1" >/dev/null
 check "a service of the pushed image runs on w1" wait_for "pushed running" 60 running pushed
 
 # A pulled image pushes its manifest as pulled: the digest stays.
@@ -78,8 +79,8 @@ expect_eq "shoal image push of a missing image fails" "1" "$rc"
 expect_contains "... with Docker's words" "An image does not exist locally with the tag: $REG/nope:1" "$OUT"
 
 if command -v docker >/dev/null; then
-  on m1 image tag busybox:latest "$REG/pushed/busybox:docker"
-  OUT=$(DOCKER_HOST="unix://$(sock m1)" timeout 60 docker push "$REG/pushed/busybox:docker" 2>&1) && rc=0 || rc=$?
+  on m1 image tag "$LOADED" "$REG/pushed/app:docker"
+  OUT=$(DOCKER_HOST="unix://$(sock m1)" timeout 60 docker push "$REG/pushed/app:docker" 2>&1) && rc=0 || rc=$?
   expect_eq "docker push (stock CLI) exits 0" "0" "$rc"
   expect_contains "docker push prints the digest line" "docker: digest: $DIGEST" "$OUT"
 else
