@@ -80,8 +80,11 @@ Result<json> ApiClient::del(const std::string& path) {
 }
 
 Status ApiClient::stream(const std::string& method, const std::string& path, const std::string& body,
-                         const std::function<bool(const std::string&)>& on_data, const std::atomic<bool>& cancel) {
+                         const std::function<bool(const std::string&)>& on_data, const std::atomic<bool>& cancel,
+                         const std::vector<std::pair<std::string, std::string>>& headers) {
   int status = 0;
+  http::Headers hs;
+  for (const auto& [k, v] : headers) hs[k] = v;
   std::string error_body;
   bool first = true;
   auto cb = [&](const std::string& piece) {
@@ -92,7 +95,7 @@ Status ApiClient::stream(const std::string& method, const std::string& path, con
     }
     return on_data(piece);
   };
-  Status st = client_->stream(method, std::string(kApiPrefix) + path, body, cb, cancel, &status);
+  Status st = client_->stream(method, std::string(kApiPrefix) + path, body, cb, cancel, &status, hs);
   if (!st.ok() && status == 0) return connect_error();
   if (status >= 300) {
     std::string msg = error_body;

@@ -43,8 +43,10 @@ class ApiClient {
                            const std::string& content_type, int timeout_seconds = 120,
                            const std::vector<std::pair<std::string, std::string>>& headers = {});
   // Streams the response body to on_data until it ends or cancel is set.
+  // `headers`: extra request headers (X-Registry-Auth).
   Status stream(const std::string& method, const std::string& path, const std::string& body,
-                const std::function<bool(const std::string&)>& on_data, const std::atomic<bool>& cancel);
+                const std::function<bool(const std::string&)>& on_data, const std::atomic<bool>& cancel,
+                const std::vector<std::pair<std::string, std::string>>& headers = {});
 
   const std::string& host() const { return host_; }
 

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "cli/commands.h"
+#include "cli/registry_login.h"
 #include "cli/template.h"
 #include "cli/units.h"
 #include "common/image_reference.h"
@@ -261,9 +262,14 @@ int image_push(Context& ctx, const Args& args) {
     }
     return true;
   };
+  // The credentials `docker login` stored for the registry, as docker push sends them.
+  auto auth = registry_auth_for(ref->familiar());
+  if (!auth.ok()) return fail(ctx, auth.status());
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (!auth->empty()) headers.push_back({"X-Registry-Auth", *auth});
   std::atomic<bool> cancel{false};
   Status st = ctx.api->stream("POST", "/images/" + image_path(ref->familiar_name()) + "/push?tag=" +
-                                          query_escape(ref->tag), "", on_data, cancel);
+                                          query_escape(ref->tag), "", on_data, cancel, headers);
   if (!failed.ok()) return fail(ctx, failed);
   if (!st.ok()) return fail(ctx, st);
   if (fs.boolean("quiet")) *ctx.out << ref->familiar() << "\n";
