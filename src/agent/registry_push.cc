@@ -45,14 +45,7 @@ std::string upload_url(const RegistryClient& client, const Reference& ref, const
   std::string l = loc->second;
   std::string host = ref.domain == "docker.io" ? "registry-1.docker.io" : ref.domain;
   std::string base = (client.plain_http(ref.domain) ? "http://" : "https://") + host;
-  if (l.rfind("http://", 0) == 0 || l.rfind("https://", 0) == 0) {
-    // The registry's own host without the port (http::Client sends Host
-    // without it; distribution builds Location from Host): the registry.
-    size_t start = l.find("://") + 3, path = l.find('/', start);
-    std::string authority = l.substr(start, path == std::string::npos ? std::string::npos : path - start);
-    if (authority != host.substr(0, host.rfind(':')) || host.find(':') == std::string::npos) return l;
-    l = path == std::string::npos ? "/" : l.substr(path);
-  }
+  if (l.rfind("http://", 0) == 0 || l.rfind("https://", 0) == 0) return l;  // built from our Host header
   return base + (l.rfind("/", 0) == 0 ? l : "/" + l);
 }
 

@@ -116,6 +116,10 @@ struct Client::Pool {
   std::string path;
   std::string host;
   std::string port;
+  // The Host header: "localhost" on unix; host, with ":port" unless the
+  // scheme's default (RFC 9110 7.2; servers such as docker-registry build
+  // absolute URLs from it).
+  std::string host_header = "localhost";
   std::mutex mu;
   std::vector<std::unique_ptr<Conn>> idle;
   bool cancelled = false;       // cancel() was called
@@ -201,6 +205,8 @@ Client::Client(std::string endpoint, TlsOptions tls) : endpoint_(std::move(endpo
     if (pool_->host.size() > 2 && pool_->host.front() == '[' && pool_->host.back() == ']') {
       pool_->host = pool_->host.substr(1, pool_->host.size() - 2);
     }
+    const bool default_port = pool_->port == (pool_->transport == Transport::kTls ? "443" : "80");
+    pool_->host_header = default_port ? hp.substr(0, colon) : hp;
   }
 }
 
@@ -264,7 +270,7 @@ Result<Response> Client::request(const std::string& method, const std::string& t
       if (!st.ok()) return is_cancelled(*pool_) ? cancelled() : st;  // nothing was sent
     }
     bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
-    req.set(bhttp::field::host, pool_->transport == Transport::kUnix ? "localhost" : pool_->host);
+    req.set(bhttp::field::host, pool_->host_header);
     req.set(bhttp::field::user_agent, "shoal");
     for (const auto& [k, v] : headers) req.set(k, v);
     if (!body.empty() && headers.find("Content-Type") == headers.end()) {
@@ -350,7 +356,7 @@ Status Client::stream(const std::string& method, const std::string& target, cons
   if (cancel || is_cancelled(*pool_)) return ok_status();
   SHOAL_RETURN_IF_ERROR(connected);
   bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
-  req.set(bhttp::field::host, pool_->transport == Transport::kUnix ? "localhost" : pool_->host);
+  req.set(bhttp::field::host, pool_->host_header);
   for (const auto& [k, v] : headers) req.set(k, v);
   if (!body.empty() && headers.find("Content-Type") == headers.end()) {
     req.set(bhttp::field::content_type, "application/json");

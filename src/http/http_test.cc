@@ -36,6 +36,23 @@ TEST(Http, RoundTripOverUnixAndTcp) {
   EXPECT_FALSE(Client("unix://" + sock_path()).request("GET", "/").ok());
 }
 
+// The Host header carries the port unless it is the scheme's default: a
+// registry builds the upload URLs it answers from it.
+TEST(Http, HostHeaderNamesThePort) {
+  Server server({{"tcp://127.0.0.1:0"}, 1, 2}, [](Exchange ex) {
+    Response r;
+    auto h = ex.request.headers.find("Host");
+    r.body = h == ex.request.headers.end() ? "-" : h->second;
+    ex.respond(r);
+  });
+  ASSERT_TRUE(server.start().ok());
+  const std::string hp = "127.0.0.1:" + std::to_string(server.bound_ports()[0]);
+  auto r = Client("http://" + hp + "/v2/").request("GET", "/h");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->body, hp);
+  server.stop();
+}
+
 TEST(Http, LongPollsAnsweredLaterFromAnotherThread) {
   std::mutex mu;
   std::vector<Responder> pending;
