@@ -4,6 +4,8 @@
 // pulled (if any) in push/<image-hex>.json. Blobs are shared between images
 // and removed with the last image that lists them.
 #include <fcntl.h>
+#include <cerrno>
+#include <cstring>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -53,6 +55,17 @@ Status place_blob(const std::string& from, const std::string& to, const std::str
     if (ec) return internal_error("keeping the layer blob " + to + ": " + ec.message() + " (disk full?)");
     ::chmod(tmp.c_str(), 0600);
   }
+  // Its data on disk before its name is: after a power loss a blob at its
+  // final name is whole (keep_blobs trusts a blob already there).
+  int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0 || ::fsync(fd) != 0) {
+    std::string why = std::strerror(errno);
+    if (fd >= 0) ::close(fd);
+    std::error_code ec;
+    fs::remove(tmp, ec);
+    return internal_error("keeping the layer blob " + to + ": fsync: " + why);
+  }
+  ::close(fd);
   Status st = rename_durable(tmp, to);
   if (!st.ok()) {
     std::error_code ec;
@@ -81,7 +94,13 @@ Status ImageStore::keep_blobs(const std::string& image_hex, const std::vector<La
     b.size = static_cast<int64_t>(fs::file_size(l.path, ec));
     if (ec) return internal_error("reading the size of " + l.path + ": " + ec.message());
     b.media_type = layer_media_type(l.path);
-    if (!fs::exists(layer_blob_path(hex))) SHOAL_RETURN_IF_ERROR(place_blob(l.path, layer_blob_path(hex), scratch_dir()));
+    // A blob already kept (another image's) is reused when whole; one of
+    // another size (cut short before blobs were synced) is replaced.
+    std::error_code kept_ec;
+    const auto kept = fs::file_size(layer_blob_path(hex), kept_ec);
+    if (kept_ec || static_cast<int64_t>(kept) != b.size) {
+      SHOAL_RETURN_IF_ERROR(place_blob(l.path, layer_blob_path(hex), scratch_dir()));
+    }
     blobs.push_back(std::move(b));
   }
   json rec = {{"layers", json::array()}};
