@@ -84,6 +84,16 @@ class Backend {
   virtual Result<TxnResult> txn(const std::vector<Compare>& compares,
                                 const std::vector<TxnOp>& success,
                                 const std::vector<TxnOp>& failure) = 0;
+  // txn() for the retry-th resend (1 = the first) of a write whose earlier
+  // attempts had an unknown outcome: a backend with per-call deadlines gives
+  // it a longer one (an earlier attempt may have been cut off while etcd was
+  // still committing it, on a slow disk or across a leader change). Same
+  // results and errors as txn().
+  virtual Result<TxnResult> resend_txn(int retry, const std::vector<Compare>& compares,
+                                       const std::vector<TxnOp>& success, const std::vector<TxnOp>& failure) {
+    (void)retry;
+    return txn(compares, success, failure);
+  }
 
   // Streams changes under `prefix` from `from_revision` on. on_events gets
   // batches in revision order (with the revision of the batch's last event);

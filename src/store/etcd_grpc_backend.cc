@@ -356,12 +356,25 @@ Result<RangeResult> EtcdGrpcBackend::range_until(const std::string& key, bool pr
 
 Result<TxnResult> EtcdGrpcBackend::txn(const std::vector<Compare>& compares, const std::vector<TxnOp>& success,
                                        const std::vector<TxnOp>& failure) {
+  return txn_until(compares, success, failure, impl_->timeouts.write);
+}
+
+Result<TxnResult> EtcdGrpcBackend::resend_txn(int retry, const std::vector<Compare>& compares,
+                                              const std::vector<TxnOp>& success, const std::vector<TxnOp>& failure) {
+  auto cap = std::max(impl_->timeouts.write_max, impl_->timeouts.write);
+  auto timeout = impl_->timeouts.write;
+  for (int i = 0; i < retry && timeout < cap; ++i) timeout *= 2;
+  return txn_until(compares, success, failure, std::min(timeout, cap));
+}
+
+Result<TxnResult> EtcdGrpcBackend::txn_until(const std::vector<Compare>& compares, const std::vector<TxnOp>& success,
+                                             const std::vector<TxnOp>& failure, std::chrono::milliseconds timeout) {
   pb::TxnRequest req;
   for (const auto& c : compares) compare_to(c, req.add_compare());
   for (const auto& op : success) op_to(op, req.add_success());
   for (const auto& op : failure) op_to(op, req.add_failure());
   pb::TxnResponse resp;
-  SHOAL_RETURN_IF_ERROR(impl_->unary(impl_->timeouts.write, "Txn",
+  SHOAL_RETURN_IF_ERROR(impl_->unary(timeout, "Txn",
                                      [&](grpc::ClientContext* ctx) { return impl_->kv->Txn(ctx, req, &resp); }));
   TxnResult out;
   out.succeeded = resp.succeeded();

@@ -52,6 +52,10 @@ struct EtcdGrpcTimeouts {
   // not time out on a loaded machine (a member without a leader still
   // fails it at once, require_leader).
   std::chrono::milliseconds list{30000};
+  // resend_txn's deadline: `write` doubled per retry (2x, 4x, ...), at most
+  // this (and at least `write`): a write that etcd commits slowly is not cut
+  // off on every resend when the first deadline is short.
+  std::chrono::milliseconds write_max{15000};
 };
 
 class EtcdGrpcBackend : public Backend {
@@ -71,6 +75,9 @@ class EtcdGrpcBackend : public Backend {
   Result<RangeResult> list(const std::string& prefix) override;
   Result<TxnResult> txn(const std::vector<Compare>& compares, const std::vector<TxnOp>& success,
                         const std::vector<TxnOp>& failure) override;
+  // txn() with the deadline EtcdGrpcTimeouts::write_max describes.
+  Result<TxnResult> resend_txn(int retry, const std::vector<Compare>& compares, const std::vector<TxnOp>& success,
+                               const std::vector<TxnOp>& failure) override;
   // A watch is one Watch stream on the shared channel, read by a thread of
   // its own; it has no deadline. Compaction, cancellation by etcd (e.g. the
   // member lost its leader) or the stream ending call on_error once.
@@ -100,6 +107,8 @@ class EtcdGrpcBackend : public Backend {
  private:
   struct Impl;
   Result<RangeResult> range_until(const std::string& key, bool prefix, std::chrono::milliseconds timeout);
+  Result<TxnResult> txn_until(const std::vector<Compare>& compares, const std::vector<TxnOp>& success,
+                              const std::vector<TxnOp>& failure, std::chrono::milliseconds timeout);
   size_t max_txn_ops_;
   std::unique_ptr<Impl> impl_;
 };

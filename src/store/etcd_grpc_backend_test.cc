@@ -109,6 +109,32 @@ TEST(EtcdGrpcBackend, AListGetsItsOwnLongerDeadline) {
   EXPECT_EQ(l.status().code(), Code::kUnavailable) << l.status().message();
 }
 
+TEST(EtcdGrpcBackend, AResentTxnGetsADoublingDeadlineUpToWriteMax) {
+  SilentServer server;
+  EtcdGrpcTimeouts t;
+  t.write = std::chrono::milliseconds(200);
+  t.write_max = std::chrono::milliseconds(800);
+  EtcdGrpcBackend b(server.url(), 128, {}, t);
+  const std::vector<TxnOp> put{{TxnOp::Type::kPut, "/shoal/x", "v", 0}};
+  auto first = std::async(std::launch::async, [&] { return b.txn({}, put, {}); });
+  ASSERT_TRUE(server.accept_one()) << "the backend never connected";
+  ASSERT_FALSE(first.get().ok());
+  auto timed = [&](int retry) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto r = b.resend_txn(retry, {}, put, {});
+    EXPECT_FALSE(r.ok());
+    if (!r.ok()) EXPECT_EQ(r.status().code(), Code::kUnavailable) << r.status().message();
+    return std::chrono::steady_clock::now() - t0;
+  };
+  // The first resend: twice the first deadline (400 ms), not write_max.
+  auto one = timed(1);
+  EXPECT_GE(one, std::chrono::milliseconds(400));
+  EXPECT_LT(one, std::chrono::milliseconds(750)) << "the first resend already had write_max";
+  EXPECT_GE(timed(2), std::chrono::milliseconds(800));
+  // Bounded: retry 10 would be 200 ms * 1024 without write_max.
+  EXPECT_LT(timed(10), std::chrono::seconds(3)) << "the deadline is not bounded by write_max";
+}
+
 TEST(EtcdGrpcBackend, AClosedPortIsUnavailable) {
   int port;
   {

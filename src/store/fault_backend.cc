@@ -75,7 +75,22 @@ Result<RangeResult> FaultBackend::range(const std::string& key, bool prefix) {
 
 Result<TxnResult> FaultBackend::txn(const std::vector<Compare>& compares, const std::vector<TxnOp>& success,
                                     const std::vector<TxnOp>& failure) {
+  return faulty_txn(0, {compares, success, failure});
+}
+
+Result<TxnResult> FaultBackend::resend_txn(int retry, const std::vector<Compare>& compares,
+                                           const std::vector<TxnOp>& success, const std::vector<TxnOp>& failure) {
+  {
+    std::lock_guard lk(mu_);
+    resend_retries_.push_back(retry);
+  }
+  return faulty_txn(retry, {compares, success, failure});
+}
+
+Result<TxnResult> FaultBackend::faulty_txn(int retry, const Txn& t) {
+  const auto& [compares, success, failure] = t;
   std::optional<Fault> fault;
+  std::optional<Txn> late;
   {
     std::lock_guard lk(mu_);
     if (!is_write(success) && !is_write(failure)) {
@@ -85,6 +100,7 @@ Result<TxnResult> FaultBackend::txn(const std::vector<Compare>& compares, const 
         return unavailable("injected fault: the read timed out");
       }
     } else {
+      late.swap(late_);
       size_t n = ++writes_;
       if (auto it = planned_.find(n); it != planned_.end()) {
         fault = it->second;
@@ -93,14 +109,22 @@ Result<TxnResult> FaultBackend::txn(const std::vector<Compare>& compares, const 
       }
     }
   }
-  if (!fault) return inner_.txn(compares, success, failure);
+  if (late) (void)inner_.txn(late->compares, late->success, late->failure);  // committed late
+  auto send = [&] { return retry > 0 ? inner_.resend_txn(retry, compares, success, failure)
+                                     : inner_.txn(compares, success, failure); };
+  if (!fault) return send();
   switch (*fault) {
     case Fault::kFail: return unavailable("injected fault: connection refused");
     case Fault::kTimeoutNotApplied: return unavailable("injected fault: the request timed out");
     case Fault::kTimeoutApplied: {
-      auto r = inner_.txn(compares, success, failure);
+      auto r = send();
       (void)r;
       return unavailable("injected fault: the request timed out (it was applied)");
+    }
+    case Fault::kTimeoutAppliedLate: {
+      std::lock_guard lk(mu_);
+      late_ = t;
+      return unavailable("injected fault: the request timed out (it will be applied later)");
     }
     case Fault::kThrow: throw std::runtime_error("injected fault: an exception below the store");
   }
@@ -174,6 +198,11 @@ size_t FaultBackend::writes() const {
 size_t FaultBackend::faults_injected() const {
   std::lock_guard lk(mu_);
   return faults_;
+}
+
+std::vector<int> FaultBackend::resend_retries() const {
+  std::lock_guard lk(mu_);
+  return resend_retries_;
 }
 
 }  // namespace shoal

@@ -6,7 +6,10 @@
 //   lease calls do not count) fails with kUnavailable, either before it
 //   reaches the store (kFail, kTimeoutNotApplied) or after it was applied
 //   (kTimeoutApplied: the outcome the caller cannot know, as when etcd
-//   commits and the response is lost);
+//   commits and the response is lost), or kTimeoutAppliedLate: not applied
+//   when the caller hears of the timeout, but just before the next write
+//   transaction reaches the store (a proposal etcd committed after the
+//   client's deadline, seen by neither the caller nor its re-read);
 // - hold_watches(): watches silently stop delivering (a stream that died
 //   without an error); the changes meanwhile are lost to them;
 // - drop_watches(): every open watch ends with on_error (as when etcd
@@ -22,7 +25,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
+#include <vector>
 
 #include "store/backend.h"
 
@@ -32,7 +37,7 @@ class FaultBackend : public Backend {
  public:
   // kThrow: the write throws std::runtime_error before reaching the store
   // (a bug or a library throw somewhere below a loop's step).
-  enum class Fault { kFail, kTimeoutNotApplied, kTimeoutApplied, kThrow };
+  enum class Fault { kFail, kTimeoutNotApplied, kTimeoutApplied, kTimeoutAppliedLate, kThrow };
 
   explicit FaultBackend(Backend& inner) : inner_(inner) {}
   ~FaultBackend() override;
@@ -40,6 +45,10 @@ class FaultBackend : public Backend {
   Result<RangeResult> range(const std::string& key, bool prefix) override;
   Result<TxnResult> txn(const std::vector<Compare>& compares, const std::vector<TxnOp>& success,
                         const std::vector<TxnOp>& failure) override;
+  // As txn() (the same faults, counted as writes); the retry numbers seen
+  // are kept (resend_retries()).
+  Result<TxnResult> resend_txn(int retry, const std::vector<Compare>& compares, const std::vector<TxnOp>& success,
+                               const std::vector<TxnOp>& failure) override;
   std::unique_ptr<WatchHandle> watch(const std::string& prefix, int64_t from_revision,
                                      std::function<void(const std::vector<WatchEvent>&)> on_events,
                                      std::function<void(const Status&)> on_error) override;
@@ -59,16 +68,25 @@ class FaultBackend : public Backend {
 
   size_t writes() const;         // write transactions seen (failed ones included)
   size_t faults_injected() const;
+  std::vector<int> resend_retries() const;  // the `retry` of every resend_txn, in order
 
   struct Watch;  // internal
 
  private:
+  struct Txn {
+    std::vector<Compare> compares;
+    std::vector<TxnOp> success, failure;
+  };
+  // txn() and resend_txn() (retry > 0): the planned fault, then the inner store.
+  Result<TxnResult> faulty_txn(int retry, const Txn& t);
   Backend& inner_;
   mutable std::mutex mu_;
   size_t writes_ = 0;
   size_t faults_ = 0;
   int reads_to_fail_ = 0;
   std::map<size_t, Fault> planned_;  // write number -> fault
+  std::optional<Txn> late_;          // a kTimeoutAppliedLate write not applied yet
+  std::vector<int> resend_retries_;
   int64_t compacted_ = 0;
   std::set<std::shared_ptr<Watch>> watches_;
 };

@@ -2,6 +2,7 @@
 #include "common/json_limits.h"
 
 #include <algorithm>
+#include <chrono>
 #include <unordered_set>
 
 #include "common/guard.h"
@@ -19,6 +20,12 @@ constexpr char kNamesPrefix[] = "/shoal/names/services/";
 constexpr char kSlotsPrefix[] = "/shoal-slots/";
 constexpr int kMaxAttempts = 20;
 constexpr int kMaxUnknownOutcomes = 3;  // writes of unknown outcome re-read and retried per chunk
+// No resend after a timeout once this long has passed since the chunk's
+// first send: with the growing resend deadlines (1, 2, 4 s) a commit would
+// otherwise take up to ~11 s plus re-reads, longer than an agent waits for
+// its registration (10 s) and than a deposed leader's loops should hold its
+// elector thread. Then the write is reported as of unknown outcome (503).
+constexpr auto kResendBudget = std::chrono::seconds(4);
 constexpr int kRereadAttempts = 3;
 constexpr size_t kParallelChunks = 4;  // transactions of one batch in flight at once
 
@@ -965,13 +972,74 @@ bool release_leaked_claim(Backend& backend, const std::string& key, const std::s
 
 }  // namespace
 
+// A reservation (a service name, a task slot) a failed compare found taken,
+// by someone else: attempts of ours that landed were ruled out first
+// (landed()). A slot claim whose holder is gone is released and the claim
+// tried again (ok); anything else is the caller's conflict.
+Status Store::check_reservations(const std::vector<Compare>& cmps,
+                                 std::unordered_map<std::string, std::optional<KeyValue>>& fresh) {
+  for (const auto& c : cmps) {
+    if (c.target != Compare::Target::kCreateRevision || c.value != 0 || !fresh[c.key]) continue;
+    if (has_prefix(c.key, kNamesPrefix)) {
+      return already_exists("service name " + c.key.substr(sizeof(kNamesPrefix) - 1) +
+                            " is already in use by service " + fresh[c.key]->value);
+    }
+    if (has_prefix(c.key, kSlotsPrefix)) {
+      if (release_leaked_claim(backend_, c.key, fresh[c.key]->value)) {
+        fresh[c.key].reset();
+        continue;
+      }
+      return conflict("slot " + c.key.substr(sizeof(kSlotsPrefix) - 1) + " already has a live task (" +
+                      fresh[c.key]->value + "); a new task for it waits until that one is shut down");
+    }
+  }
+  return ok_status();
+}
+
+namespace {
+
+// An attempt whose outcome is unknown (its txn timed out): etcd may still
+// apply it after the client gave up (a slow fsync, a proposal caught in a
+// leader change), so every later re-read asks whether it landed.
+struct UnknownAttempt {
+  std::vector<Compare> cmps;
+  std::vector<TxnOp> ops;
+  Status error;
+};
+
+// The keys a re-read must cover, as compares (reread reads their keys): this
+// attempt's compares and every unknown attempt's compares and op keys, so
+// applied() sees each of them as it is now, not as absent.
+std::vector<Compare> involved(const std::vector<Compare>& cmps, const std::vector<UnknownAttempt>& unknown) {
+  std::vector<Compare> out = cmps;
+  for (const auto& a : unknown) {
+    out.insert(out.end(), a.cmps.begin(), a.cmps.end());
+    for (const auto& op : a.ops) out.push_back({op.key, Compare::Target::kModRevision, 0});
+  }
+  return out;
+}
+
+// The first unknown attempt the re-read shows applied, or null. Attempts of
+// one chunk exclude each other (each compares what the one before it would
+// change), so at most one of them can have landed.
+const UnknownAttempt* landed(const std::vector<UnknownAttempt>& unknown,
+                             std::unordered_map<std::string, std::optional<KeyValue>>& fresh) {
+  for (const auto& a : unknown) {
+    if (applied(a.cmps, a.ops, fresh)) return &a;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 Status Store::commit_chunk(std::vector<std::shared_ptr<Batch::Op>>& ops,
                            const std::optional<Fence>& fence, int64_t* revision) {
   // First attempt renders against the cache; after a failed compare or a
   // write of unknown outcome, against values freshly read from the backend.
   std::unordered_map<std::string, std::optional<KeyValue>> fresh;
   bool use_fresh = false;
-  int unknown = 0;
+  std::vector<UnknownAttempt> unknown;  // oldest first
+  const auto first_send = std::chrono::steady_clock::now();
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     // A stopped store sends nothing more (its owner may be waiting on this thread).
     if (stopped_) return unavailable("the store is stopping: the write was not sent");
@@ -979,7 +1047,9 @@ Status Store::commit_chunk(std::vector<std::shared_ptr<Batch::Op>>& ops,
     std::vector<TxnOp> txn_ops;
     SHOAL_RETURN_IF_ERROR(render_chunk(ops, fence, use_fresh, fresh, &cmps, &txn_ops));
     if (txn_ops.empty()) return ok_status();
-    auto r = backend_.txn(cmps, txn_ops, {});
+    // After a timeout, a longer deadline: the earlier attempt may just have been slow.
+    auto r = unknown.empty() ? backend_.txn(cmps, txn_ops, {})
+                             : backend_.resend_txn(static_cast<int>(unknown.size()), cmps, txn_ops, {});
     if (r.ok() && r->succeeded) {
       *revision = std::max(*revision, r->revision);
       return ok_status();
@@ -987,25 +1057,34 @@ Status Store::commit_chunk(std::vector<std::shared_ptr<Batch::Op>>& ops,
     if (!r.ok() && r.status().code() == Code::kInvalidArgument) {
       return r.status().with_context("writing cluster state");  // refused, not applied
     }
+    if (!r.ok()) unknown.push_back({cmps, txn_ops, r.status()});
     // A compare failed, or the outcome is unknown: read every involved key
     // and the fence before anything is sent again.
     int64_t read_revision = 0;
-    Status rs = reread(ops, cmps, &fresh, &read_revision);
+    Status rs = reread(ops, involved(cmps, unknown), &fresh, &read_revision);
+    if (!rs.ok()) {
+      if (unknown.empty()) return rs.with_context("re-reading cluster state after a conflict");
+      return unavailable("writing cluster state: " + unknown.back().error.message() +
+                         "; the write may or may not have been applied, and re-reading failed (" +
+                         rs.message() + "): the store is unreachable, try again");
+    }
+    // A write of ours that landed late makes a later attempt's compare fail:
+    // that is our success, not someone else's conflict.
+    if (const UnknownAttempt* a = landed(unknown, fresh)) {
+      LOG_INFO("store", "a write of unknown outcome (" << a->error.message() << ") was applied");
+      *revision = std::max(*revision, read_revision);
+      return ok_status();
+    }
     if (!r.ok()) {
-      if (!rs.ok()) {
+      if (unknown.size() > static_cast<size_t>(kMaxUnknownOutcomes)) {
+        return r.status().with_context("writing cluster state");
+      }
+      if (std::chrono::steady_clock::now() - first_send > kResendBudget) {
         return unavailable("writing cluster state: " + r.status().message() +
-                           "; the write may or may not have been applied, and re-reading failed (" +
-                           rs.message() + "): the store is unreachable, try again");
+                           "; not applied as far as a re-read shows, and not sent again after " +
+                           std::to_string(kResendBudget.count()) + " s: the store is slow, try again");
       }
-      if (applied(cmps, txn_ops, fresh)) {
-        LOG_INFO("store", "a write of unknown outcome (" << r.status().message() << ") was applied");
-        *revision = std::max(*revision, read_revision);
-        return ok_status();
-      }
-      if (++unknown > kMaxUnknownOutcomes) return r.status().with_context("writing cluster state");
       LOG_WARN("store", "a write of unknown outcome (" << r.status().message() << ") was not applied; retrying");
-    } else if (!rs.ok()) {
-      return rs.with_context("re-reading cluster state after a conflict");
     }
     if (fence && !fence->key.empty()) {
       auto& f = fresh[fence->key];
@@ -1014,21 +1093,7 @@ Status Store::commit_chunk(std::vector<std::shared_ptr<Batch::Op>>& ops,
       }
     }
     // Reservations taken by someone else are final.
-    for (const auto& c : cmps) {
-      if (c.target != Compare::Target::kCreateRevision || c.value != 0 || !fresh[c.key]) continue;
-      if (has_prefix(c.key, kNamesPrefix)) {
-        return already_exists("service name " + c.key.substr(sizeof(kNamesPrefix) - 1) +
-                              " is already in use by service " + fresh[c.key]->value);
-      }
-      if (has_prefix(c.key, kSlotsPrefix)) {
-        if (release_leaked_claim(backend_, c.key, fresh[c.key]->value)) {
-          fresh[c.key].reset();
-          continue;
-        }
-        return conflict("slot " + c.key.substr(sizeof(kSlotsPrefix) - 1) + " already has a live task (" +
-                        fresh[c.key]->value + "); a new task for it waits until that one is shut down");
-      }
-    }
+    SHOAL_RETURN_IF_ERROR(check_reservations(cmps, fresh));
     use_fresh = true;
   }
   return unavailable("too many conflicting writes to the same objects; try again");

@@ -23,7 +23,11 @@
 // Faults (backend.h): a transaction whose outcome is unknown (timeout,
 // dropped connection) is never resent blindly: its keys are re-read first;
 // if the re-read shows it applied, it counts as done, else it is rendered
-// again on the fresh values and retried. After a watch gap (error,
+// again on the fresh values and resent with a longer deadline
+// (Backend::resend_txn). It may still be applied late (etcd commits it after
+// the deadline): every later re-read of the write asks whether any attempt
+// of unknown outcome landed, so a late one is our success, never reported
+// as a conflict with ourselves (409 name in use by our own service). After a watch gap (error,
 // compaction, etcd restart) the store re-lists and announces to listeners
 // every difference it finds: creates, updates and deletes.
 // Thread-safe.
@@ -196,6 +200,8 @@ class Store {
                       std::vector<Compare>* cmps, std::vector<TxnOp>* txn_ops);
   Status reread(const std::vector<std::shared_ptr<Batch::Op>>& ops, const std::vector<Compare>& cmps,
                 std::unordered_map<std::string, std::optional<KeyValue>>* fresh, int64_t* revision);
+  Status check_reservations(const std::vector<Compare>& cmps,
+                            std::unordered_map<std::string, std::optional<KeyValue>>& fresh);
 
   Backend& backend_;
   mutable std::shared_mutex mu_;

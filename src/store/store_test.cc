@@ -415,6 +415,57 @@ TEST_F(StoreFaultTest, AWriteLostInATimeoutIsReReadThenRetried) {
   EXPECT_TRUE(store.task("t1").has_value());
 }
 
+// A txn cut off by its deadline but committed by etcd afterwards: the re-read
+// right after shows nothing, the resend's compare then fails against our own
+// write. That is success, never a conflict with ourselves.
+TEST_F(StoreFaultTest, AWriteAppliedAfterItsTimeoutIsOursNotAConflict) {
+  faults.fail_write(1, FaultBackend::Fault::kTimeoutAppliedLate);
+  Batch b;
+  b.create(make_service("s1", "web"));
+  Status st = store.commit(b);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(faults.writes(), 2u);
+  ASSERT_TRUE(store.sync().ok());
+  EXPECT_EQ(store.find_service("web")->id, "s1");
+  // A task's slot claim.
+  faults.fail_write(1, FaultBackend::Fault::kTimeoutAppliedLate);
+  Batch t;
+  t.create(make_task("t1", "s1", "n1", 1));
+  st = store.commit(t);
+  ASSERT_TRUE(st.ok()) << st.message();
+  // An update by version, applied once.
+  Service v = *store.service("s1");
+  v.spec.replicas = 4;
+  faults.fail_write(1, FaultBackend::Fault::kTimeoutAppliedLate);
+  Batch u;
+  u.put_if_version(v);
+  st = store.commit(u);
+  ASSERT_TRUE(st.ok()) << st.message();
+  ASSERT_TRUE(store.sync().ok());
+  EXPECT_EQ(store.service("s1")->spec.replicas, 4u);
+  EXPECT_TRUE(store.task("t1").has_value());
+  // Someone else's name is still a conflict.
+  Batch dup;
+  dup.create(make_service("s2", "web"));
+  EXPECT_EQ(store.commit(dup).code(), Code::kAlreadyExists);
+}
+
+// Each resend after a timeout asks the backend for a longer deadline.
+TEST_F(StoreFaultTest, EachResendAfterATimeoutGetsALongerDeadline) {
+  faults.fail_write(1, FaultBackend::Fault::kTimeoutNotApplied);
+  faults.fail_write(2, FaultBackend::Fault::kTimeoutNotApplied);
+  faults.fail_write(3, FaultBackend::Fault::kTimeoutNotApplied);
+  Batch b;
+  b.create(make_task("t1", "s1", "n1"));
+  ASSERT_TRUE(store.commit(b).ok());
+  EXPECT_EQ(faults.resend_retries(), (std::vector<int>{1, 2, 3}));
+  // A write without a timeout is sent with the first deadline.
+  Batch c;
+  c.create(make_task("t2", "s1", "n1", 2));
+  ASSERT_TRUE(store.commit(c).ok());
+  EXPECT_EQ(faults.resend_retries().size(), 3u);
+}
+
 TEST_F(StoreFaultTest, AnUnknownOutcomeThatCannotBeReReadIsReportedAndSyncCatchesUp) {
   faults.fail_write(1, FaultBackend::Fault::kTimeoutApplied);
   faults.fail_reads(10);
