@@ -122,12 +122,15 @@ Status ManagerRole::start() {
   // (the elector's and the dispatcher's keepalives) or a write stuck on a
   // dead raft leader (a proposal forwarded to it is never answered) fails
   // within 1 s, about when etcd has elected the next, and is retried (a
-  // write of unknown outcome re-read first, store.h); a read within 2 s, so
-  // the API answers 503 under 2 s on a lost quorum; require-leader fails
-  // calls at once on a member that knows it has no leader.
+  // write of unknown outcome re-read first, store.h) with 2 s, then 4 s (a
+  // slow commit is not cut off every time; a resend follows only a re-read
+  // that a raft leader answered, so a lost quorum still fails fast); a read
+  // within 2 s, so the API answers 503 under 2 s on a lost quorum;
+  // require-leader fails calls at once on a member that knows it has no leader.
   EtcdGrpcTimeouts timeouts;
   timeouts.read = std::chrono::seconds(2);
   timeouts.write = std::chrono::seconds(1);
+  timeouts.write_max = std::chrono::seconds(4);
   timeouts.lease = std::chrono::seconds(1);
   timeouts.require_leader = true;
   backend_ = std::make_unique<EtcdGrpcBackend>(etcd_->client_url(), 1024, etcd_->client_tls(), timeouts);
@@ -293,8 +296,13 @@ Result<bool> ManagerRole::has_learner() {
 Status ManagerRole::remove_member(const std::string& node_id) {
   if (etcd_url_.empty()) return unavailable("this manager's etcd member is not started");
   etcd::MembershipClient mc(etcd_url_, etcd_tls_);
-  SHOAL_ASSIGN_OR_RETURN(std::vector<etcd::Member> members, mc.list());
-  const etcd::Member* m = etcd::find_member(members, node_id);
+  auto members = mc.list();
+  // This manager's own member removed already (another manager took it for
+  // dead): its local etcd exited as a removed member does, so no list.
+  if (!members.ok()) {
+    return own_member_gone(node_id) ? ok_status() : members.status().with_context("listing the etcd members");
+  }
+  const etcd::Member* m = etcd::find_member(*members, node_id);
   if (!m) return ok_status();
   Status st = mc.remove(m->id);
   if (st.ok()) {
@@ -305,16 +313,18 @@ Status ManagerRole::remove_member(const std::string& node_id) {
   // Decide by what another look shows, when there is one.
   auto again = mc.list();
   if (again.ok() && !etcd::find_member(*again, node_id)) return ok_status();
-  // With no other look (the local etcd is gone): etcd exits with status 0
-  // on its own only when its member was removed from the cluster.
-  if (node_id == options_.node_id && etcd_) {
-    for (int i = 0; i < 30 && etcd_->clean_exits() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    if (etcd_->clean_exits() > 0) {
-      LOG_INFO("etcd", "removed the etcd member of " << node_id << " (its etcd exited, as a removed member does)");
-      return ok_status();
-    }
-  }
+  if (own_member_gone(node_id)) return ok_status();  // no other look: the local etcd is gone
   return st.with_context("removing the etcd member of " + node_id);
+}
+
+bool ManagerRole::own_member_gone(const std::string& node_id) {
+  if (node_id != options_.node_id || !etcd_) return false;
+  // etcd exits with status 0 on its own only when its member was removed
+  // from the cluster (it may take a moment to learn that).
+  for (int i = 0; i < 30 && etcd_->clean_exits() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  if (etcd_->clean_exits() == 0) return false;
+  LOG_INFO("etcd", "removed the etcd member of " << node_id << " (its etcd exited, as a removed member does)");
+  return true;
 }
 
 void ManagerRole::abandon_manager(const std::string& node_id) {
@@ -459,21 +469,27 @@ void ManagerRole::janitor_stale_voters(etcd::MembershipClient& mc, const std::ve
                                        std::map<uint64_t, SysTime>& stale_since, SysTime now) {
   auto view = options_.voter_view ? options_.voter_view() : std::nullopt;
   if (!view) return stale_since.clear();
-  auto stale = etcd::plan_stale_voter_removal(members, view->first, view->second);
+  auto stale = etcd::plan_stale_voter_removal(members, view->wants_manager, view->answering, view->down);
   for (auto it = stale_since.begin(); it != stale_since.end();)  // only what is still stale counts on
     it = !stale.empty() && stale[0].id == it->first ? std::next(it) : stale_since.erase(it);
   if (stale.empty()) return;
   // Stale for a while, not one look: a demoting manager clears its status
   // just before it removes its own member.
-  if (now - stale_since.try_emplace(stale[0].id, now).first->second < options_.learner_janitor_margin) return;
+  // An up one (its Node not Down) may still be removing its own member: it
+  // gets much longer, and goes only if it never finishes (a stuck or
+  // hostile node must not keep a voting seat by staying connected).
+  const auto margin = stale[0].up ? std::max<std::chrono::seconds>(options_.stale_up_voter_margin,
+                                                                   options_.learner_janitor_margin)
+                                  : options_.learner_janitor_margin;
+  if (now - stale_since.try_emplace(stale[0].id, now).first->second < margin) return;
   Status st = mc.remove(stale[0].id);
   if (!st.ok()) {
     LOG_INFO("etcd", "removing stale voter " << stale[0].name << ": " << st.message());
     return;
   }
   LOG_WARN("etcd", "removed etcd member " << stale[0].id << " (" << stale[0].name << "): its node is a worker (or "
-                                          << "gone) and it has not answered for "
-                                          << options_.learner_janitor_margin.count() << " s (a demote cut short)");
+                                          << "gone) and it has not answered for " << margin.count()
+                                          << " s (a demote cut short)");
   stale_since.erase(stale[0].id);
   if (options_.voter_removed) options_.voter_removed(stale[0].name);
 }

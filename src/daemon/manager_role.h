@@ -56,11 +56,14 @@ struct ManagerOptions {
   std::chrono::milliseconds learner_janitor_tick{2000};
   std::chrono::seconds learner_janitor_margin{10};
   // The stale-voter cleanup (learner_janitor.h plan_stale_voter_removal), at
-  // each janitor tick: the Nodes' wanted roles (id -> manager) and the
-  // managers that answer, or nullopt to skip (this manager does not lead).
+  // each janitor tick: the Nodes' wanted roles, the managers that answer and
+  // the Nodes that are Down, or nullopt to skip (this manager does not lead).
   // A voter found stale for learner_janitor_margin is removed and
   // voter_removed called with its name. Unset: no cleanup.
-  std::function<std::optional<std::pair<std::map<std::string, bool>, std::set<std::string>>>()> voter_view;
+  std::function<std::optional<node::VoterView>()> voter_view;
+  // How long a stale voter whose Node is up (a worker not Down) must stay
+  // stale before it is removed: its own demote gets this long to finish.
+  std::chrono::seconds stale_up_voter_margin{120};
   std::function<void(const std::string& node_id)> voter_removed;
 };
 
@@ -128,10 +131,15 @@ class ManagerRole : public node::ManagerStorage {
   Result<std::set<std::string>> voting_members() override;
   Result<bool> has_learner() override;
   // Removes the member named `node_id` through this manager's etcd (its own
-  // included: etcd then stops that member). Not a member: ok.
+  // included: etcd then stops that member). Not a member: ok. Its own
+  // member already removed by another manager (the local etcd exited as a
+  // removed member does, so it cannot even list): ok.
   Status remove_member(const std::string& node_id) override;
 
  private:
+  // `node_id` is this manager's and its local etcd exited cleanly (what a
+  // removed member does), waiting up to 3 s for that. Logs when true.
+  bool own_member_gone(const std::string& node_id);
   // The etcd CA, its key unsealed from kSealedEtcdCAKey (the clear file only
   // for a swarm whose etcd holds no sealed copy).
   Result<ca::RootCA> etcd_ca();

@@ -6,6 +6,16 @@ bool changing_role(const Node& n) {
   return (n.spec.role == NodeRole::kManager) != n.manager_status.has_value();
 }
 
+Status check_not_demoting_itself(const Node& n, bool voter, std::chrono::system_clock::time_point now) {
+  if (n.spec.role != NodeRole::kWorker || n.manager_status || !voter || now - n.updated_at >= kSelfDemoteWindow) {
+    return ok_status();
+  }
+  // The message never says "etcd": error_response reads that as a lost quorum.
+  std::string name = n.description.hostname.empty() ? n.id : n.description.hostname;
+  return unavailable("the demote of node " + name + " (" + n.id + ") is in progress: it is leaving the managers' " +
+                     "raft cluster; retry in a few seconds");
+}
+
 Status check_no_change_in_progress(const std::vector<Node>& nodes, bool learner) {
   for (const auto& n : nodes) {
     if (!changing_role(n)) continue;

@@ -9,6 +9,7 @@
 // Pure; thread-safe.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <set>
 #include <string>
@@ -40,6 +41,20 @@ Status check_no_change_in_progress(const std::vector<Node>& nodes, bool learner)
 // in a loss of quorum"), plus the counts and what to do.
 Status check_removal_keeps_quorum(const std::set<std::string>& voters, const std::set<std::string>& healthy,
                                   const std::string& target);
+
+// A demoted manager clears its manager status, stops its manager, then
+// removes its own etcd member: in between it is a voter that answers no
+// probe, and a `node demote` re-drive taking it for dead would remove its
+// member under it (its own removal then failed and left it on removed etcd
+// data). So a re-drive of `n` (stored as a worker; `voter`: etcd still lists
+// it as a voting member) is refused with kUnavailable (503, retry) while its
+// Node last changed (updated_at: the status clear, or a later write such as
+// the dispatcher's Ready/Down) less than kSelfDemoteWindow before `now`; ok
+// otherwise. After the window it died mid-way: re-drive it. A node that
+// keeps its Node fresh this way cannot keep its seat: the leader's janitor
+// removes an up stale voter after ManagerOptions::stale_up_voter_margin.
+constexpr std::chrono::seconds kSelfDemoteWindow{30};
+Status check_not_demoting_itself(const Node& n, bool voter, std::chrono::system_clock::time_point now);
 
 // `swarm init --force-new-cluster` on `self` makes its etcd member the only
 // one. Refused while the voting members that answer (`answering`, `self`

@@ -39,6 +39,28 @@ TEST(MembershipRules, ANodeBetweenRolesIsAChangeInProgress) {
   EXPECT_NE(st.message().find("being demoted"), std::string::npos);
 }
 
+// Review (critical, demote race): a voter stored as a worker whose manager
+// status was cleared moments ago is removing its own member: a re-drive is
+// 503 (retry) for kSelfDemoteWindow, then goes ahead (it died mid-way).
+TEST(MembershipRules, AReDriveWaitsWhileTheNodeDemotesItself) {
+  const auto t0 = std::chrono::system_clock::time_point{} + std::chrono::hours(1000);
+  Node n = node("m2", NodeRole::kWorker, false);
+  n.updated_at = t0;
+  Status st = check_not_demoting_itself(n, true, t0 + std::chrono::seconds(5));
+  EXPECT_EQ(st.code(), Code::kUnavailable);
+  EXPECT_NE(st.message().find("host-m2"), std::string::npos);
+  EXPECT_NE(st.message().find("in progress"), std::string::npos);
+  EXPECT_EQ(st.message().find("etcd"), std::string::npos) << "read as a lost quorum by error_response";
+  EXPECT_TRUE(check_not_demoting_itself(n, true, t0 + kSelfDemoteWindow).ok()) << "after the window: re-drive";
+  EXPECT_TRUE(check_not_demoting_itself(n, false, t0 + std::chrono::seconds(5)).ok()) << "not a voter: done";
+  Node still = node("m2", NodeRole::kWorker, true);  // status not cleared yet: the usual demote path
+  still.updated_at = t0;
+  EXPECT_TRUE(check_not_demoting_itself(still, true, t0 + std::chrono::seconds(5)).ok());
+  Node mgr = node("m3", NodeRole::kManager, false);
+  mgr.updated_at = t0;
+  EXPECT_TRUE(check_not_demoting_itself(mgr, true, t0 + std::chrono::seconds(5)).ok());
+}
+
 TEST(MembershipRules, AnEtcdLearnerIsAChangeInProgress) {
   std::vector<Node> settled = {node("m1", NodeRole::kManager, true)};
   Status st = check_no_change_in_progress(settled, true);

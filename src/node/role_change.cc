@@ -53,11 +53,22 @@ Status SwarmNode::change_role(Store& store, const Node& current, const Node& nex
   }
   if (!roles || !roles->storage || !roles->manager) return unavailable(api::kNotSwarmManager);
   std::vector<Node> nodes = store.nodes();
-  SHOAL_ASSIGN_OR_RETURN(bool learner, roles->storage->has_learner());
   // `node demote` of a node stored as a worker already re-drives a demote
   // its shoald did not finish (it died mid-way): its own change is not
   // another one in progress.
   const bool redrive = current.spec.role == NodeRole::kWorker && next.spec.role == NodeRole::kWorker;
+  std::optional<std::set<std::string>> voters;
+  if (redrive) {
+    SHOAL_ASSIGN_OR_RETURN(voters, roles->storage->voting_members());
+    if (!current.manager_status && !voters->count(current.id)) {
+      // A plain worker: nothing to re-drive. Stored as any other update (its
+      // version bumped, a concurrent change a 409), whatever else is in progress.
+      Batch b;
+      b.put_if_version(next);
+      return store.commit(b);
+    }
+  }
+  SHOAL_ASSIGN_OR_RETURN(bool learner, roles->storage->has_learner());
   std::vector<Node> others;
   for (const auto& n : nodes)
     if (!redrive || n.id != current.id) others.push_back(n);
@@ -72,8 +83,12 @@ Status SwarmNode::change_role(Store& store, const Node& current, const Node& nex
     b.put_if_version(next);
     return store.commit(b);
   }
-  SHOAL_ASSIGN_OR_RETURN(std::set<std::string> voters, roles->storage->voting_members());
-  if (redrive && !current.manager_status && !voters.count(current.id)) return ok_status();  // a worker: done
+  if (!voters) {
+    SHOAL_ASSIGN_OR_RETURN(voters, roles->storage->voting_members());
+  }
+  // A voter that cleared its own status just now is removing its member
+  // (demote_self): taken for dead below, its member would go under it.
+  if (redrive) SHOAL_RETURN_IF_ERROR(check_not_demoting_itself(current, voters->count(current.id) > 0, parts_.clock->now()));
   // The quorum counts the other managers that are reachable and answer now:
   // a killed manager's session key (and so its "reachable") outlives it by
   // the presence lease's TTL (15 s), and demoting another manager meanwhile
@@ -97,7 +112,7 @@ Status SwarmNode::change_role(Store& store, const Node& current, const Node& nex
       healthy.insert(id);
     }
   }
-  SHOAL_RETURN_IF_ERROR(check_removal_keeps_quorum(voters, healthy, current.id));
+  SHOAL_RETURN_IF_ERROR(check_removal_keeps_quorum(*voters, healthy, current.id));
   if (target_reachable) {
     b.put_if_version(next);  // its shoald demotes itself (demote_self)
     return store.commit(b);
@@ -120,14 +135,15 @@ Status SwarmNode::change_role(Store& store, const Node& current, const Node& nex
   return store.commit(b);
 }
 
-std::optional<std::pair<std::map<std::string, bool>, std::set<std::string>>> SwarmNode::voter_view() {
+std::optional<VoterView> SwarmNode::voter_view() {
   std::shared_ptr<Manager> mgr = manager();
   if (!mgr || !mgr->is_leader()) return std::nullopt;
-  std::pair<std::map<std::string, bool>, std::set<std::string>> v;
+  VoterView v;
   const std::string self = node_id();
   for (const auto& n : mgr->store().nodes()) {
-    v.first[n.id] = n.spec.role == NodeRole::kManager;
-    if (n.manager_status && (n.id == self || mgr->manager_answers(n.id))) v.second.insert(n.id);
+    v.wants_manager[n.id] = n.spec.role == NodeRole::kManager;
+    if (n.manager_status && (n.id == self || mgr->manager_answers(n.id))) v.answering.insert(n.id);
+    if (n.state == NodeState::kDown) v.down.insert(n.id);
   }
   return v;
 }

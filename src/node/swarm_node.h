@@ -23,6 +23,7 @@
 
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -121,6 +122,14 @@ class ManagerStorage {
 // manager admitted before). Reads the store's cache; thread-safe.
 Status check_new_manager(const Store& store, const std::string& node_id, Time now);
 
+// The stale-voter cleanup's view of the swarm (SwarmNode::voter_view; its
+// rule is manager/etcd/learner_janitor.h plan_stale_voter_removal).
+struct VoterView {
+  std::map<std::string, bool> wants_manager;  // node id -> its spec.role is manager
+  std::set<std::string> answering;            // managers that answer the leader probe now
+  std::set<std::string> down;                 // Nodes that are Down (their agent's session is gone)
+};
+
 struct NodeParts {
   Clock* clock = nullptr;  // required; outlives the SwarmNode
   // Opens (creating on first use) the backing store for a manager of `m`.
@@ -187,11 +196,12 @@ class SwarmNode : public api::SwarmControl {
   // its Node stored as a worker at once.
   Status change_role(Store& store, const Node& current, const Node& next) override;
   // The stale-voter cleanup's view (role_change.cc), while this node leads:
-  // each Node's wanted role (id -> manager) and the managers that answer
-  // the leader probe now (this one included); nullopt when it does not lead.
+  // each Node's wanted role, the managers that answer the leader probe now
+  // (this one included) and the Nodes that are Down; nullopt when it does
+  // not lead.
   // Holds the roles while it runs: called from the storage's janitor, which
   // Roles::stop() joins before the roles go (never their last holder).
-  std::optional<std::pair<std::map<std::string, bool>, std::set<std::string>>> voter_view();
+  std::optional<VoterView> voter_view();
   // The cleanup removed node `id`'s etcd member: a worker's manager status
   // goes (its demote is done). Logged on failure.
   void stale_voter_removed(const std::string& id);

@@ -6,7 +6,7 @@
 #     not answer, so m1 removes its etcd member and clears its status;
 #   - node promote w1, node demote w1, w1 killed likewise, and nobody asks
 #     again: the leader's janitor finds the dead voter whose node is a worker
-#     and removes it (quorum kept), and w1's manager status goes.
+#     and Down, and removes it (quorum kept), and w1's manager status goes.
 # Traffic only inside the lab.
 source "$(dirname "$0")/../lib.sh"
 
@@ -48,7 +48,14 @@ check "m1's etcd: 3 voting members" wait_for "3 voters" 20 voters_eq m1 3
 out=$(on m1 node demote w1 2>&1)
 lab kill w1 >/dev/null
 expect_contains "node demote w1" "demoted in the swarm" "$out"
-check "the janitor removes w1's member within 40 s" wait_for "2 voters" 40 voters_eq m1 2
+expect_eq "w1 killed mid-demote: role worker, manager status left" "worker manager-status" "$(role_and_status w1)"
+expect_eq "... and its etcd member still a voter (nobody removed it yet)" "3" "$(voters m1)"
+W1_ID=$(on m1 node inspect w1 --format '{{.ID}}')
+# The janitor waits for w1's Node to be Down (its agent's session gone)
+# plus its 10 s margin: an up node may still be removing its own member.
+check "the janitor removes w1's member within 45 s" wait_for "2 voters" 45 voters_eq m1 2
+janitor_logged() { grep -q "removed etcd member .* ($W1_ID): its node is a worker" "$LAB/m1/shoald.log"; }
+check "... and m1's log says the janitor did it (not a re-drive)" wait_for "janitor log" 5 janitor_logged
 check "and w1's manager status goes" wait_for "w1 worker" 10 statuses_eq m1 "m1=Leader m2=Reachable "
 expect_eq "w1 is a worker without a manager status" "worker none" "$(role_and_status w1)"
 check "the swarm still writes (quorum kept)" on m1 node update --label-add after=demotes m2

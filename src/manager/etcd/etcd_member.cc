@@ -84,6 +84,11 @@ std::vector<std::string> EtcdMember::command_line() const {
           // 0.5 s sooner; heartbeats stay at etcd's 100 ms (5 per timeout).
           "--heartbeat-interval", std::to_string(kHeartbeatMs),
           "--election-timeout", std::to_string(kElectionTimeoutMs),
+          // Pre-vote (etcd 3.4 defaults it off): a follower that missed
+          // heartbeats (CPU-starved, a short partition) first asks whether a
+          // majority would elect it and bumps its term only then, so with the
+          // short election timeout above it cannot depose a healthy leader.
+          "--pre-vote=true",
           "--max-txn-ops", std::to_string(options_.max_txn_ops),
           "--max-request-bytes", std::to_string(options_.max_request_bytes),
           "--auto-compaction-mode", "revision",

@@ -269,6 +269,8 @@ TEST_F(EtcdTest, CommandLineRequiresClientAndPeerCertificates) {
   // Raft timing: a dead raft leader replaced within 0.5-1 s (etcd's default: 1-2 s).
   EXPECT_EQ(value("--heartbeat-interval"), "100");
   EXPECT_EQ(value("--election-timeout"), "500");
+  // Pre-vote: a follower that missed heartbeats cannot depose a healthy leader.
+  EXPECT_TRUE(has("--pre-vote=true"));
   // No TLS files, no member.
   EtcdMemberOptions bare = opts_;
   bare.tls = {};

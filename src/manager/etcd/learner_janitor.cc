@@ -1,5 +1,7 @@
 #include "manager/etcd/learner_janitor.h"
 
+#include <algorithm>
+
 #include <set>
 
 namespace shoal::etcd {
@@ -29,7 +31,8 @@ std::vector<LearnerAction> plan_learner_cleanup(const std::vector<Member>& membe
 
 std::vector<StaleVoter> plan_stale_voter_removal(const std::vector<Member>& members,
                                                  const std::map<std::string, bool>& wants_manager,
-                                                 const std::set<std::string>& healthy) {
+                                                 const std::set<std::string>& healthy,
+                                                 const std::set<std::string>& down) {
   size_t voters = 0, alive = 0;
   std::vector<StaleVoter> stale;
   for (const auto& m : members) {
@@ -39,11 +42,15 @@ std::vector<StaleVoter> plan_stale_voter_removal(const std::vector<Member>& memb
     alive += answers;
     if (m.name.empty() || answers) continue;
     auto it = wants_manager.find(m.name);
-    if (it == wants_manager.end() || !it->second) stale.push_back({m.id, m.name});
+    if (it == wants_manager.end() || !it->second) {
+      stale.push_back({m.id, m.name, it != wants_manager.end() && !down.count(m.name)});
+    }
   }
   // The stale one is not alive, so removing it leaves `alive` healthy
   // voters of voters - 1.
   if (stale.empty() || voters < 2 || alive < (voters - 1) / 2 + 1) return {};
+  // A dead or gone one first: an up one may still be removing itself.
+  std::stable_partition(stale.begin(), stale.end(), [](const StaleVoter& v) { return !v.up; });
   stale.resize(1);
   return stale;
 }

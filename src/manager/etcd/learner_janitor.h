@@ -59,16 +59,25 @@ std::vector<LearnerAction> plan_learner_cleanup(const std::vector<Member>& membe
 struct StaleVoter {
   uint64_t id = 0;
   std::string name;  // its node id
+  // Its Node is a worker that is not Down: it may be between clearing its
+  // manager status and removing its own member (a demote in progress), so
+  // the caller waits much longer before removing it (ManagerOptions::
+  // stale_up_voter_margin); one that never finishes still goes then.
+  bool up = false;
 };
 
-// The voting `members` to remove now: those whose name is not in
-// `wants_manager` (node id -> its Node's spec.role is manager; a node that
-// is gone is absent) or maps to false, and that are not in `healthy` (the
-// managers that answer now). One at a time and only while the voters left
-// after it keep a quorum of healthy ones (never the last voter). Unnamed
-// members (never started) are the learner cleanup's, not this one's.
+// The voting `members` to remove now: those that are not in `healthy` (the
+// managers that answer now) and whose name is either not in `wants_manager`
+// (node id -> its Node's spec.role is manager: a node that is gone is
+// absent) or maps to false. One whose Node is a worker and not in `down`
+// (its agent's session is live) is marked `up`: a demoting manager that
+// answers no probe while it removes its own member; dead or gone ones come
+// first. One at a time and only while the voters left after it keep a
+// quorum of healthy ones (never the last voter). Unnamed members (never
+// started) are the learner cleanup's, not this one's.
 std::vector<StaleVoter> plan_stale_voter_removal(const std::vector<Member>& members,
                                                  const std::map<std::string, bool>& wants_manager,
-                                                 const std::set<std::string>& healthy);
+                                                 const std::set<std::string>& healthy,
+                                                 const std::set<std::string>& down);
 
 }  // namespace shoal::etcd

@@ -107,35 +107,65 @@ TEST_F(LearnerJanitorTest, EachUnownedLearnerIsPlannedOnItsOwnClock) {
   EXPECT_EQ(a[1].seen_for, Duration(30s));
 }
 
-// Review (demote windows): a voter whose node is a worker now (the demoted
-// manager died before removing its member) or is gone, and which does not
-// answer, is removed, one at a time, only while a quorum is left.
+// Review (demote windows): a voter whose node is a worker now and Down (the
+// demoted manager died before removing its member) or is gone, and which
+// does not answer, is removed, one at a time, only while a quorum is left.
 TEST(StaleVoters, ADeadVoterOfAWorkerOrOfARemovedNodeIsRemovedKeepingQuorum) {
   const std::vector<Member> ms = {voter(1, "m1"), voter(2, "m2"), voter(3, "m3")};
   const std::map<std::string, bool> demoted = {{"m1", true}, {"m2", true}, {"m3", false}};
-  // m3 was demoted and is dead: removed (2 of the 2 left answer).
-  auto r = plan_stale_voter_removal(ms, demoted, {"m1", "m2"});
+  // m3 was demoted and is dead (Down): removed (2 of the 2 left answer).
+  auto r = plan_stale_voter_removal(ms, demoted, {"m1", "m2"}, {"m3"});
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].id, 3u);
   EXPECT_EQ(r[0].name, "m3");
+  EXPECT_FALSE(r[0].up);
   // Still answering: it is demoting itself, left to it.
-  EXPECT_TRUE(plan_stale_voter_removal(ms, demoted, {"m1", "m2", "m3"}).empty());
-  // A node gone from the store counts as not wanting a manager.
-  r = plan_stale_voter_removal(ms, {{"m1", true}, {"m2", true}}, {"m1", "m2"});
+  EXPECT_TRUE(plan_stale_voter_removal(ms, demoted, {"m1", "m2", "m3"}, {"m3"}).empty());
+  // A node gone from the store counts as not wanting a manager, Down or not.
+  r = plan_stale_voter_removal(ms, {{"m1", true}, {"m2", true}}, {"m1", "m2"}, {});
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].name, "m3");
   // A dead voter whose node is still a manager is never removed here.
-  EXPECT_TRUE(plan_stale_voter_removal(ms, {{"m1", true}, {"m2", true}, {"m3", true}}, {"m1", "m2"}).empty());
+  EXPECT_TRUE(plan_stale_voter_removal(ms, {{"m1", true}, {"m2", true}, {"m3", true}}, {"m1", "m2"}, {"m3"}).empty());
   // Quorum: with m2 dead too only 1 of the 2 left answers: nothing removed.
-  EXPECT_TRUE(plan_stale_voter_removal(ms, demoted, {"m1"}).empty());
+  EXPECT_TRUE(plan_stale_voter_removal(ms, demoted, {"m1"}, {"m2", "m3"}).empty());
   // Never the last voter; learners and unnamed members are not counted.
-  EXPECT_TRUE(plan_stale_voter_removal({voter(3, "m3")}, {}, {}).empty());
+  EXPECT_TRUE(plan_stale_voter_removal({voter(3, "m3")}, {}, {}, {}).empty());
   EXPECT_TRUE(plan_stale_voter_removal({voter(1, "m1"), learner(9, "https://198.18.0.9:2380")}, {{"m1", true}},
-                                       {"m1"}).empty());
+                                       {"m1"}, {}).empty());
   // Two stale ones: one at a time.
   r = plan_stale_voter_removal({voter(1, "m1"), voter(2, "m2"), voter(3, "m3"), voter(4, "m4"), voter(5, "m5")},
-                               {{"m1", true}, {"m2", true}, {"m3", true}}, {"m1", "m2", "m3"});
+                               {{"m1", true}, {"m2", true}, {"m3", true}}, {"m1", "m2", "m3"}, {});
   EXPECT_EQ(r.size(), 1u);
+}
+
+// Review (critical, demote race): a demoted manager that is up (its Node is
+// not Down) but answers no probe is between clearing its status and
+// removing its own member: marked up (the caller gives it much longer),
+// and a dead one is planned first.
+TEST(StaleVoters, AnUpWorkerThatAnswersNoProbeIsMarkedUpAndComesLast) {
+  const std::vector<Member> ms = {voter(1, "m1"), voter(2, "m2"), voter(3, "m3")};
+  const std::map<std::string, bool> demoted = {{"m1", true}, {"m2", true}, {"m3", false}};
+  auto r = plan_stale_voter_removal(ms, demoted, {"m1", "m2"}, {});
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_TRUE(r[0].up);
+  r = plan_stale_voter_removal(ms, demoted, {"m1", "m2"}, {"m2"});
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_TRUE(r[0].up) << "another node's Down does not count";
+  r = plan_stale_voter_removal(ms, demoted, {"m1", "m2"}, {"m3"});
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_FALSE(r[0].up);
+  // A gone node is not up.
+  r = plan_stale_voter_removal(ms, {{"m1", true}, {"m2", true}}, {"m1", "m2"}, {});
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_FALSE(r[0].up);
+  // Of two stale ones, the dead one first whatever the member order.
+  const std::vector<Member> five = {voter(1, "m1"), voter(2, "m2"), voter(3, "m3"), voter(4, "m4"), voter(5, "m5")};
+  r = plan_stale_voter_removal(five, {{"m1", true}, {"m2", true}, {"m3", true}, {"m4", false}, {"m5", false}},
+                               {"m1", "m2", "m3"}, {"m5"});
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].name, "m5");
+  EXPECT_FALSE(r[0].up);
 }
 
 }  // namespace

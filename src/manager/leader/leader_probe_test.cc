@@ -1,6 +1,7 @@
 // LeaderProbe against a real mutual-TLS listener on loopback that carries a
 // node certificate of the probed node: 200 and (an older shoald without the
-// route, mid rolling upgrade) 404 are alive; 503 and a node without a manager address are not.
+// route, mid rolling upgrade) 404 are alive; 503, a node without a manager
+// address, and a listener that holds another manager's certificate are not.
 #include "manager/leader/leader_probe.h"
 
 #include <gtest/gtest.h>
@@ -34,11 +35,15 @@ class LeaderProbeTest : public ::testing::Test {
   }
   // mgr2's swarm listener, answering the probe's route with `status`.
   void serve(int status) {
+    serve_as(server_cert_, server_key_, status);
+  }
+  // A listener at mgr2's stored address that holds (cert, key), answering `status`.
+  void serve_as(const std::string& cert, const std::string& key, int status) {
     http::ServerOptions o;
     o.listen = {"tls://127.0.0.1:0"};
     o.io_threads = 1;
     o.worker_threads = 1;
-    o.tls = {server_cert_, server_key_, ca_.cert_pem};
+    o.tls = {cert, key, ca_.cert_pem};
     server_ = std::make_unique<http::Server>(o, [this](http::Exchange ex) { ex.respond({status_.load(), {}, ""}); });
     status_ = status;
     ASSERT_TRUE(server_->start().ok());
@@ -82,6 +87,22 @@ TEST_F(LeaderProbeTest, AManagerRoleThatStoppedOrAnUnknownNodeIsNotAlive) {
   LeaderProbe probe(store_, [this] { return std::optional(client_); }, std::chrono::seconds(5));
   EXPECT_FALSE(probe.alive("mgr2"));
   EXPECT_FALSE(probe.alive("nobody"));
+}
+
+// leader_probe.cc: the answer must come from that very node. Since 404 counts
+// as alive, another manager (mgr3, a valid certificate of the same CA) that
+// now listens at mgr2's stored address, say after an address was reused,
+// must not keep a dead mgr2 alive, whether it answers 404 or 200.
+TEST_F(LeaderProbeTest, AListenerWithAnotherManagersCertificateIsNotAlive) {
+  auto kc = *ca::new_node_key_and_csr();
+  std::string mgr3_cert = *ca::sign_node_csr(ca_, kc.csr_pem, "mgr3", ca::kManagerRole, "cluster1");
+  serve_as(mgr3_cert, kc.key_pem, 404);
+  for (int status : {404, 200}) {
+    SCOPED_TRACE(status);
+    status_ = status;
+    LeaderProbe probe(store_, [this] { return std::optional(client_); }, std::chrono::seconds(5));
+    EXPECT_FALSE(probe.alive("mgr2"));
+  }
 }
 
 }  // namespace
