@@ -28,14 +28,16 @@ Status SessionPresence::change_ttl_locked() {
   const std::chrono::seconds old_ttl = ttl_;
   lease_ = 0;
   ttl_ = want;
+  // revoke() sees the old lease as retiring before granted_ names the new one.
+  set_retiring_locked(old);
   if (Status st = ensure_lease_locked(); !st.ok()) {  // the old lease goes on; tried again next time
+    set_retiring_locked(0);
     lease_ = old;
     ttl_ = old_ttl;
     std::lock_guard g(lease_mu_);
     granted_ = old;
     return st.with_context("changing the session presence lease's TTL");
   }
-  retiring_ = old;
   pending_ = nodes_;
   return ok_status();
 }
@@ -124,7 +126,9 @@ Status SessionPresence::withdraw(const std::string& node) {
 
 Status SessionPresence::keepalive() {
   std::lock_guard lk(mu_);
-  if (retiring_ != 0 && !backend_.lease_keepalive(retiring_).ok()) retiring_ = 0;  // gone: nothing to move off it
+  // Only a lease etcd no longer has is dropped (nothing left to move off
+  // it); on a transient error it is kept alive and revoked later as usual.
+  if (retiring_ != 0 && backend_.lease_keepalive(retiring_).code() == Code::kNotFound) set_retiring_locked(0);
   if (lease_ != 0) {
     Status st = backend_.lease_keepalive(lease_);
     if (!st.ok() && st.code() != Code::kNotFound) return st;
@@ -141,7 +145,7 @@ Status SessionPresence::keepalive() {
   SHOAL_RETURN_IF_ERROR(flush_locked());
   if (retiring_ != 0 && pending_.empty()) {  // every key is on the new lease now
     (void)backend_.lease_revoke(retiring_);
-    retiring_ = 0;
+    set_retiring_locked(0);
   }
   return changed;
 }
@@ -165,30 +169,41 @@ Result<std::set<std::string>> SessionPresence::held_elsewhere() {
   return out;
 }
 
+void SessionPresence::set_retiring_locked(int64_t lease) {
+  retiring_ = lease;
+  std::lock_guard g(lease_mu_);
+  retiring_seen_ = lease;
+}
+
 void SessionPresence::revoke() {
-  int64_t lease;
+  int64_t lease, retiring;
   {
     std::lock_guard g(lease_mu_);
     if (closed_) return;  // revoked already (or tried: close() tries once more)
     closed_ = true;
     lease = granted_;
+    retiring = retiring_seen_;  // keys not yet moved off it after a TTL change
   }
-  if (lease == 0 || !backend_.lease_revoke(lease).ok()) return;
+  const bool lease_gone = lease != 0 && backend_.lease_revoke(lease).ok();
+  const bool retiring_gone = retiring != 0 && retiring != lease && backend_.lease_revoke(retiring).ok();
   std::lock_guard g(lease_mu_);
-  revoked_ = lease;
+  if (lease_gone) revoked_ = lease;
+  if (retiring_gone) revoked_retiring_ = retiring;
 }
 
 void SessionPresence::close() {
   revoke();  // at once if a call in flight holds mu_
   std::lock_guard lk(mu_);
-  int64_t revoked;
+  int64_t revoked, revoked_retiring;
   {
     std::lock_guard g(lease_mu_);
     revoked = revoked_;
+    revoked_retiring = revoked_retiring_;
   }
   if (lease_ != 0 && lease_ != revoked) (void)backend_.lease_revoke(lease_);
-  if (retiring_ != 0) (void)backend_.lease_revoke(retiring_);
-  lease_ = retiring_ = 0;
+  if (retiring_ != 0 && retiring_ != revoked_retiring && retiring_ != revoked) (void)backend_.lease_revoke(retiring_);
+  lease_ = 0;
+  set_retiring_locked(0);
   nodes_.clear();
   pending_.clear();
   std::lock_guard q(queue_mu_);

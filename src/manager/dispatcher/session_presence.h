@@ -71,6 +71,7 @@ class SessionPresence {
   Status change_ttl_locked();     // keepalive()'s step after set_ttl()
   void take_queued_locked();  // moves queued_ into nodes_ and pending_
   Status flush_locked();
+  void set_retiring_locked(int64_t lease);  // retiring_ and retiring_seen_
 
   Backend& backend_;
   const std::string owner_;
@@ -84,6 +85,8 @@ class SessionPresence {
   bool closed_ = false;            // guarded by lease_mu_: revoke() ran, grant no lease
   int64_t granted_ = 0;            // guarded by lease_mu_: lease_ as revoke() sees it
   int64_t revoked_ = 0;            // guarded by lease_mu_: the lease revoke() revoked
+  int64_t retiring_seen_ = 0;      // guarded by lease_mu_: retiring_ as revoke() sees it
+  int64_t revoked_retiring_ = 0;   // guarded by lease_mu_: the retiring lease revoke() revoked
   std::set<std::string> nodes_;    // guarded by mu_: published by this dispatcher
   std::set<std::string> pending_;  // guarded by mu_: of nodes_, the keys not written yet
   // Lock order: mu_, then queue_mu_ (publish takes queue_mu_ alone first).

@@ -2,11 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <set>
 #include <thread>
 #include <vector>
 
+#include "store/fault_backend.h"
 #include "store/memory_backend.h"
 
 namespace shoal::dispatcher {
@@ -109,6 +112,60 @@ TEST(SessionPresence, ANewTtlIsAppliedAtTheNextKeepalive) {
   EXPECT_EQ(backend.granted_ttls, (std::vector<int64_t>{15, 30, 3}));
   EXPECT_EQ(backend.lease_of("n2"), backend.lease_of("n1"));
   EXPECT_EQ(backend.revoked, (std::vector<int64_t>{first, second}));
+}
+
+// A LeaseLog whose keepalive of the leases in `keepalive_unavailable` fails
+// with kUnavailable (a deadline on a slow etcd: the lease is still there).
+class FlakyLeases : public LeaseLog {
+ public:
+  std::set<int64_t> keepalive_unavailable;
+  Status lease_keepalive(int64_t lease_id) override {
+    if (keepalive_unavailable.count(lease_id)) return unavailable("injected: the keepalive timed out");
+    return LeaseLog::lease_keepalive(lease_id);
+  }
+};
+
+// A TTL change whose move of the keys failed leaves them on the old lease:
+// revoke() (a stop that cannot wait for mu_) revokes that one too, so the
+// keys go now, not when its TTL runs out (review: it knew only the new one).
+TEST(SessionPresence, RevokeAfterAnUnfinishedTtlChangeRevokesTheOldLeaseToo) {
+  FlakyLeases leases;
+  FaultBackend backend(leases);
+  SessionPresence presence(backend, "owner1", std::chrono::seconds(15));
+  ASSERT_TRUE(presence.publish("n1").ok());
+  const int64_t first = leases.lease_of("n1");
+  presence.set_ttl(std::chrono::seconds(30));
+  backend.fail_write(1, FaultBackend::Fault::kFail);  // the move to the new lease
+  EXPECT_FALSE(presence.keepalive().ok());
+  ASSERT_EQ(leases.granted_ttls, (std::vector<int64_t>{15, 30}));
+  EXPECT_EQ(leases.lease_of("n1"), first);  // still on the old lease
+  presence.revoke();
+  EXPECT_EQ(std::count(leases.revoked.begin(), leases.revoked.end(), first), 1) << "the old lease was not revoked";
+  auto holders = presence.holders();
+  ASSERT_TRUE(holders.ok());
+  EXPECT_TRUE(holders->empty());
+  presence.close();
+}
+
+// A transient keepalive error on the retiring lease does not forget it: it
+// is revoked once the keys have moved (was: dropped at once, never kept
+// alive nor revoked).
+TEST(SessionPresence, ATransientKeepaliveErrorKeepsTheRetiringLease) {
+  FlakyLeases leases;
+  FaultBackend backend(leases);
+  SessionPresence presence(backend, "owner1", std::chrono::seconds(15));
+  ASSERT_TRUE(presence.publish("n1").ok());
+  const int64_t first = leases.lease_of("n1");
+  presence.set_ttl(std::chrono::seconds(30));
+  backend.fail_write(1, FaultBackend::Fault::kFail);
+  EXPECT_FALSE(presence.keepalive().ok());  // new lease granted, keys not moved
+  leases.keepalive_unavailable.insert(first);
+  backend.fail_write(1, FaultBackend::Fault::kFail);
+  EXPECT_FALSE(presence.keepalive().ok());  // a deadline on the old lease, the move fails again
+  leases.keepalive_unavailable.clear();
+  ASSERT_TRUE(presence.keepalive().ok());  // the keys move: the old lease goes
+  EXPECT_NE(leases.lease_of("n1"), first);
+  EXPECT_EQ(leases.revoked, std::vector<int64_t>{first});
 }
 
 }  // namespace
