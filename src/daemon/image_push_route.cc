@@ -32,14 +32,16 @@ void serve_push(runtime::ImageStore& images, agent::ImagePuller* puller, http::E
     if (!c.ok()) return fail(c.status());
     creds = *c;
   }
-  std::atomic<bool> cancel{false};
+  // Shared with the client-gone hook, which an I/O thread may run after this
+  // returns or throws: never a stack slot.
+  auto cancel = std::make_shared<std::atomic<bool>>(false);
   // The first request (does the registry have the top layer?) decides
   // between a plain error (unreachable, refused) and a stream.
   auto src = images.push_source(plan->ref.familiar());
   if (!src.ok()) return fail(src.status(), src.status().code() == Code::kFailedPrecondition ? 409 : 0);
   const std::string first = src->layers.empty() ? src->config.digest : src->layers.back().digest;
-  if (ex.on_client_gone) ex.on_client_gone([&cancel] { cancel = true; });
-  if (auto probe = puller->registry().has_blob(plan->ref, creds, first, cancel); !probe.ok()) {
+  if (ex.on_client_gone) ex.on_client_gone([cancel] { *cancel = true; });
+  if (auto probe = puller->registry().has_blob(plan->ref, creds, first, *cancel); !probe.ok()) {
     int status = 0;
     if (probe.status().code() == Code::kPermissionDenied) {
       const std::string& m = probe.status().message();
@@ -50,7 +52,7 @@ void serve_push(runtime::ImageStore& images, agent::ImagePuller* puller, http::E
   http::Headers h{{"Content-Type", "application/json"}, {"Api-Version", api::kApiVersion}};
   std::shared_ptr<http::Stream> stream = ex.start_stream(200, h);
   auto write = [&](const json& line) {
-    if (!stream->write(line.dump() + "\r\n")) cancel = true;  // the client went away: stop the push
+    if (!stream->write(line.dump() + "\r\n")) *cancel = true;  // the client went away: stop the push
   };
   int64_t last_shown = -1;
   auto progress = [&](const agent::PushEvent& e) {
@@ -70,7 +72,7 @@ void serve_push(runtime::ImageStore& images, agent::ImagePuller* puller, http::E
     }
     write(line);
   };
-  auto digest = agent::push_image(images, puller->registry(), *plan, creds, progress, cancel);
+  auto digest = agent::push_image(images, puller->registry(), *plan, creds, progress, *cancel);
   if (!digest.ok()) {
     write({{"errorDetail", {{"message", digest.status().message()}}}, {"error", digest.status().message()}});
   }

@@ -4,10 +4,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <filesystem>
 
 #include <fstream>
+#include <memory>
 
 #include "agent/image_puller.h"
 #include "agent/runtime/image_store.h"
@@ -177,14 +179,16 @@ void serve_pull(agent::ImagePuller* puller, http::Exchange& ex) {
     creds = *c;
   }
   std::shared_ptr<http::Stream> stream;
-  std::atomic<bool> cancel{false};
+  // Shared with the client-gone hook, which an I/O thread may run after this
+  // returns or throws: never a stack slot.
+  auto cancel = std::make_shared<std::atomic<bool>>(false);
   int64_t last_shown = -1;
   auto write = [&](const json& line) {
     if (!stream) {
       http::Headers h{{"Content-Type", "application/json"}, {"Api-Version", api::kApiVersion}};
       stream = ex.start_stream(200, h);
     }
-    if (!stream->write(line.dump() + "\r\n")) cancel = true;  // the client went away: stop the pull
+    if (!stream->write(line.dump() + "\r\n")) *cancel = true;  // the client went away: stop the pull
   };
   auto progress = [&](const agent::PullEvent& e) {
     json line = {{"status", e.status}};
@@ -202,8 +206,8 @@ void serve_pull(agent::ImagePuller* puller, http::Exchange& ex) {
   // A client that goes away, or the server stopping (shoald's stop), ends
   // the pull: a slow registry cannot hold a worker thread or the stop.
   // Every path below answers (respond or close), after which fn never runs.
-  if (ex.on_client_gone) ex.on_client_gone([&cancel] { cancel = true; });
-  auto id = puller->pull(*ref, creds, progress, cancel);
+  if (ex.on_client_gone) ex.on_client_gone([cancel] { *cancel = true; });
+  auto id = puller->pull(*ref, creds, progress, *cancel);
   if (!id.ok()) {
     if (!stream) return fail(id.status());
     write({{"errorDetail", {{"message", id.status().message()}}}, {"error", id.status().message()}});

@@ -657,6 +657,10 @@ Status ImageStore::remove(const std::string& ref) {
   }
   size_t refs_left = im.info.refs.size() - (by_id ? im.info.refs.size() : refs_.count(familiar));
   if (refs_left == 0) {
+    if (im.pushes > 0) {
+      return failed_precondition("image " + (by_id ? id.substr(7, 12) : familiar) +
+                                 " is in use by a push: retry when it ends");
+    }
     std::set<std::string> used_elsewhere;
     for (const auto& [other, o] : images_)
       if (other != id) used_elsewhere.insert(o.diff_ids.begin(), o.diff_ids.end());

@@ -34,6 +34,7 @@
 #include <functional>
 #include <istream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -81,6 +82,10 @@ struct PushSource {
   std::vector<PushBlob> layers;
   std::string manifest;
   std::string manifest_media_type;
+  // Pins the image while any copy of this PushSource lives: until then
+  // ImageStore::remove() of it is kFailedPrecondition ("in use by a push"),
+  // so the blob files above stay. The store must outlive it.
+  std::shared_ptr<void> pin;
 };
 
 struct ResolvedImage {
@@ -186,6 +191,7 @@ class ImageStore {
     bool has_blobs = false;
     std::vector<PushBlob> blobs;  // layer blobs, bottom first (path unset)
     std::string manifest, manifest_media_type;  // as pulled; empty if not pulled
+    int pushes = 0;  // live PushSource pins (push_source); remove() refuses while > 0
   };
   struct LayerFile {
     std::string path;
@@ -214,6 +220,8 @@ class ImageStore {
   // Requires write_mu_ and mu_: removes the blobs of `id` no other image
   // lists, and its record.
   void free_blobs_locked(const std::string& id);
+  // Releases one PushSource pin of `id` (takes mu_).
+  void unpin_push(const std::string& id);
   Result<std::vector<std::string>> load_docker_save(const std::string& dir);
   Result<std::vector<std::string>> load_oci_layout(const std::string& dir);
   // The path of the OCI layout blob `desc` names, digest and size checked;

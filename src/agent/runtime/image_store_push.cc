@@ -160,46 +160,57 @@ bool ImageStore::has_image_blobs(const std::string& id) const {
 }
 
 Result<PushSource> ImageStore::push_source(const std::string& ref) {
-  std::lock_guard lk(mu_);
-  std::string familiar;
-  std::string id = find_locked(ref, &familiar);
-  if (id.empty()) {
-    SHOAL_RETURN_IF_ERROR(parse_reference(ref).status());
-    return not_found("An image does not exist locally with the tag: " + ref);
-  }
-  const Image& im = images_.at(id);
-  if (!im.has_blobs) {
-    return failed_precondition("the image " + ref + " was stored before this node kept the layer archives a push "
-                               "sends: pull it again or load it again (`shoal image rm` it first), then push");
-  }
   PushSource src;
-  src.id = id;
-  src.config.media_type = kOciConfig;
-  src.config.digest = id;
-  src.config.path = blob_path(id.substr(7));
+  {
+    std::lock_guard lk(mu_);
+    std::string familiar;
+    std::string id = find_locked(ref, &familiar);
+    if (id.empty()) {
+      SHOAL_RETURN_IF_ERROR(parse_reference(ref).status());
+      return not_found("An image does not exist locally with the tag: " + ref);
+    }
+    Image& im = images_.at(id);
+    if (!im.has_blobs) {
+      return failed_precondition("the image " + ref + " was stored before this node kept the layer archives a push "
+                                 "sends: pull it again or load it again (`shoal image rm` it first), then push");
+    }
+    src.id = id;
+    src.config.media_type = kOciConfig;
+    src.config.digest = id;
+    src.config.path = blob_path(id.substr(7));
+    for (const auto& b : im.blobs) {
+      PushBlob l = b;
+      l.path = layer_blob_path(b.digest.substr(7));
+      src.layers.push_back(std::move(l));
+    }
+    src.manifest = im.manifest;
+    src.manifest_media_type = im.manifest_media_type;
+    ++im.pushes;
+  }
+  // Made without mu_ (its deleter takes it); a throw here runs the deleter.
+  src.pin = std::shared_ptr<void>(this, [id = src.id](void* store) { static_cast<ImageStore*>(store)->unpin_push(id); });
+  // Pinned: the files stay while src lives, so they are checked unlocked.
   std::error_code ec;
   src.config.size = static_cast<int64_t>(fs::file_size(src.config.path, ec));
   if (ec) return internal_error("reading " + src.config.path + ": " + ec.message());
-  for (const auto& b : im.blobs) {
-    PushBlob l = b;
-    l.path = layer_blob_path(b.digest.substr(7));
+  for (const auto& l : src.layers) {
     if (!fs::exists(l.path)) {
-      return failed_precondition("the layer blob " + b.digest + " of " + ref +
+      return failed_precondition("the layer blob " + l.digest + " of " + ref +
                                  " is missing from the image store: pull it again or load it again");
     }
-    src.layers.push_back(std::move(l));
   }
-  if (!im.manifest.empty()) {
-    src.manifest = im.manifest;
-    src.manifest_media_type = im.manifest_media_type;
-    return src;
-  }
+  if (!src.manifest.empty()) return src;
   json m = {{"schemaVersion", 2}, {"mediaType", kOciManifest}, {"config", blob_json(src.config)},
             {"layers", json::array()}};
   for (const auto& l : src.layers) m["layers"].push_back(blob_json(l));
   src.manifest = m.dump();
   src.manifest_media_type = kOciManifest;
   return src;
+}
+
+void ImageStore::unpin_push(const std::string& id) {
+  std::lock_guard lk(mu_);
+  if (auto it = images_.find(id); it != images_.end() && it->second.pushes > 0) --it->second.pushes;
 }
 
 Status ImageStore::add_digest(const std::string& id, const std::string& name_at_digest) {
