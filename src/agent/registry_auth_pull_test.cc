@@ -130,5 +130,34 @@ TEST_F(RegistryAuthPullTest, WithoutThemThePullFailsWithAReadableAuthError) {
   for (const auto& h : registry.seen()) EXPECT_EQ(h.find("Basic"), std::string::npos) << h;
 }
 
+// Stored credentials go only to the registry their serveraddress names:
+// after `service update --image other/x` (or with none named) the image's
+// registry gets an anonymous pull.
+TEST_F(RegistryAuthPullTest, CredentialsForAnotherRegistryAreNotSent) {
+  BasicAuthRegistry registry("Basic " + base64_encode("alice:s3cr3t"));
+  runtime::ImageStore images((dir_ / "images").string());
+  RegistryClient client{RegistryOptions{}};
+  ImagePuller puller(images, client);
+  NoRuntime rt;
+  RuntimeExecutor exec(rt, "node1", &puller);
+  for (const std::string& server : {std::string("registry.example:5000"), std::string()}) {
+    Status st = exec.prepare(assigned_task(registry, encode_registry_auth({"alice", "s3cr3t", ""}, server)));
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.message().find("manifest unknown"), std::string::npos) << st.message();
+  }
+  ASSERT_FALSE(registry.seen().empty());
+  for (const auto& h : registry.seen()) EXPECT_EQ(h.find("Basic"), std::string::npos) << h;
+}
+
+TEST(RegistryCredentialsFor, TheServerAddressMustNameTheImagesRegistry) {
+  EXPECT_TRUE(credentials_are_for("reg.example:5000", "reg.example:5000"));
+  EXPECT_TRUE(credentials_are_for("https://REG.example:5000/v2/", "reg.example:5000"));
+  EXPECT_FALSE(credentials_are_for("reg.example:5000", "reg.example"));
+  EXPECT_FALSE(credentials_are_for("reg.example", "evil.example"));
+  EXPECT_FALSE(credentials_are_for("", "reg.example"));
+  for (const char* hub : {"docker.io", "index.docker.io", "registry-1.docker.io", "https://index.docker.io/v1/"})
+    EXPECT_TRUE(credentials_are_for(hub, "docker.io")) << hub;
+}
+
 }  // namespace
 }  // namespace shoal::agent

@@ -1,4 +1,5 @@
 #include "agent/registry_client.h"
+#include "agent/registry_tls.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -9,6 +10,7 @@
 #include <cerrno>
 #include <condition_variable>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -135,6 +137,21 @@ bool split_url(const std::string& url, std::string* endpoint, std::string* targe
   return endpoint->size() > scheme_end + 3;
 }
 
+// "scheme://host[:port]" compared as an origin (RFC 6454): scheme and host
+// case-insensitive, the scheme's default port the same as none.
+std::string origin_of(const std::string& endpoint) {
+  std::string o = endpoint;
+  for (char& c : o) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const char* dflt : {"http://", "https://"}) {
+    const std::string port = std::string(dflt) == "http://" ? ":80" : ":443";
+    if (o.rfind(dflt, 0) == 0 && o.size() > port.size() && o.compare(o.size() - port.size(), port.size(), port) == 0)
+      o.resize(o.size() - port.size());
+  }
+  return o;
+}
+
+bool same_origin(const std::string& a, const std::string& b) { return origin_of(a) == origin_of(b); }
+
 // Parses `Bearer realm="...",service="...",scope="..."` (or `Basic
 // realm="..."`): the scheme (lowercase) and its parameters.
 std::string parse_challenge(const std::string& h, std::map<std::string, std::string>* params) {
@@ -235,11 +252,29 @@ Result<RegistryCredentials> parse_registry_auth(const std::string& header) {
   if (!decoded.ok()) return decoded.status().with_context("the X-Registry-Auth header");
   const std::string& text = *decoded;
   if (text.empty() || text == "{}") return c;
-  SHOAL_ASSIGN_OR_RETURN(json j, parse_untrusted_json(text, "the X-Registry-Auth header"));
+  // A fixed message: the parser's says what it last read, which may be the password.
+  auto parsed = parse_untrusted_json(text, "the X-Registry-Auth header");
+  if (!parsed.ok()) {
+    return invalid_argument(
+        "the X-Registry-Auth header is not valid JSON (base64url of {\"username\",\"password\",\"serveraddress\"}, "
+        "nested at most 64 deep): send what `docker login` stored, encoded again");
+  }
+  const json& j = *parsed;
   if (!j.is_object()) return invalid_argument("the X-Registry-Auth header is not a JSON object");
   c.username = str(j, "username");
   c.password = str(j, "password");
   c.registry_token = str(j, "registrytoken");
+  c.server_address = str(j, "serveraddress");
+  if (std::string a = str(j, "auth"); !a.empty() && c.username.empty() && c.password.empty()) {
+    // "auth" alone: base64 of user:password, as docker login's config.json keeps it.
+    auto plain = base64_decode(a);
+    size_t colon = plain.ok() ? plain->find(':') : std::string::npos;
+    if (colon == std::string::npos) {
+      return invalid_argument("the X-Registry-Auth header's \"auth\" is not base64 of user:password: run docker login again");
+    }
+    c.username = plain->substr(0, colon);
+    c.password = plain->substr(colon + 1);
+  }
   if (!str(j, "identitytoken").empty() && c.password.empty() && c.registry_token.empty()) {
     return unimplemented(
         "registry identity tokens (OAuth refresh tokens from `docker login` to some registries) are not supported: "
@@ -258,6 +293,7 @@ RegistryClient::RegistryClient(RegistryOptions options) : options_(std::move(opt
 RegistryClient::~RegistryClient() = default;
 
 bool RegistryClient::plain_http(const std::string& domain) const {
+  if (has_certs_dir(options_, domain)) return false;  // the operator gave it a CA: https
   std::string host = host_of(domain);
   if (host == "localhost" || host == "::1" || in_cidr(host, "127.0.0.0/8")) return true;
   for (const auto& e : options_.insecure) {
@@ -284,16 +320,18 @@ std::string RegistryClient::base_url(const std::string& domain) const {
   return (plain_http(domain) ? "http://" : "https://") + host;
 }
 
-Result<RegistryClient::Answer> RegistryClient::get_url(const std::string& start_url, const http::Headers& headers,
-                                                       size_t cap, const Sink& sink, const std::atomic<bool>& cancel,
-                                                       const std::string& what) {
+Result<RegistryClient::Answer> RegistryClient::get_url(const std::string& origin, const std::string& start_url,
+                                                       const http::Headers& headers, size_t cap, const Sink& sink,
+                                                       const std::atomic<bool>& cancel, const std::string& what) {
   std::string url = start_url;
   http::Headers hs = headers;
   for (int hop = 0; hop <= kMaxRedirects; ++hop) {
     std::string endpoint, target;
     if (!split_url(url, &endpoint, &target)) return invalid_argument(what + ": the registry sent the bad URL " + quote_input(url));
-    http::TlsOptions tls;
-    tls.ca_file = options_.ca_file;
+    // The TLS files of the registry the request is for (`origin`), as Docker:
+    // a registry cannot borrow another's client certificate by redirecting
+    // there; its client certificate only on its own origin.
+    SHOAL_ASSIGN_OR_RETURN(http::TlsOptions tls, registry_tls(options_, origin, same_origin(endpoint, origin), endpoint));
     http::Client client(endpoint, tls);
     CancelWatch watch(client, cancel, &cancel != &never_);
     Answer a;
@@ -362,6 +400,7 @@ Result<RegistryClient::Answer> RegistryClient::get_url(const std::string& start_
       url = next;
       continue;
     }
+    a.endpoint = endpoint;
     return a;
   }
   return invalid_argument(what + ": more than " + std::to_string(kMaxRedirects) + " redirects");
@@ -399,7 +438,7 @@ Result<std::string> RegistryClient::authorize(const Reference& ref, const Regist
   http::Headers hs;
   if (!creds.username.empty() || !creds.password.empty())
     hs["Authorization"] = "Basic " + base64_encode(creds.username + ":" + creds.password);
-  SHOAL_ASSIGN_OR_RETURN(Answer a, get_url(url, hs, options_.max_json_bytes, nullptr, cancel,
+  SHOAL_ASSIGN_OR_RETURN(Answer a, get_url(base_url(ref.domain), url, hs, options_.max_json_bytes, nullptr, cancel,
                                            "getting a token from " + endpoint));
   if (a.status == 401 || a.status == 403) {
     return Status(Code::kPermissionDenied, "the registry " + ref.domain + " refused the credentials (" +
@@ -432,8 +471,10 @@ Result<RegistryClient::Answer> RegistryClient::get(const Reference& ref, const R
   }
   const std::string url = base_url(ref.domain) + target;
   const std::string what = "GET " + url;
-  SHOAL_ASSIGN_OR_RETURN(Answer a, get_url(url, hs, cap, sink, cancel, what));
-  if (a.status != 401) return a;
+  SHOAL_ASSIGN_OR_RETURN(Answer a, get_url(base_url(ref.domain), url, hs, cap, sink, cancel, what));
+  // Only the registry's own challenge is answered: a 401 from where it
+  // redirected to (another host) would pick the realm our credentials go to.
+  if (a.status != 401 || !same_origin(a.endpoint, base_url(ref.domain))) return a;
   auto challenge = a.headers.find("WWW-Authenticate");
   std::string auth;
   if (challenge != a.headers.end()) {
@@ -441,7 +482,7 @@ Result<RegistryClient::Answer> RegistryClient::get(const Reference& ref, const R
   }
   if (auth.empty() || auth == hs["Authorization"]) return a;  // nothing else to try: the caller says denied
   hs["Authorization"] = auth;
-  return get_url(url, hs, cap, sink, cancel, what);
+  return get_url(base_url(ref.domain), url, hs, cap, sink, cancel, what);
 }
 
 namespace {
@@ -643,22 +684,34 @@ namespace shoal::agent {
 
 // Push requests (the rest of push is in registry_push.cc). No redirects:
 // registries answer upload and manifest requests themselves.
-Result<RegistryClient::Answer> RegistryClient::send_url(const std::string& method, const std::string& url,
-                                                        const std::string& body, const http::Headers& headers,
-                                                        const std::atomic<bool>& cancel) {
+Result<RegistryClient::Answer> RegistryClient::send_url(const std::string& origin, const std::string& method,
+                                                        const std::string& url, const std::string& body,
+                                                        const http::Headers& headers, const std::atomic<bool>& cancel) {
   std::string endpoint, target;
   if (!split_url(url, &endpoint, &target)) return invalid_argument("the registry sent the bad URL " + quote_input(url));
   if (endpoint.rfind("http://", 0) == 0 && !plain_http(endpoint.substr(7))) {
     return invalid_argument("the registry sent an upload URL on plain http (" + quote_input(endpoint) +
                             "), which shoald uses only for loopback and --insecure-registry hosts: refused");
   }
-  http::TlsOptions tls;
-  tls.ca_file = options_.ca_file;
+  SHOAL_ASSIGN_OR_RETURN(http::TlsOptions tls, registry_tls(options_, origin, same_origin(endpoint, origin), endpoint));
   http::Client client(endpoint, tls);
   CancelWatch watch(client, cancel, &cancel != &never_);
   Answer a;
   const size_t cap = size_t{64} << 10;
+  // The answer within options_.timeout, as get_url's small answers: else a
+  // registry trickling a byte per idle timeout holds the push (and its API
+  // worker) for days. Counted from the start, except for a PATCH, whose
+  // body (a chunk of up to kPushChunk bytes) may take longer to send: from
+  // its answer's first byte.
+  std::optional<std::chrono::steady_clock::time_point> started;
+  if (method != "PATCH") started = std::chrono::steady_clock::now();
+  bool late = false;
   auto on_data = [&](const std::string& piece) {
+    if (!started) started = std::chrono::steady_clock::now();
+    if (std::chrono::steady_clock::now() - *started > options_.timeout) {
+      late = true;
+      return false;
+    }
     if (a.body.size() + piece.size() > cap) return false;  // an error text: the start says enough
     a.body += piece;
     return true;
@@ -666,6 +719,10 @@ Result<RegistryClient::Answer> RegistryClient::send_url(const std::string& metho
   Status st = client.stream(method, target, body, on_data, cancel, &a.status, headers, &a.headers,
                             options_.idle_timeout);
   if (cancel) return unavailable(method + " " + shown_input(url, 200) + ": cancelled");
+  if (late) {
+    return unavailable(method + " " + shown_input(url, 200) + ": the registry took more than " +
+                       std::to_string(options_.timeout.count()) + " ms to send a small answer");
+  }
   if (!st.ok()) {
     std::string hint = endpoint.rfind("https://", 0) == 0
                            ? " (for a registry that serves plain http, start shoald with --insecure-registry HOST:PORT)"
@@ -682,13 +739,25 @@ Result<RegistryClient::Answer> RegistryClient::push_request(const Reference& ref
   const std::string scope = "repository:" + ref.path + ":pull,push";
   const std::string key = token_key(ref.domain, scope, creds);
   const std::string url = url_or_target.rfind("/", 0) == 0 ? base_url(ref.domain) + url_or_target : url_or_target;
+  std::string endpoint, ignored;
+  if (!split_url(url, &endpoint, &ignored)) return invalid_argument("the registry sent the bad URL " + quote_input(url));
+  // Credentials (and challenges answered with them) only for the registry's
+  // own scheme+host+port: an upload Location elsewhere gets none. And, as
+  // for pull redirects, no request to this node's own loopback or
+  // link-local services unless the registry itself is there.
+  const bool own = same_origin(endpoint, base_url(ref.domain));
+  const std::string host = endpoint.substr(endpoint.find("://") + 3);
+  if (!own && local_only(host) && !local_only(ref.domain)) {
+    return invalid_argument("the registry " + ref.domain + " sent an upload URL on this node's own loopback or " +
+                            "link-local addresses (" + quote_input(endpoint) + "): refused");
+  }
   http::Headers hs = headers;
-  {
+  if (own) {
     std::lock_guard lk(mu_);
     if (auto it = tokens_.find(key); it != tokens_.end()) hs["Authorization"] = it->second;
   }
-  SHOAL_ASSIGN_OR_RETURN(Answer a, send_url(method, url, body, hs, cancel));
-  if (a.status != 401) return a;
+  SHOAL_ASSIGN_OR_RETURN(Answer a, send_url(base_url(ref.domain), method, url, body, hs, cancel));
+  if (a.status != 401 || !own) return a;
   auto challenge = a.headers.find("WWW-Authenticate");
   std::string auth;
   if (challenge != a.headers.end()) {
@@ -700,7 +769,7 @@ Result<RegistryClient::Answer> RegistryClient::push_request(const Reference& ref
     tokens_[key] = auth;
   }
   hs["Authorization"] = auth;
-  return send_url(method, url, body, hs, cancel);
+  return send_url(base_url(ref.domain), method, url, body, hs, cancel);
 }
 
 }  // namespace shoal::agent

@@ -7,14 +7,17 @@
 // Transport (what Docker's --insecure-registry does, minus the fallback):
 // plain http for a registry that is on loopback ("localhost", 127.0.0.0/8,
 // [::1]) or listed in RegistryOptions::insecure (a "host[:port]" or an IPv4
-// CIDR); https, verified against RegistryOptions::ca_file (the system CAs),
-// for every other one. "docker.io" is served by registry-1.docker.io.
+// CIDR); https, verified against RegistryOptions::ca_file (the system CAs)
+// and the registry's own CA in RegistryOptions::certs_dir (registry_tls.h),
+// for every other one and for every registry with a certs_dir directory. "docker.io" is served by registry-1.docker.io.
 //
 // Auth: a request answered 401 is sent again once with what the registry's
 // WWW-Authenticate challenge asks for: Basic (the credentials), or Bearer
 // realm,service,scope: a token fetched from the realm (with the credentials
 // as Basic auth when there are any, anonymously otherwise), kept per
-// registry and scope for the next requests.
+// registry and scope for the next requests. Credentials, tokens and
+// challenges are only those of the registry's own scheme+host+port: a
+// redirect or upload Location elsewhere gets none, and its 401 is final.
 //
 // Everything a registry sends is untrusted: JSON is capped at
 // RegistryOptions::max_json_bytes and nested at most kMaxJsonDepth, a blob
@@ -56,8 +59,11 @@ struct RegistryCredentials {
   std::string username;
   std::string password;
   std::string registry_token;  // a bearer token to use as is ("registrytoken")
+  std::string server_address;  // the registry they are for ("serveraddress"), as sent
   bool empty() const { return username.empty() && password.empty() && registry_token.empty(); }
 };
+
+// registry_of_address, credentials_are_for: common/image_reference.h.
 
 // Decodes an X-Registry-Auth header (base64url of {"username","password",
 // "serveraddress","identitytoken","registrytoken"}; standard base64 and a
@@ -74,6 +80,9 @@ struct RegistryOptions {
   std::vector<std::string> insecure;
   // CA certificates for https registries.
   std::string ca_file = "/etc/ssl/certs/ca-certificates.crt";
+  // Per-registry TLS files, Docker's certs.d layout (agent/registry_tls.h):
+  // DIR/HOST[:PORT]/ca.crt, client.cert, client.key. "" : none.
+  std::string certs_dir = "/etc/shoal/certs.d";
   size_t max_json_bytes = size_t{4} << 20;  // a manifest, index, config or token answer
   int64_t max_blob_bytes = int64_t{16} << 30;  // one layer blob, compressed; also all of an image's layers
   size_t max_layers = 128;
@@ -168,6 +177,7 @@ class RegistryClient {
     int status = 0;
     http::Headers headers;
     std::string body;  // up to the cap; empty for a sink
+    std::string endpoint;  // "scheme://host[:port]" that answered (a redirect's last hop)
   };
   using Sink = std::function<Status(const std::string& piece)>;
 
@@ -176,9 +186,12 @@ class RegistryClient {
   // Answer::body (other statuses are read, capped, into body).
   Result<Answer> get(const Reference& ref, const RegistryCredentials& creds, const std::string& target,
                      const http::Headers& headers, size_t cap, const Sink& sink, const std::atomic<bool>& cancel);
-  // One GET on `url` ("http[s]://host[:port]/path"), following redirects.
-  Result<Answer> get_url(const std::string& url, const http::Headers& headers, size_t cap, const Sink& sink,
-                         const std::atomic<bool>& cancel, const std::string& what);
+  // One GET on `url` ("http[s]://host[:port]/path"), following redirects,
+  // for the registry `origin` (base_url of the reference's domain): its
+  // certs.d files apply to every hop, its client certificate only to hops
+  // on `origin` itself.
+  Result<Answer> get_url(const std::string& origin, const std::string& url, const http::Headers& headers, size_t cap,
+                         const Sink& sink, const std::atomic<bool>& cancel, const std::string& what);
   // The Authorization header value the challenge asks for, "" if none fits.
   // `scope`: the Bearer scope to ask for ("": the challenge's, else pull).
   Result<std::string> authorize(const Reference& ref, const RegistryCredentials& creds,
@@ -189,9 +202,10 @@ class RegistryClient {
   Result<Answer> push_request(const Reference& ref, const RegistryCredentials& creds, const std::string& method,
                               const std::string& url, const std::string& body, const http::Headers& headers,
                               const std::atomic<bool>& cancel);
-  // One request on an absolute URL, no redirects, the body capped at 64 KiB.
-  Result<Answer> send_url(const std::string& method, const std::string& url, const std::string& body,
-                          const http::Headers& headers, const std::atomic<bool>& cancel);
+  // One request on an absolute URL for the registry `origin` (as get_url),
+  // no redirects, the body capped at 64 KiB.
+  Result<Answer> send_url(const std::string& origin, const std::string& method, const std::string& url,
+                          const std::string& body, const http::Headers& headers, const std::atomic<bool>& cancel);
   Result<std::string> fetch_manifest(const Reference& ref, const RegistryCredentials& creds,
                                      const std::string& tag_or_digest, Descriptor* self,
                                      const std::atomic<bool>& cancel);

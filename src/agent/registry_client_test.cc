@@ -20,6 +20,7 @@
 #include "agent/runtime/layer.h"
 #include "agent/runtime/test_tar.h"
 #include "agent/stall_server_test_util.h"
+#include "common/base64.h"
 #include "http/server.h"
 
 namespace shoal::agent {
@@ -457,6 +458,24 @@ TEST_F(RegistryTest, ARedirectToAnotherHostIsFollowedWithoutTheCredentials) {
   EXPECT_FALSE(fs::exists(path));
 }
 
+// The other host's 401 is the answer: its challenge (a realm it picked) is
+// not answered with the registry's credentials.
+TEST_F(RegistryTest, ARedirectTargetsChallengeGetsNoCredentials) {
+  FakeRegistry cdn;
+  cdn.require(FakeRegistry::Auth::kBearer);  // realm: the cdn's own /token
+  cdn.put_blob("x", "layer bytes");
+  const std::string blob = "/v2/x/blobs/" + digest_of("layer bytes");
+  reg_.put_redirect(blob, "http://" + cdn.domain() + blob);
+  RegistryClient c;
+  std::string path = (dir_ / "blob").string();
+  Descriptor d{"", digest_of("layer bytes"), 11};
+  Status st = c.fetch_blob(ref(reg_.domain() + "/x"), login("u", "p"), d, path, nullptr, never_);
+  EXPECT_FALSE(st.ok());
+  EXPECT_EQ(cdn.token_requests(), 0);
+  EXPECT_EQ(cdn.auth_seen("/token"), "-");
+  EXPECT_EQ(cdn.auth_seen(blob), "");
+}
+
 TEST_F(RegistryTest, ARedirectToPlainHttpOfAnotherHostIsRefused) {
   json m = make_image("app");
   reg_.put_manifest("app", "1", m);
@@ -479,6 +498,16 @@ TEST_F(RegistryTest, XRegistryAuthRoundTrips) {
   EXPECT_TRUE(parse_registry_auth("")->empty());
   EXPECT_TRUE(parse_registry_auth("e30=")->empty());  // "{}"
   EXPECT_EQ(parse_registry_auth("!!!").status().code(), Code::kInvalidArgument);
+}
+
+// The JSON parser's message quotes what it last read: a broken header's
+// error (a 400 answer) must not carry the password.
+TEST_F(RegistryTest, ABrokenXRegistryAuthErrorDoesNotQuoteTheHeader) {
+  auto r = parse_registry_auth(base64_encode(R"({"username":"bob","password":"hunter2-secret)"));
+  ASSERT_EQ(r.status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(r.status().message().find("hunter2"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("X-Registry-Auth header is not valid JSON"), std::string::npos)
+      << r.status().message();
 }
 
 TEST_F(RegistryTest, APullLandsInTheImageStoreAndIsTaggedAndDigested) {

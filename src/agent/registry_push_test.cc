@@ -52,6 +52,11 @@ class PushRegistry {
     user_ = std::move(user);
     password_ = std::move(password);
   }
+  // Upload Locations on `base` ("http://host:port") instead of relative ones.
+  void set_upload_base(std::string base) {
+    std::lock_guard lk(mu_);
+    upload_base_ = std::move(base);
+  }
   int blob_uploads() {
     std::lock_guard lk(mu_);
     return uploads_;
@@ -106,7 +111,7 @@ class PushRegistry {
     if (blobs_at != std::string::npos && p.compare(blobs_at, 16, "/blobs/uploads/") == 0 && req.method == "POST") {
       std::string id = std::to_string(++next_upload_);
       uploads_in_progress_[id] = "";
-      return reply(202, "", {{"Location", "/upload/" + id}});
+      return reply(202, "", {{"Location", upload_base_ + "/upload/" + id}});
     }
     if (blobs_at != std::string::npos) {
       std::string digest = p.substr(blobs_at + 7);
@@ -152,7 +157,7 @@ class PushRegistry {
   std::string domain_;
   std::mutex mu_;
   bool bearer_ = false;
-  std::string user_, password_, scope_;
+  std::string user_, password_, scope_, upload_base_;
   int next_upload_ = 0, uploads_ = 0;
   std::map<std::string, std::string> blobs_, uploads_in_progress_;
   std::map<std::string, std::pair<std::string, std::string>> manifests_;  // repo:tag|digest -> body, type
@@ -274,6 +279,73 @@ TEST_F(PushTest, BearerAuthAsksForPushScopeAndRefusedCredentialsAre401) {
   EXPECT_EQ(reg_.last_scope(), "repository:team/app:pull,push");
 }
 
+// Another host (a second listener) that records the Authorization of each
+// request and asks for Basic credentials.
+class AuthRecorder {
+ public:
+  AuthRecorder() {
+    http::ServerOptions o;
+    o.listen = {"tcp://127.0.0.1:0"};
+    server_ = std::make_unique<http::Server>(o, [this](http::Exchange ex) {
+      {
+        std::lock_guard lk(mu_);
+        seen_.push_back(ex.request.headers.count("Authorization") ? ex.request.headers.at("Authorization") : "");
+      }
+      http::Response r;
+      r.status = 401;
+      r.headers["WWW-Authenticate"] = "Basic realm=\"elsewhere\"";
+      ex.respond(std::move(r));
+    });
+    EXPECT_TRUE(server_->start().ok());
+  }
+  std::string base() const { return "http://127.0.0.1:" + std::to_string(server_->bound_ports().at(0)); }
+  std::vector<std::string> seen() {
+    std::lock_guard lk(mu_);
+    return seen_;
+  }
+
+ private:
+  std::unique_ptr<http::Server> server_;
+  std::mutex mu_;
+  std::vector<std::string> seen_;
+};
+
+// An upload Location on another host:port gets neither the registry's
+// token nor, when it answers 401, the credentials.
+TEST_F(PushTest, AnUploadLocationElsewhereGetsNoCredentials) {
+  AuthRecorder elsewhere;
+  reg_.require_bearer("alice", "secret");
+  reg_.set_upload_base(elsewhere.base());
+  const std::string data = "layer bytes";
+  const std::string path = (dir_ / "blob").string();
+  std::ofstream(path) << data;
+  auto ref = parse_reference(reg_.domain() + "/team/app:1");
+  ASSERT_TRUE(ref.ok());
+  Descriptor blob{"", digest_of(data), static_cast<int64_t>(data.size())};
+  Status st = client_.upload_blob(*ref, {"alice", "secret", ""}, blob, path, nullptr, never_);
+  EXPECT_EQ(st.code(), Code::kPermissionDenied) << st.message();
+  auto seen = elsewhere.seen();
+  ASSERT_FALSE(seen.empty());
+  for (const auto& a : seen) EXPECT_EQ(a, "") << "the other host got credentials";
+}
+
+// A small push answer (here: the blob check's 404 text) within the timeout.
+TEST_F(PushTest, APushAnswerMustArriveWithinTheTimeout) {
+  auto ref = parse_reference(reg_.domain() + "/team/app:1");
+  ASSERT_TRUE(ref.ok());
+  const std::string digest = digest_of("absent");
+  RegistryOptions o;
+  o.timeout = std::chrono::milliseconds(0);  // every answer is late
+  RegistryClient late(o);
+  auto r = late.has_blob(*ref, {}, digest, never_);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kUnavailable);
+  EXPECT_NE(r.status().message().find("to send a small answer"), std::string::npos) << r.status().message();
+  auto fine = client_.has_blob(*ref, {}, digest, never_);
+  ASSERT_TRUE(fine.ok()) << fine.status().message();
+  EXPECT_FALSE(*fine);
+}
+
 TEST_F(PushTest, AnUnreachableRegistryIsUnavailable) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root (the image store)";
   runtime::ImageStore a((dir_ / "a").string());
@@ -301,6 +373,42 @@ TEST_F(PushTest, RemovingAnImageFreesTheBlobsNoOtherImageUses) {
   ASSERT_TRUE(a.remove("two:1").ok());
   EXPECT_EQ(count(), 0);
   EXPECT_TRUE(fs::is_empty(dir_ / "a/images/push"));
+}
+
+// An image removed while a push sends its blobs: the removal is refused
+// (the push pins it) and the push completes; afterwards it can go.
+TEST_F(PushTest, AnImageBeingPushedCannotBeRemovedUntilThePushEnds) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root (the image store)";
+  runtime::ImageStore a((dir_ / "a").string());
+  ASSERT_TRUE(a.open().ok());
+  const std::string name = reg_.domain() + "/app:1";
+  ASSERT_TRUE(a.import_rootfs(rootfs("r", "x\n"), name).ok());
+  auto plan = plan_push(a, name, "");
+  ASSERT_TRUE(plan.ok());
+  Status removed;
+  bool tried = false;
+  auto digest = push_image(a, client_, *plan, {},
+                           [&](const PushEvent& e) {
+                             if (e.status == "Pushing" && !tried) {
+                               tried = true;
+                               removed = a.remove(name);
+                             }
+                           },
+                           never_);
+  ASSERT_TRUE(tried);
+  EXPECT_EQ(removed.code(), Code::kFailedPrecondition);
+  EXPECT_NE(removed.message().find("in use by a push"), std::string::npos) << removed.message();
+  ASSERT_TRUE(digest.ok()) << digest.status().message();
+  EXPECT_EQ(reg_.blob_uploads(), 2);
+  // A PushSource pins too, until its last copy goes.
+  {
+    auto src = a.push_source(name);
+    ASSERT_TRUE(src.ok());
+    runtime::PushSource copy = *src;
+    EXPECT_EQ(a.remove(name).code(), Code::kFailedPrecondition);
+  }
+  EXPECT_TRUE(a.remove(name).ok());
+  EXPECT_FALSE(a.resolve(name).ok());
 }
 
 // A kept blob cut short (a power loss before its data reached the disk) is

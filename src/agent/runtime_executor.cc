@@ -2,7 +2,10 @@
 
 #include <csignal>
 
+#include "agent/registry_client.h"
 #include "common/ids.h"
+#include "common/image_reference.h"
+#include "common/log.h"
 #include "common/seccomp_profile.h"
 
 namespace shoal::agent {
@@ -78,6 +81,14 @@ Status RuntimeExecutor::prepare(const Task& task) {
     // (Task::registry_auth; the dispatcher checked them when stored).
     auto creds = parse_registry_auth(task.registry_auth);
     if (!creds.ok()) return creds.status().with_context("the service's registry credentials");
+    // Only for the registry they were given for: after `service update
+    // --image other.example/x` the stored ones would go to other.example.
+    auto ref = parse_reference(task.spec.container_spec.image);
+    if (!creds->empty() && (!ref.ok() || !credentials_are_for(creds->server_address, ref->domain))) {
+      LOG_WARN("agent", "service " << task.service_id
+                                   << ": its registry credentials are not for its image's registry: pulling anonymously");
+      *creds = RegistryCredentials{};
+    }
     SHOAL_RETURN_IF_ERROR(puller_->ensure(task.spec.container_spec.image, *creds, &cancelled_));
   }
   id = new_container_id();

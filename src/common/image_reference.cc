@@ -1,6 +1,7 @@
 #include "common/image_reference.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include "common/json_limits.h"
 
@@ -132,6 +133,20 @@ Result<Reference> parse_reference(const std::string& in) {
     pos = end + 1;
   }
   return r;
+}
+
+std::string registry_of_address(const std::string& server_address) {
+  std::string s = server_address;
+  if (auto p = s.find("://"); p != std::string::npos) s = s.substr(p + 3);
+  s = s.substr(0, s.find('/'));
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (s == "index.docker.io" || s == "registry-1.docker.io") return "docker.io";
+  return s;
+}
+
+bool credentials_are_for(const std::string& server_address, const std::string& domain) {
+  std::string want = registry_of_address(server_address);
+  return !want.empty() && want == registry_of_address(domain);
 }
 
 }  // namespace shoal

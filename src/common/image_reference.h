@@ -23,4 +23,13 @@ struct Reference {
 // Parses and validates; the error says what is wrong with the reference.
 Result<Reference> parse_reference(const std::string& ref);
 
+// The registry a serveraddress names, as "host[:port]" (lowercase, scheme
+// and path dropped; Docker Hub's index.docker.io and registry-1.docker.io
+// are "docker.io").
+std::string registry_of_address(const std::string& server_address);
+// True when credentials given for `server_address` are for the registry
+// `domain` (a Reference's). An empty server_address is for none: stored
+// service credentials are used only for the registry they name.
+bool credentials_are_for(const std::string& server_address, const std::string& domain);
+
 }  // namespace shoal

@@ -110,6 +110,7 @@ Status Daemon::start() {
   runtime_ = std::make_unique<runtime::RuncRuntime>(ro, *images_);
   agent::RegistryOptions rgo;
   rgo.insecure = options_.insecure_registries;
+  rgo.certs_dir = options_.registry_certs_dir;
   rgo.max_json_bytes = images_->limits().max_json_bytes;
   rgo.max_blob_bytes = images_->limits().max_unpacked_bytes;
   rgo.max_layers = images_->limits().max_layers;

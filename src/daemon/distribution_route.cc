@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <atomic>
+#include <memory>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -57,8 +58,7 @@ Result<agent::Platform> config_platform(const std::string& path, size_t cap) {
 
 // The answer from the local store, when it has an image under `name`:
 // kNotFound (with the reason) when that image has no usable registry
-// digest; nullopt-like kFailedPrecondition "absent" when there is no such
-// image at all (then the registry is asked).
+// digest; kFailedPrecondition "absent" when there is no such image at all.
 Result<agent::TopManifest> local_answer(runtime::ImageStore& images, const Reference& ref, const std::string& name) {
   auto img = images.resolve(ref.familiar());
   if (!img.ok()) {
@@ -72,8 +72,10 @@ Result<agent::TopManifest> local_answer(runtime::ImageStore& images, const Refer
   }
   auto unpinned = [&](const std::string& why) {
     return not_found("the image " + shown_input(name) + " is on this node " + why +
-                     ": there is no registry digest to pin, and shoal does not look it up in a registry while a "
-                     "local image has that name; the service runs the local image");
+                     ": there is no registry digest to pin (" +
+                     (ref.domain == "docker.io" ? std::string("a docker.io name on the node is not asked of Docker Hub")
+                                                : std::string("its registry did not answer")) +
+                     "); the service runs the local image");
   };
   if (digest.empty()) return unpinned("without a registry digest for " + ref.familiar_name() + " (loaded, imported or pulled under another name)");
   auto src = images.push_source(img->info.id);
@@ -112,24 +114,34 @@ void serve_distribution(runtime::ImageStore& images, agent::RegistryClient* regi
   auto ref = parse_reference(name);
   if (!ref.ok()) return reply(api::error_response(ref.status()));
   auto local = local_answer(images, *ref, name);
-  if (local.ok()) return reply(api::json_response(200, answer_json(*local)));
-  if (local.status().code() != Code::kFailedPrecondition || local.status().message() != "absent") {
-    return reply(api::error_response(local.status()));
+  const bool absent = !local.ok() && local.status().code() == Code::kFailedPrecondition &&
+                      local.status().message() == "absent";
+  auto local_reply = [&] {
+    return reply(local.ok() ? api::json_response(200, answer_json(*local)) : api::error_response(local.status()));
+  };
+  // A docker.io name on this node is never asked of Docker Hub.
+  if (!absent && ref->domain == "docker.io") return local_reply();
+  if (!registry) {
+    if (!absent) return local_reply();
+    return reply(api::error_response(unimplemented("this node cannot reach registries: no registry client")));
   }
-  if (!registry) return reply(api::error_response(unimplemented("this node cannot reach registries: no registry client")));
   agent::RegistryCredentials creds;
   if (auto h = ex.request.headers.find("X-Registry-Auth"); h != ex.request.headers.end()) {
     auto c = agent::parse_registry_auth(h->second);
     if (!c.ok()) return reply(api::error_response(c.status()));
     creds = *c;
   }
-  std::atomic<bool> cancel{false};
-  // The registry call below returns soon after cancel; respond() follows,
-  // after which the hook never runs.
-  if (ex.on_client_gone) ex.on_client_gone([&cancel] { cancel = true; });
-  auto top = registry->inspect(*ref, creds, &cancel);
-  if (!top.ok()) return reply(registry_error(top.status()));
-  reply(api::json_response(200, answer_json(*top)));
+  // Shared with the hook, which an I/O thread may run after this returns
+  // (or throws): never a stack slot.
+  auto cancel = std::make_shared<std::atomic<bool>>(false);
+  if (ex.on_client_gone) ex.on_client_gone([cancel] { *cancel = true; });
+  auto top = registry->inspect(*ref, creds, cancel.get());
+  if (top.ok()) return reply(api::json_response(200, answer_json(*top)));
+  // No answer from the registry (unreachable, timed out, 5xx/429): the
+  // node's own copy, if any. A refusal or a 404 is the registry's answer.
+  bool no_answer = top.status().code() == Code::kUnavailable || top.status().code() == Code::kDeadlineExceeded;
+  if (no_answer && !absent) return local_reply();
+  reply(registry_error(top.status()));
 }
 
 }  // namespace shoal::daemon

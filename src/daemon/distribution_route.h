@@ -3,14 +3,20 @@
 // {"Descriptor": {"mediaType", "digest", "size"}, "Platforms": [{"os",
 // "architecture"[, "variant"]}]}, as Docker's DistributionInspect.
 //
-// Policy (local first, as DOCKER_SERVICE_PREFER_OFFLINE_IMAGE): when this
-// node's image store holds an image under `name` it never reaches the
-// network. If that image has a registry digest for the name's repository and
-// its manifest as pulled or pushed, the answer is that manifest (its media
-// type, digest and size) and the image config's platform; an image without
-// one (loaded, imported) is a 404 saying so, and the CLI goes on unpinned.
-// Only a name not in the store is asked of the registry the reference names
-// (agent::RegistryClient::inspect), with the X-Registry-Auth credentials.
+// Policy (the registry first, as Docker; the node's store only when the
+// registry gives no answer): the registry the reference names is asked
+// (agent::RegistryClient::inspect, with the X-Registry-Auth credentials), so
+// a tag moved since this node pulled it pins the registry's new digest. Only
+// when that registry is unreachable, times out or answers any error status
+// other than 401/403/404 (a 5xx, 429)
+// (kUnavailable, kDeadlineExceeded) and this node's image store holds an
+// image under `name` is the local answer given: that image's manifest as
+// pulled or pushed (its media type, digest and size) and its config's
+// platform when it has a registry digest for the name's repository, else a
+// 404 saying there is none to pin (loaded, imported), and the CLI goes on
+// unpinned. A registry's 401/403/404 is its answer, never replaced. A
+// docker.io name in the store is answered locally without asking Docker
+// Hub; only a docker.io name not in the store goes there.
 //
 // Errors: 400 bad name or X-Registry-Auth; 404 no such repository or
 // manifest; 401 the registry denied access (log in), 403 it refused the
@@ -32,7 +38,8 @@ class RegistryClient;
 namespace shoal::daemon {
 
 // Answers the distribution inspect of `name` (the path's decoded NAME) on
-// `ex`. `registry` may be null (501 for a name not in the store). Blocks
+// `ex`. `registry` may be null (then the local answer,
+// or 501 for a name not in the store). Blocks
 // while the registry is asked; the client going away cancels that.
 // Thread-safe as ImageStore and RegistryClient are.
 void serve_distribution(runtime::ImageStore& images, agent::RegistryClient* registry, http::Exchange& ex,

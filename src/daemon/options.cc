@@ -59,6 +59,10 @@ Options:
       --advertise-addr string   Address other nodes reach this node at (default 127.0.0.1)
       --insecure-registry list  Registry to pull from over plain http: HOST[:PORT] or an IPv4 CIDR
                                 (loopback registries always are; every other one is https)
+      --registry-certs-dir string  Per-registry TLS files (default "/etc/shoal/certs.d"):
+                                DIR/HOST[:PORT]/ca.crt is trusted for that registry besides the
+                                system CAs, client.cert and client.key are its client certificate;
+                                a registry with such a directory is always reached over https
   -l, --log-level string        debug, info, warn or error (default "info")
   -h, --help                    Print usage
 )";
@@ -124,6 +128,12 @@ Result<DaemonOptions> parse_daemon_options(const std::vector<std::string>& args)
                                 ": give a registry as HOST, HOST:PORT or an IPv4 CIDR (10.0.0.0/8), without a scheme");
       }
       o.insecure_registries.push_back(v);
+    } else if (a == "--registry-certs-dir") {
+      SHOAL_ASSIGN_OR_RETURN(o.registry_certs_dir, take(a));
+      if (o.registry_certs_dir.empty() || o.registry_certs_dir[0] != '/') {
+        return invalid_argument("invalid value \"" + o.registry_certs_dir + "\" for flag " + a +
+                                ": give an absolute directory path (e.g. /etc/shoal/certs.d)");
+      }
     } else if (a == "--advertise-addr") {
       SHOAL_ASSIGN_OR_RETURN(o.advertise_addr, take(a));
     } else if (a == "-l" || a == "--log-level") {

@@ -18,6 +18,10 @@ struct DaemonOptions {
   // --insecure-registry: registries pulled from over plain http ("host",
   // "host:port" or an IPv4 CIDR), as Docker's flag; loopback always is.
   std::vector<std::string> insecure_registries;
+  // --registry-certs-dir: per-registry TLS files, DIR/HOST[:PORT]/ca.crt
+  // (and client.cert, client.key); an absolute path (a missing directory:
+  // no per-registry files).
+  std::string registry_certs_dir = "/etc/shoal/certs.d";
   bool help = false;
 };
 

@@ -24,6 +24,18 @@ TEST(DaemonOptions, ParsesFlags) {
   EXPECT_EQ(o->etcd_peer_port, 3001);
 }
 
+TEST(DaemonOptions, RegistryCertsDir) {
+  EXPECT_EQ(parse_daemon_options({})->registry_certs_dir, "/etc/shoal/certs.d");
+  auto o = parse_daemon_options({"--registry-certs-dir", "/srv/certs.d"});
+  ASSERT_TRUE(o.ok()) << o.status().message();
+  EXPECT_EQ(o->registry_certs_dir, "/srv/certs.d");
+  for (std::string bad : {"", "certs.d", "./x"}) {
+    auto b = parse_daemon_options({"--registry-certs-dir", bad});
+    ASSERT_FALSE(b.ok()) << bad;
+    EXPECT_NE(b.status().message().find("absolute directory path"), std::string::npos) << b.status().message();
+  }
+}
+
 TEST(DaemonOptions, RejectsBadInput) {
   EXPECT_EQ(parse_daemon_options({"--bogus"}).status().code(), Code::kInvalidArgument);
   EXPECT_NE(parse_daemon_options({"--etcd-client-port", "99999"}).status().message().find("1-65535"),

@@ -5,8 +5,10 @@
 # the way the docker CLI then creates it (image name:tag@sha256:..., the
 # answer's Platforms) runs on both nodes; one with Platforms [{OS: windows}]
 # stays Pending with "unsupported platform on 2 nodes"; a missing image is a
-# 404, an unreachable registry a 502; a node answers from its own store
-# first (a local image without a registry digest: 404, no registry asked). With the docker CLI
+# 404, an unreachable registry a 502; the registry is asked first (a tag
+# moved since the node pulled it pins the new digest), the node's own store
+# answers only while the registry is down (the lab registry is stopped for
+# that, then started again; a local image without a registry digest: 404). With the docker CLI
 # installed, `docker service create` pins the digest and fills Platforms.
 # Traffic only inside the lab.
 source "$(dirname "$0")/../lib.sh"
@@ -81,18 +83,50 @@ OUT=$(api_post /services/create '{"Name":"badp","TaskTemplate":{"ContainerSpec":
 expect_contains "a bad platform value: 400" " 400" "$OUT"
 expect_contains "... naming the field" "Platforms[0].OS" "$OUT"
 
-# Local first: once m1 has pulled whoami, name:tag@digest is answered
-# (from its store: the pulled manifest); a local name with no registry
-# digest for its repository is a 404 saying so, and the registry it names
-# (unreachable here: that would be a 502) is never asked.
+# The registry first: a tag moved since m1 pulled it pins the registry's new
+# digest. app:latest is busybox (A) when m1 pushes it (so m1 holds it with
+# RepoDigest app@A), then w1 pushes whoami as app:latest (B).
 on m1 image pull "$REG/whoami:latest" >/dev/null 2>&1 || true
+reg_digest() { lab exec m1 -- curl -s -I -H "Accept: $ACCEPT" "http://$REG/v2/$1/manifests/latest" |
+  tr -d '\r' | awk -F': ' 'tolower($1)=="docker-content-digest" {print $2}'; }
+on m1 image pull "$REG/busybox:latest" >/dev/null 2>&1 || true
+on m1 image tag "$REG/busybox:latest" "$REG/app:latest" >/dev/null
+on m1 image push "$REG/app:latest" >/dev/null
+A=$(reg_digest app)
+on w1 image pull "$REG/whoami:latest" >/dev/null 2>&1 || true
+on w1 image tag "$REG/whoami:latest" "$REG/app:latest" >/dev/null
+on w1 image push "$REG/app:latest" >/dev/null
+B=$(reg_digest app)
+check "app:latest moved in the registry (A $A, then B $B)" eval '[[ "$A" == sha256:* && "$B" == sha256:* && "$A" != "$B" ]]'
+OUT=$(dist m1 "$REG/app:latest")
+expect_contains "m1 holds app:latest = A, the registry B: 200" " 200" "$OUT"
+expect_eq "... the answer is the registry's B, not m1's stale A" "$B" "$(jq -r .Descriptor.digest <<<"${OUT% *}")"
+
+# Only when the registry gives no answer does a node answer from its own
+# store: the lab registry stops for these checks, then starts again.
+BR=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["bridge_netns"])' "$LAB/lab.json")
+LAB_REG_PID=""
+for p in $(ip netns pids "$BR"); do
+  tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q "docker-registry serve $LAB/registry/config.yml" && LAB_REG_PID=$p
+done
+check "the lab's registry runs in the bridge namespace" test -n "$LAB_REG_PID"
+kill "$LAB_REG_PID"
+reg_down() { ! lab exec m1 -- curl -s -o /dev/null "http://$REG/v2/"; }
+check "the lab registry stopped" wait_for "the lab registry down" 10 reg_down
 OUT=$(dist m1 "$REG/whoami:latest@$REG_DIGEST")
-expect_contains "name:tag@digest: 200" " 200" "$OUT"
+expect_contains "registry down: name:tag@digest of a pulled image: 200 (from m1's store)" " 200" "$OUT"
 expect_eq "... the same digest" "$REG_DIGEST" "$(jq -r .Descriptor.digest <<<"${OUT% *}")"
+OUT=$(dist m1 "$REG/app:latest")
+expect_eq "registry down: app:latest is m1's own A" "$A" "$(jq -r .Descriptor.digest <<<"${OUT% *}")"
+OUT=$(dist m1 "$REG/nope:1")
+expect_contains "registry down, no such image on m1: 502" " 502" "$OUT"
 on m1 image tag "$REG/whoami:latest" 127.0.0.1:1/whoami:local >/dev/null
 OUT=$(dist m1 "127.0.0.1:1/whoami:local")
-expect_contains "a local image without a registry digest: 404, no registry asked" " 404" "$OUT"
+expect_contains "a local image without a registry digest, its registry unreachable: 404" " 404" "$OUT"
 expect_contains "... saying there is no digest to pin" "no registry digest to pin" "$OUT"
+ip netns exec "$BR" /usr/bin/docker-registry serve "$LAB/registry/config.yml" >"$T_DIR/registry-again.log" 2>&1 &
+reg_up() { lab exec m1 -- curl -sf -o /dev/null "http://$REG/v2/"; }
+check "the lab registry serves again" wait_for "the lab registry up" 15 reg_up
 
 if command -v docker >/dev/null; then
   OUT=$(DOCKER_HOST="unix://$(sock m1)" timeout 60 docker service create -d --name dk "$REG/busybox" sleep 100000 2>&1) && rc=0 || rc=$?

@@ -91,20 +91,81 @@ else
 fi
 
 # The credentials show nowhere: not in any answer about the service or its
-# tasks, not in any node's log.
-HEADER=$(printf '{"username":"alice","password":"%s"' "$PASSWORD" | base64 -w0 | cut -c1-20)
+# tasks, not in any node's log. Searched for: the password, config.json's
+# base64("alice:PW"), and the X-Registry-Auth headers both CLIs send, whole
+# and as the base64 of their start (stable whatever follows), in both base64
+# alphabets: shoal's (nlohmann::json's sorted compact JSON) and the docker
+# CLI's (Go's field order: username, password, serveraddress).
+SHOAL_JSON=$(jq -cnS --arg p "$PASSWORD" --arg r "$REG" '{username:"alice",password:$p,serveraddress:$r}')
+DOCKER_JSON=$(printf '{"username":"alice","password":"%s","serveraddress":"%s"}' "$PASSWORD" "$REG")
+b64_start() { # the base64 of $1's first 3*k bytes, k as large as fits
+  local n=$(( ${#1} / 3 * 3 )); printf '%s' "${1:0:$n}" | base64 -w0
+}
+printf '%s\n' "$PASSWORD" "$(printf 'alice:%s' "$PASSWORD" | base64 -w0)" \
+  "$(printf '%s' "$SHOAL_JSON" | base64 -w0)" "$(printf '%s' "$DOCKER_JSON" | base64 -w0)" \
+  "$(b64_start "${SHOAL_JSON%%,\"serveraddress*}")" "$(b64_start "${DOCKER_JSON%%,\"serveraddress*}")" >"$T_DIR/secrets"
+sed 's/=*$//; y|+/|-_|' "$T_DIR/secrets" >>"$T_DIR/secrets"  # the base64url forms, unpadded
 SHOWN="$(on m1 service inspect authed) $(on m1 service ls) $(on m1 service ps --no-trunc authed)
 $(curl -s --unix-socket "$(sock m1)" http://localhost/v1.41/services)
 $(curl -s --unix-socket "$(sock m1)" 'http://localhost/v1.41/services/authed?insertDefaults=true')
-$(curl -s --unix-socket "$(sock m1)" http://localhost/v1.41/tasks)"
-expect_eq "no answer about the service or its tasks holds the password" "" "$(grep -o "$PASSWORD" <<<"$SHOWN" || true)"
+$(curl -s --unix-socket "$(sock m1)" http://localhost/v1.41/tasks)
+$(curl -s --unix-socket "$(sock w1)" http://localhost/v1.41/containers/json?all=1)"
+command -v docker >/dev/null && SHOWN+="
+$(on m1 service inspect dkauthed)"
+expect_eq "no answer about the service or its tasks holds the password, base64(alice:PW) or a header" "" \
+  "$(grep -oF -f "$T_DIR/secrets" <<<"$SHOWN" || true)"
 expect_eq "... nor the sealed field's name" "" "$(grep -o ShoalRegistryAuth <<<"$SHOWN" || true)"
-expect_eq "no node's log holds the password or the header" "0" "$(cat "$LAB"/*/shoald.log | grep -c -e "$PASSWORD" -e "$HEADER" || true)"
+expect_eq "no node's log holds the password, base64(alice:PW) or a header" "0" \
+  "$(cat "$LAB"/*/shoald.log | grep -cF -f "$T_DIR/secrets" || true)"
 
-# Removing the service removes them; a bad header is a 400.
+# Removing the service removes them: the sealed credentials live only in
+# the service's stored object (ShoalRegistryAuth, in etcd); once the service
+# is gone no stored value of that service holds the field.
+M1_CERTS=$(dirname "$(sock m1)")/data/certs
+AUTHED_ID=$(on m1 service inspect authed --format '{{.ID}}')
+sealed_values() {
+  lab exec m1 -- etcdctl --endpoints https://127.0.0.1:2379 --cacert "$M1_CERTS/ca.crt" --cert "$M1_CERTS/client.crt" \
+    --key "$M1_CERTS/client.key" get --prefix /shoal/ --print-value-only | grep -F "$AUTHED_ID" | grep -c ShoalRegistryAuth || true
+}
+sealed_gone() { [ "$(sealed_values)" = 0 ]; }
+check "etcd holds authed's sealed credentials (ShoalRegistryAuth) while it exists" test "$(sealed_values)" -ge 1
 on m1 service rm authed >/dev/null
+check "after service rm no stored value of authed holds them" wait_for "authed's ShoalRegistryAuth gone" 15 sealed_gone
+
+# A bad header is a 400; an "auth"-only header (config.json's form) is
+# decoded to username and password, by service create as by the node.
 CODE=$(curl -s -o "$T_DIR/bad.json" -w '%{http_code}' --unix-socket "$(sock m1)" -H 'X-Registry-Auth: %%%' \
   -H 'Content-Type: application/json' -d '{"Name":"bad","TaskTemplate":{"ContainerSpec":{"Image":"'"$REG"'/whoami"}}}' \
   http://localhost/v1.41/services/create)
 expect_eq "a garbage X-Registry-Auth header: 400" "400" "$CODE"
 expect_contains "... saying what is wrong" "X-Registry-Auth header is not base64" "$(cat "$T_DIR/bad.json")"
+AUTH_ONLY_JSON=$(printf '{"auth":"%s","serveraddress":"%s"}' "$(printf 'alice:%s' "$PASSWORD" | base64 -w0)" "$REG")
+AUTH_ONLY=$(printf '%s' "$AUTH_ONLY_JSON" | base64 -w0)
+# w1 still holds the image authed pulled: removed, so authonly's task must
+# pull it again (an image present locally is never pulled).
+on w1 image rm -f "$REG/whoami" >/dev/null 2>&1 || true
+expect_eq "w1 no longer holds $REG/whoami" "" "$(on w1 image ls --format '{{.Repository}}' | grep -xF "$REG/whoami" || true)"
+CODE=$(curl -s -o "$T_DIR/authonly.json" -w '%{http_code}' --unix-socket "$(sock m1)" -H "X-Registry-Auth: $AUTH_ONLY" \
+  -H 'Content-Type: application/json' -d '{"Name":"authonly","TaskTemplate":{"ContainerSpec":{"Image":"'"$REG"'/whoami"},"Placement":{"Constraints":["node.role==worker"]}}}' \
+  http://localhost/v1.41/services/create)
+expect_eq "service create with an \"auth\"-only X-Registry-Auth: 201 ($(cat "$T_DIR/authonly.json"))" "201" "$CODE"
+check "... and its task runs on the worker (the node decoded it)" wait_for "authonly running on w1" 60 runs_on authonly w1
+expect_contains "... having pulled the private image again" "$REG/whoami" "$(on w1 image ls --format '{{.Repository}}')"
+dist_code() { curl -s -o "$T_DIR/dist.json" -w '%{http_code}' --unix-socket "$(sock m1)" "$@" \
+  "http://localhost/v1.41/distribution/$REG/whoami:latest/json"; }
+expect_eq "GET /distribution without credentials: the registry's 401" "401" "$(dist_code)"
+expect_eq "GET /distribution with the \"auth\"-only header: 200" "200" "$(dist_code -H "X-Registry-Auth: $AUTH_ONLY")"
+BAD_AUTH=$(printf '{"auth":"%s"}' "$(printf 'no-colon' | base64 -w0)" | base64 -w0)
+CODE=$(curl -s -o "$T_DIR/badauth.json" -w '%{http_code}' --unix-socket "$(sock m1)" -H "X-Registry-Auth: $BAD_AUTH" \
+  -H 'Content-Type: application/json' -d '{"Name":"badauth","TaskTemplate":{"ContainerSpec":{"Image":"'"$REG"'/whoami"}}}' \
+  http://localhost/v1.41/services/create)
+expect_eq "an \"auth\" that is not base64 of user:password: 400" "400" "$CODE"
+expect_contains "... saying so" "is not base64 of user:password" "$(cat "$T_DIR/badauth.json")"
+expect_eq "... and /distribution says the same (400)" "400" "$(dist_code -H "X-Registry-Auth: $BAD_AUTH")"
+
+# Last, so that every request above is covered: no node's log holds the
+# "auth"-only header either.
+printf '%s\n' "$AUTH_ONLY" "$AUTH_ONLY_JSON" >>"$T_DIR/secrets"
+printf '%s\n' "$AUTH_ONLY" | sed 's/=*$//; y|+/|-_|' >>"$T_DIR/secrets"
+expect_eq "at the end, still no node's log holds the password, base64(alice:PW) or a header" "0" \
+  "$(cat "$LAB"/*/shoald.log | grep -cF -f "$T_DIR/secrets" || true)"

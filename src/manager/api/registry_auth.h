@@ -28,10 +28,20 @@ struct RegistryAuthHeader {
 
 // nullopt: no header (or an empty one): keep what is stored. Otherwise the
 // checked header. kInvalidArgument for a header that is not base64 of a JSON
-// object of the fields above as strings (or has other fields); kUnimplemented
-// for credentials the nodes' pulls cannot use (an identity token alone, the
-// "auth" field alone). Messages never echo the header's content.
+// object of the fields above as strings (or has other fields), or whose
+// "auth" alone (config.json's form, kept: the nodes decode it) is not base64
+// of user:password; kUnimplemented for an identity token alone, which the
+// nodes' pulls cannot use. Messages never echo the header's content.
 Result<std::optional<RegistryAuthHeader>> read_registry_auth(const http::Request& req);
+
+// The credentials `header_value` (a RegistryAuthHeader::value) bound to the
+// registry of `image` (the service's image), as they are stored: without a
+// "serveraddress" (docker-py's auth_config, for one) it is set to that
+// registry (re-encoded); one naming another registry is kInvalidArgument
+// saying which (the nodes use stored credentials only for the registry they
+// name, so they would never be used). An image that does not parse is left
+// to the spec's validation (the header kept as is).
+Result<std::string> bind_registry_auth(const std::string& header_value, const std::string& image);
 
 // The sealing context of service `service_id`'s credentials: a blob sealed
 // for one service cannot be passed off as another's.

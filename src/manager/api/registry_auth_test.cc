@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "common/base64.h"
 #include "manager/api/api_test_util.h"
 #include "manager/ca/sealed.h"
@@ -73,12 +75,23 @@ TEST(ReadRegistryAuth, GarbageIs400WithoutEchoingIt) {
   EXPECT_EQ(unknown.status().message().find(kPassword), std::string::npos);
 }
 
-TEST(ReadRegistryAuth, CredentialsNodesCannotUseAre501) {
+TEST(ReadRegistryAuth, AnIdentityTokenAloneIs501) {
   EXPECT_EQ(read_registry_auth(with_auth(header(R"({"identitytoken":"refresh"})"))).status().code(),
             Code::kUnimplemented);
-  auto auth_only = read_registry_auth(with_auth(header(R"({"auth":"dTpw"})")));
-  EXPECT_EQ(auth_only.status().code(), Code::kUnimplemented);
-  EXPECT_NE(auth_only.status().message().find("send username and password"), std::string::npos);
+}
+
+// config.json's form: "auth" = base64("u:p") is kept (the nodes decode it);
+// one that is not base64 of user:password is a 400 that does not echo it.
+TEST(ReadRegistryAuth, AnAuthFieldAloneIsKeptWhenItIsUserColonPassword) {
+  const std::string h = header(R"({"auth":"dTpw"})");  // "u:p"
+  auto auth_only = read_registry_auth(with_auth(h));
+  ASSERT_TRUE(auth_only.ok()) << auth_only.status().message();
+  ASSERT_TRUE(auth_only->has_value());
+  EXPECT_EQ((*auth_only)->value, h);
+  auto bad = read_registry_auth(with_auth(header(R"({"auth":"bm9jb2xvbg"})")));  // "nocolon"
+  EXPECT_EQ(bad.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("not base64 of user:password"), std::string::npos);
+  EXPECT_EQ(bad.status().message().find("bm9jb2xvbg"), std::string::npos);
 }
 
 class RegistryAuthApiTest : public ::testing::Test {
@@ -221,6 +234,29 @@ TEST(RegistryAuthNoKey, CredentialsAre501) {
   EXPECT_EQ(resp.status, 501) << resp.body;
   EXPECT_NE(resp.body.find("no data key"), std::string::npos) << resp.body;
   EXPECT_TRUE(control.store()->services().empty());
+}
+
+// Honesty review: stored credentials are used by the nodes only for the
+// registry they name, so they are bound to the image's registry when they
+// name none, and refused when they name another.
+TEST(RegistryAuthBind, CredentialsAreBoundToTheImagesRegistry) {
+  auto decoded = [](const Result<std::string>& r) { return nlohmann::json::parse(*base64_decode(*r)); };
+  auto none = bind_registry_auth(header(R"({"username":"u","password":"p"})"), "reg:5000/app:1");
+  ASSERT_TRUE(none.ok()) << none.status().message();
+  EXPECT_EQ(decoded(none)["serveraddress"], "reg:5000");
+  EXPECT_EQ(decoded(none)["password"], "p");
+  auto hub = bind_registry_auth(header(R"({"username":"u","password":"p"})"), "busybox");
+  EXPECT_EQ(decoded(hub)["serveraddress"], "docker.io");
+  const std::string same = creds("u", "p");
+  EXPECT_EQ(*bind_registry_auth(same, "reg:5000/app:1"), same) << "naming the image's registry: kept as sent";
+  EXPECT_TRUE(bind_registry_auth(header(R"({"username":"u","password":"p","serveraddress":"https://index.docker.io/v1/"})"),
+                                 "busybox:latest").ok());
+  auto other = bind_registry_auth(same, "other.example/app:1");
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(other.status().message().find("for the registry reg:5000"), std::string::npos) << other.status().message();
+  EXPECT_NE(other.status().message().find("other.example"), std::string::npos);
+  EXPECT_EQ(other.status().message().find("p\""), std::string::npos) << "never echoes the credentials";
 }
 
 }  // namespace

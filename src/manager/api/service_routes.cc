@@ -88,7 +88,8 @@ Status Api::seal_registry_auth(const std::optional<RegistryAuthHeader>& auth, Se
     s.registry_auth_sealed.clear();
     return ok_status();
   }
-  auto sealed = control_.seal_registry_auth(auth->value, registry_auth_context(s.id));
+  SHOAL_ASSIGN_OR_RETURN(std::string bound, bind_registry_auth(auth->value, s.spec.task_template.container_spec.image));
+  auto sealed = control_.seal_registry_auth(bound, registry_auth_context(s.id));
   if (!sealed.ok()) return sealed.status().with_context("keeping the --with-registry-auth credentials");
   s.registry_auth_sealed = std::move(sealed).value();
   return ok_status();
