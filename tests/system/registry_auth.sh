@@ -143,8 +143,11 @@ AUTH_ONLY_JSON=$(printf '{"auth":"%s","serveraddress":"%s"}' "$(printf 'alice:%s
 AUTH_ONLY=$(printf '%s' "$AUTH_ONLY_JSON" | base64 -w0)
 # w1 still holds the image authed pulled: removed, so authonly's task must
 # pull it again (an image present locally is never pulled).
-on w1 image rm -f "$REG/whoami" >/dev/null 2>&1 || true
-expect_eq "w1 no longer holds $REG/whoami" "" "$(on w1 image ls --format '{{.Repository}}' | grep -xF "$REG/whoami" || true)"
+# (authed's container may still be going away: polled.)
+w1_holds_whoami() { on w1 image ls --format '{{.Repository}}' | grep -qxF "$REG/whoami"; }
+rm_whoami() { on w1 image rm "$REG/whoami" >/dev/null 2>&1 || true; ! w1_holds_whoami; }
+check "w1 no longer holds $REG/whoami (image rm, once authed's container is gone) within 30 s" \
+  wait_for "whoami removed from w1" 30 rm_whoami
 CODE=$(curl -s -o "$T_DIR/authonly.json" -w '%{http_code}' --unix-socket "$(sock m1)" -H "X-Registry-Auth: $AUTH_ONLY" \
   -H 'Content-Type: application/json' -d '{"Name":"authonly","TaskTemplate":{"ContainerSpec":{"Image":"'"$REG"'/whoami"},"Placement":{"Constraints":["node.role==worker"]}}}' \
   http://localhost/v1.41/services/create)
