@@ -4,8 +4,10 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <iterator>
+#include <memory>
 #include <set>
 #include <sstream>
 #include <string_view>
@@ -72,6 +74,28 @@ Status print_json_stream(Context& ctx, const std::string& body) {
     else if (m.contains("status")) *ctx.out << (m.contains("id") ? get_str(m, "id") + ": " : "") << get_str(m, "status") << "\n";
   }
   return ok_status();
+}
+
+// The streamed progress of a pull or push, printed as docker prints it
+// without a terminal: line by line, without the `moving` status (the bars),
+// only errors when `quiet`. The returned callback goes to ApiClient::stream;
+// *failed is the first error line's (stop there).
+std::function<bool(const std::string&)> progress_printer(Context& ctx, std::string moving, bool quiet,
+                                                         Status* failed) {
+  auto pending = std::make_shared<std::string>();
+  return [&ctx, moving = std::move(moving), quiet, failed, pending](const std::string& piece) {
+    *pending += piece;
+    for (size_t nl; (nl = pending->find('\n')) != std::string::npos;) {
+      std::string line = pending->substr(0, nl + 1);
+      pending->erase(0, nl + 1);
+      json m = json::parse(line, nullptr, false);
+      if (m.is_object() && get_str(m, "status") == moving) continue;
+      if (quiet && !(m.is_object() && (m.contains("error") || m.contains("errorDetail")))) continue;
+      *failed = print_json_stream(ctx, line);
+      if (!failed->ok()) return false;
+    }
+    return true;
+  };
 }
 
 int image_import(Context& ctx, const Args& args) {
@@ -143,21 +167,8 @@ int image_pull(Context& ctx, const Args& args) {
   std::string q = "/images/create?fromImage=" + query_escape(ref->familiar_name()) + "&tag=" +
                   query_escape(ref->digest.empty() ? ref->tag : ref->digest);
   if (fs.changed("platform")) q += "&platform=" + query_escape(fs.str("platform"));
-  std::string pending;
   Status failed;
-  auto on_data = [&](const std::string& piece) {
-    pending += piece;
-    for (size_t nl; (nl = pending.find('\n')) != std::string::npos;) {
-      std::string line = pending.substr(0, nl + 1);
-      pending.erase(0, nl + 1);
-      json m = json::parse(line, nullptr, false);
-      if (m.is_object() && get_str(m, "status") == "Downloading") continue;
-      if (fs.boolean("quiet") && !(m.is_object() && (m.contains("error") || m.contains("errorDetail")))) continue;
-      failed = print_json_stream(ctx, line);
-      if (!failed.ok()) return false;
-    }
-    return true;
-  };
+  auto on_data = progress_printer(ctx, "Downloading", fs.boolean("quiet"), &failed);
   std::atomic<bool> cancel{false};
   Status st = ctx.api->stream("POST", q, "", on_data, cancel);
   if (!failed.ok()) return fail(ctx, failed);
@@ -247,21 +258,8 @@ int image_push(Context& ctx, const Args& args) {
   if (!ref.ok()) return fail(ctx, ref.status());
   if (!ref->digest.empty()) return fail(ctx, invalid_argument("cannot push a digest reference: give NAME[:TAG]"));
   // As docker prints it without a terminal: no Pushing bars.
-  std::string pending;
   Status failed;
-  auto on_data = [&](const std::string& piece) {
-    pending += piece;
-    for (size_t nl; (nl = pending.find('\n')) != std::string::npos;) {
-      std::string line = pending.substr(0, nl + 1);
-      pending.erase(0, nl + 1);
-      json m = json::parse(line, nullptr, false);
-      if (m.is_object() && get_str(m, "status") == "Pushing") continue;
-      if (fs.boolean("quiet") && !(m.is_object() && (m.contains("error") || m.contains("errorDetail")))) continue;
-      failed = print_json_stream(ctx, line);
-      if (!failed.ok()) return false;
-    }
-    return true;
-  };
+  auto on_data = progress_printer(ctx, "Pushing", fs.boolean("quiet"), &failed);
   // The credentials `docker login` stored for the registry, as docker push sends them.
   auto auth = registry_auth_for(ref->familiar());
   if (!auth.ok()) return fail(ctx, auth.status());

@@ -8,6 +8,7 @@
 #include "agent/image_puller.h"
 #include "agent/registry_push.h"
 #include "agent/runtime/image_store.h"
+#include "daemon/progress_lines.h"
 #include "manager/api/api.h"
 
 namespace shoal::daemon {
@@ -54,23 +55,13 @@ void serve_push(runtime::ImageStore& images, agent::ImagePuller* puller, http::E
   auto write = [&](const json& line) {
     if (!stream->write(line.dump() + "\r\n")) *cancel = true;  // the client went away: stop the push
   };
-  int64_t last_shown = -1;
+  ProgressLines lines("Pushing");
   auto progress = [&](const agent::PushEvent& e) {
     if (e.aux) {
       write({{"progressDetail", json::object()}, {"aux", {{"Tag", e.tag}, {"Digest", e.digest}, {"Size", e.size}}}});
       return;
     }
-    json line = {{"status", e.status}};
-    if (!e.id.empty()) line["id"] = e.id;
-    if (e.status == "Pushing") {
-      // At most every 512 KiB and at the end: a large layer is not 10^5 lines.
-      if (e.current != e.total && last_shown >= 0 && e.current - last_shown < (512 << 10)) return;
-      last_shown = e.current == e.total ? -1 : e.current;
-      line["progressDetail"] = {{"current", e.current}, {"total", e.total}};
-    } else {
-      line["progressDetail"] = json::object();
-    }
-    write(line);
+    if (auto line = lines.line(e.id, e.status, e.current, e.total)) write(*line);
   };
   auto digest = agent::push_image(images, puller->registry(), *plan, creds, progress, *cancel);
   if (!digest.ok()) {

@@ -19,6 +19,7 @@
 #include "common/time.h"
 #include "daemon/distribution_route.h"
 #include "daemon/image_push_route.h"
+#include "daemon/progress_lines.h"
 #include "http/message.h"
 #include "manager/api/api.h"
 #include "manager/api/router.h"
@@ -182,7 +183,6 @@ void serve_pull(agent::ImagePuller* puller, http::Exchange& ex) {
   // Shared with the client-gone hook, which an I/O thread may run after this
   // returns or throws: never a stack slot.
   auto cancel = std::make_shared<std::atomic<bool>>(false);
-  int64_t last_shown = -1;
   auto write = [&](const json& line) {
     if (!stream) {
       http::Headers h{{"Content-Type", "application/json"}, {"Api-Version", api::kApiVersion}};
@@ -190,18 +190,9 @@ void serve_pull(agent::ImagePuller* puller, http::Exchange& ex) {
     }
     if (!stream->write(line.dump() + "\r\n")) *cancel = true;  // the client went away: stop the pull
   };
+  ProgressLines lines("Downloading");
   auto progress = [&](const agent::PullEvent& e) {
-    json line = {{"status", e.status}};
-    if (!e.id.empty()) line["id"] = e.id;
-    if (e.status == "Downloading") {
-      // At most every 512 KiB and at the end: a large layer is not 10^5 lines.
-      if (e.current != e.total && last_shown >= 0 && e.current - last_shown < (512 << 10)) return;
-      last_shown = e.current == e.total ? -1 : e.current;
-      line["progressDetail"] = {{"current", e.current}, {"total", e.total}};
-    } else {
-      line["progressDetail"] = json::object();
-    }
-    write(line);
+    if (auto line = lines.line(e.id, e.status, e.current, e.total)) write(*line);
   };
   // A client that goes away, or the server stopping (shoald's stop), ends
   // the pull: a slow registry cannot hold a worker thread or the stop.

@@ -53,8 +53,10 @@ Status place_blob(const std::string& from, const std::string& to, const std::str
     std::error_code ec;
     fs::copy_file(from, tmp, ec);
     if (ec) return internal_error("keeping the layer blob " + to + ": " + ec.message() + " (disk full?)");
-    ::chmod(tmp.c_str(), 0600);
   }
+  // Private, whatever mode the scratch file had (an archive's member keeps
+  // its tar mode, often 0644): nothing in the data root is world-readable.
+  ::chmod(tmp.c_str(), 0600);
   // Its data on disk before its name is: after a power loss a blob at its
   // final name is whole (keep_blobs trusts a blob already there).
   int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
