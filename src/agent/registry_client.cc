@@ -369,6 +369,8 @@ Result<RegistryClient::Answer> RegistryClient::get_url(const std::string& origin
     };
     Status st = client.stream("GET", target, "", on_piece, cancel, &status, hs, &out, options_.idle_timeout);
     if (cancel) return unavailable(what + ": cancelled");
+    // Bad TLS files (certs.d): the file's error, not "unreachable".
+    if (st.code() == Code::kInvalidArgument) return st.with_context(what);
     if (!st.ok()) {
       std::string hint = endpoint.rfind("https://", 0) == 0
                              ? " (for a registry that serves plain http, start shoald with --insecure-registry HOST:PORT)"
@@ -719,6 +721,7 @@ Result<RegistryClient::Answer> RegistryClient::send_url(const std::string& origi
   Status st = client.stream(method, target, body, on_data, cancel, &a.status, headers, &a.headers,
                             options_.idle_timeout);
   if (cancel) return unavailable(method + " " + shown_input(url, 200) + ": cancelled");
+  if (st.code() == Code::kInvalidArgument) return st.with_context(method + " " + shown_input(url, 200));
   if (late) {
     return unavailable(method + " " + shown_input(url, 200) + ": the registry took more than " +
                        std::to_string(options_.timeout.count()) + " ms to send a small answer");

@@ -7,6 +7,9 @@
 #include "agent/registry_tls.h"
 
 #include <gtest/gtest.h>
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -191,6 +194,38 @@ TEST_F(RegistryTlsTest, AClientCertificateIsPresentedWhenBothFilesAreThere) {
   write_file(registry_dir() / "client.key", cc.key_pem);
   st = pull(client);
   EXPECT_TRUE(st.ok()) << st.message();
+}
+
+// Security review: an encrypted client.key is a clear error naming it, never
+// a passphrase prompt on shoald's terminal (which would block the pull).
+TEST_F(RegistryTlsTest, AnEncryptedClientKeyIsAnErrorNotAPrompt) {
+  write_file(registry_dir() / "ca.crt", root_.cert_pem);
+  ca::CertRequest r;
+  r.common_name = "puller";
+  r.client_auth = true;
+  auto cc = *ca::issue_certificate(root_, r);
+  BIO* in = BIO_new_mem_buf(cc.key_pem.data(), static_cast<int>(cc.key_pem.size()));
+  EVP_PKEY* key = PEM_read_bio_PrivateKey(in, nullptr, nullptr, nullptr);
+  BIO_free(in);
+  ASSERT_NE(key, nullptr);
+  BIO* out = BIO_new(BIO_s_mem());
+  char pass[] = "secret";
+  ASSERT_EQ(PEM_write_bio_PKCS8PrivateKey(out, key, EVP_aes_256_cbc(), pass, 6, nullptr, nullptr), 1);
+  EVP_PKEY_free(key);
+  char* data = nullptr;
+  long n = BIO_get_mem_data(out, &data);
+  std::string encrypted(data, static_cast<size_t>(n));
+  BIO_free(out);
+  ASSERT_NE(encrypted.find("ENCRYPTED"), std::string::npos);
+  write_file(registry_dir() / "client.cert", cc.cert_pem);
+  write_file(registry_dir() / "client.key", encrypted);
+  RegistryClient client(options_);
+  Status st = pull(client);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), Code::kInvalidArgument) << st.message();
+  EXPECT_NE(st.message().find("loading the client key"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("client.key"), std::string::npos) << st.message();
+  EXPECT_EQ(st.message().find("unreachable"), std::string::npos) << "a bad key file is not a network error";
 }
 
 // Security review: a registry cannot borrow another's client certificate by

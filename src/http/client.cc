@@ -173,6 +173,9 @@ Status tls_setup(Client::Pool& p, const TlsOptions& tls, const std::string& endp
     if (ec) return invalid_argument("loading the CA certificate " + tls.ca_file + ": " + ec.message());
     p.ssl->set_verify_mode(net::ssl::verify_peer, ec);
   }
+  // An encrypted private key is an error, never a passphrase prompt on the
+  // terminal (OpenSSL's default callback reads /dev/tty, blocking the caller).
+  p.ssl->set_password_callback([](std::size_t, net::ssl::context::password_purpose) { return std::string(); }, ec);
   if (!tls.cert_pem.empty()) {
     p.ssl->use_certificate_chain(net::buffer(tls.cert_pem), ec);
     if (ec) return invalid_argument("loading the client certificate for " + endpoint + ": " + ec.message());

@@ -1,5 +1,7 @@
 #include "store/fault_backend.h"
 
+#include <thread>
+
 #include <optional>
 #include <stdexcept>
 
@@ -113,6 +115,12 @@ Result<TxnResult> FaultBackend::faulty_txn(int retry, const Txn& t) {
   auto send = [&] { return retry > 0 ? inner_.resend_txn(retry, compares, success, failure)
                                      : inner_.txn(compares, success, failure); };
   if (!fault) return send();
+  std::chrono::milliseconds delay;
+  {
+    std::lock_guard lk(mu_);
+    delay = fault_delay_;
+  }
+  if (delay.count() > 0) std::this_thread::sleep_for(delay);
   switch (*fault) {
     case Fault::kFail: return unavailable("injected fault: connection refused");
     case Fault::kTimeoutNotApplied: return unavailable("injected fault: the request timed out");
@@ -193,6 +201,11 @@ void FaultBackend::compact(int64_t revision) {
 size_t FaultBackend::writes() const {
   std::lock_guard lk(mu_);
   return writes_;
+}
+
+void FaultBackend::set_fault_delay(std::chrono::milliseconds d) {
+  std::lock_guard lk(mu_);
+  fault_delay_ = d;
 }
 
 size_t FaultBackend::faults_injected() const {

@@ -22,6 +22,7 @@
 // and no event follows it.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -60,6 +61,9 @@ class FaultBackend : public Backend {
   void resume() override { inner_.resume(); }
 
   void fail_write(int nth, Fault fault);
+  // Each injected write fault is answered only after `d` (a deadline that
+  // ran out: real time, for the store's resend budget). Default: at once.
+  void set_fault_delay(std::chrono::milliseconds d);
   // The next `n` range reads fail (kUnavailable), e.g. the re-read after a timeout.
   void fail_reads(int n);
   void hold_watches();
@@ -84,6 +88,7 @@ class FaultBackend : public Backend {
   size_t writes_ = 0;
   size_t faults_ = 0;
   int reads_to_fail_ = 0;
+  std::chrono::milliseconds fault_delay_{0};
   std::map<size_t, Fault> planned_;  // write number -> fault
   std::optional<Txn> late_;          // a kTimeoutAppliedLate write not applied yet
   std::vector<int> resend_retries_;

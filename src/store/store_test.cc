@@ -466,6 +466,21 @@ TEST_F(StoreFaultTest, EachResendAfterATimeoutGetsALongerDeadline) {
   EXPECT_EQ(faults.resend_retries().size(), 3u);
 }
 
+// Each attempt here runs out its (simulated) 1.3 s deadline: after two the
+// resend budget (2.5 s) is spent, and the write is a 503 of unknown outcome
+// that does not read as a lost quorum (no "etcd" in it), not a third send.
+TEST_F(StoreFaultTest, NoResendOnceTheResendBudgetIsSpent) {
+  faults.set_fault_delay(std::chrono::milliseconds(1300));
+  for (int n = 1; n <= 4; ++n) faults.fail_write(n, FaultBackend::Fault::kTimeoutNotApplied);
+  Batch b;
+  b.create(make_task("t1", "s1", "n1"));
+  Status st = store.commit(b);
+  EXPECT_EQ(st.code(), Code::kUnavailable);
+  EXPECT_NE(st.message().find("may or may not have been applied"), std::string::npos) << st.message();
+  EXPECT_EQ(st.message().find("etcd"), std::string::npos) << st.message();
+  EXPECT_EQ(faults.writes(), 2u) << "sent again after the budget";
+}
+
 TEST_F(StoreFaultTest, AnUnknownOutcomeThatCannotBeReReadIsReportedAndSyncCatchesUp) {
   faults.fail_write(1, FaultBackend::Fault::kTimeoutApplied);
   faults.fail_reads(10);
