@@ -189,6 +189,15 @@ use_lab() {
   trap lab_cleanup EXIT
 }
 sock() { echo "$LAB/$1/shoald.sock"; }                           # sock NODE: its API socket
+etcd_members() {  # etcd_members NODE: "voter|learner NAME" lines from NODE's etcd (lab tests)
+  local certs; certs=$(dirname "$(sock "$1")")/data/certs
+  lab exec "$1" -- curl -s -m 10 --cacert "$certs/ca.crt" --cert "$certs/client.crt" --key "$certs/client.key" \
+    -X POST -d '{}' https://127.0.0.1:2379/v3/cluster/member/list |
+    python3 -c 'import json,sys
+for m in json.load(sys.stdin)["members"]: print("learner" if m.get("isLearner") else "voter", m.get("name",""))'
+}
+voters() { etcd_members "$1" | grep -c '^voter ' || true; }        # voters NODE: voting members NODE's etcd lists
+voters_eq() { [ "$(voters "$1")" = "$2" ]; }
 on() {  # on NODE CLI-ARGS...: the CLI against NODE, for at most CLI_TIMEOUT seconds
   local n=$1 rc=0; shift
   timeout -k 5 "$CLI_TIMEOUT" "$SHOAL" -H "unix://$(sock "$n")" "$@" || rc=$?

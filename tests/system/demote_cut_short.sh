@@ -14,15 +14,6 @@ use_lab
 
 statuses() { on "$1" node ls --format '{{.Hostname}}={{.ManagerStatus}}' | grep -v '=$' | sort | tr '\n' ' '; }
 statuses_eq() { [ "$(statuses "$1")" = "$2" ]; }
-etcd_members() {  # etcd_members NODE: "voter|learner NAME" lines from its etcd
-  local certs; certs=$(dirname "$(sock "$1")")/data/certs
-  lab exec "$1" -- curl -s -m 10 --cacert "$certs/ca.crt" --cert "$certs/client.crt" --key "$certs/client.key" \
-    -X POST -d '{}' https://127.0.0.1:2379/v3/cluster/member/list |
-    python3 -c 'import json,sys
-for m in json.load(sys.stdin)["members"]: print("learner" if m.get("isLearner") else "voter", m.get("name",""))'
-}
-voters() { etcd_members "$1" | grep -c '^voter ' || true; }
-voters_eq() { [ "$(voters "$1")" = "$2" ]; }
 role_and_status() { on m1 node inspect "$1" --format '{{.Spec.Role}} {{if .ManagerStatus}}manager-status{{else}}none{{end}}'; }
 
 log "lab up --managers 3 --workers 1"

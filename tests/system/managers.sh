@@ -14,15 +14,6 @@ ready_nodes() { on m1 node ls --format '{{.Status}}' | grep -c Ready || true; }
 all_ready() { [ "$(ready_nodes)" = "$1" ]; }
 statuses() { on "$1" node ls --format '{{.ManagerStatus}}' | grep . | sort | tr '\n' ' '; }
 statuses_eq() { [ "$(statuses "$1")" = "$2" ]; }
-# etcd_members NODE: its etcd's member list as "learner-flag name" lines
-etcd_members() {
-  local certs; certs=$(dirname "$(sock "$1")")/data/certs
-  lab exec "$1" -- curl -s -m 10 --cacert "$certs/ca.crt" --cert "$certs/client.crt" --key "$certs/client.key" \
-    -X POST -d '{}' https://127.0.0.1:2379/v3/cluster/member/list |
-    python3 -c 'import json,sys
-for m in json.load(sys.stdin)["members"]: print("learner" if m.get("isLearner") else "voter", m.get("name",""))'
-}
-voters() { etcd_members "$1" | grep -c '^voter ' || true; }
 
 log "lab up --managers 3 --workers 2"
 t0=$(date +%s.%N)
@@ -105,7 +96,6 @@ out=$(on m1 node promote w1 2>&1)
 expect_contains "node promote w1 works then" "promoted to a manager" "$out"
 check "w1 is Reachable within 30 s" wait_for "w1 reachable" 30 \
   statuses_eq m1 "Leader Reachable Reachable Reachable "
-voters_eq() { [ "$(voters "$1")" = "$2" ]; }
 check "m1's etcd: 4 voting members" wait_for "4 voters" 20 voters_eq m1 4
 
 # ---- node demote of a manager just killed (its session key outlives it by
