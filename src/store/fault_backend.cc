@@ -90,7 +90,11 @@ Result<TxnResult> FaultBackend::resend_txn(int retry, const std::vector<Compare>
 }
 
 Result<TxnResult> FaultBackend::faulty_txn(int retry, const Txn& t) {
-  const auto& [compares, success, failure] = t;
+  // Plain references, not a structured binding: a lambda below captures
+  // them (clang refuses to capture structured bindings before C++20's P1091).
+  const std::vector<Compare>& compares = t.compares;
+  const std::vector<TxnOp>& success = t.success;
+  const std::vector<TxnOp>& failure = t.failure;
   std::optional<Fault> fault;
   std::optional<Txn> late;
   {
