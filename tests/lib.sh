@@ -198,6 +198,15 @@ for m in json.load(sys.stdin)["members"]: print("learner" if m.get("isLearner") 
 }
 voters() { etcd_members "$1" | grep -c '^voter ' || true; }        # voters NODE: voting members NODE's etcd lists
 voters_eq() { [ "$(voters "$1")" = "$2" ]; }
+# knows_managers: w1 and w2 each know the 3 managers (their join.json,
+# updated from register and heartbeat answers), so a worker whose session is
+# on a manager that goes can move it (lab tests with 3 managers, 2 workers).
+knows_managers() {
+  for w in w1 w2; do
+    [ "$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["Managers"]))' \
+      "$LAB/$w/data/swarm-tls/join.json" 2>/dev/null)" = 3 ] || return 1
+  done
+}
 on() {  # on NODE CLI-ARGS...: the CLI against NODE, for at most CLI_TIMEOUT seconds
   local n=$1 rc=0; shift
   timeout -k 5 "$CLI_TIMEOUT" "$SHOAL" -H "unix://$(sock "$n")" "$@" || rc=$?
