@@ -1,0 +1,94 @@
+// Rendering nftables rulesets for service load balancing: pure functions
+// from the load-balancing model to the text of one nft script.
+//
+// Two tables, each replaced as a whole by its script (the script starts with
+// "table F N {}" + "delete table F N", then the new definition, so applying
+// it in one nft transaction swaps the old table for the new atomically):
+//
+// - `ip shoal`, in each task's network namespace: VIP load balancing. A
+//   connection (TCP or UDP, any port: like Docker, a VIP forwards every port)
+//   from the task to a VIP is DNATed in nat/output to one of the service's
+//   task IPs, round robin (`numgen inc`). Only a connection's first packet
+//   passes nat chains; conntrack keeps the chosen backend for the rest of the
+//   flow, so replacing the table does not move or cut established flows. A
+//   VIP with no backend is rejected (TCP reset / ICMP port unreachable) so
+//   connections fail at once instead of waiting on ARP for an address no one
+//   owns. No SNAT: the backend replies to the task's own address.
+//
+// - `ip shoal-mesh`, in a node's own namespace: the routing mesh. Traffic to
+//   any local address of the node (`fib daddr type local`: the node's
+//   addresses and 127.0.0.1) on a published port is DNATed to a backend
+//   task's ip:target, round robin; nat/prerouting handles traffic arriving
+//   from elsewhere, nat/output traffic made on the node. Ingress-mode
+//   traffic is then SNATed (masquerade, or snat to MeshConfig::snat_source)
+//   so replies come back through this node (the client's address is lost, as
+//   with Docker's mesh). Host-mode ports are DNATed the same way to the local
+//   task but keep the client's address (replies must route back through the
+//   node: the task's default route); only their loopback-sourced traffic is
+//   masqueraded, since a task cannot answer 127.0.0.1.
+//   127.0.0.1:P needs net.ipv4.conf.all.route_localnet=1 in the node's
+//   namespace (see enable_mesh_sysctls in apply.h); because that setting
+//   would also let neighbours reach services bound to 127.0.0.1, the table
+//   drops packets to 127.0.0.0/8 that arrive on any interface but `lo`.
+//   A published port with no backend is rejected in filter/input.
+//
+// Both tables hold a `ct state established,related accept` rule: it keeps
+// the kernel's conntrack hooks registered when no rule needs NAT (no VIP or
+// port has a backend), without which flows NATed earlier would stop being
+// translated and break.
+//
+// Every address and port is validated and re-printed from its parsed form:
+// no text from the (cluster-state) input reaches a script unchecked. Output
+// is deterministic (VIPs, ports and backends sorted, backends deduplicated),
+// so an unchanged configuration renders the identical script and the caller
+// may skip re-applying it. IPv4 only. Thread-safe (no shared state).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace shoal::netlb {
+
+// Table names (family "ip").
+inline constexpr const char* kTaskTable = "shoal";
+inline constexpr const char* kMeshTable = "shoal-mesh";
+
+// One service VIP as seen from a task: its address and the addresses of the
+// service's running tasks on the same network.
+struct VipBackends {
+  std::string vip;
+  std::vector<std::string> backends;
+};
+
+// One published port: `published` on the node, forwarded to `target` on the
+// backends (running tasks' IPs; for a host-mode port, the local task's).
+struct PublishedPort {
+  std::string protocol;  // "tcp" or "udp"
+  uint16_t published = 0;
+  uint16_t target = 0;
+  std::vector<std::string> backends;
+};
+
+struct MeshConfig {
+  std::vector<PublishedPort> ports;       // ingress mode (routing mesh)
+  std::vector<PublishedPort> host_ports;  // host mode: tasks on this node only
+  std::string snat_source;                // ingress SNAT source; empty: masquerade
+};
+
+// The `ip shoal` table for a task's namespace. kInvalidArgument for a
+// malformed address or a VIP listed twice; the message names the bad value.
+Result<std::string> render_task_ruleset(const std::vector<VipBackends>& vips);
+
+// The `ip shoal-mesh` table for a node's namespace. kInvalidArgument for a
+// malformed address, protocol or port (0), or a protocol/port published twice.
+Result<std::string> render_mesh_ruleset(const MeshConfig& m);
+
+// Parses a dotted-quad IPv4 address usable as a VIP, backend or SNAT source
+// (not 0.0.0.0/8, 127.0.0.0/8, multicast or 240.0.0.0/4). Returns it in host
+// byte order. `what` names the value in the error ("backend of VIP 10.0.0.2").
+Result<uint32_t> parse_ipv4(const std::string& text, const std::string& what);
+
+}  // namespace shoal::netlb

@@ -1,0 +1,130 @@
+// Datapath: the overlay networks of one node, in the kernel (Docker's overlay
+// driver, without gossip: remote endpoints come from the cluster state).
+//
+// Per overlay network the node has a network namespace, bind-mounted at
+// <state_dir>/ns-<first 12 chars of the network id>, holding
+//   - bridge br0, with the network's gateway address (gateway/prefix);
+//   - vxlan0 (the network's VNI, UDP dstport Options::vxlan_port, local =
+//     Options::underlay_ip, learning off, ARP proxy on), a port of br0.
+//     vxlan0 is created in the node's namespace and then moved, so its UDP
+//     socket stays where the underlay address is;
+//   - per local task a veth whose network-namespace end, ve-<task id 11>,
+//     is a port of br0 and whose other end is in the task's namespace.
+// Every device of a network has the network's MTU.
+//
+// Remote endpoints are static: per (ip, mac, vtep) a permanent FDB entry
+// mac -> vtep and a permanent neighbour entry ip -> mac on vxlan0. With
+// the ARP proxy on, vxlan0 answers the tasks' ARP requests from those
+// neighbour entries, so no broadcast ever crosses the underlay.
+//
+// The node's namespace is the one Options::node_netns_path names, or, when
+// that is empty, the one of the thread that calls create(). The Datapath
+// never switches a caller's thread to another namespace: namespace work is
+// done by short-lived helper threads (see netns_file.h).
+//
+// Every operation is idempotent and repairs what a crash may have left half
+// made; "missing" is success for removals. Errors say what failed, on which
+// device, in which namespace, and why.
+//
+// Thread-safe: one mutex serialises all operations. Only one Datapath
+// (i.e. one process) may manage a given state_dir.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "agent/network/overlay/netns_file.h"
+#include "common/result.h"
+
+namespace shoal::netoverlay {
+
+struct NetworkConfig {
+  std::string id;       // at least 12 chars of [A-Za-z0-9_.-]; the first 12 name the namespace
+  uint32_t vni = 0;     // 1..16777215, unique per node
+  std::string subnet;   // "10.0.1.0/24"
+  std::string gateway;  // "10.0.1.1": inside subnet; put on br0
+  uint32_t mtu = 1450;  // 68..65535
+};
+
+struct LocalEndpoint {
+  std::string task_id;     // at least 11 chars; the first 11 name the veth end in the network namespace
+  std::string netns_path;  // the task's network namespace file
+  std::string ifname;      // its interface name in the task ("eth0"), at most 15 chars
+  std::string ip;          // in the network's subnet, no prefix: the subnet's is used
+  std::string mac;         // empty: mac_for_ip(ip)
+  bool default_route = false;  // the task's default route goes via this network's gateway
+};
+
+struct RemotePeer {
+  std::string ip;    // a task on another node
+  std::string mac;   // its MAC; empty: mac_for_ip(ip)
+  std::string vtep;  // the underlay IPv4 of its node
+  bool operator==(const RemotePeer&) const = default;
+};
+
+struct Options {
+  std::string state_dir;        // namespace files live here; created if missing
+  std::string underlay_ip;      // this node's VTEP address (in the node namespace)
+  uint16_t vxlan_port = 4789;
+  std::string node_netns_path;  // empty: the namespace of the thread calling create()
+};
+
+class Datapath {
+ public:
+  static Result<std::unique_ptr<Datapath>> create(Options o);
+
+  // Makes the network's namespace, br0 and vxlan0, or repairs them: a
+  // missing piece is made, a vxlan0 with another VNI, port or local
+  // address is replaced (its peers then need a new set_peers),
+  // addresses/MTU/master/up are (re)applied. Tasks and peers already there
+  // are left untouched.
+  Status ensure_network(const NetworkConfig& n);
+  // Connects a task: creates its veth pair (or re-applies its address, MAC,
+  // MTU, up state and default route when already there). The network must
+  // have been ensured (kFailedPrecondition otherwise) and `e.ifname` must
+  // not be taken in the task by something else (kAlreadyExists).
+  Status attach(const std::string& network_id, const LocalEndpoint& e);
+  // Removes the task's veth pair (both ends). Missing network or task: ok.
+  Status detach(const std::string& network_id, const std::string& task_id);
+  // Makes vxlan0's static FDB and neighbour entries exactly `peers`:
+  // entries not wanted are removed, missing ones added, unchanged ones not
+  // touched (so established traffic is not disturbed). Two peers with the
+  // same IP or MAC but different values are kInvalidArgument.
+  Status set_peers(const std::string& network_id, const std::vector<RemotePeer>& peers);
+  // Removes the network's links (which detaches its tasks), namespace,
+  // bind mount and file, and a VXLAN device left in the node's namespace
+  // by an interrupted ensure_network. Missing: ok. `network_id` may be just
+  // the 12-char prefix networks() returns.
+  Status remove_network(const std::string& network_id);
+  // The networks that have a namespace file in state_dir (their 12-char id
+  // prefixes): what an agent finds again after a restart.
+  std::vector<std::string> networks() const;
+  // remove_network for each of networks() (the node leaves; lab down).
+  Status remove_all();
+
+  // The path of the network's namespace file.
+  std::string netns_path(const std::string& network_id) const;
+  // Docker's MAC for an IPv4 address: 02:42 followed by the address bytes.
+  // Empty when `ip` is not an IPv4 address.
+  static std::string mac_for_ip(const std::string& ip);
+
+  // Name rules, public for tests and for callers that want to check a name.
+  static constexpr size_t kNsIdChars = 12;
+  static constexpr size_t kTaskIdChars = 11;
+  static std::string veth_name(const std::string& task_id);      // "ve-" + 11 chars
+  static std::string temp_vxlan_name(const std::string& net_id);  // "vx-" + 12 chars
+
+ private:
+  explicit Datapath(Options o, UniqueFd node_ns) : opts_(std::move(o)), node_ns_(std::move(node_ns)) {}
+  Status remove_network_locked(const std::string& network_id);
+
+  const Options opts_;
+  const UniqueFd node_ns_;  // the node's network namespace
+  mutable std::mutex mu_;
+};
+
+}  // namespace shoal::netoverlay

@@ -1,0 +1,69 @@
+// Network namespaces kept alive by a bind mount on a file (as `ip netns add`
+// does), and work done inside a namespace without moving the caller's thread.
+//
+// Every function that needs to be in another namespace runs that part in a
+// short-lived thread of its own which joins the namespace (setns) or makes
+// one (unshare) and then ends, so the calling thread never changes namespace
+// and a failure half-way cannot leave it in the wrong one. Sockets keep the
+// namespace they were created in, so a socket made by such a thread can be
+// used from any thread afterwards: that is how the netlink code works on
+// several namespaces from one thread.
+//
+// Internal to the netoverlay component. Thread-safe (no shared state).
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "common/result.h"
+
+namespace shoal::netoverlay {
+
+// An owned file descriptor, closed on destruction (-1: none).
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& o) noexcept : fd_(o.release()) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept;
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd() { reset(); }
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  int release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+  void reset();
+
+ private:
+  int fd_ = -1;
+};
+
+// Opens a namespace file (O_RDONLY|O_CLOEXEC). `what` names it in errors.
+Result<UniqueFd> open_netns(const std::string& path, const std::string& what);
+// The network namespace of the calling thread (/proc/thread-self/ns/net).
+Result<UniqueFd> open_current_netns();
+
+// Runs fn in a new thread that first joins the network namespace `ns_fd`;
+// returns fn's Status (or why joining failed). `what` names the namespace.
+Status run_in_netns_thread(int ns_fd, const std::string& what, const std::function<Status()>& fn);
+
+// True when `path` is a bind mount of a namespace (nsfs), i.e. a namespace
+// file that holds a namespace alive.
+bool is_netns_mount(const std::string& path);
+// Makes a new, empty network namespace and bind-mounts it on `path`
+// (creating the file if needed). An existing netns mount there is an error
+// (kAlreadyExists): callers check is_netns_mount first.
+Status create_netns_file(const std::string& path);
+// Unmounts (lazily: MNT_DETACH) and unlinks `path`. A missing file or one
+// that is not mounted is fine. The namespace itself goes away when its last
+// user (process, open fd, socket) is gone.
+Status remove_netns_file(const std::string& path);
+// True when /proc/self/mountinfo lists `path` as a mount point.
+bool is_mount_point(const std::string& path);
+
+}  // namespace shoal::netoverlay
