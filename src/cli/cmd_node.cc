@@ -18,22 +18,6 @@ const char* kNodeTableFormat =
     "table {{.ID}} {{if .Self}}*{{else}} {{ end }}\t{{.Hostname}}\t{{.Status}}\t{{.Availability}}\t"
     "{{.ManagerStatus}}\t{{.EngineVersion}}";
 
-void add_filter_args(const FlagSet& fs, std::string* q, char sep) {
-  std::vector<std::pair<std::string, std::string>> kv;
-  for (const auto& f : fs.list("filter")) {
-    auto eq = f.find('=');
-    if (eq == std::string::npos) continue;
-    kv.emplace_back(f.substr(0, eq), f.substr(eq + 1));
-  }
-  if (!kv.empty()) *q += std::string(1, sep) + "filters=" + query_escape(filters_json(kv).dump());
-}
-
-Status check_filters(const FlagSet& fs) {
-  for (const auto& f : fs.list("filter"))
-    if (f.find('=') == std::string::npos) return invalid_argument("bad format of filter (expected name=value)");
-  return ok_status();
-}
-
 int node_ls(Context& ctx, const Args& args) {
   FlagSet fs("shoal node ls", "[OPTIONS]", "List nodes in the swarm");
   fs.set_aliases({"ls", "list"});

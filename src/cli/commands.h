@@ -36,6 +36,14 @@ int cmd_version(Context& ctx, const Args& args);
 int cmd_info(Context& ctx, const Args& args);
 int cmd_lab(Context& ctx, const Args& args);   // src/lab: needs no daemon
 
+int cmd_network(Context& ctx, const Args& args);
+
+// The --filter name=value flags of `fs`: check_filters refuses one without
+// '='; add_filter_args appends them to the query `q` as Docker's filters
+// parameter, after `sep` ('?' or '&').
+Status check_filters(const FlagSet& fs);
+void add_filter_args(const FlagSet& fs, std::string* q, char sep);
+
 // Parses flags; returns -1 to go on, else the exit code (help printed: 0;
 // flag error printed: 125).
 int parse_or_exit(Context& ctx, FlagSet& fs, const Args& args);

@@ -31,6 +31,7 @@ Options:
 Management Commands:
   image       Manage images
   lab         Run a multi-node swarm on this host (network namespaces)
+  network     Manage networks
   node        Manage Swarm nodes
   service     Manage services
   swarm       Manage Swarm
@@ -69,6 +70,22 @@ int arg_error(Context& ctx, const std::string& msg) {
 int fail(Context& ctx, const Status& st) {
   *ctx.err << st.message() << "\n";
   return 1;
+}
+
+void add_filter_args(const FlagSet& fs, std::string* q, char sep) {
+  std::vector<std::pair<std::string, std::string>> kv;
+  for (const auto& f : fs.list("filter")) {
+    auto eq = f.find('=');
+    if (eq == std::string::npos) continue;
+    kv.emplace_back(f.substr(0, eq), f.substr(eq + 1));
+  }
+  if (!kv.empty()) *q += std::string(1, sep) + "filters=" + query_escape(filters_json(kv).dump());
+}
+
+Status check_filters(const FlagSet& fs) {
+  for (const auto& f : fs.list("filter"))
+    if (f.find('=') == std::string::npos) return invalid_argument("bad format of filter (expected name=value)");
+  return ok_status();
 }
 
 int for_each_ref(Context& ctx, const std::vector<std::string>& refs,
@@ -275,6 +292,7 @@ int run(int argc, char** argv) {
   if (cmd == "swarm") return cmd_swarm(ctx, rest);
   if (cmd == "lab") return cmd_lab(ctx, rest);
   if (cmd == "node") return cmd_node(ctx, rest);
+  if (cmd == "network") return cmd_network(ctx, rest);
   if (cmd == "service") return cmd_service(ctx, rest);
   if (cmd == "image") return cmd_image(ctx, rest);
   if (cmd == "images") return cmd_images(ctx, rest);

@@ -545,6 +545,11 @@ json to_api(const Service& v) {
       if (p.contains("PublishedPort")) ports.push_back(p);
     if (!ports.empty()) ep["Ports"] = ports;
   }
+  if (!v.virtual_ips.empty()) {
+    json vips = json::array();
+    for (const auto& vip : v.virtual_ips) vips.push_back({{"NetworkID", vip.network_id}, {"Addr", vip.addr}});
+    ep["VirtualIPs"] = std::move(vips);
+  }
   j["Endpoint"] = ep;
   if (v.update_status) {
     json us = {{"State", v.update_status->state}, {"Message", v.update_status->message}};
@@ -574,6 +579,12 @@ void from_stored(const json& j, Service& v) {
     v.update_status = u;
   }
   v.spec_version = get<uint64_t>(j, "ShoalSpecVersion", 1);
+  v.virtual_ips.clear();
+  const json& ep = sub(j, "Endpoint");
+  if (ep.contains("VirtualIPs") && ep["VirtualIPs"].is_array()) {
+    for (const json& vip : ep["VirtualIPs"])
+      v.virtual_ips.push_back({get<std::string>(vip, "NetworkID", ""), get<std::string>(vip, "Addr", "")});
+  }
   v.registry_auth_sealed.clear();
   if (auto ra = get<std::string>(j, "ShoalRegistryAuth", ""); !ra.empty()) {
     auto sealed = base64_decode(ra);
@@ -596,6 +607,16 @@ json to_api(const Task& v) {
   if (!v.node_id.empty()) j["NodeID"] = v.node_id;
   j["Status"] = task_status_json(v.status);
   j["DesiredState"] = task_state_name(v.desired_state);
+  if (!v.networks.empty()) {
+    json atts = json::array();
+    for (const auto& a : v.networks) {
+      json net = {{"ID", a.network_id}, {"Spec", {{"Name", a.network_name}}}};
+      json att = {{"Network", std::move(net)}, {"Addresses", a.addresses}};
+      if (!a.aliases.empty()) att["Aliases"] = a.aliases;
+      atts.push_back(std::move(att));
+    }
+    j["NetworksAttachments"] = std::move(atts);
+  }
   return j;
 }
 json to_stored(const Task& v) {
@@ -621,10 +642,94 @@ void from_stored(const json& j, Task& v) {
   parse_task_state(get<std::string>(j, "DesiredState", "running"), &v.desired_state);
   v.service_name = get<std::string>(j, "ShoalServiceName", "");
   v.spec_version = get<uint64_t>(j, "ShoalSpecVersion", 0);
+  v.networks.clear();
+  if (j.contains("NetworksAttachments") && j["NetworksAttachments"].is_array()) {
+    for (const json& a : j["NetworksAttachments"]) {
+      const json& net = sub(a, "Network");
+      v.networks.push_back({get<std::string>(net, "ID", ""), get<std::string>(sub(net, "Spec"), "Name", ""),
+                            get<std::vector<std::string>>(a, "Addresses", {}),
+                            get<std::vector<std::string>>(a, "Aliases", {})});
+    }
+  }
   v.restarts.clear();
   if (j.contains("ShoalRestarts") && j["ShoalRestarts"].is_array()) {
     for (const json& a : j["ShoalRestarts"]) v.restarts.push_back({parse_ts(a, "At"), get<uint64_t>(a, "Count", 1)});
   }
+}
+
+// ---- Network
+namespace {
+json ipam_configs_json(const std::vector<IpamConfig>& v) {
+  json out = json::array();
+  for (const auto& c : v) {
+    json e = json::object();
+    put_if(e, "Subnet", c.subnet);
+    put_if(e, "IPRange", c.ip_range);
+    put_if(e, "Gateway", c.gateway);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+std::vector<IpamConfig> ipam_configs_from(const json& j) {
+  std::vector<IpamConfig> out;
+  if (!j.is_array()) return out;
+  for (const auto& e : j) {
+    out.push_back({get<std::string>(e, "Subnet", ""), get<std::string>(e, "IPRange", ""),
+                   get<std::string>(e, "Gateway", "")});
+  }
+  return out;
+}
+}  // namespace
+
+// Docker's NetworkResource of a swarm-scoped network (GET /networks/{id}).
+json to_api(const Network& v) {
+  json opts = v.spec.driver_opts.empty() ? json::object() : json(v.spec.driver_opts);
+  if (v.vni) opts[kVxlanIdOption] = std::to_string(v.vni);
+  return {{"Name", v.spec.name},
+          {"Id", v.id},
+          {"Created", ts(v.created_at)},
+          {"Scope", "swarm"},
+          {"Driver", v.spec.driver},
+          {"EnableIPv6", false},
+          {"IPAM", {{"Driver", "default"}, {"Options", nullptr}, {"Config", ipam_configs_json(v.ipam)}}},
+          {"Internal", v.spec.internal},
+          {"Attachable", v.spec.attachable},
+          {"Ingress", v.spec.ingress},
+          {"ConfigFrom", {{"Network", ""}}},
+          {"ConfigOnly", false},
+          {"Containers", json::object()},
+          {"Options", opts},
+          {"Labels", v.spec.labels.empty() ? json::object() : json(v.spec.labels)}};
+}
+json to_stored(const Network& v) {
+  json j = json::object();
+  meta_to(j, v);
+  json spec = {{"Name", v.spec.name},
+               {"Driver", v.spec.driver},
+               {"Internal", v.spec.internal},
+               {"Attachable", v.spec.attachable},
+               {"Ingress", v.spec.ingress},
+               {"IPAM", ipam_configs_json(v.spec.ipam)}};
+  put_labels(spec, "Labels", v.spec.labels);
+  if (!v.spec.driver_opts.empty()) spec["Options"] = v.spec.driver_opts;
+  j["Spec"] = spec;
+  j["VNI"] = v.vni;
+  j["IPAM"] = ipam_configs_json(v.ipam);
+  return j;
+}
+void from_stored(const json& j, Network& v) {
+  meta_from(j, v);
+  const json& s = sub(j, "Spec");
+  v.spec.name = get<std::string>(s, "Name", "");
+  v.spec.labels = get<Labels>(s, "Labels", {});
+  v.spec.driver = get<std::string>(s, "Driver", "overlay");
+  v.spec.driver_opts = get<std::map<std::string, std::string>>(s, "Options", {});
+  v.spec.internal = get<bool>(s, "Internal", false);
+  v.spec.attachable = get<bool>(s, "Attachable", false);
+  v.spec.ingress = get<bool>(s, "Ingress", false);
+  v.spec.ipam = ipam_configs_from(s.contains("IPAM") ? s["IPAM"] : json());
+  v.vni = get<uint32_t>(j, "VNI", 0);
+  v.ipam = ipam_configs_from(j.contains("IPAM") ? j["IPAM"] : json());
 }
 
 }  // namespace shoal

@@ -1,4 +1,4 @@
-// The cluster object model: Cluster (swarm), Node, Service, Task.
+// The cluster object model: Cluster (swarm), Node, Service, Task, Network.
 //
 // Field names follow SwarmKit/Docker. Two encodings, kept apart so that an
 // internal field can never reach an API client by a forgotten filter:
@@ -201,6 +201,7 @@ struct UpdateConfig {
 };
 
 struct PortConfig {
+  bool operator==(const PortConfig&) const = default;
   std::string name;
   std::string protocol = "tcp";
   uint32_t target_port = 0;
@@ -240,8 +241,20 @@ struct UpdateStatus {
   std::string message;
 };
 
+// A service's address on one network (endpoint mode vip): connections to it
+// are balanced over the service's running tasks on that network.
+struct VirtualIp {
+  std::string network_id;
+  std::string addr;  // "10.0.1.2/24"
+  bool operator==(const VirtualIp&) const = default;
+};
+
 struct Service : Meta {
   ServiceSpec spec;
+  // Endpoint.VirtualIPs, written by the leader's allocator (one per attached
+  // network, and the ingress network when a port is published in ingress
+  // mode); empty until allocated and in dnsrr mode.
+  std::vector<VirtualIp> virtual_ips;
   std::optional<ServiceSpec> previous_spec;
   std::optional<UpdateStatus> update_status;
   // Internal: bumped each time the spec changes; tasks record the spec
@@ -254,6 +267,36 @@ struct Service : Meta {
   // assignments of the nodes that run the service's tasks.
   std::string registry_auth_sealed;
 };
+
+// ---- Network (overlay) ----
+// One IPAM pool entry: as the client asked for it (NetworkSpec::ipam) or as
+// allocated (Network::ipam: subnet and gateway always set).
+struct IpamConfig {
+  std::string subnet;    // CIDR, "10.0.1.0/24"
+  std::string ip_range;  // CIDR inside subnet: task addresses come from it; empty = the whole subnet
+  std::string gateway;   // empty in a request = the subnet's first address
+  bool operator==(const IpamConfig&) const = default;
+};
+
+struct NetworkSpec {
+  std::string name;
+  Labels labels;
+  std::string driver = "overlay";
+  std::map<std::string, std::string> driver_opts;  // Options
+  std::vector<IpamConfig> ipam;                    // IPAM.Config as given (empty: default pool)
+  bool internal = false;
+  bool attachable = false;
+  bool ingress = false;  // the routing mesh's network (one per swarm)
+};
+
+struct Network : Meta {
+  NetworkSpec spec;
+  uint32_t vni = 0;               // VXLAN id, from 4096 (Docker's range)
+  std::vector<IpamConfig> ipam;   // as allocated: what IPAM.Config shows
+};
+
+// The VXLAN id option Docker shows in a swarm network's Options.
+inline constexpr const char* kVxlanIdOption = "com.docker.network.driver.overlay.vxlanid_list";
 
 // ---- Task ----
 // Ordered: a task's observed state only moves forward (SwarmKit's TaskState).
@@ -300,8 +343,21 @@ struct RestartAttempt {
   uint64_t count = 1;
 };
 
+// One network a task is attached to, with its address (NetworksAttachments).
+struct NetworkAttachment {
+  std::string network_id;
+  std::string network_name;          // fixed for a network's life; shown in the API and used by agents
+  std::vector<std::string> addresses;  // "10.0.1.5/24"; empty until allocated
+  std::vector<std::string> aliases;  // the service's aliases on that network
+  bool operator==(const NetworkAttachment&) const = default;
+};
+
 struct Task : Meta {
   Labels labels;
+  // Written by the allocator when the task leaves new: one entry per network
+  // of spec.networks (and ingress for a service publishing ingress ports).
+  // The address of a task is in use until its observed state is terminal.
+  std::vector<NetworkAttachment> networks;
   TaskSpec spec;
   std::string service_id;
   std::string service_name;  // internal, lets agents name containers without the store
@@ -335,6 +391,7 @@ json to_api(const Cluster& v);
 json to_api(const Node& v);
 json to_api(const Service& v);
 json to_api(const Task& v);
+json to_api(const Network& v);
 
 // ---- Stored form (etcd values, session messages): the API form plus the
 // internal fields. from_stored throws nlohmann::json::exception on a value
@@ -343,10 +400,12 @@ json to_stored(const Cluster& v);
 json to_stored(const Node& v);
 json to_stored(const Service& v);
 json to_stored(const Task& v);
+json to_stored(const Network& v);
 void from_stored(const json& j, Cluster& v);
 void from_stored(const json& j, Node& v);
 void from_stored(const json& j, Service& v);
 void from_stored(const json& j, Task& v);
+void from_stored(const json& j, Network& v);
 template <typename T>
 T from_stored(const json& j) {
   T v;

@@ -29,6 +29,7 @@ void to_json(json& j, const AssignmentSet& v) {
   for (const auto& t : v.tasks) tasks.push_back(to_stored(t));
   j = {{"Generation", v.generation}, {"Full", v.full}, {"Tasks", std::move(tasks)}, {"Removed", v.removed}};
   if (!v.registry_auth.empty()) j["RegistryAuth"] = v.registry_auth;
+  if (v.network_view) j["NetworkView"] = *v.network_view;
 }
 void from_json(const json& j, AssignmentSet& v) {
   v.generation = j.value("Generation", uint64_t{0});
@@ -37,6 +38,8 @@ void from_json(const json& j, AssignmentSet& v) {
   for (const auto& t : j.value("Tasks", json::array())) v.tasks.push_back(from_stored<Task>(t));
   v.removed = j.value("Removed", std::vector<std::string>{});
   v.registry_auth = j.value("RegistryAuth", std::map<std::string, std::string>{});
+  v.network_view.reset();
+  if (j.contains("NetworkView") && j["NetworkView"].is_object()) v.network_view = j["NetworkView"].get<NetworkView>();
   for (auto& t : v.tasks) {
     auto ra = v.registry_auth.find(t.service_id);
     t.registry_auth = ra == v.registry_auth.end() ? std::string() : ra->second;

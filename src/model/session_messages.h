@@ -17,9 +17,11 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "model/network_view.h"
 #include "model/objects.h"
 
 namespace shoal::session {
@@ -53,6 +55,10 @@ struct AssignmentSet {
   // them: sent only to the node those tasks are assigned to, over its
   // session. from_json copies each into its tasks' Task::registry_auth.
   std::map<std::string, std::string> registry_auth;
+  // The node's networks (network_view.h): present when the view changed
+  // since the asked generation (and in every full set); absent: keep the
+  // one held.
+  std::optional<NetworkView> network_view;
 };
 
 struct StatusUpdate {

@@ -107,7 +107,7 @@ const Fields& service_fields() {
       {"Placement", Type::kObject, kApplied, &kPlacement},
       {"ForceUpdate", Type::kUint},
       {"Runtime", Type::kString, kDefaultOnly, nullptr, json::array({"container"}), "use \"container\""},
-      {"Networks", Type::kObjects, kDefaultOnly, nullptr, json::array(), "networks come with overlay networking"},
+      {"Networks", Type::kObjects, kDefaultOnly, nullptr, json::array(), "attaching services to overlay networks is not wired into the nodes yet (networks can be created and inspected already; tasks cannot use them until the datapath lands)"},
       {"LogDriver", Type::kObject, kDefaultOnly, &kLogDriver, json::array(), "tasks log to files on their node"}};
   static const Fields kReplicated = {{"Replicas", Type::kUint}};
   static const Fields kMode = {
@@ -148,7 +148,7 @@ const Fields& service_fields() {
       {"Mode", Type::kObject, kApplied, &kMode},
       {"UpdateConfig", Type::kObject, kApplied, &kUpdate},
       {"RollbackConfig", Type::kObject, kApplied, &kRollback},
-      {"Networks", Type::kObjects, kDefaultOnly, nullptr, json::array(), "networks come with overlay networking"},
+      {"Networks", Type::kObjects, kDefaultOnly, nullptr, json::array(), "attaching services to overlay networks is not wired into the nodes yet (networks can be created and inspected already; tasks cannot use them until the datapath lands)"},
       {"EndpointSpec", Type::kObject, kApplied, &kEndpoint}};
   return kService;
 }

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "common/ids.h"
+#include "manager/allocator/network_ipam.h"
 #include "model/spec_schema.h"
 #include "node/join.h"
 
@@ -85,6 +86,17 @@ Status create_swarm(Store& store, Clock& clock, const SwarmBootstrap& b) {
   const api::InitRequest& req = b.request;
   // The init request's Spec, checked by the API (model/spec_schema.h).
   if (!req.spec_json.empty()) SHOAL_RETURN_IF_ERROR(apply_swarm_spec(nlohmann::json::parse(req.spec_json), c.spec));
+  c.default_addr_pool = req.default_addr_pool;
+  c.subnet_size = req.subnet_size;
+  // The routing mesh's network, as Docker makes it at init: the first subnet
+  // of the pool and the first VXLAN id.
+  Network ingress;
+  ingress.id = new_object_id();
+  ingress.created_at = ingress.updated_at = now;
+  ingress.spec.name = "ingress";
+  ingress.spec.ingress = true;
+  SHOAL_ASSIGN_OR_RETURN(ingress.ipam, allocator::plan_subnets(ingress.spec, {}, c.default_addr_pool, c.subnet_size));
+  SHOAL_ASSIGN_OR_RETURN(ingress.vni, allocator::plan_vni({}));
 
   Node n;
   n.id = b.node_id;
@@ -98,6 +110,7 @@ Status create_swarm(Store& store, Clock& clock, const SwarmBootstrap& b) {
 
   Batch batch;
   batch.create(c);
+  batch.create(ingress);
   batch.create(n);
   return store.commit(batch).with_context("creating the swarm");
 }

@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "common/guard.h"
+#include "common/ipv4.h"
 #include "common/log.h"
 
 namespace shoal {
@@ -14,6 +15,9 @@ namespace {
 
 constexpr char kRoot[] = "/shoal/";
 constexpr char kNamesPrefix[] = "/shoal/names/services/";
+constexpr char kNetworkNamesPrefix[] = "/shoal/names/networks/";
+constexpr char kVnisPrefix[] = "/shoal-vnis/";
+constexpr char kSubnetsPrefix[] = "/shoal-subnets/";
 // Outside kRoot on purpose: the watch and the re-list cover kRoot, and a
 // slot key is never read from the cache, so claims and releases (one each
 // per task) do not cross the watch or fill a re-list.
@@ -35,6 +39,26 @@ constexpr size_t kParallelChunks = 4;  // transactions of one batch in flight at
 std::string name_key(const std::string& name) { return kNamesPrefix + name; }
 
 bool has_prefix(const std::string& s, const char* p) { return s.rfind(p, 0) == 0; }
+
+// The keys a network holds while it exists (Batch::create(Network)): its
+// name, its VNI and each /24 block of its subnets' address space.
+std::vector<std::string> network_reservations(const Network& n) {
+  std::vector<std::string> keys = {kNetworkNamesPrefix + n.spec.name};
+  if (n.vni) keys.push_back(kVnisPrefix + std::to_string(n.vni));
+  for (const auto& c : n.ipam) {
+    auto subnet = ipv4::parse_cidr(c.subnet);
+    if (!subnet.ok()) continue;  // never stored: the API validates subnets
+    for (const auto& block : ipv4::blocks24(*subnet)) keys.push_back(kSubnetsPrefix + ipv4::format(block.base));
+  }
+  return keys;
+}
+
+// Keys that hold the id of the object that reserved them.
+bool is_reservation(const std::string& key) {
+  return has_prefix(key, kNamesPrefix) || has_prefix(key, kSlotsPrefix) || has_prefix(key, kNetworkNamesPrefix) ||
+         has_prefix(key, kVnisPrefix) || has_prefix(key, kSubnetsPrefix);
+}
+
 
 // The slot a task claims while it is live: a replicated task its slot
 // number, a global one (slot 0) its node (/shoal-slots/<svc>/node-<id>).
@@ -88,7 +112,8 @@ bool parse_key(const std::string& key, Kind* kind, std::string* id) {
   static const std::pair<const char*, Kind> kKinds[] = {{"clusters", Kind::kCluster},
                                                          {"nodes", Kind::kNode},
                                                          {"services", Kind::kService},
-                                                         {"tasks", Kind::kTask}};
+                                                         {"tasks", Kind::kTask},
+                                                         {"networks", Kind::kNetwork}};
   if (key.compare(0, sizeof(kRoot) - 1, kRoot) != 0) return false;
   std::string rest = key.substr(sizeof(kRoot) - 1);
   auto slash = rest.find('/');
@@ -128,6 +153,7 @@ const char* kind_name(Kind k) {
     case Kind::kNode: return "nodes";
     case Kind::kService: return "services";
     case Kind::kTask: return "tasks";
+    case Kind::kNetwork: return "networks";
   }
   return "unknown";
 }
@@ -259,6 +285,12 @@ void Batch::create(const Task& v) {
   if (claims_slot(v)) reserve.push_back(slot_key(v));
   ops_.push_back(make_create(Kind::kTask, v, std::move(reserve)));
 }
+void Batch::create(const Network& v) {
+  ops_.push_back(make_create(Kind::kNetwork, v, network_reservations(v)));
+}
+void Batch::update_network(const std::string& id, Mutator<Network> fn) {
+  ops_.push_back(make_update<Network>(Kind::kNetwork, id, std::move(fn)));
+}
 void Batch::update_cluster(const std::string& id, Mutator<Cluster> fn) {
   ops_.push_back(make_update<Cluster>(Kind::kCluster, id, std::move(fn)));
 }
@@ -310,6 +342,12 @@ void Batch::remove(Kind kind, const std::string& id) {
     if (kind == Kind::kService) {
       auto old = decode<Service>(*cur);
       if (old.ok()) ops->push_back({TxnOp::Type::kDelete, name_key(old->spec.name), "", 0});
+    }
+    if (kind == Kind::kNetwork) {
+      auto old = decode<Network>(*cur);
+      if (old.ok()) {
+        for (const auto& r : network_reservations(*old)) ops->push_back({TxnOp::Type::kDelete, r, "", 0});
+      }
     }
     if (kind == Kind::kTask) {
       auto old = decode<Task>(*cur);
@@ -369,6 +407,7 @@ std::optional<uint64_t> cached_version(const StoreSnapshot& snap, Kind kind, con
     case Kind::kNode: return find(snap.nodes);
     case Kind::kService: return find(snap.services);
     case Kind::kTask: return find(snap.tasks);
+    case Kind::kNetwork: return find(snap.networks);
   }
   return std::nullopt;
 }
@@ -415,6 +454,7 @@ Status Store::load(bool announce) {
       collect(Kind::kNode, snap_.nodes);
       collect(Kind::kService, snap_.services);
       collect(Kind::kTask, snap_.tasks);
+      collect(Kind::kNetwork, snap_.networks);
       for (auto& [kind, id] : gone) {
         StoreEvent ev{StoreEvent::Type::kDelete, kind, id, r->revision, {}};
         if (apply_locked(ev)) out.push_back(std::move(ev));
@@ -502,6 +542,7 @@ std::optional<StoreEvent> Store::decode_event(const KeyValue& kv, bool deleted) 
     case Kind::kNode: return take(decode<Node>(kv));
     case Kind::kService: return take(decode<Service>(kv));
     case Kind::kTask: return take(decode<Task>(kv));
+    case Kind::kNetwork: return take(decode<Network>(kv));
   }
   return std::nullopt;
 }
@@ -537,6 +578,7 @@ bool Store::apply_locked(StoreEvent& ev) {
       return true;
     case Kind::kNode: return handle(snap_.nodes, std::get_if<Node>(&ev.object));
     case Kind::kService: return handle(snap_.services, std::get_if<Service>(&ev.object));
+    case Kind::kNetwork: return handle(snap_.networks, std::get_if<Network>(&ev.object));
     case Kind::kTask: {
       std::string old_service, old_node;
       bool old_running = false;
@@ -637,27 +679,50 @@ std::optional<Service> Store::service(const std::string& id) const {
   return it->second;
 }
 
-Result<Service> Store::find_service(const std::string& ref) const {
-  std::shared_lock lk(mu_);
-  if (ref.empty()) return invalid_argument("service name or id must not be empty");
-  if (auto it = snap_.services.find(ref); it != snap_.services.end()) return it->second;
-  for (const auto& [_, s] : snap_.services) {
-    if (s.spec.name == ref) return s;
+namespace {
+
+// Docker's rules for a reference to a named object: an exact id, then an
+// exact name, then a unique id prefix. `what`: "service", "network".
+template <typename T>
+Result<T> find_by_ref(const std::unordered_map<std::string, T>& map, const std::string& ref, const char* what) {
+  if (ref.empty()) return invalid_argument(std::string(what) + " name or id must not be empty");
+  if (auto it = map.find(ref); it != map.end()) return it->second;
+  for (const auto& [_, o] : map) {
+    if (o.spec.name == ref) return o;
   }
-  const Service* match = nullptr;
+  const T* match = nullptr;
   int matches = 0;
-  for (const auto& [id, s] : snap_.services) {
+  for (const auto& [id, o] : map) {
     if (id.compare(0, ref.size(), ref) == 0) {
-      match = &s;
+      match = &o;
       ++matches;
     }
   }
   if (matches == 1) return *match;
   if (matches > 1) {
-    return invalid_argument("service " + shown_input(ref) + " is ambiguous (" + std::to_string(matches) +
+    return invalid_argument(std::string(what) + " " + shown_input(ref) + " is ambiguous (" + std::to_string(matches) +
                             " matches found); give more of its id");
   }
-  return not_found("service " + shown_input(ref) + " not found");
+  return not_found(std::string(what) + " " + shown_input(ref) + " not found");
+}
+
+}  // namespace
+
+Result<Service> Store::find_service(const std::string& ref) const {
+  std::shared_lock lk(mu_);
+  return find_by_ref(snap_.services, ref, "service");
+}
+
+Result<Network> Store::find_network(const std::string& ref) const {
+  std::shared_lock lk(mu_);
+  return find_by_ref(snap_.networks, ref, "network");
+}
+
+std::vector<Network> Store::networks() const {
+  std::shared_lock lk(mu_);
+  std::vector<Network> out;
+  for (const auto& [_, n] : snap_.networks) out.push_back(n);
+  return out;
 }
 
 std::vector<Service> Store::services() const {
@@ -821,7 +886,7 @@ bool applied(const std::vector<Compare>& cmps, const std::vector<TxnOp>& ops,
     auto it = by_key.find(op.key);
     if (!cur || it == by_key.end()) continue;
     const Compare& c = *it->second;
-    bool reservation = has_prefix(op.key, kNamesPrefix) || has_prefix(op.key, kSlotsPrefix);
+    bool reservation = is_reservation(op.key);
     if (c.target == Compare::Target::kCreateRevision && c.value == 0) {
       if (!reservation || cur->value == op.value) return true;
     } else if (c.target == Compare::Target::kModRevision && cur->mod_revision != c.value && cur->value == op.value) {
@@ -889,6 +954,7 @@ Status Store::render_chunk(std::vector<std::shared_ptr<Batch::Op>>& ops, const s
         case Kind::kNode: pick(snap_.nodes); break;
         case Kind::kService: pick(snap_.services); break;
         case Kind::kTask: pick(snap_.tasks); break;
+        case Kind::kNetwork: pick(snap_.networks); break;
       }
       if (!cached) continue;  // gone: nothing to update
       bool write = false;
@@ -919,6 +985,9 @@ Status Store::render_chunk(std::vector<std::shared_ptr<Batch::Op>>& ops, const s
           break;
         case Kind::kTask:
           if (auto it = snap_.tasks.find(op->id); it != snap_.tasks.end()) encode_cached(it->second);
+          break;
+        case Kind::kNetwork:
+          if (auto it = snap_.networks.find(op->id); it != snap_.networks.end()) encode_cached(it->second);
           break;
       }
     }
@@ -986,6 +1055,18 @@ Status Store::check_reservations(const std::vector<Compare>& cmps,
     if (has_prefix(c.key, kNamesPrefix)) {
       return already_exists("service name " + c.key.substr(sizeof(kNamesPrefix) - 1) +
                             " is already in use by service " + fresh[c.key]->value);
+    }
+    if (has_prefix(c.key, kNetworkNamesPrefix)) {
+      return already_exists("network name " + c.key.substr(sizeof(kNetworkNamesPrefix) - 1) +
+                            " is already in use by network " + fresh[c.key]->value);
+    }
+    if (has_prefix(c.key, kVnisPrefix)) {
+      return already_exists("VXLAN id " + c.key.substr(sizeof(kVnisPrefix) - 1) + " is already in use by network " +
+                            fresh[c.key]->value);
+    }
+    if (has_prefix(c.key, kSubnetsPrefix)) {
+      return already_exists("the address block " + c.key.substr(sizeof(kSubnetsPrefix) - 1) +
+                            "/24 is already in use by network " + fresh[c.key]->value);
     }
     if (has_prefix(c.key, kSlotsPrefix)) {
       if (release_leaked_claim(backend_, c.key, fresh[c.key]->value)) {

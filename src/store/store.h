@@ -55,8 +55,8 @@
 
 namespace shoal {
 
-enum class Kind { kCluster, kNode, kService, kTask };
-const char* kind_name(Kind k);  // "clusters", "nodes", "services", "tasks"
+enum class Kind { kCluster, kNode, kService, kTask, kNetwork };
+const char* kind_name(Kind k);  // "clusters", "nodes", "services", "tasks", "networks"
 std::string object_key(Kind k, const std::string& id);
 
 // A change seen by the watch, delivered to subscribers after the cache applied it.
@@ -67,7 +67,7 @@ struct StoreEvent {
   std::string id;
   int64_t revision = 0;
   // The object after the change (for kDelete: as it was before).
-  std::variant<std::monostate, Cluster, Node, Service, Task> object;
+  std::variant<std::monostate, Cluster, Node, Service, Task, Network> object;
 };
 
 // Leader fencing: when set on a batch, every transaction of the batch also
@@ -85,6 +85,7 @@ struct StoreSnapshot {
   std::unordered_map<std::string, Node> nodes;
   std::unordered_map<std::string, Service> services;
   std::unordered_map<std::string, Task> tasks;
+  std::unordered_map<std::string, Network> networks;
   std::unordered_map<std::string, std::set<std::string>> tasks_by_service;
   std::unordered_map<std::string, std::set<std::string>> tasks_by_node;
   // service -> tasks whose observed state is running (on any node)
@@ -104,17 +105,24 @@ class Batch {
   void create(const Node& v);
   void create(const Service& v);
   void create(const Task& v);
+  // A network reserves its name (/shoal/names/networks/<name>), its VNI
+  // (/shoal-vnis/<vni>) and the address space of its subnets in /24 blocks
+  // (/shoal-subnets/<a.b.c.0>): two networks can never share a name, a VNI
+  // or an address, whichever manager creates them. kAlreadyExists when taken.
+  void create(const Network& v);
   // Updates `id` through `fn`; a missing object is skipped (not an error).
   void update_cluster(const std::string& id, Mutator<Cluster> fn);
   void update_node(const std::string& id, Mutator<Node> fn);
   void update_service(const std::string& id, Mutator<Service> fn);
   void update_task(const std::string& id, Mutator<Task> fn);
+  void update_network(const std::string& id, Mutator<Network> fn);
   // Writes `v` only if its version still matches (kConflict otherwise): for
   // API updates where the client's version must win or fail.
   void put_if_version(const Service& v);
   void put_if_version(const Node& v);
   void put_if_version(const Cluster& v);
-  // Deletes; a missing object is skipped. Removing a service frees its name.
+  // Deletes; a missing object is skipped. Removing a service frees its name,
+  // removing a network its name, VNI and subnets.
   void remove(Kind kind, const std::string& id);
 
   size_t size() const { return ops_.size(); }
@@ -149,6 +157,10 @@ class Store {
   std::vector<Task> tasks() const;
   std::vector<Task> tasks_of_service(const std::string& service_id) const;
   std::vector<Task> tasks_of_node(const std::string& node_id) const;
+  std::vector<Network> networks() const;
+  // Resolves a network by full id, name, or unique id prefix (Docker's rules:
+  // an exact id first, then an exact name, then a unique id prefix).
+  Result<Network> find_network(const std::string& id_or_name) const;
   // Runs fn under the cache's shared lock: cheap aggregate reads over many objects.
   void view(const std::function<void(const StoreSnapshot&)>& fn) const;
   int64_t revision() const;

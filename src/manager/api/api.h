@@ -67,6 +67,12 @@ class Api {
   http::Response service_delete(const std::string& ref);
   http::Response service_logs(const std::string& ref, const http::Request& req);
 
+  http::Response networks_create(const http::Request& req);  // network_routes.cc
+  http::Response networks_list(const http::Request& req);
+  http::Response network_inspect(const std::string& ref, const http::Request& req);
+  http::Response network_delete(const std::string& ref);
+  http::Response networks_prune(const http::Request& req);
+
   http::Response tasks_list(const http::Request& req);
   http::Response task_inspect(const std::string& ref);
 
@@ -85,6 +91,13 @@ class Api {
   Clock& clock_;
   JsonCache task_json_;  // GET /tasks bodies, per task version
 };
+
+// Rewrites each TaskTemplate.Networks target (a network name, id or unique
+// id prefix) to the network's id, as Docker stores it, and checks the
+// attachments: kNotFound for an unknown network, kInvalidArgument for the
+// ingress network (attached through published ports, never by hand), one
+// network twice, or an alias that is not a DNS name (network_routes.cc).
+Status resolve_networks(const Store& store, ServiceSpec& spec);
 
 // Nodes by id, name/hostname or unique id prefix (Docker's rules).
 Result<Node> find_node(const std::vector<Node>& nodes, const std::string& ref);

@@ -186,7 +186,7 @@ TEST_F(ApiTest, SwarmInitBadInput) {
   EXPECT_FALSE(control.active());
 }
 
-TEST_F(ApiTest, SwarmInitRefusesAddressPoolAndDataPathSettingsItDoesNotHonour) {
+TEST_F(ApiTest, SwarmInitRefusesPoolAndDataPathSettingsItCannotHonour) {
   // What `docker swarm init` (docker CLI 20.10) sends with no flags.
   const std::string defaults =
       R"({"ListenAddr":"0.0.0.0:2377","AdvertiseAddr":"","DataPathAddr":"","DataPathPort":0,"ForceNewCluster":false,)"
@@ -194,9 +194,8 @@ TEST_F(ApiTest, SwarmInitRefusesAddressPoolAndDataPathSettingsItDoesNotHonour) {
       R"("CAConfig":{},"TaskDefaults":{},"EncryptionConfig":{"AutoLockManagers":false}},"AutoLockManagers":false,)"
       R"("Availability":"","DefaultAddrPool":[],"SubnetSize":24})";
   for (const auto& [patch, expect] : std::vector<std::pair<std::string, std::string>>{
-           {R"({"DefaultAddrPool":["10.20.0.0/16"]})", "DefaultAddrPool is not supported"},
-           {R"({"SubnetSize":26})", "SubnetSize 26 is not supported"},
-           {R"({"SubnetSize":31})", "SubnetSize 31 is not supported"},
+           {R"({"SubnetSize":26})", "SubnetSize 26: --default-addr-pool-mask-length must be from 16 to 24"},
+           {R"({"SubnetSize":31})", "SubnetSize 31: --default-addr-pool-mask-length must be from 16 to 24"},
            {R"({"DataPathPort":4790})", "DataPathPort 4790 is not supported"},
            {R"({"datapathport":70000})", "DataPathPort 70000 is not supported"}}) {
     json b = json::parse(defaults), p = json::parse(patch);

@@ -107,6 +107,7 @@ http::Response Api::services_create(const http::Request& req) {
     spec->name = generate_service_name([&](const std::string& n) { return st.find_service(n).ok(); });
   }
   Status valid = validate_service_spec(*spec);
+  if (valid.ok()) valid = resolve_networks(st, *spec);
   if (!valid.ok()) return error_response(valid);
   for (const auto& s : st.services()) {
     if (s.spec.name == spec->name) return error_response(already_exists(name_conflict(spec->name)));
@@ -231,6 +232,7 @@ http::Response Api::service_update(const std::string& ref, const http::Request& 
     return error_response(invalid_argument("service mode change is not allowed: remove the service and create it again"));
   }
   Status valid = validate_service_spec(next.spec);
+  if (valid.ok()) valid = resolve_networks(**store, next.spec);
   if (!valid.ok()) return error_response(valid);
   if (*version != cur->version) {
     return error_response(conflict("update out of sequence: service " + cur->spec.name + " was changed since version " +

@@ -23,6 +23,10 @@ struct InitRequest {
   std::string listen_addr = "0.0.0.0:2377";
   std::string advertise_addr;
   std::string spec_json;  // the request's "Spec" object as JSON text, may be empty
+  // --default-addr-pool / --default-addr-pool-mask-length, checked by the
+  // API: canonical CIDRs that do not overlap, each no longer than subnet_size.
+  std::vector<std::string> default_addr_pool = {"10.0.0.0/8"};
+  uint32_t subnet_size = 24;
 };
 
 // POST /swarm/join body (Docker's SwarmJoinRequest, checked by the API).

@@ -3,6 +3,7 @@
 #include <tuple>
 
 #include "common/ids.h"
+#include "common/ipv4.h"
 #include "manager/api/api.h"
 #include "manager/api/filters.h"
 #include "model/spec_schema.h"
@@ -24,17 +25,49 @@ Result<json> checked_swarm_spec(const json& in) {
 // is stored and ignored. `j` is canonical (types already checked).
 Status refuse_unhonoured_init_fields(const json& j) {
   auto has = [&](const char* key) { return j.contains(key) && !j[key].is_null(); };
-  if (has("DefaultAddrPool") && !j["DefaultAddrPool"].empty() && j["DefaultAddrPool"] != json::array({"10.0.0.0/8"})) {
-    return invalid_argument("DefaultAddrPool is not supported by shoal yet: init without --default-addr-pool "
-                            "(shoal has no overlay networks yet; the swarm shows Docker's default, 10.0.0.0/8)");
-  }
-  for (auto [key, dflt, flag] : {std::tuple{"SubnetSize", 24u, "--default-addr-pool-mask-length"},
-                                 std::tuple{"DataPathPort", 4789u, "--data-path-port"}}) {
+  for (auto [key, dflt, flag] : {std::tuple{"DataPathPort", 4789u, "--data-path-port"}}) {
     if (!has(key)) continue;
     uint64_t v = j[key].get<uint64_t>();
     if (v != 0 && v != dflt) {
       return invalid_argument(std::string(key) + " " + std::to_string(v) + " is not supported by shoal yet: only " +
                               std::to_string(dflt) + " (the default); init without " + flag);
+    }
+  }
+  return ok_status();
+}
+
+// DefaultAddrPool and SubnetSize (--default-addr-pool, --default-addr-pool-
+// mask-length): the pools overlay subnets are drawn from. Subnets are /16 to
+// /24 (allocator/network_ipam.h); pools must not overlap.
+Status read_address_pool(const json& j, InitRequest& ir) {
+  if (j.contains("SubnetSize") && !j["SubnetSize"].is_null() && j["SubnetSize"].get<uint64_t>() != 0) {
+    uint64_t size = j["SubnetSize"].get<uint64_t>();
+    if (size < 16 || size > 24) {
+      return invalid_argument("SubnetSize " + std::to_string(size) +
+                              ": --default-addr-pool-mask-length must be from 16 to 24 (shoal gives each overlay "
+                              "network whole /24 blocks)");
+    }
+    ir.subnet_size = static_cast<uint32_t>(size);
+  }
+  if (j.contains("DefaultAddrPool") && j["DefaultAddrPool"].is_array() && !j["DefaultAddrPool"].empty()) {
+    if (j["DefaultAddrPool"].size() > 16) return invalid_argument("DefaultAddrPool: at most 16 pools");
+    std::vector<ipv4::Cidr> seen;
+    ir.default_addr_pool.clear();
+    for (const auto& p : j["DefaultAddrPool"]) {
+      auto c = ipv4::parse_cidr(p.get<std::string>());
+      if (!c.ok()) return invalid_argument("--default-addr-pool: " + c.status().message());
+      if (c->prefix > static_cast<int>(ir.subnet_size)) {
+        return invalid_argument("--default-addr-pool " + ipv4::format(*c) + " is smaller than the /" +
+                                std::to_string(ir.subnet_size) + " subnets drawn from it; give a larger pool or a "
+                                "longer --default-addr-pool-mask-length");
+      }
+      for (const auto& o : seen) {
+        if (ipv4::overlaps(o, *c)) {
+          return invalid_argument("--default-addr-pool " + ipv4::format(*c) + " overlaps " + ipv4::format(o));
+        }
+      }
+      seen.push_back(*c);
+      ir.default_addr_pool.push_back(ipv4::format(*c));
     }
   }
   return ok_status();
@@ -76,6 +109,7 @@ http::Response Api::swarm_init(const http::Request& req) {
       ir.advertise_addr = j->value("AdvertiseAddr", "");
       force_new_cluster = j->value("ForceNewCluster", false);
       if (Status st = refuse_unhonoured_init_fields(*j); !st.ok()) return error_response(st);
+      if (Status st = read_address_pool(*j, ir); !st.ok()) return error_response(st);
       if (j->value("AutoLockManagers", false)) {
         return error_response(invalid_argument("autolock is not supported by shoal yet: init without --autolock"));
       }

@@ -20,6 +20,7 @@ uint64_t AssignmentLog::removed(const std::string& id) {
 AssignmentLog::Delta AssignmentLog::since(uint64_t since) const {
   Delta d;
   d.full = since == 0 || since < floor_;
+  d.network_view = d.full || since < net_gen_;
   for (const auto& [id, g] : live_)
     if (d.full || g > since) d.changed.push_back(id);
   if (!d.full) {

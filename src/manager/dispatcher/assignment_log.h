@@ -25,12 +25,15 @@ class AssignmentLog {
   uint64_t changed(const std::string& id);
   // Task `id` is no longer assigned to the node. Returns the new generation.
   uint64_t removed(const std::string& id);
+  // The node's network view changed. Returns the new generation.
+  uint64_t network_view_changed() { return net_gen_ = ++gen_; }
   uint64_t generation() const { return gen_; }
 
   struct Delta {
     bool full = false;                 // `changed` is every assigned task
     std::vector<std::string> changed;  // ids to send whole
     std::vector<std::string> removed;  // ids the agent must drop
+    bool network_view = false;         // the network view changed after `since` (or full)
   };
   // What an agent holding generation `since` needs to reach generation().
   // since == 0, or older than the oldest tombstone kept: the full set.
@@ -42,6 +45,7 @@ class AssignmentLog {
  private:
   uint64_t gen_ = 1;
   uint64_t floor_ = 0;  // tombstones up to this generation were forgotten
+  uint64_t net_gen_ = 0;  // generation of the last network view change
   std::unordered_map<std::string, uint64_t> live_;       // task -> generation of its last change
   std::deque<std::pair<uint64_t, std::string>> removed_;  // (generation, task), oldest first
 };

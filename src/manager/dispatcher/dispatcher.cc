@@ -1,3 +1,4 @@
+#include "manager/dispatcher/network_views.h"
 #include "manager/dispatcher/dispatcher.h"
 
 #include <algorithm>
@@ -419,6 +420,10 @@ http::Response Dispatcher::assignment_response(const std::string& node_id, uint6
     const AssignmentLog& log = assignments_[node_id];
     set.generation = log.generation();
     delta = log.since(since);
+    if (delta.network_view) {
+      auto v = views_.find(node_id);
+      set.network_view = v == views_.end() ? session::NetworkView{} : v->second;
+    }
   }
   set.full = delta.full;
   set.removed = std::move(delta.removed);
@@ -533,11 +538,24 @@ void Dispatcher::on_store_event(const StoreEvent& e) {
   }
   if (e.kind == Kind::kNode) {
     if (e.type != StoreEvent::Type::kDelete) drop_if_down_after(std::get<Node>(e.object), e.revision);
+    std::lock_guard lk(mu_);
+    networks_dirty_ = true;  // a node's address or state is in its peers' views
+    notify_cv_.notify_all();
+    return;
+  }
+  if (e.kind == Kind::kNetwork || e.kind == Kind::kService) {
+    std::lock_guard lk(mu_);
+    networks_dirty_ = true;
+    notify_cv_.notify_all();
     return;
   }
   if (e.kind != Kind::kTask) return;
   const Task& t = std::get<Task>(e.object);
   std::lock_guard lk(mu_);
+  if (!t.networks.empty()) {
+    networks_dirty_ = true;  // its endpoint appears, changes state or goes
+    notify_cv_.notify_all();
+  }
   auto& seen = task_view_[e.id];
   std::pair<std::string, int> now{t.node_id, static_cast<int>(t.desired_state)};
   auto gone = [&](const std::string& node) {
@@ -561,13 +579,45 @@ void Dispatcher::on_store_event(const StoreEvent& e) {
   notify_cv_.notify_all();
 }
 
+void Dispatcher::refresh_network_views(std::unique_lock<std::mutex>& lk) {
+  networks_dirty_ = false;
+  views_at_ = std::chrono::steady_clock::now();
+  lk.unlock();
+  std::unordered_map<std::string, session::NetworkView> fresh;
+  Status built = guarded("dispatcher", "building network views", [&] {
+    store_.view([&](const StoreSnapshot& snap) { fresh = build_network_views(snap); });
+    return ok_status();
+  });
+  lk.lock();
+  if (!built.ok()) {
+    networks_dirty_ = true;  // tried again after kViewInterval
+    return;
+  }
+  std::erase_if(views_, [&](const auto& kv) { return !fresh.count(kv.first); });
+  for (auto& [node, view] : fresh) {
+    auto it = views_.find(node);
+    // No view held yet counts as an empty one: a node without networks is
+    // not woken for nothing.
+    if (it == views_.end() ? view.networks.empty() : it->second == view) {
+      if (it == views_.end()) views_.emplace(node, std::move(view));
+      continue;
+    }
+    views_[node] = std::move(view);
+    assignments_[node].network_view_changed();
+    dirty_nodes_.insert(node);
+  }
+}
+
 void Dispatcher::notifier_loop() {
   std::unique_lock lk(mu_);
   while (!stopping_) {
     // With a predicate: a change that arrived while the last answers were
     // being sent (mu_ released) is seen at once, not at the next tick.
-    notify_cv_.wait_for(lk, std::chrono::milliseconds(500), [&] { return stopping_ || !dirty_nodes_.empty(); });
+    auto views_due = [&] { return networks_dirty_ && std::chrono::steady_clock::now() - views_at_ >= kViewInterval; };
+    notify_cv_.wait_for(lk, networks_dirty_ ? kViewInterval : std::chrono::milliseconds(500),
+                        [&] { return stopping_ || !dirty_nodes_.empty() || views_due(); });
     if (stopping_) break;
+    if (views_due()) refresh_network_views(lk);
     // Collect answers under the lock, build and send them outside it; one
     // answer per (node, generation the waiters hold).
     std::map<std::pair<std::string, uint64_t>, std::vector<http::Responder>> due;

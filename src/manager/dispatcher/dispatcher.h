@@ -150,6 +150,9 @@ class Dispatcher {
   void arm_liveness(Nanos in);
   // Nodes whose grace ended with no session here or on another manager.
   std::vector<std::string> graceless_nodes(SysTime now);
+  // Recomputes every node's network view (outside mu_, which `lk` holds on
+  // entry and exit) and gives each node whose view changed a new generation.
+  void refresh_network_views(std::unique_lock<std::mutex>& lk);
   // The answer for an agent of `node_id` holding generation `since`.
   http::Response assignment_response(const std::string& node_id, uint64_t since);
   // Unseals `sealed` (service id -> sealed credentials) into set.registry_auth.
@@ -191,6 +194,13 @@ class Dispatcher {
   std::unordered_map<std::string, std::vector<Waiter>> waiters_;          // node -> long polls
   uint64_t last_waiter_id_ = 0;
   std::set<std::string> dirty_nodes_;
+  // Network views (network_views.h): recomputed by the notifier at most
+  // every kViewInterval while networks_dirty_; a node whose view changed
+  // gets a new generation. Guarded by mu_.
+  static constexpr std::chrono::milliseconds kViewInterval{100};  // DNS follows changes within ~0.1 s
+  bool networks_dirty_ = true;
+  std::chrono::steady_clock::time_point views_at_{};
+  std::unordered_map<std::string, session::NetworkView> views_;
   std::map<std::string, SysTime> grace_;  // node -> end of its grace (begin_grace)
   // Nodes that began a register here since begin_grace: alive, never marked
   // Down by the grace (a register whose Ready lands just before the grace's

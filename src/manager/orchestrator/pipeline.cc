@@ -60,6 +60,8 @@ void ControlLoops::on_event(const StoreEvent& e) {
       if (t.status.state == TaskState::kPending) schedule_pending_ = true;
       break;
     }
+    case Kind::kNetwork:
+      break;  // a network's creation or removal changes no task
     case Kind::kNode:
     case Kind::kCluster:
       all_dirty_ = true;  // node state/availability affects every service
@@ -147,6 +149,9 @@ Status ControlLoops::run_pass() {
   std::unordered_map<std::string, Duration> wakes;
   scheduler::NodeLoad load;
   std::vector<Node> node_list;
+  std::vector<Service> vip_changes;  // services whose Endpoint.VirtualIPs the allocator changed
+  std::vector<Task*> ready;          // allocated, to be scheduled
+  std::unordered_set<std::string> ingress;  // services publishing ports through the routing mesh
 
   store_.view([&](const StoreSnapshot& snap) {
     if (snap.cluster) ctx.history_limit = snap.cluster->spec.task_history_retention_limit;
@@ -193,12 +198,34 @@ Status ControlLoops::run_pass() {
       }
       if (plan.wake_after) wakes[sid] = *plan.wake_after;
     }
+    // Network resources, in memory on the snapshot (allocator.h): VIPs of
+    // the dirty services, then addresses for new and pending tasks.
+    bool loaded = false;
+    auto load_once = [&] {
+      if (!loaded) allocator_.load(snap);
+      loaded = true;
+    };
+    for (const auto& sid : dirty) {
+      auto sit = snap.services.find(sid);
+      if (sit == snap.services.end()) continue;
+      const Service& s = sit->second;
+      if (s.virtual_ips.empty() && s.spec.task_template.networks.empty() && !allocator::publishes_ingress(s.spec)) {
+        continue;
+      }
+      load_once();
+      Service copy = s;
+      if (allocator_.plan_vips(copy)) vip_changes.push_back(std::move(copy));
+    }
     if (sched || !new_tasks.empty()) {
       for (const auto& [id, t] : snap.tasks) {
         if (t.node_id.empty() && t.status.state <= TaskState::kPending && t.desired_state <= TaskState::kRunning) {
           pending.push_back(t);
         }
       }
+      // The allocator's book, with the VIPs planned above still in it.
+      load_once();
+      for (const auto& [id, s] : snap.services)
+        if (allocator::publishes_ingress(s.spec)) ingress.insert(id);
       // Live load per node, for spreading.
       for (const auto& [node, ids] : snap.tasks_by_node) {
         for (const auto& tid : ids) {
@@ -226,10 +253,18 @@ Status ControlLoops::run_pass() {
   for (auto& t : new_tasks) work.push_back(&t);
   for (auto& t : pending) work.push_back(&t);
   if (!work.empty()) {
+    ready = allocator_.allocate(work, ingress, now);
     for (const auto& [_, n] : nodes) node_list.push_back(n);
-    allocator::allocate(work, now);
     scheduler::Scheduler sched_(node_list, load);
-    sched_.schedule(work, now);
+    sched_.schedule(ready, now);
+  }
+  for (const auto& s : vip_changes) {
+    std::vector<VirtualIp> vips = s.virtual_ips;
+    batch.update_service(s.id, [vips](Service& cur) {
+      if (cur.virtual_ips == vips) return false;
+      cur.virtual_ips = vips;
+      return true;
+    });
   }
   for (const auto& t : new_tasks) batch.create(t);
   for (const auto& t : pending) {
@@ -237,11 +272,13 @@ Status ControlLoops::run_pass() {
     batch.update_task(t.id, [copy](Task& cur) {
       if (!cur.node_id.empty() || cur.status.state > TaskState::kPending) return false;
       if (cur.node_id == copy.node_id && cur.status.state == copy.status.state &&
-          cur.status.message == copy.status.message && cur.status.err == copy.status.err) {
+          cur.status.message == copy.status.message && cur.status.err == copy.status.err &&
+          cur.networks == copy.networks) {
         return false;
       }
       cur.node_id = copy.node_id;
       cur.status = copy.status;
+      cur.networks = copy.networks;
       return true;
     });
   }

@@ -25,6 +25,7 @@
 #include <unordered_map>
 
 #include "common/clock.h"
+#include "manager/allocator/allocator.h"
 #include "manager/orchestrator/global.h"
 #include "manager/orchestrator/replicated.h"
 #include "store/store.h"
@@ -70,6 +71,7 @@ class ControlLoops {
   std::unordered_map<std::string, ServiceMemory> memory_;
   std::unordered_map<std::string, GlobalMemory> global_memory_;  // global services
   std::unordered_map<std::string, Clock::TimerId> timers_;
+  allocator::Allocator allocator_;  // the pass thread's only
   std::thread thread_;
 };
 

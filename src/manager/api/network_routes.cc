@@ -1,0 +1,393 @@
+// /networks: create, list, inspect, remove and prune swarm-scoped overlay
+// networks (Docker's NetworkResource shapes). Subnets and VXLAN ids come
+// from allocator/network_ipam.h; the store's reservations make a name, a VNI
+// and address space impossible to share, whichever manager creates them.
+#include <algorithm>
+#include <set>
+
+#include "common/ids.h"
+#include "common/json_limits.h"
+#include "manager/allocator/network_ipam.h"
+#include "manager/api/api.h"
+#include "manager/api/filters.h"
+#include "manager/api/validation.h"
+
+namespace shoal::api {
+
+namespace {
+
+constexpr size_t kMaxNetworkName = 128;
+constexpr size_t kMaxIpamConfigs = 16;
+constexpr char kMtuOption[] = "com.docker.network.driver.mtu";
+
+Status validate_network_name(const std::string& name) {
+  if (name.empty()) return invalid_argument("the network needs a name (Name)");
+  bool ok = name.size() <= kMaxNetworkName && std::isalnum(static_cast<unsigned char>(name[0]));
+  for (char c : name) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-');
+  if (!ok) {
+    return invalid_argument("invalid network name " + quote_input(name) +
+                            ": use letters, digits, '_', '.' and '-', starting with a letter or digit, at most " +
+                            std::to_string(kMaxNetworkName) + " characters");
+  }
+  return ok_status();
+}
+
+Result<std::map<std::string, std::string>> string_map(const json& j, const char* key) {
+  std::map<std::string, std::string> out;
+  if (!j.contains(key) || j[key].is_null()) return out;
+  if (!j[key].is_object()) return invalid_argument(std::string("invalid ") + key + ": must be an object of strings");
+  for (auto it = j[key].begin(); it != j[key].end(); ++it) {
+    if (!it->is_string()) return invalid_argument(std::string("invalid ") + key + " " + quote_input(it.key()) + ": must be a string");
+    out[it.key()] = it->get<std::string>();
+  }
+  return out;
+}
+
+// Dot-separated DNS labels of at most 63 characters, 253 in all.
+bool is_dns_name(const std::string& name) {
+  if (name.empty() || name.size() > 253) return false;
+  size_t start = 0;
+  while (true) {
+    size_t dot = name.find('.', start);
+    std::string_view label(name.data() + start, (dot == std::string::npos ? name.size() : dot) - start);
+    if (label.empty() || label.size() > 63 || !is_dns_label(label)) return false;
+    if (dot == std::string::npos) return true;
+    start = dot + 1;
+  }
+}
+
+bool flag(const json& j, const char* key) { return j.contains(key) && j[key].is_boolean() && j[key].get<bool>(); }
+
+Status check_bool(const json& j, const char* key) {
+  if (j.contains(key) && !j[key].is_null() && !j[key].is_boolean()) {
+    return invalid_argument(std::string("invalid ") + key + ": must be true or false");
+  }
+  return ok_status();
+}
+
+// Driver options shoal implements; anything else is refused, never stored
+// and ignored. The MTU is that of every device of the network on each node.
+Status check_driver_options(const std::map<std::string, std::string>& opts, uint32_t* requested_vni) {
+  for (const auto& [k, v] : opts) {
+    if (k == kMtuOption) {
+      int mtu = 0;
+      bool num = !v.empty() && v.size() < 6 && v.find_first_not_of("0123456789") == std::string::npos;
+      if (num) mtu = std::stoi(v);
+      if (!num || mtu < 1280 || mtu > 9000) {
+        return invalid_argument("invalid option " + std::string(kMtuOption) + "=" + quote_input(v) +
+                                ": the MTU must be a number from 1280 to 9000");
+      }
+    } else if (k == kVxlanIdOption) {
+      bool num = !v.empty() && v.size() < 9 && v.find_first_not_of("0123456789") == std::string::npos;
+      unsigned long vni = num ? std::stoul(v) : 0;
+      if (!num || vni < allocator::kFirstVni || vni > allocator::kLastVni) {
+        return invalid_argument("invalid option " + std::string(kVxlanIdOption) + "=" + quote_input(v) +
+                                ": give one VXLAN id from 4096 to 16777215");
+      }
+      *requested_vni = static_cast<uint32_t>(vni);
+    } else if (k == "encrypted") {
+      return invalid_argument("option encrypted: encrypted overlay networks (IPsec) are not supported yet; "
+                              "create the network without --opt encrypted");
+    } else {
+      return invalid_argument("option " + quote_input(k) + " is not supported; overlay networks take " +
+                              std::string(kMtuOption) + " and " + kVxlanIdOption);
+    }
+  }
+  return ok_status();
+}
+
+// The NetworkCreateRequest body as a NetworkSpec; every field shoal does not
+// implement is refused with what to do instead.
+Result<NetworkSpec> parse_network_create(const json& j, uint32_t* requested_vni) {
+  if (!j.is_object()) return invalid_argument("the request body must be a JSON object (NetworkCreateRequest)");
+  NetworkSpec spec;
+  if (j.contains("Name") && !j["Name"].is_string()) return invalid_argument("invalid Name: must be a string");
+  spec.name = j.value("Name", "");
+  SHOAL_RETURN_IF_ERROR(validate_network_name(spec.name));
+  for (const char* k : {"CheckDuplicate", "Internal", "Attachable", "Ingress", "EnableIPv6", "ConfigOnly"})
+    SHOAL_RETURN_IF_ERROR(check_bool(j, k));
+  std::string driver = j.contains("Driver") && j["Driver"].is_string() ? j["Driver"].get<std::string>() : "";
+  if (driver.empty() || driver == "bridge") {
+    return invalid_argument("network driver " + quote_input(driver.empty() ? "bridge" : driver) +
+                            ": shoal's networks are swarm-scoped overlay networks; use --driver overlay");
+  }
+  if (driver != "overlay") {
+    return invalid_argument("network driver " + quote_input(driver) + " is not supported; use --driver overlay");
+  }
+  std::string scope = j.contains("Scope") && j["Scope"].is_string() ? j["Scope"].get<std::string>() : "";
+  if (!scope.empty() && scope != "swarm") {
+    return invalid_argument("scope " + quote_input(scope) + ": overlay networks are swarm-scoped; use --scope swarm or leave it out");
+  }
+  if (flag(j, "EnableIPv6")) return invalid_argument("IPv6 overlay networks are not supported yet; leave out --ipv6");
+  if (flag(j, "ConfigOnly")) return invalid_argument("--config-only networks are not supported; give the settings to network create");
+  if (j.contains("ConfigFrom") && j["ConfigFrom"].is_object() && !j["ConfigFrom"].value("Network", "").empty()) {
+    return invalid_argument("--config-from is not supported; give the settings to network create");
+  }
+  spec.internal = flag(j, "Internal");
+  spec.attachable = flag(j, "Attachable");
+  spec.ingress = flag(j, "Ingress");
+  if (spec.ingress && spec.internal) return invalid_argument("an ingress network cannot be internal");
+  SHOAL_ASSIGN_OR_RETURN(spec.labels, string_map(j, "Labels"));
+  SHOAL_ASSIGN_OR_RETURN(spec.driver_opts, string_map(j, "Options"));
+  SHOAL_RETURN_IF_ERROR(check_driver_options(spec.driver_opts, requested_vni));
+  spec.driver_opts.erase(kVxlanIdOption);  // shown from the allocated VNI
+  if (j.contains("IPAM") && !j["IPAM"].is_null()) {
+    const json& ipam = j["IPAM"];
+    if (!ipam.is_object()) return invalid_argument("invalid IPAM: must be an object");
+    std::string d = ipam.contains("Driver") && ipam["Driver"].is_string() ? ipam["Driver"].get<std::string>() : "";
+    if (!d.empty() && d != "default") {
+      return invalid_argument("IPAM driver " + quote_input(d) + " is not supported; leave out --ipam-driver");
+    }
+    SHOAL_ASSIGN_OR_RETURN(auto ipam_opts, string_map(ipam, "Options"));
+    if (!ipam_opts.empty()) return invalid_argument("IPAM options (--ipam-opt) are not supported; leave them out");
+    if (ipam.contains("Config") && !ipam["Config"].is_null()) {
+      if (!ipam["Config"].is_array()) return invalid_argument("invalid IPAM.Config: must be a list");
+      if (ipam["Config"].size() > kMaxIpamConfigs) {
+        return invalid_argument("IPAM.Config: at most " + std::to_string(kMaxIpamConfigs) + " subnets per network");
+      }
+      for (const json& c : ipam["Config"]) {
+        if (!c.is_object()) return invalid_argument("invalid IPAM.Config entry: must be an object");
+        IpamConfig cfg;
+        for (auto [key, field] : {std::pair{"Subnet", &cfg.subnet}, {"IPRange", &cfg.ip_range}, {"Gateway", &cfg.gateway}}) {
+          if (c.contains(key) && !c[key].is_null() && !c[key].is_string()) {
+            return invalid_argument(std::string("invalid IPAM.Config ") + key + ": must be a string");
+          }
+          *field = c.value(key, "");
+        }
+        SHOAL_ASSIGN_OR_RETURN(auto aux, string_map(c, "AuxiliaryAddresses"));
+        if (!aux.empty()) return invalid_argument("--aux-address is not supported yet; leave it out");
+        spec.ipam.push_back(std::move(cfg));
+      }
+    }
+  }
+  return spec;
+}
+
+bool network_matches(const Filters& f, const Network& n) {
+  return any_of(f, "id", [&](const std::string& v) { return has_prefix(n.id, v); }) &&
+         any_of(f, "name", [&](const std::string& v) { return n.spec.name.find(v) != std::string::npos; }) &&
+         any_of(f, "driver", [&](const std::string& v) { return v == n.spec.driver; }) &&
+         any_of(f, "scope", [&](const std::string& v) { return v == "swarm"; }) &&
+         any_of(f, "type", [&](const std::string& v) { return v == (n.spec.ingress ? "builtin" : "custom"); }) &&
+         labels_match_all(f, "label", n.spec.labels);
+}
+
+// The services whose task template attaches `network_id`.
+std::vector<std::string> services_using(const StoreSnapshot& snap, const std::string& network_id) {
+  std::vector<std::string> out;
+  for (const auto& [_, s] : snap.services) {
+    for (const auto& a : s.spec.task_template.networks) {
+      if (a.target == network_id) out.push_back(s.spec.name);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Live tasks (not yet shut down) still holding an address on the network:
+// their service is gone but their containers have not stopped yet.
+size_t live_tasks_on(const StoreSnapshot& snap, const std::string& network_id) {
+  size_t n = 0;
+  for (const auto& [_, t] : snap.tasks) {
+    if (is_terminal(t.status.state)) continue;
+    for (const auto& a : t.spec.networks) n += a.target == network_id;
+  }
+  return n;
+}
+
+Status in_use(const StoreSnapshot& snap, const Network& n) {
+  auto users = services_using(snap, n.id);
+  if (!users.empty()) {
+    std::string list;
+    for (const auto& u : users) list += (list.empty() ? "" : ", ") + u;
+    return failed_precondition("network " + n.spec.name + " is in use by service" + (users.size() > 1 ? "s " : " ") +
+                               list + "; remove the service or detach it (service update --network-rm " +
+                               n.spec.name + ") first");
+  }
+  if (size_t live = live_tasks_on(snap, n.id)) {
+    return failed_precondition("network " + n.spec.name + " is still in use by " + std::to_string(live) +
+                               " task(s) that are shutting down; retry in a few seconds");
+  }
+  return ok_status();
+}
+
+}  // namespace
+
+Status resolve_networks(const Store& store, ServiceSpec& spec) {
+  std::set<std::string> seen;
+  for (auto& a : spec.task_template.networks) {
+    if (a.target.empty()) return invalid_argument("TaskTemplate.Networks: an entry has no Target; name the network");
+    auto n = store.find_network(a.target);
+    if (!n.ok()) {
+      if (n.status().code() == Code::kNotFound) {
+        return not_found("network " + shown_input(a.target) + " not found; create it with network create --driver overlay");
+      }
+      return n.status();
+    }
+    if (n->spec.ingress) {
+      return invalid_argument("service cannot be explicitly attached to the ingress network " + n->spec.name +
+                              ": publish a port (--publish) to use the routing mesh");
+    }
+    if (!seen.insert(n->id).second) {
+      return invalid_argument("network " + n->spec.name + " is attached twice; give each network once");
+    }
+    for (const auto& alias : a.aliases) {
+      if (!is_dns_name(alias)) {
+        return invalid_argument("invalid alias " + quote_input(alias) + " on network " + n->spec.name +
+                                ": an alias must be a DNS name (labels of letters, digits, '-' and '_', joined by '.')");
+      }
+    }
+    a.target = n->id;
+  }
+  return ok_status();
+}
+
+http::Response Api::networks_create(const http::Request& req) {
+  auto store = manager_store();
+  if (!store.ok()) return error_response(store.status());
+  auto body = parse_json_body(req.body, "network create request");
+  if (!body.ok()) return error_response(body.status());
+  uint32_t requested_vni = 0;
+  auto spec = parse_network_create(*body, &requested_vni);
+  if (!spec.ok()) return error_response(spec.status());
+  Store& st = **store;
+  auto cluster = st.cluster();
+  if (!cluster) return error_response(unavailable("the swarm's cluster object is not loaded yet; retry"));
+  // Planned on the cache; on a race with another create the store's
+  // reservations fail the commit, and the plan is made again on fresh state.
+  for (int attempt = 0;; ++attempt) {
+    auto existing = st.networks();
+    for (const auto& n : existing) {
+      if (n.spec.name == spec->name) {
+        return error_response(already_exists("network with name " + spec->name + " already exists (" + n.id +
+                                             "); choose another name or remove it first"));
+      }
+      if (spec->ingress && n.spec.ingress) {
+        return error_response(already_exists("the swarm already has an ingress network (" + n.spec.name +
+                                             "); remove it first to create another"));
+      }
+    }
+    auto ipam = allocator::plan_subnets(*spec, existing, cluster->default_addr_pool, cluster->subnet_size);
+    if (!ipam.ok()) return error_response(ipam.status());
+    Network n;
+    n.id = new_object_id();
+    n.created_at = n.updated_at = clock_.now();
+    n.spec = *spec;
+    n.ipam = std::move(ipam).value();
+    if (requested_vni) {
+      for (const auto& o : existing) {
+        if (o.vni == requested_vni) {
+          return error_response(already_exists("VXLAN id " + std::to_string(requested_vni) + " is used by network " +
+                                               o.spec.name + "; choose another or leave the option out"));
+        }
+      }
+      n.vni = requested_vni;
+    } else {
+      auto vni = allocator::plan_vni(existing);
+      if (!vni.ok()) return error_response(vni.status());
+      n.vni = *vni;
+    }
+    Batch b;
+    b.create(n);
+    Status cst = st.commit(b);
+    if (cst.code() == Code::kAlreadyExists && attempt < 3) {
+      // Someone else took the name, VNI or subnet first: plan again on what
+      // they made (a name or a requested subnet then fails with its reason).
+      (void)st.sync();
+      if (!spec->ipam.empty() || requested_vni) return error_response(cst);
+      continue;
+    }
+    if (!cst.ok()) return error_response(cst);
+    return json_response(201, {{"Id", n.id}, {"Warning", ""}});
+  }
+}
+
+http::Response Api::networks_list(const http::Request& req) {
+  auto store = manager_store();
+  if (!store.ok()) return error_response(store.status());
+  auto f = parse_filters(req.query_param("filters").value_or(""), {"dangling", "driver", "id", "label", "name", "scope", "type"});
+  if (!f.ok()) return error_response(f.status());
+  for (const auto& v : f->count("type") ? f->at("type") : std::vector<std::string>{}) {
+    if (v != "custom" && v != "builtin") {
+      return error_response(invalid_argument("invalid filter 'type=" + shown_input(v) + "': use custom or builtin"));
+    }
+  }
+  std::optional<bool> dangling;
+  for (const auto& v : f->count("dangling") ? f->at("dangling") : std::vector<std::string>{}) {
+    if (v != "true" && v != "false" && v != "1" && v != "0") {
+      return error_response(invalid_argument("invalid filter 'dangling=" + shown_input(v) + "': use true or false"));
+    }
+    dangling = v == "true" || v == "1";
+  }
+  json out = json::array();
+  (*store)->view([&](const StoreSnapshot& snap) {
+    std::vector<const Network*> list;
+    for (const auto& [_, n] : snap.networks) {
+      if (!network_matches(*f, n)) continue;
+      if (dangling && (*dangling == !services_using(snap, n.id).empty())) continue;
+      list.push_back(&n);
+    }
+    std::sort(list.begin(), list.end(), [](auto* a, auto* b) { return a->spec.name < b->spec.name; });
+    for (const Network* n : list) out.push_back(to_api(*n));
+  });
+  return json_response(200, out);
+}
+
+http::Response Api::network_inspect(const std::string& ref, const http::Request& req) {
+  auto store = manager_store();
+  if (!store.ok()) return error_response(store.status());
+  std::string scope = req.query_param("scope").value_or("");
+  if (!scope.empty() && scope != "swarm") {
+    return error_response(not_found("network " + shown_input(ref) + " not found in scope " + shown_input(scope) +
+                                    " (shoal's networks are swarm-scoped)"));
+  }
+  auto n = (*store)->find_network(ref);
+  if (!n.ok()) return error_response(n.status());
+  return json_response(200, to_api(*n));
+}
+
+http::Response Api::network_delete(const std::string& ref) {
+  auto store = manager_store();
+  if (!store.ok()) return error_response(store.status());
+  auto n = (*store)->find_network(ref);
+  if (!n.ok()) return error_response(n.status());
+  Status busy = ok_status();
+  (*store)->view([&](const StoreSnapshot& snap) { busy = in_use(snap, *n); });
+  if (!busy.ok()) return error_response(busy);
+  Batch b;
+  b.remove(Kind::kNetwork, n->id);
+  Status cst = (*store)->commit(b);
+  if (!cst.ok()) return error_response(cst);
+  return empty_response(204);
+}
+
+http::Response Api::networks_prune(const http::Request& req) {
+  auto store = manager_store();
+  if (!store.ok()) return error_response(store.status());
+  auto f = parse_filters(req.query_param("filters").value_or(""), {"label", "label!", "until"});
+  if (!f.ok()) return error_response(f.status());
+  if (f->count("until")) {
+    return error_response(invalid_argument("the until filter of network prune is not supported yet; use label filters"));
+  }
+  std::vector<Network> unused;
+  (*store)->view([&](const StoreSnapshot& snap) {
+    for (const auto& [_, n] : snap.networks) {
+      if (n.spec.ingress || !in_use(snap, n).ok() || !labels_match_all(*f, "label", n.spec.labels)) continue;
+      bool excluded = false;
+      for (const auto& l : f->count("label!") ? f->at("label!") : std::vector<std::string>{})
+        excluded = excluded || label_matches(n.spec.labels, l);
+      if (!excluded) unused.push_back(n);
+    }
+  });
+  json deleted = json::array();
+  for (const auto& n : unused) {
+    Batch b;
+    b.remove(Kind::kNetwork, n.id);
+    Status cst = (*store)->commit(b);
+    if (!cst.ok()) return error_response(cst.with_context("removing network " + n.spec.name));
+    deleted.push_back(n.spec.name);
+  }
+  return json_response(200, {{"NetworksDeleted", deleted}});
+}
+
+}  // namespace shoal::api
