@@ -23,8 +23,11 @@ UniqueFd& UniqueFd::operator=(UniqueFd&& o) noexcept {
   return *this;
 }
 
-UniqueFd::~UniqueFd() {
+UniqueFd::~UniqueFd() { reset(); }
+
+void UniqueFd::reset() {
   if (fd_ >= 0) close(fd_);
+  fd_ = -1;
 }
 
 namespace {

@@ -34,6 +34,7 @@ class UniqueFd {
   ~UniqueFd();
   int get() const { return fd_; }
   bool valid() const { return fd_ >= 0; }
+  void reset();
   int release() {
     int f = fd_;
     fd_ = -1;

@@ -1,5 +1,7 @@
 #include "agent/network/dns/listeners.h"
 
+#include "os/netns_file.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -80,28 +82,15 @@ Result<ListenerFds> open_listeners(const std::string& ip, uint16_t port) {
 }
 
 Result<ListenerFds> open_listeners_in_netns(const std::string& netns_path, const std::string& ip, uint16_t port) {
-  int ns = ::open(netns_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (ns < 0) return errno_status("opening the network namespace " + netns_path, errno);
+  // Sockets keep the namespace they were made in: made by a thread that
+  // joined the task's namespace, they serve it from any thread.
   Result<ListenerFds> out = internal_error("the namespace thread did not run");
-  try {
-    std::thread t([&] {
-      if (::setns(ns, CLONE_NEWNET) != 0) {
-        out = errno_status("joining the network namespace " + netns_path, errno);
-        return;
-      }
-      Status st = bring_lo_up();
-      if (!st.ok()) {
-        out = st.with_context(netns_path);
-        return;
-      }
-      out = open_listeners(ip, port);
-    });
-    t.join();
-  } catch (const std::system_error& e) {
-    out = internal_error("starting a thread to enter " + netns_path + ": " + e.what());
-  }
-  ::close(ns);
-  if (!out.ok()) return out.status().with_context("in " + netns_path);
+  Status st = os::call_in_netns(netns_path, [&]() -> Status {
+    SHOAL_RETURN_IF_ERROR(bring_lo_up());
+    out = open_listeners(ip, port);
+    return out.status();
+  });
+  if (!st.ok()) return st.with_context("in " + netns_path);
   return out;
 }
 

@@ -10,7 +10,7 @@
 #include <cerrno>
 #include <mutex>
 
-#include "agent/network/lb/netns_thread.h"
+#include "os/netns_file.h"
 
 namespace shoal::netlb {
 
@@ -81,7 +81,7 @@ Status write_sysctl(const std::string& key, const std::string& value) {
 }  // namespace
 
 Status apply_ruleset(const std::string& netns_path, const std::string& script) {
-  Status st = call_in_netns(netns_path, [&] { return run_nft(script, nullptr); });
+  Status st = os::call_in_netns(netns_path, [&] { return run_nft(script, nullptr); });
   return netns_path.empty() ? st : st.with_context("in " + netns_path);
 }
 
@@ -95,14 +95,14 @@ Status remove_table(const std::string& netns_path, const std::string& family, co
 Result<bool> table_exists(const std::string& netns_path, const std::string& family, const std::string& name) {
   SHOAL_RETURN_IF_ERROR(check_table_name(family, name));
   std::string out;
-  Status st = call_in_netns(netns_path, [&] { return run_nft("list tables " + family, &out); });
+  Status st = os::call_in_netns(netns_path, [&] { return run_nft("list tables " + family, &out); });
   if (!st.ok()) return st;
   const std::string line = "table " + family + " " + name + "\n";
   return out.find(line) == 0 || out.find("\n" + line) != std::string::npos;
 }
 
 Status enable_mesh_sysctls(const std::string& netns_path) {
-  return call_in_netns(netns_path, [] {
+  return os::call_in_netns(netns_path, [] {
     SHOAL_RETURN_IF_ERROR(write_sysctl("net/ipv4/ip_forward", "1"));
     return write_sysctl("net/ipv4/conf/all/route_localnet", "1");
   });
@@ -112,7 +112,7 @@ Result<std::string> read_sysctl(const std::string& netns_path, const std::string
   if (key.empty() || key.find("..") != std::string::npos || key[0] == '/')
     return invalid_argument("sysctl key \"" + key + "\" must be a relative path like net/ipv4/ip_forward");
   std::string value;
-  Status st = call_in_netns(netns_path, [&] {
+  Status st = os::call_in_netns(netns_path, [&] {
     std::string path = "/proc/sys/" + key;
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return errno_status("opening " + path, errno);

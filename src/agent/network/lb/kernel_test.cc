@@ -26,7 +26,7 @@
 #include <thread>
 
 #include "agent/network/lb/apply.h"
-#include "agent/network/lb/netns_thread.h"
+#include "os/netns_file.h"
 #include "agent/network/lb/ruleset.h"
 #include "os/process.h"
 
@@ -58,7 +58,7 @@ int poll_until(int fd, short events, steady_clock::time_point deadline) {
 class Server {
  public:
   Server(const std::string& netns, std::string name) : name_(std::move(name)) {
-    Status st = call_in_netns(netns, [&] {
+    Status st = os::call_in_netns(netns, [&] {
       listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
       if (listen_fd_ < 0) return errno_status("socket", errno);
       int one = 1;
@@ -136,7 +136,7 @@ struct Conn {
 
 Conn connect_from(const std::string& netns, const std::string& ip, uint16_t port, int type = SOCK_STREAM) {
   Conn c;
-  Status st = call_in_netns(netns, [&] {
+  Status st = os::call_in_netns(netns, [&] {
     c.fd = ::socket(AF_INET, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     return c.fd < 0 ? errno_status("socket", errno) : ok_status();
   });

@@ -20,7 +20,7 @@
 // The node's namespace is the one Options::node_netns_path names, or, when
 // that is empty, the one of the thread that calls create(). The Datapath
 // never switches a caller's thread to another namespace: namespace work is
-// done by short-lived helper threads (see netns_file.h).
+// done by short-lived helper threads (see os/netns_file.h).
 //
 // Every operation is idempotent and repairs what a crash may have left half
 // made; "missing" is success for removals. Errors say what failed, on which
@@ -37,10 +37,21 @@
 #include <utility>
 #include <vector>
 
-#include "agent/network/overlay/netns_file.h"
+#include "os/netns_file.h"
 #include "common/result.h"
 
 namespace shoal::netoverlay {
+
+// The namespace helpers of os/netns_file.h, by their short names here.
+using os::UniqueFd;
+using os::create_netns_file;
+using os::is_mount_point;
+using os::is_netns_mount;
+using os::open_current_netns;
+using os::open_netns;
+using os::remove_netns_file;
+using os::run_in_netns_thread;
+
 
 struct NetworkConfig {
   std::string id;       // at least 12 chars of [A-Za-z0-9_.-]; the first 12 name the namespace

@@ -18,7 +18,7 @@
 #include <chrono>
 #include <filesystem>
 
-#include "agent/network/overlay/netns_file.h"
+#include "os/netns_file.h"
 #include "agent/network/overlay/rtnl.h"
 
 namespace shoal::netoverlay {

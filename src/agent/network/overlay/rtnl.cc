@@ -20,7 +20,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "agent/network/overlay/netns_file.h"
+#include "os/netns_file.h"
 
 namespace shoal::netoverlay::rtnl {
 
@@ -203,7 +203,7 @@ bool parse_mac(const std::string& s, unsigned char out[6]) {
 
 Result<Socket> Socket::open_in(int ns_fd, const std::string& where) {
   nl_sock* sk = nullptr;
-  Status st = run_in_netns_thread(ns_fd, where, [&]() -> Status {
+  Status st = os::run_in_netns_thread(ns_fd, where, [&]() -> Status {
     sk = nl_socket_alloc();
     if (!sk) return internal_error("out of memory allocating a netlink socket for " + where);
     int err = nl_connect(sk, NETLINK_ROUTE);

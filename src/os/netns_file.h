@@ -9,39 +9,17 @@
 // used from any thread afterwards: that is how the netlink code works on
 // several namespaces from one thread.
 //
-// Internal to the netoverlay component. Thread-safe (no shared state).
+// Used by the node's network datapath (src/agent/network). Thread-safe (no
+// shared state).
 #pragma once
 
 #include <functional>
 #include <string>
 
 #include "common/result.h"
+#include "os/safe_path.h"  // UniqueFd
 
-namespace shoal::netoverlay {
-
-// An owned file descriptor, closed on destruction (-1: none).
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& o) noexcept : fd_(o.release()) {}
-  UniqueFd& operator=(UniqueFd&& o) noexcept;
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() { reset(); }
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  int release() {
-    int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-  void reset();
-
- private:
-  int fd_ = -1;
-};
+namespace shoal::os {
 
 // Opens a namespace file (O_RDONLY|O_CLOEXEC). `what` names it in errors.
 Result<UniqueFd> open_netns(const std::string& path, const std::string& what);
@@ -51,6 +29,9 @@ Result<UniqueFd> open_current_netns();
 // Runs fn in a new thread that first joins the network namespace `ns_fd`;
 // returns fn's Status (or why joining failed). `what` names the namespace.
 Status run_in_netns_thread(int ns_fd, const std::string& what, const std::function<Status()>& fn);
+// The same by the namespace file's path; an empty path runs fn on the
+// calling thread, in its own namespace.
+Status call_in_netns(const std::string& netns_path, const std::function<Status()>& fn);
 
 // True when `path` is a bind mount of a namespace (nsfs), i.e. a namespace
 // file that holds a namespace alive.
@@ -66,4 +47,4 @@ Status remove_netns_file(const std::string& path);
 // True when /proc/self/mountinfo lists `path` as a mount point.
 bool is_mount_point(const std::string& path);
 
-}  // namespace shoal::netoverlay
+}  // namespace shoal::os

@@ -1,4 +1,4 @@
-#include "agent/network/overlay/netns_file.h"
+#include "os/netns_file.h"
 
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -14,20 +14,7 @@
 #include <sstream>
 #include <thread>
 
-namespace shoal::netoverlay {
-
-UniqueFd& UniqueFd::operator=(UniqueFd&& o) noexcept {
-  if (this != &o) {
-    reset();
-    fd_ = o.release();
-  }
-  return *this;
-}
-
-void UniqueFd::reset() {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
-}
+namespace shoal::os {
 
 Result<UniqueFd> open_netns(const std::string& path, const std::string& what) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -64,6 +51,12 @@ Status run_in_netns_thread(int ns_fd, const std::string& what, const std::functi
     if (::setns(ns_fd, CLONE_NEWNET) != 0) return errno_status("joining the network namespace of " + what, errno);
     return fn();
   });
+}
+
+Status call_in_netns(const std::string& netns_path, const std::function<Status()>& fn) {
+  if (netns_path.empty()) return fn();
+  SHOAL_ASSIGN_OR_RETURN(UniqueFd ns, open_netns(netns_path, netns_path));
+  return run_in_netns_thread(ns.get(), netns_path, fn);
 }
 
 bool is_netns_mount(const std::string& path) {
@@ -130,4 +123,4 @@ bool is_mount_point(const std::string& path) {
   return false;
 }
 
-}  // namespace shoal::netoverlay
+}  // namespace shoal::os
