@@ -23,8 +23,6 @@ PACKAGES=(
   libnl-route-3-dev                         # netlink: overlay bridges, VXLAN, veths, FDB/neighbour entries (src/agent/network/overlay)
   libldns-dev                               # DNS messages for the embedded resolver (src/agent/network/dns)
   libnftables-dev                           # nftables rulesets: VIP load balancing, routing mesh (src/agent/network/lb)
-  conntrack                                 # conntrack -L/-D: tests check no entry is left, the agent flushes a removed backend's
-  wrk                                       # the load generator of bench/network.sh
   python3 curl strace                       # test scripts; strace: the runtime test of a create's fsync order
 )
 OPTIONAL=(docker.io)                        # only for side-by-side benchmarks and conformance
