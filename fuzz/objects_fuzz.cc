@@ -40,7 +40,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   try {
-    switch (data[0] % 9) {
+    switch (data[0] % 11) {
       case 0: stored<shoal::Cluster>(j); break;
       case 1: stored<shoal::Node>(j); break;
       case 2: stored<shoal::Service>(j); break;
@@ -50,6 +50,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case 6: message<shoal::session::RegisterResponse>(j); break;
       case 7: message<shoal::session::AssignmentSet>(j); break;
       case 8: message<shoal::session::StatusBatch>(j); break;
+      case 9: stored<shoal::Network>(j); break;
+      case 10: message<shoal::session::NetworkView>(j); break;
     }
   } catch (const std::exception&) {
   }

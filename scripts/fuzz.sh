@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 total="${1:-${SHOAL_FUZZ_SECONDS:-80}}"
 build="${FUZZ_BUILD_DIR:-build-fuzz}"
-targets="${FUZZ_TARGETS:-api objects}"
+targets="${FUZZ_TARGETS:-api objects dns}"
 CXX=clang++ cmake -S . -B "$build" -DSHOAL_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j"$(nproc)" $(for t in $targets; do echo --target "fuzz_$t"; done)
 n=$(wc -w <<<"$targets")

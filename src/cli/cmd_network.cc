@@ -122,7 +122,6 @@ int network_ls(Context& ctx, const Args& args) {
 int network_inspect(Context& ctx, const Args& args) {
   FlagSet fs("shoal network inspect", "[OPTIONS] NETWORK [NETWORK...]", "Display detailed information on one or more networks");
   fs.add("format", 'f', "string", "Format the output using the given Go template");
-  fs.add_bool("verbose", 'v', "Verbose output for diagnostics");
   if (int rc = parse_or_exit(ctx, fs, args); rc >= 0) return rc;
   if (int rc = arg_error(ctx, fs.requires_min(1)); rc >= 0) return rc;
   std::vector<std::string> bodies;

@@ -35,7 +35,13 @@ namespace {
 Status on_fresh_thread(const std::function<Status()>& fn) {
   Status st;
   try {
-    std::thread t([&] { st = fn(); });
+    std::thread t([&] {
+      try {
+        st = fn();
+      } catch (const std::exception& e) {  // escaping the thread would be std::terminate
+        st = internal_error(std::string("namespace work failed: ") + e.what());
+      }
+    });
     t.join();
   } catch (const std::system_error& e) {
     return internal_error(std::string("starting a helper thread for namespace work: ") + e.what());

@@ -38,6 +38,8 @@ void Allocator::load(const StoreSnapshot& snap) {
   }
   for (const auto& [_, t] : snap.tasks) {
     if (is_terminal(t.status.state)) continue;
+    // Never placed and no longer wanted: no container can hold its address.
+    if (t.node_id.empty() && t.desired_state > TaskState::kRunning) continue;
     for (const auto& a : t.networks)
       for (const auto& addr : a.addresses) mark_used(a.network_id, addr);
   }
@@ -93,7 +95,15 @@ bool Allocator::attach(Task& t, bool with_ingress) {
     taken.push_back({w.network_id, *addr});
     w.addresses = {*addr};
   }
-  for (auto& w : want) w.network_name = pools_.at(w.network_id).network.spec.name;
+  for (auto& w : want) {
+    auto pool = pools_.find(w.network_id);
+    if (pool == pools_.end()) {  // removed after an earlier pass gave the task an address on it
+      for (const auto& [net, a] : taken) give_back(net, a);
+      t.status.err = "network " + w.network_id + " not found (removed?)";
+      return false;
+    }
+    w.network_name = pool->second.network.spec.name;
+  }
   t.networks = std::move(want);
   return true;
 }

@@ -91,6 +91,33 @@ TEST_F(AllocatorTest, AMissingNetworkIsAReasonNotACrash) {
   EXPECT_NE(t.status.err.find("not found"), std::string::npos);
 }
 
+// A pending task that got an address on a network in an earlier pass, the
+// network removed since: a reason, never an exception that would fail
+// every pass of the leader.
+TEST_F(AllocatorTest, AnAddressOnARemovedNetworkIsAReason) {
+  Task t = task("t", {"net1aaaaaaaaaaaaaaaaaaaaa"});
+  ASSERT_TRUE(allocate(t));
+  snap.networks.erase("net1aaaaaaaaaaaaaaaaaaaaa");
+  t.status.state = TaskState::kPending;
+  EXPECT_FALSE(allocate(t));
+  EXPECT_NE(t.status.err.find("not found"), std::string::npos) << t.status.err;
+}
+
+// A task never placed and no longer wanted holds no address.
+TEST_F(AllocatorTest, AnUnplacedShutDownTaskFreesItsAddress) {
+  add_network("tinyaaaaaaaaaaaaaaaaaaaaa", "tiny", "10.0.2.0/24", false, "10.0.2.0/30");
+  Task a = task("a", {"tinyaaaaaaaaaaaaaaaaaaaaa"});
+  ASSERT_TRUE(allocate(a));
+  Task b = task("b", {"tinyaaaaaaaaaaaaaaaaaaaaa"});
+  store_task(a);
+  ASSERT_TRUE(allocate(b));
+  store_task(b);
+  Task c = task("c", {"tinyaaaaaaaaaaaaaaaaaaaaa"});
+  EXPECT_FALSE(allocate(c));
+  snap.tasks["a"].desired_state = TaskState::kShutdown;  // node_id empty: it never ran
+  EXPECT_TRUE(allocate(c));
+}
+
 // Thousands of replacements on a /24: live endpoints never share an address,
 // the pool never runs dry, and a freed address is not handed out at once.
 TEST_F(AllocatorTest, NoLeakNoDuplicateAfterThousandsOfReplacements) {

@@ -43,6 +43,7 @@ Result<IpamConfig> check_requested(const IpamConfig& want, const std::vector<Tak
     return invalid_argument("IPAM.Config: an entry needs a Subnet");
   }
   SHOAL_ASSIGN_OR_RETURN(ipv4::Cidr subnet, ipv4::parse_cidr(want.subnet));
+  SHOAL_RETURN_IF_ERROR(check_usable(subnet, "subnet"));
   if (subnet.prefix < kMinPrefix || subnet.prefix > kMaxPrefix) {
     return invalid_argument("subnet " + want.subnet + ": overlay subnets are /" + std::to_string(kMinPrefix) + " to /" +
                             std::to_string(kMaxPrefix) + "; give a prefix length in that range");
@@ -74,6 +75,20 @@ Result<IpamConfig> check_requested(const IpamConfig& want, const std::vector<Tak
 }
 
 }  // namespace
+
+Status check_usable(const ipv4::Cidr& c, const std::string& what) {
+  static const std::pair<const char*, const char*> kUnusable[] = {{"0.0.0.0/8", "\"this network\""},
+                                                                   {"127.0.0.0/8", "loopback"},
+                                                                   {"169.254.0.0/16", "link-local"},
+                                                                   {"224.0.0.0/3", "multicast and reserved"}};
+  for (const auto& [cidr, name] : kUnusable) {
+    if (ipv4::overlaps(c, *ipv4::parse_cidr(cidr))) {
+      return invalid_argument(what + " " + ipv4::format(c) + " overlaps " + cidr + " (" + name +
+                              " addresses), which overlay networks cannot use; choose a private range such as 10.0.0.0/8");
+    }
+  }
+  return ok_status();
+}
 
 Result<std::vector<IpamConfig>> plan_subnets(const NetworkSpec& spec, const std::vector<Network>& existing,
                                              const std::vector<std::string>& pools, uint32_t subnet_size) {

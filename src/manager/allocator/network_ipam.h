@@ -13,6 +13,7 @@
 
 #include <vector>
 
+#include "common/ipv4.h"
 #include "common/result.h"
 #include "model/objects.h"
 
@@ -28,6 +29,12 @@ inline constexpr uint32_t kLastVni = (1u << 24) - 1;
 // kFailedPrecondition (the pools are full).
 Result<std::vector<IpamConfig>> plan_subnets(const NetworkSpec& spec, const std::vector<Network>& existing,
                                              const std::vector<std::string>& pools, uint32_t subnet_size);
+
+// kInvalidArgument when `c` overlaps address space no overlay may use:
+// 0.0.0.0/8, loopback 127.0.0.0/8 (the resolver listens on 127.0.0.11),
+// link-local 169.254.0.0/16, multicast and reserved 224.0.0.0/3. `what`
+// names the field in the message.
+Status check_usable(const ipv4::Cidr& c, const std::string& what);
 
 // The lowest VNI from kFirstVni no network in `existing` has.
 Result<uint32_t> plan_vni(const std::vector<Network>& existing);

@@ -72,6 +72,9 @@ TEST(NetworkIpamTest, RequestedSubnetIsCheckedAndCompleted) {
   expect_error({"10.30.0.0/24", "", "10.30.0.255"}, Code::kInvalidArgument, "not a usable address");
   expect_error({"10.30.0.0/24", "10.30.1.0/26", ""}, Code::kInvalidArgument, "not inside subnet");
   expect_error({"", "", "10.30.0.1"}, Code::kInvalidArgument, "needs a subnet");
+  expect_error({"127.0.0.0/24", "", ""}, Code::kInvalidArgument, "loopback");
+  expect_error({"169.254.0.0/16", "", ""}, Code::kInvalidArgument, "link-local");
+  expect_error({"224.1.0.0/16", "", ""}, Code::kInvalidArgument, "multicast");
 
   NetworkSpec two;
   two.ipam = {{"10.40.0.0/24", "", ""}, {"10.40.0.0/25", "", ""}};

@@ -72,6 +72,7 @@ class Api {
   http::Response network_inspect(const std::string& ref, const http::Request& req);
   http::Response network_delete(const std::string& ref);
   http::Response networks_prune(const http::Request& req);
+  http::Response network_connect(const std::string& ref);  // and disconnect: 404 or 403
 
   http::Response tasks_list(const http::Request& req);
   http::Response task_inspect(const std::string& ref);

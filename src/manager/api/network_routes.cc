@@ -7,6 +7,7 @@
 
 #include "common/ids.h"
 #include "common/json_limits.h"
+#include "manager/allocator/allocator.h"
 #include "manager/allocator/network_ipam.h"
 #include "manager/api/api.h"
 #include "manager/api/filters.h"
@@ -17,11 +18,19 @@ namespace shoal::api {
 namespace {
 
 constexpr size_t kMaxNetworkName = 128;
-constexpr size_t kMaxIpamConfigs = 16;
+// One subnet per network: the allocator and the datapath use one (Docker
+// allows several; a second one would be stored and never used).
+constexpr size_t kMaxIpamConfigs = 1;
 constexpr char kMtuOption[] = "com.docker.network.driver.mtu";
 
 Status validate_network_name(const std::string& name) {
   if (name.empty()) return invalid_argument("the network needs a name (Name)");
+  // Docker's pre-defined networks: `--network host` must never mean an overlay.
+  for (const char* reserved : {"host", "bridge", "none", "default"}) {
+    if (name == reserved) {
+      return Status(Code::kPermissionDenied, name + " is a pre-defined network and cannot be created; choose another name");
+    }
+  }
   bool ok = name.size() <= kMaxNetworkName && std::isalnum(static_cast<unsigned char>(name[0]));
   for (char c : name) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-');
   if (!ok) {
@@ -32,15 +41,33 @@ Status validate_network_name(const std::string& name) {
   return ok_status();
 }
 
+constexpr size_t kMaxMapEntries = 64;     // labels or options of one network
+constexpr size_t kMaxMapKey = 256;
+constexpr size_t kMaxMapValue = 4096;
+
 Result<std::map<std::string, std::string>> string_map(const json& j, const char* key) {
   std::map<std::string, std::string> out;
   if (!j.contains(key) || j[key].is_null()) return out;
   if (!j[key].is_object()) return invalid_argument(std::string("invalid ") + key + ": must be an object of strings");
+  if (j[key].size() > kMaxMapEntries) {
+    return invalid_argument(std::string(key) + ": at most " + std::to_string(kMaxMapEntries) + " entries");
+  }
   for (auto it = j[key].begin(); it != j[key].end(); ++it) {
     if (!it->is_string()) return invalid_argument(std::string("invalid ") + key + " " + quote_input(it.key()) + ": must be a string");
+    if (it.key().size() > kMaxMapKey || it->get_ref<const std::string&>().size() > kMaxMapValue) {
+      return invalid_argument(std::string(key) + " " + quote_input(it.key()) + ": keys are at most " +
+                              std::to_string(kMaxMapKey) + " bytes, values " + std::to_string(kMaxMapValue));
+    }
     out[it.key()] = it->get<std::string>();
   }
   return out;
+}
+
+// A string member of `j`: absent or null is empty; another type is refused.
+Result<std::string> string_field(const json& j, const char* key, const std::string& where) {
+  if (!j.contains(key) || j[key].is_null()) return std::string();
+  if (!j[key].is_string()) return invalid_argument("invalid " + where + key + ": must be a string");
+  return j[key].get<std::string>();
 }
 
 // Dot-separated DNS labels of at most 63 characters, 253 in all.
@@ -101,12 +128,11 @@ Status check_driver_options(const std::map<std::string, std::string>& opts, uint
 Result<NetworkSpec> parse_network_create(const json& j, uint32_t* requested_vni) {
   if (!j.is_object()) return invalid_argument("the request body must be a JSON object (NetworkCreateRequest)");
   NetworkSpec spec;
-  if (j.contains("Name") && !j["Name"].is_string()) return invalid_argument("invalid Name: must be a string");
-  spec.name = j.value("Name", "");
+  SHOAL_ASSIGN_OR_RETURN(spec.name, string_field(j, "Name", ""));
   SHOAL_RETURN_IF_ERROR(validate_network_name(spec.name));
   for (const char* k : {"CheckDuplicate", "Internal", "Attachable", "Ingress", "EnableIPv6", "ConfigOnly"})
     SHOAL_RETURN_IF_ERROR(check_bool(j, k));
-  std::string driver = j.contains("Driver") && j["Driver"].is_string() ? j["Driver"].get<std::string>() : "";
+  SHOAL_ASSIGN_OR_RETURN(std::string driver, string_field(j, "Driver", ""));
   if (driver.empty() || driver == "bridge") {
     return invalid_argument("network driver " + quote_input(driver.empty() ? "bridge" : driver) +
                             ": shoal's networks are swarm-scoped overlay networks; use --driver overlay");
@@ -114,14 +140,16 @@ Result<NetworkSpec> parse_network_create(const json& j, uint32_t* requested_vni)
   if (driver != "overlay") {
     return invalid_argument("network driver " + quote_input(driver) + " is not supported; use --driver overlay");
   }
-  std::string scope = j.contains("Scope") && j["Scope"].is_string() ? j["Scope"].get<std::string>() : "";
+  SHOAL_ASSIGN_OR_RETURN(std::string scope, string_field(j, "Scope", ""));
   if (!scope.empty() && scope != "swarm") {
     return invalid_argument("scope " + quote_input(scope) + ": overlay networks are swarm-scoped; use --scope swarm or leave it out");
   }
   if (flag(j, "EnableIPv6")) return invalid_argument("IPv6 overlay networks are not supported yet; leave out --ipv6");
   if (flag(j, "ConfigOnly")) return invalid_argument("--config-only networks are not supported; give the settings to network create");
-  if (j.contains("ConfigFrom") && j["ConfigFrom"].is_object() && !j["ConfigFrom"].value("Network", "").empty()) {
-    return invalid_argument("--config-from is not supported; give the settings to network create");
+  if (j.contains("ConfigFrom") && !j["ConfigFrom"].is_null()) {
+    if (!j["ConfigFrom"].is_object()) return invalid_argument("invalid ConfigFrom: must be an object");
+    SHOAL_ASSIGN_OR_RETURN(std::string from, string_field(j["ConfigFrom"], "Network", "ConfigFrom."));
+    if (!from.empty()) return invalid_argument("--config-from is not supported; give the settings to network create");
   }
   spec.internal = flag(j, "Internal");
   spec.attachable = flag(j, "Attachable");
@@ -134,7 +162,7 @@ Result<NetworkSpec> parse_network_create(const json& j, uint32_t* requested_vni)
   if (j.contains("IPAM") && !j["IPAM"].is_null()) {
     const json& ipam = j["IPAM"];
     if (!ipam.is_object()) return invalid_argument("invalid IPAM: must be an object");
-    std::string d = ipam.contains("Driver") && ipam["Driver"].is_string() ? ipam["Driver"].get<std::string>() : "";
+    SHOAL_ASSIGN_OR_RETURN(std::string d, string_field(ipam, "Driver", "IPAM."));
     if (!d.empty() && d != "default") {
       return invalid_argument("IPAM driver " + quote_input(d) + " is not supported; leave out --ipam-driver");
     }
@@ -143,16 +171,13 @@ Result<NetworkSpec> parse_network_create(const json& j, uint32_t* requested_vni)
     if (ipam.contains("Config") && !ipam["Config"].is_null()) {
       if (!ipam["Config"].is_array()) return invalid_argument("invalid IPAM.Config: must be a list");
       if (ipam["Config"].size() > kMaxIpamConfigs) {
-        return invalid_argument("IPAM.Config: at most " + std::to_string(kMaxIpamConfigs) + " subnets per network");
+        return invalid_argument("IPAM.Config: shoal's overlay networks have one subnet; give one --subnet");
       }
       for (const json& c : ipam["Config"]) {
         if (!c.is_object()) return invalid_argument("invalid IPAM.Config entry: must be an object");
         IpamConfig cfg;
         for (auto [key, field] : {std::pair{"Subnet", &cfg.subnet}, {"IPRange", &cfg.ip_range}, {"Gateway", &cfg.gateway}}) {
-          if (c.contains(key) && !c[key].is_null() && !c[key].is_string()) {
-            return invalid_argument(std::string("invalid IPAM.Config ") + key + ": must be a string");
-          }
-          *field = c.value(key, "");
+          SHOAL_ASSIGN_OR_RETURN(*field, string_field(c, key, "IPAM.Config."));
         }
         SHOAL_ASSIGN_OR_RETURN(auto aux, string_map(c, "AuxiliaryAddresses"));
         if (!aux.empty()) return invalid_argument("--aux-address is not supported yet; leave it out");
@@ -190,13 +215,20 @@ size_t live_tasks_on(const StoreSnapshot& snap, const std::string& network_id) {
   size_t n = 0;
   for (const auto& [_, t] : snap.tasks) {
     if (is_terminal(t.status.state)) continue;
-    for (const auto& a : t.spec.networks) n += a.target == network_id;
+    bool on = false;
+    for (const auto& a : t.spec.networks) on = on || a.target == network_id;
+    for (const auto& a : t.networks) on = on || a.network_id == network_id;  // ingress attachments too
+    n += on;
   }
   return n;
 }
 
 Status in_use(const StoreSnapshot& snap, const Network& n) {
   auto users = services_using(snap, n.id);
+  if (n.spec.ingress) {  // its users are the services publishing through the routing mesh
+    for (const auto& [_, s] : snap.services)
+      if (allocator::publishes_ingress(s.spec)) users.push_back(s.spec.name);
+  }
   if (!users.empty()) {
     std::string list;
     for (const auto& u : users) list += (list.empty() ? "" : ", ") + u;
@@ -341,9 +373,21 @@ http::Response Api::network_inspect(const std::string& ref, const http::Request&
     return error_response(not_found("network " + shown_input(ref) + " not found in scope " + shown_input(scope) +
                                     " (shoal's networks are swarm-scoped)"));
   }
+  if (truthy(req.query_param("verbose").value_or(""))) {
+    return error_response(invalid_argument("network inspect --verbose is not supported yet; inspect without it"));
+  }
   auto n = (*store)->find_network(ref);
   if (!n.ok()) return error_response(n.status());
   return json_response(200, to_api(*n));
+}
+
+http::Response Api::network_connect(const std::string& ref) {
+  auto store = manager_store();
+  if (!store.ok()) return error_response(store.status());
+  auto n = (*store)->find_network(ref);
+  if (!n.ok()) return error_response(n.status());
+  return error_response(Status(Code::kPermissionDenied, "network " + n->spec.name + " is a swarm network: containers join it "
+                                          "through their service (service update --network-add or --network-rm)"));
 }
 
 http::Response Api::network_delete(const std::string& ref) {
@@ -384,7 +428,13 @@ http::Response Api::networks_prune(const http::Request& req) {
     Batch b;
     b.remove(Kind::kNetwork, n.id);
     Status cst = (*store)->commit(b);
-    if (!cst.ok()) return error_response(cst.with_context("removing network " + n.spec.name));
+    if (!cst.ok()) {
+      // What was removed before the failure is said too, as a 5xx would hide it.
+      std::string done;
+      for (const auto& d : deleted) done += (done.empty() ? "" : ", ") + d.get<std::string>();
+      return error_response(cst.with_context("removing network " + n.spec.name +
+                                             (done.empty() ? "" : " (removed before it: " + done + ")")));
+    }
     deleted.push_back(n.spec.name);
   }
   return json_response(200, {{"NetworksDeleted", deleted}});

@@ -131,6 +131,12 @@ TEST_F(NetworkRoutesTest, RefusesWhatItDoesNotImplement) {
              "aux-address");
   expect_400({{"Driver", "overlay"}, {"Scope", "local"}}, "swarm-scoped");
   expect_400({{"Driver", "overlay"}, {"Internal", "yes"}}, "true or false");
+  expect_400({{"Driver", "overlay"}, {"IPAM", {{"Config", {{{"Subnet", nullptr}, {"Gateway", 5}}}}}}}, "must be a string");
+  expect_400({{"Driver", "overlay"}, {"ConfigFrom", {{"Network", 5}}}}, "must be a string");
+  expect_400({{"Driver", 7}}, "must be a string");
+  json many = json::object();
+  for (int i = 0; i < 65; ++i) many["k" + std::to_string(i)] = "v";
+  expect_400({{"Driver", "overlay"}, {"Labels", many}}, "at most 64");
   // Accepted options show in Options; a requested VNI is used.
   create({{"Name", "mtu"}, {"Driver", "overlay"},
           {"Options", {{"com.docker.network.driver.mtu", "1400"}, {kVxlanIdOption, "5000"}}}});
@@ -143,10 +149,16 @@ TEST_F(NetworkRoutesTest, RefusesWhatItDoesNotImplement) {
   EXPECT_NE(message(dup).find("already exists"), std::string::npos);
   auto ing = call("POST", "/v1.41/networks/create", json({{"Name", "ing2"}, {"Driver", "overlay"}, {"Ingress", true}}).dump());
   EXPECT_EQ(ing.status, 409);
-  EXPECT_EQ(call("POST", "/v1.41/networks/mtu/connect", "{}").status, 400);
+  EXPECT_EQ(call("POST", "/v1.41/networks/mtu/connect", "{}").status, 403);
+  EXPECT_EQ(call("POST", "/v1.41/networks/nosuch/connect", "{}").status, 404);
+  EXPECT_EQ(call("POST", "/v1.41/networks/create", json({{"Name", "host"}, {"Driver", "overlay"}}).dump()).status, 403);
+  EXPECT_EQ(call("GET", "/v1.41/networks/mtu?verbose=true").status, 400);
+  json two = {{"Name", "two"}, {"Driver", "overlay"},
+              {"IPAM", {{"Config", {{{"Subnet", "10.60.0.0/24"}}, {{"Subnet", "10.61.0.0/24"}}}}}}};
+  EXPECT_EQ(call("POST", "/v1.41/networks/create", two.dump()).status, 400);
 }
 
-TEST_F(NetworkRoutesTest, ServicesAttachByNameAndKeepTheNetworkInUse) {
+TEST_F(NetworkRoutesTest, ResolveNetworksAndRmRefusedWhileInUse) {
   std::string id = create({{"Name", "test"}, {"Driver", "overlay"}});
   std::string svc = service_on("web", "test");
   auto stored = control.store()->find_service(svc);
@@ -216,6 +228,8 @@ TEST(NetworkPoolTest, InitTakesTheDefaultAddressPool) {
   };
   EXPECT_EQ(fresh_init(R"({"DefaultAddrPool":["10.1.2.3/16"]})"), 400);
   EXPECT_EQ(fresh_init(R"({"SubnetSize":8})"), 400);
+  EXPECT_EQ(fresh_init(R"({"DefaultAddrPool":["0.0.0.0/0"]})"), 400);
+  EXPECT_EQ(fresh_init(R"({"DefaultAddrPool":["127.0.0.0/8"]})"), 400);
   EXPECT_EQ(fresh_init(R"({"SubnetSize":26})"), 400);
   EXPECT_EQ(fresh_init(R"({"DefaultAddrPool":["10.0.0.0/8","10.5.0.0/16"]})"), 400);
   EXPECT_EQ(fresh_init(R"({"DefaultAddrPool":["10.0.0.0/16"],"SubnetSize":8})"), 400);

@@ -154,10 +154,7 @@ http::Response Api::route(const http::Request& req, const ApiPath& ap) {
   if (get && at(1, "networks")) return networks_list(req);
   if (get && at(2, "networks")) return network_inspect(p[1], req);
   if (m == "DELETE" && at(2, "networks")) return network_delete(p[1]);
-  if (m == "POST" && at(3, "networks") && (p[2] == "connect" || p[2] == "disconnect")) {
-    return error_response(invalid_argument("containers join swarm networks through their service: use service update "
-                                           "--network-add or --network-rm"));
-  }
+  if (m == "POST" && at(3, "networks") && (p[2] == "connect" || p[2] == "disconnect")) return network_connect(p[1]);
 
   if (get && at(1, "tasks")) return tasks_list(req);
   if (get && at(2, "tasks")) return task_inspect(p[1]);

@@ -4,6 +4,7 @@
 
 #include "common/ids.h"
 #include "common/ipv4.h"
+#include "manager/allocator/network_ipam.h"
 #include "manager/api/api.h"
 #include "manager/api/filters.h"
 #include "model/spec_schema.h"
@@ -56,6 +57,7 @@ Status read_address_pool(const json& j, InitRequest& ir) {
     for (const auto& p : j["DefaultAddrPool"]) {
       auto c = ipv4::parse_cidr(p.get<std::string>());
       if (!c.ok()) return invalid_argument("--default-addr-pool: " + c.status().message());
+      SHOAL_RETURN_IF_ERROR(allocator::check_usable(*c, "--default-addr-pool"));
       if (c->prefix > static_cast<int>(ir.subnet_size)) {
         return invalid_argument("--default-addr-pool " + ipv4::format(*c) + " is smaller than the /" +
                                 std::to_string(ir.subnet_size) + " subnets drawn from it; give a larger pool or a "

@@ -420,7 +420,9 @@ http::Response Dispatcher::assignment_response(const std::string& node_id, uint6
     const AssignmentLog& log = assignments_[node_id];
     set.generation = log.generation();
     delta = log.since(since);
-    if (delta.network_view) {
+    // Before the first refresh there is no view to give: absent means "keep
+    // the one held", never "no networks" (an agent would tear its down).
+    if (delta.network_view && views_ready_) {
       auto v = views_.find(node_id);
       set.network_view = v == views_.end() ? session::NetworkView{} : v->second;
     }
@@ -589,10 +591,12 @@ void Dispatcher::refresh_network_views(std::unique_lock<std::mutex>& lk) {
     return ok_status();
   });
   lk.lock();
+  views_at_ = std::chrono::steady_clock::now();  // from the end of a build: a slow one is not run back to back
   if (!built.ok()) {
     networks_dirty_ = true;  // tried again after kViewInterval
     return;
   }
+  views_ready_ = true;
   std::erase_if(views_, [&](const auto& kv) { return !fresh.count(kv.first); });
   for (auto& [node, view] : fresh) {
     auto it = views_.find(node);
@@ -614,8 +618,13 @@ void Dispatcher::notifier_loop() {
     // With a predicate: a change that arrived while the last answers were
     // being sent (mu_ released) is seen at once, not at the next tick.
     auto views_due = [&] { return networks_dirty_ && std::chrono::steady_clock::now() - views_at_ >= kViewInterval; };
-    notify_cv_.wait_for(lk, networks_dirty_ ? kViewInterval : std::chrono::milliseconds(500),
-                        [&] { return stopping_ || !dirty_nodes_.empty() || views_due(); });
+    // Woken by a change, the wait is cut to the view's next due time.
+    notify_cv_.wait_until(lk, std::chrono::steady_clock::now() + std::chrono::milliseconds(500), [&] {
+      return stopping_ || !dirty_nodes_.empty() || views_due() || networks_dirty_;
+    });
+    if (!stopping_ && networks_dirty_ && !views_due() && dirty_nodes_.empty()) {
+      notify_cv_.wait_until(lk, views_at_ + kViewInterval, [&] { return stopping_ || !dirty_nodes_.empty(); });
+    }
     if (stopping_) break;
     if (views_due()) refresh_network_views(lk);
     // Collect answers under the lock, build and send them outside it; one

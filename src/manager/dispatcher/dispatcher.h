@@ -199,6 +199,7 @@ class Dispatcher {
   // gets a new generation. Guarded by mu_.
   static constexpr std::chrono::milliseconds kViewInterval{100};  // DNS follows changes within ~0.1 s
   bool networks_dirty_ = true;
+  bool views_ready_ = false;  // the first refresh ended: views_ may be sent
   std::chrono::steady_clock::time_point views_at_{};
   std::unordered_map<std::string, session::NetworkView> views_;
   std::map<std::string, SysTime> grace_;  // node -> end of its grace (begin_grace)

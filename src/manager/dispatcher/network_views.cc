@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <set>
 
+#include "common/ipv4.h"
+
 namespace shoal::dispatcher {
 
 namespace {
@@ -70,6 +72,10 @@ std::unordered_map<std::string, session::NetworkView> build_network_views(const 
     if (is_terminal(t.status.state) || t.node_id.empty()) continue;
     auto node = snap.nodes.find(t.node_id);
     std::string node_addr = node == snap.nodes.end() ? "" : node->second.addr;
+    // A tunnel endpoint must be an IPv4 address: a node that reported
+    // anything else (or is gone) is left out of its peers' views rather
+    // than failing their whole FDB programming.
+    if (!ipv4::parse_addr(node_addr).ok()) continue;
     for (const auto& a : t.networks) {
       auto it = infos.find(a.network_id);
       if (it == infos.end() || a.addresses.empty()) continue;

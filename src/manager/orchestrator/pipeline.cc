@@ -58,10 +58,16 @@ void ControlLoops::on_event(const StoreEvent& e) {
       const Task& t = std::get<Task>(e.object);
       dirty_.insert(t.service_id);
       if (t.status.state == TaskState::kPending) schedule_pending_ = true;
+      // Its addresses freed: tasks waiting for one may get it now.
+      if (!t.networks.empty() && (is_terminal(t.status.state) || e.type == StoreEvent::Type::kDelete)) {
+        schedule_pending_ = true;
+      }
       break;
     }
     case Kind::kNetwork:
-      break;  // a network's creation or removal changes no task
+      all_dirty_ = true;  // VIPs and waiting tasks follow a network's creation or removal (rare)
+      schedule_pending_ = true;
+      break;
     case Kind::kNode:
     case Kind::kCluster:
       all_dirty_ = true;  // node state/availability affects every service
