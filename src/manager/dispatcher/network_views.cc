@@ -49,7 +49,9 @@ std::unordered_map<std::string, session::NetworkView> build_network_views(const 
   }
   // Services per network.
   bool mesh = false;
-  for (const auto& [sid, s] : snap.services) {
+  for (const auto& entry : snap.services) {  // no structured binding: clang 14 cannot capture one
+    const std::string& sid = entry.first;
+    const Service& s = entry.second;
     auto vip_on = [&](const std::string& net) {
       for (const auto& v : s.virtual_ips)
         if (v.network_id == net) return strip_prefix(v.addr);

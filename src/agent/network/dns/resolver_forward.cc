@@ -1,6 +1,10 @@
 // Resolver::Impl's forwarding of queries for names it does not own to the
 // node's nameservers: one socket and one random id per attempt, a deadline
 // in the timer set, two attempts, then SERVFAIL (contract in resolver.h).
+// The component's header first: clang 14 reads libstdc++'s __is_signed as a
+// keyword when <ldns/ldns.h> (a C header) comes before any C++ header.
+#include "agent/network/dns/resolver_impl.h"
+
 #include <fcntl.h>
 #include <ldns/ldns.h>
 #include <sys/epoll.h>
@@ -10,7 +14,6 @@
 
 #include <cerrno>
 
-#include "agent/network/dns/resolver_impl.h"
 #include "common/log.h"
 
 namespace shoal::netdns {

@@ -1,6 +1,10 @@
 // Resolver::Impl's TCP clients: accepting, reading length-prefixed queries
 // (RFC 1035 4.2.2, pipelined; answers may come out of order, RFC 7766),
 // and writing answers without blocking.
+// The component's header first: clang 14 reads libstdc++'s __is_signed as a
+// keyword when <ldns/ldns.h> (a C header) comes before any C++ header.
+#include "agent/network/dns/resolver_impl.h"
+
 #include <ldns/ldns.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -8,7 +12,6 @@
 
 #include <cerrno>
 
-#include "agent/network/dns/resolver_impl.h"
 
 namespace shoal::netdns {
 namespace {
