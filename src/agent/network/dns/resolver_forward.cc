@@ -200,28 +200,28 @@ void Resolver::Impl::upstream_event_locked(uint64_t key, uint32_t events) {
   finish_forward_locked(key, std::move(answer));
 }
 
-void Resolver::Impl::attempt_failed_locked(uint64_t key) {
+bool Resolver::Impl::take_forward_locked(uint64_t key, Forward* out) {
   auto it = forwards.find(key);
-  if (it == forwards.end()) return;
-  Forward f = std::move(it->second);
+  if (it == forwards.end()) return false;
+  *out = std::move(it->second);
   forwards.erase(it);
-  clear_deadline_locked(key, f.deadline);
-  auto t = tasks.find(f.task_id);
+  clear_deadline_locked(key, out->deadline);
+  auto t = tasks.find(out->task_id);
   if (t != tasks.end()) t->second.forwards.erase(key);
   del_fd_locked(key);
+  return true;
+}
+
+void Resolver::Impl::attempt_failed_locked(uint64_t key) {
+  Forward f;
+  if (!take_forward_locked(key, &f)) return;
   f.fd = -1;
   attempt_locked(std::move(f));
 }
 
 void Resolver::Impl::finish_forward_locked(uint64_t key, std::vector<uint8_t> answer) {
-  auto it = forwards.find(key);
-  if (it == forwards.end()) return;
-  Forward f = std::move(it->second);
-  forwards.erase(it);
-  clear_deadline_locked(key, f.deadline);
-  auto t = tasks.find(f.task_id);
-  if (t != tasks.end()) t->second.forwards.erase(key);
-  del_fd_locked(key);
+  Forward f;
+  if (!take_forward_locked(key, &f)) return;
   set_message_id(answer, f.client_id);
   ++stats.forwarded;
   send_to_client_locked(f.task_id, f.conn_key, &f.client, f.client_len, answer);

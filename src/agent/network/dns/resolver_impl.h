@@ -113,6 +113,9 @@ struct Resolver::Impl {
   // client SERVFAIL and returns false.
   bool attempt_locked(Forward f);
   void upstream_event_locked(uint64_t key, uint32_t events);
+  // Removes the forward at `key` with its deadline, task entry and socket's
+  // registration, into *out; false when there is none.
+  bool take_forward_locked(uint64_t key, Forward* out);
   // The current attempt failed: retry once more or SERVFAIL.
   void attempt_failed_locked(uint64_t key);
   // Ends the forward at `key`, relaying `answer` (its id made the

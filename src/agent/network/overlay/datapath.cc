@@ -82,6 +82,15 @@ Result<NetSockets> open_network(const std::string& path, const std::string& netw
   return NetSockets{std::move(fd), std::move(s)};
 }
 
+// open_network() of a network ensure_network() made: kFailedPrecondition
+// when its namespace is not there.
+Result<NetSockets> open_made_network(const std::string& path, const std::string& network) {
+  if (!is_netns_mount(path))
+    return failed_precondition("network " + network + " has no namespace on this node (" + path +
+                               "): call ensure_network first");
+  return open_network(path, network);
+}
+
 Status bring_up_lo(rtnl::Socket& s) {
   SHOAL_ASSIGN_OR_RETURN(auto lo, rtnl::get_link(s, "lo"));
   if (!lo) return internal_error("no loopback device in " + s.where());
@@ -217,10 +226,7 @@ Status Datapath::attach(const std::string& network_id, const LocalEndpoint& e) {
   std::lock_guard lock(mu_);
   const std::string id = network_id.substr(0, kNsIdChars);
   const std::string path = netns_path(id);
-  if (!is_netns_mount(path))
-    return failed_precondition("network " + id + " has no namespace on this node (" + path +
-                               "): call ensure_network first");
-  SHOAL_ASSIGN_OR_RETURN(NetSockets ns, open_network(path, id));
+  SHOAL_ASSIGN_OR_RETURN(NetSockets ns, open_made_network(path, id));
   SHOAL_ASSIGN_OR_RETURN(UniqueFd task_fd, open_netns(e.netns_path, "task " + e.task_id));
   const std::string task_where = "the namespace of task " + e.task_id + " (" + e.netns_path + ")";
   SHOAL_ASSIGN_OR_RETURN(rtnl::Socket task, rtnl::Socket::open_in(task_fd.get(), task_where));
@@ -305,10 +311,7 @@ Status Datapath::set_peers(const std::string& network_id, const std::vector<Remo
   std::lock_guard lock(mu_);
   const std::string id = network_id.substr(0, kNsIdChars);
   const std::string path = netns_path(id);
-  if (!is_netns_mount(path))
-    return failed_precondition("network " + id + " has no namespace on this node (" + path +
-                               "): call ensure_network first");
-  SHOAL_ASSIGN_OR_RETURN(NetSockets ns, open_network(path, id));
+  SHOAL_ASSIGN_OR_RETURN(NetSockets ns, open_made_network(path, id));
   SHOAL_ASSIGN_OR_RETURN(auto vx, rtnl::get_link(ns.net, kVxlan));
   if (!vx)
     return failed_precondition("network " + id + " has no " + kVxlan + " in " + ns.net.where() +
