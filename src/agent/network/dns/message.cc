@@ -92,6 +92,17 @@ std::vector<uint8_t> encode_answer(const ldns_pkt* q, const ldns_rr* question, c
   return encode(r.get());
 }
 
+// An error response to `query` (its id, RD and question) with `rcode`;
+// empty when the query cannot be parsed.
+std::vector<uint8_t> error_for(std::span<const uint8_t> query, ldns_pkt_rcode rcode) {
+  if (query.size() < LDNS_HEADER_SIZE) return {};
+  PktPtr q = parse(query);
+  if (!q) return {};
+  PktPtr r = response_to(q.get(), rcode, true);
+  if (!r) return {};
+  return encode(r.get());
+}
+
 }  // namespace
 
 uint32_t RoundRobin::next(const std::string& name) {
@@ -144,14 +155,9 @@ Decision answer_query(std::span<const uint8_t> query, const NameTable* scope, Ro
   return reply(std::move(out));
 }
 
-std::vector<uint8_t> servfail_for(std::span<const uint8_t> query) {
-  if (query.size() < LDNS_HEADER_SIZE) return {};
-  PktPtr q = parse(query);
-  if (!q) return {};
-  PktPtr r = response_to(q.get(), LDNS_RCODE_SERVFAIL, true);
-  if (!r) return {};
-  return encode(r.get());
-}
+std::vector<uint8_t> servfail_for(std::span<const uint8_t> query) { return error_for(query, LDNS_RCODE_SERVFAIL); }
+
+std::vector<uint8_t> refused_for(std::span<const uint8_t> query) { return error_for(query, LDNS_RCODE_REFUSED); }
 
 int message_id(std::span<const uint8_t> msg) {
   if (msg.size() < LDNS_HEADER_SIZE) return -1;

@@ -1,6 +1,7 @@
 // DNS messages for the embedded resolver, built and parsed with ldns: the
 // decision on one query against a task's Scope, the SERVFAIL made when
-// forwarding fails, and the header fields the forwarder rewrites.
+// forwarding fails (or is not allowed now), the REFUSED made for a task
+// that may not forward, and the header fields the forwarder rewrites.
 //
 // Answers (our names, class IN):
 //   A or ANY  -> NOERROR, AA, every address of the name as an A record with
@@ -59,6 +60,9 @@ Decision answer_query(std::span<const uint8_t> query, const NameTable* scope, Ro
 // A SERVFAIL response to `query` (its id, RD and question); empty when the
 // query cannot be parsed.
 std::vector<uint8_t> servfail_for(std::span<const uint8_t> query);
+// The same with rcode REFUSED: the answer to a name not in the scope of a
+// task that may not reach the nameservers (RFC 1035: policy refusal).
+std::vector<uint8_t> refused_for(std::span<const uint8_t> query);
 
 // Header access for relaying without re-encoding (ldns' wire macros).
 // Messages shorter than a header have no id: message_id returns -1 then.

@@ -143,6 +143,16 @@ TEST(Message, ServfailKeepsIdAndQuestion) {
   EXPECT_TRUE(servfail_for(Bytes{1, 2}).empty());
 }
 
+TEST(Message, RefusedKeepsIdAndQuestion) {
+  testing::Reply r = parse_reply(refused_for(make_query("example.com", LDNS_RR_TYPE_AAAA, 78)));
+  EXPECT_TRUE(r.qr);
+  EXPECT_EQ(r.rcode, LDNS_RCODE_REFUSED);
+  EXPECT_EQ(r.id, 78);
+  EXPECT_EQ(r.question, "example.com.");
+  EXPECT_EQ(r.answers, 0u);
+  EXPECT_TRUE(refused_for(Bytes{1, 2}).empty());
+}
+
 TEST(Message, HeaderHelpers) {
   Bytes q = make_query("x", LDNS_RR_TYPE_A, 0x1234);
   EXPECT_EQ(message_id(q), 0x1234);
@@ -166,6 +176,7 @@ TEST(Message, MutatedQueriesNeverCrash) {
       EXPECT_TRUE(parse_reply(d.reply).parsed);
     }
     servfail_for(q);
+    refused_for(q);
   }
 }
 

@@ -52,7 +52,7 @@ Status Resolver::start() {
   return ok_status();
 }
 
-Status Resolver::add_task(const std::string& task_id, int udp_fd, int tcp_fd, Scope scope) {
+Status Resolver::add_task(const std::string& task_id, int udp_fd, int tcp_fd, Scope scope, bool forward) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   if (!impl_->started || impl_->stopping) {
     close_fd(udp_fd);
@@ -70,6 +70,7 @@ Status Resolver::add_task(const std::string& task_id, int udp_fd, int tcp_fd, Sc
   }
   Impl::Task t;
   t.scope = std::move(scope);
+  t.forward = forward;
   t.udp_key = impl_->add_fd_locked(udp_fd, Impl::Kind::kUdpListener, task_id, EPOLLIN);
   if (tcp_fd >= 0) t.tcp_key = impl_->add_fd_locked(tcp_fd, Impl::Kind::kTcpListener, task_id, EPOLLIN);
   if (t.udp_key == 0 || (tcp_fd >= 0 && t.tcp_key == 0)) {
@@ -86,6 +87,14 @@ Status Resolver::set_scope(const std::string& task_id, Scope scope) {
   auto it = impl_->tasks.find(task_id);
   if (it == impl_->tasks.end()) return not_found("task " + task_id + " has no resolver listeners");
   it->second.scope = std::move(scope);
+  return ok_status();
+}
+
+Status Resolver::set_forward(const std::string& task_id, bool forward) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  auto it = impl_->tasks.find(task_id);
+  if (it == impl_->tasks.end()) return not_found("task " + task_id + " has no resolver listeners");
+  it->second.forward = forward;
   return ok_status();
 }
 
@@ -246,6 +255,17 @@ void Resolver::Impl::handle_query_locked(const std::string& task_id, std::span<c
       send_to_client_locked(task_id, conn_key, client, client_len, d.reply);
       return;
     case Verdict::kForward:
+      if (!t->second.forward) {
+        // Not to leave the node: refused here, nothing sent upstream.
+        std::vector<uint8_t> refused = refused_for(query);
+        if (refused.empty()) {
+          ++stats.dropped;
+          return;
+        }
+        ++stats.answered;
+        send_to_client_locked(task_id, conn_key, client, client_len, refused);
+        return;
+      }
       start_forward_locked(task_id, query, conn_key, client, client_len);
       return;
   }

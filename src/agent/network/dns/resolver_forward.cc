@@ -1,6 +1,7 @@
 // Resolver::Impl's forwarding of queries for names it does not own to the
 // node's nameservers: one socket and one random id per attempt, a deadline
-// in the timer set, two attempts, then SERVFAIL (contract in resolver.h).
+// in the timer set, two attempts, then SERVFAIL; SERVFAIL at once past the
+// table's or the task's bound (contract in resolver.h).
 // The component's header first: clang 14 reads libstdc++'s __is_signed as a
 // keyword when <ldns/ldns.h> (a C header) comes before any C++ header.
 #include "agent/network/dns/resolver_impl.h"
@@ -86,8 +87,12 @@ void Resolver::Impl::start_forward_locked(const std::string& task_id, std::span<
     auto c = conns.find(conn_key);
     if (c != conns.end()) ++c->second.pending;
   }
-  if (forwards.size() < opts.max_outstanding) f.servers = upstreams_locked();
-  if (f.servers.empty()) f.attempts = kAttempts;  // table full or nowhere to ask: SERVFAIL at once
+  // The task's own bound first, so one task asking for slow names cannot
+  // take the whole table from the others.
+  auto t = tasks.find(task_id);
+  const bool task_full = t == tasks.end() || t->second.forwards.size() >= opts.max_forwards_per_task;
+  if (!task_full && forwards.size() < opts.max_outstanding) f.servers = upstreams_locked();
+  if (f.servers.empty()) f.attempts = kAttempts;  // a bound reached or nowhere to ask: SERVFAIL at once
   attempt_locked(std::move(f));
 }
 

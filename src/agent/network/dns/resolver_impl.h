@@ -44,8 +44,9 @@ struct Resolver::Impl {
     uint64_t udp_key = 0;
     uint64_t tcp_key = 0;  // 0: none
     Scope scope;
-    std::set<uint64_t> conns;     // its TCP clients
-    std::set<uint64_t> forwards;  // its queries in flight
+    bool forward = true;          // names not in scope go upstream; false: REFUSED
+    std::set<uint64_t> conns;     // its TCP clients: at most max_tcp_connections_per_task
+    std::set<uint64_t> forwards;  // its queries in flight: at most max_forwards_per_task
   };
   struct TcpConn {
     int fd = -1;

@@ -31,8 +31,9 @@ void Resolver::Impl::accept_locked(const std::string& task_id, int fd) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       return;  // EAGAIN; or out of fds (EMFILE), which the next wakeup retries
     }
-    if (conns.size() >= opts.max_tcp_connections) {
-      ::close(c);  // over the bound: the client retries or uses UDP
+    if (conns.size() >= opts.max_tcp_connections ||
+        t->second.conns.size() >= opts.max_tcp_connections_per_task) {
+      ::close(c);  // over a bound: the client retries or uses UDP
       continue;
     }
     const uint64_t key = add_fd_locked(c, Kind::kTcpClient, task_id, EPOLLIN);

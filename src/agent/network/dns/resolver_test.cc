@@ -10,6 +10,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
+#include <utility>
+#include <vector>
 
 #include "agent/network/dns/dns_test_util.h"
 #include "agent/network/dns/listeners.h"
@@ -50,22 +53,29 @@ class ResolverTest : public ::testing::Test {
     std::filesystem::rename(tmp, dir_ + "/resolv.conf");
   }
 
-  void start(std::chrono::milliseconds timeout = 300ms, size_t max_outstanding = 64) {
+  // Options pointing at the fake upstream.
+  Options options(std::chrono::milliseconds timeout = 300ms, size_t max_outstanding = 64) {
     Options o;
     o.resolv_conf = dir_ + "/resolv.conf";
     o.upstream_port = upstream_.port;
     o.forward_timeout = timeout;
     o.max_outstanding = max_outstanding;
+    return o;
+  }
+  void start(const Options& o) {
     resolver_ = std::make_unique<Resolver>(o);
     ASSERT_TRUE(resolver_->start().ok());
   }
+  void start(std::chrono::milliseconds timeout = 300ms, size_t max_outstanding = 64) {
+    start(options(timeout, max_outstanding));
+  }
 
   // Listeners for a new task; returns their port.
-  uint16_t add(const std::string& task, Scope scope) {
+  uint16_t add(const std::string& task, Scope scope, bool forward = true) {
     auto l = open_listeners("127.0.0.1", 0);
     EXPECT_TRUE(l.ok()) << l.status().message();
     if (!l.ok()) return 0;
-    Status st = resolver_->add_task(task, l->udp, l->tcp, std::move(scope));
+    Status st = resolver_->add_task(task, l->udp, l->tcp, std::move(scope), forward);
     EXPECT_TRUE(st.ok()) << st.message();
     return l->port;
   }
@@ -307,6 +317,134 @@ TEST_F(ResolverTest, ServfailAtOnceWithoutNameserverOrWhenTheTableIsFull) {
   auto got = testing::recv_datagram(c.fd, testing::kWait);
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(parse_reply(*got).a, std::vector<std::string>{"203.0.113.4"});
+}
+
+TEST_F(ResolverTest, TaskAtItsForwardBoundGetsServfailWhileOthersStillForward) {
+  Options o = options(5000ms);  // nothing times out within the test
+  o.max_forwards_per_task = 2;
+  start(o);
+  uint16_t hog = add("hog", kFront);
+  uint16_t other = add("other", kFront);
+  Fd c(testing::udp_client());
+  std::vector<std::pair<Bytes, sockaddr_in>> held;  // never answered by the upstream (yet)
+  for (uint16_t id : {1, 2}) {
+    testing::send_datagram(c.fd, make_query("slow" + std::to_string(id) + ".example", LDNS_RR_TYPE_A, id),
+                           testing::loopback(hog));
+    sockaddr_in from{};
+    auto q = upstream_query(&from);
+    ASSERT_TRUE(q.has_value());
+    held.emplace_back(*q, from);
+  }
+  testing::Reply r = ask(hog, "slow3.example", LDNS_RR_TYPE_A, 3);  // at once, not after a timeout
+  EXPECT_EQ(r.id, 3);
+  EXPECT_EQ(r.rcode, LDNS_RCODE_SERVFAIL);
+  sockaddr_in from{};
+  EXPECT_FALSE(upstream_query(&from, 100ms).has_value());  // not sent upstream
+  EXPECT_EQ(resolver_->stats().servfail, 1u);
+  EXPECT_EQ(ask(hog, "web").a, std::vector<std::string>{"10.0.1.2"});  // its own names still answered
+
+  // Another task's forward goes through meanwhile.
+  Fd oc(testing::udp_client());
+  testing::send_datagram(oc.fd, make_query("fast.example", LDNS_RR_TYPE_A, 7), testing::loopback(other));
+  auto q = upstream_query(&from);
+  ASSERT_TRUE(q.has_value());
+  EXPECT_EQ(parse_reply(*q).question, "fast.example.");
+  testing::send_datagram(upstream_.udp, testing::make_answer(*q, {"192.0.2.1"}), from);
+  auto got = testing::recv_datagram(oc.fd, testing::kWait);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(parse_reply(*got).id, 7);
+  EXPECT_EQ(parse_reply(*got).a, std::vector<std::string>{"192.0.2.1"});
+
+  // One of the hog's answered: it has room for one more forward.
+  testing::send_datagram(upstream_.udp, testing::make_answer(held[0].first, {"192.0.2.2"}), held[0].second);
+  got = testing::recv_datagram(c.fd, testing::kWait);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(parse_reply(*got).id, 1);
+  testing::send_datagram(c.fd, make_query("slow4.example", LDNS_RR_TYPE_A, 4), testing::loopback(hog));
+  q = upstream_query(&from);
+  ASSERT_TRUE(q.has_value());
+  EXPECT_EQ(parse_reply(*q).question, "slow4.example.");
+  EXPECT_EQ(resolver_->stats().outstanding, 2u);
+  EXPECT_EQ(resolver_->stats().servfail, 1u);
+}
+
+TEST_F(ResolverTest, TcpConnectionsPastTheTasksBoundAreClosed) {
+  Options o = options();
+  o.max_tcp_connections_per_task = 2;
+  start(o);
+  uint16_t port = add("t1", kFront);
+  uint16_t other = add("t2", kFront);
+  Fd a(testing::tcp_connect(port)), b(testing::tcp_connect(port));
+  const Bytes f = testing::framed(make_query("web", LDNS_RR_TYPE_A, 21));
+  for (int fd : {a.fd, b.fd}) {  // answered, so accepted
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::send(fd, f.data(), f.size(), MSG_NOSIGNAL), static_cast<ssize_t>(f.size()));
+    ASSERT_TRUE(testing::read_frame(fd).has_value());
+  }
+  Fd third(testing::tcp_connect(port));  // the kernel completes the handshake...
+  ASSERT_GE(third.fd, 0);
+  EXPECT_TRUE(testing::closed_by_peer(third.fd));  // ...the resolver closes it at once
+  EXPECT_EQ(resolver_->stats().tcp_connections, 2u);
+  // Another task's connections are not counted against this one's.
+  auto r = testing::tcp_exchange(other, make_query("web", LDNS_RR_TYPE_A, 22));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(parse_reply(*r).id, 22);
+  // One closed by its client: its place is free again.
+  ::close(a.fd);
+  a.fd = -1;
+  const auto deadline = std::chrono::steady_clock::now() + testing::kWait;
+  while (resolver_->stats().tcp_connections > 1 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_EQ(resolver_->stats().tcp_connections, 1u);
+  r = testing::tcp_exchange(port, make_query("web", LDNS_RR_TYPE_A, 23));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(parse_reply(*r).id, 23);
+}
+
+TEST_F(ResolverTest, NoForwardTaskIsRefusedOutsideItsScopeAndNothingGoesUpstream) {
+  start(5000ms);  // nothing times out within the test
+  uint16_t in = add("internal", kFront, /*forward=*/false);
+  uint16_t out = add("external", kFront);
+  testing::Reply r = ask(in, "example.org", LDNS_RR_TYPE_A, 31);
+  EXPECT_EQ(r.id, 31);
+  EXPECT_EQ(r.rcode, LDNS_RCODE_REFUSED);
+  EXPECT_EQ(r.question, "example.org.");
+  EXPECT_EQ(ask(in, "web").a, std::vector<std::string>{"10.0.1.2"});  // its scope still answered
+  EXPECT_EQ(ask(in, "tasks.web").a.size(), 2u);
+  auto t = testing::tcp_exchange(in, make_query("example.org", LDNS_RR_TYPE_AAAA, 32));
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(parse_reply(*t).id, 32);
+  EXPECT_EQ(parse_reply(*t).rcode, LDNS_RCODE_REFUSED);
+  sockaddr_in from{};
+  EXPECT_FALSE(upstream_query(&from, 100ms).has_value());      // no UDP query upstream
+  EXPECT_FALSE(testing::wait_readable(upstream_.tcp, 0ms));  // nor a TCP connection
+  EXPECT_EQ(resolver_->stats().outstanding, 0u);
+  EXPECT_EQ(resolver_->stats().servfail, 0u);
+
+  // A task that may forward, on the same resolver, still does.
+  Fd c(testing::udp_client());
+  testing::send_datagram(c.fd, make_query("example.org", LDNS_RR_TYPE_A, 33), testing::loopback(out));
+  auto q = upstream_query(&from);
+  ASSERT_TRUE(q.has_value());
+  testing::send_datagram(upstream_.udp, testing::make_answer(*q, {"192.0.2.3"}), from);
+  auto got = testing::recv_datagram(c.fd, testing::kWait);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(parse_reply(*got).id, 33);
+
+  // set_forward switches it for the next query, both ways.
+  ASSERT_TRUE(resolver_->set_forward("internal", true).ok());
+  testing::send_datagram(c.fd, make_query("example.org", LDNS_RR_TYPE_A, 34), testing::loopback(in));
+  q = upstream_query(&from);
+  ASSERT_TRUE(q.has_value());
+  testing::send_datagram(upstream_.udp, testing::make_answer(*q, {"192.0.2.4"}), from);
+  got = testing::recv_datagram(c.fd, testing::kWait);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(parse_reply(*got).a, std::vector<std::string>{"192.0.2.4"});
+  ASSERT_TRUE(resolver_->set_forward("internal", false).ok());
+  EXPECT_EQ(ask(in, "example.org", LDNS_RR_TYPE_A, 35).rcode, LDNS_RCODE_REFUSED);
+  EXPECT_FALSE(upstream_query(&from, 100ms).has_value());
+  EXPECT_EQ(resolver_->set_forward("nope", false).code(), Code::kNotFound);
 }
 
 TEST_F(ResolverTest, AddTaskRules) {
