@@ -22,6 +22,22 @@ Result<UniqueFd> open_netns(const std::string& path, const std::string& what) {
   return UniqueFd(fd);
 }
 
+Result<UniqueFd> open_netns_nofollow(const std::string& path, const std::string& what) {
+  // O_NONBLOCK: a FIFO put where a namespace file should be cannot hang us.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0 && errno == ELOOP)
+    return failed_precondition("the network namespace file of " + what + " (" + path +
+                               ") is a symbolic link: refused, it must be a namespace mounted there");
+  if (fd < 0) return errno_status("opening the network namespace of " + what + " (" + path + ")", errno);
+  UniqueFd owned(fd);
+  struct statfs sfs {};
+  if (::fstatfs(fd, &sfs) != 0) return errno_status("checking the namespace file " + path, errno);
+  if (static_cast<unsigned long>(sfs.f_type) != NSFS_MAGIC)
+    return failed_precondition("the network namespace file of " + what + " (" + path +
+                               ") has no namespace mounted on it");
+  return owned;
+}
+
 Result<UniqueFd> open_current_netns() {
   int fd = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return errno_status("opening this thread's network namespace (/proc/thread-self/ns/net)", errno);
@@ -66,20 +82,33 @@ Status call_in_netns(const std::string& netns_path, const std::function<Status()
 }
 
 bool is_netns_mount(const std::string& path) {
+  // O_PATH|O_NOFOLLOW opens a trailing symlink itself, whose file system is
+  // never nsfs: a symlink to a namespace is not a namespace mount.
+  int fd = ::open(path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return false;
   struct statfs sfs {};
-  if (::statfs(path.c_str(), &sfs) != 0) return false;
-  return static_cast<unsigned long>(sfs.f_type) == NSFS_MAGIC;
+  bool nsfs = ::fstatfs(fd, &sfs) == 0 && static_cast<unsigned long>(sfs.f_type) == NSFS_MAGIC;
+  ::close(fd);
+  return nsfs;
 }
 
 Status create_netns_file(const std::string& path) {
   if (is_netns_mount(path)) return already_exists("a network namespace is already mounted on " + path);
-  int fd = ::open(path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0444);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0444);
+  if (fd < 0 && errno == ELOOP)
+    return failed_precondition("the namespace file " + path + " is a symbolic link: refused");
   if (fd < 0) return errno_status("creating the namespace file " + path, errno);
-  ::close(fd);
+  UniqueFd file(fd);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return errno_status("checking the namespace file " + path, errno);
+  if (!S_ISREG(st.st_mode)) return failed_precondition(path + " is not a regular file: refused as a namespace file");
   return on_fresh_thread([&]() -> Status {
     if (::unshare(CLONE_NEWNET) != 0) return errno_status("creating a network namespace (unshare) for " + path, errno);
     std::string self = "/proc/self/task/" + std::to_string(::syscall(SYS_gettid)) + "/ns/net";
-    if (::mount(self.c_str(), path.c_str(), nullptr, MS_BIND, nullptr) != 0)
+    // Mounted on the file opened above (through its /proc fd link), not on
+    // whatever `path` names by now.
+    std::string target = "/proc/self/fd/" + std::to_string(file.get());
+    if (::mount(self.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) != 0)
       return errno_status("bind-mounting the new network namespace on " + path, errno);
     return ok_status();
   });
@@ -89,7 +118,7 @@ Status remove_netns_file(const std::string& path) {
   // A namespace file can be mounted more than once (e.g. by a concurrent
   // create that lost a race); unmount until nothing is left.
   for (int i = 0; i < 16 && is_mount_point(path); ++i) {
-    if (::umount2(path.c_str(), MNT_DETACH) != 0 && errno != EINVAL)
+    if (::umount2(path.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) != 0 && errno != EINVAL)
       return errno_status("unmounting the network namespace " + path, errno);
   }
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) return errno_status("removing " + path, errno);

@@ -101,6 +101,14 @@ Result<bool> table_exists(const std::string& netns_path, const std::string& fami
   return out.find(line) == 0 || out.find("\n" + line) != std::string::npos;
 }
 
+Result<std::string> list_table(const std::string& netns_path, const std::string& family, const std::string& name) {
+  SHOAL_RETURN_IF_ERROR(check_table_name(family, name));
+  std::string out;
+  Status st = os::call_in_netns(netns_path, [&] { return run_nft("list table " + family + " " + name, &out); });
+  if (!st.ok()) return netns_path.empty() ? st : st.with_context("in " + netns_path);
+  return out;
+}
+
 Status enable_mesh_sysctls(const std::string& netns_path) {
   return os::call_in_netns(netns_path, [] {
     SHOAL_RETURN_IF_ERROR(write_sysctl("net/ipv4/ip_forward", "1"));

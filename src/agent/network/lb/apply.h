@@ -40,6 +40,11 @@ Status remove_table(const std::string& netns_path, const std::string& family, co
 // Whether table `family` `name` exists in the namespace.
 Result<bool> table_exists(const std::string& netns_path, const std::string& family, const std::string& name);
 
+// The table as nft lists it (`nft list table family name`: the kernel's
+// view, in nft's own formatting, which differs from the script that made
+// it). A missing table is an error (nft's message).
+Result<std::string> list_table(const std::string& netns_path, const std::string& family, const std::string& name);
+
 // The routing mesh needs, in the node's namespace: net.ipv4.ip_forward=1
 // (traffic arriving for node:P is forwarded to a backend) and
 // net.ipv4.conf.all.route_localnet=1 (127.0.0.1:P may be DNATed to a

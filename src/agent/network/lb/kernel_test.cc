@@ -377,5 +377,102 @@ TEST_F(KernelTest, MeshSnatSourceAndPortWithoutBackends) {
   EXPECT_TRUE(echoes(c));
 }
 
+// A UDP socket in `netns` bound to `port` (0: any), in a Conn (which owns it).
+Conn udp_socket_in(const std::string& netns, uint16_t port) {
+  Conn c;
+  Status st = os::call_in_netns(netns, [&] {
+    c.fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (c.fd < 0) return errno_status("socket", errno);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    if (::bind(c.fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return errno_status("bind", errno);
+    return ok_status();
+  });
+  EXPECT_TRUE(st.ok()) << st.message();
+  return c;
+}
+
+// Whether a datagram sent from `from` to ip:port reaches `listener` (bound
+// there) within `within`. Each probe has its own payload, so a late one
+// from an earlier probe does not count.
+bool datagram_arrives(const std::string& from, const std::string& ip, uint16_t port, const Conn& listener,
+                      milliseconds within) {
+  static int probe = 0;
+  const std::string payload = "probe " + std::to_string(++probe) + " from " + from;
+  Conn out = udp_socket_in(from, 0);
+  if (out.fd < 0) return false;
+  sockaddr_in dst{};
+  dst.sin_family = AF_INET;
+  dst.sin_port = htons(port);
+  inet_pton(AF_INET, ip.c_str(), &dst.sin_addr);
+  if (::sendto(out.fd, payload.data(), payload.size(), 0, reinterpret_cast<sockaddr*>(&dst), sizeof dst) !=
+      static_cast<ssize_t>(payload.size()))
+    return false;
+  auto deadline = steady_clock::now() + within;
+  while (poll_until(listener.fd, POLLIN, deadline) > 0) {
+    char buf[256];
+    ssize_t n = ::recv(listener.fd, buf, sizeof buf, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+    if (n < 0) return false;
+    if (std::string(buf, n) == payload) return true;
+  }
+  return false;
+}
+
+TEST_F(KernelTest, VxlanGuardLetsOnlyPeersReachThePort) {
+  constexpr uint16_t kVxlanPort = 4789;
+  constexpr milliseconds kDropWait{500};
+  Conn vxlan = udp_socket_in(ns("node"), kVxlanPort);
+  Conn other = udp_socket_in(ns("node"), kVxlanPort + 1);
+  ASSERT_TRUE(vxlan.fd >= 0 && other.fd >= 0);
+  auto arrives = [&](const char* from, const Conn& to, milliseconds within = kTimeout) {
+    return datagram_arrives(ns(from), "10.98.0.3", to.fd == vxlan.fd ? kVxlanPort : kVxlanPort + 1, to, within);
+  };
+  // Without the guard everyone gets through (this also resolves ARP, so
+  // the drops below are the guard's and not a slow neighbour).
+  ASSERT_TRUE(arrives("b1", vxlan));
+  ASSERT_TRUE(arrives("b2", vxlan));
+  ASSERT_TRUE(datagram_arrives(ns("ext"), "10.98.1.1", kVxlanPort, vxlan, kTimeout));
+
+  auto apply_guard = [&](const std::vector<std::string>& peers) {
+    auto script = render_vxlan_guard(kVxlanPort, peers);
+    ASSERT_TRUE(script.ok()) << script.status().message();
+    Status st = apply_ruleset(ns("node"), *script);
+    ASSERT_TRUE(st.ok()) << st.message();
+  };
+  ASSERT_NO_FATAL_FAILURE(apply_guard({"10.98.0.11", "10.98.0.13", "10.98.0.11"}));
+  EXPECT_EQ(table_exists(ns("node"), "ip", kVxlanTable).value_or(false), true);
+  EXPECT_EQ(table_exists(ns("b1"), "ip", kVxlanTable).value_or(true), false);
+  auto listed = list_table(ns("node"), "ip", kVxlanTable);
+  ASSERT_TRUE(listed.ok()) << listed.status().message();
+  EXPECT_NE(listed->find("elements = { 10.98.0.11, 10.98.0.13 }"), std::string::npos) << *listed;
+  // nft prints priority -10 by the standard priority's name.
+  EXPECT_NE(listed->find("type filter hook input priority filter - 10; policy accept;"), std::string::npos)
+      << *listed;
+  EXPECT_NE(listed->find("udp dport 4789 ip saddr @peers accept"), std::string::npos) << *listed;
+  EXPECT_NE(listed->find("udp dport 4789 drop"), std::string::npos) << *listed;
+
+  EXPECT_TRUE(arrives("b1", vxlan));
+  EXPECT_FALSE(arrives("b2", vxlan, kDropWait)) << "not a peer";
+  EXPECT_FALSE(datagram_arrives(ns("ext"), "10.98.1.1", kVxlanPort, vxlan, kDropWait)) << "not a peer";
+  EXPECT_TRUE(arrives("b2", other)) << "other ports are not guarded";
+
+  // New peers replace the old ones.
+  ASSERT_NO_FATAL_FAILURE(apply_guard({"10.98.0.12"}));
+  EXPECT_TRUE(arrives("b2", vxlan));
+  EXPECT_FALSE(arrives("b1", vxlan, kDropWait));
+  // No peers: no one.
+  ASSERT_NO_FATAL_FAILURE(apply_guard({}));
+  EXPECT_FALSE(arrives("b1", vxlan, kDropWait));
+  EXPECT_FALSE(arrives("b2", vxlan, kDropWait));
+  EXPECT_TRUE(arrives("b2", other));
+  // Removed: open again.
+  ASSERT_TRUE(remove_table(ns("node"), "ip", kVxlanTable).ok());
+  EXPECT_EQ(table_exists(ns("node"), "ip", kVxlanTable).value_or(true), false);
+  EXPECT_FALSE(list_table(ns("node"), "ip", kVxlanTable).ok());
+  EXPECT_TRUE(arrives("b1", vxlan));
+}
+
 }  // namespace
 }  // namespace shoal::netlb

@@ -207,4 +207,26 @@ Result<std::string> render_mesh_ruleset(const MeshConfig& m) {
          "}\n";
 }
 
+Result<std::string> render_vxlan_guard(uint16_t port, const std::vector<std::string>& peer_vteps) {
+  if (port == 0) return invalid_argument("VXLAN port 0 is not a port (1-65535)");
+  SHOAL_ASSIGN_OR_RETURN(auto peers, parse_backends(peer_vteps, "peer VTEP"));
+  const std::string dport = "\t\tudp dport " + std::to_string(port);
+  std::string set =
+      "\tset peers {\n"
+      "\t\ttype ipv4_addr\n";
+  if (!peers.empty()) {
+    set += "\t\telements = { ";
+    for (size_t i = 0; i < peers.size(); ++i) set += (i ? ", " : "") + ipv4_text(peers[i]);
+    set += " }\n";
+  }
+  set += "\t}\n";
+  // Before the mesh's input chain (0); a drop in any base chain is final.
+  return table_preamble(kVxlanTable) + "table ip " + kVxlanTable + " {\n" + set +
+         "\tchain input {\n"
+         "\t\ttype filter hook input priority -10; policy accept;\n" +
+         dport + " ip saddr @peers accept\n" + dport + " drop\n" +
+         "\t}\n"
+         "}\n";
+}
+
 }  // namespace shoal::netlb

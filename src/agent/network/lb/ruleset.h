@@ -1,7 +1,7 @@
 // Rendering nftables rulesets for service load balancing: pure functions
 // from the load-balancing model to the text of one nft script.
 //
-// Two tables, each replaced as a whole by its script (the script starts with
+// Three tables, each replaced as a whole by its script (the script starts with
 // "table F N {}" + "delete table F N", then the new definition, so applying
 // it in one nft transaction swaps the old table for the new atomically):
 //
@@ -32,16 +32,31 @@
 //   drops packets to 127.0.0.0/8 that arrive on any interface but `lo`.
 //   A published port with no backend is rejected in filter/input.
 //
-// Both tables hold a `ct state established,related accept` rule: it keeps
-// the kernel's conntrack hooks registered when no rule needs NAT (no VIP or
-// port has a backend), without which flows NATed earlier would stop being
-// translated and break.
+// - `ip shoal-vxlan`, in a node's own namespace: the VXLAN guard. In
+//   filter/input (priority -10, before the mesh's input chain) UDP to the
+//   node's VXLAN port is accepted only from the peer VTEPs (the underlay
+//   addresses of the other nodes, an nft set `peers`) and dropped from
+//   anyone else, so no other host can inject frames into an overlay. With
+//   no peers every packet to that port is dropped. Only the input hook is
+//   filtered: packets the node forwards or sends are not. It is a filter on
+//   source addresses, not authentication: a host that can send with a
+//   peer's source address on the underlay still gets through (overlay
+//   encryption is not done). Replacing the table is one transaction: each
+//   packet sees the old set or the new one, so a peer in both is never
+//   dropped while the peers change.
+//
+// The `shoal` and `shoal-mesh` tables hold a `ct state established,related
+// accept` rule: it keeps the kernel's conntrack hooks registered when no
+// rule needs NAT (no VIP or port has a backend), without which flows NATed
+// earlier would stop being translated and break. (The VXLAN guard has no
+// such rule and needs none: it NATs nothing, and it looks at every packet
+// to the port, established or not.)
 //
 // Every address and port is validated and re-printed from its parsed form:
 // no text from the (cluster-state) input reaches a script unchecked. Output
-// is deterministic (VIPs, ports and backends sorted, backends deduplicated),
-// so an unchanged configuration renders the identical script and the caller
-// may skip re-applying it. IPv4 only. Thread-safe (no shared state).
+// is deterministic (VIPs, ports, backends and peers sorted, backends and
+// peers deduplicated), so an unchanged configuration renders the identical
+// script and the caller may skip re-applying it. IPv4 only. Thread-safe (no shared state).
 #pragma once
 
 #include <cstdint>
@@ -55,6 +70,7 @@ namespace shoal::netlb {
 // Table names (family "ip").
 inline constexpr const char* kTaskTable = "shoal";
 inline constexpr const char* kMeshTable = "shoal-mesh";
+inline constexpr const char* kVxlanTable = "shoal-vxlan";
 
 // One service VIP as seen from a task: its address and the addresses of the
 // service's running tasks on the same network.
@@ -86,9 +102,19 @@ Result<std::string> render_task_ruleset(const std::vector<VipBackends>& vips);
 // malformed address, protocol or port (0), or a protocol/port published twice.
 Result<std::string> render_mesh_ruleset(const MeshConfig& m);
 
-// Parses a dotted-quad IPv4 address usable as a VIP, backend or SNAT source
-// (not 0.0.0.0/8, 127.0.0.0/8, multicast or 240.0.0.0/4). Returns it in host
-// byte order. `what` names the value in the error ("backend of VIP 10.0.0.2").
+// The `ip shoal-vxlan` table for a node's namespace: UDP to `port` (the
+// node's VXLAN dstport, Options::vxlan_port of the overlay datapath) is
+// accepted from `peer_vteps` only (sorted, deduplicated; empty: from no
+// one). kInvalidArgument for port 0 or a malformed peer address (as
+// parse_ipv4 says: so no loopback peer either); the message names the bad
+// value ("peer VTEP \"...\" ..."). The node's own address need not be a
+// peer: VXLAN never sends to its own node.
+Result<std::string> render_vxlan_guard(uint16_t port, const std::vector<std::string>& peer_vteps);
+
+// Parses a dotted-quad IPv4 address usable as a VIP, backend, SNAT source
+// or peer VTEP (not 0.0.0.0/8, 127.0.0.0/8, multicast or 240.0.0.0/4).
+// Returns it in host byte order. `what` names the value in the error
+// ("backend of VIP 10.0.0.2").
 Result<uint32_t> parse_ipv4(const std::string& text, const std::string& what);
 
 }  // namespace shoal::netlb

@@ -186,5 +186,60 @@ TEST(RenderMesh, RefusesBadInput) {
   expect_error(m, "SNAT source \"me\" is not an IPv4 address (a.b.c.d)");
 }
 
+std::string guard(const std::string& elements, const std::string& port) {
+  return "table ip shoal-vxlan {}\n"
+         "delete table ip shoal-vxlan\n"
+         "table ip shoal-vxlan {\n"
+         "\tset peers {\n"
+         "\t\ttype ipv4_addr\n" +
+         elements +
+         "\t}\n"
+         "\tchain input {\n"
+         "\t\ttype filter hook input priority -10; policy accept;\n"
+         "\t\tudp dport " +
+         port + " ip saddr @peers accept\n\t\tudp dport " + port +
+         " drop\n"
+         "\t}\n"
+         "}\n";
+}
+
+TEST(RenderVxlanGuard, PeersSortedAndDeduplicated) {
+  auto r = render_vxlan_guard(4789, {"192.0.2.10", "192.0.2.9", "192.0.2.10", "198.51.100.1", "192.0.2.100"});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  // Numeric order (9 < 10 < 100), not string order.
+  EXPECT_EQ(*r, guard("\t\telements = { 192.0.2.9, 192.0.2.10, 192.0.2.100, 198.51.100.1 }\n", "4789"));
+  auto again = render_vxlan_guard(4789, {"198.51.100.1", "192.0.2.100", "192.0.2.9", "192.0.2.10"});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, *r) << "the same peers render the same script";
+}
+
+TEST(RenderVxlanGuard, OnePeerAndAnotherPort) {
+  auto r = render_vxlan_guard(8472, {"10.1.2.3"});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(*r, guard("\t\telements = { 10.1.2.3 }\n", "8472"));
+}
+
+TEST(RenderVxlanGuard, NoPeersDropsEverythingToThePort) {
+  auto r = render_vxlan_guard(4789, {});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  // An empty set (no elements line: nft refuses "elements = { }").
+  EXPECT_EQ(*r, guard("", "4789"));
+}
+
+TEST(RenderVxlanGuard, RefusesBadInput) {
+  for (const std::string bad : {"", "192.0.2", "192.0.2.256", "192.0.2.1/32", "192.0.2.1 ", "192.0.2.1; flush ruleset",
+                                "::1", "0.0.0.0", "127.0.0.1", "224.0.0.1", "255.255.255.255", "a.b.c.d"}) {
+    auto r = render_vxlan_guard(4789, {"192.0.2.2", bad});
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+    EXPECT_EQ(r.status().message().rfind("peer VTEP \"", 0), 0u) << r.status().message();
+  }
+  EXPECT_EQ(render_vxlan_guard(4789, {"192.0.2.x"}).status().message(),
+            "peer VTEP \"192.0.2.x\" is not an IPv4 address (a.b.c.d)");
+  auto zero = render_vxlan_guard(0, {"192.0.2.2"});
+  EXPECT_EQ(zero.status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(zero.status().message(), "VXLAN port 0 is not a port (1-65535)");
+}
+
 }  // namespace
 }  // namespace shoal::netlb

@@ -1,6 +1,9 @@
 #include "agent/network/overlay/datapath.h"
 
+#include <fcntl.h>
 #include <net/if.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -69,14 +72,30 @@ Result<BridgeInfo> find_bridge(rtnl::Socket& net, const std::string& network) {
                              " has no gateway address: call ensure_network first");
 }
 
-// Sockets on the node's namespace and on a network's namespace.
+// Whether two namespace fds are the same namespace.
+bool same_netns(int a, int b) {
+  struct stat sa {}, sb {};
+  return ::fstat(a, &sa) == 0 && ::fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+// The namespace file of a network: never through a symlink, and never the
+// node's own namespace (whose links are not the network's to change).
+Result<UniqueFd> open_network_ns(const std::string& path, const std::string& network, int node_ns) {
+  SHOAL_ASSIGN_OR_RETURN(UniqueFd fd, open_netns_nofollow(path, "network " + network));
+  if (same_netns(fd.get(), node_ns))
+    return failed_precondition("the namespace file of network " + network + " (" + path +
+                               ") holds the node's own network namespace: refused");
+  return fd;
+}
+
+// A network's namespace fd and a socket in it.
 struct NetSockets {
   UniqueFd ns;
   rtnl::Socket net;
 };
 
-Result<NetSockets> open_network(const std::string& path, const std::string& network) {
-  SHOAL_ASSIGN_OR_RETURN(UniqueFd fd, open_netns(path, "network " + network));
+Result<NetSockets> open_network(const std::string& path, const std::string& network, int node_ns) {
+  SHOAL_ASSIGN_OR_RETURN(UniqueFd fd, open_network_ns(path, network, node_ns));
   const std::string where = "the namespace of network " + network + " (" + path + ")";
   SHOAL_ASSIGN_OR_RETURN(rtnl::Socket s, rtnl::Socket::open_in(fd.get(), where));
   return NetSockets{std::move(fd), std::move(s)};
@@ -84,11 +103,76 @@ Result<NetSockets> open_network(const std::string& path, const std::string& netw
 
 // open_network() of a network ensure_network() made: kFailedPrecondition
 // when its namespace is not there.
-Result<NetSockets> open_made_network(const std::string& path, const std::string& network) {
+Result<NetSockets> open_made_network(const std::string& path, const std::string& network, int node_ns) {
   if (!is_netns_mount(path))
     return failed_precondition("network " + network + " has no namespace on this node (" + path +
                                "): call ensure_network first");
-  return open_network(path, network);
+  return open_network(path, network, node_ns);
+}
+
+// The links remove_network deletes in a network's namespace: the ones
+// ensure_network and attach make there.
+bool is_network_link(const std::string& name) {
+  return name == kBridge || name == kVxlan || name.rfind("ve-", 0) == 0;
+}
+
+// Whether `l`, found under a temporary VXLAN name in the node's namespace,
+// is one ensure_network left there: a VXLAN device with this datapath's
+// port and underlay address, not a port of any bridge. (Its VNI is not
+// checked: remove_network does not know it.) Anything else with that name
+// is not ours and is left alone.
+bool is_leftover_vxlan(const rtnl::Link& l, const Options& o) {
+  return l.kind == "vxlan" && l.port == o.vxlan_port && l.local == o.underlay_ip && l.master == 0;
+}
+
+std::string describe(const rtnl::Link& l) {
+  std::string s = l.name + " (kind " + (l.kind.empty() ? std::string("none") : l.kind);
+  if (l.kind == "vxlan")
+    s += ", vni " + std::to_string(l.vni) + ", dstport " + std::to_string(l.port) + ", local " +
+         (l.local.empty() ? std::string("none") : l.local);
+  if (l.master) s += ", a bridge port";
+  return s + ")";
+}
+
+// The state directory: made if missing (mode 0700), then checked and fixed
+// through an fd opened without following a symlink. Returns its real path.
+Result<std::string> secure_state_dir(const std::filesystem::path& dir) {
+  const std::string what = "state_dir " + dir.string();
+  auto refused = [&](const std::string& why) { return failed_precondition("netoverlay: " + what + " " + why); };
+  auto os_error = [&](const std::string& doing, int err) {
+    return errno_status("netoverlay: " + doing + " " + what, err);
+  };
+  if (dir == dir.root_path()) return refused("is the root directory: refused");
+  struct stat lst {};
+  if (::lstat(dir.c_str(), &lst) == 0) {
+    if (S_ISLNK(lst.st_mode)) return refused("is a symbolic link: refused (it must be a directory of its own)");
+    if (!S_ISDIR(lst.st_mode)) return refused("exists and is not a directory");
+  } else {
+    std::error_code ec;
+    std::filesystem::create_directories(dir.parent_path(), ec);
+    if (ec) return internal_error("netoverlay: creating the parent directories of " + what + ": " + ec.message());
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return os_error("creating", errno);
+  }
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) {
+    int err = errno;
+    // O_DIRECTORY|O_NOFOLLOW on a symlink (one made since the lstat) is ENOTDIR.
+    if (err == ENOTDIR || err == ELOOP) return refused("is a symbolic link or not a directory: refused");
+    return os_error("opening", err);
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return os_error("checking", errno);
+  const uid_t uid = ::geteuid();
+  const gid_t gid = ::getegid();
+  if ((st.st_uid != uid || st.st_gid != gid) && ::fchown(fd.get(), uid, gid) != 0) {
+    int err = errno;
+    return os_error("giving uid " + std::to_string(uid) + " (owner now " + std::to_string(st.st_uid) + ")", err);
+  }
+  if ((st.st_mode & 07777) != 0700 && ::fchmod(fd.get(), 0700) != 0) return os_error("setting mode 0700 on", errno);
+  std::error_code ec;
+  auto real = std::filesystem::read_symlink("/proc/self/fd/" + std::to_string(fd.get()), ec);
+  if (ec) return internal_error("netoverlay: resolving " + what + ": " + ec.message());
+  return real.string();
 }
 
 Status bring_up_lo(rtnl::Socket& s) {
@@ -129,10 +213,8 @@ Result<std::unique_ptr<Datapath>> Datapath::create(Options o) {
   std::error_code ec;
   auto dir = std::filesystem::absolute(o.state_dir, ec).lexically_normal();
   if (ec) return internal_error("netoverlay: resolving state_dir " + o.state_dir + ": " + ec.message());
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return internal_error("netoverlay: creating state_dir " + dir.string() + ": " + ec.message());
-  o.state_dir = dir.string();
-  if (o.state_dir.size() > 1 && o.state_dir.back() == '/') o.state_dir.pop_back();
+  if (!dir.has_filename() && dir != dir.root_path()) dir = dir.parent_path();  // "/a/b/" -> "/a/b"
+  SHOAL_ASSIGN_OR_RETURN(o.state_dir, secure_state_dir(dir));
   Result<UniqueFd> node = o.node_netns_path.empty() ? open_current_netns() : open_netns(o.node_netns_path, "the node");
   if (!node.ok()) return node.status();
   return std::unique_ptr<Datapath>(new Datapath(std::move(o), std::move(node).value()));
@@ -172,7 +254,7 @@ Status Datapath::ensure_network(const NetworkConfig& n) {
   const std::string id = n.id.substr(0, kNsIdChars);
   const std::string path = netns_path(id);
   if (!is_netns_mount(path)) SHOAL_RETURN_IF_ERROR(create_netns_file(path).with_context("network " + id));
-  SHOAL_ASSIGN_OR_RETURN(NetSockets ns, open_network(path, id));
+  SHOAL_ASSIGN_OR_RETURN(NetSockets ns, open_network(path, id, node_ns_.get()));
   SHOAL_ASSIGN_OR_RETURN(rtnl::Socket node, rtnl::Socket::open_in(node_ns_.get(), "the node's network namespace"));
 
   SHOAL_RETURN_IF_ERROR(bring_up_lo(ns.net));
@@ -192,6 +274,10 @@ Status Datapath::ensure_network(const NetworkConfig& n) {
     // its UDP socket lives there; then moved and renamed in one request.
     const std::string tmp = temp_vxlan_name(id);
     SHOAL_ASSIGN_OR_RETURN(auto stale, rtnl::get_link(node, tmp));
+    if (stale && !is_leftover_vxlan(*stale, opts_))
+      return failed_precondition("network " + id + ": " + node.where() + " has a device " + describe(*stale) +
+                                 " that the datapath did not make, under the name it creates vxlan0 with: "
+                                 "remove or rename that device");
     if (stale) SHOAL_RETURN_IF_ERROR(rtnl::delete_link(node, stale->index, tmp));
     SHOAL_RETURN_IF_ERROR(rtnl::add_vxlan(node, {tmp, n.vni, opts_.underlay_ip, opts_.vxlan_port, n.mtu}));
     SHOAL_ASSIGN_OR_RETURN(auto made, rtnl::get_link(node, tmp));
@@ -226,7 +312,7 @@ Status Datapath::attach(const std::string& network_id, const LocalEndpoint& e) {
   std::lock_guard lock(mu_);
   const std::string id = network_id.substr(0, kNsIdChars);
   const std::string path = netns_path(id);
-  SHOAL_ASSIGN_OR_RETURN(NetSockets ns, open_made_network(path, id));
+  SHOAL_ASSIGN_OR_RETURN(NetSockets ns, open_made_network(path, id, node_ns_.get()));
   SHOAL_ASSIGN_OR_RETURN(UniqueFd task_fd, open_netns(e.netns_path, "task " + e.task_id));
   const std::string task_where = "the namespace of task " + e.task_id + " (" + e.netns_path + ")";
   SHOAL_ASSIGN_OR_RETURN(rtnl::Socket task, rtnl::Socket::open_in(task_fd.get(), task_where));
@@ -280,7 +366,7 @@ Status Datapath::detach(const std::string& network_id, const std::string& task_i
   const std::string id = network_id.substr(0, kNsIdChars);
   const std::string path = netns_path(id);
   if (!is_netns_mount(path)) return ok_status();
-  SHOAL_ASSIGN_OR_RETURN(NetSockets ns, open_network(path, id));
+  SHOAL_ASSIGN_OR_RETURN(NetSockets ns, open_network(path, id, node_ns_.get()));
   const std::string host_name = veth_name(task_id);
   SHOAL_ASSIGN_OR_RETURN(auto host, rtnl::get_link(ns.net, host_name));
   if (!host) return ok_status();
@@ -311,7 +397,7 @@ Status Datapath::set_peers(const std::string& network_id, const std::vector<Remo
   std::lock_guard lock(mu_);
   const std::string id = network_id.substr(0, kNsIdChars);
   const std::string path = netns_path(id);
-  SHOAL_ASSIGN_OR_RETURN(NetSockets ns, open_made_network(path, id));
+  SHOAL_ASSIGN_OR_RETURN(NetSockets ns, open_made_network(path, id, node_ns_.get()));
   SHOAL_ASSIGN_OR_RETURN(auto vx, rtnl::get_link(ns.net, kVxlan));
   if (!vx)
     return failed_precondition("network " + id + " has no " + kVxlan + " in " + ns.net.where() +
@@ -361,11 +447,17 @@ Status Datapath::remove_network_locked(const std::string& id) {
     // The links go explicitly rather than with the namespace: namespace
     // teardown is asynchronous, and until it ran the VNI would still be
     // taken in the node's namespace and the tasks would keep their eth.
-    SHOAL_ASSIGN_OR_RETURN(NetSockets ns, open_network(path, id));
-    SHOAL_ASSIGN_OR_RETURN(auto links, rtnl::list_links(ns.net));
-    for (const auto& l : links) {
-      if (l.name == "lo") continue;
-      SHOAL_RETURN_IF_ERROR(rtnl::delete_link(ns.net, l.index, l.name));
+    // Only the ones the datapath makes there; the rest go with the
+    // namespace. A file holding the node's own namespace (not one
+    // ensure_network made) has none of its links deleted, only the file.
+    SHOAL_ASSIGN_OR_RETURN(UniqueFd fd, open_netns_nofollow(path, "network " + id));
+    if (!same_netns(fd.get(), node_ns_.get())) {
+      const std::string where = "the namespace of network " + id + " (" + path + ")";
+      SHOAL_ASSIGN_OR_RETURN(rtnl::Socket net, rtnl::Socket::open_in(fd.get(), where));
+      SHOAL_ASSIGN_OR_RETURN(auto links, rtnl::list_links(net));
+      for (const auto& l : links) {
+        if (is_network_link(l.name)) SHOAL_RETURN_IF_ERROR(rtnl::delete_link(net, l.index, l.name));
+      }
     }
   }
   // ensure_network makes the file before the temporary VXLAN device and
@@ -376,7 +468,9 @@ Status Datapath::remove_network_locked(const std::string& id) {
   SHOAL_ASSIGN_OR_RETURN(rtnl::Socket node, rtnl::Socket::open_in(node_ns_.get(), "the node's network namespace"));
   const std::string tmp = temp_vxlan_name(id);
   SHOAL_ASSIGN_OR_RETURN(auto stale, rtnl::get_link(node, tmp));
-  if (stale) SHOAL_RETURN_IF_ERROR(rtnl::delete_link(node, stale->index, tmp));
+  // Only our own leftover: a device of another kind, or a VXLAN device made
+  // for something else, that happens to have the name is not touched.
+  if (stale && is_leftover_vxlan(*stale, opts_)) SHOAL_RETURN_IF_ERROR(rtnl::delete_link(node, stale->index, tmp));
   return remove_netns_file(path).with_context("network " + id);
 }
 

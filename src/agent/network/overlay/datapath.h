@@ -26,6 +26,14 @@
 // made; "missing" is success for removals. Errors say what failed, on which
 // device, in which namespace, and why.
 //
+// Trust: the state_dir is this process's alone (see create()). Namespace
+// files in it are opened without following symlinks (O_NOFOLLOW) and must
+// hold a mounted namespace other than the node's own: a symlink or a bind
+// mount of the node's namespace put there is refused, never worked on. In
+// the node's namespace the datapath deletes nothing but its own leftover
+// temporary VXLAN device (see remove_network); in a network's namespace
+// only the links it makes there (br0, vxlan0, ve-*).
+//
 // Thread-safe: one mutex serialises all operations. Only one Datapath
 // (i.e. one process) may manage a given state_dir.
 #pragma once
@@ -49,6 +57,7 @@ using os::is_mount_point;
 using os::is_netns_mount;
 using os::open_current_netns;
 using os::open_netns;
+using os::open_netns_nofollow;
 using os::remove_netns_file;
 using os::run_in_netns_thread;
 
@@ -78,7 +87,7 @@ struct RemotePeer {
 };
 
 struct Options {
-  std::string state_dir;        // namespace files live here; created if missing
+  std::string state_dir;        // namespace files live here; created if missing; made 0700 (see create())
   std::string underlay_ip;      // this node's VTEP address (in the node namespace)
   uint16_t vxlan_port = 4789;
   std::string node_netns_path;  // empty: the namespace of the thread calling create()
@@ -86,13 +95,28 @@ struct Options {
 
 class Datapath {
  public:
+  // Checks the options and secures state_dir: created (with its parents)
+  // if missing; then, through an fd opened O_DIRECTORY|O_NOFOLLOW, given
+  // to this process's effective user and group (root: the datapath needs
+  // CAP_NET_ADMIN and CAP_SYS_ADMIN) with fchown if another owns it, and
+  // set to mode 0700 with fchmod if it has any other mode (group/other
+  // bits, setgid, sticky). A state_dir that is a symlink, not a directory,
+  // or "/" is kFailedPrecondition, and nothing about it is changed. From
+  // then on state_dir is the directory's real path (symlinks in its parent
+  // path resolved), which netns_path() returns paths under. The parents
+  // themselves are not checked: they must not be writable by others.
   static Result<std::unique_ptr<Datapath>> create(Options o);
 
   // Makes the network's namespace, br0 and vxlan0, or repairs them: a
   // missing piece is made, a vxlan0 with another VNI, port or local
   // address is replaced (its peers then need a new set_peers),
   // addresses/MTU/master/up are (re)applied. Tasks and peers already there
-  // are left untouched.
+  // are left untouched. vxlan0 is made as temp_vxlan_name(id) in the
+  // node's namespace: a device there by that name that is this datapath's
+  // leftover (see remove_network) is replaced, any other device by that
+  // name is kFailedPrecondition (saying which device) and left alone. A
+  // namespace file that is a symlink, or holds the node's namespace, is
+  // kFailedPrecondition.
   Status ensure_network(const NetworkConfig& n);
   // Connects a task: creates its veth pair (or re-applies its address, MAC,
   // MTU, up state and default route when already there). The network must
@@ -106,10 +130,19 @@ class Datapath {
   // touched (so established traffic is not disturbed). Two peers with the
   // same IP or MAC but different values are kInvalidArgument.
   Status set_peers(const std::string& network_id, const std::vector<RemotePeer>& peers);
-  // Removes the network's links (which detaches its tasks), namespace,
+  // Removes the network's links (br0, vxlan0 and the ve-* veths, which
+  // detaches its tasks; other links go with the namespace), namespace,
   // bind mount and file, and a VXLAN device left in the node's namespace
   // by an interrupted ensure_network. Missing: ok. `network_id` may be just
   // the 12-char prefix networks() returns.
+  // In the node's namespace only a device named temp_vxlan_name(id) that
+  // is of kind "vxlan" with this datapath's dstport (Options::vxlan_port)
+  // and local address (Options::underlay_ip) and is no bridge's port is
+  // deleted; a link of another kind or another VXLAN device with that name
+  // is left as it is (and the rest of the removal still done). A namespace
+  // file that is a symlink is not followed (the symlink itself is removed);
+  // one holding the node's own namespace has no link deleted, only the
+  // file unmounted and removed.
   Status remove_network(const std::string& network_id);
   // The networks that have a namespace file in state_dir (their 12-char id
   // prefixes): what an agent finds again after a restart.
@@ -117,7 +150,8 @@ class Datapath {
   // remove_network for each of networks() (the node leaves; lab down).
   Status remove_all();
 
-  // The path of the network's namespace file.
+  // The path of the network's namespace file: <state_dir>/ns-<id12>, with
+  // state_dir as create() resolved it.
   std::string netns_path(const std::string& network_id) const;
   // Docker's MAC for an IPv4 address: 02:42 followed by the address bytes.
   // Empty when `ip` is not an IPv4 address.

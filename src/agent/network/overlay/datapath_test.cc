@@ -8,7 +8,9 @@
 #include <gtest/gtest.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netlink/route/link.h>
 #include <poll.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,6 +19,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 
 #include "os/netns_file.h"
 #include "agent/network/overlay/rtnl.h"
@@ -78,6 +81,72 @@ TEST(DatapathValidation, RefusesBadInput) {
   st = (*dp)->remove_network(n.id);
   EXPECT_TRUE(st.ok()) << st.message();
   EXPECT_TRUE((*dp)->networks().empty());
+  std::filesystem::remove_all(dir);
+}
+
+// The permission bits (and setuid/setgid/sticky) of `path` itself.
+mode_t mode_of(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return 0;
+  return st.st_mode & 07777;
+}
+
+TEST(DatapathStateDir, IsMadeAndKeptOwnerOnly) {
+  const std::string dir = unique_dir();
+  const std::string state = dir + "/a/state";
+  // Made anew (with its parents): 0700 whatever the umask.
+  mode_t old_umask = ::umask(0);
+  auto dp = Datapath::create({state + "/", "192.0.2.1", 4789, ""});
+  ::umask(old_umask);
+  ASSERT_TRUE(dp.ok()) << dp.status().message();
+  EXPECT_EQ(mode_of(state), 0700u);
+  EXPECT_EQ((*dp)->netns_path("net0123456789"), state + "/ns-net012345678");
+  // Found with group/other bits (and setgid, sticky): fixed.
+  ASSERT_EQ(::chmod(state.c_str(), 03777), 0);
+  dp = Datapath::create({state, "192.0.2.1", 4789, ""});
+  ASSERT_TRUE(dp.ok()) << dp.status().message();
+  EXPECT_EQ(mode_of(state), 0700u);
+  // Found owned by someone else: given back to this process's user.
+  if (geteuid() == 0) {
+    ASSERT_EQ(::chown(state.c_str(), 65534, 65534), 0);
+    ASSERT_EQ(::chmod(state.c_str(), 0750), 0);
+    dp = Datapath::create({state, "192.0.2.1", 4789, ""});
+    ASSERT_TRUE(dp.ok()) << dp.status().message();
+    struct stat st {};
+    ASSERT_EQ(::stat(state.c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, 0u);
+    EXPECT_EQ(st.st_gid, 0u);
+    EXPECT_EQ(st.st_mode & 07777, 0700u);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST(DatapathStateDir, RefusesASymlinkOrAFileAndLeavesThemAlone) {
+  const std::string dir = unique_dir();
+  ASSERT_TRUE(std::filesystem::create_directories(dir + "/real"));
+  ASSERT_EQ(::chmod((dir + "/real").c_str(), 0755), 0);
+  ASSERT_EQ(::symlink((dir + "/real").c_str(), (dir + "/link").c_str()), 0);
+  auto dp = Datapath::create({dir + "/link", "192.0.2.1", 4789, ""});
+  ASSERT_FALSE(dp.ok());
+  EXPECT_EQ(dp.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(dp.status().message().find("is a symbolic link"), std::string::npos) << dp.status().message();
+  EXPECT_EQ(mode_of(dir + "/real"), 0755u) << "the symlink's target is not touched";
+  // A dangling symlink is refused the same way (nothing is made through it).
+  ASSERT_EQ(::symlink((dir + "/nowhere").c_str(), (dir + "/dangling").c_str()), 0);
+  dp = Datapath::create({dir + "/dangling", "192.0.2.1", 4789, ""});
+  EXPECT_EQ(dp.status().code(), Code::kFailedPrecondition) << dp.status().message();
+  EXPECT_FALSE(std::filesystem::exists(dir + "/nowhere"));
+  // A regular file.
+  std::ofstream(dir + "/file") << "x";
+  ASSERT_EQ(::chmod((dir + "/file").c_str(), 0644), 0);
+  dp = Datapath::create({dir + "/file", "192.0.2.1", 4789, ""});
+  ASSERT_FALSE(dp.ok());
+  EXPECT_EQ(dp.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(dp.status().message().find("is not a directory"), std::string::npos) << dp.status().message();
+  EXPECT_EQ(mode_of(dir + "/file"), 0644u);
+  // The root directory is never made 0700.
+  dp = Datapath::create({"/", "192.0.2.1", 4789, ""});
+  EXPECT_EQ(dp.status().code(), Code::kFailedPrecondition) << dp.status().message();
   std::filesystem::remove_all(dir);
 }
 
@@ -246,6 +315,45 @@ class OverlayTest : public ::testing::Test {
   bool a_reaches_b(std::chrono::milliseconds within = 5s) { return tcp_reaches(task_a_, task_b_, kIpB, within); }
   bool b_reaches_a(std::chrono::milliseconds within = 5s) { return tcp_reaches(task_b_, task_a_, kIpA, within); }
   bool a_cannot_reach_b() { return !tcp_reaches(task_a_, task_b_, kIpB, 1500ms); }
+
+  // A link that is no VXLAN device, named `name`: a dummy, or a bridge on
+  // kernels without the dummy driver. Its kind goes to *kind.
+  void add_foreign(rtnl::Socket& s, const std::string& name, std::string* kind) {
+    rtnl_link* l = rtnl_link_alloc();
+    ASSERT_NE(l, nullptr);
+    rtnl_link_set_name(l, name.c_str());
+    int err = rtnl_link_set_type(l, "dummy");
+    if (err == 0) err = rtnl_link_add(s.get(), l, NLM_F_CREATE | NLM_F_EXCL);
+    rtnl_link_put(l);
+    *kind = "dummy";
+    if (err == -NLE_OPNOTSUPP) {
+      *kind = "bridge";
+      Status st = rtnl::add_bridge(s, name, 1500);
+      ASSERT_TRUE(st.ok()) << st.message();
+      return;
+    }
+    ASSERT_EQ(err, 0) << "adding dummy " << name << ": " << nl_geterror(err);
+  }
+
+  // The link `name` in `s`, which must be there.
+  rtnl::Link must_have(rtnl::Socket& s, const std::string& name) {
+    auto l = rtnl::get_link(s, name);
+    EXPECT_TRUE(l.ok() && *l) << name << " is missing in " << s.where();
+    return l.ok() && *l ? **l : rtnl::Link{};
+  }
+
+  bool has_link(rtnl::Socket& s, const std::string& name) {
+    auto l = rtnl::get_link(s, name);
+    EXPECT_TRUE(l.ok()) << l.status().message();
+    return l.ok() && l->has_value();
+  }
+
+  void delete_link(rtnl::Socket& s, const std::string& name) {
+    auto l = rtnl::get_link(s, name);
+    ASSERT_TRUE(l.ok() && *l) << name;
+    Status st = rtnl::delete_link(s, (*l)->index, name);
+    ASSERT_TRUE(st.ok()) << st.message();
+  }
 
   // vxlan0's entries in node A's namespace of the network.
   std::pair<std::vector<rtnl::FdbEntry>, std::vector<rtnl::NeighEntry>> entries_a() {
@@ -451,6 +559,117 @@ TEST_F(OverlayTest, ANewDatapathFindsAndRemovesWhatTheOldOneMade) {
   ASSERT_TRUE((*again)->remove_all().ok());
   EXPECT_TRUE(dp_a_->networks().empty());
   EXPECT_FALSE(is_mount_point(dp_a_->netns_path(kNet)));
+}
+
+TEST_F(OverlayTest, RemoveNetworkDeletesOnlyItsOwnLeftoverInTheNodeNamespace) {
+  const std::string tmp = Datapath::temp_vxlan_name(kNet);
+  auto node = sock(node_a_);
+
+  // A link of another kind with the temporary VXLAN name survives (the
+  // network must exist: without its file remove_network looks no further).
+  ASSERT_TRUE(dp_a_->ensure_network(net()).ok());
+  std::string kind;
+  ASSERT_NO_FATAL_FAILURE(add_foreign(node, tmp, &kind));
+  const rtnl::Link dummy = must_have(node, tmp);
+  Status st = dp_a_->remove_network(kNet);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_FALSE(std::filesystem::exists(dp_a_->netns_path(kNet))) << "the rest of the removal is done";
+  rtnl::Link after = must_have(node, tmp);
+  EXPECT_EQ(after.index, dummy.index);
+  EXPECT_EQ(after.kind, kind);
+  ASSERT_NO_FATAL_FAILURE(delete_link(node, tmp));
+
+  // So does a VXLAN device with that name made for another port.
+  ASSERT_TRUE(dp_a_->ensure_network(net()).ok());
+  st = rtnl::add_vxlan(node, {tmp, kVni + 1, kVtepA, 4790, 1450});
+  ASSERT_TRUE(st.ok()) << st.message();
+  ASSERT_TRUE(dp_a_->remove_network(kNet).ok());
+  after = must_have(node, tmp);
+  EXPECT_EQ(after.kind, "vxlan");
+  EXPECT_EQ(after.port, 4790);
+  ASSERT_NO_FATAL_FAILURE(delete_link(node, tmp));
+
+  // Its own leftover (any VNI) goes.
+  ASSERT_TRUE(dp_a_->ensure_network(net()).ok());
+  st = rtnl::add_vxlan(node, {tmp, kVni + 1, kVtepA, 4789, 1450});
+  ASSERT_TRUE(st.ok()) << st.message();
+  ASSERT_TRUE(dp_a_->remove_network(kNet).ok());
+  EXPECT_FALSE(has_link(node, tmp));
+  auto links = rtnl::list_links(node);
+  ASSERT_TRUE(links.ok());
+  for (const auto& l : *links) EXPECT_TRUE(l.name == "lo" || l.name == "ul0") << "left behind: " << l.name;
+}
+
+TEST_F(OverlayTest, EnsureNetworkRefusesAForeignDeviceUnderTheTemporaryName) {
+  const std::string tmp = Datapath::temp_vxlan_name(kNet);
+  auto node = sock(node_a_);
+  std::string kind;
+  ASSERT_NO_FATAL_FAILURE(add_foreign(node, tmp, &kind));
+  const rtnl::Link dummy = must_have(node, tmp);
+  Status st = dp_a_->ensure_network(net());
+  EXPECT_EQ(st.code(), Code::kFailedPrecondition) << st.message();
+  EXPECT_NE(st.message().find(tmp + " (kind " + kind + ")"), std::string::npos) << st.message();
+  EXPECT_EQ(must_have(node, tmp).index, dummy.index);
+  ASSERT_NO_FATAL_FAILURE(delete_link(node, tmp));
+  st = dp_a_->ensure_network(net());
+  EXPECT_TRUE(st.ok()) << st.message();
+}
+
+TEST_F(OverlayTest, ANamespaceFileSymlinkIsNeverFollowed) {
+  // ns-<id> in the state dir points at another namespace (node B's), which
+  // has a br0 of its own and its underlay ul0.
+  auto b = sock(node_b_);
+  Status st = rtnl::add_bridge(b, "br0", 1500);
+  ASSERT_TRUE(st.ok()) << st.message();
+  const rtnl::Link br_b = must_have(b, "br0");
+  const std::string path = dp_a_->netns_path(kNet);
+  ASSERT_EQ(::symlink(node_b_.c_str(), path.c_str()), 0);
+
+  st = dp_a_->ensure_network(net());
+  EXPECT_EQ(st.code(), Code::kFailedPrecondition) << st.message();
+  EXPECT_NE(st.message().find("symbolic link"), std::string::npos) << st.message();
+  st = dp_a_->attach(kNet, {kTaskA, task_a_, "eth0", kIpA, "", true});
+  EXPECT_EQ(st.code(), Code::kFailedPrecondition) << st.message();
+  st = dp_a_->set_peers(kNet, {{kIpB, "", kVtepB}});
+  EXPECT_EQ(st.code(), Code::kFailedPrecondition) << st.message();
+  EXPECT_TRUE(dp_a_->detach(kNet, kTaskA).ok());
+  EXPECT_FALSE(has_link(b, "vxlan0"));
+  EXPECT_EQ(dp_a_->networks(), std::vector<std::string>{"ovltestnet00"});
+
+  // Removing the "network" removes the symlink, nothing it points at.
+  st = dp_a_->remove_network(kNet);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::symlink_status(path)));
+  EXPECT_EQ(must_have(b, "br0").index, br_b.index);
+  EXPECT_TRUE(has_link(b, "ul0"));
+  EXPECT_TRUE(is_netns_mount(node_b_));
+  ASSERT_NO_FATAL_FAILURE(delete_link(b, "br0"));
+}
+
+TEST_F(OverlayTest, ANamespaceFileHoldingTheNodesNamespaceIsNotWorkedOn) {
+  // ns-<id> is a bind mount of node A's own namespace, with a br0.
+  auto node = sock(node_a_);
+  Status st = rtnl::add_bridge(node, "br0", 1500);
+  ASSERT_TRUE(st.ok()) << st.message();
+  const rtnl::Link br = must_have(node, "br0");
+  const std::string path = dp_a_->netns_path(kNet);
+  std::ofstream(path).close();
+  ASSERT_EQ(::mount(node_a_.c_str(), path.c_str(), nullptr, MS_BIND, nullptr), 0) << strerror(errno);
+
+  st = dp_a_->ensure_network(net());
+  EXPECT_EQ(st.code(), Code::kFailedPrecondition) << st.message();
+  EXPECT_NE(st.message().find("the node's own network namespace"), std::string::npos) << st.message();
+  EXPECT_EQ(dp_a_->detach(kNet, kTaskA).code(), Code::kFailedPrecondition);
+  EXPECT_FALSE(has_link(node, "vxlan0"));
+  EXPECT_FALSE(has_link(node, Datapath::temp_vxlan_name(kNet)));
+
+  st = dp_a_->remove_network(kNet);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_FALSE(std::filesystem::exists(path));
+  EXPECT_FALSE(is_mount_point(path));
+  EXPECT_EQ(must_have(node, "br0").index, br.index);
+  EXPECT_TRUE(has_link(node, "ul0"));
+  ASSERT_NO_FATAL_FAILURE(delete_link(node, "br0"));
 }
 
 }  // namespace
