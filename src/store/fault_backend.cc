@@ -120,27 +120,40 @@ Result<TxnResult> FaultBackend::faulty_txn(int retry, const Txn& t) {
                                      : inner_.txn(compares, success, failure); };
   if (!fault) return send();
   std::chrono::milliseconds delay;
+  std::function<void()> hook;
   {
     std::lock_guard lk(mu_);
     delay = fault_delay_;
+    hook = fault_hook_;
   }
   if (delay.count() > 0) std::this_thread::sleep_for(delay);
+  auto answer = [&](Status st) -> Result<TxnResult> {
+    if (hook) hook();
+    return st;
+  };
   switch (*fault) {
-    case Fault::kFail: return unavailable("injected fault: connection refused");
-    case Fault::kTimeoutNotApplied: return unavailable("injected fault: the request timed out");
+    case Fault::kFail: return answer(unavailable("injected fault: connection refused"));
+    case Fault::kTimeoutNotApplied: return answer(unavailable("injected fault: the request timed out"));
     case Fault::kTimeoutApplied: {
       auto r = send();
       (void)r;
-      return unavailable("injected fault: the request timed out (it was applied)");
+      return answer(unavailable("injected fault: the request timed out (it was applied)"));
     }
     case Fault::kTimeoutAppliedLate: {
-      std::lock_guard lk(mu_);
-      late_ = t;
-      return unavailable("injected fault: the request timed out (it will be applied later)");
+      {
+        std::lock_guard lk(mu_);
+        late_ = t;
+      }
+      return answer(unavailable("injected fault: the request timed out (it will be applied later)"));
     }
     case Fault::kThrow: throw std::runtime_error("injected fault: an exception below the store");
   }
   return internal_error("unreachable");
+}
+
+void FaultBackend::set_fault_hook(std::function<void()> fn) {
+  std::lock_guard lk(mu_);
+  fault_hook_ = std::move(fn);
 }
 
 std::unique_ptr<WatchHandle> FaultBackend::watch(const std::string& prefix, int64_t from_revision,

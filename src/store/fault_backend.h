@@ -23,6 +23,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -64,6 +65,11 @@ class FaultBackend : public Backend {
   // Each injected write fault is answered only after `d` (a deadline that
   // ran out: real time, for the store's resend budget). Default: at once.
   void set_fault_delay(std::chrono::milliseconds d);
+  // `fn` runs after each injected write fault took effect (the write
+  // applied or not) and before its caller hears of it, on the caller's
+  // thread and without the backend's lock: another writer acting while the
+  // caller waits for its answer. Empty: none (the default).
+  void set_fault_hook(std::function<void()> fn);
   // The next `n` range reads fail (kUnavailable), e.g. the re-read after a timeout.
   void fail_reads(int n);
   void hold_watches();
@@ -89,6 +95,7 @@ class FaultBackend : public Backend {
   size_t faults_ = 0;
   int reads_to_fail_ = 0;
   std::chrono::milliseconds fault_delay_{0};
+  std::function<void()> fault_hook_;
   std::map<size_t, Fault> planned_;  // write number -> fault
   std::optional<Txn> late_;          // a kTimeoutAppliedLate write not applied yet
   std::vector<int> resend_retries_;

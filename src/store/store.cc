@@ -177,6 +177,9 @@ struct Batch::Op {
                        bool* write)>
       render_cached;
   bool create = false;  // a create (committed after the batch's other ops, see commit())
+  // Batch::require: its put rewrites the object unchanged, so it witnesses
+  // nothing of this write (applied()), and the batch is one transaction.
+  bool require = false;
 };
 
 namespace {
@@ -328,15 +331,25 @@ void Batch::put_if_version(const Service& v) {
   ops_.push_back(op);
 }
 
-void Batch::remove(Kind kind, const std::string& id) {
+namespace {
+
+// Batch::remove; with if_version, only while the object is at that version.
+std::shared_ptr<Batch::Op> make_remove(Kind kind, const std::string& id, std::optional<int64_t> if_version) {
   auto op = std::make_shared<Batch::Op>();
   op->kind = kind;
   op->id = id;
   std::string key = object_key(kind, id);
-  op->render = [key, kind](const std::optional<KeyValue>& cur, std::vector<Compare>* cmps,
-                           std::vector<TxnOp>* ops, bool* write) -> Status {
+  op->render = [key, kind, id, if_version](const std::optional<KeyValue>& cur, std::vector<Compare>* cmps,
+                                           std::vector<TxnOp>* ops, bool* write) -> Status {
     *write = false;
-    if (!cur) return ok_status();
+    if (!cur) {
+      if (if_version) return not_found("object " + id + " not found");
+      return ok_status();
+    }
+    if (if_version && cur->mod_revision != *if_version) {
+      return conflict("remove out of sequence: the object was changed since version " + std::to_string(*if_version) +
+                      " (now " + std::to_string(cur->mod_revision) + "); check it again");
+    }
     cmps->push_back({key, Compare::Target::kModRevision, cur->mod_revision});
     ops->push_back({TxnOp::Type::kDelete, key, "", 0});
     if (kind == Kind::kService) {
@@ -353,6 +366,36 @@ void Batch::remove(Kind kind, const std::string& id) {
       auto old = decode<Task>(*cur);
       if (old.ok() && claims_slot(*old)) release_slot(*old, cmps, ops);
     }
+    *write = true;
+    return ok_status();
+  };
+  return op;
+}
+
+}  // namespace
+
+void Batch::remove(Kind kind, const std::string& id) { ops_.push_back(make_remove(kind, id, std::nullopt)); }
+
+void Batch::remove(Kind kind, const std::string& id, uint64_t if_version) {
+  ops_.push_back(make_remove(kind, id, static_cast<int64_t>(if_version)));
+}
+
+void Batch::require(Kind kind, const std::string& id) {
+  auto op = std::make_shared<Batch::Op>();
+  op->kind = kind;
+  op->id = id;
+  op->require = true;
+  std::string key = object_key(kind, id);
+  std::string what = kind_name(kind);
+  what.pop_back();  // "networks" -> "network"
+  op->render = [key, id, what](const std::optional<KeyValue>& cur, std::vector<Compare>* cmps,
+                               std::vector<TxnOp>* ops, bool* write) -> Status {
+    *write = false;
+    if (!cur) return not_found(what + " " + id + " not found (removed meanwhile?)");
+    // The value as it is: the cache's encoding of the object, or the bytes
+    // just read. Its lease, if any, is kept.
+    cmps->push_back({key, Compare::Target::kModRevision, cur->mod_revision});
+    ops->push_back({TxnOp::Type::kPut, key, cur->value, cur->lease});
     *write = true;
     return ok_status();
   };
@@ -788,16 +831,27 @@ Status Store::commit(Batch& batch, const std::optional<Fence>& fence) {
   // Two phases: first everything but creates (it releases the slots that
   // shut-down tasks held), then the creates (which claim slots). A create of
   // an object the batch also touches otherwise keeps its place in phase one.
+  // A batch with requirements is one transaction (Batch::require).
+  bool tied = std::any_of(batch.ops_.begin(), batch.ops_.end(), [](const auto& op) { return op->require; });
   std::unordered_map<std::string, int> named;
   for (const auto& op : batch.ops_) named[object_key(op->kind, op->id)]++;
   std::vector<std::shared_ptr<Batch::Op>> first, creates;
   for (const auto& op : batch.ops_) {
-    bool late = op->create && named[object_key(op->kind, op->id)] == 1;
+    bool late = !tied && op->create && named[object_key(op->kind, op->id)] == 1;
     (late ? creates : first).push_back(op);
   }
   int64_t last_revision = 0;
-  Status st = commit_phase(first, fence, &last_revision);
-  if (st.ok()) st = commit_phase(creates, fence, &last_revision);
+  Status st;
+  if (tied) {
+    if (first.size() > std::max<size_t>(1, backend_.max_txn_ops() / 3)) {
+      return invalid_argument("a write tied to the objects it requires must fit one transaction (" +
+                              std::to_string(first.size()) + " objects is too many)");
+    }
+    st = commit_chunk(first, fence, &last_revision);
+  } else {
+    st = commit_phase(first, fence, &last_revision);
+    if (st.ok()) st = commit_phase(creates, fence, &last_revision);
+  }
   // Whatever committed is in the cache before the caller goes on, failed or
   // not: a caller that plans again sees its partial writes.
   if (last_revision > 0 && !wait_for_revision(last_revision, std::chrono::seconds(10))) {
@@ -873,14 +927,20 @@ namespace {
 // a reservation must hold our value), a compared key that changed and holds
 // exactly what we wrote, or, for a delete-only transaction, all deleted
 // keys gone. Anything else is taken as not applied; rendering again on
-// the fresh values is then what a retry after a failed compare does.
+// the fresh values is then what a retry after a failed compare does. The
+// rewrite of a required object (`required`: Batch::require) is no witness:
+// another writer's rewrite of it holds the same bytes; a transaction of
+// requirements only is taken as not applied (sent again, it rewrites them
+// once more: harmless).
 bool applied(const std::vector<Compare>& cmps, const std::vector<TxnOp>& ops,
-             std::unordered_map<std::string, std::optional<KeyValue>>& fresh) {
+             std::unordered_map<std::string, std::optional<KeyValue>>& fresh,
+             const std::unordered_set<std::string>& required) {
   std::unordered_map<std::string, const Compare*> by_key;
   for (const auto& c : cmps) by_key[c.key] = &c;
   bool any_put = false;
   for (const auto& op : ops) {
     if (op.type != TxnOp::Type::kPut) continue;
+    if (required.count(op.key)) continue;
     any_put = true;
     const auto& cur = fresh[op.key];
     auto it = by_key.find(op.key);
@@ -1089,6 +1149,7 @@ struct UnknownAttempt {
   std::vector<Compare> cmps;
   std::vector<TxnOp> ops;
   Status error;
+  std::unordered_set<std::string> required;  // keys of its Batch::require ops
 };
 
 // The keys a re-read must cover, as compares (reread reads their keys): this
@@ -1109,7 +1170,7 @@ std::vector<Compare> involved(const std::vector<Compare>& cmps, const std::vecto
 const UnknownAttempt* landed(const std::vector<UnknownAttempt>& unknown,
                              std::unordered_map<std::string, std::optional<KeyValue>>& fresh) {
   for (const auto& a : unknown) {
-    if (applied(a.cmps, a.ops, fresh)) return &a;
+    if (applied(a.cmps, a.ops, fresh, a.required)) return &a;
   }
   return nullptr;
 }
@@ -1123,6 +1184,9 @@ Status Store::commit_chunk(std::vector<std::shared_ptr<Batch::Op>>& ops,
   std::unordered_map<std::string, std::optional<KeyValue>> fresh;
   bool use_fresh = false;
   std::vector<UnknownAttempt> unknown;  // oldest first
+  std::unordered_set<std::string> required;
+  for (const auto& op : ops)
+    if (op->require) required.insert(object_key(op->kind, op->id));
   const auto first_send = std::chrono::steady_clock::now();
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     // A stopped store sends nothing more (its owner may be waiting on this thread).
@@ -1141,7 +1205,7 @@ Status Store::commit_chunk(std::vector<std::shared_ptr<Batch::Op>>& ops,
     if (!r.ok() && r.status().code() == Code::kInvalidArgument) {
       return r.status().with_context("writing cluster state");  // refused, not applied
     }
-    if (!r.ok()) unknown.push_back({cmps, txn_ops, r.status()});
+    if (!r.ok()) unknown.push_back({cmps, txn_ops, r.status(), required});
     // A compare failed, or the outcome is unknown: read every involved key
     // and the fence before anything is sent again.
     int64_t read_revision = 0;

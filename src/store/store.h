@@ -5,11 +5,12 @@
 // from revision+1 (re-listed on a compaction error). Writes are Batches of
 // per-object operations committed as backend transactions of at most
 // max_txn_ops operations each; each transaction is atomic, a batch as a whole
-// is not. Every update carries a compare on the object's mod_revision
-// (optimistic concurrency); conflicting updates given as mutation functions
-// are retried on fresh state, so concurrent writers never lose each other's
-// changes. commit() returns once the cache has caught up with the write
-// (read-your-writes for the caller).
+// is not (unless it has requirements: Batch::require). Every update carries
+// a compare on the object's mod_revision (optimistic concurrency);
+// conflicting updates given as mutation functions are retried on fresh
+// state, so concurrent writers never lose each other's changes. commit()
+// returns once the cache has caught up with the write (read-your-writes for
+// the caller).
 //
 // Keys: /shoal/<kind>/<id> -> object JSON (objects.h). Service names are
 // reserved atomically in /shoal/names/services/<name> -> id. A replicated
@@ -124,6 +125,27 @@ class Batch {
   // Deletes; a missing object is skipped. Removing a service frees its name,
   // removing a network its name, VNI and subnets.
   void remove(Kind kind, const std::string& id);
+  // remove() only while the object is still at `if_version` (the version
+  // the caller checked something on): kConflict when it changed since,
+  // kNotFound when it is gone; nothing is deleted then.
+  void remove(Kind kind, const std::string& id, uint64_t if_version);
+
+  // Ties the batch to the object `id`: its write commits only while the
+  // object exists, in one transaction that also compares the object's
+  // mod_revision (as the cache has it; after a conflict, as read afresh) and
+  // rewrites the object unchanged, so its revision moves. So a writer that
+  // decided on an older version of it and compares that version (remove
+  // with if_version, put_if_version) fails whichever of the two commits
+  // second, and looks again: e.g. a service create that requires its
+  // networks and a `network rm` that removes the network at the version it
+  // found unused (api/network_routes.cc). kNotFound when the object is gone;
+  // a conflict with another writer of the object is retried on fresh state.
+  // A batch with requirements is committed as one transaction (its ops in
+  // one, not in the two phases and chunks of commit(); kInvalidArgument if
+  // it does not fit one), so it must not also write the required object or
+  // release and claim one task slot. A required object's rewrite shows as an
+  // update of it to listeners.
+  void require(Kind kind, const std::string& id);
 
   size_t size() const { return ops_.size(); }
   bool empty() const { return ops_.empty(); }
@@ -170,7 +192,8 @@ class Store {
   // (put_if_version), kUnavailable (backend down, or fence lost). A batch
   // larger than one transaction is several; when they touch distinct objects
   // they are sent concurrently. On error, the other transactions of the
-  // batch may have committed.
+  // batch may have committed. A batch with requirements (Batch::require) is
+  // one transaction: all of it commits or none.
   Status commit(Batch& batch, const std::optional<Fence>& fence = std::nullopt);
   // Waits until the cache has applied `revision`; false on timeout, or at
   // once when stop() is called (waiters are woken, not left to time out).

@@ -28,6 +28,26 @@ Task make_task(const std::string& id, const std::string& service, const std::str
   return t;
 }
 
+Network make_network(const std::string& id, const std::string& name) {
+  Network n;
+  n.id = id;
+  n.spec.name = name;
+  n.vni = 4100;
+  n.ipam = {{"10.0.5.0/24", "", "10.0.5.1"}};
+  return n;
+}
+
+// A service attached to `network`, created with a requirement on it: what
+// the API's service create commits (api/network_routes.cc).
+Batch attach_batch(const std::string& id, const std::string& name, const std::string& network) {
+  Service s = make_service(id, name);
+  s.spec.task_template.networks = {{network, {}}};
+  Batch b;
+  b.create(s);
+  b.require(Kind::kNetwork, network);
+  return b;
+}
+
 class StoreTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(store.start().ok()); }
@@ -80,6 +100,67 @@ TEST_F(StoreTest, PutIfVersionDetectsStaleWrites) {
   EXPECT_EQ(st.code(), Code::kConflict);
   EXPECT_NE(st.message().find("out of sequence"), std::string::npos);
   EXPECT_EQ(store.service("s1")->spec.replicas, 5u);
+}
+
+// A write that requires an object and a remove of it at the version its
+// caller checked: whichever commits second fails (network rm against a
+// service create that attaches the network).
+TEST_F(StoreTest, ARequirementAndARemoveAtASeenVersionExcludeEachOther) {
+  Batch n;
+  n.create(make_network("n1", "front"));
+  ASSERT_TRUE(store.commit(n).ok());
+  uint64_t seen = store.find_network("n1")->version;  // `network rm` finds it unused at this version
+  Batch svc = attach_batch("s1", "web", "n1");
+  ASSERT_TRUE(store.commit(svc).ok());
+  ASSERT_TRUE(store.service("s1").has_value());
+  EXPECT_GT(store.find_network("n1")->version, seen) << "the requirement rewrote the network";
+  EXPECT_EQ(store.find_network("n1")->spec.name, "front") << "unchanged";
+  Batch rm;
+  rm.remove(Kind::kNetwork, "n1", seen);
+  EXPECT_EQ(store.commit(rm).code(), Code::kConflict) << "the rm decided on a version before the service";
+  ASSERT_TRUE(store.find_network("n1").ok());
+
+  // The other order: the rm first; the service create then finds it gone.
+  Batch rm2;
+  rm2.remove(Kind::kNetwork, "n1", store.find_network("n1")->version);
+  ASSERT_TRUE(store.commit(rm2).ok());
+  EXPECT_FALSE(store.find_network("n1").ok());
+  Batch svc2 = attach_batch("s2", "api", "n1");
+  EXPECT_EQ(store.commit(svc2).code(), Code::kNotFound);
+  EXPECT_FALSE(store.service("s2").has_value());
+  EXPECT_TRUE(backend.range(object_key(Kind::kService, "s2"), false)->kvs.empty());
+  EXPECT_FALSE(store.find_service("api").ok());
+  // A remove at a version of an object that is gone is not found, not a success.
+  Batch rm3;
+  rm3.remove(Kind::kNetwork, "n1", 1);
+  EXPECT_EQ(store.commit(rm3).code(), Code::kNotFound);
+}
+
+// A batch with a requirement is one transaction however it would be split
+// otherwise (creates after the rest, chunks of max_txn_ops / 3 = 4 ops).
+TEST_F(StoreTest, ABatchWithARequirementIsOneTransaction) {
+  Batch n;
+  n.create(make_network("n1", "front"));
+  ASSERT_TRUE(store.commit(n).ok());
+  Batch b = attach_batch("s1", "web", "n1");
+  b.create(make_task("t1", "s1", "node1", 1));
+  b.update_network("n0", [](Network&) { return true; });  // absent: nothing to do
+  int64_t before = backend.range("/", true)->revision;
+  ASSERT_TRUE(store.commit(b).ok());
+  EXPECT_EQ(backend.range("/", true)->revision, before + 1) << "one transaction";
+  EXPECT_TRUE(store.service("s1").has_value());
+  EXPECT_TRUE(store.task("t1").has_value());
+  // All or nothing: a taken name fails the requirement's rewrite too.
+  uint64_t v = store.find_network("n1")->version;
+  Batch dup = attach_batch("s2", "web", "n1");
+  EXPECT_EQ(store.commit(dup).code(), Code::kAlreadyExists);
+  EXPECT_EQ(store.find_network("n1")->version, v);
+  // One that cannot fit one transaction is refused, not split.
+  Batch big = attach_batch("s3", "api", "n1");
+  for (int i = 2; i <= 5; ++i) big.create(make_task("t" + std::to_string(i), "s3", "node1", i));
+  EXPECT_EQ(store.commit(big).code(), Code::kInvalidArgument);
+  EXPECT_FALSE(store.service("s3").has_value());
+  EXPECT_EQ(store.find_network("n1")->version, v);
 }
 
 TEST_F(StoreTest, RenameMovesNameReservation) {
@@ -448,6 +529,67 @@ TEST_F(StoreFaultTest, AWriteAppliedAfterItsTimeoutIsOursNotAConflict) {
   Batch dup;
   dup.create(make_service("s2", "web"));
   EXPECT_EQ(store.commit(dup).code(), Code::kAlreadyExists);
+}
+
+// The cache is stale on both sides (its watch holds): the commits still
+// exclude each other, on what the backend holds.
+TEST_F(StoreFaultTest, ARequirementAndARemoveExcludeEachOtherOnAStaleCache) {
+  Batch n;
+  n.create(make_network("n1", "front"));
+  ASSERT_TRUE(store.commit(n).ok());
+  uint64_t seen = store.find_network("n1")->version;
+  Store other(backend);
+  ASSERT_TRUE(other.start().ok());
+  faults.hold_watches();
+  // Another manager attaches a service; ours still sees the network unused.
+  Batch svc = attach_batch("s1", "web", "n1");
+  ASSERT_TRUE(other.commit(svc).ok());
+  EXPECT_FALSE(store.service("s1").has_value()) << "our cache lags";
+  Batch rm;
+  rm.remove(Kind::kNetwork, "n1", seen);
+  EXPECT_EQ(store.commit(rm).code(), Code::kConflict);
+  EXPECT_FALSE(backend.range(object_key(Kind::kNetwork, "n1"), false)->kvs.empty()) << "not removed";
+  // Another manager removes the network; ours still has it in its cache.
+  Batch rm2;
+  rm2.remove(Kind::kNetwork, "n1", other.find_network("n1")->version);
+  ASSERT_TRUE(other.commit(rm2).ok());
+  EXPECT_TRUE(store.find_network("n1").ok()) << "our cache lags";
+  Batch svc2 = attach_batch("s2", "api", "n1");
+  EXPECT_EQ(store.commit(svc2).code(), Code::kNotFound);
+  EXPECT_TRUE(backend.range(object_key(Kind::kService, "s2"), false)->kvs.empty()) << "not created";
+  other.stop();
+}
+
+// A tied write of unknown outcome, the required object rewritten meanwhile
+// by another manager's tied write (from its cache at the same version: the
+// same bytes, a new revision): that rewrite is not taken for ours, so the
+// write is re-read and sent again, never reported done.
+TEST_F(StoreFaultTest, AnotherWritersRewriteOfARequiredObjectIsNoWitness) {
+  Batch n;
+  n.create(make_network("n1", "front"));
+  ASSERT_TRUE(store.commit(n).ok());
+  Store other(backend);
+  ASSERT_TRUE(other.start().ok());
+  faults.set_fault_hook([&] {
+    Batch theirs = attach_batch("s9", "theirs", "n1");
+    ASSERT_TRUE(other.commit(theirs).ok());
+  });
+  faults.fail_write(1, FaultBackend::Fault::kTimeoutNotApplied);
+  size_t before = faults.writes();
+  Batch svc = attach_batch("s1", "web", "n1");
+  Status st = store.commit(svc);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(faults.writes(), before + 2) << "sent again";
+  EXPECT_FALSE(backend.range(object_key(Kind::kService, "s1"), false)->kvs.empty()) << "the service was created";
+  EXPECT_TRUE(store.service("s1").has_value());
+  // Applied despite the timeout: seen as ours, not sent again.
+  faults.set_fault_hook({});
+  faults.fail_write(1, FaultBackend::Fault::kTimeoutApplied);
+  Batch svc2 = attach_batch("s2", "api", "n1");
+  ASSERT_TRUE(store.commit(svc2).ok());
+  EXPECT_EQ(faults.writes(), before + 3) << "not sent again";
+  EXPECT_TRUE(store.service("s2").has_value());
+  other.stop();
 }
 
 // Each resend after a timeout asks the backend for a longer deadline.

@@ -1,5 +1,7 @@
 #include "manager/allocator/allocator.h"
 
+#include <algorithm>
+
 namespace shoal::allocator {
 
 namespace {
@@ -42,6 +44,22 @@ void Allocator::load(const StoreSnapshot& snap) {
     if (t.node_id.empty() && t.desired_state > TaskState::kRunning) continue;
     for (const auto& a : t.networks)
       for (const auto& addr : a.addresses) mark_used(a.network_id, addr);
+  }
+  // The cursor of a network this manager has not handed addresses on yet
+  // (it just became the leader, or the network is new) starts past the
+  // highest address in use, as Docker's allocator goes on after the last
+  // one it gave: an address freed just before a leader change is not the
+  // first one handed out after it. Deterministic: every new leader starts
+  // where the store says. A cursor already kept stays.
+  std::erase_if(cursor_, [&](const auto& kv) { return !pools_.count(kv.first); });
+  for (const auto& [id, p] : pools_) {
+    if (cursor_.count(id)) continue;
+    uint64_t n = ipv4::size(p.range);
+    uint64_t next = 0;
+    for (uint32_t a : p.used) {
+      if (a >= p.range.base && a - p.range.base < n) next = std::max<uint64_t>(next, a - p.range.base + 1);
+    }
+    cursor_[id] = n ? static_cast<uint32_t>(next % n) : 0;
   }
 }
 

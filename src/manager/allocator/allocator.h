@@ -7,8 +7,14 @@
 // service holds it as a VIP or a task whose observed state is not terminal
 // holds it: the store is the truth, load() rebuilds the book from it each
 // pass, so nothing leaks when a leader dies mid-pass and no two live
-// endpoints share an address. Within a network addresses are handed out
-// round robin from a cursor (kept across passes while this manager leads),
+// endpoints share an address. A task's address stays in use until the task
+// is known to have stopped, even when its service is removed or its node
+// is down (its container may still run there): the orchestrator deletes
+// such a task only once it stopped, and takes it for orphaned (a terminal
+// state) only when its node is removed or has been down for 24 hours
+// (orchestrator/replicated.h, kOrphanTimeout). Within a network addresses
+// are handed out round robin from a cursor (kept across passes while this
+// manager leads; a new leader's starts past the highest address in use),
 // so a freed address is not reused at once: stale ARP and conntrack entries
 // on other nodes expire first.
 //
@@ -31,7 +37,8 @@ namespace shoal::allocator {
 
 class Allocator {
  public:
-  // Rebuilds the networks and the addresses in use from `snap`.
+  // Rebuilds the networks and the addresses in use from `snap`. A network
+  // seen for the first time gets its cursor past its highest address in use.
   void load(const StoreSnapshot& snap);
 
   // Moves new tasks to pending, attaching each to its networks (its spec's,

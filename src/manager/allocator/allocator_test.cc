@@ -151,6 +151,87 @@ TEST_F(AllocatorTest, NoLeakNoDuplicateAfterThousandsOfReplacements) {
   }
 }
 
+// A new leader's allocator (no cursor yet) starts past the highest address
+// in use on each network, not at the start of its subnet: an address freed
+// just before the leader change is not the first one handed out after it.
+TEST_F(AllocatorTest, ANewLeadersCursorStartsPastTheHighestAddressInUse) {
+  const std::string net = "net1aaaaaaaaaaaaaaaaaaaaa";
+  for (int i = 0; i < 5; ++i) {  // 10.0.1.2 .. 10.0.1.6
+    Task t = task("t" + std::to_string(i), {net});
+    ASSERT_TRUE(allocate(t));
+    store_task(t);
+  }
+  EXPECT_EQ(snap.tasks["t4"].networks[0].addresses[0], "10.0.1.6/24");
+  snap.tasks["t0"].status.state = TaskState::kFailed;  // 10.0.1.2 and .4 freed just before the change
+  snap.tasks["t2"].status.state = TaskState::kShutdown;
+  auto first_address = [&](const std::string& network) {
+    Allocator next_leader;
+    next_leader.load(snap);
+    Task t = task("new", {network});
+    std::vector<Task*> work = {&t};
+    EXPECT_EQ(next_leader.allocate(work, {}, SysTime{}).size(), 1u) << t.status.err;
+    return t.networks.empty() ? "" : t.networks[0].addresses[0];
+  };
+  EXPECT_EQ(first_address(net), "10.0.1.7/24");
+  EXPECT_EQ(first_address(net), "10.0.1.7/24") << "every new leader starts at the same place";
+  EXPECT_EQ(first_address("ingress00000000000000000"), "10.0.0.2/24") << "nothing in use: the first address";
+  // A service's VIP counts as in use too.
+  Service s;
+  s.id = "svc";
+  s.virtual_ips = {{net, "10.0.1.9/24"}};
+  snap.services[s.id] = s;
+  EXPECT_EQ(first_address(net), "10.0.1.10/24");
+  // The cursor of the leader that keeps leading is not moved by a load.
+  Task a = task("a", {net});
+  ASSERT_TRUE(allocate(a));  // the fixture's allocator: its cursor is past .6
+  EXPECT_EQ(a.networks[0].addresses[0], "10.0.1.7/24");
+}
+
+// Past the last address of the range the new cursor wraps to its start.
+TEST_F(AllocatorTest, ANewLeadersCursorWrapsAfterTheLastAddress) {
+  add_network("tinyaaaaaaaaaaaaaaaaaaaaa", "tiny", "10.0.2.0/24", false, "10.0.2.0/29");  // .2 .. .7
+  Task last = task("last", {"tinyaaaaaaaaaaaaaaaaaaaaa"});
+  last.status.state = TaskState::kRunning;
+  last.node_id = "node1";
+  last.networks = {{"tinyaaaaaaaaaaaaaaaaaaaaa", "tiny", {"10.0.2.7/24"}, {}}};
+  store_task(last);
+  Task mid = last;
+  mid.id = "mid";
+  mid.networks[0].addresses = {"10.0.2.3/24"};
+  store_task(mid);
+  Allocator next_leader;
+  next_leader.load(snap);
+  Task t = task("new", {"tinyaaaaaaaaaaaaaaaaaaaaa"});
+  std::vector<Task*> work = {&t};
+  ASSERT_EQ(next_leader.allocate(work, {}, SysTime{}).size(), 1u) << t.status.err;
+  EXPECT_EQ(t.networks[0].addresses[0], "10.0.2.2/24");
+  Task u = task("new2", {"tinyaaaaaaaaaaaaaaaaaaaaa"});
+  work = {&u};
+  ASSERT_EQ(next_leader.allocate(work, {}, SysTime{}).size(), 1u) << u.status.err;
+  EXPECT_EQ(u.networks[0].addresses[0], "10.0.2.4/24");
+}
+
+// An address stays in use until its task is known to have stopped: a task
+// whose service is gone, on a node that is down, still holds it; an
+// orphaned one (orchestrator/replicated.h) does not.
+TEST_F(AllocatorTest, AnAddressIsHeldUntilTheTaskIsKnownToHaveStopped) {
+  add_network("tinyaaaaaaaaaaaaaaaaaaaaa", "tiny", "10.0.2.0/24", false, "10.0.2.0/30");  // .2, .3
+  for (const char* id : {"a", "b"}) {
+    Task t = task(id, {"tinyaaaaaaaaaaaaaaaaaaaaa"}, "removed-service");
+    ASSERT_TRUE(allocate(t));
+    t.node_id = "down-node";
+    t.status.state = TaskState::kRunning;
+    t.desired_state = TaskState::kRemove;
+    store_task(t);
+  }
+  Task c = task("c", {"tinyaaaaaaaaaaaaaaaaaaaaa"});
+  EXPECT_FALSE(allocate(c));
+  EXPECT_NE(c.status.err.find("no IP address left"), std::string::npos) << c.status.err;
+  snap.tasks["a"].status.state = TaskState::kOrphaned;
+  EXPECT_TRUE(allocate(c));
+  EXPECT_EQ(c.networks[0].addresses[0], snap.tasks["a"].networks[0].addresses[0]);
+}
+
 TEST_F(AllocatorTest, VipsFollowTheSpec) {
   Service s;
   s.id = "svc";

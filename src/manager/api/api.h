@@ -12,6 +12,7 @@
 // thread-safe.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -99,6 +100,22 @@ class Api {
 // ingress network (attached through published ports, never by hand), one
 // network twice, or an alias that is not a DNS name (network_routes.cc).
 Status resolve_networks(const Store& store, ServiceSpec& spec);
+
+// Commits the service write `write` adds to a batch (a create, or an update
+// by version) tied to the networks of `spec` (resolved by resolve_networks;
+// `asked`: its TaskTemplate.Networks as the client named them), so that a
+// concurrent `network rm` of one of them and this write cannot both succeed
+// (network_routes.cc). A network removed meanwhile is kNotFound, in
+// resolve_networks' words.
+Status commit_with_networks(Store& store, const ServiceSpec& spec,
+                            const std::vector<NetworkAttachmentConfig>& asked,
+                            const std::function<void(Batch&)>& write);
+
+// Removes network `id` while no service or live task uses it, the check tied
+// to the delete (network_routes.cc): kFailedPrecondition (in use, found
+// again on fresh state when a service attached it meanwhile), kNotFound.
+// `after_check` (tests): runs between each check and its delete.
+Status remove_unused_network(Store& store, const std::string& id, const std::function<void()>& after_check = {});
 
 // Nodes by id, name/hostname or unique id prefix (Docker's rules).
 Result<Node> find_node(const std::vector<Node>& nodes, const std::string& ref);

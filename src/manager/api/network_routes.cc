@@ -3,6 +3,7 @@
 // from allocator/network_ipam.h; the store's reservations make a name, a VNI
 // and address space impossible to share, whichever manager creates them.
 #include <algorithm>
+#include <functional>
 #include <set>
 
 #include "common/ids.h"
@@ -210,8 +211,11 @@ std::vector<std::string> services_using(const StoreSnapshot& snap, const std::st
 }
 
 // Live tasks (not yet shut down) still holding an address on the network:
-// their service is gone but their containers have not stopped yet.
-size_t live_tasks_on(const StoreSnapshot& snap, const std::string& network_id) {
+// their service is gone but their containers have not stopped yet. `on_down`:
+// how many of them are on a node that is down (they count until the node
+// reports them stopped, is removed, or has been down for the orphan timeout:
+// orchestrator/replicated.h).
+size_t live_tasks_on(const StoreSnapshot& snap, const std::string& network_id, size_t* on_down) {
   size_t n = 0;
   for (const auto& [_, t] : snap.tasks) {
     if (is_terminal(t.status.state)) continue;
@@ -219,6 +223,8 @@ size_t live_tasks_on(const StoreSnapshot& snap, const std::string& network_id) {
     for (const auto& a : t.spec.networks) on = on || a.target == network_id;
     for (const auto& a : t.networks) on = on || a.network_id == network_id;  // ingress attachments too
     n += on;
+    auto node = snap.nodes.find(t.node_id);
+    *on_down += on && node != snap.nodes.end() && node->second.state == NodeState::kDown;
   }
   return n;
 }
@@ -236,7 +242,14 @@ Status in_use(const StoreSnapshot& snap, const Network& n) {
                                list + "; remove the service or detach it (service update --network-rm " +
                                n.spec.name + ") first");
   }
-  if (size_t live = live_tasks_on(snap, n.id)) {
+  size_t on_down = 0;
+  if (size_t live = live_tasks_on(snap, n.id, &on_down)) {
+    if (on_down) {
+      return failed_precondition("network " + n.spec.name + " is still in use by " + std::to_string(live) +
+                                 " task(s) that have not stopped, " + std::to_string(on_down) +
+                                 " of them on nodes that are down: they keep their addresses until their node "
+                                 "reports them stopped or is removed (node rm), or 24 hours after it went down");
+    }
     return failed_precondition("network " + n.spec.name + " is still in use by " + std::to_string(live) +
                                " task(s) that are shutting down; retry in a few seconds");
   }
@@ -244,6 +257,46 @@ Status in_use(const StoreSnapshot& snap, const Network& n) {
 }
 
 }  // namespace
+
+// `network rm` and a service create or update that attaches the network
+// must not both succeed (a service left on a missing network). Both decide
+// on the cache, so each ties its write to the network object's version
+// (Store's Batch::require, and remove with a version):
+// - commit_with_networks: the service's commit requires every network its
+//   spec attaches (and the ingress network when it publishes through the
+//   routing mesh): it commits only while they exist, and rewrites them, so
+//   their versions move;
+// - remove_unused_network: the delete compares the version the network had
+//   in the snapshot where no user was found.
+// Whichever commits second fails: a network removed first makes the
+// service's commit kNotFound (said as resolve_networks says it); a service
+// that attached it first makes the delete's compare fail, and the rm checks
+// again on fresh state, where it finds the service (in use). Two services
+// attaching one network at once only retry inside the store.
+Status remove_unused_network(Store& store, const std::string& id, const std::function<void()>& after_check) {
+  for (int attempt = 0;; ++attempt) {
+    Status busy = ok_status();
+    uint64_t seen = 0;
+    store.view([&](const StoreSnapshot& snap) {
+      auto it = snap.networks.find(id);
+      if (it == snap.networks.end()) {
+        busy = not_found("network " + id + " not found");
+        return;
+      }
+      seen = it->second.version;  // the version the check below is made on
+      busy = in_use(snap, it->second);
+    });
+    SHOAL_RETURN_IF_ERROR(busy);
+    if (after_check) after_check();
+    Batch b;
+    b.remove(Kind::kNetwork, id, seen);
+    Status st = store.commit(b);
+    if ((st.code() != Code::kConflict && st.code() != Code::kNotFound) || attempt >= 4) return st;
+    // Changed since the check (attached by a service, or removed): check
+    // again on what committed.
+    SHOAL_RETURN_IF_ERROR(store.sync());
+  }
+}
 
 Status resolve_networks(const Store& store, ServiceSpec& spec) {
   std::set<std::string> seen;
@@ -272,6 +325,26 @@ Status resolve_networks(const Store& store, ServiceSpec& spec) {
     a.target = n->id;
   }
   return ok_status();
+}
+
+Status commit_with_networks(Store& store, const ServiceSpec& spec,
+                            const std::vector<NetworkAttachmentConfig>& asked,
+                            const std::function<void(Batch&)>& write) {
+  Batch b;
+  write(b);
+  for (const auto& a : spec.task_template.networks) b.require(Kind::kNetwork, a.target);
+  if (allocator::publishes_ingress(spec)) {
+    for (const auto& n : store.networks())
+      if (n.spec.ingress) b.require(Kind::kNetwork, n.id);
+  }
+  Status st = store.commit(b);
+  if (st.code() != Code::kNotFound) return st;
+  // A network removed since resolve_networks found it: said as it says it.
+  (void)store.sync();
+  ServiceSpec again = spec;
+  again.task_template.networks = asked;
+  Status why = resolve_networks(store, again);
+  return why.ok() ? st : why;  // else gone is the service (an update), or the ingress network
 }
 
 http::Response Api::networks_create(const http::Request& req) {
@@ -395,12 +468,8 @@ http::Response Api::network_delete(const std::string& ref) {
   if (!store.ok()) return error_response(store.status());
   auto n = (*store)->find_network(ref);
   if (!n.ok()) return error_response(n.status());
-  Status busy = ok_status();
-  (*store)->view([&](const StoreSnapshot& snap) { busy = in_use(snap, *n); });
-  if (!busy.ok()) return error_response(busy);
-  Batch b;
-  b.remove(Kind::kNetwork, n->id);
-  Status cst = (*store)->commit(b);
+  Status cst = remove_unused_network(**store, n->id);
+  if (cst.code() == Code::kNotFound) return error_response(not_found("network " + shown_input(ref) + " not found"));
   if (!cst.ok()) return error_response(cst);
   return empty_response(204);
 }
@@ -425,9 +494,9 @@ http::Response Api::networks_prune(const http::Request& req) {
   });
   json deleted = json::array();
   for (const auto& n : unused) {
-    Batch b;
-    b.remove(Kind::kNetwork, n.id);
-    Status cst = (*store)->commit(b);
+    Status cst = remove_unused_network(**store, n.id);
+    // In use by now (a service attached it meanwhile), or removed by someone else.
+    if (cst.code() == Code::kFailedPrecondition || cst.code() == Code::kNotFound) continue;
     if (!cst.ok()) {
       // What was removed before the failure is said too, as a 5xx would hide it.
       std::string done;

@@ -107,6 +107,7 @@ http::Response Api::services_create(const http::Request& req) {
     spec->name = generate_service_name([&](const std::string& n) { return st.find_service(n).ok(); });
   }
   Status valid = validate_service_spec(*spec);
+  const std::vector<NetworkAttachmentConfig> asked = spec->task_template.networks;
   if (valid.ok()) valid = resolve_networks(st, *spec);
   if (!valid.ok()) return error_response(valid);
   for (const auto& s : st.services()) {
@@ -120,9 +121,8 @@ http::Response Api::services_create(const http::Request& req) {
   s.spec = std::move(spec).value();
   s.spec_version = 1;
   if (Status sealed = seal_registry_auth(*auth, s); !sealed.ok()) return error_response(sealed);
-  Batch b;
-  b.create(s);
-  Status cst = st.commit(b);
+  // Tied to its networks: a concurrent `network rm` of one fails, or this does.
+  Status cst = commit_with_networks(st, s.spec, asked, [&](Batch& b) { b.create(s); });
   if (cst.code() == Code::kAlreadyExists) return error_response(already_exists(name_conflict(s.spec.name)));
   if (!cst.ok()) return error_response(cst);
   return json_response(201, {{"ID", s.id}, {"Warnings", nullptr}});
@@ -232,6 +232,7 @@ http::Response Api::service_update(const std::string& ref, const http::Request& 
     return error_response(invalid_argument("service mode change is not allowed: remove the service and create it again"));
   }
   Status valid = validate_service_spec(next.spec);
+  const std::vector<NetworkAttachmentConfig> asked = next.spec.task_template.networks;
   if (valid.ok()) valid = resolve_networks(**store, next.spec);
   if (!valid.ok()) return error_response(valid);
   if (*version != cur->version) {
@@ -257,9 +258,8 @@ http::Response Api::service_update(const std::string& ref, const http::Request& 
     us.message = rollback.empty() ? "update in progress" : "manually requested rollback";
     next.update_status = us;
   }
-  Batch b;
-  b.put_if_version(next);
-  Status st = (*store)->commit(b);
+  // Tied to its networks, as a create (network_routes.cc).
+  Status st = commit_with_networks(**store, next.spec, asked, [&](Batch& b) { b.put_if_version(next); });
   if (st.code() == Code::kConflict) {
     return error_response(conflict("update out of sequence: service " + cur->spec.name +
                                    " was changed concurrently; inspect it again and retry"));

@@ -7,6 +7,13 @@
 
 namespace shoal::orchestrator {
 
+namespace {
+// The timer key of the orphan check (find_orphaned): no service has an
+// empty id, so a wake under it runs a pass over nothing in particular,
+// which finds the tasks fallen due.
+const std::string kOrphanWake;
+}  // namespace
+
 ControlLoops::ControlLoops(Store& store, Clock& clock, Fence fence, std::chrono::milliseconds sync_timeout)
     : store_(store), clock_(clock), fence_(std::move(fence)), sync_timeout_(sync_timeout) {}
 
@@ -65,6 +72,11 @@ void ControlLoops::on_event(const StoreEvent& e) {
       break;
     }
     case Kind::kNetwork:
+      // An update leaves a network's address space as it was (its subnets
+      // are reserved at its creation): it is a service attaching it, which
+      // rewrites it (Store's Batch::require), and that service's own event
+      // makes it dirty.
+      if (e.type == StoreEvent::Type::kUpdate) break;
       all_dirty_ = true;  // VIPs and waiting tasks follow a network's creation or removal (rare)
       schedule_pending_ = true;
       break;
@@ -145,6 +157,7 @@ Status ControlLoops::run_pass() {
     schedule_pending_ = false;
     ++passes_;
   }
+  dirty.erase(kOrphanWake);
   SysTime now = clock_.now();
   Context ctx;
   ctx.now = now;
@@ -158,6 +171,8 @@ Status ControlLoops::run_pass() {
   std::vector<Service> vip_changes;  // services whose Endpoint.VirtualIPs the allocator changed
   std::vector<Task*> ready;          // allocated, to be scheduled
   std::unordered_set<std::string> ingress;  // services publishing ports through the routing mesh
+  std::unordered_set<std::string> written;  // tasks the plans below change or delete
+  Orphaned orphaned;
 
   store_.view([&](const StoreSnapshot& snap) {
     if (snap.cluster) ctx.history_limit = snap.cluster->spec.task_history_retention_limit;
@@ -193,6 +208,8 @@ Status ControlLoops::run_pass() {
         });
       }
       for (const auto& tid : plan.remove) batch.remove(Kind::kTask, tid);
+      for (const auto& [tid, _] : plan.set_desired) written.insert(tid);
+      written.insert(plan.remove.begin(), plan.remove.end());
       if (plan.update_status) {
         UpdateStatus us = *plan.update_status;
         uint64_t version = sit->second.spec_version;
@@ -204,6 +221,10 @@ Status ControlLoops::run_pass() {
       }
       if (plan.wake_after) wakes[sid] = *plan.wake_after;
     }
+    // Tasks whose node was removed or has been down too long: orphaned,
+    // their addresses free (replicated.h). Found on every pass (a walk over
+    // the nodes, and the tasks of those down or gone).
+    orphaned = find_orphaned(snap, now);
     // Network resources, in memory on the snapshot (allocator.h): VIPs of
     // the dirty services, then addresses for new and pending tasks.
     bool loaded = false;
@@ -272,6 +293,29 @@ Status ControlLoops::run_pass() {
       return true;
     });
   }
+  for (const auto& o : orphaned.tasks) {
+    // A task a plan writes in this pass is marked in the next (its write
+    // starts one): one op per task keeps the batch's transactions independent.
+    if (written.count(o.task_id)) continue;
+    std::string node = o.node_id;
+    TaskStatus seen = o.seen;
+    static_assert(kOrphanTimeout == std::chrono::hours(24), "the message below says 24 hours");
+    std::string why = o.node_removed ? "task orphaned: its node was removed"
+                                     : "task orphaned: its node has been down for 24 hours";
+    batch.update_task(o.task_id, [node, seen, why, now](Task& t) {
+      // Only as found: not if its node reported on it meanwhile.
+      if (t.node_id != node || t.status.state != seen.state || t.status.timestamp != seen.timestamp ||
+          is_terminal(t.status.state)) {
+        return false;
+      }
+      t.status.state = TaskState::kOrphaned;
+      t.status.message = why;
+      t.status.err.clear();
+      t.status.timestamp = now;
+      return true;
+    });
+  }
+  if (orphaned.wake_after) wakes[kOrphanWake] = *orphaned.wake_after;
   for (const auto& t : new_tasks) batch.create(t);
   for (const auto& t : pending) {
     Task copy = t;

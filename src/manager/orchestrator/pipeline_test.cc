@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "manager/orchestrator/orchestrator_test_util.h"
 #include "store/memory_backend.h"
 
@@ -55,6 +57,48 @@ class ControlLoopsTest : public ::testing::Test {
       clock.advance(std::chrono::milliseconds(1));
     }
   }
+  // A network with two task addresses (10.0.9.2 and .3), and services on it
+  // in dnsrr mode (no VIP).
+  static constexpr const char* kTiny = "nettinyaaaaaaaaaaaaaaaaaa";
+  void make_tiny_network() {
+    Network n;
+    n.id = kTiny;
+    n.spec.name = "tiny";
+    n.vni = 4200;
+    n.ipam = {{"10.0.9.0/24", "10.0.9.0/30", "10.0.9.1"}};
+    Batch b;
+    b.create(n);
+    ASSERT_TRUE(store.commit(b).ok());
+  }
+  Service create_on_tiny(const std::string& name, uint64_t replicas) {
+    Service s = testutil::replicated("svc-" + name, name, replicas);
+    s.spec.endpoint_spec.mode = "dnsrr";
+    s.spec.task_template.networks = {{kTiny, {}}};
+    return testutil::create(store, s);
+  }
+  // The dispatcher's mark: down since now.
+  void node_down(const std::string& id) {
+    SysTime now = clock.now();
+    Batch d;
+    d.update_node(id, [now](Node& n) {
+      n.state = NodeState::kDown;
+      n.updated_at = now;
+      return true;
+    });
+    ASSERT_TRUE(store.commit(d).ok());
+  }
+  // The nodes the service's running tasks are on.
+  std::set<std::string> nodes_of(const std::string& sid) {
+    std::set<std::string> out;
+    for (auto& t : store.tasks_of_service(sid))
+      if (t.status.state == TaskState::kRunning) out.insert(t.node_id);
+    return out;
+  }
+  // The address the task holds on the tiny network, if any.
+  static std::string address(const Task& t) {
+    return t.networks.empty() || t.networks[0].addresses.empty() ? "" : t.networks[0].addresses[0];
+  }
+
   MemoryBackend backend;
   Store store{backend};
   FakeClock clock;
@@ -289,6 +333,145 @@ TEST_F(ControlLoopsTest, RemovedServiceTasksAreShutDownThenDeleted) {
   agents_run();
   ASSERT_TRUE(loops.reconcile_all().ok());
   EXPECT_TRUE(store.tasks_of_service(s.id).empty());
+}
+
+// A removed service's tasks on nodes that went down before they stopped:
+// their containers may still run there, so they are not deleted and keep
+// their addresses; a new task waits for an address rather than take one
+// of theirs. After the orphan timeout they are orphaned, then deleted, and
+// the new task gets an address.
+TEST_F(ControlLoopsTest, TasksOnADownNodeKeepTheirAddressesUntilOrphaned) {
+  make_tiny_network();
+  auto old_svc = create_on_tiny("old", 2);
+  settle();
+  ASSERT_EQ(nodes_of(old_svc.id).size(), 2u);
+  std::set<std::string> held;
+  for (auto& t : store.tasks_of_service(old_svc.id)) held.insert(address(t));
+  ASSERT_EQ(held, (std::set<std::string>{"10.0.9.2/24", "10.0.9.3/24"}));
+  Batch r;
+  r.remove(Kind::kService, old_svc.id);
+  ASSERT_TRUE(store.commit(r).ok());
+  ASSERT_TRUE(loops.reconcile_all().ok());  // desired remove; the nodes go down before they stop them
+  for (const auto& n : nodes_of(old_svc.id)) node_down(n);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(loops.reconcile_all().ok());
+  EXPECT_EQ(store.tasks_of_service(old_svc.id).size(), 2u) << "not deleted: never seen to stop";
+
+  auto next = create_on_tiny("next", 1);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(loops.reconcile_all().ok());
+  auto waiting = store.tasks_of_service(next.id);
+  ASSERT_EQ(waiting.size(), 1u);
+  EXPECT_EQ(address(waiting[0]), "") << "an orphan's address was handed out";
+  EXPECT_EQ(waiting[0].status.state, TaskState::kPending);
+  EXPECT_NE(waiting[0].status.err.find("no IP address left"), std::string::npos) << waiting[0].status.err;
+
+  // Just before the timeout nothing changes; at it, the pass its timer
+  // starts marks them orphaned, and the next ones delete them and give the
+  // new task an address.
+  clock.advance(kOrphanTimeout - std::chrono::seconds(1));
+  ASSERT_TRUE(loops.reconcile_all().ok());
+  for (auto& t : store.tasks_of_service(old_svc.id)) EXPECT_EQ(t.status.state, TaskState::kRunning);
+  size_t timers = clock.pending_timers();
+  ASSERT_GT(timers, 0u);
+  clock.advance(std::chrono::seconds(1));
+  EXPECT_EQ(clock.pending_timers(), timers - 1) << "the orphan check's timer fired at the timeout";
+  ASSERT_TRUE(loops.run_pass().ok());  // the pass it made due (the loop's thread is not running here)
+  for (auto& t : store.tasks_of_service(old_svc.id)) {
+    EXPECT_EQ(t.status.state, TaskState::kOrphaned);
+    EXPECT_EQ(t.status.message, "task orphaned: its node has been down for 24 hours");
+  }
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(loops.reconcile_all().ok());
+  EXPECT_TRUE(store.tasks_of_service(old_svc.id).empty());
+  waiting = store.tasks_of_service(next.id);
+  ASSERT_EQ(waiting.size(), 1u);
+  EXPECT_TRUE(held.count(address(waiting[0]))) << address(waiting[0]);
+  EXPECT_EQ(waiting[0].status.state, TaskState::kAssigned);
+}
+
+// A node that comes back reports the task stopped: deleted then, its
+// address free. A node that is removed orphans its tasks at once.
+TEST_F(ControlLoopsTest, AnOrphansAddressIsFreedWhenItsNodeReportsOrIsRemoved) {
+  make_tiny_network();
+  auto old_svc = create_on_tiny("old", 2);
+  settle();
+  auto on = nodes_of(old_svc.id);
+  ASSERT_EQ(on.size(), 2u);
+  std::string back = *on.begin(), removed = *on.rbegin();
+  Batch r;
+  r.remove(Kind::kService, old_svc.id);
+  ASSERT_TRUE(store.commit(r).ok());
+  ASSERT_TRUE(loops.reconcile_all().ok());
+  node_down(back);
+  node_down(removed);
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(loops.reconcile_all().ok());
+  ASSERT_EQ(store.tasks_of_service(old_svc.id).size(), 2u);
+
+  // `node rm`: its task is orphaned, then deleted.
+  Batch rm;
+  rm.remove(Kind::kNode, removed);
+  ASSERT_TRUE(store.commit(rm).ok());
+  ASSERT_TRUE(loops.reconcile_all().ok());
+  bool orphaned = false;
+  for (auto& t : store.tasks_of_service(old_svc.id)) {
+    if (t.node_id != removed) continue;
+    EXPECT_EQ(t.status.state, TaskState::kOrphaned);
+    EXPECT_EQ(t.status.message, "task orphaned: its node was removed");
+    orphaned = true;
+  }
+  EXPECT_TRUE(orphaned);
+  ASSERT_TRUE(loops.reconcile_all().ok());
+  auto left = store.tasks_of_service(old_svc.id);
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].node_id, back);
+
+  // The other node comes back and its agent stops the task: deleted.
+  Batch up;
+  up.update_node(back, [](Node& n) {
+    n.state = NodeState::kReady;
+    return true;
+  });
+  ASSERT_TRUE(store.commit(up).ok());
+  agents_run();
+  ASSERT_TRUE(loops.reconcile_all().ok());
+  EXPECT_TRUE(store.tasks_of_service(old_svc.id).empty());
+  // Both addresses are free again.
+  auto next = create_on_tiny("next", 2);
+  settle();
+  std::set<std::string> got;
+  for (auto& t : store.tasks_of_service(next.id)) got.insert(address(t));
+  EXPECT_EQ(got, (std::set<std::string>{"10.0.9.2/24", "10.0.9.3/24"}));
+}
+
+// A live service's task on a removed node is orphaned too (not held for
+// ever): replaced in its slot, then reaped with the slot's history.
+TEST_F(ControlLoopsTest, ALiveServicesTaskOnARemovedNodeIsOrphaned) {
+  make_tiny_network();
+  auto s = create_on_tiny("web", 1);
+  settle();
+  auto first = store.tasks_of_service(s.id);
+  ASSERT_EQ(first.size(), 1u);
+  node_down(first[0].node_id);  // no agent reports on it from now on
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(loops.reconcile_all().ok());
+  EXPECT_EQ(store.task(first[0].id)->status.state, TaskState::kRunning) << "down for less than the timeout";
+  EXPECT_EQ(store.task(first[0].id)->desired_state, TaskState::kShutdown);
+  auto l = live(s.id);
+  ASSERT_EQ(l.size(), 1u);
+  EXPECT_EQ(address(l[0]), "10.0.9.3/24") << "the replacement does not take the lost task's address";
+  Batch rm;
+  rm.remove(Kind::kNode, first[0].node_id);
+  ASSERT_TRUE(store.commit(rm).ok());
+  ASSERT_TRUE(loops.reconcile_all().ok());
+  EXPECT_EQ(store.task(first[0].id)->status.state, TaskState::kOrphaned);
+  // Its address is free: the one the next new task gets.
+  Batch more;
+  more.update_service(s.id, [](Service& x) {
+    x.spec.replicas = 2;
+    return true;
+  });
+  ASSERT_TRUE(store.commit(more).ok());
+  ASSERT_TRUE(loops.reconcile_all().ok());
+  std::set<std::string> got;
+  for (auto& t : live(s.id)) got.insert(address(t));
+  EXPECT_EQ(got, (std::set<std::string>{"10.0.9.2/24", "10.0.9.3/24"}));
 }
 
 TEST_F(ControlLoopsTest, ManyTasksOnManyNodesInBoundedPasses) {

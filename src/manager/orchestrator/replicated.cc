@@ -5,6 +5,7 @@
 #include <unordered_set>
 
 #include "common/ids.h"
+#include "store/store.h"
 
 namespace shoal::orchestrator {
 
@@ -354,12 +355,41 @@ Plan reconcile_orphans(const std::vector<const Task*>& tasks, const Context& ctx
       plan.set_desired.push_back({t->id, TaskState::kRemove});
       continue;
     }
-    // Delete once stopped, or if it never reached a node / its node is gone.
-    bool stopped = is_terminal(t->status.state) || t->status.state < TaskState::kAssigned || t->node_id.empty() ||
-                   node_lost(*t, ctx);
+    // Delete once stopped (orphaned counts: find_orphaned), or if it never
+    // reached a node. Not because its node is down, drained or gone: its
+    // container may still run, and the task holds its addresses till then.
+    bool stopped = is_terminal(t->status.state) || t->status.state < TaskState::kAssigned || t->node_id.empty();
     if (stopped) plan.remove.push_back(t->id);
   }
+  (void)ctx;
   return plan;
+}
+
+Orphaned find_orphaned(const StoreSnapshot& snap, SysTime now) {
+  Orphaned out;
+  for (const auto& [node_id, ids] : snap.tasks_by_node) {
+    auto n = snap.nodes.find(node_id);
+    bool removed = n == snap.nodes.end();
+    if (!removed && n->second.state != NodeState::kDown) continue;
+    bool due = removed;
+    if (!removed && n->second.updated_at != Time{}) {
+      SysTime at = n->second.updated_at + kOrphanTimeout;
+      due = now >= at;
+      if (!due) {
+        bool waiting = std::any_of(ids.begin(), ids.end(),
+                                   [&](const std::string& id) { return !is_terminal(snap.tasks.at(id).status.state); });
+        if (waiting && (!out.wake_after || at - now < *out.wake_after)) out.wake_after = at - now;
+      }
+    }
+    if (!due) continue;
+    for (const auto& id : ids) {
+      const Task& t = snap.tasks.at(id);
+      if (!is_terminal(t.status.state)) out.tasks.push_back({id, node_id, t.status, removed});
+    }
+  }
+  // Deterministic order (the index is a hash map).
+  std::sort(out.tasks.begin(), out.tasks.end(), [](const auto& a, const auto& b) { return a.task_id < b.task_id; });
+  return out;
 }
 
 }  // namespace shoal::orchestrator

@@ -20,7 +20,14 @@
 //   delay, monitor, failure action (pause | continue), order (stop-first |
 //   start-first); UpdateStatus says updating / paused / completed;
 // - history: at most `history_limit` tasks per slot are kept; tasks of a
-//   removed service (desired remove) are deleted once they stopped.
+//   removed service (desired remove) are deleted once they stopped (or
+//   never reached a node), not when their node goes down or is drained: a
+//   task's container may run until it is known to have stopped, and until
+//   then the task holds its addresses (allocator.h);
+// - orphaned tasks (find_orphaned): a task that has not stopped on a node
+//   that was removed, or that has been down for kOrphanTimeout, is marked
+//   orphaned (a terminal observed state): its addresses are free again and
+//   it is deleted like any ended task.
 #pragma once
 
 #include <map>
@@ -32,6 +39,10 @@
 
 #include "common/clock.h"
 #include "model/objects.h"
+
+namespace shoal {
+struct StoreSnapshot;
+}
 
 namespace shoal::orchestrator {
 
@@ -76,5 +87,31 @@ Plan reconcile_orphans(const std::vector<const Task*>& tasks, const Context& ctx
 
 // A new task for `slot` of `service` (state new, desired running).
 Task make_task(const Service& service, uint64_t slot, SysTime now);
+
+// How long a task that has not stopped may stay on a node that is down
+// before it is taken for orphaned: Docker's 24 hours (swarmkit marks such
+// tasks ORPHANED so that their resources are freed). Until then its
+// addresses are not handed out again, as its container may still run on a
+// node that is only cut off; a node that comes back reports it stopped
+// (or running) long before. The time counts from the node's updated_at,
+// which the dispatcher sets when it marks the node down (a later change of
+// the node only postpones it); a down node without one (not written by the
+// dispatcher) orphans its tasks only when it is removed.
+constexpr Duration kOrphanTimeout = std::chrono::hours(24);
+
+struct Orphaned {
+  struct Entry {
+    std::string task_id;
+    std::string node_id;
+    TaskStatus seen;  // its status when found: marked only if it still is
+    bool node_removed = false;
+  };
+  std::vector<Entry> tasks;
+  std::optional<Duration> wake_after;  // when the next task on a down node falls due
+};
+
+// The tasks to mark orphaned now: not stopped (observed state not terminal)
+// on a node that was removed or has been down for kOrphanTimeout.
+Orphaned find_orphaned(const StoreSnapshot& snap, SysTime now);
 
 }  // namespace shoal::orchestrator
