@@ -17,7 +17,8 @@ std::string period_text(std::chrono::nanoseconds p) {
 }  // namespace
 
 Agent::Agent(Executor& executor, Clock& clock, AgentOptions options)
-    : clock_(clock),
+    : executor_(executor),
+      clock_(clock),
       options_(std::move(options)),
       worker_(executor, clock,
               [this](const std::string& id, const TaskStatus& st) { report(id, st); },
@@ -202,6 +203,8 @@ void Agent::assignments_loop() {
         assigned.insert_or_assign(std::move(id), std::move(t));
       }
       generation = set.generation;
+      // The view first: a task's prepare waits for its networks in it.
+      if (set.network_view) executor_.set_network_view(*set.network_view);
       std::vector<Task> all;
       all.reserve(assigned.size());
       for (const auto& [_, t] : assigned) all.push_back(t);

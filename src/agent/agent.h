@@ -90,6 +90,7 @@ class Agent {
   // The register answer's managers; returns whether they changed.
   bool update_managers(const std::vector<std::string>& managers);
 
+  Executor& executor_;
   Clock& clock_;
   AgentOptions options_;
   Worker worker_;

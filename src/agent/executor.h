@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "model/network_view.h"
 #include "model/objects.h"
 
 namespace shoal::agent {
@@ -40,6 +41,13 @@ class Executor {
   // pull) returns soon with an error. Sticky; any thread. Default: nothing
   // to cancel.
   virtual void cancel() {}
+  // The node's network view changed (it came with an assignment set, before
+  // the set's tasks reach the worker). Called on the agent's assignment
+  // thread, one call at a time. Default: no networks.
+  virtual void set_network_view(const session::NetworkView&) {}
+  // The node leaves the swarm, its containers already removed: drop what
+  // else the executor made on the node (its networks). Default: nothing.
+  virtual void erase_node_state() {}
 };
 
 }  // namespace shoal::agent

@@ -14,8 +14,32 @@ namespace {
 constexpr char kTaskLabel[] = "com.docker.swarm.task.id";
 }
 
-RuntimeExecutor::RuntimeExecutor(runtime::Runtime& runtime, std::string node_id, ImagePuller* puller)
-    : runtime_(runtime), node_id_(std::move(node_id)), puller_(puller) {}
+RuntimeExecutor::RuntimeExecutor(runtime::Runtime& runtime, std::string node_id, ImagePuller* puller,
+                                 std::unique_ptr<netnode::NodeNetwork> network, std::string network_error)
+    : runtime_(runtime),
+      node_id_(std::move(node_id)),
+      puller_(puller),
+      network_(std::move(network)),
+      network_error_(std::move(network_error)) {}
+
+RuntimeExecutor::~RuntimeExecutor() {
+  if (network_) network_->stop();
+}
+
+void RuntimeExecutor::cancel() {
+  cancelled_ = true;
+  if (network_) network_->stop();  // a prepare() waiting for the network view returns
+}
+
+void RuntimeExecutor::set_network_view(const session::NetworkView& view) {
+  if (network_) network_->set_view(view);
+}
+
+void RuntimeExecutor::erase_node_state() {
+  if (!network_) return;
+  Status st = network_->remove_all();
+  if (!st.ok()) LOG_WARN("agent", "removing the node's networks: " << st.message());
+}
 
 runtime::ContainerConfig RuntimeExecutor::container_config(const Task& task, const std::string& node_id,
                                                            const std::string& container_id) {
@@ -92,8 +116,16 @@ Status RuntimeExecutor::prepare(const Task& task) {
     SHOAL_RETURN_IF_ERROR(puller_->ensure(task.spec.container_spec.image, *creds, &cancelled_));
   }
   id = new_container_id();
-  Status st = runtime_.create(container_config(task, node_id_, id));
-  if (!st.ok()) return st;
+  runtime::ContainerConfig config = container_config(task, node_id_, id);
+  if (!task.networks.empty()) {
+    if (!network_) return failed_precondition("this node cannot attach tasks to networks: " + network_error_);
+    SHOAL_ASSIGN_OR_RETURN(config.netns_path, network_->attach_task(task, &cancelled_));
+  }
+  Status st = runtime_.create(config);
+  if (!st.ok()) {
+    if (network_) (void)network_->detach_task(task.id);
+    return st;
+  }
   std::lock_guard lk(mu_);
   containers_[task.id] = id;
   return ok_status();
@@ -133,15 +165,18 @@ Status RuntimeExecutor::stop(const Task& task) {
 
 Status RuntimeExecutor::remove(const std::string& task_id) {
   std::string id = container_of(task_id);
-  if (id.empty()) return ok_status();
+  if (id.empty()) return network_ ? network_->detach_task(task_id) : ok_status();
   auto st = runtime_.state(id);
   if (st.ok() && st->status == runtime::ContainerStatus::kRunning) {
     SHOAL_RETURN_IF_ERROR(runtime_.stop(id, std::chrono::seconds(10)));
   }
   SHOAL_RETURN_IF_ERROR(runtime_.remove(id));
-  std::lock_guard lk(mu_);
-  containers_.erase(task_id);
-  return ok_status();
+  {
+    std::lock_guard lk(mu_);
+    containers_.erase(task_id);
+  }
+  // After the container: its namespace is the container's until then.
+  return network_ ? network_->detach_task(task_id) : ok_status();
 }
 
 std::vector<std::string> RuntimeExecutor::known_tasks() {
@@ -149,6 +184,10 @@ std::vector<std::string> RuntimeExecutor::known_tasks() {
   std::lock_guard lk(mu_);
   std::vector<std::string> out;
   for (const auto& [task, _] : containers_) out.push_back(task);
+  if (network_) {  // a namespace whose container is gone (a crash between the two)
+    for (auto& t : network_->tasks())
+      if (!containers_.count(t)) out.push_back(std::move(t));
+  }
   return out;
 }
 

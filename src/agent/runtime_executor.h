@@ -11,6 +11,7 @@
 
 #include "agent/executor.h"
 #include "agent/image_puller.h"
+#include "agent/network/node/node_network.h"
 #include "agent/runtime/runtime.h"
 
 namespace shoal::agent {
@@ -18,8 +19,13 @@ namespace shoal::agent {
 class RuntimeExecutor : public Executor {
  public:
   // `puller` (optional, must outlive the executor): prepare() pulls a task's
-  // image that the node does not have.
-  RuntimeExecutor(runtime::Runtime& runtime, std::string node_id, ImagePuller* puller = nullptr);
+  // image that the node does not have. `network` (optional): the node's
+  // overlay networks; a task attached to a network gets its namespace from
+  // it. Without one, `network_error` says why (a task with networks is then
+  // rejected with it).
+  RuntimeExecutor(runtime::Runtime& runtime, std::string node_id, ImagePuller* puller = nullptr,
+                  std::unique_ptr<netnode::NodeNetwork> network = nullptr, std::string network_error = "");
+  ~RuntimeExecutor() override;
   Status prepare(const Task& task) override;
   Status start(const Task& task) override;
   Observation observe(const std::string& task_id) override;
@@ -27,7 +33,9 @@ class RuntimeExecutor : public Executor {
   Status remove(const std::string& task_id) override;
   std::vector<std::string> known_tasks() override;
   // Ends image pulls of prepare() in flight (kUnavailable) and fails later ones.
-  void cancel() override { cancelled_ = true; }
+  void cancel() override;
+  void set_network_view(const session::NetworkView& view) override;
+  void erase_node_state() override;
 
   static runtime::ContainerConfig container_config(const Task& task, const std::string& node_id,
                                                    const std::string& container_id);
@@ -38,6 +46,8 @@ class RuntimeExecutor : public Executor {
   runtime::Runtime& runtime_;
   std::string node_id_;
   ImagePuller* puller_;
+  std::unique_ptr<netnode::NodeNetwork> network_;
+  std::string network_error_;
   std::atomic<bool> cancelled_{false};
   std::mutex mu_;
   std::unordered_map<std::string, std::string> containers_;  // task id -> container id

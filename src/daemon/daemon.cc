@@ -84,7 +84,19 @@ node::NodeParts Daemon::node_parts() {
     return install_joined_manager(options_.data_root, g);
   };
   p.make_executor = [this](const node::Membership& m) -> std::unique_ptr<agent::Executor> {
-    return std::make_unique<agent::RuntimeExecutor>(*runtime_, m.node_id, puller_.get());
+    // The node's overlay networks: their namespaces under the data root, its
+    // advertised address as the VXLAN tunnel endpoint.
+    netnode::Options no;
+    no.state_dir = options_.data_root + "/network";
+    no.node_id = m.node_id;
+    no.underlay_ip = m.advertise_addr.substr(0, m.advertise_addr.rfind(':'));
+    auto network = netnode::NodeNetwork::create(no);
+    if (!network.ok()) {
+      LOG_WARN("daemon", "the node's network datapath did not start: " << network.status().message());
+      return std::make_unique<agent::RuntimeExecutor>(*runtime_, m.node_id, puller_.get(), nullptr,
+                                                      network.status().message());
+    }
+    return std::make_unique<agent::RuntimeExecutor>(*runtime_, m.node_id, puller_.get(), std::move(*network));
   };
   // The agent talks to the dispatcher over the same protocol it will use
   // across the network; on a single node that is this daemon's own session

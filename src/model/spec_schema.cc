@@ -98,6 +98,11 @@ const Fields& service_fields() {
       {"CapabilityDrop", Type::kStrings, kDefaultOnly, nullptr, json::array(), "containers get Docker's default capabilities only"},
       {"Ulimits", Type::kObjects, kDefaultOnly, nullptr, json::array(), "ulimits are not applied yet"}};
   static const Fields kLogDriver = {{"Name", Type::kString}, {"Options", Type::kStringMap}};
+  static const Fields kNetworkAttachment = {
+      {"Target", Type::kString},
+      {"Aliases", Type::kStrings},
+      {"DriverOpts", Type::kStringMap, kDefaultOnly, nullptr, json::array(),
+       "per-attachment driver options are not applied; set options on the network (network create --opt)"}};
   static const Fields kTask = {
       {"PluginSpec", Type::kAny, Support::kRefusedPresent, nullptr, json::array(), "plugins are not supported"},
       {"ContainerSpec", Type::kObject, kApplied, &kContainer},
@@ -107,7 +112,7 @@ const Fields& service_fields() {
       {"Placement", Type::kObject, kApplied, &kPlacement},
       {"ForceUpdate", Type::kUint},
       {"Runtime", Type::kString, kDefaultOnly, nullptr, json::array({"container"}), "use \"container\""},
-      {"Networks", Type::kObjects, kDefaultOnly, nullptr, json::array(), "attaching services to overlay networks is not wired into the nodes yet (networks can be created and inspected already; tasks cannot use them until the datapath lands)"},
+      {"Networks", Type::kObjects, kApplied, &kNetworkAttachment},
       {"LogDriver", Type::kObject, kDefaultOnly, &kLogDriver, json::array(), "tasks log to files on their node"}};
   static const Fields kReplicated = {{"Replicas", Type::kUint}};
   static const Fields kMode = {
@@ -139,8 +144,8 @@ const Fields& service_fields() {
                                {"PublishedPort", Type::kUint},
                                {"PublishMode", Type::kString}};
   static const Fields kEndpoint = {
-      {"Mode", Type::kString, kDefaultOnly, nullptr, json::array({"vip"}), "DNS round robin comes with overlay networks"},
-      {"Ports", Type::kObjects, kDefaultOnly, &kPort, json::array(), "ports are not published yet (no routing mesh)"}};
+      {"Mode", Type::kString},
+      {"Ports", Type::kObjects, kDefaultOnly, &kPort, json::array(), "ports are not published yet (the routing mesh is not wired into the nodes yet)"}};
   static const Fields kService = {
       {"Name", Type::kString},
       {"Labels", Type::kStringMap},
@@ -148,7 +153,8 @@ const Fields& service_fields() {
       {"Mode", Type::kObject, kApplied, &kMode},
       {"UpdateConfig", Type::kObject, kApplied, &kUpdate},
       {"RollbackConfig", Type::kObject, kApplied, &kRollback},
-      {"Networks", Type::kObjects, kDefaultOnly, nullptr, json::array(), "attaching services to overlay networks is not wired into the nodes yet (networks can be created and inspected already; tasks cannot use them until the datapath lands)"},
+      {"Networks", Type::kObjects, kDefaultOnly, nullptr, json::array(),
+       "the top-level Networks field is deprecated; give the networks in TaskTemplate.Networks"},
       {"EndpointSpec", Type::kObject, kApplied, &kEndpoint}};
   return kService;
 }

@@ -42,6 +42,7 @@ struct SwarmNode::Roles {
     std::vector<std::string> tasks;
     if (erase && executor) tasks = executor->known_tasks();
     if (erase) remove_containers(tasks);
+    if (erase && executor) executor->erase_node_state();  // its networks, once no task uses them
     if (manager) manager->stop();
     if (erase && before_erase) before_erase();
     if (storage) erase ? storage->destroy() : storage->stop();

@@ -2,8 +2,7 @@
 # Overlay networks through the Engine API, with the stock docker CLI and the
 # shoal CLI: create (default pool, --subnet/--gateway/--ip-range, options,
 # labels), ls with filters, inspect by name and id prefix, refusals (overlap,
-# driver, options, service attachments until the datapath is wired), rm and
-# prune.
+# driver, options), rm (refused while a service uses the network) and prune.
 source "$(dirname "$0")/../lib.sh"
 command -v docker >/dev/null || { echo "docker CLI not installed: skipped"; exit 77; }
 
@@ -43,12 +42,14 @@ filtered=$(dk network ls --filter label=team=a --format '{{.Name}}' 2>&1)
 expect_eq "network ls --filter label" "test" "$filtered"
 expect_eq "network ls -q lists 3" 3 "$(dk network ls -q | wc -l)"
 
-# Attaching a service is refused, with the reason, until the nodes' datapath
-# is wired (never stored and ignored); rm is refused while a service uses a
-# network (checked in the unit tests, as no service can use one yet).
-err=$(dk service create -d --name web --network test whoami 2>&1 || true)
-expect_contains "service create --network is refused with the reason" "not wired into the nodes yet" "$err"
-check "the refused service was not created" eval '! dk service inspect web >/dev/null 2>&1'
+# A service attached to a network keeps it: rm is refused while it is used.
+# (No replicas: tasks on networks run in the lab, tests/system/overlay.sh.)
+dk service create -d --name web --replicas 0 --network test busybox sleep 100000 >/dev/null 2>&1
+expect_eq "the service is stored with the network's id" "$id" \
+  "$(dk service inspect web --format '{{range .Spec.TaskTemplate.Networks}}{{.Target}}{{end}}' 2>&1)"
+err=$(dk network rm test 2>&1 || true)
+expect_contains "network rm is refused while a service uses it" "in use by service web" "$err"
+dk service rm web >/dev/null 2>&1
 
 out=$(dk network rm test 2>&1) || true
 expect_eq "docker network rm prints the name" "test" "$out"

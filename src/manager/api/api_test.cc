@@ -672,7 +672,8 @@ TEST_F(ApiTest, RefusesFieldsNotAppliedYetAndPassesEmptyOnes) {
        "TaskTemplate.ContainerSpec.Hostname \"{{.Node.Hostname}}\" is not supported"},
       {R"("ContainerSpec":{"Image":"busybox","Env":["A=1","SLOT={{.Task.Slot}}"]})",
        "TaskTemplate.ContainerSpec.Env \"SLOT={{.Task.Slot}}\" is not supported"},
-      {R"("ContainerSpec":{"Image":"busybox"},"Networks":[{"Target":"n"}])", "TaskTemplate.Networks"},
+      {R"("ContainerSpec":{"Image":"busybox"},"Networks":[{"Target":"n","DriverOpts":{"a":"b"}}])",
+       "TaskTemplate.Networks[0].DriverOpts"},
       {R"("ContainerSpec":{"Image":"busybox"},"LogDriver":{"Name":"json-file"})", "TaskTemplate.LogDriver"},
       {R"("ContainerSpec":{"Image":"busybox"},"Placement":{"Preferences":[{"Spread":{}}]})",
        "TaskTemplate.Placement.Preferences"},
@@ -686,7 +687,7 @@ TEST_F(ApiTest, RefusesFieldsNotAppliedYetAndPassesEmptyOnes) {
        "UpdateConfig.MaxFailureRatio 0.5"},
       {R"("ContainerSpec":{"Image":"busybox"}},"RollbackConfig":{"Order":"start-first"},"X":{)",
        "RollbackConfig.Order"},
-      {R"("ContainerSpec":{"Image":"busybox"}},"EndpointSpec":{"Mode":"dnsrr"},"X":{)", "EndpointSpec.Mode \"dnsrr\""},
+      {R"("ContainerSpec":{"Image":"busybox"}},"EndpointSpec":{"Ports":[{"TargetPort":80}]},"X":{)", "EndpointSpec.Ports"},
       {R"("ContainerSpec":{"Image":"busybox"}},"Networks":[{"Target":"n"}],"X":{)", "Networks is not supported"},
   };
   for (const auto& [part, expect] : cases) {

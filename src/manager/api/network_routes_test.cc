@@ -182,14 +182,99 @@ TEST_F(NetworkRoutesTest, ResolveNetworksAndRmRefusedWhileInUse) {
   check({{"test", {}}, {id, {}}}, Code::kInvalidArgument, "attached twice");
   check({{"test", {"bad alias"}}}, Code::kInvalidArgument, "invalid alias");
   check({{"test", {"db.internal", "db"}}}, Code::kOk, "");
-  // Until the datapath is wired, the API refuses attachments, never stores and ignores them.
-  json spec = {{"Name", "x"}, {"TaskTemplate", {{"ContainerSpec", {{"Image", "busybox"}}}, {"Networks", {{{"Target", "test"}}}}}}};
-  auto refused = call("POST", "/v1.41/services/create", spec.dump());
-  EXPECT_EQ(refused.status, 400);
-  EXPECT_NE(message(refused).find("not wired into the nodes yet"), std::string::npos) << refused.body;
+  // Through the API: by name, stored by id; an unknown network is a 404.
+  json spec = {{"Name", "x"}, {"TaskTemplate", {{"ContainerSpec", {{"Image", "busybox"}}}, {"Networks", {{{"Target", "test"}, {"Aliases", {"ex"}}}}}}}};
+  auto made = call("POST", "/v1.41/services/create", spec.dump());
+  EXPECT_EQ(made.status, 201) << made.body;
+  auto x = control.store()->find_service("x");
+  ASSERT_TRUE(x.ok());
+  ASSERT_EQ(x->spec.task_template.networks.size(), 1u);
+  EXPECT_EQ(x->spec.task_template.networks[0].target, id);
+  EXPECT_EQ(x->spec.task_template.networks[0].aliases, (std::vector<std::string>{"ex"}));
+  spec["Name"] = "y";
+  spec["TaskTemplate"]["Networks"][0]["Target"] = "nope";
+  auto missing = call("POST", "/v1.41/services/create", spec.dump());
+  EXPECT_EQ(missing.status, 404) << missing.body;
+  EXPECT_EQ(call("DELETE", "/v1.41/services/x").status, 200);
 
   EXPECT_EQ(call("DELETE", "/v1.41/services/web").status, 200);
   EXPECT_EQ(call("DELETE", "/v1.41/networks/test").status, 204);
+}
+
+// `network rm` and a service create that attaches the network each decide
+// on their manager's cache: whichever commits second fails, never both
+// succeed (a service on a missing network).
+TEST_F(NetworkRoutesTest, NetworkRmAndAServiceCreateOnItCannotBothSucceed) {
+  std::string id = create({{"Name", "test"}, {"Driver", "overlay"}});
+  Store other(control.backend());  // another manager
+  ASSERT_TRUE(other.start().ok());
+  auto service = [](const std::string& sid, const std::string& name, const std::string& network) {
+    Service s;
+    s.id = sid + std::string(25 - sid.size(), 's');
+    s.spec.name = name;
+    s.spec.task_template.container_spec.image = "busybox:latest";
+    s.spec.task_template.networks = {{network, {}}};
+    return s;
+  };
+  // The rm found the network unused; another manager attaches a service to
+  // it before the rm's delete: the rm looks again and finds it in use.
+  Service web = service("web", "web", id);
+  int checks = 0;
+  Status rm = remove_unused_network(*control.store(), id, [&] {
+    if (checks++ > 0) return;
+    Status made = commit_with_networks(other, web.spec, web.spec.task_template.networks,
+                                       [&](Batch& b) { b.create(web); });
+    EXPECT_TRUE(made.ok()) << made.message();
+  });
+  EXPECT_EQ(rm.code(), Code::kFailedPrecondition) << rm.message();
+  EXPECT_NE(rm.message().find("in use by service web"), std::string::npos) << rm.message();
+  EXPECT_EQ(checks, 1) << "found in use on the second look, before any delete";
+  EXPECT_TRUE(control.store()->find_network(id).ok());
+  ASSERT_TRUE(control.store()->service(web.id).has_value());
+  EXPECT_EQ(call("DELETE", "/v1.41/services/web").status, 200);
+
+  // The other order: a service create resolved the network (by name); the
+  // other manager's rm commits before the create does: the create is a 404.
+  Service api_svc = service("api", "api", "test");
+  const auto asked = api_svc.spec.task_template.networks;
+  ASSERT_TRUE(resolve_networks(*control.store(), api_svc.spec).ok());
+  EXPECT_EQ(api_svc.spec.task_template.networks[0].target, id);
+  Status made = commit_with_networks(*control.store(), api_svc.spec, asked, [&](Batch& b) {
+    b.create(api_svc);
+    ASSERT_TRUE(other.sync().ok());  // it sees web gone
+    Status gone = remove_unused_network(other, id);
+    EXPECT_TRUE(gone.ok()) << gone.message();
+  });
+  EXPECT_EQ(made.code(), Code::kNotFound) << made.message();
+  EXPECT_NE(made.message().find("network test not found"), std::string::npos) << made.message();
+  ASSERT_TRUE(control.store()->sync().ok());
+  EXPECT_FALSE(control.store()->service(api_svc.id).has_value());
+  EXPECT_FALSE(control.store()->find_network(id).ok());
+  other.stop();
+}
+
+// A task that has not stopped on a node that is down keeps the network in
+// use, and the refusal says for how long.
+TEST_F(NetworkRoutesTest, RmSaysWhyATaskOnADownNodeHoldsTheNetwork) {
+  std::string id = create({{"Name", "test"}, {"Driver", "overlay"}});
+  Batch b;
+  Node n;
+  n.id = "node2";
+  n.state = NodeState::kDown;
+  b.create(n);
+  Task t;
+  t.id = "task1";
+  t.service_id = "gone";
+  t.node_id = "node2";
+  t.desired_state = TaskState::kRemove;
+  t.status.state = TaskState::kRunning;
+  t.networks = {{id, "test", {"10.0.1.2/24"}, {}}};
+  b.create(t);
+  ASSERT_TRUE(control.store()->commit(b).ok());
+  auto busy = call("DELETE", "/v1.41/networks/test");
+  EXPECT_EQ(busy.status, 400);
+  EXPECT_NE(message(busy).find("1 of them on nodes that are down"), std::string::npos) << busy.body;
+  EXPECT_NE(message(busy).find("24 hours"), std::string::npos) << busy.body;
 }
 
 TEST_F(NetworkRoutesTest, ListFiltersAndPrune) {

@@ -74,6 +74,9 @@ std::unordered_map<std::string, session::NetworkView> build_network_views(const 
     if (is_terminal(t.status.state) || t.node_id.empty()) continue;
     auto node = snap.nodes.find(t.node_id);
     std::string node_addr = node == snap.nodes.end() ? "" : node->second.addr;
+    // Nodes report their advertise address, "ip:port": the tunnel endpoint is the ip.
+    if (auto colon = node_addr.rfind(':'); colon != std::string::npos && node_addr.find(':') == colon)
+      node_addr.resize(colon);
     // A tunnel endpoint must be an IPv4 address: a node that reported
     // anything else (or is gone) is left out of its peers' views rather
     // than failing their whole FDB programming.

@@ -8,7 +8,7 @@ namespace {
 class NetworkViewsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    for (auto [id, addr] : {std::pair{"n1", "192.0.2.1"}, {"n2", "192.0.2.2"}, {"n3", "192.0.2.3"}}) {
+    for (auto [id, addr] : {std::pair{"n1", "192.0.2.1"}, {"n2", "192.0.2.2:2377"}, {"n3", "192.0.2.3"}}) {
       Node n;
       n.id = id;
       n.addr = addr;
@@ -62,7 +62,7 @@ TEST_F(NetworkViewsTest, EachNodeSeesTheNetworksOfItsTasksWithEveryEndpoint) {
   EXPECT_EQ(n.mtu, 1450u);
   ASSERT_EQ(n.endpoints.size(), 4u);  // t1 t2 t3 t5, by task id
   EXPECT_EQ(n.endpoints[0].ip, "10.0.1.3");
-  EXPECT_EQ(n.endpoints[1].node_addr, "192.0.2.2");
+  EXPECT_EQ(n.endpoints[1].node_addr, "192.0.2.2");  // the advertise address without its port
   EXPECT_TRUE(n.endpoints[0].serving);
   EXPECT_TRUE(n.endpoints[1].serving);
   EXPECT_FALSE(n.endpoints[2].serving);  // desired shutdown: out of DNS and rotations at once

@@ -52,6 +52,10 @@ Result<std::string> list_table(const std::string& netns_path, const std::string&
 // outside, which this setting would otherwise let through). Sets both.
 Status enable_mesh_sysctls(const std::string& netns_path);
 
+// net.ipv4.ip_forward=1 in the namespace: what the gateway bridge needs for
+// the tasks' traffic to leave through the node.
+Status enable_forwarding(const std::string& netns_path);
+
 // Reads a sysctl (path under /proc/sys, e.g. "net/ipv4/ip_forward") in the
 // namespace; the value without its trailing newline.
 Result<std::string> read_sysctl(const std::string& netns_path, const std::string& key);

@@ -8,6 +8,8 @@
 #include <tuple>
 #include <utility>
 
+#include "common/ipv4.h"
+
 namespace shoal::netlb {
 
 namespace {
@@ -225,6 +227,40 @@ Result<std::string> render_vxlan_guard(uint16_t port, const std::vector<std::str
          "\tchain input {\n"
          "\t\ttype filter hook input priority -10; policy accept;\n" +
          dport + " ip saddr @peers accept\n" + dport + " drop\n" +
+         "\t}\n"
+         "}\n";
+}
+
+Result<std::string> render_gateway_ruleset(const std::string& subnet, const std::string& bridge) {
+  auto cidr = ipv4::parse_cidr(subnet);
+  if (!cidr.ok()) return cidr.status().with_context("gateway subnet");
+  bool name_ok = !bridge.empty() && bridge.size() < 16;
+  for (char c : bridge) name_ok = name_ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-');
+  if (!name_ok) return invalid_argument("gateway bridge name \"" + bridge + "\" must be 1-15 letters, digits, _ or -");
+  const std::string net = ipv4::format(*cidr);
+  const std::string br = "\"" + bridge + "\"";
+  // ip: the tasks' traffic leaves with the node's address (masquerade);
+  // nothing is routed from the gateway back into it (a task cannot reach
+  // another through the node). bridge: no frame goes from one task's port
+  // to another's (Docker's icc=false on docker_gwbridge): tasks meet only
+  // on the networks they share. Where br_netfilter is loaded, bridged IPv4
+  // also passes the ip forward hook, which the ip rule then drops as well.
+  return table_preamble(kGatewayTable) + "table ip " + kGatewayTable + " {\n" +
+         "\tchain postrouting {\n"
+         "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
+         "\t\tip saddr " + net + " oifname != " + br + " masquerade\n"
+         "\t}\n"
+         "\tchain forward {\n"
+         "\t\ttype filter hook forward priority filter; policy accept;\n"
+         "\t\tiifname " + br + " oifname " + br + " drop\n"
+         "\t}\n"
+         "}\n"
+         "table bridge " + kGatewayTable + " {}\n"
+         "delete table bridge " + kGatewayTable + "\n"
+         "table bridge " + kGatewayTable + " {\n"
+         "\tchain forward {\n"
+         "\t\ttype filter hook forward priority filter; policy accept;\n"
+         "\t\tiifname \"gw-*\" oifname \"gw-*\" drop\n"
          "\t}\n"
          "}\n";
 }

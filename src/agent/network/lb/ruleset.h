@@ -71,6 +71,7 @@ namespace shoal::netlb {
 inline constexpr const char* kTaskTable = "shoal";
 inline constexpr const char* kMeshTable = "shoal-mesh";
 inline constexpr const char* kVxlanTable = "shoal-vxlan";
+inline constexpr const char* kGatewayTable = "shoal-gw";  // families ip and bridge
 
 // One service VIP as seen from a task: its address and the addresses of the
 // service's running tasks on the same network.
@@ -110,6 +111,16 @@ Result<std::string> render_mesh_ruleset(const MeshConfig& m);
 // value ("peer VTEP \"...\" ..."). The node's own address need not be a
 // peer: VXLAN never sends to its own node.
 Result<std::string> render_vxlan_guard(uint16_t port, const std::vector<std::string>& peer_vteps);
+
+// The tables `ip shoal-gw` and `bridge shoal-gw` for a node's namespace:
+// the way out for tasks plugged into the gateway bridge (netoverlay's
+// GatewayConfig). Their traffic to anywhere but the bridge is masqueraded
+// to the node's address; frames between two tasks' ports of the bridge, and
+// packets routed from the bridge back into it, are dropped, so tasks reach
+// each other only over the networks they share. Needs ip_forward
+// (enable_forwarding in apply.h). kInvalidArgument for a bad subnet or
+// bridge name.
+Result<std::string> render_gateway_ruleset(const std::string& subnet, const std::string& bridge);
 
 // Parses a dotted-quad IPv4 address usable as a VIP, backend, SNAT source
 // or peer VTEP (not 0.0.0.0/8, 127.0.0.0/8, multicast or 240.0.0.0/4).

@@ -12,6 +12,7 @@
 #include <map>
 #include <optional>
 
+#include "agent/network/overlay/plug.h"
 #include "agent/network/overlay/rtnl.h"
 #include "common/ipv4.h"
 
@@ -175,15 +176,6 @@ Result<std::string> secure_state_dir(const std::filesystem::path& dir) {
   return real.string();
 }
 
-Status bring_up_lo(rtnl::Socket& s) {
-  SHOAL_ASSIGN_OR_RETURN(auto lo, rtnl::get_link(s, "lo"));
-  if (!lo) return internal_error("no loopback device in " + s.where());
-  if (lo->flags & IFF_UP) return ok_status();
-  rtnl::LinkChange c;
-  c.up = true;
-  return rtnl::change_link(s, *lo, c);
-}
-
 Status ensure_bridge(rtnl::Socket& net, const NetworkConfig& n, const ipv4::Cidr& subnet, rtnl::Link* out) {
   SHOAL_ASSIGN_OR_RETURN(auto br, rtnl::get_link(net, kBridge));
   if (br && br->kind != "bridge") {
@@ -205,6 +197,56 @@ Status ensure_bridge(rtnl::Socket& net, const NetworkConfig& n, const ipv4::Cidr
 }
 
 }  // namespace
+
+namespace detail {
+
+Status bring_up_lo(rtnl::Socket& s) {
+  SHOAL_ASSIGN_OR_RETURN(auto lo, rtnl::get_link(s, "lo"));
+  if (!lo) return internal_error("no loopback device in " + s.where());
+  if (lo->flags & IFF_UP) return ok_status();
+  rtnl::LinkChange c;
+  c.up = true;
+  return rtnl::change_link(s, *lo, c);
+}
+
+Status plug_veth(const Plug& p) {
+  SHOAL_ASSIGN_OR_RETURN(auto host, rtnl::get_link(*p.side, p.host_name));
+  SHOAL_ASSIGN_OR_RETURN(auto inner, rtnl::get_link(*p.task, p.ifname));
+  if (host && !inner) {
+    // Our end survived but the task's end did not (the task's namespace was
+    // made anew): start over.
+    SHOAL_RETURN_IF_ERROR(rtnl::delete_link(*p.side, host->index, p.host_name));
+    host.reset();
+  }
+  if (!host && inner)
+    return already_exists("task " + p.task_id + " already has an interface " + p.ifname + " in " + p.netns_path +
+                          " that is not attached to " + p.what);
+  if (!host) {
+    SHOAL_RETURN_IF_ERROR(rtnl::add_veth(*p.side, {p.host_name, p.bridge.mtu, p.ifname, p.mac, p.task_fd}));
+    SHOAL_ASSIGN_OR_RETURN(host, rtnl::get_link(*p.side, p.host_name));
+    SHOAL_ASSIGN_OR_RETURN(inner, rtnl::get_link(*p.task, p.ifname));
+    if (!host || !inner)
+      return internal_error("veth pair " + p.host_name + " / " + p.ifname + " of task " + p.task_id +
+                            " vanished right after it was created");
+  }
+  rtnl::LinkChange hc;
+  hc.mtu = p.bridge.mtu;
+  hc.master = p.bridge.index;
+  hc.up = true;
+  SHOAL_RETURN_IF_ERROR(rtnl::change_link(*p.side, *host, hc));
+
+  SHOAL_RETURN_IF_ERROR(bring_up_lo(*p.task));
+  rtnl::LinkChange tc;
+  tc.mtu = p.bridge.mtu;
+  tc.up = true;
+  if (inner->mac != p.mac) tc.mac = p.mac;
+  SHOAL_RETURN_IF_ERROR(rtnl::change_link(*p.task, *inner, tc));
+  SHOAL_RETURN_IF_ERROR(rtnl::add_address(*p.task, *inner, p.ip, p.prefix));
+  if (!p.gateway.empty()) SHOAL_RETURN_IF_ERROR(rtnl::replace_default_route(*p.task, *inner, p.gateway));
+  return ok_status();
+}
+
+}  // namespace detail
 
 Result<std::unique_ptr<Datapath>> Datapath::create(Options o) {
   if (o.state_dir.empty()) return invalid_argument("netoverlay: state_dir is empty");
@@ -257,7 +299,7 @@ Status Datapath::ensure_network(const NetworkConfig& n) {
   SHOAL_ASSIGN_OR_RETURN(NetSockets ns, open_network(path, id, node_ns_.get()));
   SHOAL_ASSIGN_OR_RETURN(rtnl::Socket node, rtnl::Socket::open_in(node_ns_.get(), "the node's network namespace"));
 
-  SHOAL_RETURN_IF_ERROR(bring_up_lo(ns.net));
+  SHOAL_RETURN_IF_ERROR(detail::bring_up_lo(ns.net));
   rtnl::Link br;
   SHOAL_RETURN_IF_ERROR(ensure_bridge(ns.net, n, *subnet, &br));
 
@@ -322,41 +364,21 @@ Status Datapath::attach(const std::string& network_id, const LocalEndpoint& e) {
     return invalid_argument("task " + e.task_id + ": " + e.ip + " is not a task address of network " + id + " (" +
                             ipv4::format(br.gateway) + "/" + std::to_string(br.prefix) + ")");
 
-  const std::string host_name = veth_name(e.task_id);
-  SHOAL_ASSIGN_OR_RETURN(auto host, rtnl::get_link(ns.net, host_name));
-  SHOAL_ASSIGN_OR_RETURN(auto inner, rtnl::get_link(task, e.ifname));
-  if (host && !inner) {
-    // Our end survived but the task's end did not (the task's namespace was
-    // made anew): start over.
-    SHOAL_RETURN_IF_ERROR(rtnl::delete_link(ns.net, host->index, host_name));
-    host.reset();
-  }
-  if (!host && inner)
-    return already_exists("task " + e.task_id + " already has an interface " + e.ifname + " in " + e.netns_path +
-                          " that is not attached to network " + id);
-  if (!host) {
-    SHOAL_RETURN_IF_ERROR(rtnl::add_veth(ns.net, {host_name, br.link.mtu, e.ifname, mac, task_fd.get()}));
-    SHOAL_ASSIGN_OR_RETURN(host, rtnl::get_link(ns.net, host_name));
-    SHOAL_ASSIGN_OR_RETURN(inner, rtnl::get_link(task, e.ifname));
-    if (!host || !inner)
-      return internal_error("veth pair " + host_name + " / " + e.ifname + " of task " + e.task_id +
-                            " vanished right after it was created");
-  }
-  rtnl::LinkChange hc;
-  hc.mtu = br.link.mtu;
-  hc.master = br.link.index;
-  hc.up = true;
-  SHOAL_RETURN_IF_ERROR(rtnl::change_link(ns.net, *host, hc));
-
-  SHOAL_RETURN_IF_ERROR(bring_up_lo(task));
-  rtnl::LinkChange tc;
-  tc.mtu = br.link.mtu;
-  tc.up = true;
-  if (inner->mac != mac) tc.mac = mac;
-  SHOAL_RETURN_IF_ERROR(rtnl::change_link(task, *inner, tc));
-  SHOAL_RETURN_IF_ERROR(rtnl::add_address(task, *inner, e.ip, br.prefix));
-  if (e.default_route) SHOAL_RETURN_IF_ERROR(rtnl::replace_default_route(task, *inner, ipv4::format(br.gateway)));
-  return ok_status();
+  detail::Plug p;
+  p.side = &ns.net;
+  p.bridge = br.link;
+  p.host_name = veth_name(e.task_id);
+  p.task = &task;
+  p.task_fd = task_fd.get();
+  p.task_id = e.task_id;
+  p.netns_path = e.netns_path;
+  p.what = "network " + id;
+  p.ifname = e.ifname;
+  p.ip = e.ip;
+  p.mac = mac;
+  p.prefix = br.prefix;
+  if (e.default_route) p.gateway = ipv4::format(br.gateway);
+  return detail::plug_veth(p);
 }
 
 Status Datapath::detach(const std::string& network_id, const std::string& task_id) {

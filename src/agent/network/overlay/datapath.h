@@ -86,11 +86,25 @@ struct RemotePeer {
   bool operator==(const RemotePeer&) const = default;
 };
 
+// The gateway bridge (Docker's docker_gwbridge): a bridge in the node's own
+// namespace through which tasks on non-internal networks reach the outside.
+// Each such task gets one more interface, plugged into it, with an address
+// of `subnet` and its default route via the bridge's address (the subnet's
+// first host). The addresses are the node's own business (the same subnet
+// on every node; the agent hands them out); NAT and isolation are nftables
+// rules (netlb::render_gateway_ruleset).
+struct GatewayConfig {
+  std::string bridge = "shoal_gwbridge";  // at most 15 characters
+  std::string subnet = "172.18.0.0/16";   // /8 to /30
+  uint32_t mtu = 1500;
+};
+
 struct Options {
   std::string state_dir;        // namespace files live here; created if missing; made 0700 (see create())
   std::string underlay_ip;      // this node's VTEP address (in the node namespace)
   uint16_t vxlan_port = 4789;
   std::string node_netns_path;  // empty: the namespace of the thread calling create()
+  GatewayConfig gateway;
 };
 
 class Datapath {
@@ -149,6 +163,23 @@ class Datapath {
   std::vector<std::string> networks() const;
   // remove_network for each of networks() (the node leaves; lab down).
   Status remove_all();
+
+  // Makes the gateway bridge in the node's namespace, or repairs it
+  // (address, MTU, up). A device of that name that is not a bridge is
+  // kFailedPrecondition, left alone.
+  Status ensure_gateway();
+  // Plugs the task into the gateway bridge: a veth gw-<task id 11> in the
+  // node's namespace, `e.ifname` in the task with `e.ip` (in the gateway
+  // subnet, not its first host) and the task's default route via the
+  // bridge. `e.default_route` is ignored (always set). Idempotent.
+  Status attach_gateway(const LocalEndpoint& e);
+  // Removes the task's gateway veth (both ends). Missing: ok.
+  Status detach_gateway(const std::string& task_id);
+  // Removes the gateway bridge and every gw- veth plugged into it. Missing: ok.
+  Status remove_gateway();
+  // The bridge's address (the tasks' default gateway) and the prefix length.
+  Result<std::pair<std::string, int>> gateway_address() const;
+  static std::string gateway_veth_name(const std::string& task_id);  // "gw-" + 11 chars
 
   // The path of the network's namespace file: <state_dir>/ns-<id12>, with
   // state_dir as create() resolved it.

@@ -55,7 +55,7 @@ std::string unique_dir() {
 
 TEST(DatapathValidation, RefusesBadInput) {
   std::string dir = unique_dir();
-  auto dp = Datapath::create({dir, "192.0.2.1", 4789, ""});
+  auto dp = Datapath::create({dir, "192.0.2.1", 4789, "", {}});
   ASSERT_TRUE(dp.ok()) << dp.status().message();
   NetworkConfig n{"netvalidation1", 4096, "10.99.0.0/24", "10.99.0.1"};
   auto bad = n;
@@ -96,21 +96,21 @@ TEST(DatapathStateDir, IsMadeAndKeptOwnerOnly) {
   const std::string state = dir + "/a/state";
   // Made anew (with its parents): 0700 whatever the umask.
   mode_t old_umask = ::umask(0);
-  auto dp = Datapath::create({state + "/", "192.0.2.1", 4789, ""});
+  auto dp = Datapath::create({state + "/", "192.0.2.1", 4789, "", {}});
   ::umask(old_umask);
   ASSERT_TRUE(dp.ok()) << dp.status().message();
   EXPECT_EQ(mode_of(state), 0700u);
   EXPECT_EQ((*dp)->netns_path("net0123456789"), state + "/ns-net012345678");
   // Found with group/other bits (and setgid, sticky): fixed.
   ASSERT_EQ(::chmod(state.c_str(), 03777), 0);
-  dp = Datapath::create({state, "192.0.2.1", 4789, ""});
+  dp = Datapath::create({state, "192.0.2.1", 4789, "", {}});
   ASSERT_TRUE(dp.ok()) << dp.status().message();
   EXPECT_EQ(mode_of(state), 0700u);
   // Found owned by someone else: given back to this process's user.
   if (geteuid() == 0) {
     ASSERT_EQ(::chown(state.c_str(), 65534, 65534), 0);
     ASSERT_EQ(::chmod(state.c_str(), 0750), 0);
-    dp = Datapath::create({state, "192.0.2.1", 4789, ""});
+    dp = Datapath::create({state, "192.0.2.1", 4789, "", {}});
     ASSERT_TRUE(dp.ok()) << dp.status().message();
     struct stat st {};
     ASSERT_EQ(::stat(state.c_str(), &st), 0);
@@ -126,26 +126,26 @@ TEST(DatapathStateDir, RefusesASymlinkOrAFileAndLeavesThemAlone) {
   ASSERT_TRUE(std::filesystem::create_directories(dir + "/real"));
   ASSERT_EQ(::chmod((dir + "/real").c_str(), 0755), 0);
   ASSERT_EQ(::symlink((dir + "/real").c_str(), (dir + "/link").c_str()), 0);
-  auto dp = Datapath::create({dir + "/link", "192.0.2.1", 4789, ""});
+  auto dp = Datapath::create({dir + "/link", "192.0.2.1", 4789, "", {}});
   ASSERT_FALSE(dp.ok());
   EXPECT_EQ(dp.status().code(), Code::kFailedPrecondition);
   EXPECT_NE(dp.status().message().find("is a symbolic link"), std::string::npos) << dp.status().message();
   EXPECT_EQ(mode_of(dir + "/real"), 0755u) << "the symlink's target is not touched";
   // A dangling symlink is refused the same way (nothing is made through it).
   ASSERT_EQ(::symlink((dir + "/nowhere").c_str(), (dir + "/dangling").c_str()), 0);
-  dp = Datapath::create({dir + "/dangling", "192.0.2.1", 4789, ""});
+  dp = Datapath::create({dir + "/dangling", "192.0.2.1", 4789, "", {}});
   EXPECT_EQ(dp.status().code(), Code::kFailedPrecondition) << dp.status().message();
   EXPECT_FALSE(std::filesystem::exists(dir + "/nowhere"));
   // A regular file.
   std::ofstream(dir + "/file") << "x";
   ASSERT_EQ(::chmod((dir + "/file").c_str(), 0644), 0);
-  dp = Datapath::create({dir + "/file", "192.0.2.1", 4789, ""});
+  dp = Datapath::create({dir + "/file", "192.0.2.1", 4789, "", {}});
   ASSERT_FALSE(dp.ok());
   EXPECT_EQ(dp.status().code(), Code::kFailedPrecondition);
   EXPECT_NE(dp.status().message().find("is not a directory"), std::string::npos) << dp.status().message();
   EXPECT_EQ(mode_of(dir + "/file"), 0644u);
   // The root directory is never made 0700.
-  dp = Datapath::create({"/", "192.0.2.1", 4789, ""});
+  dp = Datapath::create({"/", "192.0.2.1", 4789, "", {}});
   EXPECT_EQ(dp.status().code(), Code::kFailedPrecondition) << dp.status().message();
   std::filesystem::remove_all(dir);
 }
@@ -183,10 +183,10 @@ class OverlayTest : public ::testing::Test {
     task_a_ = dir_ + "/taskA";
     task_b_ = dir_ + "/taskB";
     build_underlay();
-    auto a = Datapath::create({dir_ + "/stateA", kVtepA, 4789, node_a_});
+    auto a = Datapath::create({dir_ + "/stateA", kVtepA, 4789, node_a_, {}});
     ASSERT_TRUE(a.ok()) << a.status().message();
     dp_a_ = std::move(a).value();
-    auto b = Datapath::create({dir_ + "/stateB", kVtepB, 4789, node_b_});
+    auto b = Datapath::create({dir_ + "/stateB", kVtepB, 4789, node_b_, {}});
     ASSERT_TRUE(b.ok()) << b.status().message();
     dp_b_ = std::move(b).value();
   }
@@ -553,7 +553,7 @@ TEST_F(OverlayTest, LeavesNoFdsOpen) {
 
 TEST_F(OverlayTest, ANewDatapathFindsAndRemovesWhatTheOldOneMade) {
   ensure_and_attach_both();
-  auto again = Datapath::create({dir_ + "/stateA", kVtepA, 4789, node_a_});
+  auto again = Datapath::create({dir_ + "/stateA", kVtepA, 4789, node_a_, {}});
   ASSERT_TRUE(again.ok());
   EXPECT_EQ((*again)->networks(), std::vector<std::string>{"ovltestnet00"});
   ASSERT_TRUE((*again)->remove_all().ok());
