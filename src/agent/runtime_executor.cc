@@ -23,7 +23,36 @@ RuntimeExecutor::RuntimeExecutor(runtime::Runtime& runtime, std::string node_id,
       network_error_(std::move(network_error)) {}
 
 RuntimeExecutor::~RuntimeExecutor() {
+  {
+    std::lock_guard lk(detach_mu_);
+    detach_stop_ = true;
+  }
+  detach_cv_.notify_all();
+  if (detacher_.joinable()) detacher_.join();
   if (network_) network_->stop();
+}
+
+void RuntimeExecutor::detach_soon(const std::string& task_id) {
+  if (!network_) return;
+  std::lock_guard lk(detach_mu_);
+  if (detach_stop_ || !detached_.insert(task_id).second) return;
+  detach_queue_.push_back(task_id);
+  if (!detacher_.joinable()) detacher_ = std::thread([this] { detacher_loop(); });
+  detach_cv_.notify_all();
+}
+
+void RuntimeExecutor::detacher_loop() {
+  std::unique_lock lk(detach_mu_);
+  while (true) {
+    detach_cv_.wait(lk, [&] { return detach_stop_ || !detach_queue_.empty(); });
+    if (detach_stop_) return;  // what is left is detached by remove() (or after a restart)
+    std::string id = std::move(detach_queue_.front());
+    detach_queue_.pop_front();
+    lk.unlock();
+    Status st = network_->detach_task(id);
+    if (!st.ok()) LOG_WARN("agent", "task " << id << ": detaching its networks after it ended: " << st.message());
+    lk.lock();
+  }
 }
 
 void RuntimeExecutor::cancel() {
@@ -150,7 +179,10 @@ Observation RuntimeExecutor::observe(const std::string& task_id) {
   switch (st->status) {
     case runtime::ContainerStatus::kCreated: o.kind = Observation::Kind::kCreated; break;
     case runtime::ContainerStatus::kRunning: o.kind = Observation::Kind::kRunning; break;
-    case runtime::ContainerStatus::kExited: o.kind = Observation::Kind::kExited; break;
+    case runtime::ContainerStatus::kExited:
+      o.kind = Observation::Kind::kExited;
+      detach_soon(task_id);
+      break;
     case runtime::ContainerStatus::kUnknown: o.kind = Observation::Kind::kMissing; break;
   }
   return o;
@@ -160,10 +192,16 @@ Status RuntimeExecutor::stop(const Task& task) {
   std::string id = container_of(task.id);
   if (id.empty()) return ok_status();
   auto grace = task.spec.container_spec.stop_grace_period.value_or(std::chrono::seconds(10));
-  return runtime_.stop(id, grace);
+  SHOAL_RETURN_IF_ERROR(runtime_.stop(id, grace));
+  // Stopped for good (a task never starts again): its addresses are free.
+  return network_ ? network_->detach_task(task.id) : ok_status();
 }
 
 Status RuntimeExecutor::remove(const std::string& task_id) {
+  {
+    std::lock_guard lk(detach_mu_);
+    detached_.erase(task_id);
+  }
   std::string id = container_of(task_id);
   if (id.empty()) return network_ ? network_->detach_task(task_id) : ok_status();
   auto st = runtime_.state(id);
@@ -181,13 +219,13 @@ Status RuntimeExecutor::remove(const std::string& task_id) {
 
 std::vector<std::string> RuntimeExecutor::known_tasks() {
   container_of("");  // loads the map
+  // Copied before mu_: NodeNetwork's lock may be held across kernel work.
+  std::vector<std::string> attached = network_ ? network_->tasks() : std::vector<std::string>{};
   std::lock_guard lk(mu_);
   std::vector<std::string> out;
   for (const auto& [task, _] : containers_) out.push_back(task);
-  if (network_) {  // a namespace whose container is gone (a crash between the two)
-    for (auto& t : network_->tasks())
-      if (!containers_.count(t)) out.push_back(std::move(t));
-  }
+  for (auto& t : attached)  // a namespace whose container is gone (a crash between the two)
+    if (!containers_.count(t)) out.push_back(std::move(t));
   return out;
 }
 

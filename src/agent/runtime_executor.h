@@ -6,8 +6,12 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "agent/executor.h"
 #include "agent/image_puller.h"
@@ -42,12 +46,24 @@ class RuntimeExecutor : public Executor {
 
  private:
   std::string container_of(const std::string& task_id);
+  // A task's container has ended: its network attachments go now (the
+  // control plane frees its addresses at once, so its veths must not keep
+  // answering for them until the task is removed). observe() runs under the
+  // worker's lock, so the kernel work is done by detacher_.
+  void detach_soon(const std::string& task_id);
+  void detacher_loop();
 
   runtime::Runtime& runtime_;
   std::string node_id_;
   ImagePuller* puller_;
   std::unique_ptr<netnode::NodeNetwork> network_;
   std::string network_error_;
+  std::mutex detach_mu_;
+  std::condition_variable detach_cv_;
+  std::deque<std::string> detach_queue_;
+  std::unordered_set<std::string> detached_;  // tasks whose attachments were dropped (or queued)
+  bool detach_stop_ = false;
+  std::thread detacher_;
   std::atomic<bool> cancelled_{false};
   std::mutex mu_;
   std::unordered_map<std::string, std::string> containers_;  // task id -> container id

@@ -309,7 +309,11 @@ int service_update(Context& ctx, const Args& args) {
       if (fs.changed(other)) return fail(ctx, invalid_argument("other flags may not be combined with --rollback"));
     extra = "&rollback=previous";
   } else {
-    if (Status st = apply_update_flags(fs, spec); !st.ok()) return fail(ctx, st);
+    auto network_id = [&](const std::string& name) {
+      auto r = ctx.api->get("/networks/" + query_escape(name) + "?scope=swarm");
+      return r.ok() && r->is_object() ? get_str(*r, "Id") : std::string();
+    };
+    if (Status st = apply_update_flags(fs, spec, network_id); !st.ok()) return fail(ctx, st);
     if (spec["TaskTemplate"].contains("Networks")) resolve_networks(ctx, spec);
   }
   auto headers = registry_auth_headers(fs, spec);

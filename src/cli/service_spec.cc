@@ -521,7 +521,7 @@ Result<json> build_create_spec(const FlagSet& fs) {
   return spec;
 }
 
-Status apply_update_flags(const FlagSet& fs, json& spec) {
+Status apply_update_flags(const FlagSet& fs, json& spec, const std::function<std::string(const std::string&)>& network_id) {
   if (!spec.contains("TaskTemplate") || !spec["TaskTemplate"].is_object()) spec["TaskTemplate"] = json::object();
   json& task = spec["TaskTemplate"];
   if (!task.contains("ContainerSpec") || !task["ContainerSpec"].is_object()) task["ContainerSpec"] = json::object();
@@ -584,6 +584,12 @@ Status apply_update_flags(const FlagSet& fs, json& spec) {
   if (fs.changed("network-add") || fs.changed("network-rm")) {
     json nets = task.contains("Networks") && task["Networks"].is_array() ? task["Networks"] : json::array();
     auto rm = fs.list("network-rm");
+    if (network_id) {
+      for (auto& r : fs.list("network-rm")) {
+        std::string id = network_id(r);
+        if (!id.empty()) rm.push_back(id);
+      }
+    }
     json kept = json::array();
     for (const auto& n : nets)
       if (std::find(rm.begin(), rm.end(), n.value("Target", "")) == rm.end()) kept.push_back(n);

@@ -2,6 +2,8 @@
 // produce, matching what the docker CLI sends for the same flags.
 #pragma once
 
+#include <functional>
+
 #include <string>
 #include <vector>
 
@@ -19,7 +21,11 @@ void add_service_update_flags(FlagSet& fs);
 // docker's messages (e.g. invalid argument "x" for "--replicas" flag: ...).
 Result<nlohmann::json> build_create_spec(const FlagSet& fs);
 // Applies `service update` flags to spec in place.
-Status apply_update_flags(const FlagSet& fs, nlohmann::json& spec);
+// `network_id` (optional) maps a network name or id prefix given to
+// --network-rm to the network's id (what the stored spec holds); without it,
+// or when it returns "", the value is compared as given.
+Status apply_update_flags(const FlagSet& fs, nlohmann::json& spec,
+                          const std::function<std::string(const std::string&)>& network_id = {});
 
 // Helpers (exposed for tests).
 std::string normalize_image(const std::string& image);  // "busybox" -> "busybox:latest"

@@ -179,3 +179,20 @@ TEST(ServiceSpec, UpdateSecurityOpts) {
 
 }  // namespace
 }  // namespace shoal::cli
+
+namespace shoal::cli {
+namespace {
+
+// --network-rm takes a name, as docker's does: the stored spec holds ids.
+TEST(ServiceSpec, NetworkRmByNameRemovesTheStoredId) {
+  json spec = json::parse(R"({"TaskTemplate":{"Networks":[{"Target":"id-front"},{"Target":"id-back"}]}})");
+  FlagSet fs("shoal service update", "[OPTIONS] SERVICE", "Update a service");
+  add_service_update_flags(fs);
+  ASSERT_TRUE(fs.parse({"--network-rm", "front", "web"}).ok());
+  auto ids = [](const std::string& name) { return name == "front" ? std::string("id-front") : std::string(); };
+  ASSERT_TRUE(apply_update_flags(fs, spec, ids).ok());
+  EXPECT_EQ(spec["TaskTemplate"]["Networks"], json::parse(R"([{"Target":"id-back"}])"));
+}
+
+}  // namespace
+}  // namespace shoal::cli

@@ -74,13 +74,17 @@ VIP=$(on m1 service inspect bar --format '{{json .Endpoint.VirtualIPs}}' |
 check "bar has a VIP on test ($VIP)" eval '[[ "$VIP" == 10.0.* ]]'
 expect_eq "bar resolves to its VIP inside foo" "$VIP" "$(lookup foo bar)"
 expect_eq "the alias resolves to the VIP" "$VIP" "$(lookup foo backend)"
-expect_eq "tasks.bar gives the running tasks' addresses" "$(task_ips bar test)" "$(lookup foo tasks.bar)"
+bar_ips=$(task_ips bar test)
+check "bar has 2 task addresses ($bar_ips)" eval '[ "$(wc -w <<<"$bar_ips")" = 2 ]'
+expect_eq "tasks.bar gives the running tasks' addresses" "$bar_ips" "$(lookup foo tasks.bar)"
 check "bar:8000 through the VIP reaches both tasks (both nodes, over VXLAN)" wait_for "2 hostnames" 20 hostnames_eq 2 2
 
 # Isolation: lone shares no network with bar.
+check "lone resolves its own name (its resolver works)" eval '[ -n "$(lookup lone lone)" ]'
 expect_eq "lone cannot resolve bar" "" "$(lookup lone bar)"
 first_bar_ip=$(task_ips bar test | cut -d' ' -f1)
 check "foo reaches that bar task by address" eval 'fetch foo "$first_bar_ip" 8000 | grep -q "^I.m "'
+check "commands run inside lone" in_task lone /bin/busybox true
 check "lone cannot reach it by address" eval '! fetch lone "$first_bar_ip" 8000 | grep -q "^I.m "'
 
 # Scaling shows in names and in the rotation.
@@ -89,17 +93,27 @@ check "bar scaled to 3" wait_for "3 running" 60 running_eq bar 3
 check "tasks.bar follows the scale-up" wait_for "3 addresses" 10 eval 'lookup_eq foo tasks.bar "$(task_ips bar test)"'
 check "the VIP spreads over 3 tasks" wait_for "3 hostnames" 20 hostnames_eq 3 3
 
-# Cleanup on the nodes: nothing of the tasks or networks left.
-on m1 service rm bar foo lone >/dev/null
 node_state() {  # node_state NODE: namespaces and task records the node's datapath holds
   ls "$LAB/$1/data/network" "$LAB/$1/data/network/tasks" 2>/dev/null | grep -E '^ns-|^[a-z0-9]{20,}' || true
 }
+records() { ls "$LAB"/{m1,w1}/data/network/tasks 2>/dev/null | grep -c '\.json$' || true; }
+records_eq() { [ "$(records)" = "$1" ]; }
+# A stopped task leaves its node's datapath at once (its address is free in
+# the cluster then): after a scale-down only the running tasks are attached.
+on m1 service scale bar=1 >/dev/null 2>&1
+check "bar scaled down to 1" wait_for "1 running" 60 running_eq bar 1
+check "the nodes hold only the 3 running tasks' attachments" wait_for "3 records" 20 records_eq 3
+check "the nodes hold the networks' namespaces before rm" eval '[ -n "$(node_state m1)" ]'
+
+# Cleanup on the nodes: nothing of the tasks or networks left.
+on m1 service rm bar foo lone >/dev/null
 gone() { [ -z "$(node_state m1)$(node_state w1)" ]; }
 # A network is removable once its tasks have stopped (they hold their addresses until then).
-check "network rm once the tasks are gone" wait_for "network rm" 30 on m1 network rm test apart
+check "network rm test once its tasks are gone" wait_for "network rm test" 30 on m1 network rm test
+check "network rm apart once its task is gone" wait_for "network rm apart" 30 on m1 network rm apart
 check "after service rm and network rm, no namespace or record is left on either node" wait_for "clean" 30 gone
 for n in m1 w1; do
-  links=$(lab exec "$n" -- ip -o link show | grep -cE ': (vx-|ve-|gw-|shoal_gwbridge)' || true)
+  links=$(lab exec "$n" -- ip -o link show | grep -cE ': (vx-|gw-|shoal_gwbridge)' || true)
   expect_eq "no overlay or gateway link left in $n's namespace" 0 "$links"
   tables=$(lab exec "$n" -- nft list tables | grep -c shoal || true)
   expect_eq "no nftables table of shoal's left in $n's namespace" 0 "$tables"

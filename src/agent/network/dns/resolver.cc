@@ -113,6 +113,14 @@ void Resolver::stop() {
     }
   }
   if (impl_->thread.joinable()) impl_->thread.join();
+  // Every socket goes now, not with the destructor: the tasks' listeners
+  // free 127.0.0.11:53 in their namespaces for the resolver of whatever
+  // replaces this one (a role change builds a new executor while the old
+  // one may still exist).
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  for (auto& [key, h] : impl_->keys)
+    if (h.fd != impl_->wake_fd) close_fd(h.fd);
+  std::erase_if(impl_->keys, [&](const auto& kv) { return kv.second.fd != impl_->wake_fd; });
 }
 
 Resolver::Stats Resolver::stats() const {

@@ -16,6 +16,7 @@
 
 #include "agent/network/dns/dns_test_util.h"
 #include "agent/network/dns/listeners.h"
+#include "agent/network/dns/listeners.h"
 
 namespace shoal::netdns {
 namespace {
@@ -458,6 +459,29 @@ TEST_F(ResolverTest, AddTaskRules) {
   ASSERT_TRUE(l2.ok());
   EXPECT_EQ(resolver_->add_task("t1", l2->udp, l2->tcp, kFront).code(), Code::kAlreadyExists);
   EXPECT_LT(testing::tcp_connect(l2->port), 0);  // its fds were closed
+}
+
+}  // namespace
+}  // namespace shoal::netdns
+
+namespace shoal::netdns {
+namespace {
+
+// stop() closes the tasks' listeners at once: a resolver that replaces this
+// one (a role change) can bind the same address before this one is destroyed.
+TEST(ResolverStop, FreesTheListenersAddressAtOnce) {
+  Resolver r(Options{});
+  ASSERT_TRUE(r.start().ok());
+  auto fds = open_listeners("127.0.0.1", 0);
+  ASSERT_TRUE(fds.ok()) << fds.status().message();
+  ASSERT_TRUE(r.add_task("taskstopfree1", fds->udp, fds->tcp, make_scope({})).ok());
+  EXPECT_FALSE(open_listeners("127.0.0.1", fds->port).ok());  // taken while it serves
+  r.stop();
+  auto again = open_listeners("127.0.0.1", fds->port);
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  ::close(again->udp);
+  ::close(again->tcp);
+  r.remove_task("taskstopfree1");  // after stop: nothing to close twice
 }
 
 }  // namespace

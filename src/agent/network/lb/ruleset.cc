@@ -231,33 +231,55 @@ Result<std::string> render_vxlan_guard(uint16_t port, const std::vector<std::str
          "}\n";
 }
 
-Result<std::string> render_gateway_ruleset(const std::string& subnet, const std::string& bridge) {
+Result<std::string> render_gateway_ruleset(const std::string& subnet, const std::string& bridge, uint16_t vxlan_port) {
   auto cidr = ipv4::parse_cidr(subnet);
   if (!cidr.ok()) return cidr.status().with_context("gateway subnet");
   bool name_ok = !bridge.empty() && bridge.size() < 16;
   for (char c : bridge) name_ok = name_ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-');
   if (!name_ok) return invalid_argument("gateway bridge name \"" + bridge + "\" must be 1-15 letters, digits, _ or -");
+  if (vxlan_port == 0) return invalid_argument("VXLAN port 0 is not a port (1-65535)");
   const std::string net = ipv4::format(*cidr);
   const std::string br = "\"" + bridge + "\"";
-  // ip: the tasks' traffic leaves with the node's address (masquerade);
-  // nothing is routed from the gateway back into it (a task cannot reach
-  // another through the node). bridge: no frame goes from one task's port
-  // to another's (Docker's icc=false on docker_gwbridge): tasks meet only
-  // on the networks they share. Where br_netfilter is loaded, bridged IPv4
-  // also passes the ip forward hook, which the ip rule then drops as well.
+  const std::string vx = std::to_string(vxlan_port);
+  // ip, what the node routes for the tasks:
+  //   postrouting: their traffic leaves with the node's address;
+  //   input: the node itself answers them nothing but their own flows (its
+  //     services, 127.0.0.1 included, are not theirs to reach);
+  //   forward, from the bridge: only the subnet's sources, never to VXLAN's
+  //     port (a task must not inject frames into other nodes' overlays under
+  //     the node's address), never back into the bridge;
+  //   forward, into the bridge: replies only (the node is no router to them).
+  // bridge, what the gateway bridge switches: no frame from one task's port
+  // to another's (Docker's icc=false on docker_gwbridge), and no IPv6 from
+  // the tasks at all (router advertisements could reroute the node:
+  // CVE-2020-13401). Where br_netfilter is loaded, bridged IPv4 also passes
+  // the ip forward hook, which drops it too.
   return table_preamble(kGatewayTable) + "table ip " + kGatewayTable + " {\n" +
          "\tchain postrouting {\n"
          "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
          "\t\tip saddr " + net + " oifname != " + br + " masquerade\n"
          "\t}\n"
+         "\tchain input {\n"
+         "\t\ttype filter hook input priority filter; policy accept;\n"
+         "\t\tiifname " + br + " ct state established,related accept\n"
+         "\t\tiifname " + br + " drop\n"
+         "\t}\n"
          "\tchain forward {\n"
          "\t\ttype filter hook forward priority filter; policy accept;\n"
+         "\t\tiifname " + br + " ip saddr != " + net + " drop\n"
+         "\t\tiifname " + br + " udp dport " + vx + " drop\n"
          "\t\tiifname " + br + " oifname " + br + " drop\n"
+         "\t\toifname " + br + " ct state established,related accept\n"
+         "\t\toifname " + br + " drop\n"
          "\t}\n"
          "}\n"
          "table bridge " + kGatewayTable + " {}\n"
          "delete table bridge " + kGatewayTable + "\n"
          "table bridge " + kGatewayTable + " {\n"
+         "\tchain prerouting {\n"
+         "\t\ttype filter hook prerouting priority filter; policy accept;\n"
+         "\t\tiifname \"gw-*\" ether type ip6 drop\n"
+         "\t}\n"
          "\tchain forward {\n"
          "\t\ttype filter hook forward priority filter; policy accept;\n"
          "\t\tiifname \"gw-*\" oifname \"gw-*\" drop\n"

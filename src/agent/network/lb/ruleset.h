@@ -114,13 +114,16 @@ Result<std::string> render_vxlan_guard(uint16_t port, const std::vector<std::str
 
 // The tables `ip shoal-gw` and `bridge shoal-gw` for a node's namespace:
 // the way out for tasks plugged into the gateway bridge (netoverlay's
-// GatewayConfig). Their traffic to anywhere but the bridge is masqueraded
-// to the node's address; frames between two tasks' ports of the bridge, and
-// packets routed from the bridge back into it, are dropped, so tasks reach
-// each other only over the networks they share. Needs ip_forward
-// (enable_forwarding in apply.h). kInvalidArgument for a bad subnet or
-// bridge name.
-Result<std::string> render_gateway_ruleset(const std::string& subnet, const std::string& bridge);
+// GatewayConfig), and nothing more. Their traffic to anywhere but the bridge
+// is masqueraded to the node's address; the node answers them only within
+// their own flows (no service of the node is reachable from a task); they
+// cannot send from outside the subnet, to VXLAN's port `vxlan_port` (no
+// injecting into other nodes' overlays under the node's address), or to one
+// another (neither routed nor bridged); nothing but replies is routed to
+// them; and no IPv6 from them is taken at all. Needs ip_forward
+// (enable_forwarding in apply.h). kInvalidArgument for a bad subnet, bridge
+// name or port.
+Result<std::string> render_gateway_ruleset(const std::string& subnet, const std::string& bridge, uint16_t vxlan_port);
 
 // Parses a dotted-quad IPv4 address usable as a VIP, backend, SNAT source
 // or peer VTEP (not 0.0.0.0/8, 127.0.0.0/8, multicast or 240.0.0.0/4).

@@ -54,6 +54,11 @@ bool NodeNetwork::valid_task_id(const std::string& id) {
 Result<std::unique_ptr<NodeNetwork>> NodeNetwork::create(Options o) {
   SHOAL_ASSIGN_OR_RETURN(auto dp, netoverlay::Datapath::create({o.state_dir, o.underlay_ip, o.vxlan_port, o.node_netns_path, o.gateway}));
   std::error_code ec;
+  // The real path (the datapath made the directory): namespace files are
+  // found in /proc/self/mountinfo by it, so a symlinked or relative data
+  // root must not leave them unremovable.
+  o.state_dir = std::filesystem::canonical(o.state_dir, ec).string();
+  if (ec) return internal_error("resolving the network state dir: " + ec.message());
   std::filesystem::create_directories(o.state_dir + "/tasks", ec);
   if (ec) return internal_error("making " + o.state_dir + "/tasks: " + ec.message());
   ::chmod((o.state_dir + "/tasks").c_str(), 0700);
@@ -61,6 +66,15 @@ Result<std::unique_ptr<NodeNetwork>> NodeNetwork::create(Options o) {
   SHOAL_RETURN_IF_ERROR(r->start().with_context("starting the embedded DNS server"));
   std::unique_ptr<NodeNetwork> nn(new NodeNetwork(std::move(o), std::move(dp), std::move(r)));
   nn->load_tasks();
+  {
+    // What a crash may have left with no task to use it: the gateway bridge
+    // and its tables (dropped unless a recovered task has a gateway
+    // interface), the VXLAN guard (its unknown state is settled by the
+    // first view).
+    std::lock_guard lk(nn->mu_);
+    nn->guard_ = "(unknown)";
+    nn->drop_gateway_if_unused_locked();
+  }
   return nn;
 }
 
@@ -121,15 +135,13 @@ Status NodeNetwork::attach_locked(const std::string& id, const std::vector<Attac
     }
     const auto* n = find_network(view_, a.network_id);
     if (!n) return failed_precondition("network " + a.network_id + " is not in this node's view");
-    if (!ensured_.count(n->id)) {
-      SHOAL_RETURN_IF_ERROR(dp_->ensure_network(network_config(*n)));
-      SHOAL_RETURN_IF_ERROR(dp_->set_peers(n->id, remote_peers(*n, opts_.node_id)));
-      ensured_.insert(n->id);
-    }
+    SHOAL_RETURN_IF_ERROR(make_network_locked(*n));
   }
   std::string path = task_ns(id);
-  if (!os::is_netns_mount(path)) SHOAL_RETURN_IF_ERROR(os::create_netns_file(path).with_context("task " + id));
+  // The record first: a namespace is never left without one after a crash
+  // (load_tasks finds tasks by their records).
   SHOAL_RETURN_IF_ERROR(write_file_atomic(path + ".json", to_json_atts(atts).dump(), 0600));
+  if (!os::is_netns_mount(path)) SHOAL_RETURN_IF_ERROR(os::create_netns_file(path).with_context("task " + id));
   for (const auto& a : atts) {
     netoverlay::LocalEndpoint e{id, path, a.ifname, a.ip, "", a.default_route};
     Status st = a.network_id.empty() ? dp_->attach_gateway(e) : dp_->attach(a.network_id, e);
@@ -144,7 +156,7 @@ Status NodeNetwork::attach_locked(const std::string& id, const std::vector<Attac
 Status NodeNetwork::ensure_gateway_locked() {
   if (gateway_ready_) return ok_status();
   SHOAL_RETURN_IF_ERROR(dp_->ensure_gateway());
-  SHOAL_ASSIGN_OR_RETURN(std::string script, netlb::render_gateway_ruleset(opts_.gateway.subnet, opts_.gateway.bridge));
+  SHOAL_ASSIGN_OR_RETURN(std::string script, netlb::render_gateway_ruleset(opts_.gateway.subnet, opts_.gateway.bridge, opts_.vxlan_port));
   SHOAL_RETURN_IF_ERROR(netlb::apply_ruleset(opts_.node_netns_path, script).with_context("the gateway's NAT rules"));
   SHOAL_RETURN_IF_ERROR(netlb::enable_forwarding(opts_.node_netns_path));
   gateway_ready_ = true;
@@ -247,9 +259,10 @@ Result<std::string> NodeNetwork::attach_task(const Task& task, const std::atomic
     if (!gw.ok()) return gw.status();
     atts.push_back({"", *gw, "eth" + std::to_string(atts.size()), true});
   }
+  // The guard first: no VXLAN device is open to anyone before it.
+  if (Status g = apply_guard_locked(); !g.ok()) return g;
   Status st = attach_locked(task.id, atts);
   if (st.ok()) {
-    apply_guard_locked();
     LocalTask& t = tasks_[task.id];
     t.attachments = atts;
     st = program_task_locked(task.id, t);
@@ -268,23 +281,27 @@ Result<std::string> NodeNetwork::attach_task(const Task& task, const std::atomic
 Status NodeNetwork::detach_task(const std::string& task_id) {
   if (!valid_task_id(task_id)) return ok_status();  // never attached: attach_task refuses such ids
   std::lock_guard lk(mu_);
+  auto it = tasks_.find(task_id);
+  std::string path = task_ns(task_id);
+  if (it == tasks_.end() && !os::is_netns_mount(path)) return ok_status();  // never attached, or detached already
   resolver_->remove_task(task_id);
   Status first = ok_status();
-  auto it = tasks_.find(task_id);
+  bool had_gateway = false;
   if (it != tasks_.end()) {
+    it->second.dns = false;  // its listeners are gone: a retry opens them again if it stays
     for (const auto& a : it->second.attachments) {
-      Status st = a.network_id.empty() ? dp_->detach_gateway(task_id) : dp_->detach(a.network_id, task_id);
+      had_gateway = had_gateway || a.network_id.empty();
+      Status st = a.network_id.empty() ? dp_->detach_gateway(task_id, a.ip) : dp_->detach(a.network_id, task_id);
       if (!st.ok() && first.ok()) first = st;
     }
   }
-  std::string path = task_ns(task_id);
   Status st = os::remove_netns_file(path);
   if (!st.ok() && first.ok()) first = st;
   if (!first.ok()) return first;  // kept: a retry detaches what is left
   std::error_code ec;
   std::filesystem::remove(path + ".json", ec);
   if (it != tasks_.end()) tasks_.erase(it);
-  drop_gateway_if_unused_locked();
+  if (had_gateway) drop_gateway_if_unused_locked();
   reconcile_locked();
   return ok_status();
 }
@@ -299,20 +316,38 @@ void NodeNetwork::set_view(session::NetworkView view) {
   view_cv_.notify_all();
 }
 
+// The network's namespace, bridge, VXLAN device and peers, skipped when
+// what was made last has the same configuration and peers (a view change
+// elsewhere costs this network nothing).
+Status NodeNetwork::make_network_locked(const session::NetworkInfo& n) {
+  auto config = network_config(n);
+  auto peers = remote_peers(n, opts_.node_id);
+  json sig = {config.id, config.vni, config.subnet, config.gateway, config.mtu};
+  for (const auto& p : peers) sig.push_back({p.ip, p.mac, p.vtep});
+  std::string text = sig.dump();
+  auto it = made_.find(n.id);
+  if (it != made_.end() && it->second == text) return ok_status();
+  made_.erase(n.id);
+  SHOAL_RETURN_IF_ERROR(dp_->ensure_network(config));
+  SHOAL_RETURN_IF_ERROR(dp_->set_peers(n.id, peers));
+  made_[n.id] = std::move(text);
+  return ok_status();
+}
+
 void NodeNetwork::reconcile_locked() {
   std::set<std::string> used;
   for (const auto& [_, t] : tasks_)
     for (const auto& a : t.attachments)
       if (!a.network_id.empty()) used.insert(a.network_id);
+  Status guard = apply_guard_locked();
+  if (!guard.ok()) LOG_WARN("network", guard.message() << "; networks are not (re)made until it applies");
   // Networks in the view that a task here uses: (re)made, peers exact.
   std::set<std::string> wanted_prefixes;
   for (const auto& n : view_.networks) {
     wanted_prefixes.insert(n.id.substr(0, netoverlay::Datapath::kNsIdChars));
-    if (!used.count(n.id)) continue;
-    Status st = dp_->ensure_network(network_config(n));
-    if (st.ok()) st = dp_->set_peers(n.id, remote_peers(n, opts_.node_id));
-    if (st.ok()) ensured_.insert(n.id);
-    else LOG_WARN("network", "network " << n.name << ": " << st.message());
+    if (!used.count(n.id) || !guard.ok()) continue;
+    Status st = make_network_locked(n);
+    if (!st.ok()) LOG_WARN("network", "network " << n.name << ": " << st.message());
   }
   // Tasks: recovered ones re-attached, every one's names and VIP rules.
   for (auto& [id, t] : tasks_) {
@@ -324,7 +359,6 @@ void NodeNetwork::reconcile_locked() {
     if (st.ok()) st = program_task_locked(id, t);
     if (!st.ok()) LOG_WARN("network", "task " << id << ": " << st.message());
   }
-  apply_guard_locked();
   // Networks neither in the view nor used by a task here: removed.
   std::set<std::string> used_prefixes;
   for (const auto& id : used) used_prefixes.insert(id.substr(0, netoverlay::Datapath::kNsIdChars));
@@ -332,44 +366,43 @@ void NodeNetwork::reconcile_locked() {
     if (wanted_prefixes.count(prefix) || used_prefixes.count(prefix)) continue;
     Status st = dp_->remove_network(prefix);
     if (!st.ok()) LOG_WARN("network", "removing network " << prefix << ": " << st.message());
-    for (auto it = ensured_.begin(); it != ensured_.end();)
-      it = it->compare(0, prefix.size(), prefix) == 0 ? ensured_.erase(it) : std::next(it);
+    for (auto it = made_.begin(); it != made_.end();)
+      it = it->first.compare(0, prefix.size(), prefix) == 0 ? made_.erase(it) : std::next(it);
   }
-  if (ensured_.empty()) apply_guard_locked();
+  if (made_.empty() && view_.networks.empty()) {
+    Status st = apply_guard_locked();
+    if (!st.ok()) LOG_WARN("network", st.message());
+  }
 }
 
 // VXLAN's UDP port accepts only the tunnel endpoints of the nodes whose
 // tasks share a network with this one (the kernel's VXLAN socket listens on
-// every address). The table exists only while the node has networks.
-void NodeNetwork::apply_guard_locked() {
-  std::set<std::string> vteps;
-  for (const auto& n : view_.networks)
-    if (ensured_.count(n.id))
-      for (const auto& p : remote_peers(n, opts_.node_id)) vteps.insert(p.vtep);
-  if (ensured_.empty()) {
-    if (guard_.empty()) return;
+// every address). It is applied before any VXLAN device is made, and exists
+// only while the node has networks (in its view or made).
+Status NodeNetwork::apply_guard_locked() {
+  if (made_.empty() && view_.networks.empty()) {
+    if (guard_.empty()) return ok_status();
     Status st = netlb::remove_table(opts_.node_netns_path, "ip", netlb::kVxlanTable);
     if (st.ok()) guard_.clear();
-    else LOG_WARN("network", "removing the VXLAN guard: " << st.message());
-    return;
+    return st.with_context("removing the VXLAN guard");
   }
-  auto script = netlb::render_vxlan_guard(opts_.vxlan_port, {vteps.begin(), vteps.end()});
-  if (!script.ok()) {
-    LOG_WARN("network", "the VXLAN guard: " << script.status().message());
-    return;
-  }
-  if (*script == guard_) return;
-  Status st = netlb::apply_ruleset(opts_.node_netns_path, *script);
-  if (st.ok()) guard_ = std::move(*script);
-  else LOG_WARN("network", "applying the VXLAN guard: " << st.message());
+  std::set<std::string> vteps;
+  for (const auto& n : view_.networks)
+    for (const auto& p : remote_peers(n, opts_.node_id)) vteps.insert(p.vtep);
+  SHOAL_ASSIGN_OR_RETURN(std::string script, netlb::render_vxlan_guard(opts_.vxlan_port, {vteps.begin(), vteps.end()}));
+  if (script == guard_) return ok_status();
+  SHOAL_RETURN_IF_ERROR(netlb::apply_ruleset(opts_.node_netns_path, script).with_context("applying the VXLAN guard"));
+  guard_ = std::move(script);
+  return ok_status();
 }
 
 Status NodeNetwork::remove_all() {
   for (const auto& id : tasks()) SHOAL_RETURN_IF_ERROR(detach_task(id));
   std::lock_guard lk(mu_);
-  ensured_.clear();
+  made_.clear();
   view_ = {};
-  apply_guard_locked();  // removes it
+  Status guard = apply_guard_locked();  // removes it
+  if (!guard.ok()) LOG_WARN("network", guard.message());
   drop_gateway_if_unused_locked();
   return dp_->remove_all();
 }

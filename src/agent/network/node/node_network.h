@@ -117,8 +117,9 @@ class NodeNetwork {
   Status program_task_locked(const std::string& id, LocalTask& t);
   Status attach_locked(const std::string& id, const std::vector<Attachment>& atts);
   void reconcile_locked();
-  void apply_guard_locked();
+  Status apply_guard_locked();
   Status ensure_gateway_locked();
+  Status make_network_locked(const session::NetworkInfo& n);
   void drop_gateway_if_unused_locked();
   Result<std::string> free_gateway_ip_locked() const;
   void load_tasks();
@@ -131,7 +132,7 @@ class NodeNetwork {
   session::NetworkView view_;
   bool stopped_ = false;
   std::map<std::string, LocalTask> tasks_;  // attached or recovered
-  std::set<std::string> ensured_;           // networks made on this node since start
+  std::map<std::string, std::string> made_;  // networks made since start -> their config and peers as made
   std::string guard_;                       // the VXLAN guard script applied; empty: none
   bool gateway_ready_ = false;              // bridge, tables and forwarding made since start
 };

@@ -18,6 +18,7 @@
 #include "agent/network/lb/apply.h"
 #include "agent/network/lb/ruleset.h"
 #include "os/netns_file.h"
+#include "os/process.h"
 
 namespace shoal::netnode {
 namespace {
@@ -142,11 +143,12 @@ class NodeNetworkTest : public ::testing::Test {
       EXPECT_TRUE(st.ok()) << st.message();
       nn_.reset();
     }
+    if (!outside_.empty()) (void)os::run_capture({"ip", "netns", "del", outside_});
     if (!node_ns_.empty()) (void)os::remove_netns_file(node_ns_);
     std::error_code ec;
     if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
   }
-  std::string dir_, node_ns_;
+  std::string dir_, node_ns_, outside_;
   std::unique_ptr<NodeNetwork> nn_;
 };
 
@@ -205,12 +207,30 @@ TEST_F(NodeNetworkTest, NamesAndVipFollowTheView) {
   EXPECT_EQ(accept_peer(listener.fd), kIpA);
 
   // The way out: eth1 on the node's gateway bridge, the default route via
-  // it; but no path from one task to another through it.
+  // it, masqueraded to the node's address: a host "outside" the node (a
+  // namespace behind a veth) sees the node's address. But the node's own
+  // services are not the tasks' to reach, nor is another task through it.
   EXPECT_TRUE(has_link(*a, "eth1"));
   EXPECT_TRUE(has_link(node_ns_, "shoal_gwbridge"));
-  dt::Fd on_node(listen_in(node_ns_, 9090));
-  EXPECT_EQ(connect_from(*a, "172.18.0.1", 9090), 0);
-  EXPECT_EQ(accept_peer(on_node.fd), "172.18.0.2");
+  const std::string outside = "shoal-nntest-" + std::to_string(getpid());
+  ASSERT_TRUE(os::run_capture({"ip", "netns", "add", outside}).ok());
+  outside_ = outside;
+  for (const auto& argv : std::vector<std::vector<std::string>>{
+           {"nsenter", "--net=" + node_ns_, "ip", "link", "add", "out0", "type", "veth", "peer", "name", "eth0",
+            "netns", outside},
+           {"nsenter", "--net=" + node_ns_, "ip", "addr", "add", "198.51.100.1/24", "dev", "out0"},
+           {"nsenter", "--net=" + node_ns_, "ip", "link", "set", "out0", "up"},
+           {"ip", "-n", outside, "addr", "add", "198.51.100.2/24", "dev", "eth0"},
+           {"ip", "-n", outside, "link", "set", "eth0", "up"}}) {
+    auto r = os::run_capture(argv);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+  }
+  dt::Fd far(listen_in("/run/netns/" + outside, 9090));
+  EXPECT_EQ(connect_from(*a, "198.51.100.2", 9090), 0);
+  EXPECT_EQ(accept_peer(far.fd), "198.51.100.1");  // the node's address, not the task's
+  dt::Fd on_node(listen_in(node_ns_, 9092));
+  EXPECT_EQ(connect_from(*a, "172.18.0.1", 9092, 1), EINPROGRESS);    // the node's services: dropped
+  EXPECT_EQ(connect_from(*a, "198.51.100.1", 9092, 1), EINPROGRESS);  // on any of its addresses
   dt::Fd on_a(listen_in(*a, 9091));
   EXPECT_EQ(connect_from(*a, "172.18.0.2", 9091), 0);       // it listens there
   EXPECT_EQ(connect_from(*b, "172.18.0.2", 9091, 1), EINPROGRESS);  // but from B the SYN is dropped
@@ -247,6 +267,29 @@ TEST_F(NodeNetworkTest, InternalOnlyTasksGetNoForwarding) {
   EXPECT_EQ(r.rcode, LDNS_RCODE_REFUSED);  // never sent to the node's nameservers
   EXPECT_FALSE(has_link(*a, "eth1"));          // and no way out
   EXPECT_FALSE(has_link(node_ns_, "shoal_gwbridge"));
+}
+
+// A data root reached through a symlink: the namespace files are still
+// unmounted and removed on detach (mountinfo lists the real path).
+TEST_F(NodeNetworkTest, SymlinkedStateDirDetachesCleanly) {
+  nn_->remove_all();
+  nn_.reset();
+  std::filesystem::create_directories(dir_ + "/real");
+  std::filesystem::create_directory_symlink(dir_ + "/real", dir_ + "/link");
+  Options o;
+  o.state_dir = dir_ + "/link/state";
+  o.node_id = "self";
+  o.underlay_ip = "192.0.2.1";
+  o.node_netns_path = node_ns_;
+  auto nn = NodeNetwork::create(o);
+  ASSERT_TRUE(nn.ok()) << nn.status().message();
+  nn_ = std::move(*nn);
+  nn_->set_view(view(true));
+  auto a = nn_->attach_task(task(kTaskA, kIpA));
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  Status st = nn_->detach_task(kTaskA);
+  EXPECT_TRUE(st.ok()) << st.message();
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/real/state/tasks/" + kTaskA));
 }
 
 TEST_F(NodeNetworkTest, RestartFindsAttachedTasksAgain) {

@@ -30,7 +30,10 @@ netoverlay::NetworkConfig network_config(const session::NetworkInfo& n) {
 std::vector<netoverlay::RemotePeer> remote_peers(const session::NetworkInfo& n, const std::string& self_node) {
   std::vector<netoverlay::RemotePeer> out;
   for (const auto& e : n.endpoints)
-    if (e.node_id != self_node && !e.node_addr.empty()) out.push_back({e.ip, "", e.node_addr});
+    // A node address no tunnel can have (loopback, unspecified, multicast)
+    // is left out: it would open the VXLAN guard to anyone.
+    if (e.node_id != self_node && netlb::parse_ipv4(e.node_addr, "node address").ok())
+      out.push_back({e.ip, "", e.node_addr});
   return out;
 }
 

@@ -24,7 +24,8 @@ netoverlay::NetworkConfig network_config(const session::NetworkInfo& n);
 
 // The endpoints of `n` on nodes other than `self_node`, as static VXLAN
 // peers (every live one, serving or not: a task being stopped still
-// finishes its established connections).
+// finishes its established connections). Endpoints on a node whose address
+// cannot be a tunnel endpoint (loopback, 0/8, multicast) are left out.
 std::vector<netoverlay::RemotePeer> remote_peers(const session::NetworkInfo& n, const std::string& self_node);
 
 // The DNS names a task attached to `networks` (ids) may resolve: the

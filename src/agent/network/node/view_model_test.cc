@@ -35,6 +35,10 @@ TEST(ViewModel, PeersAreEveryEndpointOnOtherNodes) {
   ASSERT_EQ(peers.size(), 2u);  // serving or not: a stopping task finishes its connections
   EXPECT_EQ(peers[0], (netoverlay::RemotePeer{"10.0.1.4", "", "192.0.2.2"}));
   EXPECT_EQ(peers[1].ip, "10.0.1.5");
+  // A node that reports an address no tunnel can have is no peer (it would
+  // open the VXLAN guard to anyone).
+  v.networks[0].endpoints.push_back({"t5", "web", "odd", "10.0.1.7", "127.0.0.1", true});
+  EXPECT_EQ(remote_peers(v.networks[0], "me").size(), 2u);
 }
 
 TEST(ViewModel, ScopeHasOnlySharedNetworksAndServingTasks) {

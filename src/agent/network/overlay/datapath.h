@@ -171,10 +171,13 @@ class Datapath {
   // Plugs the task into the gateway bridge: a veth gw-<task id 11> in the
   // node's namespace, `e.ifname` in the task with `e.ip` (in the gateway
   // subnet, not its first host) and the task's default route via the
-  // bridge. `e.default_route` is ignored (always set). Idempotent.
+  // bridge. `e.default_route` is ignored (always set). The node's neighbour
+  // entry for e.ip on the bridge is made permanent (no ARP spoofing by
+  // another task). The bridge has no IPv6. Idempotent.
   Status attach_gateway(const LocalEndpoint& e);
-  // Removes the task's gateway veth (both ends). Missing: ok.
-  Status detach_gateway(const std::string& task_id);
+  // Removes the task's gateway veth (both ends) and the node's permanent
+  // neighbour entry for `ip` (its gateway address). Missing: ok.
+  Status detach_gateway(const std::string& task_id, const std::string& ip);
   // Removes the gateway bridge and every gw- veth plugged into it. Missing: ok.
   Status remove_gateway();
   // The bridge's address (the tasks' default gateway) and the prefix length.

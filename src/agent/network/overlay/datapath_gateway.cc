@@ -2,7 +2,9 @@
 // half of the way out for tasks on non-internal networks.
 #include "agent/network/overlay/datapath.h"
 
+#include <fcntl.h>
 #include <net/if.h>
+#include <unistd.h>
 
 #include <cctype>
 
@@ -46,6 +48,17 @@ Status Datapath::ensure_gateway() {
     SHOAL_ASSIGN_OR_RETURN(br, rtnl::get_link(node, g.bridge));
     if (!br) return internal_error(g.bridge + " vanished right after it was created in " + node.where());
   }
+  // No IPv6 on the bridge, before it is up: a task's router advertisement
+  // must not give the node an address or a route (CVE-2020-13401).
+  SHOAL_RETURN_IF_ERROR(run_in_netns_thread(node_ns_.get(), "the node", [&] {
+    std::string path = "/proc/sys/net/ipv6/conf/" + g.bridge + "/disable_ipv6";
+    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return errno == ENOENT ? ok_status() : errno_status("opening " + path, errno);  // no IPv6 at all
+    ssize_t n = ::write(fd, "1", 1);
+    int err = errno;
+    ::close(fd);
+    return n == 1 ? ok_status() : errno_status("writing " + path, err);
+  }));
   rtnl::LinkChange c;
   c.mtu = g.mtu;
   c.up = true;
@@ -91,16 +104,21 @@ Status Datapath::attach_gateway(const LocalEndpoint& e) {
   p.mac = mac;
   p.prefix = addr.second;
   p.gateway = addr.first;
-  return detail::plug_veth(p);
+  SHOAL_RETURN_IF_ERROR(detail::plug_veth(p));
+  // The node's ARP entry for the task is permanent: another task cannot
+  // claim its address and take its replies.
+  return rtnl::replace_neigh(node, *br, {e.ip, mac});
 }
 
-Status Datapath::detach_gateway(const std::string& task_id) {
+Status Datapath::detach_gateway(const std::string& task_id, const std::string& ip) {
   if (task_id.size() < kTaskIdChars) return ok_status();
   std::lock_guard lock(mu_);
   SHOAL_ASSIGN_OR_RETURN(rtnl::Socket node, rtnl::Socket::open_in(node_ns_.get(), "the node's network namespace"));
   const std::string name = gateway_veth_name(task_id);
   SHOAL_ASSIGN_OR_RETURN(auto host, rtnl::get_link(node, name));
   SHOAL_ASSIGN_OR_RETURN(auto br, rtnl::get_link(node, opts_.gateway.bridge));
+  if (br && br->kind == "bridge" && ipv4::parse_addr(ip).ok())
+    SHOAL_RETURN_IF_ERROR(rtnl::delete_neigh(node, *br, {ip, mac_for_ip(ip)}));
   // Only our veth: one plugged into the gateway bridge.
   if (!host || host->kind != "veth" || !br || host->master != br->index) return ok_status();
   return rtnl::delete_link(node, host->index, name);  // the task's end goes with it
