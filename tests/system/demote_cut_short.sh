@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # A demote cut short (review, demote windows) on a 3+1 lab:
-#   - node demote m3, then m3's shoald killed before it acts on its new role:
-#     m3 stays "being demoted" (role worker, manager status and etcd member
-#     left); node demote m3 again re-drives it (was: nothing done): m3 does
-#     not answer, so m1 removes its etcd member and clears its status;
+#   - node demote m3, then m3's shoald killed before it completes its new
+#     role: m3 stays "being demoted" (role worker, its etcd member left, its
+#     manager status too unless m3 cleared it first); node demote m3 again
+#     re-drives it (was: nothing done): m3 does not answer, so m1 removes its
+#     etcd member and clears its status;
 #   - node promote w1, node demote w1, w1 killed likewise, and nobody asks
 #     again: the leader's janitor finds the dead voter whose node is a worker
 #     and Down, and removes it (quorum kept), and w1's manager status goes.
@@ -25,7 +26,12 @@ check "m1's etcd: 3 voting members" wait_for "3 voters" 30 voters_eq m1 3
 out=$(on m1 node demote m3 2>&1)
 lab kill m3 >/dev/null
 expect_contains "node demote m3" "demoted in the swarm" "$out"
-expect_eq "m3 killed mid-demote: role worker, manager status left" "worker manager-status" "$(role_and_status m3)"
+# The kill races m3's own demote: it lands before m3 acted (manager status
+# left) or after m3 cleared its status but before it removed its etcd
+# member (CI saw both); either way the member is left for the re-drive.
+M3_STATE=$(role_and_status m3)
+m3_mid_demote() { [ "$M3_STATE" = "worker manager-status" ] || [ "$M3_STATE" = "worker none" ]; }
+check "m3 killed mid-demote: role worker, manager status left or just cleared ($M3_STATE)" m3_mid_demote
 out=$(on m1 node demote m3 2>&1)
 expect_contains "node demote m3 again is accepted" "already a worker" "$out"
 check "m1's etcd: 2 voting members within 8 s (the re-drive, not the janitor's 10 s)" wait_for "2 voters" 8 voters_eq m1 2
