@@ -255,6 +255,11 @@ struct Service : Meta {
   // network, and the ingress network when a port is published in ingress
   // mode); empty until allocated and in dnsrr mode.
   std::vector<VirtualIp> virtual_ips;
+  // Endpoint.Ports: the spec's ports with their published numbers, those the
+  // spec leaves at 0 in ingress mode assigned by the manager (30000-32767).
+  // An ingress port holds /shoal-ports/<protocol>/<port> in the store while
+  // the service has it: published ports are unique in the swarm.
+  std::vector<PortConfig> endpoint_ports;
   std::optional<ServiceSpec> previous_spec;
   std::optional<UpdateStatus> update_status;
   // Internal: bumped each time the spec changes; tasks record the spec
