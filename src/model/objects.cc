@@ -323,7 +323,11 @@ json to_api(const Node& v) {
   }
   return j;
 }
-json to_stored(const Node& v) { return to_api(v); }  // a Node has no internal fields
+json to_stored(const Node& v) {
+  json j = to_api(v);
+  if (!v.ingress_addr.empty()) j["ShoalIngressAddr"] = v.ingress_addr;
+  return j;
+}
 void from_stored(const json& j, Node& v) {
   meta_from(j, v);
   const json& s = sub(j, "Spec");
@@ -347,6 +351,7 @@ void from_stored(const json& j, Node& v) {
     v.manager_status = ManagerStatus{get<bool>(m, "Leader", false), get<std::string>(m, "Reachability", "reachable"),
                                      get<std::string>(m, "Addr", "")};
   }
+  v.ingress_addr = get<std::string>(j, "ShoalIngressAddr", "");
 }
 
 // ---- TaskSpec

@@ -116,6 +116,11 @@ struct Node : Meta {
   std::string status_message;
   std::string addr;  // Status.Addr
   std::optional<ManagerStatus> manager_status;
+  // The node's own address on the ingress network ("10.0.0.3/24"), given by
+  // the leader's allocator while some service publishes through the routing
+  // mesh: the source of the mesh's traffic to tasks on other nodes, so their
+  // replies come back to this node. Internal (not in the API).
+  std::string ingress_addr;
 };
 
 // ---- Service / Task specs ----
