@@ -38,10 +38,12 @@ void to_json(json& j, const NetworkView& v) {
                     {"Services", std::move(svcs)}});
   }
   j = {{"Networks", std::move(nets)}};
+  if (!v.ingress_addr.empty()) j["IngressAddr"] = v.ingress_addr;
 }
 
 void from_json(const json& j, NetworkView& v) {
   v.networks.clear();
+  v.ingress_addr = j.value("IngressAddr", "");
   for (const auto& n : j.value("Networks", json::array())) {
     NetworkInfo info;
     info.id = n.value("ID", "");

@@ -59,6 +59,11 @@ struct NetworkInfo {
 
 struct NetworkView {
   std::vector<NetworkInfo> networks;  // sorted by network id
+  // This node's own address on the ingress network ("10.0.0.3", no prefix):
+  // the source of its routing mesh's traffic. Empty: none (yet). Other
+  // nodes' show in ingress's endpoints with task id "node:<node id>", no
+  // service, not serving: peers for VXLAN, never DNS or VIP backends.
+  std::string ingress_addr;
   bool operator==(const NetworkView&) const = default;
 };
 

@@ -323,7 +323,11 @@ json to_api(const Node& v) {
   }
   return j;
 }
-json to_stored(const Node& v) { return to_api(v); }  // a Node has no internal fields
+json to_stored(const Node& v) {
+  json j = to_api(v);
+  if (!v.ingress_addr.empty()) j["ShoalIngressAddr"] = v.ingress_addr;
+  return j;
+}
 void from_stored(const json& j, Node& v) {
   meta_from(j, v);
   const json& s = sub(j, "Spec");
@@ -347,6 +351,7 @@ void from_stored(const json& j, Node& v) {
     v.manager_status = ManagerStatus{get<bool>(m, "Leader", false), get<std::string>(m, "Reachability", "reachable"),
                                      get<std::string>(m, "Addr", "")};
   }
+  v.ingress_addr = get<std::string>(j, "ShoalIngressAddr", "");
 }
 
 // ---- TaskSpec
@@ -466,6 +471,32 @@ void from_json(const json& j, TaskSpec& v) {
 // ---- ServiceSpec
 namespace {
 // The spec's fields at non-default values; to_json adds given_defaults.
+// EndpointSpec.Ports and Endpoint.Ports: the same encoding.
+json ports_json(const std::vector<PortConfig>& ports) {
+  json out = json::array();
+  for (const auto& p : ports) {
+    json pj = {{"Protocol", p.protocol}, {"TargetPort", p.target_port}, {"PublishMode", p.publish_mode}};
+    put_if(pj, "Name", p.name);
+    if (p.published_port) pj["PublishedPort"] = p.published_port;
+    out.push_back(pj);
+  }
+  return out;
+}
+std::vector<PortConfig> ports_from(const json& parent) {
+  std::vector<PortConfig> out;
+  if (!parent.contains("Ports") || !parent["Ports"].is_array()) return out;
+  for (const auto& p : parent["Ports"]) {
+    PortConfig pc;
+    pc.name = get<std::string>(p, "Name", "");
+    pc.protocol = get<std::string>(p, "Protocol", "tcp");
+    pc.target_port = get<uint32_t>(p, "TargetPort", 0);
+    pc.published_port = get<uint32_t>(p, "PublishedPort", 0);
+    pc.publish_mode = get<std::string>(p, "PublishMode", "ingress");
+    out.push_back(pc);
+  }
+  return out;
+}
+
 json service_spec_fields(const ServiceSpec& v) {
   json j = json::object();
   put_if(j, "Name", v.name);
@@ -477,16 +508,7 @@ json service_spec_fields(const ServiceSpec& v) {
   if (v.rollback_config) j["RollbackConfig"] = update_config_json(*v.rollback_config);
   json ep = json::object();
   if (v.endpoint_spec.mode != "vip") ep["Mode"] = v.endpoint_spec.mode;
-  if (!v.endpoint_spec.ports.empty()) {
-    json ports = json::array();
-    for (const auto& p : v.endpoint_spec.ports) {
-      json pj = {{"Protocol", p.protocol}, {"TargetPort", p.target_port}, {"PublishMode", p.publish_mode}};
-      put_if(pj, "Name", p.name);
-      if (p.published_port) pj["PublishedPort"] = p.published_port;
-      ports.push_back(pj);
-    }
-    ep["Ports"] = ports;
-  }
+  if (!v.endpoint_spec.ports.empty()) ep["Ports"] = ports_json(v.endpoint_spec.ports);
   put_object(j, "EndpointSpec", std::move(ep));
   return j;
 }
@@ -513,18 +535,7 @@ void from_json(const json& j, ServiceSpec& v) {
   }
   const json& ep = sub(j, "EndpointSpec");
   v.endpoint_spec.mode = get<std::string>(ep, "Mode", "vip");
-  v.endpoint_spec.ports.clear();
-  if (ep.contains("Ports") && ep["Ports"].is_array()) {
-    for (const auto& p : ep["Ports"]) {
-      PortConfig pc;
-      pc.name = get<std::string>(p, "Name", "");
-      pc.protocol = get<std::string>(p, "Protocol", "tcp");
-      pc.target_port = get<uint32_t>(p, "TargetPort", 0);
-      pc.published_port = get<uint32_t>(p, "PublishedPort", 0);
-      pc.publish_mode = get<std::string>(p, "PublishMode", "ingress");
-      v.endpoint_spec.ports.push_back(pc);
-    }
-  }
+  v.endpoint_spec.ports = ports_from(ep);
   v.given_defaults = json::object();
   v.given_defaults = missing_keys(j, service_spec_fields(v));
 }
@@ -535,16 +546,11 @@ json to_api(const Service& v) {
   meta_to(j, v);
   j["Spec"] = v.spec;
   if (v.previous_spec) j["PreviousSpec"] = *v.previous_spec;
-  // Endpoint: what is published (Docker's allocator output); shoal publishes
-  // the ports as the spec gives them.
+  // Endpoint: what is published (Docker's allocator output): the spec's
+  // ports with the published numbers the manager assigned.
   json ep_spec = j["Spec"].value("EndpointSpec", json::object());
   json ep = {{"Spec", ep_spec}};
-  if (ep_spec.contains("Ports")) {
-    json ports = json::array();
-    for (const auto& p : ep_spec["Ports"])
-      if (p.contains("PublishedPort")) ports.push_back(p);
-    if (!ports.empty()) ep["Ports"] = ports;
-  }
+  if (!v.endpoint_ports.empty()) ep["Ports"] = ports_json(v.endpoint_ports);
   if (!v.virtual_ips.empty()) {
     json vips = json::array();
     for (const auto& vip : v.virtual_ips) vips.push_back({{"NetworkID", vip.network_id}, {"Addr", vip.addr}});
@@ -581,6 +587,7 @@ void from_stored(const json& j, Service& v) {
   v.spec_version = get<uint64_t>(j, "ShoalSpecVersion", 1);
   v.virtual_ips.clear();
   const json& ep = sub(j, "Endpoint");
+  v.endpoint_ports = ports_from(ep);
   if (ep.contains("VirtualIPs") && ep["VirtualIPs"].is_array()) {
     for (const json& vip : ep["VirtualIPs"])
       v.virtual_ips.push_back({get<std::string>(vip, "NetworkID", ""), get<std::string>(vip, "Addr", "")});

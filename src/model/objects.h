@@ -116,6 +116,11 @@ struct Node : Meta {
   std::string status_message;
   std::string addr;  // Status.Addr
   std::optional<ManagerStatus> manager_status;
+  // The node's own address on the ingress network ("10.0.0.3/24"), given by
+  // the leader's allocator while some service publishes through the routing
+  // mesh: the source of the mesh's traffic to tasks on other nodes, so their
+  // replies come back to this node. Internal (not in the API).
+  std::string ingress_addr;
 };
 
 // ---- Service / Task specs ----
@@ -255,6 +260,11 @@ struct Service : Meta {
   // network, and the ingress network when a port is published in ingress
   // mode); empty until allocated and in dnsrr mode.
   std::vector<VirtualIp> virtual_ips;
+  // Endpoint.Ports: the spec's ports with their published numbers, those the
+  // spec leaves at 0 in ingress mode assigned by the manager (30000-32767).
+  // An ingress port holds /shoal-ports/<protocol>/<port> in the store while
+  // the service has it: published ports are unique in the swarm.
+  std::vector<PortConfig> endpoint_ports;
   std::optional<ServiceSpec> previous_spec;
   std::optional<UpdateStatus> update_status;
   // Internal: bumped each time the spec changes; tasks record the spec

@@ -92,9 +92,11 @@ TEST(ObjectsTest, ServiceRoundTripKeepsEverything) {
   s.update_status = UpdateStatus{"updating", Time(seconds(1700000200)), std::nullopt, "update in progress"};
   s.spec_version = 7;
 
+  s.endpoint_ports = s.spec.endpoint_spec.ports;  // Endpoint.Ports: as the manager assigned them
   json j = to_stored(s);
   Service back = from_stored<Service>(j);
   EXPECT_EQ(to_stored(back), j);
+  EXPECT_EQ(back.endpoint_ports, s.endpoint_ports);
   EXPECT_EQ(back.id, "abc");
   EXPECT_EQ(back.version, 42u);
   EXPECT_EQ(back.created_at, s.created_at);

@@ -138,14 +138,16 @@ const Fields& service_fields() {
       {"Monitor", Type::kInt, kDefaultOnly, nullptr, json::array({5000000000LL}), kRollbackHint},
       {"MaxFailureRatio", Type::kNumber, kDefaultOnly, nullptr, json::array(), kRollbackHint},
       {"Order", Type::kString, kDefaultOnly, nullptr, json::array({"stop-first"}), kRollbackHint}};
-  static const Fields kPort = {{"Name", Type::kString},
-                               {"Protocol", Type::kString},
-                               {"TargetPort", Type::kUint},
-                               {"PublishedPort", Type::kUint},
-                               {"PublishMode", Type::kString}};
+  static const Fields kPort = {
+      {"Name", Type::kString},
+      {"Protocol", Type::kString, kDefaultOnly, nullptr, json::array({"tcp", "udp"}), "publish tcp or udp ports"},
+      {"TargetPort", Type::kUint},
+      {"PublishedPort", Type::kUint},
+      {"PublishMode", Type::kString, kDefaultOnly, nullptr, json::array({"ingress"}),
+       "publish through the routing mesh (mode=ingress); host-mode ports are not wired yet"}};
   static const Fields kEndpoint = {
       {"Mode", Type::kString},
-      {"Ports", Type::kObjects, kDefaultOnly, &kPort, json::array(), "ports are not published yet (the routing mesh is not wired into the nodes yet)"}};
+      {"Ports", Type::kObjects, kApplied, &kPort}};
   static const Fields kService = {
       {"Name", Type::kString},
       {"Labels", Type::kStringMap},

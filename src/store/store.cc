@@ -18,6 +18,7 @@ constexpr char kNamesPrefix[] = "/shoal/names/services/";
 constexpr char kNetworkNamesPrefix[] = "/shoal/names/networks/";
 constexpr char kVnisPrefix[] = "/shoal-vnis/";
 constexpr char kSubnetsPrefix[] = "/shoal-subnets/";
+constexpr char kPortsPrefix[] = "/shoal-ports/";
 // Outside kRoot on purpose: the watch and the re-list cover kRoot, and a
 // slot key is never read from the cache, so claims and releases (one each
 // per task) do not cross the watch or fill a re-list.
@@ -53,10 +54,22 @@ std::vector<std::string> network_reservations(const Network& n) {
   return keys;
 }
 
+// The keys a service holds while it exists: its name and each port it
+// publishes through the routing mesh (/shoal-ports/<protocol>/<port>), so
+// two services can never publish the same one, even from two managers at
+// the same moment. Host-mode ports are per node: not reserved.
+std::vector<std::string> service_reservations(const Service& v) {
+  std::vector<std::string> keys = {name_key(v.spec.name)};
+  for (const auto& p : v.endpoint_ports)
+    if (p.publish_mode == "ingress" && p.published_port != 0)
+      keys.push_back(kPortsPrefix + p.protocol + "/" + std::to_string(p.published_port));
+  return keys;
+}
+
 // Keys that hold the id of the object that reserved them.
 bool is_reservation(const std::string& key) {
   return has_prefix(key, kNamesPrefix) || has_prefix(key, kSlotsPrefix) || has_prefix(key, kNetworkNamesPrefix) ||
-         has_prefix(key, kVnisPrefix) || has_prefix(key, kSubnetsPrefix);
+         has_prefix(key, kVnisPrefix) || has_prefix(key, kSubnetsPrefix) || has_prefix(key, kPortsPrefix);
 }
 
 
@@ -281,7 +294,7 @@ std::shared_ptr<Batch::Op> make_put_if_version(Kind kind, const T& v, std::strin
 void Batch::create(const Cluster& v) { ops_.push_back(make_create(Kind::kCluster, v, {})); }
 void Batch::create(const Node& v) { ops_.push_back(make_create(Kind::kNode, v, {})); }
 void Batch::create(const Service& v) {
-  ops_.push_back(make_create(Kind::kService, v, {name_key(v.spec.name)}));
+  ops_.push_back(make_create(Kind::kService, v, service_reservations(v)));
 }
 void Batch::create(const Task& v) {
   std::vector<std::string> reserve;
@@ -320,13 +333,24 @@ void Batch::put_if_version(const Service& v) {
   std::string key = object_key(Kind::kService, v.id);
   op->render = [key, v](const std::optional<KeyValue>& cur, std::vector<Compare>* cmps,
                         std::vector<TxnOp>* ops, bool* write) -> Status {
-    std::string old_name = v.spec.name;
+    auto inner = make_put_if_version(Kind::kService, v, "", "");
+    SHOAL_RETURN_IF_ERROR(inner->render(cur, cmps, ops, write));
+    // Reservations (name, mesh ports): the new ones taken, the old ones
+    // that are not kept released, in the same transaction.
+    std::vector<std::string> before;
     if (cur) {
       auto old = decode<Service>(*cur);
-      if (old.ok()) old_name = old->spec.name;
+      if (old.ok()) before = service_reservations(*old);
     }
-    auto inner = make_put_if_version(Kind::kService, v, old_name, v.spec.name);
-    return inner->render(cur, cmps, ops, write);
+    std::vector<std::string> after = service_reservations(v);
+    for (const auto& r : after) {
+      if (std::find(before.begin(), before.end(), r) != before.end()) continue;
+      cmps->push_back({r, Compare::Target::kCreateRevision, 0});
+      ops->push_back({TxnOp::Type::kPut, r, v.id, 0});
+    }
+    for (const auto& r : before)
+      if (std::find(after.begin(), after.end(), r) == after.end()) ops->push_back({TxnOp::Type::kDelete, r, "", 0});
+    return ok_status();
   };
   ops_.push_back(op);
 }
@@ -354,7 +378,9 @@ std::shared_ptr<Batch::Op> make_remove(Kind kind, const std::string& id, std::op
     ops->push_back({TxnOp::Type::kDelete, key, "", 0});
     if (kind == Kind::kService) {
       auto old = decode<Service>(*cur);
-      if (old.ok()) ops->push_back({TxnOp::Type::kDelete, name_key(old->spec.name), "", 0});
+      if (old.ok()) {
+        for (const auto& r : service_reservations(*old)) ops->push_back({TxnOp::Type::kDelete, r, "", 0});
+      }
     }
     if (kind == Kind::kNetwork) {
       auto old = decode<Network>(*cur);
@@ -1127,6 +1153,13 @@ Status Store::check_reservations(const std::vector<Compare>& cmps,
     if (has_prefix(c.key, kSubnetsPrefix)) {
       return already_exists("the address block " + c.key.substr(sizeof(kSubnetsPrefix) - 1) +
                             "/24 is already in use by network " + fresh[c.key]->value);
+    }
+    if (has_prefix(c.key, kPortsPrefix)) {
+      std::string what = c.key.substr(sizeof(kPortsPrefix) - 1);  // "tcp/8080"
+      auto slash = what.find('/');
+      return invalid_argument("port '" + what.substr(slash + 1) + "' (" + what.substr(0, slash) +
+                              ") is already in use by service " + fresh[c.key]->value +
+                              " as an ingress port; publish another one, or leave it out to get a free one");
     }
     if (has_prefix(c.key, kSlotsPrefix)) {
       if (release_leaked_claim(backend_, c.key, fresh[c.key]->value)) {

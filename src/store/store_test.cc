@@ -182,6 +182,46 @@ TEST_F(StoreTest, RenameMovesNameReservation) {
   EXPECT_TRUE(store.commit(reuse).ok());
 }
 
+// A port published through the mesh is held by one service at a time:
+// taken on create, moved on update, freed on remove.
+TEST_F(StoreTest, MeshPortsAreUniqueAcrossServices) {
+  auto with_port = [](const std::string& id, const std::string& name, uint32_t port, const char* mode = "ingress") {
+    Service s = make_service(id, name);
+    s.endpoint_ports = {{"", "tcp", 80, port, mode}};
+    return s;
+  };
+  Batch a;
+  a.create(with_port("s1", "web", 8080));
+  ASSERT_TRUE(store.commit(a).ok());
+  Batch clash;
+  clash.create(with_port("s2", "api", 8080));
+  Status st = store.commit(clash);
+  EXPECT_EQ(st.code(), Code::kInvalidArgument) << st.message();
+  EXPECT_NE(st.message().find("port '8080' (tcp) is already in use by service s1"), std::string::npos) << st.message();
+  EXPECT_FALSE(store.service("s2").has_value());  // nothing half-made
+  Batch udp;  // another protocol is another port
+  udp.create([&] { Service s = with_port("s3", "dns", 8080); s.endpoint_ports[0].protocol = "udp"; return s; }());
+  EXPECT_TRUE(store.commit(udp).ok());
+  Batch host;  // host-mode ports are per node: not reserved
+  host.create(with_port("s4", "edge", 8080, "host"));
+  EXPECT_TRUE(store.commit(host).ok());
+
+  Service s1 = *store.service("s1");
+  s1.endpoint_ports[0].published_port = 8081;
+  Batch move;
+  move.put_if_version(s1);
+  ASSERT_TRUE(store.commit(move).ok());
+  Batch now_free;
+  now_free.create(with_port("s2", "api", 8080));
+  EXPECT_TRUE(store.commit(now_free).ok());
+  Batch rm;
+  rm.remove(Kind::kService, "s1");
+  ASSERT_TRUE(store.commit(rm).ok());
+  Batch reuse;
+  reuse.create(with_port("s5", "web2", 8081));
+  EXPECT_TRUE(store.commit(reuse).ok());
+}
+
 TEST_F(StoreTest, MutatorsRetryOnConflictWithoutLosingUpdates) {
   Batch b;
   b.create(make_task("t1", "s1", "n1"));

@@ -38,6 +38,8 @@ void Allocator::load(const StoreSnapshot& snap) {
   for (const auto& [_, s] : snap.services) {
     for (const auto& v : s.virtual_ips) mark_used(v.network_id, v.addr);
   }
+  for (const auto& [_, n] : snap.nodes)
+    if (!n.ingress_addr.empty()) mark_used(ingress_id_, n.ingress_addr);
   for (const auto& [_, t] : snap.tasks) {
     if (is_terminal(t.status.state)) continue;
     // Never placed and no longer wanted: no container can hold its address.
@@ -61,6 +63,14 @@ void Allocator::load(const StoreSnapshot& snap) {
     }
     cursor_[id] = n ? static_cast<uint32_t>(next % n) : 0;
   }
+}
+
+bool Allocator::plan_node_ingress(Node& n) {
+  if (ingress_id_.empty() || !n.ingress_addr.empty()) return false;
+  auto addr = take(ingress_id_);
+  if (!addr.ok()) return false;
+  n.ingress_addr = *addr;
+  return true;
 }
 
 void Allocator::mark_used(const std::string& network_id, const std::string& addr) {

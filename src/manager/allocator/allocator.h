@@ -54,6 +54,11 @@ class Allocator {
   // changed. A network without a free address is skipped (retried next pass).
   bool plan_vips(Service& s);
 
+  // Gives the node an address on the ingress network (Node::ingress_addr)
+  // when it has none, keeping one it has. True when it changed; false also
+  // when there is no ingress network or no free address (retried next pass).
+  bool plan_node_ingress(Node& n);
+
   // The id of the swarm's ingress network; empty when there is none.
   const std::string& ingress_id() const { return ingress_id_; }
 

@@ -64,6 +64,32 @@ TEST_F(AllocatorTest, IngressPublishersAlsoGetAnIngressAddress) {
   EXPECT_EQ(t.networks[1].network_name, "test");
 }
 
+// Each node gets its own address on ingress (the mesh's source toward tasks
+// on other nodes), kept once given, counted as used by later passes.
+TEST_F(AllocatorTest, NodesGetAnIngressAddressOnceAndKeepIt) {
+  Node n1;
+  n1.id = "n1";
+  alloc.load(snap);
+  ASSERT_TRUE(alloc.plan_node_ingress(n1));
+  EXPECT_EQ(n1.ingress_addr, "10.0.0.2/24");
+  EXPECT_FALSE(alloc.plan_node_ingress(n1));  // kept
+  snap.nodes["n1"] = n1;
+  Node n2;
+  n2.id = "n2";
+  alloc.load(snap);
+  ASSERT_TRUE(alloc.plan_node_ingress(n2));
+  EXPECT_NE(n2.ingress_addr, n1.ingress_addr);
+  snap.nodes["n2"] = n2;
+  Task t = task("t", {});
+  ASSERT_TRUE(allocate(t, {"svc"}));  // a task's ingress address is not a node's
+  EXPECT_NE(t.networks[0].addresses[0], n1.ingress_addr);
+  EXPECT_NE(t.networks[0].addresses[0], n2.ingress_addr);
+  snap.networks.erase("ingress00000000000000000");
+  alloc.load(snap);
+  Node n3;
+  EXPECT_FALSE(alloc.plan_node_ingress(n3));  // no ingress network: nothing to give
+}
+
 TEST_F(AllocatorTest, AFullNetworkLeavesTasksPendingWithTheReason) {
   add_network("tinyaaaaaaaaaaaaaaaaaaaaa", "tiny", "10.0.2.0/24", false, "10.0.2.0/30");  // .1 gateway, .2, .3
   Task a = task("a", {"tinyaaaaaaaaaaaaaaaaaaaaa"});

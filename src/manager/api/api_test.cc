@@ -534,7 +534,7 @@ TEST_F(ApiTest, CreateRejectsBadInput) {
       {R"({"Name":"m","TaskTemplate":{"ContainerSpec":{"Image":"busybox"}},"Mode":{"Replicated":{},"Global":{}}})", 400,
        "not both"},
       {R"({"Name":"p","TaskTemplate":{"ContainerSpec":{"Image":"busybox"}},"EndpointSpec":{"Ports":[{"TargetPort":0}]}})",
-       400, "EndpointSpec.Ports is not supported by shoal yet"},
+       400, "invalid EndpointSpec.Ports TargetPort 0: must be 1-65535"},
       {R"({"Name":"c","TaskTemplate":{"ContainerSpec":{"Image":"busybox"},"Placement":{"Constraints":["nonsense"]}}})",
        400, ""},
   };
@@ -687,7 +687,10 @@ TEST_F(ApiTest, RefusesFieldsNotAppliedYetAndPassesEmptyOnes) {
        "UpdateConfig.MaxFailureRatio 0.5"},
       {R"("ContainerSpec":{"Image":"busybox"}},"RollbackConfig":{"Order":"start-first"},"X":{)",
        "RollbackConfig.Order"},
-      {R"("ContainerSpec":{"Image":"busybox"}},"EndpointSpec":{"Ports":[{"TargetPort":80}]},"X":{)", "EndpointSpec.Ports"},
+      {R"("ContainerSpec":{"Image":"busybox"}},"EndpointSpec":{"Ports":[{"TargetPort":80,"PublishMode":"host"}]},"X":{)",
+       "EndpointSpec.Ports[0].PublishMode \"host\""},
+      {R"("ContainerSpec":{"Image":"busybox"}},"EndpointSpec":{"Ports":[{"TargetPort":80,"Protocol":"sctp"}]},"X":{)",
+       "EndpointSpec.Ports[0].Protocol \"sctp\""},
       {R"("ContainerSpec":{"Image":"busybox"}},"Networks":[{"Target":"n"}],"X":{)", "Networks is not supported"},
   };
   for (const auto& [part, expect] : cases) {

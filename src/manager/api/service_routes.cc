@@ -5,6 +5,7 @@
 #include "common/ids.h"
 #include "common/json_limits.h"
 #include "manager/api/api.h"
+#include "manager/api/published_ports.h"
 #include "manager/api/filters.h"
 #include "manager/api/registry_auth.h"
 #include "manager/api/validation.h"
@@ -121,6 +122,7 @@ http::Response Api::services_create(const http::Request& req) {
   s.spec = std::move(spec).value();
   s.spec_version = 1;
   if (Status sealed = seal_registry_auth(*auth, s); !sealed.ok()) return error_response(sealed);
+  if (Status ports = assign_published_ports(st, nullptr, s); !ports.ok()) return error_response(ports);
   // Tied to its networks: a concurrent `network rm` of one fails, or this does.
   Status cst = commit_with_networks(st, s.spec, asked, [&](Batch& b) { b.create(s); });
   if (cst.code() == Code::kAlreadyExists) return error_response(already_exists(name_conflict(s.spec.name)));
@@ -245,6 +247,7 @@ http::Response Api::service_update(const std::string& ref, const http::Request& 
   // Without the header the stored credentials stay (next is a copy of cur),
   // whichever registryAuthFrom: shoal keeps one set per service.
   if (Status sealed = seal_registry_auth(*auth, next); !sealed.ok()) return error_response(sealed);
+  if (Status ports = assign_published_ports(**store, &*cur, next); !ports.ok()) return error_response(ports);
   // Only a change of the task template (image, env, ..., ForceUpdate) rolls
   // tasks; a change of replicas, labels or update config does not.
   if (json(next.spec.task_template) != json(cur->spec.task_template)) {

@@ -21,8 +21,11 @@ uint32_t mtu_of(const Network& n) {
   }
 }
 
-bool mesh_ports(const ServiceSpec& s, std::vector<PortConfig>* out) {
-  for (const auto& p : s.endpoint_spec.ports)
+// The service's ingress-mode ports with their published numbers (the
+// manager's assignment, Endpoint.Ports; the spec's while none is stored).
+bool mesh_ports(const Service& s, std::vector<PortConfig>* out) {
+  const auto& ports = s.endpoint_ports.empty() ? s.spec.endpoint_spec.ports : s.endpoint_ports;
+  for (const auto& p : ports)
     if (p.publish_mode == "ingress") out->push_back(p);
   return !out->empty();
 }
@@ -63,7 +66,7 @@ std::unordered_map<std::string, session::NetworkView> build_network_views(const 
       it->second.services.push_back({sid, s.spec.name, a.aliases, vip_on(a.target), {}});
     }
     std::vector<PortConfig> ports;
-    if (!ingress_id.empty() && mesh_ports(s.spec, &ports)) {
+    if (!ingress_id.empty() && mesh_ports(s, &ports)) {
       mesh = true;
       infos[ingress_id].services.push_back({sid, s.spec.name, {}, vip_on(ingress_id), ports});
     }
@@ -89,6 +92,20 @@ std::unordered_map<std::string, session::NetworkView> build_network_views(const 
       node_networks[t.node_id].insert(a.network_id);
     }
   }
+  // While the mesh is used, every node's own ingress address is an endpoint
+  // of ingress (no service: a peer, never a backend).
+  if (mesh) {
+    for (const auto& entry : snap.nodes) {
+      const Node& n = entry.second;
+      if (n.ingress_addr.empty()) continue;
+      std::string node_addr = n.addr;
+      if (auto colon = node_addr.rfind(':'); colon != std::string::npos && node_addr.find(':') == colon)
+        node_addr.resize(colon);
+      if (!ipv4::parse_addr(node_addr).ok()) continue;
+      infos[ingress_id].endpoints.push_back({"node:" + entry.first, "", entry.first, strip_prefix(n.ingress_addr),
+                                             node_addr, false});
+    }
+  }
   for (auto& [_, info] : infos) {
     std::sort(info.endpoints.begin(), info.endpoints.end(),
               [](const auto& a, const auto& b) { return a.task_id < b.task_id; });
@@ -100,6 +117,7 @@ std::unordered_map<std::string, session::NetworkView> build_network_views(const 
     if (mesh && n.state != NodeState::kDown) nets.insert(ingress_id);
     session::NetworkView& v = out[nid];
     for (const auto& net : nets) v.networks.push_back(infos.at(net));  // std::set: sorted by id
+    if (mesh) v.ingress_addr = strip_prefix(n.ingress_addr);
   }
   return out;
 }

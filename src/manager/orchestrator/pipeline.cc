@@ -169,6 +169,7 @@ Status ControlLoops::run_pass() {
   scheduler::NodeLoad load;
   std::vector<Node> node_list;
   std::vector<Service> vip_changes;  // services whose Endpoint.VirtualIPs the allocator changed
+  std::vector<Node> ingress_changes;  // nodes given their address on ingress (the routing mesh's)
   std::vector<Task*> ready;          // allocated, to be scheduled
   std::unordered_set<std::string> ingress;  // services publishing ports through the routing mesh
   std::unordered_set<std::string> written;  // tasks the plans below change or delete
@@ -243,6 +244,18 @@ Status ControlLoops::run_pass() {
       Service copy = s;
       if (allocator_.plan_vips(copy)) vip_changes.push_back(std::move(copy));
     }
+    // While some service publishes through the mesh, every node that has
+    // none gets its own ingress address (its mesh traffic's source).
+    bool mesh = false;
+    for (const auto& entry : snap.services) mesh = mesh || allocator::publishes_ingress(entry.second.spec);
+    if (mesh) {
+      for (const auto& entry : snap.nodes) {
+        if (!entry.second.ingress_addr.empty()) continue;
+        load_once();
+        Node copy = entry.second;
+        if (allocator_.plan_node_ingress(copy)) ingress_changes.push_back(std::move(copy));
+      }
+    }
     if (sched || !new_tasks.empty()) {
       for (const auto& [id, t] : snap.tasks) {
         if (t.node_id.empty() && t.status.state <= TaskState::kPending && t.desired_state <= TaskState::kRunning) {
@@ -284,6 +297,14 @@ Status ControlLoops::run_pass() {
     for (const auto& [_, n] : nodes) node_list.push_back(n);
     scheduler::Scheduler sched_(node_list, load);
     sched_.schedule(ready, now);
+  }
+  for (const auto& n : ingress_changes) {
+    std::string addr = n.ingress_addr;
+    batch.update_node(n.id, [addr](Node& cur) {
+      if (!cur.ingress_addr.empty()) return false;  // another pass gave it one
+      cur.ingress_addr = addr;
+      return true;
+    });
   }
   for (const auto& s : vip_changes) {
     std::vector<VirtualIp> vips = s.virtual_ips;

@@ -340,6 +340,35 @@ TEST_F(ControlLoopsTest, RemovedServiceTasksAreShutDownThenDeleted) {
 // their addresses; a new task waits for an address rather than take one
 // of theirs. After the orphan timeout they are orphaned, then deleted, and
 // the new task gets an address.
+// While a service publishes through the mesh, every node gets its own
+// address on ingress (the mesh's source toward tasks on other nodes).
+TEST_F(ControlLoopsTest, NodesGetIngressAddressesWhileTheMeshIsUsed) {
+  Network ingress;
+  ingress.id = "ingressaaaaaaaaaaaaaaaaaa";
+  ingress.spec.name = "ingress";
+  ingress.spec.ingress = true;
+  ingress.vni = 4096;
+  ingress.ipam = {{"10.0.0.0/24", "", "10.0.0.1"}};
+  Batch b;
+  b.create(ingress);
+  ASSERT_TRUE(store.commit(b).ok());
+  create_service("plain", 1);
+  settle();
+  for (const auto& n : store.nodes()) EXPECT_EQ(n.ingress_addr, "") << "no mesh yet";
+  Service web = testutil::replicated("svc-web", "web", 2);
+  web.spec.endpoint_spec.ports = {{"", "tcp", 80, 8080, "ingress"}};
+  testutil::create(store, web);
+  settle();
+  std::set<std::string> addrs;
+  for (const auto& n : store.nodes()) {
+    EXPECT_TRUE(n.ingress_addr.rfind("10.0.0.", 0) == 0) << n.id << ": " << n.ingress_addr;
+    addrs.insert(n.ingress_addr);
+  }
+  EXPECT_EQ(addrs.size(), store.nodes().size()) << "each node its own";
+  for (const auto& t : store.tasks_of_service(web.id))
+    for (const auto& a : t.networks) EXPECT_FALSE(addrs.count(a.addresses[0])) << "a task has a node's address";
+}
+
 TEST_F(ControlLoopsTest, TasksOnADownNodeKeepTheirAddressesUntilOrphaned) {
   make_tiny_network();
   auto old_svc = create_on_tiny("old", 2);

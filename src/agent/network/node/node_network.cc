@@ -373,6 +373,7 @@ void NodeNetwork::reconcile_locked() {
     Status st = apply_guard_locked();
     if (!st.ok()) LOG_WARN("network", st.message());
   }
+  if (guard.ok()) program_mesh_locked();
 }
 
 // VXLAN's UDP port accepts only the tunnel endpoints of the nodes whose
@@ -401,6 +402,7 @@ Status NodeNetwork::remove_all() {
   std::lock_guard lk(mu_);
   made_.clear();
   view_ = {};
+  program_mesh_locked();  // takes it down
   Status guard = apply_guard_locked();  // removes it
   if (!guard.ok()) LOG_WARN("network", guard.message());
   drop_gateway_if_unused_locked();

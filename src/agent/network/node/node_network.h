@@ -76,6 +76,11 @@ struct Attachment {
   bool default_route = false;
 };
 
+// The `ip shoal-mesh` script for the node from the ingress network's view:
+// each service's ingress-mode ports to its serving tasks there, SNAT to
+// `snat_source` (the node's ingress address). node_mesh.cc.
+Result<std::string> mesh_ruleset(const session::NetworkInfo& ingress, const std::string& snat_source);
+
 class NodeNetwork {
  public:
   static Result<std::unique_ptr<NodeNetwork>> create(Options o);
@@ -120,6 +125,7 @@ class NodeNetwork {
   Status apply_guard_locked();
   Status ensure_gateway_locked();
   Status make_network_locked(const session::NetworkInfo& n);
+  void program_mesh_locked();  // node_mesh.cc
   void drop_gateway_if_unused_locked();
   Result<std::string> free_gateway_ip_locked() const;
   void load_tasks();
@@ -135,6 +141,8 @@ class NodeNetwork {
   std::map<std::string, std::string> made_;  // networks made since start -> their config and peers as made
   std::string guard_;                       // the VXLAN guard script applied; empty: none
   bool gateway_ready_ = false;              // bridge, tables and forwarding made since start
+  std::string mesh_;                        // the mesh script applied; empty: none
+  std::string mesh_network_;                // the ingress network the node is plugged into for it
 };
 
 }  // namespace shoal::netnode

@@ -1,0 +1,64 @@
+#include "manager/api/published_ports.h"
+
+#include <map>
+#include <set>
+#include <utility>
+
+namespace shoal::api {
+
+namespace {
+
+using Key = std::pair<std::string, uint32_t>;  // protocol, port
+
+bool mesh(const PortConfig& p) { return p.publish_mode == "ingress"; }
+
+}  // namespace
+
+Status assign_published_ports(const Store& store, const Service* old, Service& next) {
+  // What other services publish through the mesh, by protocol and port.
+  std::map<Key, std::string> taken;
+  for (const auto& s : store.services()) {
+    if (s.id == next.id) continue;
+    for (const auto& p : s.endpoint_ports)
+      if (mesh(p) && p.published_port) taken.emplace(Key{p.protocol, p.published_port}, s.spec.name);
+  }
+  std::vector<PortConfig> out;
+  std::set<Key> mine;
+  // First the numbers the spec gives.
+  for (const auto& p : next.spec.endpoint_spec.ports) {
+    if (!mesh(p) || !p.published_port) continue;
+    auto it = taken.find({p.protocol, p.published_port});
+    if (it != taken.end())
+      return invalid_argument("port '" + std::to_string(p.published_port) + "' is already in use by service '" +
+                              it->second + "' as an ingress port; publish another one, or leave the published "
+                              "port out to get a free one");
+    mine.insert({p.protocol, p.published_port});
+  }
+  auto is_free = [&](const Key& k) { return !taken.count(k) && !mine.count(k); };
+  for (const auto& p : next.spec.endpoint_spec.ports) {
+    PortConfig e = p;
+    if (mesh(p) && !p.published_port) {
+      // The number this port had (same protocol and target, assigned), if still free.
+      if (old) {
+        for (const auto& q : old->endpoint_ports)
+          if (mesh(q) && q.protocol == p.protocol && q.target_port == p.target_port && q.published_port &&
+              is_free({q.protocol, q.published_port})) {
+            e.published_port = q.published_port;
+            break;
+          }
+      }
+      for (uint32_t n = kFirstDynamicPort; !e.published_port && n <= kLastDynamicPort; ++n)
+        if (is_free({p.protocol, n})) e.published_port = n;
+      if (!e.published_port)
+        return unavailable("no free port left in " + std::to_string(kFirstDynamicPort) + "-" +
+                           std::to_string(kLastDynamicPort) + " for " + p.protocol + " target port " +
+                           std::to_string(p.target_port) + "; publish a number of your own");
+      mine.insert({e.protocol, e.published_port});
+    }
+    out.push_back(std::move(e));
+  }
+  next.endpoint_ports = std::move(out);
+  return ok_status();
+}
+
+}  // namespace shoal::api
