@@ -11,6 +11,16 @@ namespace {
 
 std::string strip_prefix(const std::string& cidr_addr) { return cidr_addr.substr(0, cidr_addr.find('/')); }
 
+// The node's tunnel endpoint: nodes report their advertise address,
+// "ip:port"; the VTEP is the ip. Empty when it is not an IPv4 address (the
+// node is then left out of its peers' views rather than failing their
+// whole FDB programming).
+std::string tunnel_ip(const Node& n) {
+  std::string a = n.addr;
+  if (auto colon = a.rfind(':'); colon != std::string::npos && a.find(':') == colon) a.resize(colon);
+  return ipv4::parse_addr(a).ok() ? a : "";
+}
+
 uint32_t mtu_of(const Network& n) {
   auto it = n.spec.driver_opts.find("com.docker.network.driver.mtu");
   if (it == n.spec.driver_opts.end()) return 1450;
@@ -76,14 +86,8 @@ std::unordered_map<std::string, session::NetworkView> build_network_views(const 
   for (const auto& [tid, t] : snap.tasks) {
     if (is_terminal(t.status.state) || t.node_id.empty()) continue;
     auto node = snap.nodes.find(t.node_id);
-    std::string node_addr = node == snap.nodes.end() ? "" : node->second.addr;
-    // Nodes report their advertise address, "ip:port": the tunnel endpoint is the ip.
-    if (auto colon = node_addr.rfind(':'); colon != std::string::npos && node_addr.find(':') == colon)
-      node_addr.resize(colon);
-    // A tunnel endpoint must be an IPv4 address: a node that reported
-    // anything else (or is gone) is left out of its peers' views rather
-    // than failing their whole FDB programming.
-    if (!ipv4::parse_addr(node_addr).ok()) continue;
+    std::string node_addr = node == snap.nodes.end() ? "" : tunnel_ip(node->second);
+    if (node_addr.empty()) continue;
     for (const auto& a : t.networks) {
       auto it = infos.find(a.network_id);
       if (it == infos.end() || a.addresses.empty()) continue;
@@ -98,10 +102,8 @@ std::unordered_map<std::string, session::NetworkView> build_network_views(const 
     for (const auto& entry : snap.nodes) {
       const Node& n = entry.second;
       if (n.ingress_addr.empty()) continue;
-      std::string node_addr = n.addr;
-      if (auto colon = node_addr.rfind(':'); colon != std::string::npos && node_addr.find(':') == colon)
-        node_addr.resize(colon);
-      if (!ipv4::parse_addr(node_addr).ok()) continue;
+      std::string node_addr = tunnel_ip(n);
+      if (node_addr.empty()) continue;
       infos[ingress_id].endpoints.push_back({"node:" + entry.first, "", entry.first, strip_prefix(n.ingress_addr),
                                              node_addr, false});
     }

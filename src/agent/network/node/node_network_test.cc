@@ -127,11 +127,7 @@ class NodeNetworkTest : public ::testing::Test {
     std::filesystem::create_directories(dir_);
     node_ns_ = dir_ + "/node";
     ASSERT_TRUE(os::create_netns_file(node_ns_).ok());
-    Options o;
-    o.state_dir = dir_ + "/state";
-    o.node_id = "self";
-    o.underlay_ip = "192.0.2.1";
-    o.node_netns_path = node_ns_;
+    Options o = options(dir_ + "/state");
     o.view_wait = 2000ms;
     auto nn = NodeNetwork::create(o);
     ASSERT_TRUE(nn.ok()) << nn.status().message();
@@ -147,6 +143,15 @@ class NodeNetworkTest : public ::testing::Test {
     if (!node_ns_.empty()) (void)os::remove_netns_file(node_ns_);
     std::error_code ec;
     if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
+  }
+  // The options of this test's node, its state in `state_dir`.
+  Options options(const std::string& state_dir) const {
+    Options o;
+    o.state_dir = state_dir;
+    o.node_id = "self";
+    o.underlay_ip = "192.0.2.1";
+    o.node_netns_path = node_ns_;
+    return o;
   }
   std::string dir_, node_ns_, outside_;
   std::unique_ptr<NodeNetwork> nn_;
@@ -276,12 +281,7 @@ TEST_F(NodeNetworkTest, SymlinkedStateDirDetachesCleanly) {
   nn_.reset();
   std::filesystem::create_directories(dir_ + "/real");
   std::filesystem::create_directory_symlink(dir_ + "/real", dir_ + "/link");
-  Options o;
-  o.state_dir = dir_ + "/link/state";
-  o.node_id = "self";
-  o.underlay_ip = "192.0.2.1";
-  o.node_netns_path = node_ns_;
-  auto nn = NodeNetwork::create(o);
+  auto nn = NodeNetwork::create(options(dir_ + "/link/state"));
   ASSERT_TRUE(nn.ok()) << nn.status().message();
   nn_ = std::move(*nn);
   nn_->set_view(view(true));
@@ -298,12 +298,7 @@ TEST_F(NodeNetworkTest, RestartFindsAttachedTasksAgain) {
   ASSERT_TRUE(a.ok()) << a.status().message();
   nn_->stop();
   nn_.reset();  // shoald stops: the namespace file stays, like the container
-  Options o;
-  o.state_dir = dir_ + "/state";
-  o.node_id = "self";
-  o.underlay_ip = "192.0.2.1";
-  o.node_netns_path = node_ns_;
-  auto nn = NodeNetwork::create(o);
+  auto nn = NodeNetwork::create(options(dir_ + "/state"));
   ASSERT_TRUE(nn.ok()) << nn.status().message();
   nn_ = std::move(*nn);
   EXPECT_EQ(nn_->tasks(), (std::vector<std::string>{kTaskA}));
