@@ -116,6 +116,12 @@ Status enable_mesh_sysctls(const std::string& netns_path) {
   });
 }
 
+Status set_sysctl(const std::string& netns_path, const std::string& key, const std::string& value) {
+  if (key.empty() || key.find("..") != std::string::npos || key[0] == '/')
+    return invalid_argument("sysctl key \"" + key + "\" must be a relative path like net/ipv4/ip_forward");
+  return os::call_in_netns(netns_path, [&] { return write_sysctl(key, value); });
+}
+
 Status enable_forwarding(const std::string& netns_path) {
   return os::call_in_netns(netns_path, [] { return write_sysctl("net/ipv4/ip_forward", "1"); });
 }

@@ -56,6 +56,10 @@ Status enable_mesh_sysctls(const std::string& netns_path);
 // the tasks' traffic to leave through the node.
 Status enable_forwarding(const std::string& netns_path);
 
+// Writes a sysctl (path under /proc/sys, e.g.
+// "net/ipv4/conf/shoal_ingress/route_localnet") in the namespace.
+Status set_sysctl(const std::string& netns_path, const std::string& key, const std::string& value);
+
 // Reads a sysctl (path under /proc/sys, e.g. "net/ipv4/ip_forward") in the
 // namespace; the value without its trailing newline.
 Result<std::string> read_sysctl(const std::string& netns_path, const std::string& key);

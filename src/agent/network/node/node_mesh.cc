@@ -9,15 +9,11 @@
 // address, so the task's reply comes back over VXLAN to this node.
 // route_localnet is set on shoal_ingress only (127.0.0.1:P is DNATed out of
 // it); the mesh table drops 127/8 arriving anywhere but lo.
-#include <fcntl.h>
-#include <unistd.h>
-
 #include "agent/network/lb/apply.h"
 #include "agent/network/lb/ruleset.h"
 #include "agent/network/node/node_network.h"
 #include "agent/network/node/view_model.h"
 #include "common/log.h"
-#include "os/netns_file.h"
 
 namespace shoal::netnode {
 
@@ -35,18 +31,6 @@ const session::NetworkInfo* mesh_network(const session::NetworkView& v) {
       if (!s.ports.empty()) return &n;
   }
   return nullptr;
-}
-
-Status write_sysctl_in(const std::string& netns, const std::string& key, const std::string& value) {
-  return os::call_in_netns(netns, [&] {
-    std::string path = "/proc/sys/" + key;
-    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0) return errno_status("opening " + path, errno);
-    ssize_t n = ::write(fd, value.data(), value.size());
-    int err = errno;
-    ::close(fd);
-    return n == static_cast<ssize_t>(value.size()) ? ok_status() : errno_status("writing " + path, err);
-  });
 }
 
 }  // namespace
@@ -84,7 +68,7 @@ void NodeNetwork::program_mesh_locked() {
   if (st.ok())
     st = dp_->attach(ing->id, {kMeshEndpoint, node_ns, kMeshIfname, view_.ingress_addr, "", false});
   if (st.ok()) st = netlb::enable_forwarding(opts_.node_netns_path);
-  if (st.ok()) st = write_sysctl_in(opts_.node_netns_path, std::string("net/ipv4/conf/") + kMeshIfname + "/route_localnet", "1");
+  if (st.ok()) st = netlb::set_sysctl(opts_.node_netns_path, std::string("net/ipv4/conf/") + kMeshIfname + "/route_localnet", "1");
   if (!st.ok()) {
     LOG_WARN("network", "the routing mesh: " << st.message());
     return;
