@@ -16,6 +16,7 @@
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/time.h"
+#include "daemon/exec_sessions.h"
 #include "daemon/images_routes.h"
 #include "daemon/manager_role.h"
 #include "http/server.h"
@@ -120,6 +121,7 @@ Status Daemon::start() {
   runtime::RuncRuntimeOptions ro;
   ro.root = options_.data_root;
   runtime_ = std::make_unique<runtime::RuncRuntime>(ro, *images_);
+  execs_ = std::make_unique<ExecSessions>(*runtime_);
   agent::RegistryOptions rgo;
   rgo.insecure = options_.insecure_registries;
   rgo.certs_dir = options_.registry_certs_dir;
@@ -178,6 +180,7 @@ void Daemon::stop() {
   server_.reset();
   if (session_server_) session_server_->stop();
   session_server_.reset();
+  if (execs_) execs_->stop();
   // An init that was in flight may have finished meanwhile: stop() again
   // stops what it started (the node refuses to install it once stopped).
   if (node_) node_->stop();
@@ -207,60 +210,6 @@ api::LocalInfo Daemon::local_info() const {
 void Daemon::serve(http::Exchange ex) {
   if (serve_image_routes(*images_, ex, puller_.get())) return;
   api_->serve(std::move(ex));
-}
-
-}  // namespace shoal::daemon
-
-namespace shoal::daemon {
-
-std::vector<api::ContainerSummary> Daemon::list(bool all) {
-  std::vector<api::ContainerSummary> out;
-  auto cs = runtime_->list();
-  if (!cs.ok()) return out;
-  auto now = std::chrono::system_clock::now();
-  for (const auto& c : *cs) {
-    bool running = c.status == runtime::ContainerStatus::kRunning;
-    if (!all && !running) continue;
-    api::ContainerSummary s;
-    s.id = c.id;
-    s.names = {"/" + c.name};
-    s.image = c.image;
-    for (const auto& a : c.command) s.command += (s.command.empty() ? "" : " ") + a;  // as Docker shows it
-    s.created = std::chrono::duration_cast<std::chrono::seconds>(c.created_at.time_since_epoch()).count();
-    s.labels = c.labels;
-    if (running) {
-      s.state = "running";
-      s.status = "Up " + human_duration(now - c.started_at);
-    } else if (c.status == runtime::ContainerStatus::kExited) {
-      s.state = "exited";
-      s.status = "Exited (" + std::to_string(c.exit_code) + ") " + human_duration(now - c.finished_at) + " ago";
-    } else {
-      s.state = "created";
-      s.status = "Created";
-    }
-    out.push_back(std::move(s));
-  }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.created > b.created; });
-  return out;
-}
-
-Status Daemon::kill(const std::string& ref, int signal) {
-  auto cs = runtime_->list();
-  if (!cs.ok()) return cs.status();
-  std::vector<std::string> matches;
-  for (const auto& c : *cs) {
-    if (c.id == ref || c.name == ref || c.name == "/" + ref) return runtime_->kill(c.id, signal);
-    if (c.id.rfind(ref, 0) == 0) matches.push_back(c.id);
-  }
-  if (matches.size() == 1) {
-    auto st = runtime_->state(matches[0]);
-    if (st.ok() && st->status != runtime::ContainerStatus::kRunning) {
-      return failed_precondition("Container " + matches[0].substr(0, 12) + " is not running");
-    }
-    return runtime_->kill(matches[0], signal);
-  }
-  if (matches.size() > 1) return invalid_argument("container id prefix " + shown_input(ref) + " is ambiguous");
-  return not_found("No such container: " + shown_input(ref));
 }
 
 }  // namespace shoal::daemon

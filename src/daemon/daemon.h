@@ -29,12 +29,15 @@ class Api;
 namespace shoal::runtime {
 class ImageStore;
 class RuncRuntime;
+struct ContainerState;
 }
 namespace shoal::agent {
 class RegistryClient;
 class ImagePuller;
 }
 namespace shoal::daemon {
+
+class ExecSessions;
 
 class Daemon : public api::LocalContainers {
  public:
@@ -51,12 +54,19 @@ class Daemon : public api::LocalContainers {
   // api::LocalContainers
   std::vector<api::ContainerSummary> list(bool all) override;
   Status kill(const std::string& id_or_name, int signal) override;
+  Result<api::ContainerDetails> inspect(const std::string& id_or_name) override;
+  Result<std::string> exec_create(const std::string& id_or_name, const api::ExecOptions& options) override;
+  Result<std::shared_ptr<http::Hijack>> exec_start(const std::string& exec_id) override;
+  Status exec_resize(const std::string& exec_id, int height, int width) override;
+  Result<api::ExecInfo> exec_inspect(const std::string& exec_id) override;
 
  private:
   void serve(http::Exchange ex);  // the Docker API listener
   std::string session_endpoint() const;
   node::NodeParts node_parts();
   api::LocalInfo local_info() const;
+  // By id, name ("/name" too) or unique id prefix.
+  Result<runtime::ContainerState> find_container(const std::string& ref);
 
   DaemonOptions options_;
   RealClock clock_;
@@ -65,6 +75,7 @@ class Daemon : public api::LocalContainers {
   int etcd_peer_port_ = 0;
   std::unique_ptr<runtime::ImageStore> images_;
   std::unique_ptr<runtime::RuncRuntime> runtime_;
+  std::unique_ptr<ExecSessions> execs_;  // over runtime_
   std::unique_ptr<agent::RegistryClient> registry_;  // pulls: tasks' images, POST /images/create
   std::unique_ptr<agent::ImagePuller> puller_;
   std::unique_ptr<node::SwarmNode> node_;

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "agent/runtime/exec_helper.h"
 #include "agent/runtime/shim.h"
 #include "common/log.h"
 #include "daemon/daemon.h"
@@ -43,6 +44,7 @@ Status secure_data_root(const std::string& root) {
 int daemon_main(int argc, char** argv) {
   // The per-container supervisor is this same binary, re-executed.
   if (argc > 1 && std::strcmp(argv[1], "__shim") == 0) return runtime::shim_main(argc, argv);
+  if (argc > 1 && std::strcmp(argv[1], "__exec") == 0) return runtime::exec_helper_main(argc, argv);
 
   auto opts = parse_daemon_options(std::vector<std::string>(argv + 1, argv + argc));
   if (!opts.ok()) {

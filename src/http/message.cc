@@ -1,8 +1,14 @@
 #include "http/message.h"
 
 #include <strings.h>
+#include <unistd.h>
 
 namespace shoal::http {
+
+Hijack::~Hijack() {
+  if (in >= 0) ::close(in);
+  if (out >= 0) ::close(out);
+}
 
 int status_for(Code code) {
   switch (code) {

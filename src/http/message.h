@@ -52,10 +52,31 @@ struct Request {
   std::optional<std::string> query_param(const std::string& key) const;
 };
 
+// A response that takes the connection over once its head is written
+// (Docker's hijacked streams, e.g. POST /exec/{id}/start). The server owns
+// both descriptors from then on: what the client sends is written to `in`
+// (closed, so the reader sees EOF, when the client half-closes or goes
+// away); what is read from `out` is sent to the client until `out` ends,
+// then the connection is closed. No timeouts apply while it runs (a shell
+// may be idle for hours); the server's stop ends it. Either may be -1 (no
+// input wanted: the client's bytes are discarded).
+struct Hijack {
+  int in = -1;
+  int out = -1;
+  Hijack() = default;
+  Hijack(int i, int o) : in(i), out(o) {}
+  Hijack(const Hijack&) = delete;
+  Hijack& operator=(const Hijack&) = delete;
+  ~Hijack();  // closes what the server did not take
+};
+
 struct Response {
   int status = 200;
   Headers headers;  // Content-Type defaults to application/json when a body is set
   std::string body;
+  // Set: `body` is ignored; the head (status and headers as given, e.g. 101
+  // with Upgrade: tcp) is followed by the hijacked stream.
+  std::shared_ptr<Hijack> hijack;
 };
 
 // Delivers the response for one request. Call exactly once, from any thread;

@@ -37,6 +37,7 @@
 
 #include "common/log.h"
 #include "http/exchange_state.h"
+#include "http/hijack_pump.h"
 #include "http/tls_server.h"
 
 namespace shoal::http {
@@ -105,9 +106,12 @@ struct ConnBase : std::enable_shared_from_this<ConnBase> {
     timed_out = true;
     close_socket();
   }
+  // Set while a hijacked stream runs (hijack_pump.h): ends it.
+  std::function<void()> on_stop;
   void shutdown() {
     stopping = true;
     disarm();
+    if (on_stop) on_stop();
     close_socket();
     wake_timer.cancel();
   }
@@ -695,6 +699,40 @@ struct Server::Impl {
     c.disarm();
   }
 
+  // Response::hijack: the head as given (no body, no length), then the
+  // stream (hijack_pump.h) until it ends.
+  template <typename Socket>
+  awaitable<void> serve_hijacked(const std::shared_ptr<Conn<Socket>>& cp, beast::flat_buffer& buf, Response& r,
+                                 unsigned version) {
+    Conn<Socket>& c = *cp;
+    bhttp::response<bhttp::empty_body> head{static_cast<bhttp::status>(r.status), version};
+    for (const auto& [k, v] : r.headers) head.set(k, v);
+    bhttp::response_serializer<bhttp::empty_body> sr{head};
+    beast::error_code ec;
+    c.arm(options.write_timeout);
+    co_await bhttp::async_write_header(c.sock, sr, net::redirect_error(use_awaitable, ec));
+    c.disarm();
+    if (ec || c.stopping) co_return;
+    auto cancel_reads = [cp] {
+      beast::error_code e;
+      if constexpr (std::is_same_v<Socket, TlsSocket>) {
+        cp->sock.s.next_layer().cancel(e);
+      } else {
+        cp->sock.cancel(e);
+      }
+    };
+    auto shutdown_send = [cp]() -> bool {
+      if constexpr (std::is_same_v<Socket, TlsSocket>) {
+        return false;  // TLS has no half-close without close_notify's round trip
+      } else {
+        beast::error_code e;
+        cp->sock.shutdown(net::socket_base::shutdown_send, e);
+        return !e;
+      }
+    };
+    co_await internal::pump_hijacked(cp, c.sock, c.ex, buf, *r.hijack, cancel_reads, c.on_stop, shutdown_send);
+  }
+
   template <typename Socket>
   awaitable<void> serve_connection(std::shared_ptr<Conn<Socket>> cp, std::string peer) {
     Conn<Socket>& c = *cp;
@@ -724,6 +762,10 @@ struct Server::Impl {
       }
       Response r = std::move(*state->response);
       lk.unlock();
+      if (r.hijack) {
+        co_await serve_hijacked(cp, buf, r, version);
+        break;
+      }
       bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), version};
       for (const auto& [k, v] : r.headers) res.set(k, v);
       if (!r.body.empty() && r.headers.find("Content-Type") == r.headers.end()) {

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <sys/un.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -81,6 +82,7 @@ class Raw {
     data_.clear();
     return r;
   }
+  void shut_write() { ::shutdown(fd_, SHUT_WR); }
   // True if the server closes the connection within `limit`.
   bool closed_within(std::chrono::milliseconds limit) {
     bool closed = false;
@@ -451,6 +453,105 @@ TEST(Server, StopClosesTheListenersBeforeReturning) {
     ::close(fd);
     EXPECT_NE(rc, 0) << "round " << i << ": port " << port << " still accepts after stop()";
   }
+}
+
+}  // namespace
+}  // namespace shoal::http
+
+namespace shoal::http {
+namespace {
+
+// Reads from `fd` until `want` bytes or EOF or 5 s; *eof tells which.
+std::string read_fd(int fd, size_t want, bool* eof) {
+  std::string got;
+  *eof = false;
+  auto deadline = Clock::now() + 5s;
+  while (got.size() < want && Clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    char b[256];
+    ssize_t n = ::read(fd, b, sizeof(b));
+    if (n <= 0) {
+      *eof = true;
+      break;
+    }
+    got.append(b, static_cast<size_t>(n));
+  }
+  return got;
+}
+
+// A hijacking handler over two pipes the test holds the other ends of.
+struct Pipes {
+  int in[2] = {-1, -1};   // the server writes the client's bytes to in[1]
+  int out[2] = {-1, -1};  // the server sends what the test writes to out[1]
+  Pipes() {
+    EXPECT_EQ(::pipe2(in, O_CLOEXEC), 0);
+    EXPECT_EQ(::pipe2(out, O_CLOEXEC), 0);
+  }
+  ~Pipes() {
+    for (int fd : {in[0], out[1]})
+      if (fd >= 0) ::close(fd);
+  }
+  Handler handler() {
+    return [this](Exchange ex) {
+      Response r;
+      r.status = 101;
+      r.headers["Upgrade"] = "tcp";
+      r.headers["Connection"] = "Upgrade";
+      r.hijack = std::make_shared<Hijack>(in[1], out[0]);
+      ex.respond(std::move(r));
+    };
+  }
+};
+
+const char kUpgrade[] = "POST /exec/x/start HTTP/1.1\r\nHost: a\r\nUpgrade: tcp\r\nConnection: Upgrade\r\n\r\n";
+
+TEST(Hijack, BytesFlowBothWaysAndEachSideEndsItsOwnDirection) {
+  Pipes p;
+  auto o = opts();
+  o.idle_timeout = o.write_timeout = o.header_timeout = o.body_timeout = 100ms;  // none applies to the stream
+  Server s(o, p.handler());
+  ASSERT_TRUE(s.start().ok());
+  Raw c(sock_path());
+  ASSERT_TRUE(c.send(std::string(kUpgrade) + "early"));  // bytes right behind the request go in too
+  std::string head = c.read_until([](const std::string& d) { return d.find("\r\n\r\n") != std::string::npos; }, 5s);
+  EXPECT_EQ(head.rfind("HTTP/1.1 101", 0), 0u) << head;
+  EXPECT_NE(head.find("Upgrade: tcp"), std::string::npos);
+  EXPECT_EQ(head.find("Content-Length"), std::string::npos);
+  bool eof = false;
+  EXPECT_EQ(read_fd(p.in[0], 5, &eof), "early");
+  std::this_thread::sleep_for(300ms);  // longer than every timeout: the stream is not cut
+  ASSERT_TRUE(c.send("more"));
+  EXPECT_EQ(read_fd(p.in[0], 4, &eof), "more");
+  ASSERT_EQ(::write(p.out[1], "hello", 5), 5);
+  std::string got = c.read_until([&](const std::string& d) { return d.size() >= head.size() + 5; }, 5s);
+  EXPECT_EQ(got.substr(head.size()), "hello");
+  c.shut_write();  // the client's EOF closes the input; output still flows
+  read_fd(p.in[0], 1, &eof);
+  EXPECT_TRUE(eof);
+  ASSERT_EQ(::write(p.out[1], "bye", 3), 3);
+  ::close(p.out[1]);
+  p.out[1] = -1;
+  bool closed = false;
+  got = c.read_until([](const std::string&) { return false; }, 5s, &closed);
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(got.substr(head.size()), "hellobye");
+}
+
+TEST(Hijack, StopEndsAnIdleStream) {
+  Pipes p;
+  Server s(opts(), p.handler());
+  ASSERT_TRUE(s.start().ok());
+  Raw c(sock_path());
+  ASSERT_TRUE(c.send(kUpgrade));
+  c.read_until([](const std::string& d) { return d.find("\r\n\r\n") != std::string::npos; }, 5s);
+  auto t0 = Clock::now();
+  s.stop();
+  EXPECT_LT(Clock::now() - t0, 3s);
+  EXPECT_TRUE(c.closed_within(5s));
+  bool eof = false;
+  read_fd(p.in[0], 1, &eof);
+  EXPECT_TRUE(eof);  // the server let go of the input
 }
 
 }  // namespace

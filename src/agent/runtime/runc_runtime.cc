@@ -434,4 +434,17 @@ Result<std::vector<ContainerState>> RuncRuntime::list() {
   return out;
 }
 
+Result<ExecChild> RuncRuntime::exec(const std::string& id, ExecSpec spec) {
+  SHOAL_ASSIGN_OR_RETURN(ContainerState st, state(id));
+  if (st.status != ContainerStatus::kRunning) {
+    return conflict("Container " + id.substr(0, 12) + " is not running");  // Docker's 409
+  }
+  if (!spec.user.empty()) {
+    auto u = resolve_user(spec.user, dir(id) + "/bundle/rootfs");
+    if (!u.ok()) return invalid_argument("exec user " + spec.user + ": " + u.status().message());
+    spec.user = std::to_string(u->uid) + ":" + std::to_string(u->gid);
+  }
+  return spawn_exec_helper(options_.self_exe, options_.oci_runtime, options_.state_root, id, spec);
+}
+
 }  // namespace shoal::runtime

@@ -24,6 +24,7 @@
 #include <mutex>
 #include <string>
 
+#include "agent/runtime/exec_helper.h"
 #include "agent/runtime/image_store.h"
 #include "agent/runtime/runtime.h"
 
@@ -52,6 +53,11 @@ class RuncRuntime : public Runtime {
   Result<std::vector<ContainerState>> list() override;
   std::string log_path(const std::string& id) const override;
   const std::string& oci_runtime() const { return options_.oci_runtime; }
+  // Starts `spec.cmd` in the running container `id` (exec_helper.h): its
+  // user ("name[:group]" or "uid[:gid]", "" the container's) resolved in
+  // the container's own /etc/passwd and /etc/group as Docker does. Not
+  // running: kConflict. Thread-safe.
+  Result<ExecChild> exec(const std::string& id, ExecSpec spec);
 
  private:
   std::string dir(const std::string& id) const;

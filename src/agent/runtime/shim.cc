@@ -65,8 +65,8 @@ void log_lines(int log_fd, std::string& buf, const char* stream, bool flush_all)
 
 }  // namespace
 
-std::string runtime_error(const std::string& dir) {
-  std::ifstream in(dir + "/runtime.log");
+std::string runtime_log_error(const std::string& log_path) {
+  std::ifstream in(log_path);
   std::string line, last;
   while (std::getline(in, line)) {
     try {
@@ -76,11 +76,25 @@ std::string runtime_error(const std::string& dir) {
       if (!line.empty()) last = line;
     }
   }
-  if (last.empty()) return "";
-  for (const char* prefix : {"runc run failed: ", "runc create failed: "}) {
+  for (const char* prefix : {"runc run failed: ", "runc create failed: ", "runc exec failed: "}) {
     if (last.rfind(prefix, 0) == 0) last = last.substr(strlen(prefix));
   }
-  return "OCI runtime create failed: " + last;
+  return last;
+}
+
+int start_failure_code(const std::string& error, int code) {
+  if (error.empty()) return code;
+  if (error.find("executable file not found") != std::string::npos ||
+      error.find("no such file or directory") != std::string::npos) {
+    return 127;
+  }
+  if (error.find("permission denied") != std::string::npos) return 126;
+  return code;
+}
+
+std::string runtime_error(const std::string& dir) {
+  std::string last = runtime_log_error(dir + "/runtime.log");
+  return last.empty() ? "" : "OCI runtime create failed: " + last;
 }
 
 Result<pid_t> spawn_shim(const std::string& self_exe, const std::string& dir, const std::string& oci_runtime,
@@ -239,14 +253,7 @@ int shim_main(int argc, char** argv) {
   }
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   std::string error = code == 0 ? "" : runtime_error(dir);
-  if (!error.empty()) {
-    if (error.find("executable file not found") != std::string::npos ||
-        error.find("no such file or directory") != std::string::npos) {
-      code = 127;
-    } else if (error.find("permission denied") != std::string::npos) {
-      code = 126;
-    }
-  }
+  code = start_failure_code(error, code);
   nlohmann::json j = {{"ExitCode", code}, {"FinishedAt", format_rfc3339(std::chrono::system_clock::now())},
                       {"Error", error}};
   Status st = write_file_atomic(dir + "/exit.json", j.dump() + "\n");

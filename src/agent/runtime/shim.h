@@ -39,4 +39,12 @@ Result<pid_t> spawn_shim(const std::string& self_exe, const std::string& contain
 // or "" if it logged none.
 std::string runtime_error(const std::string& container_dir);
 
+// The OCI runtime's last error in its JSON log at `log_path` (--log-format
+// json), without runc's "runc <verb> failed: " prefix; "" if none.
+std::string runtime_log_error(const std::string& log_path);
+
+// Docker's exit status for a process the runtime failed to start: 127 when
+// the executable was not found, 126 when it may not be run; else `code`.
+int start_failure_code(const std::string& error, int code);
+
 }  // namespace shoal::runtime

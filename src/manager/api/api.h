@@ -80,6 +80,16 @@ class Api {
 
   http::Response containers_list(const http::Request& req);
   http::Response container_kill(const std::string& ref, const http::Request& req);
+  http::Response container_inspect(const std::string& ref);  // exec_routes.cc
+  http::Response container_logs(const std::string& ref, const http::Request& req);  // container_logs.cc
+  // GET /containers/{id}/logs?follow=1, streamed on the calling (handler)
+  // thread until the container ends, the client goes or `until` passes;
+  // false (nothing done) for any other request.
+  bool serve_logs_follow(http::Exchange& ex);
+  http::Response exec_create(const std::string& ref, const http::Request& req);
+  http::Response exec_start(const std::string& id, const http::Request& req);
+  http::Response exec_resize(const std::string& id, const http::Request& req);
+  http::Response exec_inspect(const std::string& id);
 
   // The store if this node manages a swarm; else kUnavailable with Docker's
   // "not a swarm manager" message.

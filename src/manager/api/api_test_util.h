@@ -118,8 +118,30 @@ class FakeContainers : public LocalContainers {
     }
     return not_found("No such container: " + shown_input(id_or_name));
   }
+  Result<ContainerDetails> inspect(const std::string& id_or_name) override {
+    for (const auto& c : containers) {
+      if (c.id.rfind(id_or_name, 0) == 0) {
+        ContainerDetails d;
+        d.summary = c;
+        d.log_path = log_path;
+        return d;
+      }
+    }
+    return not_found("No such container: " + shown_input(id_or_name));
+  }
+  Result<std::string> exec_create(const std::string& id_or_name, const ExecOptions& options) override {
+    SHOAL_RETURN_IF_ERROR(inspect(id_or_name).status());
+    execs.push_back(options);
+    return std::string(64, 'e');
+  }
+  Result<std::shared_ptr<http::Hijack>> exec_start(const std::string& exec_id) override {
+    if (exec_id != std::string(64, 'e')) return not_found("No such exec instance: " + exec_id);
+    return std::make_shared<http::Hijack>();
+  }
   std::vector<ContainerSummary> containers;
   std::vector<std::pair<std::string, int>> killed;
+  std::vector<ExecOptions> execs;
+  std::string log_path;
 };
 
 inline http::Request make_request(const std::string& method, const std::string& target, const std::string& body = "") {

@@ -87,7 +87,10 @@ Result<std::shared_ptr<Store>> Api::manager_store() {
   return s;
 }
 
-void Api::serve(http::Exchange ex) { ex.respond(handle(ex.request)); }
+void Api::serve(http::Exchange ex) {
+  if (ex.start_stream && serve_logs_follow(ex)) return;
+  ex.respond(handle(ex.request));
+}
 
 http::Response Api::handle(const http::Request& req) {
   http::Response r;
@@ -161,6 +164,12 @@ http::Response Api::route(const http::Request& req, const ApiPath& ap) {
 
   if (get && at(2, "containers") && p[1] == "json") return containers_list(req);
   if (m == "POST" && at(3, "containers") && p[2] == "kill") return container_kill(p[1], req);
+  if (get && at(3, "containers") && p[2] == "json") return container_inspect(p[1]);
+  if (get && at(3, "containers") && p[2] == "logs") return container_logs(p[1], req);
+  if (m == "POST" && at(3, "containers") && p[2] == "exec") return exec_create(p[1], req);
+  if (m == "POST" && at(3, "exec") && p[2] == "start") return exec_start(p[1], req);
+  if (m == "POST" && at(3, "exec") && p[2] == "resize") return exec_resize(p[1], req);
+  if (get && at(3, "exec") && p[2] == "json") return exec_inspect(p[1]);
 
   return error_response(404, "page not found");
 }
