@@ -91,6 +91,26 @@ node::NodeParts Daemon::node_parts() {
     no.state_dir = options_.data_root + "/network";
     no.node_id = m.node_id;
     no.underlay_ip = m.advertise_addr.substr(0, m.advertise_addr.rfind(':'));
+    // What this node serves itself stays out of the routing mesh.
+    auto port_of = [](const std::string& addr) -> int {
+      auto colon = addr.rfind(':');
+      if (colon == std::string::npos) return 0;
+      try {
+        return std::stoi(addr.substr(colon + 1));
+      } catch (...) {
+        return 0;
+      }
+    };
+    for (int port : {port_of(m.advertise_addr), etcd_client_port_, etcd_peer_port_, options_.etcd_client_port,
+                     options_.etcd_peer_port}) {
+      if (port > 0 && port < 65536) no.own_ports.emplace_back("tcp", static_cast<uint16_t>(port));
+    }
+    for (const auto& h : options_.hosts) {
+      if (h.rfind("tcp://", 0) == 0 || h.rfind("tls://", 0) == 0) {
+        int port = port_of(h);
+        if (port > 0 && port < 65536) no.own_ports.emplace_back("tcp", static_cast<uint16_t>(port));
+      }
+    }
     auto network = netnode::NodeNetwork::create(no);
     if (!network.ok()) {
       LOG_WARN("daemon", "the node's network datapath did not start: " << network.status().message());

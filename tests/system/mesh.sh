@@ -46,6 +46,33 @@ on m1 service update -d --constraint-rm node.hostname==m1 --replicas 3 web >/dev
 check "web scaled to 3" wait_for "3 running" 60 running_eq web 3
 check "the mesh spreads over the 3 tasks from w1's localhost" wait_for "3 hostnames" 20 hostnames_eq w1 127.0.0.1:8080 9 3
 
+err=$(on m1 service create -d --name takeover --publish 2377:80 whoami 2>&1 || true)
+expect_contains "the swarm's own port cannot be published" "on every node: publish another one" "$err"
+
+# The fence around the node's own ingress interface: a task on ingress
+# reaches no service of a node through it, and the node's local users reach
+# no task's port but through the mesh. A listener on all of m1's addresses
+# (ours, ended by pid) shows what a task could otherwise reach.
+if command -v docker >/dev/null; then
+  dkn() { DOCKER_HOST="unix://$(sock "$1")" docker "${@:2}"; }
+  lab exec m1 -- python3 -m http.server 9999 --bind 0.0.0.0 >/dev/null 2>&1 &
+  listener=$!
+  check "m1's own listener answers on its address" wait_for "listener" 15 eval 'lab exec m1 -- curl -s -o /dev/null -m 2 "http://$M1:9999/"'
+  cid=$(dkn w1 ps -q --filter label=com.docker.swarm.service.name=web | head -1)
+  M1_INGRESS=$(lab exec m1 -- ip -4 -o addr show shoal_ingress | awk '{print $4}' | cut -d/ -f1)
+  TASK_IP=$(dkn w1 exec "$cid" ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/ -f1)
+  check "m1 has an ingress address ($M1_INGRESS) and w1's task one ($TASK_IP)" eval '[[ -n "$M1_INGRESS" && -n "$TASK_IP" ]]'
+  # from_task HOST PORT: an HTTP answer from there, asked from w1's web task (busybox nc).
+  from_task() { dkn w1 exec "$cid" sh -c "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 $1 $2" 2>/dev/null | grep -q '^HTTP/1'; }
+  check "a task reaches m1's published port at m1's address" wait_for "task to M1:8080" 10 from_task "$M1" 8080
+  check "and m1's listener there" from_task "$M1" 9999
+  check "but no service of m1 at its ingress address" eval '! from_task "$M1_INGRESS" 9999'
+  check "m1's local users reach w1's task only through the mesh, not at its address" \
+    eval '! lab exec m1 -- curl -s -o /dev/null -m 3 "http://$TASK_IP:8000/"'
+  kill "$listener" 2>/dev/null || true
+  wait "$listener" 2>/dev/null || true
+fi
+
 on m1 service create -d --name auto --publish target=8000 whoami >/dev/null
 AUTO=$(on m1 service inspect auto --format '{{json .Endpoint.Ports}}' |
   python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["PublishedPort"])')

@@ -12,6 +12,18 @@ using Key = std::pair<std::string, uint32_t>;  // protocol, port
 
 bool mesh(const PortConfig& p) { return p.publish_mode == "ingress"; }
 
+// The swarm's own ports (shoal's defaults, as Docker documents its): the
+// mesh answers them on every node, so publishing one would take the swarm's
+// own traffic over (its joins and sessions, etcd, VXLAN).
+const char* swarm_port(const PortConfig& p) {
+  if (p.protocol == "tcp" && p.published_port == 2377) return "the swarm's management port (joins, agent sessions)";
+  if (p.protocol == "tcp" && (p.published_port == 2379 || p.published_port == 2380)) {
+    return "the managers' cluster store (etcd)";
+  }
+  if (p.protocol == "udp" && p.published_port == 4789) return "the overlay networks' VXLAN port";
+  return nullptr;
+}
+
 }  // namespace
 
 Status assign_published_ports(const Store& store, const Service* old, Service& next) {
@@ -27,6 +39,10 @@ Status assign_published_ports(const Store& store, const Service* old, Service& n
   // First the numbers the spec gives.
   for (const auto& p : next.spec.endpoint_spec.ports) {
     if (!mesh(p) || !p.published_port) continue;
+    if (const char* what = swarm_port(p)) {
+      return invalid_argument("port " + std::to_string(p.published_port) + "/" + p.protocol + " is " + what +
+                              " on every node: publish another one");
+    }
     auto it = taken.find({p.protocol, p.published_port});
     if (it != taken.end())
       return invalid_argument("port '" + std::to_string(p.published_port) + "' is already in use by service '" +

@@ -7,6 +7,9 @@
 //   - an ingress-mode port without one gets the number it had before
 //     (an update keeps what clients already use), else the lowest free one
 //     of 30000-32767 for its protocol;
+//   - the swarm's own ports (2377/tcp, 2379-2380/tcp, 4789/udp) are refused
+//     (400): the mesh would take them over on every node (each node also
+//     leaves out of its mesh the ports it serves itself, node_mesh.cc);
 //   - host-mode ports are the node's business: kept as given.
 // Planned on the cache; two managers planning the same port at the same
 // moment are settled by the store (its /shoal-ports reservations, store.h):

@@ -57,6 +57,20 @@ TEST_F(PublishedPortsTest, AnotherServicesPortIsRefusedWithDockersMessage) {
   EXPECT_TRUE(assign_published_ports(store, nullptr, b).ok());  // host mode, or another protocol: fine
 }
 
+TEST_F(PublishedPortsTest, TheSwarmsOwnPortsAreRefused) {
+  Service b;
+  b.id = "b";
+  b.spec.name = "b";
+  for (auto p : {port(80, 2377), port(80, 2379), port(80, 2380), port(80, 4789, "ingress", "udp")}) {
+    b.spec.endpoint_spec.ports = {p};
+    Status st = assign_published_ports(store, nullptr, b);
+    EXPECT_EQ(st.code(), Code::kInvalidArgument) << p.published_port;
+    EXPECT_NE(st.message().find("on every node: publish another one"), std::string::npos) << st.message();
+  }
+  b.spec.endpoint_spec.ports = {port(80, 4789), port(81, 2377, "host")};  // tcp 4789; host mode: the node's
+  EXPECT_TRUE(assign_published_ports(store, nullptr, b).ok());
+}
+
 TEST_F(PublishedPortsTest, AnUpdateKeepsAssignedNumbersAndTheServicesOwnPorts) {
   Service a = make("a", {port(80), port(90, 9090)});
   Service next = a;

@@ -184,11 +184,26 @@ Result<std::string> render_mesh_ruleset(const MeshConfig& m) {
               (p.host ? "masquerade" : snat) + "\n";
     }
   }
+  std::string fence_in, fence_forward, fence_output;
+  if (!m.ingress_ifname.empty()) {
+    const std::string& n = m.ingress_ifname;
+    if (n.size() > 15 || n.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+                             std::string::npos) {
+      return invalid_argument("ingress interface name " + n + " is not an interface name");
+    }
+    const std::string in = "\t\tiifname \"" + n + "\" ", out = "\t\toifname \"" + n + "\" ";
+    const std::string leaving = out + "ct status dnat accept\n" + out + "ct state established,related accept\n" + out +
+                                "drop\n";
+    fence_in = in + "drop\n";
+    fence_forward = in + "ct state established,related accept\n" + in + "drop\n" + leaving;
+    fence_output = leaving;
+  }
   return table_preamble(kMeshTable) + "table ip " + kMeshTable +
          " {\n"
          "\tchain guard {\n"
          "\t\ttype filter hook prerouting priority -300; policy accept;\n"
          "\t\tiifname != \"lo\" ip daddr 127.0.0.0/8 drop\n"
+         "\t\tiifname != \"lo\" ip saddr 127.0.0.0/8 drop\n"
          "\t}\n"
          "\tchain prerouting {\n"
          "\t\ttype nat hook prerouting priority -100; policy accept;\n" +
@@ -204,8 +219,16 @@ Result<std::string> render_mesh_ruleset(const MeshConfig& m) {
          "\t}\n"
          "\tchain input {\n"
          "\t\ttype filter hook input priority 0; policy accept;\n" +
-         kKeepConntrack + reject +
-         "\t}\n"
+         kKeepConntrack + reject + fence_in +
+         "\t}\n" +
+         (fence_forward.empty() ? std::string()
+                                : "\tchain forward {\n"
+                                  "\t\ttype filter hook forward priority 0; policy accept;\n" +
+                                      fence_forward +
+                                      "\t}\n"
+                                      "\tchain fence_output {\n"
+                                      "\t\ttype filter hook output priority 0; policy accept;\n" +
+                                      fence_output + "\t}\n") +
          "}\n";
 }
 

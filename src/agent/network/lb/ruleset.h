@@ -29,7 +29,8 @@
 //   127.0.0.1:P needs net.ipv4.conf.all.route_localnet=1 in the node's
 //   namespace (see enable_mesh_sysctls in apply.h); because that setting
 //   would also let neighbours reach services bound to 127.0.0.1, the table
-//   drops packets to 127.0.0.0/8 that arrive on any interface but `lo`.
+//   drops packets to or from 127.0.0.0/8 that arrive on any interface but
+//   `lo`.
 //   A published port with no backend is rejected in filter/input.
 //
 // - `ip shoal-vxlan`, in a node's own namespace: the VXLAN guard. In
@@ -93,6 +94,14 @@ struct MeshConfig {
   std::vector<PublishedPort> ports;       // ingress mode (routing mesh)
   std::vector<PublishedPort> host_ports;  // host mode: tasks on this node only
   std::string snat_source;                // ingress SNAT source; empty: masquerade
+  // The node's own interface on the ingress network (its mesh traffic's
+  // way to the tasks). Set: the table also fences it off: what arrives on
+  // it reaches the node (input) or is routed on (forward) only as a reply
+  // to a flow the node started or NATed; what leaves on it (forward,
+  // output) is the mesh's DNATed flows and their replies only. So a task
+  // on ingress reaches no service of the node, cannot route through it,
+  // and nobody reaches a task's other ports through the node.
+  std::string ingress_ifname;
 };
 
 // The `ip shoal` table for a task's namespace. kInvalidArgument for a

@@ -91,6 +91,7 @@ const std::string kMeshHead =
     "\tchain guard {\n"
     "\t\ttype filter hook prerouting priority -300; policy accept;\n"
     "\t\tiifname != \"lo\" ip daddr 127.0.0.0/8 drop\n"
+    "\t\tiifname != \"lo\" ip saddr 127.0.0.0/8 drop\n"
     "\t}\n"
     "\tchain prerouting {\n"
     "\t\ttype nat hook prerouting priority -100; policy accept;\n";
@@ -151,6 +152,25 @@ TEST(RenderMesh, SnatSourceAndHostPorts) {
                      "\t\tct status dnat ip saddr 127.0.0.0/8 meta l4proto tcp ct original proto-dst 9000 "
                      "ip daddr 172.18.0.3 tcp dport 90 masquerade\n",
                      ""));
+}
+
+TEST(RenderMesh, TheIngressInterfaceIsFencedOff) {
+  MeshConfig m;
+  m.ingress_ifname = "shoal_ingress";
+  auto r = render_mesh_ruleset(m);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  const std::string in = "\t\tiifname \"shoal_ingress\" ", out = "\t\toifname \"shoal_ingress\" ";
+  const std::string leaving =
+      out + "ct status dnat accept\n" + out + "ct state established,related accept\n" + out + "drop\n";
+  std::string want = mesh("", "", in + "drop\n");
+  want.resize(want.size() - 2);  // before the table's closing brace
+  want += "\tchain forward {\n\t\ttype filter hook forward priority 0; policy accept;\n" + in +
+          "ct state established,related accept\n" + in + "drop\n" + leaving +
+          "\t}\n\tchain fence_output {\n\t\ttype filter hook output priority 0; policy accept;\n" + leaving +
+          "\t}\n}\n";
+  EXPECT_EQ(*r, want);
+  m.ingress_ifname = "bad\" name";
+  EXPECT_FALSE(render_mesh_ruleset(m).ok());
 }
 
 TEST(RenderMesh, SortedRegardlessOfInputOrder) {

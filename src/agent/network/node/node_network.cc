@@ -59,6 +59,7 @@ Result<std::unique_ptr<NodeNetwork>> NodeNetwork::create(Options o) {
   // root must not leave them unremovable.
   o.state_dir = std::filesystem::canonical(o.state_dir, ec).string();
   if (ec) return internal_error("resolving the network state dir: " + ec.message());
+  o.own_ports.emplace_back("udp", o.vxlan_port);
   std::filesystem::create_directories(o.state_dir + "/tasks", ec);
   if (ec) return internal_error("making " + o.state_dir + "/tasks: " + ec.message());
   ::chmod((o.state_dir + "/tasks").c_str(), 0700);
@@ -195,9 +196,11 @@ Status NodeNetwork::program_task_locked(const std::string& id, LocalTask& t) {
   auto scope = task_scope(view_, nets);
   // Other names go to the node's nameservers only for a task with a way
   // out: one attached to --internal networks alone gets REFUSED for them.
+  // (Ingress is no internal network: as in Docker, a task that publishes
+  // has the gateway as its way out.)
   bool forward = false;
   for (const auto& n : view_.networks)
-    if (nets.count(n.id) && !n.internal && !n.ingress) forward = true;
+    if (nets.count(n.id) && !n.internal) forward = true;
   if (!t.dns) {
     SHOAL_ASSIGN_OR_RETURN(auto fds, netdns::open_listeners_in_netns(task_ns(id)));
     SHOAL_RETURN_IF_ERROR(resolver_->add_task(id, fds.udp, fds.tcp, scope, forward));
@@ -250,7 +253,7 @@ Result<std::string> NodeNetwork::attach_task(const Task& task, const std::atomic
   bool way_out = false;
   for (const auto& a : atts) {
     const auto* n = find_network(view_, a.network_id);
-    way_out = way_out || (!n->internal && !n->ingress);
+    way_out = way_out || !n->internal;
   }
   if (auto it = tasks_.find(task.id); it != tasks_.end() && !it->second.attachments.empty()) {
     atts = it->second.attachments;  // attached before: the same interfaces and addresses

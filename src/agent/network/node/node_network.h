@@ -47,6 +47,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "agent/network/dns/resolver.h"
@@ -66,6 +67,10 @@ struct Options {
   netdns::Options dns;
   std::chrono::milliseconds view_wait{30000};
   netoverlay::GatewayConfig gateway;  // the way out for tasks on non-internal networks
+  // What the node serves itself ({"tcp", 2377}, etcd's, the API's TCP
+  // ports; the VXLAN port is added by create()): never taken over by the
+  // mesh, whatever a view says (the manager refuses the defaults already).
+  std::vector<std::pair<std::string, uint16_t>> own_ports;
 };
 
 // One interface of an attached task (persisted in tasks/<id>.json).
@@ -79,7 +84,9 @@ struct Attachment {
 // The `ip shoal-mesh` script for the node from the ingress network's view:
 // each service's ingress-mode ports to its serving tasks there, SNAT to
 // `snat_source` (the node's ingress address). node_mesh.cc.
-Result<std::string> mesh_ruleset(const session::NetworkInfo& ingress, const std::string& snat_source);
+// Ports in `own_ports` are left out (logged).
+Result<std::string> mesh_ruleset(const session::NetworkInfo& ingress, const std::string& snat_source,
+                                 const std::vector<std::pair<std::string, uint16_t>>& own_ports = {});
 
 class NodeNetwork {
  public:
@@ -126,6 +133,7 @@ class NodeNetwork {
   Status ensure_gateway_locked();
   Status make_network_locked(const session::NetworkInfo& n);
   void program_mesh_locked();  // node_mesh.cc
+  void take_mesh_down_locked();
   void drop_gateway_if_unused_locked();
   Result<std::string> free_gateway_ip_locked() const;
   void load_tasks();
@@ -141,8 +149,12 @@ class NodeNetwork {
   std::map<std::string, std::string> made_;  // networks made since start -> their config and peers as made
   std::string guard_;                       // the VXLAN guard script applied; empty: none
   bool gateway_ready_ = false;              // bridge, tables and forwarding made since start
-  std::string mesh_;                        // the mesh script applied; empty: none
-  std::string mesh_network_;                // the ingress network the node is plugged into for it
+  // The mesh script applied; empty: none; "(unknown)" until the first view
+  // (a previous run may have left one: the first view without a mesh
+  // removes it).
+  std::string mesh_ = "(unknown)";
+  std::string mesh_network_;  // the ingress network the node is plugged into for it
+  std::string mesh_plug_;     // "<network> <address>" of that plug, as made
 };
 
 }  // namespace shoal::netnode
