@@ -56,7 +56,7 @@ class Daemon : public api::LocalContainers {
   Status kill(const std::string& id_or_name, int signal) override;
   Result<api::ContainerDetails> inspect(const std::string& id_or_name) override;
   Result<std::string> exec_create(const std::string& id_or_name, const api::ExecOptions& options) override;
-  Result<std::shared_ptr<http::Hijack>> exec_start(const std::string& exec_id) override;
+  Result<std::shared_ptr<http::Hijack>> exec_start(const std::string& exec_id, int rows, int cols) override;
   Status exec_resize(const std::string& exec_id, int height, int width) override;
   Result<api::ExecInfo> exec_inspect(const std::string& exec_id) override;
 

@@ -93,8 +93,8 @@ Result<std::string> Daemon::exec_create(const std::string& ref, const api::ExecO
   return execs_->create(c.id, options);
 }
 
-Result<std::shared_ptr<http::Hijack>> Daemon::exec_start(const std::string& exec_id) {
-  return execs_->start(exec_id);
+Result<std::shared_ptr<http::Hijack>> Daemon::exec_start(const std::string& exec_id, int rows, int cols) {
+  return execs_->start(exec_id, rows, cols);
 }
 
 Status Daemon::exec_resize(const std::string& exec_id, int height, int width) {

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <system_error>
 
 #include "common/ids.h"
 #include "common/log.h"
@@ -15,7 +16,9 @@ bool ExecSessions::make_room_locked() {
   while (sessions_.size() >= kMaxSessions) {
     auto oldest = sessions_.end();
     for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
-      if (!it->second->done) continue;
+      const Session& c = *it->second;
+      bool stale = !c.started && std::chrono::steady_clock::now() - c.created_at > kUnstartedTtl;
+      if (!c.done && !stale) continue;
       if (oldest == sessions_.end() || it->second->finished_at < oldest->second->finished_at) oldest = it;
     }
     if (oldest == sessions_.end()) return false;
@@ -46,7 +49,7 @@ Result<std::string> ExecSessions::create(const std::string& container_id, const 
   return s->info.id;
 }
 
-Result<std::shared_ptr<http::Hijack>> ExecSessions::start(const std::string& exec_id) {
+Result<std::shared_ptr<http::Hijack>> ExecSessions::start(const std::string& exec_id, int rows, int cols) {
   std::shared_ptr<Session> s;
   {
     std::lock_guard lk(mu_);
@@ -65,6 +68,8 @@ Result<std::shared_ptr<http::Hijack>> ExecSessions::start(const std::string& exe
   spec.user = o.user;
   spec.tty = o.tty;
   spec.stdin = o.attach_stdin;
+  spec.rows = rows > 0 ? rows : o.console_rows;
+  spec.cols = cols > 0 ? cols : o.console_cols;
   auto child = runtime_.exec(s->info.container_id, spec);
   std::lock_guard lk(mu_);
   if (!child.ok()) {
@@ -81,7 +86,15 @@ Result<std::shared_ptr<http::Hijack>> ExecSessions::start(const std::string& exe
     ::shutdown(s->child.control.get(), SHUT_RDWR);
     return h;
   }
-  s->watcher = std::thread([this, s] { watch(s); });
+  try {
+    s->watcher = std::thread([this, s] { watch(s); });
+  } catch (const std::system_error&) {
+    // No thread for it: nobody would learn its end. The stream still runs.
+    ::shutdown(s->child.control.get(), SHUT_RDWR);
+    s->info.running = false;
+    s->info.exit_code = 126;
+    s->done = true;
+  }
   return h;
 }
 

@@ -6,7 +6,9 @@
 // when the helper reports the exit status. One watcher thread per started
 // instance reads the helper's control socket ("pid N", "exit N") and reaps
 // it. At most kMaxSessions are kept: finished ones are dropped oldest first
-// to make room; a node with that many unfinished refuses new ones (503).
+// to make room, then ones created but never started for kUnstartedTtl (as
+// Docker's exec GC drops them); a node with that many running refuses new
+// ones (503).
 // stop() ends the watchers (the exec processes themselves run on, as a
 // container's do when shoald stops). Thread-safe.
 #pragma once
@@ -29,6 +31,7 @@ namespace shoal::daemon {
 class ExecSessions {
  public:
   static constexpr size_t kMaxSessions = 256;
+  static constexpr std::chrono::minutes kUnstartedTtl{5};
 
   explicit ExecSessions(runtime::RuncRuntime& runtime) : runtime_(runtime) {}
   ~ExecSessions() { stop(); }
@@ -37,7 +40,7 @@ class ExecSessions {
   Result<std::string> create(const std::string& container_id, const api::ExecOptions& options);
   // Starts the instance; its input/output descriptors for the hijacked
   // stream. A second start: kConflict (Docker's 409).
-  Result<std::shared_ptr<http::Hijack>> start(const std::string& exec_id);
+  Result<std::shared_ptr<http::Hijack>> start(const std::string& exec_id, int rows = 0, int cols = 0);
   Status resize(const std::string& exec_id, int height, int width);
   Result<api::ExecInfo> inspect(const std::string& exec_id) const;
   void stop();
@@ -46,6 +49,7 @@ class ExecSessions {
   struct Session {
     api::ExecInfo info;
     bool started = false;
+    std::chrono::steady_clock::time_point created_at = std::chrono::steady_clock::now();
     bool done = false;  // ended and its watcher about to return (or none): may be dropped
     std::chrono::steady_clock::time_point finished_at{};
     runtime::ExecChild child;  // control stays here (resize); pipes go to the stream

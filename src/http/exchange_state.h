@@ -47,6 +47,7 @@ struct ExchangeState : Stream {
   int stream_status = 200;
   Headers stream_headers;
   std::deque<std::string> chunks;
+  size_t chunk_bytes = 0;  // in `chunks` (the writer takes them all at once)
   bool stream_closed = false;
   bool client_gone = false;
   std::function<void()> gone_fn;  // the handler's client-gone callback, until it runs or is answered
@@ -104,6 +105,7 @@ struct ExchangeState : Stream {
       std::lock_guard lk(mu);
       if (client_gone || stream_closed) return false;
       chunks.push_back(chunk);
+      chunk_bytes += chunk.size();
     }
     wakeup->fire();
     return true;
@@ -117,6 +119,10 @@ struct ExchangeState : Stream {
     }
     if (watched) retire_gone_fn();
     wakeup->fire();
+  }
+  size_t queued() const override {
+    std::lock_guard lk(mu);
+    return chunk_bytes;
   }
   bool closed() const override {
     std::lock_guard lk(mu);

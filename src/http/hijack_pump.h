@@ -11,7 +11,9 @@
 // `shutdown_send` says whether it did), the client gets up to 2 s to close
 // its side (so that closing does not reset the connection under unread
 // output), and the pump returns; the caller closes the connection. `stop()` (the server's stop) closes both descriptors
-// and the reads, so the pump returns at once.
+// and the reads, so the pump returns at once. Each write to the client is
+// bounded by `guard_write` (the server's write timeout): one that stops
+// reading is cut off.
 #pragma once
 
 #include <fcntl.h>
@@ -37,6 +39,7 @@ struct HijackPipes {
   explicit HijackPipes(const hnet::any_io_executor& ex) : in(ex), out(ex), input_ended(ex) {}
   hnet::posix::stream_descriptor in, out;
   bool input_done = false;
+  bool closing = false;  // the pump is ending: the input starts no new read
   hnet::steady_timer input_ended;  // cancelled when the input side finished
   void close_all() {
     boost::system::error_code ec;
@@ -67,7 +70,7 @@ hnet::awaitable<void> hijack_input(std::shared_ptr<void> keep, Socket& sock, std
     if (ec) sink = true;
   }
   std::vector<char> b(16384);
-  for (;;) {
+  while (!p->closing) {
     ec = {};
     size_t n = co_await sock.async_read_some(hnet::buffer(b), hnet::redirect_error(hnet::use_awaitable, ec));
     if (n > 0 && !sink) {
@@ -91,7 +94,7 @@ template <typename Socket>
 hnet::awaitable<void> pump_hijacked(std::shared_ptr<void> keep, Socket& sock, const hnet::any_io_executor& ex,
                                     boost::beast::flat_buffer& buf, Hijack& h,
                                     std::function<void()> cancel_reads, std::function<void()>& on_stop,
-                                    std::function<bool()> shutdown_send) {
+                                    std::function<bool()> shutdown_send, std::function<void(bool)> guard_write) {
   auto p = std::make_shared<HijackPipes>(ex);
   adopt_fd(p->in, h.in);
   adopt_fd(p->out, h.out);
@@ -110,7 +113,9 @@ hnet::awaitable<void> pump_hijacked(std::shared_ptr<void> keep, Socket& sock, co
     size_t n = co_await p->out.async_read_some(hnet::buffer(b), hnet::redirect_error(hnet::use_awaitable, ec));
     if (n > 0) {
       boost::system::error_code wec;
+      guard_write(true);  // a client that stops reading is cut off after the write timeout
       co_await hnet::async_write(sock, hnet::buffer(b.data(), n), hnet::redirect_error(hnet::use_awaitable, wec));
+      guard_write(false);
       if (wec) break;
     }
     if (ec) break;
@@ -122,6 +127,7 @@ hnet::awaitable<void> pump_hijacked(std::shared_ptr<void> keep, Socket& sock, co
     p->input_ended.expires_after(std::chrono::seconds(2));
     co_await p->input_ended.async_wait(hnet::redirect_error(hnet::use_awaitable, ignore));
   }
+  p->closing = true;
   if (!p->input_done) {
     cancel_reads();
     p->in.close(ignore);

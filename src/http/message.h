@@ -92,6 +92,9 @@ class Stream {
   virtual bool write(const std::string& chunk) = 0;
   virtual void close() = 0;
   virtual bool closed() const = 0;
+  // Bytes written but not yet taken for sending: a producer faster than
+  // the client waits while this is large (backpressure).
+  virtual size_t queued() const { return 0; }
 };
 
 // Registers `fn` to learn that the client went away before its answer: see

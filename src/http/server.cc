@@ -12,6 +12,7 @@
 // (ConnBase::watching) and run it (ExchangeState::client_went) on a close.
 #include "http/server.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,6 +25,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <algorithm>
+#include <cerrno>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -671,6 +673,7 @@ struct Server::Impl {
       {
         std::lock_guard lk(state.mu);
         pending.swap(state.chunks);
+        state.chunk_bytes = 0;
         closed = state.stream_closed;
       }
       for (auto& chunk : pending) {
@@ -693,8 +696,14 @@ struct Server::Impl {
       c.wake_timer.expires_after(std::chrono::seconds(1));
       co_await c.wake_timer.async_wait(net::redirect_error(use_awaitable, ec));
       ec = {};
-      // Detect a client that went away while nothing is being written.
+      // Detect a client that went away while nothing is being written
+      // (available() reports no FIN: a peek does, for unix and TCP).
       if (sock.available(ec) == 0 && ec) break;
+      if constexpr (!std::is_same_v<Socket, TlsSocket>) {
+        char b;
+        ssize_t n = ::recv(sock.native_handle(), &b, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) break;
+      }
     }
     c.disarm();
   }
@@ -730,7 +739,15 @@ struct Server::Impl {
         return !e;
       }
     };
-    co_await internal::pump_hijacked(cp, c.sock, c.ex, buf, *r.hijack, cancel_reads, c.on_stop, shutdown_send);
+    auto guard_write = [cp, t = options.write_timeout](bool on) {
+      if (on) {
+        cp->arm(t);
+      } else {
+        cp->disarm();
+      }
+    };
+    co_await internal::pump_hijacked(cp, c.sock, c.ex, buf, *r.hijack, cancel_reads, c.on_stop, shutdown_send,
+                                     guard_write);
   }
 
   template <typename Socket>

@@ -33,6 +33,8 @@ expect_eq "docker exec -u" "1234" "$(dk exec -u 1234 "$cid" id -u 2>&1)"
 expect_eq "docker exec -i: stdin to the process" "hello from stdin" "$(echo 'hello from stdin' | dk exec -i "$cid" cat 2>&1)"
 big=$(head -c 300000 /dev/zero | tr '\0' x | dk exec -i "$cid" wc -c 2>&1)
 expect_eq "docker exec -i: 300 kB through" "300000" "$(echo $big)"
+# A background process the command leaves holding its output does not keep the exec open.
+check "docker exec of a command that leaves a daemon returns" eval '[[ "$(timeout 10 docker -H "unix://$T_SOCK" exec "$cid" sh -c "sleep 600 & echo started")" == started ]]'
 # A command that cannot start: Docker's 126 and the runtime's reason.
 rc=0; out=$(dk exec "$cid" /no/such/thing 2>&1) || rc=$?
 expect_eq "docker exec of a missing command: 126" "126" "$rc"
@@ -91,6 +93,20 @@ expect_eq "exec on no container: 404" "404" "$(code -X POST -H 'Content-Type: ap
 expect_eq "unknown exec id: 404" "404" "$(code "http://localhost/v1.41/exec/nosuch/json")"
 expect_eq "resize with a bad size: 400" "400" "$(code -X POST "http://localhost/v1.41/exec/$eid/resize?h=-1&w=x")"
 
+# Followers that went away give their slot back (4 at once are served).
+follow_url="http://localhost/v1.41/containers/$cid/logs?stdout=1&follow=1"
+pids=()
+for i in 1 2 3 4; do
+  curl -s -N --unix-socket "$T_SOCK" -D "$T_DIR/follower$i.head" -o /dev/null "$follow_url" & pids+=($!)
+  check "follower $i is served" wait_for "follower $i" 10 grep -q "^HTTP/1.1 200" "$T_DIR/follower$i.head"
+done
+expect_eq "a fifth follower gets a 503" "503" "$(curl -s -m 5 -o /dev/null -w '%{http_code}' --unix-socket "$T_SOCK" "$follow_url")"
+expect_contains "that says why" "followed logs" "$(curl -s -m 5 --unix-socket "$T_SOCK" "$follow_url")"
+kill "${pids[@]}" 2>/dev/null || true
+wait "${pids[@]}" 2>/dev/null || true
+served() { local h; h=$(curl -s -m 2 -o /dev/null -D - --unix-socket "$T_SOCK" "$follow_url" || true); [[ "$h" == "HTTP/1.1 200"* ]]; }
+check "once they are gone (seen within seconds), a follower is served again" wait_for "a free slot" 10 served
+
 # docker kill: the task's container ends and the service replaces it.
 dk kill "$cid" >/dev/null 2>&1
 check "docker kill ends the container" wait_for "exited" 30 eval '[[ "$(dk inspect --format "{{.State.Running}}" "$cid" 2>/dev/null)" != "true" ]]'
@@ -108,7 +124,7 @@ expect_eq "docker logs: stderr" "oops" "$(dk logs "$tcid" 2>&1 >/dev/null)"
 expect_eq "docker logs --tail 2" "2" "$(dk logs --tail 2 "$tcid" 2>&1 | wc -l)"
 check "docker logs --timestamps" eval '[[ "$(dk logs -t "$tcid" 2>/dev/null | head -1)" =~ ^20[0-9-]+T[0-9:.]+Z\ one$ ]]'
 follow_out="$T_DIR/follow.out"
-dk logs -f "$tcid" >"$follow_out" 2>&1 &
+docker -H "unix://$T_SOCK" logs -f "$tcid" >"$follow_out" 2>&1 &
 follow_pid=$!
 check "docker logs -f sends what is there" wait_for "one" 10 grep -q one "$follow_out"
 check "docker logs -f keeps following a running container" kill -0 "$follow_pid"

@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <fstream>
 
 #include "agent/runtime/shim.h"
@@ -81,6 +82,7 @@ pid_t run(const std::vector<std::string>& args, int in, int out, int err) {
   close_range(3, ~0U, 0);
   signal(SIGPIPE, SIG_DFL);
   signal(SIGHUP, SIG_DFL);
+  signal(SIGINT, SIG_DFL);  // an ignored signal would stay ignored in the exec'd process
   execvp(argv[0], argv.data());
   fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
   _exit(127);
@@ -100,6 +102,12 @@ int failed(const std::string& log, int code, bool tty) {
   return 126;
 }
 
+int pidfd_of(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+
+// Without a TTY the process's output ends when the runtime has exited and
+// its pipes are drained; a background process the command left holding them
+// does not keep the exec open (it gets 100 ms more to write, then its
+// output is no longer relayed).
 int run_plain(std::vector<std::string> args, const std::string& log) {
   int out[2], err[2];
   if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) return 255;
@@ -108,11 +116,21 @@ int run_plain(std::vector<std::string> args, const std::string& log) {
   close(err[1]);
   if (child < 0) return 255;
   close(kIn);  // the runtime holds it now
-  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+  const int pidfd = pidfd_of(child);
+  pollfd fds[3] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}, {pidfd, POLLIN, 0}};
   int open_fds = 2;
   char buf[16384];
+  std::optional<std::chrono::steady_clock::time_point> cut_at;
   while (open_fds > 0) {
-    if (poll(fds, 2, -1) < 0) {
+    int wait_ms = -1;
+    if (cut_at) {
+      wait_ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     *cut_at - std::chrono::steady_clock::now()).count());
+      if (wait_ms <= 0) break;
+    } else if (pidfd < 0) {
+      wait_ms = 200;  // no pidfd: look at the runtime now and then
+    }
+    if (poll(fds, 3, wait_ms) < 0) {
       if (errno == EINTR) continue;
       break;
     }
@@ -128,21 +146,43 @@ int run_plain(std::vector<std::string> args, const std::string& log) {
       }
       relay_frame(i + 1, buf, static_cast<size_t>(n));
     }
+    bool runtime_ended = (fds[2].fd >= 0 && (fds[2].revents & POLLIN) != 0);
+    if (pidfd < 0 && !cut_at) {
+      siginfo_t info{};
+      runtime_ended = waitid(P_PID, child, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == child;
+    }
+    if (!cut_at && runtime_ended) {
+      cut_at = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+      fds[2].fd = -1;
+    }
   }
+  for (int i = 0; i < 2; ++i)
+    if (fds[i].fd >= 0) close(fds[i].fd);
+  if (pidfd >= 0) close(pidfd);
   int code = wait_child(child);
   return code == 0 ? 0 : failed(log, code, false);
 }
 
-// Receives the terminal master the runtime sends over the console socket.
-int receive_master(int listener, pid_t runtime) {
-  for (int tries = 0; tries < 600; ++tries) {  // 60 s
+// Receives the terminal master the runtime sends over the console socket
+// (at most 60 s). -1 if none came; *status is the runtime's exit status if
+// it was reaped meanwhile (else -1).
+int receive_master(int listener, pid_t runtime, int* status) {
+  *status = -1;
+  bool ready = false;
+  for (int tries = 0; tries < 600 && !ready; ++tries) {
     pollfd p{listener, POLLIN, 0};
-    if (poll(&p, 1, 100) > 0) break;
-    int status;
-    if (waitpid(runtime, &status, WNOHANG) == runtime) return -1 - exit_code(status);
+    ready = poll(&p, 1, 100) > 0;
+    int st;
+    if (!ready && waitpid(runtime, &st, WNOHANG) == runtime) {
+      *status = exit_code(st);
+      p.revents = 0;
+      ready = poll(&p, 1, 0) > 0;  // it may have sent it just before exiting
+      if (!ready) return -1;
+    }
   }
+  if (!ready) return -1;
   int conn = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
-  if (conn < 0) return -256;
+  if (conn < 0) return -1;
   char data[256];
   char ctrl[CMSG_SPACE(sizeof(int))] = {};
   iovec iov{data, sizeof data};
@@ -151,7 +191,7 @@ int receive_master(int listener, pid_t runtime) {
   m.msg_iovlen = 1;
   m.msg_control = ctrl;
   m.msg_controllen = sizeof ctrl;
-  int fd = -256;
+  int fd = -1;
   if (recvmsg(conn, &m, MSG_CMSG_CLOEXEC) >= 0) {
     for (cmsghdr* c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
       if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
@@ -182,13 +222,15 @@ int run_tty(std::vector<std::string> args, size_t flags_at, const std::string& d
     return 255;
   }
   args.insert(args.begin() + static_cast<long>(flags_at),
-              {"--tty", "--detach", "--console-socket", sock, "--pid-file", pid_file});
+              {"--detach", "--console-socket", sock, "--pid-file", pid_file});
   int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
   pid_t runtime = run(args, devnull, devnull, devnull);
   if (runtime < 0) return 255;
-  int master = receive_master(listener, runtime);
+  int reaped = -1;
+  int master = receive_master(listener, runtime, &reaped);
   close(listener);
-  int rc = wait_child(runtime);
+  if (master < 0 && reaped < 0) kill(runtime, SIGKILL);  // stuck: no terminal in 60 s
+  int rc = reaped >= 0 ? reaped : wait_child(runtime);
   if (master < 0 || rc != 0) {
     if (master >= 0) close(master);
     return failed(log, rc != 0 ? rc : 255, true);
@@ -200,24 +242,39 @@ int run_tty(std::vector<std::string> args, size_t flags_at, const std::string& d
   }
   if (pid <= 0) return failed(log, 255, true);
   send_control("pid " + std::to_string(pid));
-  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  int pidfd = pidfd_of(pid);
+  // The master is non-blocking and the client's input is buffered (up to
+  // 1 MiB, then it is read no further until the terminal takes some): a
+  // paste larger than the terminal's buffer never stops the relaying.
+  fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK);
+  std::string input;
+  constexpr size_t kMaxInput = 1 << 20;
   pollfd fds[4] = {{kIn, POLLIN, 0}, {master, POLLIN, 0}, {kControl, POLLIN, 0}, {pidfd, POLLIN, 0}};
   char buf[16384];
-  bool exited = false;
+  bool exited = false, input_open = true;
   while (!exited) {
+    fds[0].fd = input_open && input.size() < kMaxInput ? kIn : -1;
+    fds[1].events = static_cast<short>(POLLIN | (input.empty() ? 0 : POLLOUT));
     if (poll(fds, 4, pidfd < 0 ? 200 : -1) < 0 && errno != EINTR) break;
     if (fds[0].fd >= 0 && (fds[0].revents & (POLLIN | POLLHUP | POLLERR))) {
       ssize_t n = read(kIn, buf, sizeof buf);
       if (n > 0) {
-        write_all(master, buf, static_cast<size_t>(n));
+        input.append(buf, static_cast<size_t>(n));
       } else if (n == 0 || errno != EINTR) {
-        fds[0].fd = -1;  // the client's input ended (a terminal gets no EOF from it: as docker)
+        input_open = false;  // the client's input ended (a terminal gets no EOF from it: as docker)
       }
     }
-    if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+    if (fds[1].fd >= 0 && !input.empty() && (fds[1].revents & POLLOUT)) {
+      ssize_t n = write(master, input.data(), input.size());
+      if (n > 0) input.erase(0, static_cast<size_t>(n));
+    }
+    if (fds[1].fd >= 0 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
       ssize_t n = read(master, buf, sizeof buf);
       if (n > 0) relay(buf, static_cast<size_t>(n));
-      if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) fds[1].fd = -1;  // EIO: every slave closed
+      if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
+        fds[1].fd = -1;  // EIO: every slave closed
+        input.clear();
+      }
     }
     if (fds[2].fd >= 0 && (fds[2].revents & (POLLIN | POLLHUP | POLLERR))) {
       char msg[64] = {};
@@ -234,8 +291,8 @@ int run_tty(std::vector<std::string> args, size_t flags_at, const std::string& d
       exited = true;
     }
   }
+  if (pidfd >= 0) close(pidfd);
   // What the process wrote last is still in the terminal.
-  fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK);
   for (ssize_t n; (n = read(master, buf, sizeof buf)) > 0;) relay(buf, static_cast<size_t>(n));
   close(master);
   return rc;
@@ -244,33 +301,30 @@ int run_tty(std::vector<std::string> args, size_t flags_at, const std::string& d
 }  // namespace
 
 int exec_helper_main(int argc, char** argv) {
-  if (argc < 10) {
-    fprintf(stderr, "usage: shoald __exec TTY OCI_RUNTIME STATE_ROOT ID CWD USER N_ENV [K=V...] CMD [ARG...]\n");
+  if (argc != 7) {
+    fprintf(stderr, "usage: shoald __exec TTY OCI_RUNTIME STATE_ROOT ID PROCESS_JSON\n");
     return 2;
   }
   signal(SIGPIPE, SIG_IGN);
   signal(SIGHUP, SIG_IGN);
   signal(SIGINT, SIG_IGN);
   const bool tty = std::strcmp(argv[2], "1") == 0;
-  const std::string runtime = argv[3], state_root = argv[4], id = argv[5], cwd = argv[6], user = argv[7];
-  int n_env = std::atoi(argv[8]);
-  if (n_env < 0 || 9 + n_env >= argc) return 2;
+  const std::string runtime = argv[3], state_root = argv[4], id = argv[5], process = argv[6];
   // The runtime's log, and with a TTY its console socket and pid file, in a
   // private directory of this exec (root only).
   char tmpl[] = "/tmp/shoal-exec-XXXXXX";
   if (!mkdtemp(tmpl)) {
     perror("exec: mkdtemp");
+    unlink(process.c_str());
     return 255;
   }
   const std::string dir = tmpl, log = dir + "/runtime.log";
-  std::vector<std::string> args = {runtime, "--root", state_root, "--log", log, "--log-format", "json", "exec"};
+  std::vector<std::string> args = {runtime, "--root", state_root, "--log", log, "--log-format", "json", "exec",
+                                   "--process", process};
   const size_t flags_at = args.size();
-  if (!cwd.empty()) args.insert(args.end(), {"--cwd", cwd});
-  if (!user.empty()) args.insert(args.end(), {"--user", user});
-  for (int i = 0; i < n_env; ++i) args.insert(args.end(), {"--env", argv[9 + i]});
   args.push_back(id);
-  for (int i = 9 + n_env; i < argc; ++i) args.push_back(argv[i]);
   int code = tty ? run_tty(args, flags_at, dir, log) : run_plain(args, log);
+  unlink(process.c_str());
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
   send_control("exit " + std::to_string(code));
@@ -291,12 +345,9 @@ int exec_helper_main(int argc, char** argv) {
 
 Result<ExecChild> spawn_exec_helper(const std::string& self_exe, const std::string& oci_runtime,
                                     const std::string& state_root, const std::string& container_id,
-                                    const ExecSpec& spec) {
-  if (spec.cmd.empty()) return invalid_argument("no command given");
-  std::vector<std::string> args = {self_exe,     "__exec",  spec.tty ? "1" : "0", oci_runtime, state_root,
-                                   container_id, spec.cwd,  spec.user,            std::to_string(spec.env.size())};
-  args.insert(args.end(), spec.env.begin(), spec.env.end());
-  args.insert(args.end(), spec.cmd.begin(), spec.cmd.end());
+                                    const std::string& process_file, const ExecSpec& spec) {
+  std::vector<std::string> args = {self_exe,   "__exec",     spec.tty ? "1" : "0", oci_runtime,
+                                   state_root, container_id, process_file};
   int in[2] = {-1, -1}, out[2] = {-1, -1}, ctl[2] = {-1, -1};
   if (pipe2(out, O_CLOEXEC) != 0) return errno_status("preparing the exec's output pipe", errno);
   UniqueFd out_r(out[0]), out_w(out[1]);

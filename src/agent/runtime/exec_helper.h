@@ -1,9 +1,9 @@
 // `docker exec`'s process on the node: shoald starts itself as
-//   shoald __exec <tty 0|1> <oci-runtime> <state-root> <container-id> <cwd>
-//                 <user> <n-env> [K=V...] <cmd> [arg...]
-// (cwd and user may be ""), with fd 0 the process's input, fd 1 where its
-// output goes, fd 3 a SOCK_SEQPACKET control socket. The helper runs
-// `<oci-runtime> exec` in the container and relays:
+//   shoald __exec <tty 0|1> <oci-runtime> <state-root> <container-id> <process.json>
+// with fd 0 the process's input, fd 1 where its output goes, fd 3 a
+// SOCK_SEQPACKET control socket. The helper runs `<oci-runtime> exec
+// --process <process.json>` in the container (and removes the file) and
+// relays:
 //   - without a TTY: the process reads fd 0; its stdout and stderr go to
 //     fd 1 in Docker's multiplexed stream format (an 8-byte header: stream
 //     1 or 2, three zero bytes, the payload's length big-endian, then the
@@ -38,9 +38,10 @@ struct ExecSpec {
   std::vector<std::string> cmd;  // not empty
   std::vector<std::string> env;  // K=V, added to the container's
   std::string cwd;               // "": the container's
-  std::string user;              // "uid:gid" resolved by the caller; "": the container's
+  std::string user;              // "name[:group]" or "uid[:gid]"; "": the container's
   bool tty = false;
-  bool stdin = false;  // false: the process reads /dev/null
+  int rows = 0, cols = 0;  // the terminal's size from the start (0: none given)
+  bool stdin = false;      // false: the process reads /dev/null
 };
 
 struct ExecChild {
@@ -51,9 +52,10 @@ struct ExecChild {
 };
 
 // Starts the helper as `self_exe __exec ...` (posix_spawn; its stderr is
-// ours). Every returned descriptor is close-on-exec.
+// ours) for the process in `process_file` (an OCI process, root-only; the
+// helper removes it). Every returned descriptor is close-on-exec.
 Result<ExecChild> spawn_exec_helper(const std::string& self_exe, const std::string& oci_runtime,
                                     const std::string& state_root, const std::string& container_id,
-                                    const ExecSpec& spec);
+                                    const std::string& process_file, const ExecSpec& spec);
 
 }  // namespace shoal::runtime

@@ -18,6 +18,7 @@
 
 #include "agent/runtime/layer.h"
 #include "common/files.h"
+#include "common/ids.h"
 #include "agent/runtime/oci_spec.h"
 #include "agent/runtime/shim.h"
 #include "common/log.h"
@@ -439,12 +440,34 @@ Result<ExecChild> RuncRuntime::exec(const std::string& id, ExecSpec spec) {
   if (st.status != ContainerStatus::kRunning) {
     return conflict("Container " + id.substr(0, 12) + " is not running");  // Docker's 409
   }
-  if (!spec.user.empty()) {
-    auto u = resolve_user(spec.user, dir(id) + "/bundle/rootfs");
-    if (!u.ok()) return invalid_argument("exec user " + spec.user + ": " + u.status().message());
-    spec.user = std::to_string(u->uid) + ":" + std::to_string(u->gid);
+  // The exec's process is the container's (capabilities, rlimits,
+  // no_new_privileges, its user and env) with Docker's exec options over it,
+  // handed to the runtime whole (--process): its user's groups are its own,
+  // not the container user's, and nothing of it passes through argv.
+  const std::string d = dir(id);
+  nlohmann::json process;
+  try {
+    std::ifstream in(d + "/bundle/config.json");
+    process = nlohmann::json::parse(in).at("process");
+  } catch (const std::exception& e) {
+    return internal_error("reading container " + id.substr(0, 12) + "'s process: " + e.what());
   }
-  return spawn_exec_helper(options_.self_exe, options_.oci_runtime, options_.state_root, id, spec);
+  if (!spec.user.empty()) {
+    auto u = resolve_user(spec.user, d + "/bundle/rootfs");
+    if (!u.ok()) return invalid_argument("exec user " + spec.user + ": " + u.status().message());
+    process["user"] = {{"uid", u->uid}, {"gid", u->gid}, {"additionalGids", u->additional_gids}};
+  }
+  process["args"] = spec.cmd;
+  for (const auto& e : spec.env) process["env"].push_back(e);
+  if (!spec.cwd.empty()) process["cwd"] = spec.cwd;
+  process["terminal"] = spec.tty;
+  process.erase("consoleSize");
+  if (spec.tty && spec.rows > 0 && spec.cols > 0) process["consoleSize"] = {{"height", spec.rows}, {"width", spec.cols}};
+  const std::string file = d + "/exec-" + hex_encode(random_bytes(8)) + ".json";
+  SHOAL_RETURN_IF_ERROR(write_file_atomic(file, process.dump()).with_context("writing the exec's process"));
+  auto child = spawn_exec_helper(options_.self_exe, options_.oci_runtime, options_.state_root, id, file, spec);
+  if (!child.ok()) ::unlink(file.c_str());  // else the helper removes it
+  return child;
 }
 
 }  // namespace shoal::runtime

@@ -134,7 +134,7 @@ class FakeContainers : public LocalContainers {
     execs.push_back(options);
     return std::string(64, 'e');
   }
-  Result<std::shared_ptr<http::Hijack>> exec_start(const std::string& exec_id) override {
+  Result<std::shared_ptr<http::Hijack>> exec_start(const std::string& exec_id, int, int) override {
     if (exec_id != std::string(64, 'e')) return not_found("No such exec instance: " + exec_id);
     return std::make_shared<http::Hijack>();
   }

@@ -2,9 +2,12 @@
 // Docker's multiplexed stream format (tasks have no TTY), with stdout,
 // stderr, timestamps, tail, since, until and follow as Docker takes them.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <deque>
 #include <thread>
 
@@ -18,11 +21,32 @@ namespace shoal::api {
 
 namespace {
 
-// One answer holds at most the log's last 64 MiB (the file is not rotated yet).
-constexpr size_t kMaxAnswer = 64 << 20;
-// Followers hold a handler thread each; the rest get a 503.
+// One answer holds at most the log's last 16 MiB (the file is not rotated
+// yet); a tail is read from the end, so its cost follows what it returns.
+constexpr size_t kMaxAnswer = 16 << 20;
+// Reads hold a handler thread each (followers for long): the rest get a 503.
 constexpr int kMaxFollowers = 4;
+constexpr int kMaxReaders = 4;
 std::atomic<int> g_followers{0};
+std::atomic<int> g_readers{0};
+// A follower waits while this much is queued for a slow client.
+constexpr size_t kMaxQueued = 4 << 20;
+
+// Holds one of `limit` slots of `count` while it lives (ok() false: none free).
+class Slot {
+ public:
+  Slot(std::atomic<int>& count, int limit) : count_(count), ok_(count.fetch_add(1) < limit) {
+    if (!ok_) count_.fetch_sub(1);
+  }
+  ~Slot() {
+    if (ok_) count_.fetch_sub(1);
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  std::atomic<int>& count_;
+  bool ok_;
+};
 
 struct LogQuery {
   bool out = false, err = false, timestamps = false, follow = false;
@@ -98,13 +122,14 @@ std::string record_frame(const std::string& line, const LogQuery& q) {
   return f;
 }
 
-// Reads the complete lines of `fd` from `*offset` on, advancing it past
-// them; a last line without its newline yet waits for the next read.
+// Reads the complete lines of `fd` from `*offset` on (at most `max` bytes),
+// advancing it past them; a last line without its newline yet waits for
+// the next read.
 template <typename Fn>
-void read_lines(int fd, off_t* offset, Fn&& each) {
+void read_lines(int fd, off_t* offset, Fn&& each, size_t max = SIZE_MAX) {
   std::string pending;
   char buf[65536];
-  for (;;) {
+  for (off_t start_at = *offset; static_cast<size_t>(*offset - start_at) < max;) {
     ssize_t n = ::pread(fd, buf, sizeof buf, *offset + static_cast<off_t>(pending.size()));
     if (n <= 0) break;
     pending.append(buf, static_cast<size_t>(n));
@@ -119,10 +144,41 @@ void read_lines(int fd, off_t* offset, Fn&& each) {
   }
 }
 
+// Where to start reading for the last `tail` records of the query: found
+// backwards from the end, 64 KiB at a time (at most kMaxAnswer back).
+off_t tail_start(int fd, off_t end, const LogQuery& q) {
+  int64_t found = 0;
+  off_t pos = end;
+  std::string carry;  // the start of a line whose beginning lies further back
+  char buf[65536];
+  while (pos > 0 && end - pos < static_cast<off_t>(kMaxAnswer)) {
+    off_t from = std::max<off_t>(0, pos - static_cast<off_t>(sizeof buf));
+    ssize_t n = ::pread(fd, buf, static_cast<size_t>(pos - from), from);
+    if (n <= 0) break;
+    std::string block(buf, static_cast<size_t>(n));
+    block += carry;
+    size_t line_end = block.size();
+    for (size_t i = block.size(); i-- > 0;) {
+      if (block[i] != '\n') continue;
+      if (i + 1 < line_end && !record_frame(block.substr(i + 1, line_end - i - 1), q).empty() && ++found >= q.tail) {
+        return from + static_cast<off_t>(i + 1);
+      }
+      line_end = i;
+    }
+    carry = block.substr(0, line_end);
+    pos = from;
+  }
+  return pos;
+}
+
 // What the log holds now, per the query (tail, since, until), as frames.
 std::string backlog(int fd, off_t* offset, const LogQuery& q) {
   std::deque<std::string> frames;
   size_t bytes = 0;
+  if (q.tail >= 0) {
+    struct stat st {};
+    if (::fstat(fd, &st) == 0) *offset = q.tail == 0 ? st.st_size : tail_start(fd, st.st_size, q);
+  }
   read_lines(fd, offset, [&](const std::string& line) {
     std::string f = record_frame(line, q);
     if (f.empty()) return;
@@ -148,6 +204,11 @@ http::Response Api::container_logs(const std::string& ref, const http::Request& 
   if (!q.ok()) return error_response(q.status());
   auto d = containers_->inspect(ref);
   if (!d.ok()) return error_response(d.status());
+  Slot slot(g_readers, kMaxReaders);
+  if (!slot.ok()) {
+    return error_response(unavailable("this node is reading " + std::to_string(kMaxReaders) +
+                                      " container logs already; try again in a moment"));
+  }
   int fd = ::open(d->log_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   http::Response r;
   r.headers = stream_headers();
@@ -170,27 +231,24 @@ bool Api::serve_logs_follow(http::Exchange& ex) {
   if (!q.ok()) return ex.respond(error_response(q.status())), true;
   auto d = containers_->inspect(ref);
   if (!d.ok()) return ex.respond(error_response(d.status())), true;
-  if (g_followers.fetch_add(1) >= kMaxFollowers) {
-    g_followers.fetch_sub(1);
+  Slot slot(g_followers, kMaxFollowers);
+  if (!slot.ok()) {
     ex.respond(error_response(unavailable("this node already serves " + std::to_string(kMaxFollowers) +
                                           " followed logs; stop one, or read without --follow")));
     return true;
   }
-  struct Release {
-    ~Release() { g_followers.fetch_sub(1); }
-  } release;
   std::shared_ptr<http::Stream> out = ex.start_stream(200, stream_headers());
   int fd = -1;
   off_t offset = 0;
-  bool first = true;
+  bool first = true, ending = false;
   for (;;) {
     if (fd < 0) fd = ::open(d->log_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     std::string chunk;
     if (fd >= 0) {
       if (first) {
         chunk = backlog(fd, &offset, *q);
-      } else {
-        read_lines(fd, &offset, [&](const std::string& line) { chunk += record_frame(line, *q); });
+      } else if (out->queued() < kMaxQueued) {  // else wait for the client to take some
+        read_lines(fd, &offset, [&](const std::string& line) { chunk += record_frame(line, *q); }, 1 << 20);
       }
       first = false;
     }
@@ -201,12 +259,16 @@ bool Api::serve_logs_follow(http::Exchange& ex) {
       break;
     }
     if (chunk.empty()) {
-      // Follow ends with the container (once what it wrote last was sent).
+      if (out->queued() >= kMaxQueued) {  // a slow client: wait for it
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        continue;
+      }
+      if (ending) break;  // the container had ended and its log is all sent
+      // Follow ends with the container, once what it wrote last was sent.
       auto now = containers_->inspect(ref);
       if (!now.ok() || now->summary.state != "running") {
-        if (fd >= 0) read_lines(fd, &offset, [&](const std::string& line) { chunk += record_frame(line, *q); });
-        if (!chunk.empty()) out->write(chunk);
-        break;
+        ending = true;
+        continue;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }

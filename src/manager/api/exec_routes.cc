@@ -97,7 +97,7 @@ Result<ExecOptions> parse_exec_config(const std::string& text) {
     return invalid_argument("the working directory " + shown_input(o.workdir) + " is invalid: it must be absolute");
   }
   SHOAL_ASSIGN_OR_RETURN(auto size, console_size(body));
-  (void)size;  // applied at start (the process does not exist yet)
+  if (size) o.console_rows = size->first, o.console_cols = size->second;  // the terminal's size from its start
   return o;
 }
 
@@ -145,11 +145,8 @@ http::Response Api::exec_start(const std::string& id, const http::Request& req) 
   if (!detach.ok()) return error_response(detach.status());
   auto size = console_size(*body);
   if (!size.ok()) return error_response(size.status());
-  auto h = containers_->exec_start(id);
+  auto h = *size ? containers_->exec_start(id, (*size)->first, (*size)->second) : containers_->exec_start(id, 0, 0);
   if (!h.ok()) return error_response(h.status());
-  if (*size && (*size)->first > 0 && (*size)->second > 0) {
-    (void)containers_->exec_resize(id, (*size)->first, (*size)->second);
-  }
   if (*detach) return empty_response(200);  // the process runs on; its output is dropped
   http::Response r;
   // As Docker answers: 101 to a client that asked to upgrade, else 200, then the raw stream.

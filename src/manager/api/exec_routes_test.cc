@@ -153,5 +153,28 @@ TEST_F(ExecRoutesTest, LogsFrameEachStreamAndHonourTail) {
   ::unlink(containers.log_path.c_str());
 }
 
+TEST_F(ExecRoutesTest, ATailOfALargeLogIsReadFromItsEnd) {
+  containers.log_path = "/tmp/shoal-exec-routes-tail-" + std::to_string(getpid()) + ".log";
+  {
+    std::ofstream f(containers.log_path);
+    for (int i = 0; i < 5000; ++i) {  // ~400 KB: several 64 KiB blocks back from the end
+      f << R"({"log":"line )" << i << R"(\n","stream":")" << (i % 2 ? "stderr" : "stdout")
+        << R"(","time":"2026-01-01T00:00:01.000000000Z"})" << "\n";
+    }
+    f << R"({"log":"cut sh)";  // a last record still being written
+  }
+  auto r = call("GET", "/v1.41/containers/aaaa/logs?stdout=1&tail=3");
+  ASSERT_EQ(r.status, 200);
+  std::string want;
+  for (int i : {4994, 4996, 4998}) {
+    std::string line = "line " + std::to_string(i) + "\n";
+    want += std::string("\x01\0\0\0\0\0\0", 7) + static_cast<char>(line.size()) + line;
+  }
+  EXPECT_EQ(r.body, want);
+  r = call("GET", "/v1.41/containers/aaaa/logs?stdout=1&stderr=1&tail=0");
+  EXPECT_EQ(r.body, "");
+  ::unlink(containers.log_path.c_str());
+}
+
 }  // namespace
 }  // namespace shoal::api

@@ -46,6 +46,7 @@ struct ExecOptions {
   std::string workdir;
   bool tty = false;
   bool attach_stdin = false, attach_stdout = false, attach_stderr = false;
+  int console_rows = 0, console_cols = 0;  // ConsoleSize (0: none)
 };
 
 struct ExecInfo {
@@ -73,7 +74,9 @@ class LocalContainers {
     (void)options;
     return not_found("No such container: " + id_or_name);
   }
-  virtual Result<std::shared_ptr<http::Hijack>> exec_start(const std::string& exec_id) {
+  // rows/cols: the terminal's size from the start (0: as created).
+  virtual Result<std::shared_ptr<http::Hijack>> exec_start(const std::string& exec_id, int rows, int cols) {
+    (void)rows, (void)cols;
     return not_found("No such exec instance: " + exec_id);
   }
   virtual Status exec_resize(const std::string& exec_id, int height, int width) {
