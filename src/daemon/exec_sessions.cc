@@ -68,6 +68,8 @@ Result<std::shared_ptr<http::Hijack>> ExecSessions::start(const std::string& exe
   spec.user = o.user;
   spec.tty = o.tty;
   spec.stdin = o.attach_stdin;
+  spec.stdout = o.attach_stdout;
+  spec.stderr = o.attach_stderr;
   spec.rows = rows > 0 ? rows : o.console_rows;
   spec.cols = cols > 0 ? cols : o.console_cols;
   auto child = runtime_.exec(s->info.container_id, spec);

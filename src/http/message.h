@@ -57,8 +57,9 @@ struct Request {
 // both descriptors from then on: what the client sends is written to `in`
 // (closed, so the reader sees EOF, when the client half-closes or goes
 // away); what is read from `out` is sent to the client until `out` ends,
-// then the connection is closed. No timeouts apply while it runs (a shell
-// may be idle for hours); the server's stop ends it. Either may be -1 (no
+// then the connection is closed. No idle timeout applies (a shell may be
+// idle for hours); each write to the client is bounded by the write timeout
+// (one that stops reading is cut off); the server's stop ends it. Either may be -1 (no
 // input wanted: the client's bytes are discarded).
 struct Hijack {
   int in = -1;

@@ -33,8 +33,12 @@ expect_eq "docker exec -u" "1234" "$(dk exec -u 1234 "$cid" id -u 2>&1)"
 expect_eq "docker exec -i: stdin to the process" "hello from stdin" "$(echo 'hello from stdin' | dk exec -i "$cid" cat 2>&1)"
 big=$(head -c 300000 /dev/zero | tr '\0' x | dk exec -i "$cid" wc -c 2>&1)
 expect_eq "docker exec -i: 300 kB through" "300000" "$(echo $big)"
-# A background process the command leaves holding its output does not keep the exec open.
-check "docker exec of a command that leaves a daemon returns" eval '[[ "$(timeout 10 docker -H "unix://$T_SOCK" exec "$cid" sh -c "sleep 600 & echo started")" == started ]]'
+# AttachStderr false: the stream is not sent (the API's own exec, no TTY).
+eid2=$(api -X POST -H 'Content-Type: application/json' -d '{"Cmd":["sh","-c","echo out; echo err >&2"],"AttachStdout":true,"AttachStderr":false}' \
+  "http://localhost/v1.41/containers/$cid/exec" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Id"])')
+frames=$(api -X POST -H 'Content-Type: application/json' -d '{"Detach":false}' "http://localhost/v1.41/exec/$eid2/start" | od -An -c | tr -d ' \n')
+expect_contains "a stream not attached is not sent: stdout is" "out" "$frames"
+check "but stderr is not" eval '[[ "$frames" != *err* ]]'
 # A command that cannot start: Docker's 126 and the runtime's reason.
 rc=0; out=$(dk exec "$cid" /no/such/thing 2>&1) || rc=$?
 expect_eq "docker exec of a missing command: 126" "126" "$rc"
@@ -84,6 +88,11 @@ expect_contains "exec start with Upgrade: 101" "HTTP/1.1 101" "$stream"
 expect_contains "exec resize: 201" "resize HTTP/1.1 201" "$stream"
 expect_contains "a second start: 409" "again HTTP/1.1 409" "$stream"
 expect_contains "the resized terminal" "33 77" "$stream"
+# A ConsoleSize at start is the terminal's size from its first instant.
+eid3=$(api -X POST -H 'Content-Type: application/json' -d '{"Cmd":["stty","size"],"Tty":true,"AttachStdout":true}' \
+  "http://localhost/v1.41/containers/$cid/exec" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Id"])')
+expect_contains "ConsoleSize at start sizes the terminal at once" "21 61" \
+  "$(api -X POST -H 'Content-Type: application/json' -d '{"Detach":false,"Tty":true,"ConsoleSize":[21,61]}' "http://localhost/v1.41/exec/$eid3/start")"
 expect_eq "exec inspect after the end: the exit status" "False 7" \
   "$(api "http://localhost/v1.41/exec/$eid/json" | python3 -c 'import json,sys; e=json.load(sys.stdin); print(e["Running"], e["ExitCode"])')"
 code() { api -o /dev/null -w '%{http_code}' "$@"; }
@@ -128,10 +137,12 @@ docker -H "unix://$T_SOCK" logs -f "$tcid" >"$follow_out" 2>&1 &
 follow_pid=$!
 check "docker logs -f sends what is there" wait_for "one" 10 grep -q one "$follow_out"
 check "docker logs -f keeps following a running container" kill -0 "$follow_pid"
+dk exec "$tcid" sh -c 'echo late >/proc/1/fd/1'
+check "docker logs -f sends what comes later" wait_for "late" 10 grep -q late "$follow_out"
 dk kill "$tcid" >/dev/null 2>&1
 check "docker logs -f ends with the container" wait_for "follow ends" 15 eval '! kill -0 '"$follow_pid"' 2>/dev/null'
 wait "$follow_pid" 2>/dev/null
-expect_eq "docker logs -f: every line once" "3" "$(wc -l <"$follow_out")"
+expect_eq "docker logs -f: every line once" "4" "$(wc -l <"$follow_out")"
 
 sh_cli service rm box talk >/dev/null
 check "containers gone" wait_for "no containers" 30 eval '[[ "$(api http://localhost/v1.41/containers/json)" == "[]" ]]'

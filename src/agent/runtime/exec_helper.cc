@@ -48,6 +48,9 @@ void send_control(const std::string& msg) { (void)!send(kControl, msg.data(), ms
 
 // Output to the client; once it fails (client gone) the rest is dropped.
 bool g_out_ok = true;
+// The streams the client attached (without a TTY; 1 stdout, 2 stderr): the
+// others are read and dropped.
+bool g_attached[3] = {false, true, true};
 void relay(const char* p, size_t n) {
   if (g_out_ok) g_out_ok = write_all(kOut, p, n);
 }
@@ -105,9 +108,9 @@ int failed(const std::string& log, int code, bool tty) {
 int pidfd_of(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
 
 // Without a TTY the process's output ends when the runtime has exited and
-// its pipes are drained; a background process the command left holding them
-// does not keep the exec open (it gets 100 ms more to write, then its
-// output is no longer relayed).
+// its pipes are drained (a background process still holding them gets
+// 100 ms more, then its output is no longer relayed). runc itself waits
+// for such a process, so as in Docker the exec lasts as long as it does.
 int run_plain(std::vector<std::string> args, const std::string& log) {
   int out[2], err[2];
   if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) return 255;
@@ -144,7 +147,7 @@ int run_plain(std::vector<std::string> args, const std::string& log) {
         --open_fds;
         continue;
       }
-      relay_frame(i + 1, buf, static_cast<size_t>(n));
+      if (g_attached[i + 1]) relay_frame(i + 1, buf, static_cast<size_t>(n));
     }
     bool runtime_ended = (fds[2].fd >= 0 && (fds[2].revents & POLLIN) != 0);
     if (pidfd < 0 && !cut_at) {
@@ -301,8 +304,8 @@ int run_tty(std::vector<std::string> args, size_t flags_at, const std::string& d
 }  // namespace
 
 int exec_helper_main(int argc, char** argv) {
-  if (argc != 7) {
-    fprintf(stderr, "usage: shoald __exec TTY OCI_RUNTIME STATE_ROOT ID PROCESS_JSON\n");
+  if (argc != 8) {
+    fprintf(stderr, "usage: shoald __exec TTY OCI_RUNTIME STATE_ROOT ID PROCESS_JSON STREAMS\n");
     return 2;
   }
   signal(SIGPIPE, SIG_IGN);
@@ -310,6 +313,8 @@ int exec_helper_main(int argc, char** argv) {
   signal(SIGINT, SIG_IGN);
   const bool tty = std::strcmp(argv[2], "1") == 0;
   const std::string runtime = argv[3], state_root = argv[4], id = argv[5], process = argv[6];
+  g_attached[1] = std::strchr(argv[7], 'o') != nullptr;
+  g_attached[2] = std::strchr(argv[7], 'e') != nullptr;
   // The runtime's log, and with a TTY its console socket and pid file, in a
   // private directory of this exec (root only).
   char tmpl[] = "/tmp/shoal-exec-XXXXXX";
@@ -346,8 +351,9 @@ int exec_helper_main(int argc, char** argv) {
 Result<ExecChild> spawn_exec_helper(const std::string& self_exe, const std::string& oci_runtime,
                                     const std::string& state_root, const std::string& container_id,
                                     const std::string& process_file, const ExecSpec& spec) {
+  std::string streams = std::string(spec.stdout ? "o" : "") + (spec.stderr ? "e" : "") + "-";
   std::vector<std::string> args = {self_exe,   "__exec",     spec.tty ? "1" : "0", oci_runtime,
-                                   state_root, container_id, process_file};
+                                   state_root, container_id, process_file,         streams};
   int in[2] = {-1, -1}, out[2] = {-1, -1}, ctl[2] = {-1, -1};
   if (pipe2(out, O_CLOEXEC) != 0) return errno_status("preparing the exec's output pipe", errno);
   UniqueFd out_r(out[0]), out_w(out[1]);

@@ -1,10 +1,11 @@
 // `docker exec`'s process on the node: shoald starts itself as
-//   shoald __exec <tty 0|1> <oci-runtime> <state-root> <container-id> <process.json>
+//   shoald __exec <tty 0|1> <oci-runtime> <state-root> <container-id> <process.json> <streams>
 // with fd 0 the process's input, fd 1 where its output goes, fd 3 a
 // SOCK_SEQPACKET control socket. The helper runs `<oci-runtime> exec
 // --process <process.json>` in the container (and removes the file) and
-// relays:
-//   - without a TTY: the process reads fd 0; its stdout and stderr go to
+// relays (<streams>: "o" and/or "e" for the attached stdout and stderr,
+// "-" alone for none):
+//   - without a TTY: the process reads fd 0; its attached stdout and stderr go to
 //     fd 1 in Docker's multiplexed stream format (an 8-byte header: stream
 //     1 or 2, three zero bytes, the payload's length big-endian, then the
 //     payload);
@@ -42,6 +43,7 @@ struct ExecSpec {
   bool tty = false;
   int rows = 0, cols = 0;  // the terminal's size from the start (0: none given)
   bool stdin = false;      // false: the process reads /dev/null
+  bool stdout = true, stderr = true;  // without a TTY: the streams relayed (the others dropped)
 };
 
 struct ExecChild {

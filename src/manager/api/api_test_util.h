@@ -134,13 +134,15 @@ class FakeContainers : public LocalContainers {
     execs.push_back(options);
     return std::string(64, 'e');
   }
-  Result<std::shared_ptr<http::Hijack>> exec_start(const std::string& exec_id, int, int) override {
+  Result<std::shared_ptr<http::Hijack>> exec_start(const std::string& exec_id, int rows, int cols) override {
+    start_size = {rows, cols};
     if (exec_id != std::string(64, 'e')) return not_found("No such exec instance: " + exec_id);
     return std::make_shared<http::Hijack>();
   }
   std::vector<ContainerSummary> containers;
   std::vector<std::pair<std::string, int>> killed;
   std::vector<ExecOptions> execs;
+  std::pair<int, int> start_size{-1, -1};
   std::string log_path;
 };
 

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <cstdint>
 #include <deque>
 #include <thread>
@@ -212,7 +214,10 @@ http::Response Api::container_logs(const std::string& ref, const http::Request& 
   int fd = ::open(d->log_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   http::Response r;
   r.headers = stream_headers();
-  if (fd < 0) return r;  // nothing written yet
+  if (fd < 0) {
+    if (errno == ENOENT) return r;  // nothing written yet
+    return error_response(internal_error("reading the container's log: " + std::string(std::strerror(errno))));
+  }
   off_t offset = 0;
   r.body = backlog(fd, &offset, *q);
   ::close(fd);

@@ -143,6 +143,9 @@ http::Response Api::exec_start(const std::string& id, const http::Request& req) 
   }
   auto detach = opt_bool(*body, "Detach");
   if (!detach.ok()) return error_response(detach.status());
+  // Tty here only chooses the stream's Content-Type from API 1.42 on; at
+  // 1.41 the instance's own Tty (from its create) decides everything.
+  if (auto tty = opt_bool(*body, "Tty"); !tty.ok()) return error_response(tty.status());
   auto size = console_size(*body);
   if (!size.ok()) return error_response(size.status());
   auto h = *size ? containers_->exec_start(id, (*size)->first, (*size)->second) : containers_->exec_start(id, 0, 0);

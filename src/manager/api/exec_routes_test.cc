@@ -41,7 +41,8 @@ class ExecRoutesTest : public ::testing::Test {
 TEST_F(ExecRoutesTest, CreateTakesDockersExecConfig) {
   auto r = call("POST", "/v1.41/containers/aaaa/exec",
                 R"({"Cmd":["sh","-c","id"],"Env":["K=v"],"User":"1000","WorkingDir":"/tmp","Tty":true,
-                    "AttachStdin":true,"AttachStdout":true,"AttachStderr":true,"DetachKeys":"","Privileged":false})");
+                    "AttachStdin":true,"AttachStdout":true,"AttachStderr":true,"DetachKeys":"","Privileged":false,
+                    "ConsoleSize":[24,80]})");
   ASSERT_EQ(r.status, 201) << r.body;
   EXPECT_EQ(nlohmann::json::parse(r.body)["Id"], exec_id);
   ASSERT_EQ(containers.execs.size(), 1u);
@@ -51,6 +52,8 @@ TEST_F(ExecRoutesTest, CreateTakesDockersExecConfig) {
   EXPECT_EQ(o.user, "1000");
   EXPECT_EQ(o.workdir, "/tmp");
   EXPECT_TRUE(o.tty && o.attach_stdin && o.attach_stdout && o.attach_stderr);
+  EXPECT_EQ(o.console_rows, 24);
+  EXPECT_EQ(o.console_cols, 80);
 }
 
 TEST_F(ExecRoutesTest, CreateRefusesWhatItCannotHonour) {
@@ -76,6 +79,10 @@ TEST_F(ExecRoutesTest, StartUpgradesWhenAskedAndHandsTheStreamOver) {
   EXPECT_EQ(r.headers["Upgrade"], "tcp");
   EXPECT_EQ(r.headers["Content-Type"], "application/vnd.docker.raw-stream");
   EXPECT_NE(r.hijack, nullptr);
+  EXPECT_EQ(containers.start_size, (std::pair<int, int>{0, 0}));  // none given at start
+  r = call("POST", "/v1.41/exec/" + exec_id + "/start", R"({"ConsoleSize":[33,77]})");
+  EXPECT_EQ(containers.start_size, (std::pair<int, int>{33, 77}));
+  EXPECT_EQ(call("POST", "/v1.41/exec/" + exec_id + "/start", R"({"Tty":"yes"})").status, 400);
   r = call("POST", "/v1.41/exec/" + exec_id + "/start", R"({})");
   EXPECT_EQ(r.status, 200);  // no upgrade asked: 200, then the stream
   EXPECT_NE(r.hijack, nullptr);

@@ -1,4 +1,5 @@
 #include "agent/network/node/view_model.h"
+#include "agent/network/node/node_network.h"
 
 #include <gtest/gtest.h>
 
@@ -73,6 +74,29 @@ TEST(ViewModel, NetworkConfigAndLookup) {
   EXPECT_EQ(c.subnet, "10.0.1.0/24");
   EXPECT_EQ(c.gateway, "10.0.1.1");
   EXPECT_EQ(c.mtu, 1450u);
+}
+
+}  // namespace
+}  // namespace shoal::netnode
+
+namespace shoal::netnode {
+namespace {
+
+TEST(MeshRuleset, TheNodesOwnPortsAreLeftOut) {
+  session::NetworkInfo ing;
+  ing.id = "ingressaaaaaaaa";
+  ing.ingress = true;
+  ing.endpoints = {{"t1", "web", "me", "10.0.0.5", "192.0.2.1", true}};
+  PortConfig p80{"", "tcp", 80, 8080, "ingress"}, p22{"", "tcp", 22, 2222, "ingress"};
+  ing.services = {{"web", "web", {}, "10.0.0.2", {p80, p22}}};
+  auto all = mesh_ruleset(ing, "10.0.0.3");
+  ASSERT_TRUE(all.ok()) << all.status().message();
+  EXPECT_NE(all->find("tcp dport 2222 dnat"), std::string::npos);
+  auto some = mesh_ruleset(ing, "10.0.0.3", {{"tcp", 2222}, {"udp", 8080}});
+  ASSERT_TRUE(some.ok()) << some.status().message();
+  EXPECT_EQ(some->find("dport 2222"), std::string::npos);  // served by the node itself
+  EXPECT_NE(some->find("tcp dport 8080 dnat to 10.0.0.5:80"), std::string::npos);  // udp 8080 is another port
+  EXPECT_NE(some->find("oifname \"shoal_ingress\" drop"), std::string::npos);  // fenced
 }
 
 }  // namespace
