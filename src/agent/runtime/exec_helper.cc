@@ -107,10 +107,9 @@ int failed(const std::string& log, int code, bool tty) {
 
 int pidfd_of(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
 
-// Without a TTY the process's output ends when the runtime has exited and
-// its pipes are drained (a background process still holding them gets
-// 100 ms more, then its output is no longer relayed). runc itself waits
-// for such a process, so as in Docker the exec lasts as long as it does.
+// Without a TTY the process's output ends when its pipes are drained;
+// runc waits for a background process the command left holding them, so
+// as in Docker the exec lasts as long as that process does.
 int run_plain(std::vector<std::string> args, const std::string& log) {
   int out[2], err[2];
   if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) return 255;
@@ -119,49 +118,20 @@ int run_plain(std::vector<std::string> args, const std::string& log) {
   close(err[1]);
   if (child < 0) return 255;
   close(kIn);  // the runtime holds it now
-  const int pidfd = pidfd_of(child);
-  pollfd fds[3] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}, {pidfd, POLLIN, 0}};
+  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
   int open_fds = 2;
   char buf[16384];
-  std::optional<std::chrono::steady_clock::time_point> cut_at;
   while (open_fds > 0) {
-    int wait_ms = -1;
-    if (cut_at) {
-      wait_ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                     *cut_at - std::chrono::steady_clock::now()).count());
-      if (wait_ms <= 0) break;
-    } else if (pidfd < 0) {
-      wait_ms = 200;  // no pidfd: look at the runtime now and then
-    }
-    if (poll(fds, 3, wait_ms) < 0) {
+    if (poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
       break;
     }
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      ssize_t n = read(fds[i].fd, buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        close(fds[i].fd);
-        fds[i].fd = -1;
-        --open_fds;
-        continue;
-      }
-      if (g_attached[i + 1]) relay_frame(i + 1, buf, static_cast<size_t>(n));
-    }
-    bool runtime_ended = (fds[2].fd >= 0 && (fds[2].revents & POLLIN) != 0);
-    if (pidfd < 0 && !cut_at) {
-      siginfo_t info{};
-      runtime_ended = waitid(P_PID, child, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == child;
-    }
-    if (!cut_at && runtime_ended) {
-      cut_at = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
-      fds[2].fd = -1;
-    }
+    open_fds -= read_ready_pipes(fds, 2, buf, sizeof buf, [](int i, const char* data, size_t n) {
+      if (g_attached[i + 1]) relay_frame(i + 1, data, n);
+    });
   }
-  for (int i = 0; i < 2; ++i)
-    if (fds[i].fd >= 0) close(fds[i].fd);
-  if (pidfd >= 0) close(pidfd);
+  for (const auto& f : fds)
+    if (f.fd >= 0) close(f.fd);
   int code = wait_child(child);
   return code == 0 ? 0 : failed(log, code, false);
 }

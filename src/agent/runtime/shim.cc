@@ -82,6 +82,24 @@ std::string runtime_log_error(const std::string& log_path) {
   return last;
 }
 
+int read_ready_pipes(pollfd* fds, int n, char* buf, size_t size,
+                     const std::function<void(int, const char*, size_t)>& each) {
+  int closed = 0;
+  for (int i = 0; i < n; ++i) {
+    if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+    ssize_t got = read(fds[i].fd, buf, size);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      close(fds[i].fd);
+      fds[i].fd = -1;
+      ++closed;
+      continue;
+    }
+    each(i, buf, static_cast<size_t>(got));
+  }
+  return closed;
+}
+
 int start_failure_code(const std::string& error, int code) {
   if (error.empty()) return code;
   if (error.find("executable file not found") != std::string::npos ||
@@ -230,19 +248,10 @@ int shim_main(int argc, char** argv) {
       if (errno == EINTR) continue;
       break;
     }
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      ssize_t n = read(fds[i].fd, buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        close(fds[i].fd);
-        fds[i].fd = -1;
-        --open_fds;
-        continue;
-      }
-      bufs[i].append(buf, static_cast<size_t>(n));
+    open_fds -= read_ready_pipes(fds, 2, buf, sizeof buf, [&](int i, const char* data, size_t n) {
+      bufs[i].append(data, n);
       if (log_fd >= 0) log_lines(log_fd, bufs[i], streams[i], false);
-    }
+    });
   }
   if (log_fd >= 0) {
     for (int i = 0; i < 2; ++i) log_lines(log_fd, bufs[i], streams[i], true);

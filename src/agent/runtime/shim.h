@@ -17,8 +17,10 @@
 //     126 (not executable) or the runtime's own status.
 #pragma once
 
+#include <poll.h>
 #include <sys/types.h>
 
+#include <functional>
 #include <string>
 
 #include "common/result.h"
@@ -42,6 +44,13 @@ std::string runtime_error(const std::string& container_dir);
 // The OCI runtime's last error in its JSON log at `log_path` (--log-format
 // json), without runc's "runc <verb> failed: " prefix; "" if none.
 std::string runtime_log_error(const std::string& log_path);
+
+// One round of relaying a child's output pipes (the shim's and an exec's):
+// reads what each of fds[0..n) whose poll said ready holds into `buf` and
+// passes it to each(i, data, size); a pipe at its end (or failing) is
+// closed and its fd set to -1. Returns how many were closed this round.
+int read_ready_pipes(pollfd* fds, int n, char* buf, size_t size,
+                     const std::function<void(int, const char*, size_t)>& each);
 
 // Docker's exit status for a process the runtime failed to start: 127 when
 // the executable was not found, 126 when it may not be run; else `code`.
