@@ -4,7 +4,7 @@
 #   scripts/demo.sh             installs the deps, builds and installs shoal, builds the
 #                               example images if missing, brings up a 5-node lab (shoal lab
 #                               up --managers 3 --workers 2) and runs the tutorial's cluster
-#                               part on it (docs/demo.md); leaves the lab running
+#                               and network parts on it (docs/demo.md); leaves the lab running
 #   scripts/demo.sh --down      removes what the demo left (the lab, or --single's swarm)
 #   scripts/demo.sh --single    the single-node demo: one shoald, the tutorial's services
 #   --no-build                  use the shoal already built ($SHOAL, else `shoal` on $PATH)
@@ -142,7 +142,7 @@ say() { printf '%s\n' "$@" | sed 's/^/# /'; }
 
 STEP="" STEP_N=0 T_START=$EPOCHREALTIME
 since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.1f", b - a}'; }
-step() { STEP_N=$((STEP_N + 1)); STEP="$STEP_N/7 $1"; printf '\n%s==== %s ====%s\n' "$B" "$STEP" "$R"; }
+step() { STEP_N=$((STEP_N + 1)); STEP="$STEP_N/9 $1"; printf '\n%s==== %s ====%s\n' "$B" "$STEP" "$R"; }
 fail() {
   {
     printf '\n%sdemo FAILED in step %s: %s%s\n' "$B" "$STEP" "$*" "$R"
@@ -199,7 +199,7 @@ for n in json.load(open(sys.argv[1]))["nodes"]:
 }
 
 cat <<MSG
-${B}shoal demo: the tutorial's cluster part on a 5-node lab${R}
+${B}shoal demo: the tutorial's cluster and network parts on a 5-node lab${R}
 Each node (m1 m2 m3 managers, w1 w2 workers) is a network namespace of this host with its own
 shoald; "m1\$ shoal ..." is the CLI pointed at m1's API, as after: eval "\$(shoal lab env m1)".
 MSG
@@ -307,6 +307,63 @@ wait_until "6 replicas running, one per slot" 30 converged "$SURV" 6
 on "$SURV" node ls || fail "node ls"
 labcmd ls || fail "lab ls"
 
+# ---------------------------------------------------------------------------
+step "the routing mesh: Web on port 80 of every node"
+say "Web: 3 replicas of busybox's httpd published on port 80. Every node answers on 80, on its address" \
+  "and on its localhost, also the 2 nodes without a task: the mesh sends the connection to a task."
+on "$SURV" service create -d --name Web --publish 80:80 --replicas 3 "$REG/busybox" httpd -f -p 80 -h /var/www ||
+  fail "service create Web"
+wait_until "Web: 3 replicas running" 60 running_eq "$SURV" Web 3
+fetch() { timeout -k 2 10 "$SHOAL" lab exec "$1" -- curl -s -m 3 "http://$2/" 2>/dev/null; }  # fetch FROM HOST[:PORT]
+serves_web() { [[ $(fetch "$1" "$2") == *"hello from busybox httpd"* ]]; }
+for n in m1 m2 m3 w1 w2; do
+  wait_until "$n's address $(lab_addr "$n"):80 answers (asked from m1)" 20 serves_web m1 "$(lab_addr "$n")"
+  wait_until "$n's localhost:80 answers" 20 serves_web "$n" 127.0.0.1:80
+done
+printf '%s$ shoal lab exec w2 -- curl -s http://127.0.0.1:80/%s
+' "$B" "$R"
+fetch w2 127.0.0.1:80 | sed 's/^/    /'
+
+# ---------------------------------------------------------------------------
+step "services find each other by name"
+say "An overlay network, foo (busybox) and bar (3 whoami replicas) on it: from inside foo's task," \
+  "the name bar is bar's virtual IP and its connections go round robin over bar's tasks."
+on "$SURV" network create --driver overlay test || fail "network create test"
+on "$SURV" service create -d --name foo --network test "$REG/busybox" sleep 1d || fail "service create foo"
+on "$SURV" service create -d --name bar --network test --publish 8000:8000 --replicas 3 "$REG/whoami" ||
+  fail "service create bar"
+wait_until "foo running" 60 running_eq "$SURV" foo 1
+wait_until "bar: 3 replicas running" 60 running_eq "$SURV" bar 3
+FOO_NODE=$(q "$SURV" service ps foo --filter desired-state=running --format '{{.Node}}' | head -1)
+FOO_CID=$(q "$FOO_NODE" ps -q --filter label=com.docker.swarm.service.name=foo | head -1)
+[[ -n $FOO_NODE && -n $FOO_CID ]] || fail "foo's task or container not found"
+FOO_PID=$(curl -s --unix-socket "$(sock "$FOO_NODE")" "http://localhost/v1.41/containers/$FOO_CID/json" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["State"]["Pid"])' 2>/dev/null) || true
+# in_foo CMD: CMD in foo's container: docker exec where the docker CLI is
+# installed, else the same through nsenter into the container's namespaces.
+in_foo() {
+  if command -v docker >/dev/null; then
+    DOCKER_HOST=unix://$(sock "$FOO_NODE") timeout -k 2 10 docker exec "$FOO_CID" sh -c "$1"
+  else
+    timeout -k 2 10 nsenter -t "$FOO_PID" -m -n -p -r -w sh -c "$1"
+  fi
+}
+ASK_BAR='printf "GET / HTTP/1.0\r\n\r\n" | nc -w 3 bar 8000 | grep "^I.m"'
+bar_hostnames() { for _ in $(seq "$1"); do in_foo "$ASK_BAR" 2>/dev/null; done | awk '{print $2}' | sort -u | wc -l; }
+bar_hostnames_eq() { [[ $(bar_hostnames "$1") == "$2" ]]; }
+if command -v docker >/dev/null; then
+  printf '%s%s$ docker exec %s sh -c %s%s   (6 times)
+' "$B" "$FOO_NODE" "${FOO_CID:0:12}" "'$ASK_BAR'" "$R"
+else
+  say "(no docker CLI here: the same through nsenter into foo's container, pid $FOO_PID)"
+fi
+for _ in 1 2 3 4 5 6; do in_foo "$ASK_BAR" 2>/dev/null | sed 's/^/    /' || true; done
+wait_until "bar's 3 hostnames in turn from foo" 30 bar_hostnames_eq 6 3
+on "$SURV" service scale -d bar=5 || fail "service scale bar=5"
+wait_until "bar: 5 replicas running" 60 running_eq "$SURV" bar 5
+wait_until "5 hostnames from foo after the scale-up" 30 bar_hostnames_eq 10 5
+for _ in 1 2 3 4 5; do in_foo "$ASK_BAR" 2>/dev/null | sed 's/^/    /' || true; done
+
 dir_note=""
 [[ $SHOAL_LAB_DIR == /run/shoal-lab ]] || dir_note="export SHOAL_LAB_DIR=$SHOAL_LAB_DIR   # this lab's directory, for the lab commands
   "
@@ -315,6 +372,8 @@ cat <<MSG
 ${G}${B}demo done in $(since "$T_START") s: every step happened.${R} The lab keeps running. Try:
   ${dir_note}eval "\$(shoal lab env $SURV)"       # SHOAL_HOST and DOCKER_HOST: $SURV's API
   shoal node ls; shoal service ps web; docker service ls
+  shoal lab exec w1 -- curl -s http://127.0.0.1:80/     # Web through the routing mesh
+  docker exec -it \$(docker ps -q -f label=com.docker.swarm.service.name=foo) sh   # on foo's node ($FOO_NODE)
   shoal service create --name hello --replicas 3 $REG/busybox sleep 1d
   shoal lab ls                          # nodes, addresses, pids, sockets
   shoal lab exec w1 -- ip -o addr       # a command in w1's network namespace

@@ -85,6 +85,8 @@ runtime::ContainerConfig RuntimeExecutor::container_config(const Task& task, con
   c.dir = cs.dir;
   c.user = cs.user;
   c.hostname = cs.hostname;
+  for (const auto& p : task.host_ports)
+    c.ports.push_back(std::to_string(p.published_port) + ":" + std::to_string(p.target_port) + "/" + p.protocol);
   c.labels = cs.labels;
   c.labels["com.docker.swarm.service.id"] = task.service_id;
   c.labels["com.docker.swarm.service.name"] = task.service_name;
@@ -146,7 +148,7 @@ Status RuntimeExecutor::prepare(const Task& task) {
   }
   id = new_container_id();
   runtime::ContainerConfig config = container_config(task, node_id_, id);
-  if (!task.networks.empty()) {
+  if (!task.networks.empty() || !task.host_ports.empty()) {
     if (!network_) return failed_precondition("this node cannot attach tasks to networks: " + network_error_);
     SHOAL_ASSIGN_OR_RETURN(config.netns_path, network_->attach_task(task, &cancelled_));
   }

@@ -86,6 +86,8 @@ void Worker::set_status(Entry& e, TaskState state, const std::string& message, c
   e.status.message = message;
   e.status.err = err;
   e.status.timestamp = clock_.now();
+  // Running: the node maps the task's host-mode ports (its prepare did).
+  e.status.port_status = state == TaskState::kRunning ? e.task.host_ports : std::vector<PortConfig>{};
   if (!e.assigned) return;
   try {
     reporter_(e.task.id, e.status);

@@ -46,6 +46,7 @@ std::vector<api::ContainerSummary> Daemon::list(bool all) {
     for (const auto& a : c.command) s.command += (s.command.empty() ? "" : " ") + a;  // as Docker shows it
     s.created = std::chrono::duration_cast<std::chrono::seconds>(c.created_at.time_since_epoch()).count();
     s.labels = c.labels;
+    s.ports = c.ports;
     if (running) {
       s.state = "running";
       s.status = "Up " + human_duration(now - c.started_at);

@@ -145,6 +145,32 @@ UpdateConfig update_config_from(const json& j) {
   return u;
 }
 
+// EndpointSpec.Ports, Endpoint.Ports and a task's PortStatus.Ports: the same encoding.
+json ports_json(const std::vector<PortConfig>& ports) {
+  json out = json::array();
+  for (const auto& p : ports) {
+    json pj = {{"Protocol", p.protocol}, {"TargetPort", p.target_port}, {"PublishMode", p.publish_mode}};
+    put_if(pj, "Name", p.name);
+    if (p.published_port) pj["PublishedPort"] = p.published_port;
+    out.push_back(pj);
+  }
+  return out;
+}
+std::vector<PortConfig> ports_from(const json& parent) {
+  std::vector<PortConfig> out;
+  if (!parent.contains("Ports") || !parent["Ports"].is_array()) return out;
+  for (const auto& p : parent["Ports"]) {
+    PortConfig pc;
+    pc.name = get<std::string>(p, "Name", "");
+    pc.protocol = get<std::string>(p, "Protocol", "tcp");
+    pc.target_port = get<uint32_t>(p, "TargetPort", 0);
+    pc.published_port = get<uint32_t>(p, "PublishedPort", 0);
+    pc.publish_mode = get<std::string>(p, "PublishMode", "ingress");
+    out.push_back(pc);
+  }
+  return out;
+}
+
 json task_status_json(const TaskStatus& s) {
   json j = {{"Timestamp", ts(s.timestamp)}, {"State", task_state_name(s.state)}, {"Message", s.message}};
   if (!s.err.empty()) j["Err"] = s.err;
@@ -154,6 +180,7 @@ json task_status_json(const TaskStatus& s) {
                             {"ExitCode", s.container_status->exit_code}};
   }
   j["PortStatus"] = json::object();
+  if (!s.port_status.empty()) j["PortStatus"]["Ports"] = ports_json(s.port_status);
   return j;
 }
 TaskStatus task_status_from(const json& j) {
@@ -167,6 +194,7 @@ TaskStatus task_status_from(const json& j) {
     s.container_status = ContainerStatus{get<std::string>(c, "ContainerID", ""), get<int>(c, "PID", 0),
                                          get<int>(c, "ExitCode", 0)};
   }
+  if (j.contains("PortStatus") && j["PortStatus"].is_object()) s.port_status = ports_from(j["PortStatus"]);
   return s;
 }
 
@@ -471,32 +499,6 @@ void from_json(const json& j, TaskSpec& v) {
 // ---- ServiceSpec
 namespace {
 // The spec's fields at non-default values; to_json adds given_defaults.
-// EndpointSpec.Ports and Endpoint.Ports: the same encoding.
-json ports_json(const std::vector<PortConfig>& ports) {
-  json out = json::array();
-  for (const auto& p : ports) {
-    json pj = {{"Protocol", p.protocol}, {"TargetPort", p.target_port}, {"PublishMode", p.publish_mode}};
-    put_if(pj, "Name", p.name);
-    if (p.published_port) pj["PublishedPort"] = p.published_port;
-    out.push_back(pj);
-  }
-  return out;
-}
-std::vector<PortConfig> ports_from(const json& parent) {
-  std::vector<PortConfig> out;
-  if (!parent.contains("Ports") || !parent["Ports"].is_array()) return out;
-  for (const auto& p : parent["Ports"]) {
-    PortConfig pc;
-    pc.name = get<std::string>(p, "Name", "");
-    pc.protocol = get<std::string>(p, "Protocol", "tcp");
-    pc.target_port = get<uint32_t>(p, "TargetPort", 0);
-    pc.published_port = get<uint32_t>(p, "PublishedPort", 0);
-    pc.publish_mode = get<std::string>(p, "PublishMode", "ingress");
-    out.push_back(pc);
-  }
-  return out;
-}
-
 json service_spec_fields(const ServiceSpec& v) {
   json j = json::object();
   put_if(j, "Name", v.name);
@@ -630,6 +632,7 @@ json to_stored(const Task& v) {
   json j = to_api(v);
   j["ShoalServiceName"] = v.service_name;
   j["ShoalSpecVersion"] = v.spec_version;
+  if (!v.host_ports.empty()) j["ShoalHostPorts"] = ports_json(v.host_ports);
   if (!v.restarts.empty()) {
     json r = json::array();
     for (const auto& a : v.restarts) r.push_back({{"At", ts(a.at)}, {"Count", a.count}});
@@ -649,6 +652,8 @@ void from_stored(const json& j, Task& v) {
   parse_task_state(get<std::string>(j, "DesiredState", "running"), &v.desired_state);
   v.service_name = get<std::string>(j, "ShoalServiceName", "");
   v.spec_version = get<uint64_t>(j, "ShoalSpecVersion", 0);
+  v.host_ports.clear();
+  if (j.contains("ShoalHostPorts")) v.host_ports = ports_from(json{{"Ports", j["ShoalHostPorts"]}});
   v.networks.clear();
   if (j.contains("NetworksAttachments") && j["NetworksAttachments"].is_array()) {
     for (const json& a : j["NetworksAttachments"]) {

@@ -344,6 +344,9 @@ struct TaskStatus {
   std::string message;  // e.g. "created", "started", "running"
   std::string err;      // non-empty on failure/rejection
   std::optional<ContainerStatus> container_status;
+  // PortStatus.Ports: the host-mode ports the node maps to this task, set
+  // by the agent once they answer.
+  std::vector<PortConfig> port_status;
 };
 
 // Restart attempts (RestartPolicy.MaxAttempts) of a slot: `count` restarts,
@@ -376,6 +379,10 @@ struct Task : Meta {
   TaskStatus status;
   TaskState desired_state = TaskState::kRunning;
   uint64_t spec_version = 0;  // Service::spec_version the task was made from
+  // Internal: the service's host-mode ports (Service::endpoint_ports with
+  // PublishMode host) when the task was made: its node maps each published
+  // port to the task (the scheduler keeps two such tasks off one node).
+  std::vector<PortConfig> host_ports;
   // Internal: the restarts of this slot, for this spec version, that led to
   // this task, oldest first (the orchestrator writes it; replicated.h).
   std::vector<RestartAttempt> restarts;

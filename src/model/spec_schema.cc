@@ -143,8 +143,8 @@ const Fields& service_fields() {
       {"Protocol", Type::kString, kDefaultOnly, nullptr, json::array({"tcp", "udp"}), "publish tcp or udp ports"},
       {"TargetPort", Type::kUint},
       {"PublishedPort", Type::kUint},
-      {"PublishMode", Type::kString, kDefaultOnly, nullptr, json::array({"ingress"}),
-       "publish through the routing mesh (mode=ingress); host-mode ports are not wired yet"}};
+      {"PublishMode", Type::kString, kDefaultOnly, nullptr, json::array({"ingress", "host"}),
+       "publish through the routing mesh (mode=ingress) or on the task's node (mode=host)"}};
   static const Fields kEndpoint = {
       {"Mode", Type::kString},
       {"Ports", Type::kObjects, kApplied, &kPort}};

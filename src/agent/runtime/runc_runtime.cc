@@ -219,7 +219,7 @@ Status RuncRuntime::create(const ContainerConfig& c) {
   if (!signum.ok()) return fail(signum.status());
   json ours = {{"ID", c.id}, {"Name", c.name}, {"Image", c.image}, {"ImageID", image.info.id},
                {"Labels", c.labels}, {"Created", format_rfc3339(std::chrono::system_clock::now())},
-               {"Command", (*spec)["process"]["args"]}};
+               {"Command", (*spec)["process"]["args"]}, {"Ports", c.ports}};
   st = write_file_synced(d + "/bundle/config.json", spec->dump(2));
   if (st.ok()) st = write_file_synced(d + "/stopsignal", std::to_string(*signum));
   for (const std::string& sub : {d + "/bundle", d, options_.root + "/containers"}) {
@@ -333,6 +333,7 @@ Result<ContainerState> RuncRuntime::state(const std::string& id) {
     s.image = c.value("Image", "");
     s.command = c.value("Command", std::vector<std::string>{});
     s.labels = c.value("Labels", std::map<std::string, std::string>{});
+    s.ports = c.value("Ports", std::vector<std::string>{});
     s.created_at = parse_time(c.value("Created", ""));
   } catch (const std::exception& e) {
     return internal_error("corrupt " + d + "/config.json: " + e.what() + " (remove the container)");

@@ -40,6 +40,9 @@ struct ContainerConfig {
   int64_t nano_cpus = 0;         // 0 = unlimited
   int64_t pids_limit = 0;        // 0 = unlimited
   std::string netns_path;        // empty: a new network namespace with only loopback
+  // The host-mode ports the node maps to it (the task's; recorded so that
+  // `docker ps` shows them): "8081:8000/tcp", published:target/protocol.
+  std::vector<std::string> ports;
   // Seccomp as Docker applies it: kDefault is Docker's default profile
   // (seccomp.h), kCustom the Docker-format profile in seccomp_profile (JSON
   // text), kUnconfined none.
@@ -61,6 +64,7 @@ struct ContainerState {
   std::string image;
   std::vector<std::string> command;  // the process's argv (entrypoint and args)
   std::map<std::string, std::string> labels;
+  std::vector<std::string> ports;  // ContainerConfig::ports
   ContainerStatus status = ContainerStatus::kUnknown;
   int pid = 0;           // host pid of the container's init process while running
   int exit_code = 0;     // valid when kExited; 128+signal when killed by a signal

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 
 #include "manager/api/api.h"
@@ -28,6 +29,20 @@ int parse_signal(const std::string& text) {
     return n >= 1 && n <= 64 ? n : 0;
   }
   return 0;
+}
+
+// Docker's Port objects from "8081:8000/tcp" (published:target/protocol):
+// {"IP": "0.0.0.0", "PrivatePort": 8000, "PublicPort": 8081, "Type": "tcp"}.
+// A malformed entry (not written by shoal) is left out.
+json ports_json(const std::vector<std::string>& ports) {
+  json out = json::array();
+  for (const auto& p : ports) {
+    unsigned pub = 0, target = 0;
+    char proto[8] = {};
+    if (std::sscanf(p.c_str(), "%5u:%5u/%7s", &pub, &target, proto) != 3 || pub > 65535 || target > 65535) continue;
+    out.push_back({{"IP", "0.0.0.0"}, {"PrivatePort", target}, {"PublicPort", pub}, {"Type", std::string(proto)}});
+  }
+  return out;
 }
 
 }  // namespace
@@ -75,7 +90,7 @@ http::Response Api::containers_list(const http::Request& req) {
                    {"ImageID", ""},
                    {"Command", c.command},
                    {"Created", c.created},
-                   {"Ports", json::array()},
+                   {"Ports", ports_json(c.ports)},
                    {"Labels", c.labels.empty() ? json::object() : json(c.labels)},
                    {"State", c.state},
                    {"Status", c.status},

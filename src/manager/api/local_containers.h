@@ -24,6 +24,7 @@ struct ContainerSummary {
   std::string state;    // created | running | exited
   std::string status;   // "Up 5 seconds", "Exited (137) 3 seconds ago"
   std::map<std::string, std::string> labels;
+  std::vector<std::string> ports;  // "8081:8000/tcp": its host-mode ports
 };
 
 // A container in full, for GET /containers/{id}/json.

@@ -27,22 +27,36 @@ const char* swarm_port(const PortConfig& p) {
 }  // namespace
 
 Status assign_published_ports(const Store& store, const Service* old, Service& next) {
-  // What other services publish through the mesh, by protocol and port.
-  std::map<Key, std::string> taken;
+  // What other services publish through the mesh, and on their tasks'
+  // nodes (host mode), by protocol and port.
+  std::map<Key, std::string> taken, taken_on_nodes;
   for (const auto& s : store.services()) {
     if (s.id == next.id) continue;
     for (const auto& p : s.endpoint_ports)
-      if (mesh(p) && p.published_port) taken.emplace(Key{p.protocol, p.published_port}, s.spec.name);
+      if (p.published_port) (mesh(p) ? taken : taken_on_nodes).emplace(Key{p.protocol, p.published_port}, s.spec.name);
   }
   std::vector<PortConfig> out;
   std::set<Key> mine;
   // First the numbers the spec gives.
   for (const auto& p : next.spec.endpoint_spec.ports) {
-    if (!mesh(p) || !p.published_port) continue;
+    if (!p.published_port) continue;
     if (const char* what = swarm_port(p)) {
       return invalid_argument("port " + std::to_string(p.published_port) + "/" + p.protocol + " is " + what +
-                              " on every node: publish another one");
+                              (mesh(p) ? " on every node" : " on the nodes") + ": publish another one");
     }
+    const std::string port = std::to_string(p.published_port);
+    if (!mesh(p)) {
+      // A host-mode port is the node's: the mesh holding it on every node
+      // would take it over.
+      auto it = taken.find({p.protocol, p.published_port});
+      if (it != taken.end())
+        return invalid_argument("port '" + port + "' is already in use by service '" + it->second +
+                                "' as an ingress port (it answers on every node): publish another one in host mode");
+      continue;
+    }
+    if (auto it = taken_on_nodes.find({p.protocol, p.published_port}); it != taken_on_nodes.end())
+      return invalid_argument("port '" + port + "' is already in use by service '" + it->second +
+                              "' as a host-mode port on its nodes: publish another one through the routing mesh");
     auto it = taken.find({p.protocol, p.published_port});
     if (it != taken.end())
       return invalid_argument("port '" + std::to_string(p.published_port) + "' is already in use by service '" +
@@ -50,7 +64,7 @@ Status assign_published_ports(const Store& store, const Service* old, Service& n
                               "port out to get a free one");
     mine.insert({p.protocol, p.published_port});
   }
-  auto is_free = [&](const Key& k) { return !taken.count(k) && !mine.count(k); };
+  auto is_free = [&](const Key& k) { return !taken.count(k) && !taken_on_nodes.count(k) && !mine.count(k); };
   for (const auto& p : next.spec.endpoint_spec.ports) {
     PortConfig e = p;
     if (mesh(p) && !p.published_port) {

@@ -53,8 +53,34 @@ TEST_F(PublishedPortsTest, AnotherServicesPortIsRefusedWithDockersMessage) {
   EXPECT_EQ(st.code(), Code::kInvalidArgument);
   EXPECT_NE(st.message().find("port '8080' is already in use by service 'svc-a' as an ingress port"), std::string::npos)
       << st.message();
-  b.spec.endpoint_spec.ports = {port(80, 8080, "host"), port(80, 8080, "ingress", "udp")};
-  EXPECT_TRUE(assign_published_ports(store, nullptr, b).ok());  // host mode, or another protocol: fine
+  b.spec.endpoint_spec.ports = {port(80, 8080, "ingress", "udp"), port(80, 8081, "host")};
+  EXPECT_TRUE(assign_published_ports(store, nullptr, b).ok());  // another protocol or port: fine
+}
+
+// The mesh holds an ingress port on every node: the same port in host mode
+// on another service would take it over where that one's tasks run, or the
+// other way round; refused both ways. Host-mode ports of different services
+// may share a number (the scheduler keeps their tasks apart).
+TEST_F(PublishedPortsTest, HostModeAndIngressNeverShareAPort) {
+  make("a", {port(80, 8080)});
+  make("h", {port(80, 9090, "host")});
+  Service b;
+  b.id = "b";
+  b.spec.name = "b";
+  b.spec.endpoint_spec.ports = {port(80, 8080, "host")};
+  Status st = assign_published_ports(store, nullptr, b);
+  EXPECT_EQ(st.code(), Code::kInvalidArgument);
+  EXPECT_NE(st.message().find("already in use by service 'svc-a' as an ingress port"), std::string::npos)
+      << st.message();
+  b.spec.endpoint_spec.ports = {port(80, 9090)};
+  st = assign_published_ports(store, nullptr, b);
+  EXPECT_EQ(st.code(), Code::kInvalidArgument);
+  EXPECT_NE(st.message().find("already in use by service 'svc-h' as a host-mode port"), std::string::npos)
+      << st.message();
+  b.spec.endpoint_spec.ports = {port(81, 9090, "host"), port(80)};
+  ASSERT_TRUE(assign_published_ports(store, nullptr, b).ok());
+  EXPECT_EQ(b.endpoint_ports[0].published_port, 9090u);
+  EXPECT_NE(b.endpoint_ports[1].published_port, 9090u);
 }
 
 TEST_F(PublishedPortsTest, TheSwarmsOwnPortsAreRefused) {
@@ -67,7 +93,11 @@ TEST_F(PublishedPortsTest, TheSwarmsOwnPortsAreRefused) {
     EXPECT_EQ(st.code(), Code::kInvalidArgument) << p.published_port;
     EXPECT_NE(st.message().find("on every node: publish another one"), std::string::npos) << st.message();
   }
-  b.spec.endpoint_spec.ports = {port(80, 4789), port(81, 2377, "host")};  // tcp 4789; host mode: the node's
+  b.spec.endpoint_spec.ports = {port(81, 2377, "host")};  // on the task's node only: still the swarm's port there
+  Status st = assign_published_ports(store, nullptr, b);
+  EXPECT_EQ(st.code(), Code::kInvalidArgument);
+  EXPECT_NE(st.message().find("on the nodes: publish another one"), std::string::npos) << st.message();
+  b.spec.endpoint_spec.ports = {port(80, 4789)};  // tcp 4789
   EXPECT_TRUE(assign_published_ports(store, nullptr, b).ok());
 }
 

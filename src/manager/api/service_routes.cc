@@ -248,9 +248,16 @@ http::Response Api::service_update(const std::string& ref, const http::Request& 
   // whichever registryAuthFrom: shoal keeps one set per service.
   if (Status sealed = seal_registry_auth(*auth, next); !sealed.ok()) return error_response(sealed);
   if (Status ports = assign_published_ports(**store, &*cur, next); !ports.ok()) return error_response(ports);
-  // Only a change of the task template (image, env, ..., ForceUpdate) rolls
-  // tasks; a change of replicas, labels or update config does not.
-  if (json(next.spec.task_template) != json(cur->spec.task_template)) {
+  // Only a change of the task template (image, env, ..., ForceUpdate) or of
+  // the host-mode ports (each task carries its own) rolls tasks; a change of
+  // replicas, labels or update config does not.
+  auto host_ports = [](const Service& s) {
+    std::vector<PortConfig> out;
+    for (const auto& p : s.endpoint_ports)
+      if (p.publish_mode == "host") out.push_back(p);
+    return out;
+  };
+  if (json(next.spec.task_template) != json(cur->spec.task_template) || host_ports(next) != host_ports(*cur)) {
     next.spec_version = cur->spec_version + 1;
     // A new rollout starts now; the orchestrator reports its progress. Setting
     // it here (not later) keeps clients that poll UpdateStatus from seeing a

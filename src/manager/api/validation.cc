@@ -255,6 +255,11 @@ Status validate_service_spec(const ServiceSpec& s) {
       return invalid_argument("EndpointSpec.Ports: published port " + std::to_string(p.published_port) + "/" +
                               p.protocol + " is given twice");
     }
+    if (p.publish_mode == "host" && p.published_port == 0) {
+      return invalid_argument("EndpointSpec.Ports: host-mode port for target " + std::to_string(p.target_port) + "/" +
+                              p.protocol + " has no published port: give one (published=PORT); shoal does not "
+                              "pick a port per node");
+    }
     if (p.publish_mode == "ingress" && s.endpoint_spec.mode == "dnsrr") {
       return invalid_argument("port published with ingress mode can't be used with dnsrr mode: publish in host mode "
                               "(mode=host) or use endpoint mode vip");

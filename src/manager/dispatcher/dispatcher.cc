@@ -2,6 +2,7 @@
 #include "manager/dispatcher/dispatcher.h"
 
 #include <algorithm>
+#include <unordered_set>
 
 #include "common/ids.h"
 #include "common/json_limits.h"
@@ -62,6 +63,7 @@ Dispatcher::Dispatcher(Store& store, Clock& clock, DispatcherOptions options)
     : store_(store),
       clock_(clock),
       options_(options),
+      holds_(options.stop_holds),
       presence_(store.backend(), new_object_id(), presence_ttl(options)),
       presence_ttl_(presence_ttl(options)),
       period_ns_(options.heartbeat_period.count()) {}
@@ -481,6 +483,11 @@ void Dispatcher::handle_assignments(http::Exchange& ex, const std::string& peer)
       ex.respond(error_reply(503, "the dispatcher is shutting down: connect to a manager again"));
       return;
     }
+    holds_.acked(node, std::min(since, assignments_[node].generation()));  // never past what was sent
+    if (!holds_.empty()) {
+      acks_arrived_ = true;
+      notify_cv_.notify_all();
+    }
     if (since >= assignments_[node].generation()) {
       id = ++last_waiter_id_;
       waiters_[node].push_back(
@@ -567,10 +574,23 @@ void Dispatcher::on_store_event(const StoreEvent& e) {
   };
   if (e.type == StoreEvent::Type::kDelete) {
     gone(seen.first);
+    holds_.forget(e.id);
     task_view_.erase(e.id);
   } else if (e.type == StoreEvent::Type::kCreate || seen != now) {
-    if (seen.first != now.first) gone(seen.first);
-    if (!now.first.empty()) {
+    if (seen.first != now.first) {
+      gone(seen.first);
+      holds_.forget(e.id);
+    }
+    constexpr int kRunning = static_cast<int>(TaskState::kRunning);
+    // Stopped on purpose while it serves: its node hears of it once every
+    // node's view has dropped it (stop_holds.h). A later change while held
+    // (shutdown -> remove) is sent with the release.
+    bool stop_on_purpose = e.type != StoreEvent::Type::kCreate && seen.first == now.first &&
+                           seen.second <= kRunning && now.second > kRunning && !t.networks.empty() &&
+                           t.status.state == TaskState::kRunning && views_ready_;
+    if (stop_on_purpose) {
+      holds_.hold(e.id, now.first, refreshes_begun_ + 1, std::chrono::steady_clock::now());
+    } else if (!now.first.empty() && !holds_.held(e.id)) {
       assignments_[now.first].changed(e.id);
       dirty_nodes_.insert(now.first);
     }
@@ -583,6 +603,7 @@ void Dispatcher::on_store_event(const StoreEvent& e) {
 
 void Dispatcher::refresh_network_views(std::unique_lock<std::mutex>& lk) {
   networks_dirty_ = false;
+  const uint64_t refresh = ++refreshes_begun_;
   views_at_ = std::chrono::steady_clock::now();
   lk.unlock();
   std::unordered_map<std::string, session::NetworkView> fresh;
@@ -606,8 +627,22 @@ void Dispatcher::refresh_network_views(std::unique_lock<std::mutex>& lk) {
       if (it == views_.end()) views_.emplace(node, std::move(view));
       continue;
     }
+    uint64_t gen = assignments_[node].network_view_changed();
+    holds_.view_changed(node, it == views_.end() ? nullptr : &it->second, refresh, gen);
     views_[node] = std::move(view);
-    assignments_[node].network_view_changed();
+    dirty_nodes_.insert(node);
+  }
+  holds_.refreshed(refresh, std::chrono::steady_clock::now());
+}
+
+void Dispatcher::release_stops_locked() {
+  acks_arrived_ = false;
+  if (holds_.empty()) return;
+  std::unordered_set<std::string> polling_here;  // nodes whose acks this dispatcher sees
+  for (const auto& [_, s] : sessions_) polling_here.insert(s.node_id);
+  auto here = [&](const std::string& node) { return polling_here.count(node) > 0; };
+  for (const auto& [task, node] : holds_.take_due(std::chrono::steady_clock::now(), here)) {
+    assignments_[node].changed(task);
     dirty_nodes_.insert(node);
   }
 }
@@ -619,14 +654,17 @@ void Dispatcher::notifier_loop() {
     // being sent (mu_ released) is seen at once, not at the next tick.
     auto views_due = [&] { return networks_dirty_ && std::chrono::steady_clock::now() - views_at_ >= kViewInterval; };
     // Woken by a change, the wait is cut to the view's next due time.
-    notify_cv_.wait_until(lk, std::chrono::steady_clock::now() + std::chrono::milliseconds(500), [&] {
-      return stopping_ || !dirty_nodes_.empty() || views_due() || networks_dirty_;
+    auto wake = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+    if (auto w = holds_.next_wake(std::chrono::steady_clock::now())) wake = std::min(wake, *w);
+    notify_cv_.wait_until(lk, wake, [&] {
+      return stopping_ || !dirty_nodes_.empty() || views_due() || networks_dirty_ || acks_arrived_;
     });
     if (!stopping_ && networks_dirty_ && !views_due() && dirty_nodes_.empty()) {
       notify_cv_.wait_until(lk, views_at_ + kViewInterval, [&] { return stopping_ || !dirty_nodes_.empty(); });
     }
     if (stopping_) break;
     if (views_due()) refresh_network_views(lk);
+    release_stops_locked();
     // Collect answers under the lock, build and send them outside it; one
     // answer per (node, generation the waiters hold).
     std::map<std::pair<std::string, uint64_t>, std::vector<http::Responder>> due;
@@ -751,6 +789,9 @@ void Dispatcher::status_loop() {
           return false;
         }
         t.status = st;
+        // Whether its host-mode ports are mapped is the node's to say; which
+        // they are is the manager's (Task::host_ports), never the node's.
+        if (!t.status.port_status.empty()) t.status.port_status = t.host_ports;
         return true;
       });
     }

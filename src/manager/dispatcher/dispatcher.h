@@ -50,6 +50,7 @@
 #include "common/clock.h"
 #include "manager/dispatcher/assignment_log.h"
 #include "manager/dispatcher/session_presence.h"
+#include "manager/dispatcher/stop_holds.h"
 #include "http/message.h"
 #include "model/session_messages.h"
 #include "store/store.h"
@@ -66,6 +67,10 @@ struct DispatcherOptions {
   // Unset: those services' tasks are sent without credentials. Called from
   // any thread.
   std::function<Result<std::string>(const std::string& sealed, const std::string& service_id)> unseal_registry_auth;
+  // How long a task stopped on purpose may wait for every node to drop it
+  // from DNS and its VIP rotations before its node is told to stop it
+  // (stop_holds.h).
+  StopHolds::Options stop_holds;
 };
 
 class Dispatcher {
@@ -153,6 +158,9 @@ class Dispatcher {
   // Recomputes every node's network view (outside mu_, which `lk` holds on
   // entry and exit) and gives each node whose view changed a new generation.
   void refresh_network_views(std::unique_lock<std::mutex>& lk);
+  // Tells the nodes of the held stops that are due now (StopHolds) to stop
+  // them. Under mu_.
+  void release_stops_locked();
   // The answer for an agent of `node_id` holding generation `since`.
   http::Response assignment_response(const std::string& node_id, uint64_t since);
   // Unseals `sealed` (service id -> sealed credentials) into set.registry_auth.
@@ -202,6 +210,9 @@ class Dispatcher {
   bool views_ready_ = false;  // the first refresh ended: views_ may be sent
   std::chrono::steady_clock::time_point views_at_{};
   std::unordered_map<std::string, session::NetworkView> views_;
+  uint64_t refreshes_begun_ = 0;  // numbers the view refreshes, for holds_
+  StopHolds holds_;               // stops held until the nodes' views drop the task
+  bool acks_arrived_ = false;     // a poll came while holds_ held something: the notifier checks them
   std::map<std::string, SysTime> grace_;  // node -> end of its grace (begin_grace)
   // Nodes that began a register here since begin_grace: alive, never marked
   // Down by the grace (a register whose Ready lands just before the grace's

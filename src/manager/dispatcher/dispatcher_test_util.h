@@ -27,7 +27,7 @@ class DispatcherFixture : public ::testing::Test {
   explicit DispatcherFixture(std::chrono::milliseconds long_poll) : long_poll_(long_poll) {}
   void SetUp() override {
     ASSERT_TRUE(store.start().ok());
-    DispatcherOptions o;
+    DispatcherOptions o = options;
     o.long_poll_timeout = long_poll_;
     d = std::make_unique<Dispatcher>(store, clock, o);
     d->start();
@@ -75,6 +75,7 @@ class DispatcherFixture : public ::testing::Test {
     return true;
   }
 
+  DispatcherOptions options;  // a derived fixture may set it in its constructor (not long_poll_timeout)
   MemoryBackend backend;
   FaultBackend faults{backend};
   Store store{faults};

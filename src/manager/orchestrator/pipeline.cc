@@ -270,7 +270,10 @@ Status ControlLoops::run_pass() {
       for (const auto& [node, ids] : snap.tasks_by_node) {
         for (const auto& tid : ids) {
           const Task& t = snap.tasks.at(tid);
-          if (t.desired_state > TaskState::kRunning || is_terminal(t.status.state)) continue;
+          if (is_terminal(t.status.state)) continue;
+          // A task being stopped holds its host-mode ports until it has ended.
+          for (const auto& p : t.host_ports) load.host_ports[node].insert({p.protocol, p.published_port});
+          if (t.desired_state > TaskState::kRunning) continue;
           load.total[node]++;
           load.by_service[node][t.service_id]++;
           load.reserved_cpu[node] += t.spec.resources.reservations.nano_cpus;

@@ -100,6 +100,8 @@ Task make_task(const Service& s, uint64_t slot, SysTime now) {
   t.slot = slot;
   t.spec = s.spec.task_template;
   t.spec_version = s.spec_version;
+  for (const auto& p : s.endpoint_ports)
+    if (p.publish_mode == "host") t.host_ports.push_back(p);
   t.desired_state = TaskState::kRunning;
   t.status.state = TaskState::kNew;
   t.status.message = "created";

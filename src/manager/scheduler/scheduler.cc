@@ -113,6 +113,7 @@ Scheduler::Scheduler(std::vector<Node> nodes, const NodeLoad& load) : nodes_(std
     if (auto it = load.total.find(id); it != load.total.end()) slots_[i].total = it->second;
     if (auto it = load.reserved_cpu.find(id); it != load.reserved_cpu.end()) slots_[i].cpu = it->second;
     if (auto it = load.reserved_mem.find(id); it != load.reserved_mem.end()) slots_[i].mem = it->second;
+    if (auto it = load.host_ports.find(id); it != load.host_ports.end()) slots_[i].host_ports = it->second;
   }
 }
 
@@ -144,7 +145,8 @@ size_t Scheduler::schedule(std::vector<Task*>& tasks, SysTime now) {
     const auto& res = t->spec.resources.reservations;
     const uint64_t max_per_node = t->spec.placement.max_replicas;
     size_t best = nodes_.size();
-    int not_ready = 0, not_active = 0, constrained = 0, platform = 0, no_resources = 0, max_replicas = 0;
+    int not_ready = 0, not_active = 0, constrained = 0, platform = 0, no_resources = 0, max_replicas = 0,
+        port_taken = 0;
     for (size_t i = 0; i < nodes_.size(); ++i) {
       const Node& n = nodes_[i];
       const Slot& slot = slots_[i];
@@ -162,6 +164,9 @@ size_t Scheduler::schedule(std::vector<Task*>& tasks, SysTime now) {
         continue;
       }
       if (max_per_node && same[i] >= max_per_node) { ++max_replicas; continue; }
+      bool port_free = true;
+      for (const auto& p : t->host_ports) port_free = port_free && !slot.host_ports.count({p.protocol, p.published_port});
+      if (!port_free) { ++port_taken; continue; }
       // Spread: fewest of this service, then fewest overall, then node id.
       if (best == nodes_.size() || same[i] < same[best] ||
           (same[i] == same[best] && slot.total < slots_[best].total)) {
@@ -178,6 +183,7 @@ size_t Scheduler::schedule(std::vector<Task*>& tasks, SysTime now) {
       if (platform) why.push_back("unsupported platform on " + nodes(platform));
       if (no_resources) why.push_back("insufficient resources on " + nodes(no_resources));
       if (max_replicas) why.push_back("max replicas per node limit exceed on " + nodes(max_replicas));
+      if (port_taken) why.push_back("host-mode port already in use on " + nodes(port_taken));
       std::string msg = "no suitable node";
       if (nodes_.empty()) msg += " (no nodes in the swarm)";
       else {
@@ -200,6 +206,7 @@ size_t Scheduler::schedule(std::vector<Task*>& tasks, SysTime now) {
     slots_[best].total++;
     slots_[best].cpu += res.nano_cpus;
     slots_[best].mem += res.memory_bytes;
+    for (const auto& p : t->host_ports) slots_[best].host_ports.insert({p.protocol, p.published_port});
     same[best]++;
     ++placed;
   }

@@ -3,7 +3,8 @@
 // Filters (as Swarm): the node is Ready and Active; placement constraints
 // (node.id, node.hostname, node.role, node.labels.KEY, with == or !=) hold;
 // the node's platform is one of Placement.Platforms (platform_matches);
-// resource reservations fit what the node has left; max replicas per node.
+// resource reservations fit what the node has left; max replicas per node;
+// no live task on the node publishes one of the task's host-mode ports.
 // Strategy: spread — fewest live tasks of the same service, then fewest live
 // tasks overall, then node id. Batch-aware: assignments made in one call count
 // for the next task. A task that fits nowhere stays pending with Docker's
@@ -11,6 +12,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -27,6 +29,8 @@ struct NodeLoad {
   std::unordered_map<std::string, std::unordered_map<std::string, size_t>> by_service;  // node -> service -> n
   std::unordered_map<std::string, int64_t> reserved_cpu;
   std::unordered_map<std::string, int64_t> reserved_mem;
+  // node -> the host-mode ports (protocol, port) its live tasks publish
+  std::unordered_map<std::string, std::set<std::pair<std::string, uint32_t>>> host_ports;
 };
 
 // Validates one constraint expression ("node.role==manager"); the API uses it.
@@ -56,6 +60,7 @@ class Scheduler {
   struct Slot {  // one node and what it carries, by position in nodes_
     size_t total = 0;
     int64_t cpu = 0, mem = 0;
+    std::set<std::pair<std::string, uint32_t>> host_ports;  // taken there (load and this batch)
   };
   // Live tasks of `service` per node position, built on first use.
   std::vector<size_t>& service_counts(const std::string& service);

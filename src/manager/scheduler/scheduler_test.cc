@@ -189,5 +189,23 @@ TEST(Scheduler, ValidatePlatforms) {
   EXPECT_FALSE(validate_platforms(std::vector<PlacementPlatform>(65, {"amd64", "linux"})).ok());
 }
 
+// Two live tasks publishing one host-mode port never share a node, counting
+// the load (a task still being stopped holds its port) and this batch.
+TEST(Scheduler, HostModePortsKeepTasksApart) {
+  NodeLoad load;
+  load.host_ports["a"].insert({"tcp", 8080});  // a's earlier task still holds it
+  Scheduler s({node("a"), node("b"), node("c")}, load);
+  std::vector<Task> ts = {pending("1", "web"), pending("2", "web"), pending("3", "web"), pending("4", "dns")};
+  for (int i = 0; i < 3; ++i) ts[i].host_ports = {{"", "tcp", 80, 8080, "host"}};
+  ts[3].host_ports = {{"", "udp", 53, 8080, "host"}};  // another protocol: no conflict
+  auto work = ptrs(ts);
+  EXPECT_EQ(s.schedule(work, SysTime{}), 3u);
+  EXPECT_EQ(ts[0].node_id, "b");
+  EXPECT_EQ(ts[1].node_id, "c");
+  EXPECT_TRUE(ts[2].node_id.empty());
+  EXPECT_EQ(ts[2].status.err, "no suitable node (host-mode port already in use on 3 nodes)");
+  EXPECT_EQ(ts[3].node_id, "a");
+}
+
 }  // namespace
 }  // namespace shoal::scheduler

@@ -271,7 +271,9 @@ Result<std::string> render_gateway_ruleset(const std::string& subnet, const std:
   //   forward, from the bridge: only the subnet's sources, never to VXLAN's
   //     port (a task must not inject frames into other nodes' overlays under
   //     the node's address), never back into the bridge;
-  //   forward, into the bridge: replies only (the node is no router to them).
+  //   forward, into the bridge: replies, and the connections the node
+  //     DNATs to a task's host-mode port (the mesh table's), only (the node
+  //     is no router to them).
   // bridge, what the gateway bridge switches: no frame from one task's port
   // to another's (Docker's icc=false on docker_gwbridge), and no IPv6 from
   // the tasks at all (router advertisements could reroute the node:
@@ -293,6 +295,7 @@ Result<std::string> render_gateway_ruleset(const std::string& subnet, const std:
          "\t\tiifname " + br + " udp dport " + vx + " drop\n"
          "\t\tiifname " + br + " oifname " + br + " drop\n"
          "\t\toifname " + br + " ct state established,related accept\n"
+         "\t\toifname " + br + " ct status dnat accept\n"
          "\t\toifname " + br + " drop\n"
          "\t}\n"
          "}\n"

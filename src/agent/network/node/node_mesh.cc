@@ -7,9 +7,16 @@
 // the `ip shoal-mesh` table DNATs node:published to a serving task's
 // ingress address:target, round robin, and SNATs to the node's ingress
 // address, so the task's reply comes back over VXLAN to this node.
-// route_localnet is set on shoal_ingress only (127.0.0.1:P is DNATed out of
+// route_localnet is set on shoal_ingress (127.0.0.1:P is DNATed out of
 // it); the mesh table drops 127/8 arriving anywhere but lo.
+//
+// The same table maps the host-mode ports of the tasks on this node
+// (Task::host_ports) to each task's address on the gateway bridge, keeping
+// the client's address (only 127.0.0.1's connections are masqueraded);
+// route_localnet is then set on the gateway bridge too. The table stands
+// while either has a port.
 #include <algorithm>
+#include <set>
 
 #include "agent/network/lb/apply.h"
 #include "agent/network/lb/ruleset.h"
@@ -35,10 +42,9 @@ const session::NetworkInfo* mesh_network(const session::NetworkView& v) {
   return nullptr;
 }
 
-}  // namespace
-
-Result<std::string> mesh_ruleset(const session::NetworkInfo& ingress, const std::string& snat_source,
-                                 const std::vector<std::pair<std::string, uint16_t>>& own_ports) {
+// The mesh's ports from the ingress network's view (own_ports left out, logged).
+netlb::MeshConfig mesh_config(const session::NetworkInfo& ingress, const std::string& snat_source,
+                              const std::vector<std::pair<std::string, uint16_t>>& own_ports) {
   netlb::MeshConfig m;
   m.snat_source = snat_source;
   m.ingress_ifname = kMeshIfname;
@@ -57,14 +63,59 @@ Result<std::string> mesh_ruleset(const session::NetworkInfo& ingress, const std:
       m.ports.push_back({p.protocol, port, static_cast<uint16_t>(p.target_port), backends});
     }
   }
-  return netlb::render_mesh_ruleset(m);
+  return m;
+}
+
+}  // namespace
+
+Result<std::string> mesh_ruleset(const session::NetworkInfo& ingress, const std::string& snat_source,
+                                 const std::vector<std::pair<std::string, uint16_t>>& own_ports) {
+  return netlb::render_mesh_ruleset(mesh_config(ingress, snat_source, own_ports));
+}
+
+bool NodeNetwork::own_port(const PortConfig& p) const {
+  return std::find(opts_.own_ports.begin(), opts_.own_ports.end(),
+                   std::make_pair(p.protocol, static_cast<uint16_t>(p.published_port))) != opts_.own_ports.end();
+}
+
+std::vector<netlb::PublishedPort> NodeNetwork::host_ports_locked() const {
+  std::vector<netlb::PublishedPort> out;
+  std::set<std::pair<std::string, uint32_t>> seen;
+  for (const auto& [id, t] : tasks_) {
+    std::string gw;
+    for (const auto& a : t.attachments)
+      if (a.network_id.empty()) gw = a.ip;
+    if (gw.empty()) continue;
+    for (const auto& p : t.host_ports) {
+      const auto port = static_cast<uint16_t>(p.published_port);
+      if (own_port(p)) continue;  // attach_task refused it
+      // The scheduler keeps two tasks publishing one port off a node; a
+      // task being replaced may still be here while its successor starts:
+      // the first (by id) keeps the port until it is gone.
+      if (!seen.insert({p.protocol, p.published_port}).second) {
+        LOG_WARN("network", "task " << id << "'s host-mode port " << port << "/" << p.protocol
+                                    << " is mapped to another task here until that one is gone");
+        continue;
+      }
+      out.push_back({p.protocol, port, static_cast<uint16_t>(p.target_port), {gw}});
+    }
+  }
+  return out;
+}
+
+void NodeNetwork::set_gateway_localnet_locked(bool on) {
+  if (localnet_gw_ == on) return;
+  Status st = netlb::set_sysctl(opts_.node_netns_path,
+                                "net/ipv4/conf/" + opts_.gateway.bridge + "/route_localnet", on ? "1" : "0");
+  if (st.ok() || !on) localnet_gw_ = on;  // off: a bridge already gone has it off
+  if (!st.ok() && on) LOG_WARN("network", "host-mode ports on 127.0.0.1: " << st.message());
 }
 
 // Unplug first, then the table: route_localnet and the plug never stand
 // without the table's guards. Each step accepts what is gone already (after
 // a restart the state is "(unknown)").
-void NodeNetwork::take_mesh_down_locked() {
-  if (mesh_.empty() && mesh_network_.empty()) return;
+void NodeNetwork::unplug_mesh_locked() {
+  if (mesh_network_.empty() && mesh_plug_.empty() && mesh_ != "(unknown)") return;
   Status st = ok_status();
   if (!mesh_network_.empty()) st = dp_->detach(mesh_network_, kMeshEndpoint);
   for (const auto& n : view_.networks)
@@ -72,8 +123,17 @@ void NodeNetwork::take_mesh_down_locked() {
   if (st.ok()) {
     mesh_network_.clear();
     mesh_plug_.clear();
-    st = netlb::remove_table(opts_.node_netns_path, "ip", netlb::kMeshTable);
+  } else {
+    LOG_WARN("network", "unplugging the node from the routing mesh: " << st.message());
   }
+}
+
+void NodeNetwork::take_mesh_down_locked() {
+  if (mesh_.empty() && mesh_network_.empty()) return;
+  unplug_mesh_locked();
+  set_gateway_localnet_locked(false);
+  if (!mesh_network_.empty() || localnet_gw_.value_or(false)) return;  // kept: the guards stay while a plug does
+  Status st = netlb::remove_table(opts_.node_netns_path, "ip", netlb::kMeshTable);
   if (st.ok()) {
     mesh_.clear();
   } else {
@@ -81,43 +141,43 @@ void NodeNetwork::take_mesh_down_locked() {
   }
 }
 
-void NodeNetwork::program_mesh_locked() {
+Status NodeNetwork::program_mesh_locked() {
   const session::NetworkInfo* ing = mesh_network(view_);
-  if (!ing || view_.ingress_addr.empty()) return take_mesh_down_locked();
-  const std::string node_ns = opts_.node_netns_path.empty() ? "/proc/self/ns/net" : opts_.node_netns_path;
-  Status st = make_network_locked(*ing);
-  if (!st.ok()) {
-    LOG_WARN("network", "the routing mesh: " << st.message());
-    return;
+  if (ing && view_.ingress_addr.empty()) ing = nullptr;
+  netlb::MeshConfig m;
+  if (ing) m = mesh_config(*ing, view_.ingress_addr, opts_.own_ports);
+  m.host_ports = host_ports_locked();
+  if (!ing && m.host_ports.empty()) {
+    take_mesh_down_locked();
+    return ok_status();
   }
+  if (ing) SHOAL_RETURN_IF_ERROR(make_network_locked(*ing).with_context("the routing mesh"));
   // The table (with its guards and fences) before the plug and route_localnet.
-  auto script = mesh_ruleset(*ing, view_.ingress_addr, opts_.own_ports);
-  if (!script.ok()) {
-    LOG_WARN("network", "the routing mesh's rules: " << script.status().message());
-    return;
-  }
+  auto script = netlb::render_mesh_ruleset(m);
+  if (!script.ok()) return script.status().with_context("the routing mesh's rules");
   if (*script != mesh_) {
-    st = netlb::apply_ruleset(opts_.node_netns_path, *script);
-    if (!st.ok()) {
-      LOG_WARN("network", "applying the routing mesh's rules: " << st.message());
-      return;
-    }
+    SHOAL_RETURN_IF_ERROR(
+        netlb::apply_ruleset(opts_.node_netns_path, *script).with_context("applying the routing mesh's rules"));
     mesh_ = std::move(*script);
   }
+  set_gateway_localnet_locked(!m.host_ports.empty());
+  if (!ing) {  // host-mode ports only
+    unplug_mesh_locked();
+    return ok_status();
+  }
+  const std::string node_ns = opts_.node_netns_path.empty() ? "/proc/self/ns/net" : opts_.node_netns_path;
   const std::string plug = ing->id + " " + view_.ingress_addr;
-  if (plug == mesh_plug_) return;  // plugged as the view says: no kernel work
+  if (plug == mesh_plug_) return ok_status();  // plugged as the view says: no kernel work
   if (!mesh_network_.empty() && mesh_network_ != ing->id) (void)dp_->detach(mesh_network_, kMeshEndpoint);
-  st = dp_->attach(ing->id, {kMeshEndpoint, node_ns, kMeshIfname, view_.ingress_addr, "", false});
+  Status st = dp_->attach(ing->id, {kMeshEndpoint, node_ns, kMeshIfname, view_.ingress_addr, "", false});
   if (st.ok()) mesh_network_ = ing->id;
   if (st.ok()) st = netlb::enable_forwarding(opts_.node_netns_path);
   if (st.ok()) {
     st = netlb::set_sysctl(opts_.node_netns_path, std::string("net/ipv4/conf/") + kMeshIfname + "/route_localnet", "1");
   }
-  if (st.ok()) {
-    mesh_plug_ = plug;
-  } else {
-    LOG_WARN("network", "the routing mesh: " << st.message());
-  }
+  if (!st.ok()) return st.with_context("the routing mesh");
+  mesh_plug_ = plug;
+  return ok_status();
 }
 
 }  // namespace shoal::netnode

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -33,6 +34,31 @@ std::vector<Attachment> from_json_atts(const json& j) {
     out.push_back({e.at("Network").get<std::string>(), e.at("IP").get<std::string>(),
                    e.at("Interface").get<std::string>(), e.value("DefaultRoute", false)});
   return out;
+}
+
+// A task's record: {"Attachments": [...], "HostPorts": [...]} (an earlier
+// release wrote the attachments' array alone).
+json task_record(const std::vector<Attachment>& atts, const std::vector<PortConfig>& ports) {
+  json hp = json::array();
+  for (const auto& p : ports)
+    hp.push_back({{"Protocol", p.protocol}, {"TargetPort", p.target_port}, {"PublishedPort", p.published_port}});
+  return {{"Attachments", to_json_atts(atts)}, {"HostPorts", std::move(hp)}};
+}
+
+void read_task_record(const json& j, std::vector<Attachment>* atts, std::vector<PortConfig>* ports) {
+  if (j.is_array()) {
+    *atts = from_json_atts(j);
+    return;
+  }
+  *atts = from_json_atts(j.at("Attachments"));
+  for (const auto& e : j.value("HostPorts", json::array())) {
+    PortConfig p;
+    p.protocol = e.at("Protocol").get<std::string>();
+    p.target_port = e.at("TargetPort").get<uint32_t>();
+    p.published_port = e.at("PublishedPort").get<uint32_t>();
+    p.publish_mode = "host";
+    ports->push_back(std::move(p));
+  }
 }
 
 }  // namespace
@@ -112,7 +138,7 @@ void NodeNetwork::load_tasks() {
     try {
       std::ifstream in(de.path());
       LocalTask t;
-      t.attachments = from_json_atts(json::parse(in));
+      read_task_record(json::parse(in), &t.attachments, &t.host_ports);
       tasks_[id] = std::move(t);
     } catch (const std::exception& e) {
       LOG_WARN("network", "task " << id << ": unreadable attachment record (" << e.what() << "): detaching it");
@@ -128,7 +154,8 @@ std::vector<std::string> NodeNetwork::tasks() const {
   return out;
 }
 
-Status NodeNetwork::attach_locked(const std::string& id, const std::vector<Attachment>& atts) {
+Status NodeNetwork::attach_locked(const std::string& id, const std::vector<Attachment>& atts,
+                                  const std::vector<PortConfig>& host_ports) {
   for (const auto& a : atts) {
     if (a.network_id.empty()) {
       SHOAL_RETURN_IF_ERROR(ensure_gateway_locked());
@@ -141,7 +168,7 @@ Status NodeNetwork::attach_locked(const std::string& id, const std::vector<Attac
   std::string path = task_ns(id);
   // The record first: a namespace is never left without one after a crash
   // (load_tasks finds tasks by their records).
-  SHOAL_RETURN_IF_ERROR(write_file_atomic(path + ".json", to_json_atts(atts).dump(), 0600));
+  SHOAL_RETURN_IF_ERROR(write_file_atomic(path + ".json", task_record(atts, host_ports).dump(), 0600));
   if (!os::is_netns_mount(path)) SHOAL_RETURN_IF_ERROR(os::create_netns_file(path).with_context("task " + id));
   for (const auto& a : atts) {
     netoverlay::LocalEndpoint e{id, path, a.ifname, a.ip, "", a.default_route};
@@ -195,12 +222,11 @@ Status NodeNetwork::program_task_locked(const std::string& id, LocalTask& t) {
   auto nets = t.networks();
   auto scope = task_scope(view_, nets);
   // Other names go to the node's nameservers only for a task with a way
-  // out: one attached to --internal networks alone gets REFUSED for them.
-  // (Ingress is no internal network: as in Docker, a task that publishes
-  // has the gateway as its way out.)
-  bool forward = false;
-  for (const auto& n : view_.networks)
-    if (nets.count(n.id) && !n.internal) forward = true;
+  // out (the gateway bridge): one attached to --internal networks alone
+  // gets REFUSED for them. (Ingress is no internal network: as in Docker, a
+  // task that publishes has the gateway as its way out.)
+  bool forward = std::any_of(t.attachments.begin(), t.attachments.end(),
+                             [](const Attachment& a) { return a.network_id.empty(); });
   if (!t.dns) {
     SHOAL_ASSIGN_OR_RETURN(auto fds, netdns::open_listeners_in_netns(task_ns(id)));
     SHOAL_RETURN_IF_ERROR(resolver_->add_task(id, fds.udp, fds.tcp, scope, forward));
@@ -218,8 +244,13 @@ Status NodeNetwork::program_task_locked(const std::string& id, LocalTask& t) {
 }
 
 Result<std::string> NodeNetwork::attach_task(const Task& task, const std::atomic<bool>* cancel) {
-  if (task.networks.empty()) return std::string();
+  if (task.networks.empty() && task.host_ports.empty()) return std::string();
   if (!valid_task_id(task.id)) return invalid_argument("task id \"" + task.id + "\" cannot name a network namespace");
+  for (const auto& p : task.host_ports) {
+    if (own_port(p))
+      return failed_precondition("host-mode port " + std::to_string(p.published_port) + "/" + p.protocol +
+                                 " is served by this node itself (shoald): publish another one");
+  }
   std::vector<Attachment> atts;
   for (const auto& na : task.networks) {
     if (na.addresses.empty())
@@ -250,7 +281,10 @@ Result<std::string> NodeNetwork::attach_task(const Task& task, const std::atomic
       return already_exists("task " + task.id + " and task " + other +
                             " share the id prefix that names their interfaces on this node; the task is refused "
                             "(it is rescheduled under a new id)");
-  bool way_out = false;
+  // A host-mode port is reached through the gateway bridge: a task that
+  // publishes one gets it, also on internal networks (publishing is a way
+  // in, as in Docker).
+  bool way_out = !task.host_ports.empty();
   for (const auto& a : atts) {
     const auto* n = find_network(view_, a.network_id);
     way_out = way_out || !n->internal;
@@ -264,14 +298,12 @@ Result<std::string> NodeNetwork::attach_task(const Task& task, const std::atomic
   }
   // The guard first: no VXLAN device is open to anyone before it.
   if (Status g = apply_guard_locked(); !g.ok()) return g;
-  Status st = attach_locked(task.id, atts);
-  if (st.ok()) {
-    LocalTask& t = tasks_[task.id];
-    t.attachments = atts;
-    st = program_task_locked(task.id, t);
-  } else {
-    tasks_[task.id].attachments = atts;
-  }
+  Status st = attach_locked(task.id, atts, task.host_ports);
+  LocalTask& t = tasks_[task.id];
+  t.attachments = atts;
+  t.host_ports = task.host_ports;
+  if (st.ok()) st = program_task_locked(task.id, t);
+  if (st.ok() && !t.host_ports.empty()) st = program_mesh_locked().with_context("mapping its host-mode ports");
   if (!st.ok()) {
     lk.unlock();
     Status undo = detach_task(task.id);
@@ -358,7 +390,7 @@ void NodeNetwork::reconcile_locked() {
     bool in_view = true;
     for (const auto& a : t.attachments) in_view = in_view && (a.network_id.empty() || find_network(view_, a.network_id));
     if (!in_view) continue;  // going away: its detach follows the container's removal
-    Status st = t.dns ? ok_status() : attach_locked(id, t.attachments);
+    Status st = t.dns ? ok_status() : attach_locked(id, t.attachments, t.host_ports);
     if (st.ok()) st = program_task_locked(id, t);
     if (!st.ok()) LOG_WARN("network", "task " << id << ": " << st.message());
   }
@@ -376,7 +408,10 @@ void NodeNetwork::reconcile_locked() {
     Status st = apply_guard_locked();
     if (!st.ok()) LOG_WARN("network", st.message());
   }
-  if (guard.ok()) program_mesh_locked();
+  if (guard.ok()) {
+    Status st = program_mesh_locked();
+    if (!st.ok()) LOG_WARN("network", st.message());
+  }
 }
 
 // VXLAN's UDP port accepts only the tunnel endpoints of the nodes whose
@@ -405,7 +440,7 @@ Status NodeNetwork::remove_all() {
   std::lock_guard lk(mu_);
   made_.clear();
   view_ = {};
-  program_mesh_locked();  // takes it down
+  (void)program_mesh_locked();  // no task, no view: takes it down
   Status guard = apply_guard_locked();  // removes it
   if (!guard.ok()) LOG_WARN("network", guard.message());
   drop_gateway_if_unused_locked();

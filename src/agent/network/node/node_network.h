@@ -45,12 +45,14 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "agent/network/dns/resolver.h"
+#include "agent/network/lb/ruleset.h"
 #include "agent/network/overlay/datapath.h"
 #include "common/result.h"
 #include "model/network_view.h"
@@ -98,9 +100,11 @@ class NodeNetwork {
   // The view changed (the agent got it in an assignment set).
   void set_view(session::NetworkView view);
   // Gives the task its network namespace, attached to each network of
-  // Task::networks, its resolver and its VIP rules; returns the namespace
-  // file's path for the container ("" for a task with no network: the
-  // runtime then makes it a namespace with only loopback). Idempotent.
+  // Task::networks, its resolver and its VIP rules, and its host-mode ports
+  // (Task::host_ports, on the gateway bridge even without a network);
+  // returns the namespace file's path for the container ("" for a task with
+  // neither: the runtime then makes it a namespace with only loopback).
+  // Idempotent.
   // kUnavailable when the view does not arrive in time or on cancel/stop;
   // kFailedPrecondition for an attachment without an address.
   Result<std::string> attach_task(const Task& task, const std::atomic<bool>* cancel = nullptr);
@@ -120,6 +124,7 @@ class NodeNetwork {
  private:
   struct LocalTask {
     std::vector<Attachment> attachments;
+    std::vector<PortConfig> host_ports;  // Task::host_ports: mapped from the node to its gateway address
     std::set<std::string> networks() const;
     bool dns = false;      // resolver listeners open
     std::string ruleset;   // the `ip shoal` script last applied
@@ -127,13 +132,24 @@ class NodeNetwork {
   NodeNetwork(Options o, std::unique_ptr<netoverlay::Datapath> dp, std::unique_ptr<netdns::Resolver> r);
   std::string task_ns(const std::string& id) const;
   Status program_task_locked(const std::string& id, LocalTask& t);
-  Status attach_locked(const std::string& id, const std::vector<Attachment>& atts);
+  Status attach_locked(const std::string& id, const std::vector<Attachment>& atts,
+                       const std::vector<PortConfig>& host_ports);
   void reconcile_locked();
   Status apply_guard_locked();
   Status ensure_gateway_locked();
   Status make_network_locked(const session::NetworkInfo& n);
-  void program_mesh_locked();  // node_mesh.cc
+  // The `ip shoal-mesh` table: the routing mesh's ports while the view has
+  // them, and the host-mode ports of the tasks here (node_mesh.cc).
+  Status program_mesh_locked();
   void take_mesh_down_locked();
+  bool own_port(const PortConfig& p) const;  // Options::own_ports has it
+  void unplug_mesh_locked();
+  // The host-mode ports of the tasks here, to their gateway addresses.
+  std::vector<netlb::PublishedPort> host_ports_locked() const;
+  // route_localnet on the gateway bridge (127.0.0.1:P of a host-mode port
+  // is DNATed out of it): set while host-mode ports are mapped, after the
+  // table's guards. Status of the last setting kept in localnet_gw_.
+  void set_gateway_localnet_locked(bool on);
   void drop_gateway_if_unused_locked();
   Result<std::string> free_gateway_ip_locked() const;
   void load_tasks();
@@ -155,6 +171,9 @@ class NodeNetwork {
   std::string mesh_ = "(unknown)";
   std::string mesh_network_;  // the ingress network the node is plugged into for it
   std::string mesh_plug_;     // "<network> <address>" of that plug, as made
+  // route_localnet as last set on the gateway bridge; unknown at start (a
+  // previous run may have left it set), so the first program settles it.
+  std::optional<bool> localnet_gw_;
 };
 
 }  // namespace shoal::netnode

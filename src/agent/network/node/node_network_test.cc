@@ -306,5 +306,59 @@ TEST_F(NodeNetworkTest, RestartFindsAttachedTasksAgain) {
   EXPECT_EQ(resolve(*a, "web").a, (std::vector<std::string>{kVip}));
 }
 
+// A host-mode port with no network: the task gets the gateway bridge only;
+// the node's address and its 127.0.0.1 on the published port reach the
+// task's target port, keeping an outside client's address (only loopback's
+// connections are masqueraded); detaching takes the mapping away.
+TEST_F(NodeNetworkTest, HostModePortsMapTheNodesPortToTheTask) {
+  Task t;
+  t.id = "hostporttaskaaaaaaaaaaaa";
+  t.host_ports = {{"", "tcp", 9000, 8081, "host"}};
+  auto ns = nn_->attach_task(t);
+  ASSERT_TRUE(ns.ok()) << ns.status().message();
+  ASSERT_FALSE(ns->empty());
+  EXPECT_TRUE(has_link(*ns, "eth0"));  // the gateway bridge, its only interface
+  const std::string outside = "shoal-nntest-" + std::to_string(getpid());
+  ASSERT_TRUE(os::run_capture({"ip", "netns", "add", outside}).ok());
+  outside_ = outside;
+  for (const auto& argv : std::vector<std::vector<std::string>>{
+           {"nsenter", "--net=" + node_ns_, "ip", "link", "add", "out0", "type", "veth", "peer", "name", "eth0",
+            "netns", outside},
+           {"nsenter", "--net=" + node_ns_, "ip", "addr", "add", "198.51.100.1/24", "dev", "out0"},
+           {"nsenter", "--net=" + node_ns_, "ip", "link", "set", "out0", "up"},
+           {"nsenter", "--net=" + node_ns_, "ip", "link", "set", "lo", "up"},
+           {"ip", "-n", outside, "addr", "add", "198.51.100.2/24", "dev", "eth0"},
+           {"ip", "-n", outside, "link", "set", "eth0", "up"}}) {
+    auto r = os::run_capture(argv);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+  }
+  dt::Fd listener(listen_in(*ns, 9000));
+  EXPECT_EQ(connect_from("/run/netns/" + outside, "198.51.100.1", 8081), 0);
+  EXPECT_EQ(accept_peer(listener.fd), "198.51.100.2");  // the client's own address
+  EXPECT_EQ(connect_from(node_ns_, "127.0.0.1", 8081), 0);
+  EXPECT_EQ(accept_peer(listener.fd), "172.18.0.1");  // loopback: masqueraded to the bridge's address
+  EXPECT_EQ(connect_from("/run/netns/" + outside, "198.51.100.1", 9000, 1), ECONNREFUSED)
+      << "only the published port is mapped";
+  ASSERT_TRUE(nn_->detach_task(t.id).ok());
+  EXPECT_FALSE(*netlb::table_exists(node_ns_, "ip", netlb::kMeshTable));
+  EXPECT_FALSE(has_link(node_ns_, "shoal_gwbridge"));
+}
+
+TEST_F(NodeNetworkTest, AHostModePortTheNodeServesItselfIsRefused) {
+  Options o = options(dir_ + "/state2");
+  o.own_ports = {{"tcp", 2375}};
+  nn_.reset();
+  auto nn = NodeNetwork::create(o);
+  ASSERT_TRUE(nn.ok()) << nn.status().message();
+  nn_ = std::move(*nn);
+  Task t;
+  t.id = "hostporttaskbbbbbbbbbbbb";
+  t.host_ports = {{"", "tcp", 80, 2375, "host"}};
+  auto ns = nn_->attach_task(t);
+  EXPECT_EQ(ns.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(ns.status().message().find("served by this node itself"), std::string::npos) << ns.status().message();
+  EXPECT_TRUE(nn_->tasks().empty());
+}
+
 }  // namespace
 }  // namespace shoal::netnode
