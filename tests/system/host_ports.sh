@@ -64,13 +64,14 @@ fi
 err=$(on m1 service create -d --name clash --publish 8081:8000 whoami 2>&1 || true)
 expect_contains "the mesh cannot take a host-mode port" "already in use by service 'hp' as a host-mode port" "$err"
 
-on m1 service scale hp=3 >/dev/null 2>&1 || true
+on m1 service scale -d hp=3 >/dev/null
 pending_err() { on m1 service ps hp --no-trunc --filter desired-state=running --format '{{.CurrentState}}|{{.Error}}' | grep '^Pending'; }
 check "a third task stays Pending: no node has the port free" wait_for "pending reason" 20 eval \
   'pending_err | grep -q "host-mode port already in use on 2 nodes"'
 
 on m1 service update -d --replicas 1 --constraint-add node.hostname==m1 hp >/dev/null
 check "hp is down to m1's task" wait_for "1 running" 60 running_eq hp 1
+
 check "w1 no longer answers 8081 (host mode binds only where tasks run)" wait_for "w1 quiet" 20 eval \
   '! lab exec m1 -- curl -s -m 2 -o /dev/null "http://$W1:8081/"'
 check "w1 holds no mapping table any more" wait_for "w1 table gone" 20 eval '! has_table w1'

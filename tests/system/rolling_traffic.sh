@@ -88,5 +88,5 @@ expect_eq "no request through the mesh failed during the update" 0 "$(count fail
 expect_eq "no request through the VIP failed during the update" 0 "$(count fail "$VIP_OUT")"
 
 on m1 service rm web client >/dev/null
-on m1 network rm net >/dev/null
+check "network rm once the tasks are gone" wait_for "network rm" 30 on m1 network rm net
 finish

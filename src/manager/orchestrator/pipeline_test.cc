@@ -247,6 +247,38 @@ TEST_F(ControlLoopsTest, RollingUpdateOneAtATimeStopFirstThenCompleted) {
   EXPECT_EQ(store.service(s.id)->update_status->state, "completed");
 }
 
+// A task that never reached a node (Pending: no node fits) runs nothing:
+// once told to stop it does not hold an update's slot (before, an update that
+// also scaled it away waited for it forever).
+TEST_F(ControlLoopsTest, APendingTaskOfTheOldSpecDoesNotHoldTheUpdate) {
+  Service web = testutil::replicated("svc-web", "web", 3);
+  web.spec.task_template.placement.constraints = {"node.hostname!=node3"};
+  web.spec.task_template.placement.max_replicas = 1;  // two nodes for three tasks: one stays Pending
+  auto s = testutil::create(store, web);
+  settle();
+  size_t pending = 0;
+  for (auto& t : live(s.id)) pending += t.status.state == TaskState::kPending;
+  ASSERT_EQ(pending, 1u);
+  // Down to one replica with a new spec: the pending one goes, the update completes.
+  Batch u;
+  u.update_service(s.id, [](Service& x) {
+    x.spec.replicas = 1;
+    x.spec.task_template.container_spec.image = "busybox:v2";
+    x.spec_version++;
+    return true;
+  });
+  ASSERT_TRUE(store.commit(u).ok());
+  for (int round = 0; round < 30; ++round) {
+    settle();
+    clock.advance(std::chrono::seconds(1));
+  }
+  auto l = live(s.id);
+  ASSERT_EQ(l.size(), 1u);
+  EXPECT_EQ(l[0].spec.container_spec.image, "busybox:v2");
+  EXPECT_EQ(l[0].status.state, TaskState::kRunning);
+  EXPECT_EQ(store.service(s.id)->update_status->state, "completed");
+}
+
 TEST_F(ControlLoopsTest, StopFirstHoldsAcrossALeaderChange) {
   auto s = create_service("web", 3);
   settle();

@@ -22,6 +22,14 @@ bool node_lost(const Task& t, const Context& ctx) {
   return it->second.state == NodeState::kDown || it->second.spec.availability == NodeAvailability::kDrain;
 }
 
+// Told to stop and not ended yet, on a node that will say when it has: a
+// slot holding one waits for it (stop-first). A task that never reached a
+// node (still Pending: nothing runs) is not stopping, nor one whose node is
+// lost (it may never tell).
+bool still_stopping(const Task& t, const Context& ctx) {
+  return !live(t) && !is_terminal(t.status.state) && !t.node_id.empty() && !node_lost(t, ctx);
+}
+
 // Does the restart policy allow replacing this ended task?
 bool should_restart(const Task& t, const RestartPolicy& p, bool lost) {
   if (lost) return true;  // node down/drained: always rescheduled, as in Swarm
@@ -204,7 +212,7 @@ Plan reconcile_service(const Service& s, const std::vector<const Task*>& tasks, 
   // Stop-first: a slot waits until its old task stopped before getting the new one.
   for (auto it = mem.awaiting_stop.begin(); it != mem.awaiting_stop.end();) {
     bool stopping = false;
-    for (const Task* t : by_slot[*it]) stopping |= !live(*t) && !is_terminal(t->status.state) && !node_lost(*t, ctx);
+    for (const Task* t : by_slot[*it]) stopping |= still_stopping(*t, ctx);
     if (stopping) {
       occupied.insert(*it);
       ++it;
@@ -222,7 +230,7 @@ Plan reconcile_service(const Service& s, const std::vector<const Task*>& tasks, 
   if (uc.order != "start-first") {
     for (auto& [slot, ts] : by_slot)
       for (const Task* t : ts)
-        if (!live(*t) && !is_terminal(t->status.state) && !node_lost(*t, ctx)) occupied.insert(slot);
+        if (still_stopping(*t, ctx)) occupied.insert(slot);
   }
   for (auto it = mem.monitoring.begin(); it != mem.monitoring.end();) {
     const Task* cur = nullptr;
@@ -264,8 +272,7 @@ Plan reconcile_service(const Service& s, const std::vector<const Task*>& tasks, 
     flight.insert(mem.monitoring.begin(), mem.monitoring.end());
     for (auto& [slot, ts] : by_slot)
       for (const Task* t : ts)
-        if (!live(*t) && t->spec_version < s.spec_version && !is_terminal(t->status.state) && !node_lost(*t, ctx))
-          flight.insert(slot);
+        if (t->spec_version < s.spec_version && still_stopping(*t, ctx)) flight.insert(slot);
     size_t in_flight = flight.size();
     size_t parallel = uc.parallelism == 0 ? outdated.size() : uc.parallelism;
     SysTime next_batch = mem.last_batch_done + std::chrono::duration_cast<SysTime::duration>(uc.delay);
