@@ -149,7 +149,10 @@ fail() {
     local n
     for n in m1 m2 m3; do  # what the cluster looks like, from a manager that answers
       if q "$n" node ls >/dev/null; then
-        echo "---- from $n: node ls, service ps web ----"; q "$n" node ls; q "$n" service ps web; break
+        echo "---- from $n: node ls, service ls, service ps ----"; q "$n" node ls; q "$n" service ls
+        local svc
+        for svc in $(q "$n" service ls --format '{{.Name}}'); do q "$n" service ps --no-trunc "$svc"; done
+        break
       fi
     done
     echo "The lab is left as it is for a look (shoal lab ls; each node's log: $SHOAL_LAB_DIR/NODE/shoald.log)."

@@ -24,6 +24,7 @@ PACKAGES=(
   libldns-dev                               # DNS messages for the embedded resolver (src/agent/network/dns)
   libnftables-dev                           # nftables rulesets: VIP load balancing, routing mesh (src/agent/network/lb)
   python3 curl strace                       # test scripts; strace: the runtime test of a create's fsync order
+  wrk                                       # HTTP load for bench/network.sh (mesh, VIP, direct)
 )
 OPTIONAL=(docker.io)                        # only for side-by-side benchmarks and conformance
 

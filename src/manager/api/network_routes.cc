@@ -300,6 +300,7 @@ Status remove_unused_network(Store& store, const std::string& id, const std::fun
 
 Status resolve_networks(const Store& store, ServiceSpec& spec) {
   std::set<std::string> seen;
+  bool any_open = false;  // a network with a way out (not --internal)
   for (auto& a : spec.task_template.networks) {
     if (a.target.empty()) return invalid_argument("TaskTemplate.Networks: an entry has no Target; name the network");
     auto n = store.find_network(a.target);
@@ -323,6 +324,17 @@ Status resolve_networks(const Store& store, ServiceSpec& spec) {
       }
     }
     a.target = n->id;
+    any_open = any_open || !n->spec.internal;
+  }
+  // A host-mode port is reached through the node's gateway bridge, which
+  // would also be a way out of --internal networks: refused, as Docker's
+  // internal networks have none.
+  bool host_port = false;
+  for (const auto& p : spec.endpoint_spec.ports) host_port = host_port || p.publish_mode == "host";
+  if (host_port && !spec.task_template.networks.empty() && !any_open) {
+    return invalid_argument("a host-mode port cannot be published by a service attached only to internal networks "
+                            "(they have no way in or out): attach it to a network that is not --internal too, or "
+                            "publish through the routing mesh");
   }
   return ok_status();
 }

@@ -182,6 +182,19 @@ TEST_F(NetworkRoutesTest, ResolveNetworksAndRmRefusedWhileInUse) {
   check({{"test", {}}, {id, {}}}, Code::kInvalidArgument, "attached twice");
   check({{"test", {"bad alias"}}}, Code::kInvalidArgument, "invalid alias");
   check({{"test", {"db.internal", "db"}}}, Code::kOk, "");
+  // A host-mode port needs a way in that is not --internal.
+  create({{"Name", "inner"}, {"Driver", "overlay"}, {"Internal", true}});
+  auto host_port = [&](std::vector<NetworkAttachmentConfig> nets) {
+    ServiceSpec spec;
+    spec.task_template.networks = std::move(nets);
+    spec.endpoint_spec.ports = {{"", "tcp", 80, 8081, "host"}};
+    return resolve_networks(*control.store(), spec);
+  };
+  Status inner = host_port({{"inner", {}}});
+  EXPECT_EQ(inner.code(), Code::kInvalidArgument);
+  EXPECT_NE(inner.message().find("attached only to internal networks"), std::string::npos) << inner.message();
+  EXPECT_TRUE(host_port({{"inner", {}}, {"test", {}}}).ok());
+  EXPECT_TRUE(host_port({}).ok());  // no network: the gateway bridge alone
   // Through the API: by name, stored by id; an unknown network is a 404.
   json spec = {{"Name", "x"}, {"TaskTemplate", {{"ContainerSpec", {{"Image", "busybox"}}}, {"Networks", {{{"Target", "test"}, {"Aliases", {"ex"}}}}}}}};
   auto made = call("POST", "/v1.41/services/create", spec.dump());

@@ -28,6 +28,7 @@ class AssignmentLog {
   // The node's network view changed. Returns the new generation.
   uint64_t network_view_changed() { return net_gen_ = ++gen_; }
   uint64_t generation() const { return gen_; }
+  uint64_t network_generation() const { return net_gen_; }  // of the last network view change
 
   struct Delta {
     bool full = false;                 // `changed` is every assigned task

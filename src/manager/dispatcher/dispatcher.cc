@@ -417,11 +417,15 @@ std::vector<std::string> Dispatcher::manager_addrs(bool fresh) {
 http::Response Dispatcher::assignment_response(const std::string& node_id, uint64_t since) {
   session::AssignmentSet set;
   AssignmentLog::Delta delta;
+  std::map<std::string, TaskState> held;  // task -> the desired state its node keeps until the release
   {
     std::lock_guard lk(mu_);
     const AssignmentLog& log = assignments_[node_id];
     set.generation = log.generation();
     delta = log.since(since);
+    // A held stop is not the node's to see yet, in a full set either.
+    for (const auto& id : delta.changed)
+      if (auto d = holds_.held_desired(id)) held.emplace(id, *d);
     // Before the first refresh there is no view to give: absent means "keep
     // the one held", never "no networks" (an agent would tear its down).
     if (delta.network_view && views_ready_) {
@@ -440,6 +444,7 @@ http::Response Dispatcher::assignment_response(const std::string& node_id, uint6
       auto it = s.tasks.find(id);
       if (it == s.tasks.end() || it->second.node_id != node_id) continue;
       set.tasks.push_back(it->second);
+      if (auto h = held.find(id); h != held.end()) set.tasks.back().desired_state = h->second;
       auto svc = s.services.find(it->second.service_id);
       if (it->second.desired_state <= TaskState::kRunning && svc != s.services.end() &&
           !svc->second.registry_auth_sealed.empty())
@@ -589,7 +594,19 @@ void Dispatcher::on_store_event(const StoreEvent& e) {
                            seen.second <= kRunning && now.second > kRunning && !t.networks.empty() &&
                            t.status.state == TaskState::kRunning && views_ready_;
     if (stop_on_purpose) {
-      holds_.hold(e.id, now.first, refreshes_begun_ + 1, std::chrono::steady_clock::now());
+      // Several stops in one transaction: the refresh the first one caused
+      // may have seen the others already (the cache holds the whole batch).
+      std::vector<std::pair<std::string, uint64_t>> listed;
+      if (views_revision_ >= e.revision) {
+        for (const auto& [node, view] : views_) {
+          bool has = false;
+          for (const auto& n : view.networks)
+            for (const auto& ep : n.endpoints) has = has || ep.task_id == e.id;
+          if (has) listed.emplace_back(node, assignments_[node].network_generation());
+        }
+      }
+      holds_.hold(e.id, now.first, static_cast<TaskState>(seen.second), e.revision, views_revision_, listed,
+                  std::chrono::steady_clock::now());
     } else if (!now.first.empty() && !holds_.held(e.id)) {
       assignments_[now.first].changed(e.id);
       dirty_nodes_.insert(now.first);
@@ -603,12 +620,15 @@ void Dispatcher::on_store_event(const StoreEvent& e) {
 
 void Dispatcher::refresh_network_views(std::unique_lock<std::mutex>& lk) {
   networks_dirty_ = false;
-  const uint64_t refresh = ++refreshes_begun_;
   views_at_ = std::chrono::steady_clock::now();
   lk.unlock();
   std::unordered_map<std::string, session::NetworkView> fresh;
+  int64_t revision = 0;  // of the snapshot the views are built from
   Status built = guarded("dispatcher", "building network views", [&] {
-    store_.view([&](const StoreSnapshot& snap) { fresh = build_network_views(snap); });
+    store_.view([&](const StoreSnapshot& snap) {
+      fresh = build_network_views(snap);
+      revision = snap.revision;
+    });
     return ok_status();
   });
   lk.lock();
@@ -628,11 +648,12 @@ void Dispatcher::refresh_network_views(std::unique_lock<std::mutex>& lk) {
       continue;
     }
     uint64_t gen = assignments_[node].network_view_changed();
-    holds_.view_changed(node, it == views_.end() ? nullptr : &it->second, refresh, gen);
+    holds_.view_changed(node, it == views_.end() ? nullptr : &it->second, revision, gen);
     views_[node] = std::move(view);
     dirty_nodes_.insert(node);
   }
-  holds_.refreshed(refresh, std::chrono::steady_clock::now());
+  views_revision_ = std::max(views_revision_, revision);
+  holds_.refreshed(revision, std::chrono::steady_clock::now());
 }
 
 void Dispatcher::release_stops_locked() {

@@ -210,7 +210,7 @@ class Dispatcher {
   bool views_ready_ = false;  // the first refresh ended: views_ may be sent
   std::chrono::steady_clock::time_point views_at_{};
   std::unordered_map<std::string, session::NetworkView> views_;
-  uint64_t refreshes_begun_ = 0;  // numbers the view refreshes, for holds_
+  int64_t views_revision_ = 0;    // the store revision views_ were built from
   StopHolds holds_;               // stops held until the nodes' views drop the task
   bool acks_arrived_ = false;     // a poll came while holds_ held something: the notifier checks them
   std::map<std::string, SysTime> grace_;  // node -> end of its grace (begin_grace)

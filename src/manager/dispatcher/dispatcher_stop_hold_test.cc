@@ -2,7 +2,10 @@
 // told to stop it (stop_holds.h), through the dispatcher's real protocol.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <future>
+#include <thread>
+#include <set>
 
 #include "manager/dispatcher/dispatcher.h"
 #include "manager/dispatcher/dispatcher_test_util.h"
@@ -68,6 +71,12 @@ class DispatcherStopHoldTest : public DispatcherFixture {
   }
 
   void SetUp() override {
+    // Before the dispatcher's: sees each event first, and may hold the watch
+    // thread on one (the dispatcher then hears of it that much later).
+    store.subscribe([this](const StoreEvent& e) {
+      if (e.kind == Kind::kTask && e.id == slow_task.load() && e.type == StoreEvent::Type::kUpdate)
+        std::this_thread::sleep_for(slow_for);
+    });
     DispatcherFixture::SetUp();
     s1 = register_node("n1", "192.0.2.1");
     s2 = register_node("n2", "192.0.2.2");
@@ -86,6 +95,7 @@ class DispatcherStopHoldTest : public DispatcherFixture {
     b.create(s);
     b.create(task("t1", "n1", "10.0.1.3", 1));
     b.create(task("t2", "n2", "10.0.1.4", 2));
+    b.create(task("t4", "n1", "10.0.1.6", 4));
     ASSERT_TRUE(store.commit(b).ok());
     auto one = poll_until_view(s1, 0, "t1", true);
     auto two = poll_until_view(s2, 0, "t1", true);
@@ -93,17 +103,21 @@ class DispatcherStopHoldTest : public DispatcherFixture {
     g2 = two.generation;
   }
 
-  void stop_t1() {
+  void stop(const std::vector<std::string>& ids) {
     Batch b;
-    b.update_task("t1", [](Task& t) {
-      t.desired_state = TaskState::kShutdown;
-      return true;
-    });
+    for (const auto& id : ids)
+      b.update_task(id, [](Task& t) {
+        t.desired_state = TaskState::kShutdown;
+        return true;
+      });
     ASSERT_TRUE(store.commit(b).ok());
   }
+  void stop_t1() { stop({"t1"}); }
 
   std::string s1, s2;
   uint64_t g1 = 0, g2 = 0;
+  std::atomic<const char*> slow_task{""};
+  std::chrono::milliseconds slow_for{0};
 };
 
 TEST_F(DispatcherStopHoldTest, TheStopWaitsUntilEveryNodeAppliedAViewWithoutTheTask) {
@@ -160,6 +174,54 @@ TEST_F(DispatcherStopHoldTest, AStopOfATaskThatServesNothingIsNotHeld) {
   const Task* t3 = find(stopped, "t3");
   ASSERT_NE(t3, nullptr) << "a task that served nothing was held";
   EXPECT_EQ(t3->desired_state, TaskState::kShutdown);
+}
+
+// Several stops in one transaction (a scale-down): the refresh the first
+// one causes may see them all before the others are held; each is still
+// held until n2 applied a view without it.
+TEST_F(DispatcherStopHoldTest, StopsInOneTransactionAreAllHeld) {
+  // The dispatcher hears of t4's stop 500 ms after t1's: by then the views
+  // built for t1's (from the cache holding the whole transaction) have
+  // dropped t4 too.
+  slow_for = 500ms;
+  slow_task = "t4";
+  stop({"t1", "t4"});
+  auto first = poll_until_view(s1, g1, "t1", false);
+  uint64_t gen = first.generation;
+  for (int i = 0; i < 3; ++i) {  // answers that come before n2 acks carry no stop
+    EXPECT_EQ(find(first, "t1"), nullptr);
+    EXPECT_EQ(find(first, "t4"), nullptr);
+    auto next = poll(s1, gen);
+    if (next.wait_for(300ms) != std::future_status::ready) break;
+    first = answer(next);
+    gen = first.generation;
+  }
+  auto two = poll_until_view(s2, g2, "t4", false);
+  auto n2_next = poll(s2, two.generation);  // the ack
+  std::set<std::string> stopped;
+  for (int i = 0; i < 10 && stopped.size() < 2; ++i) {
+    auto f = poll(s1, gen);
+    auto set = answer(f);
+    gen = set.generation;
+    for (const auto& t : set.tasks)
+      if (t.desired_state == TaskState::kShutdown) stopped.insert(t.id);
+  }
+  EXPECT_EQ(stopped, (std::set<std::string>{"t1", "t4"}));
+  (void)n2_next;
+}
+
+// A node that registers again while a stop is held gets its whole set: the
+// held task in it still runs, until the release.
+TEST_F(DispatcherStopHoldTest, AFullSetKeepsAHeldTaskRunning) {
+  stop_t1();
+  (void)poll_until_view(s1, g1, "t1", false);
+  std::string again = register_node("n1", "192.0.2.1");
+  auto whole = poll(again, 0);
+  auto set = answer(whole);
+  ASSERT_TRUE(set.full);
+  const Task* t1 = find(set, "t1");
+  ASSERT_NE(t1, nullptr);
+  EXPECT_EQ(t1->desired_state, TaskState::kRunning) << "a full set sent a held stop";
 }
 
 }  // namespace

@@ -78,11 +78,18 @@ TEST_F(DispatcherTest, ANodeDownWriteThatFailedIsRetried) {
   // The check's read of the session keys (is n1 held elsewhere?) fails
   // (so n1 is judged as before), and the write cannot be re-read: it fails.
   faults.fail_reads(4);
-  clock.advance(std::chrono::seconds(20));
+  // Just past the 15 s limit (its check is due 1 ms after it): a retry the
+  // failed check arms (a recheck period later, 100 ms at least) is not
+  // reached by this advance. (Advancing 20 s at once let the retry fire
+  // within the same advance when the check ran before it ended.)
+  clock.advance(std::chrono::milliseconds(15002));
   for (int i = 0; i < 400 && faults.faults_injected() < 5; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
     // Until the check ran (see MissedHeartbeatsMarkTheNodeDown); not after,
-    // so that no retry comes before the assertions below.
+    // so that no retry comes before the assertions below. Time moves only
+    // once the check due at the last advance has run to its end (a check
+    // still running when time moved on let its retry come early).
+    for (int w = 0; w < 400 && !d->liveness_settled(); ++w) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     if (faults.faults_injected() == 0) clock.advance(std::chrono::milliseconds(100));
   }
   ASSERT_EQ(faults.faults_injected(), 5u) << "the liveness check ran and its write failed";

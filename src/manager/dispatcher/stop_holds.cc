@@ -4,15 +4,29 @@
 
 namespace shoal::dispatcher {
 
-void StopHolds::hold(const std::string& task, const std::string& node, uint64_t next_refresh, Time now) {
+void StopHolds::hold(const std::string& task, const std::string& node, TaskState prev_desired, int64_t revision,
+                     int64_t views_at, const std::vector<std::pair<std::string, uint64_t>>& listed, Time now) {
   Hold h;
   h.node = node;
-  h.after_refresh = next_refresh;
+  h.prev_desired = prev_desired;
+  h.revision = revision;
   h.deadline = now + opts_.max_hold;
+  if (views_at >= revision) {
+    // The views already drop it: each node holding it in its view must ack
+    // that view (its generation is at or past the one that dropped it).
+    h.refreshed_at = now;
+    for (const auto& [n, gen] : listed) h.need.emplace(n, gen);
+  }
   holds_.insert_or_assign(task, std::move(h));
 }
 
-void StopHolds::view_changed(const std::string& node, const session::NetworkView* before, uint64_t refresh,
+std::optional<TaskState> StopHolds::held_desired(const std::string& task) const {
+  auto it = holds_.find(task);
+  if (it == holds_.end()) return std::nullopt;
+  return it->second.prev_desired;
+}
+
+void StopHolds::view_changed(const std::string& node, const session::NetworkView* before, int64_t revision,
                              uint64_t gen) {
   if (holds_.empty() || before == nullptr) return;
   std::set<std::string> serving;  // the tasks the old view sent traffic to
@@ -20,14 +34,14 @@ void StopHolds::view_changed(const std::string& node, const session::NetworkView
     for (const auto& e : n.endpoints)
       if (e.serving) serving.insert(e.task_id);
   for (auto& [task, h] : holds_) {
-    if (refresh < h.after_refresh || !serving.count(task)) continue;
+    if (revision < h.revision || !serving.count(task)) continue;
     h.need.emplace(node, gen);  // the first view without it: a later one keeps the earlier need
   }
 }
 
-void StopHolds::refreshed(uint64_t refresh, Time now) {
+void StopHolds::refreshed(int64_t revision, Time now) {
   for (auto& [_, h] : holds_)
-    if (refresh >= h.after_refresh && !h.refreshed_at) h.refreshed_at = now;
+    if (revision >= h.revision && !h.refreshed_at) h.refreshed_at = now;
 }
 
 void StopHolds::acked(const std::string& node, uint64_t gen) {

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "model/network_view.h"
+#include "model/objects.h"
 
 namespace shoal::dispatcher {
 
@@ -44,19 +45,28 @@ class StopHolds {
   };
   explicit StopHolds(Options o) : opts_(o) {}
 
-  // Holds the stop of `task`, which runs on `node`. `next_refresh`: the
-  // number of the next view refresh to begin (only a refresh that began
-  // after the store change sees the task as not serving).
-  void hold(const std::string& task, const std::string& node, uint64_t next_refresh, Time now);
+  // Holds the stop of `task`, which runs on `node`, decided by the store
+  // change at `revision`; `prev_desired`: the desired state its node holds
+  // until the release (full assignment sets send that, not the stop). A
+  // view built from a snapshot at or past `revision` lists the task as not
+  // serving; views_at: the revision the dispatcher's current views were
+  // built from. When they are past `revision` already (a refresh overtook
+  // the event, as with several stops in one transaction), `listed` names
+  // the nodes whose current view holds the task, with that view's
+  // generation: each must ack it.
+  void hold(const std::string& task, const std::string& node, TaskState prev_desired, int64_t revision,
+            int64_t views_at, const std::vector<std::pair<std::string, uint64_t>>& listed, Time now);
   bool held(const std::string& task) const { return holds_.count(task) > 0; }
+  // The desired state to send for a held task (hold()'s prev_desired).
+  std::optional<TaskState> held_desired(const std::string& task) const;
   void forget(const std::string& task) { holds_.erase(task); }
   bool empty() const { return holds_.empty(); }
 
-  // Refresh number `refresh` gave `node` a new view at generation `gen`;
-  // `before`: the view it had (nullptr: none).
-  void view_changed(const std::string& node, const session::NetworkView* before, uint64_t refresh, uint64_t gen);
-  // Refresh number `refresh` ended at `now`.
-  void refreshed(uint64_t refresh, Time now);
+  // A refresh built from the snapshot at `revision` gave `node` a new view
+  // at generation `gen`; `before`: the view it had (nullptr: none).
+  void view_changed(const std::string& node, const session::NetworkView* before, int64_t revision, uint64_t gen);
+  // A refresh built from the snapshot at `revision` ended at `now`.
+  void refreshed(int64_t revision, Time now);
   // `node`'s agent asked for the changes after generation `gen`: it has
   // applied every view up to `gen`.
   void acked(const std::string& node, uint64_t gen);
@@ -72,7 +82,8 @@ class StopHolds {
  private:
   struct Hold {
     std::string node;
-    uint64_t after_refresh = 0;  // refreshes numbered below this do not count
+    TaskState prev_desired = TaskState::kRunning;
+    int64_t revision = 0;  // views built from snapshots before this do not count
     Time deadline;
     std::optional<Time> refreshed_at;  // the first counted refresh ended then
     std::map<std::string, uint64_t> need;  // node -> generation of its first view without the task serving

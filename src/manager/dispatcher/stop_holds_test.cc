@@ -31,8 +31,8 @@ class StopHoldsTest : public ::testing::Test {
 
 TEST_F(StopHoldsTest, AStopGoesOnceEveryNodeThatServedItAckedAViewWithoutIt) {
   auto before = serving_view("t1", true);
-  holds.hold("t1", "a", 5, t0);
-  // A refresh that began before the hold counts for nothing.
+  holds.hold("t1", "a", TaskState::kRunning, 5, 4, {}, t0);
+  // A refresh built from a snapshot before the stop counts for nothing.
   holds.view_changed("b", &before, 4, 10);
   holds.refreshed(4, t0);
   EXPECT_TRUE(due(t0 + 10ms).empty());
@@ -53,7 +53,7 @@ TEST_F(StopHoldsTest, AStopGoesOnceEveryNodeThatServedItAckedAViewWithoutIt) {
 TEST_F(StopHoldsTest, ANodeThatNeverListedItServingIsNotWaitedFor) {
   auto other = serving_view("t9", true);
   auto stopping = serving_view("t1", false);
-  holds.hold("t1", "a", 1, t0);
+  holds.hold("t1", "a", TaskState::kRunning, 1, 0, {}, t0);
   holds.view_changed("b", &other, 1, 7);
   holds.view_changed("a", &stopping, 1, 8);  // listed, but not serving already
   holds.refreshed(1, t0);
@@ -63,7 +63,7 @@ TEST_F(StopHoldsTest, ANodeThatNeverListedItServingIsNotWaitedFor) {
 TEST_F(StopHoldsTest, AnEarlierViewsGenerationIsTheOneNeeded) {
   auto before = serving_view("t1", true);
   auto after = serving_view("t1", false);
-  holds.hold("t1", "a", 1, t0);
+  holds.hold("t1", "a", TaskState::kRunning, 1, 0, {}, t0);
   holds.view_changed("b", &before, 1, 7);
   holds.view_changed("b", &after, 2, 9);  // a later change for another reason
   holds.refreshed(1, t0);
@@ -74,7 +74,7 @@ TEST_F(StopHoldsTest, AnEarlierViewsGenerationIsTheOneNeeded) {
 TEST_F(StopHoldsTest, ANodePollingAnotherManagerGetsTheAllowance) {
   auto before = serving_view("t1", true);
   here = {"a"};
-  holds.hold("t1", "a", 1, t0);
+  holds.hold("t1", "a", TaskState::kRunning, 1, 0, {}, t0);
   holds.view_changed("c", &before, 1, 7);
   holds.refreshed(1, t0 + 10ms);
   EXPECT_TRUE(due(t0 + 500ms).empty());
@@ -85,7 +85,7 @@ TEST_F(StopHoldsTest, ANodePollingAnotherManagerGetsTheAllowance) {
 
 TEST_F(StopHoldsTest, ANodeThatNeverAcksDelaysTheStopUntilTheDeadline) {
   auto before = serving_view("t1", true);
-  holds.hold("t1", "a", 1, t0);
+  holds.hold("t1", "a", TaskState::kRunning, 1, 0, {}, t0);
   holds.view_changed("b", &before, 1, 7);
   holds.refreshed(1, t0);
   EXPECT_TRUE(due(t0 + 2999ms).empty());
@@ -95,8 +95,22 @@ TEST_F(StopHoldsTest, ANodeThatNeverAcksDelaysTheStopUntilTheDeadline) {
   EXPECT_FALSE(holds.next_wake(t0 + 3s));
 }
 
+// Several stops in one transaction: the refresh the first caused was built
+// from the snapshot holding them all, and ended before the later ones were
+// held. Their nodes must still ack the views that dropped them.
+TEST_F(StopHoldsTest, AHoldWhoseViewsAreAlreadyRefreshedWaitsForTheListedNodes) {
+  holds.hold("t2", "a", TaskState::kRunning, 7, 7, {{"a", 20}, {"b", 21}}, t0);
+  EXPECT_TRUE(due(t0).empty()) << "released with no ack";
+  EXPECT_EQ(holds.held_desired("t2"), TaskState::kRunning);
+  holds.acked("a", 20);
+  EXPECT_TRUE(due(t0).empty());
+  holds.acked("b", 21);
+  EXPECT_EQ(due(t0).size(), 1u);
+  EXPECT_FALSE(holds.held_desired("t2"));
+}
+
 TEST_F(StopHoldsTest, AForgottenHoldIsNeverReleased) {
-  holds.hold("t1", "a", 1, t0);
+  holds.hold("t1", "a", TaskState::kRunning, 1, 0, {}, t0);
   holds.forget("t1");
   holds.refreshed(1, t0);
   EXPECT_TRUE(due(t0 + 10s).empty());

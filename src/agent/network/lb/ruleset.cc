@@ -254,7 +254,11 @@ Result<std::string> render_vxlan_guard(uint16_t port, const std::vector<std::str
          "}\n";
 }
 
-Result<std::string> render_gateway_ruleset(const std::string& subnet, const std::string& bridge, uint16_t vxlan_port) {
+Result<std::string> render_gateway_ruleset(const std::string& subnet, const std::string& bridge, uint16_t vxlan_port,
+                                           const std::vector<PublishedPort>& host_ports) {
+  MeshConfig only_host;
+  only_host.host_ports = host_ports;
+  SHOAL_ASSIGN_OR_RETURN(auto ports, parse_ports(only_host));  // validated and sorted
   auto cidr = ipv4::parse_cidr(subnet);
   if (!cidr.ok()) return cidr.status().with_context("gateway subnet");
   bool name_ok = !bridge.empty() && bridge.size() < 16;
@@ -264,6 +268,11 @@ Result<std::string> render_gateway_ruleset(const std::string& subnet, const std:
   const std::string net = ipv4::format(*cidr);
   const std::string br = "\"" + bridge + "\"";
   const std::string vx = std::to_string(vxlan_port);
+  std::string mapped;  // into the bridge: the DNATed connections to host-mode ports
+  for (const auto& p : ports)
+    for (uint32_t b : p.backends)
+      mapped += "\t\toifname " + br + " ip daddr " + ipv4_text(b) + " " + p.protocol + " dport " +
+                std::to_string(p.target) + " ct status dnat accept\n";
   // ip, what the node routes for the tasks:
   //   postrouting: their traffic leaves with the node's address;
   //   input: the node itself answers them nothing but their own flows (its
@@ -272,8 +281,9 @@ Result<std::string> render_gateway_ruleset(const std::string& subnet, const std:
   //     port (a task must not inject frames into other nodes' overlays under
   //     the node's address), never back into the bridge;
   //   forward, into the bridge: replies, and the connections the node
-  //     DNATs to a task's host-mode port (the mesh table's), only (the node
-  //     is no router to them).
+  //     DNATs to a task's host-mode port (the mesh table's; exactly the
+  //     mapped address, protocol and port), only (the node is no router
+  //     to them).
   // bridge, what the gateway bridge switches: no frame from one task's port
   // to another's (Docker's icc=false on docker_gwbridge), and no IPv6 from
   // the tasks at all (router advertisements could reroute the node:
@@ -294,8 +304,8 @@ Result<std::string> render_gateway_ruleset(const std::string& subnet, const std:
          "\t\tiifname " + br + " ip saddr != " + net + " drop\n"
          "\t\tiifname " + br + " udp dport " + vx + " drop\n"
          "\t\tiifname " + br + " oifname " + br + " drop\n"
-         "\t\toifname " + br + " ct state established,related accept\n"
-         "\t\toifname " + br + " ct status dnat accept\n"
+         "\t\toifname " + br + " ct state established,related accept\n" +
+         mapped +
          "\t\toifname " + br + " drop\n"
          "\t}\n"
          "}\n"

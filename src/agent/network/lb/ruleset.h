@@ -131,8 +131,12 @@ Result<std::string> render_vxlan_guard(uint16_t port, const std::vector<std::str
 // another (neither routed nor bridged); nothing but replies is routed to
 // them; and no IPv6 from them is taken at all. Needs ip_forward
 // (enable_forwarding in apply.h). kInvalidArgument for a bad subnet, bridge
-// name or port.
-Result<std::string> render_gateway_ruleset(const std::string& subnet, const std::string& bridge, uint16_t vxlan_port);
+// name or port. `host_ports`: the host-mode ports mapped to tasks on the
+// bridge (their backend: the task's address there): connections the node
+// DNATs to exactly those (address, protocol, target port) are let in, and
+// nothing else.
+Result<std::string> render_gateway_ruleset(const std::string& subnet, const std::string& bridge, uint16_t vxlan_port,
+                                           const std::vector<PublishedPort>& host_ports = {});
 
 // Parses a dotted-quad IPv4 address usable as a VIP, backend, SNAT source
 // or peer VTEP (not 0.0.0.0/8, 127.0.0.0/8, multicast or 240.0.0.0/4).

@@ -78,23 +78,28 @@ bool NodeNetwork::own_port(const PortConfig& p) const {
                    std::make_pair(p.protocol, static_cast<uint16_t>(p.published_port))) != opts_.own_ports.end();
 }
 
-std::vector<netlb::PublishedPort> NodeNetwork::host_ports_locked() const {
+std::vector<netlb::PublishedPort> NodeNetwork::host_ports_locked(
+    const std::vector<netlb::PublishedPort>& mesh_ports) const {
   std::vector<netlb::PublishedPort> out;
   std::set<std::pair<std::string, uint32_t>> seen;
+  for (const auto& p : mesh_ports) seen.insert({p.protocol, p.published});
   for (const auto& [id, t] : tasks_) {
     std::string gw;
     for (const auto& a : t.attachments)
       if (a.network_id.empty()) gw = a.ip;
     if (gw.empty()) continue;
     for (const auto& p : t.host_ports) {
+      if (own_port(p) || p.published_port == 0 || p.published_port > 65535 || p.target_port == 0 ||
+          p.target_port > 65535)
+        continue;  // attach_task refused it
       const auto port = static_cast<uint16_t>(p.published_port);
-      if (own_port(p)) continue;  // attach_task refused it
-      // The scheduler keeps two tasks publishing one port off a node; a
-      // task being replaced may still be here while its successor starts:
-      // the first (by id) keeps the port until it is gone.
+      // The scheduler keeps two tasks publishing one port off a node, and
+      // the API a port off both modes; while a task is replaced (or a
+      // service moves a port from host mode to the mesh) both may be here
+      // for a moment: the mesh, then the first task by id, keeps the port.
       if (!seen.insert({p.protocol, p.published_port}).second) {
         LOG_WARN("network", "task " << id << "'s host-mode port " << port << "/" << p.protocol
-                                    << " is mapped to another task here until that one is gone");
+                                    << " is held by another task or the mesh here until that one is gone");
         continue;
       }
       out.push_back({p.protocol, port, static_cast<uint16_t>(p.target_port), {gw}});
@@ -103,12 +108,23 @@ std::vector<netlb::PublishedPort> NodeNetwork::host_ports_locked() const {
   return out;
 }
 
+// Off once the bridge is gone (or never made); a failed write leaves it
+// unknown, so the mesh table and its 127/8 guard stay (take_mesh_down_locked)
+// and the next program writes it again.
 void NodeNetwork::set_gateway_localnet_locked(bool on) {
+  if (!on && !gateway_ready_) {
+    localnet_gw_ = false;
+    return;
+  }
   if (localnet_gw_ == on) return;
   Status st = netlb::set_sysctl(opts_.node_netns_path,
                                 "net/ipv4/conf/" + opts_.gateway.bridge + "/route_localnet", on ? "1" : "0");
-  if (st.ok() || !on) localnet_gw_ = on;  // off: a bridge already gone has it off
-  if (!st.ok() && on) LOG_WARN("network", "host-mode ports on 127.0.0.1: " << st.message());
+  if (st.ok()) {
+    localnet_gw_ = on;
+  } else {
+    localnet_gw_.reset();
+    LOG_WARN("network", "route_localnet on the gateway bridge (host-mode ports on 127.0.0.1): " << st.message());
+  }
 }
 
 // Unplug first, then the table: route_localnet and the plug never stand
@@ -132,26 +148,44 @@ void NodeNetwork::take_mesh_down_locked() {
   if (mesh_.empty() && mesh_network_.empty()) return;
   unplug_mesh_locked();
   set_gateway_localnet_locked(false);
-  if (!mesh_network_.empty() || localnet_gw_.value_or(false)) return;  // kept: the guards stay while a plug does
+  // Kept while a plug or route_localnet may stand: its guards stay with them.
+  if (!mesh_network_.empty() || localnet_gw_ != false) return;
+  if (gateway_ready_) (void)apply_gateway_table_locked({});  // no DNATed connection into the bridge any more
   Status st = netlb::remove_table(opts_.node_netns_path, "ip", netlb::kMeshTable);
   if (st.ok()) {
     mesh_.clear();
+    mapped_ips_.clear();
   } else {
     LOG_WARN("network", "taking the routing mesh down: " << st.message());
   }
 }
 
-Status NodeNetwork::program_mesh_locked() {
+Status NodeNetwork::program_mesh_locked(bool ingress_allowed) {
   const session::NetworkInfo* ing = mesh_network(view_);
   if (ing && view_.ingress_addr.empty()) ing = nullptr;
+  if (ing && !ingress_allowed) {
+    LOG_WARN("network", "the routing mesh is not made here until the VXLAN guard applies");
+    ing = nullptr;
+  }
+  if (ing) {
+    Status st = make_network_locked(*ing);
+    if (!st.ok()) {
+      LOG_WARN("network", "the routing mesh: " << st.message() << "; only host-mode ports are mapped meanwhile");
+      ing = nullptr;
+    }
+  }
   netlb::MeshConfig m;
   if (ing) m = mesh_config(*ing, view_.ingress_addr, opts_.own_ports);
-  m.host_ports = host_ports_locked();
+  m.host_ports = host_ports_locked(m.ports);
+  if (!ing) {
+    // No mesh here (now): unplugged before its fence leaves the table.
+    unplug_mesh_locked();
+    if (!mesh_network_.empty()) return unavailable("the node could not be unplugged from the routing mesh");
+  }
   if (!ing && m.host_ports.empty()) {
     take_mesh_down_locked();
     return ok_status();
   }
-  if (ing) SHOAL_RETURN_IF_ERROR(make_network_locked(*ing).with_context("the routing mesh"));
   // The table (with its guards and fences) before the plug and route_localnet.
   auto script = netlb::render_mesh_ruleset(m);
   if (!script.ok()) return script.status().with_context("the routing mesh's rules");
@@ -159,12 +193,12 @@ Status NodeNetwork::program_mesh_locked() {
     SHOAL_RETURN_IF_ERROR(
         netlb::apply_ruleset(opts_.node_netns_path, *script).with_context("applying the routing mesh's rules"));
     mesh_ = std::move(*script);
+    mapped_ips_.clear();
+    for (const auto& p : m.host_ports) mapped_ips_.insert(p.backends.begin(), p.backends.end());
   }
+  if (gateway_ready_) SHOAL_RETURN_IF_ERROR(apply_gateway_table_locked(m.host_ports));
   set_gateway_localnet_locked(!m.host_ports.empty());
-  if (!ing) {  // host-mode ports only
-    unplug_mesh_locked();
-    return ok_status();
-  }
+  if (!ing) return ok_status();  // host-mode ports only
   const std::string node_ns = opts_.node_netns_path.empty() ? "/proc/self/ns/net" : opts_.node_netns_path;
   const std::string plug = ing->id + " " + view_.ingress_addr;
   if (plug == mesh_plug_) return ok_status();  // plugged as the view says: no kernel work

@@ -57,6 +57,9 @@ void read_task_record(const json& j, std::vector<Attachment>* atts, std::vector<
     p.target_port = e.at("TargetPort").get<uint32_t>();
     p.published_port = e.at("PublishedPort").get<uint32_t>();
     p.publish_mode = "host";
+    if ((p.protocol != "tcp" && p.protocol != "udp") || p.target_port == 0 || p.target_port > 65535 ||
+        p.published_port == 0 || p.published_port > 65535)
+      throw std::invalid_argument("host-mode port " + e.dump() + " is not a tcp or udp port 1-65535");
     ports->push_back(std::move(p));
   }
 }
@@ -184,10 +187,20 @@ Status NodeNetwork::attach_locked(const std::string& id, const std::vector<Attac
 Status NodeNetwork::ensure_gateway_locked() {
   if (gateway_ready_) return ok_status();
   SHOAL_RETURN_IF_ERROR(dp_->ensure_gateway());
-  SHOAL_ASSIGN_OR_RETURN(std::string script, netlb::render_gateway_ruleset(opts_.gateway.subnet, opts_.gateway.bridge, opts_.vxlan_port));
-  SHOAL_RETURN_IF_ERROR(netlb::apply_ruleset(opts_.node_netns_path, script).with_context("the gateway's NAT rules"));
+  localnet_gw_.reset();  // a bridge left by an earlier run may have it set
+  gateway_script_.clear();
+  SHOAL_RETURN_IF_ERROR(apply_gateway_table_locked(host_ports_locked({})));
   SHOAL_RETURN_IF_ERROR(netlb::enable_forwarding(opts_.node_netns_path));
   gateway_ready_ = true;
+  return ok_status();
+}
+
+Status NodeNetwork::apply_gateway_table_locked(const std::vector<netlb::PublishedPort>& host_ports) {
+  SHOAL_ASSIGN_OR_RETURN(std::string script, netlb::render_gateway_ruleset(opts_.gateway.subnet, opts_.gateway.bridge,
+                                                                          opts_.vxlan_port, host_ports));
+  if (script == gateway_script_) return ok_status();
+  SHOAL_RETURN_IF_ERROR(netlb::apply_ruleset(opts_.node_netns_path, script).with_context("the gateway's NAT rules"));
+  gateway_script_ = std::move(script);
   return ok_status();
 }
 
@@ -202,6 +215,8 @@ void NodeNetwork::drop_gateway_if_unused_locked() {
   if (st.ok()) st = netlb::remove_table(opts_.node_netns_path, "bridge", netlb::kGatewayTable);
   if (!st.ok()) LOG_WARN("network", "removing the gateway bridge: " << st.message());
   gateway_ready_ = false;
+  gateway_script_.clear();
+  localnet_gw_ = false;  // gone with the bridge
 }
 
 // The lowest gateway address no attached task holds (the bridge has the
@@ -213,6 +228,10 @@ Result<std::string> NodeNetwork::free_gateway_ip_locked() const {
     for (const auto& a : t.attachments)
       if (a.network_id.empty())
         if (auto ip = ipv4::parse_addr(a.ip); ip.ok()) used.insert(*ip);
+  // Nor one the applied mesh table still maps a host-mode port to (its
+  // removal failed): its next holder would get that port's connections.
+  for (const auto& addr : mapped_ips_)
+    if (auto ip = ipv4::parse_addr(addr); ip.ok()) used.insert(*ip);
   for (uint32_t ip = subnet.base + 2; ip < ipv4::last(subnet); ++ip)
     if (!used.count(ip)) return ipv4::format(ip);
   return unavailable("no address left in the gateway subnet " + opts_.gateway.subnet + " on this node");
@@ -247,6 +266,10 @@ Result<std::string> NodeNetwork::attach_task(const Task& task, const std::atomic
   if (task.networks.empty() && task.host_ports.empty()) return std::string();
   if (!valid_task_id(task.id)) return invalid_argument("task id \"" + task.id + "\" cannot name a network namespace");
   for (const auto& p : task.host_ports) {
+    if ((p.protocol != "tcp" && p.protocol != "udp") || p.target_port == 0 || p.target_port > 65535 ||
+        p.published_port == 0 || p.published_port > 65535)
+      return invalid_argument("host-mode port " + std::to_string(p.published_port) + ":" +
+                              std::to_string(p.target_port) + "/" + p.protocol + " is not a tcp or udp port 1-65535");
     if (own_port(p))
       return failed_precondition("host-mode port " + std::to_string(p.published_port) + "/" + p.protocol +
                                  " is served by this node itself (shoald): publish another one");
@@ -408,10 +431,9 @@ void NodeNetwork::reconcile_locked() {
     Status st = apply_guard_locked();
     if (!st.ok()) LOG_WARN("network", st.message());
   }
-  if (guard.ok()) {
-    Status st = program_mesh_locked();
-    if (!st.ok()) LOG_WARN("network", st.message());
-  }
+  // Always: a host-mode mapping of a task gone must go whatever else fails.
+  Status st = program_mesh_locked(guard.ok());
+  if (!st.ok()) LOG_WARN("network", st.message());
 }
 
 // VXLAN's UDP port accepts only the tunnel endpoints of the nodes whose

@@ -140,12 +140,20 @@ class NodeNetwork {
   Status make_network_locked(const session::NetworkInfo& n);
   // The `ip shoal-mesh` table: the routing mesh's ports while the view has
   // them, and the host-mode ports of the tasks here (node_mesh.cc).
-  Status program_mesh_locked();
+  // `ingress_allowed` false: the routing mesh's part is not made (the VXLAN
+  // guard is not in place): the node is unplugged and only the host-mode
+  // ports are mapped. The result is the host-mode ports' (what attach_task
+  // reports); a failure of the mesh's part is logged.
+  Status program_mesh_locked(bool ingress_allowed = true);
   void take_mesh_down_locked();
   bool own_port(const PortConfig& p) const;  // Options::own_ports has it
   void unplug_mesh_locked();
-  // The host-mode ports of the tasks here, to their gateway addresses.
-  std::vector<netlb::PublishedPort> host_ports_locked() const;
+  // The host-mode ports of the tasks here, to their gateway addresses,
+  // leaving out (logged) those the mesh's `mesh_ports` hold.
+  std::vector<netlb::PublishedPort> host_ports_locked(const std::vector<netlb::PublishedPort>& mesh_ports) const;
+  // The gateway bridge's tables, letting in the DNATed connections to
+  // `host_ports` (re-applied when they change).
+  Status apply_gateway_table_locked(const std::vector<netlb::PublishedPort>& host_ports);
   // route_localnet on the gateway bridge (127.0.0.1:P of a host-mode port
   // is DNATed out of it): set while host-mode ports are mapped, after the
   // table's guards. Status of the last setting kept in localnet_gw_.
@@ -174,6 +182,8 @@ class NodeNetwork {
   // route_localnet as last set on the gateway bridge; unknown at start (a
   // previous run may have left it set), so the first program settles it.
   std::optional<bool> localnet_gw_;
+  std::string gateway_script_;        // the gateway tables as applied; empty: none since start
+  std::set<std::string> mapped_ips_;  // gateway addresses the applied mesh table maps host-mode ports to
 };
 
 }  // namespace shoal::netnode
