@@ -181,6 +181,10 @@ node_is() { [[ $(q "$1" node inspect "$2" --format '{{.Status.State}}') == "$3" 
 manager_status_is() { [[ $(q "$1" node ls --filter "name=$2" --format '{{.ManagerStatus}}') == "$3" ]]; }  # VIA NODE STATUS
 inspect_is() { [[ $(q "$1" node inspect "$2" --format "$3") == "$4" ]]; }  # inspect_is VIA NODE FORMAT VALUE
 manager_statuses_eq() { [[ $(q "$1" node ls --format '{{.ManagerStatus}}' | grep . | sort | tr '\n' ' ' | sed 's/ $//') == "$2" ]]; }
+running_of() {  # running_of VIA SERVICE: how many of its tasks run with desired state running
+  q "$1" service ps "$2" --filter desired-state=running --format '{{.CurrentState}}' | grep -c '^Running' || true
+}
+running_eq() { [[ $(running_of "$1" "$2") == "$3" ]]; }  # running_eq VIA SERVICE N
 running_web() {  # running_web VIA: "SLOT NODE" of web's tasks running with desired state running
   q "$1" service ps web --filter desired-state=running --format '{{.Name}} {{.Node}} {{.CurrentState}}' |
     awk '$3=="Running" {print $1, $2}'

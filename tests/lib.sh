@@ -215,6 +215,12 @@ on() {  # on NODE CLI-ARGS...: the CLI against NODE, for at most CLI_TIMEOUT sec
   fi
   return "$rc"
 }
+lab_ready_eq() {  # lab_ready_eq N [NODE]: NODE (default m1) lists N nodes Ready (lab tests)
+  [ "$(on "${2:-m1}" node ls --format '{{.Status}}' | grep -c Ready || true)" = "$1" ]
+}
+lab_running_eq() {  # lab_running_eq SERVICE N: N of its tasks Running with desired state running, says m1
+  [ "$(on m1 service ps "$1" --filter desired-state=running --format '{{.CurrentState}}' | grep -c '^Running' || true)" = "$2" ]
+}
 node_field() {  # node_field NODE FIELD: from lab.json
   python3 -c 'import json,sys
 for n in json.load(open(sys.argv[1]))["nodes"]:

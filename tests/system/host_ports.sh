@@ -10,12 +10,6 @@ source "$(dirname "$0")/../lib.sh"
 
 use_lab
 
-ready_nodes() { on m1 node ls --format '{{.Status}}' | grep -c Ready || true; }
-all_ready() { [ "$(ready_nodes)" = "$1" ]; }
-running() {
-  on m1 service ps "$1" --filter desired-state=running --format '{{.CurrentState}}' | grep -c '^Running' || true
-}
-running_eq() { [ "$(running "$1")" = "$2" ]; }
 get() { lab exec "$1" -- curl -s -m 3 "http://$2/" 2>/dev/null | head -1; }  # get NODE HOST:PORT
 # task_host NODE: the hostname (container id prefix) of hp's running task on NODE
 task_host() {
@@ -30,7 +24,7 @@ has_table() { lab exec "$1" -- nft list table ip shoal-mesh >/dev/null 2>&1; }
 
 log "lab up --managers 1 --workers 1"
 lab up --managers 1 --workers 1 >/dev/null
-check "2 nodes Ready within 15 s" wait_for "2 nodes Ready" 15 all_ready 2
+check "2 nodes Ready within 15 s" wait_for "2 nodes Ready" 15 lab_ready_eq 2
 for n in m1 w1; do on "$n" image load -i "$IMAGES_DIR/whoami.tar" >/dev/null; done
 M1=$(node_field m1 address)
 W1=$(node_field w1 address)
@@ -39,7 +33,7 @@ err=$(on m1 service create -d --name nonum --publish mode=host,target=8000 whoam
 expect_contains "a host-mode port without a number is refused" "has no published port: give one" "$err"
 
 on m1 service create -d --name hp --publish mode=host,target=8000,published=8081 --replicas 2 whoami >/dev/null
-check "hp runs 2 tasks" wait_for "2 running" 60 running_eq hp 2
+check "hp runs 2 tasks" wait_for "2 running" 60 lab_running_eq hp 2
 nodes=$(on m1 service ps hp --filter desired-state=running --format '{{.Node}}' | sort -u | tr '\n' ' ')
 expect_eq "one task on each node" "m1 w1 " "$nodes"
 HM=$(task_host m1)
@@ -70,7 +64,7 @@ check "a third task stays Pending: no node has the port free" wait_for "pending 
   'pending_err | grep -q "host-mode port already in use on 2 nodes"'
 
 on m1 service update -d --replicas 1 --constraint-add node.hostname==m1 hp >/dev/null
-check "hp is down to m1's task" wait_for "1 running" 60 running_eq hp 1
+check "hp is down to m1's task" wait_for "1 running" 60 lab_running_eq hp 1
 
 check "w1 no longer answers 8081 (host mode binds only where tasks run)" wait_for "w1 quiet" 20 eval \
   '! lab exec m1 -- curl -s -m 2 -o /dev/null "http://$W1:8081/"'

@@ -10,12 +10,6 @@ source "$(dirname "$0")/../lib.sh"
 
 use_lab
 
-ready_nodes() { on m1 node ls --format '{{.Status}}' | grep -c Ready || true; }
-all_ready() { [ "$(ready_nodes)" = "$1" ]; }
-running() {
-  on m1 service ps "$1" --filter desired-state=running --format '{{.CurrentState}}' | grep -c '^Running' || true
-}
-running_eq() { [ "$(running "$1")" = "$2" ]; }
 get() { lab exec "$1" -- curl -s -m 3 "http://$2/" 2>/dev/null | head -1; }  # get NODE HOST:PORT
 answers() { [[ "$(get "$1" "$2")" == "I'm "* ]]; }
 hostnames() {  # hostnames NODE HOST:PORT N: distinct hostnames of N fetches
@@ -25,13 +19,13 @@ hostnames_eq() { [ "$(hostnames "$1" "$2" "$3")" = "$4" ]; }
 
 log "lab up --managers 1 --workers 1"
 lab up --managers 1 --workers 1 >/dev/null
-check "2 nodes Ready within 15 s" wait_for "2 nodes Ready" 15 all_ready 2
+check "2 nodes Ready within 15 s" wait_for "2 nodes Ready" 15 lab_ready_eq 2
 for n in m1 w1; do on "$n" image load -i "$IMAGES_DIR/whoami.tar" >/dev/null; done
 M1=$(node_field m1 address)
 W1=$(node_field w1 address)
 
 on m1 service create -d --name web --publish 8080:8000 --constraint node.hostname==m1 whoami >/dev/null
-check "web runs (on m1 only)" wait_for "web running" 60 running_eq web 1
+check "web runs (on m1 only)" wait_for "web running" 60 lab_running_eq web 1
 for n in m1 w1; do
   for target in "127.0.0.1:8080" "$M1:8080" "$W1:8080"; do
     check "from $n, $target answers" wait_for "$target from $n" 15 answers "$n" "$target"
@@ -43,7 +37,7 @@ expect_contains "a published port in use is refused with the holder" "port '8080
 check "the refused service was not created" eval '! on m1 service inspect clash >/dev/null 2>&1'
 
 on m1 service update -d --constraint-rm node.hostname==m1 --replicas 3 web >/dev/null
-check "web scaled to 3" wait_for "3 running" 60 running_eq web 3
+check "web scaled to 3" wait_for "3 running" 60 lab_running_eq web 3
 check "the mesh spreads over the 3 tasks from w1's localhost" wait_for "3 hostnames" 20 hostnames_eq w1 127.0.0.1:8080 9 3
 
 err=$(on m1 service create -d --name takeover --publish 2377:80 whoami 2>&1 || true)
@@ -82,7 +76,7 @@ on m1 service create -d --name auto --publish target=8000 whoami >/dev/null
 AUTO=$(on m1 service inspect auto --format '{{json .Endpoint.Ports}}' |
   python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["PublishedPort"])')
 check "a port without a number gets one of 30000-32767 ($AUTO)" eval '((AUTO >= 30000 && AUTO <= 32767))'
-check "auto running" wait_for "auto running" 60 running_eq auto 1
+check "auto running" wait_for "auto running" 60 lab_running_eq auto 1
 check "and answers on it from w1" wait_for "auto on w1" 15 answers w1 "127.0.0.1:$AUTO"
 
 on m1 service rm web auto >/dev/null

@@ -11,8 +11,6 @@ source "$(dirname "$0")/../lib.sh"
 
 use_lab
 
-ready_nodes() { on m1 node ls --format '{{.Status}}' | grep -c Ready || true; }
-all_ready() { [ "$(ready_nodes)" = "$1" ]; }
 tasks_json() {
   curl -s --unix-socket "$(sock m1)" -G "http://localhost/v1.41/tasks" \
     --data-urlencode "filters={\"service\":{\"$1\":true},\"desired-state\":{\"running\":true}}"
@@ -32,7 +30,7 @@ count() { grep -c "^$1\$" "$2" || true; }  # count WORD FILE
 
 log "lab up --managers 1 --workers 1"
 lab up --managers 1 --workers 1 >/dev/null
-check "2 nodes Ready within 15 s" wait_for "2 nodes Ready" 15 all_ready 2
+check "2 nodes Ready within 15 s" wait_for "2 nodes Ready" 15 lab_ready_eq 2
 for n in m1 w1; do
   on "$n" image load -i "$IMAGES_DIR/whoami.tar" >/dev/null
   on "$n" image import "$IMAGES_DIR/busybox.tar" busybox:latest >/dev/null

@@ -153,6 +153,24 @@ class NodeNetworkTest : public ::testing::Test {
     o.node_netns_path = node_ns_;
     return o;
   }
+  // A host "outside" the node: namespace `name` (ip netns, removed in
+  // TearDown) behind a veth, 198.51.100.2 there and 198.51.100.1 on the
+  // node's out0; the node's lo up.
+  void make_outside(const std::string& name) {
+    ASSERT_TRUE(os::run_capture({"ip", "netns", "add", name}).ok());
+    outside_ = name;
+    for (const auto& argv : std::vector<std::vector<std::string>>{
+             {"nsenter", "--net=" + node_ns_, "ip", "link", "add", "out0", "type", "veth", "peer", "name", "eth0",
+              "netns", name},
+             {"nsenter", "--net=" + node_ns_, "ip", "addr", "add", "198.51.100.1/24", "dev", "out0"},
+             {"nsenter", "--net=" + node_ns_, "ip", "link", "set", "out0", "up"},
+             {"nsenter", "--net=" + node_ns_, "ip", "link", "set", "lo", "up"},
+             {"ip", "-n", name, "addr", "add", "198.51.100.2/24", "dev", "eth0"},
+             {"ip", "-n", name, "link", "set", "eth0", "up"}}) {
+      auto r = os::run_capture(argv);
+      ASSERT_TRUE(r.ok()) << r.status().message();
+    }
+  }
   std::string dir_, node_ns_, outside_;
   std::unique_ptr<NodeNetwork> nn_;
 };
@@ -218,18 +236,7 @@ TEST_F(NodeNetworkTest, NamesAndVipFollowTheView) {
   EXPECT_TRUE(has_link(*a, "eth1"));
   EXPECT_TRUE(has_link(node_ns_, "shoal_gwbridge"));
   const std::string outside = "shoal-nntest-" + std::to_string(getpid());
-  ASSERT_TRUE(os::run_capture({"ip", "netns", "add", outside}).ok());
-  outside_ = outside;
-  for (const auto& argv : std::vector<std::vector<std::string>>{
-           {"nsenter", "--net=" + node_ns_, "ip", "link", "add", "out0", "type", "veth", "peer", "name", "eth0",
-            "netns", outside},
-           {"nsenter", "--net=" + node_ns_, "ip", "addr", "add", "198.51.100.1/24", "dev", "out0"},
-           {"nsenter", "--net=" + node_ns_, "ip", "link", "set", "out0", "up"},
-           {"ip", "-n", outside, "addr", "add", "198.51.100.2/24", "dev", "eth0"},
-           {"ip", "-n", outside, "link", "set", "eth0", "up"}}) {
-    auto r = os::run_capture(argv);
-    ASSERT_TRUE(r.ok()) << r.status().message();
-  }
+  ASSERT_NO_FATAL_FAILURE(make_outside(outside));
   dt::Fd far(listen_in("/run/netns/" + outside, 9090));
   EXPECT_EQ(connect_from(*a, "198.51.100.2", 9090), 0);
   EXPECT_EQ(accept_peer(far.fd), "198.51.100.1");  // the node's address, not the task's
@@ -319,19 +326,7 @@ TEST_F(NodeNetworkTest, HostModePortsMapTheNodesPortToTheTask) {
   ASSERT_FALSE(ns->empty());
   EXPECT_TRUE(has_link(*ns, "eth0"));  // the gateway bridge, its only interface
   const std::string outside = "shoal-nntest-" + std::to_string(getpid());
-  ASSERT_TRUE(os::run_capture({"ip", "netns", "add", outside}).ok());
-  outside_ = outside;
-  for (const auto& argv : std::vector<std::vector<std::string>>{
-           {"nsenter", "--net=" + node_ns_, "ip", "link", "add", "out0", "type", "veth", "peer", "name", "eth0",
-            "netns", outside},
-           {"nsenter", "--net=" + node_ns_, "ip", "addr", "add", "198.51.100.1/24", "dev", "out0"},
-           {"nsenter", "--net=" + node_ns_, "ip", "link", "set", "out0", "up"},
-           {"nsenter", "--net=" + node_ns_, "ip", "link", "set", "lo", "up"},
-           {"ip", "-n", outside, "addr", "add", "198.51.100.2/24", "dev", "eth0"},
-           {"ip", "-n", outside, "link", "set", "eth0", "up"}}) {
-    auto r = os::run_capture(argv);
-    ASSERT_TRUE(r.ok()) << r.status().message();
-  }
+  ASSERT_NO_FATAL_FAILURE(make_outside(outside));
   dt::Fd listener(listen_in(*ns, 9000));
   EXPECT_EQ(connect_from("/run/netns/" + outside, "198.51.100.1", 8081), 0);
   EXPECT_EQ(accept_peer(listener.fd), "198.51.100.2");  // the client's own address
