@@ -258,7 +258,11 @@ Status ControlLoops::run_pass() {
     }
     if (sched || !new_tasks.empty()) {
       for (const auto& [id, t] : snap.tasks) {
-        if (t.node_id.empty() && t.status.state <= TaskState::kPending && t.desired_state <= TaskState::kRunning) {
+        // Not one this pass stops or deletes: assigning it as well would
+        // make two writes of one task in the batch (a conflict, the whole
+        // pass lost, and the same plan again next pass).
+        if (t.node_id.empty() && t.status.state <= TaskState::kPending && t.desired_state <= TaskState::kRunning &&
+            !written.count(id)) {
           pending.push_back(t);
         }
       }
@@ -344,7 +348,8 @@ Status ControlLoops::run_pass() {
   for (const auto& t : pending) {
     Task copy = t;
     batch.update_task(t.id, [copy](Task& cur) {
-      if (!cur.node_id.empty() || cur.status.state > TaskState::kPending) return false;
+      if (!cur.node_id.empty() || cur.status.state > TaskState::kPending || cur.desired_state > TaskState::kRunning)
+        return false;  // assigned meanwhile, or told to stop: not placed
       if (cur.node_id == copy.node_id && cur.status.state == copy.status.state &&
           cur.status.message == copy.status.message && cur.status.err == copy.status.err &&
           cur.networks == copy.networks) {
