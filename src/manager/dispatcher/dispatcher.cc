@@ -423,9 +423,16 @@ http::Response Dispatcher::assignment_response(const std::string& node_id, uint6
     const AssignmentLog& log = assignments_[node_id];
     set.generation = log.generation();
     delta = log.since(since);
-    // A held stop is not the node's to see yet, in a full set either.
-    for (const auto& id : delta.changed)
-      if (auto d = holds_.held_desired(id)) held.emplace(id, *d);
+    // A held stop is not the node's to see yet, in a full set either; nor a
+    // stop the dispatcher has not heard of yet (the store's cache is ahead
+    // of its listeners): the desired state as this dispatcher last saw it.
+    for (const auto& id : delta.changed) {
+      if (auto d = holds_.held_desired(id)) {
+        held.emplace(id, *d);
+      } else if (auto tv = task_view_.find(id); tv != task_view_.end() && tv->second.second <= static_cast<int>(TaskState::kRunning)) {
+        held.emplace(id, static_cast<TaskState>(tv->second.second));
+      }
+    }
     // Before the first refresh there is no view to give: absent means "keep
     // the one held", never "no networks" (an agent would tear its down).
     if (delta.network_view && views_ready_) {
@@ -444,7 +451,9 @@ http::Response Dispatcher::assignment_response(const std::string& node_id, uint6
       auto it = s.tasks.find(id);
       if (it == s.tasks.end() || it->second.node_id != node_id) continue;
       set.tasks.push_back(it->second);
-      if (auto h = held.find(id); h != held.end()) set.tasks.back().desired_state = h->second;
+      // Only ever moved back from a stop (never forward: a state it was seen past).
+      if (auto h = held.find(id); h != held.end() && set.tasks.back().desired_state > h->second)
+        set.tasks.back().desired_state = h->second;
       auto svc = s.services.find(it->second.service_id);
       if (it->second.desired_state <= TaskState::kRunning && svc != s.services.end() &&
           !svc->second.registry_auth_sealed.empty())
@@ -600,8 +609,12 @@ void Dispatcher::on_store_event(const StoreEvent& e) {
       if (views_revision_ >= e.revision) {
         for (const auto& [node, view] : views_) {
           bool has = false;
-          for (const auto& n : view.networks)
-            for (const auto& ep : n.endpoints) has = has || ep.task_id == e.id;
+          for (size_t i = 0; i < view.networks.size() && !has; ++i)
+            for (const auto& ep : view.networks[i].endpoints)
+              if (ep.task_id == e.id) {
+                has = true;
+                break;
+              }
           if (has) listed.emplace_back(node, assignments_[node].network_generation());
         }
       }

@@ -272,7 +272,8 @@ Result<std::string> render_gateway_ruleset(const std::string& subnet, const std:
   for (const auto& p : ports)
     for (uint32_t b : p.backends)
       mapped += "\t\toifname " + br + " ip daddr " + ipv4_text(b) + " " + p.protocol + " dport " +
-                std::to_string(p.target) + " ct status dnat accept\n";
+                std::to_string(p.target) + " ct status dnat ct original proto-dst " + std::to_string(p.published) +
+                " accept\n";
   // ip, what the node routes for the tasks:
   //   postrouting: their traffic leaves with the node's address;
   //   input: the node itself answers them nothing but their own flows (its

@@ -112,10 +112,11 @@ std::vector<netlb::PublishedPort> NodeNetwork::host_ports_locked(
 // unknown, so the mesh table and its 127/8 guard stay (take_mesh_down_locked)
 // and the next program writes it again.
 void NodeNetwork::set_gateway_localnet_locked(bool on) {
-  if (!on && !gateway_ready_) {
-    localnet_gw_ = false;
+  if (!gateway_bridge_) {
+    localnet_gw_ = false;  // no bridge: nothing to set, nothing set
     return;
   }
+  if (on && !gateway_ready_) return;  // its host-mode ports cannot be mapped yet either
   if (localnet_gw_ == on) return;
   Status st = netlb::set_sysctl(opts_.node_netns_path,
                                 "net/ipv4/conf/" + opts_.gateway.bridge + "/route_localnet", on ? "1" : "0");
@@ -163,26 +164,28 @@ void NodeNetwork::take_mesh_down_locked() {
 Status NodeNetwork::program_mesh_locked(bool ingress_allowed) {
   const session::NetworkInfo* ing = mesh_network(view_);
   if (ing && view_.ingress_addr.empty()) ing = nullptr;
-  if (ing && !ingress_allowed) {
-    LOG_WARN("network", "the routing mesh is not made here until the VXLAN guard applies");
-    ing = nullptr;
-  }
-  if (ing) {
+  const bool wanted = ing != nullptr;  // the view has the mesh answer here
+  bool made = false;                    // and its network is made: it is (re)programmed
+  if (wanted && !ingress_allowed) {
+    LOG_WARN("network", "the routing mesh is not reprogrammed here until the VXLAN guard applies");
+  } else if (wanted) {
     Status st = make_network_locked(*ing);
-    if (!st.ok()) {
-      LOG_WARN("network", "the routing mesh: " << st.message() << "; only host-mode ports are mapped meanwhile");
-      ing = nullptr;
-    }
+    made = st.ok();
+    if (!made) LOG_WARN("network", "the routing mesh: " << st.message() << "; what stands of it is kept");
   }
   netlb::MeshConfig m;
-  if (ing) m = mesh_config(*ing, view_.ingress_addr, opts_.own_ports);
-  m.host_ports = host_ports_locked(m.ports);
-  if (!ing) {
-    // No mesh here (now): unplugged before its fence leaves the table.
-    unplug_mesh_locked();
-    if (!mesh_network_.empty()) return unavailable("the node could not be unplugged from the routing mesh");
+  if (made) {
+    m = mesh_config(*ing, view_.ingress_addr, opts_.own_ports);
+  } else {
+    // The mesh as it stands (a failure is not a reason to stop answering),
+    // or none when the view has none: unplugged first. A plug that could
+    // not be undone keeps its fence.
+    if (wanted && !mesh_network_.empty()) m = last_mesh_;
+    if (!wanted) unplug_mesh_locked();
+    if (!mesh_network_.empty()) m.ingress_ifname = kMeshIfname;
   }
-  if (!ing && m.host_ports.empty()) {
+  m.host_ports = host_ports_locked(m.ports);
+  if (m.ports.empty() && m.host_ports.empty() && mesh_network_.empty()) {
     take_mesh_down_locked();
     return ok_status();
   }
@@ -198,7 +201,12 @@ Status NodeNetwork::program_mesh_locked(bool ingress_allowed) {
   }
   if (gateway_ready_) SHOAL_RETURN_IF_ERROR(apply_gateway_table_locked(m.host_ports));
   set_gateway_localnet_locked(!m.host_ports.empty());
-  if (!ing) return ok_status();  // host-mode ports only
+  if (!made) {
+    return (wanted || mesh_network_.empty()) ? ok_status()
+                                             : unavailable("the node could not be unplugged from the routing mesh");
+  }
+  last_mesh_ = m;
+  last_mesh_.host_ports.clear();
   const std::string node_ns = opts_.node_netns_path.empty() ? "/proc/self/ns/net" : opts_.node_netns_path;
   const std::string plug = ing->id + " " + view_.ingress_addr;
   if (plug == mesh_plug_) return ok_status();  // plugged as the view says: no kernel work

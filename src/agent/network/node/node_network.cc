@@ -187,6 +187,7 @@ Status NodeNetwork::attach_locked(const std::string& id, const std::vector<Attac
 Status NodeNetwork::ensure_gateway_locked() {
   if (gateway_ready_) return ok_status();
   SHOAL_RETURN_IF_ERROR(dp_->ensure_gateway());
+  gateway_bridge_ = true;
   localnet_gw_.reset();  // a bridge left by an earlier run may have it set
   gateway_script_.clear();
   SHOAL_RETURN_IF_ERROR(apply_gateway_table_locked(host_ports_locked({})));
@@ -211,12 +212,17 @@ void NodeNetwork::drop_gateway_if_unused_locked() {
     for (const auto& a : t.attachments)
       if (a.network_id.empty()) return;
   Status st = dp_->remove_gateway();
+  if (st.ok()) {
+    gateway_bridge_ = false;
+    localnet_gw_ = false;  // gone with the bridge
+  } else {
+    localnet_gw_.reset();  // the bridge may stand, with it set
+  }
   if (st.ok()) st = netlb::remove_table(opts_.node_netns_path, "ip", netlb::kGatewayTable);
   if (st.ok()) st = netlb::remove_table(opts_.node_netns_path, "bridge", netlb::kGatewayTable);
   if (!st.ok()) LOG_WARN("network", "removing the gateway bridge: " << st.message());
   gateway_ready_ = false;
   gateway_script_.clear();
-  localnet_gw_ = false;  // gone with the bridge
 }
 
 // The lowest gateway address no attached task holds (the bridge has the
@@ -359,8 +365,8 @@ Status NodeNetwork::detach_task(const std::string& task_id) {
   std::error_code ec;
   std::filesystem::remove(path + ".json", ec);
   if (it != tasks_.end()) tasks_.erase(it);
+  reconcile_locked();  // first: its host-mode mapping goes while the bridge still routes
   if (had_gateway) drop_gateway_if_unused_locked();
-  reconcile_locked();
   return ok_status();
 }
 

@@ -140,10 +140,11 @@ class NodeNetwork {
   Status make_network_locked(const session::NetworkInfo& n);
   // The `ip shoal-mesh` table: the routing mesh's ports while the view has
   // them, and the host-mode ports of the tasks here (node_mesh.cc).
-  // `ingress_allowed` false: the routing mesh's part is not made (the VXLAN
-  // guard is not in place): the node is unplugged and only the host-mode
-  // ports are mapped. The result is the host-mode ports' (what attach_task
-  // reports); a failure of the mesh's part is logged.
+  // `ingress_allowed` false: the routing mesh's part is not remade (the
+  // VXLAN guard is not in place): what stands of it is kept, and the
+  // host-mode ports are mapped in any case. The result is the host-mode
+  // ports' (what attach_task reports); a failure of the mesh's part is
+  // logged.
   Status program_mesh_locked(bool ingress_allowed = true);
   void take_mesh_down_locked();
   bool own_port(const PortConfig& p) const;  // Options::own_ports has it
@@ -173,12 +174,16 @@ class NodeNetwork {
   std::map<std::string, std::string> made_;  // networks made since start -> their config and peers as made
   std::string guard_;                       // the VXLAN guard script applied; empty: none
   bool gateway_ready_ = false;              // bridge, tables and forwarding made since start
+  // The bridge may exist: true from start (a previous run may have left it)
+  // until its removal succeeded; set again when it is made.
+  bool gateway_bridge_ = true;
   // The mesh script applied; empty: none; "(unknown)" until the first view
   // (a previous run may have left one: the first view without a mesh
   // removes it).
   std::string mesh_ = "(unknown)";
   std::string mesh_network_;  // the ingress network the node is plugged into for it
   std::string mesh_plug_;     // "<network> <address>" of that plug, as made
+  netlb::MeshConfig last_mesh_;  // the mesh's ports and fence as last made (kept while it cannot be remade)
   // route_localnet as last set on the gateway bridge; unknown at start (a
   // previous run may have left it set), so the first program settles it.
   std::optional<bool> localnet_gw_;
