@@ -554,6 +554,16 @@ bool Dispatcher::drop_if_down_after(const Node& n, int64_t revision) {
   return dropped > 0;
 }
 
+namespace {
+// Whether `view` holds an endpoint of task `task_id` (serving or not).
+bool lists_endpoint(const session::NetworkView& view, const std::string& task_id) {
+  for (const auto& n : view.networks)
+    for (const auto& ep : n.endpoints)
+      if (ep.task_id == task_id) return true;
+  return false;
+}
+}  // namespace
+
 void Dispatcher::on_store_event(const StoreEvent& e) {
   if (e.kind == Kind::kCluster) {
     if (e.type != StoreEvent::Type::kDelete) on_cluster(std::get<Cluster>(e.object));
@@ -607,16 +617,8 @@ void Dispatcher::on_store_event(const StoreEvent& e) {
       // may have seen the others already (the cache holds the whole batch).
       std::vector<std::pair<std::string, uint64_t>> listed;
       if (views_revision_ >= e.revision) {
-        for (const auto& [node, view] : views_) {
-          bool has = false;
-          for (size_t i = 0; i < view.networks.size() && !has; ++i)
-            for (const auto& ep : view.networks[i].endpoints)
-              if (ep.task_id == e.id) {
-                has = true;
-                break;
-              }
-          if (has) listed.emplace_back(node, assignments_[node].network_generation());
-        }
+        for (const auto& [node, view] : views_)
+          if (lists_endpoint(view, e.id)) listed.emplace_back(node, assignments_[node].network_generation());
       }
       holds_.hold(e.id, now.first, static_cast<TaskState>(seen.second), e.revision, views_revision_, listed,
                   std::chrono::steady_clock::now());
