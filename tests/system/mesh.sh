@@ -59,7 +59,7 @@ if command -v docker >/dev/null; then
   # from_task HOST PORT: an HTTP answer from there, asked from w1's web task (busybox nc).
   from_task() { dkn w1 exec "$cid" sh -c "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 $1 $2" 2>/dev/null | grep -q '^HTTP/1'; }
   check "a task reaches m1's published port at m1's address" wait_for "task to M1:8080" 10 from_task "$M1" 8080
-  check "and m1's listener there" from_task "$M1" 9999
+  check "and m1's listener there" wait_for "task to M1:9999" 10 from_task "$M1" 9999
   check "but no service of m1 at its ingress address" eval '! from_task "$M1_INGRESS" 9999'
   mcid=$(dkn m1 ps -q --filter label=com.docker.swarm.service.name=web | head -1)
   check "m1's own task reaches w1's task at its address over ingress (the address and port are right)" \
