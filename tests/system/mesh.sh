@@ -63,7 +63,7 @@ if command -v docker >/dev/null; then
   check "but no service of m1 at its ingress address" eval '! from_task "$M1_INGRESS" 9999'
   mcid=$(dkn m1 ps -q --filter label=com.docker.swarm.service.name=web | head -1)
   check "m1's own task reaches w1's task at its address over ingress (the address and port are right)" \
-    eval 'dkn m1 exec "$mcid" sh -c "printf \"GET / HTTP/1.0\\r\\n\\r\\n\" | nc -w 3 $TASK_IP 8000" | grep -q "^HTTP/1"'
+    wait_for "m1 task to w1 task" 10 eval 'dkn m1 exec "$mcid" sh -c "printf \"GET / HTTP/1.0\\r\\n\\r\\n\" | nc -w 3 $TASK_IP 8000" | grep -q "^HTTP/1"'
   check "m1's local users reach w1's task only through the mesh, not at its address" \
     eval '! lab exec m1 -- curl -s -o /dev/null -m 3 "http://$TASK_IP:8000/"'
   kill "$listener" 2>/dev/null || true
